@@ -1,0 +1,139 @@
+package io.sluice.config;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+
+/**
+ * Builds a {@link SluiceConfig} from four layers, each overriding the one before: the defaults, a
+ * properties file, {@code SLUICE_*} environment variables, then command-line overrides.
+ *
+ * <p>Every value is validated; all problems are reported together in one {@link ConfigException}, each
+ * naming the setting, the value, what was expected and where the value came from.
+ */
+public final class ConfigLoader {
+
+    private ConfigLoader() {
+    }
+
+    /**
+     * @param file      a properties file, or {@code null} for none
+     * @param env       the environment (normally {@code System.getenv()})
+     * @param overrides setting name to raw value, from the command line
+     */
+    public static SluiceConfig load(Path file, Map<String, String> env, Map<String, String> overrides) {
+        Map<String, String> raw = new LinkedHashMap<>();
+        Map<String, String> origin = new HashMap<>();
+        List<String> problems = new ArrayList<>();
+        for (Setting<?> s : Settings.ALL) {
+            raw.put(s.name(), s.defaultValue());
+            origin.put(s.name(), "default");
+        }
+        if (file != null) {
+            Properties props = readFile(file);
+            for (String key : props.stringPropertyNames()) {
+                if (raw.containsKey(key)) {
+                    raw.put(key, props.getProperty(key));
+                    origin.put(key, "file " + file);
+                } else {
+                    problems.add(key + ": unknown setting (in " + file + "; see config/sluice.example.properties)");
+                }
+            }
+        }
+        for (Setting<?> s : Settings.ALL) {
+            String value = env.get(s.envName());
+            if (value != null) {
+                raw.put(s.name(), value);
+                origin.put(s.name(), "environment " + s.envName());
+            }
+        }
+        overrides.forEach((key, value) -> {
+            if (raw.containsKey(key)) {
+                raw.put(key, value);
+                origin.put(key, "command line --" + key);
+            } else {
+                problems.add(key + ": unknown setting (on the command line; see config/sluice.example.properties)");
+            }
+        });
+
+        Map<Setting<?>, Object> typed = new HashMap<>();
+        for (Setting<?> s : Settings.ALL) {
+            try {
+                typed.put(s, s.parse(raw.get(s.name())));
+            } catch (ConfigException e) {
+                for (String p : e.problems()) {
+                    problems.add(p + " [from " + origin.get(s.name()) + "]");
+                }
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new ConfigException(problems);
+        }
+        return assemble(new Typed(typed));
+    }
+
+    private static Properties readFile(Path file) {
+        Properties props = new Properties();
+        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            props.load(reader);
+        } catch (IOException e) {
+            throw new ConfigException("--config: " + file + " (expected: a readable properties file; "
+                    + e.getClass().getSimpleName() + ": " + e.getMessage() + ")");
+        }
+        return props;
+    }
+
+    private static SluiceConfig assemble(Typed t) {
+        ServerConfig server = new ServerConfig(
+                t.get(Settings.SERVER_HOST),
+                t.get(Settings.SERVER_PORT),
+                t.get(Settings.SERVER_IO_THREADS),
+                t.get(Settings.SERVER_MAX_CONNECTIONS),
+                t.get(Settings.SERVER_IDLE_TIMEOUT),
+                t.get(Settings.SERVER_MAX_HEADER_BYTES),
+                t.get(Settings.SERVER_MAX_BODY_BYTES),
+                t.get(Settings.SERVER_SHUTDOWN_GRACE),
+                t.get(Settings.SERVER_HEALTH_TIMEOUT));
+        KafkaConfig kafka = new KafkaConfig(
+                t.get(Settings.KAFKA_BOOTSTRAP_SERVERS),
+                t.get(Settings.KAFKA_CLIENT_ID),
+                t.get(Settings.KAFKA_REQUEST_TIMEOUT));
+        PostgresConfig postgres = new PostgresConfig(
+                t.get(Settings.POSTGRES_HOST),
+                t.get(Settings.POSTGRES_PORT),
+                t.get(Settings.POSTGRES_DATABASE),
+                t.get(Settings.POSTGRES_USER),
+                t.get(Settings.POSTGRES_PASSWORD),
+                t.get(Settings.POSTGRES_POOL_MAX_SIZE),
+                t.get(Settings.POSTGRES_CONNECT_TIMEOUT));
+        Map<Tier, TenantsConfig.Quota> quotas = new EnumMap<>(Tier.class);
+        quotas.put(Tier.FREE, new TenantsConfig.Quota(t.get(Settings.TENANTS_FREE_REQUESTS_PER_MINUTE),
+                t.get(Settings.TENANTS_FREE_ITEMS_PER_MINUTE)));
+        quotas.put(Tier.PAID, new TenantsConfig.Quota(t.get(Settings.TENANTS_PAID_REQUESTS_PER_MINUTE),
+                t.get(Settings.TENANTS_PAID_ITEMS_PER_MINUTE)));
+        quotas.put(Tier.ENTERPRISE, new TenantsConfig.Quota(t.get(Settings.TENANTS_ENTERPRISE_REQUESTS_PER_MINUTE),
+                t.get(Settings.TENANTS_ENTERPRISE_ITEMS_PER_MINUTE)));
+        Set<Role> roles = t.get(Settings.ROLES);
+        return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), roles,
+                Path.of(t.get(Settings.DEV_DATA_DIR)));
+    }
+
+    /** The parsed values, read back with their static types. */
+    private record Typed(Map<Setting<?>, Object> values) {
+        @SuppressWarnings("unchecked")
+        <T> T get(Setting<T> setting) {
+            return (T) values.get(setting);
+        }
+    }
+
+}

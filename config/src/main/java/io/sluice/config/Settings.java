@@ -1,0 +1,185 @@
+package io.sluice.config;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+
+/**
+ * Every setting Sluice has, with its default and what a valid value looks like.
+ *
+ * <p>This catalogue is the single source for validation, for the environment variable names and for
+ * {@code config/sluice.example.properties} (a test keeps that file equal to {@link #renderExample()}).
+ */
+public final class Settings {
+
+    private static final Pattern HOST_PORT = Pattern.compile("[A-Za-z0-9._\\-\\[\\]:]+:\\d{1,5}");
+
+    // ---- server --------------------------------------------------------------------------------
+    public static final Setting<String> SERVER_HOST = string("server.host", "0.0.0.0",
+            "Address the gateway listens on.");
+    public static final Setting<Integer> SERVER_PORT = intIn("server.port", 8080, 0, 65535,
+            "Port for HTTP (and, later, the binary protocol); 0 picks any free port.");
+    public static final Setting<Integer> SERVER_IO_THREADS = intIn("server.io-threads", 0, 0, 1024,
+            "Event-loop threads; 0 means one per core.");
+    public static final Setting<Integer> SERVER_MAX_CONNECTIONS = intIn("server.max-connections", 10_000, 1,
+            1_000_000, "Open connections above this are closed on accept and counted.");
+    public static final Setting<Duration> SERVER_IDLE_TIMEOUT = duration("server.idle-timeout", "60s",
+            Duration.ofSeconds(1), Duration.ofDays(1), "A connection with no traffic for this long is closed.");
+    public static final Setting<Integer> SERVER_MAX_HEADER_BYTES = byteSize("server.max-header-bytes", "8KiB",
+            1 << 10, 1 << 20, "Largest HTTP request line plus headers; larger requests get 431.");
+    public static final Setting<Integer> SERVER_MAX_BODY_BYTES = byteSize("server.max-body-bytes", "4MiB",
+            1 << 10, 256 << 20, "Largest HTTP request body; larger requests get 413.");
+    public static final Setting<Duration> SERVER_SHUTDOWN_GRACE = duration("server.shutdown-grace", "10s",
+            Duration.ZERO, Duration.ofMinutes(10), "How long shutdown waits for in-flight work.");
+    public static final Setting<Duration> SERVER_HEALTH_TIMEOUT = duration("server.health-timeout", "2s",
+            Duration.ofMillis(50), Duration.ofMinutes(1),
+            "How long /health/ready waits for each dependency check.");
+    public static final Setting<Set<Role>> ROLES = new Setting<>("roles", "gateway,writer",
+            "a comma-separated subset of gateway, writer",
+            "Which parts run in this process (serve).",
+            raw -> Role.parseSet(raw), set -> !set.isEmpty(), false);
+
+    // ---- kafka ---------------------------------------------------------------------------------
+    public static final Setting<List<String>> KAFKA_BOOTSTRAP_SERVERS = new Setting<>("kafka.bootstrap-servers",
+            "127.0.0.1:9092", "a comma-separated list of host:port",
+            "Kafka brokers to bootstrap from (dev mode uses its embedded broker).",
+            Values::list, list -> !list.isEmpty() && list.stream().allMatch(s -> HOST_PORT.matcher(s).matches()),
+            false);
+    public static final Setting<String> KAFKA_CLIENT_ID = string("kafka.client-id", "sluice",
+            "Client id prefix for producers, consumers and the admin client.");
+    public static final Setting<Duration> KAFKA_REQUEST_TIMEOUT = duration("kafka.request-timeout", "30s",
+            Duration.ofSeconds(1), Duration.ofMinutes(10), "Timeout for one Kafka request.");
+
+    // ---- postgres ------------------------------------------------------------------------------
+    public static final Setting<String> POSTGRES_HOST = string("postgres.host", "127.0.0.1",
+            "PostgreSQL host (dev mode uses its embedded server).");
+    public static final Setting<Integer> POSTGRES_PORT = intIn("postgres.port", 5432, 1, 65535,
+            "PostgreSQL port.");
+    public static final Setting<String> POSTGRES_DATABASE = string("postgres.database", "sluice",
+            "Database name.");
+    public static final Setting<String> POSTGRES_USER = string("postgres.user", "sluice", "Database user.");
+    public static final Setting<String> POSTGRES_PASSWORD = new Setting<>("postgres.password", "",
+            "any string", "Database password (never printed).", Function.identity(), s -> true, true);
+    public static final Setting<Integer> POSTGRES_POOL_MAX_SIZE = intIn("postgres.pool-max-size", 16, 1, 1000,
+            "Most connections in the R2DBC pool.");
+    public static final Setting<Duration> POSTGRES_CONNECT_TIMEOUT = duration("postgres.connect-timeout", "5s",
+            Duration.ofMillis(100), Duration.ofMinutes(5), "Timeout for opening one connection.");
+
+    // ---- tenants -------------------------------------------------------------------------------
+    public static final Setting<Long> TENANTS_FREE_REQUESTS_PER_MINUTE = perMinute(
+            "tenants.free.requests-per-minute", 100, "API requests a free tenant may make per minute.");
+    public static final Setting<Long> TENANTS_PAID_REQUESTS_PER_MINUTE = perMinute(
+            "tenants.paid.requests-per-minute", 1_000, "API requests a paid tenant may make per minute.");
+    public static final Setting<Long> TENANTS_ENTERPRISE_REQUESTS_PER_MINUTE = perMinute(
+            "tenants.enterprise.requests-per-minute", 10_000,
+            "API requests an enterprise tenant may make per minute.");
+    public static final Setting<Long> TENANTS_FREE_ITEMS_PER_MINUTE = perMinute(
+            "tenants.free.items-per-minute", 100_000, "Samples and events a free tenant may ingest per minute.");
+    public static final Setting<Long> TENANTS_PAID_ITEMS_PER_MINUTE = perMinute(
+            "tenants.paid.items-per-minute", 1_000_000, "Samples and events a paid tenant may ingest per minute.");
+    public static final Setting<Long> TENANTS_ENTERPRISE_ITEMS_PER_MINUTE = perMinute(
+            "tenants.enterprise.items-per-minute", 20_000_000,
+            "Samples and events an enterprise tenant may ingest per minute.");
+
+    // ---- dev -----------------------------------------------------------------------------------
+    public static final Setting<String> DEV_DATA_DIR = string("dev.data-dir", ".sluice/dev",
+            "Where `sluice dev` keeps the embedded Kafka and PostgreSQL data and endpoints.env.");
+
+    /** All settings, in the order of the example file. */
+    public static final List<Setting<?>> ALL = List.of(
+            SERVER_HOST, SERVER_PORT, SERVER_IO_THREADS, SERVER_MAX_CONNECTIONS, SERVER_IDLE_TIMEOUT,
+            SERVER_MAX_HEADER_BYTES, SERVER_MAX_BODY_BYTES, SERVER_SHUTDOWN_GRACE, SERVER_HEALTH_TIMEOUT, ROLES,
+            KAFKA_BOOTSTRAP_SERVERS, KAFKA_CLIENT_ID, KAFKA_REQUEST_TIMEOUT,
+            POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DATABASE, POSTGRES_USER, POSTGRES_PASSWORD,
+            POSTGRES_POOL_MAX_SIZE, POSTGRES_CONNECT_TIMEOUT,
+            TENANTS_FREE_REQUESTS_PER_MINUTE, TENANTS_PAID_REQUESTS_PER_MINUTE,
+            TENANTS_ENTERPRISE_REQUESTS_PER_MINUTE, TENANTS_FREE_ITEMS_PER_MINUTE, TENANTS_PAID_ITEMS_PER_MINUTE,
+            TENANTS_ENTERPRISE_ITEMS_PER_MINUTE,
+            DEV_DATA_DIR);
+
+    private Settings() {
+    }
+
+    /** Looks a setting up by name. */
+    public static java.util.Optional<Setting<?>> byName(String name) {
+        return ALL.stream().filter(s -> s.name().equals(name)).findFirst();
+    }
+
+    /** The example configuration file: every setting, commented, with its default. */
+    public static String renderExample() {
+        StringBuilder out = new StringBuilder();
+        out.append("# Sluice configuration: every setting with its default.\n")
+           .append("# Precedence: defaults < this file (--config FILE) < environment (SLUICE_SERVER_PORT=…)\n")
+           .append("#             < command line (--server.port=9090).\n")
+           .append("# Durations: 250ms, 30s, 5m, 1h, 7d. Sizes: 65536, 64KiB, 4MiB, 1GiB.\n");
+        String section = "";
+        for (Setting<?> s : ALL) {
+            String head = s.name().substring(0, s.name().indexOf('.') < 0 ? s.name().length() : s.name().indexOf('.'));
+            if (!head.equals(section)) {
+                out.append("\n# ---- ").append(head).append('\n');
+                section = head;
+            }
+            out.append("# ").append(s.description()).append(" Expected: ").append(s.expected())
+               .append(". Env: ").append(s.envName()).append('\n')
+               .append(s.name()).append('=').append(s.defaultValue()).append('\n');
+        }
+        return out.toString();
+    }
+
+    private static Setting<String> string(String name, String def, String description) {
+        return new Setting<>(name, def, "a non-empty string", description, Function.identity(),
+                s -> !s.isEmpty(), false);
+    }
+
+    private static Setting<Integer> intIn(String name, int def, int min, int max, String description) {
+        return new Setting<>(name, Integer.toString(def), min + ".." + max, description, Integer::parseInt,
+                v -> v >= min && v <= max, false);
+    }
+
+    private static Setting<Long> perMinute(String name, long def, String description) {
+        return new Setting<>(name, Long.toString(def), "1.." + Long.MAX_VALUE / 2, description, Long::parseLong,
+                v -> v >= 1 && v <= Long.MAX_VALUE / 2, false);
+    }
+
+    private static Setting<Integer> byteSize(String name, String def, int min, int max, String description) {
+        Predicate<Integer> inRange = v -> v >= min && v <= max;
+        return new Setting<>(name, def, "a size from " + human(min) + " to " + human(max), description,
+                raw -> Math.toIntExact(Values.bytes(raw)), inRange, false);
+    }
+
+    private static Setting<Duration> duration(String name, String def, Duration min, Duration max,
+                                              String description) {
+        return new Setting<>(name, def, "a duration from " + human(min) + " to " + human(max)
+                + " like 250ms, 30s, 5m, 1h", description, Values::duration,
+                d -> d.compareTo(min) >= 0 && d.compareTo(max) <= 0, false);
+    }
+
+    private static String human(long bytes) {
+        if (bytes % (1 << 20) == 0) {
+            return (bytes >> 20) + "MiB";
+        }
+        if (bytes % (1 << 10) == 0) {
+            return (bytes >> 10) + "KiB";
+        }
+        return bytes + "B";
+    }
+
+    private static String human(Duration d) {
+        if (d.isZero()) {
+            return "0s";
+        }
+        if (d.toMillis() % 86_400_000 == 0) {
+            return d.toDays() + "d";
+        }
+        if (d.toMillis() % 60_000 == 0) {
+            return d.toMinutes() + "m";
+        }
+        if (d.toMillis() % 1000 == 0) {
+            return d.toSeconds() + "s";
+        }
+        return d.toMillis() + "ms";
+    }
+}

@@ -1,0 +1,34 @@
+package io.sluice.config;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The whole, validated configuration of one Sluice process.
+ *
+ * <p>Build it with {@link ConfigLoader}; {@link #defaults()} is every setting at its default.
+ */
+public record SluiceConfig(ServerConfig server, KafkaConfig kafka, PostgresConfig postgres,
+                           TenantsConfig tenants, Set<Role> roles, Path devDataDir) {
+
+    public SluiceConfig {
+        roles = Set.copyOf(roles);
+    }
+
+    public static SluiceConfig defaults() {
+        return ConfigLoader.load(null, Map.of(), Map.of());
+    }
+
+    public SluiceConfig withServer(ServerConfig newServer) {
+        return new SluiceConfig(newServer, kafka, postgres, tenants, roles, devDataDir);
+    }
+
+    public SluiceConfig withKafka(KafkaConfig newKafka) {
+        return new SluiceConfig(server, newKafka, postgres, tenants, roles, devDataDir);
+    }
+
+    public SluiceConfig withPostgres(PostgresConfig newPostgres) {
+        return new SluiceConfig(server, kafka, newPostgres, tenants, roles, devDataDir);
+    }
+}

@@ -1,0 +1,122 @@
+package io.sluice.config;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ConfigLoaderTest {
+
+    @Test
+    void defaultsAreValid() {
+        SluiceConfig config = SluiceConfig.defaults();
+        assertThat(config.server().port()).isEqualTo(8080);
+        assertThat(config.server().maxBodyBytes()).isEqualTo(4 << 20);
+        assertThat(config.server().idleTimeout()).isEqualTo(Duration.ofSeconds(60));
+        assertThat(config.tenants().quota(Tier.FREE).requestsPerMinute()).isEqualTo(100);
+        assertThat(config.tenants().quota(Tier.PAID).requestsPerMinute()).isEqualTo(1_000);
+        assertThat(config.tenants().quota(Tier.ENTERPRISE).requestsPerMinute()).isEqualTo(10_000);
+        assertThat(config.roles()).containsExactlyInAnyOrder(Role.GATEWAY, Role.WRITER);
+    }
+
+    @Test
+    void layersOverrideInOrder(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("sluice.properties");
+        Files.writeString(file, "server.port=9000\nserver.io-threads=3\npostgres.host=db.internal\n");
+        Map<String, String> env = Map.of("SLUICE_SERVER_PORT", "9001", "SLUICE_SERVER_IO_THREADS", "4");
+        SluiceConfig config = ConfigLoader.load(file, env, Map.of("server.port", "9002"));
+        assertThat(config.server().port()).isEqualTo(9002);      // command line beats environment
+        assertThat(config.server().ioThreads()).isEqualTo(4);    // environment beats file
+        assertThat(config.postgres().host()).isEqualTo("db.internal"); // file beats default
+        assertThat(config.kafka().clientId()).isEqualTo("sluice"); // default
+    }
+
+    @Test
+    void messageNamesTheSettingTheValueAndWhatWasExpected() {
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("server.port", "70000")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("server.port: 70000 (expected: 0..65535) [from command line --server.port]");
+    }
+
+    @Test
+    void everyProblemIsReportedAtOnce() {
+        ConfigException e = (ConfigException) org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class,
+                () -> ConfigLoader.load(null,
+                        Map.of("SLUICE_SERVER_IDLE_TIMEOUT", "soon"),
+                        Map.of("server.max-body-bytes", "2GiB", "kafka.bootstrap-servers", "nohostport")));
+        assertThat(e.problems()).hasSize(3);
+        assertThat(e.problems().get(0)).startsWith("server.idle-timeout: soon (expected: a duration from 1s to 1d")
+                .endsWith("[from environment SLUICE_SERVER_IDLE_TIMEOUT]");
+        assertThat(e.getMessage()).contains("server.max-body-bytes: 2GiB (expected: a size from 1KiB to 256MiB)")
+                .contains("kafka.bootstrap-servers: nohostport (expected: a comma-separated list of host:port)");
+    }
+
+    @Test
+    void unknownSettingsAreErrorsNotSilentlyIgnored(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("typo.properties");
+        Files.writeString(file, "server.prot=9000\n");
+        assertThatThrownBy(() -> ConfigLoader.load(file, Map.of(), Map.of()))
+                .hasMessageContaining("server.prot: unknown setting");
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("kafka.boostrap", "x:1")))
+                .hasMessageContaining("kafka.boostrap: unknown setting (on the command line");
+    }
+
+    @Test
+    void passwordsAreNeverPrinted() {
+        SluiceConfig config = ConfigLoader.load(null, Map.of("SLUICE_POSTGRES_PASSWORD", "hunter2"), Map.of());
+        assertThat(config.postgres().password()).isEqualTo("hunter2");
+        assertThat(config.postgres().toString()).doesNotContain("hunter2");
+        assertThat(config.toString()).doesNotContain("hunter2");
+    }
+
+    @Test
+    void missingFileIsAClearError(@TempDir Path dir) {
+        assertThatThrownBy(() -> ConfigLoader.load(dir.resolve("absent.properties"), Map.of(), Map.of()))
+                .hasMessageContaining("--config: " + dir.resolve("absent.properties"))
+                .hasMessageContaining("expected: a readable properties file");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"250ms,250", "30s,30000", "5m,300000", "1h,3600000", "7d,604800000"})
+    void durations(String raw, long millis) {
+        assertThat(Values.duration(raw).toMillis()).isEqualTo(millis);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"65536,65536", "64KiB,65536", "4MiB,4194304", "1GiB,1073741824"})
+    void sizes(String raw, long bytes) {
+        assertThat(Values.bytes(raw)).isEqualTo(bytes);
+    }
+
+    @Test
+    void commandLineArgumentsSplitIntoConfigAndRest() {
+        ConfigArgs args = ConfigArgs.parse(List.of("serve", "--config", "a.properties", "--server.port=9", "--set",
+                "kafka.client-id=x", "--postgres.host", "db", "--roles=writer", "--verbose"));
+        assertThat(args.configFile()).isEqualTo(Path.of("a.properties"));
+        assertThat(args.overrides()).containsExactly(Map.entry("server.port", "9"), Map.entry("kafka.client-id", "x"),
+                Map.entry("postgres.host", "db"), Map.entry("roles", "writer"));
+        assertThat(args.rest()).containsExactly("serve", "--verbose");
+        assertThat(new ConfigArgs(null, args.overrides(), List.of()).load(Map.of()).roles())
+                .containsExactly(Role.WRITER);
+    }
+
+    @Test
+    void exampleFileListsEverySettingWithItsDefault() throws IOException {
+        Path example = Path.of("sluice.example.properties");
+        assertThat(example).as("config/sluice.example.properties; regenerate with Settings.renderExample()").exists();
+        assertThat(Files.readString(example, StandardCharsets.UTF_8)).isEqualTo(Settings.renderExample());
+        // and it loads to exactly the defaults
+        assertThat(ConfigLoader.load(example, Map.of(), Map.of())).isEqualTo(SluiceConfig.defaults());
+    }
+}
