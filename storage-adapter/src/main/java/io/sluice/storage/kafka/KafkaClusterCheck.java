@@ -1,0 +1,46 @@
+package io.sluice.storage.kafka;
+
+import io.sluice.config.KafkaConfig;
+import io.sluice.storage.health.DependencyCheck;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
+import reactor.core.publisher.Mono;
+
+import java.util.Map;
+
+/** Checks that the Kafka cluster answers, through one shared Admin client whose futures never block the caller. */
+public final class KafkaClusterCheck implements DependencyCheck, AutoCloseable {
+
+    private final Admin admin;
+    private final int timeoutMs;
+
+    public KafkaClusterCheck(KafkaConfig config) {
+        this.timeoutMs = (int) Math.min(Integer.MAX_VALUE, config.requestTimeout().toMillis());
+        this.admin = Admin.create(Map.of(
+                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapString(),
+                AdminClientConfig.CLIENT_ID_CONFIG, config.clientId() + "-health",
+                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, timeoutMs,
+                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, timeoutMs,
+                AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, 1_000));
+    }
+
+    @Override
+    public String name() {
+        return "kafka";
+    }
+
+    @Override
+    public Mono<Void> check() {
+        return Mono.defer(() -> Mono.fromCompletionStage(admin.describeCluster(new DescribeClusterOptions()
+                        .timeoutMs(timeoutMs)).nodes().toCompletionStage()))
+                .flatMap(nodes -> nodes.isEmpty()
+                        ? Mono.error(new IllegalStateException("no brokers available"))
+                        : Mono.empty());
+    }
+
+    @Override
+    public void close() {
+        admin.close(java.time.Duration.ofSeconds(5));
+    }
+}

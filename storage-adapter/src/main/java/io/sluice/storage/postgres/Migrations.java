@@ -1,0 +1,46 @@
+package io.sluice.storage.postgres;
+
+import io.sluice.config.PostgresConfig;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+import org.flywaydb.core.api.output.MigrateResult;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Applies the versioned SQL in {@code db/migration} at start-up.
+ *
+ * <p>Flyway takes a PostgreSQL advisory lock for the run, so several nodes starting together apply
+ * each migration once, and records what it applied in {@code sluice_schema_history}. This is blocking
+ * JDBC work: call it before the event loops start, or from a worker thread, never from an event loop.
+ */
+public final class Migrations {
+
+    private static final Logger log = LoggerFactory.getLogger(Migrations.class);
+
+    private Migrations() {
+    }
+
+    /**
+     * @return the schema version now in place
+     * @throws IllegalStateException naming the migration that failed
+     */
+    public static String apply(PostgresConfig config) {
+        Flyway flyway = Flyway.configure()
+                .dataSource(config.jdbcUrl(), config.user(), config.password())
+                .locations("classpath:db/migration")
+                .table("sluice_schema_history")
+                .connectRetries(3)
+                .failOnMissingLocations(true)
+                .load();
+        try {
+            MigrateResult result = flyway.migrate();
+            String version = result.targetSchemaVersion != null ? result.targetSchemaVersion
+                    : flyway.info().current() != null ? flyway.info().current().getVersion().getVersion() : "none";
+            log.info("Schema at version {} ({} migration(s) applied now)", version, result.migrationsExecuted);
+            return version;
+        } catch (FlywayException e) {
+            throw new IllegalStateException("database migration failed: " + e.getMessage(), e);
+        }
+    }
+}

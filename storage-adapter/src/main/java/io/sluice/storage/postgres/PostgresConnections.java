@@ -1,0 +1,41 @@
+package io.sluice.storage.postgres;
+
+import io.r2dbc.pool.ConnectionPool;
+import io.r2dbc.pool.ConnectionPoolConfiguration;
+import io.r2dbc.postgresql.PostgresqlConnectionConfiguration;
+import io.r2dbc.postgresql.PostgresqlConnectionFactory;
+import io.sluice.config.PostgresConfig;
+
+import java.time.Duration;
+
+/** Creates the R2DBC connection pool every Postgres user in Sluice shares. */
+public final class PostgresConnections {
+
+    private PostgresConnections() {
+    }
+
+    /** A pool sized by {@code postgres.pool-max-size}; close it on shutdown. */
+    public static ConnectionPool pool(PostgresConfig config) {
+        PostgresqlConnectionConfiguration.Builder conn = PostgresqlConnectionConfiguration.builder()
+                .host(config.host())
+                .port(config.port())
+                .database(config.database())
+                .username(config.user())
+                .connectTimeout(config.connectTimeout())
+                .applicationName("sluice")
+                .tcpKeepAlive(true);
+        if (!config.password().isEmpty()) {
+            conn.password(config.password());
+        }
+        ConnectionPoolConfiguration pool = ConnectionPoolConfiguration.builder(new PostgresqlConnectionFactory(conn.build()))
+                .name("sluice")
+                .initialSize(Math.min(2, config.poolMaxSize()))
+                .maxSize(config.poolMaxSize())
+                .maxIdleTime(Duration.ofMinutes(10))
+                .maxAcquireTime(config.connectTimeout())
+                .maxCreateConnectionTime(config.connectTimeout())
+                .validationQuery("SELECT 1")
+                .build();
+        return new ConnectionPool(pool);
+    }
+}

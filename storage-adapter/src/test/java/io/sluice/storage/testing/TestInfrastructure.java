@@ -1,0 +1,99 @@
+package io.sluice.storage.testing;
+
+import io.r2dbc.pool.ConnectionPool;
+import io.r2dbc.spi.ConnectionFactory;
+import io.sluice.config.SluiceConfig;
+import io.sluice.storage.embedded.EmbeddedInfrastructure;
+import io.sluice.storage.embedded.EmbeddedKafkaBroker;
+import io.sluice.storage.embedded.EmbeddedPostgresServer;
+import io.sluice.storage.postgres.Migrations;
+import io.sluice.storage.postgres.PostgresConnections;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+/**
+ * The real Kafka broker and PostgreSQL one test JVM shares, with the schema migrated and an R2DBC pool.
+ * Tests that stop or kill a server must start it again before they end.
+ */
+public final class TestInfrastructure implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(TestInfrastructure.class);
+
+    private final Path root;
+    private final EmbeddedInfrastructure embedded;
+    private final SluiceConfig config;
+    private final ConnectionPool pool;
+
+    private TestInfrastructure(Path root, EmbeddedInfrastructure embedded) {
+        this.root = root;
+        this.embedded = embedded;
+        this.config = embedded.configure(SluiceConfig.defaults());
+        Migrations.apply(config.postgres());
+        this.pool = PostgresConnections.pool(config.postgres());
+    }
+
+    static TestInfrastructure start() {
+        try {
+            Path root = Files.createTempDirectory("sluice-test-");
+            long began = System.nanoTime();
+            TestInfrastructure infra = new TestInfrastructure(root, EmbeddedInfrastructure.start(root, false));
+            log.info("Real Kafka at {} and PostgreSQL at {} ready for tests in {} ms", infra.bootstrapServers(),
+                    infra.postgres().url(), Duration.ofNanos(System.nanoTime() - began).toMillis());
+            return infra;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** {@code 127.0.0.1:port} of the broker. */
+    public String bootstrapServers() {
+        return embedded.kafka().bootstrapServers();
+    }
+
+    /** A pooled R2DBC connection factory on the migrated database. */
+    public ConnectionFactory connectionFactory() {
+        return pool;
+    }
+
+    /** Default configuration pointed at these servers. */
+    public SluiceConfig config() {
+        return config;
+    }
+
+    public EmbeddedKafkaBroker kafka() {
+        return embedded.kafka();
+    }
+
+    public EmbeddedPostgresServer postgres() {
+        return embedded.postgres();
+    }
+
+    /** A directory of its own for one test, under this JVM's test root (deleted at the end). */
+    public Path newDirectory(String prefix) {
+        try {
+            return Files.createTempDirectory(root, prefix);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        pool.dispose();
+        embedded.close();
+        try (Stream<Path> paths = Files.walk(root)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            log.warn("could not delete {}", root, e);
+        }
+        log.info("Real Kafka and PostgreSQL stopped");
+    }
+}
