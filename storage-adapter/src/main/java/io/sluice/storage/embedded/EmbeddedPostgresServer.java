@@ -119,6 +119,7 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         if (server == null) {
             return;
         }
+        java.util.Optional<ProcessHandle> postmaster = postmaster();
         try {
             server.close();
         } catch (IOException e) {
@@ -126,6 +127,13 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         } finally {
             server = null;
         }
+        // pg_ctl returns once the pid file is gone; wait for the process itself, so the port is free.
+        postmaster.ifPresent(p -> {
+            if (!StaleProcesses.awaitExit(p, Duration.ofSeconds(20))) {
+                p.destroyForcibly();
+                StaleProcesses.awaitExit(p, Duration.ofSeconds(10));
+            }
+        });
     }
 
     @Override
@@ -146,6 +154,15 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
             stop();
         } catch (RuntimeException e) {
             log.warn("Stopping embedded PostgreSQL failed", e);
+        }
+    }
+
+    private java.util.Optional<ProcessHandle> postmaster() {
+        try {
+            java.util.List<String> lines = Files.readAllLines(dir.resolve("data").resolve("postmaster.pid"));
+            return lines.isEmpty() ? java.util.Optional.empty() : ProcessHandle.of(Long.parseLong(lines.get(0).strip()));
+        } catch (IOException | NumberFormatException e) {
+            return java.util.Optional.empty();
         }
     }
 

@@ -1,0 +1,125 @@
+package io.sluice.gateway.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One HTTP request and the means to answer it exactly once, from any thread.
+ *
+ * <p>The request's body belongs to the router and is released when the route's {@code serve} method
+ * returns: a route that answers later must copy what it needs from the body first.
+ */
+public final class HttpExchange {
+
+    private final ChannelHandlerContext ctx;
+    private final HttpMethod method;
+    private final String path;
+    private final String uri;
+    private final HttpHeaders headers;
+    private final boolean keepAlive;
+    private final FullHttpRequest request;
+    private final RequestMetrics metrics;
+    private final long startNanos;
+    private final AtomicBoolean answered = new AtomicBoolean();
+
+    HttpExchange(ChannelHandlerContext ctx, FullHttpRequest request, String path, RequestMetrics metrics) {
+        this.ctx = ctx;
+        this.request = request;
+        this.method = request.method();
+        this.uri = request.uri();
+        this.path = path;
+        this.headers = request.headers();
+        this.keepAlive = HttpUtil.isKeepAlive(request);
+        this.metrics = metrics;
+        this.startNanos = System.nanoTime();
+    }
+
+    public HttpMethod method() {
+        return method;
+    }
+
+    /** The decoded path without the query string. */
+    public String path() {
+        return path;
+    }
+
+    public String uri() {
+        return uri;
+    }
+
+    public HttpHeaders headers() {
+        return headers;
+    }
+
+    /** The request body; valid only until the route's {@code serve} returns. */
+    public ByteBuf body() {
+        return request.content();
+    }
+
+    public ChannelHandlerContext context() {
+        return ctx;
+    }
+
+    /** Answers with the given body, which this takes ownership of. */
+    public void respond(HttpResponseStatus status, CharSequence contentType, ByteBuf body) {
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
+        response.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+        respond(response);
+    }
+
+    public void respondJson(HttpResponseStatus status, Json.Writer writer) {
+        respond(status, HttpHeaderValues.APPLICATION_JSON, Json.write(ctx.alloc(), writer));
+    }
+
+    /**
+     * Answers with the API's one error shape:
+     * {@code {"error": {"status": 404, "code": "not_found", "message": "…"}}}.
+     */
+    public void error(HttpResponseStatus status, String code, String message) {
+        respondJson(status, json -> {
+            json.writeStartObject();
+            json.writeObjectFieldStart("error");
+            json.writeNumberField("status", status.code());
+            json.writeStringField("code", code);
+            json.writeStringField("message", message);
+            json.writeEndObject();
+            json.writeEndObject();
+        });
+    }
+
+    public void respondText(HttpResponseStatus status, String text) {
+        respond(status, HttpHeaderValues.TEXT_PLAIN + "; charset=utf-8",
+                Unpooled.copiedBuffer(text, StandardCharsets.UTF_8));
+    }
+
+    /** Answers with a complete response, which this takes ownership of; a second answer is dropped. */
+    public void respond(FullHttpResponse response) {
+        if (!answered.compareAndSet(false, true)) {
+            response.release();
+            return;
+        }
+        HttpUtil.setContentLength(response, response.content().readableBytes());
+        HttpUtil.setKeepAlive(response, keepAlive);
+        metrics.record(method, response.status(), System.nanoTime() - startNanos);
+        if (keepAlive) {
+            ctx.writeAndFlush(response, ctx.voidPromise());
+        } else {
+            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+}

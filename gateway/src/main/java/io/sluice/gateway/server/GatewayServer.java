@@ -1,0 +1,104 @@
+package io.sluice.gateway.server;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.sluice.config.ServerConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * The gateway's listening socket: one boss thread accepting, worker event loops serving, and a
+ * pipeline built per connection by the given initializer.
+ */
+public final class GatewayServer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(GatewayServer.class);
+
+    private final ServerConfig config;
+    private final Transport transport;
+    private final MultiThreadIoEventLoopGroup boss;
+    private final MultiThreadIoEventLoopGroup workers;
+    private Channel serverChannel;
+
+    public GatewayServer(ServerConfig config) {
+        this.config = config;
+        this.transport = Transport.best();
+        this.boss = transport.newGroup(1, "sluice-accept");
+        this.workers = transport.newGroup(config.ioThreads(), "sluice-io");
+    }
+
+    /** The event loops serving connections, for metrics. */
+    public EventLoopGroup workers() {
+        return workers;
+    }
+
+    public Transport transport() {
+        return transport;
+    }
+
+    /**
+     * Binds {@code server.host:server.port} and starts serving.
+     *
+     * @throws IllegalStateException naming the setting when the port cannot be bound
+     */
+    public GatewayServer start(Consumer<SocketChannel> pipeline) {
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(boss, workers)
+                .channel(transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.SO_KEEPALIVE, true)
+                .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        pipeline.accept(ch);
+                    }
+                });
+        try {
+            serverChannel = bootstrap.bind(config.host(), config.port()).syncUninterruptibly().channel();
+        } catch (RuntimeException e) {
+            close();
+            throw new IllegalStateException("server.port: " + config.port() + " on " + config.host()
+                    + " cannot be bound (" + e.getMessage() + "); choose another with --server.port or "
+                    + "SLUICE_SERVER_PORT", e);
+        }
+        log.info("Gateway listening on {} ({}, {} event loops)", serverChannel.localAddress(),
+                transport, workers.executorCount());
+        return this;
+    }
+
+    /** The port actually bound (useful when {@code server.port} is 0). */
+    public int port() {
+        return ((InetSocketAddress) serverChannel.localAddress()).getPort();
+    }
+
+    /** Stops accepting new connections; open ones keep being served. */
+    public void stopAccepting() {
+        if (serverChannel != null) {
+            serverChannel.close().syncUninterruptibly();
+        }
+    }
+
+    /** Stops accepting, then shuts the event loops down within {@code server.shutdown-grace}. */
+    @Override
+    public void close() {
+        stopAccepting();
+        long graceMs = config.shutdownGrace().toMillis();
+        boss.shutdownGracefully(0, graceMs, TimeUnit.MILLISECONDS);
+        workers.shutdownGracefully(Math.min(200, graceMs), graceMs, TimeUnit.MILLISECONDS);
+        boss.terminationFuture().awaitUninterruptibly(graceMs + 1_000);
+        workers.terminationFuture().awaitUninterruptibly(graceMs + 1_000);
+    }
+}

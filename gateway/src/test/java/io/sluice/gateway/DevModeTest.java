@@ -1,0 +1,68 @@
+package io.sluice.gateway;
+
+import io.sluice.config.ConfigLoader;
+import io.sluice.config.SluiceConfig;
+import io.sluice.gateway.dev.DevMode;
+import io.sluice.gateway.dev.EndpointsFile;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.DriverManager;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@code sluice dev} end to end: its own embedded servers, the banner, endpoints.env, and a clean stop. */
+class DevModeTest {
+
+    @Test
+    void devModeServesWritesEndpointsAndLeavesNoProcessBehind(@TempDir Path dir) throws Exception {
+        SluiceConfig config = ConfigLoader.load(null, Map.of(),
+                Map.of("server.port", "0", "dev.data-dir", dir.toString()));
+        ByteArrayOutputStream banner = new ByteArrayOutputStream();
+        long kafkaPid;
+        long postgresPid;
+        Map<String, String> endpoints;
+        try (DevMode dev = DevMode.start(config, new PrintStream(banner, true, StandardCharsets.UTF_8))) {
+            endpoints = EndpointsFile.read(dir.resolve("endpoints.env"));
+            assertThat(endpoints).containsOnlyKeys("HTTP_URL", "KAFKA_BOOTSTRAP", "PG_URL");
+            assertThat(banner.toString(StandardCharsets.UTF_8))
+                    .contains(endpoints.get("HTTP_URL"), endpoints.get("KAFKA_BOOTSTRAP"), endpoints.get("PG_URL"));
+
+            HttpResponse<String> ready = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create(endpoints.get("HTTP_URL") + "/health/ready"))
+                            .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(ready.statusCode()).isEqualTo(200);
+
+            // PG_URL works with a plain PostgreSQL client
+            String jdbc = "jdbc:" + endpoints.get("PG_URL").replace("postgresql://postgres@", "postgresql://");
+            try (var c = DriverManager.getConnection(jdbc, "postgres", "");
+                 var rs = c.createStatement().executeQuery("SELECT count(*) FROM sluice_schema_history")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getInt(1)).isPositive();
+            }
+            kafkaPid = Long.parseLong(Files.readString(dir.resolve("kafka/kafka.pid")).strip());
+            postgresPid = Long.parseLong(Files.readAllLines(dir.resolve("postgres/data/postmaster.pid")).get(0).strip());
+            assertThat(ProcessHandle.of(kafkaPid)).hasValueSatisfying(p -> assertThat(p.isAlive()).isTrue());
+        }
+        assertThat(alive(kafkaPid)).as("Kafka child stopped").isFalse();
+        assertThat(alive(postgresPid)).as("postmaster stopped").isFalse();
+        assertThat(dir.resolve("endpoints.env")).doesNotExist();
+    }
+
+    private static boolean alive(long pid) {
+        Optional<ProcessHandle> handle = ProcessHandle.of(pid);
+        return handle.isPresent() && handle.get().isAlive();
+    }
+}
