@@ -228,7 +228,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 "-Dlogback.configurationFile=io/sluice/storage/embedded/kafka-logback.xml",
                 "-Dsluice.embedded=kafka",
                 "-cp", System.getProperty("java.class.path"),
-                MARKER, properties.toString(), Uuid.randomUuid().toString()));
+                MARKER, properties.toString(), clusterId()));
         Path logFile = dataDir.resolve("kafka.log");
         Process child = new ProcessBuilder(command)
                 .redirectErrorStream(true)
@@ -236,6 +236,22 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 .start();
         lifeline = child.getOutputStream();
         return child;
+    }
+
+    /** The id the log directory was formatted with, or a new one for a fresh directory. */
+    private String clusterId() throws IOException {
+        Path meta = dataDir.resolve("logs").resolve("meta.properties");
+        if (Files.isRegularFile(meta)) {
+            java.util.Properties props = new java.util.Properties();
+            try (var in = Files.newInputStream(meta)) {
+                props.load(in);
+            }
+            String id = props.getProperty("cluster.id");
+            if (id != null && !id.isBlank()) {
+                return id.strip();
+            }
+        }
+        return Uuid.randomUuid().toString();
     }
 
     private void awaitReady() {
