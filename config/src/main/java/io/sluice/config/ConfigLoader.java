@@ -124,7 +124,9 @@ public final class ConfigLoader {
         quotas.put(Tier.ENTERPRISE, new TenantsConfig.Quota(t.get(Settings.TENANTS_ENTERPRISE_REQUESTS_PER_MINUTE),
                 t.get(Settings.TENANTS_ENTERPRISE_ITEMS_PER_MINUTE)));
         Set<Role> roles = t.get(Settings.ROLES);
-        return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), roles,
+        SpoolConfig spool = new SpoolConfig(Path.of(t.get(Settings.SPOOL_DIR)), t.get(Settings.SPOOL_MAX_BYTES),
+                t.get(Settings.SPOOL_SEGMENT_BYTES), t.get(Settings.SPOOL_FSYNC_INTERVAL));
+        return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), spool, roles,
                 Path.of(t.get(Settings.DEV_DATA_DIR)));
     }
 

@@ -10,7 +10,8 @@ import java.util.Set;
  * <p>Build it with {@link ConfigLoader}; {@link #defaults()} is every setting at its default.
  */
 public record SluiceConfig(ServerConfig server, KafkaConfig kafka, PostgresConfig postgres,
-                           TenantsConfig tenants, Set<Role> roles, Path devDataDir) {
+                           TenantsConfig tenants, SpoolConfig spool, Set<Role> roles,
+                           Path devDataDir) {
 
     public SluiceConfig {
         roles = Set.copyOf(roles);
@@ -21,14 +22,18 @@ public record SluiceConfig(ServerConfig server, KafkaConfig kafka, PostgresConfi
     }
 
     public SluiceConfig withServer(ServerConfig newServer) {
-        return new SluiceConfig(newServer, kafka, postgres, tenants, roles, devDataDir);
+        return new SluiceConfig(newServer, kafka, postgres, tenants, spool, roles, devDataDir);
     }
 
     public SluiceConfig withKafka(KafkaConfig newKafka) {
-        return new SluiceConfig(server, newKafka, postgres, tenants, roles, devDataDir);
+        return new SluiceConfig(server, newKafka, postgres, tenants, spool, roles, devDataDir);
+    }
+
+    public SluiceConfig withSpool(SpoolConfig newSpool) {
+        return new SluiceConfig(server, kafka, postgres, tenants, newSpool, roles, devDataDir);
     }
 
     public SluiceConfig withPostgres(PostgresConfig newPostgres) {
-        return new SluiceConfig(server, kafka, newPostgres, tenants, roles, devDataDir);
+        return new SluiceConfig(server, kafka, newPostgres, tenants, spool, roles, devDataDir);
     }
 }

@@ -11,7 +11,7 @@ import java.util.regex.Pattern;
 public final class Values {
 
     private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
-    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(B|KiB|MiB|GiB)?");
+    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(B|KiB|MiB|GiB|TiB)?");
 
     private Values() {
     }
@@ -45,6 +45,7 @@ public final class Values {
             case "KiB" -> 1L << 10;
             case "MiB" -> 1L << 20;
             case "GiB" -> 1L << 30;
+            case "TiB" -> 1L << 40;
             default -> 1L;
         };
         return Math.multiplyExact(n, factor);
