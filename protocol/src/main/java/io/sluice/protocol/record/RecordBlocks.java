@@ -1,0 +1,143 @@
+package io.sluice.protocol.record;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.sluice.protocol.codec.Utf8Strings;
+import io.sluice.protocol.codec.Varints;
+import io.sluice.protocol.error.ErrorCode;
+import io.sluice.protocol.error.ProtocolException;
+
+/**
+ * Checks a whole records block and applies its series definitions to a dictionary: the one reader of the
+ * record encoding that trusts nothing.
+ *
+ * <p>Both the frame decoder (BATCH payloads against the connection's dictionary) and the segment reader
+ * (against a fresh dictionary) run it once; after it, {@link RecordCursor} walks the block without
+ * checks beyond the buffer's own bounds checks. It allocates only for series definitions.
+ */
+public final class RecordBlocks {
+
+    private RecordBlocks() {
+    }
+
+    /** Counts of a block that passed {@link #validate}. */
+    public record Counts(int samples, int events) {
+    }
+
+    /**
+     * Validates the readable bytes of {@code block} (indices are left unchanged) and appends its series
+     * definitions to {@code dictionary}.
+     *
+     * @throws ProtocolException naming the problem: {@link ErrorCode#INVALID_RECORD} for malformed entries,
+     *     {@link ErrorCode#LIMIT_EXCEEDED} for limits, {@link ErrorCode#FRAME_TOO_LARGE} for block size
+     */
+    public static Counts validate(ByteBuf block, SeriesDictionary dictionary, RecordLimits limits) {
+        if (block.readableBytes() > limits.maxBlockBytes()) {
+            throw new ProtocolException(ErrorCode.FRAME_TOO_LARGE, "records block: " + block.readableBytes()
+                    + " bytes (expected: <= " + limits.maxBlockBytes() + "; raise maxBlockBytes)");
+        }
+        if (block.readableBytes() < RecordFormat.HEADER_BYTES) {
+            throw new ProtocolException(ErrorCode.INVALID_RECORD, "records block: " + block.readableBytes()
+                    + " bytes (expected: >= " + RecordFormat.HEADER_BYTES + ")");
+        }
+        ByteBuf in = block.duplicate();
+        long declaredSamples = in.readUnsignedInt();
+        long declaredEvents = in.readUnsignedInt();
+        in.skipBytes(Long.BYTES);
+        if (declaredSamples + declaredEvents > limits.maxRecordsPerBlock()) {
+            throw new ProtocolException(ErrorCode.LIMIT_EXCEEDED, "records: " + (declaredSamples + declaredEvents)
+                    + " (expected: <= " + limits.maxRecordsPerBlock() + "; raise maxRecordsPerBlock)");
+        }
+        int samples = 0;
+        int events = 0;
+        int maxString = limits.maxStringBytes();
+        while (in.isReadable()) {
+            byte tag = in.readByte();
+            switch (tag) {
+                case RecordFormat.TAG_SAMPLE -> {
+                    long id = Varints.readUnsigned(in);
+                    if (id < 0 || id >= dictionary.size()) {
+                        throw new ProtocolException(ErrorCode.INVALID_RECORD, "sample refers to series "
+                                + Long.toUnsignedString(id) + " but " + dictionary.size() + " are defined");
+                    }
+                    Varints.readSigned(in);
+                    if (in.readableBytes() < Double.BYTES) {
+                        throw new ProtocolException(ErrorCode.INVALID_RECORD, "sample value is truncated");
+                    }
+                    in.skipBytes(Double.BYTES);
+                    if (++samples > declaredSamples) {
+                        throw countMismatch("samples", declaredSamples, samples);
+                    }
+                }
+                case RecordFormat.TAG_SERIES -> readDefinition(in, dictionary, limits);
+                case RecordFormat.TAG_EVENT -> {
+                    Varints.readSigned(in);
+                    if (Utf8Strings.skip(in, maxString, "event id", ErrorCode.INVALID_RECORD) == 0) {
+                        throw new ProtocolException(ErrorCode.INVALID_RECORD, "event id is empty");
+                    }
+                    if (Utf8Strings.skip(in, maxString, "event type", ErrorCode.INVALID_RECORD) == 0) {
+                        throw new ProtocolException(ErrorCode.INVALID_RECORD, "event type is empty");
+                    }
+                    Utf8Strings.skip(in, maxString, "event key", ErrorCode.INVALID_RECORD);
+                    int attrs = Varints.readBounded(in, limits.maxAttributesPerEvent(), "event attributes",
+                            ErrorCode.LIMIT_EXCEEDED);
+                    for (int i = 0; i < attrs; i++) {
+                        Utf8Strings.skip(in, maxString, "attribute key", ErrorCode.INVALID_RECORD);
+                        Utf8Strings.skip(in, maxString, "attribute value", ErrorCode.INVALID_RECORD);
+                    }
+                    if (++events > declaredEvents) {
+                        throw countMismatch("events", declaredEvents, events);
+                    }
+                }
+                default -> throw new ProtocolException(ErrorCode.INVALID_RECORD,
+                        "unknown record tag 0x" + Integer.toHexString(tag & 0xFF));
+            }
+        }
+        if (samples != declaredSamples) {
+            throw countMismatch("samples", declaredSamples, samples);
+        }
+        if (events != declaredEvents) {
+            throw countMismatch("events", declaredEvents, events);
+        }
+        return new Counts(samples, events);
+    }
+
+    private static ProtocolException countMismatch(String what, long declared, int found) {
+        return new ProtocolException(ErrorCode.INVALID_RECORD,
+                "header declares " + declared + " " + what + ", block holds " + (found > declared ? "more" : found));
+    }
+
+    private static void readDefinition(ByteBuf in, SeriesDictionary dictionary, RecordLimits limits) {
+        long id = Varints.readUnsigned(in);
+        if (id != dictionary.size()) {
+            throw new ProtocolException(ErrorCode.INVALID_RECORD, "series definition has id "
+                    + Long.toUnsignedString(id) + " (expected: " + dictionary.size() + ", the next id)");
+        }
+        if (dictionary.size() >= limits.maxSeriesPerDictionary()) {
+            throw new ProtocolException(ErrorCode.LIMIT_EXCEEDED, "series: " + (dictionary.size() + 1)
+                    + " (expected: <= " + limits.maxSeriesPerDictionary() + "; raise maxSeriesPerDictionary)");
+        }
+        int start = in.readerIndex();
+        int maxString = limits.maxStringBytes();
+        String name = Utf8Strings.read(in, maxString, "metric name", ErrorCode.INVALID_RECORD);
+        if (name.isEmpty()) {
+            throw new ProtocolException(ErrorCode.INVALID_RECORD, "metric name is empty");
+        }
+        int n = Varints.readBounded(in, limits.maxLabelsPerSeries(), "labels", ErrorCode.LIMIT_EXCEEDED);
+        String[] keys = new String[n];
+        String[] values = new String[n];
+        for (int i = 0; i < n; i++) {
+            keys[i] = Utf8Strings.read(in, maxString, "label key", ErrorCode.INVALID_RECORD);
+            values[i] = Utf8Strings.read(in, maxString, "label value", ErrorCode.INVALID_RECORD);
+            if (keys[i].isEmpty()) {
+                throw new ProtocolException(ErrorCode.INVALID_RECORD, "label key is empty in " + name);
+            }
+            if (i > 0 && Series.compareCodePoints(keys[i - 1], keys[i]) >= 0) {
+                throw new ProtocolException(ErrorCode.INVALID_RECORD, "labels of " + name
+                        + " are not in strictly ascending key order at \"" + keys[i] + "\"");
+            }
+        }
+        byte[] encoded = ByteBufUtil.getBytes(in, start, in.readerIndex() - start);
+        dictionary.add(new Series(name, keys, values, encoded));
+    }
+}

@@ -1,0 +1,214 @@
+package io.sluice.protocol.record;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.sluice.protocol.codec.Utf8Strings;
+import io.sluice.protocol.codec.Varints;
+import net.jpountz.xxhash.XXHash64;
+import net.jpountz.xxhash.XXHashFactory;
+
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A time series: a metric name and a set of labels, in canonical form (labels ordered by key).
+ *
+ * <p>Immutable and shared: a dictionary creates one {@code Series} per definition, and every sample that
+ * refers to it points at the same object, so iterating samples allocates nothing per sample. The canonical
+ * encoding of the definition (name, label count, labels) is computed once and kept, which makes
+ * {@link #equals} a byte comparison and lets writers copy a definition without re-encoding its strings.
+ *
+ * <p>Label keys are ordered by Unicode code point, which is the same order as comparing their UTF-8 bytes;
+ * keys must be non-empty and distinct, the name must be non-empty.
+ */
+public final class Series {
+
+    private static final XXHash64 XXH64 = XXHashFactory.fastestJavaInstance().hash64();
+    private static final String[] NO_STRINGS = new String[0];
+
+    private final String name;
+    private final String[] keys;
+    private final String[] values;
+    private final byte[] encoded;
+    private final int hash;
+    private final long fingerprint;
+
+    Series(String name, String[] keys, String[] values, byte[] encoded) {
+        this.name = name;
+        this.keys = keys;
+        this.values = values;
+        this.encoded = encoded;
+        this.hash = Arrays.hashCode(encoded);
+        this.fingerprint = XXH64.hash(encoded, 0, encoded.length, 0L);
+    }
+
+    /** A series from a name and labels given as alternating keys and values. */
+    public static Series of(String name, String... keyValues) {
+        if (keyValues.length % 2 != 0) {
+            throw new IllegalArgumentException("keyValues: " + keyValues.length + " strings (expected: key/value pairs)");
+        }
+        String[] k = new String[keyValues.length / 2];
+        String[] v = new String[k.length];
+        for (int i = 0; i < k.length; i++) {
+            k[i] = keyValues[2 * i];
+            v[i] = keyValues[2 * i + 1];
+        }
+        return canonical(name, k, v);
+    }
+
+    /** A series from a name and a label map (any iteration order). */
+    public static Series of(String name, Map<String, String> labels) {
+        String[] k = new String[labels.size()];
+        String[] v = new String[k.length];
+        int i = 0;
+        for (Map.Entry<String, String> e : labels.entrySet()) {
+            k[i] = e.getKey();
+            v[i++] = e.getValue();
+        }
+        return canonical(name, k, v);
+    }
+
+    private static Series canonical(String name, String[] k, String[] v) {
+        Objects.requireNonNull(name, "name");
+        if (name.isEmpty()) {
+            throw new IllegalArgumentException("name: \"\" (expected: non-empty)");
+        }
+        Integer[] order = new Integer[k.length];
+        for (int i = 0; i < k.length; i++) {
+            Objects.requireNonNull(k[i], "label key");
+            Objects.requireNonNull(v[i], "label value");
+            if (k[i].isEmpty()) {
+                throw new IllegalArgumentException("label key: \"\" (expected: non-empty)");
+            }
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> compareCodePoints(k[a], k[b]));
+        String[] keys = k.length == 0 ? NO_STRINGS : new String[k.length];
+        String[] values = k.length == 0 ? NO_STRINGS : new String[k.length];
+        for (int i = 0; i < k.length; i++) {
+            keys[i] = k[order[i]];
+            values[i] = v[order[i]];
+            if (i > 0 && keys[i].equals(keys[i - 1])) {
+                throw new IllegalArgumentException("label key: \"" + keys[i] + "\" (expected: distinct keys)");
+            }
+        }
+        ByteBuf buf = Unpooled.buffer(64);
+        try {
+            Utf8Strings.write(buf, name);
+            Varints.writeUnsigned(buf, keys.length);
+            for (int i = 0; i < keys.length; i++) {
+                Utf8Strings.write(buf, keys[i]);
+                Utf8Strings.write(buf, values[i]);
+            }
+            byte[] bytes = new byte[buf.readableBytes()];
+            buf.readBytes(bytes);
+            return new Series(name, keys, values, bytes);
+        } finally {
+            buf.release();
+        }
+    }
+
+    /** Compares two strings by Unicode code point, i.e. in the order of their UTF-8 bytes. */
+    public static int compareCodePoints(String a, String b) {
+        int i = 0;
+        int j = 0;
+        while (i < a.length() && j < b.length()) {
+            int ca = a.codePointAt(i);
+            int cb = b.codePointAt(j);
+            if (ca != cb) {
+                return Integer.compare(ca, cb);
+            }
+            i += Character.charCount(ca);
+            j += Character.charCount(cb);
+        }
+        return Integer.compare(a.length() - i, b.length() - j);
+    }
+
+    /** The metric name. */
+    public String name() {
+        return name;
+    }
+
+    /** How many labels the series has. */
+    public int labelCount() {
+        return keys.length;
+    }
+
+    /** The key of label {@code i}, in canonical order. */
+    public String labelKey(int i) {
+        return keys[i];
+    }
+
+    /** The value of label {@code i}, in canonical order. */
+    public String labelValue(int i) {
+        return values[i];
+    }
+
+    /** The labels in canonical order, as a new unmodifiable map. */
+    public Map<String, String> labels() {
+        Map<String, String> m = new LinkedHashMap<>(keys.length * 2);
+        for (int i = 0; i < keys.length; i++) {
+            m.put(keys[i], values[i]);
+        }
+        return Collections.unmodifiableMap(m);
+    }
+
+    /**
+     * A stable 64-bit fingerprint: XXH64 (seed 0) of the canonical definition bytes (SPEC.md, "Series
+     * fingerprint"). The same on every node and in every version, so it can key Kafka records.
+     */
+    public long fingerprint() {
+        return fingerprint;
+    }
+
+    /** The canonical definition bytes (name, label count, labels); used by writers to copy a definition. */
+    void writeDefinitionTo(ByteBuf out) {
+        out.writeBytes(encoded);
+    }
+
+    /** Length of the canonical definition bytes. */
+    int definitionBytes() {
+        return encoded.length;
+    }
+
+    /** Whether the definition bytes at {@code in[index, index + length)} are this series' definition. */
+    boolean definitionEquals(ByteBuf in, int index, int length) {
+        if (length != encoded.length) {
+            return false;
+        }
+        for (int i = 0; i < length; i++) {
+            if (in.getByte(index + i) != encoded[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (this == o) {
+            return true;
+        }
+        return o instanceof Series s && s.hash == hash && Arrays.equals(s.encoded, encoded);
+    }
+
+    @Override
+    public int hashCode() {
+        return hash;
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder(name).append('{');
+        for (int i = 0; i < keys.length; i++) {
+            if (i > 0) {
+                sb.append(", ");
+            }
+            sb.append(keys[i]).append("=\"").append(values[i]).append('"');
+        }
+        return sb.append('}').toString();
+    }
+}

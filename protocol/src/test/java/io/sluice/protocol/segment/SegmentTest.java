@@ -1,0 +1,161 @@
+package io.sluice.protocol.segment;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.sluice.protocol.TestFrames;
+import io.sluice.protocol.error.ErrorCode;
+import io.sluice.protocol.error.ProtocolException;
+import io.sluice.protocol.frame.Batch;
+import io.sluice.protocol.record.Event;
+import io.sluice.protocol.record.RecordCursor;
+import io.sluice.protocol.record.RecordLimits;
+import io.sluice.protocol.record.Series;
+import io.sluice.protocol.record.SeriesDictionary;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+import static io.sluice.protocol.TestFrames.concat;
+import static io.sluice.protocol.TestFrames.encode;
+import static io.sluice.protocol.TestFrames.preface;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SegmentTest {
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void writerAndReaderRoundTripSamplesAndEvents(boolean lz4) {
+        Series a = Series.of("cpu", "host", "h1", "core", "0");
+        Series b = Series.of("cpu", "core", "1", "host", "h1");
+        ByteBuf value;
+        try (SegmentWriter w = SegmentWriter.create(PooledByteBufAllocator.DEFAULT, "tenant-ü", lz4)) {
+            w.addSample(a, 1000, 1.5);
+            w.addSample(b, 999, Double.NaN);
+            w.addEvent(new Event("e1", "click", 2000, "abc", Map.of("ref", "example.org")));
+            w.addSample(a, Long.MAX_VALUE, Double.NEGATIVE_INFINITY);
+            w.addSample(a, Long.MIN_VALUE, -0.0);
+            assertThat(w.sampleCount()).isEqualTo(4);
+            value = w.finish();
+        }
+        try (Segment s = Segment.decode(value, RecordLimits.DEFAULTS, ByteBufAllocator.DEFAULT)) {
+            assertThat(s.tenant()).isEqualTo("tenant-ü");
+            assertThat(s.compressed()).isEqualTo(lz4);
+            assertThat(s.sampleCount()).isEqualTo(4);
+            assertThat(s.eventCount()).isEqualTo(1);
+            assertThat(s.series().size()).isEqualTo(2);
+            RecordCursor c = s.cursor();
+            List<String> seen = new ArrayList<>();
+            while (c.next()) {
+                if (c.isSample()) {
+                    Series series = c.series();
+                    seen.add(series.name() + series.labels() + "@" + c.timestampMs() + "=" + c.value());
+                } else {
+                    seen.add(c.event().toString());
+                }
+            }
+            assertThat(seen).containsExactly(
+                    "cpu{core=0, host=h1}@1000=1.5",
+                    "cpu{core=1, host=h1}@999=NaN",
+                    new Event("e1", "click", 2000, "abc", Map.of("ref", "example.org")).toString(),
+                    "cpu{core=0, host=h1}@9223372036854775807=-Infinity",
+                    "cpu{core=0, host=h1}@-9223372036854775808=-0.0");
+        } finally {
+            value.release();
+        }
+    }
+
+    @Test
+    void decodedWireBatchBecomesASegmentWithTheSameRecords() {
+        SeriesDictionary clientSide = new SeriesDictionary();
+        // Two batches on one connection: the second refers to series defined by the first only.
+        byte[] wire = concat(preface(), encode(TestFrames.HELLO),
+                encode(Batch.outbound(1, TestFrames.realisticRecords(clientSide, 100, 20), false)),
+                encode(Batch.outbound(2, TestFrames.realisticRecords(clientSide, 1000, 20), true)));
+        List<Object> decoded = TestFrames.decodeAsServer(wire);
+        Batch second = (Batch) decoded.get(2);
+        ByteBuf value;
+        try (SegmentWriter w = SegmentWriter.create(PooledByteBufAllocator.DEFAULT, "acme", false)) {
+            assertThat(w.addBatch(second)).isEqualTo(1000);
+            value = w.finish();
+        } finally {
+            decoded.forEach(io.netty.util.ReferenceCountUtil::release);
+        }
+        ByteBuf expectedRecords = TestFrames.realisticRecords(new SeriesDictionary(), 1000, 20);
+        try (Segment s = Segment.decode(value, RecordLimits.DEFAULTS, ByteBufAllocator.DEFAULT)) {
+            assertThat(s.sampleCount()).isEqualTo(1000);
+            assertThat(s.series().size()).as("the segment defines its own series").isEqualTo(20);
+            // The segment's records block is byte-for-byte what a fresh writer produces: one codec, not two.
+            int recordsStart = value.readableBytes() - expectedRecords.readableBytes();
+            assertThat(ByteBufUtil.equals(value, recordsStart, expectedRecords, 0, expectedRecords.readableBytes())).isTrue();
+            RecordCursor c = s.cursor();
+            int n = 0;
+            while (c.next()) {
+                assertThat(c.series().labelCount()).isEqualTo(5);
+                assertThat(c.value()).isEqualTo(n * 0.5);
+                n++;
+            }
+            assertThat(n).isEqualTo(1000);
+        } finally {
+            value.release();
+            expectedRecords.release();
+        }
+    }
+
+    @Test
+    void malformedSegmentsThrowWithTheirCode() {
+        byte[] good = segmentBytes(false);
+        assertCode(Arrays.copyOf(good, 3), ErrorCode.INVALID_RECORD);
+        byte[] badMagic = good.clone();
+        badMagic[0] = 'X';
+        assertCode(badMagic, ErrorCode.INVALID_RECORD);
+        byte[] badVersion = good.clone();
+        badVersion[4] = 9;
+        assertCode(badVersion, ErrorCode.UNSUPPORTED_VERSION);
+        byte[] badFlags = good.clone();
+        badFlags[5] = 0x40;
+        assertCode(badFlags, ErrorCode.INVALID_RECORD);
+        assertCode(Arrays.copyOf(good, good.length - 3), ErrorCode.INVALID_RECORD);
+        byte[] lz4 = segmentBytes(true);
+        byte[] corrupt = lz4.clone();
+        for (int i = 16; i < corrupt.length; i++) {
+            corrupt[i] ^= 0x5A;
+        }
+        assertCode(corrupt, ErrorCode.COMPRESSION_ERROR);
+    }
+
+    @Test
+    void segmentOverTheSeriesLimitIsRejected() {
+        byte[] good = segmentBytes(false);
+        ByteBuf in = Unpooled.wrappedBuffer(good);
+        assertThatThrownBy(() -> Segment.decode(in, RecordLimits.builder().maxSeriesPerDictionary(1).build(), ByteBufAllocator.DEFAULT))
+                .isInstanceOfSatisfying(ProtocolException.class, e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.LIMIT_EXCEEDED))
+                .hasMessageContaining("raise maxSeriesPerDictionary");
+        in.release();
+    }
+
+    private static void assertCode(byte[] segment, ErrorCode code) {
+        assertThatThrownBy(() -> Segment.decode(segment).close())
+                .isInstanceOfSatisfying(ProtocolException.class, e -> assertThat(e.errorCode()).isEqualTo(code));
+    }
+
+    private static byte[] segmentBytes(boolean lz4) {
+        try (SegmentWriter w = SegmentWriter.create(ByteBufAllocator.DEFAULT, "acme", lz4)) {
+            TestFrames.fill(w);
+            ByteBuf out = w.finish();
+            try {
+                return ByteBufUtil.getBytes(out);
+            } finally {
+                out.release();
+            }
+        }
+    }
+}
