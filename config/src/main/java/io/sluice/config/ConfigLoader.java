@@ -107,7 +107,10 @@ public final class ConfigLoader {
         KafkaConfig kafka = new KafkaConfig(
                 t.get(Settings.KAFKA_BOOTSTRAP_SERVERS),
                 t.get(Settings.KAFKA_CLIENT_ID),
-                t.get(Settings.KAFKA_REQUEST_TIMEOUT));
+                t.get(Settings.KAFKA_REQUEST_TIMEOUT),
+                t.get(Settings.KAFKA_TOPIC_PREFIX),
+                t.get(Settings.KAFKA_PARTITIONS),
+                t.get(Settings.KAFKA_REPLICATION_FACTOR));
         PostgresConfig postgres = new PostgresConfig(
                 t.get(Settings.POSTGRES_HOST),
                 t.get(Settings.POSTGRES_PORT),
@@ -126,7 +129,12 @@ public final class ConfigLoader {
         Set<Role> roles = t.get(Settings.ROLES);
         SpoolConfig spool = new SpoolConfig(Path.of(t.get(Settings.SPOOL_DIR)), t.get(Settings.SPOOL_MAX_BYTES),
                 t.get(Settings.SPOOL_SEGMENT_BYTES), t.get(Settings.SPOOL_FSYNC_INTERVAL));
-        return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), spool, roles,
+        IngestConfig ingest = new IngestConfig(t.get(Settings.INGEST_MAX_ITEMS_PER_REQUEST),
+                t.get(Settings.INGEST_MAX_NAME_LENGTH), t.get(Settings.INGEST_MAX_LABELS),
+                t.get(Settings.INGEST_MAX_LABEL_NAME_LENGTH), t.get(Settings.INGEST_MAX_LABEL_VALUE_LENGTH),
+                t.get(Settings.INGEST_LATE_WINDOW), t.get(Settings.INGEST_CLOCK_SKEW),
+                t.get(Settings.INGEST_MAX_ACTIVE_SERIES));
+        return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), ingest, spool, roles,
                 Path.of(t.get(Settings.DEV_DATA_DIR)));
     }
 

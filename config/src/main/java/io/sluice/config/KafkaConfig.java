@@ -4,7 +4,8 @@ import java.time.Duration;
 import java.util.List;
 
 /** How to reach Kafka. */
-public record KafkaConfig(List<String> bootstrapServers, String clientId, Duration requestTimeout) {
+public record KafkaConfig(List<String> bootstrapServers, String clientId, Duration requestTimeout, String topicPrefix,
+                          int partitions, int replicationFactor) {
 
     public KafkaConfig {
         bootstrapServers = List.copyOf(bootstrapServers);
@@ -15,7 +16,13 @@ public record KafkaConfig(List<String> bootstrapServers, String clientId, Durati
         return String.join(",", bootstrapServers);
     }
 
+    /** The topic's full name: {@code metrics} → {@code sluice.metrics}. */
+    public String topic(String name) {
+        return topicPrefix + name;
+    }
+
     public KafkaConfig withBootstrapServers(String bootstrap) {
-        return new KafkaConfig(Values.list(bootstrap), clientId, requestTimeout);
+        return new KafkaConfig(Values.list(bootstrap), clientId, requestTimeout, topicPrefix, partitions,
+                replicationFactor);
     }
 }

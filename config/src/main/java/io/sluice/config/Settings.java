@@ -53,6 +53,15 @@ public final class Settings {
     public static final Setting<Duration> KAFKA_REQUEST_TIMEOUT = duration("kafka.request-timeout", "30s",
             Duration.ofSeconds(1), Duration.ofMinutes(10), "Timeout for one Kafka request.");
 
+    public static final Setting<String> KAFKA_TOPIC_PREFIX = new Setting<>("kafka.topic-prefix", "sluice.",
+            "letters, digits, '.', '_' or '-' (may be empty)",
+            "Prefix of Sluice's topics: <prefix>metrics, <prefix>events, <prefix>clicks, <prefix>control.",
+            java.util.function.Function.identity(), p -> p.matches("[A-Za-z0-9._-]{0,100}"), false);
+    public static final Setting<Integer> KAFKA_PARTITIONS = intIn("kafka.partitions", 6, 1, 10_000,
+            "Partitions of each topic Sluice creates at start (existing topics are left as they are).");
+    public static final Setting<Integer> KAFKA_REPLICATION_FACTOR = intIn("kafka.replication-factor", 0, 0, 32,
+            "Replication factor of topics Sluice creates; 0 = the broker's default.");
+
     // ---- postgres ------------------------------------------------------------------------------
     public static final Setting<String> POSTGRES_HOST = string("postgres.host", "127.0.0.1",
             "PostgreSQL host (dev mode uses its embedded server).");
@@ -84,6 +93,25 @@ public final class Settings {
             "tenants.enterprise.items-per-minute", 20_000_000,
             "Samples and events an enterprise tenant may ingest per minute.");
 
+    // ---- ingest -------------------------------------------------------------------------------
+    public static final Setting<Integer> INGEST_MAX_ITEMS_PER_REQUEST = intIn("ingest.max-items-per-request", 10_000,
+            1, 1_000_000, "Most samples or events in one HTTP ingest request; larger batches get 413.");
+    public static final Setting<Integer> INGEST_MAX_NAME_LENGTH = intIn("ingest.max-name-length", 200, 1, 1024,
+            "Longest metric name or event type.");
+    public static final Setting<Integer> INGEST_MAX_LABELS = intIn("ingest.max-labels", 32, 0, 256,
+            "Most labels on one sample (or attributes on one event).");
+    public static final Setting<Integer> INGEST_MAX_LABEL_NAME_LENGTH = intIn("ingest.max-label-name-length", 100, 1,
+            1024, "Longest label (or attribute) name.");
+    public static final Setting<Integer> INGEST_MAX_LABEL_VALUE_LENGTH = intIn("ingest.max-label-value-length", 1024,
+            1, 65_536, "Longest label (or attribute) value, event id or event key.");
+    public static final Setting<Duration> INGEST_LATE_WINDOW = duration("ingest.late-window", "1h",
+            Duration.ofMinutes(1), Duration.ofDays(7), "Samples and events older than this are rejected as too_old.");
+    public static final Setting<Duration> INGEST_CLOCK_SKEW = duration("ingest.clock-skew", "10m", Duration.ZERO,
+            Duration.ofDays(1), "Samples and events further ahead than this are rejected as too_new.");
+    public static final Setting<Integer> INGEST_MAX_ACTIVE_SERIES = intIn("ingest.max-active-series", 100_000, 1,
+            100_000_000, "Most series one tenant may have active (seen in the last hour) on this node; "
+                    + "samples of new series beyond it are rejected as cardinality_limit.");
+
     // ---- spool --------------------------------------------------------------------------------
     public static final Setting<String> SPOOL_DIR = string("spool.dir", ".sluice/spool",
             "Where accepted data is fsync'd while Kafka is unavailable (dev mode uses dev.data-dir/spool).");
@@ -103,9 +131,12 @@ public final class Settings {
     public static final List<Setting<?>> ALL = List.of(
             SERVER_HOST, SERVER_PORT, SERVER_IO_THREADS, SERVER_MAX_CONNECTIONS, SERVER_IDLE_TIMEOUT,
             SERVER_MAX_HEADER_BYTES, SERVER_MAX_BODY_BYTES, SERVER_SHUTDOWN_GRACE, SERVER_HEALTH_TIMEOUT, ROLES,
-            KAFKA_BOOTSTRAP_SERVERS, KAFKA_CLIENT_ID, KAFKA_REQUEST_TIMEOUT,
+            KAFKA_BOOTSTRAP_SERVERS, KAFKA_CLIENT_ID, KAFKA_REQUEST_TIMEOUT, KAFKA_TOPIC_PREFIX, KAFKA_PARTITIONS,
+            KAFKA_REPLICATION_FACTOR,
             POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DATABASE, POSTGRES_USER, POSTGRES_PASSWORD,
             POSTGRES_POOL_MAX_SIZE, POSTGRES_CONNECT_TIMEOUT,
+            INGEST_MAX_ITEMS_PER_REQUEST, INGEST_MAX_NAME_LENGTH, INGEST_MAX_LABELS, INGEST_MAX_LABEL_NAME_LENGTH,
+            INGEST_MAX_LABEL_VALUE_LENGTH, INGEST_LATE_WINDOW, INGEST_CLOCK_SKEW, INGEST_MAX_ACTIVE_SERIES,
             SPOOL_DIR, SPOOL_MAX_BYTES, SPOOL_SEGMENT_BYTES, SPOOL_FSYNC_INTERVAL,
             TENANTS_FREE_REQUESTS_PER_MINUTE, TENANTS_PAID_REQUESTS_PER_MINUTE,
             TENANTS_ENTERPRISE_REQUESTS_PER_MINUTE, TENANTS_FREE_ITEMS_PER_MINUTE, TENANTS_PAID_ITEMS_PER_MINUTE,

@@ -29,6 +29,8 @@ public final class Main {
               dev                 Run everything locally: embedded Kafka and PostgreSQL (data under
                                   .sluice/dev/), migrations, the gateway on port 8080. Ctrl-C stops all.
               serve --config FILE Run against external Kafka and PostgreSQL.
+              keys create --tenant T --tier free|paid|enterprise
+                                  Create an API key (printed once) in the configured PostgreSQL.
               help                Show this help.
 
             Options (any command):
@@ -61,7 +63,7 @@ public final class Main {
         }
         List<String> rest = parsed.rest();
         String command = rest.isEmpty() ? "help" : rest.get(0);
-        if (rest.size() > 1) {
+        if (rest.size() > 1 && !command.equals("keys")) {
             err.println("sluice " + command + ": unexpected argument " + rest.get(1) + "\n\n" + USAGE);
             return 2;
         }
@@ -85,6 +87,9 @@ public final class Main {
                     out.println("Sluice serving on port " + sluice.port() + " (roles: " + config.roles() + ")");
                     awaitShutdown(sluice);
                     return 0;
+                }
+                case "keys" -> {
+                    return io.sluice.gateway.auth.KeysCommand.run(rest.subList(1, rest.size()), config, out, err);
                 }
                 default -> {
                     err.println("sluice: unknown command '" + command + "'\n\n" + USAGE);

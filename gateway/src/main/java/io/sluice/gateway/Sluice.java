@@ -14,7 +14,22 @@ import io.sluice.gateway.http.HttpRouter;
 import io.sluice.gateway.metrics.GatewayMetrics;
 import io.sluice.gateway.server.ConnectionLimit;
 import io.sluice.gateway.server.GatewayServer;
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.github.bucket4j.TimeMeter;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.handler.codec.http.HttpContentDecompressor;
+import io.sluice.gateway.auth.ApiGuard;
+import io.sluice.gateway.auth.Authenticator;
+import io.sluice.gateway.ingest.ActiveSeries;
+import io.sluice.gateway.ingest.HttpIngestRoutes;
+import io.sluice.gateway.ingest.IngestMetrics;
+import io.sluice.gateway.ingest.IngestParser;
+import io.sluice.gateway.ingest.IngestPipeline;
+import io.sluice.gateway.ratelimit.TenantRateLimiter;
+import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.kafka.KafkaClusterCheck;
+import io.sluice.storage.kafka.ReactorKafkaSink;
+import io.sluice.storage.kafka.Topics;
 import io.sluice.storage.postgres.PostgresCheck;
 import io.sluice.storage.postgres.PostgresConnections;
 import org.slf4j.Logger;
@@ -37,6 +52,7 @@ public final class Sluice implements AutoCloseable {
     static final String CONNECTION_LIMIT = "connection-limit";
     static final String IDLE = "idle";
     static final String HTTP_CODEC = "http-codec";
+    static final String HTTP_DECOMPRESS = "http-decompress";
     static final String HTTP_BODY = "http-body";
     static final String HTTP_ROUTER = "http-router";
 
@@ -45,6 +61,7 @@ public final class Sluice implements AutoCloseable {
     private final ConnectionPool postgres;
     private final KafkaClusterCheck kafkaCheck;
     private final GatewayServer server;
+    private ReactorKafkaSink sink;
     private final AtomicBoolean draining = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -71,10 +88,24 @@ public final class Sluice implements AutoCloseable {
     private void serve() {
         HealthRoutes health = new HealthRoutes(List.of(kafkaCheck, new PostgresCheck(postgres)),
                 config.server().healthTimeout(), draining::get);
+        Topics topics = Topics.ensure(kafkaCheck.admin(), config.kafka());
+        sink = new ReactorKafkaSink(config.kafka());
+        TenantRateLimiter limiter = new TenantRateLimiter(config.tenants(), TimeMeter.SYSTEM_NANOTIME,
+                metrics.registry());
+        ApiGuard guard = new ApiGuard(new Authenticator(new ApiKeyStore(postgres), metrics.registry(),
+                Ticker.systemTicker()), limiter);
+        HttpIngestRoutes ingest = new HttpIngestRoutes(
+                new IngestParser(config.ingest(), System::currentTimeMillis),
+                new ActiveSeries(config.ingest().maxActiveSeries(), Ticker.systemTicker()),
+                limiter,
+                new IngestPipeline(sink, topics, PooledByteBufAllocator.DEFAULT, metrics.registry()),
+                new IngestMetrics(metrics.registry()));
         HttpRouter router = HttpRouter.builder(metrics.registry())
                 .route(HttpMethod.GET, "/health/live", health::live)
                 .route(HttpMethod.GET, "/health/ready", health::ready)
                 .route(HttpMethod.GET, "/metrics", metrics::scrape)
+                .route(HttpMethod.POST, "/api/v1/ingest/metrics", guard.guard(ingest::metrics))
+                .route(HttpMethod.POST, "/api/v1/ingest/events", guard.guard(ingest::events))
                 .build();
         ConnectionLimit connectionLimit = new ConnectionLimit(config.server().maxConnections(), metrics.registry());
         HttpDecoderConfig decoderConfig = new HttpDecoderConfig()
@@ -92,6 +123,7 @@ public final class Sluice implements AutoCloseable {
                     }
                 })
                 .addLast(HTTP_CODEC, new HttpServerCodec(decoderConfig))
+                .addLast(HTTP_DECOMPRESS, new HttpContentDecompressor(0))
                 .addLast(HTTP_BODY, new BodyAggregator(maxBody, router.rejected("body_too_large")))
                 .addLast(HTTP_ROUTER, router));
         metrics.bindEventLoops(server.workers());
@@ -122,6 +154,9 @@ public final class Sluice implements AutoCloseable {
         long began = System.nanoTime();
         draining.set(true);
         server.close();
+        if (sink != null) {
+            sink.close();
+        }
         kafkaCheck.close();
         postgres.disposeLater().block(Duration.ofSeconds(10));
         metrics.close();

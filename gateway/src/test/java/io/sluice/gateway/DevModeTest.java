@@ -36,7 +36,7 @@ class DevModeTest {
         Map<String, String> endpoints;
         try (DevMode dev = DevMode.start(config, new PrintStream(banner, true, StandardCharsets.UTF_8))) {
             endpoints = EndpointsFile.read(dir.resolve("endpoints.env"));
-            assertThat(endpoints).containsOnlyKeys("HTTP_URL", "KAFKA_BOOTSTRAP", "PG_URL");
+            assertThat(endpoints).containsOnlyKeys("HTTP_URL", "KAFKA_BOOTSTRAP", "PG_URL", "DEV_API_KEY");
             assertThat(banner.toString(StandardCharsets.UTF_8))
                     .contains(endpoints.get("HTTP_URL"), endpoints.get("KAFKA_BOOTSTRAP"), endpoints.get("PG_URL"));
 

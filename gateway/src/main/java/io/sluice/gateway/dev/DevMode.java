@@ -24,12 +24,17 @@ public final class DevMode implements AutoCloseable {
     private final Path dataDir;
     private final EmbeddedInfrastructure infrastructure;
     private final Sluice sluice;
+    private final String devApiKey;
 
-    private DevMode(Path dataDir, EmbeddedInfrastructure infrastructure, Sluice sluice) {
+    private DevMode(Path dataDir, EmbeddedInfrastructure infrastructure, Sluice sluice, String devApiKey) {
         this.dataDir = dataDir;
         this.infrastructure = infrastructure;
         this.sluice = sluice;
+        this.devApiKey = devApiKey;
     }
+
+    /** The tenant {@code sluice dev} seeds. */
+    public static final String DEV_TENANT = "dev";
 
     public static DevMode start(SluiceConfig base, PrintStream out) {
         Path dataDir = base.devDataDir().toAbsolutePath();
@@ -37,14 +42,31 @@ public final class DevMode implements AutoCloseable {
         try {
             SluiceConfig config = infrastructure.configure(base);
             Migrations.apply(config.postgres());
+            String key = seedDevKey(config);
             Sluice sluice = Sluice.start(config);
-            DevMode dev = new DevMode(dataDir, infrastructure, sluice);
+            DevMode dev = new DevMode(dataDir, infrastructure, sluice, key);
             dev.announce(out);
             return dev;
         } catch (RuntimeException e) {
             infrastructure.close();
             throw e;
         }
+    }
+
+    /** A fresh key for the dev tenant (enterprise tier); earlier dev keys are revoked. */
+    private static String seedDevKey(SluiceConfig config) {
+        io.r2dbc.pool.ConnectionPool pool = io.sluice.storage.postgres.PostgresConnections.pool(config.postgres());
+        try {
+            io.sluice.storage.auth.ApiKeyStore store = new io.sluice.storage.auth.ApiKeyStore(pool);
+            store.revokeAll(DEV_TENANT).block(java.time.Duration.ofSeconds(30));
+            return io.sluice.gateway.auth.KeysCommand.create(store, DEV_TENANT, io.sluice.config.Tier.ENTERPRISE);
+        } finally {
+            pool.dispose();
+        }
+    }
+
+    public String devApiKey() {
+        return devApiKey;
     }
 
     public String httpUrl() {
@@ -63,7 +85,8 @@ public final class DevMode implements AutoCloseable {
         EndpointsFile endpoints = new EndpointsFile()
                 .put("HTTP_URL", httpUrl())
                 .put("KAFKA_BOOTSTRAP", infrastructure.kafka().bootstrapServers())
-                .put("PG_URL", infrastructure.postgres().url());
+                .put("PG_URL", infrastructure.postgres().url())
+                .put("DEV_API_KEY", devApiKey);
         Path file;
         try {
             file = endpoints.writeTo(dataDir);
@@ -78,6 +101,7 @@ public final class DevMode implements AutoCloseable {
         out.println("  Kafka      " + infrastructure.kafka().bootstrapServers());
         out.println("  Postgres   " + infrastructure.postgres().url());
         out.println("  Metrics    " + httpUrl() + "/metrics");
+        out.println("  API key    " + devApiKey + "   (tenant '" + DEV_TENANT + "', enterprise tier)");
         out.println();
         out.println("  Endpoints written to " + file);
         out.println("  Data in " + dataDir + "; Ctrl-C stops everything.");

@@ -21,8 +21,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * One HTTP request and the means to answer it exactly once, from any thread.
  *
- * <p>The request's body belongs to the router and is released when the route's {@code serve} method
- * returns: a route that answers later must copy what it needs from the body first.
+ * <p>The exchange owns the request: its body stays readable until the answer is given, and is released
+ * then. Every path through a route must answer exactly once (errors included).
  */
 public final class HttpExchange {
 
@@ -36,6 +36,7 @@ public final class HttpExchange {
     private final RequestMetrics metrics;
     private final long startNanos;
     private final AtomicBoolean answered = new AtomicBoolean();
+    private HttpHeaders extraHeaders;
 
     HttpExchange(ChannelHandlerContext ctx, FullHttpRequest request, String path, RequestMetrics metrics) {
         this.ctx = ctx;
@@ -66,7 +67,15 @@ public final class HttpExchange {
         return headers;
     }
 
-    /** The request body; valid only until the route's {@code serve} returns. */
+    /** Headers added to whatever answer is given (e.g. rate-limit headers). Not thread-safe: set before answering. */
+    public HttpHeaders responseHeaders() {
+        if (extraHeaders == null) {
+            extraHeaders = new io.netty.handler.codec.http.DefaultHttpHeaders();
+        }
+        return extraHeaders;
+    }
+
+    /** The request body; valid until the answer is given. */
     public ByteBuf body() {
         return request.content();
     }
@@ -91,12 +100,20 @@ public final class HttpExchange {
      * {@code {"error": {"status": 404, "code": "not_found", "message": "…"}}}.
      */
     public void error(HttpResponseStatus status, String code, String message) {
+        error(status, code, message, null);
+    }
+
+    /** The error shape with more fields inside {@code error} (e.g. the rejected items of a batch). */
+    public void error(HttpResponseStatus status, String code, String message, Json.Writer details) {
         respondJson(status, json -> {
             json.writeStartObject();
             json.writeObjectFieldStart("error");
             json.writeNumberField("status", status.code());
             json.writeStringField("code", code);
             json.writeStringField("message", message);
+            if (details != null) {
+                details.write(json);
+            }
             json.writeEndObject();
             json.writeEndObject();
         });
@@ -112,6 +129,10 @@ public final class HttpExchange {
         if (!answered.compareAndSet(false, true)) {
             response.release();
             return;
+        }
+        request.release();
+        if (extraHeaders != null) {
+            response.headers().add(extraHeaders);
         }
         HttpUtil.setContentLength(response, response.content().readableBytes());
         HttpUtil.setKeepAlive(response, keepAlive);

@@ -37,7 +37,7 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
     }
 
     private HttpRouter(Map<String, Map<HttpMethod, Entry>> routes, MeterRegistry registry) {
-        super(true);
+        super(false); // each HttpExchange releases its request when it answers
         this.routes = routes;
         this.registry = registry;
         this.unmatched = new RequestMetrics(registry, "unmatched");

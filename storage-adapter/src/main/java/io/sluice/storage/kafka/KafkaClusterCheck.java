@@ -25,6 +25,11 @@ public final class KafkaClusterCheck implements DependencyCheck, AutoCloseable {
                 AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, 1_000));
     }
 
+    /** The shared Admin client (topic creation at start-up uses it too). */
+    public Admin admin() {
+        return admin;
+    }
+
     @Override
     public String name() {
         return "kafka";

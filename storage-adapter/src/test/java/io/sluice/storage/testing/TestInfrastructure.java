@@ -68,6 +68,11 @@ public final class TestInfrastructure implements AutoCloseable {
         return config;
     }
 
+    /** The given configuration pointed at these servers. */
+    public SluiceConfig configure(SluiceConfig base) {
+        return embedded.configure(base);
+    }
+
     public EmbeddedKafkaBroker kafka() {
         return embedded.kafka();
     }

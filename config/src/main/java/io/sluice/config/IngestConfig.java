@@ -1,0 +1,8 @@
+package io.sluice.config;
+
+import java.time.Duration;
+
+/** Limits every ingested sample and event is checked against (HTTP and binary alike). */
+public record IngestConfig(int maxItemsPerRequest, int maxNameLength, int maxLabels, int maxLabelNameLength,
+                           int maxLabelValueLength, Duration lateWindow, Duration clockSkew, int maxActiveSeries) {
+}

@@ -1,0 +1,68 @@
+package io.sluice.gateway.auth;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.sluice.gateway.http.HttpExchange;
+import io.sluice.gateway.http.Route;
+import io.sluice.gateway.ratelimit.RateLimitDecision;
+import io.sluice.gateway.ratelimit.TenantRateLimiter;
+import io.sluice.storage.auth.Principal;
+
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The decorator every API route wears: authenticates {@code Authorization: Bearer KEY} (401 otherwise),
+ * takes one token from the tenant's request bucket (429 with {@code Retry-After} and {@code RateLimit-*}
+ * headers otherwise), then serves the route on the connection's event loop.
+ */
+public final class ApiGuard {
+
+    private final Authenticator authenticator;
+    private final TenantRateLimiter limiter;
+
+    public ApiGuard(Authenticator authenticator, TenantRateLimiter limiter) {
+        this.authenticator = authenticator;
+        this.limiter = limiter;
+    }
+
+    public Route guard(TenantRoute route) {
+        return exchange -> {
+            String key = Authenticator.bearer(exchange.headers().get(HttpHeaderNames.AUTHORIZATION));
+            CompletableFuture<Optional<Principal>> principal = authenticator.authenticate(key);
+            if (principal.isDone()) {
+                admit(exchange, principal, route);
+            } else {
+                principal.whenComplete((p, e) -> exchange.context().executor()
+                        .execute(() -> admit(exchange, principal, route)));
+            }
+        };
+    }
+
+    private void admit(HttpExchange exchange, CompletableFuture<Optional<Principal>> lookup, TenantRoute route) {
+        Optional<Principal> principal;
+        try {
+            principal = lookup.join();
+        } catch (RuntimeException e) {
+            exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER, 5);
+            exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "auth_unavailable",
+                    "API keys cannot be checked right now (PostgreSQL unavailable); retry later");
+            return;
+        }
+        if (principal.isEmpty()) {
+            exchange.responseHeaders().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
+            exchange.error(HttpResponseStatus.UNAUTHORIZED, "unauthorized",
+                    "missing or invalid API key; send Authorization: Bearer <key>");
+            return;
+        }
+        RateLimitDecision decision = limiter.tryConsume(principal.get(), TenantRateLimiter.Kind.REQUESTS, 1);
+        decision.addHeaders(exchange.responseHeaders());
+        if (!decision.allowed()) {
+            exchange.error(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limited",
+                    "tenant " + principal.get().tenant() + " is over its request quota of " + decision.limit()
+                            + " per minute; retry after " + decision.retryAfterSeconds() + " s");
+            return;
+        }
+        route.serve(exchange, principal.get());
+    }
+}

@@ -1,0 +1,108 @@
+package io.sluice.gateway.ingest;
+
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.netty.buffer.ByteBufAllocator;
+import io.sluice.protocol.record.Event;
+import io.sluice.protocol.segment.SegmentWriter;
+import io.sluice.storage.SeriesIds;
+import io.sluice.storage.kafka.SegmentSink;
+import io.sluice.storage.kafka.Topics;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Turns accepted items into segments, one per Kafka partition they belong to (a series always lands in
+ * the partition of its id; an event in the partition of its tenant and id), and hands them to the sink.
+ * The returned future completes only when every segment of the batch has been acknowledged, which is
+ * what an ingest ack waits for.
+ */
+public final class IngestPipeline {
+
+    private final SegmentSink sink;
+    private final Topics topics;
+    private final ByteBufAllocator alloc;
+    private final Timer sendLatency;
+    private final DistributionSummary segmentItems;
+
+    public IngestPipeline(SegmentSink sink, Topics topics, ByteBufAllocator alloc, MeterRegistry registry) {
+        this.sink = sink;
+        this.topics = topics;
+        this.alloc = alloc;
+        this.sendLatency = Timer.builder("sluice_kafka_send_latency")
+                .description("Time from handing a segment to Kafka to its acknowledgement")
+                .publishPercentiles(0.5, 0.99).register(registry);
+        this.segmentItems = DistributionSummary.builder("sluice_ingest_segment_items")
+                .description("Samples or events per segment written to Kafka").register(registry);
+    }
+
+    public CompletableFuture<Void> submitSamples(String tenant, List<ParsedBatch.Sample> samples) {
+        String topic = topics.metrics();
+        int partitions = topics.partitions(topic);
+        SegmentWriter[] writers = new SegmentWriter[partitions];
+        try {
+            for (ParsedBatch.Sample s : samples) {
+                int partition = SeriesIds.partition(SeriesIds.of(tenant, s.series()), partitions);
+                writer(writers, partition, tenant).addSample(s.series(), s.timestampMs(), s.value());
+            }
+            return send(topic, writers);
+        } catch (RuntimeException e) {
+            closeAll(writers);
+            throw e;
+        }
+    }
+
+    public CompletableFuture<Void> submitEvents(String tenant, List<Event> events) {
+        String topic = topics.events();
+        int partitions = topics.partitions(topic);
+        SegmentWriter[] writers = new SegmentWriter[partitions];
+        try {
+            for (Event e : events) {
+                long h = SeriesIds.of(tenant, io.sluice.protocol.record.Series.of(e.id()));
+                writer(writers, SeriesIds.partition(h, partitions), tenant).addEvent(e);
+            }
+            return send(topic, writers);
+        } catch (RuntimeException e) {
+            closeAll(writers);
+            throw e;
+        }
+    }
+
+    private SegmentWriter writer(SegmentWriter[] writers, int partition, String tenant) {
+        SegmentWriter w = writers[partition];
+        if (w == null) {
+            w = SegmentWriter.create(alloc, tenant, true);
+            writers[partition] = w;
+        }
+        return w;
+    }
+
+    private CompletableFuture<Void> send(String topic, SegmentWriter[] writers) {
+        List<CompletableFuture<Void>> acks = new ArrayList<>();
+        for (int partition = 0; partition < writers.length; partition++) {
+            SegmentWriter w = writers[partition];
+            if (w == null) {
+                continue;
+            }
+            writers[partition] = null;
+            segmentItems.record(w.sampleCount() + w.eventCount());
+            long started = System.nanoTime();
+            acks.add(sink.send(topic, partition, w.finish())
+                    .whenComplete((ok, err) -> sendLatency.record(System.nanoTime() - started, TimeUnit.NANOSECONDS)));
+        }
+        return CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new));
+    }
+
+    private static void closeAll(SegmentWriter[] writers) {
+        for (SegmentWriter w : writers) {
+            if (w != null) {
+                w.close();
+            }
+        }
+    }
+
+}

@@ -1,0 +1,108 @@
+package io.sluice.gateway.ingest;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.sluice.config.ConfigLoader;
+import io.sluice.config.IngestConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class IngestParserTest {
+
+    private static final long NOW = 1_800_000_000_000L;
+    private final IngestConfig limits = ConfigLoader.load(null, Map.of(), Map.of("ingest.max-labels", "2",
+            "ingest.max-items-per-request", "3")).ingest();
+    private final IngestParser parser = new IngestParser(limits, () -> NOW);
+
+    private ParsedBatch samples(String json) throws MalformedBatchException {
+        ByteBuf body = Unpooled.copiedBuffer(json, StandardCharsets.UTF_8);
+        try {
+            return parser.parseSamples(body);
+        } finally {
+            body.release();
+        }
+    }
+
+    @Test
+    void aValidSampleIsNormalised() throws Exception {
+        ParsedBatch batch = samples("{\"samples\":[{\"name\":\"cpu\",\"labels\":{\"z\":\"1\",\"a\":\"2\"},"
+                + "\"timestamp\":\"2027-01-15T08:00:00Z\",\"value\":1.5}]}");
+        assertThat(batch.rejections()).isEmpty();
+        ParsedBatch.Sample s = batch.samples().get(0);
+        assertThat(s.series().labels().keySet()).containsExactly("a", "z");
+        assertThat(s.value()).isEqualTo(1.5);
+        assertThat(s.timestampMs()).isEqualTo(java.time.Instant.parse("2027-01-15T08:00:00Z").toEpochMilli());
+    }
+
+    @Test
+    void aMissingTimestampMeansNow() throws Exception {
+        assertThat(samples("{\"samples\":[{\"name\":\"cpu\",\"value\":1}]}").samples().get(0).timestampMs()).isEqualTo(NOW);
+    }
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', value = {
+            "{\"name\":\"9bad\",\"value\":1}                                   | invalid_name",
+            "{\"name\":\"\",\"value\":1}                                       | invalid_name",
+            "{\"name\":5,\"value\":1}                                          | invalid_name",
+            "{\"value\":1}                                                     | missing_field",
+            "{\"name\":\"m\"}                                                  | missing_field",
+            "{\"name\":\"m\",\"value\":\"1\"}                                  | invalid_value",
+            "{\"name\":\"m\",\"value\":1e999}                                  | invalid_value",
+            "{\"name\":\"m\",\"value\":1,\"labels\":{\"__x\":\"1\"}}           | invalid_label",
+            "{\"name\":\"m\",\"value\":1,\"labels\":{\"a-b\":\"1\"}}           | invalid_label",
+            "{\"name\":\"m\",\"value\":1,\"labels\":{\"a\":\"\"}}              | invalid_label",
+            "{\"name\":\"m\",\"value\":1,\"labels\":{\"a\":1}}                 | invalid_label",
+            "{\"name\":\"m\",\"value\":1,\"labels\":{\"a\":\"1\",\"a\":\"2\"}} | invalid_label",
+            "{\"name\":\"m\",\"value\":1,\"labels\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"}} | too_many_labels",
+            "{\"name\":\"m\",\"value\":1,\"timestamp\":1799996399999}          | too_old",
+            "{\"name\":\"m\",\"value\":1,\"timestamp\":1800000600001}          | too_new",
+            "{\"name\":\"m\",\"value\":1,\"timestamp\":\"yesterday\"}          | invalid_timestamp",
+            "{\"name\":\"m\",\"value\":1,\"timestamp\":1.5}                    | invalid_timestamp",
+            "7                                                                 | invalid_item"})
+    void eachBadItemIsRefusedWithItsReasonAndTheRestKept(String item, String reason) throws Exception {
+        ParsedBatch batch = samples("{\"samples\":[" + item + ",{\"name\":\"ok\",\"value\":2}]}");
+        assertThat(batch.rejections()).singleElement().satisfies(r -> {
+            assertThat(r.index()).isZero();
+            assertThat(r.reason()).isEqualTo(reason);
+        });
+        assertThat(batch.samples()).singleElement().satisfies(s -> assertThat(s.index()).isEqualTo(1));
+    }
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', value = {
+            "{\"samples\":[{\"name\":                    | invalid_json",
+            "not json                                    | invalid_json",
+            "[]                                          | invalid_batch",
+            "{\"samples\":{}}                            | invalid_batch",
+            "{\"other\":[]}                              | invalid_batch",
+            "{\"samples\":[]} trailing                   | invalid_json",
+            "{\"samples\":[{},{},{},{}]}                 | too_many_items"})
+    void aBodyThatIsNotABatchIsRefusedWhole(String body, String code) {
+        assertThatThrownBy(() -> samples(body)).isInstanceOfSatisfying(MalformedBatchException.class,
+                e -> assertThat(e.code()).isEqualTo(code));
+    }
+
+    @Test
+    void eventsNeedIdAndType() throws Exception {
+        ByteBuf body = Unpooled.copiedBuffer("{\"events\":[{\"id\":\"1\",\"type\":\"deploy\",\"attributes\":{\"v\":\"2\"}},"
+                + "{\"id\":\"2\"},{\"type\":\"x\"}]}", StandardCharsets.UTF_8);
+        try {
+            ParsedBatch batch = parser.parseEvents(body);
+            assertThat(batch.events()).singleElement().satisfies(e -> {
+                assertThat(e.id()).isEqualTo("1");
+                assertThat(e.attributes()).containsEntry("v", "2");
+                assertThat(e.timestampMs()).isEqualTo(NOW);
+            });
+            assertThat(batch.rejections()).extracting(Rejection::reason).containsExactly("missing_field", "missing_field");
+        } finally {
+            body.release();
+        }
+    }
+}
