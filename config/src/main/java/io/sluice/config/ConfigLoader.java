@@ -134,7 +134,11 @@ public final class ConfigLoader {
                 t.get(Settings.INGEST_MAX_LABEL_NAME_LENGTH), t.get(Settings.INGEST_MAX_LABEL_VALUE_LENGTH),
                 t.get(Settings.INGEST_LATE_WINDOW), t.get(Settings.INGEST_CLOCK_SKEW),
                 t.get(Settings.INGEST_MAX_ACTIVE_SERIES));
-        return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), ingest, spool, roles,
+        WriterConfig writer = new WriterConfig(t.get(Settings.WRITER_MAX_BATCH_RECORDS),
+                t.get(Settings.WRITER_MAX_BATCH_WAIT), t.get(Settings.RETENTION_RAW),
+                t.get(Settings.RETENTION_ROLLUP_1M), t.get(Settings.RETENTION_ROLLUP_1H),
+                t.get(Settings.RETENTION_PARTITIONS_AHEAD));
+        return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), ingest, writer, spool, roles,
                 Path.of(t.get(Settings.DEV_DATA_DIR)));
     }
 

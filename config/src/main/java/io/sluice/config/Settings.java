@@ -112,6 +112,20 @@ public final class Settings {
             100_000_000, "Most series one tenant may have active (seen in the last hour) on this node; "
                     + "samples of new series beyond it are rejected as cardinality_limit.");
 
+    // ---- writer / retention ----------------------------------------------------------------------
+    public static final Setting<Integer> WRITER_MAX_BATCH_RECORDS = intIn("writer.max-batch-records", 500, 1, 100_000,
+            "Most Kafka records (segments) the storage writer applies in one PostgreSQL transaction per partition.");
+    public static final Setting<Duration> WRITER_MAX_BATCH_WAIT = duration("writer.max-batch-wait", "100ms",
+            Duration.ofMillis(1), Duration.ofMinutes(1), "How long the writer waits to fill a batch before writing it.");
+    public static final Setting<Duration> RETENTION_RAW = duration("retention.raw", "7d", Duration.ofDays(1),
+            Duration.ofDays(3650), "Raw sample and event partitions older than this are dropped.");
+    public static final Setting<Duration> RETENTION_ROLLUP_1M = duration("retention.rollup-1m", "30d",
+            Duration.ofDays(1), Duration.ofDays(3650), "1-minute rollup partitions older than this are dropped.");
+    public static final Setting<Duration> RETENTION_ROLLUP_1H = duration("retention.rollup-1h", "365d",
+            Duration.ofDays(1), Duration.ofDays(36500), "1-hour rollup partitions older than this are dropped.");
+    public static final Setting<Integer> RETENTION_PARTITIONS_AHEAD = intIn("retention.partitions-ahead", 3, 1, 60,
+            "Daily partitions created ahead of today by the maintenance task.");
+
     // ---- spool --------------------------------------------------------------------------------
     public static final Setting<String> SPOOL_DIR = string("spool.dir", ".sluice/spool",
             "Where accepted data is fsync'd while Kafka is unavailable (dev mode uses dev.data-dir/spool).");
@@ -137,6 +151,8 @@ public final class Settings {
             POSTGRES_POOL_MAX_SIZE, POSTGRES_CONNECT_TIMEOUT,
             INGEST_MAX_ITEMS_PER_REQUEST, INGEST_MAX_NAME_LENGTH, INGEST_MAX_LABELS, INGEST_MAX_LABEL_NAME_LENGTH,
             INGEST_MAX_LABEL_VALUE_LENGTH, INGEST_LATE_WINDOW, INGEST_CLOCK_SKEW, INGEST_MAX_ACTIVE_SERIES,
+            WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_WAIT, RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,
+            RETENTION_PARTITIONS_AHEAD,
             SPOOL_DIR, SPOOL_MAX_BYTES, SPOOL_SEGMENT_BYTES, SPOOL_FSYNC_INTERVAL,
             TENANTS_FREE_REQUESTS_PER_MINUTE, TENANTS_PAID_REQUESTS_PER_MINUTE,
             TENANTS_ENTERPRISE_REQUESTS_PER_MINUTE, TENANTS_FREE_ITEMS_PER_MINUTE, TENANTS_PAID_ITEMS_PER_MINUTE,

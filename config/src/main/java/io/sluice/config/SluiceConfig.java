@@ -10,7 +10,8 @@ import java.util.Set;
  * <p>Build it with {@link ConfigLoader}; {@link #defaults()} is every setting at its default.
  */
 public record SluiceConfig(ServerConfig server, KafkaConfig kafka, PostgresConfig postgres,
-                           TenantsConfig tenants, IngestConfig ingest, SpoolConfig spool, Set<Role> roles,
+                           TenantsConfig tenants, IngestConfig ingest, WriterConfig writer,
+                           SpoolConfig spool, Set<Role> roles,
                            Path devDataDir) {
 
     public SluiceConfig {
@@ -22,18 +23,22 @@ public record SluiceConfig(ServerConfig server, KafkaConfig kafka, PostgresConfi
     }
 
     public SluiceConfig withServer(ServerConfig newServer) {
-        return new SluiceConfig(newServer, kafka, postgres, tenants, ingest, spool, roles, devDataDir);
+        return new SluiceConfig(newServer, kafka, postgres, tenants, ingest, writer, spool, roles, devDataDir);
     }
 
     public SluiceConfig withKafka(KafkaConfig newKafka) {
-        return new SluiceConfig(server, newKafka, postgres, tenants, ingest, spool, roles, devDataDir);
+        return new SluiceConfig(server, newKafka, postgres, tenants, ingest, writer, spool, roles, devDataDir);
     }
 
     public SluiceConfig withSpool(SpoolConfig newSpool) {
-        return new SluiceConfig(server, kafka, postgres, tenants, ingest, newSpool, roles, devDataDir);
+        return new SluiceConfig(server, kafka, postgres, tenants, ingest, writer, newSpool, roles, devDataDir);
+    }
+
+    public SluiceConfig withWriter(WriterConfig newWriter) {
+        return new SluiceConfig(server, kafka, postgres, tenants, ingest, newWriter, spool, roles, devDataDir);
     }
 
     public SluiceConfig withPostgres(PostgresConfig newPostgres) {
-        return new SluiceConfig(server, kafka, newPostgres, tenants, ingest, spool, roles, devDataDir);
+        return new SluiceConfig(server, kafka, newPostgres, tenants, ingest, writer, spool, roles, devDataDir);
     }
 }

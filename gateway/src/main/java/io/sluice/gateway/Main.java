@@ -84,8 +84,18 @@ public final class Main {
                     }
                     Migrations.apply(config.postgres());
                     Sluice sluice = Sluice.start(config);
+                    io.sluice.storage.writer.WriterRole writer = config.roles().contains(io.sluice.config.Role.WRITER)
+                            ? io.sluice.storage.writer.WriterRole.start(config, sluice.meterRegistry()) : null;
                     out.println("Sluice serving on port " + sluice.port() + " (roles: " + config.roles() + ")");
-                    awaitShutdown(sluice);
+                    awaitShutdown(() -> {
+                        try {
+                            sluice.close();
+                        } finally {
+                            if (writer != null) {
+                                writer.close();
+                            }
+                        }
+                    });
                     return 0;
                 }
                 case "keys" -> {

@@ -45,12 +45,23 @@ class DevModeTest {
                             .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(ready.statusCode()).isEqualTo(200);
 
-            // PG_URL works with a plain PostgreSQL client
+            // end to end: a sample posted with DEV_API_KEY is queryable in PostgreSQL through PG_URL
+            HttpResponse<String> ingest = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create(endpoints.get("HTTP_URL") + "/api/v1/ingest/metrics"))
+                            .header("Authorization", "Bearer " + endpoints.get("DEV_API_KEY"))
+                            .POST(HttpRequest.BodyPublishers.ofString(
+                                    "{\"samples\":[{\"name\":\"e2e.check\",\"labels\":{\"k\":\"v\"},\"value\":7.25}]}"))
+                            .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(ingest.statusCode()).isEqualTo(202);
             String jdbc = "jdbc:" + endpoints.get("PG_URL").replace("postgresql://postgres@", "postgresql://");
-            try (var c = DriverManager.getConnection(jdbc, "postgres", "");
-                 var rs = c.createStatement().executeQuery("SELECT count(*) FROM sluice_schema_history")) {
-                assertThat(rs.next()).isTrue();
-                assertThat(rs.getInt(1)).isPositive();
+            try (var c = DriverManager.getConnection(jdbc, "postgres", "")) {
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+                    try (var rs = c.createStatement().executeQuery("SELECT s.value FROM samples s JOIN series r "
+                            + "ON r.id = s.series_id WHERE r.tenant = 'dev' AND r.name = 'e2e.check'")) {
+                        assertThat(rs.next()).isTrue();
+                        assertThat(rs.getDouble(1)).isEqualTo(7.25);
+                    }
+                });
             }
             kafkaPid = Long.parseLong(Files.readString(dir.resolve("kafka/kafka.pid")).strip());
             postgresPid = Long.parseLong(Files.readAllLines(dir.resolve("postgres/data/postmaster.pid")).get(0).strip());

@@ -4,6 +4,7 @@ import io.sluice.config.SluiceConfig;
 import io.sluice.gateway.Sluice;
 import io.sluice.storage.embedded.EmbeddedInfrastructure;
 import io.sluice.storage.postgres.Migrations;
+import io.sluice.storage.writer.WriterRole;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,12 +25,15 @@ public final class DevMode implements AutoCloseable {
     private final Path dataDir;
     private final EmbeddedInfrastructure infrastructure;
     private final Sluice sluice;
+    private final WriterRole writer;
     private final String devApiKey;
 
-    private DevMode(Path dataDir, EmbeddedInfrastructure infrastructure, Sluice sluice, String devApiKey) {
+    private DevMode(Path dataDir, EmbeddedInfrastructure infrastructure, Sluice sluice, WriterRole writer,
+                    String devApiKey) {
         this.dataDir = dataDir;
         this.infrastructure = infrastructure;
         this.sluice = sluice;
+        this.writer = writer;
         this.devApiKey = devApiKey;
     }
 
@@ -44,7 +48,14 @@ public final class DevMode implements AutoCloseable {
             Migrations.apply(config.postgres());
             String key = seedDevKey(config);
             Sluice sluice = Sluice.start(config);
-            DevMode dev = new DevMode(dataDir, infrastructure, sluice, key);
+            WriterRole writer;
+            try {
+                writer = WriterRole.start(config, sluice.meterRegistry());
+            } catch (RuntimeException e) {
+                sluice.close();
+                throw e;
+            }
+            DevMode dev = new DevMode(dataDir, infrastructure, sluice, writer, key);
             dev.announce(out);
             return dev;
         } catch (RuntimeException e) {
@@ -109,11 +120,12 @@ public final class DevMode implements AutoCloseable {
         out.flush();
     }
 
-    /** Stops the gateway first, then the embedded servers, and removes endpoints.env. */
+    /** Stops the gateway first, then the writer, then the embedded servers, and removes endpoints.env. */
     @Override
     public void close() {
         try {
             sluice.close();
+            writer.close();
         } finally {
             infrastructure.close();
             try {

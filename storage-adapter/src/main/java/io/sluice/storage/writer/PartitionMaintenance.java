@@ -1,0 +1,142 @@
+package io.sluice.storage.writer;
+
+import io.r2dbc.spi.Connection;
+import io.r2dbc.spi.ConnectionFactory;
+import io.sluice.config.WriterConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Creates the time-partitioned tables' partitions ahead of time and drops them after their retention.
+ *
+ * <p>{@code samples}, {@code events} and {@code rollups_1m} have one partition per UTC day
+ * ({@code samples_p20261123}), {@code rollups_1h} one per UTC month ({@code rollups_1h_p202611}).
+ * Expired partitions are detached {@code CONCURRENTLY} before they are dropped, so writes to the other
+ * partitions never wait on the drop. Time comes from the injected clock.
+ */
+public final class PartitionMaintenance {
+
+    private static final Logger log = LoggerFactory.getLogger(PartitionMaintenance.class);
+    private static final DateTimeFormatter DAY = DateTimeFormatter.ofPattern("yyyyMMdd");
+    private static final DateTimeFormatter MONTH = DateTimeFormatter.ofPattern("yyyyMM");
+    private static final List<String> DAILY = List.of("samples", "events", "rollups_1m");
+
+    private final ConnectionFactory connections;
+    private final WriterConfig config;
+    private final Clock clock;
+    private final Set<String> known = ConcurrentHashMap.newKeySet();
+
+    public PartitionMaintenance(ConnectionFactory connections, WriterConfig config, Clock clock) {
+        this.connections = connections;
+        this.config = config;
+        this.clock = clock;
+    }
+
+    /** Creates partitions from yesterday to {@code retention.partitions-ahead} days ahead, then drops expired ones. */
+    public Mono<List<String>> run() {
+        LocalDate today = LocalDate.now(clock.withZone(ZoneOffset.UTC));
+        List<LocalDate> days = new ArrayList<>();
+        for (LocalDate d = today.minusDays(1); !d.isAfter(today.plusDays(config.partitionsAhead())); d = d.plusDays(1)) {
+            days.add(d);
+        }
+        return ensureDays(days).then(dropExpired());
+    }
+
+    /** Makes sure every table has a partition for each of these days (cached: cheap when they exist). */
+    public Mono<Void> ensureDays(Collection<LocalDate> days) {
+        List<String> ddl = new ArrayList<>();
+        for (LocalDate day : days) {
+            for (String table : DAILY) {
+                String name = table + "_p" + DAY.format(day);
+                if (!known.contains(name)) {
+                    ddl.add(name + "|CREATE TABLE IF NOT EXISTS " + name + " PARTITION OF " + table + " FOR VALUES FROM ('"
+                            + day + " 00:00:00+00') TO ('" + day.plusDays(1) + " 00:00:00+00')");
+                }
+            }
+            YearMonth month = YearMonth.from(day);
+            String name = "rollups_1h_p" + MONTH.format(month);
+            if (!known.contains(name)) {
+                ddl.add(name + "|CREATE TABLE IF NOT EXISTS " + name + " PARTITION OF rollups_1h FOR VALUES FROM ('"
+                        + month.atDay(1) + " 00:00:00+00') TO ('" + month.plusMonths(1).atDay(1) + " 00:00:00+00')");
+            }
+        }
+        if (ddl.isEmpty()) {
+            return Mono.empty();
+        }
+        return Mono.usingWhen(connections.create(),
+                c -> Flux.fromIterable(ddl.stream().distinct().toList()).concatMap(entry -> {
+                    String name = entry.substring(0, entry.indexOf('|'));
+                    String sql = entry.substring(entry.indexOf('|') + 1);
+                    return Flux.from(c.createStatement(sql).execute()).flatMap(r -> r.getRowsUpdated()).then()
+                            .doOnSuccess(v -> known.add(name));
+                }).then(),
+                Connection::close);
+    }
+
+    /** Detaches and drops partitions whose whole range is older than its table's retention; returns their names. */
+    public Mono<List<String>> dropExpired() {
+        Instant now = clock.instant();
+        return Mono.usingWhen(connections.create(), c -> Flux.from(c.createStatement("""
+                                SELECT parent.relname, child.relname FROM pg_inherits i
+                                JOIN pg_class parent ON parent.oid = i.inhparent
+                                JOIN pg_class child ON child.oid = i.inhrelid
+                                WHERE parent.relname IN ('samples', 'events', 'rollups_1m', 'rollups_1h')""").execute())
+                        .flatMap(r -> r.map((row, meta) -> new String[] {row.get(0, String.class), row.get(1, String.class)}))
+                        .filter(p -> expired(p[0], p[1], now))
+                        .concatMap(p -> Flux.from(c.createStatement("ALTER TABLE " + p[0] + " DETACH PARTITION " + p[1]
+                                        + " CONCURRENTLY").execute()).flatMap(r -> r.getRowsUpdated())
+                                .thenMany(Flux.from(c.createStatement("DROP TABLE " + p[1]).execute())
+                                        .flatMap(r -> r.getRowsUpdated()))
+                                .then(Mono.fromRunnable(() -> {
+                                    known.remove(p[1]);
+                                    log.info("Dropped partition {} of {} (past its retention)", p[1], p[0]);
+                                }))
+                                .thenReturn(p[1]))
+                        .collectList(),
+                Connection::close);
+    }
+
+    /** The oldest instant still kept in raw samples and events. */
+    public Instant rawHorizon() {
+        return clock.instant().minus(config.retentionRaw());
+    }
+
+    private boolean expired(String table, String partition, Instant now) {
+        int at = partition.lastIndexOf("_p");
+        if (at < 0) {
+            return false;
+        }
+        String stamp = partition.substring(at + 2);
+        Instant end;
+        try {
+            if (table.equals("rollups_1h")) {
+                end = YearMonth.parse(stamp, MONTH).plusMonths(1).atDay(1).atStartOfDay().toInstant(ZoneOffset.UTC);
+            } else {
+                end = LocalDate.parse(stamp, DAY).plusDays(1).atStartOfDay().toInstant(ZoneOffset.UTC);
+            }
+        } catch (RuntimeException e) {
+            return false; // not a partition this class made
+        }
+        Duration retention = switch (table) {
+            case "rollups_1m" -> config.retentionRollup1m();
+            case "rollups_1h" -> config.retentionRollup1h();
+            default -> config.retentionRaw();
+        };
+        return !end.isAfter(now.minus(retention));
+    }
+}

@@ -1,0 +1,382 @@
+package io.sluice.storage.writer;
+
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.reactor.circuitbreaker.operator.CircuitBreakerOperator;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.r2dbc.postgresql.api.PostgresqlConnection;
+import io.r2dbc.spi.Connection;
+import io.r2dbc.spi.ConnectionFactory;
+import io.r2dbc.spi.Wrapped;
+import io.sluice.config.KafkaConfig;
+import io.sluice.config.WriterConfig;
+import io.sluice.storage.kafka.Topics;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.kafka.receiver.KafkaReceiver;
+import reactor.kafka.receiver.ReceiverOptions;
+import reactor.kafka.receiver.ReceiverRecord;
+import reactor.util.retry.Retry;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+
+/**
+ * The storage writer: moves segments from the metrics and events topics into PostgreSQL exactly once.
+ *
+ * <p>For each partition, a run of records is applied in ONE transaction that locks the partition's row
+ * in {@code writer_offsets}, skips records below the stored offset (so a redelivery is a no-op), COPYs the
+ * rows into staging tables, inserts new series, inserts samples with {@code ON CONFLICT DO NOTHING}, feeds
+ * the 1-minute and 1-hour rollups only from the rows that insert really returned, inserts events, and
+ * stores the next offset. On start the receiver seeks every partition to its stored offset. A crash at any
+ * point therefore neither loses nor double counts anything.
+ *
+ * <p>PostgreSQL failures go through a circuit breaker and are retried with backoff; while a batch is
+ * retried its partition takes no more records, so no offset moves until PostgreSQL is back.
+ */
+public final class StorageWriter implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(StorageWriter.class);
+
+    private static final String STAGING = """
+            CREATE TEMP TABLE IF NOT EXISTS stage_series (id bigint, tenant text, name text, labels text) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS stage_samples (series_id bigint, ts_ms bigint, value float8) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS stage_events (tenant text, event_id text, type text, ts_ms bigint, key text,
+                attributes text) ON COMMIT DELETE ROWS""";
+    private static final String INSERT_SERIES = """
+            INSERT INTO series (id, tenant, name, labels, first_seen, last_seen)
+            SELECT id, tenant, name, labels::jsonb, now(), now() FROM stage_series
+            ON CONFLICT (id) DO UPDATE SET last_seen = now() WHERE series.last_seen < now() - interval '1 hour'""";
+    private static final String INSERT_SAMPLES_AND_ROLLUPS = """
+            WITH ins AS (
+                INSERT INTO samples (series_id, ts, value)
+                SELECT series_id, timestamptz 'epoch' + ts_ms * interval '1 millisecond', value FROM stage_samples
+                ON CONFLICT DO NOTHING
+                RETURNING series_id, ts, value
+            ), m AS (
+                INSERT INTO rollups_1m AS r (series_id, bucket, min, max, sum, count)
+                SELECT series_id, date_bin('1 minute', ts, timestamptz '2000-01-01 00:00:00+00'),
+                       min(value), max(value), sum(value), count(*)
+                FROM ins GROUP BY 1, 2
+                ON CONFLICT (series_id, bucket) DO UPDATE SET min = least(r.min, EXCLUDED.min),
+                    max = greatest(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum, count = r.count + EXCLUDED.count
+                RETURNING 1
+            ), h AS (
+                INSERT INTO rollups_1h AS r (series_id, bucket, min, max, sum, count)
+                SELECT series_id, date_bin('1 hour', ts, timestamptz '2000-01-01 00:00:00+00'),
+                       min(value), max(value), sum(value), count(*)
+                FROM ins GROUP BY 1, 2
+                ON CONFLICT (series_id, bucket) DO UPDATE SET min = least(r.min, EXCLUDED.min),
+                    max = greatest(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum, count = r.count + EXCLUDED.count
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM m), (SELECT count(*) FROM h)""";
+    private static final String INSERT_EVENTS = """
+            INSERT INTO events (tenant, event_id, type, ts, key, attributes)
+            SELECT tenant, event_id, type, timestamptz 'epoch' + ts_ms * interval '1 millisecond', key, attributes::jsonb
+            FROM stage_events ON CONFLICT DO NOTHING""";
+
+    /** How often partitions are created ahead and expired ones dropped. */
+    public static final Duration MAINTENANCE_EVERY = Duration.ofHours(1);
+
+    private final KafkaConfig kafka;
+    private final WriterConfig config;
+    private final Topics topics;
+    private final ConnectionFactory connections;
+    private final PartitionMaintenance partitions;
+    private final ByteBufAllocator alloc;
+    private final CircuitBreaker breaker;
+    private final Map<TopicPartition, AtomicLong> applied = new ConcurrentHashMap<>();
+    private final Map<TopicPartition, AtomicLong> ends = new ConcurrentHashMap<>();
+    private final Counter samplesInserted;
+    private final Counter samplesDuplicate;
+    private final Counter eventsWritten;
+    private final Counter skippedExpired;
+    private final Counter skippedUndecodable;
+    private final Timer batchTimer;
+    private final MeterRegistry registry;
+    /** Test seam: runs inside the transaction just before COMMIT. */
+    private final Function<TopicPartition, Mono<Void>> beforeCommit;
+    private Disposable running;
+
+    StorageWriter(KafkaConfig kafka, WriterConfig config, Topics topics, ConnectionFactory connections,
+                  PartitionMaintenance partitions, ByteBufAllocator alloc, MeterRegistry registry,
+                  Function<TopicPartition, Mono<Void>> beforeCommit) {
+        this.kafka = kafka;
+        this.config = config;
+        this.topics = topics;
+        this.connections = connections;
+        this.partitions = partitions;
+        this.alloc = alloc;
+        this.registry = registry;
+        this.beforeCommit = beforeCommit;
+        this.breaker = CircuitBreaker.of("postgres-writer", CircuitBreakerConfig.custom()
+                .slidingWindowSize(10).minimumNumberOfCalls(3).failureRateThreshold(50)
+                .waitDurationInOpenState(Duration.ofSeconds(2)).permittedNumberOfCallsInHalfOpenState(1)
+                .build());
+        Gauge.builder("sluice_writer_breaker_state", breaker, b -> switch (b.getState()) {
+                    case CLOSED -> 0;
+                    case HALF_OPEN -> 1;
+                    default -> 2;
+                }).description("Storage writer's PostgreSQL circuit breaker: 0 closed, 1 half-open, 2 open")
+                .register(registry);
+        this.samplesInserted = Counter.builder("sluice_writer_rows").tag("table", "samples")
+                .description("Rows the storage writer inserted").register(registry);
+        this.eventsWritten = Counter.builder("sluice_writer_rows").tag("table", "events")
+                .description("Rows the storage writer inserted").register(registry);
+        this.samplesDuplicate = Counter.builder("sluice_writer_duplicates").tag("table", "samples")
+                .description("Rows already stored (a resent batch), skipped").register(registry);
+        this.skippedExpired = Counter.builder("sluice_writer_skipped").tag("reason", "past_retention")
+                .description("Rows the writer could not store").register(registry);
+        this.skippedUndecodable = Counter.builder("sluice_writer_skipped").tag("reason", "undecodable_segment")
+                .description("Rows the writer could not store").register(registry);
+        this.batchTimer = Timer.builder("sluice_writer_batch").description("One partition batch, end to end")
+                .publishPercentiles(0.5, 0.99).register(registry);
+    }
+
+    /** A writer for the metrics and events topics; call {@link #start()}. */
+    public static StorageWriter create(KafkaConfig kafka, WriterConfig config, Topics topics,
+                                       ConnectionFactory connections, PartitionMaintenance partitions,
+                                       MeterRegistry registry) {
+        return new StorageWriter(kafka, config, topics, connections, partitions, ByteBufAllocator.DEFAULT, registry,
+                tp -> Mono.empty());
+    }
+
+    /** Reads the stored offsets, seeks every partition there and starts applying. Blocking: call at start-up. */
+    public StorageWriter start() {
+        List<TopicPartition> assigned = new ArrayList<>();
+        for (String topic : List.of(topics.metrics(), topics.events())) {
+            for (int p = 0; p < topics.partitions(topic); p++) {
+                assigned.add(new TopicPartition(topic, p));
+            }
+        }
+        partitions.run().block(Duration.ofMinutes(2));
+        Map<TopicPartition, Long> stored = storedOffsets().block(Duration.ofMinutes(1));
+        for (TopicPartition tp : assigned) {
+            AtomicLong next = new AtomicLong(stored.getOrDefault(tp, 0L));
+            applied.put(tp, next);
+            AtomicLong end = new AtomicLong(next.get());
+            ends.put(tp, end);
+            Gauge.builder("sluice_writer_lag", () -> Math.max(0, end.get() - next.get()))
+                    .description("Records in Kafka the storage writer has not applied yet")
+                    .tag("topic", tp.topic()).tag("partition", Integer.toString(tp.partition())).register(registry);
+        }
+        Map<String, Object> props = new HashMap<>();
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapString());
+        props.put(ConsumerConfig.CLIENT_ID_CONFIG, kafka.clientId() + "-writer");
+        props.put(ConsumerConfig.GROUP_ID_CONFIG, kafka.clientId() + "-writer");
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, config.maxBatchRecords());
+        props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        ReceiverOptions<byte[], byte[]> options = ReceiverOptions.<byte[], byte[]>create(props)
+                .assignment(assigned)
+                .addAssignListener(ps -> ps.forEach(p -> {
+                    Long offset = stored.get(p.topicPartition());
+                    if (offset != null) {
+                        p.seek(offset);
+                    } else {
+                        p.seekToBeginning();
+                    }
+                }));
+        KafkaReceiver<byte[], byte[]> receiver = KafkaReceiver.create(options);
+        Disposable lag = Flux.interval(Duration.ofSeconds(5))
+                .flatMap(i -> receiver.doOnConsumer(c -> c.endOffsets(assigned)).onErrorResume(e -> Mono.empty()))
+                .subscribe(endOffsets -> endOffsets.forEach((tp, end) -> ends.get(tp).set(end)));
+        Disposable work = receiver.receive()
+                .groupBy(r -> r.receiverOffset().topicPartition(), assigned.size())
+                .flatMap(group -> group
+                        .bufferTimeout(config.maxBatchRecords(), config.maxBatchWait(), true)
+                        .concatMap(batch -> applyWithRetry(group.key(), batch)), assigned.size())
+                .subscribe(v -> { }, e -> log.error("Storage writer stopped", e));
+        Disposable maintenance = Flux.interval(MAINTENANCE_EVERY, MAINTENANCE_EVERY)
+                .concatMap(i -> partitions.run().onErrorResume(e -> {
+                    log.warn("Partition maintenance failed; next try in {}", MAINTENANCE_EVERY, e);
+                    return Mono.empty();
+                }))
+                .subscribe();
+        running = () -> {
+            work.dispose();
+            lag.dispose();
+            maintenance.dispose();
+        };
+        log.info("Storage writer applying {} partitions of {} and {}", assigned.size(), topics.metrics(), topics.events());
+        return this;
+    }
+
+    private Mono<Map<TopicPartition, Long>> storedOffsets() {
+        return Mono.usingWhen(connections.create(),
+                c -> Flux.from(c.createStatement("SELECT topic, partition, next_offset FROM writer_offsets").execute())
+                        .flatMap(r -> r.map((row, meta) -> Map.entry(
+                                new TopicPartition(row.get(0, String.class), row.get(1, Integer.class)),
+                                row.get(2, Long.class))))
+                        .collectMap(Map.Entry::getKey, Map.Entry::getValue),
+                Connection::close);
+    }
+
+    private Mono<Void> applyWithRetry(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
+        long started = System.nanoTime();
+        return Mono.defer(() -> apply(tp, records))
+                .transformDeferred(CircuitBreakerOperator.of(breaker))
+                .doOnError(e -> log.warn("Writing {} records of {} failed ({}); retrying", records.size(), tp,
+                        e.toString()))
+                .retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofMillis(100)).maxBackoff(Duration.ofSeconds(5)))
+                .doOnSuccess(v -> batchTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS));
+    }
+
+    /**
+     * One transaction for one run of records of one partition. The rows are encoded and their day
+     * partitions made sure of before the transaction begins, so the transaction holds its locks only for
+     * the database work.
+     */
+    Mono<Void> apply(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
+        long first = records.get(0).offset();
+        long next = records.get(records.size() - 1).offset() + 1;
+        return Mono.defer(() -> {
+            WriteBatch all = encode(tp, values(records, first), next);
+            return partitions.ensureDays(all.days)
+                    .then(Mono.usingWhen(connections.create(),
+                            c -> Mono.from(c.beginTransaction())
+                                    .then(lockOffset(c, tp, first))
+                                    .flatMap(stored -> {
+                                        if (stored <= first) {
+                                            return write(c, tp, all, next);
+                                        }
+                                        all.release();
+                                        List<byte[]> unapplied = values(records, stored);
+                                        if (unapplied.isEmpty()) {
+                                            return Mono.from(c.commitTransaction()); // all applied before: a redelivery
+                                        }
+                                        return write(c, tp, encode(tp, unapplied, next), next);
+                                    })
+                                    .doOnSuccess(v -> applied.get(tp).accumulateAndGet(next, Math::max)),
+                            Connection::close,
+                            (c, err) -> rollbackAndClose(c),
+                            StorageWriter::rollbackAndClose))
+                    .doFinally(signal -> all.release());
+        });
+    }
+
+    private static List<byte[]> values(List<ReceiverRecord<byte[], byte[]>> records, long fromOffset) {
+        List<byte[]> values = new ArrayList<>(records.size());
+        for (ReceiverRecord<byte[], byte[]> r : records) {
+            if (r.offset() >= fromOffset) {
+                values.add(r.value());
+            }
+        }
+        return values;
+    }
+
+    private WriteBatch encode(TopicPartition tp, List<byte[]> values, long next) {
+        WriteBatch batch = WriteBatch.of(values, partitions.rawHorizon(), alloc);
+        if (batch.undecodable > 0) {
+            log.error("{} record(s) of {} below offset {} are not valid segments and were skipped", batch.undecodable,
+                    tp, next);
+        }
+        return batch;
+    }
+
+    /** Creates the partition's offset row if needed, locks it for this transaction and returns the stored offset. */
+    private static Mono<Long> lockOffset(Connection c, TopicPartition tp, long first) {
+        return Flux.from(c.createStatement("INSERT INTO writer_offsets (topic, partition, next_offset) "
+                                + "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                        .bind("$1", tp.topic()).bind("$2", tp.partition()).bind("$3", first).execute())
+                .flatMap(r -> r.getRowsUpdated()).then()
+                .then(Flux.from(c.createStatement("SELECT next_offset FROM writer_offsets "
+                                + "WHERE topic = $1 AND partition = $2 FOR UPDATE")
+                        .bind("$1", tp.topic()).bind("$2", tp.partition()).execute())
+                        .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).single());
+    }
+
+    /** A failed or cancelled batch leaves nothing behind, also on a pooled connection that lives on. */
+    private static Mono<Void> rollbackAndClose(Connection c) {
+        return Mono.from(c.rollbackTransaction()).onErrorResume(e -> Mono.empty()).then(Mono.from(c.close()));
+    }
+
+    private Mono<Void> write(Connection c, TopicPartition tp, WriteBatch batch, long next) {
+        PostgresqlConnection pg = unwrap(c);
+        return execute(c, STAGING)
+                .then(copy(pg, "COPY stage_series FROM STDIN", batch.series))
+                .then(copy(pg, "COPY stage_samples FROM STDIN", batch.samples))
+                .then(copy(pg, "COPY stage_events FROM STDIN", batch.events))
+                .then(execute(c, INSERT_SERIES))
+                .then(batch.sampleCount == 0 ? Mono.just(0L) : Flux.from(c.createStatement(INSERT_SAMPLES_AND_ROLLUPS).execute())
+                        .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).single())
+                .flatMap(inserted -> {
+                    samplesInserted.increment(inserted);
+                    samplesDuplicate.increment(batch.sampleCount - inserted);
+                    return batch.eventCount == 0 ? Mono.just(0L) : Flux.from(c.createStatement(INSERT_EVENTS).execute())
+                            .flatMap(r -> r.getRowsUpdated()).reduce(0L, Long::sum);
+                })
+                .doOnNext(eventsWritten::increment)
+                .then(Flux.from(c.createStatement("UPDATE writer_offsets SET next_offset = $3, updated_at = now() "
+                                + "WHERE topic = $1 AND partition = $2")
+                        .bind("$1", tp.topic()).bind("$2", tp.partition()).bind("$3", next).execute())
+                        .flatMap(r -> r.getRowsUpdated()).then())
+                .then(beforeCommit.apply(tp))
+                .then(Mono.from(c.commitTransaction()))
+                .doOnSuccess(v -> {
+                    skippedExpired.increment(batch.expired);
+                    skippedUndecodable.increment(batch.undecodable);
+                })
+                .doFinally(signal -> batch.release());
+    }
+
+    private static Mono<Void> execute(Connection c, String sql) {
+        return Flux.from(c.createStatement(sql).execute()).flatMap(r -> r.getRowsUpdated()).then();
+    }
+
+    private static Mono<Void> copy(PostgresqlConnection pg, String sql, ByteBuf rows) {
+        if (rows.readableBytes() == 0) {
+            return Mono.empty();
+        }
+        return Mono.defer(() -> pg.copyIn(sql, Mono.just(rows.retain()))).then();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static PostgresqlConnection unwrap(Connection c) {
+        Connection current = c;
+        while (!(current instanceof PostgresqlConnection) && current instanceof Wrapped<?> wrapped) {
+            current = ((Wrapped<Connection>) wrapped).unwrap();
+        }
+        if (current instanceof PostgresqlConnection pg) {
+            return pg;
+        }
+        throw new IllegalStateException("the storage writer needs r2dbc-postgresql connections, got " + c.getClass());
+    }
+
+    /** The next offset applied per partition, as seen by this writer. */
+    public Map<TopicPartition, Long> appliedOffsets() {
+        Map<TopicPartition, Long> copy = new HashMap<>();
+        applied.forEach((tp, v) -> copy.put(tp, v.get()));
+        return copy;
+    }
+
+    /** Stops consuming. An in-flight transaction is cancelled (rolled back), never half-applied. */
+    @Override
+    public void close() {
+        if (running != null) {
+            running.dispose();
+            running = null;
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package io.sluice.storage.writer;
+
+import io.r2dbc.pool.ConnectionPool;
+import io.r2dbc.spi.Connection;
+import io.sluice.config.ConfigLoader;
+import io.sluice.config.PostgresConfig;
+import io.sluice.config.WriterConfig;
+import io.sluice.storage.postgres.Migrations;
+import io.sluice.storage.postgres.PostgresConnections;
+import io.sluice.storage.testing.RealInfrastructure;
+import io.sluice.storage.testing.TestInfrastructure;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Partitions are created ahead and dropped after their retention, in a database of this test's own. */
+@RealInfrastructure
+class PartitionMaintenanceTest {
+
+    private ConnectionPool pool;
+
+    @BeforeEach
+    void ownDatabase(TestInfrastructure infra) {
+        String db = "parts_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
+        Mono.usingWhen(infra.connectionFactory().create(),
+                (Connection c) -> Flux.from(c.createStatement("CREATE DATABASE " + db).execute()).then(),
+                Connection::close).block(Duration.ofSeconds(30));
+        PostgresConfig p = infra.config().postgres();
+        PostgresConfig own = new PostgresConfig(p.host(), p.port(), db, p.user(), p.password(), 4, p.connectTimeout());
+        Migrations.apply(own);
+        pool = PostgresConnections.pool(own);
+    }
+
+    @AfterEach
+    void close() {
+        pool.dispose();
+    }
+
+    @Test
+    void createsAheadAndDropsPastRetention() {
+        WriterConfig config = ConfigLoader.load(null, Map.of(), Map.of("retention.raw", "7d",
+                "retention.rollup-1m", "30d", "retention.rollup-1h", "365d", "retention.partitions-ahead", "3")).writer();
+        Instant day0 = Instant.parse("2031-01-10T12:00:00Z");
+
+        new PartitionMaintenance(pool, config, Clock.fixed(day0, ZoneOffset.UTC)).run().block(Duration.ofSeconds(60));
+        assertThat(partitions("samples")).containsExactly("samples_p20310109", "samples_p20310110", "samples_p20310111",
+                "samples_p20310112", "samples_p20310113");
+        assertThat(partitions("events")).hasSize(5);
+        assertThat(partitions("rollups_1m")).hasSize(5);
+        assertThat(partitions("rollups_1h")).containsExactly("rollups_1h_p203101");
+
+        // 20 days later: raw partitions of 2031-01-09..13 are past 7 days; 1-minute rollups are kept (30 days)
+        Instant day20 = day0.plus(Duration.ofDays(20));
+        List<String> dropped = new PartitionMaintenance(pool, config, Clock.fixed(day20, ZoneOffset.UTC)).run()
+                .block(Duration.ofSeconds(60));
+        assertThat(dropped).contains("samples_p20310109", "events_p20310113").noneMatch(n -> n.startsWith("rollups"));
+        assertThat(partitions("samples")).allMatch(n -> n.compareTo("samples_p20310129") >= 0);
+        assertThat(partitions("rollups_1m")).contains("rollups_1m_p20310109");
+
+        // 40 days later the 1-minute rollups of early January go too; the 1-hour ones stay for a year
+        List<String> later = new PartitionMaintenance(pool, config, Clock.fixed(day0.plus(Duration.ofDays(40)), ZoneOffset.UTC))
+                .run().block(Duration.ofSeconds(60));
+        assertThat(later).contains("rollups_1m_p20310109").doesNotContain("rollups_1h_p203101");
+        assertThat(partitions("rollups_1h")).contains("rollups_1h_p203101");
+    }
+
+    @Test
+    void writesKeepGoingWhileAnOldPartitionIsBeingDropped() throws Exception {
+        WriterConfig config = ConfigLoader.load(null, Map.of(), Map.of()).writer();
+        Instant now = Instant.parse("2031-05-01T00:30:00Z");
+        new PartitionMaintenance(pool, config, Clock.fixed(now, ZoneOffset.UTC)).run().block(Duration.ofSeconds(60));
+        Connection writer = Mono.from(pool.create()).block(Duration.ofSeconds(30));
+        try {
+            // A writer's transaction is open on today's partition; the drop of an old one must wait for it
+            // (DETACH CONCURRENTLY), while the writer itself is never blocked by the drop.
+            Mono.from(writer.beginTransaction()).then(insert(writer, 1)).block(Duration.ofSeconds(30));
+            java.util.concurrent.CompletableFuture<List<String>> drop = new PartitionMaintenance(pool, config,
+                    Clock.fixed(now.plus(Duration.ofDays(9)), ZoneOffset.UTC)).dropExpired().toFuture();
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> waitingDetaches() > 0);
+            insert(writer, 2).block(Duration.ofSeconds(10));
+            assertThat(drop).isNotDone();
+            Mono.from(writer.commitTransaction()).block(Duration.ofSeconds(10));
+            assertThat(drop.get(30, java.util.concurrent.TimeUnit.SECONDS)).contains("samples_p20310430");
+        } finally {
+            Mono.from(writer.close()).block(Duration.ofSeconds(10));
+        }
+        assertThat(partitions("samples")).doesNotContain("samples_p20310430").contains("samples_p20310503");
+    }
+
+    private static Mono<Void> insert(Connection c, int value) {
+        return Flux.from(c.createStatement("INSERT INTO samples VALUES ($1, '2031-05-03T00:10:00Z', 1)")
+                .bind("$1", value).execute()).flatMap(r -> r.getRowsUpdated()).then();
+    }
+
+    private long waitingDetaches() {
+        return Mono.usingWhen(pool.create(), (Connection c) -> Flux.from(c.createStatement(
+                        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'ALTER TABLE % DETACH PARTITION%' "
+                                + "AND state = 'active'").execute())
+                .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).single(),
+                Connection::close).block(Duration.ofSeconds(30));
+    }
+
+    private List<String> partitions(String table) {
+        return Mono.usingWhen(pool.create(), (Connection c) -> Flux.from(c.createStatement("""
+                        SELECT child.relname FROM pg_inherits i JOIN pg_class parent ON parent.oid = i.inhparent
+                        JOIN pg_class child ON child.oid = i.inhrelid WHERE parent.relname = $1 ORDER BY 1""")
+                        .bind("$1", table).execute())
+                .flatMap(r -> r.map((row, meta) -> row.get(0, String.class))).collectList(),
+                Connection::close).block(Duration.ofSeconds(30));
+    }
+}
