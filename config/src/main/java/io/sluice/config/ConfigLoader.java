@@ -138,7 +138,10 @@ public final class ConfigLoader {
                 t.get(Settings.WRITER_MAX_BATCH_WAIT), t.get(Settings.RETENTION_RAW),
                 t.get(Settings.RETENTION_ROLLUP_1M), t.get(Settings.RETENTION_ROLLUP_1H),
                 t.get(Settings.RETENTION_PARTITIONS_AHEAD));
-        return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), ingest, writer, spool, roles,
+        QueryConfig query = new QueryConfig(t.get(Settings.QUERY_MAX_POINTS_PER_SERIES), t.get(Settings.QUERY_MAX_SERIES),
+                t.get(Settings.QUERY_MAX_RANGE), t.get(Settings.QUERY_STATEMENT_TIMEOUT),
+                t.get(Settings.QUERY_CACHE_MAX_BYTES));
+        return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), ingest, writer, query, spool, roles,
                 Path.of(t.get(Settings.DEV_DATA_DIR)));
     }
 

@@ -126,6 +126,18 @@ public final class Settings {
     public static final Setting<Integer> RETENTION_PARTITIONS_AHEAD = intIn("retention.partitions-ahead", 3, 1, 60,
             "Daily partitions created ahead of today by the maintenance task.");
 
+    // ---- query --------------------------------------------------------------------------------
+    public static final Setting<Integer> QUERY_MAX_POINTS_PER_SERIES = intIn("query.max-points-per-series", 11_000, 1,
+            1_000_000, "Most points one series of a query result may have ((to - from) / step); more gets 422.");
+    public static final Setting<Integer> QUERY_MAX_SERIES = intIn("query.max-series", 500, 1, 100_000,
+            "Most series a query may match; more gets 422.");
+    public static final Setting<Duration> QUERY_MAX_RANGE = duration("query.max-range", "400d", Duration.ofMinutes(1),
+            Duration.ofDays(3650), "Longest time range one query may cover; longer gets 422.");
+    public static final Setting<Duration> QUERY_STATEMENT_TIMEOUT = duration("query.statement-timeout", "10s",
+            Duration.ofMillis(100), Duration.ofMinutes(10), "PostgreSQL statement timeout for one query; 503 when hit.");
+    public static final Setting<Long> QUERY_CACHE_MAX_BYTES = longByteSize("query.cache-max-bytes", "64MiB", 1L << 20,
+            1L << 34, "Approximate size of the query result cache (entries are weighed by result size).");
+
     // ---- spool --------------------------------------------------------------------------------
     public static final Setting<String> SPOOL_DIR = string("spool.dir", ".sluice/spool",
             "Where accepted data is fsync'd while Kafka is unavailable (dev mode uses dev.data-dir/spool).");
@@ -153,6 +165,7 @@ public final class Settings {
             INGEST_MAX_LABEL_VALUE_LENGTH, INGEST_LATE_WINDOW, INGEST_CLOCK_SKEW, INGEST_MAX_ACTIVE_SERIES,
             WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_WAIT, RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,
             RETENTION_PARTITIONS_AHEAD,
+            QUERY_MAX_POINTS_PER_SERIES, QUERY_MAX_SERIES, QUERY_MAX_RANGE, QUERY_STATEMENT_TIMEOUT, QUERY_CACHE_MAX_BYTES,
             SPOOL_DIR, SPOOL_MAX_BYTES, SPOOL_SEGMENT_BYTES, SPOOL_FSYNC_INTERVAL,
             TENANTS_FREE_REQUESTS_PER_MINUTE, TENANTS_PAID_REQUESTS_PER_MINUTE,
             TENANTS_ENTERPRISE_REQUESTS_PER_MINUTE, TENANTS_FREE_ITEMS_PER_MINUTE, TENANTS_PAID_ITEMS_PER_MINUTE,

@@ -100,12 +100,24 @@ public final class Sluice implements AutoCloseable {
                 limiter,
                 new IngestPipeline(sink, topics, PooledByteBufAllocator.DEFAULT, metrics.registry()),
                 new IngestMetrics(metrics.registry()));
+        java.time.Clock clock = java.time.Clock.systemUTC();
+        io.sluice.storage.query.QueryRepository queries = new io.sluice.storage.query.QueryRepository(postgres,
+                config.query().statementTimeout());
+        io.sluice.gateway.query.QueryRoutes query = new io.sluice.gateway.query.QueryRoutes(
+                new io.sluice.storage.query.QueryEngine(queries, config.query(), config.writer(), clock), queries,
+                new io.sluice.gateway.query.QueryCache(config.query().cacheMaxBytes(), config.ingest().lateWindow(),
+                        clock, metrics.registry()),
+                clock, config.query().maxSeries());
         HttpRouter router = HttpRouter.builder(metrics.registry())
                 .route(HttpMethod.GET, "/health/live", health::live)
                 .route(HttpMethod.GET, "/health/ready", health::ready)
                 .route(HttpMethod.GET, "/metrics", metrics::scrape)
                 .route(HttpMethod.POST, "/api/v1/ingest/metrics", guard.guard(ingest::metrics))
                 .route(HttpMethod.POST, "/api/v1/ingest/events", guard.guard(ingest::events))
+                .route(HttpMethod.GET, "/api/v1/query", guard.guard(query::query))
+                .route(HttpMethod.GET, "/api/v1/series", guard.guard(query::series))
+                .route(HttpMethod.GET, "/api/v1/labels", guard.guard(query::labels))
+                .prefix(HttpMethod.GET, "/api/v1/labels/", "/api/v1/labels/{name}/values", guard.guard(query::labelValues))
                 .build();
         ConnectionLimit connectionLimit = new ConnectionLimit(config.server().maxConnections(), metrics.registry());
         HttpDecoderConfig decoderConfig = new HttpDecoderConfig()

@@ -29,6 +29,7 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
     private static final Logger log = LoggerFactory.getLogger(HttpRouter.class);
 
     private final Map<String, Map<HttpMethod, Entry>> routes;
+    private final java.util.List<Prefixed> prefixes;
     private final RequestMetrics unmatched;
     private final MeterRegistry registry;
     private final Map<String, Counter> rejections = new java.util.concurrent.ConcurrentHashMap<>();
@@ -36,9 +37,14 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
     private record Entry(Route route, RequestMetrics metrics) {
     }
 
-    private HttpRouter(Map<String, Map<HttpMethod, Entry>> routes, MeterRegistry registry) {
+    private record Prefixed(String prefix, HttpMethod method, Entry entry) {
+    }
+
+    private HttpRouter(Map<String, Map<HttpMethod, Entry>> routes, java.util.List<Prefixed> prefixes,
+                       MeterRegistry registry) {
         super(false); // each HttpExchange releases its request when it answers
         this.routes = routes;
+        this.prefixes = prefixes;
         this.registry = registry;
         this.unmatched = new RequestMetrics(registry, "unmatched");
     }
@@ -51,6 +57,7 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
     public static final class Builder {
         private final MeterRegistry registry;
         private final Map<String, Map<HttpMethod, Entry>> routes = new HashMap<>();
+        private final java.util.List<Prefixed> prefixes = new java.util.ArrayList<>();
 
         private Builder(MeterRegistry registry) {
             this.registry = registry;
@@ -65,8 +72,15 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
             return this;
         }
 
+        /** A route for every path under {@code prefix} (tried after the exact paths, longest prefix first). */
+        public Builder prefix(HttpMethod method, String prefix, String routeName, Route route) {
+            prefixes.add(new Prefixed(prefix, method, new Entry(route, new RequestMetrics(registry, routeName))));
+            prefixes.sort((a, b) -> Integer.compare(b.prefix().length(), a.prefix().length()));
+            return this;
+        }
+
         public HttpRouter build() {
-            return new HttpRouter(Map.copyOf(routes), registry);
+            return new HttpRouter(Map.copyOf(routes), java.util.List.copyOf(prefixes), registry);
         }
     }
 
@@ -79,6 +93,9 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
             return;
         }
         Map<HttpMethod, Entry> byMethod = routes.get(path);
+        if (byMethod == null) {
+            byMethod = prefixed(path);
+        }
         if (byMethod == null) {
             new HttpExchange(ctx, request, path, unmatched)
                     .error(HttpResponseStatus.NOT_FOUND, "not_found", "no route for " + path);
@@ -98,6 +115,19 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
             log.error("Route {} {} failed", request.method(), path, e);
             exchange.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal", "internal error");
         }
+    }
+
+    private Map<HttpMethod, Entry> prefixed(String path) {
+        Map<HttpMethod, Entry> found = null;
+        for (Prefixed p : prefixes) {
+            if (path.startsWith(p.prefix())) {
+                if (found == null) {
+                    found = new HashMap<>();
+                }
+                found.putIfAbsent(p.method(), p.entry());
+            }
+        }
+        return found;
     }
 
     private void rejectUndecodable(ChannelHandlerContext ctx, FullHttpRequest request, Throwable cause) {

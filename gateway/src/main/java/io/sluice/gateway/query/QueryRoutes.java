@@ -1,0 +1,205 @@
+package io.sluice.gateway.query;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.r2dbc.spi.R2dbcException;
+import io.r2dbc.spi.R2dbcTimeoutException;
+import io.sluice.gateway.http.HttpExchange;
+import io.sluice.storage.auth.Principal;
+import io.sluice.storage.query.QueryEngine;
+import io.sluice.storage.query.QueryLimitException;
+import io.sluice.storage.query.QueryRepository;
+import io.sluice.storage.query.QueryResult;
+import io.sluice.storage.query.SeriesInfo;
+import io.sluice.storage.query.SeriesQuery;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletionException;
+
+/**
+ * {@code GET /api/v1/query}, {@code GET /api/v1/series}, {@code GET /api/v1/labels} and
+ * {@code GET /api/v1/labels/{name}/values}, each scoped to the caller's tenant.
+ *
+ * <p>Query answers carry {@code X-Sluice-Cache: hit|miss|stale}. 400 for a bad parameter, 422 for a
+ * limit ({@code query.*}), 503 when PostgreSQL cannot answer and nothing stale is cached.
+ */
+public final class QueryRoutes {
+
+    private static final Logger log = LoggerFactory.getLogger(QueryRoutes.class);
+    /** Most names or values a discovery call returns. */
+    public static final int MAX_DISCOVERY = 10_000;
+
+    private final QueryEngine engine;
+    private final QueryRepository repository;
+    private final QueryCache cache;
+    private final Clock clock;
+    private final int maxSeries;
+
+    public QueryRoutes(QueryEngine engine, QueryRepository repository, QueryCache cache, Clock clock, int maxSeries) {
+        this.engine = engine;
+        this.repository = repository;
+        this.cache = cache;
+        this.clock = clock;
+        this.maxSeries = maxSeries;
+    }
+
+    public void query(HttpExchange exchange, Principal principal) {
+        SeriesQuery query;
+        try {
+            QueryParams params = params(exchange);
+            Instant to = params.time("to", clock.instant());
+            Instant from = params.time("from", to.minus(Duration.ofHours(1)));
+            if (!from.isBefore(to)) {
+                throw new QueryParams.InvalidQueryException("from: must be before to");
+            }
+            query = engine.plan(principal.tenant(), params.metric(true), params.matchers(), from, to,
+                    params.step(Duration.ofMinutes(1)), params.aggregation(), params.groupBy());
+        } catch (QueryParams.InvalidQueryException e) {
+            exchange.error(HttpResponseStatus.BAD_REQUEST, "invalid_query", e.getMessage());
+            return;
+        } catch (QueryLimitException e) {
+            exchange.error(HttpResponseStatus.UNPROCESSABLE_ENTITY, e.code(), e.getMessage());
+            return;
+        }
+        cache.get(query, q -> engine.run(q).toFuture()).whenComplete((answer, error) -> {
+            if (error != null) {
+                fail(exchange, error);
+                return;
+            }
+            exchange.responseHeaders().set("X-Sluice-Cache", answer.source().name().toLowerCase(java.util.Locale.ROOT));
+            exchange.respondJson(HttpResponseStatus.OK, json -> {
+                QueryResult result = answer.result();
+                SeriesQuery q = result.query();
+                json.writeStartObject();
+                json.writeStringField("metric", q.metric());
+                json.writeStringField("resolution", q.resolution().wireName());
+                json.writeNumberField("step_ms", q.step().toMillis());
+                json.writeStringField("aggregation", q.aggregation().wireName());
+                json.writeNumberField("from", q.from().toEpochMilli());
+                json.writeNumberField("to", q.to().toEpochMilli());
+                json.writeArrayFieldStart("series");
+                for (QueryResult.ResultSeries s : result.series()) {
+                    json.writeStartObject();
+                    writeLabels(json, s.labels());
+                    json.writeArrayFieldStart("points");
+                    for (int i = 0; i < s.timestamps().length; i++) {
+                        json.writeStartArray();
+                        json.writeNumber(s.timestamps()[i]);
+                        json.writeNumber(s.values()[i]);
+                        json.writeEndArray();
+                    }
+                    json.writeEndArray();
+                    json.writeEndObject();
+                }
+                json.writeEndArray();
+                json.writeEndObject();
+            });
+        });
+    }
+
+    public void series(HttpExchange exchange, Principal principal) {
+        QueryParams params;
+        String metric;
+        List<io.sluice.storage.query.Matcher> matchers;
+        try {
+            params = params(exchange);
+            metric = params.metric(false);
+            matchers = params.matchers();
+        } catch (QueryParams.InvalidQueryException e) {
+            exchange.error(HttpResponseStatus.BAD_REQUEST, "invalid_query", e.getMessage());
+            return;
+        }
+        repository.findSeries(principal.tenant(), metric, matchers, maxSeries + 1).subscribe(series -> {
+            if (series.size() > maxSeries) {
+                exchange.error(HttpResponseStatus.UNPROCESSABLE_ENTITY, "too_many_series", "more than " + maxSeries
+                        + " series match (query.max-series); add matchers");
+                return;
+            }
+            exchange.respondJson(HttpResponseStatus.OK, json -> {
+                json.writeStartObject();
+                json.writeArrayFieldStart("series");
+                for (SeriesInfo s : series) {
+                    json.writeStartObject();
+                    json.writeStringField("name", s.name());
+                    writeLabels(json, s.labels());
+                    json.writeEndObject();
+                }
+                json.writeEndArray();
+                json.writeEndObject();
+            });
+        }, error -> fail(exchange, error));
+    }
+
+    public void labels(HttpExchange exchange, Principal principal) {
+        repository.labelNames(principal.tenant(), MAX_DISCOVERY).subscribe(names -> respondList(exchange, names),
+                error -> fail(exchange, error));
+    }
+
+    /** {@code /api/v1/labels/{name}/values}. */
+    public void labelValues(HttpExchange exchange, Principal principal) {
+        String path = exchange.path();
+        String prefix = "/api/v1/labels/";
+        String suffix = "/values";
+        if (!path.startsWith(prefix) || !path.endsWith(suffix) || path.length() <= prefix.length() + suffix.length()) {
+            exchange.error(HttpResponseStatus.NOT_FOUND, "not_found", "no route for " + path);
+            return;
+        }
+        String label = path.substring(prefix.length(), path.length() - suffix.length());
+        if (!QueryParams.LABEL.matcher(label).matches()) {
+            exchange.error(HttpResponseStatus.BAD_REQUEST, "invalid_query", "label: " + label
+                    + " (expected: a label name matching " + QueryParams.LABEL.pattern() + ")");
+            return;
+        }
+        repository.labelValues(principal.tenant(), label, MAX_DISCOVERY).subscribe(values -> respondList(exchange, values),
+                error -> fail(exchange, error));
+    }
+
+    private static void respondList(HttpExchange exchange, List<String> values) {
+        exchange.respondJson(HttpResponseStatus.OK, json -> {
+            json.writeStartObject();
+            json.writeArrayFieldStart("data");
+            for (String v : values) {
+                json.writeString(v);
+            }
+            json.writeEndArray();
+            json.writeEndObject();
+        });
+    }
+
+    private static void writeLabels(com.fasterxml.jackson.core.JsonGenerator json, Map<String, String> labels)
+            throws java.io.IOException {
+        json.writeObjectFieldStart("labels");
+        for (Map.Entry<String, String> e : new TreeMap<>(labels).entrySet()) {
+            json.writeStringField(e.getKey(), e.getValue());
+        }
+        json.writeEndObject();
+    }
+
+    private static QueryParams params(HttpExchange exchange) {
+        return new QueryParams(new QueryStringDecoder(exchange.uri()).parameters());
+    }
+
+    private static void fail(HttpExchange exchange, Throwable error) {
+        Throwable e = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        if (e instanceof QueryLimitException limit) {
+            exchange.error(HttpResponseStatus.UNPROCESSABLE_ENTITY, limit.code(), limit.getMessage());
+        } else if (e instanceof R2dbcTimeoutException
+                || (e instanceof R2dbcException r && "57014".equals(r.getSqlState()))) {
+            exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "query_timeout",
+                    "the query ran longer than query.statement-timeout; narrow it or use a larger step");
+        } else {
+            log.warn("Query failed: {}", e.toString());
+            exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER, 5);
+            exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
+                    "PostgreSQL cannot answer right now and no cached answer exists; retry later");
+        }
+    }
+}
