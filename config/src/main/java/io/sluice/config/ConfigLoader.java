@@ -141,7 +141,12 @@ public final class ConfigLoader {
         QueryConfig query = new QueryConfig(t.get(Settings.QUERY_MAX_POINTS_PER_SERIES), t.get(Settings.QUERY_MAX_SERIES),
                 t.get(Settings.QUERY_MAX_RANGE), t.get(Settings.QUERY_STATEMENT_TIMEOUT),
                 t.get(Settings.QUERY_CACHE_MAX_BYTES));
-        return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), ingest, writer, query, spool, roles,
+        LinksConfig links = new LinksConfig(t.get(Settings.LINKS_BASE_URL), t.get(Settings.LINKS_CACHE_MAX),
+                t.get(Settings.LINKS_CACHE_TTL), t.get(Settings.LINKS_NEGATIVE_TTL),
+                t.get(Settings.LINKS_PERMANENT_MAX_AGE), t.get(Settings.LINKS_REDIRECTS_PER_MINUTE),
+                t.get(Settings.LINKS_CLICK_QUEUE));
+        return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), ingest, writer, query, links, spool,
+                roles,
                 Path.of(t.get(Settings.DEV_DATA_DIR)));
     }
 

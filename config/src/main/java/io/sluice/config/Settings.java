@@ -138,6 +138,24 @@ public final class Settings {
     public static final Setting<Long> QUERY_CACHE_MAX_BYTES = longByteSize("query.cache-max-bytes", "64MiB", 1L << 20,
             1L << 34, "Approximate size of the query result cache (entries are weighed by result size).");
 
+    // ---- links --------------------------------------------------------------------------------
+    public static final Setting<String> LINKS_BASE_URL = new Setting<>("links.base-url", "http://127.0.0.1:8080",
+            "an absolute http(s) URL without a path", "How short links are written (base + / + code); links may not "
+            + "point at this host.", java.util.function.Function.identity(),
+            u -> u.matches("https?://[A-Za-z0-9.\\-\\[\\]:]+(:\\d{1,5})?"), false);
+    public static final Setting<Integer> LINKS_CACHE_MAX = intIn("links.cache-max-entries", 1_000_000, 1, 100_000_000,
+            "Most links (and known-missing codes) the redirect cache holds.");
+    public static final Setting<Duration> LINKS_CACHE_TTL = duration("links.cache-ttl", "10m", Duration.ofSeconds(1),
+            Duration.ofDays(1), "Longest a link stays cached (shorter when it expires sooner).");
+    public static final Setting<Duration> LINKS_NEGATIVE_TTL = duration("links.negative-ttl", "10s", Duration.ZERO,
+            Duration.ofHours(1), "How long an unknown code is remembered as unknown.");
+    public static final Setting<Duration> LINKS_PERMANENT_MAX_AGE = duration("links.permanent-max-age", "5m",
+            Duration.ZERO, Duration.ofDays(365), "Cache-Control max-age of 301 and 308 answers.");
+    public static final Setting<Long> LINKS_REDIRECTS_PER_MINUTE = perMinute("links.redirects-per-minute-per-client",
+            600, "Redirects one client address may get per minute; more get 429.");
+    public static final Setting<Integer> LINKS_CLICK_QUEUE = intIn("links.click-queue", 100_000, 1, 10_000_000,
+            "Clicks waiting to be sent to Kafka; when full, new clicks are dropped and counted.");
+
     // ---- spool --------------------------------------------------------------------------------
     public static final Setting<String> SPOOL_DIR = string("spool.dir", ".sluice/spool",
             "Where accepted data is fsync'd while Kafka is unavailable (dev mode uses dev.data-dir/spool).");
@@ -166,6 +184,8 @@ public final class Settings {
             WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_WAIT, RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,
             RETENTION_PARTITIONS_AHEAD,
             QUERY_MAX_POINTS_PER_SERIES, QUERY_MAX_SERIES, QUERY_MAX_RANGE, QUERY_STATEMENT_TIMEOUT, QUERY_CACHE_MAX_BYTES,
+            LINKS_BASE_URL, LINKS_CACHE_MAX, LINKS_CACHE_TTL, LINKS_NEGATIVE_TTL, LINKS_PERMANENT_MAX_AGE,
+            LINKS_REDIRECTS_PER_MINUTE, LINKS_CLICK_QUEUE,
             SPOOL_DIR, SPOOL_MAX_BYTES, SPOOL_SEGMENT_BYTES, SPOOL_FSYNC_INTERVAL,
             TENANTS_FREE_REQUESTS_PER_MINUTE, TENANTS_PAID_REQUESTS_PER_MINUTE,
             TENANTS_ENTERPRISE_REQUESTS_PER_MINUTE, TENANTS_FREE_ITEMS_PER_MINUTE, TENANTS_PAID_ITEMS_PER_MINUTE,

@@ -62,6 +62,8 @@ public final class Sluice implements AutoCloseable {
     private final KafkaClusterCheck kafkaCheck;
     private final GatewayServer server;
     private ReactorKafkaSink sink;
+    private io.sluice.gateway.links.ClickTracker clicks;
+    private io.sluice.gateway.links.LinkInvalidation invalidation;
     private final AtomicBoolean draining = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -108,6 +110,17 @@ public final class Sluice implements AutoCloseable {
                 new io.sluice.gateway.query.QueryCache(config.query().cacheMaxBytes(), config.ingest().lateWindow(),
                         clock, metrics.registry()),
                 clock, config.query().maxSeries());
+        io.sluice.storage.links.LinkStore linkStore = new io.sluice.storage.links.LinkStore(postgres);
+        io.sluice.gateway.links.RedirectCache redirectCache = new io.sluice.gateway.links.RedirectCache(linkStore,
+                config.links(), clock, metrics.registry());
+        clicks = new io.sluice.gateway.links.ClickTracker(config.links().clickQueue(), sink, topics, metrics.registry());
+        invalidation = new io.sluice.gateway.links.LinkInvalidation(config.kafka(), topics, sink, redirectCache,
+                metrics.registry());
+        io.sluice.gateway.links.LinksApi links = new io.sluice.gateway.links.LinksApi(linkStore,
+                new io.sluice.gateway.links.LinkRules(config.links().baseUrl()), invalidation, redirectCache,
+                config.links().baseUrl(), clock);
+        io.sluice.gateway.links.Redirects redirects = new io.sluice.gateway.links.Redirects(redirectCache, clicks,
+                config.links(), TimeMeter.SYSTEM_NANOTIME, metrics.registry());
         HttpRouter router = HttpRouter.builder(metrics.registry())
                 .route(HttpMethod.GET, "/health/live", health::live)
                 .route(HttpMethod.GET, "/health/ready", health::ready)
@@ -118,6 +131,12 @@ public final class Sluice implements AutoCloseable {
                 .route(HttpMethod.GET, "/api/v1/series", guard.guard(query::series))
                 .route(HttpMethod.GET, "/api/v1/labels", guard.guard(query::labels))
                 .prefix(HttpMethod.GET, "/api/v1/labels/", "/api/v1/labels/{name}/values", guard.guard(query::labelValues))
+                .route(HttpMethod.POST, "/api/v1/links", guard.guard(links::create))
+                .route(HttpMethod.GET, "/api/v1/links", guard.guard(links::list))
+                .prefix(HttpMethod.GET, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
+                .prefix(HttpMethod.PATCH, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
+                .prefix(HttpMethod.DELETE, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
+                .fallbackGet("/{code}", redirects::redirect)
                 .build();
         ConnectionLimit connectionLimit = new ConnectionLimit(config.server().maxConnections(), metrics.registry());
         HttpDecoderConfig decoderConfig = new HttpDecoderConfig()
@@ -166,6 +185,12 @@ public final class Sluice implements AutoCloseable {
         long began = System.nanoTime();
         draining.set(true);
         server.close();
+        if (invalidation != null) {
+            invalidation.close();
+        }
+        if (clicks != null) {
+            clicks.close();
+        }
         if (sink != null) {
             sink.close();
         }

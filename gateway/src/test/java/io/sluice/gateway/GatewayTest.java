@@ -85,10 +85,13 @@ class GatewayTest {
 
     @Test
     void unknownRoutesGetTheApiErrorShape() throws Exception {
-        HttpResponse<String> missing = get("/nope");
+        HttpResponse<String> missing = get("/no/such/route");
         assertThat(missing.statusCode()).isEqualTo(404);
         assertThat(missing.body()).isEqualTo(
-                "{\"error\":{\"status\":404,\"code\":\"not_found\",\"message\":\"no route for /nope\"}}");
+                "{\"error\":{\"status\":404,\"code\":\"not_found\",\"message\":\"no route for /no/such/route\"}}");
+        HttpResponse<String> noLink = get("/nope"); // a single segment is a short-link code
+        assertThat(noLink.statusCode()).isEqualTo(404);
+        assertThat(noLink.body()).contains("\"code\":\"not_found\"", "no link nope");
         HttpResponse<String> wrongMethod = http.send(HttpRequest.newBuilder(uri("/health/live"))
                 .POST(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(wrongMethod.statusCode()).isEqualTo(405);

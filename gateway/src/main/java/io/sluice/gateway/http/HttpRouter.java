@@ -30,6 +30,7 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
 
     private final Map<String, Map<HttpMethod, Entry>> routes;
     private final java.util.List<Prefixed> prefixes;
+    private final Entry fallbackGet;
     private final RequestMetrics unmatched;
     private final MeterRegistry registry;
     private final Map<String, Counter> rejections = new java.util.concurrent.ConcurrentHashMap<>();
@@ -41,10 +42,11 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
     }
 
     private HttpRouter(Map<String, Map<HttpMethod, Entry>> routes, java.util.List<Prefixed> prefixes,
-                       MeterRegistry registry) {
+                       Entry fallbackGet, MeterRegistry registry) {
         super(false); // each HttpExchange releases its request when it answers
         this.routes = routes;
         this.prefixes = prefixes;
+        this.fallbackGet = fallbackGet;
         this.registry = registry;
         this.unmatched = new RequestMetrics(registry, "unmatched");
     }
@@ -58,6 +60,7 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
         private final MeterRegistry registry;
         private final Map<String, Map<HttpMethod, Entry>> routes = new HashMap<>();
         private final java.util.List<Prefixed> prefixes = new java.util.ArrayList<>();
+        private Entry fallbackGet;
 
         private Builder(MeterRegistry registry) {
             this.registry = registry;
@@ -79,8 +82,14 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
             return this;
         }
 
+        /** The route for a GET of a single-segment path no other route takes ({@code GET /{code}}). */
+        public Builder fallbackGet(String routeName, Route route) {
+            fallbackGet = new Entry(route, new RequestMetrics(registry, routeName));
+            return this;
+        }
+
         public HttpRouter build() {
-            return new HttpRouter(Map.copyOf(routes), java.util.List.copyOf(prefixes), registry);
+            return new HttpRouter(Map.copyOf(routes), java.util.List.copyOf(prefixes), fallbackGet, registry);
         }
     }
 
@@ -95,6 +104,10 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
         Map<HttpMethod, Entry> byMethod = routes.get(path);
         if (byMethod == null) {
             byMethod = prefixed(path);
+        }
+        if (byMethod == null && fallbackGet != null && path.length() > 1 && path.indexOf('/', 1) < 0
+                && (request.method().equals(HttpMethod.GET) || request.method().equals(HttpMethod.HEAD))) {
+            byMethod = Map.of(request.method(), fallbackGet);
         }
         if (byMethod == null) {
             new HttpExchange(ctx, request, path, unmatched)

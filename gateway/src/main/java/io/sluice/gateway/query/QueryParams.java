@@ -20,7 +20,7 @@ import java.util.regex.PatternSyntaxException;
  * Timestamps are RFC 3339, or epoch seconds (up to 11 digits, fractions allowed) or milliseconds;
  * durations look like {@code 30s}, {@code 5m}, {@code 1h}.
  */
-final class QueryParams {
+public final class QueryParams {
 
     static final Pattern METRIC = Pattern.compile("[a-zA-Z_:][a-zA-Z0-9_:.]{0,199}");
     static final Pattern LABEL = Pattern.compile("[a-zA-Z_][a-zA-Z0-9_]{0,99}");
@@ -29,12 +29,12 @@ final class QueryParams {
 
     private final Map<String, List<String>> params;
 
-    QueryParams(Map<String, List<String>> params) {
+    public QueryParams(Map<String, List<String>> params) {
         this.params = params;
     }
 
     /** Thrown for a parameter that cannot be used; answered with 400. */
-    static final class InvalidQueryException extends RuntimeException {
+    public static final class InvalidQueryException extends RuntimeException {
         private static final long serialVersionUID = 1L;
 
         InvalidQueryException(String message) {
@@ -114,7 +114,7 @@ final class QueryParams {
         return out;
     }
 
-    Instant time(String name, Instant fallback) {
+    public Instant time(String name, Instant fallback) {
         String raw = one(name);
         if (raw == null) {
             return fallback;
@@ -134,7 +134,7 @@ final class QueryParams {
         }
     }
 
-    Duration step(Duration fallback) {
+    public Duration step(Duration fallback) {
         String raw = one("step");
         if (raw == null) {
             return fallback;

@@ -35,6 +35,8 @@ public final class PostgresConnections {
                 .maxAcquireTime(config.connectTimeout())
                 .maxCreateConnectionTime(config.connectTimeout())
                 .validationQuery("SELECT 1")
+                // After a PostgreSQL restart every idle connection is dead; let one acquire cycle through them all.
+                .acquireRetry(config.poolMaxSize() + 1)
                 .build();
         return new ConnectionPool(pool);
     }

@@ -49,6 +49,9 @@ import java.util.function.Function;
  * stores the next offset. On start the receiver seeks every partition to its stored offset. A crash at any
  * point therefore neither loses nor double counts anything.
  *
+ * <p>Records of the clicks topic are events of type {@code click} keyed by link code; they are added to the
+ * per-minute counters in {@code link_clicks} in the same kind of transaction.
+ *
  * <p>PostgreSQL failures go through a circuit breaker and are retried with backoff; while a batch is
  * retried its partition takes no more records, so no offset moves until PostgreSQL is back.
  */
@@ -96,6 +99,15 @@ public final class StorageWriter implements AutoCloseable {
 
     /** How often partitions are created ahead and expired ones dropped. */
     public static final Duration MAINTENANCE_EVERY = Duration.ofHours(1);
+
+    /** Clicks (events of type click, key = link code) become per-minute counters. */
+    private static final String UPSERT_CLICKS = """
+            INSERT INTO link_clicks AS l (code, minute, clicks, bots)
+            SELECT key, date_bin('1 minute', timestamptz 'epoch' + ts_ms * interval '1 millisecond',
+                                 timestamptz '2000-01-01 00:00:00+00'),
+                   count(*), count(*) FILTER (WHERE attributes::jsonb ->> 'bot' = 'true')
+            FROM stage_events GROUP BY 1, 2
+            ON CONFLICT (code, minute) DO UPDATE SET clicks = l.clicks + EXCLUDED.clicks, bots = l.bots + EXCLUDED.bots""";
 
     private final KafkaConfig kafka;
     private final WriterConfig config;
@@ -156,14 +168,21 @@ public final class StorageWriter implements AutoCloseable {
     public static StorageWriter create(KafkaConfig kafka, WriterConfig config, Topics topics,
                                        ConnectionFactory connections, PartitionMaintenance partitions,
                                        MeterRegistry registry) {
-        return new StorageWriter(kafka, config, topics, connections, partitions, ByteBufAllocator.DEFAULT, registry,
+        return new StorageWriter(kafka, config, topics, connections, partitions, COPY_BUFFERS, registry,
                 tp -> Mono.empty());
     }
+
+    /**
+     * COPY payloads live in plain heap buffers, not pooled ones: r2dbc-postgresql 1.1.3 does not release a
+     * buffer given to {@code copyIn} when the connection is closed under it (PostgreSQL restarting), and a
+     * heap buffer it forgets is simply garbage collected.
+     */
+    static final ByteBufAllocator COPY_BUFFERS = new io.netty.buffer.UnpooledByteBufAllocator(false, true);
 
     /** Reads the stored offsets, seeks every partition there and starts applying. Blocking: call at start-up. */
     public StorageWriter start() {
         List<TopicPartition> assigned = new ArrayList<>();
-        for (String topic : List.of(topics.metrics(), topics.events())) {
+        for (String topic : List.of(topics.metrics(), topics.events(), topics.clicks())) {
             for (int p = 0; p < topics.partitions(topic); p++) {
                 assigned.add(new TopicPartition(topic, p));
             }
@@ -219,7 +238,8 @@ public final class StorageWriter implements AutoCloseable {
             lag.dispose();
             maintenance.dispose();
         };
-        log.info("Storage writer applying {} partitions of {} and {}", assigned.size(), topics.metrics(), topics.events());
+        log.info("Storage writer applying {} partitions of {}, {} and {}", assigned.size(), topics.metrics(),
+                topics.events(), topics.clicks());
         return this;
     }
 
@@ -324,7 +344,8 @@ public final class StorageWriter implements AutoCloseable {
                 .flatMap(inserted -> {
                     samplesInserted.increment(inserted);
                     samplesDuplicate.increment(batch.sampleCount - inserted);
-                    return batch.eventCount == 0 ? Mono.just(0L) : Flux.from(c.createStatement(INSERT_EVENTS).execute())
+                    String events = tp.topic().equals(topics.clicks()) ? UPSERT_CLICKS : INSERT_EVENTS;
+                    return batch.eventCount == 0 ? Mono.just(0L) : Flux.from(c.createStatement(events).execute())
                             .flatMap(r -> r.getRowsUpdated()).reduce(0L, Long::sum);
                 })
                 .doOnNext(eventsWritten::increment)

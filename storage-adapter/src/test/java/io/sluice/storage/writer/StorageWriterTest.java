@@ -162,7 +162,7 @@ class StorageWriterTest {
                                 java.util.function.Function<org.apache.kafka.common.TopicPartition, Mono<Void>> beforeCommit) {
         PartitionMaintenance maintenance = new PartitionMaintenance(connections, config.writer(), Clock.systemUTC());
         StorageWriter writer = new StorageWriter(config.kafka(), config.writer(), topics, connections, maintenance,
-                ByteBufAllocator.DEFAULT, registry, beforeCommit);
+                StorageWriter.COPY_BUFFERS, registry, beforeCommit);
         writers.add(writer);
         return writer.start();
     }

@@ -1,0 +1,154 @@
+package io.sluice.gateway.links;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.netty.buffer.ByteBufAllocator;
+import io.sluice.protocol.segment.SegmentWriter;
+import io.sluice.storage.kafka.SegmentSink;
+import io.sluice.storage.kafka.Topics;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
+import reactor.core.scheduler.Scheduler;
+import reactor.core.scheduler.Schedulers;
+
+import java.net.InetAddress;
+import java.net.URI;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Pattern;
+
+/**
+ * Records a click per redirect without ever making the redirect wait: {@link #record} only offers to a
+ * bounded lock-free queue ({@code links.click-queue}); a click that does not fit is dropped and counted.
+ * Every {@value #FLUSH_MILLIS} ms the queue is drained into segments of {@code click} events (key = code,
+ * attributes: referrer host, bot flag, anonymised client) sent to the clicks topic; a failed send is
+ * dropped and counted too. The storage writer turns them into per-minute counters.
+ */
+public final class ClickTracker implements AutoCloseable {
+
+    static final long FLUSH_MILLIS = 100;
+    private static final Pattern BOT = Pattern.compile(
+            "(?i).*(bot|crawl|spider|slurp|curl|wget|python|java/|go-http|headless|preview|monitor|httpclient|okhttp).*");
+
+    private record Click(String code, long timeMs, String referer, String userAgent, InetAddress client) {
+    }
+
+    private final ConcurrentLinkedQueue<Click> queue = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger queued = new AtomicInteger();
+    private final AtomicLong sequence = new AtomicLong();
+    private final int capacity;
+    private final SegmentSink sink;
+    private final Topics topics;
+    private final Counter enqueued;
+    private final Counter droppedFull;
+    private final Counter droppedSend;
+    private final Counter sent;
+    private final Scheduler scheduler = Schedulers.newSingle("sluice-clicks");
+    private final Disposable flusher;
+
+    public ClickTracker(int capacity, SegmentSink sink, Topics topics, MeterRegistry registry) {
+        this.capacity = capacity;
+        this.sink = sink;
+        this.topics = topics;
+        this.enqueued = clicks(registry, "enqueued");
+        this.droppedFull = clicks(registry, "dropped_queue_full");
+        this.droppedSend = clicks(registry, "dropped_send_failed");
+        this.sent = clicks(registry, "sent");
+        Gauge.builder("sluice_clicks_queued", queued, AtomicInteger::get).register(registry);
+        this.flusher = Flux.interval(Duration.ofMillis(FLUSH_MILLIS), scheduler).subscribe(i -> flush());
+    }
+
+    private static Counter clicks(MeterRegistry registry, String outcome) {
+        return Counter.builder("sluice_clicks").description("Clicks of redirects, by what became of them")
+                .tag("outcome", outcome).register(registry);
+    }
+
+    /** Never blocks and never throws: the redirect is answered whatever happens here. */
+    public void record(String code, long timeMs, String referer, String userAgent, InetAddress client) {
+        if (queued.incrementAndGet() > capacity) {
+            queued.decrementAndGet();
+            droppedFull.increment();
+            return;
+        }
+        queue.offer(new Click(code, timeMs, referer, userAgent, client)); // parsed later, off the event loop
+        enqueued.increment();
+    }
+
+    private void flush() {
+        String topic = topics.clicks();
+        int partitions = topics.partitions(topic);
+        SegmentWriter[] writers = new SegmentWriter[partitions];
+        int[] counts = new int[partitions];
+        Click click;
+        int drained = 0;
+        while (drained < 50_000 && (click = queue.poll()) != null) {
+            queued.decrementAndGet();
+            drained++;
+            int p = Math.floorMod(click.code().hashCode(), partitions);
+            if (writers[p] == null) {
+                writers[p] = SegmentWriter.create(ByteBufAllocator.DEFAULT, "links", false);
+            }
+            writers[p].addEvent(Long.toHexString(System.nanoTime()) + "-" + sequence.incrementAndGet(), "click",
+                    click.timeMs(), click.code(), Map.of("referrer", referrerHost(click.referer()), "bot",
+                            Boolean.toString(isBot(click.userAgent())), "client", anonymise(click.client())));
+            counts[p]++;
+        }
+        for (int p = 0; p < partitions; p++) {
+            if (writers[p] != null) {
+                int n = counts[p];
+                sink.send(topic, p, writers[p].finish()).whenComplete((ok, error) -> {
+                    if (error != null) {
+                        droppedSend.increment(n);
+                    } else {
+                        sent.increment(n);
+                    }
+                });
+            }
+        }
+    }
+
+    static boolean isBot(String userAgent) {
+        return userAgent == null || userAgent.isBlank() || BOT.matcher(userAgent).matches();
+    }
+
+    static String referrerHost(String referer) {
+        if (referer == null || referer.isEmpty()) {
+            return "";
+        }
+        try {
+            String host = URI.create(referer.strip()).getHost();
+            return host == null ? "" : host.toLowerCase(java.util.Locale.ROOT);
+        } catch (IllegalArgumentException e) {
+            return "";
+        }
+    }
+
+    /** IPv4: the last octet zeroed; IPv6: all but the first 48 bits zeroed. */
+    static String anonymise(InetAddress address) {
+        if (address == null) {
+            return "";
+        }
+        byte[] bytes = address.getAddress().clone();
+        int keep = bytes.length == 4 ? 3 : 6;
+        for (int i = keep; i < bytes.length; i++) {
+            bytes[i] = 0;
+        }
+        try {
+            return InetAddress.getByAddress(bytes).getHostAddress();
+        } catch (java.net.UnknownHostException e) {
+            return "";
+        }
+    }
+
+    /** Sends what is queued, then stops. */
+    @Override
+    public void close() {
+        flusher.dispose();
+        scheduler.schedule(this::flush);
+        scheduler.disposeGracefully().block(Duration.ofSeconds(5));
+    }
+}

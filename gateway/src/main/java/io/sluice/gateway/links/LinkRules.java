@@ -1,0 +1,115 @@
+package io.sluice.gateway.links;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.Locale;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * What a link may be: aliases match {@code [A-Za-z0-9_-]{3,64}}, are not reserved words and are not shaped
+ * like generated codes; a destination is an absolute http(s) URL of at most {@value #MAX_URL_LENGTH}
+ * characters, without control characters or whitespace, that does not point at this gateway.
+ */
+public final class LinkRules {
+
+    public static final int MAX_URL_LENGTH = 2048;
+    public static final Pattern ALIAS = Pattern.compile("[A-Za-z0-9_-]{3,64}");
+    /** 7 or 8 letters and digits is the shape of generated codes; such aliases could collide with one. */
+    private static final Pattern GENERATED_SHAPE = Pattern.compile("[A-Za-z0-9]{7,8}");
+    public static final Set<String> RESERVED = Set.of("api", "health", "metrics", "admin", "static", "assets",
+            "links", "login", "logout", "robots", "favicon", "sluice", "v1", "status", "docs");
+
+    private final String selfHost;
+    private final int selfPort;
+
+    /** @param baseUrl {@code links.base-url}: the gateway's own address, which links may not point at */
+    public LinkRules(String baseUrl) {
+        URI base = URI.create(baseUrl);
+        this.selfHost = base.getHost() == null ? "" : base.getHost().toLowerCase(Locale.ROOT);
+        this.selfPort = effectivePort(base);
+    }
+
+    /** Thrown with a message naming what is wrong; answered with 400. */
+    public static final class InvalidLinkException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        private final String code;
+
+        InvalidLinkException(String code, String message) {
+            super(message, null, false, false);
+            this.code = code;
+        }
+
+        public String code() {
+            return code;
+        }
+    }
+
+    public void checkAlias(String alias) {
+        if (!ALIAS.matcher(alias).matches()) {
+            throw new InvalidLinkException("invalid_alias", "alias: " + alias + " (expected: 3 to 64 of A-Z a-z 0-9 _ -)");
+        }
+        if (RESERVED.contains(alias.toLowerCase(Locale.ROOT))) {
+            throw new InvalidLinkException("reserved_alias", "alias: " + alias + " is reserved");
+        }
+        if (GENERATED_SHAPE.matcher(alias).matches()) {
+            throw new InvalidLinkException("invalid_alias", "alias: " + alias + " has the shape of generated codes "
+                    + "(7 or 8 letters and digits); add a '-' or '_' or choose another length");
+        }
+    }
+
+    /** Checks a destination and returns it in the ASCII form that goes into {@code Location}. */
+    public String checkTarget(String url) {
+        if (url == null || url.isEmpty()) {
+            throw new InvalidLinkException("invalid_url", "url: missing (expected: an absolute http or https URL)");
+        }
+        if (url.length() > MAX_URL_LENGTH) {
+            throw new InvalidLinkException("invalid_url", "url: " + url.length() + " characters (expected: at most "
+                    + MAX_URL_LENGTH + ")");
+        }
+        for (int i = 0; i < url.length(); i++) {
+            char c = url.charAt(i);
+            if (c <= 0x20 || c == 0x7f || Character.isWhitespace(c) || Character.isISOControl(c)) {
+                throw new InvalidLinkException("invalid_url", "url: contains a control or whitespace character at "
+                        + "position " + i);
+            }
+        }
+        URI uri;
+        try {
+            uri = new URI(url);
+        } catch (URISyntaxException e) {
+            throw new InvalidLinkException("invalid_url", "url: not a valid URL (" + e.getReason() + ")");
+        }
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (!uri.isAbsolute() || !(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null) {
+            throw new InvalidLinkException("invalid_url", "url: " + url + " (expected: an absolute http or https URL "
+                    + "with a host)");
+        }
+        if (uri.getRawUserInfo() != null) {
+            throw new InvalidLinkException("invalid_url", "url: user information in a link is not allowed");
+        }
+        String host = uri.getHost().toLowerCase(Locale.ROOT);
+        if (host.equals(selfHost) && effectivePort(uri) == selfPort) {
+            throw new InvalidLinkException("invalid_url", "url: points at this gateway (" + selfHost + ")");
+        }
+        String ascii = uri.toASCIIString();
+        if (ascii.length() > MAX_URL_LENGTH) {
+            throw new InvalidLinkException("invalid_url", "url: longer than " + MAX_URL_LENGTH + " characters once encoded");
+        }
+        return ascii;
+    }
+
+    public static int checkRedirect(int status) {
+        if (status != 301 && status != 302 && status != 307 && status != 308) {
+            throw new InvalidLinkException("invalid_redirect", "redirect: " + status + " (expected: 301, 302, 307 or 308)");
+        }
+        return status;
+    }
+
+    private static int effectivePort(URI uri) {
+        if (uri.getPort() >= 0) {
+            return uri.getPort();
+        }
+        return "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
+    }
+}

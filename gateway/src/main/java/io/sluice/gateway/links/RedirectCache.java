@@ -1,0 +1,105 @@
+package io.sluice.gateway.links;
+
+import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.reactor.circuitbreaker.operator.CircuitBreakerOperator;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
+import io.sluice.config.LinksConfig;
+import io.sluice.storage.links.Link;
+import io.sluice.storage.links.LinkStore;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The redirect path's view of links: a bounded Caffeine cache in which concurrent misses for one code
+ * share one R2DBC load. A link is kept for min({@code links.cache-ttl}, time until it expires); an unknown
+ * or expired code for {@code links.negative-ttl}. Loads go through a circuit breaker: while PostgreSQL is
+ * failing, cached links keep redirecting and uncached codes fail fast.
+ */
+public final class RedirectCache {
+
+    /** A code's state: the link, or null when there is no such link. */
+    public record Entry(Link link) {
+        static final Entry MISSING = new Entry(null);
+    }
+
+    private final AsyncLoadingCache<String, Entry> cache;
+    private final CircuitBreaker breaker;
+    private final Clock clock;
+
+    public RedirectCache(LinkStore store, LinksConfig config, Clock clock, MeterRegistry registry) {
+        this.clock = clock;
+        this.breaker = CircuitBreaker.of("postgres-links", CircuitBreakerConfig.custom()
+                .slidingWindowSize(20).minimumNumberOfCalls(5).failureRateThreshold(50)
+                .waitDurationInOpenState(Duration.ofSeconds(5)).build());
+        Gauge.builder("sluice_links_breaker_state", breaker, b -> switch (b.getState()) {
+                    case CLOSED -> 0;
+                    case HALF_OPEN -> 1;
+                    default -> 2;
+                }).description("Redirect path's PostgreSQL circuit breaker: 0 closed, 1 half-open, 2 open")
+                .register(registry);
+        Ticker ticker = () -> {
+            Instant now = clock.instant();
+            return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+        };
+        long maxTtl = config.cacheTtl().toNanos();
+        long negativeTtl = config.negativeTtl().toNanos();
+        this.cache = Caffeine.newBuilder()
+                .maximumSize(config.cacheMaxEntries())
+                .ticker(ticker)
+                .recordStats()
+                .expireAfter(new Expiry<String, Entry>() {
+                    @Override
+                    public long expireAfterCreate(String code, Entry entry, long currentTime) {
+                        Link link = entry.link();
+                        Instant now = clock.instant();
+                        if (link == null || link.expiredAt(now)) {
+                            return negativeTtl;
+                        }
+                        if (link.expiresAt() == null) {
+                            return maxTtl;
+                        }
+                        return Math.min(maxTtl, Duration.between(now, link.expiresAt()).toNanos());
+                    }
+
+                    @Override
+                    public long expireAfterUpdate(String code, Entry entry, long currentTime, long currentDuration) {
+                        return expireAfterCreate(code, entry, currentTime);
+                    }
+
+                    @Override
+                    public long expireAfterRead(String code, Entry entry, long currentTime, long currentDuration) {
+                        return currentDuration;
+                    }
+                })
+                .buildAsync((code, executor) -> store.find(code)
+                        .map(Entry::new)
+                        .defaultIfEmpty(Entry.MISSING)
+                        .transformDeferred(CircuitBreakerOperator.of(breaker))
+                        .toFuture());
+        CaffeineCacheMetrics.monitor(registry, cache, "links");
+    }
+
+    /** The state of a code; completes at once when cached. Fails when it had to be loaded and could not be. */
+    public CompletableFuture<Entry> get(String code) {
+        return cache.get(code);
+    }
+
+    /** Forgets a code on this node (after an update or delete here or on another node). */
+    public void invalidate(String code) {
+        cache.synchronous().invalidate(code);
+    }
+
+    public Instant now() {
+        return clock.instant();
+    }
+}

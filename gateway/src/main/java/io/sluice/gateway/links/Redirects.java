@@ -1,0 +1,150 @@
+package io.sluice.gateway.links;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.github.bucket4j.Bucket;
+import io.github.bucket4j.ConsumptionProbe;
+import io.github.bucket4j.TimeMeter;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.sluice.config.LinksConfig;
+import io.sluice.gateway.http.HttpExchange;
+import io.sluice.storage.links.Link;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * {@code GET /{code}}: the hottest path. A cached code is answered on the event loop from the cache; a miss
+ * waits for one shared load. Each client address has a token bucket
+ * ({@code links.redirects-per-minute-per-client}). 302 and 307 carry {@code Cache-Control: private,
+ * max-age=0} so every click reaches Sluice; 301 and 308 a short public max-age. Unknown codes get 404,
+ * expired links 410 (HTML or JSON by {@code Accept}); while PostgreSQL is failing, uncached codes get 503.
+ * The {@code Location} is always the stored, validated target: nothing in the request changes it.
+ */
+public final class Redirects {
+
+    /** Most client addresses whose buckets are kept. */
+    public static final long MAX_CLIENTS = 100_000;
+
+    private final RedirectCache cache;
+    private final ClickTracker clicks;
+    private final LinksConfig config;
+    private final TimeMeter clock;
+    private final Cache<InetAddress, Bucket> clients;
+    private final String permanentCacheControl;
+    private final Counter throttled;
+    private final Counter unavailable;
+
+    public Redirects(RedirectCache cache, ClickTracker clicks, LinksConfig config, TimeMeter clock, MeterRegistry registry) {
+        this.cache = cache;
+        this.clicks = clicks;
+        this.config = config;
+        this.clock = clock;
+        this.clients = Caffeine.newBuilder().maximumSize(MAX_CLIENTS).expireAfterAccess(Duration.ofMinutes(10)).build();
+        this.permanentCacheControl = "public, max-age=" + config.permanentMaxAge().toSeconds();
+        this.throttled = Counter.builder("sluice_redirects_rejected").tag("reason", "client_rate_limited")
+                .description("Redirects refused").register(registry);
+        this.unavailable = Counter.builder("sluice_redirects_rejected").tag("reason", "postgres_unavailable")
+                .description("Redirects refused").register(registry);
+    }
+
+    public void redirect(HttpExchange exchange) {
+        String code = exchange.path().substring(1);
+        if (!LinkRules.ALIAS.matcher(code).matches()) {
+            notFound(exchange, "no link " + code);
+            return;
+        }
+        InetAddress client = client(exchange);
+        if (client != null) {
+            ConsumptionProbe probe = bucket(client).tryConsumeAndReturnRemaining(1);
+            if (!probe.isConsumed()) {
+                throttled.increment();
+                exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER,
+                        Math.max(1, (probe.getNanosToWaitForRefill() + 999_999_999L) / 1_000_000_000L));
+                exchange.error(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limited",
+                        "too many redirects from this address; slow down");
+                return;
+            }
+        }
+        CompletableFuture<RedirectCache.Entry> entry = cache.get(code);
+        if (entry.isDone()) {
+            answer(exchange, code, client, entry);
+        } else {
+            entry.whenComplete((e, err) -> exchange.context().executor().execute(() -> answer(exchange, code, client, entry)));
+        }
+    }
+
+    private void answer(HttpExchange exchange, String code, InetAddress client, CompletableFuture<RedirectCache.Entry> f) {
+        RedirectCache.Entry entry;
+        try {
+            entry = f.join();
+        } catch (RuntimeException e) {
+            unavailable.increment();
+            exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER, 5);
+            exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
+                    "links cannot be looked up right now; retry later");
+            return;
+        }
+        Link link = entry.link();
+        if (link == null) {
+            notFound(exchange, "no link " + code);
+            return;
+        }
+        if (link.expiredAt(cache.now())) {
+            gone(exchange, code);
+            return;
+        }
+        HttpResponseStatus status = HttpResponseStatus.valueOf(link.redirect());
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.EMPTY_BUFFER);
+        response.headers()
+                .set(HttpHeaderNames.LOCATION, link.target())
+                .set(HttpHeaderNames.CACHE_CONTROL, link.redirect() == 301 || link.redirect() == 308
+                        ? permanentCacheControl : "private, max-age=0");
+        exchange.respond(response);
+        clicks.record(code, System.currentTimeMillis(), exchange.headers().get(HttpHeaderNames.REFERER),
+                exchange.headers().get(HttpHeaderNames.USER_AGENT), client);
+    }
+
+    private Bucket bucket(InetAddress client) {
+        long perMinute = config.redirectsPerMinutePerClient();
+        return clients.get(client, c -> Bucket.builder()
+                .addLimit(limit -> limit.capacity(perMinute).refillGreedy(perMinute, Duration.ofMinutes(1)))
+                .withCustomTimePrecision(clock).build());
+    }
+
+    private static InetAddress client(HttpExchange exchange) {
+        return exchange.context().channel().remoteAddress() instanceof InetSocketAddress a ? a.getAddress() : null;
+    }
+
+    private static void notFound(HttpExchange exchange, String message) {
+        page(exchange, HttpResponseStatus.NOT_FOUND, "not_found", message, "Not found",
+                "There is no link here.");
+    }
+
+    private static void gone(HttpExchange exchange, String code) {
+        page(exchange, HttpResponseStatus.GONE, "expired", "the link " + code + " has expired", "Link expired",
+                "This link has expired.");
+    }
+
+    private static void page(HttpExchange exchange, HttpResponseStatus status, String code, String message,
+                             String title, String text) {
+        String accept = exchange.headers().get(HttpHeaderNames.ACCEPT);
+        if (accept != null && accept.contains("text/html")) {
+            String html = "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + title + "</title></head>"
+                    + "<body><h1>" + title + "</h1><p>" + text + "</p></body></html>";
+            exchange.respond(status, "text/html; charset=utf-8", Unpooled.copiedBuffer(html, StandardCharsets.UTF_8));
+        } else {
+            exchange.error(status, code, message);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+package io.sluice.gateway.links;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class LinkRulesTest {
+
+    private final LinkRules rules = new LinkRules("http://sho.rt:8080");
+
+    @ParameterizedTest
+    @ValueSource(strings = {"https://example.com/a\r\nSet-Cookie: x=1", "https://example.com/a b", "javascript:alert(1)",
+            "/relative/path", "ftp://example.com/file", "http://sho.rt:8080/loop", "http://user:pw@example.com/",
+            "https://exa mple.com", "http:///nohost", "https://example.com/\u0000", "https://example.com/\t"})
+    void badDestinationsAreRefused(String url) {
+        assertThatThrownBy(() -> rules.checkTarget(url)).isInstanceOf(LinkRules.InvalidLinkException.class)
+                .hasMessageStartingWith("url:");
+    }
+
+    @Test
+    void goodDestinationsAreKeptInAsciiForm() {
+        assertThat(rules.checkTarget("https://example.com/path?q=1#f")).isEqualTo("https://example.com/path?q=1#f");
+        assertThat(rules.checkTarget("https://example.com/caf\u00e9")).isEqualTo("https://example.com/caf%C3%A9");
+        assertThat(rules.checkTarget("http://sho.rt:9090/other-port")).startsWith("http://sho.rt:9090");
+        assertThatThrownBy(() -> rules.checkTarget("https://example.com/" + "a".repeat(2100)))
+                .hasMessageContaining("2048");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"ab", "api", "Health", "metrics", "has space", "abcdefg", "Abc1234x", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "a/b"})
+    void badAliasesAreRefused(String alias) {
+        assertThatThrownBy(() -> rules.checkAlias(alias)).isInstanceOf(LinkRules.InvalidLinkException.class);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sale", "summer-24", "my_link", "abcdef", "abcdefghi"})
+    void goodAliasesPass(String alias) {
+        rules.checkAlias(alias);
+    }
+}
