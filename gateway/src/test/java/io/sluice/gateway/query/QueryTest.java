@@ -231,6 +231,26 @@ class QueryTest {
         }
     }
 
+    @Test
+    void aQueryOverTheStatementTimeoutGets503(TestInfrastructure infra) throws Exception {
+        SluiceConfig config = infra.configure(ConfigLoader.load(null, Map.of(), Map.of("server.port", "0",
+                "query.statement-timeout", "300ms")));
+        Connection locker = Mono.from(infra.connectionFactory().create()).block(Duration.ofSeconds(10));
+        try (Sluice slow = Sluice.start(config)) {
+            // a lock held elsewhere makes the query wait past its statement timeout
+            Mono.from(locker.beginTransaction()).then(Flux.from(locker.createStatement(
+                    "LOCK TABLE series IN ACCESS EXCLUSIVE MODE").execute()).flatMap(r -> r.getRowsUpdated()).then())
+                    .block(Duration.ofSeconds(10));
+            HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + slow.port()
+                            + "/api/v1/labels")).header("Authorization", "Bearer " + keyA).timeout(Duration.ofSeconds(30))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(response.statusCode()).as(response.body()).isEqualTo(503);
+            assertThat(response.body()).contains("query_timeout", "query.statement-timeout");
+        } finally {
+            Mono.from(locker.rollbackTransaction()).then(Mono.from(locker.close())).block(Duration.ofSeconds(10));
+        }
+    }
+
     // ---- helpers -------------------------------------------------------------------------------------
 
     private static Map<Long, Double> expected(Predicate<Map<String, String>> match, String agg, long stepMs) {

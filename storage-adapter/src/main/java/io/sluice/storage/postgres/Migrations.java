@@ -26,9 +26,14 @@ public final class Migrations {
      * @throws IllegalStateException naming the migration that failed
      */
     public static String apply(PostgresConfig config) {
+        return apply(config, "classpath:db/migration");
+    }
+
+    /** The same, from another location (tests use it to prove how failures are reported). */
+    static String apply(PostgresConfig config, String location) {
         Flyway flyway = Flyway.configure()
                 .dataSource(config.jdbcUrl(), config.user(), config.password())
-                .locations("classpath:db/migration")
+                .locations(location)
                 .table("sluice_schema_history")
                 .connectRetries(3)
                 .failOnMissingLocations(true)

@@ -1,0 +1,1 @@
+CREATE TABLE broken_test_fine (id int);

@@ -1,0 +1,2 @@
+CREATE TABLE broken_test_ok (id int);
+SELECT no_such_function();
