@@ -11,7 +11,7 @@ import java.util.Set;
  */
 public record SluiceConfig(ServerConfig server, KafkaConfig kafka, PostgresConfig postgres,
                            TenantsConfig tenants, IngestConfig ingest, SpoolConfig spool, Set<Role> roles,
-                           Path devDataDir) {
+                           Path devDataDir, EdgeConfig edge) {
 
     public SluiceConfig {
         roles = Set.copyOf(roles);
@@ -22,18 +22,22 @@ public record SluiceConfig(ServerConfig server, KafkaConfig kafka, PostgresConfi
     }
 
     public SluiceConfig withServer(ServerConfig newServer) {
-        return new SluiceConfig(newServer, kafka, postgres, tenants, ingest, spool, roles, devDataDir);
+        return new SluiceConfig(newServer, kafka, postgres, tenants, ingest, spool, roles, devDataDir, edge);
     }
 
     public SluiceConfig withKafka(KafkaConfig newKafka) {
-        return new SluiceConfig(server, newKafka, postgres, tenants, ingest, spool, roles, devDataDir);
+        return new SluiceConfig(server, newKafka, postgres, tenants, ingest, spool, roles, devDataDir, edge);
     }
 
     public SluiceConfig withSpool(SpoolConfig newSpool) {
-        return new SluiceConfig(server, kafka, postgres, tenants, ingest, newSpool, roles, devDataDir);
+        return new SluiceConfig(server, kafka, postgres, tenants, ingest, newSpool, roles, devDataDir, edge);
+    }
+
+    public SluiceConfig withEdge(EdgeConfig newEdge) {
+        return new SluiceConfig(server, kafka, postgres, tenants, ingest, spool, roles, devDataDir, newEdge);
     }
 
     public SluiceConfig withPostgres(PostgresConfig newPostgres) {
-        return new SluiceConfig(server, kafka, newPostgres, tenants, ingest, spool, roles, devDataDir);
+        return new SluiceConfig(server, kafka, newPostgres, tenants, ingest, spool, roles, devDataDir, edge);
     }
 }
