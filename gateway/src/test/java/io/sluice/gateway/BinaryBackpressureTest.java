@@ -10,7 +10,9 @@ import io.sluice.protocol.frame.Ack;
 import io.sluice.protocol.frame.ErrorFrame;
 import io.sluice.protocol.frame.GoAway;
 import io.sluice.protocol.frame.HelloOk;
+import io.r2dbc.pool.ConnectionPool;
 import io.sluice.storage.auth.ApiKeyStore;
+import io.sluice.storage.postgres.PostgresConnections;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import org.junit.jupiter.api.AfterAll;
@@ -56,7 +58,13 @@ class BinaryBackpressureTest {
         overrides.put("ingest.max-in-flight-items", "100");
         overrides.put("server.shutdown-grace", "20s");
         config = infra.configure(ConfigLoader.load(null, Map.of(), overrides));
-        key = KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), "flow", Tier.ENTERPRISE);
+        // A pool of its own: the shared one may hold connections from before another class restarted PostgreSQL.
+        ConnectionPool pool = PostgresConnections.pool(config.postgres());
+        try {
+            key = KeysCommand.create(new ApiKeyStore(pool), "flow", Tier.ENTERPRISE);
+        } finally {
+            pool.dispose();
+        }
         sluice = Sluice.start(config, sink -> gate = new GatedSink(sink));
     }
 

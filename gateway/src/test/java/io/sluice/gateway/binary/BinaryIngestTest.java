@@ -16,7 +16,9 @@ import io.sluice.protocol.frame.Ack;
 import io.sluice.protocol.frame.ErrorFrame;
 import io.sluice.protocol.frame.Nack;
 import io.sluice.protocol.record.Series;
+import io.r2dbc.pool.ConnectionPool;
 import io.sluice.storage.auth.ApiKeyStore;
+import io.sluice.storage.postgres.PostgresConnections;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import org.junit.jupiter.api.AfterAll;
@@ -71,11 +73,17 @@ class BinaryIngestTest {
         overrides.put("ingest.max-active-series", "50");
         SluiceConfig config = infra.configure(ConfigLoader.load(null, Map.of(), overrides));
         bootstrap = infra.bootstrapServers();
-        ApiKeyStore store = new ApiKeyStore(infra.connectionFactory());
-        for (String tenant : List.of("bin-exact", "bin-tls", "bin-other", "bin-refused")) {
-            keys.put(tenant, KeysCommand.create(store, tenant, Tier.ENTERPRISE));
+        // A pool of its own: the shared one may hold connections from before another class restarted PostgreSQL.
+        ConnectionPool pool = PostgresConnections.pool(config.postgres());
+        try {
+            ApiKeyStore store = new ApiKeyStore(pool);
+            for (String tenant : List.of("bin-exact", "bin-tls", "bin-other", "bin-refused")) {
+                keys.put(tenant, KeysCommand.create(store, tenant, Tier.ENTERPRISE));
+            }
+            keys.put("bin-free", KeysCommand.create(store, "bin-free", Tier.FREE));
+        } finally {
+            pool.dispose();
         }
-        keys.put("bin-free", KeysCommand.create(store, "bin-free", Tier.FREE));
         sluice = Sluice.start(config);
     }
 
