@@ -133,7 +133,8 @@ public final class ConfigLoader {
                 t.get(Settings.INGEST_MAX_NAME_LENGTH), t.get(Settings.INGEST_MAX_LABELS),
                 t.get(Settings.INGEST_MAX_LABEL_NAME_LENGTH), t.get(Settings.INGEST_MAX_LABEL_VALUE_LENGTH),
                 t.get(Settings.INGEST_LATE_WINDOW), t.get(Settings.INGEST_CLOCK_SKEW),
-                t.get(Settings.INGEST_MAX_ACTIVE_SERIES));
+                t.get(Settings.INGEST_MAX_ACTIVE_SERIES), t.get(Settings.INGEST_MAX_IN_FLIGHT_ITEMS),
+                t.get(Settings.INGEST_MAX_IN_FLIGHT_BYTES));
         WriterConfig writer = new WriterConfig(t.get(Settings.WRITER_MAX_BATCH_RECORDS),
                 t.get(Settings.WRITER_MAX_BATCH_WAIT), t.get(Settings.RETENTION_RAW),
                 t.get(Settings.RETENTION_ROLLUP_1M), t.get(Settings.RETENTION_ROLLUP_1H),
@@ -145,9 +146,17 @@ public final class ConfigLoader {
                 t.get(Settings.LINKS_CACHE_TTL), t.get(Settings.LINKS_NEGATIVE_TTL),
                 t.get(Settings.LINKS_PERMANENT_MAX_AGE), t.get(Settings.LINKS_REDIRECTS_PER_MINUTE),
                 t.get(Settings.LINKS_CLICK_QUEUE));
+        String cert = t.get(Settings.SERVER_TLS_CERT_FILE);
+        String key = t.get(Settings.SERVER_TLS_KEY_FILE);
+        if (cert.isBlank() != key.isBlank()) {
+            throw new ConfigException(Settings.SERVER_TLS_CERT_FILE + " and " + Settings.SERVER_TLS_KEY_FILE
+                    + ": only one is set (expected: both, for TLS, or neither)");
+        }
+        EdgeConfig edge = new EdgeConfig(t.get(Settings.SERVER_BINARY_PORT),
+                cert.isBlank() ? null : Path.of(cert.strip()), key.isBlank() ? null : Path.of(key.strip()),
+                t.get(Settings.BINARY_MAX_FRAME_BYTES), t.get(Settings.BINARY_MAX_IN_FLIGHT_BATCHES));
         return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), ingest, writer, query, links, spool,
-                roles,
-                Path.of(t.get(Settings.DEV_DATA_DIR)));
+                roles, Path.of(t.get(Settings.DEV_DATA_DIR)), edge);
     }
 
     /** The parsed values, read back with their static types. */

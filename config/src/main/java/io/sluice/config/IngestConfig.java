@@ -2,7 +2,11 @@ package io.sluice.config;
 
 import java.time.Duration;
 
-/** Limits every ingested sample and event is checked against (HTTP and binary alike). */
+/**
+ * Limits every ingested sample and event is checked against (HTTP and binary alike), and the bound on what
+ * is accepted but not yet durable ({@code maxInFlightItems}, {@code maxInFlightBytes}).
+ */
 public record IngestConfig(int maxItemsPerRequest, int maxNameLength, int maxLabels, int maxLabelNameLength,
-                           int maxLabelValueLength, Duration lateWindow, Duration clockSkew, int maxActiveSeries) {
+                           int maxLabelValueLength, Duration lateWindow, Duration clockSkew, int maxActiveSeries,
+                           long maxInFlightItems, long maxInFlightBytes) {
 }

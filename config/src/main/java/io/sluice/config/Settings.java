@@ -21,7 +21,8 @@ public final class Settings {
     public static final Setting<String> SERVER_HOST = string("server.host", "0.0.0.0",
             "Address the gateway listens on.");
     public static final Setting<Integer> SERVER_PORT = intIn("server.port", 8080, 0, 65535,
-            "Port for HTTP (and, later, the binary protocol); 0 picks any free port.");
+            "Port for HTTP and the binary protocol (told apart by their first bytes; TLS too when configured); "
+                    + "0 picks any free port.");
     public static final Setting<Integer> SERVER_IO_THREADS = intIn("server.io-threads", 0, 0, 1024,
             "Event-loop threads; 0 means one per core.");
     public static final Setting<Integer> SERVER_MAX_CONNECTIONS = intIn("server.max-connections", 10_000, 1,
@@ -37,10 +38,26 @@ public final class Settings {
     public static final Setting<Duration> SERVER_HEALTH_TIMEOUT = duration("server.health-timeout", "2s",
             Duration.ofMillis(50), Duration.ofMinutes(1),
             "How long /health/ready waits for each dependency check.");
+    public static final Setting<Integer> SERVER_BINARY_PORT = intIn("server.binary-port", -1, -1, 65535,
+            "An extra port that serves only the binary protocol (TLS too when configured); -1 = none, "
+                    + "0 picks any free port. The binary protocol is always served on server.port as well.");
+    public static final Setting<String> SERVER_TLS_CERT_FILE = optionalString("server.tls.cert-file",
+            "PEM certificate chain for TLS on the gateway's ports; empty = TLS off. Plain and TLS connections "
+                    + "are both accepted on the same port. Set together with server.tls.key-file.");
+    public static final Setting<String> SERVER_TLS_KEY_FILE = optionalString("server.tls.key-file",
+            "PEM private key (PKCS#8, unencrypted) for server.tls.cert-file; empty = TLS off.");
     public static final Setting<Set<Role>> ROLES = new Setting<>("roles", "gateway,writer",
             "a comma-separated subset of gateway, writer",
             "Which parts run in this process (serve).",
             raw -> Role.parseSet(raw), set -> !set.isEmpty(), false);
+
+    // ---- binary -------------------------------------------------------------------------------
+    public static final Setting<Integer> BINARY_MAX_FRAME_BYTES = byteSize("binary.max-frame-bytes", "1MiB", 1 << 10,
+            64 << 20, "Largest binary frame payload a client may send (announced in HELLO_OK); larger frames get "
+                    + "ERROR FRAME_TOO_LARGE.");
+    public static final Setting<Integer> BINARY_MAX_IN_FLIGHT_BATCHES = intIn("binary.max-in-flight-batches", 32, 1,
+            65_535, "Unanswered BATCHes one binary connection may have (announced in HELLO_OK); a client that "
+                    + "sends more gets ERROR PROTOCOL_ERROR.");
 
     // ---- kafka ---------------------------------------------------------------------------------
     public static final Setting<List<String>> KAFKA_BOOTSTRAP_SERVERS = new Setting<>("kafka.bootstrap-servers",
@@ -112,6 +129,14 @@ public final class Settings {
             100_000_000, "Most series one tenant may have active (seen in the last hour) on this node; "
                     + "samples of new series beyond it are rejected as cardinality_limit.");
 
+    public static final Setting<Long> INGEST_MAX_IN_FLIGHT_ITEMS = new Setting<>("ingest.max-in-flight-items",
+            "1000000", "1.." + (1L << 40), "Samples and events accepted but not yet acknowledged by Kafka, over all "
+                    + "connections. At this mark binary reads pause (resuming below half of it) and further batches "
+                    + "get 503 / RETRY_LATER.", Long::parseLong, v -> v >= 1 && v <= (1L << 40), false);
+    public static final Setting<Long> INGEST_MAX_IN_FLIGHT_BYTES = longByteSize("ingest.max-in-flight-bytes", "256MiB",
+            1L << 10, 1L << 40, "Record bytes accepted but not yet acknowledged by Kafka, over all connections; "
+                    + "same behaviour as ingest.max-in-flight-items.");
+
     // ---- writer / retention ----------------------------------------------------------------------
     public static final Setting<Integer> WRITER_MAX_BATCH_RECORDS = intIn("writer.max-batch-records", 500, 1, 100_000,
             "Most Kafka records (segments) the storage writer applies in one PostgreSQL transaction per partition.");
@@ -174,13 +199,16 @@ public final class Settings {
     /** All settings, in the order of the example file. */
     public static final List<Setting<?>> ALL = List.of(
             SERVER_HOST, SERVER_PORT, SERVER_IO_THREADS, SERVER_MAX_CONNECTIONS, SERVER_IDLE_TIMEOUT,
-            SERVER_MAX_HEADER_BYTES, SERVER_MAX_BODY_BYTES, SERVER_SHUTDOWN_GRACE, SERVER_HEALTH_TIMEOUT, ROLES,
+            SERVER_MAX_HEADER_BYTES, SERVER_MAX_BODY_BYTES, SERVER_SHUTDOWN_GRACE, SERVER_HEALTH_TIMEOUT,
+            SERVER_BINARY_PORT, SERVER_TLS_CERT_FILE, SERVER_TLS_KEY_FILE, ROLES,
+            BINARY_MAX_FRAME_BYTES, BINARY_MAX_IN_FLIGHT_BATCHES,
             KAFKA_BOOTSTRAP_SERVERS, KAFKA_CLIENT_ID, KAFKA_REQUEST_TIMEOUT, KAFKA_TOPIC_PREFIX, KAFKA_PARTITIONS,
             KAFKA_REPLICATION_FACTOR,
             POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DATABASE, POSTGRES_USER, POSTGRES_PASSWORD,
             POSTGRES_POOL_MAX_SIZE, POSTGRES_CONNECT_TIMEOUT,
             INGEST_MAX_ITEMS_PER_REQUEST, INGEST_MAX_NAME_LENGTH, INGEST_MAX_LABELS, INGEST_MAX_LABEL_NAME_LENGTH,
             INGEST_MAX_LABEL_VALUE_LENGTH, INGEST_LATE_WINDOW, INGEST_CLOCK_SKEW, INGEST_MAX_ACTIVE_SERIES,
+            INGEST_MAX_IN_FLIGHT_ITEMS, INGEST_MAX_IN_FLIGHT_BYTES,
             WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_WAIT, RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,
             RETENTION_PARTITIONS_AHEAD,
             QUERY_MAX_POINTS_PER_SERIES, QUERY_MAX_SERIES, QUERY_MAX_RANGE, QUERY_STATEMENT_TIMEOUT, QUERY_CACHE_MAX_BYTES,
@@ -224,6 +252,10 @@ public final class Settings {
     private static Setting<String> string(String name, String def, String description) {
         return new Setting<>(name, def, "a non-empty string", description, Function.identity(),
                 s -> !s.isEmpty(), false);
+    }
+
+    private static Setting<String> optionalString(String name, String description) {
+        return new Setting<>(name, "", "a file path, or empty", description, Function.identity(), s -> true, false);
     }
 
     private static Setting<Integer> intIn(String name, int def, int min, int max, String description) {

@@ -11,9 +11,8 @@ import java.util.Set;
  */
 public record SluiceConfig(ServerConfig server, KafkaConfig kafka, PostgresConfig postgres,
                            TenantsConfig tenants, IngestConfig ingest, WriterConfig writer,
-                           QueryConfig query, LinksConfig links,
-                           SpoolConfig spool, Set<Role> roles,
-                           Path devDataDir) {
+                           QueryConfig query, LinksConfig links, SpoolConfig spool, Set<Role> roles,
+                           Path devDataDir, EdgeConfig edge) {
 
     public SluiceConfig {
         roles = Set.copyOf(roles);
@@ -24,26 +23,37 @@ public record SluiceConfig(ServerConfig server, KafkaConfig kafka, PostgresConfi
     }
 
     public SluiceConfig withServer(ServerConfig newServer) {
-        return new SluiceConfig(newServer, kafka, postgres, tenants, ingest, writer, query, links, spool, roles, devDataDir);
+        return new SluiceConfig(newServer, kafka, postgres, tenants, ingest, writer, query, links, spool, roles,
+                devDataDir, edge);
     }
 
     public SluiceConfig withKafka(KafkaConfig newKafka) {
-        return new SluiceConfig(server, newKafka, postgres, tenants, ingest, writer, query, links, spool, roles, devDataDir);
-    }
-
-    public SluiceConfig withSpool(SpoolConfig newSpool) {
-        return new SluiceConfig(server, kafka, postgres, tenants, ingest, writer, query, links, newSpool, roles, devDataDir);
-    }
-
-    public SluiceConfig withWriter(WriterConfig newWriter) {
-        return new SluiceConfig(server, kafka, postgres, tenants, ingest, newWriter, query, links, spool, roles, devDataDir);
-    }
-
-    public SluiceConfig withLinks(LinksConfig newLinks) {
-        return new SluiceConfig(server, kafka, postgres, tenants, ingest, writer, query, newLinks, spool, roles, devDataDir);
+        return new SluiceConfig(server, newKafka, postgres, tenants, ingest, writer, query, links, spool, roles,
+                devDataDir, edge);
     }
 
     public SluiceConfig withPostgres(PostgresConfig newPostgres) {
-        return new SluiceConfig(server, kafka, newPostgres, tenants, ingest, writer, query, links, spool, roles, devDataDir);
+        return new SluiceConfig(server, kafka, newPostgres, tenants, ingest, writer, query, links, spool, roles,
+                devDataDir, edge);
+    }
+
+    public SluiceConfig withWriter(WriterConfig newWriter) {
+        return new SluiceConfig(server, kafka, postgres, tenants, ingest, newWriter, query, links, spool, roles,
+                devDataDir, edge);
+    }
+
+    public SluiceConfig withLinks(LinksConfig newLinks) {
+        return new SluiceConfig(server, kafka, postgres, tenants, ingest, writer, query, newLinks, spool, roles,
+                devDataDir, edge);
+    }
+
+    public SluiceConfig withSpool(SpoolConfig newSpool) {
+        return new SluiceConfig(server, kafka, postgres, tenants, ingest, writer, query, links, newSpool, roles,
+                devDataDir, edge);
+    }
+
+    public SluiceConfig withEdge(EdgeConfig newEdge) {
+        return new SluiceConfig(server, kafka, postgres, tenants, ingest, writer, query, links, spool, roles,
+                devDataDir, newEdge);
     }
 }

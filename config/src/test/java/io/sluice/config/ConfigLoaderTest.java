@@ -119,4 +119,21 @@ class ConfigLoaderTest {
         // and it loads to exactly the defaults
         assertThat(ConfigLoader.load(example, Map.of(), Map.of())).isEqualTo(SluiceConfig.defaults());
     }
+
+    @Test
+    void edgeSettingsHaveClearDefaultsAndTlsNeedsBothFiles() {
+        EdgeConfig edge = SluiceConfig.defaults().edge();
+        assertThat(edge.binaryPort()).isEqualTo(EdgeConfig.NO_PORT);
+        assertThat(edge.tls()).isFalse();
+        assertThat(edge.maxFrameBytes()).isEqualTo(1 << 20);
+        EdgeConfig tls = ConfigLoader.load(null, Map.of(), Map.of("server.tls.cert-file", "c.pem",
+                "server.tls.key-file", "k.pem", "server.binary-port", "0")).edge();
+        assertThat(tls.tls()).isTrue();
+        assertThat(tls.tlsKeyFile()).isEqualTo(Path.of("k.pem"));
+        assertThat(tls.binaryPort()).isZero();
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("server.tls.cert-file", "c.pem")))
+                .hasMessageContaining("server.tls.cert-file and server.tls.key-file: only one is set");
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("server.binary-port", "-2")))
+                .hasMessageContaining("server.binary-port: -2 (expected: -1..65535)");
+    }
 }

@@ -1,15 +1,10 @@
 package io.sluice.gateway;
 
-import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.r2dbc.pool.ConnectionPool;
 import io.sluice.config.SluiceConfig;
 import io.sluice.gateway.health.HealthRoutes;
-import io.sluice.gateway.http.BodyAggregator;
 import io.sluice.gateway.http.HttpRouter;
 import io.sluice.gateway.metrics.GatewayMetrics;
 import io.sluice.gateway.server.ConnectionLimit;
@@ -17,7 +12,6 @@ import io.sluice.gateway.server.GatewayServer;
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.github.bucket4j.TimeMeter;
 import io.netty.buffer.PooledByteBufAllocator;
-import io.netty.handler.codec.http.HttpContentDecompressor;
 import io.sluice.gateway.auth.ApiGuard;
 import io.sluice.gateway.auth.Authenticator;
 import io.sluice.gateway.ingest.ActiveSeries;
@@ -25,6 +19,12 @@ import io.sluice.gateway.ingest.HttpIngestRoutes;
 import io.sluice.gateway.ingest.IngestMetrics;
 import io.sluice.gateway.ingest.IngestParser;
 import io.sluice.gateway.ingest.IngestPipeline;
+import io.sluice.gateway.ingest.InFlightLimit;
+import io.sluice.gateway.binary.BinarySessions;
+import io.sluice.gateway.edge.EdgePipeline;
+import io.sluice.gateway.edge.ServerTls;
+import io.sluice.config.EdgeConfig;
+import io.sluice.storage.kafka.SegmentSink;
 import io.sluice.gateway.ratelimit.TenantRateLimiter;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.kafka.KafkaClusterCheck;
@@ -37,7 +37,10 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.UnaryOperator;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -48,27 +51,23 @@ public final class Sluice implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Sluice.class);
 
-    /** Pipeline handler names, in pipeline order. */
-    static final String CONNECTION_LIMIT = "connection-limit";
-    static final String IDLE = "idle";
-    static final String HTTP_CODEC = "http-codec";
-    static final String HTTP_DECOMPRESS = "http-decompress";
-    static final String HTTP_BODY = "http-body";
-    static final String HTTP_ROUTER = "http-router";
-
     private final SluiceConfig config;
     private final GatewayMetrics metrics;
     private final ConnectionPool postgres;
     private final KafkaClusterCheck kafkaCheck;
     private final GatewayServer server;
+    private final UnaryOperator<SegmentSink> sinkDecorator;
     private ReactorKafkaSink sink;
     private io.sluice.gateway.links.ClickTracker clicks;
     private io.sluice.gateway.links.LinkInvalidation invalidation;
+    private BinarySessions binarySessions;
+    private int binaryPort = EdgeConfig.NO_PORT;
     private final AtomicBoolean draining = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private Sluice(SluiceConfig config) {
+    private Sluice(SluiceConfig config, UnaryOperator<SegmentSink> sinkDecorator) {
         this.config = config;
+        this.sinkDecorator = sinkDecorator;
         this.metrics = new GatewayMetrics();
         this.postgres = PostgresConnections.pool(config.postgres());
         this.kafkaCheck = new KafkaClusterCheck(config.kafka());
@@ -77,7 +76,12 @@ public final class Sluice implements AutoCloseable {
 
     /** Starts serving; returns once the port is bound. */
     public static Sluice start(SluiceConfig config) {
-        Sluice sluice = new Sluice(config);
+        return start(config, UnaryOperator.identity());
+    }
+
+    /** Test seam: as {@link #start(SluiceConfig)} with the Kafka sink wrapped by {@code sinkDecorator}. */
+    static Sluice start(SluiceConfig config, UnaryOperator<SegmentSink> sinkDecorator) {
+        Sluice sluice = new Sluice(config, sinkDecorator);
         try {
             sluice.serve();
         } catch (RuntimeException e) {
@@ -94,14 +98,20 @@ public final class Sluice implements AutoCloseable {
         sink = new ReactorKafkaSink(config.kafka());
         TenantRateLimiter limiter = new TenantRateLimiter(config.tenants(), TimeMeter.SYSTEM_NANOTIME,
                 metrics.registry());
-        ApiGuard guard = new ApiGuard(new Authenticator(new ApiKeyStore(postgres), metrics.registry(),
-                Ticker.systemTicker()), limiter);
+        Authenticator authenticator = new Authenticator(new ApiKeyStore(postgres), metrics.registry(),
+                Ticker.systemTicker());
+        ApiGuard guard = new ApiGuard(authenticator, limiter);
+        ActiveSeries activeSeries = new ActiveSeries(config.ingest().maxActiveSeries(), Ticker.systemTicker());
+        IngestPipeline pipeline = new IngestPipeline(sinkDecorator.apply(sink), topics, PooledByteBufAllocator.DEFAULT,
+                metrics.registry());
+        IngestMetrics ingestMetrics = new IngestMetrics(metrics.registry());
+        InFlightLimit inFlight = new InFlightLimit(config.ingest().maxInFlightItems(),
+                config.ingest().maxInFlightBytes(), metrics.registry());
         HttpIngestRoutes ingest = new HttpIngestRoutes(
                 new IngestParser(config.ingest(), System::currentTimeMillis),
-                new ActiveSeries(config.ingest().maxActiveSeries(), Ticker.systemTicker()),
-                limiter,
-                new IngestPipeline(sink, topics, PooledByteBufAllocator.DEFAULT, metrics.registry()),
-                new IngestMetrics(metrics.registry()));
+                activeSeries, limiter, pipeline, ingestMetrics, inFlight);
+        binarySessions = new BinarySessions(config.edge(), config.ingest(), authenticator, limiter, activeSeries,
+                pipeline, ingestMetrics, inFlight, System::currentTimeMillis, metrics.registry());
         java.time.Clock clock = java.time.Clock.systemUTC();
         io.sluice.storage.query.QueryRepository queries = new io.sluice.storage.query.QueryRepository(postgres,
                 config.query().statementTimeout());
@@ -143,26 +153,23 @@ public final class Sluice implements AutoCloseable {
                 .setMaxInitialLineLength(8192)
                 .setMaxHeaderSize(config.server().maxHeaderBytes())
                 .setValidateHeaders(true);
-        int maxBody = config.server().maxBodyBytes();
-        long idleSeconds = config.server().idleTimeout().toSeconds();
-        server.start((SocketChannel ch) -> ch.pipeline()
-                .addLast(CONNECTION_LIMIT, connectionLimit)
-                .addLast(IDLE, new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS) {
-                    @Override
-                    protected void channelIdle(io.netty.channel.ChannelHandlerContext ctx, IdleStateEvent evt) {
-                        ctx.close();
-                    }
-                })
-                .addLast(HTTP_CODEC, new HttpServerCodec(decoderConfig))
-                .addLast(HTTP_DECOMPRESS, new HttpContentDecompressor(0))
-                .addLast(HTTP_BODY, new BodyAggregator(maxBody, router.rejected("body_too_large")))
-                .addLast(HTTP_ROUTER, router));
+        EdgePipeline edge = new EdgePipeline(connectionLimit, config.server().idleTimeout().toSeconds(),
+                ServerTls.load(config.edge()), decoderConfig, config.server().maxBodyBytes(), router, binarySessions);
+        server.start(edge::initUnified);
+        if (config.edge().binaryPort() != EdgeConfig.NO_PORT) {
+            binaryPort = server.listen(config.edge().binaryPort(), "server.binary-port", edge::initBinaryOnly);
+        }
         metrics.bindEventLoops(server.workers());
     }
 
-    /** The port the gateway listens on. */
+    /** The port the gateway listens on (HTTP and binary). */
     public int port() {
         return server.port();
+    }
+
+    /** The binary-only port, or {@link EdgeConfig#NO_PORT} when {@code server.binary-port} is -1. */
+    public int binaryPort() {
+        return binaryPort;
     }
 
     public SluiceConfig config() {
@@ -174,8 +181,9 @@ public final class Sluice implements AutoCloseable {
     }
 
     /**
-     * Graceful shutdown: readiness turns 503, the socket stops accepting, in-flight requests finish
-     * within {@code server.shutdown-grace}, then shared clients close. Safe to call more than once.
+     * Graceful shutdown: readiness turns 503, the sockets stop accepting, binary sessions get GOAWAY and close
+     * once their in-flight batches are answered, in-flight requests finish within {@code server.shutdown-grace},
+     * then shared clients close. Safe to call more than once.
      */
     @Override
     public void close() {
@@ -184,6 +192,19 @@ public final class Sluice implements AutoCloseable {
         }
         long began = System.nanoTime();
         draining.set(true);
+        server.stopAccepting();
+        if (binarySessions != null) {
+            try {
+                binarySessions.goAway().get(config.server().shutdownGrace().toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                log.warn("Binary sessions still open after server.shutdown-grace ({}); closing them",
+                        config.server().shutdownGrace());
+            } catch (ExecutionException e) {
+                log.warn("Binary sessions did not close cleanly", e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         server.close();
         if (invalidation != null) {
             invalidation.close();

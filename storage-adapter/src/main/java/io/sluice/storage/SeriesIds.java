@@ -15,7 +15,12 @@ public final class SeriesIds {
     }
 
     public static long of(String tenant, Series series) {
-        return mix(series.fingerprint() ^ Long.rotateLeft(tenantHash(tenant), 31));
+        return of(tenantHash(tenant), series);
+    }
+
+    /** As {@link #of(String, Series)} with the tenant's {@link #tenantHash} computed once for many series. */
+    public static long of(long tenantHash, Series series) {
+        return mix(series.fingerprint() ^ Long.rotateLeft(tenantHash, 31));
     }
 
     /** The partition of a series among {@code partitions}. */
@@ -24,7 +29,7 @@ public final class SeriesIds {
     }
 
     /** FNV-1a 64 over the tenant's UTF-8 bytes. */
-    static long tenantHash(String tenant) {
+    public static long tenantHash(String tenant) {
         long h = 0xcbf29ce484222325L;
         for (byte b : tenant.getBytes(StandardCharsets.UTF_8)) {
             h ^= b & 0xff;

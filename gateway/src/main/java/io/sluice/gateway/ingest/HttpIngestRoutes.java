@@ -19,8 +19,9 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>Answers 202 {@code {"accepted": N, "rejected": [{"index", "reason", "message"}]}} only after Kafka
  * acknowledged the accepted items; 400 for a body that is not a batch, 413 for too many items, 422 when
- * no item is valid, 429 when the tenant's item quota is spent, 503 when the items could not be made
- * durable (nothing was accepted; retry).
+ * no item is valid, 429 when the tenant's item quota is spent, 503 with {@code Retry-After} when the
+ * gateway has too much in flight ({@link InFlightLimit}) or the items could not be made durable (nothing
+ * was accepted; retry).
  */
 public final class HttpIngestRoutes {
 
@@ -32,14 +33,16 @@ public final class HttpIngestRoutes {
     private final TenantRateLimiter limiter;
     private final IngestPipeline pipeline;
     private final IngestMetrics metrics;
+    private final InFlightLimit inFlight;
 
     public HttpIngestRoutes(IngestParser parser, ActiveSeries activeSeries, TenantRateLimiter limiter,
-                            IngestPipeline pipeline, IngestMetrics metrics) {
+                            IngestPipeline pipeline, IngestMetrics metrics, InFlightLimit inFlight) {
         this.parser = parser;
         this.activeSeries = activeSeries;
         this.limiter = limiter;
         this.pipeline = pipeline;
         this.metrics = metrics;
+        this.inFlight = inFlight;
     }
 
     public void metrics(HttpExchange exchange, Principal principal) {
@@ -93,8 +96,18 @@ public final class HttpIngestRoutes {
                     "none of the " + batch.total() + " " + kind + " is valid", json -> writeRejections(json, batch));
             return;
         }
+        long bytes = exchange.body().readableBytes();
+        if (!inFlight.tryAcquire(accepted, bytes)) {
+            metrics.rejected(InFlightLimit.REJECTION_REASON, TRANSPORT, accepted);
+            exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER,
+                    Math.max(1, InFlightLimit.RETRY_AFTER_MS / 1000));
+            exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "saturated", "the gateway has too much data in "
+                    + "flight to Kafka (ingest.max-in-flight-items / -bytes); nothing was accepted, retry");
+            return;
+        }
         RateLimitDecision quota = limiter.tryConsume(principal, TenantRateLimiter.Kind.ITEMS, accepted);
         if (!quota.allowed()) {
+            inFlight.release(accepted, bytes);
             metrics.rejected("item_quota", TRANSPORT, accepted);
             quota.addHeaders(exchange.responseHeaders());
             exchange.error(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limited", quota.neverFits()
@@ -108,10 +121,12 @@ public final class HttpIngestRoutes {
         try {
             durable = submit.get();
         } catch (RuntimeException e) {
+            inFlight.release(accepted, bytes);
             log.error("Could not encode an ingest batch", e);
             exchange.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal", "internal error");
             return;
         }
+        durable.whenComplete((ok, err) -> inFlight.release(accepted, bytes));
         durable.whenComplete((ok, err) -> exchange.context().executor().execute(() -> {
             if (err != null) {
                 metrics.rejected("unavailable", TRANSPORT, accepted);

@@ -4,7 +4,10 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.netty.buffer.ByteBufAllocator;
+import io.sluice.protocol.frame.Batch;
 import io.sluice.protocol.record.Event;
+import io.sluice.protocol.record.RecordCursor;
+import io.sluice.protocol.record.Series;
 import io.sluice.protocol.segment.SegmentWriter;
 import io.sluice.storage.SeriesIds;
 import io.sluice.storage.kafka.SegmentSink;
@@ -22,6 +25,12 @@ import java.util.concurrent.TimeUnit;
  * what an ingest ack waits for.
  */
 public final class IngestPipeline {
+
+    /**
+     * Uncompressed record bytes at which a binary batch's segment for one partition is cut and a new one
+     * started, so that a large batch never makes a Kafka record over the producer's request size.
+     */
+    public static final int SEGMENT_CUT_BYTES = 256 * 1024;
 
     private final SegmentSink sink;
     private final Topics topics;
@@ -72,6 +81,51 @@ public final class IngestPipeline {
         }
     }
 
+    /**
+     * Submits every sample and event of a decoded binary batch, copied record by record (no object per
+     * sample) into one segment per partition, cut at {@link #SEGMENT_CUT_BYTES}. The batch is not released:
+     * its bytes are copied before this returns, so the caller may release it at once.
+     */
+    public CompletableFuture<Void> submitBatch(String tenant, Batch batch) {
+        long tenantHash = SeriesIds.tenantHash(tenant);
+        String metricsTopic = topics.metrics();
+        String eventsTopic = topics.events();
+        SegmentWriter[] samples = new SegmentWriter[topics.partitions(metricsTopic)];
+        SegmentWriter[] events = new SegmentWriter[topics.partitions(eventsTopic)];
+        List<CompletableFuture<Void>> acks = new ArrayList<>();
+        try {
+            RecordCursor cursor = batch.cursor();
+            while (cursor.next()) {
+                if (cursor.isSample()) {
+                    int partition = SeriesIds.partition(SeriesIds.of(tenantHash, cursor.series()), samples.length);
+                    copy(cursor, samples, partition, tenant, metricsTopic, acks);
+                } else {
+                    Series byId = Series.of(cursor.event().id());
+                    int partition = SeriesIds.partition(SeriesIds.of(tenantHash, byId), events.length);
+                    copy(cursor, events, partition, tenant, eventsTopic, acks);
+                }
+            }
+            acks.add(send(metricsTopic, samples));
+            acks.add(send(eventsTopic, events));
+        } catch (RuntimeException e) {
+            closeAll(samples);
+            closeAll(events);
+            // Segments already handed to the sink stay there; the caller NACKs, the client resends.
+            throw e;
+        }
+        return CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new));
+    }
+
+    private void copy(RecordCursor cursor, SegmentWriter[] writers, int partition, String tenant, String topic,
+                      List<CompletableFuture<Void>> acks) {
+        SegmentWriter w = writer(writers, partition, tenant);
+        w.copy(cursor);
+        if (w.recordBytes() >= SEGMENT_CUT_BYTES) {
+            writers[partition] = null;
+            acks.add(sendOne(topic, partition, w));
+        }
+    }
+
     private SegmentWriter writer(SegmentWriter[] writers, int partition, String tenant) {
         SegmentWriter w = writers[partition];
         if (w == null) {
@@ -89,12 +143,16 @@ public final class IngestPipeline {
                 continue;
             }
             writers[partition] = null;
-            segmentItems.record(w.sampleCount() + w.eventCount());
-            long started = System.nanoTime();
-            acks.add(sink.send(topic, partition, w.finish())
-                    .whenComplete((ok, err) -> sendLatency.record(System.nanoTime() - started, TimeUnit.NANOSECONDS)));
+            acks.add(sendOne(topic, partition, w));
         }
         return CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new));
+    }
+
+    private CompletableFuture<Void> sendOne(String topic, int partition, SegmentWriter w) {
+        segmentItems.record(w.sampleCount() + w.eventCount());
+        long started = System.nanoTime();
+        return sink.send(topic, partition, w.finish())
+                .whenComplete((ok, err) -> sendLatency.record(System.nanoTime() - started, TimeUnit.NANOSECONDS));
     }
 
     private static void closeAll(SegmentWriter[] writers) {

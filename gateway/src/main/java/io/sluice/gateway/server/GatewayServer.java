@@ -13,6 +13,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -29,6 +31,7 @@ public final class GatewayServer implements AutoCloseable {
     private final MultiThreadIoEventLoopGroup boss;
     private final MultiThreadIoEventLoopGroup workers;
     private Channel serverChannel;
+    private final List<Channel> extraChannels = new CopyOnWriteArrayList<>();
 
     public GatewayServer(ServerConfig config) {
         this.config = config;
@@ -52,6 +55,26 @@ public final class GatewayServer implements AutoCloseable {
      * @throws IllegalStateException naming the setting when the port cannot be bound
      */
     public GatewayServer start(Consumer<SocketChannel> pipeline) {
+        serverChannel = bind(config.port(), "server.port", pipeline);
+        log.info("Gateway listening on {} ({}, {} event loops)", serverChannel.localAddress(),
+                transport, workers.executorCount());
+        return this;
+    }
+
+    /**
+     * Binds one more port on {@code server.host}, served by the same event loops, after {@link #start}.
+     *
+     * @param setting the setting that chose the port, named if it cannot be bound
+     * @return the port actually bound
+     */
+    public int listen(int port, String setting, Consumer<SocketChannel> pipeline) {
+        Channel extra = bind(port, setting, pipeline);
+        extraChannels.add(extra);
+        log.info("Gateway also listening on {} ({})", extra.localAddress(), setting);
+        return ((InetSocketAddress) extra.localAddress()).getPort();
+    }
+
+    private Channel bind(int port, String setting, Consumer<SocketChannel> pipeline) {
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(boss, workers)
                 .channel(transport.serverChannel())
@@ -67,16 +90,13 @@ public final class GatewayServer implements AutoCloseable {
                     }
                 });
         try {
-            serverChannel = bootstrap.bind(config.host(), config.port()).syncUninterruptibly().channel();
+            return bootstrap.bind(config.host(), port).syncUninterruptibly().channel();
         } catch (RuntimeException e) {
             close();
-            throw new IllegalStateException("server.port: " + config.port() + " on " + config.host()
-                    + " cannot be bound (" + e.getMessage() + "); choose another with --server.port or "
-                    + "SLUICE_SERVER_PORT", e);
+            throw new IllegalStateException(setting + ": " + port + " on " + config.host()
+                    + " cannot be bound (" + e.getMessage() + "); choose another with --" + setting + " or "
+                    + "SLUICE_" + setting.toUpperCase(java.util.Locale.ROOT).replace('.', '_').replace('-', '_'), e);
         }
-        log.info("Gateway listening on {} ({}, {} event loops)", serverChannel.localAddress(),
-                transport, workers.executorCount());
-        return this;
     }
 
     /** The port actually bound (useful when {@code server.port} is 0). */
@@ -88,6 +108,9 @@ public final class GatewayServer implements AutoCloseable {
     public void stopAccepting() {
         if (serverChannel != null) {
             serverChannel.close().syncUninterruptibly();
+        }
+        for (Channel extra : extraChannels) {
+            extra.close().syncUninterruptibly();
         }
     }
 
