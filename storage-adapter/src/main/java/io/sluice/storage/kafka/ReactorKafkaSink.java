@@ -7,6 +7,8 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Scheduler;
+import reactor.core.scheduler.Schedulers;
 import reactor.kafka.sender.KafkaSender;
 import reactor.kafka.sender.SenderOptions;
 import reactor.kafka.sender.SenderRecord;
@@ -14,14 +16,25 @@ import reactor.kafka.sender.SenderRecord;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
 
 /**
  * {@link SegmentSink} on reactor-kafka: an idempotent producer with {@code acks=all}. Segments arrive
  * already LZ4-compressed by the protocol's segment encoding, so the producer does not compress again.
+ *
+ * <p>{@code KafkaProducer.send} can block: the first record for a topic waits for its metadata, and a full
+ * producer buffer waits for room (bounded by {@code kafka.request-timeout}). reactor-kafka calls it on the
+ * thread that emits the record, which would be an event loop; so every record is handed to one dedicated
+ * sender thread first, and callers (event loops included) never block.
  */
 public final class ReactorKafkaSink implements SegmentSink {
 
     private final KafkaSender<byte[], byte[]> sender;
+    private final Scheduler sendThread = Schedulers.fromExecutorService(Executors.newSingleThreadExecutor(runnable -> {
+        Thread t = new Thread(runnable, "sluice-kafka-send");
+        t.setDaemon(true);
+        return t;
+    }), "sluice-kafka-send");
 
     public ReactorKafkaSink(KafkaConfig config) {
         Map<String, Object> props = new HashMap<>();
@@ -35,6 +48,7 @@ public final class ReactorKafkaSink implements SegmentSink {
         props.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
         props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) config.requestTimeout().toMillis());
         props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) config.requestTimeout().toMillis() + 5_000);
+        props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) config.requestTimeout().toMillis());
         props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         this.sender = KafkaSender.create(SenderOptions.<byte[], byte[]>create(props).stopOnError(false));
@@ -50,7 +64,7 @@ public final class ReactorKafkaSink implements SegmentSink {
         }
         ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(topic, partition, null, bytes);
         CompletableFuture<Void> acked = new CompletableFuture<>();
-        sender.send(Mono.just(SenderRecord.create(record, null)))
+        sender.send(Mono.just(SenderRecord.create(record, null)).publishOn(sendThread))
                 .subscribe(result -> {
                     if (result.exception() != null) {
                         acked.completeExceptionally(result.exception());
@@ -65,5 +79,6 @@ public final class ReactorKafkaSink implements SegmentSink {
     @Override
     public void close() {
         sender.close();
+        sendThread.dispose();
     }
 }
