@@ -71,6 +71,21 @@ class SpoolLimitsTest {
     }
 
     @Test
+    void deliveryMarksMustComeFromThisSpool() throws IOException {
+        Path other = dir.resolve("other");
+        SpoolPosition foreign;
+        try (Spool spool = Spool.open(SpoolTesting.config(other))) {
+            foreign = appendAll(spool, 1, 10).get(0);
+        }
+        try (Spool spool = Spool.open(SpoolTesting.config(dir))) {
+            appendAll(spool, 1, 10);
+            assertThatThrownBy(() -> spool.markDelivered(foreign))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("another spool instance");
+            assertThat(spool.isEmpty()).isFalse();
+        }
+    }
+
+    @Test
     void invalidSettingsAreNamedInTheError() {
         assertThatThrownBy(() -> Spool.open(new SpoolConfig(dir, 0, 1 << 20, Duration.ZERO)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("spool.max-bytes: 0 (expected: > 0)");

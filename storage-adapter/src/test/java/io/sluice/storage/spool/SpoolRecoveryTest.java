@@ -180,6 +180,21 @@ class SpoolRecoveryTest {
     }
 
     @Test
+    void damageAfterOpenIsReportedByTheReaderNotSkipped() throws IOException {
+        try (Spool spool = Spool.open(config())) {
+            List<SpoolPosition> written = appendAll(spool, 5, 500);
+            overwrite(segmentFiles(dir).get(0), written.get(2).endOffset + 50, new byte[] {0x01, 0x02});
+            try (SpoolReader reader = spool.reader()) {
+                assertThat(reader.next(3)).hasSize(3);
+                assertThatThrownBy(reader::next)
+                        .isInstanceOfSatisfying(SpoolCorruptedException.class,
+                                e -> assertThat(e.offset()).isEqualTo(written.get(2).endOffset))
+                        .hasMessageContaining("CRC32C mismatch");
+            }
+        }
+    }
+
+    @Test
     void anUnreadableCheckpointReplaysEverythingAgain() throws IOException {
         try (Spool spool = Spool.open(config())) {
             List<SpoolPosition> written = appendAll(spool, 5, 500);
