@@ -128,7 +128,7 @@ public final class ConfigLoader {
                 t.get(Settings.TENANTS_ENTERPRISE_ITEMS_PER_MINUTE)));
         Set<Role> roles = t.get(Settings.ROLES);
         SpoolConfig spool = new SpoolConfig(Path.of(t.get(Settings.SPOOL_DIR)), t.get(Settings.SPOOL_MAX_BYTES),
-                t.get(Settings.SPOOL_SEGMENT_BYTES), t.get(Settings.SPOOL_FSYNC_INTERVAL));
+                t.get(Settings.SPOOL_SEGMENT_BYTES), t.get(Settings.SPOOL_FSYNC_INTERVAL), t.get(Settings.KAFKA_SEND_TIMEOUT));
         IngestConfig ingest = new IngestConfig(t.get(Settings.INGEST_MAX_ITEMS_PER_REQUEST),
                 t.get(Settings.INGEST_MAX_NAME_LENGTH), t.get(Settings.INGEST_MAX_LABELS),
                 t.get(Settings.INGEST_MAX_LABEL_NAME_LENGTH), t.get(Settings.INGEST_MAX_LABEL_VALUE_LENGTH),

@@ -50,6 +50,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class Sluice implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Sluice.class);
+    /** How long start-up waits for Kafka to take what an earlier run left in the spool. */
+    static final Duration REPLAY_AT_START = Duration.ofSeconds(30);
 
     private final SluiceConfig config;
     private final GatewayMetrics metrics;
@@ -58,6 +60,7 @@ public final class Sluice implements AutoCloseable {
     private final GatewayServer server;
     private final UnaryOperator<SegmentSink> sinkDecorator;
     private ReactorKafkaSink sink;
+    private io.sluice.storage.kafka.ResilientSink durable;
     private io.sluice.gateway.links.ClickTracker clicks;
     private io.sluice.gateway.links.LinkInvalidation invalidation;
     private BinarySessions binarySessions;
@@ -96,13 +99,23 @@ public final class Sluice implements AutoCloseable {
                 config.server().healthTimeout(), draining::get);
         Topics topics = Topics.ensure(kafkaCheck.admin(), config.kafka());
         sink = new ReactorKafkaSink(config.kafka());
+        io.sluice.storage.spool.Spool spool;
+        try {
+            spool = io.sluice.storage.spool.Spool.open(config.spool());
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("spool.dir: " + config.spool().dir().toAbsolutePath()
+                    + " cannot be used (" + e.getMessage() + ")", e);
+        }
+        durable = new io.sluice.storage.kafka.ResilientSink(sinkDecorator.apply(sink), spool,
+                config.spool().kafkaSendTimeout(), metrics.registry())
+                .replayBeforeServing(REPLAY_AT_START);
         TenantRateLimiter limiter = new TenantRateLimiter(config.tenants(), TimeMeter.SYSTEM_NANOTIME,
                 metrics.registry());
         Authenticator authenticator = new Authenticator(new ApiKeyStore(postgres), metrics.registry(),
                 Ticker.systemTicker());
         ApiGuard guard = new ApiGuard(authenticator, limiter);
         ActiveSeries activeSeries = new ActiveSeries(config.ingest().maxActiveSeries(), Ticker.systemTicker());
-        IngestPipeline pipeline = new IngestPipeline(sinkDecorator.apply(sink), topics, PooledByteBufAllocator.DEFAULT,
+        IngestPipeline pipeline = new IngestPipeline(durable, topics, PooledByteBufAllocator.DEFAULT,
                 metrics.registry());
         IngestMetrics ingestMetrics = new IngestMetrics(metrics.registry());
         InFlightLimit inFlight = new InFlightLimit(config.ingest().maxInFlightItems(),
@@ -206,6 +219,9 @@ public final class Sluice implements AutoCloseable {
             }
         }
         server.close();
+        if (durable != null) {
+            durable.close(); // every accepted batch is acknowledged by now: in Kafka or in the spool
+        }
         if (invalidation != null) {
             invalidation.close();
         }

@@ -45,6 +45,7 @@ public final class DevMode implements AutoCloseable {
         EmbeddedInfrastructure infrastructure = EmbeddedInfrastructure.start(dataDir, true);
         try {
             SluiceConfig config = infrastructure.configure(base);
+            config = config.withSpool(config.spool().withDir(dataDir.resolve("spool")));
             Migrations.apply(config.postgres());
             String key = seedDevKey(config);
             Sluice sluice = Sluice.start(config);

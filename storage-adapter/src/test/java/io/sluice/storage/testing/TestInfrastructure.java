@@ -36,7 +36,7 @@ public final class TestInfrastructure implements AutoCloseable {
         this.root = root;
         this.embedded = embedded;
         this.config = embedded.configure(SluiceConfig.defaults());
-        Migrations.apply(config.postgres());
+        Migrations.apply(this.config.postgres());
         this.pool = PostgresConnections.pool(config.postgres());
     }
 
@@ -63,14 +63,15 @@ public final class TestInfrastructure implements AutoCloseable {
         return pool;
     }
 
-    /** Default configuration pointed at these servers. */
+    /** Default configuration pointed at these servers, with a spool directory of its own. */
     public SluiceConfig config() {
-        return config;
+        return config.withSpool(config.spool().withDir(newDirectory("spool-")));
     }
 
-    /** The given configuration pointed at these servers. */
+    /** The given configuration pointed at these servers, with a spool directory of its own. */
     public SluiceConfig configure(SluiceConfig base) {
-        return embedded.configure(base);
+        SluiceConfig pointed = embedded.configure(base);
+        return pointed.withSpool(pointed.spool().withDir(newDirectory("spool-")));
     }
 
     public EmbeddedKafkaBroker kafka() {
