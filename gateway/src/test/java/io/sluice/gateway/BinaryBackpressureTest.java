@@ -135,7 +135,8 @@ class BinaryBackpressureTest {
     @Test
     void shutdownSendsGoAwayAndClosesOnceInFlightBatchesAreAcknowledged() throws Exception {
         GatedSink[] ownGate = new GatedSink[1];
-        Sluice closing = Sluice.start(config, sink -> ownGate[0] = new GatedSink(sink));
+        SluiceConfig own = config.withSpool(config.spool().withDir(java.nio.file.Files.createTempDirectory("spool-")));
+        Sluice closing = Sluice.start(own, sink -> ownGate[0] = new GatedSink(sink));
         try (RawAgent agent = RawAgent.session(closing.port(), key)) {
             ownGate[0].shut();
             agent.send(agent.batch(1, "bye", 5, System.currentTimeMillis(), 0));
