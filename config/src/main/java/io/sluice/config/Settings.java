@@ -118,12 +118,12 @@ public final class Settings {
             1, 1_000_000, "Most samples or events in one HTTP ingest request; larger batches get 413.");
     public static final Setting<Integer> INGEST_MAX_NAME_LENGTH = intIn("ingest.max-name-length", 200, 1, 1024,
             "Longest metric name or event type.");
-    public static final Setting<Integer> INGEST_MAX_LABELS = intIn("ingest.max-labels", 32, 0, 256,
+    public static final Setting<Integer> INGEST_MAX_LABELS = intIn("ingest.max-labels", 32, 0, 32,
             "Most labels on one sample (or attributes on one event).");
     public static final Setting<Integer> INGEST_MAX_LABEL_NAME_LENGTH = intIn("ingest.max-label-name-length", 100, 1,
             1024, "Longest label (or attribute) name.");
     public static final Setting<Integer> INGEST_MAX_LABEL_VALUE_LENGTH = intIn("ingest.max-label-value-length", 1024,
-            1, 65_536, "Longest label (or attribute) value, event id or event key.");
+            1, 1024, "Longest label (or attribute) value, event id or event key.");
     public static final Setting<Duration> INGEST_LATE_WINDOW = duration("ingest.late-window", "1h",
             Duration.ofMinutes(1), Duration.ofDays(7), "Samples and events older than this are rejected as too_old.");
     public static final Setting<Duration> INGEST_CLOCK_SKEW = duration("ingest.clock-skew", "10m", Duration.ZERO,

@@ -231,6 +231,9 @@ public final class IngestParser {
             problem = new Rejection(index, Rejection.INVALID_ITEM, "id is longer than " + limits.maxLabelValueLength()
                     + " characters (ingest.max-label-value-length)");
         }
+        if (problem == null && (id.indexOf('\0') >= 0 || key.indexOf('\0') >= 0)) {
+            problem = new Rejection(index, Rejection.INVALID_ITEM, "id and key may not contain a NUL character");
+        }
         if (problem == null && key.length() > limits.maxLabelValueLength()) {
             problem = new Rejection(index, Rejection.INVALID_ITEM, "key is longer than " + limits.maxLabelValueLength()
                     + " characters (ingest.max-label-value-length)");
@@ -285,6 +288,9 @@ public final class IngestParser {
             } else if (p.getTextLength() == 0 || p.getTextLength() > limits.maxLabelValueLength()) {
                 problem = new Rejection(index, Rejection.INVALID_LABEL, field + "." + name + " must have 1 to "
                         + limits.maxLabelValueLength() + " characters (ingest.max-label-value-length)");
+            } else if (p.getText().indexOf('\0') >= 0) {
+                problem = new Rejection(index, Rejection.INVALID_LABEL, field + "." + name
+                        + " contains a NUL character");
             } else if (labels.put(name, p.getText()) != null) {
                 problem = new Rejection(index, Rejection.INVALID_LABEL, field + "." + name + " appears twice");
             } else if (labels.size() > limits.maxLabels()) {

@@ -31,6 +31,9 @@ import java.util.regex.Pattern;
 public final class ClickTracker implements AutoCloseable {
 
     static final long FLUSH_MILLIS = 100;
+    static final int MAX_HOST = 255;
+    /** Click segments sent to Kafka and not yet answered; beyond this a flush's clicks are dropped and counted. */
+    static final int MAX_SENDS_IN_FLIGHT = 64;
     private static final Pattern BOT = Pattern.compile(
             "(?i).*(bot|crawl|spider|slurp|curl|wget|python|java/|go-http|headless|preview|monitor|httpclient|okhttp).*");
 
@@ -38,6 +41,7 @@ public final class ClickTracker implements AutoCloseable {
     }
 
     private final ConcurrentLinkedQueue<Click> queue = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger sendsInFlight = new AtomicInteger();
     private final AtomicInteger queued = new AtomicInteger();
     private final AtomicLong sequence = new AtomicLong();
     private final int capacity;
@@ -59,7 +63,7 @@ public final class ClickTracker implements AutoCloseable {
         this.droppedSend = clicks(registry, "dropped_send_failed");
         this.sent = clicks(registry, "sent");
         Gauge.builder("sluice_clicks_queued", queued, AtomicInteger::get).register(registry);
-        this.flusher = Flux.interval(Duration.ofMillis(FLUSH_MILLIS), scheduler).subscribe(i -> flush());
+        this.flusher = Flux.interval(Duration.ofMillis(FLUSH_MILLIS), scheduler).subscribe(i -> flushSafely());
     }
 
     private static Counter clicks(MeterRegistry registry, String outcome) {
@@ -76,6 +80,14 @@ public final class ClickTracker implements AutoCloseable {
         }
         queue.offer(new Click(code, timeMs, referer, userAgent, client)); // parsed later, off the event loop
         enqueued.increment();
+    }
+
+    private void flushSafely() {
+        try {
+            flush();
+        } catch (RuntimeException e) {
+            org.slf4j.LoggerFactory.getLogger(ClickTracker.class).warn("Click flush failed", e);
+        }
     }
 
     private void flush() {
@@ -98,15 +110,28 @@ public final class ClickTracker implements AutoCloseable {
             counts[p]++;
         }
         for (int p = 0; p < partitions; p++) {
-            if (writers[p] != null) {
-                int n = counts[p];
+            if (writers[p] == null) {
+                continue;
+            }
+            int n = counts[p];
+            if (sendsInFlight.get() >= MAX_SENDS_IN_FLIGHT) { // Kafka is not keeping up: drop, never pile up
+                writers[p].close();
+                droppedSend.increment(n);
+                continue;
+            }
+            sendsInFlight.incrementAndGet();
+            try {
                 sink.send(topic, p, writers[p].finish()).whenComplete((ok, error) -> {
+                    sendsInFlight.decrementAndGet();
                     if (error != null) {
                         droppedSend.increment(n);
                     } else {
                         sent.increment(n);
                     }
                 });
+            } catch (RuntimeException e) {
+                sendsInFlight.decrementAndGet();
+                droppedSend.increment(n);
             }
         }
     }
@@ -121,7 +146,11 @@ public final class ClickTracker implements AutoCloseable {
         }
         try {
             String host = URI.create(referer.strip()).getHost();
-            return host == null ? "" : host.toLowerCase(java.util.Locale.ROOT);
+            if (host == null) {
+                return "";
+            }
+            // a segment's strings are bounded (protocol RecordLimits); a host is at most 253 characters anyway
+            return (host.length() > MAX_HOST ? host.substring(0, MAX_HOST) : host).toLowerCase(java.util.Locale.ROOT);
         } catch (IllegalArgumentException e) {
             return "";
         }
@@ -148,7 +177,7 @@ public final class ClickTracker implements AutoCloseable {
     @Override
     public void close() {
         flusher.dispose();
-        scheduler.schedule(this::flush);
+        scheduler.schedule(this::flushSafely);
         scheduler.disposeGracefully().block(Duration.ofSeconds(5));
     }
 }

@@ -7,7 +7,6 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.reactor.circuitbreaker.operator.CircuitBreakerOperator;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
 import io.sluice.config.LinksConfig;
@@ -32,6 +31,9 @@ public final class RedirectCache {
         static final Entry MISSING = new Entry(null);
     }
 
+    /** Longest a redirect waits for PostgreSQL to look a code up. */
+    public static final Duration LOAD_TIMEOUT = Duration.ofSeconds(2);
+
     private final AsyncLoadingCache<String, Entry> cache;
     private final CircuitBreaker breaker;
     private final Clock clock;
@@ -41,16 +43,9 @@ public final class RedirectCache {
         this.breaker = CircuitBreaker.of("postgres-links", CircuitBreakerConfig.custom()
                 .slidingWindowSize(20).minimumNumberOfCalls(5).failureRateThreshold(50)
                 .waitDurationInOpenState(Duration.ofSeconds(5)).build());
-        Gauge.builder("sluice_links_breaker_state", breaker, b -> switch (b.getState()) {
-                    case CLOSED -> 0;
-                    case HALF_OPEN -> 1;
-                    default -> 2;
-                }).description("Redirect path's PostgreSQL circuit breaker: 0 closed, 1 half-open, 2 open")
-                .register(registry);
-        Ticker ticker = () -> {
-            Instant now = clock.instant();
-            return now.getEpochSecond() * 1_000_000_000L + now.getNano();
-        };
+        io.sluice.storage.health.BreakerGauge.register(registry, "sluice_links_breaker_state",
+                "Redirect path's PostgreSQL", breaker);
+        Ticker ticker = io.sluice.gateway.time.ClockTicker.of(clock);
         long maxTtl = config.cacheTtl().toNanos();
         long negativeTtl = config.negativeTtl().toNanos();
         this.cache = Caffeine.newBuilder()
@@ -68,7 +63,8 @@ public final class RedirectCache {
                         if (link.expiresAt() == null) {
                             return maxTtl;
                         }
-                        return Math.min(maxTtl, Duration.between(now, link.expiresAt()).toNanos());
+                        Duration left = Duration.between(now, link.expiresAt());
+                        return left.compareTo(Duration.ofNanos(maxTtl)) >= 0 ? maxTtl : left.toNanos();
                     }
 
                     @Override
@@ -84,6 +80,7 @@ public final class RedirectCache {
                 .buildAsync((code, executor) -> store.find(code)
                         .map(Entry::new)
                         .defaultIfEmpty(Entry.MISSING)
+                        .timeout(LOAD_TIMEOUT) // a black-holed PostgreSQL must not hang every request for a code
                         .transformDeferred(CircuitBreakerOperator.of(breaker))
                         .toFuture());
         CaffeineCacheMetrics.monitor(registry, cache, "links");

@@ -55,10 +55,7 @@ public final class QueryCache {
     public QueryCache(long maxBytes, Duration lateWindow, Clock clock, MeterRegistry registry) {
         this.clock = clock;
         this.lateWindow = lateWindow;
-        Ticker ticker = () -> {
-            Instant now = clock.instant();
-            return now.getEpochSecond() * 1_000_000_000L + now.getNano();
-        };
+        Ticker ticker = io.sluice.gateway.time.ClockTicker.of(clock);
         this.fresh = Caffeine.newBuilder()
                 .ticker(ticker)
                 .maximumWeight(maxBytes)

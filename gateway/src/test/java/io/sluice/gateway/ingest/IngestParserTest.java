@@ -59,6 +59,7 @@ class IngestParserTest {
             "{\"name\":\"m\",\"value\":1,\"labels\":{\"a-b\":\"1\"}}           | invalid_label",
             "{\"name\":\"m\",\"value\":1,\"labels\":{\"a\":\"\"}}              | invalid_label",
             "{\"name\":\"m\",\"value\":1,\"labels\":{\"a\":1}}                 | invalid_label",
+            "{\"name\":\"m\",\"value\":1,\"labels\":{\"a\":\"x\\u0000y\"}}   | invalid_label",
             "{\"name\":\"m\",\"value\":1,\"labels\":{\"a\":\"1\",\"a\":\"2\"}} | invalid_label",
             "{\"name\":\"m\",\"value\":1,\"labels\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"}} | too_many_labels",
             "{\"name\":\"m\",\"value\":1,\"timestamp\":1799996399999}          | too_old",

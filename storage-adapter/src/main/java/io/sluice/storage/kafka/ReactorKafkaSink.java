@@ -52,6 +52,9 @@ public final class ReactorKafkaSink implements SegmentSink {
         props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         this.sender = KafkaSender.create(SenderOptions.<byte[], byte[]>create(props).stopOnError(false));
+        // reactor-kafka builds the producer lazily on the first caller's thread (DNS, JMX, a thread start):
+        // build it here, at start-up, so that caller is never an event loop
+        sender.doOnProducer(producer -> Boolean.TRUE).block(config.requestTimeout());
     }
 
     @Override

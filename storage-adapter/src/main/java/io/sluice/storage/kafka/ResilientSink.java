@@ -3,7 +3,6 @@ package io.sluice.storage.kafka;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -74,11 +73,7 @@ public final class ResilientSink implements SegmentSink {
                 // the spool), so it must half-open by itself for the replayer to try Kafka again
                 .automaticTransitionFromOpenToHalfOpenEnabled(true)
                 .build());
-        Gauge.builder("sluice_kafka_breaker_state", breaker, b -> switch (b.getState()) {
-                    case CLOSED -> 0;
-                    case HALF_OPEN -> 1;
-                    default -> 2;
-                }).description("Kafka sink circuit breaker: 0 closed, 1 half-open, 2 open").register(registry);
+        io.sluice.storage.health.BreakerGauge.register(registry, "sluice_kafka_breaker_state", "Kafka sink", breaker);
         this.toKafka = outcome(registry, "kafka");
         this.spooled = outcome(registry, "spooled");
         this.replayed = outcome(registry, "replayed");
@@ -120,7 +115,8 @@ public final class ResilientSink implements SegmentSink {
 
     @Override
     public CompletableFuture<Void> send(String topic, int partition, ByteBuf value) {
-        if (!spool.isEmpty() || !breaker.tryAcquirePermission()) {
+        // a spool that failed (disk error) is closed: then Kafka is the only way, whatever it still holds
+        if ((spool.isOpen() && !spool.isEmpty()) || !breaker.tryAcquirePermission()) {
             return toSpool(topic, partition, value);
         }
         long started = System.nanoTime();

@@ -73,7 +73,12 @@ public final class Topics {
                 if (!existing.contains(name)) {
                     Optional<Short> replication = config.replicationFactor() == 0 ? Optional.empty()
                             : Optional.of((short) config.replicationFactor());
-                    missing.add(new NewTopic(name, Optional.of(config.partitions()), replication));
+                    NewTopic topic = new NewTopic(name, Optional.of(config.partitions()), replication);
+                    if (config.replicationFactor() >= 2) {
+                        // acks=all waits for the in-sync replicas; with 1 of them an ack is one broker's word
+                        topic.configs(Map.of("min.insync.replicas", Integer.toString(Math.min(2, config.replicationFactor()))));
+                    }
+                    missing.add(topic);
                 }
             }
             if (!missing.isEmpty()) {

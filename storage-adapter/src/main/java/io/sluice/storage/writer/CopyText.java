@@ -19,6 +19,8 @@ final class CopyText {
                 case '\t' -> out.writeByte('\\').writeByte('t');
                 case '\n' -> out.writeByte('\\').writeByte('n');
                 case '\r' -> out.writeByte('\\').writeByte('r');
+                // PostgreSQL text cannot hold NUL; COPY would fail and stall the partition forever
+                case '\0' -> out.writeByte(0xEF).writeByte(0xBF).writeByte(0xBD);
                 default -> {
                     if (c < 0x80) {
                         out.writeByte(c);
@@ -75,7 +77,9 @@ final class CopyText {
                 case '"' -> json.append("\\\"");
                 case '\\' -> json.append("\\\\");
                 default -> {
-                    if (c < 0x20) {
+                    if (c == 0) {
+                        json.append('\uFFFD'); // jsonb refuses \u0000
+                    } else if (c < 0x20) {
                         json.append(String.format("\\u%04x", (int) c));
                     } else {
                         json.append(c);

@@ -144,12 +144,8 @@ public final class StorageWriter implements AutoCloseable {
                 .slidingWindowSize(10).minimumNumberOfCalls(3).failureRateThreshold(50)
                 .waitDurationInOpenState(Duration.ofSeconds(2)).permittedNumberOfCallsInHalfOpenState(1)
                 .build());
-        Gauge.builder("sluice_writer_breaker_state", breaker, b -> switch (b.getState()) {
-                    case CLOSED -> 0;
-                    case HALF_OPEN -> 1;
-                    default -> 2;
-                }).description("Storage writer's PostgreSQL circuit breaker: 0 closed, 1 half-open, 2 open")
-                .register(registry);
+        io.sluice.storage.health.BreakerGauge.register(registry, "sluice_writer_breaker_state",
+                "Storage writer's PostgreSQL", breaker);
         this.samplesInserted = Counter.builder("sluice_writer_rows").tag("table", "samples")
                 .description("Rows the storage writer inserted").register(registry);
         this.eventsWritten = Counter.builder("sluice_writer_rows").tag("table", "events")

@@ -86,11 +86,12 @@ class StorageWriterTest {
         assertThat(seriesCount()).isEqualTo(20);
         // text with COPY and JSON specials survives the trip
         String stored = Mono.usingWhen(infra.connectionFactory().create(),
-                (Connection c) -> Flux.from(c.createStatement("SELECT key || '|' || (attributes->>'v') FROM events "
+                (Connection c) -> Flux.from(c.createStatement("SELECT key || '|' || (attributes->>'v') || '|' || (attributes->>'n') FROM events "
                                 + "WHERE tenant = $1 AND event_id = 'ev-1'").bind("$1", tenant).execute())
                         .flatMap(r -> r.map((row, meta) -> row.get(0, String.class))).single(),
                 Connection::close).block(WAIT);
-        assertThat(stored).isEqualTo("svc\tA|1.\"1");
+        assertThat(stored).as("a NUL (which PostgreSQL text cannot hold) arrives as U+FFFD, never stalling the writer")
+                .isEqualTo("svc\tA|1.\"1|a\uFFFDb");
         String labels = Mono.usingWhen(infra.connectionFactory().create(),
                 (Connection c) -> Flux.from(c.createStatement("SELECT labels::text FROM series WHERE tenant = $1 "
                                 + "AND labels->>'host' = 'h3'").bind("$1", tenant).execute())
@@ -187,7 +188,7 @@ class StorageWriterTest {
     private byte[] eventsSegment(int count, long baseMs) {
         try (SegmentWriter w = SegmentWriter.create(ByteBufAllocator.DEFAULT, tenant, false)) {
             for (int i = 0; i < count; i++) {
-                w.addEvent("ev-" + i, "deploy", baseMs + i, "svc\tA", Map.of("v", "1.\"" + i));
+                w.addEvent("ev-" + i, "deploy", baseMs + i, "svc\tA", Map.of("v", "1.\"" + i, "n", "a\0b"));
             }
             ByteBuf buf = w.finish();
             try {
