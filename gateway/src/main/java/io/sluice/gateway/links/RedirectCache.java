@@ -22,7 +22,9 @@ import java.util.concurrent.CompletableFuture;
  * The redirect path's view of links: a bounded Caffeine cache in which concurrent misses for one code
  * share one R2DBC load. A link is kept for min({@code links.cache-ttl}, time until it expires); an unknown
  * or expired code for {@code links.negative-ttl}. Loads go through a circuit breaker: while PostgreSQL is
- * failing, cached links keep redirecting and uncached codes fail fast.
+ * failing, cached links keep redirecting and uncached codes fail fast. The last link loaded for each code is
+ * also kept aside for {@link #STALE_FOR} (stale-if-error): when a reload fails, that answer is served
+ * instead, so a long PostgreSQL outage does not break links that were in use.
  */
 public final class RedirectCache {
 
@@ -34,7 +36,11 @@ public final class RedirectCache {
     /** Longest a redirect waits for PostgreSQL to look a code up. */
     public static final Duration LOAD_TIMEOUT = Duration.ofSeconds(2);
 
+    /** How long the last known link of a code may be served while PostgreSQL fails. */
+    public static final Duration STALE_FOR = Duration.ofHours(24);
+
     private final AsyncLoadingCache<String, Entry> cache;
+    private final com.github.benmanes.caffeine.cache.Cache<String, Link> lastKnown;
     private final CircuitBreaker breaker;
     private final Clock clock;
 
@@ -46,6 +52,8 @@ public final class RedirectCache {
         io.sluice.storage.health.BreakerGauge.register(registry, "sluice_links_breaker_state",
                 "Redirect path's PostgreSQL", breaker);
         Ticker ticker = io.sluice.gateway.time.ClockTicker.of(clock);
+        this.lastKnown = Caffeine.newBuilder().maximumSize(config.cacheMaxEntries()).ticker(ticker)
+                .expireAfterWrite(STALE_FOR).build();
         long maxTtl = config.cacheTtl().toNanos();
         long negativeTtl = config.negativeTtl().toNanos();
         this.cache = Caffeine.newBuilder()
@@ -78,6 +86,7 @@ public final class RedirectCache {
                     }
                 })
                 .buildAsync((code, executor) -> store.find(code)
+                        .doOnNext(link -> lastKnown.put(code, link))
                         .map(Entry::new)
                         .defaultIfEmpty(Entry.MISSING)
                         .timeout(LOAD_TIMEOUT) // a black-holed PostgreSQL must not hang every request for a code
@@ -88,12 +97,21 @@ public final class RedirectCache {
 
     /** The state of a code; completes at once when cached. Fails when it had to be loaded and could not be. */
     public CompletableFuture<Entry> get(String code) {
-        return cache.get(code);
+        CompletableFuture<Entry> entry = cache.get(code);
+        if (entry.isDone() && !entry.isCompletedExceptionally()) {
+            return entry; // the hot path: no extra work
+        }
+        return entry.exceptionallyCompose(error -> {
+            Link stale = lastKnown.getIfPresent(code);
+            return stale != null ? CompletableFuture.completedFuture(new Entry(stale))
+                    : CompletableFuture.failedFuture(error);
+        });
     }
 
     /** Forgets a code on this node (after an update or delete here or on another node). */
     public void invalidate(String code) {
         cache.synchronous().invalidate(code);
+        lastKnown.invalidate(code);
     }
 
     public Instant now() {
