@@ -1,0 +1,181 @@
+package io.sluice.loadtest.agent;
+
+import io.sluice.protocol.client.BufferFullPolicy;
+import io.sluice.protocol.client.RecordBatch;
+import io.sluice.protocol.client.SluiceClient;
+import io.sluice.protocol.record.Series;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The binary agent load generator: N connections of the protocol's {@link SluiceClient} sending samples
+ * over a set of series, at a target rate or as fast as acknowledgements allow. Prints acknowledged
+ * samples/s and ack-latency percentiles every second and writes a JSON summary at the end. Every run is
+ * bounded by {@code --duration} and {@code --max-samples}.
+ *
+ * <pre>
+ * AgentLoad [--target=127.0.0.1:8080] [--key=KEY] [--connections=4] [--rate=max|SAMPLES_PER_S]
+ *           [--duration=30s] [--series=1000] [--labels=5] [--batch=1000] [--max-samples=100000000]
+ *           [--summary=loadtest/target/agent-load.json]
+ * </pre>
+ * Without {@code --target}/{@code --key}, {@code HTTP_URL} and {@code DEV_API_KEY} come from
+ * {@code .sluice/dev/endpoints.env}.
+ */
+public final class AgentLoad {
+
+    private AgentLoad() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> opts = parse(args);
+        Map<String, String> env = endpoints();
+        String target = opts.getOrDefault("target", env.getOrDefault("HTTP_URL", "http://127.0.0.1:8080")
+                .replaceFirst("^https?://", ""));
+        String key = opts.getOrDefault("key", env.get("DEV_API_KEY"));
+        if (key == null) {
+            System.err.println("--key: missing (expected: an API key, or .sluice/dev/endpoints.env from bin/sluice dev)");
+            System.exit(2);
+        }
+        int connections = Integer.parseInt(opts.getOrDefault("connections", "4"));
+        String rateArg = opts.getOrDefault("rate", "max");
+        double rate = rateArg.equals("max") ? 0 : Double.parseDouble(rateArg);
+        Duration duration = io.sluice.config.Values.duration(opts.getOrDefault("duration", "30s"));
+        int seriesCount = Integer.parseInt(opts.getOrDefault("series", "1000"));
+        int labels = Integer.parseInt(opts.getOrDefault("labels", "5"));
+        int batchSize = Integer.parseInt(opts.getOrDefault("batch", "1000"));
+        long maxSamples = Long.parseLong(opts.getOrDefault("max-samples", "100000000"));
+        Path summary = Path.of(opts.getOrDefault("summary", "loadtest/target/agent-load.json"));
+        String host = target.substring(0, target.lastIndexOf(':'));
+        int port = Integer.parseInt(target.substring(target.lastIndexOf(':') + 1));
+
+        Series[] series = new Series[seriesCount];
+        for (int s = 0; s < seriesCount; s++) {
+            String[] kv = new String[labels * 2];
+            for (int l = 0; l < labels; l++) {
+                kv[2 * l] = "label" + l;
+                kv[2 * l + 1] = l == 0 ? "s" + s : "v" + (s % (l + 3));
+            }
+            series[s] = Series.of("agent.load", kv);
+        }
+
+        Recorder latency = new Recorder(3);
+        Histogram total = new Histogram(3);
+        AtomicLong acked = new AtomicLong();
+        AtomicLong failed = new AtomicLong();
+        AtomicLong sent = new AtomicLong();
+        long started = System.nanoTime();
+        long deadline = started + duration.toNanos();
+        List<Thread> workers = new ArrayList<>();
+        List<SluiceClient> clients = new ArrayList<>();
+        for (int c = 0; c < connections; c++) {
+            SluiceClient client = SluiceClient.builder().address(host, port).apiKey(key).agentId("agent-load-" + c)
+                    .bufferFullPolicy(BufferFullPolicy.BLOCK).bufferFullTimeout(Duration.ofSeconds(30)).build();
+            clients.add(client);
+            int worker = c;
+            double perConnection = rate / connections;
+            Thread t = new Thread(() -> {
+                long next = System.nanoTime();
+                int cursor = worker;
+                while (System.nanoTime() < deadline && sent.get() < maxSamples) {
+                    long ts = System.currentTimeMillis();
+                    RecordBatch batch = client.newBatch();
+                    for (int i = 0; i < batchSize; i++) {
+                        cursor = (cursor + 1) % seriesCount;
+                        batch.addSample(series[cursor], ts, i);
+                    }
+                    sent.addAndGet(batchSize);
+                    long sentAt = System.nanoTime();
+                    client.send(batch).whenComplete((ok, error) -> {
+                        if (error != null) {
+                            failed.addAndGet(batchSize);
+                        } else {
+                            acked.addAndGet(batchSize);
+                            latency.recordValue(Math.max(1, (System.nanoTime() - sentAt) / 1000));
+                        }
+                    });
+                    if (perConnection > 0) {
+                        next += (long) (batchSize / perConnection * 1e9);
+                        long wait = next - System.nanoTime();
+                        if (wait > 0) {
+                            LockSupport.parkNanos(wait);
+                        }
+                    }
+                }
+            }, "agent-load-" + c);
+            workers.add(t);
+            t.start();
+        }
+        System.out.printf(Locale.ROOT, "%-6s %14s %10s %10s %10s %10s%n", "sec", "acked/s", "p50 ms", "p99 ms",
+                "p999 ms", "failed");
+        long lastAcked = 0;
+        for (int sec = 1; System.nanoTime() < deadline + 2_000_000_000L && workers.stream().anyMatch(Thread::isAlive)
+                || sec == 1; sec++) {
+            LockSupport.parkNanos(1_000_000_000L);
+            Histogram interval = latency.getIntervalHistogram();
+            total.add(interval);
+            long now = acked.get();
+            System.out.printf(Locale.ROOT, "%-6d %14d %10.2f %10.2f %10.2f %10d%n", sec, now - lastAcked,
+                    interval.getValueAtPercentile(50) / 1000.0, interval.getValueAtPercentile(99) / 1000.0,
+                    interval.getValueAtPercentile(99.9) / 1000.0, failed.get());
+            lastAcked = now;
+        }
+        for (Thread t : workers) {
+            t.join();
+        }
+        CompletableFuture.allOf(clients.stream().map(SluiceClient::flush).toArray(CompletableFuture[]::new))
+                .exceptionally(e -> null).get();
+        total.add(latency.getIntervalHistogram());
+        double seconds = (System.nanoTime() - started) / 1e9;
+        clients.forEach(SluiceClient::close);
+        String json = String.format(Locale.ROOT, "{\"target\":\"%s\",\"connections\":%d,\"rate\":\"%s\",\"batch\":%d,"
+                        + "\"series\":%d,\"labels\":%d,\"seconds\":%.2f,\"sent\":%d,\"acked\":%d,\"failed\":%d,"
+                        + "\"acked_per_second\":%.0f,\"ack_latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}}",
+                target, connections, rateArg, batchSize, seriesCount, labels, seconds, sent.get(), acked.get(),
+                failed.get(), acked.get() / seconds, total.getValueAtPercentile(50) / 1000.0,
+                total.getValueAtPercentile(99) / 1000.0, total.getValueAtPercentile(99.9) / 1000.0,
+                total.getMaxValue() / 1000.0);
+        Files.createDirectories(summary.toAbsolutePath().getParent());
+        Files.writeString(summary, json + "\n", StandardCharsets.UTF_8);
+        System.out.println(json);
+        System.exit(failed.get() == 0 ? 0 : 1);
+    }
+
+    private static Map<String, String> parse(String[] args) {
+        Map<String, String> opts = new HashMap<>();
+        for (String a : args) {
+            if (!a.startsWith("--") || !a.contains("=")) {
+                throw new IllegalArgumentException(a + " (expected: --name=value)");
+            }
+            opts.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
+        }
+        return opts;
+    }
+
+    private static Map<String, String> endpoints() throws IOException {
+        Path file = Path.of(".sluice/dev/endpoints.env");
+        Map<String, String> env = new HashMap<>();
+        if (Files.isRegularFile(file)) {
+            for (String line : Files.readAllLines(file)) {
+                int eq = line.indexOf('=');
+                if (!line.startsWith("#") && eq > 0) {
+                    env.put(line.substring(0, eq), line.substring(eq + 1));
+                }
+            }
+        }
+        return env;
+    }
+}
