@@ -5,9 +5,4 @@ import java.time.Duration;
 /** Short links: how they are written, cached and limited. */
 public record LinksConfig(String baseUrl, int cacheMaxEntries, Duration cacheTtl, Duration negativeTtl,
                           Duration permanentMaxAge, long redirectsPerMinutePerClient, int clickQueue) {
-
-    public LinksConfig withBaseUrl(String newBaseUrl) {
-        return new LinksConfig(newBaseUrl, cacheMaxEntries, cacheTtl, negativeTtl, permanentMaxAge,
-                redirectsPerMinutePerClient, clickQueue);
-    }
 }

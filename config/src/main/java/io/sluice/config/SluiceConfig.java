@@ -37,23 +37,8 @@ public record SluiceConfig(ServerConfig server, KafkaConfig kafka, PostgresConfi
                 devDataDir, edge);
     }
 
-    public SluiceConfig withWriter(WriterConfig newWriter) {
-        return new SluiceConfig(server, kafka, postgres, tenants, ingest, newWriter, query, links, spool, roles,
-                devDataDir, edge);
-    }
-
-    public SluiceConfig withLinks(LinksConfig newLinks) {
-        return new SluiceConfig(server, kafka, postgres, tenants, ingest, writer, query, newLinks, spool, roles,
-                devDataDir, edge);
-    }
-
     public SluiceConfig withSpool(SpoolConfig newSpool) {
         return new SluiceConfig(server, kafka, postgres, tenants, ingest, writer, query, links, newSpool, roles,
                 devDataDir, edge);
-    }
-
-    public SluiceConfig withEdge(EdgeConfig newEdge) {
-        return new SluiceConfig(server, kafka, postgres, tenants, ingest, writer, query, links, spool, roles,
-                devDataDir, newEdge);
     }
 }

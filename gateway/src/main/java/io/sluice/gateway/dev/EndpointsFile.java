@@ -23,10 +23,6 @@ public final class EndpointsFile {
         return this;
     }
 
-    public Map<String, String> entries() {
-        return Map.copyOf(entries);
-    }
-
     /** Writes the file atomically (a reader never sees half of it). */
     public Path writeTo(Path dir) throws IOException {
         StringBuilder text = new StringBuilder("# Written by `sluice dev`; valid while it runs.\n");

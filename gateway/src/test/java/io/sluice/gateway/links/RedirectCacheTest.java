@@ -5,17 +5,15 @@ import io.sluice.config.ConfigLoader;
 import io.sluice.config.LinksConfig;
 import io.sluice.config.Tier;
 import io.sluice.gateway.auth.KeysCommand;
+import io.sluice.gateway.time.MutableClock;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.links.LinkStore;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import org.junit.jupiter.api.Test;
 
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.Map;
 import java.util.UUID;
 
@@ -25,26 +23,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 @RealInfrastructure
 class RedirectCacheTest {
 
-    /** A clock the test moves. */
-    static final class MovingClock extends Clock {
-        Instant now = Instant.now();
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-    }
-
     @Test
     void aLinkPastItsTtlIsServedStaleWhilePostgresIsDown(TestInfrastructure infra) {
         String tenant = "rc-" + UUID.randomUUID().toString().substring(0, 8);
@@ -53,11 +31,11 @@ class RedirectCacheTest {
         String code = "stale-" + UUID.randomUUID().toString().substring(0, 8);
         store.insert(code, tenant, "https://example.com/stale", 302, null).block(Duration.ofSeconds(10));
         LinksConfig config = ConfigLoader.load(null, Map.of(), Map.of("links.cache-ttl", "1m")).links();
-        MovingClock clock = new MovingClock();
+        MutableClock clock = new MutableClock(Instant.now());
         RedirectCache cache = new RedirectCache(store, config, clock, new SimpleMeterRegistry());
 
         assertThat(cache.get(code).join().link().target()).isEqualTo("https://example.com/stale");
-        clock.now = clock.now.plus(Duration.ofMinutes(2)); // past links.cache-ttl: the next get reloads
+        clock.advance(Duration.ofMinutes(2)); // past links.cache-ttl: the next get reloads
         infra.postgres().stop();
         try {
             assertThat(cache.get(code).join().link().target()).as("stale-if-error").isEqualTo("https://example.com/stale");
@@ -73,17 +51,17 @@ class RedirectCacheTest {
         String tenant = "rc-" + UUID.randomUUID().toString().substring(0, 8);
         KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.FREE);
         LinkStore store = new LinkStore(infra.connectionFactory());
-        MovingClock clock = new MovingClock();
+        MutableClock clock = new MutableClock(Instant.now());
         String code = "soon-" + UUID.randomUUID().toString().substring(0, 8);
-        store.insert(code, tenant, "https://example.com/soon", 302, clock.now.plusSeconds(30)).block(Duration.ofSeconds(10));
+        store.insert(code, tenant, "https://example.com/soon", 302, clock.instant().plusSeconds(30)).block(Duration.ofSeconds(10));
         store.insert("far-" + code, tenant, "https://example.com/far", 302, Instant.parse("2900-01-01T00:00:00Z"))
                 .block(Duration.ofSeconds(10));
         LinksConfig config = ConfigLoader.load(null, Map.of(), Map.of()).links();
         RedirectCache cache = new RedirectCache(store, config, clock, new SimpleMeterRegistry());
 
-        assertThat(cache.get(code).join().link().expiredAt(clock.now)).isFalse();
+        assertThat(cache.get(code).join().link().expiredAt(clock.instant())).isFalse();
         assertThat(cache.get("far-" + code).join().link()).as("a far-future expiry does not overflow").isNotNull();
-        clock.now = clock.now.plusSeconds(31);
-        assertThat(cache.get(code).join().link().expiredAt(clock.now)).as("reloaded, now expired: 410").isTrue();
+        clock.advance(Duration.ofSeconds(31));
+        assertThat(cache.get(code).join().link().expiredAt(clock.instant())).as("reloaded, now expired: 410").isTrue();
     }
 }

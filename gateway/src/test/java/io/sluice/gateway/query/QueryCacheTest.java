@@ -5,13 +5,11 @@ import io.sluice.storage.query.Aggregation;
 import io.sluice.storage.query.QueryResult;
 import io.sluice.storage.query.Resolution;
 import io.sluice.storage.query.SeriesQuery;
+import io.sluice.gateway.time.MutableClock;
 import org.junit.jupiter.api.Test;
 
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -20,36 +18,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class QueryCacheTest {
 
-    /** A clock the test moves. */
-    static final class MutableClock extends Clock {
-        Instant now = Instant.parse("2026-11-23T12:00:00Z");
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-    }
-
-    private final MutableClock clock = new MutableClock();
+    private final MutableClock clock = new MutableClock(Instant.parse("2026-11-23T12:00:00Z"));
     private final QueryCache cache = new QueryCache(1 << 20, Duration.ofHours(1), clock, new SimpleMeterRegistry());
     private final AtomicInteger loads = new AtomicInteger();
 
     private SeriesQuery endingAgo(Duration age, Duration step) {
-        Instant to = clock.now.minus(age);
+        Instant to = clock.instant().minus(age);
         return new SeriesQuery("t", "m", List.of(), to.minus(Duration.ofHours(1)), to, step, Aggregation.AVG, List.of(),
                 Resolution.forStep(step));
     }

@@ -203,8 +203,7 @@ class QueryTest {
         SluiceConfig config = sluice.config();
         io.sluice.storage.query.QueryRepository repository = new io.sluice.storage.query.QueryRepository(counting,
                 config.query().statementTimeout());
-        QueryCacheTest.MutableClock clock = new QueryCacheTest.MutableClock();
-        clock.now = end;
+        io.sluice.gateway.time.MutableClock clock = new io.sluice.gateway.time.MutableClock(end);
         io.sluice.storage.query.QueryEngine engine = new io.sluice.storage.query.QueryEngine(repository, config.query(),
                 config.writer(), clock);
         QueryCache cache = new QueryCache(1 << 24, config.ingest().lateWindow(), clock,

@@ -94,10 +94,6 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         return "127.0.0.1:" + brokerPort;
     }
 
-    public Path dataDir() {
-        return dataDir;
-    }
-
     public synchronized boolean isRunning() {
         return process != null && process.isAlive();
     }

@@ -134,8 +134,8 @@ public final class QueryRepository {
                         .then(work.apply(c))
                         .flatMap(result -> Mono.from(c.commitTransaction()).thenReturn(result)),
                 Connection::close,
-                (c, err) -> Mono.from(c.rollbackTransaction()).onErrorResume(e -> Mono.empty()).then(Mono.from(c.close())),
-                c -> Mono.from(c.rollbackTransaction()).onErrorResume(e -> Mono.empty()).then(Mono.from(c.close())));
+                (c, err) -> io.sluice.storage.postgres.Transactions.rollbackAndClose(c),
+                io.sluice.storage.postgres.Transactions::rollbackAndClose);
     }
 
     private static Statement bind(Statement statement, List<Object> binds) {

@@ -16,6 +16,7 @@ import io.r2dbc.spi.Wrapped;
 import io.sluice.config.KafkaConfig;
 import io.sluice.config.WriterConfig;
 import io.sluice.storage.kafka.Topics;
+import io.sluice.storage.postgres.Transactions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -286,8 +287,8 @@ public final class StorageWriter implements AutoCloseable {
                                     })
                                     .doOnSuccess(v -> applied.get(tp).accumulateAndGet(next, Math::max)),
                             Connection::close,
-                            (c, err) -> rollbackAndClose(c),
-                            StorageWriter::rollbackAndClose))
+                            (c, err) -> Transactions.rollbackAndClose(c),
+                            Transactions::rollbackAndClose))
                     .doFinally(signal -> all.release());
         });
     }
@@ -321,11 +322,6 @@ public final class StorageWriter implements AutoCloseable {
                                 + "WHERE topic = $1 AND partition = $2 FOR UPDATE")
                         .bind("$1", tp.topic()).bind("$2", tp.partition()).execute())
                         .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).single());
-    }
-
-    /** A failed or cancelled batch leaves nothing behind, also on a pooled connection that lives on. */
-    private static Mono<Void> rollbackAndClose(Connection c) {
-        return Mono.from(c.rollbackTransaction()).onErrorResume(e -> Mono.empty()).then(Mono.from(c.close()));
     }
 
     private Mono<Void> write(Connection c, TopicPartition tp, WriteBatch batch, long next) {
