@@ -266,9 +266,15 @@ public final class Settings {
                 v -> v >= min && v <= max, false);
     }
 
+    /**
+     * The most a per-minute rate may be: Bucket4j refills at most one token per nanosecond, so higher rates
+     * would be accepted here and then fail when the first bucket is built.
+     */
+    static final long MAX_PER_MINUTE = 60_000_000_000L;
+
     private static Setting<Long> perMinute(String name, long def, String description) {
-        return new Setting<>(name, Long.toString(def), "1.." + Long.MAX_VALUE / 2, description, Long::parseLong,
-                v -> v >= 1 && v <= Long.MAX_VALUE / 2, false);
+        return new Setting<>(name, Long.toString(def), "1.." + MAX_PER_MINUTE, description, Long::parseLong,
+                v -> v >= 1 && v <= MAX_PER_MINUTE, false);
     }
 
     private static Setting<Integer> byteSize(String name, String def, int min, int max, String description) {

@@ -50,6 +50,16 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void ratesStopAtWhatATokenBucketCanRefill() {
+        assertThat(ConfigLoader.load(null, Map.of(), Map.of("links.redirects-per-minute-per-client", "60000000000"))
+                .links().redirectsPerMinutePerClient()).isEqualTo(60_000_000_000L);
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(),
+                Map.of("tenants.enterprise.requests-per-minute", "60000000001")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("tenants.enterprise.requests-per-minute: 60000000001 (expected: 1..60000000000)");
+    }
+
+    @Test
     void everyProblemIsReportedAtOnce() {
         ConfigException e = (ConfigException) org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class,
                 () -> ConfigLoader.load(null,

@@ -33,8 +33,13 @@ public final class ApiGuard {
             if (principal.isDone()) {
                 admit(exchange, principal, route);
             } else {
-                principal.whenComplete((p, e) -> exchange.context().executor()
-                        .execute(() -> admit(exchange, principal, route)));
+                principal.whenComplete((p, e) -> exchange.context().executor().execute(() -> {
+                    try {
+                        admit(exchange, principal, route);
+                    } catch (RuntimeException failure) {
+                        exchange.internalError(failure);
+                    }
+                }));
             }
         };
     }

@@ -15,6 +15,9 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -25,6 +28,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * then. Every path through a route must answer exactly once (errors included).
  */
 public final class HttpExchange {
+
+    private static final Logger log = LoggerFactory.getLogger(HttpExchange.class);
 
     private final ChannelHandlerContext ctx;
     private final HttpMethod method;
@@ -117,6 +122,16 @@ public final class HttpExchange {
             json.writeEndObject();
             json.writeEndObject();
         });
+    }
+
+    /**
+     * Answers 500 {@code internal} for a failure nobody expected (logged with the route), unless an answer
+     * was already sent. Continuations that run later on the event loop call this so that a bug never leaves
+     * a request unanswered.
+     */
+    public void internalError(Throwable cause) {
+        log.error("{} {} failed", method, path, cause);
+        error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal", "internal error");
     }
 
     public void respondText(HttpResponseStatus status, String text) {

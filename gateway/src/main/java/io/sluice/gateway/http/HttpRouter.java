@@ -125,8 +125,7 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
         try {
             entry.route().serve(exchange);
         } catch (RuntimeException e) {
-            log.error("Route {} {} failed", request.method(), path, e);
-            exchange.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal", "internal error");
+            exchange.internalError(e);
         }
     }
 

@@ -70,6 +70,18 @@ class TenantRateLimiterTest {
     }
 
     @Test
+    void theHighestRateTheSettingsAcceptBuildsAWorkingBucket() {
+        // Bucket4j refills at most one token per nanosecond; the settings' upper bound is exactly that
+        String most = "60000000000";
+        TenantRateLimiter unlimited = new TenantRateLimiter(ConfigLoader.load(null, Map.of(),
+                Map.of("tenants.enterprise.requests-per-minute", most, "tenants.enterprise.items-per-minute", most))
+                .tenants(), clock, registry);
+        Principal big = new Principal("big", Tier.ENTERPRISE);
+        assertThat(unlimited.tryConsume(big, TenantRateLimiter.Kind.REQUESTS, 1).allowed()).isTrue();
+        assertThat(unlimited.tryConsume(big, TenantRateLimiter.Kind.ITEMS, 1_000_000).allowed()).isTrue();
+    }
+
+    @Test
     void tenantsAndKindsHaveSeparateBuckets() {
         for (int i = 0; i < 100; i++) {
             limiter.tryConsume(free, TenantRateLimiter.Kind.REQUESTS, 1);
