@@ -52,7 +52,7 @@ public final class LinksApi {
                     Clock clock) {
         this.store = store;
         this.rules = rules;
-        this.ids = new LinkIds(store);
+        this.ids = new LinkIds(store::reserveIdBlock);
         this.codes = store.codeKey().map(LinkCodes::new)
                 .cache(ok -> Duration.ofDays(36500), error -> Duration.ZERO, () -> Duration.ZERO); // never cache a failure
         this.invalidation = invalidation;
