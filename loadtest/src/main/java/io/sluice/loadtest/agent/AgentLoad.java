@@ -1,5 +1,6 @@
 package io.sluice.loadtest.agent;
 
+import io.sluice.loadtest.Endpoints;
 import io.sluice.protocol.client.BufferFullPolicy;
 import io.sluice.protocol.client.RecordBatch;
 import io.sluice.protocol.client.SluiceClient;
@@ -7,7 +8,6 @@ import io.sluice.protocol.record.Series;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,10 +30,10 @@ import java.util.concurrent.locks.LockSupport;
  * <pre>
  * AgentLoad [--target=127.0.0.1:8080] [--key=KEY] [--connections=4] [--rate=max|SAMPLES_PER_S]
  *           [--duration=30s] [--series=1000] [--labels=5] [--batch=1000] [--max-samples=100000000]
- *           [--summary=loadtest/target/agent-load.json]
+ *           [--summary=loadtest/target/agent-load.json] [--endpoints=.sluice/dev/endpoints.env]
  * </pre>
- * Without {@code --target}/{@code --key}, {@code HTTP_URL} and {@code DEV_API_KEY} come from
- * {@code .sluice/dev/endpoints.env}.
+ * Without {@code --target}/{@code --key}, {@code HTTP_URL} and {@code DEV_API_KEY} come from the
+ * endpoints file that {@code bin/sluice dev} writes.
  */
 public final class AgentLoad {
 
@@ -42,10 +42,9 @@ public final class AgentLoad {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> opts = parse(args);
-        Map<String, String> env = endpoints();
-        String target = opts.getOrDefault("target", env.getOrDefault("HTTP_URL", "http://127.0.0.1:8080")
-                .replaceFirst("^https?://", ""));
-        String key = opts.getOrDefault("key", env.get("DEV_API_KEY"));
+        Endpoints env = Endpoints.read(Path.of(opts.getOrDefault("endpoints", Endpoints.DEFAULT.toString())));
+        String target = opts.getOrDefault("target", env.httpHostPort("127.0.0.1:8080"));
+        String key = opts.getOrDefault("key", env.get("DEV_API_KEY", null));
         if (key == null) {
             System.err.println("--key: missing (expected: an API key, or .sluice/dev/endpoints.env from bin/sluice dev)");
             System.exit(2);
@@ -165,17 +164,4 @@ public final class AgentLoad {
         return opts;
     }
 
-    private static Map<String, String> endpoints() throws IOException {
-        Path file = Path.of(".sluice/dev/endpoints.env");
-        Map<String, String> env = new HashMap<>();
-        if (Files.isRegularFile(file)) {
-            for (String line : Files.readAllLines(file)) {
-                int eq = line.indexOf('=');
-                if (!line.startsWith("#") && eq > 0) {
-                    env.put(line.substring(0, eq), line.substring(eq + 1));
-                }
-            }
-        }
-        return env;
-    }
 }

@@ -27,7 +27,10 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
+import io.sluice.loadtest.Endpoints;
+
 import java.io.BufferedWriter;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,35 +38,101 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Future;
 
 /**
  * Benchmark P3: the storage writer's rows/s against {@code psql \copy} of the same rows into the same
- * tables, side by side on one embedded PostgreSQL in one run.
+ * tables, side by side on one PostgreSQL in one run. Each side gets its own fresh database with the
+ * migrations and partitions applied; the writer reads segments from a fresh topic set.
  *
- * <p>Usage: {@code WriterVsCopy [samples] [series]} (defaults 1,000,000 and 1,000). Needs {@code psql} on
- * the PATH (Debian: postgresql-client). Prints one table.
+ * <p>Usage: {@code WriterVsCopy [--samples=1000000] [--series=1000] [--endpoints=FILE] [--summary=FILE]}.
+ * With {@code --endpoints} (the {@code endpoints.env} of a running {@code bin/sluice dev}) it uses that
+ * Kafka and PostgreSQL, otherwise it starts its own. Needs {@code psql} on the PATH (Debian:
+ * postgresql-client). Prints one table and writes a JSON summary.
  */
 public final class WriterVsCopy {
+
+    /** What one run measured. */
+    public record Result(long writerRows, double writerSeconds, long copyRows, double copySeconds) {
+        public double writerRate() {
+            return writerRows / writerSeconds;
+        }
+
+        public double copyRate() {
+            return copyRows / copySeconds;
+        }
+
+        String json() {
+            return String.format(Locale.ROOT, "{\"writer_rows\":%d,\"writer_seconds\":%.3f,\"writer_rows_per_second\":%.0f,"
+                            + "\"copy_rows\":%d,\"copy_seconds\":%.3f,\"copy_rows_per_second\":%.0f,\"ratio\":%.3f}",
+                    writerRows, writerSeconds, writerRate(), copyRows, copySeconds, copyRate(), writerRate() / copyRate());
+        }
+    }
 
     private WriterVsCopy() {
     }
 
     public static void main(String[] args) throws Exception {
-        int samples = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
-        int seriesCount = args.length > 1 ? Integer.parseInt(args[1]) : 1_000;
-        int perSegment = 1_000;
+        Map<String, String> opts = new HashMap<>();
+        for (String a : args) {
+            if (!a.startsWith("--") || !a.contains("=")) {
+                throw new IllegalArgumentException(a + " (expected: --name=value)");
+            }
+            opts.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
+        }
+        int samples = Integer.parseInt(opts.getOrDefault("samples", "1000000"));
+        int seriesCount = Integer.parseInt(opts.getOrDefault("series", "1000"));
+        Path summary = Path.of(opts.getOrDefault("summary", "loadtest/target/writer-vs-copy.json"));
         Path dir = Files.createTempDirectory("sluice-bench-");
-        try (EmbeddedInfrastructure infra = EmbeddedInfrastructure.start(dir, true)) {
-            SluiceConfig base = infra.configure(SluiceConfig.defaults());
-            KafkaConfig k = base.kafka();
-            SluiceConfig config = base.withKafka(new KafkaConfig(k.bootstrapServers(), k.clientId(), k.requestTimeout(),
-                    "bench.", 6, 0));
+        Result result;
+        if (opts.containsKey("endpoints")) {
+            Endpoints env = Endpoints.read(Path.of(opts.get("endpoints")));
+            URI pg = env.postgres();
+            String bootstrap = env.get("KAFKA_BOOTSTRAP", null);
+            if (bootstrap == null) {
+                throw new IllegalStateException("endpoints.env has no KAFKA_BOOTSTRAP; is bin/sluice dev running?");
+            }
+            result = run(bootstrap, pg.getHost(), pg.getPort(), pg.getUserInfo(), samples, seriesCount, dir);
+        } else {
+            try (EmbeddedInfrastructure infra = EmbeddedInfrastructure.start(dir, true)) {
+                result = run(infra.kafka().bootstrapServers(), "127.0.0.1", infra.postgres().port(), "postgres",
+                        samples, seriesCount, dir);
+            }
+        }
+        System.out.println();
+        System.out.printf("| P3 storage writer vs psql \\copy | rows | seconds | rows/s |%n");
+        System.out.printf("|---|---|---|---|%n");
+        System.out.printf(Locale.ROOT, "| storage writer (Kafka -> samples + series + rollups 1m/1h + offsets) | %d | %.2f | %.0f |%n",
+                result.writerRows(), result.writerSeconds(), result.writerRate());
+        System.out.printf(Locale.ROOT, "| psql \\copy (CSV -> samples) | %d | %.2f | %.0f |%n", result.copyRows(),
+                result.copySeconds(), result.copyRate());
+        System.out.printf(Locale.ROOT, "| ratio writer / copy | | | %.2f (target >= 0.8) |%n",
+                result.writerRate() / result.copyRate());
+        Files.createDirectories(summary.toAbsolutePath().getParent());
+        Files.writeString(summary, result.json() + "\n", StandardCharsets.UTF_8);
+    }
+
+    /** Runs both sides against this Kafka and this PostgreSQL server (user without password, trust auth). */
+    public static Result run(String bootstrap, String pgHost, int pgPort, String pgUser, int samples, int seriesCount,
+                             Path dir) throws Exception {
+        int perSegment = 1_000;
+        String run = Long.toString(System.currentTimeMillis(), 36);
+        String writerDb = "bench_writer_" + run;
+        String copyDb = "bench_copy_" + run;
+        PostgresConfig server = new PostgresConfig(pgHost, pgPort, "postgres", pgUser, "", 2, Duration.ofSeconds(10));
+        PostgresConfig writerPg = new PostgresConfig(pgHost, pgPort, writerDb, pgUser, "", 16, Duration.ofSeconds(10));
+        PostgresConfig reference = new PostgresConfig(pgHost, pgPort, copyDb, pgUser, "", 4, Duration.ofSeconds(10));
+        KafkaConfig k = SluiceConfig.defaults().kafka().withBootstrapServers(bootstrap);
+        SluiceConfig config = SluiceConfig.defaults().withPostgres(writerPg)
+                .withKafka(new KafkaConfig(k.bootstrapServers(), k.clientId(), k.requestTimeout(), "bench." + run + ".", 6, 0));
+        execute(server, "CREATE DATABASE " + writerDb);
+        execute(server, "CREATE DATABASE " + copyDb);
+        try {
             Migrations.apply(config.postgres());
-            PostgresConfig reference = new PostgresConfig("127.0.0.1", infra.postgres().port(), "copyref", "postgres", "",
-                    4, Duration.ofSeconds(10));
 
             Series[] series = new Series[seriesCount];
             for (int s = 0; s < seriesCount; s++) {
@@ -72,7 +141,6 @@ public final class WriterVsCopy {
             }
             long baseMs = System.currentTimeMillis() - Duration.ofMinutes(30).toMillis();
             String tenant = "bench";
-
             // the rows, once, as CSV for psql
             Path csv = dir.resolve("samples.csv");
             try (BufferedWriter out = Files.newBufferedWriter(csv, StandardCharsets.UTF_8)) {
@@ -147,13 +215,12 @@ public final class WriterVsCopy {
             pool.dispose();
 
             // 2. psql \copy of the same rows into the same tables (a second database, same migrations and partitions)
-            createDatabase(config.postgres(), "copyref");
             Migrations.apply(reference);
             ConnectionPool refPool = PostgresConnections.pool(reference);
             new PartitionMaintenance(refPool, config.writer(), Clock.systemUTC()).run().block();
             long copyBegan = System.nanoTime();
-            Process psql = new ProcessBuilder("psql", "-X", "-q", "-h", "127.0.0.1", "-p",
-                    Integer.toString(infra.postgres().port()), "-U", "postgres", "-d", "copyref", "-c",
+            Process psql = new ProcessBuilder("psql", "-X", "-q", "-h", pgHost, "-p",
+                    Integer.toString(pgPort), "-U", pgUser, "-d", copyDb, "-c",
                     "\\copy samples (series_id, ts, value) FROM '" + csv + "' WITH (FORMAT csv)")
                     .inheritIO().start();
             if (psql.waitFor() != 0) {
@@ -162,16 +229,14 @@ public final class WriterVsCopy {
             double copySeconds = (System.nanoTime() - copyBegan) / 1e9;
             long copied = count(refPool, "SELECT count(*) FROM samples");
             refPool.dispose();
-
-            double writerRate = stored / writerSeconds;
-            double copyRate = copied / copySeconds;
-            System.out.println();
-            System.out.printf("| P3 storage writer vs psql \\copy | rows | seconds | rows/s |%n");
-            System.out.printf("|---|---|---|---|%n");
-            System.out.printf("| storage writer (Kafka -> samples + series + rollups 1m/1h + offsets) | %d | %.2f | %.0f |%n",
-                    stored, writerSeconds, writerRate);
-            System.out.printf("| psql \\copy (CSV -> samples) | %d | %.2f | %.0f |%n", copied, copySeconds, copyRate);
-            System.out.printf("| ratio writer / copy | | | %.2f (target >= 0.8) |%n", writerRate / copyRate);
+            return new Result(stored, writerSeconds, copied, copySeconds);
+        } finally {
+            execute(server, "DROP DATABASE IF EXISTS " + writerDb + " WITH (FORCE)");
+            execute(server, "DROP DATABASE IF EXISTS " + copyDb + " WITH (FORCE)");
+            try (Admin kafka = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+                kafka.deleteTopics(kafka.listTopics().names().get().stream()
+                        .filter(t -> t.startsWith(config.kafka().topicPrefix())).toList()).all().get();
+            }
         }
     }
 
@@ -189,11 +254,11 @@ public final class WriterVsCopy {
                 .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).single(), Connection::close).block();
     }
 
-    private static void createDatabase(PostgresConfig config, String name) {
+    private static void execute(PostgresConfig config, String sql) {
         ConnectionPool pool = PostgresConnections.pool(config);
         try {
-            Mono.usingWhen(pool.create(), (Connection c) -> Flux.from(c.createStatement("CREATE DATABASE " + name)
-                    .execute()).then(), Connection::close).block();
+            Mono.usingWhen(pool.create(), (Connection c) -> Flux.from(c.createStatement(sql).execute())
+                    .flatMap(r -> r.getRowsUpdated()).then(), Connection::close).block();
         } finally {
             pool.dispose();
         }

@@ -1,0 +1,599 @@
+package io.sluice.loadtest.suite;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sluice.loadtest.Endpoints;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * The benchmark suite: starts {@code bin/sluice dev} (with {@code loadtest/sluice-loadtest.properties}, a
+ * 256 MB heap, its own port and data directory), measures each performance target of
+ * {@code PERFORMANCE.md} side by side with its reference in this one run, and prints one table of
+ * ratios, with the gateway's heap and RSS at the peak of each phase.
+ *
+ * <ul>
+ *   <li>P1: cached {@code GET /{code}} over 1,000 links vs a bare Netty server answering a fixed 302 (child
+ *       JVM, 2 event loops), same client ({@link HttpLoad}), connections and duration; then Sluice's p99
+ *       at half its measured rate.</li>
+ *   <li>P4: query latency over one connection, the same query again and again (cached) vs a distinct
+ *       1 h / 1 series / 1 m query every time (uncached), checked by the {@code X-Sluice-Cache} header.</li>
+ *   <li>P2: {@code AgentLoad} (binary protocol, acknowledged samples) vs Kafka's
+ *       {@code ProducerPerformance} sending as many records of the gateway's average record size, with the
+ *       gateway's producer settings, to the same broker; MiB/s of record payload on both sides.</li>
+ *   <li>P3: {@link WriterVsCopy} on the same Kafka and PostgreSQL: the storage writer vs {@code psql \copy}.</li>
+ * </ul>
+ *
+ * <pre>
+ * BenchmarkSuite [--duration=20s] [--warmup=5s] [--connections=64] [--writer-samples=1000000]
+ *                [--heap=256m] [--only=P1,P2,P3,P4] [--out=loadtest/target/bench]
+ * </pre>
+ */
+public final class BenchmarkSuite {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Map<String, String> opts;
+    private final Duration duration;
+    private final Duration warmup;
+    private final int connections;
+    private final Path out;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final List<String[]> rows = new ArrayList<>();
+    /** Per phase: peak heap used and peak RSS of the gateway, written by the sampler thread. */
+    private final Map<String, long[]> peaks = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
+    private final PrintStream log = System.out;
+
+    private Process dev;
+    private long gatewayPid;
+    private Endpoints endpoints;
+    private String host;
+    private int port;
+    private String key;
+    private volatile String phase = "start";
+
+    private BenchmarkSuite(Map<String, String> opts) {
+        this.opts = opts;
+        this.duration = io.sluice.config.Values.duration(opts.getOrDefault("duration", "20s"));
+        this.warmup = io.sluice.config.Values.duration(opts.getOrDefault("warmup", "5s"));
+        this.connections = Integer.parseInt(opts.getOrDefault("connections", "64"));
+        this.out = Path.of(opts.getOrDefault("out", "loadtest/target/bench"));
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> opts = new HashMap<>();
+        for (String a : args) {
+            if (!a.startsWith("--") || !a.contains("=")) {
+                System.err.println(a + ": expected --name=value (see the class comment or README)");
+                System.exit(2);
+            }
+            opts.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
+        }
+        BenchmarkSuite suite = new BenchmarkSuite(opts);
+        int status;
+        try {
+            suite.startSluice();
+            Thread sampler = new Thread(suite::sampleMemory, "memory-sampler");
+            sampler.setDaemon(true);
+            sampler.start();
+            if (suite.selected("P1")) {
+                suite.redirects();
+            }
+            if (suite.selected("P4")) {
+                suite.queries();
+            }
+            if (suite.selected("P2")) {
+                suite.binaryIngest();
+            }
+            if (suite.selected("P3")) {
+                suite.writer();
+            }
+            status = suite.report();
+        } finally {
+            suite.stopSluice();
+        }
+        System.exit(status);
+    }
+
+    private boolean selected(String id) {
+        return List.of(opts.getOrDefault("only", "P1,P2,P3,P4").split(",")).contains(id);
+    }
+
+    // ---- Sluice under test
+
+    private void startSluice() throws Exception {
+        Files.createDirectories(out);
+        Path dataDir = Path.of(".sluice/bench");
+        Path envFile = dataDir.resolve("endpoints.env");
+        Files.deleteIfExists(envFile);
+        int httpPort = freePort();
+        ProcessBuilder pb = new ProcessBuilder("bin/sluice", "dev", "--config", "loadtest/sluice-loadtest.properties",
+                "--server.port=" + httpPort, "--links.base-url=http://127.0.0.1:" + httpPort,
+                "--dev.data-dir=" + dataDir)
+                .redirectErrorStream(true).redirectOutput(out.resolve("sluice-dev.log").toFile());
+        String heap = opts.getOrDefault("heap", "256m");
+        pb.environment().put("SLUICE_JAVA_OPTS", "-Xmx" + heap + " -XX:+ExitOnOutOfMemoryError");
+        log.printf("starting bin/sluice dev (heap %s, port %d, log %s) ...%n", heap, httpPort,
+                out.resolve("sluice-dev.log"));
+        dev = pb.start();
+        gatewayPid = dev.pid(); // bin/sluice execs the JVM, so this is the gateway's pid
+        await("bin/sluice dev to write " + envFile, Duration.ofMinutes(5), () -> {
+            if (!dev.isAlive()) {
+                throw new IllegalStateException("bin/sluice dev exited with " + dev.exitValue() + "; see "
+                        + out.resolve("sluice-dev.log"));
+            }
+            return Files.isRegularFile(envFile);
+        });
+        endpoints = Endpoints.read(envFile);
+        String[] hp = endpoints.httpHostPort("127.0.0.1:" + httpPort).split(":");
+        host = hp[0];
+        port = Integer.parseInt(hp[1]);
+        key = endpoints.get("DEV_API_KEY", null);
+        await("GET /health/ready to answer 200", Duration.ofMinutes(2), () -> get("/health/ready").statusCode() == 200);
+        log.printf("Sluice is ready at %s:%d (pid %d)%n", host, port, gatewayPid);
+    }
+
+    private void stopSluice() throws InterruptedException {
+        if (dev != null && dev.isAlive()) {
+            dev.destroy();
+            if (!dev.waitFor(60, TimeUnit.SECONDS)) {
+                dev.destroyForcibly();
+            }
+        }
+    }
+
+    /** Peak RSS (from /proc) and heap used (from /metrics) of the gateway, per phase. */
+    private void sampleMemory() {
+        long lastHeap = 0;
+        while (true) {
+            try {
+                long rss = rssBytes();
+                long heap = -1;
+                if (System.nanoTime() - lastHeap > 1_000_000_000L) {
+                    lastHeap = System.nanoTime();
+                    heap = (long) metricSum(metrics(), "jvm_memory_used_bytes", "area=\"heap\"");
+                }
+                synchronized (peaks) {
+                    long[] p = peaks.computeIfAbsent(phase, x -> new long[2]);
+                    p[0] = Math.max(p[0], heap);
+                    p[1] = Math.max(p[1], rss);
+                }
+                TimeUnit.MILLISECONDS.sleep(250);
+            } catch (InterruptedException e) {
+                return;
+            } catch (Exception e) {
+                // the gateway is busy or gone; the next sample tries again
+                try {
+                    TimeUnit.MILLISECONDS.sleep(250);
+                } catch (InterruptedException ie) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private long rssBytes() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/" + gatewayPid + "/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        return 0;
+    }
+
+    // ---- P1 redirects
+
+    private void redirects() throws Exception {
+        phase = "P1 redirects";
+        log.println("\n== P1: cached redirects vs bare Netty fixed 302");
+        List<String> paths = new ArrayList<>();
+        for (int i = 0; i < 1_000; i++) {
+            HttpResponse<String> r = post("/api/v1/links", "{\"url\":\"https://example.com/landing/" + i + "\"}");
+            require(r.statusCode() == 201, "POST /api/v1/links answered " + r.statusCode() + ": " + r.body());
+            paths.add("/" + JSON.readTree(r.body()).get("code").asText());
+        }
+        // every link once, so the measured run reads them from the cache
+        for (String p : paths) {
+            require(get(p).statusCode() == 302, "GET " + p + " did not redirect");
+        }
+        Process bare = javaProcess(BareNettyRedirectServer.class.getName(), List.of("-Xmx256m"), List.of("0"));
+        try {
+            BufferedReader lines = new BufferedReader(new InputStreamReader(bare.getInputStream(), StandardCharsets.UTF_8));
+            String first = lines.readLine();
+            require(first != null && first.contains("127.0.0.1:"), "the bare Netty server did not start: " + first);
+            int barePort = Integer.parseInt(first.substring(first.lastIndexOf(':') + 1).trim());
+            HttpLoad.Result reference = new HttpLoad("127.0.0.1", barePort, connections, warmup, duration, 0, 302,
+                    HttpLoad.gets("127.0.0.1", barePort, paths, "")).run();
+            printLoad("bare Netty", reference);
+            HttpLoad.Result sluice = new HttpLoad(host, port, connections, warmup, duration, 0, 302,
+                    HttpLoad.gets(host, port, paths, "")).run();
+            printLoad("Sluice", sluice);
+            double half = sluice.perSecond() / 2;
+            HttpLoad.Result paced = new HttpLoad(host, port, connections, Duration.ofSeconds(2), duration, half, 302,
+                    HttpLoad.gets(host, port, paths, "")).run();
+            printLoad("Sluice at half rate", paced);
+            row("P1", "GET /{code} from cache, " + connections + " connections, req/s", fmt(sluice.perSecond()),
+                    "bare Netty 302: " + fmt(reference.perSecond()), ratio(sluice.perSecond() / reference.perSecond()),
+                    ">= 0.90", sluice.perSecond() / reference.perSecond() >= 0.9 && clean(sluice) && clean(reference));
+            row("P1", "p99 at half that rate (" + fmt(half) + " req/s), ms", ms(paced.percentileMillis(99)),
+                    "p50 " + ms(paced.percentileMillis(50)), "", "< 2 ms",
+                    paced.percentileMillis(99) < 2 && clean(paced));
+        } finally {
+            bare.destroy();
+            bare.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    // ---- P4 queries
+
+    private void queries() throws Exception {
+        phase = "P4 queries";
+        log.println("\n== P4: query latency, cached vs uncached");
+        int series = 2_000;
+        String metric = "bench.query." + Long.toString(System.currentTimeMillis(), 36);
+        Instant to = Instant.now().truncatedTo(ChronoUnit.MINUTES);
+        Instant from = to.minus(Duration.ofHours(1));
+        // one sample a minute over the last hour of every series, but the first minutes: the late window
+        // accepts samples up to 1 h old, and the fixture takes a while to send
+        StringBuilder batch = new StringBuilder();
+        int inBatch = 0;
+        for (int s = 0; s < series; s++) {
+            for (int m = 5; m <= 59; m++) {
+                batch.append(inBatch++ == 0 ? "" : ",").append("{\"name\":\"").append(metric)
+                        .append("\",\"labels\":{\"host\":\"h").append(s).append("\"},\"timestamp\":")
+                        .append(from.plus(Duration.ofMinutes(m)).toEpochMilli() + 1_000).append(",\"value\":")
+                        .append(s + m).append('}');
+                if (inBatch == 10_000) {
+                    ingest(batch);
+                    batch.setLength(0);
+                    inBatch = 0;
+                }
+            }
+        }
+        if (inBatch > 0) {
+            ingest(batch);
+        }
+        String range = "&from=" + from.toEpochMilli() + "&to=" + to.toEpochMilli() + "&step=1m";
+        String last = "/api/v1/query?metric=" + metric + "&match=host=h" + (series - 1) + range;
+        await("the query fixture to be queryable", Duration.ofMinutes(2), () -> {
+            HttpResponse<String> r = get(last);
+            return r.statusCode() == 200 && r.body().contains("[" + from.plus(Duration.ofMinutes(59)).toEpochMilli());
+        });
+        String auth = "Authorization: Bearer " + key + "\r\n";
+        String[] aggs = {"avg", "max", "min", "sum", "count"};
+        List<String> distinct = HttpLoad.gets(host, port, series * aggs.length,
+                i -> "/api/v1/query?metric=" + metric + "&match=host=h" + (i % series) + range + "&agg=" + aggs[i / series],
+                auth);
+        HttpLoad.Result uncached = new HttpLoad(host, port, 1, Duration.ZERO, duration, 0, 200, distinct)
+                .tally("X-Sluice-Cache").run();
+        printLoad("uncached", uncached);
+        HttpLoad.Result cached = new HttpLoad(host, port, 1, Duration.ofSeconds(2), duration, 0, 200,
+                HttpLoad.gets(host, port, List.of(last), auth)).tally("X-Sluice-Cache").run();
+        printLoad("cached", cached);
+        long misses = uncached.tally().getOrDefault("miss", 0L);
+        long hits = cached.tally().getOrDefault("hit", 0L);
+        row("P4", "query p99 cached (1 h, 1 series, 1 m step), ms", ms(cached.percentileMillis(99)),
+                "p50 " + ms(cached.percentileMillis(50)) + ", " + hits + "/" + cached.responses() + " hits", "", "< 1 ms",
+                cached.percentileMillis(99) < 1 && clean(cached) && hits == cached.responses());
+        row("P4", "query p99 uncached (1 h, 1 series, 1 m step), ms", ms(uncached.percentileMillis(99)),
+                "p50 " + ms(uncached.percentileMillis(50)) + ", " + misses + "/" + uncached.responses() + " misses",
+                ratio(uncached.percentileMillis(99) / cached.percentileMillis(99)) + "x cached", "< 20 ms",
+                uncached.percentileMillis(99) < 20 && clean(uncached) && misses == uncached.responses());
+    }
+
+    private void ingest(StringBuilder samples) throws Exception {
+        HttpResponse<String> r = post("/api/v1/ingest/metrics", "{\"samples\":[" + samples + "]}");
+        require(r.statusCode() == 202 && JSON.readTree(r.body()).path("rejected").isEmpty(),
+                "POST /api/v1/ingest/metrics answered " + r.statusCode() + ": " + abbreviate(r.body()));
+    }
+
+    // ---- P2 binary ingest vs Kafka's producer tool
+
+    private void binaryIngest() throws Exception {
+        phase = "P2 binary ingest";
+        log.println("\n== P2: binary ingest (acknowledged) vs Kafka's producer performance tool");
+        String bootstrap = endpoints.get("KAFKA_BOOTSTRAP", null);
+        String topic = "sluice.metrics";
+        Map<TopicPartition, Long> before;
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(bootstrap)) {
+            before = consumer.endOffsets(partitions(consumer, topic));
+        }
+        Path summary = out.resolve("agent-load.json");
+        Process agent = javaProcess("io.sluice.loadtest.agent.AgentLoad", List.of("-Xmx512m"), List.of(
+                "--target=" + host + ":" + port, "--key=" + key, "--connections=4", "--rate=max",
+                "--duration=" + duration.toSeconds() + "s", "--series=1000", "--labels=5", "--batch=1000",
+                "--summary=" + summary));
+        agent.getInputStream().transferTo(Files.newOutputStream(out.resolve("agent-load.log")));
+        agent.waitFor();
+        JsonNode agentResult = JSON.readTree(Files.readString(summary));
+        double samplesPerSecond = agentResult.get("acked_per_second").asDouble();
+        double seconds = agentResult.get("seconds").asDouble();
+        long failed = agentResult.get("failed").asLong();
+        log.printf(Locale.ROOT, "AgentLoad: %d acked, %d failed in %.1f s: %s samples/s, ack p99 %.1f ms%n",
+                agentResult.get("acked").asLong(), failed, seconds, fmt(samplesPerSecond),
+                agentResult.get("ack_latency_ms").get("p99").asDouble());
+
+        // what the gateway wrote to Kafka in that window: records and payload bytes, read back
+        long records = 0;
+        long bytes = 0;
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(bootstrap)) {
+            Set<TopicPartition> tps = partitions(consumer, topic);
+            Map<TopicPartition, Long> after = consumer.endOffsets(tps);
+            consumer.assign(tps);
+            for (TopicPartition tp : tps) {
+                consumer.seek(tp, before.get(tp));
+            }
+            long wanted = tps.stream().mapToLong(tp -> after.get(tp) - before.get(tp)).sum();
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+            while (records < wanted && System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    if (r.offset() < after.get(new TopicPartition(r.topic(), r.partition()))) {
+                        records++;
+                        bytes += r.serializedValueSize();
+                    }
+                }
+            }
+        }
+        require(records > 0, "the gateway wrote no records to " + topic);
+        int recordSize = (int) (bytes / records);
+        double sluiceMiB = bytes / seconds / (1024 * 1024);
+        log.printf(Locale.ROOT, "gateway -> Kafka: %d records, average %d bytes, %.2f MiB/s%n", records, recordSize,
+                sluiceMiB);
+
+        // the storage writer drains what P2 sent before the next phase measures anything
+        phase = "P2 writer drain";
+        long drainStart = System.nanoTime();
+        await("the storage writer to catch up", Duration.ofMinutes(10), () -> metricSum(metrics(), "sluice_writer_lag", "") == 0);
+        log.printf(Locale.ROOT, "the dev storage writer caught up %.1f s after the load ended%n",
+                (System.nanoTime() - drainStart) / 1e9);
+
+        phase = "P2 producer tool";
+        String perfTopic = "bench.producer-perf." + Long.toString(System.currentTimeMillis(), 36);
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.createTopics(List.of(new NewTopic(perfTopic, partitions(admin, topic), (short) 1))).all().get();
+        }
+        Process perf = javaProcess("org.apache.kafka.tools.ProducerPerformance", List.of("-Xmx512m"), List.of(
+                "--topic", perfTopic, "--num-records", Long.toString(records), "--record-size",
+                Integer.toString(recordSize), "--throughput", "-1", "--producer-props", "bootstrap.servers=" + bootstrap,
+                "acks=all", "enable.idempotence=true", "linger.ms=2", "batch.size=262144", "compression.type=none"));
+        String perfOut = new String(perf.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        perf.waitFor();
+        Files.writeString(out.resolve("producer-perf.log"), perfOut);
+        String summaryLine = perfOut.lines().filter(l -> l.contains("records sent") && l.contains("99th"))
+                .reduce((a, b) -> b).orElseThrow(() -> new IllegalStateException("ProducerPerformance printed no "
+                        + "summary; see " + out.resolve("producer-perf.log")));
+        log.println("ProducerPerformance: " + summaryLine.trim());
+        java.util.regex.Matcher m = java.util.regex.Pattern
+                .compile("([0-9.]+) records/sec \\(([0-9.]+) MB/sec\\)").matcher(summaryLine);
+        require(m.find(), "cannot read ProducerPerformance's summary: " + summaryLine);
+        double kafkaRecordsPerSecond = Double.parseDouble(m.group(1));
+        double kafkaMiB = Double.parseDouble(m.group(2));
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.deleteTopics(List.of(perfTopic)).all().get();
+        }
+        row("P2", "binary ingest, acknowledged samples/s (4 connections, batch 1000)", fmt(samplesPerSecond),
+                failed + " failed", "", ">= 300k", samplesPerSecond >= 300_000 && failed == 0);
+        row("P2", "gateway -> Kafka MiB/s (records of " + recordSize + " B)", String.format(Locale.ROOT, "%.2f", sluiceMiB),
+                String.format(Locale.ROOT, "producer tool: %.2f (%s records/s)", kafkaMiB, fmt(kafkaRecordsPerSecond)),
+                ratio(sluiceMiB / kafkaMiB), ">= 0.80", sluiceMiB / kafkaMiB >= 0.8);
+    }
+
+    // ---- P3 storage writer vs psql \copy
+
+    private void writer() throws Exception {
+        phase = "P3 writer vs copy";
+        log.println("\n== P3: storage writer vs psql \\copy (same PostgreSQL, fresh databases)");
+        URI pg = endpoints.postgres();
+        int samples = Integer.parseInt(opts.getOrDefault("writer-samples", "1000000"));
+        WriterVsCopy.Result r;
+        try {
+            r = WriterVsCopy.run(endpoints.get("KAFKA_BOOTSTRAP", null), pg.getHost(), pg.getPort(), pg.getUserInfo(),
+                    samples, 1_000, Files.createTempDirectory("sluice-bench-"));
+        } catch (IOException e) {
+            if (String.valueOf(e.getMessage()).contains("psql")) {
+                row("P3", "storage writer rows/s", "-", "psql not found (Debian: apt-get install postgresql-client)",
+                        "-", ">= 0.80", false);
+                return;
+            }
+            throw e;
+        }
+        log.printf(Locale.ROOT, "writer %d rows in %.2f s, psql \\copy %d rows in %.2f s%n", r.writerRows(),
+                r.writerSeconds(), r.copyRows(), r.copySeconds());
+        row("P3", "storage writer rows/s (samples + series + rollups + offsets)", fmt(r.writerRate()),
+                "psql \\copy: " + fmt(r.copyRate()), ratio(r.writerRate() / r.copyRate()), ">= 0.80",
+                r.writerRate() / r.copyRate() >= 0.8 && r.writerRows() == r.copyRows());
+    }
+
+    // ---- the table
+
+    private int report() throws IOException {
+        Map<String, long[]> peaks;
+        synchronized (this.peaks) {
+            peaks = new LinkedHashMap<>(this.peaks);
+        }
+        long heapPeak = peaks.values().stream().mapToLong(p -> p[0]).max().orElse(0);
+        long rssPeak = peaks.values().stream().mapToLong(p -> p[1]).max().orElse(0);
+        row("P5", "gateway peak heap used / peak RSS, MB (heap limit " + opts.getOrDefault("heap", "256m") + ")",
+                mb(heapPeak) + " / " + mb(rssPeak), "", "", "< 256 / < 600",
+                heapPeak > 0 && heapPeak < 256L << 20 && rssPeak < 600L << 20);
+        StringBuilder table = new StringBuilder();
+        table.append(String.format(Locale.ROOT, "Sluice benchmark suite, %s, %d cores, Java %s, %s per measurement%n%n",
+                Instant.now().truncatedTo(ChronoUnit.SECONDS), Runtime.getRuntime().availableProcessors(),
+                System.getProperty("java.version"), duration.toSeconds() + " s"));
+        table.append("| # | measured | Sluice | reference | ratio | target | met |\n|---|---|---|---|---|---|---|\n");
+        for (String[] r : rows) {
+            table.append("| ").append(String.join(" | ", r)).append(" |\n");
+        }
+        table.append("\nPeak heap used / RSS of the gateway per phase (MB):");
+        peaks.forEach((p, v) -> table.append(String.format(Locale.ROOT, " %s %s / %s;", p, mb(v[0]), mb(v[1]))));
+        table.append('\n');
+        log.println();
+        log.print(table);
+        Files.writeString(out.resolve("results.md"), table.toString());
+        log.println("\n(written to " + out.resolve("results.md") + "; logs of each tool beside it)");
+        return 0;
+    }
+
+    private void row(String id, String what, String sluice, String reference, String ratio, String target, boolean met) {
+        rows.add(new String[] {id, what, sluice, reference, ratio, target, met ? "yes" : "no"});
+    }
+
+    // ---- helpers
+
+    private void printLoad(String name, HttpLoad.Result r) {
+        log.printf(Locale.ROOT, "%-22s %10s req/s  p50 %7s ms  p99 %7s ms  p99.9 %7s ms  unexpected %d  errors %d%s%s%n",
+                name, fmt(r.perSecond()), ms(r.percentileMillis(50)), ms(r.percentileMillis(99)),
+                ms(r.percentileMillis(99.9)), r.unexpected(), r.errors(),
+                r.firstUnexpected() == null ? "" : " (first: " + r.firstUnexpected() + ")",
+                r.tally().isEmpty() ? "" : " " + r.tally());
+    }
+
+    private static boolean clean(HttpLoad.Result r) {
+        return r.unexpected() == 0 && r.errors() == 0 && r.responses() > 0;
+    }
+
+    private HttpResponse<String> get(String path) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(URI.create("http://" + host + ":" + port + path))
+                .header("Authorization", "Bearer " + key).timeout(Duration.ofSeconds(30)).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private HttpResponse<String> post(String path, String body) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(URI.create("http://" + host + ":" + port + path))
+                .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+                .timeout(Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private String metrics() throws IOException, InterruptedException {
+        return get("/metrics").body();
+    }
+
+    /** The sum of every sample of a Prometheus metric whose labels contain {@code labels}. */
+    static double metricSum(String text, String name, String labels) {
+        double sum = 0;
+        boolean found = false;
+        for (String line : text.split("\n")) {
+            if ((line.startsWith(name + "{") || line.startsWith(name + " ")) && line.contains(labels)) {
+                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+                found = true;
+            }
+        }
+        if (!found) {
+            throw new IllegalStateException("/metrics has no " + name + " with " + labels);
+        }
+        return sum;
+    }
+
+    private static KafkaConsumer<byte[], byte[]> consumer(String bootstrap) {
+        return new KafkaConsumer<>(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false, ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 8 << 20,
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class,
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class));
+    }
+
+    private static Set<TopicPartition> partitions(KafkaConsumer<?, ?> consumer, String topic) {
+        return consumer.partitionsFor(topic).stream().map(p -> new TopicPartition(topic, p.partition()))
+                .collect(Collectors.toSet());
+    }
+
+    private static int partitions(Admin admin, String topic) throws Exception {
+        return admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().size();
+    }
+
+    /** A child JVM with this JVM's class path, its output readable from the process. */
+    private static Process javaProcess(String mainClass, List<String> jvmOptions, List<String> args) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.addAll(jvmOptions);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(mainClass);
+        cmd.addAll(args);
+        return new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private interface Check {
+        boolean ok() throws Exception;
+    }
+
+    private static void await(String what, Duration timeout, Check check) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            try {
+                if (check.ok()) {
+                    return;
+                }
+            } catch (IOException e) {
+                // not answering yet
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("timed out after " + timeout.toSeconds() + " s waiting for " + what);
+            }
+            TimeUnit.MILLISECONDS.sleep(200);
+        }
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalStateException(message);
+        }
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() > 300 ? s.substring(0, 300) + "..." : s;
+    }
+
+    private static String fmt(double v) {
+        return String.format(Locale.ROOT, "%,.0f", v);
+    }
+
+    private static String ms(double v) {
+        return String.format(Locale.ROOT, "%.2f", v);
+    }
+
+    private static String ratio(double v) {
+        return String.format(Locale.ROOT, "%.2f", v);
+    }
+
+    private static String mb(long bytes) {
+        return Long.toString(bytes >> 20);
+    }
+}
