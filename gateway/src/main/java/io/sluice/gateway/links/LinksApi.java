@@ -153,7 +153,7 @@ public final class LinksApi {
         String rest = exchange.path().substring(PREFIX.length());
         boolean stats = rest.endsWith("/stats");
         String code = stats ? rest.substring(0, rest.length() - "/stats".length()) : rest;
-        if (!LinkRules.ALIAS.matcher(code).matches()) {
+        if (!LinkRules.isCode(code)) {
             exchange.error(HttpResponseStatus.NOT_FOUND, "not_found", "no link " + code);
             return;
         }

@@ -60,7 +60,7 @@ public final class Redirects {
 
     public void redirect(HttpExchange exchange) {
         String code = exchange.path().substring(1);
-        if (!LinkRules.ALIAS.matcher(code).matches()) {
+        if (!LinkRules.isCode(code)) {
             notFound(exchange, "no link " + code);
             return;
         }

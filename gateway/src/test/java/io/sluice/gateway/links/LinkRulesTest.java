@@ -40,4 +40,18 @@ class LinkRulesTest {
     void goodAliasesPass(String alias) {
         rules.checkAlias(alias);
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", "ab", "a b", "a/b", "caf\u00e9", "a.b", "a%20", "{}x", "abc\u0000"})
+    void onlyCodeShapedPathsAreLookedUp(String path) {
+        assertThat(LinkRules.isCode(path)).isFalse();
+    }
+
+    @Test
+    void codesAreThreeToSixtyFourOfLettersDigitsUnderscoreAndDash() {
+        assertThat(LinkRules.isCode("aZ0")).isTrue();
+        assertThat(LinkRules.isCode("Az09_-" + "x".repeat(58))).isTrue();
+        assertThat(LinkRules.isCode("x".repeat(65))).isFalse();
+        assertThat(LinkRules.isCode("PfCRd6J")).isTrue();
+    }
 }

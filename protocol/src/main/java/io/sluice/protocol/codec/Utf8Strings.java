@@ -52,7 +52,7 @@ public final class Utf8Strings {
     }
 
     private static int readLength(ByteBuf in, int maxBytes, String what, ErrorCode malformed) {
-        int len = Varints.readBounded(in, maxBytes, what + " bytes", ErrorCode.LIMIT_EXCEEDED);
+        int len = Varints.readBounded(in, maxBytes, what, " bytes", ErrorCode.LIMIT_EXCEEDED);
         if (len > in.readableBytes()) {
             throw new ProtocolException(malformed, what + " is truncated: " + len + " bytes declared, "
                     + in.readableBytes() + " left");

@@ -84,9 +84,18 @@ public final class Varints {
      * @param overLimit the code to answer when the value is well-formed but above {@code max}
      */
     public static int readBounded(ByteBuf in, int max, String what, ErrorCode overLimit) {
+        return readBounded(in, max, what, "", overLimit);
+    }
+
+    /**
+     * The same, naming the value {@code what + suffix} in the error: callers on hot paths pass the two
+     * parts so that the name is only built when the value is refused.
+     */
+    public static int readBounded(ByteBuf in, int max, String what, String suffix, ErrorCode overLimit) {
         long v = readUnsigned(in);
         if (v > max || v < 0) {
-            throw new ProtocolException(overLimit, what + ": " + Long.toUnsignedString(v) + " (expected: <= " + max + ")");
+            throw new ProtocolException(overLimit, what + suffix + ": " + Long.toUnsignedString(v)
+                    + " (expected: <= " + max + ")");
         }
         return (int) v;
     }
