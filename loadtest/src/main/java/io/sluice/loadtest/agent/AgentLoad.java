@@ -30,6 +30,7 @@ import java.util.concurrent.locks.LockSupport;
  * <pre>
  * AgentLoad [--target=127.0.0.1:8080] [--key=KEY] [--connections=4] [--rate=max|SAMPLES_PER_S]
  *           [--duration=30s] [--series=1000] [--labels=5] [--batch=1000] [--max-samples=100000000]
+ *           [--buffer=32]
  *           [--summary=loadtest/target/agent-load.json] [--endpoints=.sluice/dev/endpoints.env]
  * </pre>
  * Without {@code --target}/{@code --key}, {@code HTTP_URL} and {@code DEV_API_KEY} come from the
@@ -57,6 +58,9 @@ public final class AgentLoad {
         int labels = Integer.parseInt(opts.getOrDefault("labels", "5"));
         int batchSize = Integer.parseInt(opts.getOrDefault("batch", "1000"));
         long maxSamples = Long.parseLong(opts.getOrDefault("max-samples", "100000000"));
+        // batches a connection holds unacknowledged: a little over the in-flight window, so that "as fast
+        // as acks allow" measures the gateway rather than a queue in this client
+        int buffer = Integer.parseInt(opts.getOrDefault("buffer", "32"));
         Path summary = Path.of(opts.getOrDefault("summary", "loadtest/target/agent-load.json"));
         String host = target.substring(0, target.lastIndexOf(':'));
         int port = Integer.parseInt(target.substring(target.lastIndexOf(':') + 1));
@@ -82,7 +86,8 @@ public final class AgentLoad {
         List<SluiceClient> clients = new ArrayList<>();
         for (int c = 0; c < connections; c++) {
             SluiceClient client = SluiceClient.builder().address(host, port).apiKey(key).agentId("agent-load-" + c)
-                    .bufferFullPolicy(BufferFullPolicy.BLOCK).bufferFullTimeout(Duration.ofSeconds(30)).build();
+                    .maxBufferedBatches(buffer).bufferFullPolicy(BufferFullPolicy.BLOCK).bufferFullTimeout(Duration.ofSeconds(30))
+                    .build();
             clients.add(client);
             int worker = c;
             double perConnection = rate / connections;
