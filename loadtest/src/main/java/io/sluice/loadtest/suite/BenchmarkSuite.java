@@ -269,7 +269,7 @@ public final class BenchmarkSuite {
             // the clicks of the run above are still on their way to PostgreSQL: measure latency once they are in
             awaitWriter();
             double half = sluiceRate / 2;
-            HttpLoad.Result paced = new HttpLoad(host, port, connections, Duration.ofSeconds(2), duration, half, 302,
+            HttpLoad.Result paced = new HttpLoad(host, port, connections, warmup, duration, half, 302,
                     HttpLoad.gets(host, port, paths, "")).run();
             printLoad("Sluice at half rate", paced);
             row("P1", "GET /{code} from cache, " + connections + " connections (" + client + "), req/s",
@@ -344,10 +344,38 @@ public final class BenchmarkSuite {
                 uncached.percentileMillis(99) < 20 && clean(uncached) && misses == uncached.responses());
     }
 
-    /** Waits until the dev storage writer has applied everything in Kafka, so the next measurement has the machine. */
+    /**
+     * Waits until the dev storage writer has applied everything now in Kafka (its offsets in PostgreSQL reach
+     * the topics' end offsets), so that the next measurement has the machine to itself.
+     */
     private void awaitWriter() throws Exception {
         long start = System.nanoTime();
-        await("the storage writer to catch up", Duration.ofMinutes(10), () -> metricSum(metrics(), "sluice_writer_lag", "") == 0);
+        List<String> topics = List.of("sluice.metrics", "sluice.events", "sluice.clicks");
+        Map<TopicPartition, Long> ends = new HashMap<>();
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(endpoints.get("KAFKA_BOOTSTRAP", null))) {
+            for (String t : topics) {
+                ends.putAll(consumer.endOffsets(partitions(consumer, t)));
+            }
+        }
+        URI pg = endpoints.postgres();
+        io.r2dbc.pool.ConnectionPool pool = io.sluice.storage.postgres.PostgresConnections.pool(
+                new io.sluice.config.PostgresConfig(pg.getHost(), pg.getPort(), pg.getPath().substring(1),
+                        pg.getUserInfo(), "", 1, Duration.ofSeconds(10)));
+        try {
+            await("the storage writer to catch up", Duration.ofMinutes(10), () -> {
+                Map<TopicPartition, Long> applied = reactor.core.publisher.Mono.usingWhen(pool.create(),
+                        c -> reactor.core.publisher.Flux.from(c.createStatement(
+                                "SELECT topic, partition, next_offset FROM writer_offsets").execute())
+                                .flatMap(r -> r.map((row, meta) -> Map.entry(new TopicPartition(row.get(0, String.class),
+                                        row.get(1, Integer.class)), row.get(2, Long.class))))
+                                .collectMap(Map.Entry::getKey, Map.Entry::getValue),
+                        io.r2dbc.spi.Connection::close).block(Duration.ofSeconds(30));
+                return ends.entrySet().stream().allMatch(e -> e.getValue() == 0
+                        || applied.getOrDefault(e.getKey(), 0L) >= e.getValue());
+            });
+        } finally {
+            pool.dispose();
+        }
         log.printf(Locale.ROOT, "(the storage writer caught up in %.1f s)%n", (System.nanoTime() - start) / 1e9);
     }
 

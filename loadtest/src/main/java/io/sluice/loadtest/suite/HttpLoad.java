@@ -128,7 +128,7 @@ public final class HttpLoad {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         ch.pipeline().addLast(new HttpResponseDecoder(), new Connection(state, offset, intervalNanos,
-                                start + intervalNanos * offset / Math.max(1, connections)));
+                                intervalNanos * offset / Math.max(1, connections)));
                     }
                 }).connect(host, port).sync().channel();
                 channels.add(ch);
@@ -172,15 +172,19 @@ public final class HttpLoad {
         private int status;
         private String tallied;
 
-        Connection(State state, int offset, long interval, long firstDue) {
+        private final long spread;
+
+        Connection(State state, int offset, long interval, long spread) {
             this.state = state;
-            this.next = offset;
+            this.next = offset % requests.size();
             this.interval = interval;
-            this.due = firstDue;
+            this.spread = spread;
         }
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
+            // the schedule starts when the connection does (connecting takes a while), spread over one interval
+            due = System.nanoTime() + spread;
             sendWhenDue(ctx);
         }
 
