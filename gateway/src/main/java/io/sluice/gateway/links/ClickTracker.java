@@ -15,6 +15,7 @@ import reactor.core.scheduler.Schedulers;
 import java.net.InetAddress;
 import java.net.URI;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -24,9 +25,11 @@ import java.util.regex.Pattern;
 /**
  * Records a click per redirect without ever making the redirect wait: {@link #record} only offers to a
  * bounded lock-free queue ({@code links.click-queue}); a click that does not fit is dropped and counted.
- * Every {@value #FLUSH_MILLIS} ms the queue is drained into segments of {@code click} events (key = code,
- * attributes: referrer host, bot flag, anonymised client) sent to the clicks topic; a failed send is
- * dropped and counted too. The storage writer turns them into per-minute counters.
+ * Every {@value #FLUSH_MILLIS} ms the queue is drained into segments of {@code click} events sent to the
+ * clicks topic; a failed send is dropped and counted too. Clicks of one flush that agree on code, minute,
+ * referrer host, bot flag and anonymised client become one event (key = code, attributes: those fields and
+ * {@code count}), so that a hot link costs one event per flush rather than one per redirect; the storage
+ * writer adds the counts into per-minute counters.
  */
 public final class ClickTracker implements AutoCloseable {
 
@@ -38,6 +41,10 @@ public final class ClickTracker implements AutoCloseable {
             "(?i).*(bot|crawl|spider|slurp|curl|wget|python|java/|go-http|headless|preview|monitor|httpclient|okhttp).*");
 
     private record Click(String code, long timeMs, String referer, String userAgent, InetAddress client) {
+    }
+
+    /** What the clicks of one event have in common. */
+    private record Group(String code, long minute, String referrer, boolean bot, String client) {
     }
 
     private final ConcurrentLinkedQueue<Click> queue = new ConcurrentLinkedQueue<>();
@@ -93,27 +100,43 @@ public final class ClickTracker implements AutoCloseable {
     private void flush() {
         String topic = topics.clicks();
         int partitions = topics.partitions(topic);
-        SegmentWriter[] writers = new SegmentWriter[partitions];
-        int[] counts = new int[partitions];
+        // clicks -> [count, time of the first]; user agents, referrers and clients repeat, so each is
+        // classified once per flush
+        Map<Group, long[]> groups = new HashMap<>();
+        Map<String, Boolean> bots = new HashMap<>();
+        Map<String, String> referrers = new HashMap<>();
+        Map<InetAddress, String> clients = new HashMap<>();
         Click click;
         int drained = 0;
         while (drained < 50_000 && (click = queue.poll()) != null) {
             queued.decrementAndGet();
             drained++;
-            int p = Math.floorMod(click.code().hashCode(), partitions);
+            Click c = click;
+            Group g = new Group(c.code(), Math.floorDiv(c.timeMs(), 60_000L),
+                    c.referer() == null ? "" : referrers.computeIfAbsent(c.referer(), ClickTracker::referrerHost),
+                    c.userAgent() == null ? isBot(null) : bots.computeIfAbsent(c.userAgent(), ClickTracker::isBot),
+                    c.client() == null ? "" : clients.computeIfAbsent(c.client(), ClickTracker::anonymise));
+            groups.computeIfAbsent(g, x -> new long[] {0, c.timeMs()})[0]++;
+        }
+        SegmentWriter[] writers = new SegmentWriter[partitions];
+        long[] counts = new long[partitions];
+        for (Map.Entry<Group, long[]> e : groups.entrySet()) {
+            Group g = e.getKey();
+            long n = e.getValue()[0];
+            int p = Math.floorMod(g.code().hashCode(), partitions);
             if (writers[p] == null) {
                 writers[p] = SegmentWriter.create(ByteBufAllocator.DEFAULT, "links", false);
             }
             writers[p].addEvent(Long.toHexString(System.nanoTime()) + "-" + sequence.incrementAndGet(), "click",
-                    click.timeMs(), click.code(), Map.of("referrer", referrerHost(click.referer()), "bot",
-                            Boolean.toString(isBot(click.userAgent())), "client", anonymise(click.client())));
-            counts[p]++;
+                    e.getValue()[1], g.code(), Map.of("referrer", g.referrer(), "bot", Boolean.toString(g.bot()),
+                            "client", g.client(), "count", Long.toString(n)));
+            counts[p] += n;
         }
         for (int p = 0; p < partitions; p++) {
             if (writers[p] == null) {
                 continue;
             }
-            int n = counts[p];
+            long n = counts[p];
             if (sendsInFlight.get() >= MAX_SENDS_IN_FLIGHT) { // Kafka is not keeping up: drop, never pile up
                 writers[p].close();
                 droppedSend.increment(n);

@@ -23,8 +23,12 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -218,6 +222,27 @@ class LinksTest {
             again.close();
         }
         assertThat(nodeA.meterRegistry().get("sluice_clicks").tag("outcome", "dropped_queue_full").counter().count()).isZero();
+    }
+
+    @Test
+    void aBurstOfClicksOnOneLinkIsCountedExactly() throws Exception {
+        // concurrent redirects land in the same flushes, which send them as a few events with counts
+        String code = field(api(nodeA, "POST", "/api/v1/links", key, "{\"url\":\"https://example.com/burst\"}").body(), "code");
+        WriterRole writer = WriterRole.start(nodeA.config(), new SimpleMeterRegistry());
+        try {
+            List<CompletableFuture<HttpResponse<Void>>> answers = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                answers.add(http.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + nodeA.port() + "/" + code))
+                        .header("User-Agent", i % 4 == 0 ? "Googlebot/2.1" : "Mozilla/5.0").GET().build(),
+                        HttpResponse.BodyHandlers.discarding()));
+            }
+            for (CompletableFuture<HttpResponse<Void>> a : answers) {
+                assertThat(a.get(30, TimeUnit.SECONDS).statusCode()).isEqualTo(302);
+            }
+            await().atMost(WAIT).untilAsserted(() -> assertThat(clicks(code)).containsExactly(200, 50));
+        } finally {
+            writer.close();
+        }
     }
 
     // ---- helpers -------------------------------------------------------------------------------------

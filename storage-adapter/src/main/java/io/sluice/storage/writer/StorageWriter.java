@@ -101,13 +101,18 @@ public final class StorageWriter implements AutoCloseable {
     /** How often partitions are created ahead and expired ones dropped. */
     public static final Duration MAINTENANCE_EVERY = Duration.ofHours(1);
 
-    /** Clicks (events of type click, key = link code) become per-minute counters. */
+    /**
+     * Clicks (events of type click, key = link code, attribute {@code count}: how many clicks the event
+     * stands for; 1 when absent or not a number) become per-minute counters.
+     */
     private static final String UPSERT_CLICKS = """
             INSERT INTO link_clicks AS l (code, minute, clicks, bots)
             SELECT key, date_bin('1 minute', timestamptz 'epoch' + ts_ms * interval '1 millisecond',
                                  timestamptz '2000-01-01 00:00:00+00'),
-                   count(*), count(*) FILTER (WHERE attributes::jsonb ->> 'bot' = 'true')
-            FROM stage_events GROUP BY 1, 2
+                   sum(n), coalesce(sum(n) FILTER (WHERE bot), 0)
+            FROM (SELECT key, ts_ms, a ->> 'bot' = 'true' AS bot, CASE WHEN a ->> 'count' ~ '^[0-9]{1,18}$' THEN (a ->> 'count')::bigint ELSE 1 END AS n
+                  FROM (SELECT key, ts_ms, attributes::jsonb AS a FROM stage_events) e) c
+            GROUP BY 1, 2
             ON CONFLICT (code, minute) DO UPDATE SET clicks = l.clicks + EXCLUDED.clicks, bots = l.bots + EXCLUDED.bots""";
 
     private final KafkaConfig kafka;
