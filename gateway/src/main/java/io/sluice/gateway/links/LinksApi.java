@@ -87,10 +87,10 @@ public final class LinksApi {
         code.flatMap(c -> store.insert(c, principal.tenant(), target, f.redirect() == null ? 302 : f.redirect(),
                         f.expiresAt()))
                 .subscribe(link -> {
+                    cache.created(link);
                     if (f.alias() != null) {
                         // an alias may have been asked for before it existed: drop cached "unknown" entries
-                        // everywhere (a generated code has never been handed out, so nobody has it cached)
-                        cache.invalidate(link.code());
+                        // on the other nodes (a generated code has never been handed out, so nobody has it)
                         invalidation.publish(link.code());
                     }
                     exchange.respondJson(HttpResponseStatus.CREATED, json -> writeLink(json, link));

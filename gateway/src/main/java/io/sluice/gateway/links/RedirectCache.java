@@ -108,6 +108,15 @@ public final class RedirectCache {
         });
     }
 
+    /**
+     * A link this node has just created: cached at once, so that its first clicks (they usually follow
+     * right away) need no lookup.
+     */
+    public void created(Link link) {
+        cache.put(link.code(), CompletableFuture.completedFuture(new Entry(link)));
+        lastKnown.put(link.code(), link);
+    }
+
     /** Forgets a code on this node (after an update or delete here or on another node). */
     public void invalidate(String code) {
         cache.synchronous().invalidate(code);

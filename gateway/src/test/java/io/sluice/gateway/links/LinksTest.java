@@ -147,7 +147,8 @@ class LinksTest {
     @Test
     void cachedLinksRedirectWhilePostgresIsDown() throws Exception {
         String cached = field(api(nodeA, "POST", "/api/v1/links", key, "{\"url\":\"https://example.com/up\"}").body(), "code");
-        String uncached = field(api(nodeA, "POST", "/api/v1/links", key, "{\"url\":\"https://example.com/cold\"}").body(), "code");
+        // created on another node: nodeA has never seen it
+        String uncached = field(api(nodeB, "POST", "/api/v1/links", key, "{\"url\":\"https://example.com/cold\"}").body(), "code");
         assertThat(get(nodeA, "/" + cached, Map.of()).statusCode()).isEqualTo(302);
         infra.postgres().stop();
         try {

@@ -7,6 +7,7 @@ import io.sluice.config.Tier;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.gateway.time.MutableClock;
 import io.sluice.storage.auth.ApiKeyStore;
+import io.sluice.storage.links.Link;
 import io.sluice.storage.links.LinkStore;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
@@ -41,6 +42,26 @@ class RedirectCacheTest {
             assertThat(cache.get(code).join().link().target()).as("stale-if-error").isEqualTo("https://example.com/stale");
             assertThat(cache.get("never-" + code)).as("an unknown code has nothing stale")
                     .failsWithin(Duration.ofSeconds(10));
+        } finally {
+            infra.postgres().start();
+        }
+    }
+
+    @Test
+    void aLinkCreatedHereIsServedWithoutALookup(TestInfrastructure infra) {
+        String tenant = "rc-" + UUID.randomUUID().toString().substring(0, 8);
+        KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.FREE);
+        LinkStore store = new LinkStore(infra.connectionFactory());
+        String code = "new-" + UUID.randomUUID().toString().substring(0, 8);
+        RedirectCache cache = new RedirectCache(store, ConfigLoader.load(null, Map.of(), Map.of()).links(),
+                new MutableClock(Instant.now()), new SimpleMeterRegistry());
+        assertThat(cache.get(code).join().link()).as("not there yet").isNull();
+        Link created = store.insert(code, tenant, "https://example.com/new", 302, null).block(Duration.ofSeconds(10));
+        cache.created(created);
+        infra.postgres().stop();
+        try {
+            assertThat(cache.get(code)).isCompleted();
+            assertThat(cache.get(code).join().link().target()).isEqualTo("https://example.com/new");
         } finally {
             infra.postgres().start();
         }
