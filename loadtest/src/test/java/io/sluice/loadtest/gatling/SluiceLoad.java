@@ -13,6 +13,8 @@ import io.gatling.javaapi.core.ScenarioBuilder;
 import io.gatling.javaapi.http.HttpProtocolBuilder;
 import io.sluice.config.Values;
 import io.sluice.loadtest.Endpoints;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
@@ -35,6 +37,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
@@ -338,19 +341,16 @@ public final class SluiceLoad {
      */
     public void await(String what, long expected, Duration timeout, LongSupplier observed) {
         long started = System.nanoTime();
-        long deadline = started + timeout.toNanos();
-        long seen;
-        while ((seen = observed.getAsLong()) < expected) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new IllegalStateException("Fixture not ready: " + seen + " of " + expected + " " + what
-                        + " after " + timeout.toSeconds() + " s");
-            }
-            try {
-                Thread.sleep(POLL_INTERVAL.toMillis());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting for " + what, e);
-            }
+        AtomicLong seen = new AtomicLong();
+        try {
+            Awaitility.await(what).atMost(timeout).pollInterval(POLL_INTERVAL)
+                    .until(() -> {
+                        seen.set(observed.getAsLong());
+                        return seen.get() >= expected;
+                    });
+        } catch (ConditionTimeoutException e) {
+            throw new IllegalStateException("Fixture not ready: " + seen.get() + " of " + expected + " " + what
+                    + " after " + timeout.toSeconds() + " s", e);
         }
         log.info("{} {} after {} ms", expected, what, (System.nanoTime() - started) / 1_000_000);
     }
