@@ -144,12 +144,15 @@ public final class Sluice implements AutoCloseable {
                 config.links().baseUrl(), clock);
         io.sluice.gateway.links.Redirects redirects = new io.sluice.gateway.links.Redirects(redirectCache, clicks,
                 config.links(), TimeMeter.SYSTEM_NANOTIME, metrics.registry());
+        io.sluice.gateway.events.EventsApi events = new io.sluice.gateway.events.EventsApi(
+                new io.sluice.storage.events.EventStore(postgres), config.query().statementTimeout());
         HttpRouter router = HttpRouter.builder(metrics.registry())
                 .route(HttpMethod.GET, "/health/live", health::live)
                 .route(HttpMethod.GET, "/health/ready", health::ready)
                 .route(HttpMethod.GET, "/metrics", metrics::scrape)
                 .route(HttpMethod.POST, "/api/v1/ingest/metrics", guard.guard(ingest::metrics))
                 .route(HttpMethod.POST, "/api/v1/ingest/events", guard.guard(ingest::events))
+                .route(HttpMethod.GET, "/api/v1/events", guard.guard(events::list))
                 .route(HttpMethod.GET, "/api/v1/query", guard.guard(query::query))
                 .route(HttpMethod.GET, "/api/v1/series", guard.guard(query::series))
                 .route(HttpMethod.GET, "/api/v1/labels", guard.guard(query::labels))

@@ -37,12 +37,12 @@ public final class QueryParams {
     public static final class InvalidQueryException extends RuntimeException {
         private static final long serialVersionUID = 1L;
 
-        InvalidQueryException(String message) {
+        public InvalidQueryException(String message) {
             super(message, null, false, false);
         }
     }
 
-    String one(String name) {
+    public String one(String name) {
         List<String> values = params.get(name);
         if (values == null || values.isEmpty()) {
             return null;

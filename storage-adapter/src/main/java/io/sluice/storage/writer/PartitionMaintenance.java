@@ -47,14 +47,31 @@ public final class PartitionMaintenance {
         this.clock = clock;
     }
 
-    /** Creates partitions from yesterday to {@code retention.partitions-ahead} days ahead, then drops expired ones. */
+    /**
+     * Creates partitions from yesterday to {@code retention.partitions-ahead} days ahead, drops expired ones, then
+     * forgets the ids of the events they held.
+     */
     public Mono<List<String>> run() {
         LocalDate today = LocalDate.now(clock.withZone(ZoneOffset.UTC));
         List<LocalDate> days = new ArrayList<>();
         for (LocalDate d = today.minusDays(1); !d.isAfter(today.plusDays(config.partitionsAhead())); d = d.plusDays(1)) {
             days.add(d);
         }
-        return ensureDays(days).then(dropExpired());
+        return ensureDays(days).then(dropExpired()).flatMap(dropped -> forgetExpiredEventIds().thenReturn(dropped));
+    }
+
+    /**
+     * Deletes the {@code event_ids} rows of events older than every remaining events partition (a day partition
+     * is dropped once its whole day is past {@code retention.raw}), so an id is unique for as long as its event
+     * is kept. Returns how many ids were forgotten.
+     */
+    public Mono<Long> forgetExpiredEventIds() {
+        Instant horizon = LocalDate.ofInstant(clock.instant().minus(config.retentionRaw()), ZoneOffset.UTC)
+                .atStartOfDay().toInstant(ZoneOffset.UTC);
+        return Mono.usingWhen(connections.create(),
+                c -> Flux.from(c.createStatement("DELETE FROM event_ids WHERE ts < $1").bind("$1", horizon).execute())
+                        .flatMap(r -> r.getRowsUpdated()).reduce(0L, Long::sum),
+                Connection::close);
     }
 
     /** Makes sure every table has a partition for each of these days (cached: cheap when they exist). */

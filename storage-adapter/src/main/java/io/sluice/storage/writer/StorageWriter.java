@@ -64,7 +64,7 @@ public final class StorageWriter implements AutoCloseable {
             CREATE TEMP TABLE IF NOT EXISTS stage_series (id bigint, tenant text, name text, labels text) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS stage_samples (series_id bigint, ts_ms bigint, value float8) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS stage_events (tenant text, event_id text, type text, ts_ms bigint, key text,
-                attributes text) ON COMMIT DELETE ROWS""";
+                attributes text, seq bigint) ON COMMIT DELETE ROWS""";
     private static final String INSERT_SERIES = """
             INSERT INTO series (id, tenant, name, labels, first_seen, last_seen)
             SELECT id, tenant, name, labels::jsonb, now(), now() FROM stage_series
@@ -93,10 +93,25 @@ public final class StorageWriter implements AutoCloseable {
                 RETURNING 1
             )
             SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM m), (SELECT count(*) FROM h)""";
+    /**
+     * Events are unique per tenant by id, whatever their timestamp: the first copy in log order of an id not yet
+     * in {@code event_ids} is inserted, every later copy (in this batch or any later one) is dropped.
+     */
     private static final String INSERT_EVENTS = """
+            WITH firsts AS (
+                SELECT DISTINCT ON (tenant, event_id) tenant, event_id, type,
+                       timestamptz 'epoch' + ts_ms * interval '1 millisecond' AS ts, key, attributes
+                FROM stage_events ORDER BY tenant, event_id, seq
+            ), fresh AS (
+                INSERT INTO event_ids (tenant, event_id, ts)
+                SELECT tenant, event_id, ts FROM firsts
+                ON CONFLICT DO NOTHING
+                RETURNING tenant, event_id
+            )
             INSERT INTO events (tenant, event_id, type, ts, key, attributes)
-            SELECT tenant, event_id, type, timestamptz 'epoch' + ts_ms * interval '1 millisecond', key, attributes::jsonb
-            FROM stage_events ON CONFLICT DO NOTHING""";
+            SELECT f.tenant, f.event_id, f.type, f.ts, f.key, f.attributes::jsonb
+            FROM firsts f JOIN fresh USING (tenant, event_id)
+            ON CONFLICT DO NOTHING""";
 
     /** How often partitions are created ahead and expired ones dropped. */
     public static final Duration MAINTENANCE_EVERY = Duration.ofHours(1);

@@ -18,8 +18,8 @@ import java.util.Set;
 /**
  * The rows of a run of Kafka records of one partition, as COPY text for the writer's staging tables:
  * {@code stage_series(id, tenant, name, labels)}, {@code stage_samples(series_id, ts_ms, value)} and
- * {@code stage_events(tenant, event_id, type, ts_ms, key, attributes)}. Owns one reference to each of its
- * three buffers until {@link #release()}; COPY is handed a retained duplicate reference, which the driver
+ * {@code stage_events(tenant, event_id, type, ts_ms, key, attributes, seq)} (seq: the event's place in the
+ * batch, so that the first copy of an id wins). Owns one reference to each of its three buffers until {@link #release()}; COPY is handed a retained duplicate reference, which the driver
  * releases once it has written it.
  */
 final class WriteBatch {
@@ -118,6 +118,8 @@ final class WriteBatch {
                 CopyText.text(events, e.key());
                 CopyText.tab(events);
                 CopyText.jsonObject(events, e.attributes());
+                CopyText.tab(events);
+                CopyText.number(events, eventCount);
                 CopyText.endRow(events);
                 eventCount++;
             }

@@ -77,6 +77,31 @@ class PartitionMaintenanceTest {
     }
 
     @Test
+    void eventIdsAreForgottenWithTheirEventsPartitions() {
+        WriterConfig config = ConfigLoader.load(null, Map.of(), Map.of("retention.raw", "7d")).writer();
+        Instant day0 = Instant.parse("2031-03-10T12:00:00Z");
+        exec("INSERT INTO event_ids (tenant, event_id, ts) VALUES ('t', 'old', '2031-03-02T23:59:59Z'), "
+                + "('t', 'kept', '2031-03-03T00:00:00Z'), ('t', 'new', '2031-03-10T11:00:00Z')");
+
+        new PartitionMaintenance(pool, config, Clock.fixed(day0, ZoneOffset.UTC)).run().block(Duration.ofSeconds(60));
+
+        // 7 days before 2031-03-10T12:00 is 2031-03-03T12:00: the events partition of 2031-03-02 has gone, the one
+        // of 2031-03-03 is still there, so ids from 2031-03-03 on are still unique
+        assertThat(strings("SELECT event_id FROM event_ids ORDER BY ts")).containsExactly("kept", "new");
+    }
+
+    private void exec(String sql) {
+        Mono.usingWhen(pool.create(), (Connection c) -> Flux.from(c.createStatement(sql).execute())
+                .flatMap(r -> r.getRowsUpdated()).then(), Connection::close).block(Duration.ofSeconds(30));
+    }
+
+    private List<String> strings(String sql) {
+        return Mono.usingWhen(pool.create(), (Connection c) -> Flux.from(c.createStatement(sql).execute())
+                .flatMap(r -> r.map((row, meta) -> row.get(0, String.class))).collectList(), Connection::close)
+                .block(Duration.ofSeconds(30));
+    }
+
+    @Test
     void writesKeepGoingWhileAnOldPartitionIsBeingDropped() throws Exception {
         WriterConfig config = ConfigLoader.load(null, Map.of(), Map.of()).writer();
         Instant now = Instant.parse("2031-05-01T00:30:00Z");

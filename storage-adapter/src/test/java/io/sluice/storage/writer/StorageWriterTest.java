@@ -116,6 +116,45 @@ class StorageWriterTest {
     }
 
     @Test
+    void anEventResentWithAnotherTimestampIsStoredOnceTheFirstCopyWinning() throws Exception {
+        start(infra.connectionFactory(), tp -> Mono.empty());
+        long base = System.currentTimeMillis() - 30 * 60_000;
+        produce(1, events(base, "first", "ev-0", "ev-1", "ev-2"));
+        awaitCounts(0, 3);
+        // the same ids again, minutes later (another day partition would do the same), and twice in one segment
+        produce(1, events(base + 5 * 60_000, "resent", "ev-0", "ev-1", "ev-3", "ev-3"));
+        produce(1, events(base + 9 * 60_000, "again", "ev-2"));
+        await().atMost(WAIT).until(() -> writers.get(0).appliedOffsets().values().stream()
+                .mapToLong(Long::longValue).sum() >= 3);
+        awaitCounts(0, 4);
+        assertThat(strings("SELECT event_id || '=' || (attributes->>'copy') || '@' || "
+                + "(extract(epoch FROM ts) * 1000)::bigint FROM events WHERE tenant = $1 ORDER BY event_id"))
+                .containsExactly("ev-0=first@" + base, "ev-1=first@" + (base + 1), "ev-2=first@" + (base + 2),
+                        "ev-3=resent@" + (base + 5 * 60_000 + 2));
+    }
+
+    private byte[] events(long baseMs, String copy, String... ids) {
+        try (SegmentWriter w = SegmentWriter.create(ByteBufAllocator.DEFAULT, tenant, false)) {
+            for (int i = 0; i < ids.length; i++) {
+                w.addEvent(ids[i], "deploy", baseMs + i, "svc", Map.of("copy", copy));
+            }
+            ByteBuf buf = w.finish();
+            try {
+                return ByteBufUtil.getBytes(buf);
+            } finally {
+                buf.release();
+            }
+        }
+    }
+
+    private List<String> strings(String sql) {
+        return Mono.usingWhen(infra.connectionFactory().create(),
+                (Connection c) -> Flux.from(c.createStatement(sql).bind("$1", tenant).execute())
+                        .flatMap(r -> r.map((row, meta) -> row.get(0, String.class))).collectList(),
+                Connection::close).block(WAIT);
+    }
+
+    @Test
     void aWriterKilledMidBatchLosesAndDoublesNothing() throws Exception {
         // The first writer stops just before COMMIT; then it is killed: consumer gone, its connections closed.
         ConnectionPool ownPool = PostgresConnections.pool(config.postgres());
