@@ -16,6 +16,7 @@ import io.r2dbc.spi.Wrapped;
 import io.sluice.config.KafkaConfig;
 import io.sluice.config.WriterConfig;
 import io.sluice.storage.kafka.Topics;
+import io.sluice.storage.postgres.PostgresFailures;
 import io.sluice.storage.postgres.Transactions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.common.TopicPartition;
@@ -53,8 +54,11 @@ import java.util.function.Function;
  * <p>Records of the clicks topic are events of type {@code click} keyed by link code; they are added to the
  * per-minute counters in {@code link_clicks} in the same kind of transaction.
  *
- * <p>PostgreSQL failures go through a circuit breaker and are retried with backoff; while a batch is
- * retried its partition takes no more records, so no offset moves until PostgreSQL is back.
+ * <p>Transient PostgreSQL failures go through a circuit breaker and are retried with backoff; while a batch is
+ * retried its partition takes no more records, so no offset moves until PostgreSQL is back. A failure that
+ * will recur ({@link PostgresFailures#isPermanent}) makes the writer apply the run record by record, and a
+ * record that still fails alone (or is not a valid segment) goes to {@code dead_letters} in the transaction that
+ * moves the offset past it: one bad record never blocks its partition.
  */
 public final class StorageWriter implements AutoCloseable {
 
@@ -143,7 +147,7 @@ public final class StorageWriter implements AutoCloseable {
     private final Counter samplesDuplicate;
     private final Counter eventsWritten;
     private final Counter skippedExpired;
-    private final Counter skippedUndecodable;
+    private final DeadLetters.Counters deadLetters;
     private final Timer batchTimer;
     private final MeterRegistry registry;
     /** Test seam: runs inside the transaction just before COMMIT. */
@@ -175,8 +179,7 @@ public final class StorageWriter implements AutoCloseable {
                 .description("Rows already stored (a resent batch), skipped").register(registry);
         this.skippedExpired = Counter.builder("sluice_writer_skipped").tag("reason", "past_retention")
                 .description("Rows the writer could not store").register(registry);
-        this.skippedUndecodable = Counter.builder("sluice_writer_skipped").tag("reason", "undecodable_segment")
-                .description("Rows the writer could not store").register(registry);
+        this.deadLetters = new DeadLetters.Counters(registry);
         this.batchTimer = Timer.builder("sluice_writer_batch").description("One partition batch, end to end")
                 .publishPercentiles(0.5, 0.99).register(registry);
     }
@@ -273,6 +276,7 @@ public final class StorageWriter implements AutoCloseable {
     private Mono<Void> applyWithRetry(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
         long started = System.nanoTime();
         return Mono.defer(() -> apply(tp, records))
+                .onErrorResume(PostgresFailures::isPermanent, e -> applyOneByOne(tp, records, e))
                 .transformDeferred(CircuitBreakerOperator.of(breaker))
                 .doOnError(e -> log.warn("Writing {} records of {} failed ({}); retrying", records.size(), tp,
                         e.toString()))
@@ -289,21 +293,21 @@ public final class StorageWriter implements AutoCloseable {
         long first = records.get(0).offset();
         long next = records.get(records.size() - 1).offset() + 1;
         return Mono.defer(() -> {
-            WriteBatch all = encode(tp, values(records, first), next);
+            WriteBatch all = encode(tp, from(records, first), next);
             return partitions.ensureDays(all.days)
                     .then(Mono.usingWhen(connections.create(),
                             c -> Mono.from(c.beginTransaction())
                                     .then(lockOffset(c, tp, first))
                                     .flatMap(stored -> {
                                         if (stored <= first) {
-                                            return write(c, tp, all, next);
+                                            return write(c, tp, all, from(records, first), next);
                                         }
                                         all.release();
-                                        List<byte[]> unapplied = values(records, stored);
+                                        List<ReceiverRecord<byte[], byte[]>> unapplied = from(records, stored);
                                         if (unapplied.isEmpty()) {
                                             return Mono.from(c.commitTransaction()); // all applied before: a redelivery
                                         }
-                                        return write(c, tp, encode(tp, unapplied, next), next);
+                                        return write(c, tp, encode(tp, unapplied, next), unapplied, next);
                                     })
                                     .doOnSuccess(v -> applied.get(tp).accumulateAndGet(next, Math::max)),
                             Connection::close,
@@ -313,23 +317,74 @@ public final class StorageWriter implements AutoCloseable {
         });
     }
 
-    private static List<byte[]> values(List<ReceiverRecord<byte[], byte[]>> records, long fromOffset) {
-        List<byte[]> values = new ArrayList<>(records.size());
+    private static List<ReceiverRecord<byte[], byte[]>> from(List<ReceiverRecord<byte[], byte[]>> records,
+                                                             long fromOffset) {
+        List<ReceiverRecord<byte[], byte[]>> out = new ArrayList<>(records.size());
         for (ReceiverRecord<byte[], byte[]> r : records) {
             if (r.offset() >= fromOffset) {
-                values.add(r.value());
+                out.add(r);
             }
         }
-        return values;
+        return out;
     }
 
-    private WriteBatch encode(TopicPartition tp, List<byte[]> values, long next) {
+    private WriteBatch encode(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records, long next) {
+        List<byte[]> values = new ArrayList<>(records.size());
+        records.forEach(r -> values.add(r.value()));
         WriteBatch batch = WriteBatch.of(values, partitions.rawHorizon(), alloc);
-        if (batch.undecodable > 0) {
-            log.error("{} record(s) of {} below offset {} are not valid segments and were skipped", batch.undecodable,
-                    tp, next);
+        if (!batch.undecodable.isEmpty()) {
+            log.error("{} record(s) of {} below offset {} are not valid segments; they go to dead_letters",
+                    batch.undecodable.size(), tp, next);
         }
         return batch;
+    }
+
+    /**
+     * After a run of records failed for a permanent reason: each record is applied alone, and one that fails
+     * permanently alone is set aside in {@code dead_letters}, so the rest of the partition moves on.
+     */
+    private Mono<Void> applyOneByOne(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records, Throwable failure) {
+        if (records.size() == 1) {
+            return deadLetter(tp, records.get(0), failure);
+        }
+        log.warn("{} records of {} from offset {} failed for a permanent reason ({}); applying them one by one",
+                records.size(), tp, records.get(0).offset(), failure.toString());
+        return Flux.fromIterable(records)
+                .concatMap(r -> apply(tp, List.of(r))
+                        .onErrorResume(PostgresFailures::isPermanent, e -> deadLetter(tp, r, e)))
+                .then();
+    }
+
+    /** Sets one record aside and moves the partition's offset past it, in one transaction. */
+    private Mono<Void> deadLetter(TopicPartition tp, ReceiverRecord<byte[], byte[]> record, Throwable failure) {
+        long offset = record.offset();
+        String state = PostgresFailures.sqlState(failure);
+        String reason = state == null ? DeadLetters.REASON_ERROR : DeadLetters.reasonOf(state);
+        return Mono.usingWhen(connections.create(),
+                c -> Mono.from(c.beginTransaction())
+                        .then(lockOffset(c, tp, offset))
+                        .flatMap(stored -> stored > offset
+                                ? Mono.from(c.commitTransaction())
+                                : DeadLetters.insert(c, tp, offset, reason, state, failure.getMessage(), record.value())
+                                        .then(storeOffset(c, tp, offset + 1))
+                                        .then(Mono.from(c.commitTransaction()))
+                                        .doOnSuccess(v -> {
+                                            deadLetters.counter(reason).increment();
+                                            log.error("Record {} of {} was refused by PostgreSQL for a permanent "
+                                                    + "reason ({}); it is in dead_letters, the partition moves on",
+                                                    offset, tp, failure.toString());
+                                        }))
+                        .doOnSuccess(v -> applied.get(tp).accumulateAndGet(offset + 1, Math::max)),
+                Connection::close,
+                (c, err) -> Transactions.rollbackAndClose(c),
+                Transactions::rollbackAndClose);
+    }
+
+    private static Mono<Void> storeOffset(Connection c, TopicPartition tp, long next) {
+        return Flux.from(c.createStatement("UPDATE writer_offsets SET next_offset = $3, updated_at = now() "
+                        + "WHERE topic = $1 AND partition = $2")
+                .bind("$1", tp.topic()).bind("$2", tp.partition()).bind("$3", next).execute())
+                .flatMap(r -> r.getRowsUpdated()).then();
     }
 
     /** Creates the partition's offset row if needed, locks it for this transaction and returns the stored offset. */
@@ -344,7 +399,55 @@ public final class StorageWriter implements AutoCloseable {
                         .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).single());
     }
 
-    private Mono<Void> write(Connection c, TopicPartition tp, WriteBatch batch, long next) {
+    private Mono<Void> write(Connection c, TopicPartition tp, WriteBatch batch,
+                             List<ReceiverRecord<byte[], byte[]>> records, long next) {
+        return writeRows(c, batch, tp.topic().equals(topics.clicks()))
+                .then(Flux.fromIterable(batch.undecodable).concatMap(u -> DeadLetters.insert(c, tp,
+                        records.get(u.index()).offset(), DeadLetters.REASON_UNDECODABLE, null, u.error(),
+                        records.get(u.index()).value())).then())
+                .then(storeOffset(c, tp, next))
+                .then(beforeCommit.apply(tp))
+                .then(Mono.from(c.commitTransaction()))
+                .doOnSuccess(v -> {
+                    skippedExpired.increment(batch.expired);
+                    if (!batch.undecodable.isEmpty()) {
+                        deadLetters.counter(DeadLetters.REASON_UNDECODABLE).increment(batch.undecodable.size());
+                    }
+                })
+                .doFinally(signal -> batch.release());
+    }
+
+    /**
+     * Applies a dead letter again (after whatever refused it was fixed): its rows are written as the writer would
+     * have, and it is marked replayed, in one transaction. Completes with false when the id is unknown or already
+     * replayed; fails with PostgreSQL's error when the record is still refused (it then stays as it was).
+     */
+    public Mono<Boolean> replayDeadLetter(long id) {
+        return Mono.usingWhen(connections.create(),
+                c -> Mono.from(c.beginTransaction())
+                        .then(DeadLetters.lockPending(c, id))
+                        .flatMap(letter -> {
+                            WriteBatch batch = WriteBatch.of(List.of(letter.payload()), partitions.rawHorizon(), alloc);
+                            if (!batch.undecodable.isEmpty()) {
+                                batch.release();
+                                return Mono.error(new IllegalStateException("dead letter " + id
+                                        + " is not a valid segment (" + batch.undecodable.get(0).error() + ")"));
+                            }
+                            return partitions.ensureDays(batch.days)
+                                    .then(writeRows(c, batch, letter.topic().equals(topics.clicks())))
+                                    .doFinally(signal -> batch.release())
+                                    .then(DeadLetters.markReplayed(c, id))
+                                    .then(Mono.from(c.commitTransaction()))
+                                    .thenReturn(true);
+                        })
+                        .switchIfEmpty(Mono.from(c.rollbackTransaction()).thenReturn(false)),
+                Connection::close,
+                (c, err) -> Transactions.rollbackAndClose(c),
+                Transactions::rollbackAndClose);
+    }
+
+    /** The rows of a batch, through the staging tables; counts what was inserted. */
+    private Mono<Void> writeRows(Connection c, WriteBatch batch, boolean clicks) {
         PostgresqlConnection pg = unwrap(c);
         return execute(c, STAGING)
                 .then(copy(pg, "COPY stage_series FROM STDIN", batch.series))
@@ -356,22 +459,12 @@ public final class StorageWriter implements AutoCloseable {
                 .flatMap(inserted -> {
                     samplesInserted.increment(inserted);
                     samplesDuplicate.increment(batch.sampleCount - inserted);
-                    String events = tp.topic().equals(topics.clicks()) ? UPSERT_CLICKS : INSERT_EVENTS;
+                    String events = clicks ? UPSERT_CLICKS : INSERT_EVENTS;
                     return batch.eventCount == 0 ? Mono.just(0L) : Flux.from(c.createStatement(events).execute())
                             .flatMap(r -> r.getRowsUpdated()).reduce(0L, Long::sum);
                 })
                 .doOnNext(eventsWritten::increment)
-                .then(Flux.from(c.createStatement("UPDATE writer_offsets SET next_offset = $3, updated_at = now() "
-                                + "WHERE topic = $1 AND partition = $2")
-                        .bind("$1", tp.topic()).bind("$2", tp.partition()).bind("$3", next).execute())
-                        .flatMap(r -> r.getRowsUpdated()).then())
-                .then(beforeCommit.apply(tp))
-                .then(Mono.from(c.commitTransaction()))
-                .doOnSuccess(v -> {
-                    skippedExpired.increment(batch.expired);
-                    skippedUndecodable.increment(batch.undecodable);
-                })
-                .doFinally(signal -> batch.release());
+                .then();
     }
 
     private static Mono<Void> execute(Connection c, String sql) {

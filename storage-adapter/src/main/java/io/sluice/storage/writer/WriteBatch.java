@@ -11,6 +11,7 @@ import io.sluice.storage.SeriesIds;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -31,7 +32,11 @@ final class WriteBatch {
     int sampleCount;
     int eventCount;
     int expired;
-    int undecodable;
+    /** The values that are not valid segments: their place in the list given to {@link #of} and why. */
+    final List<Undecodable> undecodable = new ArrayList<>();
+
+    record Undecodable(int index, String error) {
+    }
     private boolean released;
 
     private WriteBatch(ByteBufAllocator alloc) {
@@ -42,20 +47,21 @@ final class WriteBatch {
 
     /**
      * Decodes the record values; rows older than {@code horizon} (past raw retention, their partition
-     * is gone) are skipped and counted. A value that is not a valid segment is skipped and counted: it
-     * can never become valid, and stopping the partition for it would stop every tenant.
+     * is gone) are skipped and counted. A value that is not a valid segment is listed in {@link #undecodable}
+     * (the writer sets it aside): it can never become valid, and stopping the partition for it would stop every
+     * tenant.
      */
     static WriteBatch of(List<byte[]> values, Instant horizon, ByteBufAllocator alloc) {
         WriteBatch batch = new WriteBatch(alloc);
         try {
             Set<Long> seenSeries = new HashSet<>();
             long horizonMs = horizon.toEpochMilli();
-            for (byte[] value : values) {
+            for (int i = 0; i < values.size(); i++) {
                 Segment segment;
                 try {
-                    segment = Segment.decode(value);
+                    segment = Segment.decode(values.get(i));
                 } catch (RuntimeException e) {
-                    batch.undecodable++;
+                    batch.undecodable.add(new Undecodable(i, "not a valid segment: " + e.getMessage()));
                     continue;
                 }
                 try (segment) {
