@@ -156,8 +156,8 @@ public final class IngestParser {
                     value = readValue(p);
                     if (value == null) {
                         problem = new Refusal(Refusal.INVALID_VALUE, "value must be a number, or one of the strings "
-                                + "\"NaN\", \"+Inf\", \"-Inf\"" + (token.isNumeric() ? " (" + p.getText()
-                                + " is beyond the range of a 64-bit float)" : ""));
+                                + "\"NaN\", \"+Inf\", \"-Inf\"" + (token.isNumeric() ? "; this number is beyond the range of a "
+                                + "64-bit float" : ""));
                         p.skipChildren();
                     }
                 }
