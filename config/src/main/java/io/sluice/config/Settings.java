@@ -117,13 +117,13 @@ public final class Settings {
     public static final Setting<Integer> INGEST_MAX_ITEMS_PER_REQUEST = intIn("ingest.max-items-per-request", 10_000,
             1, 1_000_000, "Most samples or events in one HTTP ingest request; larger batches get 413.");
     public static final Setting<Integer> INGEST_MAX_NAME_LENGTH = intIn("ingest.max-name-length", 200, 1, 1024,
-            "Longest metric name or event type.");
+            "Longest metric name or event type, in UTF-8 bytes.");
     public static final Setting<Integer> INGEST_MAX_LABELS = intIn("ingest.max-labels", 32, 0, 32,
             "Most labels on one sample (or attributes on one event).");
     public static final Setting<Integer> INGEST_MAX_LABEL_NAME_LENGTH = intIn("ingest.max-label-name-length", 100, 1,
-            1024, "Longest label (or attribute) name.");
+            1024, "Longest label (or attribute) name, in UTF-8 bytes.");
     public static final Setting<Integer> INGEST_MAX_LABEL_VALUE_LENGTH = intIn("ingest.max-label-value-length", 1024,
-            1, 1024, "Longest label (or attribute) value, event id or event key.");
+            1, 1024, "Longest label (or attribute) value, event id or event key, in UTF-8 bytes.");
     public static final Setting<Duration> INGEST_LATE_WINDOW = duration("ingest.late-window", "1h",
             Duration.ofMinutes(1), Duration.ofDays(7), "Samples and events older than this are rejected as too_old.");
     public static final Setting<Duration> INGEST_CLOCK_SKEW = duration("ingest.clock-skew", "10m", Duration.ZERO,

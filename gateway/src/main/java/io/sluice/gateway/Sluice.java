@@ -15,6 +15,7 @@ import io.netty.buffer.PooledByteBufAllocator;
 import io.sluice.gateway.auth.ApiGuard;
 import io.sluice.gateway.auth.Authenticator;
 import io.sluice.gateway.ingest.ActiveSeries;
+import io.sluice.gateway.ingest.Admission;
 import io.sluice.gateway.ingest.HttpIngestRoutes;
 import io.sluice.gateway.ingest.IngestMetrics;
 import io.sluice.gateway.ingest.IngestParser;
@@ -120,11 +121,11 @@ public final class Sluice implements AutoCloseable {
         IngestMetrics ingestMetrics = new IngestMetrics(metrics.registry());
         InFlightLimit inFlight = new InFlightLimit(config.ingest().maxInFlightItems(),
                 config.ingest().maxInFlightBytes(), metrics.registry());
-        HttpIngestRoutes ingest = new HttpIngestRoutes(
-                new IngestParser(config.ingest(), System::currentTimeMillis),
-                activeSeries, limiter, pipeline, ingestMetrics, inFlight);
-        binarySessions = new BinarySessions(config.edge(), config.ingest(), authenticator, limiter, activeSeries,
-                pipeline, ingestMetrics, inFlight, System::currentTimeMillis, metrics.registry());
+        Admission admission = new Admission(config.ingest(), activeSeries, inFlight, limiter, ingestMetrics,
+                System::currentTimeMillis);
+        HttpIngestRoutes ingest = new HttpIngestRoutes(new IngestParser(config.ingest(), admission), admission, pipeline);
+        binarySessions = new BinarySessions(config.edge(), config.ingest(), authenticator, admission,
+                pipeline, ingestMetrics, inFlight, metrics.registry());
         java.time.Clock clock = java.time.Clock.systemUTC();
         io.sluice.storage.query.QueryRepository queries = new io.sluice.storage.query.QueryRepository(postgres,
                 config.query().statementTimeout());

@@ -1,20 +1,19 @@
 package io.sluice.gateway.binary;
 
-import io.sluice.config.IngestConfig;
-import io.sluice.gateway.ingest.ActiveSeries;
-import io.sluice.gateway.ingest.Rejection;
+import io.sluice.gateway.ingest.Admission;
 import io.sluice.protocol.error.ErrorCode;
 import io.sluice.protocol.frame.Batch;
 import io.sluice.protocol.record.RecordCursor;
 import io.sluice.storage.SeriesIds;
 
-import java.util.function.LongSupplier;
+import java.util.BitSet;
 
 /**
- * What a decoded BATCH must pass beyond the codec's own checks: every record's timestamp inside the
- * late-data window and clock-skew allowance, and every sample's series within the tenant's active-series
- * cap. SPEC.md has no per-record rejection, so the first failing record refuses the whole batch with a
- * non-retriable NACK naming the record and the setting (the same items HTTP would refuse one by one).
+ * Puts every record of a decoded BATCH through {@link Admission}, the rules HTTP items pass too. SPEC.md
+ * has no per-record rejection, so the first failing record refuses the whole batch with a non-retriable
+ * NACK: {@code LIMIT_EXCEEDED} for a limit ({@code too_many_labels}, {@code cardinality_limit}),
+ * {@code INVALID_RECORD} otherwise, and a message that starts with the same reason code HTTP would give
+ * that item and names the record (counting samples and events) and the setting.
  */
 final class BatchChecks {
 
@@ -22,43 +21,54 @@ final class BatchChecks {
     record Refusal(ErrorCode code, String reason, String message) {
     }
 
-    private final ActiveSeries activeSeries;
-    private final long lateWindowMs;
-    private final long clockSkewMs;
-    private final LongSupplier nowMillis;
+    private final Admission admission;
 
-    BatchChecks(IngestConfig config, ActiveSeries activeSeries, LongSupplier nowMillis) {
-        this.activeSeries = activeSeries;
-        this.lateWindowMs = config.lateWindow().toMillis();
-        this.clockSkewMs = config.clockSkew().toMillis();
-        this.nowMillis = nowMillis;
+    BatchChecks(Admission admission) {
+        this.admission = admission;
     }
 
-    /** Null when every record passes, otherwise why the batch is refused. Walks the batch once. */
+    /**
+     * Null when every record passes, otherwise why the batch is refused. First every record's own rules
+     * (each series once per batch), then cardinality, so a batch refused for a bad record makes no series
+     * active.
+     */
     Refusal check(String tenant, Batch batch) {
-        long now = nowMillis.getAsLong();
-        long oldest = now - lateWindowMs;
-        long newest = now + clockSkewMs;
-        long tenantHash = SeriesIds.tenantHash(tenant);
+        long now = admission.now();
+        BitSet checkedSeries = new BitSet();
         RecordCursor cursor = batch.cursor();
         for (int index = 0; cursor.next(); index++) {
-            long ts = cursor.timestampMs();
-            if (ts < oldest) {
-                return new Refusal(ErrorCode.INVALID_RECORD, Rejection.TOO_OLD, "record " + index + " (timestamp "
-                        + ts + ") is older than the late-data window of " + lateWindowMs + " ms (ingest.late-window); "
-                        + "the batch was refused whole, drop that record and resend the rest");
+            io.sluice.gateway.ingest.Refusal r;
+            if (cursor.isSample()) {
+                r = null;
+                if (!checkedSeries.get(cursor.seriesId())) {
+                    r = admission.checkSeries(cursor.series());
+                    checkedSeries.set(cursor.seriesId());
+                }
+                if (r == null) {
+                    r = admission.checkTimestamp(cursor.timestampMs(), now);
+                }
+            } else {
+                r = admission.checkEvent(cursor.event(), now);
             }
-            if (ts > newest) {
-                return new Refusal(ErrorCode.INVALID_RECORD, Rejection.TOO_NEW, "record " + index + " (timestamp "
-                        + ts + ") is more than " + clockSkewMs + " ms ahead of the gateway's clock "
-                        + "(ingest.clock-skew); the batch was refused whole");
+            if (r != null) {
+                return refusal(index, r);
             }
-            if (cursor.isSample() && !activeSeries.admit(tenant, SeriesIds.of(tenantHash, cursor.series()))) {
-                return new Refusal(ErrorCode.LIMIT_EXCEEDED, Rejection.CARDINALITY_LIMIT, "record " + index
-                        + ": series " + cursor.series() + " would exceed the tenant's active-series limit "
-                        + "(ingest.max-active-series); the batch was refused whole");
+        }
+        long tenantHash = SeriesIds.tenantHash(tenant);
+        cursor = batch.cursor();
+        for (int index = 0; cursor.next(); index++) {
+            if (cursor.isSample()) {
+                io.sluice.gateway.ingest.Refusal r = admission.admitSeries(tenant, tenantHash, cursor.series());
+                if (r != null) {
+                    return refusal(index, r);
+                }
             }
         }
         return null;
+    }
+
+    private static Refusal refusal(int index, io.sluice.gateway.ingest.Refusal r) {
+        return new Refusal(r.isLimit() ? ErrorCode.LIMIT_EXCEEDED : ErrorCode.INVALID_RECORD, r.reason(),
+                r.reason() + ": record " + index + ": " + r.message() + "; the batch was refused whole");
     }
 }

@@ -4,9 +4,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
-import io.sluice.gateway.ingest.InFlightLimit;
-import io.sluice.gateway.ratelimit.RateLimitDecision;
-import io.sluice.gateway.ratelimit.TenantRateLimiter;
+import io.sluice.gateway.ingest.Admission;
 import io.sluice.protocol.error.ErrorCode;
 import io.sluice.protocol.frame.Ack;
 import io.sluice.protocol.frame.Batch;
@@ -166,29 +164,22 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
             return;
         }
         long bytes = batch.recordBytes();
-        if (!shared.inFlight.tryAcquire(items, bytes)) {
-            refuse(seq, items, ErrorCode.RETRY_LATER, InFlightLimit.RETRY_AFTER_MS, InFlightLimit.REJECTION_REASON,
-                    "the gateway has too much data in flight to Kafka (ingest.max-in-flight-items / -bytes)");
-            return;
-        }
-        RateLimitDecision quota = shared.limiter.tryConsume(principal, TenantRateLimiter.Kind.ITEMS, items);
-        if (!quota.allowed()) {
-            shared.inFlight.release(items, bytes);
-            if (quota.neverFits()) {
-                refuse(seq, items, ErrorCode.LIMIT_EXCEEDED, 0, "item_quota", "a batch of " + items
-                        + " items can never fit the tenant's item quota of " + quota.limit() + " per minute; split it");
-            } else {
-                refuse(seq, items, ErrorCode.THROTTLED, (int) Math.min(Integer.MAX_VALUE, quota.retryAfterMillis()),
-                        "item_quota", "tenant " + principal.tenant() + " is over its item quota of " + quota.limit()
-                                + " per minute");
-            }
+        Admission.BatchVerdict verdict = shared.admission.admitBatch(principal, BinarySessions.TRANSPORT, items, bytes);
+        if (!verdict.admitted()) {
+            ErrorCode code = switch (verdict.outcome()) {
+                case SATURATED -> ErrorCode.RETRY_LATER;
+                case THROTTLED -> ErrorCode.THROTTLED;
+                default -> ErrorCode.LIMIT_EXCEEDED;
+            };
+            answer(new Nack(seq, code, (int) Math.min(Integer.MAX_VALUE, verdict.retryAfterMs()),
+                    verdict.refusal().message()));
             return;
         }
         CompletableFuture<Void> durable;
         try {
             durable = shared.pipeline.submitBatch(principal.tenant(), batch);
         } catch (RuntimeException e) {
-            shared.inFlight.release(items, bytes);
+            shared.admission.release(items, bytes);
             log.error("{} could not encode BATCH {}", ctx.channel(), seq, e);
             refuse(seq, items, ErrorCode.INTERNAL_ERROR, SINK_FAILED_RETRY_AFTER_MS, "internal", "internal error");
             return;
@@ -196,7 +187,7 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
         int samples = batch.sampleCount();
         int events = batch.eventCount();
         durable.whenComplete((ok, err) -> {
-            shared.inFlight.release(items, bytes);
+            shared.admission.release(items, bytes);
             ctx.executor().execute(() -> {
                 if (err != null) {
                     log.warn("{} BATCH {} of {} items for {} not acknowledged by Kafka: {}", ctx.channel(), seq, items,

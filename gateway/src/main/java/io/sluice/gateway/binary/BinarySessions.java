@@ -13,18 +13,16 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import io.sluice.config.EdgeConfig;
 import io.sluice.config.IngestConfig;
 import io.sluice.gateway.auth.Authenticator;
-import io.sluice.gateway.ingest.ActiveSeries;
+import io.sluice.gateway.ingest.Admission;
 import io.sluice.gateway.ingest.InFlightLimit;
 import io.sluice.gateway.ingest.IngestMetrics;
 import io.sluice.gateway.ingest.IngestPipeline;
-import io.sluice.gateway.ratelimit.TenantRateLimiter;
 import io.sluice.protocol.frame.FrameLimits;
 import io.sluice.protocol.frame.InvalidFrame;
 
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.function.LongSupplier;
 
 /**
  * Everything binary sessions share: the collaborators a {@link BinarySession} needs, the open sessions (for
@@ -45,7 +43,7 @@ public final class BinarySessions {
     static final String TRANSPORT = "binary";
 
     final Authenticator authenticator;
-    final TenantRateLimiter limiter;
+    final Admission admission;
     final BatchChecks checks;
     final IngestPipeline pipeline;
     final IngestMetrics metrics;
@@ -58,13 +56,12 @@ public final class BinarySessions {
     private final ChannelHandler errorCounter;
     private volatile boolean goingAway;
 
-    public BinarySessions(EdgeConfig edge, IngestConfig ingest, Authenticator authenticator,
-                          TenantRateLimiter limiter, ActiveSeries activeSeries, IngestPipeline pipeline,
-                          IngestMetrics metrics, InFlightLimit inFlight, LongSupplier nowMillis,
+    public BinarySessions(EdgeConfig edge, IngestConfig ingest, Authenticator authenticator, Admission admission,
+                          IngestPipeline pipeline, IngestMetrics metrics, InFlightLimit inFlight,
                           MeterRegistry registry) {
         this.authenticator = authenticator;
-        this.limiter = limiter;
-        this.checks = new BatchChecks(ingest, activeSeries, nowMillis);
+        this.admission = admission;
+        this.checks = new BatchChecks(admission);
         this.pipeline = pipeline;
         this.metrics = metrics;
         this.inFlight = inFlight;

@@ -3,8 +3,6 @@ package io.sluice.gateway.ingest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.sluice.gateway.http.HttpExchange;
-import io.sluice.gateway.ratelimit.RateLimitDecision;
-import io.sluice.gateway.ratelimit.TenantRateLimiter;
 import io.sluice.storage.SeriesIds;
 import io.sluice.storage.auth.Principal;
 import org.slf4j.Logger;
@@ -21,7 +19,7 @@ import java.util.concurrent.CompletableFuture;
  * acknowledged the accepted items; 400 for a body that is not a batch, 413 for too many items, 422 when
  * no item is valid, 429 when the tenant's item quota is spent, 503 with {@code Retry-After} when the
  * gateway has too much in flight ({@link InFlightLimit}) or the items could not be made durable (nothing
- * was accepted; retry).
+ * was accepted; retry). Every rule and gate is {@link Admission}'s; this class maps its verdicts to HTTP.
  */
 public final class HttpIngestRoutes {
 
@@ -29,20 +27,13 @@ public final class HttpIngestRoutes {
     private static final String TRANSPORT = "http";
 
     private final IngestParser parser;
-    private final ActiveSeries activeSeries;
-    private final TenantRateLimiter limiter;
+    private final Admission admission;
     private final IngestPipeline pipeline;
-    private final IngestMetrics metrics;
-    private final InFlightLimit inFlight;
 
-    public HttpIngestRoutes(IngestParser parser, ActiveSeries activeSeries, TenantRateLimiter limiter,
-                            IngestPipeline pipeline, IngestMetrics metrics, InFlightLimit inFlight) {
+    public HttpIngestRoutes(IngestParser parser, Admission admission, IngestPipeline pipeline) {
         this.parser = parser;
-        this.activeSeries = activeSeries;
-        this.limiter = limiter;
+        this.admission = admission;
         this.pipeline = pipeline;
-        this.metrics = metrics;
-        this.inFlight = inFlight;
     }
 
     public void metrics(HttpExchange exchange, Principal principal) {
@@ -52,14 +43,16 @@ public final class HttpIngestRoutes {
         }
         List<ParsedBatch.Sample> admitted = new ArrayList<>(batch.samples().size());
         List<Rejection> rejections = new ArrayList<>(batch.rejections());
+        long tenantHash = SeriesIds.tenantHash(principal.tenant());
         for (ParsedBatch.Sample s : batch.samples()) {
-            if (activeSeries.admit(principal.tenant(), SeriesIds.of(principal.tenant(), s.series()))) {
+            Refusal refusal = admission.admitSeries(principal.tenant(), tenantHash, s.series());
+            if (refusal == null) {
                 admitted.add(s);
             } else {
-                rejections.add(new Rejection(s.index(), Rejection.CARDINALITY_LIMIT, "series " + s.series()
-                        + " would exceed the tenant's active-series limit (ingest.max-active-series)"));
+                rejections.add(Rejection.of(s.index(), refusal));
             }
         }
+        rejections.sort(java.util.Comparator.comparingInt(Rejection::index));
         ParsedBatch checked = new ParsedBatch(admitted, List.of(), rejections, batch.total());
         accept(exchange, principal, checked, "samples",
                 () -> pipeline.submitSamples(principal.tenant(), admitted));
@@ -77,7 +70,7 @@ public final class HttpIngestRoutes {
         try {
             return samples ? parser.parseSamples(exchange.body()) : parser.parseEvents(exchange.body());
         } catch (MalformedBatchException e) {
-            metrics.rejected(e.code(), TRANSPORT, 1);
+            admission.refused(e.code(), TRANSPORT, 1);
             HttpResponseStatus status = e.code().equals("too_many_items")
                     ? HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE : HttpResponseStatus.BAD_REQUEST;
             exchange.error(status, e.code(), e.getMessage());
@@ -88,7 +81,7 @@ public final class HttpIngestRoutes {
     private void accept(HttpExchange exchange, Principal principal, ParsedBatch batch, String kind,
                         java.util.function.Supplier<CompletableFuture<Void>> submit) {
         for (Rejection r : batch.rejections()) {
-            metrics.rejected(r.reason(), TRANSPORT, 1);
+            admission.refused(r.reason(), TRANSPORT, 1);
         }
         int accepted = batch.accepted();
         if (accepted == 0) {
@@ -97,39 +90,33 @@ public final class HttpIngestRoutes {
             return;
         }
         long bytes = exchange.body().readableBytes();
-        if (!inFlight.tryAcquire(accepted, bytes)) {
-            metrics.rejected(InFlightLimit.REJECTION_REASON, TRANSPORT, accepted);
-            exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER,
-                    Math.max(1, InFlightLimit.RETRY_AFTER_MS / 1000));
-            exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "saturated", "the gateway has too much data in "
-                    + "flight to Kafka (ingest.max-in-flight-items / -bytes); nothing was accepted, retry");
-            return;
-        }
-        RateLimitDecision quota = limiter.tryConsume(principal, TenantRateLimiter.Kind.ITEMS, accepted);
-        if (!quota.allowed()) {
-            inFlight.release(accepted, bytes);
-            metrics.rejected("item_quota", TRANSPORT, accepted);
-            quota.addHeaders(exchange.responseHeaders());
-            exchange.error(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limited", quota.neverFits()
-                    ? "a batch of " + accepted + " items can never fit the tenant's item quota of " + quota.limit()
-                    + " per minute; split it"
-                    : "tenant " + principal.tenant() + " is over its item quota of " + quota.limit()
-                    + " per minute; retry after " + quota.retryAfterSeconds() + " s");
-            return;
+        Admission.BatchVerdict verdict = admission.admitBatch(principal, TRANSPORT, accepted, bytes);
+        switch (verdict.outcome()) {
+            case ADMITTED -> { }
+            case SATURATED -> {
+                exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER, Math.max(1, verdict.retryAfterMs() / 1000));
+                exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "saturated", verdict.refusal().message());
+                return;
+            }
+            case THROTTLED, NEVER_FITS -> {
+                verdict.quota().addHeaders(exchange.responseHeaders());
+                exchange.error(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limited", verdict.refusal().message());
+                return;
+            }
         }
         CompletableFuture<Void> durable;
         try {
             durable = submit.get();
         } catch (RuntimeException e) {
-            inFlight.release(accepted, bytes);
+            admission.release(accepted, bytes);
             log.error("Could not encode an ingest batch", e);
             exchange.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal", "internal error");
             return;
         }
-        durable.whenComplete((ok, err) -> inFlight.release(accepted, bytes));
+        durable.whenComplete((ok, err) -> admission.release(accepted, bytes));
         durable.whenComplete((ok, err) -> exchange.context().executor().execute(() -> {
             if (err != null) {
-                metrics.rejected("unavailable", TRANSPORT, accepted);
+                admission.refused("unavailable", TRANSPORT, accepted);
                 log.warn("Ingest batch of {} {} for {} not acknowledged: {}", accepted, kind, principal.tenant(),
                         err.toString());
                 exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER, 5);
@@ -137,7 +124,7 @@ public final class HttpIngestRoutes {
                         "the batch could not be made durable; nothing was accepted, retry");
                 return;
             }
-            metrics.accepted(kind, TRANSPORT, accepted);
+            admission.accepted(kind, TRANSPORT, accepted);
             exchange.respondJson(HttpResponseStatus.ACCEPTED, json -> {
                 json.writeStartObject();
                 json.writeNumberField("accepted", accepted);

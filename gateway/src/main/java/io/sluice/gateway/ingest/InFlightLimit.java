@@ -123,7 +123,4 @@ public final class InFlightLimit {
             }
         }
     }
-
-    /** The reason tag of refusals by this limit in {@code sluice_ingest_rejected_total}. */
-    public static final String REJECTION_REASON = "saturated";
 }

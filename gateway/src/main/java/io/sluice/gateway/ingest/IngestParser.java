@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
+import io.sluice.gateway.http.JsonDoubles;
 import io.sluice.config.IngestConfig;
 import io.sluice.protocol.record.Event;
 import io.sluice.protocol.record.Series;
@@ -18,11 +19,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.function.LongSupplier;
-import java.util.regex.Pattern;
 
 /**
- * Reads and validates HTTP ingest bodies.
+ * Decodes HTTP ingest bodies (JSON) into samples and events, and hands each item to {@link Admission}.
  *
  * <pre>
  * metrics: {"samples": [{"name": "cpu.usage", "labels": {"host": "a"}, "timestamp": 1700000000000, "value": 0.5}]}
@@ -31,25 +30,25 @@ import java.util.regex.Pattern;
  * </pre>
  *
  * <p>{@code timestamp} is epoch milliseconds or an RFC 3339 string; when absent it is the server's now.
- * Each item is checked on its own against {@link IngestConfig}: a bad item is refused with a
- * {@link Rejection} and the rest still count. Only a body that is not JSON or not of this shape, or has
- * more than {@code ingest.max-items-per-request} items, is refused whole.
+ * {@code value} is a JSON number, or one of the strings {@code "NaN"}, {@code "+Inf"}, {@code "-Inf"}
+ * ({@link JsonDoubles}). This class only decodes: a field of the wrong type or missing is refused here
+ * ({@code invalid_*}, {@code missing_field}); every rule about what a well-formed item may hold is
+ * {@link Admission}'s. A bad item is refused with a {@link Rejection} and the rest still count. Only a body
+ * that is not JSON or not of this shape, or has more than {@code ingest.max-items-per-request} items, is
+ * refused whole.
  */
 public final class IngestParser {
 
-    private static final Pattern METRIC_NAME = Pattern.compile("[a-zA-Z_:][a-zA-Z0-9_:.]*");
-    private static final Pattern LABEL_NAME = Pattern.compile("[a-zA-Z_][a-zA-Z0-9_]*");
-    private static final Pattern EVENT_TYPE = Pattern.compile("[a-zA-Z_][a-zA-Z0-9_.:-]*");
     private static final JsonFactory JSON = JsonFactory.builder()
             .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(16).maxStringLength(1 << 20).build())
             .build();
 
     private final IngestConfig limits;
-    private final LongSupplier nowMillis;
+    private final Admission admission;
 
-    public IngestParser(IngestConfig limits, LongSupplier nowMillis) {
+    public IngestParser(IngestConfig limits, Admission admission) {
         this.limits = limits;
-        this.nowMillis = nowMillis;
+        this.admission = admission;
     }
 
     public ParsedBatch parseSamples(ByteBuf body) throws MalformedBatchException {
@@ -65,7 +64,7 @@ public final class IngestParser {
         List<Event> events = new ArrayList<>();
         List<Rejection> rejections = new ArrayList<>();
         int index = 0;
-        long now = nowMillis.getAsLong();
+        long now = admission.now();
         try (JsonParser p = JSON.createParser((java.io.InputStream) new ByteBufInputStream(body.duplicate()))) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw shape(field);
@@ -89,7 +88,7 @@ public final class IngestParser {
                     }
                     if (p.currentToken() != JsonToken.START_OBJECT) {
                         p.skipChildren();
-                        rejections.add(new Rejection(index, Rejection.INVALID_ITEM, field + "[" + index + "] is not an object"));
+                        rejections.add(new Rejection(index, Refusal.INVALID_ITEM, field + "[" + index + "] is not an object"));
                     } else if (samples) {
                         readSample(p, index, now, valid, rejections);
                     } else {
@@ -117,14 +116,14 @@ public final class IngestParser {
         return new MalformedBatchException("invalid_batch", "expected a JSON object with a \"" + field + "\" array");
     }
 
-    /** Reads one sample object; the parser ends on its END_OBJECT. */
+    /** Reads one sample object (the parser ends on its END_OBJECT) and hands it to admission. */
     private void readSample(JsonParser p, int index, long now, List<ParsedBatch.Sample> out, List<Rejection> rejections)
             throws IOException {
         String name = null;
-        Map<String, String> labels = Map.of();
-        Long timestamp = null;
+        List<String> labels = List.of();
+        long timestamp = now;
         Double value = null;
-        Rejection problem = null;
+        Refusal problem = null;
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String field = p.currentName();
             JsonToken token = p.nextToken();
@@ -135,59 +134,61 @@ public final class IngestParser {
             switch (field) {
                 case "name" -> {
                     if (token != JsonToken.VALUE_STRING) {
-                        problem = new Rejection(index, Rejection.INVALID_NAME, "name must be a string");
+                        p.skipChildren();
+                        problem = new Refusal(Refusal.INVALID_NAME, "name must be a string");
                     } else {
                         name = p.getText();
                     }
                 }
                 case "labels" -> {
-                    LabelsOrProblem read = readLabels(p, index, "labels");
-                    labels = read.labels;
-                    problem = read.problem;
+                    labels = new ArrayList<>();
+                    problem = readLabels(p, "labels", labels);
                 }
                 case "timestamp" -> {
-                    TimestampOrProblem ts = readTimestamp(p, index, now);
-                    timestamp = ts.millis;
-                    problem = ts.problem;
+                    Long ts = readTimestamp(p);
+                    if (ts == null) {
+                        problem = invalidTimestamp(p);
+                    } else {
+                        timestamp = ts;
+                    }
                 }
                 case "value" -> {
-                    if (token == JsonToken.VALUE_NUMBER_INT || token == JsonToken.VALUE_NUMBER_FLOAT) {
-                        value = p.getDoubleValue();
-                        if (!Double.isFinite(value)) {
-                            problem = new Rejection(index, Rejection.INVALID_VALUE, "value must be a finite number");
-                        }
-                    } else {
+                    value = readValue(p);
+                    if (value == null) {
+                        problem = new Refusal(Refusal.INVALID_VALUE, "value must be a number, or one of the strings "
+                                + "\"NaN\", \"+Inf\", \"-Inf\"" + (token.isNumeric() ? "; this number is beyond the range of a "
+                                + "64-bit float" : ""));
                         p.skipChildren();
-                        problem = new Rejection(index, Rejection.INVALID_VALUE, "value must be a number");
                     }
                 }
                 default -> p.skipChildren();
             }
         }
         if (problem == null && name == null) {
-            problem = new Rejection(index, Rejection.MISSING_FIELD, "name is required");
+            problem = new Refusal(Refusal.MISSING_FIELD, "name is required");
         }
         if (problem == null && value == null) {
-            problem = new Rejection(index, Rejection.MISSING_FIELD, "value is required");
+            problem = new Refusal(Refusal.MISSING_FIELD, "value is required");
         }
         if (problem == null) {
-            problem = checkName(index, name, METRIC_NAME, Rejection.INVALID_NAME, "name");
+            problem = admission.checkSample(name, labels, timestamp, now);
         }
         if (problem != null) {
-            rejections.add(problem);
+            rejections.add(Rejection.of(index, problem));
             return;
         }
-        out.add(new ParsedBatch.Sample(index, Series.of(name, labels), timestamp == null ? now : timestamp, value));
+        out.add(new ParsedBatch.Sample(index, Series.of(name, labels.toArray(String[]::new)), timestamp, value));
     }
 
+    /** Reads one event object (the parser ends on its END_OBJECT) and hands it to admission. */
     private void readEvent(JsonParser p, int index, long now, List<Event> out, List<Rejection> rejections)
             throws IOException {
         String id = null;
         String type = null;
         String key = "";
-        Long timestamp = null;
-        Map<String, String> attributes = Map.of();
-        Rejection problem = null;
+        long timestamp = now;
+        List<String> attributes = List.of();
+        Refusal problem = null;
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String field = p.currentName();
             JsonToken token = p.nextToken();
@@ -199,7 +200,9 @@ public final class IngestParser {
                 case "id", "type", "key" -> {
                     if (token != JsonToken.VALUE_STRING) {
                         p.skipChildren();
-                        problem = new Rejection(index, Rejection.INVALID_ITEM, field + " must be a string");
+                        String reason = field.equals("id") ? Refusal.INVALID_ID
+                                : field.equals("type") ? Refusal.INVALID_NAME : Refusal.INVALID_KEY;
+                        problem = new Refusal(reason, field + " must be a string");
                     } else if (field.equals("id")) {
                         id = p.getText();
                     } else if (field.equals("type")) {
@@ -209,126 +212,101 @@ public final class IngestParser {
                     }
                 }
                 case "attributes" -> {
-                    LabelsOrProblem read = readLabels(p, index, "attributes");
-                    attributes = read.labels;
-                    problem = read.problem;
+                    attributes = new ArrayList<>();
+                    problem = readLabels(p, "attributes", attributes);
                 }
                 case "timestamp" -> {
-                    TimestampOrProblem ts = readTimestamp(p, index, now);
-                    timestamp = ts.millis;
-                    problem = ts.problem;
+                    Long ts = readTimestamp(p);
+                    if (ts == null) {
+                        problem = invalidTimestamp(p);
+                    } else {
+                        timestamp = ts;
+                    }
                 }
                 default -> p.skipChildren();
             }
         }
-        if (problem == null && (id == null || id.isEmpty())) {
-            problem = new Rejection(index, Rejection.MISSING_FIELD, "id is required");
+        if (problem == null && id == null) {
+            problem = new Refusal(Refusal.MISSING_FIELD, "id is required");
         }
         if (problem == null && type == null) {
-            problem = new Rejection(index, Rejection.MISSING_FIELD, "type is required");
-        }
-        if (problem == null && id.length() > limits.maxLabelValueLength()) {
-            problem = new Rejection(index, Rejection.INVALID_ITEM, "id is longer than " + limits.maxLabelValueLength()
-                    + " characters (ingest.max-label-value-length)");
-        }
-        if (problem == null && (id.indexOf('\0') >= 0 || key.indexOf('\0') >= 0)) {
-            problem = new Rejection(index, Rejection.INVALID_ITEM, "id and key may not contain a NUL character");
-        }
-        if (problem == null && key.length() > limits.maxLabelValueLength()) {
-            problem = new Rejection(index, Rejection.INVALID_ITEM, "key is longer than " + limits.maxLabelValueLength()
-                    + " characters (ingest.max-label-value-length)");
+            problem = new Refusal(Refusal.MISSING_FIELD, "type is required");
         }
         if (problem == null) {
-            problem = checkName(index, type, EVENT_TYPE, Rejection.INVALID_NAME, "type");
+            problem = admission.checkEvent(id, type, key, attributes, timestamp, now);
         }
         if (problem != null) {
-            rejections.add(problem);
+            rejections.add(Rejection.of(index, problem));
             return;
         }
-        out.add(new Event(id, type, timestamp == null ? now : timestamp, key, attributes));
-    }
-
-    private Rejection checkName(int index, String name, Pattern pattern, String reason, String field) {
-        if (name.isEmpty() || name.length() > limits.maxNameLength()) {
-            return new Rejection(index, reason, field + " must have 1 to " + limits.maxNameLength()
-                    + " characters (ingest.max-name-length)");
+        Map<String, String> attributeMap = new TreeMap<>();
+        for (int i = 0; i < attributes.size(); i += 2) {
+            attributeMap.put(attributes.get(i), attributes.get(i + 1));
         }
-        if (!pattern.matcher(name).matches()) {
-            return new Rejection(index, reason, field + " '" + name + "' does not match " + pattern.pattern());
-        }
-        return null;
+        out.add(new Event(id, type, timestamp, key, attributeMap));
     }
 
-    private record LabelsOrProblem(Map<String, String> labels, Rejection problem) {
-    }
-
-    private LabelsOrProblem readLabels(JsonParser p, int index, String field) throws IOException {
+    /**
+     * Reads an object of strings into {@code keyValues} (alternating names and values, as given, a name
+     * given twice included: admission refuses it). Null when it is one, otherwise the decoding problem.
+     */
+    private static Refusal readLabels(JsonParser p, String field, List<String> keyValues) throws IOException {
         if (p.currentToken() != JsonToken.START_OBJECT) {
             p.skipChildren();
-            return new LabelsOrProblem(Map.of(), new Rejection(index, Rejection.INVALID_LABEL,
-                    field + " must be an object of strings"));
+            return new Refusal(Refusal.INVALID_LABEL, field + " must be an object of strings");
         }
-        Map<String, String> labels = new TreeMap<>();
-        Rejection problem = null;
+        Refusal problem = null;
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String name = p.currentName();
             JsonToken token = p.nextToken();
             if (problem != null) {
                 p.skipChildren();
-                continue;
-            }
-            if (token != JsonToken.VALUE_STRING) {
+            } else if (token != JsonToken.VALUE_STRING) {
                 p.skipChildren();
-                problem = new Rejection(index, Rejection.INVALID_LABEL, field + "." + name + " must be a string");
-            } else if (name.isEmpty() || name.length() > limits.maxLabelNameLength()
-                    || !LABEL_NAME.matcher(name).matches() || name.startsWith("__")) {
-                problem = new Rejection(index, Rejection.INVALID_LABEL, field + " name '" + name + "' must match "
-                        + LABEL_NAME.pattern() + ", not start with __, and have at most "
-                        + limits.maxLabelNameLength() + " characters (ingest.max-label-name-length)");
-            } else if (p.getTextLength() == 0 || p.getTextLength() > limits.maxLabelValueLength()) {
-                problem = new Rejection(index, Rejection.INVALID_LABEL, field + "." + name + " must have 1 to "
-                        + limits.maxLabelValueLength() + " characters (ingest.max-label-value-length)");
-            } else if (p.getText().indexOf('\0') >= 0) {
-                problem = new Rejection(index, Rejection.INVALID_LABEL, field + "." + name
-                        + " contains a NUL character");
-            } else if (labels.put(name, p.getText()) != null) {
-                problem = new Rejection(index, Rejection.INVALID_LABEL, field + "." + name + " appears twice");
-            } else if (labels.size() > limits.maxLabels()) {
-                problem = new Rejection(index, Rejection.TOO_MANY_LABELS, "more than " + limits.maxLabels() + " "
-                        + field + " (ingest.max-labels)");
+                problem = new Refusal(Refusal.INVALID_LABEL, field + " " + Admission.quote(name) + " must be a string");
+            } else {
+                keyValues.add(name);
+                keyValues.add(p.getText());
             }
         }
-        return new LabelsOrProblem(labels, problem);
+        return problem;
     }
 
-    private record TimestampOrProblem(Long millis, Rejection problem) {
+    /**
+     * A JSON number as a double, or the string of NaN or an infinity; null for anything else (the parser
+     * is then on the value, or on the start of the structure to skip).
+     */
+    private static Double readValue(JsonParser p) throws IOException {
+        JsonToken token = p.currentToken();
+        if (token == JsonToken.VALUE_NUMBER_INT || token == JsonToken.VALUE_NUMBER_FLOAT) {
+            double v = p.getDoubleValue();
+            return Double.isInfinite(v) ? null : v; // a number too large for a double is not infinity
+        }
+        return token == JsonToken.VALUE_STRING ? JsonDoubles.parseSpecial(p.getText()) : null;
     }
 
-    private TimestampOrProblem readTimestamp(JsonParser p, int index, long now) throws IOException {
-        long millis;
+    /** Epoch milliseconds (an integer) or an RFC 3339 string; null when it is neither. */
+    private static Long readTimestamp(JsonParser p) throws IOException {
         JsonToken token = p.currentToken();
         if (token == JsonToken.VALUE_NUMBER_INT) {
-            millis = p.getLongValue();
-        } else if (token == JsonToken.VALUE_STRING) {
+            JsonParser.NumberType type = p.getNumberType();
+            return type == JsonParser.NumberType.INT || type == JsonParser.NumberType.LONG ? p.getLongValue() : null;
+        }
+        if (token == JsonToken.VALUE_STRING) {
             try {
-                millis = OffsetDateTime.parse(p.getText()).toInstant().toEpochMilli();
-            } catch (DateTimeParseException e) {
-                return new TimestampOrProblem(null, new Rejection(index, Rejection.INVALID_TIMESTAMP,
-                        "timestamp '" + p.getText() + "' is neither epoch milliseconds nor RFC 3339"));
+                return OffsetDateTime.parse(p.getText()).toInstant().toEpochMilli();
+            } catch (DateTimeParseException | ArithmeticException e) {
+                return null;
             }
-        } else {
-            p.skipChildren();
-            return new TimestampOrProblem(null, new Rejection(index, Rejection.INVALID_TIMESTAMP,
-                    "timestamp must be epoch milliseconds (integer) or an RFC 3339 string"));
         }
-        if (millis < now - limits.lateWindow().toMillis()) {
-            return new TimestampOrProblem(null, new Rejection(index, Rejection.TOO_OLD, "timestamp " + millis
-                    + " is older than the late-data window of " + limits.lateWindow() + " (ingest.late-window)"));
-        }
-        if (millis > now + limits.clockSkew().toMillis()) {
-            return new TimestampOrProblem(null, new Rejection(index, Rejection.TOO_NEW, "timestamp " + millis
-                    + " is further ahead than the clock-skew allowance of " + limits.clockSkew() + " (ingest.clock-skew)"));
-        }
-        return new TimestampOrProblem(millis, null);
+        return null;
+    }
+
+    private static Refusal invalidTimestamp(JsonParser p) throws IOException {
+        String got = p.currentToken() == JsonToken.VALUE_STRING ? Admission.quote(p.getText()) + " is"
+                : p.currentToken().isNumeric() ? p.getText() + " is" : "it is";
+        p.skipChildren();
+        return new Refusal(Refusal.INVALID_TIMESTAMP, "timestamp must be epoch milliseconds (an integer) or an "
+                + "RFC 3339 string; " + got + " neither");
     }
 }

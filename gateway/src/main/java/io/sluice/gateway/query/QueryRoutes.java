@@ -6,6 +6,7 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import io.r2dbc.spi.R2dbcException;
 import io.r2dbc.spi.R2dbcTimeoutException;
 import io.sluice.gateway.http.HttpExchange;
+import io.sluice.gateway.http.JsonDoubles;
 import io.sluice.storage.auth.Principal;
 import io.sluice.storage.query.QueryEngine;
 import io.sluice.storage.query.QueryLimitException;
@@ -93,7 +94,7 @@ public final class QueryRoutes {
                     for (int i = 0; i < s.timestamps().length; i++) {
                         json.writeStartArray();
                         json.writeNumber(s.timestamps()[i]);
-                        json.writeNumber(s.values()[i]);
+                        JsonDoubles.write(json, s.values()[i]);
                         json.writeEndArray();
                     }
                     json.writeEndArray();

@@ -3,7 +3,7 @@ package io.sluice.gateway.ingest;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.sluice.config.ConfigLoader;
-import io.sluice.config.IngestConfig;
+import io.sluice.config.SluiceConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -17,9 +17,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class IngestParserTest {
 
     private static final long NOW = 1_800_000_000_000L;
-    private final IngestConfig limits = ConfigLoader.load(null, Map.of(), Map.of("ingest.max-labels", "2",
-            "ingest.max-items-per-request", "3")).ingest();
-    private final IngestParser parser = new IngestParser(limits, () -> NOW);
+    private final SluiceConfig config = ConfigLoader.load(null, Map.of(), Map.of("ingest.max-labels", "2",
+            "ingest.max-items-per-request", "3"));
+    private final IngestParser parser = new IngestParser(config.ingest(), AdmissionTest.admission(config, NOW));
 
     private ParsedBatch samples(String json) throws MalformedBatchException {
         ByteBuf body = Unpooled.copiedBuffer(json, StandardCharsets.UTF_8);
@@ -54,7 +54,12 @@ class IngestParserTest {
             "{\"value\":1}                                                     | missing_field",
             "{\"name\":\"m\"}                                                  | missing_field",
             "{\"name\":\"m\",\"value\":\"1\"}                                  | invalid_value",
+            "{\"name\":\"m\",\"value\":\"Infinite\"}                           | invalid_value",
+            "{\"name\":\"m\",\"value\":null}                                   | invalid_value",
+            "{\"name\":\"m\",\"value\":[1]}                                    | invalid_value",
             "{\"name\":\"m\",\"value\":1e999}                                  | invalid_value",
+            "{\"name\":\"m\",\"value\":1,\"labels\":{\"a\":\"\\ud800\"}}       | invalid_label",
+            "{\"name\":\"m\",\"value\":1,\"labels\":[\"a\"]}                   | invalid_label",
             "{\"name\":\"m\",\"value\":1,\"labels\":{\"__x\":\"1\"}}           | invalid_label",
             "{\"name\":\"m\",\"value\":1,\"labels\":{\"a-b\":\"1\"}}           | invalid_label",
             "{\"name\":\"m\",\"value\":1,\"labels\":{\"a\":\"\"}}              | invalid_label",
@@ -66,6 +71,8 @@ class IngestParserTest {
             "{\"name\":\"m\",\"value\":1,\"timestamp\":1800000600001}          | too_new",
             "{\"name\":\"m\",\"value\":1,\"timestamp\":\"yesterday\"}          | invalid_timestamp",
             "{\"name\":\"m\",\"value\":1,\"timestamp\":1.5}                    | invalid_timestamp",
+            "{\"name\":\"m\",\"value\":1,\"timestamp\":100000000000000000000} | invalid_timestamp",
+            "{\"name\":\"m\",\"value\":1,\"timestamp\":{}}                     | invalid_timestamp",
             "7                                                                 | invalid_item"})
     void eachBadItemIsRefusedWithItsReasonAndTheRestKept(String item, String reason) throws Exception {
         ParsedBatch batch = samples("{\"samples\":[" + item + ",{\"name\":\"ok\",\"value\":2}]}");
@@ -102,6 +109,46 @@ class IngestParserTest {
                 assertThat(e.timestampMs()).isEqualTo(NOW);
             });
             assertThat(batch.rejections()).extracting(Rejection::reason).containsExactly("missing_field", "missing_field");
+        } finally {
+            body.release();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "\"NaN\"       | NaN",
+            "\"nan\"       | NaN",
+            "\"+Inf\"      | Infinity",
+            "\"Inf\"       | Infinity",
+            "\"+Infinity\" | Infinity",
+            "\"-Inf\"      | -Infinity",
+            "\"-infinity\" | -Infinity",
+            "-0.0          | -0.0",
+            "1.7976931348623157e308 | 1.7976931348623157e308"})
+    void nanAndInfinitiesAreValuesSpelledAsPrometheusDoes(String json, double expected) throws Exception {
+        ParsedBatch batch = samples("{\"samples\":[{\"name\":\"m\",\"value\":" + json + "}]}");
+        assertThat(batch.rejections()).isEmpty();
+        assertThat(Double.valueOf(batch.samples().get(0).value())).isEqualTo(Double.valueOf(expected)); // equals: NaN, -0.0
+    }
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', value = {
+            "{\"id\":\"\",\"type\":\"t\"}                       | invalid_id",
+            "{\"id\":7,\"type\":\"t\"}                          | invalid_id",
+            "{\"id\":\"a\\u0000\",\"type\":\"t\"}               | invalid_id",
+            "{\"id\":\"\\udc00\",\"type\":\"t\"}                 | invalid_id",
+            "{\"id\":\"1\",\"type\":\"no spaces\"}              | invalid_name",
+            "{\"id\":\"1\",\"type\":[]}                         | invalid_name",
+            "{\"id\":\"1\",\"type\":\"t\",\"key\":5}              | invalid_key",
+            "{\"id\":\"1\",\"type\":\"t\",\"key\":\"a\\u0000\"}   | invalid_key",
+            "{\"id\":\"1\",\"type\":\"t\",\"attributes\":{\"__a\":\"x\"}} | invalid_label",
+            "{\"id\":\"1\",\"type\":\"t\",\"timestamp\":1}        | too_old",
+            "{\"type\":\"t\"}                                   | missing_field"})
+    void eachBadEventIsRefusedWithItsReason(String item, String reason) throws Exception {
+        ByteBuf body = Unpooled.copiedBuffer("{\"events\":[" + item + "]}", StandardCharsets.UTF_8);
+        try {
+            assertThat(parser.parseEvents(body).rejections()).singleElement()
+                    .satisfies(r -> assertThat(r.reason()).isEqualTo(reason));
         } finally {
             body.release();
         }
