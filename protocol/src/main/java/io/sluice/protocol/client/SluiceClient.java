@@ -24,6 +24,7 @@ import io.sluice.protocol.frame.GoAway;
 import io.sluice.protocol.frame.Hello;
 import io.sluice.protocol.frame.HelloOk;
 import io.sluice.protocol.frame.Nack;
+import io.sluice.protocol.frame.SessionLimits;
 import io.sluice.protocol.preface.Preface;
 import io.sluice.protocol.record.RecordsWriter;
 import io.sluice.protocol.record.SeriesDictionary;
@@ -92,6 +93,8 @@ public final class SluiceClient implements AutoCloseable {
     private boolean shutDown;
     private int window;
     private int serverMaxFrameBytes;
+    private int serverMaxBlockBytes;
+    private AnnouncedLimitCheck limitCheck;
     private int reconnectAttempts;
     private long pausedUntilNanos;
     private ScheduledFuture<?> resumeTask;
@@ -278,7 +281,8 @@ public final class SluiceClient implements AutoCloseable {
         ByteBuf preface = ch.alloc().buffer(Preface.LENGTH);
         Preface.write(preface, Preface.CURRENT_VERSION);
         ch.write(preface);
-        ch.writeAndFlush(new Hello(Preface.CURRENT_VERSION, config.agentId, config.apiKey, Map.of()));
+        ch.writeAndFlush(new Hello(Preface.CURRENT_VERSION, config.agentId, config.apiKey,
+                Map.of(Hello.OPTION_LIMITS, Hello.LIMITS_V1)));
     }
 
     void onHelloOk(Channel ch, HelloOk ok) {
@@ -289,6 +293,10 @@ public final class SluiceClient implements AutoCloseable {
         reconnectAttempts = 0;
         window = Math.min(config.maxInFlightBatches, ok.maxInFlightBatches());
         serverMaxFrameBytes = ok.maxFrameBytes();
+        // A server that announces no limits list (an older one) is checked against the frame size only.
+        SessionLimits limits = ok.limits() != null ? ok.limits() : SessionLimits.of(Map.of());
+        serverMaxBlockBytes = limits.getInt(SessionLimits.Limit.MAX_BLOCK_BYTES, Integer.MAX_VALUE);
+        limitCheck = new AnnouncedLimitCheck(limits);
         stats.sessions.increment();
         trySend();
     }
@@ -387,15 +395,24 @@ public final class SluiceClient implements AutoCloseable {
         boolean wrote = false;
         while (!ready.isEmpty() && inFlight.size() < window && ch.isWritable()) {
             PendingBatch p = ready.poll();
+            String violation = limitCheck.violation(p.records);
+            if (violation != null) {
+                // The server would refuse it for good (SPEC.md §2.2): fail it without sending.
+                stats.refusedLocally.increment();
+                finish(p, new BatchRejectedException(ErrorCode.LIMIT_EXCEEDED, violation));
+                continue;
+            }
             ByteBuf block = ch.alloc().buffer(p.bytes + 64);
             RecordsWriter writer = new RecordsWriter(block, connectionSeries);
             writer.copyAll(p.records.cursor());
             writer.finish();
             int frameBytes = block.readableBytes() + BATCH_OVERHEAD;
-            if (frameBytes > serverMaxFrameBytes) {
+            if (frameBytes > serverMaxFrameBytes || block.readableBytes() > serverMaxBlockBytes) {
+                int blockBytes = block.readableBytes();
                 block.release();
                 finish(p, new BatchRejectedException(ErrorCode.FRAME_TOO_LARGE, "batch frame is "
-                        + frameBytes + " bytes, the server accepts frames up to " + serverMaxFrameBytes
+                        + frameBytes + " bytes (records " + blockBytes + "), the server accepts frames up to "
+                        + serverMaxFrameBytes + " bytes and records blocks up to " + serverMaxBlockBytes
                         + " bytes: send smaller batches"));
                 // Its series are in our dictionary but the server never saw them: start a fresh connection.
                 ch.close();
