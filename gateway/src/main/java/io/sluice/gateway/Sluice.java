@@ -123,7 +123,7 @@ public final class Sluice implements AutoCloseable {
         HttpIngestRoutes ingest = new HttpIngestRoutes(
                 new IngestParser(config.ingest(), System::currentTimeMillis),
                 activeSeries, limiter, pipeline, ingestMetrics, inFlight);
-        binarySessions = new BinarySessions(config.edge(), config.ingest(), authenticator, limiter, activeSeries,
+        binarySessions = new BinarySessions(config.edge(), config.ingest(), config.server().idleTimeout(), authenticator, limiter, activeSeries,
                 pipeline, ingestMetrics, inFlight, System::currentTimeMillis, metrics.registry());
         java.time.Clock clock = java.time.Clock.systemUTC();
         io.sluice.storage.query.QueryRepository queries = new io.sluice.storage.query.QueryRepository(postgres,
