@@ -24,6 +24,7 @@ import io.sluice.protocol.frame.GoAway;
 import io.sluice.protocol.frame.Hello;
 import io.sluice.protocol.frame.HelloOk;
 import io.sluice.protocol.frame.Nack;
+import io.sluice.protocol.frame.Ping;
 import io.sluice.protocol.frame.SessionLimits;
 import io.sluice.protocol.preface.Preface;
 import io.sluice.protocol.record.RecordsWriter;
@@ -67,6 +68,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class SluiceClient implements AutoCloseable {
 
+    /** Shortest keep-alive PING period, whatever idle timeout a server announces. */
+    private static final long MIN_KEEP_ALIVE_MS = 100;
     /** Bytes a BATCH frame adds around its records: frame header and sequence number. */
     private static final int BATCH_OVERHEAD = 6 + 8;
 
@@ -99,6 +102,7 @@ public final class SluiceClient implements AutoCloseable {
     private long pausedUntilNanos;
     private ScheduledFuture<?> resumeTask;
     private ScheduledFuture<?> reconnectTask;
+    private ScheduledFuture<?> keepAlive;
     private final ClientStats stats = new ClientStats();
 
     SluiceClient(SluiceClientBuilder b) {
@@ -297,8 +301,27 @@ public final class SluiceClient implements AutoCloseable {
         SessionLimits limits = ok.limits() != null ? ok.limits() : SessionLimits.of(Map.of());
         serverMaxBlockBytes = limits.getInt(SessionLimits.Limit.MAX_BLOCK_BYTES, Integer.MAX_VALUE);
         limitCheck = new AnnouncedLimitCheck(limits);
+        limits.get(SessionLimits.Limit.IDLE_TIMEOUT_MS).ifPresent(idleMs -> keepAlive(ch, idleMs));
         stats.sessions.increment();
         trySend();
+    }
+
+    /** PINGs every third of the server's idle timeout, so that a quiet session is not closed (SPEC.md §2.3 rule 5). */
+    private void keepAlive(Channel ch, long idleMs) {
+        cancelKeepAlive();
+        long period = Math.max(MIN_KEEP_ALIVE_MS, idleMs / 3);
+        keepAlive = loop.scheduleAtFixedRate(() -> {
+            if (ch == channel && ch.isActive()) {
+                ch.writeAndFlush(new Ping(System.nanoTime()));
+            }
+        }, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    private void cancelKeepAlive() {
+        if (keepAlive != null) {
+            keepAlive.cancel(false);
+            keepAlive = null;
+        }
     }
 
     void onAck(Channel ch, long sequence) {
@@ -373,6 +396,7 @@ public final class SluiceClient implements AutoCloseable {
         channel = null;
         sessionReady = false;
         draining = false;
+        cancelKeepAlive();
         // Unacknowledged batches go back in sequence order, to be resent on the next connection, whose
         // dictionary starts empty again.
         ready.addAll(inFlight.values());
@@ -478,6 +502,7 @@ public final class SluiceClient implements AutoCloseable {
             resumeTask.cancel(false);
             resumeTask = null;
         }
+        cancelKeepAlive();
         failAll(new ClientClosedException("client closed before the batch was acknowledged"));
         if (channel != null) {
             channel.close();

@@ -184,12 +184,25 @@ class SluiceClientTest {
     }
 
     @Test
+    void aQuietClientPingsWithinTheAnnouncedIdleTimeout() throws Exception {
+        TestServer server = server();
+        server.announce = SessionLimits.of(Map.of(SessionLimits.Limit.IDLE_TIMEOUT_MS, 600L));
+        SluiceClient client = track(clientFor(server).build());
+        client.send(client.newBatch().addSample(SERIES[0], 1_700_000_000_000L, 1)).get(10, TimeUnit.SECONDS);
+        // Nothing more to send: PINGs every 200 ms keep the session; no reconnect happens.
+        await().atMost(Duration.ofSeconds(10)).until(() -> server.pings.get() >= 3);
+        assertThat(client.stats().sessions()).isEqualTo(1);
+        assertThat(server.connections.get()).isEqualTo(1);
+    }
+
+    @Test
     void aServerThatAnnouncesNoLimitsIsStillServed() throws Exception {
         TestServer server = server(); // announce == null: HELLO_OK ends after maxInFlightBatches
         SluiceClient client = track(clientFor(server).build());
         client.send(client.newBatch().addSample(Series.of("a.rather.long.metric.name"), 1_700_000_000_000L, 1))
                 .get(10, TimeUnit.SECONDS);
         assertThat(client.stats().refusedLocally()).isZero();
+        assertThat(server.pings.get()).as("no idle timeout announced, no keep-alive").isZero();
     }
 
     @Test

@@ -93,6 +93,8 @@ final class TestServer implements AutoCloseable {
     final int maxInFlight;
     /** The limits list HELLO_OK carries for a client that asks for it (SPEC.md §2.2); null: none. */
     volatile SessionLimits announce;
+    /** PINGs received from clients. */
+    final AtomicInteger pings = new AtomicInteger();
     /** The options of the last HELLO. */
     volatile Map<String, String> lastHelloOptions;
 
@@ -163,6 +165,9 @@ final class TestServer implements AutoCloseable {
                     }
                 } else if (msg instanceof Batch batch) {
                     onBatch(ctx, batch);
+                } else if (msg instanceof io.sluice.protocol.frame.Ping ping) {
+                    pings.incrementAndGet();
+                    ctx.writeAndFlush(new io.sluice.protocol.frame.Pong(ping.payload()));
                 }
             } finally {
                 ReferenceCountUtil.release(msg);
