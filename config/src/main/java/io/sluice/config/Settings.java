@@ -28,7 +28,8 @@ public final class Settings {
     public static final Setting<Integer> SERVER_MAX_CONNECTIONS = intIn("server.max-connections", 10_000, 1,
             1_000_000, "Open connections above this are closed on accept and counted.");
     public static final Setting<Duration> SERVER_IDLE_TIMEOUT = duration("server.idle-timeout", "60s",
-            Duration.ofSeconds(1), Duration.ofDays(1), "A connection with no traffic for this long is closed.");
+            Duration.ofSeconds(1), Duration.ofDays(1), "A connection with no traffic for this long is closed (binary: "
+                    + "any frame in either direction, PING included, resets it; announced in HELLO_OK).");
     public static final Setting<Integer> SERVER_MAX_HEADER_BYTES = byteSize("server.max-header-bytes", "8KiB",
             1 << 10, 1 << 20, "Largest HTTP request line plus headers; larger requests get 431.");
     public static final Setting<Integer> SERVER_MAX_BODY_BYTES = byteSize("server.max-body-bytes", "4MiB",

@@ -124,7 +124,7 @@ public final class Sluice implements AutoCloseable {
         Admission admission = new Admission(config.ingest(), activeSeries, inFlight, limiter, ingestMetrics,
                 System::currentTimeMillis);
         HttpIngestRoutes ingest = new HttpIngestRoutes(new IngestParser(config.ingest(), admission), admission, pipeline);
-        binarySessions = new BinarySessions(config.edge(), config.ingest(), authenticator, admission,
+        binarySessions = new BinarySessions(config.edge(), config.ingest(), config.server().idleTimeout(), authenticator, admission,
                 pipeline, ingestMetrics, inFlight, metrics.registry());
         java.time.Clock clock = java.time.Clock.systemUTC();
         io.sluice.storage.query.QueryRepository queries = new io.sluice.storage.query.QueryRepository(postgres,

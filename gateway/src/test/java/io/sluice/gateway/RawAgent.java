@@ -76,6 +76,8 @@ public final class RawAgent implements AutoCloseable {
     /** Reads the next frame the server sent, decoded. */
     public Object next() throws IOException {
         int length = in.readInt();
+        // Not a frame at all (an "HTTP/1.1 400" reads as 0x48545450): fail clearly instead of allocating it.
+        assertThat(length).as("frame length 0x%s", Integer.toHexString(length)).isBetween(0, 16 << 20);
         byte[] frame = new byte[6 + length];
         frame[0] = (byte) (length >>> 24);
         frame[1] = (byte) (length >>> 16);

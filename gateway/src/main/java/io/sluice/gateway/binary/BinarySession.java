@@ -15,11 +15,15 @@ import io.sluice.protocol.frame.HelloOk;
 import io.sluice.protocol.frame.Nack;
 import io.sluice.protocol.frame.Ping;
 import io.sluice.protocol.frame.Pong;
+import io.sluice.protocol.frame.ProtocolMessage;
 import io.sluice.storage.auth.Principal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayDeque;
+import java.util.HashSet;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -28,8 +32,15 @@ import java.util.concurrent.CompletableFuture;
  * one ACK or NACK per BATCH, in any order). Confined to the channel's event loop; the key lookup and the
  * Kafka acknowledgements hop back to it.
  *
+ * <p>Frame rules it enforces (SPEC.md §2.3): a BATCH that arrives while the HELLO is still being checked
+ * is held and handled right after HELLO_OK (dropped if the HELLO fails); at most
+ * {@code maxInFlightBatches} unanswered BATCHes, each with a sequence number not already in flight
+ * (ERROR PROTOCOL_ERROR otherwise); after the client's own GOAWAY, no further BATCH (ERROR
+ * PROTOCOL_ERROR); after the server's GOAWAY, a BATCH is NACKed SHUTTING_DOWN. An unsolicited PONG is
+ * ignored; a client ERROR closes the connection without answering what is in flight.
+ *
  * <p>Ownership: every {@link Batch} that reaches this handler is released here, right after its records
- * were copied into segments (or when it is refused).
+ * were copied into segments (or when it is refused, or when a held batch is dropped).
  */
 public final class BinarySession extends ChannelInboundHandlerAdapter {
 
@@ -46,8 +57,16 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
     private Principal principal;
     private long sessionId;
     private int unanswered;
+    /** Sequence numbers of BATCHes received and not yet answered. */
+    private final Set<Long> inFlightSequences = new HashSet<>();
+    /** BATCHes that arrived while the HELLO was being checked, in order; owned here until handled. */
+    private final ArrayDeque<Batch> held = new ArrayDeque<>();
     private boolean goingAway;
     private boolean goAwaySent;
+    /** The client sent GOAWAY: it sends no more BATCHes and waits for the answers to the others. */
+    private boolean clientLeaving;
+    /** The client sent GOAWAY while its HELLO was being checked: it leaves once the held BATCHes are handled. */
+    private boolean clientLeavingAfterHello;
 
     BinarySession(BinarySessions shared) {
         this.shared = shared;
@@ -61,7 +80,16 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        releaseHeld();
+    }
+
+    @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof Batch batch && state == State.AUTHENTICATING) {
+            hold(batch);
+            return;
+        }
         try {
             if (state == State.CLOSED) {
                 return;
@@ -73,17 +101,45 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
             } else if (msg instanceof Ping ping) {
                 ctx.writeAndFlush(new Pong(ping.payload()));
             } else if (msg instanceof GoAway) {
-                // The agent is leaving: answer what it sent, then close.
-                goingAway = true;
-                goAwaySent = true;
-                closeIfDrained();
+                // The agent is leaving: answer what it sent (held BATCHes too), then close.
+                if (state == State.AUTHENTICATING) {
+                    clientLeavingAfterHello = true;
+                } else {
+                    clientLeaving = true;
+                    closeIfDrained();
+                }
             } else if (msg instanceof ErrorFrame error) {
                 log.info("{} agent sent ERROR {}: {}", ctx.channel(), error.code(), error.message());
                 close();
             }
-            // PONG needs no answer.
+            // An unsolicited PONG needs no answer and changes nothing (it still counts as traffic for the idle timer).
         } finally {
             ReferenceCountUtil.release(msg);
+        }
+    }
+
+    /** A BATCH sent before HELLO_OK arrived: SPEC.md §2.3 lets the server handle it once the HELLO passed. */
+    private void hold(Batch batch) {
+        if (clientLeavingAfterHello) {
+            batch.release();
+            shared.metrics.rejected("protocol_error", BinarySessions.TRANSPORT, 1);
+            fail(ErrorCode.PROTOCOL_ERROR, "BATCH " + batch.sequence() + " after the client's GOAWAY");
+            return;
+        }
+        if (held.size() >= shared.maxInFlightBatches) {
+            batch.release();
+            shared.metrics.rejected("window_exceeded", BinarySessions.TRANSPORT, 1);
+            fail(ErrorCode.PROTOCOL_ERROR, "more than " + shared.maxInFlightBatches
+                    + " BATCHes sent before HELLO_OK (maxInFlightBatches in HELLO_OK)");
+            return;
+        }
+        held.add(batch);
+    }
+
+    private void releaseHeld() {
+        Batch b;
+        while ((b = held.poll()) != null) {
+            b.release();
         }
     }
 
@@ -118,6 +174,7 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
             return;
         }
         if (found.isEmpty()) {
+            releaseHeld();
             shared.metrics.rejected("auth_failed", BinarySessions.TRANSPORT, 1);
             fail(ErrorCode.AUTH_FAILED, "missing, unknown or revoked API key");
             return;
@@ -128,16 +185,35 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
         shared.sessionOpened();
         log.debug("{} session {} for tenant {} (agent {})", ctx.channel(), Long.toHexString(sessionId),
                 principal.tenant(), hello.agentId());
-        ctx.writeAndFlush(new HelloOk(sessionId, shared.maxFrameBytes, shared.maxInFlightBatches));
+        ctx.writeAndFlush(new HelloOk(sessionId, shared.maxFrameBytes, shared.maxInFlightBatches,
+                hello.wantsLimits() ? shared.announcedLimits : null));
+        Batch early;
+        while ((early = held.poll()) != null) {
+            try {
+                if (state == State.READY) {
+                    onBatch(early);
+                }
+            } finally {
+                early.release();
+            }
+        }
+        clientLeaving = clientLeavingAfterHello;
         if (goingAway) {
             goAway();
+        } else {
+            closeIfDrained();
         }
     }
 
     private void onBatch(Batch batch) {
         if (state != State.READY) {
             shared.metrics.rejected("protocol_error", BinarySessions.TRANSPORT, 1);
-            fail(ErrorCode.PROTOCOL_ERROR, "BATCH before HELLO_OK");
+            fail(ErrorCode.PROTOCOL_ERROR, "BATCH before HELLO");
+            return;
+        }
+        if (clientLeaving) {
+            shared.metrics.rejected("protocol_error", BinarySessions.TRANSPORT, 1);
+            fail(ErrorCode.PROTOCOL_ERROR, "BATCH " + batch.sequence() + " after the client's GOAWAY");
             return;
         }
         if (unanswered >= shared.maxInFlightBatches) {
@@ -146,8 +222,14 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
                     + " unanswered BATCHes allowed per connection (maxInFlightBatches in HELLO_OK)");
             return;
         }
-        unanswered++;
         long seq = batch.sequence();
+        if (!inFlightSequences.add(seq)) {
+            shared.metrics.rejected("duplicate_sequence", BinarySessions.TRANSPORT, 1);
+            fail(ErrorCode.PROTOCOL_ERROR, "BATCH " + Long.toUnsignedString(seq)
+                    + " is already in flight on this connection: sequence numbers of unanswered BATCHes must differ");
+            return;
+        }
+        unanswered++;
         int items = batch.sampleCount() + batch.eventCount();
         if (goingAway) {
             refuse(seq, items, ErrorCode.SHUTTING_DOWN, 0, "shutting_down",
@@ -212,8 +294,9 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
         answer(new Nack(seq, code, retryAfterMs, message));
     }
 
-    private void answer(Object ackOrNack) {
+    private void answer(ProtocolMessage ackOrNack) {
         unanswered--;
+        inFlightSequences.remove(ackOrNack instanceof Ack ack ? ack.sequence() : ((Nack) ackOrNack).sequence());
         if (state == State.CLOSED) {
             return;
         }
@@ -236,7 +319,7 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
     }
 
     private void closeIfDrained() {
-        if (goingAway && unanswered == 0 && state == State.READY) {
+        if ((goingAway || clientLeaving) && unanswered == 0 && state == State.READY) {
             close();
         }
     }
@@ -246,6 +329,7 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
             return;
         }
         state = State.CLOSED;
+        releaseHeld();
         ctx.writeAndFlush(new ErrorFrame(code, message)).addListener(ChannelFutureListener.CLOSE);
     }
 

@@ -19,8 +19,13 @@ import io.sluice.gateway.ingest.IngestMetrics;
 import io.sluice.gateway.ingest.IngestPipeline;
 import io.sluice.protocol.frame.FrameLimits;
 import io.sluice.protocol.frame.InvalidFrame;
+import io.sluice.protocol.frame.SessionLimits;
+import io.sluice.protocol.frame.SessionLimits.Limit;
+import io.sluice.protocol.record.RecordLimits;
 
+import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -36,6 +41,9 @@ import java.util.concurrent.ThreadLocalRandom;
  *   <tr><td>{@code ingest.max-in-flight-items}, {@code -bytes}</td><td>—</td><td>reads pause; NACK RETRY_LATER</td></tr>
  *   <tr><td>{@code tenants.*.items-per-minute}</td><td>—</td><td>NACK THROTTLED with the bucket's retry-after</td></tr>
  * </table>
+ *
+ * <p>A client whose HELLO asks for it also gets HELLO_OK's limits list ({@link #announcedLimits}): the
+ * codec's record limits, the ingest settings every record is checked against, and {@code server.idle-timeout}.
  */
 public final class BinarySessions {
 
@@ -50,14 +58,15 @@ public final class BinarySessions {
     final InFlightLimit inFlight;
     final int maxFrameBytes;
     final int maxInFlightBatches;
+    final SessionLimits announcedLimits;
     private final FrameLimits frameLimits;
     private final ChannelGroup channels = new DefaultChannelGroup("binary-sessions", GlobalEventExecutor.INSTANCE);
     private final Counter opened;
     private final ChannelHandler errorCounter;
     private volatile boolean goingAway;
 
-    public BinarySessions(EdgeConfig edge, IngestConfig ingest, Authenticator authenticator, Admission admission,
-                          IngestPipeline pipeline, IngestMetrics metrics, InFlightLimit inFlight,
+    public BinarySessions(EdgeConfig edge, IngestConfig ingest, Duration idleTimeout, Authenticator authenticator,
+                          Admission admission, IngestPipeline pipeline, IngestMetrics metrics, InFlightLimit inFlight,
                           MeterRegistry registry) {
         this.authenticator = authenticator;
         this.admission = admission;
@@ -68,6 +77,7 @@ public final class BinarySessions {
         this.maxFrameBytes = edge.maxFrameBytes();
         this.maxInFlightBatches = edge.maxInFlightBatches();
         this.frameLimits = FrameLimits.builder().maxFrameBytes(edge.maxFrameBytes()).build();
+        this.announcedLimits = announcedLimits(ingest, frameLimits.records(), idleTimeout);
         this.opened = Counter.builder("sluice_binary_sessions").description("Binary sessions that passed HELLO")
                 .register(registry);
         Gauge.builder("sluice_binary_connections_open", channels, ChannelGroup::size)
@@ -77,6 +87,27 @@ public final class BinarySessions {
                 .description("Binary connections not reading their sockets (ingest.max-in-flight-*)").register(registry);
         this.errorCounter = new InvalidFrameCounter(metrics);
         inFlight.onPauseChange(this::applyReadPause);
+    }
+
+    /**
+     * HELLO_OK's limits list (SPEC.md §2.2): what this gateway enforces on every BATCH, the stricter of the
+     * codec's limit and the ingest setting where both apply. Lengths are UTF-8 bytes.
+     */
+    static SessionLimits announcedLimits(IngestConfig ingest, RecordLimits records, Duration idleTimeout) {
+        int strings = records.maxStringBytes();
+        return SessionLimits.of(Map.ofEntries(
+                Map.entry(Limit.MAX_STRING_BYTES, (long) strings),
+                Map.entry(Limit.MAX_BLOCK_BYTES, (long) records.maxBlockBytes()),
+                Map.entry(Limit.MAX_RECORDS_PER_BLOCK, (long) records.maxRecordsPerBlock()),
+                Map.entry(Limit.MAX_LABELS_PER_SERIES, (long) Math.min(records.maxLabelsPerSeries(), ingest.maxLabels())),
+                Map.entry(Limit.MAX_ATTRIBUTES_PER_EVENT, (long) Math.min(records.maxAttributesPerEvent(), ingest.maxLabels())),
+                Map.entry(Limit.MAX_SERIES_PER_CONNECTION, (long) records.maxSeriesPerDictionary()),
+                Map.entry(Limit.MAX_NAME_BYTES, (long) Math.min(strings, ingest.maxNameLength())),
+                Map.entry(Limit.MAX_LABEL_NAME_BYTES, (long) Math.min(strings, ingest.maxLabelNameLength())),
+                Map.entry(Limit.MAX_LABEL_VALUE_BYTES, (long) Math.min(strings, ingest.maxLabelValueLength())),
+                Map.entry(Limit.LATE_WINDOW_MS, ingest.lateWindow().toMillis()),
+                Map.entry(Limit.CLOCK_SKEW_MS, ingest.clockSkew().toMillis()),
+                Map.entry(Limit.IDLE_TIMEOUT_MS, idleTimeout.toMillis())));
     }
 
     /** Limits for the connection's frame decoder. */

@@ -16,7 +16,8 @@ import java.util.List;
  * <ul>
  *   <li>TLS (when configured): a TLS record header, decided by {@link SslHandler#isEncrypted} from 5
  *       bytes; an {@code SslHandler} and a new detector for the decrypted stream follow.</li>
- *   <li>binary: the Sluice magic, decided by {@link Preface#detect} from at most 4 bytes.</li>
+ *   <li>binary: a first byte 0x89, decided by {@link Preface#detect} (SPEC.md §1); the binary decoder
+ *       checks the rest of the magic and answers a wrong one with ERROR PROTOCOL_ERROR.</li>
  *   <li>HTTP: anything else (an HTTP method's first letter decides at once). On a binary-only port
  *       anything else goes to the binary decoder, which answers ERROR PROTOCOL_ERROR.</li>
  * </ul>

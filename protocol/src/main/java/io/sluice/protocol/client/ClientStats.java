@@ -11,6 +11,7 @@ public final class ClientStats {
     final LongAdder nacks = new LongAdder();
     final LongAdder resends = new LongAdder();
     final LongAdder requeued = new LongAdder();
+    final LongAdder refusedLocally = new LongAdder();
 
     /** TCP connection attempts, the first one included. */
     public long connectAttempts() {
@@ -40,5 +41,10 @@ public final class ClientStats {
     /** Batches put back in the queue because their connection ended before they were answered. */
     public long requeued() {
         return requeued.sum();
+    }
+
+    /** Batches failed without sending because they break a limit the server announced in HELLO_OK. */
+    public long refusedLocally() {
+        return refusedLocally.sum();
     }
 }

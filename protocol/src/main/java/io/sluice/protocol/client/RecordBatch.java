@@ -93,6 +93,11 @@ public final class RecordBatch implements AutoCloseable {
         return new RecordCursor(buf, table);
     }
 
+    /** The sealed batch's own series, each once. */
+    SeriesTable seriesTable() {
+        return table;
+    }
+
     /** Releases the buffer of a batch that was never sent; does nothing once {@code send} took it over. */
     @Override
     public void close() {

@@ -24,6 +24,8 @@ import io.sluice.protocol.frame.GoAway;
 import io.sluice.protocol.frame.Hello;
 import io.sluice.protocol.frame.HelloOk;
 import io.sluice.protocol.frame.Nack;
+import io.sluice.protocol.frame.Ping;
+import io.sluice.protocol.frame.SessionLimits;
 import io.sluice.protocol.preface.Preface;
 import io.sluice.protocol.record.RecordsWriter;
 import io.sluice.protocol.record.SeriesDictionary;
@@ -66,6 +68,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class SluiceClient implements AutoCloseable {
 
+    /** Shortest keep-alive PING period, whatever idle timeout a server announces. */
+    private static final long MIN_KEEP_ALIVE_MS = 100;
     /** Bytes a BATCH frame adds around its records: frame header and sequence number. */
     private static final int BATCH_OVERHEAD = 6 + 8;
 
@@ -92,10 +96,13 @@ public final class SluiceClient implements AutoCloseable {
     private boolean shutDown;
     private int window;
     private int serverMaxFrameBytes;
+    private int serverMaxBlockBytes;
+    private AnnouncedLimitCheck limitCheck;
     private int reconnectAttempts;
     private long pausedUntilNanos;
     private ScheduledFuture<?> resumeTask;
     private ScheduledFuture<?> reconnectTask;
+    private ScheduledFuture<?> keepAlive;
     private final ClientStats stats = new ClientStats();
 
     SluiceClient(SluiceClientBuilder b) {
@@ -278,7 +285,8 @@ public final class SluiceClient implements AutoCloseable {
         ByteBuf preface = ch.alloc().buffer(Preface.LENGTH);
         Preface.write(preface, Preface.CURRENT_VERSION);
         ch.write(preface);
-        ch.writeAndFlush(new Hello(Preface.CURRENT_VERSION, config.agentId, config.apiKey, Map.of()));
+        ch.writeAndFlush(new Hello(Preface.CURRENT_VERSION, config.agentId, config.apiKey,
+                Map.of(Hello.OPTION_LIMITS, Hello.LIMITS_V1)));
     }
 
     void onHelloOk(Channel ch, HelloOk ok) {
@@ -289,8 +297,31 @@ public final class SluiceClient implements AutoCloseable {
         reconnectAttempts = 0;
         window = Math.min(config.maxInFlightBatches, ok.maxInFlightBatches());
         serverMaxFrameBytes = ok.maxFrameBytes();
+        // A server that announces no limits list (an older one) is checked against the frame size only.
+        SessionLimits limits = ok.limits() != null ? ok.limits() : SessionLimits.of(Map.of());
+        serverMaxBlockBytes = limits.getInt(SessionLimits.Limit.MAX_BLOCK_BYTES, Integer.MAX_VALUE);
+        limitCheck = new AnnouncedLimitCheck(limits);
+        limits.get(SessionLimits.Limit.IDLE_TIMEOUT_MS).ifPresent(idleMs -> keepAlive(ch, idleMs));
         stats.sessions.increment();
         trySend();
+    }
+
+    /** PINGs every third of the server's idle timeout, so that a quiet session is not closed (SPEC.md §2.3 rule 5). */
+    private void keepAlive(Channel ch, long idleMs) {
+        cancelKeepAlive();
+        long period = Math.max(MIN_KEEP_ALIVE_MS, idleMs / 3);
+        keepAlive = loop.scheduleAtFixedRate(() -> {
+            if (ch == channel && ch.isActive()) {
+                ch.writeAndFlush(new Ping(System.nanoTime()));
+            }
+        }, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    private void cancelKeepAlive() {
+        if (keepAlive != null) {
+            keepAlive.cancel(false);
+            keepAlive = null;
+        }
     }
 
     void onAck(Channel ch, long sequence) {
@@ -365,6 +396,7 @@ public final class SluiceClient implements AutoCloseable {
         channel = null;
         sessionReady = false;
         draining = false;
+        cancelKeepAlive();
         // Unacknowledged batches go back in sequence order, to be resent on the next connection, whose
         // dictionary starts empty again.
         ready.addAll(inFlight.values());
@@ -387,15 +419,24 @@ public final class SluiceClient implements AutoCloseable {
         boolean wrote = false;
         while (!ready.isEmpty() && inFlight.size() < window && ch.isWritable()) {
             PendingBatch p = ready.poll();
+            String violation = limitCheck.violation(p.records);
+            if (violation != null) {
+                // The server would refuse it for good (SPEC.md §2.2): fail it without sending.
+                stats.refusedLocally.increment();
+                finish(p, new BatchRejectedException(ErrorCode.LIMIT_EXCEEDED, violation));
+                continue;
+            }
             ByteBuf block = ch.alloc().buffer(p.bytes + 64);
             RecordsWriter writer = new RecordsWriter(block, connectionSeries);
             writer.copyAll(p.records.cursor());
             writer.finish();
             int frameBytes = block.readableBytes() + BATCH_OVERHEAD;
-            if (frameBytes > serverMaxFrameBytes) {
+            if (frameBytes > serverMaxFrameBytes || block.readableBytes() > serverMaxBlockBytes) {
+                int blockBytes = block.readableBytes();
                 block.release();
                 finish(p, new BatchRejectedException(ErrorCode.FRAME_TOO_LARGE, "batch frame is "
-                        + frameBytes + " bytes, the server accepts frames up to " + serverMaxFrameBytes
+                        + frameBytes + " bytes (records " + blockBytes + "), the server accepts frames up to "
+                        + serverMaxFrameBytes + " bytes and records blocks up to " + serverMaxBlockBytes
                         + " bytes: send smaller batches"));
                 // Its series are in our dictionary but the server never saw them: start a fresh connection.
                 ch.close();
@@ -461,6 +502,7 @@ public final class SluiceClient implements AutoCloseable {
             resumeTask.cancel(false);
             resumeTask = null;
         }
+        cancelKeepAlive();
         failAll(new ClientClosedException("client closed before the batch was acknowledged"));
         if (channel != null) {
             channel.close();

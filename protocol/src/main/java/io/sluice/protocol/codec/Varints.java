@@ -7,8 +7,11 @@ import io.sluice.protocol.error.ProtocolException;
 /**
  * Unsigned LEB128 varints and zig-zag signed varints on a {@link ByteBuf}, as used by the record encoding.
  *
- * <p>A varint is at most {@value #MAX_VARLONG_BYTES} bytes; a longer one, or one that runs past the end of
- * the readable bytes, is rejected with {@link ErrorCode#INVALID_RECORD} rather than read as garbage.
+ * <p>A varint is at most {@value #MAX_VARLONG_BYTES} bytes and uses no more bytes than its value needs
+ * (SPEC.md: a last byte {@code 0x00} after a continuation byte is an overlong encoding). A longer,
+ * overlong or overflowing one, or one that runs past the end of the readable bytes, is rejected with
+ * {@link ErrorCode#INVALID_RECORD} rather than read as garbage; so every value has exactly one encoding,
+ * and a series' canonical definition (whose fingerprint keys it) exactly one byte form.
  */
 public final class Varints {
 
@@ -64,6 +67,10 @@ public final class Varints {
             }
             result |= (long) (b & 0x7F) << shift;
             if (b >= 0) {
+                if (b == 0 && i > 0) {
+                    throw new ProtocolException(ErrorCode.INVALID_RECORD, "overlong varint (" + (i + 1)
+                            + " bytes, the last one 0x00)");
+                }
                 in.readerIndex(idx);
                 return result;
             }

@@ -8,7 +8,7 @@ import java.util.Objects;
  * ERROR: a connection-level failure; the sender closes the connection right after it.
  *
  * @param code    why
- * @param message human-readable detail, cut to {@link FrameFormat#MAX_MESSAGE_CHARS}
+ * @param message human-readable detail, cut to {@link FrameFormat#MAX_MESSAGE_BYTES} UTF-8 bytes
  */
 public record ErrorFrame(ErrorCode code, String message) implements ProtocolMessage {
 

@@ -17,6 +17,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.SortedMap;
+import java.util.TreeMap;
 
 /**
  * Decodes the bytes of one connection into {@link ProtocolMessage}s: a state machine
@@ -180,7 +182,7 @@ public final class FrameDecoder extends ByteToMessageDecoder {
                     throw new ProtocolException(ErrorCode.PROTOCOL_ERROR, "HELLO_OK limits out of range: maxFrameBytes="
                             + maxFrame + ", maxInFlightBatches=" + maxInFlight);
                 }
-                msg = new HelloOk(sessionId, (int) maxFrame, maxInFlight);
+                msg = new HelloOk(sessionId, (int) maxFrame, maxInFlight, p.isReadable() ? readLimits(p) : null);
             }
             case BATCH -> {
                 return parseBatch(ctx, frameFlags, p);
@@ -209,6 +211,24 @@ public final class FrameDecoder extends ByteToMessageDecoder {
             throw new ProtocolException(ErrorCode.PROTOCOL_ERROR, p.readableBytes() + " trailing bytes after " + type);
         }
         return msg;
+    }
+
+    /** HELLO_OK's limits list: ids strictly ascending, values within {@code i64}. */
+    private static SessionLimits readLimits(ByteBuf p) {
+        int n = Varints.readBounded(p, SessionLimits.MAX_ENTRIES, "HELLO_OK limits", ErrorCode.PROTOCOL_ERROR);
+        SortedMap<Integer, Long> byId = new TreeMap<>();
+        long previous = -1;
+        for (int i = 0; i < n; i++) {
+            int id = Varints.readBounded(p, Integer.MAX_VALUE, "limit id", ErrorCode.PROTOCOL_ERROR);
+            long value = Varints.readUnsigned(p);
+            if (id <= previous || value < 0) {
+                throw new ProtocolException(ErrorCode.PROTOCOL_ERROR, "HELLO_OK limit " + id + "="
+                        + Long.toUnsignedString(value) + ": ids must ascend strictly and values fit in 63 bits");
+            }
+            previous = id;
+            byId.put(id, value);
+        }
+        return SessionLimits.fromIds(byId);
     }
 
     private Batch parseBatch(ChannelHandlerContext ctx, int frameFlags, ByteBuf p) {

@@ -75,6 +75,13 @@ public final class FrameEncoder extends MessageToByteEncoder<ProtocolMessage> {
             out.writeLong(ok.sessionId());
             out.writeInt(ok.maxFrameBytes());
             out.writeShort(ok.maxInFlightBatches());
+            if (ok.limits() != null) {
+                Varints.writeUnsigned(out, ok.limits().byId().size());
+                ok.limits().byId().forEach((id, value) -> {
+                    Varints.writeUnsigned(out, id);
+                    Varints.writeUnsigned(out, value);
+                });
+            }
         } else if (msg instanceof Ping p) {
             out.writeLong(p.payload());
         } else if (msg instanceof Pong p) {

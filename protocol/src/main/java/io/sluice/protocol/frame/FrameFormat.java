@@ -17,13 +17,30 @@ public final class FrameFormat {
     public static final int HEADER_BYTES = 6;
     /** BATCH flag: the records block is LZ4-compressed ({@code uncompressedLength u32 | LZ4 block}). */
     public static final int FLAG_LZ4 = 0x01;
-    /** Longest message text (in chars) senders put in NACK, GOAWAY and ERROR frames; longer text is cut. */
-    public static final int MAX_MESSAGE_CHARS = 1000;
+    /**
+     * Longest message text, in UTF-8 bytes, senders put in NACK, GOAWAY and ERROR frames; longer text is
+     * cut at the last whole character that fits.
+     */
+    public static final int MAX_MESSAGE_BYTES = 1000;
 
     private FrameFormat() {
     }
 
     static String truncate(String message) {
-        return message.length() <= MAX_MESSAGE_CHARS ? message : message.substring(0, MAX_MESSAGE_CHARS);
+        if (message.length() * 3L <= MAX_MESSAGE_BYTES) {
+            return message;
+        }
+        int bytes = 0;
+        for (int i = 0; i < message.length(); ) {
+            int cp = message.codePointAt(i);
+            // A lone surrogate is written as '?' (1 byte) by the encoder.
+            int size = cp < 0x80 || Character.isSurrogate((char) cp) ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+            if (bytes + size > MAX_MESSAGE_BYTES) {
+                return message.substring(0, i);
+            }
+            bytes += size;
+            i += Character.charCount(cp);
+        }
+        return message;
     }
 }

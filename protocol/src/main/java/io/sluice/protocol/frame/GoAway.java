@@ -9,7 +9,7 @@ import java.util.Objects;
  * still answered until the close. The client reconnects and resends whatever stays unanswered.
  *
  * @param reason  why (usually {@link ErrorCode#SHUTTING_DOWN})
- * @param message human-readable detail, cut to {@link FrameFormat#MAX_MESSAGE_CHARS}
+ * @param message human-readable detail, cut to {@link FrameFormat#MAX_MESSAGE_BYTES} UTF-8 bytes
  */
 public record GoAway(ErrorCode reason, String message) implements ProtocolMessage {
 

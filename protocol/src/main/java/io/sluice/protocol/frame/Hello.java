@@ -15,6 +15,13 @@ public record Hello(int version, String agentId, String apiKey, Map<String, Stri
 
     /** Most options one HELLO may carry. */
     public static final int MAX_OPTIONS = 32;
+    /**
+     * The option a client sends with the value {@value #LIMITS_V1} to receive HELLO_OK's limits list
+     * ({@link SessionLimits}); without it HELLO_OK ends after {@code maxInFlightBatches}, as v1 began.
+     */
+    public static final String OPTION_LIMITS = "limits";
+    /** The value of {@link #OPTION_LIMITS} that asks for the list as SPEC.md §2.2 defines it. */
+    public static final String LIMITS_V1 = "1";
 
     public Hello {
         Objects.requireNonNull(agentId, "agentId");
@@ -26,6 +33,11 @@ public record Hello(int version, String agentId, String apiKey, Map<String, Stri
         if (options.size() > MAX_OPTIONS) {
             throw new IllegalArgumentException("options: " + options.size() + " (expected: <= " + MAX_OPTIONS + ")");
         }
+    }
+
+    /** Whether the client asked for HELLO_OK's limits list. */
+    public boolean wantsLimits() {
+        return LIMITS_V1.equals(options.get(OPTION_LIMITS));
     }
 
     @Override

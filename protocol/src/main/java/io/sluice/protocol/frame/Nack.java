@@ -12,7 +12,7 @@ import java.util.Objects;
  * @param sequence     the BATCH's sequence number
  * @param code         why
  * @param retryAfterMs how long to wait before resending (0 for non-retriable codes)
- * @param message      human-readable detail, cut to {@link FrameFormat#MAX_MESSAGE_CHARS}
+ * @param message      human-readable detail, cut to {@link FrameFormat#MAX_MESSAGE_BYTES} UTF-8 bytes
  */
 public record Nack(long sequence, ErrorCode code, int retryAfterMs, String message) implements ProtocolMessage {
 

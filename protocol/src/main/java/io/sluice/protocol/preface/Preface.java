@@ -13,18 +13,20 @@ import io.netty.buffer.Unpooled;
  * </pre>
  *
  * <p>The first magic byte 0x89 has its high bit set, so it is neither a letter that begins an HTTP method
- * ({@code GET}, {@code POST}, {@code PRI} of HTTP/2, ...) nor 0x16, the first byte of a TLS handshake
- * record. One byte is therefore enough to rule the binary protocol out, and {@value #DETECTION_BYTES}
- * bytes are enough to rule it in; {@link #detect} never needs more. That fits inside the 5 bytes that
- * Netty's {@code SslHandler.isEncrypted} needs, so a port-unification handler can wait for 5 bytes once
- * and decide TLS, binary or HTTP from them.
+ * ({@code GET}, {@code POST}, {@code PRI} of HTTP/2, ...) nor a TLS record type (20..23). That one byte
+ * decides (SPEC.md §1): a connection whose first byte is 0x89 is binary, and the binary decoder then
+ * checks the rest of the magic, answering ERROR PROTOCOL_ERROR when it is wrong; any other first byte is
+ * not binary. {@link #detect} therefore never needs more than {@value #DETECTION_BYTES} byte, well inside
+ * the 5 bytes Netty's {@code SslHandler.isEncrypted} needs.
  */
 public final class Preface {
 
     /** The magic bytes that open every binary connection. */
     private static final byte[] MAGIC = {(byte) 0x89, 'S', 'L', 'U'};
-    /** How many readable bytes {@link #detect} needs at most to decide. */
-    public static final int DETECTION_BYTES = 4;
+    /** How many readable bytes {@link #detect} needs to decide: the first byte alone. */
+    public static final int DETECTION_BYTES = 1;
+    /** Bytes of the magic. */
+    public static final int MAGIC_BYTES = 4;
     /** The whole preface: magic and version. */
     public static final int LENGTH = 6;
     /** Protocol version 1, the version this implementation speaks. */
@@ -37,18 +39,15 @@ public final class Preface {
 
     /**
      * Tells whether the readable bytes of {@code in} begin a Sluice binary connection, without changing
-     * its indices. Needs at most {@value #DETECTION_BYTES} readable bytes, and only one to say
-     * {@link PrefaceDetection#NOT_BINARY} for HTTP or TLS.
+     * its indices: {@link PrefaceDetection#BINARY} when the first byte is the magic's 0x89 (whether the
+     * rest of the magic is right is {@link #read}'s business), {@link PrefaceDetection#NOT_BINARY} for any
+     * other first byte, {@link PrefaceDetection#NEED_MORE_BYTES} when nothing is readable.
      */
     public static PrefaceDetection detect(ByteBuf in) {
-        int readable = Math.min(in.readableBytes(), DETECTION_BYTES);
-        int start = in.readerIndex();
-        for (int i = 0; i < readable; i++) {
-            if (in.getByte(start + i) != MAGIC[i]) {
-                return PrefaceDetection.NOT_BINARY;
-            }
+        if (!in.isReadable()) {
+            return PrefaceDetection.NEED_MORE_BYTES;
         }
-        return readable == DETECTION_BYTES ? PrefaceDetection.BINARY : PrefaceDetection.NEED_MORE_BYTES;
+        return in.getByte(in.readerIndex()) == MAGIC[0] ? PrefaceDetection.BINARY : PrefaceDetection.NOT_BINARY;
     }
 
     /** Shorthand for {@code detect(in) == BINARY}. */
@@ -72,17 +71,22 @@ public final class Preface {
     /**
      * Reads a preface if {@link #LENGTH} bytes are readable.
      *
-     * @return the version, {@link #INCOMPLETE} if fewer than {@link #LENGTH} bytes are readable, or
-     *     {@link #BAD_MAGIC} if the bytes are not the magic (the reader index then does not move)
+     * @return the version, {@link #INCOMPLETE} if fewer than {@link #LENGTH} bytes are readable and those
+     *     match the magic so far, or {@link #BAD_MAGIC} as soon as a byte differs from the magic (the
+     *     reader index then does not move)
      */
     public static int read(ByteBuf in) {
-        if (detect(in) == PrefaceDetection.NOT_BINARY) {
-            return BAD_MAGIC;
+        int readable = Math.min(in.readableBytes(), MAGIC_BYTES);
+        int start = in.readerIndex();
+        for (int i = 0; i < readable; i++) {
+            if (in.getByte(start + i) != MAGIC[i]) {
+                return BAD_MAGIC;
+            }
         }
         if (in.readableBytes() < LENGTH) {
             return INCOMPLETE;
         }
-        in.skipBytes(DETECTION_BYTES);
+        in.skipBytes(MAGIC_BYTES);
         return in.readUnsignedShort();
     }
 

@@ -3,6 +3,7 @@ package io.sluice.protocol.client;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.sluice.protocol.error.ErrorCode;
+import io.sluice.protocol.frame.SessionLimits;
 import io.sluice.protocol.record.Series;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -146,6 +147,62 @@ class SluiceClientTest {
         futures.get(0).get(5, TimeUnit.SECONDS);
         futures.get(2).get(5, TimeUnit.SECONDS);
         assertThat(server.timesSeen.get(2L)).hasValue(1);
+    }
+
+    @Test
+    void batchesBreakingAnnouncedLimitsFailWithoutBeingSent() throws Exception {
+        TestServer server = server();
+        server.announce = SessionLimits.of(Map.of(SessionLimits.Limit.MAX_NAME_BYTES, 8L,
+                SessionLimits.Limit.MAX_LABEL_VALUE_BYTES, 4L, SessionLimits.Limit.MAX_RECORDS_PER_BLOCK, 3L,
+                SessionLimits.Limit.MAX_ATTRIBUTES_PER_EVENT, 1L, SessionLimits.Limit.LATE_WINDOW_MS, 3_600_000L));
+        SluiceClient client = track(clientFor(server).build());
+        long ts = 1_700_000_000_000L;
+
+        RecordBatch longName = client.newBatch().addSample(Series.of("a.long.name"), ts, 1); // 11 bytes > 8
+        RecordBatch longValue = client.newBatch().addSample(Series.of("cpu", "host", "\u00e9\u00e9\u00e9"), ts, 1); // 6 bytes > 4
+        RecordBatch tooMany = client.newBatch();
+        for (int i = 0; i < 4; i++) {
+            tooMany.addSample(SERIES[0], ts + i, i);
+        }
+        RecordBatch attributes = client.newBatch().addEvent("e1", "deploy", ts, "k", Map.of("a", "1", "b", "2"));
+        RecordBatch fits = client.newBatch().addSample(Series.of("cpu", "host", "\u00e9\u00e9"), ts, 1)
+                .addEvent("e2", "deploy", ts, "k", Map.of("a", "1"));
+
+        for (RecordBatch bad : List.of(longName, longValue, tooMany, attributes)) {
+            CompletableFuture<Void> f = client.send(bad);
+            assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS)).cause()
+                    .isInstanceOfSatisfying(BatchRejectedException.class, e -> {
+                        assertThat(e.errorCode()).isEqualTo(ErrorCode.LIMIT_EXCEEDED);
+                        assertThat(e.getMessage()).contains("the server accepts");
+                    });
+        }
+        client.send(fits).get(10, TimeUnit.SECONDS);
+        assertThat(server.lastHelloOptions).containsEntry("limits", "1");
+        assertThat(server.timesSeen).as("only the batch that fits reached the server").hasSize(1);
+        assertThat(client.stats().refusedLocally()).isEqualTo(4);
+        assertThat(client.stats().sessions()).isEqualTo(1);
+    }
+
+    @Test
+    void aQuietClientPingsWithinTheAnnouncedIdleTimeout() throws Exception {
+        TestServer server = server();
+        server.announce = SessionLimits.of(Map.of(SessionLimits.Limit.IDLE_TIMEOUT_MS, 600L));
+        SluiceClient client = track(clientFor(server).build());
+        client.send(client.newBatch().addSample(SERIES[0], 1_700_000_000_000L, 1)).get(10, TimeUnit.SECONDS);
+        // Nothing more to send: PINGs every 200 ms keep the session; no reconnect happens.
+        await().atMost(Duration.ofSeconds(10)).until(() -> server.pings.get() >= 3);
+        assertThat(client.stats().sessions()).isEqualTo(1);
+        assertThat(server.connections.get()).isEqualTo(1);
+    }
+
+    @Test
+    void aServerThatAnnouncesNoLimitsIsStillServed() throws Exception {
+        TestServer server = server(); // announce == null: HELLO_OK ends after maxInFlightBatches
+        SluiceClient client = track(clientFor(server).build());
+        client.send(client.newBatch().addSample(Series.of("a.rather.long.metric.name"), 1_700_000_000_000L, 1))
+                .get(10, TimeUnit.SECONDS);
+        assertThat(client.stats().refusedLocally()).isZero();
+        assertThat(server.pings.get()).as("no idle timeout announced, no keep-alive").isZero();
     }
 
     @Test

@@ -22,6 +22,7 @@ import io.sluice.protocol.frame.GoAway;
 import io.sluice.protocol.frame.Hello;
 import io.sluice.protocol.frame.HelloOk;
 import io.sluice.protocol.frame.Nack;
+import io.sluice.protocol.frame.SessionLimits;
 import io.sluice.protocol.record.RecordCursor;
 import io.sluice.protocol.server.ServerPipeline;
 
@@ -90,6 +91,12 @@ final class TestServer implements AutoCloseable {
     final Map<Long, Long> resentAt = new ConcurrentHashMap<>();
     private final java.util.Queue<Runnable> held = new java.util.concurrent.ConcurrentLinkedQueue<>();
     final int maxInFlight;
+    /** The limits list HELLO_OK carries for a client that asks for it (SPEC.md §2.2); null: none. */
+    volatile SessionLimits announce;
+    /** PINGs received from clients. */
+    final AtomicInteger pings = new AtomicInteger();
+    /** The options of the last HELLO. */
+    volatile Map<String, String> lastHelloOptions;
 
     TestServer(SslContext tls, int maxInFlight) throws InterruptedException {
         this.maxInFlight = maxInFlight;
@@ -152,10 +159,15 @@ final class TestServer implements AutoCloseable {
                     } else if (refuseSessions.getAndDecrement() > 0) {
                         ctx.close();
                     } else {
-                        ctx.writeAndFlush(new HelloOk(connection, FrameLimits.DEFAULT_MAX_FRAME_BYTES, maxInFlight));
+                        lastHelloOptions = hello.options();
+                        ctx.writeAndFlush(new HelloOk(connection, FrameLimits.DEFAULT_MAX_FRAME_BYTES, maxInFlight,
+                                hello.wantsLimits() ? announce : null));
                     }
                 } else if (msg instanceof Batch batch) {
                     onBatch(ctx, batch);
+                } else if (msg instanceof io.sluice.protocol.frame.Ping ping) {
+                    pings.incrementAndGet();
+                    ctx.writeAndFlush(new io.sluice.protocol.frame.Pong(ping.payload()));
                 }
             } finally {
                 ReferenceCountUtil.release(msg);

@@ -45,6 +45,24 @@ class VarintsTest {
         assertThat(truncated.readerIndex()).isZero();
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"8000", "ff00", "808000", "818000", "80808080808080808000"})
+    void nonMinimalEncodingsAreRejectedSoEveryValueHasOneEncoding(String hex) {
+        ByteBuf b = Unpooled.wrappedBuffer(java.util.HexFormat.of().parseHex(hex));
+        assertThatThrownBy(() -> Varints.readUnsigned(b)).isInstanceOfSatisfying(ProtocolException.class,
+                e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.INVALID_RECORD)).hasMessageContaining("overlong");
+        assertThat(b.readerIndex()).isZero();
+    }
+
+    @Test
+    void theLongestMinimalEncodingsAreAccepted() {
+        // 0x80 0x01 = 128, and the ten-byte encoding of -1 ends in 0x01.
+        assertThat(Varints.readUnsigned(Unpooled.wrappedBuffer(new byte[] {(byte) 0x80, 0x01}))).isEqualTo(128);
+        assertThat(Varints.readUnsigned(Unpooled.wrappedBuffer(java.util.HexFormat.of()
+                .parseHex("ffffffffffffffffff01")))).isEqualTo(-1L);
+        assertThat(Varints.readUnsigned(Unpooled.wrappedBuffer(new byte[] {0}))).isZero();
+    }
+
     @Test
     void boundedReadNamesTheLimit() {
         ByteBuf b = Unpooled.buffer();

@@ -129,8 +129,17 @@ class FrameRoundTripTest {
     }
 
     @Test
-    void messagesAreCutToMaxMessageChars() {
-        String longText = Stream.generate(() -> "x").limit(5000).reduce("", String::concat);
-        assertThat(new ErrorFrame(ErrorCode.INTERNAL_ERROR, longText).message()).hasSize(FrameFormat.MAX_MESSAGE_CHARS);
+    void messagesAreCutToMaxMessageBytesOnACharacterBoundary() {
+        String ascii = Stream.generate(() -> "x").limit(5000).reduce("", String::concat);
+        assertThat(new ErrorFrame(ErrorCode.INTERNAL_ERROR, ascii).message()).hasSize(FrameFormat.MAX_MESSAGE_BYTES);
+        // 3-byte characters: 333 fit in 1000 bytes; 4-byte ones (a surrogate pair each): 250.
+        String euros = Stream.generate(() -> "\u20ac").limit(400).reduce("", String::concat);
+        String cut = new Nack(1, ErrorCode.THROTTLED, 0, euros).message();
+        assertThat(cut.getBytes(java.nio.charset.StandardCharsets.UTF_8)).hasSize(999);
+        String emoji = Stream.generate(() -> "\ud83d\ude00").limit(300).reduce("", String::concat);
+        String cutEmoji = new GoAway(ErrorCode.SHUTTING_DOWN, "a" + emoji).message();
+        assertThat(cutEmoji.getBytes(java.nio.charset.StandardCharsets.UTF_8)).hasSize(1 + 249 * 4);
+        assertThat(Character.isHighSurrogate(cutEmoji.charAt(cutEmoji.length() - 1))).isFalse();
+        assertThat(new ErrorFrame(ErrorCode.INTERNAL_ERROR, "short \u20ac").message()).isEqualTo("short \u20ac");
     }
 }

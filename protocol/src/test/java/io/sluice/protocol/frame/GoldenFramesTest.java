@@ -14,12 +14,12 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -30,7 +30,8 @@ import static io.sluice.protocol.TestFrames.preface;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Pins the v1 wire format to the hex fixtures in {@code src/test/resources/golden/v1}: every encoder must
+ * Pins the v1 wire format to the hex fixtures published beside SPEC.md in {@code protocol/golden/v1}
+ * (read from the module directory, not the classpath): every encoder must
  * produce exactly those bytes and every decoder must read them back. A failing test here means the format
  * drifted; fix the code, or (only for a new version) add fixtures under a new directory.
  *
@@ -38,7 +39,26 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class GoldenFramesTest {
 
-    private static final String DIR = "golden/v1/";
+    /** The published fixtures, relative to the module directory (the tests' working directory). */
+    static final Path DIR = Path.of("golden", "v1");
+
+    /** HELLO_OK with the limits list (SPEC.md §2.2) as the gateway sends it with its default settings. */
+    static final HelloOk HELLO_OK_LIMITS = new HelloOk(0x0102030405060708L, 1 << 20, 32, SessionLimits.of(Map.ofEntries(
+            Map.entry(SessionLimits.Limit.MAX_STRING_BYTES, 4096L),
+            Map.entry(SessionLimits.Limit.MAX_BLOCK_BYTES, 16L << 20),
+            Map.entry(SessionLimits.Limit.MAX_RECORDS_PER_BLOCK, 1_000_000L),
+            Map.entry(SessionLimits.Limit.MAX_LABELS_PER_SERIES, 32L),
+            Map.entry(SessionLimits.Limit.MAX_ATTRIBUTES_PER_EVENT, 32L),
+            Map.entry(SessionLimits.Limit.MAX_SERIES_PER_CONNECTION, 100_000L),
+            Map.entry(SessionLimits.Limit.MAX_NAME_BYTES, 200L),
+            Map.entry(SessionLimits.Limit.MAX_LABEL_NAME_BYTES, 100L),
+            Map.entry(SessionLimits.Limit.MAX_LABEL_VALUE_BYTES, 1024L),
+            Map.entry(SessionLimits.Limit.LATE_WINDOW_MS, 3_600_000L),
+            Map.entry(SessionLimits.Limit.CLOCK_SKEW_MS, 600_000L),
+            Map.entry(SessionLimits.Limit.IDLE_TIMEOUT_MS, 60_000L))));
+    /** HELLO asking for the limits list, as the Java client sends it. */
+    static final Hello HELLO_LIMITS = new Hello(1, "agent-1", "key-123",
+            Map.of(Hello.OPTION_LIMITS, Hello.LIMITS_V1, "agent.version", "1.0"));
 
     static Stream<Arguments> frames() {
         return Stream.of(
@@ -46,6 +66,10 @@ class GoldenFramesTest {
                 frame("hello", "HELLO v1 agent-1 key-123 {agent.version=1.0}", () -> encode(TestFrames.HELLO), TestFrames.HELLO),
                 frame("hello_ok", "HELLO_OK session 0x0102030405060708, 1 MiB, 32 in flight",
                         () -> encode(new HelloOk(0x0102030405060708L, 1 << 20, 32)), new HelloOk(0x0102030405060708L, 1 << 20, 32)),
+                frame("hello_limits", "HELLO v1 agent-1 key-123 {agent.version=1.0, limits=1}: asks for HELLO_OK's limits list",
+                        () -> encode(HELLO_LIMITS), HELLO_LIMITS),
+                frame("hello_ok_limits", "HELLO_OK session 0x0102030405060708, 1 MiB, 32 in flight, limits list (gateway defaults)",
+                        () -> encode(HELLO_OK_LIMITS), HELLO_OK_LIMITS),
                 frame("batch", "BATCH seq 7: 2 series, 4 samples, 1 event", () -> encode(batch(false)), null),
                 frame("batch_lz4", "BATCH seq 7, LZ4-compressed records", () -> encode(batch(true)), null),
                 frame("ack", "ACK seq 7", () -> encode(new Ack(7)), new Ack(7)),
@@ -107,8 +131,8 @@ class GoldenFramesTest {
             assertThat(io.sluice.protocol.preface.Preface.isBinary(Unpooled.wrappedBuffer(golden))).isTrue();
             return;
         }
-        boolean fromClient = name.startsWith("hello") && !name.equals("hello_ok") || name.startsWith("batch");
-        List<Object> got = fromClient && !name.equals("hello")
+        boolean fromClient = name.startsWith("hello") && !name.startsWith("hello_ok") || name.startsWith("batch");
+        List<Object> got = fromClient && !name.startsWith("hello")
                 ? TestFrames.decodeAsServer(concat(preface(), encode(TestFrames.HELLO), golden))
                 : fromClient ? TestFrames.decodeAsServer(concat(preface(), golden)) : TestFrames.decodeAsClient(golden);
         Object last = got.get(got.size() - 1);
@@ -128,22 +152,23 @@ class GoldenFramesTest {
     }
 
     private static byte[] readFixture(String name, String description, byte[] actual) throws IOException {
-        String resource = DIR + name + ".hex";
-        try (InputStream in = GoldenFramesTest.class.getClassLoader().getResourceAsStream(resource)) {
-            if (in == null) {
-                if (Boolean.getBoolean("sluice.golden.write")) {
-                    Path p = Path.of("src/test/resources", resource);
-                    Files.createDirectories(p.getParent());
-                    Files.writeString(p, "# " + description + "\n" + rows(HexFormat.of().formatHex(actual)));
-                    return actual;
-                }
-                throw new AssertionError("missing fixture " + resource + " (run with -Dsluice.golden.write=true once)");
+        Path p = DIR.resolve(name + ".hex");
+        if (!Files.exists(p)) {
+            if (Boolean.getBoolean("sluice.golden.write")) {
+                Files.createDirectories(p.getParent());
+                Files.writeString(p, "# " + description + "\n" + rows(HexFormat.of().formatHex(actual)));
+                return actual;
             }
-            String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            String hex = text.lines().filter(l -> !l.startsWith("#"))
-                    .map(l -> l.replaceAll("\\s", "")).collect(Collectors.joining());
-            return HexFormat.of().parseHex(hex);
+            throw new AssertionError("missing fixture " + p.toAbsolutePath() + " (run with -Dsluice.golden.write=true once)");
         }
+        return parseHex(Files.readString(p, StandardCharsets.UTF_8));
+    }
+
+    /** The bytes of a hex dump: whitespace between bytes, {@code #} starts a comment that runs to the line's end. */
+    static byte[] parseHex(String text) {
+        String hex = text.lines().map(l -> l.indexOf('#') >= 0 ? l.substring(0, l.indexOf('#')) : l)
+                .map(l -> l.replaceAll("\\s", "")).collect(Collectors.joining());
+        return HexFormat.of().parseHex(hex);
     }
 
     private static String rows(String hex) {

@@ -73,6 +73,31 @@ class MalformedFrameTest {
                         b.writeByte(0xFF);
                     }
                 })),
+                c("overlong varint (a series id as 80 00)", ErrorCode.INVALID_RECORD, batch(1, 0, b -> {
+                    b.writeByte(RecordFormat.TAG_SERIES).writeByte(0).writeByte(1).writeByte('m').writeByte(0);
+                    b.writeByte(RecordFormat.TAG_SAMPLE).writeByte(0x80).writeByte(0x00).writeByte(0).writeLong(0);
+                })),
+                c("overlong varint as a string length", ErrorCode.INVALID_RECORD, batch(0, 0, b -> {
+                    b.writeByte(RecordFormat.TAG_SERIES).writeByte(0).writeByte(0x81).writeByte(0x00).writeByte('m').writeByte(0);
+                })),
+                c("invalid UTF-8 in a label value", ErrorCode.INVALID_RECORD, batch(0, 0, b -> {
+                    b.writeByte(RecordFormat.TAG_SERIES).writeByte(0).writeByte(1).writeByte('m').writeByte(1);
+                    b.writeByte(1).writeByte('k').writeByte(2).writeByte(0xC3).writeByte(0x28);
+                })),
+                c("a UTF-8-encoded surrogate (ED A0 80) in a metric name", ErrorCode.INVALID_RECORD, batch(0, 0, b -> {
+                    b.writeByte(RecordFormat.TAG_SERIES).writeByte(0).writeByte(3).writeByte(0xED).writeByte(0xA0)
+                            .writeByte(0x80).writeByte(0);
+                })),
+                c("overlong UTF-8 (C0 AF) in an event id", ErrorCode.INVALID_RECORD, batch(0, 1, b -> {
+                    b.writeByte(RecordFormat.TAG_EVENT).writeByte(0).writeByte(2).writeByte(0xC0).writeByte(0xAF);
+                    b.writeByte(1).writeByte('t').writeByte(0).writeByte(0);
+                })),
+                c("invalid UTF-8 in HELLO's agent id", ErrorCode.PROTOCOL_ERROR,
+                        concat(preface(), frame(FrameType.HELLO.id(), 0, bytes(b -> b.writeShort(1).writeByte(1).writeByte(0xFF)
+                                .writeByte(1).writeByte('k').writeByte(0))))),
+                c("overlong varint in HELLO's option count", ErrorCode.PROTOCOL_ERROR,
+                        concat(preface(), frame(FrameType.HELLO.id(), 0, bytes(b -> b.writeShort(1).writeByte(1).writeByte('a')
+                                .writeByte(1).writeByte('k').writeByte(0x80).writeByte(0x00))))),
                 c("varint truncated at end of batch", ErrorCode.INVALID_RECORD, batch(1, 0, b -> b.writeByte(RecordFormat.TAG_SAMPLE).writeByte(0x80))),
                 c("dictionary reference out of range", ErrorCode.INVALID_RECORD, batch(1, 0, b -> {
                     b.writeByte(RecordFormat.TAG_SAMPLE).writeByte(5).writeByte(0).writeLong(0);
@@ -130,6 +155,26 @@ class MalformedFrameTest {
         assertThat(ch.isOpen()).as("channel closed").isFalse();
         assertThat(session.received).allSatisfy(m -> assertThat(m).isInstanceOf(Hello.class));
         assertThat(ch.finishAndReleaseAll()).isFalse();
+    }
+
+    @Test
+    void aGenuineReplacementCharacterIsAcceptedAndKeptByteForByte() {
+        // U+FFFD sent as EF BF BD is valid UTF-8: only malformed bytes are refused, nothing is replaced.
+        io.sluice.protocol.record.SeriesDictionary dict = new io.sluice.protocol.record.SeriesDictionary();
+        ByteBuf records = Unpooled.buffer();
+        io.sluice.protocol.record.RecordsWriter w = new io.sluice.protocol.record.RecordsWriter(records, dict);
+        w.addSample(io.sluice.protocol.record.Series.of("m\ufffd", "k", "\ufffd\ud83d\ude00"), 1_700_000_000_000L, 1);
+        w.finish();
+        List<Object> got = TestFrames.decodeAsServer(afterHello(encode(Batch.outbound(1, records, false))));
+        try {
+            Batch batch = (Batch) got.get(got.size() - 1);
+            io.sluice.protocol.record.RecordCursor c = batch.cursor();
+            assertThat(c.next()).isTrue();
+            assertThat(c.series().name()).isEqualTo("m\ufffd");
+            assertThat(c.series().labels()).containsEntry("k", "\ufffd\ud83d\ude00");
+        } finally {
+            got.forEach(ReferenceCountUtil::release);
+        }
     }
 
     @Test

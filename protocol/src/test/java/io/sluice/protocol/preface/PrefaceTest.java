@@ -28,11 +28,9 @@ class PrefaceTest {
     }
 
     @Test
-    void theMagicNeedsAtMostDetectionBytesAndDoesNotMoveTheReader() {
+    void theFirstByteDecidesAndDetectionDoesNotMoveTheReader() {
         ByteBuf preface = Preface.encode(Preface.CURRENT_VERSION);
-        for (int n = 0; n < Preface.DETECTION_BYTES; n++) {
-            assertThat(Preface.detect(preface.slice(0, n))).isEqualTo(PrefaceDetection.NEED_MORE_BYTES);
-        }
+        assertThat(Preface.detect(preface.slice(0, 0))).isEqualTo(PrefaceDetection.NEED_MORE_BYTES);
         assertThat(Preface.detect(preface.slice(0, Preface.DETECTION_BYTES))).isEqualTo(PrefaceDetection.BINARY);
         assertThat(Preface.isBinary(preface)).isTrue();
         assertThat(preface.readerIndex()).isZero();
@@ -42,8 +40,18 @@ class PrefaceTest {
     }
 
     @Test
+    void aWrongMagicAfter0x89IsBinarySoTheBinaryDecoderAnswersIt() {
+        // SPEC.md §1: 0x89 starts neither HTTP nor TLS, so the connection is binary and read() refuses the magic.
+        ByteBuf wrong = Unpooled.wrappedBuffer(new byte[] {(byte) 0x89, 'S', 'L', 'X', 0, 1});
+        assertThat(Preface.detect(wrong)).isEqualTo(PrefaceDetection.BINARY);
+        assertThat(Preface.read(wrong)).isEqualTo(Preface.BAD_MAGIC);
+        assertThat(wrong.readerIndex()).isZero();
+    }
+
+    @Test
     void readReportsIncompleteAndBadMagic() {
         assertThat(Preface.read(Unpooled.wrappedBuffer(new byte[] {(byte) 0x89, 'S'}))).isEqualTo(Preface.INCOMPLETE);
+        assertThat(Preface.read(Unpooled.wrappedBuffer(new byte[] {(byte) 0x89, 'X'}))).isEqualTo(Preface.BAD_MAGIC);
         assertThat(Preface.read(Unpooled.wrappedBuffer(new byte[] {'G', 'E', 'T', ' ', '/', ' '}))).isEqualTo(Preface.BAD_MAGIC);
     }
 }

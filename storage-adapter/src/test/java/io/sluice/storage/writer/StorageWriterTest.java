@@ -155,6 +155,25 @@ class StorageWriterTest {
     }
 
     @Test
+    void forOneSeriesAndTimestampTheFirstValueStoredWins() throws Exception {
+        // SPEC.md §4: within a block the earliest SAMPLE in block order, across blocks the one stored first.
+        start(infra.connectionFactory(), tp -> Mono.empty());
+        long t = System.currentTimeMillis() - 5 * 60_000;
+        Series series = Series.of("dup.metric", "host", "h1");
+        produce(0, samples(series, new long[] {t, t, t, t + 1}, new double[] {1, 2, 3, 10}));
+        awaitCounts(2, 0);
+        produce(0, samples(series, new long[] {t, t + 2}, new double[] {99, 20}));
+        awaitCounts(3, 0);
+        List<Double> values = Mono.usingWhen(infra.connectionFactory().create(),
+                (Connection c) -> Flux.from(c.createStatement("SELECT s.value FROM samples s JOIN series r ON r.id = "
+                                + "s.series_id WHERE r.tenant = $1 ORDER BY s.ts").bind("$1", tenant).execute())
+                        .flatMap(r -> r.map((row, meta) -> row.get(0, Double.class))).collectList(),
+                Connection::close).block(WAIT);
+        assertThat(values).containsExactly(1.0, 10.0, 20.0);
+        assertRollupsMatchRawRows();
+    }
+
+    @Test
     void aWriterKilledMidBatchLosesAndDoublesNothing() throws Exception {
         // The first writer stops just before COMMIT; then it is killed: consumer gone, its connections closed.
         ConnectionPool ownPool = PostgresConnections.pool(config.postgres());
@@ -214,6 +233,21 @@ class StorageWriterTest {
                 int s = i % 20;
                 w.addSample(Series.of("cpu.usage", "host", "h" + s, "region", "r" + (s % 3), "az", "a", "svc", "api",
                         "env", "test"), baseMs + i * 7L, i);
+            }
+            ByteBuf buf = w.finish();
+            try {
+                return ByteBufUtil.getBytes(buf);
+            } finally {
+                buf.release();
+            }
+        }
+    }
+
+    /** One uncompressed segment of {@code series} with these timestamps and values, in this order. */
+    private byte[] samples(Series series, long[] timestamps, double[] values) {
+        try (SegmentWriter w = SegmentWriter.create(ByteBufAllocator.DEFAULT, tenant, false)) {
+            for (int i = 0; i < timestamps.length; i++) {
+                w.addSample(series, timestamps[i], values[i]);
             }
             ByteBuf buf = w.finish();
             try {
