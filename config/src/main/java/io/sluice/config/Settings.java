@@ -96,7 +96,7 @@ public final class Settings {
             "Most connections in the R2DBC pool.");
     public static final Setting<Duration> POSTGRES_CONNECT_TIMEOUT = duration("postgres.connect-timeout", "5s",
             Duration.ofMillis(100), Duration.ofMinutes(5), "Timeout for opening one connection.");
-    public static final Setting<Duration> POSTGRES_CALL_TIMEOUT = duration("postgres.call-timeout", "3s",
+    public static final Setting<Duration> POSTGRES_CALL_TIMEOUT = duration("postgres.call-timeout", "5s",
             Duration.ofMillis(100), Duration.ofMinutes(5), "Deadline of the PostgreSQL work one request needs (API key "
                     + "lookup, links and their stats, a redirect's lookup, the readiness check), waiting for a pooled "
                     + "connection included; when it passes the request gets 503 with Retry-After (a binary HELLO: ERROR "

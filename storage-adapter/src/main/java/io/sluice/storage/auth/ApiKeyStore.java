@@ -11,8 +11,9 @@ import java.util.Locale;
 import java.util.regex.Pattern;
 
 /**
- * Tenants and hashed API keys in PostgreSQL (tables from migration V2), through R2DBC. Every call has the
- * {@link PostgresCalls} deadline.
+ * Tenants and hashed API keys in PostgreSQL (tables from migration V2), through R2DBC. The lookup that serves
+ * requests ({@link #find}) has the {@link PostgresCalls} deadline; creating and revoking keys serve commands, which
+ * wait with a deadline of their own.
  */
 public final class ApiKeyStore {
 
@@ -56,7 +57,7 @@ public final class ApiKeyStore {
                     + " (expected: lower-case letters, digits, '_' or '-', at most 63, starting with a letter or digit)"));
         }
         String tierName = tier.name().toLowerCase(Locale.ROOT);
-        return calls.call("auth.create", Mono.usingWhen(connections.create(),
+        return Mono.usingWhen(connections.create(),
                 c -> Mono.from(c.beginTransaction())
                         .thenMany(Flux.from(c.createStatement("""
                                         INSERT INTO tenants (id, tier) VALUES ($1, $2)
@@ -69,15 +70,15 @@ public final class ApiKeyStore {
                         .then(Mono.from(c.commitTransaction())),
                 Connection::close,
                 (c, err) -> c.rollbackTransaction(),
-                Connection::close));
+                Connection::close);
     }
 
     /** Revokes every active key of a tenant; returns how many. */
     public Mono<Long> revokeAll(String tenant) {
-        return calls.call("auth.revoke", Mono.usingWhen(connections.create(),
+        return Mono.usingWhen(connections.create(),
                 c -> Flux.from(c.createStatement(
                                 "UPDATE api_keys SET revoked_at = now() WHERE tenant_id = $1 AND revoked_at IS NULL")
                         .bind("$1", tenant).execute()).flatMap(r -> r.getRowsUpdated()).reduce(0L, Long::sum),
-                Connection::close));
+                Connection::close);
     }
 }
