@@ -51,7 +51,7 @@ public final class ApiGuard {
         try {
             principal = lookup.join();
         } catch (RuntimeException e) {
-            DependencyErrors.respond(exchange, "the API key", e);
+            DependencyErrors.respond(exchange, "the API key cannot be checked", e);
             return;
         }
         if (principal.isEmpty()) {

@@ -19,12 +19,12 @@ public final class DependencyErrors {
     }
 
     /**
-     * @param what what could not be served, for the message: "API keys", "links", "the query"
+     * @param what what failed, the start of the message: "the API key cannot be checked", "links cannot be served"
      */
     public static void respond(HttpExchange exchange, String what, Throwable error) {
         Throwable e = unwrap(error);
         if (PostgresCalls.isUnavailable(e)) {
-            exchange.unavailable("unavailable", what + " cannot be served right now (" + reason(e) + "); retry later",
+            exchange.unavailable("unavailable", what + " right now (" + reason(e) + "); retry later",
                     PostgresCalls.RETRY_AFTER);
         } else {
             exchange.internalError(e);

@@ -292,7 +292,7 @@ public final class LinksApi {
     }
 
     private static void unavailable(HttpExchange exchange, Throwable error) {
-        DependencyErrors.respond(exchange, "links", error);
+        DependencyErrors.respond(exchange, "links cannot be served", error);
     }
 
     private static Fields parse(HttpExchange exchange) {

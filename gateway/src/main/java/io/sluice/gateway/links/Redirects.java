@@ -93,7 +93,7 @@ public final class Redirects {
             if (io.sluice.storage.postgres.PostgresCalls.isUnavailable(DependencyErrors.unwrap(e))) {
                 unavailable.increment();
             }
-            DependencyErrors.respond(exchange, "the link " + code, e);
+            DependencyErrors.respond(exchange, "the link " + code + " cannot be looked up", e);
             return;
         }
         Link link = entry.link();

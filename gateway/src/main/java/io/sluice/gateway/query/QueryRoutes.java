@@ -192,7 +192,7 @@ public final class QueryRoutes {
             exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "query_timeout",
                     "the query ran longer than query.statement-timeout; narrow it or use a larger step");
         } else {
-            DependencyErrors.respond(exchange, "the query (no cached answer exists)", e);
+            DependencyErrors.respond(exchange, "the query has no cached answer and cannot be run", e);
         }
     }
 }

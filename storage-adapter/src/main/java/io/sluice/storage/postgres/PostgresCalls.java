@@ -52,7 +52,7 @@ public final class PostgresCalls {
         this.registry = registry;
         Gauge.builder("sluice_postgres_reachable", unreachable, u -> u.get() ? 0 : 1)
                 .description("1 when PostgreSQL answered the gateway's last call, 0 when that call failed to reach it "
-                        + "or passed its deadline").register(registry);
+                        + "or passed its deadline").strongReference(true).register(registry);
     }
 
     /** Calls with the default {@code postgres.call-timeout}, counted in a registry of their own (commands, tests). */
