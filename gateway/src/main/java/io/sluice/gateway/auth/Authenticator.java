@@ -116,7 +116,8 @@ public final class Authenticator {
         String hash = ApiKeys.sha256(key);
         CompletableFuture<Optional<Principal>> cached = cache.getIfPresent(hash);
         if (cached != null && cached.isDone() && !cached.isCompletedExceptionally()) {
-            return CompletableFuture.completedFuture(counted(cached.join())); // the hot path
+            counted(cached.join());
+            return cached; // the hot path
         }
         CompletableFuture<Optional<Principal>> lookup = cache.get(hash, (h, executor) -> load(h));
         Principal known = lastValid.getIfPresent(hash);
