@@ -118,7 +118,8 @@ public final class ConfigLoader {
                 t.get(Settings.POSTGRES_USER),
                 t.get(Settings.POSTGRES_PASSWORD),
                 t.get(Settings.POSTGRES_POOL_MAX_SIZE),
-                t.get(Settings.POSTGRES_CONNECT_TIMEOUT));
+                t.get(Settings.POSTGRES_CONNECT_TIMEOUT),
+                t.get(Settings.POSTGRES_CALL_TIMEOUT));
         Map<Tier, TenantsConfig.Quota> quotas = new EnumMap<>(Tier.class);
         quotas.put(Tier.FREE, new TenantsConfig.Quota(t.get(Settings.TENANTS_FREE_REQUESTS_PER_MINUTE),
                 t.get(Settings.TENANTS_FREE_ITEMS_PER_MINUTE)));
@@ -155,8 +156,10 @@ public final class ConfigLoader {
         EdgeConfig edge = new EdgeConfig(t.get(Settings.SERVER_BINARY_PORT),
                 cert.isBlank() ? null : Path.of(cert.strip()), key.isBlank() ? null : Path.of(key.strip()),
                 t.get(Settings.BINARY_MAX_FRAME_BYTES), t.get(Settings.BINARY_MAX_IN_FLIGHT_BATCHES));
+        AuthConfig auth = new AuthConfig(t.get(Settings.AUTH_CACHE_TTL), t.get(Settings.AUTH_NEGATIVE_TTL),
+                t.get(Settings.AUTH_STALE_IF_ERROR));
         return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), ingest, writer, query, links, spool,
-                roles, Path.of(t.get(Settings.DEV_DATA_DIR)), edge);
+                roles, Path.of(t.get(Settings.DEV_DATA_DIR)), edge, auth);
     }
 
     /** The parsed values, read back with their static types. */

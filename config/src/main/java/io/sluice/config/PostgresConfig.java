@@ -4,7 +4,7 @@ import java.time.Duration;
 
 /** How to reach PostgreSQL. The password is never part of {@link #toString()}. */
 public record PostgresConfig(String host, int port, String database, String user, String password,
-                             int poolMaxSize, Duration connectTimeout) {
+                             int poolMaxSize, Duration connectTimeout, Duration callTimeout) {
 
     /** A JDBC URL without credentials, for migrations and for people. */
     public String jdbcUrl() {
@@ -19,12 +19,12 @@ public record PostgresConfig(String host, int port, String database, String user
     public PostgresConfig withServer(String newHost, int newPort, String newDatabase, String newUser,
                                      String newPassword) {
         return new PostgresConfig(newHost, newPort, newDatabase, newUser, newPassword, poolMaxSize,
-                connectTimeout);
+                connectTimeout, callTimeout);
     }
 
     @Override
     public String toString() {
         return "PostgresConfig[" + r2dbcUrl() + ", poolMaxSize=" + poolMaxSize + ", connectTimeout="
-                + connectTimeout + "]";
+                + connectTimeout + ", callTimeout=" + callTimeout + "]";
     }
 }

@@ -97,6 +97,22 @@ public final class Settings {
             "Most connections in the R2DBC pool.");
     public static final Setting<Duration> POSTGRES_CONNECT_TIMEOUT = duration("postgres.connect-timeout", "5s",
             Duration.ofMillis(100), Duration.ofMinutes(5), "Timeout for opening one connection.");
+    public static final Setting<Duration> POSTGRES_CALL_TIMEOUT = duration("postgres.call-timeout", "5s",
+            Duration.ofMillis(100), Duration.ofMinutes(5), "Deadline of the PostgreSQL work one request needs (API key "
+                    + "lookup, links and their stats, a redirect's lookup, the readiness check), waiting for a pooled "
+                    + "connection included; when it passes the request gets 503 with Retry-After (a binary HELLO: ERROR "
+                    + "RETRY_LATER). Queries, series and labels get query.statement-timeout plus this.");
+
+    // ---- auth ----------------------------------------------------------------------------------
+    public static final Setting<Duration> AUTH_CACHE_TTL = duration("auth.cache-ttl", "60s", Duration.ofSeconds(1),
+            Duration.ofHours(1), "How long a valid API key is trusted before it is looked up again (a revoked key is "
+                    + "refused within this time).");
+    public static final Setting<Duration> AUTH_NEGATIVE_TTL = duration("auth.negative-ttl", "5s", Duration.ZERO,
+            Duration.ofHours(1), "How long an unknown or revoked API key is remembered as such.");
+    public static final Setting<Duration> AUTH_STALE_IF_ERROR = duration("auth.stale-if-error", "24h", Duration.ZERO,
+            Duration.ofDays(30), "While PostgreSQL cannot be reached, a key that was valid at its last successful lookup "
+                    + "within this time keeps authenticating (ingest goes on into Kafka); 0 = never. Revocations apply "
+                    + "once PostgreSQL answers again.");
 
     // ---- tenants -------------------------------------------------------------------------------
     public static final Setting<Long> TENANTS_FREE_REQUESTS_PER_MINUTE = perMinute(
@@ -209,7 +225,8 @@ public final class Settings {
             KAFKA_BOOTSTRAP_SERVERS, KAFKA_CLIENT_ID, KAFKA_REQUEST_TIMEOUT, KAFKA_SEND_TIMEOUT, KAFKA_TOPIC_PREFIX, KAFKA_PARTITIONS,
             KAFKA_REPLICATION_FACTOR,
             POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DATABASE, POSTGRES_USER, POSTGRES_PASSWORD,
-            POSTGRES_POOL_MAX_SIZE, POSTGRES_CONNECT_TIMEOUT,
+            POSTGRES_POOL_MAX_SIZE, POSTGRES_CONNECT_TIMEOUT, POSTGRES_CALL_TIMEOUT,
+            AUTH_CACHE_TTL, AUTH_NEGATIVE_TTL, AUTH_STALE_IF_ERROR,
             INGEST_MAX_ITEMS_PER_REQUEST, INGEST_MAX_NAME_LENGTH, INGEST_MAX_LABELS, INGEST_MAX_LABEL_NAME_LENGTH,
             INGEST_MAX_LABEL_VALUE_LENGTH, INGEST_LATE_WINDOW, INGEST_CLOCK_SKEW, INGEST_MAX_ACTIVE_SERIES,
             INGEST_MAX_IN_FLIGHT_ITEMS, INGEST_MAX_IN_FLIGHT_BYTES,

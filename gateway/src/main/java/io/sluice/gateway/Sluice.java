@@ -31,6 +31,7 @@ import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.kafka.KafkaClusterCheck;
 import io.sluice.storage.kafka.ReactorKafkaSink;
 import io.sluice.storage.kafka.Topics;
+import io.sluice.storage.postgres.PostgresCalls;
 import io.sluice.storage.postgres.PostgresCheck;
 import io.sluice.storage.postgres.PostgresConnections;
 import org.slf4j.Logger;
@@ -60,6 +61,7 @@ public final class Sluice implements AutoCloseable {
     private final KafkaClusterCheck kafkaCheck;
     private final GatewayServer server;
     private final UnaryOperator<SegmentSink> sinkDecorator;
+    private final Ticker authTicker;
     private ReactorKafkaSink sink;
     private io.sluice.storage.kafka.ResilientSink durable;
     private io.sluice.gateway.links.ClickTracker clicks;
@@ -69,9 +71,10 @@ public final class Sluice implements AutoCloseable {
     private final AtomicBoolean draining = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private Sluice(SluiceConfig config, UnaryOperator<SegmentSink> sinkDecorator) {
+    private Sluice(SluiceConfig config, UnaryOperator<SegmentSink> sinkDecorator, Ticker authTicker) {
         this.config = config;
         this.sinkDecorator = sinkDecorator;
+        this.authTicker = authTicker;
         this.metrics = new GatewayMetrics();
         this.postgres = PostgresConnections.pool(config.postgres());
         this.kafkaCheck = new KafkaClusterCheck(config.kafka());
@@ -85,7 +88,12 @@ public final class Sluice implements AutoCloseable {
 
     /** Test seam: as {@link #start(SluiceConfig)} with the Kafka sink wrapped by {@code sinkDecorator}. */
     static Sluice start(SluiceConfig config, UnaryOperator<SegmentSink> sinkDecorator) {
-        Sluice sluice = new Sluice(config, sinkDecorator);
+        return start(config, sinkDecorator, Ticker.systemTicker());
+    }
+
+    /** Test seam: as {@link #start(SluiceConfig, UnaryOperator)} with the API key caches on {@code authTicker}. */
+    static Sluice start(SluiceConfig config, UnaryOperator<SegmentSink> sinkDecorator, Ticker authTicker) {
+        Sluice sluice = new Sluice(config, sinkDecorator, authTicker);
         try {
             sluice.serve();
         } catch (RuntimeException e) {
@@ -96,7 +104,9 @@ public final class Sluice implements AutoCloseable {
     }
 
     private void serve() {
-        HealthRoutes health = new HealthRoutes(List.of(kafkaCheck, new PostgresCheck(postgres)),
+        // every PostgreSQL call made while serving has the postgres.call-timeout deadline (queries their own)
+        PostgresCalls postgresCalls = new PostgresCalls(postgres, config.postgres().callTimeout(), metrics.registry());
+        HealthRoutes health = new HealthRoutes(List.of(kafkaCheck, new PostgresCheck(postgresCalls)),
                 config.server().healthTimeout(), draining::get);
         Topics topics = Topics.ensure(kafkaCheck.admin(), config.kafka());
         sink = new ReactorKafkaSink(config.kafka());
@@ -112,8 +122,8 @@ public final class Sluice implements AutoCloseable {
                 .replayBeforeServing(REPLAY_AT_START);
         TenantRateLimiter limiter = new TenantRateLimiter(config.tenants(), TimeMeter.SYSTEM_NANOTIME,
                 metrics.registry());
-        Authenticator authenticator = new Authenticator(new ApiKeyStore(postgres), metrics.registry(),
-                Ticker.systemTicker());
+        Authenticator authenticator = new Authenticator(new ApiKeyStore(postgresCalls), config.auth(),
+                postgresCalls::unreachable, metrics.registry(), authTicker);
         ApiGuard guard = new ApiGuard(authenticator, limiter);
         ActiveSeries activeSeries = new ActiveSeries(config.ingest().maxActiveSeries(), Ticker.systemTicker());
         IngestPipeline pipeline = new IngestPipeline(durable, topics, PooledByteBufAllocator.DEFAULT,
@@ -127,14 +137,14 @@ public final class Sluice implements AutoCloseable {
         binarySessions = new BinarySessions(config.edge(), config.ingest(), config.server().idleTimeout(), authenticator, admission,
                 pipeline, ingestMetrics, inFlight, metrics.registry());
         java.time.Clock clock = java.time.Clock.systemUTC();
-        io.sluice.storage.query.QueryRepository queries = new io.sluice.storage.query.QueryRepository(postgres,
+        io.sluice.storage.query.QueryRepository queries = new io.sluice.storage.query.QueryRepository(postgresCalls,
                 config.query().statementTimeout());
         io.sluice.gateway.query.QueryRoutes query = new io.sluice.gateway.query.QueryRoutes(
                 new io.sluice.storage.query.QueryEngine(queries, config.query(), config.writer(), clock), queries,
                 new io.sluice.gateway.query.QueryCache(config.query().cacheMaxBytes(), config.ingest().lateWindow(),
                         clock, metrics.registry()),
                 clock, config.query().maxSeries());
-        io.sluice.storage.links.LinkStore linkStore = new io.sluice.storage.links.LinkStore(postgres);
+        io.sluice.storage.links.LinkStore linkStore = new io.sluice.storage.links.LinkStore(postgresCalls);
         io.sluice.gateway.links.RedirectCache redirectCache = new io.sluice.gateway.links.RedirectCache(linkStore,
                 config.links(), clock, metrics.registry());
         clicks = new io.sluice.gateway.links.ClickTracker(config.links().clickQueue(), sink, topics, metrics.registry());
@@ -146,7 +156,7 @@ public final class Sluice implements AutoCloseable {
         io.sluice.gateway.links.Redirects redirects = new io.sluice.gateway.links.Redirects(redirectCache, clicks,
                 config.links(), TimeMeter.SYSTEM_NANOTIME, metrics.registry());
         io.sluice.gateway.events.EventsApi events = new io.sluice.gateway.events.EventsApi(
-                new io.sluice.storage.events.EventStore(postgres), config.query().statementTimeout());
+                new io.sluice.storage.events.EventStore(postgresCalls));
         HttpRouter router = HttpRouter.builder(metrics.registry())
                 .route(HttpMethod.GET, "/health/live", health::live)
                 .route(HttpMethod.GET, "/health/ready", health::ready)

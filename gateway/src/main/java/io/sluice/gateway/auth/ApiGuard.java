@@ -2,6 +2,7 @@ package io.sluice.gateway.auth;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpExchange;
 import io.sluice.gateway.http.Route;
 import io.sluice.gateway.ratelimit.RateLimitDecision;
@@ -12,7 +13,8 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The decorator every API route wears: authenticates {@code Authorization: Bearer KEY} (401 otherwise),
+ * The decorator every API route wears: authenticates {@code Authorization: Bearer KEY} (401 otherwise; 503
+ * with {@code Retry-After} when the key cannot be checked, see {@link DependencyErrors}),
  * takes one token from the tenant's request bucket (429 with {@code Retry-After} and {@code RateLimit-*}
  * headers otherwise), then serves the route on the connection's event loop.
  */
@@ -49,9 +51,7 @@ public final class ApiGuard {
         try {
             principal = lookup.join();
         } catch (RuntimeException e) {
-            exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER, 5);
-            exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "auth_unavailable",
-                    "API keys cannot be checked right now (PostgreSQL unavailable); retry later");
+            DependencyErrors.respond(exchange, "the API key cannot be checked", e);
             return;
         }
         if (principal.isEmpty()) {

@@ -1,36 +1,61 @@
 package io.sluice.gateway.auth;
 
-import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
+import com.github.benmanes.caffeine.cache.AsyncCache;
+import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
+import io.sluice.config.AuthConfig;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.auth.Principal;
 
-import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.BooleanSupplier;
 
 /**
- * Turns an API key into a {@link Principal}. Keys are looked up by their SHA-256 in PostgreSQL and cached
- * in Caffeine: valid keys for {@link #VALID_TTL}, unknown ones for {@link #INVALID_TTL} (so a key created
- * or revoked elsewhere takes effect within that time, and guessing keys never floods the database).
- * Concurrent lookups of one key share one query.
+ * Turns an API key into a {@link Principal}. Keys are looked up by their SHA-256 in PostgreSQL (within
+ * {@code postgres.call-timeout}) and the verdicts cached in Caffeine: a valid key for {@code auth.cache-ttl}, an
+ * unknown or revoked one for {@code auth.negative-ttl} (so a key created or revoked elsewhere takes effect within
+ * that time, and guessing keys never floods the database). Concurrent lookups of one key share one query.
+ *
+ * <p><b>Stale if error.</b> A key's last valid verdict is also kept aside for {@code auth.stale-if-error}, counted
+ * from the last lookup that confirmed it. When a lookup fails (PostgreSQL unreachable, or no answer within the
+ * deadline), that verdict answers instead, so ingest with known keys goes on into Kafka through a PostgreSQL
+ * outage. While PostgreSQL is known to be unreachable (its last call failed), a key with such a verdict is
+ * answered at once and looked up again in the background, instead of waiting for a deadline per request. A lookup
+ * that finds the key gone (revoked) drops its verdict: revocations apply as soon as PostgreSQL answers again.
+ * A key with no verdict (never seen, or seen only as invalid) cannot be checked during an outage: the lookup fails
+ * and the caller answers 503 / RETRY_LATER.
  */
 public final class Authenticator {
 
-    public static final Duration VALID_TTL = Duration.ofSeconds(60);
-    public static final Duration INVALID_TTL = Duration.ofSeconds(5);
     public static final long MAX_CACHED_KEYS = 100_000;
 
-    private final AsyncLoadingCache<String, Optional<Principal>> cache;
+    private final ApiKeyStore store;
+    private final BooleanSupplier postgresUnreachable;
+    private final AsyncCache<String, Optional<Principal>> cache;
+    private final Cache<String, Principal> lastValid;
     private final Counter missing;
     private final Counter invalid;
+    private final Counter unavailable;
+    private final Counter stale;
 
-    public Authenticator(ApiKeyStore store, MeterRegistry registry, Ticker ticker) {
+    /**
+     * @param postgresUnreachable whether PostgreSQL's last call failed to reach it (see
+     *                            {@link io.sluice.storage.postgres.PostgresCalls#unreachable()})
+     * @param ticker              the time of both caches (tests move it past the TTLs)
+     */
+    public Authenticator(ApiKeyStore store, AuthConfig config, BooleanSupplier postgresUnreachable,
+                         MeterRegistry registry, Ticker ticker) {
+        this.store = store;
+        this.postgresUnreachable = postgresUnreachable;
+        long validTtl = config.cacheTtl().toNanos();
+        long invalidTtl = config.negativeTtl().toNanos();
         this.cache = Caffeine.newBuilder()
                 .maximumSize(MAX_CACHED_KEYS)
                 .ticker(ticker)
@@ -38,7 +63,7 @@ public final class Authenticator {
                 .expireAfter(new Expiry<String, Optional<Principal>>() {
                     @Override
                     public long expireAfterCreate(String key, Optional<Principal> value, long currentTime) {
-                        return (value.isPresent() ? VALID_TTL : INVALID_TTL).toNanos();
+                        return value.isPresent() ? validTtl : invalidTtl;
                     }
 
                     @Override
@@ -53,11 +78,20 @@ public final class Authenticator {
                         return currentDuration;
                     }
                 })
-                .buildAsync((hash, executor) -> store.find(hash).map(Optional::of)
-                        .defaultIfEmpty(Optional.empty()).toFuture());
+                .buildAsync();
+        this.lastValid = Caffeine.newBuilder()
+                .maximumSize(MAX_CACHED_KEYS)
+                .ticker(ticker)
+                .expireAfterWrite(config.staleIfError())
+                .build();
         CaffeineCacheMetrics.monitor(registry, cache, "api_keys");
         this.missing = rejections(registry, "missing_key");
         this.invalid = rejections(registry, "invalid_key");
+        this.unavailable = rejections(registry, "postgres_unavailable");
+        this.stale = Counter.builder("sluice_auth_stale")
+                .description("Authentications answered from a key's last valid verdict because PostgreSQL could not "
+                        + "be asked (auth.stale-if-error)")
+                .register(registry);
     }
 
     private static Counter rejections(MeterRegistry registry, String reason) {
@@ -67,7 +101,8 @@ public final class Authenticator {
 
     /**
      * Authenticates a raw key. Completes with the principal, or empty for a missing or unknown key (each
-     * counted); completes exceptionally only when the key store is unreachable.
+     * counted); completes exceptionally only when the key could not be checked (PostgreSQL unreachable or too slow
+     * and no last valid verdict): the caller answers 503 / RETRY_LATER.
      */
     public CompletableFuture<Optional<Principal>> authenticate(String key) {
         if (key == null || key.isEmpty()) {
@@ -78,12 +113,51 @@ public final class Authenticator {
             invalid.increment();
             return CompletableFuture.completedFuture(Optional.empty());
         }
-        return cache.get(ApiKeys.sha256(key)).thenApply(found -> {
-            if (found.isEmpty()) {
-                invalid.increment();
+        String hash = ApiKeys.sha256(key);
+        CompletableFuture<Optional<Principal>> cached = cache.getIfPresent(hash);
+        if (cached != null && cached.isDone() && !cached.isCompletedExceptionally()) {
+            counted(cached.join());
+            return cached; // the hot path
+        }
+        CompletableFuture<Optional<Principal>> lookup = cache.get(hash, (h, executor) -> load(h));
+        Principal known = lastValid.getIfPresent(hash);
+        if (known != null && !lookup.isDone() && postgresUnreachable.getAsBoolean()) {
+            stale.increment(); // the lookup goes on in the background and refreshes the verdict if it succeeds
+            return CompletableFuture.completedFuture(Optional.of(known));
+        }
+        return lookup.handle((found, error) -> {
+            if (error == null) {
+                return counted(found);
             }
-            return found;
+            Principal last = lastValid.getIfPresent(hash);
+            if (last != null) {
+                stale.increment();
+                return Optional.of(last);
+            }
+            unavailable.increment();
+            throw error instanceof CompletionException ce ? ce : new CompletionException(error);
         });
+    }
+
+    private CompletableFuture<Optional<Principal>> load(String hash) {
+        return store.find(hash)
+                .map(Optional::of)
+                .defaultIfEmpty(Optional.empty())
+                .doOnNext(found -> {
+                    if (found.isPresent()) {
+                        lastValid.put(hash, found.get());
+                    } else {
+                        lastValid.invalidate(hash); // revoked (or never valid): no stale verdict from now on
+                    }
+                })
+                .toFuture();
+    }
+
+    private Optional<Principal> counted(Optional<Principal> found) {
+        if (found.isEmpty()) {
+            invalid.increment();
+        }
+        return found;
     }
 
     /** The key in an {@code Authorization: Bearer KEY} header value, or null. */

@@ -170,7 +170,15 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
         try {
             found = lookup.join();
         } catch (RuntimeException e) {
-            fail(ErrorCode.INTERNAL_ERROR, "API keys cannot be checked right now; reconnect later");
+            // Counted by the authenticator (sluice_auth_rejected{reason="postgres_unavailable"}).
+            Throwable cause = io.sluice.gateway.http.DependencyErrors.unwrap(e);
+            if (io.sluice.storage.postgres.PostgresCalls.isUnavailable(cause)) {
+                fail(ErrorCode.RETRY_LATER, "the API key cannot be checked right now (PostgreSQL unavailable); "
+                        + "reconnect in " + io.sluice.storage.postgres.PostgresCalls.RETRY_AFTER.toSeconds() + " s");
+            } else {
+                log.error("{} API key lookup failed", ctx.channel(), cause);
+                fail(ErrorCode.INTERNAL_ERROR, "internal error while checking the API key; reconnect later");
+            }
             return;
         }
         if (found.isEmpty()) {

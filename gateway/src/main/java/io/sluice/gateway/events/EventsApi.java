@@ -1,18 +1,15 @@
 package io.sluice.gateway.events;
 
-import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpExchange;
 import io.sluice.gateway.query.QueryParams;
 import io.sluice.storage.auth.Principal;
 import io.sluice.storage.events.EventStore;
 import io.sluice.storage.events.StoredEvent;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
@@ -26,7 +23,6 @@ import java.util.List;
  */
 public final class EventsApi {
 
-    private static final Logger log = LoggerFactory.getLogger(EventsApi.class);
     public static final int DEFAULT_PAGE = 100;
     public static final int MAX_PAGE = 1000;
     /** Longest type or key filter, in UTF-8 bytes: longer values cannot have been stored. */
@@ -35,11 +31,9 @@ public final class EventsApi {
     private static final long LAST_STORABLE_MS = 253_402_300_799_999L;
 
     private final EventStore store;
-    private final Duration deadline;
 
-    public EventsApi(EventStore store, Duration deadline) {
+    public EventsApi(EventStore store) {
         this.store = store;
-        this.deadline = deadline;
     }
 
     public void list(HttpExchange exchange, Principal principal) {
@@ -68,14 +62,9 @@ public final class EventsApi {
             exchange.error(HttpResponseStatus.BAD_REQUEST, "invalid_query", "from: must be before to");
             return;
         }
-        store.list(principal.tenant(), type, key, from, to, after, limit).timeout(deadline).subscribe(
+        store.list(principal.tenant(), type, key, from, to, after, limit).subscribe(
                 events -> respond(exchange, events, limit),
-                error -> {
-                    log.warn("Reading events failed: {}", error.toString());
-                    exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER, 5);
-                    exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                            "events cannot be read right now; retry later");
-                });
+                error -> DependencyErrors.respond(exchange, "events cannot be read", error));
     }
 
     private static void respond(HttpExchange exchange, List<StoredEvent> events, int limit) {

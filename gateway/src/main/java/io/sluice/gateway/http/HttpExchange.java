@@ -125,6 +125,15 @@ public final class HttpExchange {
     }
 
     /**
+     * Answers 503 in the error shape with {@code Retry-After} (whole seconds, at least 1): the request was not
+     * served, and the same request may succeed later.
+     */
+    public void unavailable(String code, String message, java.time.Duration retryAfter) {
+        responseHeaders().set(HttpHeaderNames.RETRY_AFTER, Math.max(1, (retryAfter.toMillis() + 999) / 1000));
+        error(HttpResponseStatus.SERVICE_UNAVAILABLE, code, message);
+    }
+
+    /**
      * Answers 500 {@code internal} for a failure nobody expected (logged with the route), unless an answer
      * was already sent. Continuations that run later on the event loop call this so that a bug never leaves
      * a request unanswered.

@@ -9,6 +9,7 @@ import io.netty.buffer.ByteBufInputStream;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpExchange;
 import io.sluice.gateway.query.QueryParams;
 import io.sluice.storage.auth.Principal;
@@ -84,8 +85,9 @@ public final class LinksApi {
             return;
         }
         Mono<String> code = f.alias() != null ? Mono.just(f.alias()) : ids.next().zipWith(codes, (id, c) -> c.code(id));
-        code.flatMap(c -> store.insert(c, principal.tenant(), target, f.redirect() == null ? 302 : f.redirect(),
-                        f.expiresAt()))
+        // one deadline for the whole creation: an id block (now and then), the code key (once), the insert
+        store.calls().call("links.create", code.flatMap(c -> store.insert(c, principal.tenant(), target,
+                        f.redirect() == null ? 302 : f.redirect(), f.expiresAt())))
                 .subscribe(link -> {
                     cache.created(link);
                     if (f.alias() != null) {
@@ -98,7 +100,7 @@ public final class LinksApi {
                     if (error instanceof LinkStore.CodeTakenException) {
                         exchange.error(HttpResponseStatus.CONFLICT, "alias_taken", "alias: " + f.alias() + " is taken");
                     } else {
-                        unavailable(exchange);
+                        unavailable(exchange, error);
                     }
                 });
     }
@@ -145,7 +147,7 @@ public final class LinksApi {
                         json.writeNullField("next_cursor");
                     }
                     json.writeEndObject();
-                }), error -> unavailable(exchange));
+                }), error -> unavailable(exchange, error));
     }
 
     /** Everything under {@code /api/v1/links/}: {code} with GET, PATCH, DELETE, and {code}/stats. */
@@ -163,7 +165,7 @@ public final class LinksApi {
         } else if (!stats && method.equals(HttpMethod.GET)) {
             store.find(principal.tenant(), code).subscribe(
                     link -> exchange.respondJson(HttpResponseStatus.OK, json -> writeLink(json, link)),
-                    error -> unavailable(exchange),
+                    error -> unavailable(exchange, error),
                     () -> notFound(exchange, code));
         } else if (!stats && method.equals(HttpMethod.PATCH)) {
             update(exchange, principal, code);
@@ -176,7 +178,7 @@ public final class LinksApi {
                 cache.invalidate(code);
                 invalidation.publish(code);
                 exchange.respond(HttpResponseStatus.NO_CONTENT, "application/json", io.netty.buffer.Unpooled.EMPTY_BUFFER);
-            }, error -> unavailable(exchange));
+            }, error -> unavailable(exchange, error));
         } else {
             exchange.error(HttpResponseStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
                     method + " is not allowed on " + exchange.path());
@@ -203,7 +205,7 @@ public final class LinksApi {
             cache.invalidate(code);
             invalidation.publish(code);
             exchange.respondJson(HttpResponseStatus.OK, json -> writeLink(json, link));
-        }, error -> unavailable(exchange), () -> notFound(exchange, code));
+        }, error -> unavailable(exchange, error), () -> notFound(exchange, code));
     }
 
     private void stats(HttpExchange exchange, Principal principal, String code) {
@@ -230,8 +232,7 @@ public final class LinksApi {
         }
         Instant f = from;
         Instant t = to;
-        store.find(principal.tenant(), code)
-                .flatMap(link -> store.clicks(code, f, t, step))
+        store.stats(principal.tenant(), code, f, t, step)
                 .subscribe(points -> exchange.respondJson(HttpResponseStatus.OK, json -> {
                     json.writeStartObject();
                     json.writeStringField("code", code);
@@ -253,7 +254,7 @@ public final class LinksApi {
                     }
                     json.writeEndArray();
                     json.writeEndObject();
-                }), error -> unavailable(exchange), () -> notFound(exchange, code));
+                }), error -> unavailable(exchange, error), () -> notFound(exchange, code));
     }
 
     private void writeLink(JsonGenerator json, Link link) throws IOException {
@@ -290,9 +291,8 @@ public final class LinksApi {
         exchange.error(HttpResponseStatus.NOT_FOUND, "not_found", "no link " + code);
     }
 
-    private static void unavailable(HttpExchange exchange) {
-        exchange.responseHeaders().set(io.netty.handler.codec.http.HttpHeaderNames.RETRY_AFTER, 5);
-        exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable", "links are unavailable right now; retry later");
+    private static void unavailable(HttpExchange exchange, Throwable error) {
+        DependencyErrors.respond(exchange, "links cannot be served", error);
     }
 
     private static Fields parse(HttpExchange exchange) {

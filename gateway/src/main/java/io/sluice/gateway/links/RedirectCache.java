@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
+import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.reactor.circuitbreaker.operator.CircuitBreakerOperator;
@@ -12,6 +13,7 @@ import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
 import io.sluice.config.LinksConfig;
 import io.sluice.storage.links.Link;
 import io.sluice.storage.links.LinkStore;
+import io.sluice.storage.postgres.PostgresUnavailableException;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -32,9 +34,6 @@ public final class RedirectCache {
     public record Entry(Link link) {
         static final Entry MISSING = new Entry(null);
     }
-
-    /** Longest a redirect waits for PostgreSQL to look a code up. */
-    public static final Duration LOAD_TIMEOUT = Duration.ofSeconds(2);
 
     /** How long the last known link of a code may be served while PostgreSQL fails. */
     public static final Duration STALE_FOR = Duration.ofHours(24);
@@ -88,9 +87,10 @@ public final class RedirectCache {
                 .buildAsync((code, executor) -> store.find(code)
                         .doOnNext(link -> lastKnown.put(code, link))
                         .map(Entry::new)
-                        .defaultIfEmpty(Entry.MISSING)
-                        .timeout(LOAD_TIMEOUT) // a black-holed PostgreSQL must not hang every request for a code
+                        .defaultIfEmpty(Entry.MISSING) // the store's call has the postgres.call-timeout deadline
                         .transformDeferred(CircuitBreakerOperator.of(breaker))
+                        .onErrorMap(CallNotPermittedException.class, e -> new PostgresUnavailableException("links.find",
+                                "not tried: PostgreSQL has been failing (circuit breaker open)", e))
                         .toFuture());
         CaffeineCacheMetrics.monitor(registry, cache, "links");
     }

@@ -14,6 +14,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.sluice.config.LinksConfig;
+import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpExchange;
 import io.sluice.storage.links.Link;
 
@@ -89,10 +90,10 @@ public final class Redirects {
         try {
             entry = f.join();
         } catch (RuntimeException e) {
-            unavailable.increment();
-            exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER, 5);
-            exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                    "links cannot be looked up right now; retry later");
+            if (io.sluice.storage.postgres.PostgresCalls.isUnavailable(DependencyErrors.unwrap(e))) {
+                unavailable.increment();
+            }
+            DependencyErrors.respond(exchange, "the link " + code + " cannot be looked up", e);
             return;
         }
         Link link = entry.link();

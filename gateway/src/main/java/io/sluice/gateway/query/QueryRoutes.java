@@ -1,10 +1,10 @@
 package io.sluice.gateway.query;
 
-import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.r2dbc.spi.R2dbcException;
 import io.r2dbc.spi.R2dbcTimeoutException;
+import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpExchange;
 import io.sluice.gateway.http.JsonDoubles;
 import io.sluice.storage.auth.Principal;
@@ -14,8 +14,6 @@ import io.sluice.storage.query.QueryRepository;
 import io.sluice.storage.query.QueryResult;
 import io.sluice.storage.query.SeriesInfo;
 import io.sluice.storage.query.SeriesQuery;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -23,7 +21,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.CompletionException;
 
 /**
  * {@code GET /api/v1/query}, {@code GET /api/v1/series}, {@code GET /api/v1/labels} and
@@ -34,7 +31,6 @@ import java.util.concurrent.CompletionException;
  */
 public final class QueryRoutes {
 
-    private static final Logger log = LoggerFactory.getLogger(QueryRoutes.class);
     /** Most names or values a discovery call returns. */
     public static final int MAX_DISCOVERY = 10_000;
 
@@ -189,7 +185,7 @@ public final class QueryRoutes {
     }
 
     private static void fail(HttpExchange exchange, Throwable error) {
-        Throwable e = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        Throwable e = DependencyErrors.unwrap(error);
         if (e instanceof QueryLimitException limit) {
             exchange.error(HttpResponseStatus.UNPROCESSABLE_ENTITY, limit.code(), limit.getMessage());
         } else if (e instanceof R2dbcTimeoutException
@@ -197,10 +193,7 @@ public final class QueryRoutes {
             exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "query_timeout",
                     "the query ran longer than query.statement-timeout; narrow it or use a larger step");
         } else {
-            log.warn("Query failed: {}", e.toString());
-            exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER, 5);
-            exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                    "PostgreSQL cannot answer right now and no cached answer exists; retry later");
+            DependencyErrors.respond(exchange, "the query has no cached answer and cannot be run", e);
         }
     }
 }

@@ -360,7 +360,7 @@ public final class BenchmarkSuite {
         URI pg = endpoints.postgres();
         io.r2dbc.pool.ConnectionPool pool = io.sluice.storage.postgres.PostgresConnections.pool(
                 new io.sluice.config.PostgresConfig(pg.getHost(), pg.getPort(), pg.getPath().substring(1),
-                        pg.getUserInfo(), "", 1, Duration.ofSeconds(10)));
+                        pg.getUserInfo(), "", 1, Duration.ofSeconds(10), Duration.ofSeconds(10)));
         try {
             await("the storage writer to catch up", Duration.ofMinutes(10), () -> {
                 Map<TopicPartition, Long> applied = reactor.core.publisher.Mono.usingWhen(pool.create(),

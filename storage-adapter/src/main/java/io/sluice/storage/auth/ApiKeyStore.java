@@ -3,27 +3,39 @@ package io.sluice.storage.auth;
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.sluice.config.Tier;
+import io.sluice.storage.postgres.PostgresCalls;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 import java.util.Locale;
 import java.util.regex.Pattern;
 
-/** Tenants and hashed API keys in PostgreSQL (tables from migration V2), through R2DBC. */
+/**
+ * Tenants and hashed API keys in PostgreSQL (tables from migration V2), through R2DBC. The lookup that serves
+ * requests ({@link #find}) has the {@link PostgresCalls} deadline; creating and revoking keys serve commands, which
+ * wait with a deadline of their own.
+ */
 public final class ApiKeyStore {
 
     /** What a tenant id may look like (the same rule as the table's CHECK). */
     public static final Pattern TENANT_ID = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
 
+    private final PostgresCalls calls;
     private final ConnectionFactory connections;
 
+    public ApiKeyStore(PostgresCalls calls) {
+        this.calls = calls;
+        this.connections = calls.connections();
+    }
+
+    /** A store whose calls have the default {@code postgres.call-timeout} (commands and tests). */
     public ApiKeyStore(ConnectionFactory connections) {
-        this.connections = connections;
+        this(PostgresCalls.withDefaultDeadline(connections));
     }
 
     /** The principal of an active key with this SHA-256 (lower-case hex), or empty. */
     public Mono<Principal> find(String keySha256) {
-        return Mono.usingWhen(connections.create(),
+        return calls.call("auth.find", Mono.usingWhen(connections.create(),
                 c -> Flux.from(c.createStatement("""
                                 SELECT t.id, t.tier FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
                                 WHERE k.key_sha256 = $1 AND k.revoked_at IS NULL""")
@@ -31,7 +43,7 @@ public final class ApiKeyStore {
                         .flatMap(r -> r.map((row, meta) -> new Principal(row.get(0, String.class),
                                 Tier.valueOf(row.get(1, String.class).toUpperCase(Locale.ROOT)))))
                         .next(),
-                Connection::close);
+                Connection::close));
     }
 
     /**

@@ -157,7 +157,8 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         }
     }
 
-    private java.util.Optional<ProcessHandle> postmaster() {
+    /** The running postmaster (its backends are its children), from {@code postmaster.pid}; empty when not running. */
+    public java.util.Optional<ProcessHandle> postmaster() {
         try {
             java.util.List<String> lines = Files.readAllLines(dir.resolve("data").resolve("postmaster.pid"));
             return lines.isEmpty() ? java.util.Optional.empty() : ProcessHandle.of(Long.parseLong(lines.get(0).strip()));

@@ -1,9 +1,9 @@
 package io.sluice.storage.events;
 
 import io.r2dbc.spi.Connection;
-import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.Readable;
 import io.r2dbc.spi.Statement;
+import io.sluice.storage.postgres.PostgresCalls;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
@@ -12,13 +12,13 @@ import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Reads a tenant's stored events back (migration V3's {@code events}, in time order), through R2DBC. */
+/** Reads a tenant's stored events back (migration V3's {@code events}, in time order), within the call deadline. */
 public final class EventStore {
 
-    private final ConnectionFactory connections;
+    private final PostgresCalls calls;
 
-    public EventStore(ConnectionFactory connections) {
-        this.connections = connections;
+    public EventStore(PostgresCalls calls) {
+        this.calls = calls;
     }
 
     /** Where a page ends: the last event's time and id. Events are ordered by (time, id). */
@@ -56,10 +56,10 @@ public final class EventStore {
             sql.append(" AND (ts, event_id) > ($").append(binds.size() - 1).append(", $").append(binds.size()).append(')');
         }
         sql.append(" ORDER BY ts, event_id LIMIT ").append(limit);
-        return Mono.usingWhen(connections.create(),
+        return calls.call("events.list", Mono.usingWhen(calls.connections().create(),
                 c -> Flux.from(bind(c.createStatement(sql.toString()), binds).execute())
                         .flatMap(r -> r.map(EventStore::event)).collectList(),
-                Connection::close);
+                Connection::close));
     }
 
     private static Statement bind(Statement statement, List<Object> binds) {

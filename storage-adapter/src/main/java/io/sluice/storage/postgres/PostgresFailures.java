@@ -6,54 +6,60 @@ import io.r2dbc.spi.R2dbcNonTransientResourceException;
 import io.r2dbc.spi.R2dbcTransientException;
 
 import java.io.IOException;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Tells a PostgreSQL failure that may pass by itself (the server or the connection is gone, overloaded, shutting
- * down, a serialization failure or deadlock, a timeout) from one that will fail the same way every time it is
- * retried (a data exception such as {@code 22003} numeric overflow, a constraint, anything else with a SQLSTATE
- * outside the transient classes). An error PostgreSQL did not give a SQLSTATE for counts as transient: retrying
- * is always safe, setting data aside is not.
+ * The one rule that tells a PostgreSQL failure that may pass by itself from one that will recur. Transient: the
+ * server or the connection is gone, overloaded or shutting down, a serialization failure or deadlock, a lock not
+ * available, a timeout, a breaker that is open (SQLSTATE classes {@code 08}, {@code 40}, {@code 53}, {@code 57},
+ * {@code 58}, {@code XX} and {@code 55P03}). Permanent: PostgreSQL answered with any other SQLSTATE, such as
+ * {@code 22003} numeric overflow or a constraint. Requests answer a transient failure with 503 and retry-after
+ * ({@link PostgresCalls#isUnavailable}); the storage writer retries it, and sets a record aside only for a
+ * permanent one.
  */
 public final class PostgresFailures {
 
     private PostgresFailures() {
     }
 
-    /** True when retrying the same statement cannot succeed until something is fixed. */
+    /** True when the same statement may succeed later as it is. */
+    public static boolean isTransient(Throwable error) {
+        for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof R2dbcTransientException || t instanceof R2dbcNonTransientResourceException
+                    || t instanceof TimeoutException || t instanceof IOException
+                    || t instanceof CallNotPermittedException || t instanceof PostgresUnavailableException) {
+                return true;
+            }
+            if (t instanceof R2dbcException r && r.getSqlState() != null && !r.getSqlState().isEmpty()) {
+                return isTransientState(r.getSqlState());
+            }
+        }
+        return false;
+    }
+
+    /** True when PostgreSQL answered with a SQLSTATE that will be the same on every retry. */
     public static boolean isPermanent(Throwable error) {
-        Throwable e = unwrap(error);
-        if (e instanceof R2dbcTransientException || e instanceof R2dbcNonTransientResourceException
-                || e instanceof TimeoutException || e instanceof IOException || e instanceof CallNotPermittedException) {
-            return false;
-        }
-        String state = sqlState(e);
-        if (state == null || state.length() != 5) {
-            return false;
-        }
-        String cls = state.substring(0, 2);
-        return switch (cls) {
-            // connection, insufficient resources, operator intervention (shutdown, query cancel), system error, internal
-            case "08", "53", "57", "58", "XX" -> false;
-            // serialization failure, deadlock
-            case "40" -> false;
-            // lock not available
-            case "55" -> !state.equals("55P03");
-            default -> true;
-        };
+        return sqlState(error) != null && !isTransient(error);
     }
 
-    /** The SQLSTATE of a PostgreSQL error, or null when it has none. */
+    /** The SQLSTATE PostgreSQL answered with, or null when it gave none. */
     public static String sqlState(Throwable error) {
-        return unwrap(error) instanceof R2dbcException r ? r.getSqlState() : null;
+        for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof R2dbcException r && r.getSqlState() != null && !r.getSqlState().isEmpty()) {
+                return r.getSqlState();
+            }
+        }
+        return null;
     }
 
-    private static Throwable unwrap(Throwable error) {
-        Throwable e = error;
-        while (e instanceof CompletionException && e.getCause() != null) {
-            e = e.getCause();
+    static boolean isTransientState(String state) {
+        if (state.length() != 5) {
+            return true;
         }
-        return e;
+        return switch (state.substring(0, 2)) {
+            case "08", "40", "53", "57", "58", "XX" -> true;
+            case "55" -> state.equals("55P03");
+            default -> false;
+        };
     }
 }

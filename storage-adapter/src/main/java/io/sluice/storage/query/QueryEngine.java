@@ -80,8 +80,12 @@ public final class QueryEngine {
         return query;
     }
 
-    /** Runs a planned query. */
+    /** Runs a planned query, within the repository's deadline as a whole. */
     public Mono<QueryResult> run(SeriesQuery query) {
+        return repository.bounded("query.run", runUnbounded(query));
+    }
+
+    private Mono<QueryResult> runUnbounded(SeriesQuery query) {
         return repository.findSeries(query.tenant(), query.metric(), query.matchers(), limits.maxSeries() + 1)
                 .flatMap(series -> {
                     if (series.size() > limits.maxSeries()) {

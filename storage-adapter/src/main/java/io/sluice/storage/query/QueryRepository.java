@@ -4,6 +4,7 @@ import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.Readable;
 import io.r2dbc.spi.Statement;
+import io.sluice.storage.postgres.PostgresCalls;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
@@ -17,7 +18,9 @@ import java.util.Map;
 
 /**
  * The SQL of queries and discovery, through R2DBC. Every statement runs in a read-only transaction with
- * {@code query.statement-timeout} as its statement timeout.
+ * {@code query.statement-timeout} as its statement timeout, and every call (a query as a whole too, see
+ * {@link #bounded}) has the deadline {@code query.statement-timeout + postgres.call-timeout}: PostgreSQL's own
+ * timeout ends a slow statement first, the deadline a call PostgreSQL does not answer at all.
  */
 public final class QueryRepository {
 
@@ -27,12 +30,31 @@ public final class QueryRepository {
                    (SELECT array_agg(value ORDER BY key) FROM jsonb_each_text(labels))
             FROM series""";
 
+    private final PostgresCalls calls;
     private final ConnectionFactory connections;
     private final Duration statementTimeout;
+    private final Duration deadline;
 
-    public QueryRepository(ConnectionFactory connections, Duration statementTimeout) {
-        this.connections = connections;
+    public QueryRepository(PostgresCalls calls, Duration statementTimeout) {
+        this.calls = calls;
+        this.connections = calls.connections();
         this.statementTimeout = statementTimeout;
+        this.deadline = statementTimeout.plus(calls.deadline());
+    }
+
+    /** A repository whose calls have the default {@code postgres.call-timeout} (tests). */
+    public QueryRepository(ConnectionFactory connections, Duration statementTimeout) {
+        this(PostgresCalls.withDefaultDeadline(connections), statementTimeout);
+    }
+
+    /** {@code query.statement-timeout + postgres.call-timeout}: the longest any query call waits. */
+    public Duration deadline() {
+        return deadline;
+    }
+
+    /** An operation made of several calls here, bounded as a whole by {@link #deadline()}. */
+    public <T> Mono<T> bounded(String operation, Mono<T> work) {
+        return calls.call(operation, deadline, work);
     }
 
     /** Series of the tenant with this metric (any metric when null) matching every matcher, at most {@code limit}. */
@@ -73,7 +95,7 @@ public final class QueryRepository {
             sql.append(" AND labels @> $").append(binds.size()).append("::jsonb"); // uses the GIN index
         }
         sql.append(" ORDER BY id LIMIT ").append(limit);
-        return inReadOnly(c -> Flux.from(bind(c.createStatement(sql.toString()), binds).execute())
+        return inReadOnly("query.series", c -> Flux.from(bind(c.createStatement(sql.toString()), binds).execute())
                 .flatMap(r -> r.map(QueryRepository::seriesInfo))
                 .collectList());
     }
@@ -92,7 +114,7 @@ public final class QueryRepository {
                 + ", timestamptz '1970-01-01 00:00:00+00') AS b, " + aggregates
                 + " FROM " + resolution.table() + " WHERE series_id = ANY($1) AND " + time + " >= $2 AND " + time
                 + " < $3 GROUP BY 1, 2 ORDER BY 1, 2";
-        return inReadOnly(c -> Flux.from(c.createStatement(sql)
+        return inReadOnly("query.partials", c -> Flux.from(c.createStatement(sql)
                         .bind("$1", seriesIds.toArray(Long[]::new))
                         .bind("$2", from)
                         .bind("$3", to)
@@ -107,14 +129,14 @@ public final class QueryRepository {
 
     /** Label names the tenant's series use, sorted. */
     public Mono<List<String>> labelNames(String tenant, int limit) {
-        return inReadOnly(c -> Flux.from(c.createStatement("SELECT DISTINCT k FROM series, jsonb_object_keys(labels) k "
+        return inReadOnly("query.label_names", c -> Flux.from(c.createStatement("SELECT DISTINCT k FROM series, jsonb_object_keys(labels) k "
                         + "WHERE tenant = $1 ORDER BY k LIMIT " + limit).bind("$1", tenant).execute())
                 .flatMap(r -> r.map(row -> row.get(0, String.class))).collectList());
     }
 
     /** Values of one label across the tenant's series, sorted. */
     public Mono<List<String>> labelValues(String tenant, String label, int limit) {
-        return inReadOnly(c -> Flux.from(c.createStatement("SELECT DISTINCT labels ->> $2 AS v FROM series "
+        return inReadOnly("query.label_values", c -> Flux.from(c.createStatement("SELECT DISTINCT labels ->> $2 AS v FROM series "
                         + "WHERE tenant = $1 AND labels ? $2 ORDER BY v LIMIT " + limit)
                         .bind("$1", tenant).bind("$2", label).execute())
                 .flatMap(r -> r.map(row -> row.get(0, String.class))).collectList());
@@ -124,8 +146,8 @@ public final class QueryRepository {
     public record Partial(long seriesId, long bucketMs, double min, double max, double sum, long count) {
     }
 
-    private <T> Mono<T> inReadOnly(java.util.function.Function<Connection, Mono<T>> work) {
-        return Mono.usingWhen(connections.create(),
+    private <T> Mono<T> inReadOnly(String operation, java.util.function.Function<Connection, Mono<T>> work) {
+        return bounded(operation, Mono.usingWhen(connections.create(),
                 c -> Mono.from(c.beginTransaction())
                         .then(Flux.from(c.createStatement("SET LOCAL statement_timeout = "
                                 + statementTimeout.toMillis()).execute()).flatMap(r -> r.getRowsUpdated()).then())
@@ -135,7 +157,7 @@ public final class QueryRepository {
                         .flatMap(result -> Mono.from(c.commitTransaction()).thenReturn(result)),
                 Connection::close,
                 (c, err) -> io.sluice.storage.postgres.Transactions.rollbackAndClose(c),
-                io.sluice.storage.postgres.Transactions::rollbackAndClose);
+                io.sluice.storage.postgres.Transactions::rollbackAndClose));
     }
 
     private static Statement bind(Statement statement, List<Object> binds) {

@@ -64,7 +64,7 @@ class DeadLettersTest {
                 (Connection c) -> Flux.from(c.createStatement("CREATE DATABASE " + db).execute()).then(),
                 Connection::close).block(WAIT);
         PostgresConfig p = infra.config().postgres();
-        PostgresConfig own = new PostgresConfig(p.host(), p.port(), db, p.user(), p.password(), 4, p.connectTimeout());
+        PostgresConfig own = new PostgresConfig(p.host(), p.port(), db, p.user(), p.password(), 4, p.connectTimeout(), p.callTimeout());
         Migrations.apply(own);
         pool = PostgresConnections.pool(own);
         SluiceConfig base = infra.config();

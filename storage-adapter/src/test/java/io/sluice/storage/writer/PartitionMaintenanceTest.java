@@ -38,7 +38,7 @@ class PartitionMaintenanceTest {
                 (Connection c) -> Flux.from(c.createStatement("CREATE DATABASE " + db).execute()).then(),
                 Connection::close).block(Duration.ofSeconds(30));
         PostgresConfig p = infra.config().postgres();
-        PostgresConfig own = new PostgresConfig(p.host(), p.port(), db, p.user(), p.password(), 4, p.connectTimeout());
+        PostgresConfig own = new PostgresConfig(p.host(), p.port(), db, p.user(), p.password(), 4, p.connectTimeout(), p.callTimeout());
         Migrations.apply(own);
         pool = PostgresConnections.pool(own);
     }

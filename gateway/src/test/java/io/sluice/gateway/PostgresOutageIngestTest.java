@@ -1,0 +1,157 @@
+package io.sluice.gateway;
+
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.sluice.config.ConfigLoader;
+import io.sluice.config.Tier;
+import io.sluice.gateway.auth.KeysCommand;
+import io.sluice.protocol.error.ErrorCode;
+import io.sluice.protocol.frame.Ack;
+import io.sluice.protocol.frame.ErrorFrame;
+import io.sluice.protocol.frame.HelloOk;
+import io.sluice.storage.auth.ApiKeyStore;
+import io.sluice.storage.testing.FrozenProcesses;
+import io.sluice.storage.testing.RealInfrastructure;
+import io.sluice.storage.testing.TestInfrastructure;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.UnaryOperator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * PostgreSQL down is not an outage for ingest (issue #12, bullet 7): with PostgreSQL frozen longer than every
+ * API key cache TTL (the caches' ticker is moved past them), a key that authenticated before keeps authenticating
+ * from its last valid verdict, HTTP ingest keeps answering 202 and binary ingest keeps ACKing, a binary agent that
+ * connects during the outage gets HELLO_OK at once, and everything acknowledged reaches Kafka. A key never seen
+ * cannot be checked (503). Once PostgreSQL answers again, a revocation applies.
+ */
+@RealInfrastructure
+class PostgresOutageIngestTest {
+
+    /** Long enough that "at once" (no PostgreSQL wait) and "after the deadline" cannot be confused. */
+    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(3);
+    private static final Duration AT_ONCE = Duration.ofMillis(1500);
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    @Test
+    void knownKeysKeepIngestingIntoKafkaThroughAPostgresOutageLongerThanEveryCacheTtl(TestInfrastructure infra)
+            throws Exception {
+        String tenant = "pgout-" + UUID.randomUUID().toString().substring(0, 8);
+        ApiKeyStore keys = new ApiKeyStore(infra.connectionFactory());
+        String key = KeysCommand.create(keys, tenant, Tier.ENTERPRISE);
+        String unseen = KeysCommand.create(keys, "pgout-other-" + UUID.randomUUID().toString().substring(0, 8),
+                Tier.ENTERPRISE);
+        Map<String, String> overrides = new HashMap<>();
+        overrides.put("server.port", "0");
+        overrides.put("postgres.call-timeout", CALL_TIMEOUT.toMillis() + "ms");
+        AtomicLong offset = new AtomicLong();
+        Ticker ticker = () -> System.nanoTime() + offset.get();
+        Set<Double> acked = new HashSet<>();
+        try (Sluice sluice = Sluice.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)),
+                UnaryOperator.identity(), ticker)) {
+            int port = sluice.port();
+            Duration cacheTtl = sluice.config().auth().cacheTtl();
+            Duration negativeTtl = sluice.config().auth().negativeTtl();
+            Duration longestTtl = cacheTtl.compareTo(negativeTtl) > 0 ? cacheTtl : negativeTtl;
+            assertThat(ingest(port, key, 0, acked).statusCode()).isEqualTo(202); // the key's verdict: valid
+            RawAgent before = RawAgent.session(port, key);
+            long sequence = 0;
+            int batch = 1;
+
+            try (FrozenProcesses frozen = FrozenProcesses.postgres(infra)) {
+                offset.addAndGet(longestTtl.plusMinutes(1).toNanos()); // every cached verdict has expired
+                for (int round = 0; round < 6; round++) {
+                    HttpResponse<String> response = ingest(port, key, batch++, acked);
+                    assertThat(response.statusCode()).as("round " + round + ": " + response.body()).isEqualTo(202);
+                    before.send(before.batch(++sequence, "pgout.binary", 5, System.currentTimeMillis(),
+                            1_000_000 + sequence * 10));
+                    assertThat(before.next()).isEqualTo(new Ack(sequence));
+                    for (int i = 0; i < 5; i++) {
+                        acked.add(1_000_000.0 + sequence * 10 + i);
+                    }
+                    offset.addAndGet(Duration.ofMinutes(20).toNanos()); // 2 h past the last lookup in the end
+                }
+
+                // known to be unreachable now: a known key is answered at once, on both transports
+                long start = System.nanoTime();
+                HttpResponse<String> quick = ingest(port, key, batch++, acked);
+                assertThat(quick.statusCode()).isEqualTo(202);
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(AT_ONCE);
+                start = System.nanoTime();
+                try (RawAgent during = RawAgent.connect(port)) {
+                    during.hello(key);
+                    assertThat(during.next()).isInstanceOf(HelloOk.class);
+                    assertThat(Duration.ofNanos(System.nanoTime() - start)).as("HELLO_OK at once").isLessThan(AT_ONCE);
+                    during.send(during.batch(1, "pgout.binary", 5, System.currentTimeMillis(), 2_000_000));
+                    assertThat(during.next()).isEqualTo(new Ack(1));
+                    for (int i = 0; i < 5; i++) {
+                        acked.add(2_000_000.0 + i);
+                    }
+                }
+                // a key never seen cannot be checked: 503, not a guess
+                HttpResponse<String> unknown = ingest(port, unseen, batch++, new HashSet<>());
+                assertThat(unknown.statusCode()).as(unknown.body()).isEqualTo(503);
+                assertThat(unknown.headers().firstValue("retry-after")).isPresent();
+                assertThat(sluice.meterRegistry().get("sluice_auth_stale").counter().count()).isPositive();
+            }
+            before.close();
+
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(http.send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + port + "/health/ready")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200));
+            Set<Double> inKafka = new HashSet<>();
+            for (KafkaTopicReader.Item item : KafkaTopicReader.readAll(infra.bootstrapServers(), "sluice.metrics")) {
+                if (item.tenant().equals(tenant)) {
+                    inKafka.add(item.value());
+                }
+            }
+            assertThat(inKafka).containsAll(acked);
+            assertThat(acked).hasSize(8 * 10 + 7 * 5);
+
+            // PostgreSQL answers again: a revocation applies once the verdict is looked up again
+            assertThat(keys.revokeAll(tenant).block(Duration.ofSeconds(10))).isEqualTo(1);
+            offset.addAndGet(cacheTtl.plusSeconds(1).toNanos());
+            await().atMost(Duration.ofSeconds(15)).untilAsserted(() ->
+                    assertThat(ingest(port, key, 99, new HashSet<>()).statusCode()).isEqualTo(401));
+            try (RawAgent revoked = RawAgent.connect(port)) {
+                revoked.hello(key);
+                assertThat(revoked.next()).isInstanceOfSatisfying(ErrorFrame.class,
+                        e -> assertThat(e.code()).isEqualTo(ErrorCode.AUTH_FAILED));
+            }
+        }
+    }
+
+    /** Posts batch {@code b} of 10 samples; a 202 adds its values to {@code acked}. */
+    private HttpResponse<String> ingest(int port, String key, int b, Set<Double> acked) throws Exception {
+        long now = System.currentTimeMillis();
+        StringBuilder body = new StringBuilder("{\"samples\":[");
+        for (int i = 0; i < 10; i++) {
+            body.append(i == 0 ? "" : ",").append("{\"name\":\"pgout.http\",\"labels\":{\"s\":\"").append(i)
+                    .append("\"},\"timestamp\":").append(now).append(",\"value\":").append(b * 10 + i).append('}');
+        }
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + port + "/api/v1/ingest/metrics"))
+                .header("Authorization", "Bearer " + key).timeout(Duration.ofSeconds(20))
+                .POST(HttpRequest.BodyPublishers.ofString(body.append("]}").toString())).build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() == 202) {
+            for (int i = 0; i < 10; i++) {
+                acked.add((double) (b * 10 + i));
+            }
+        }
+        return response;
+    }
+}
