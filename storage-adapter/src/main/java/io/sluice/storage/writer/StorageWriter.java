@@ -127,6 +127,7 @@ public final class StorageWriter implements AutoCloseable {
     private final Counter samplesInserted;
     private final Counter samplesDuplicate;
     private final Counter eventsWritten;
+    private final Counter clicksWritten;
     private final Counter skippedExpired;
     private final Counter skippedUndecodable;
     private final Timer batchTimer;
@@ -155,6 +156,8 @@ public final class StorageWriter implements AutoCloseable {
         this.samplesInserted = Counter.builder("sluice_writer_rows").tag("table", "samples")
                 .description("Rows the storage writer inserted").register(registry);
         this.eventsWritten = Counter.builder("sluice_writer_rows").tag("table", "events")
+                .description("Rows the storage writer inserted").register(registry);
+        this.clicksWritten = Counter.builder("sluice_writer_rows").tag("table", "link_clicks")
                 .description("Rows the storage writer inserted").register(registry);
         this.samplesDuplicate = Counter.builder("sluice_writer_duplicates").tag("table", "samples")
                 .description("Rows already stored (a resent batch), skipped").register(registry);
@@ -331,6 +334,8 @@ public final class StorageWriter implements AutoCloseable {
 
     private Mono<Void> write(Connection c, TopicPartition tp, WriteBatch batch, long next) {
         PostgresqlConnection pg = unwrap(c);
+        boolean clicks = tp.topic().equals(topics.clicks());
+        long[] written = new long[2]; // samples inserted; event (or click counter) rows written
         return execute(c, STAGING)
                 .then(copy(pg, "COPY stage_series FROM STDIN", batch.series))
                 .then(copy(pg, "COPY stage_samples FROM STDIN", batch.samples))
@@ -339,20 +344,22 @@ public final class StorageWriter implements AutoCloseable {
                 .then(batch.sampleCount == 0 ? Mono.just(0L) : Flux.from(c.createStatement(INSERT_SAMPLES_AND_ROLLUPS).execute())
                         .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).single())
                 .flatMap(inserted -> {
-                    samplesInserted.increment(inserted);
-                    samplesDuplicate.increment(batch.sampleCount - inserted);
-                    String events = tp.topic().equals(topics.clicks()) ? UPSERT_CLICKS : INSERT_EVENTS;
+                    written[0] = inserted;
+                    String events = clicks ? UPSERT_CLICKS : INSERT_EVENTS;
                     return batch.eventCount == 0 ? Mono.just(0L) : Flux.from(c.createStatement(events).execute())
                             .flatMap(r -> r.getRowsUpdated()).reduce(0L, Long::sum);
                 })
-                .doOnNext(eventsWritten::increment)
+                .doOnNext(rows -> written[1] = rows)
                 .then(Flux.from(c.createStatement("UPDATE writer_offsets SET next_offset = $3, updated_at = now() "
                                 + "WHERE topic = $1 AND partition = $2")
                         .bind("$1", tp.topic()).bind("$2", tp.partition()).bind("$3", next).execute())
                         .flatMap(r -> r.getRowsUpdated()).then())
                 .then(beforeCommit.apply(tp))
                 .then(Mono.from(c.commitTransaction()))
-                .doOnSuccess(v -> {
+                .doOnSuccess(v -> { // counted once committed: a rolled-back attempt is retried and counted then
+                    samplesInserted.increment(written[0]);
+                    samplesDuplicate.increment(batch.sampleCount - written[0]);
+                    (clicks ? clicksWritten : eventsWritten).increment(written[1]);
                     skippedExpired.increment(batch.expired);
                     skippedUndecodable.increment(batch.undecodable);
                 })
