@@ -27,7 +27,7 @@ class DeployFilesTest {
         SluiceConfig config = ConfigLoader.load(properties, Map.of(), Map.of());
         Path spool = config.spool().dir();
         assertThat(spool).as("an absolute spool.dir, not one under the root-owned WORKDIR").isAbsolute()
-                .startsWith(Path.of("/var/lib/sluice"));
+                .startsWithRaw(Path.of("/var/lib/sluice"));
 
         String dockerfile = Files.readString(ROOT.resolve("Dockerfile"), StandardCharsets.UTF_8);
         assertThat(dockerfile).contains("COPY deploy/sluice.properties /etc/sluice/sluice.properties")

@@ -104,8 +104,14 @@ public final class Main {
                     }
                     Migrations.apply(config.postgres());
                     Sluice sluice = Sluice.start(config);
-                    io.sluice.storage.writer.WriterRole writer = config.roles().contains(io.sluice.config.Role.WRITER)
-                            ? io.sluice.storage.writer.WriterRole.start(config, sluice.meterRegistry()) : null;
+                    io.sluice.storage.writer.WriterRole writer;
+                    try {
+                        writer = config.roles().contains(io.sluice.config.Role.WRITER)
+                                ? io.sluice.storage.writer.WriterRole.start(config, sluice.meterRegistry()) : null;
+                    } catch (RuntimeException e) {
+                        sluice.close();
+                        throw e;
+                    }
                     out.println("Sluice serving on port " + sluice.port() + " (roles: " + config.roles() + ")");
                     awaitShutdown(() -> {
                         try {
