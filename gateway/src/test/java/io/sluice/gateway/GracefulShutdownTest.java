@@ -56,7 +56,8 @@ class GracefulShutdownTest {
             CompletableFuture<HttpResponse<String>> heldHttp = http.sendAsync(ingest(port, key, now),
                     HttpResponse.BodyHandlers.ofString());
             agent.send(agent.batch(1, "drain.bin", 3, now, 0));
-            await().atMost(Duration.ofSeconds(30)).until(() -> gate[0].waiting() == 2);
+            await().atMost(Duration.ofSeconds(60)).until(() -> sluice.meterRegistry()
+                    .get("sluice_ingest_in_flight_items").gauge().value() == 4); // 1 over HTTP, 3 over binary
 
             CompletableFuture<Void> closed = CompletableFuture.runAsync(sluice::close);
             assertThat(agent.next()).isInstanceOfSatisfying(GoAway.class,

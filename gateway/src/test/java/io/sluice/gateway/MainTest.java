@@ -44,10 +44,11 @@ class MainTest {
         assertThat(run("keys", "create", "--tenant", "acme", "--tier", "gold")).isEqualTo(2);
         assertThat(run("tenants", "set-tier", "--tenant", "acme")).isEqualTo(2);
         assertThat(run("tenants", "promote")).isEqualTo(2);
+        assertThat(run("keys", "create", "--tenant", "acme", "--tier", "free", "--all")).isEqualTo(2);
         assertThat(out.toString(StandardCharsets.UTF_8)).isEmpty();
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("usage: sluice keys create",
                 "--tier: gold (expected: free, paid or enterprise)", "usage: sluice tenants set-tier",
-                "unknown subcommand 'promote'");
+                "unknown subcommand 'promote'", "keys create does not take --all");
     }
 
     @Test

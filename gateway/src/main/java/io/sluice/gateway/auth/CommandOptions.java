@@ -44,6 +44,17 @@ final class CommandOptions {
         return options;
     }
 
+    /**
+     * @throws IllegalArgumentException naming an option given that this subcommand does not take
+     */
+    static void only(Map<String, String> options, String subcommand, Set<String> allowed) {
+        for (String name : options.keySet()) {
+            if (!allowed.contains(name)) {
+                throw new IllegalArgumentException(subcommand + " does not take " + name);
+            }
+        }
+    }
+
     /** The tier named (any case), or null when {@code value} is null. */
     static Tier tier(String value) {
         if (value == null) {

@@ -42,6 +42,11 @@ public final class KeysCommand {
         try {
             options = CommandOptions.parse(args.subList(1, args.size()), Set.of("--tenant", "--tier", "--key",
                     "--prefix"), Set.of("--all"));
+            CommandOptions.only(options, "keys " + args.get(0), switch (args.get(0)) {
+                case "create" -> Set.of("--tenant", "--tier");
+                case "list" -> Set.of("--tenant");
+                default -> Set.of("--tenant", "--key", "--prefix", "--all");
+            });
         } catch (IllegalArgumentException e) {
             err.println(e.getMessage() + "\n" + USAGE);
             return 2;

@@ -33,6 +33,8 @@ public final class TenantsCommand {
         Tier tier;
         try {
             options = CommandOptions.parse(args.subList(1, args.size()), Set.of("--tenant", "--tier"), Set.of());
+            CommandOptions.only(options, "tenants " + args.get(0),
+                    args.get(0).equals("show") ? Set.of("--tenant") : Set.of("--tenant", "--tier"));
             tier = CommandOptions.tier(options.get("--tier"));
         } catch (IllegalArgumentException e) {
             err.println(e.getMessage() + "\n" + USAGE);
@@ -59,7 +61,7 @@ public final class TenantsCommand {
                 });
             }
             case "show" -> {
-                if (tenant == null || tier != null) {
+                if (tenant == null) {
                     err.println(USAGE);
                     return 2;
                 }
