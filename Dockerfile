@@ -14,12 +14,18 @@ COPY loadtest loadtest
 RUN ./mvnw -B -ntp -DskipTests -pl gateway -am package
 
 FROM eclipse-temurin:17-jre
+# /var/lib/sluice holds the spool (spool.dir in deploy/sluice.properties): owned by the user the image runs as,
+# and a volume, so what was acknowledged into the spool survives a container being recreated. A named volume
+# starts as a copy of this directory (owner included); a bind mount must be writable by uid 10001.
 RUN groupadd --system --gid 10001 sluice \
- && useradd --system --uid 10001 --gid sluice --home-dir /opt/sluice --shell /usr/sbin/nologin sluice
+ && useradd --system --uid 10001 --gid sluice --home-dir /opt/sluice --shell /usr/sbin/nologin sluice \
+ && mkdir -p /var/lib/sluice/spool \
+ && chown -R sluice:sluice /var/lib/sluice
 WORKDIR /opt/sluice
 COPY --from=build /src/gateway/target/lib/ /opt/sluice/lib/
 COPY --from=build /src/gateway/target/sluice-gateway.jar /opt/sluice/sluice-gateway.jar
-COPY config/sluice.example.properties /etc/sluice/sluice.properties
+COPY deploy/sluice.properties /etc/sluice/sluice.properties
+VOLUME ["/var/lib/sluice"]
 USER sluice:sluice
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \

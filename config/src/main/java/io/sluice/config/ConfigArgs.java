@@ -46,6 +46,11 @@ public record ConfigArgs(Path configFile, Map<String, String> overrides, List<St
         return ConfigLoader.load(configFile, env, overrides);
     }
 
+    /** The settings these arguments, their file or the environment give a value (see {@link ConfigLoader#explicitlySet}). */
+    public java.util.Set<String> explicitlySet(Map<String, String> env) {
+        return ConfigLoader.explicitlySet(configFile, env, overrides);
+    }
+
     private static String nameOf(String arg) {
         int eq = arg.indexOf('=');
         return eq > 0 ? arg.substring(2, eq) : arg.substring(2);

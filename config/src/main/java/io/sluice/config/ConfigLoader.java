@@ -82,6 +82,24 @@ public final class ConfigLoader {
         return assemble(new Typed(typed));
     }
 
+    /**
+     * The names of the settings given a value by the file, the environment or the overrides (rather than left
+     * at their defaults), for commands whose behaviour depends on whether a setting was chosen.
+     */
+    public static Set<String> explicitlySet(Path file, Map<String, String> env, Map<String, String> overrides) {
+        Set<String> names = new java.util.TreeSet<>();
+        if (file != null) {
+            names.addAll(readFile(file).stringPropertyNames());
+        }
+        for (Setting<?> s : Settings.ALL) {
+            if (env.containsKey(s.envName())) {
+                names.add(s.name());
+            }
+        }
+        names.addAll(overrides.keySet());
+        return names;
+    }
+
     private static Properties readFile(Path file) {
         Properties props = new Properties();
         try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {

@@ -184,10 +184,10 @@ public final class Settings {
             1L << 34, "Approximate size of the query result cache (entries are weighed by result size).");
 
     // ---- links --------------------------------------------------------------------------------
-    public static final Setting<String> LINKS_BASE_URL = new Setting<>("links.base-url", "http://127.0.0.1:8080",
-            "an absolute http(s) URL without a path", "How short links are written (base + / + code); links may not "
-            + "point at this host.", java.util.function.Function.identity(),
-            u -> u.matches("https?://[A-Za-z0-9.\\-\\[\\]:]+(:\\d{1,5})?"), false);
+    public static final Setting<String> LINKS_BASE_URL = new Setting<>("links.base-url", "",
+            "an absolute http(s) URL without a path, or empty", "How short links are written (base + / + code); links "
+            + "may not point at this host. Empty = http://127.0.0.1:<the port server.port bound>.",
+            String::strip, u -> u.isEmpty() || u.matches("https?://[A-Za-z0-9.\\-\\[\\]:]+(:\\d{1,5})?"), false);
     public static final Setting<Integer> LINKS_CACHE_MAX = intIn("links.cache-max-entries", 1_000_000, 1, 100_000_000,
             "Most links (and known-missing codes) the redirect cache holds.");
     public static final Setting<Duration> LINKS_CACHE_TTL = duration("links.cache-ttl", "10m", Duration.ofSeconds(1),

@@ -4,6 +4,7 @@ import io.sluice.config.ConfigArgs;
 import io.sluice.config.ConfigException;
 import io.sluice.config.SluiceConfig;
 import io.sluice.gateway.dev.DevMode;
+import io.sluice.gateway.server.PortUnavailableException;
 import io.sluice.storage.postgres.Migrations;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -14,9 +15,10 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * The {@code sluice} command: {@code dev}, {@code serve} and {@code help}.
+ * The {@code sluice} command: {@code dev}, {@code serve}, {@code keys}, {@code tenants} and {@code help}.
  *
  * <p>Exit codes: 0 after a clean shutdown, 1 when start-up failed, 2 for a usage or configuration error.
+ * Logs go to stderr; stdout carries only what a command prints for scripts.
  */
 public final class Main {
 
@@ -26,11 +28,21 @@ public final class Main {
             Usage: sluice <command> [options]
 
             Commands:
-              dev                 Run everything locally: embedded Kafka and PostgreSQL (data under
+              dev [--reset-key]   Run everything locally: embedded Kafka and PostgreSQL (data under
                                   .sluice/dev/), migrations, the gateway on port 8080. Ctrl-C stops all.
+                                  The dev API key is kept in .sluice/dev/dev-api-key and reused;
+                                  --reset-key revokes it and makes a new one.
               serve --config FILE Run against external Kafka and PostgreSQL.
               keys create --tenant T --tier free|paid|enterprise
-                                  Create an API key (printed once) in the configured PostgreSQL.
+                                  Create an API key (only the key goes to stdout, once). A new tenant
+                                  gets the tier; an existing tenant must already have it.
+              keys list --tenant T
+              keys revoke --key KEY | --tenant T (--prefix P | --all)
+              tenants set-tier --tenant T --tier free|paid|enterprise
+                                  Change a tenant's tier (and so its quotas).
+              tenants show --tenant T
+                                  keys and tenants work on the running `sluice dev`'s PostgreSQL
+                                  (.sluice/dev/endpoints.env) unless postgres.* settings are given.
               help                Show this help.
 
             Options (any command):
@@ -63,7 +75,7 @@ public final class Main {
         }
         List<String> rest = parsed.rest();
         String command = rest.isEmpty() ? "help" : rest.get(0);
-        if (rest.size() > 1 && !command.equals("keys")) {
+        if (rest.size() > 1 && !List.of("keys", "tenants", "dev").contains(command)) {
             err.println("sluice " + command + ": unexpected argument " + rest.get(1) + "\n\n" + USAGE);
             return 2;
         }
@@ -74,7 +86,15 @@ public final class Main {
                     return 0;
                 }
                 case "dev" -> {
-                    DevMode dev = DevMode.start(config, out);
+                    boolean resetKey = false;
+                    for (String arg : rest.subList(1, rest.size())) {
+                        if (!arg.equals("--reset-key")) {
+                            err.println("sluice dev: unexpected argument " + arg + "\n\n" + USAGE);
+                            return 2;
+                        }
+                        resetKey = true;
+                    }
+                    DevMode dev = DevMode.start(config, out, resetKey);
                     awaitShutdown(dev);
                     return 0;
                 }
@@ -84,8 +104,14 @@ public final class Main {
                     }
                     Migrations.apply(config.postgres());
                     Sluice sluice = Sluice.start(config);
-                    io.sluice.storage.writer.WriterRole writer = config.roles().contains(io.sluice.config.Role.WRITER)
-                            ? io.sluice.storage.writer.WriterRole.start(config, sluice.meterRegistry()) : null;
+                    io.sluice.storage.writer.WriterRole writer;
+                    try {
+                        writer = config.roles().contains(io.sluice.config.Role.WRITER)
+                                ? io.sluice.storage.writer.WriterRole.start(config, sluice.meterRegistry()) : null;
+                    } catch (RuntimeException e) {
+                        sluice.close();
+                        throw e;
+                    }
                     out.println("Sluice serving on port " + sluice.port() + " (roles: " + config.roles() + ")");
                     awaitShutdown(() -> {
                         try {
@@ -99,13 +125,22 @@ public final class Main {
                     return 0;
                 }
                 case "keys" -> {
-                    return io.sluice.gateway.auth.KeysCommand.run(rest.subList(1, rest.size()), config, out, err);
+                    return io.sluice.gateway.auth.KeysCommand.run(rest.subList(1, rest.size()), config,
+                            parsed.explicitlySet(System.getenv()), out, err);
+                }
+                case "tenants" -> {
+                    return io.sluice.gateway.auth.TenantsCommand.run(rest.subList(1, rest.size()), config,
+                            parsed.explicitlySet(System.getenv()), out, err);
                 }
                 default -> {
                     err.println("sluice: unknown command '" + command + "'\n\n" + USAGE);
                     return 2;
                 }
             }
+        } catch (PortUnavailableException e) {
+            // Everything started before was stopped on the way here; the message says all there is to say.
+            err.println("sluice " + command + ": " + e.getMessage());
+            return 1;
         } catch (RuntimeException e) {
             log.error("Sluice could not start: {}", e.getMessage(), e);
             err.println("sluice " + command + ": " + e.getMessage());

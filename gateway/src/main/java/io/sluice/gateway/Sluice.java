@@ -39,6 +39,7 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -67,6 +68,7 @@ public final class Sluice implements AutoCloseable {
     private io.sluice.gateway.links.ClickTracker clicks;
     private io.sluice.gateway.links.LinkInvalidation invalidation;
     private BinarySessions binarySessions;
+    private io.sluice.gateway.http.ShutdownGate httpGate;
     private int binaryPort = EdgeConfig.NO_PORT;
     private final AtomicBoolean draining = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -150,9 +152,10 @@ public final class Sluice implements AutoCloseable {
         clicks = new io.sluice.gateway.links.ClickTracker(config.links().clickQueue(), sink, topics, metrics.registry());
         invalidation = new io.sluice.gateway.links.LinkInvalidation(config.kafka(), topics, sink, redirectCache,
                 metrics.registry());
+        io.sluice.gateway.server.NodeAddresses self = io.sluice.gateway.server.NodeAddresses.of(config.server().host(),
+                config.links().baseUrl());
         io.sluice.gateway.links.LinksApi links = new io.sluice.gateway.links.LinksApi(linkStore,
-                new io.sluice.gateway.links.LinkRules(config.links().baseUrl()), invalidation, redirectCache,
-                config.links().baseUrl(), clock);
+                new io.sluice.gateway.links.LinkRules(self), invalidation, redirectCache, self::baseUrl, clock);
         io.sluice.gateway.links.Redirects redirects = new io.sluice.gateway.links.Redirects(redirectCache, clicks,
                 config.links(), TimeMeter.SYSTEM_NANOTIME, metrics.registry());
         io.sluice.gateway.events.EventsApi events = new io.sluice.gateway.events.EventsApi(
@@ -180,12 +183,15 @@ public final class Sluice implements AutoCloseable {
                 .setMaxInitialLineLength(8192)
                 .setMaxHeaderSize(config.server().maxHeaderBytes())
                 .setValidateHeaders(true);
+        httpGate = new io.sluice.gateway.http.ShutdownGate(metrics.registry());
         EdgePipeline edge = new EdgePipeline(connectionLimit, config.server().idleTimeout().toSeconds(),
-                ServerTls.load(config.edge()), decoderConfig, config.server().maxBodyBytes(), router, binarySessions);
+                ServerTls.load(config.edge()), decoderConfig, config.server().maxBodyBytes(), router, httpGate,
+                binarySessions);
         server.start(edge::initUnified);
         if (config.edge().binaryPort() != EdgeConfig.NO_PORT) {
             binaryPort = server.listen(config.edge().binaryPort(), "server.binary-port", edge::initBinaryOnly);
         }
+        self.listening(server.port(), binaryPort);
         metrics.bindEventLoops(server.workers());
     }
 
@@ -208,9 +214,11 @@ public final class Sluice implements AutoCloseable {
     }
 
     /**
-     * Graceful shutdown: readiness turns 503, the sockets stop accepting, binary sessions get GOAWAY and close
-     * once their in-flight batches are answered, in-flight requests finish within {@code server.shutdown-grace},
-     * then shared clients close. Safe to call more than once.
+     * Graceful shutdown. The listener stays open while in-flight work drains, for at most
+     * {@code server.shutdown-grace}: readiness answers 503 {@code shutting_down}, other HTTP routes answer new
+     * requests 503 {@code shutting_down} with {@code Retry-After}, binary sessions get GOAWAY and close once their
+     * in-flight batches are answered, and requests admitted before finish. Then the sockets close, then the
+     * shared clients. Safe to call more than once.
      */
     @Override
     public void close() {
@@ -219,18 +227,21 @@ public final class Sluice implements AutoCloseable {
         }
         long began = System.nanoTime();
         draining.set(true);
-        server.stopAccepting();
-        if (binarySessions != null) {
-            try {
-                binarySessions.goAway().get(config.server().shutdownGrace().toMillis(), TimeUnit.MILLISECONDS);
-            } catch (TimeoutException e) {
-                log.warn("Binary sessions still open after server.shutdown-grace ({}); closing them",
-                        config.server().shutdownGrace());
-            } catch (ExecutionException e) {
-                log.warn("Binary sessions did not close cleanly", e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        CompletableFuture<Void> httpDrained = httpGate == null ? CompletableFuture.completedFuture(null)
+                : httpGate.close();
+        CompletableFuture<Void> binaryClosed = binarySessions == null ? CompletableFuture.completedFuture(null)
+                : binarySessions.goAway();
+        try {
+            CompletableFuture.allOf(httpDrained, binaryClosed)
+                    .get(config.server().shutdownGrace().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            log.warn("Still in flight after server.shutdown-grace ({}): {} HTTP request(s){}; closing anyway",
+                    config.server().shutdownGrace(), httpGate == null ? 0 : httpGate.unanswered(),
+                    binaryClosed.isDone() ? "" : " and binary sessions");
+        } catch (ExecutionException e) {
+            log.warn("In-flight work did not drain cleanly", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         server.close();
         if (durable != null) {

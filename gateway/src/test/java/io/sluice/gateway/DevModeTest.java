@@ -70,6 +70,21 @@ class DevModeTest {
         assertThat(alive(kafkaPid)).as("Kafka child stopped").isFalse();
         assertThat(alive(postgresPid)).as("postmaster stopped").isFalse();
         assertThat(dir.resolve("endpoints.env")).doesNotExist();
+
+        // The next run keeps the key (scripts that saved it go on working), and short links follow its port.
+        assertThat(dir.resolve("dev-api-key")).hasContent(endpoints.get("DEV_API_KEY"));
+        try (DevMode again = DevMode.start(config, new PrintStream(new ByteArrayOutputStream(), true,
+                StandardCharsets.UTF_8))) {
+            assertThat(again.devApiKey()).isEqualTo(endpoints.get("DEV_API_KEY"));
+            HttpResponse<String> link = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create(again.httpUrl() + "/api/v1/links"))
+                            .header("Authorization", "Bearer " + again.devApiKey())
+                            .POST(HttpRequest.BodyPublishers.ofString("{\"url\":\"https://example.com/\"}"))
+                            .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(link.statusCode()).as(link.body()).isEqualTo(201);
+            assertThat(link.body()).as("links.base-url follows the port dev listens on")
+                    .contains("\"short_url\":\"" + again.httpUrl() + "/");
+        }
     }
 
     private static boolean alive(long pid) {

@@ -32,6 +32,26 @@ class MainTest {
     }
 
     @Test
+    void devTakesOnlyResetKey() {
+        assertThat(run("dev", "--frobnicate")).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("sluice dev: unexpected argument --frobnicate");
+    }
+
+    @Test
+    void keysAndTenantsExplainTheirUsageWithoutTouchingADatabase() {
+        assertThat(run("keys")).isEqualTo(2);
+        assertThat(run("keys", "create", "--tenant", "acme")).isEqualTo(2);
+        assertThat(run("keys", "create", "--tenant", "acme", "--tier", "gold")).isEqualTo(2);
+        assertThat(run("tenants", "set-tier", "--tenant", "acme")).isEqualTo(2);
+        assertThat(run("tenants", "promote")).isEqualTo(2);
+        assertThat(run("keys", "create", "--tenant", "acme", "--tier", "free", "--all")).isEqualTo(2);
+        assertThat(out.toString(StandardCharsets.UTF_8)).isEmpty();
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("usage: sluice keys create",
+                "--tier: gold (expected: free, paid or enterprise)", "usage: sluice tenants set-tier",
+                "unknown subcommand 'promote'", "keys create does not take --all");
+    }
+
+    @Test
     void invalidSettingStopsStartWithTheSettingNamed() {
         assertThat(run("serve", "--server.port=70000")).isEqualTo(2);
         assertThat(err.toString(StandardCharsets.UTF_8))

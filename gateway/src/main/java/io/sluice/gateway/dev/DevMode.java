@@ -16,7 +16,8 @@ import java.nio.file.Path;
 
 /**
  * {@code sluice dev}: embedded real Kafka and PostgreSQL under {@code dev.data-dir}, migrations, every
- * role in this process, a banner and {@code endpoints.env}.
+ * role in this process, a stable API key for the tenant {@value #DEV_TENANT} ({@link DevKey}), a banner and
+ * {@code endpoints.env}.
  */
 public final class DevMode implements AutoCloseable {
 
@@ -26,28 +27,33 @@ public final class DevMode implements AutoCloseable {
     private final EmbeddedInfrastructure infrastructure;
     private final Sluice sluice;
     private final WriterRole writer;
-    private final String devApiKey;
+    private final DevKey devKey;
 
     private DevMode(Path dataDir, EmbeddedInfrastructure infrastructure, Sluice sluice, WriterRole writer,
-                    String devApiKey) {
+                    DevKey devKey) {
         this.dataDir = dataDir;
         this.infrastructure = infrastructure;
         this.sluice = sluice;
         this.writer = writer;
-        this.devApiKey = devApiKey;
+        this.devKey = devKey;
     }
 
     /** The tenant {@code sluice dev} seeds. */
     public static final String DEV_TENANT = "dev";
 
     public static DevMode start(SluiceConfig base, PrintStream out) {
+        return start(base, out, false);
+    }
+
+    /** @param resetKey revoke the kept dev API key and make a new one ({@code sluice dev --reset-key}) */
+    public static DevMode start(SluiceConfig base, PrintStream out, boolean resetKey) {
         Path dataDir = base.devDataDir().toAbsolutePath();
         EmbeddedInfrastructure infrastructure = EmbeddedInfrastructure.start(dataDir, true);
         try {
             SluiceConfig config = infrastructure.configure(base);
             config = config.withSpool(config.spool().withDir(dataDir.resolve("spool")));
             Migrations.apply(config.postgres());
-            String key = seedDevKey(config);
+            DevKey key = DevKey.ensure(config.postgres(), dataDir, DEV_TENANT, resetKey);
             Sluice sluice = Sluice.start(config);
             WriterRole writer;
             try {
@@ -65,20 +71,8 @@ public final class DevMode implements AutoCloseable {
         }
     }
 
-    /** A fresh key for the dev tenant (enterprise tier); earlier dev keys are revoked. */
-    private static String seedDevKey(SluiceConfig config) {
-        io.r2dbc.pool.ConnectionPool pool = io.sluice.storage.postgres.PostgresConnections.pool(config.postgres());
-        try {
-            io.sluice.storage.auth.ApiKeyStore store = new io.sluice.storage.auth.ApiKeyStore(pool);
-            store.revokeAll(DEV_TENANT).block(java.time.Duration.ofSeconds(30));
-            return io.sluice.gateway.auth.KeysCommand.create(store, DEV_TENANT, io.sluice.config.Tier.ENTERPRISE);
-        } finally {
-            pool.dispose();
-        }
-    }
-
     public String devApiKey() {
-        return devApiKey;
+        return devKey.key();
     }
 
     public String httpUrl() {
@@ -98,7 +92,7 @@ public final class DevMode implements AutoCloseable {
                 .put("HTTP_URL", httpUrl())
                 .put("KAFKA_BOOTSTRAP", infrastructure.kafka().bootstrapServers())
                 .put("PG_URL", infrastructure.postgres().url())
-                .put("DEV_API_KEY", devApiKey);
+                .put("DEV_API_KEY", devKey.key());
         Path file;
         try {
             file = endpoints.writeTo(dataDir);
@@ -113,7 +107,10 @@ public final class DevMode implements AutoCloseable {
         out.println("  Kafka      " + infrastructure.kafka().bootstrapServers());
         out.println("  Postgres   " + infrastructure.postgres().url());
         out.println("  Metrics    " + httpUrl() + "/metrics");
-        out.println("  API key    " + devApiKey + "   (tenant '" + DEV_TENANT + "', enterprise tier)");
+        out.println("  API key    " + devKey.key() + "   (tenant '" + DEV_TENANT + "', "
+                + devKey.tier().name().toLowerCase(java.util.Locale.ROOT) + " tier; "
+                + (devKey.reused() ? "kept from the last run" : "new") + ", in " + DevKey.FILE_NAME
+                + "; --reset-key for a new one)");
         out.println();
         out.println("  Endpoints written to " + file);
         out.println("  Data in " + dataDir + "; Ctrl-C stops everything.");

@@ -12,6 +12,7 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.sluice.gateway.binary.BinarySessions;
 import io.sluice.gateway.http.BodyAggregator;
 import io.sluice.gateway.http.HttpRouter;
+import io.sluice.gateway.http.ShutdownGate;
 import io.sluice.gateway.server.ConnectionLimit;
 import io.sluice.protocol.server.ServerPipeline;
 
@@ -29,8 +30,9 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@value #DETECT} (or {@value #DETECT_TLS} inside TLS): {@link ProtocolDetector}, removed once it
  *       decided; then either
  *     <ul>
- *       <li>HTTP: {@value #HTTP_CODEC} → {@value #HTTP_DECOMPRESS} → {@value #HTTP_BODY} → {@value #HTTP_ROUTER}
- *           ({@code server.max-header-bytes}, {@code server.max-body-bytes})</li>
+ *       <li>HTTP: {@value #HTTP_CODEC} → {@value #HTTP_DECOMPRESS} → {@value #HTTP_BODY} → {@value #HTTP_SHUTDOWN}
+ *           ({@link ShutdownGate}) → {@value #HTTP_ROUTER} ({@code server.max-header-bytes},
+ *           {@code server.max-body-bytes})</li>
  *       <li>binary: {@link ServerPipeline}'s handlers ({@code binary.max-frame-bytes}) with
  *           {@value #BINARY_ERRORS} before {@value ServerPipeline#INVALID_FRAME} and a
  *           {@link io.sluice.gateway.binary.BinarySession} as {@value ServerPipeline#SESSION}</li>
@@ -48,6 +50,7 @@ public final class EdgePipeline {
     public static final String HTTP_CODEC = "http-codec";
     public static final String HTTP_DECOMPRESS = "http-decompress";
     public static final String HTTP_BODY = "http-body";
+    public static final String HTTP_SHUTDOWN = "http-shutdown";
     public static final String HTTP_ROUTER = "http-router";
     public static final String BINARY_ERRORS = "binary-errors";
 
@@ -57,6 +60,7 @@ public final class EdgePipeline {
     private final HttpDecoderConfig httpDecoder;
     private final int maxBodyBytes;
     private final HttpRouter router;
+    private final ShutdownGate shutdownGate;
     private final BinarySessions binary;
 
     /**
@@ -64,13 +68,15 @@ public final class EdgePipeline {
      *            gets 400)
      */
     public EdgePipeline(ConnectionLimit connectionLimit, long idleSeconds, SslContext tls,
-                        HttpDecoderConfig httpDecoder, int maxBodyBytes, HttpRouter router, BinarySessions binary) {
+                        HttpDecoderConfig httpDecoder, int maxBodyBytes, HttpRouter router, ShutdownGate shutdownGate,
+                        BinarySessions binary) {
         this.connectionLimit = connectionLimit;
         this.idleSeconds = idleSeconds;
         this.tls = tls;
         this.httpDecoder = httpDecoder;
         this.maxBodyBytes = maxBodyBytes;
         this.router = router;
+        this.shutdownGate = shutdownGate;
         this.binary = binary;
     }
 
@@ -105,6 +111,7 @@ public final class EdgePipeline {
         p.addLast(HTTP_CODEC, new HttpServerCodec(httpDecoder))
                 .addLast(HTTP_DECOMPRESS, new HttpContentDecompressor(0))
                 .addLast(HTTP_BODY, new BodyAggregator(maxBodyBytes, router.rejected("body_too_large")))
+                .addLast(HTTP_SHUTDOWN, shutdownGate)
                 .addLast(HTTP_ROUTER, router);
     }
 

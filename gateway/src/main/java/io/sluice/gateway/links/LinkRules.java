@@ -1,7 +1,10 @@
 package io.sluice.gateway.links;
 
+import io.sluice.gateway.server.NodeAddresses;
+
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -21,14 +24,17 @@ public final class LinkRules {
     public static final Set<String> RESERVED = Set.of("api", "health", "metrics", "admin", "static", "assets",
             "links", "login", "logout", "robots", "favicon", "sluice", "v1", "status", "docs");
 
-    private final String selfHost;
-    private final int selfPort;
+    private final NodeAddresses self;
 
-    /** @param baseUrl {@code links.base-url}: the gateway's own address, which links may not point at */
+    /** @param self the addresses this node answers on, which links may not point at */
+    public LinkRules(NodeAddresses self) {
+        this.self = self;
+    }
+
+    /** Rules for a node known only by its base URL (and loopback on that URL's port). */
     public LinkRules(String baseUrl) {
-        URI base = URI.create(baseUrl);
-        this.selfHost = base.getHost() == null ? "" : base.getHost().toLowerCase(Locale.ROOT);
-        this.selfPort = effectivePort(base);
+        this(new NodeAddresses("127.0.0.1", baseUrl, List.of(), List.of()));
+        self.listening(NodeAddresses.effectivePort(URI.create(baseUrl)));
     }
 
     /** Thrown with a message naming what is wrong; answered with 400. */
@@ -107,9 +113,9 @@ public final class LinkRules {
         if (uri.getRawUserInfo() != null) {
             throw new InvalidLinkException("invalid_url", "url: user information in a link is not allowed");
         }
-        String host = uri.getHost().toLowerCase(Locale.ROOT);
-        if (host.equals(selfHost) && effectivePort(uri) == selfPort) {
-            throw new InvalidLinkException("invalid_url", "url: points at this gateway (" + selfHost + ")");
+        if (self.isThisNode(uri.getHost(), NodeAddresses.effectivePort(uri))) {
+            throw new InvalidLinkException("invalid_url", "url: points at this gateway (" + uri.getHost() + ":"
+                    + NodeAddresses.effectivePort(uri) + "), so following it would redirect to itself");
         }
         String ascii = uri.toASCIIString();
         if (ascii.length() > MAX_URL_LENGTH) {
@@ -123,12 +129,5 @@ public final class LinkRules {
             throw new InvalidLinkException("invalid_redirect", "redirect: " + status + " (expected: 301, 302, 307 or 308)");
         }
         return status;
-    }
-
-    private static int effectivePort(URI uri) {
-        if (uri.getPort() >= 0) {
-            return uri.getPort();
-        }
-        return "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
     }
 }

@@ -46,11 +46,11 @@ public final class LinksApi {
     private final Mono<LinkCodes> codes;
     private final LinkInvalidation invalidation;
     private final RedirectCache cache;
-    private final String baseUrl;
+    private final java.util.function.Supplier<String> baseUrl;
     private final Clock clock;
 
-    public LinksApi(LinkStore store, LinkRules rules, LinkInvalidation invalidation, RedirectCache cache, String baseUrl,
-                    Clock clock) {
+    public LinksApi(LinkStore store, LinkRules rules, LinkInvalidation invalidation, RedirectCache cache,
+                    java.util.function.Supplier<String> baseUrl, Clock clock) {
         this.store = store;
         this.rules = rules;
         this.ids = new LinkIds(store::reserveIdBlock);
@@ -260,7 +260,7 @@ public final class LinksApi {
     private void writeLink(JsonGenerator json, Link link) throws IOException {
         json.writeStartObject();
         json.writeStringField("code", link.code());
-        json.writeStringField("short_url", baseUrl + "/" + link.code());
+        json.writeStringField("short_url", baseUrl.get() + "/" + link.code());
         json.writeStringField("url", link.target());
         json.writeNumberField("redirect", link.redirect());
         if (link.expiresAt() == null) {

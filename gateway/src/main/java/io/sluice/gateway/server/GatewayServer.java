@@ -3,6 +3,7 @@ package io.sluice.gateway.server;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -52,7 +53,7 @@ public final class GatewayServer implements AutoCloseable {
     /**
      * Binds {@code server.host:server.port} and starts serving.
      *
-     * @throws IllegalStateException naming the setting when the port cannot be bound
+     * @throws PortUnavailableException naming the setting when the port cannot be bound
      */
     public GatewayServer start(Consumer<SocketChannel> pipeline) {
         serverChannel = bind(config.port(), "server.port", pipeline);
@@ -89,14 +90,14 @@ public final class GatewayServer implements AutoCloseable {
                         pipeline.accept(ch);
                     }
                 });
-        try {
-            return bootstrap.bind(config.host(), port).syncUninterruptibly().channel();
-        } catch (RuntimeException e) {
+        // awaitUninterruptibly, not syncUninterruptibly: the latter rethrows the native bind error as an
+        // undeclared checked exception, which no caller's catch would see.
+        ChannelFuture bound = bootstrap.bind(config.host(), port).awaitUninterruptibly();
+        if (!bound.isSuccess()) {
             close();
-            throw new IllegalStateException(setting + ": " + port + " on " + config.host()
-                    + " cannot be bound (" + e.getMessage() + "); choose another with --" + setting + " or "
-                    + "SLUICE_" + setting.toUpperCase(java.util.Locale.ROOT).replace('.', '_').replace('-', '_'), e);
+            throw new PortUnavailableException(setting, port, config.host(), bound.cause());
         }
+        return bound.channel();
     }
 
     /** The port actually bound (useful when {@code server.port} is 0). */

@@ -146,6 +146,7 @@ public final class StorageWriter implements AutoCloseable {
     private final Counter samplesInserted;
     private final Counter samplesDuplicate;
     private final Counter eventsWritten;
+    private final Counter clicksWritten;
     private final Counter skippedExpired;
     private final DeadLetters.Counters deadLetters;
     private final Timer batchTimer;
@@ -174,6 +175,8 @@ public final class StorageWriter implements AutoCloseable {
         this.samplesInserted = Counter.builder("sluice_writer_rows").tag("table", "samples")
                 .description("Rows the storage writer inserted").register(registry);
         this.eventsWritten = Counter.builder("sluice_writer_rows").tag("table", "events")
+                .description("Rows the storage writer inserted").register(registry);
+        this.clicksWritten = Counter.builder("sluice_writer_rows").tag("table", "link_clicks")
                 .description("Rows the storage writer inserted").register(registry);
         this.samplesDuplicate = Counter.builder("sluice_writer_duplicates").tag("table", "samples")
                 .description("Rows already stored (a resent batch), skipped").register(registry);
@@ -402,18 +405,19 @@ public final class StorageWriter implements AutoCloseable {
     private Mono<Void> write(Connection c, TopicPartition tp, WriteBatch batch,
                              List<ReceiverRecord<byte[], byte[]>> records, long next) {
         return writeRows(c, batch, tp.topic().equals(topics.clicks()))
-                .then(Flux.fromIterable(batch.undecodable).concatMap(u -> DeadLetters.insert(c, tp,
-                        records.get(u.index()).offset(), DeadLetters.REASON_UNDECODABLE, null, u.error(),
-                        records.get(u.index()).value())).then())
-                .then(storeOffset(c, tp, next))
-                .then(beforeCommit.apply(tp))
-                .then(Mono.from(c.commitTransaction()))
-                .doOnSuccess(v -> {
-                    skippedExpired.increment(batch.expired);
-                    if (!batch.undecodable.isEmpty()) {
-                        deadLetters.counter(DeadLetters.REASON_UNDECODABLE).increment(batch.undecodable.size());
-                    }
-                })
+                .flatMap(written -> Flux.fromIterable(batch.undecodable).concatMap(u -> DeadLetters.insert(c, tp,
+                                records.get(u.index()).offset(), DeadLetters.REASON_UNDECODABLE, null, u.error(),
+                                records.get(u.index()).value())).then()
+                        .then(storeOffset(c, tp, next))
+                        .then(beforeCommit.apply(tp))
+                        .then(Mono.from(c.commitTransaction()))
+                        .doOnSuccess(v -> { // counted once committed: a rolled-back attempt is retried and counted then
+                            count(written);
+                            skippedExpired.increment(batch.expired);
+                            if (!batch.undecodable.isEmpty()) {
+                                deadLetters.counter(DeadLetters.REASON_UNDECODABLE).increment(batch.undecodable.size());
+                            }
+                        }))
                 .doFinally(signal -> batch.release());
     }
 
@@ -436,8 +440,9 @@ public final class StorageWriter implements AutoCloseable {
                             return partitions.ensureDays(batch.days)
                                     .then(writeRows(c, batch, letter.topic().equals(topics.clicks())))
                                     .doFinally(signal -> batch.release())
-                                    .then(DeadLetters.markReplayed(c, id))
-                                    .then(Mono.from(c.commitTransaction()))
+                                    .flatMap(written -> DeadLetters.markReplayed(c, id)
+                                            .then(Mono.from(c.commitTransaction()))
+                                            .doOnSuccess(v -> count(written)))
                                     .thenReturn(true);
                         })
                         .switchIfEmpty(Mono.from(c.rollbackTransaction()).thenReturn(false)),
@@ -446,8 +451,18 @@ public final class StorageWriter implements AutoCloseable {
                 Transactions::rollbackAndClose);
     }
 
-    /** The rows of a batch, through the staging tables; counts what was inserted. */
-    private Mono<Void> writeRows(Connection c, WriteBatch batch, boolean clicks) {
+    /** What one batch's statements wrote, counted once its transaction committed. */
+    private record Written(long samples, long sampleRows, long eventRows, boolean clicks) {
+    }
+
+    private void count(Written written) {
+        samplesInserted.increment(written.samples());
+        samplesDuplicate.increment(written.sampleRows() - written.samples());
+        (written.clicks() ? clicksWritten : eventsWritten).increment(written.eventRows());
+    }
+
+    /** The rows of a batch, through the staging tables, inside the caller's transaction. */
+    private Mono<Written> writeRows(Connection c, WriteBatch batch, boolean clicks) {
         PostgresqlConnection pg = unwrap(c);
         return execute(c, STAGING)
                 .then(copy(pg, "COPY stage_series FROM STDIN", batch.series))
@@ -457,14 +472,11 @@ public final class StorageWriter implements AutoCloseable {
                 .then(batch.sampleCount == 0 ? Mono.just(0L) : Flux.from(c.createStatement(INSERT_SAMPLES_AND_ROLLUPS).execute())
                         .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).single())
                 .flatMap(inserted -> {
-                    samplesInserted.increment(inserted);
-                    samplesDuplicate.increment(batch.sampleCount - inserted);
                     String events = clicks ? UPSERT_CLICKS : INSERT_EVENTS;
-                    return batch.eventCount == 0 ? Mono.just(0L) : Flux.from(c.createStatement(events).execute())
-                            .flatMap(r -> r.getRowsUpdated()).reduce(0L, Long::sum);
-                })
-                .doOnNext(eventsWritten::increment)
-                .then();
+                    return (batch.eventCount == 0 ? Mono.just(0L) : Flux.from(c.createStatement(events).execute())
+                            .flatMap(r -> r.getRowsUpdated()).reduce(0L, Long::sum))
+                            .map(rows -> new Written(inserted, batch.sampleCount, rows, clicks));
+                });
     }
 
     private static Mono<Void> execute(Connection c, String sql) {

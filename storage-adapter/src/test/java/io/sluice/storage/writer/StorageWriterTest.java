@@ -190,6 +190,41 @@ class StorageWriterTest {
         start(infra.connectionFactory(), tp -> Mono.empty());
         awaitCounts(2000, 0);
         assertRollupsMatchRawRows();
+        assertThat(rowsCounted("samples")).as("the batch rolled back is counted once, when it committed")
+                .isEqualTo(2000);
+    }
+
+    @Test
+    void clickCountersAreCountedUnderTheirOwnTableNotAsEvents() throws Exception {
+        start(infra.connectionFactory(), tp -> Mono.empty());
+        long minute = (System.currentTimeMillis() - 5 * 60_000) / 60_000 * 60_000;
+        String code = "c" + UUID.randomUUID().toString().substring(0, 8);
+        try (SegmentWriter w = SegmentWriter.create(ByteBufAllocator.DEFAULT, "links", false)) {
+            // two click groups in one minute and one in the next: two link_clicks rows
+            w.addEvent("k1", "click", minute + 1, code, Map.of("bot", "false", "count", "3"));
+            w.addEvent("k2", "click", minute + 2, code, Map.of("bot", "true", "count", "2"));
+            w.addEvent("k3", "click", minute + 60_001, code, Map.of("bot", "false", "count", "1"));
+            ByteBuf buf = w.finish();
+            try {
+                producer.send(new ProducerRecord<>(topics.clicks(), 0, null, ByteBufUtil.getBytes(buf)))
+                        .get(30, TimeUnit.SECONDS);
+            } finally {
+                buf.release();
+            }
+        }
+        produce(1, eventsSegment(4, minute));
+        awaitCounts(0, 4);
+        await().atMost(WAIT).untilAsserted(() -> assertThat(rowsCounted("link_clicks")).isEqualTo(2));
+        assertThat(rowsCounted("events")).as("click upserts are not events").isEqualTo(4);
+        assertThat(Mono.usingWhen(infra.connectionFactory().create(),
+                (Connection c) -> Flux.from(c.createStatement("SELECT sum(clicks) FROM link_clicks WHERE code = $1")
+                                .bind("$1", code).execute())
+                        .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).single(),
+                Connection::close).block(WAIT)).isEqualTo(6);
+    }
+
+    private double rowsCounted(String table) {
+        return registry.get("sluice_writer_rows").tag("table", table).counter().count();
     }
 
     @Test
