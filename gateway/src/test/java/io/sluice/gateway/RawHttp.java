@@ -81,7 +81,11 @@ public final class RawHttp implements AutoCloseable {
         }
     }
 
+    /** Shorter than any server.idle-timeout a test uses (1 s and up). */
+    private static final long IDLE_NANOS = 500_000_000L;
+
     private final int port;
+    private long lastUsed;
     private Socket socket;
     private InputStream in;
     private OutputStream out;
@@ -114,6 +118,9 @@ public final class RawHttp implements AutoCloseable {
      * @throws EOFException when the server closed the connection without answering
      */
     public Response exchange(byte[] request) throws IOException {
+        if (socket != null && System.nanoTime() - lastUsed > IDLE_NANOS) {
+            close(); // like a client's pool: never reuse a connection the server may be closing as idle
+        }
         if (socket == null) {
             socket = new Socket("127.0.0.1", port);
             socket.setSoTimeout(30_000);
@@ -139,6 +146,7 @@ public final class RawHttp implements AutoCloseable {
         }
         try {
             Response response = read();
+            lastUsed = System.nanoTime();
             if (response.closed()) {
                 close();
             }
