@@ -164,7 +164,7 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
         } else if (cause instanceof TooLongHttpLineException) {
             status = HttpResponseStatus.REQUEST_URI_TOO_LONG;
             code = "uri_too_long";
-            message = "request line exceeds the server's limit";
+            message = "request line exceeds server.max-header-bytes";
         } else if (cause instanceof TooLongFrameException) {
             status = HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
             code = "body_too_large";
