@@ -31,7 +31,8 @@ public final class Settings {
             Duration.ofSeconds(1), Duration.ofDays(1), "A connection with no traffic for this long is closed (binary: "
                     + "any frame in either direction, PING included, resets it; announced in HELLO_OK).");
     public static final Setting<Integer> SERVER_MAX_HEADER_BYTES = byteSize("server.max-header-bytes", "8KiB",
-            1 << 10, 1 << 20, "Largest HTTP request line plus headers; larger requests get 431.");
+            1 << 10, 1 << 20, "Largest HTTP request line, and largest block of request headers; a longer request "
+                    + "line gets 414, larger headers get 431.");
     public static final Setting<Integer> SERVER_MAX_BODY_BYTES = byteSize("server.max-body-bytes", "4MiB",
             1 << 10, 256 << 20, "Largest HTTP request body; larger requests get 413.");
     public static final Setting<Duration> SERVER_SHUTDOWN_GRACE = duration("server.shutdown-grace", "10s",

@@ -180,7 +180,7 @@ public final class Sluice implements AutoCloseable {
                 .build();
         ConnectionLimit connectionLimit = new ConnectionLimit(config.server().maxConnections(), metrics.registry());
         HttpDecoderConfig decoderConfig = new HttpDecoderConfig()
-                .setMaxInitialLineLength(8192)
+                .setMaxInitialLineLength(config.server().maxHeaderBytes())
                 .setMaxHeaderSize(config.server().maxHeaderBytes())
                 .setValidateHeaders(true);
         httpGate = new io.sluice.gateway.http.ShutdownGate(metrics.registry());

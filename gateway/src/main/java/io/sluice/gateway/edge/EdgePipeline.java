@@ -3,7 +3,6 @@ package io.sluice.gateway.edge;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.codec.http.HttpContentDecompressor;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
@@ -13,6 +12,7 @@ import io.sluice.gateway.binary.BinarySessions;
 import io.sluice.gateway.http.BodyAggregator;
 import io.sluice.gateway.http.HttpRouter;
 import io.sluice.gateway.http.ShutdownGate;
+import io.sluice.gateway.http.RequestDecompressor;
 import io.sluice.gateway.server.ConnectionLimit;
 import io.sluice.protocol.server.ServerPipeline;
 
@@ -31,8 +31,9 @@ import java.util.concurrent.TimeUnit;
  *       decided; then either
  *     <ul>
  *       <li>HTTP: {@value #HTTP_CODEC} → {@value #HTTP_DECOMPRESS} → {@value #HTTP_BODY} → {@value #HTTP_SHUTDOWN}
- *           ({@link ShutdownGate}) → {@value #HTTP_ROUTER} ({@code server.max-header-bytes},
- *           {@code server.max-body-bytes})</li>
+ *           ({@link ShutdownGate}) → {@value #HTTP_ROUTER} ({@code server.max-header-bytes}, supported
+ *           {@code Content-Encoding}s, {@code server.max-body-bytes}; each refusal answered in the API's error
+ *           shape)</li>
  *       <li>binary: {@link ServerPipeline}'s handlers ({@code binary.max-frame-bytes}) with
  *           {@value #BINARY_ERRORS} before {@value ServerPipeline#INVALID_FRAME} and a
  *           {@link io.sluice.gateway.binary.BinarySession} as {@value ServerPipeline#SESSION}</li>
@@ -109,8 +110,10 @@ public final class EdgePipeline {
 
     void addHttp(ChannelPipeline p) {
         p.addLast(HTTP_CODEC, new HttpServerCodec(httpDecoder))
-                .addLast(HTTP_DECOMPRESS, new HttpContentDecompressor(0))
-                .addLast(HTTP_BODY, new BodyAggregator(maxBodyBytes, router.rejected("body_too_large")))
+                .addLast(HTTP_DECOMPRESS, new RequestDecompressor(router.rejected("unsupported_encoding"),
+                        router.rejected("invalid_encoding")))
+                .addLast(HTTP_BODY, new BodyAggregator(maxBodyBytes, router.rejected("body_too_large"),
+                        router.rejected("expectation_failed")))
                 .addLast(HTTP_SHUTDOWN, shutdownGate)
                 .addLast(HTTP_ROUTER, router);
     }

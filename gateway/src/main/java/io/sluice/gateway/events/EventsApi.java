@@ -1,7 +1,6 @@
 package io.sluice.gateway.events;
 
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpExchange;
 import io.sluice.gateway.query.QueryParams;
@@ -37,7 +36,7 @@ public final class EventsApi {
     }
 
     public void list(HttpExchange exchange, Principal principal) {
-        QueryParams params = new QueryParams(new QueryStringDecoder(exchange.uri()).parameters());
+        QueryParams params;
         String type;
         String key;
         Instant from;
@@ -45,6 +44,7 @@ public final class EventsApi {
         int limit;
         EventStore.Position after;
         try {
+            params = QueryParams.of(exchange.uri());
             type = filter(params, "type");
             key = filter(params, "key");
             from = params.time("from", null);

@@ -110,18 +110,7 @@ public final class HttpExchange {
 
     /** The error shape with more fields inside {@code error} (e.g. the rejected items of a batch). */
     public void error(HttpResponseStatus status, String code, String message, Json.Writer details) {
-        respondJson(status, json -> {
-            json.writeStartObject();
-            json.writeObjectFieldStart("error");
-            json.writeNumberField("status", status.code());
-            json.writeStringField("code", code);
-            json.writeStringField("message", message);
-            if (details != null) {
-                details.write(json);
-            }
-            json.writeEndObject();
-            json.writeEndObject();
-        });
+        respondJson(status, ApiErrors.body(status, code, message, details));
     }
 
     /**

@@ -22,6 +22,9 @@ import java.util.Map;
 /**
  * Sends each complete HTTP request to the route registered for its method and exact path, and answers
  * what no route takes (404, 405) and what could not be decoded (400, 414, 431) in the API's error shape.
+ * What the pipeline refuses before a request is complete (413, 415, 400 for a body that does not decompress)
+ * is answered by {@link BodyAggregator} and {@link RequestDecompressor}; all of these are counted in
+ * {@link #rejected(String) sluice_http_rejected_total{reason}}.
  */
 @ChannelHandler.Sharable
 public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpRequest> {
@@ -96,9 +99,17 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
         DecoderResult decoded = request.decoderResult();
-        String path = new QueryStringDecoder(request.uri()).path();
         if (decoded.isFailure()) {
             rejectUndecodable(ctx, request, decoded.cause());
+            return;
+        }
+        String path;
+        try {
+            path = new QueryStringDecoder(request.uri()).path();
+        } catch (IllegalArgumentException e) {
+            rejected("invalid_path").increment();
+            new HttpExchange(ctx, request, request.uri(), unmatched).error(HttpResponseStatus.BAD_REQUEST,
+                    "invalid_path", "the request path is not valid percent-encoding: " + e.getMessage());
             return;
         }
         Map<HttpMethod, Entry> byMethod = routes.get(path);
@@ -153,7 +164,7 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
         } else if (cause instanceof TooLongHttpLineException) {
             status = HttpResponseStatus.REQUEST_URI_TOO_LONG;
             code = "uri_too_long";
-            message = "request line exceeds the server's limit";
+            message = "request line exceeds server.max-header-bytes";
         } else if (cause instanceof TooLongFrameException) {
             status = HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
             code = "body_too_large";

@@ -1,14 +1,16 @@
 package io.sluice.gateway.ingest;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
 import io.sluice.gateway.http.JsonDoubles;
 import io.sluice.config.IngestConfig;
+import io.sluice.gateway.http.Json;
 import io.sluice.protocol.record.Event;
 import io.sluice.protocol.record.Series;
 
@@ -39,9 +41,7 @@ import java.util.TreeMap;
  */
 public final class IngestParser {
 
-    private static final JsonFactory JSON = JsonFactory.builder()
-            .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(16).maxStringLength(1 << 20).build())
-            .build();
+    private static final JsonFactory JSON = Json.REQUESTS;
 
     private final IngestConfig limits;
     private final Admission admission;
@@ -103,9 +103,13 @@ public final class IngestParser {
             if (p.nextToken() != null) {
                 throw new MalformedBatchException("invalid_json", "unexpected content after the JSON object");
             }
+        } catch (StreamConstraintsException e) {
+            throw new MalformedBatchException("invalid_json", "body exceeds a JSON limit: "
+                    + Json.describe(e));
         } catch (JsonProcessingException e) {
+            JsonLocation at = e.getLocation();
             throw new MalformedBatchException("invalid_json", "body is not valid JSON: " + e.getOriginalMessage()
-                    + " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr());
+                    + (at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr()));
         } catch (IOException e) {
             throw new MalformedBatchException("invalid_json", "body could not be read: " + e.getMessage());
         }

@@ -5,12 +5,14 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import io.netty.buffer.ByteBufInputStream;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpExchange;
+import io.sluice.gateway.http.Json;
+import io.sluice.gateway.http.Timestamps;
 import io.sluice.gateway.query.QueryParams;
 import io.sluice.storage.auth.Principal;
 import io.sluice.storage.links.Link;
@@ -21,9 +23,9 @@ import reactor.core.publisher.Mono;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.DateTimeException;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.Base64;
 import java.util.List;
@@ -37,7 +39,7 @@ public final class LinksApi {
 
     public static final int DEFAULT_PAGE = 100;
     public static final int MAX_PAGE = 1000;
-    private static final JsonFactory JSON = JsonFactory.builder().build();
+    private static final JsonFactory JSON = Json.REQUESTS;
     private static final String PREFIX = "/api/v1/links/";
 
     private final LinkStore store;
@@ -106,22 +108,33 @@ public final class LinksApi {
     }
 
     public void list(HttpExchange exchange, Principal principal) {
-        QueryStringDecoder query = new QueryStringDecoder(exchange.uri());
         int limit;
         Instant afterCreated = null;
         String afterCode = null;
+        QueryParams query;
+        String limitParam;
+        String cursor;
         try {
-            List<String> limits = query.parameters().get("limit");
-            limit = limits == null ? DEFAULT_PAGE : Integer.parseInt(limits.get(0));
+            query = QueryParams.of(exchange.uri());
+            limitParam = query.one("limit");
+            cursor = query.one("cursor");
+        } catch (QueryParams.InvalidQueryException e) {
+            exchange.error(HttpResponseStatus.BAD_REQUEST, "invalid_query", e.getMessage());
+            return;
+        }
+        try {
+            limit = limitParam == null ? DEFAULT_PAGE : Integer.parseInt(limitParam);
             if (limit < 1 || limit > MAX_PAGE) {
                 throw new NumberFormatException();
             }
-            List<String> cursor = query.parameters().get("cursor");
-            if (cursor != null && !cursor.get(0).isEmpty()) {
-                String decoded = new String(Base64.getUrlDecoder().decode(cursor.get(0)), StandardCharsets.UTF_8);
+            if (cursor != null && !cursor.isEmpty()) {
+                String decoded = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.UTF_8);
                 int bar = decoded.indexOf('|');
-                afterCreated = Instant.parse(decoded.substring(0, bar));
+                afterCreated = Timestamps.check(Instant.parse(decoded.substring(0, bar)));
                 afterCode = decoded.substring(bar + 1);
+                if (!LinkRules.isCode(afterCode)) {
+                    throw new IllegalArgumentException();
+                }
             }
         } catch (NumberFormatException e) {
             exchange.error(HttpResponseStatus.BAD_REQUEST, "invalid_query", "limit: expected 1.." + MAX_PAGE);
@@ -213,10 +226,13 @@ public final class LinksApi {
         Instant to;
         Duration step;
         try {
-            QueryParams params = new QueryParams(new QueryStringDecoder(exchange.uri()).parameters());
+            QueryParams params = QueryParams.of(exchange.uri());
             to = params.time("to", clock.instant());
             from = params.time("from", to.minus(Duration.ofDays(1)));
             step = params.step(Duration.ofHours(1));
+            if (!from.isBefore(to)) {
+                throw new BadRequest("invalid_query", "from: must be before to");
+            }
             if (step.compareTo(Duration.ofMinutes(1)) < 0 || step.toMillis() % 60_000 != 0) {
                 throw new BadRequest("invalid_query", "step: " + step + " (expected: whole minutes, at least 1m)");
             }
@@ -315,15 +331,19 @@ public final class LinksApi {
                         if (t == JsonToken.VALUE_NULL) {
                             expiresNull = true;
                         } else {
+                            String text = text(p, t, name);
                             try {
-                                expiresAt = OffsetDateTime.parse(text(p, t, name)).toInstant();
+                                expiresAt = Timestamps.parse(text);
                             } catch (DateTimeParseException e) {
                                 throw new BadRequest("invalid_expiry", "expires_at: expected RFC 3339 or null");
+                            } catch (DateTimeException e) {
+                                throw new BadRequest("invalid_expiry", "expires_at: " + text
+                                        + " (expected: a time from " + Timestamps.RANGE + ", or null)");
                             }
                         }
                     }
                     case "redirect" -> {
-                        if (t != JsonToken.VALUE_NUMBER_INT) {
+                        if (t != JsonToken.VALUE_NUMBER_INT || p.getNumberType() != JsonParser.NumberType.INT) {
                             throw new BadRequest("invalid_redirect", "redirect: expected 301, 302, 307 or 308");
                         }
                         redirect = p.getIntValue();
@@ -332,6 +352,11 @@ public final class LinksApi {
                             + " (expected: url, alias, expires_at, redirect)");
                 }
             }
+            if (p.nextToken() != null) {
+                throw new BadRequest("invalid_json", "unexpected content after the JSON object");
+            }
+        } catch (StreamConstraintsException e) {
+            throw new BadRequest("invalid_json", "body exceeds a JSON limit: " + Json.describe(e));
         } catch (JsonProcessingException e) {
             throw new BadRequest("invalid_json", "body is not valid JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
@@ -344,7 +369,13 @@ public final class LinksApi {
         if (t != JsonToken.VALUE_STRING) {
             throw new BadRequest("invalid_field", name + ": expected a string");
         }
-        return p.getText();
+        String text = p.getText();
+        int at = Json.unpairedSurrogate(text);
+        if (at >= 0) {
+            throw new BadRequest("invalid_field", name + ": an unpaired surrogate (\\u"
+                    + Integer.toHexString(text.charAt(at)) + ") at position " + at + " is not a character");
+        }
+        return text;
     }
 
 }

@@ -1,14 +1,20 @@
 package io.sluice.gateway.query;
 
+import io.netty.handler.codec.http.QueryStringDecoder;
 import io.sluice.config.Values;
+import io.sluice.gateway.http.Timestamps;
 import io.sluice.storage.query.Aggregation;
 import io.sluice.storage.query.Matcher;
 
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.time.DateTimeException;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -17,8 +23,10 @@ import java.util.regex.PatternSyntaxException;
 
 /**
  * Reads query-string parameters; each problem becomes an {@link InvalidQueryException} naming the parameter.
- * Timestamps are RFC 3339, or epoch seconds (up to 11 digits, fractions allowed) or milliseconds;
- * durations look like {@code 30s}, {@code 5m}, {@code 1h}.
+ * The query string must be valid percent-encoding of UTF-8 without NUL characters (PostgreSQL cannot
+ * compare text holding one). Timestamps are RFC 3339, or epoch seconds (up to 11 digits, fractions allowed)
+ * or milliseconds, within {@link Timestamps}' range; durations look like {@code 30s}, {@code 5m}, {@code 1h},
+ * up to {@link #MAX_STEP}.
  */
 public final class QueryParams {
 
@@ -26,11 +34,56 @@ public final class QueryParams {
     static final Pattern LABEL = Pattern.compile("[a-zA-Z_][a-zA-Z0-9_]{0,99}");
     static final int MAX_MATCHERS = 20;
     static final int MAX_REGEX_LENGTH = 256;
+    /** Longest {@code step}: ten years (a bucket needs no more, and step arithmetic stays exact). */
+    public static final Duration MAX_STEP = Duration.ofDays(3650);
 
     private final Map<String, List<String>> params;
 
     public QueryParams(Map<String, List<String>> params) {
         this.params = params;
+    }
+
+    /**
+     * The parameters of a request URI, decoded strictly: malformed percent-encoding, bytes that are not
+     * UTF-8 and NUL characters are refused rather than turned into something else.
+     */
+    public static QueryParams of(String uri) {
+        Map<String, List<String>> raw;
+        try {
+            // ISO-8859-1 keeps one char per byte, so that the bytes can then be decoded strictly as UTF-8
+            raw = new QueryStringDecoder(uri, StandardCharsets.ISO_8859_1).parameters();
+        } catch (IllegalArgumentException e) {
+            throw new InvalidQueryException("query string: " + e.getMessage() + " (expected: valid percent-encoding)");
+        }
+        Map<String, List<String>> decoded = new LinkedHashMap<>();
+        for (Map.Entry<String, List<String>> e : raw.entrySet()) {
+            String name = utf8("query string", e.getKey());
+            List<String> values = new ArrayList<>(e.getValue().size());
+            for (String value : e.getValue()) {
+                values.add(utf8(name, value));
+            }
+            decoded.put(name, values);
+        }
+        return new QueryParams(decoded);
+    }
+
+    private static String utf8(String name, String bytes) {
+        String text;
+        try {
+            for (int i = 0; i < bytes.length(); i++) {
+                if (bytes.charAt(i) > 0xff) {
+                    throw new CharacterCodingException();
+                }
+            }
+            text = StandardCharsets.UTF_8.newDecoder()
+                    .decode(ByteBuffer.wrap(bytes.getBytes(StandardCharsets.ISO_8859_1))).toString();
+        } catch (CharacterCodingException e) {
+            throw new InvalidQueryException(name + ": not UTF-8 once percent-decoded (expected: UTF-8, percent-encoded)");
+        }
+        if (text.indexOf('\0') >= 0) {
+            throw new InvalidQueryException(name + ": contains a NUL character (%00), which no label or name can hold");
+        }
+        return text;
     }
 
     /** Thrown for a parameter that cannot be used; answered with 400. */
@@ -42,6 +95,7 @@ public final class QueryParams {
         }
     }
 
+    /** The parameter's value, null when absent; given twice is an error. */
     public String one(String name) {
         List<String> values = params.get(name);
         if (values == null || values.isEmpty()) {
@@ -122,15 +176,17 @@ public final class QueryParams {
         try {
             if (raw.matches("\\d{1,11}(\\.\\d{1,9})?")) {
                 double seconds = Double.parseDouble(raw);
-                return Instant.ofEpochMilli(Math.round(seconds * 1000));
+                return Timestamps.check(Instant.ofEpochMilli(Math.round(seconds * 1000)));
             }
             if (raw.matches("\\d{12,16}")) {
-                return Instant.ofEpochMilli(Long.parseLong(raw));
+                return Timestamps.check(Instant.ofEpochMilli(Long.parseLong(raw)));
             }
-            return OffsetDateTime.parse(raw).toInstant();
+            return Timestamps.parse(raw);
         } catch (DateTimeParseException | NumberFormatException e) {
             throw new InvalidQueryException(name + ": " + raw
                     + " (expected: RFC 3339 like 2026-11-23T10:00:00Z, or epoch seconds or milliseconds)");
+        } catch (DateTimeException e) {
+            throw new InvalidQueryException(name + ": " + raw + " (expected: a time from " + Timestamps.RANGE + ")");
         }
     }
 
@@ -141,12 +197,13 @@ public final class QueryParams {
         }
         try {
             Duration step = Values.duration(raw);
-            if (step.isZero() || step.isNegative()) {
+            if (step.isZero() || step.isNegative() || step.compareTo(MAX_STEP) > 0) {
                 throw new IllegalArgumentException();
             }
             return step;
         } catch (RuntimeException e) {
-            throw new InvalidQueryException("step: " + raw + " (expected: a positive duration like 30s, 5m, 1h)");
+            throw new InvalidQueryException("step: " + raw + " (expected: a positive duration like 30s, 5m, 1h, at most "
+                    + MAX_STEP.toDays() + "d)");
         }
     }
 

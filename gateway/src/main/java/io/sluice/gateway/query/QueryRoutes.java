@@ -1,7 +1,6 @@
 package io.sluice.gateway.query;
 
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.r2dbc.spi.R2dbcException;
 import io.r2dbc.spi.R2dbcTimeoutException;
 import io.sluice.gateway.http.DependencyErrors;
@@ -33,6 +32,8 @@ public final class QueryRoutes {
 
     /** Most names or values a discovery call returns. */
     public static final int MAX_DISCOVERY = 10_000;
+    /** SQLSTATE of a regular expression PostgreSQL cannot compile. */
+    private static final String INVALID_REGULAR_EXPRESSION = "2201B";
 
     private final QueryEngine engine;
     private final QueryRepository repository;
@@ -181,13 +182,17 @@ public final class QueryRoutes {
     }
 
     private static QueryParams params(HttpExchange exchange) {
-        return new QueryParams(new QueryStringDecoder(exchange.uri()).parameters());
+        return QueryParams.of(exchange.uri());
     }
 
     private static void fail(HttpExchange exchange, Throwable error) {
         Throwable e = DependencyErrors.unwrap(error);
         if (e instanceof QueryLimitException limit) {
             exchange.error(HttpResponseStatus.UNPROCESSABLE_ENTITY, limit.code(), limit.getMessage());
+        } else if (e instanceof R2dbcException r && INVALID_REGULAR_EXPRESSION.equals(r.getSqlState())) {
+            // Java accepted the pattern, PostgreSQL's dialect did not (e.g. a{1,300}, named groups, \\h)
+            exchange.error(HttpResponseStatus.BAD_REQUEST, "invalid_query", "match: a regular expression "
+                    + "PostgreSQL does not accept (" + r.getMessage() + ")");
         } else if (e instanceof R2dbcTimeoutException
                 || (e instanceof R2dbcException r && "57014".equals(r.getSqlState()))) {
             exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "query_timeout",
