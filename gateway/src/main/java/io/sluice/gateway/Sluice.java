@@ -109,6 +109,7 @@ public final class Sluice implements AutoCloseable {
         // every PostgreSQL call made while serving has the postgres.call-timeout deadline (queries their own)
         PostgresCalls postgresCalls = new PostgresCalls(postgres, config.postgres().callTimeout(), metrics.registry());
         HealthRoutes health = new HealthRoutes(List.of(kafkaCheck, new PostgresCheck(postgresCalls)),
+                List.of(new io.sluice.storage.writer.DeadLetters(postgresCalls.connections()).notice()),
                 config.server().healthTimeout(), draining::get);
         Topics topics = Topics.ensure(kafkaCheck.admin(), config.kafka());
         sink = new ReactorKafkaSink(config.kafka());

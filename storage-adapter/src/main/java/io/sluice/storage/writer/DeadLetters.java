@@ -6,6 +6,7 @@ import io.netty.buffer.ByteBufUtil;
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.Readable;
+import io.sluice.storage.health.HealthNotice;
 import org.apache.kafka.common.TopicPartition;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -98,6 +99,23 @@ public final class DeadLetters {
                         .bind("$1", afterId).execute())
                         .flatMap(r -> r.map(DeadLetters::row)).collectList(),
                 Connection::close);
+    }
+
+    /** {@code /health/ready}'s notice while dead letters wait for a replay. */
+    public HealthNotice notice() {
+        return new HealthNotice() {
+            @Override
+            public String name() {
+                return "dead_letters";
+            }
+
+            @Override
+            public Mono<String> notice() {
+                return pending().filter(n -> n > 0).map(n -> n + " Kafka record(s) PostgreSQL refused are set aside "
+                        + "in dead_letters; see `sluice dead-letters list`, fix the cause, then `sluice dead-letters "
+                        + "replay`");
+            }
+        };
     }
 
     /** How many dead letters wait for a replay. */
