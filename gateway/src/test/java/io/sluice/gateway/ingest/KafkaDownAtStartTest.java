@@ -15,6 +15,8 @@ import io.sluice.storage.embedded.EmbeddedKafkaBroker;
 import io.sluice.storage.kafka.Placement;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
+import io.sluice.storage.writer.WriterRole;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -42,8 +44,9 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * A gateway started while its Kafka is down serves: health answers (ready names Kafka), ingest over HTTP and
- * binary is acknowledged from the spool, redirects answer; once the broker starts, the topics are created and
- * every acknowledged item reaches Kafka, in the partition its topic's real count puts it in.
+ * binary is acknowledged from the spool, redirects answer, and the writer role starts too; once the broker
+ * starts, the topics are created, every acknowledged item reaches Kafka, in the partition its topic's real count
+ * puts it in, and the writer stores it.
  *
  * <p>The broker is one of this test's own (the shared one stays up): its {@code metrics} topic exists with
  * {@value #METRICS_PARTITIONS} partitions while the gateway would create {@value #CONFIGURED_PARTITIONS}, so
@@ -56,6 +59,8 @@ class KafkaDownAtStartTest {
     private static final Duration WAIT = Duration.ofSeconds(90);
     private static final int METRICS_PARTITIONS = 2;
     private static final int CONFIGURED_PARTITIONS = 6;
+    /** Topics of their own: the writer keeps its offsets per topic in the shared PostgreSQL. */
+    private static final String PREFIX = "down.";
 
     @Test
     void aGatewayStartedWithKafkaDownAcknowledgesFromTheSpoolAndDeliversOnceKafkaIsUp(TestInfrastructure infra)
@@ -67,7 +72,7 @@ class KafkaDownAtStartTest {
             broker.start(); // to fix its ports, and to give it a metrics topic of another partition count
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
                     broker.bootstrapServers()))) {
-                admin.createTopics(List.of(new NewTopic("sluice.metrics", METRICS_PARTITIONS, (short) 1))).all()
+                admin.createTopics(List.of(new NewTopic(PREFIX + "metrics", METRICS_PARTITIONS, (short) 1))).all()
                         .get(30, TimeUnit.SECONDS);
             }
             broker.stop();
@@ -76,7 +81,9 @@ class KafkaDownAtStartTest {
             Set<Double> acked = new HashSet<>();
             Set<String> ackedEvents = new HashSet<>();
             String code;
-            try (Sluice sluice = Sluice.start(config)) {
+            SimpleMeterRegistry writerMetrics = new SimpleMeterRegistry();
+            try (Sluice sluice = Sluice.start(config);
+                 WriterRole writer = WriterRole.start(config, writerMetrics)) {
                 assertThat(get(sluice, "/health/live").statusCode()).isEqualTo(200);
                 HttpResponse<String> ready = get(sluice, "/health/ready");
                 assertThat(ready.statusCode()).isEqualTo(503);
@@ -126,11 +133,14 @@ class KafkaDownAtStartTest {
                 await().atMost(WAIT).until(() -> gauge(sluice, "sluice.spool.bytes") == 0.0);
                 await().atMost(WAIT).until(() -> sluice.meterRegistry().get("sluice_clicks").tag("outcome", "sent")
                         .counter().count() >= 1);
+                await().atMost(WAIT).until(() -> writerMetrics.find("sluice_writer_rows").tag("table", "samples")
+                        .counter() != null && writerMetrics.get("sluice_writer_rows").tag("table", "samples").counter()
+                        .count() >= acked.size());
             }
 
             long tenantHash = SeriesIds.tenantHash(tenant);
             List<KafkaTopicReader.Item> samples = KafkaTopicReader.readAll(broker.bootstrapServers(),
-                    "sluice.metrics").stream().filter(item -> item.tenant().equals(tenant)).toList();
+                    PREFIX + "metrics").stream().filter(item -> item.tenant().equals(tenant)).toList();
             assertThat(samples.stream().map(KafkaTopicReader.Item::value).toList()).containsAll(acked);
             for (KafkaTopicReader.Item item : samples) {
                 assertThat(item.partition()).as("partition of %s", item)
@@ -138,15 +148,15 @@ class KafkaDownAtStartTest {
                                 METRICS_PARTITIONS));
             }
             List<KafkaTopicReader.Item> events = KafkaTopicReader.readAll(broker.bootstrapServers(),
-                    "sluice.events").stream().filter(item -> item.tenant().equals(tenant)).toList();
+                    PREFIX + "events").stream().filter(item -> item.tenant().equals(tenant)).toList();
             assertThat(events.stream().map(e -> e.labels().get("id")).toList()).containsAll(ackedEvents);
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
                     broker.bootstrapServers()))) {
-                assertThat(admin.describeTopics(List.of("sluice.events")).allTopicNames().get(30, TimeUnit.SECONDS)
-                        .get("sluice.events").partitions()).as("created by the gateway once Kafka was up")
+                assertThat(admin.describeTopics(List.of(PREFIX + "events")).allTopicNames().get(30, TimeUnit.SECONDS)
+                        .get(PREFIX + "events").partitions()).as("created by the gateway once Kafka was up")
                         .hasSize(CONFIGURED_PARTITIONS);
             }
-            assertThat(KafkaTopicReader.readAll(broker.bootstrapServers(), "sluice.clicks"))
+            assertThat(KafkaTopicReader.readAll(broker.bootstrapServers(), PREFIX + "clicks"))
                     .anySatisfy(click -> assertThat(click.labels()).containsEntry("key", code));
         }
     }
@@ -157,6 +167,7 @@ class KafkaDownAtStartTest {
         overrides.put("kafka.send-timeout", "1s");
         overrides.put("kafka.admin-timeout", "1s");
         overrides.put("kafka.partitions", Integer.toString(CONFIGURED_PARTITIONS));
+        overrides.put("kafka.topic-prefix", PREFIX);
         SluiceConfig config = infra.configure(ConfigLoader.load(null, Map.of(), overrides));
         return config.withKafka(config.kafka().withBootstrapServers(bootstrap));
     }
