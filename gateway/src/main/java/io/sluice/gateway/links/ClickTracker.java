@@ -200,11 +200,16 @@ public final class ClickTracker implements AutoCloseable {
         }
     }
 
-    /** Sends what is queued, then stops. */
+    /** Sends what is queued, then stops; clicks still queued then (Kafka never answered) are counted as dropped. */
     @Override
     public void close() {
         flusher.dispose();
         scheduler.schedule(this::flushSafely);
         scheduler.disposeGracefully().block(Duration.ofSeconds(5));
+        int left = queued.getAndSet(0);
+        if (left > 0) {
+            queue.clear();
+            droppedSend.increment(left);
+        }
     }
 }
