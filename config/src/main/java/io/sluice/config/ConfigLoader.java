@@ -128,7 +128,8 @@ public final class ConfigLoader {
                 t.get(Settings.KAFKA_REQUEST_TIMEOUT),
                 t.get(Settings.KAFKA_TOPIC_PREFIX),
                 t.get(Settings.KAFKA_PARTITIONS),
-                t.get(Settings.KAFKA_REPLICATION_FACTOR));
+                t.get(Settings.KAFKA_REPLICATION_FACTOR),
+                t.get(Settings.KAFKA_ADMIN_TIMEOUT));
         PostgresConfig postgres = new PostgresConfig(
                 t.get(Settings.POSTGRES_HOST),
                 t.get(Settings.POSTGRES_PORT),

@@ -71,6 +71,9 @@ public final class Settings {
             "Client id prefix for producers, consumers and the admin client.");
     public static final Setting<Duration> KAFKA_REQUEST_TIMEOUT = duration("kafka.request-timeout", "30s",
             Duration.ofSeconds(1), Duration.ofMinutes(10), "Timeout for one Kafka request.");
+    public static final Setting<Duration> KAFKA_ADMIN_TIMEOUT = duration("kafka.admin-timeout", "5s",
+            Duration.ofMillis(100), Duration.ofMinutes(10), "Deadline of one Kafka admin call (describing and "
+                    + "creating the topics, the readiness check); a call that passes it is retried later.");
 
     public static final Setting<Duration> KAFKA_SEND_TIMEOUT = duration("kafka.send-timeout", "5s",
             Duration.ofMillis(100), Duration.ofMinutes(5), "How long an ingest waits for Kafka's acknowledgement before "
@@ -223,7 +226,7 @@ public final class Settings {
             SERVER_MAX_HEADER_BYTES, SERVER_MAX_BODY_BYTES, SERVER_SHUTDOWN_GRACE, SERVER_HEALTH_TIMEOUT,
             SERVER_BINARY_PORT, SERVER_TLS_CERT_FILE, SERVER_TLS_KEY_FILE, ROLES,
             BINARY_MAX_FRAME_BYTES, BINARY_MAX_IN_FLIGHT_BATCHES,
-            KAFKA_BOOTSTRAP_SERVERS, KAFKA_CLIENT_ID, KAFKA_REQUEST_TIMEOUT, KAFKA_SEND_TIMEOUT, KAFKA_TOPIC_PREFIX, KAFKA_PARTITIONS,
+            KAFKA_BOOTSTRAP_SERVERS, KAFKA_CLIENT_ID, KAFKA_REQUEST_TIMEOUT, KAFKA_ADMIN_TIMEOUT, KAFKA_SEND_TIMEOUT, KAFKA_TOPIC_PREFIX, KAFKA_PARTITIONS,
             KAFKA_REPLICATION_FACTOR,
             POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DATABASE, POSTGRES_USER, POSTGRES_PASSWORD,
             POSTGRES_POOL_MAX_SIZE, POSTGRES_CONNECT_TIMEOUT, POSTGRES_CALL_TIMEOUT,

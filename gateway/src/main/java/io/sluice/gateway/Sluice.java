@@ -53,8 +53,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class Sluice implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Sluice.class);
-    /** How long start-up waits for Kafka to take what an earlier run left in the spool. */
-    static final Duration REPLAY_AT_START = Duration.ofSeconds(30);
 
     private final SluiceConfig config;
     private final GatewayMetrics metrics;
@@ -63,6 +61,7 @@ public final class Sluice implements AutoCloseable {
     private final GatewayServer server;
     private final UnaryOperator<SegmentSink> sinkDecorator;
     private final Ticker authTicker;
+    private AutoCloseable topicsSetup;
     private ReactorKafkaSink sink;
     private io.sluice.storage.kafka.ResilientSink durable;
     private io.sluice.gateway.links.ClickTracker clicks;
@@ -108,10 +107,14 @@ public final class Sluice implements AutoCloseable {
     private void serve() {
         // every PostgreSQL call made while serving has the postgres.call-timeout deadline (queries their own)
         PostgresCalls postgresCalls = new PostgresCalls(postgres, config.postgres().callTimeout(), metrics.registry());
-        HealthRoutes health = new HealthRoutes(List.of(kafkaCheck, new PostgresCheck(postgresCalls)),
+        // Kafka need not answer for the gateway to start: the topics are described in the background, and until
+        // then ingest is acknowledged from the spool (ResilientSink), clicks wait and readiness names Kafka.
+        Topics topics = Topics.unknown(config.kafka());
+        topicsSetup = topics.ensureInBackground(kafkaCheck.admin());
+        awaitTopics(topics);
+        HealthRoutes health = new HealthRoutes(List.of(kafkaCheck, topics.check(), new PostgresCheck(postgresCalls)),
                 List.of(new io.sluice.storage.writer.DeadLetters(postgresCalls.connections()).notice()),
                 config.server().healthTimeout(), draining::get);
-        Topics topics = Topics.ensure(kafkaCheck.admin(), config.kafka());
         sink = new ReactorKafkaSink(config.kafka());
         io.sluice.storage.spool.Spool spool;
         try {
@@ -120,9 +123,9 @@ public final class Sluice implements AutoCloseable {
             throw new IllegalStateException("spool.dir: " + config.spool().dir().toAbsolutePath()
                     + " cannot be used (" + e.getMessage() + ")", e);
         }
-        durable = new io.sluice.storage.kafka.ResilientSink(sinkDecorator.apply(sink), spool,
-                config.spool().kafkaSendTimeout(), metrics.registry())
-                .replayBeforeServing(REPLAY_AT_START);
+        durable = new io.sluice.storage.kafka.ResilientSink(sinkDecorator.apply(sink), topics, spool,
+                config.spool().kafkaSendTimeout(), sink::connected, metrics.registry())
+                .start();
         TenantRateLimiter limiter = new TenantRateLimiter(config.tenants(), TimeMeter.SYSTEM_NANOTIME,
                 metrics.registry());
         Authenticator authenticator = new Authenticator(new ApiKeyStore(postgresCalls), config.auth(),
@@ -196,6 +199,25 @@ public final class Sluice implements AutoCloseable {
         metrics.bindEventLoops(server.workers());
     }
 
+    /**
+     * Gives Kafka one {@code kafka.admin-timeout} to answer before serving, so that a gateway whose Kafka is up
+     * sends its first batches there rather than to the spool; a Kafka that does not answer delays start by no more.
+     */
+    private void awaitTopics(Topics topics) {
+        Duration wait = config.kafka().adminTimeout().plusSeconds(1);
+        try {
+            topics.whenKnown().get(wait.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            log.warn("Kafka at {} did not answer within kafka.admin-timeout; serving anyway: ingest is acknowledged "
+                    + "from the spool until it does", config.kafka().bootstrapString());
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for Kafka", e);
+        }
+    }
+
     /** The port the gateway listens on (HTTP and binary). */
     public int port() {
         return server.port();
@@ -245,6 +267,13 @@ public final class Sluice implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         server.close();
+        if (topicsSetup != null) {
+            try {
+                topicsSetup.close();
+            } catch (Exception e) {
+                log.warn("Stopping the topic set-up failed", e);
+            }
+        }
         if (durable != null) {
             durable.close(); // every accepted batch is acknowledged by now: in Kafka or in the spool
         }

@@ -51,7 +51,7 @@ class GatewayTest {
     void readyWhenKafkaAndPostgresAnswer() throws Exception {
         HttpResponse<String> response = get("/health/ready");
         assertThat(response.statusCode()).isEqualTo(200);
-        assertThat(response.body()).isEqualTo("{\"status\":\"ready\",\"checks\":{\"kafka\":\"ok\",\"postgres\":\"ok\"}}");
+        assertThat(response.body()).isEqualTo("{\"status\":\"ready\",\"checks\":{\"kafka\":\"ok\",\"kafka_topics\":\"ok\",\"postgres\":\"ok\"}}");
     }
 
     @Test

@@ -7,9 +7,9 @@ import io.netty.buffer.ByteBufAllocator;
 import io.sluice.protocol.frame.Batch;
 import io.sluice.protocol.record.Event;
 import io.sluice.protocol.record.RecordCursor;
-import io.sluice.protocol.record.Series;
 import io.sluice.protocol.segment.SegmentWriter;
 import io.sluice.storage.SeriesIds;
+import io.sluice.storage.kafka.Placement;
 import io.sluice.storage.kafka.SegmentSink;
 import io.sluice.storage.kafka.Topics;
 
@@ -19,8 +19,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Turns accepted items into segments, one per Kafka partition they belong to (a series always lands in
- * the partition of its id; an event in the partition of its tenant and id), and hands them to the sink.
+ * Turns accepted items into segments, one per Kafka partition they belong to ({@link Placement}: a series
+ * always lands in the partition of its id; an event in the partition of its tenant and id), and hands them to
+ * the sink. Before the topics are known (Kafka unreachable since start) items are placed among
+ * {@code kafka.partitions}; the sink spools them and places them again if the topic has another count.
  * The returned future completes only when every segment of the batch has been acknowledged, which is
  * what an ingest ack waits for.
  */
@@ -52,10 +54,11 @@ public final class IngestPipeline {
     public CompletableFuture<Void> submitSamples(String tenant, List<ParsedBatch.Sample> samples) {
         String topic = topics.metrics();
         int partitions = topics.partitions(topic);
+        long tenantHash = SeriesIds.tenantHash(tenant);
         SegmentWriter[] writers = new SegmentWriter[partitions];
         try {
             for (ParsedBatch.Sample s : samples) {
-                int partition = SeriesIds.partition(SeriesIds.of(tenant, s.series()), partitions);
+                int partition = Placement.ofSample(tenantHash, s.series(), partitions);
                 writer(writers, partition, tenant).addSample(s.series(), s.timestampMs(), s.value());
             }
             return send(topic, writers);
@@ -68,11 +71,11 @@ public final class IngestPipeline {
     public CompletableFuture<Void> submitEvents(String tenant, List<Event> events) {
         String topic = topics.events();
         int partitions = topics.partitions(topic);
+        long tenantHash = SeriesIds.tenantHash(tenant);
         SegmentWriter[] writers = new SegmentWriter[partitions];
         try {
             for (Event e : events) {
-                long h = SeriesIds.of(tenant, io.sluice.protocol.record.Series.of(e.id()));
-                writer(writers, SeriesIds.partition(h, partitions), tenant).addEvent(e);
+                writer(writers, Placement.ofEvent(tenantHash, e.id(), partitions), tenant).addEvent(e);
             }
             return send(topic, writers);
         } catch (RuntimeException e) {
@@ -97,11 +100,10 @@ public final class IngestPipeline {
             RecordCursor cursor = batch.cursor();
             while (cursor.next()) {
                 if (cursor.isSample()) {
-                    int partition = SeriesIds.partition(SeriesIds.of(tenantHash, cursor.series()), samples.length);
+                    int partition = Placement.ofSample(tenantHash, cursor.series(), samples.length);
                     copy(cursor, samples, partition, tenant, metricsTopic, acks);
                 } else {
-                    Series byId = Series.of(cursor.event().id());
-                    int partition = SeriesIds.partition(SeriesIds.of(tenantHash, byId), events.length);
+                    int partition = Placement.ofEvent(tenantHash, cursor.event().id(), events.length);
                     copy(cursor, events, partition, tenant, eventsTopic, acks);
                 }
             }
@@ -122,7 +124,7 @@ public final class IngestPipeline {
         w.copy(cursor);
         if (w.recordBytes() >= SEGMENT_CUT_BYTES) {
             writers[partition] = null;
-            acks.add(sendOne(topic, partition, w));
+            acks.add(sendOne(topic, partition, writers.length, w));
         }
     }
 
@@ -143,15 +145,15 @@ public final class IngestPipeline {
                 continue;
             }
             writers[partition] = null;
-            acks.add(sendOne(topic, partition, w));
+            acks.add(sendOne(topic, partition, writers.length, w));
         }
         return CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new));
     }
 
-    private CompletableFuture<Void> sendOne(String topic, int partition, SegmentWriter w) {
+    private CompletableFuture<Void> sendOne(String topic, int partition, int partitions, SegmentWriter w) {
         segmentItems.record(w.sampleCount() + w.eventCount());
         long started = System.nanoTime();
-        return sink.send(topic, partition, w.finish())
+        return sink.send(topic, partition, partitions, w.finish())
                 .whenComplete((ok, err) -> sendLatency.record(System.nanoTime() - started, TimeUnit.NANOSECONDS));
     }
 

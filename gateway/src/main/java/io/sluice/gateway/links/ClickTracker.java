@@ -29,7 +29,8 @@ import java.util.regex.Pattern;
  * clicks topic; a failed send is dropped and counted too. Clicks of one flush that agree on code, minute,
  * referrer host, bot flag and anonymised client become one event (key = code, attributes: those fields and
  * {@code count}), so that a hot link costs one event per flush rather than one per redirect; the storage
- * writer adds the counts into per-minute counters.
+ * writer adds the counts into per-minute counters. Until Kafka's topics are known (Kafka unreachable since
+ * start) nothing is flushed: clicks wait in the queue, and those that do not fit are dropped and counted.
  */
 public final class ClickTracker implements AutoCloseable {
 
@@ -98,6 +99,9 @@ public final class ClickTracker implements AutoCloseable {
     }
 
     private void flush() {
+        if (!topics.known()) {
+            return; // Kafka has not answered since start: clicks wait in the bounded queue (overflow is counted)
+        }
         String topic = topics.clicks();
         int partitions = topics.partitions(topic);
         // clicks -> [count, time of the first]; user agents, referrers and clients repeat, so each is
@@ -196,11 +200,16 @@ public final class ClickTracker implements AutoCloseable {
         }
     }
 
-    /** Sends what is queued, then stops. */
+    /** Sends what is queued, then stops; clicks still queued then (Kafka never answered) are counted as dropped. */
     @Override
     public void close() {
         flusher.dispose();
         scheduler.schedule(this::flushSafely);
         scheduler.disposeGracefully().block(Duration.ofSeconds(5));
+        int left = queued.getAndSet(0);
+        if (left > 0) {
+            queue.clear();
+            droppedSend.increment(left);
+        }
     }
 }

@@ -25,24 +25,38 @@ import java.util.UUID;
 /**
  * Keeps every gateway node's redirect cache honest: an update or delete publishes {@code link:<code>} to the
  * control topic, and every node (this one included) drops that code from its cache when the message arrives.
- * Each node reads every partition of the control topic from its end at start, without a consumer group.
+ * Each node reads every partition of the control topic from its end at start (or once Kafka's topics are known,
+ * when Kafka did not answer at start), without a consumer group.
  */
 public final class LinkInvalidation implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(LinkInvalidation.class);
     private static final String PREFIX = "link:";
 
+    private final KafkaConfig kafka;
     private final SegmentSink sink;
     private final Topics topics;
-    private final Disposable listening;
+    private final RedirectCache cache;
     private final Counter received;
+    private volatile Disposable listening;
+    private volatile boolean closed;
 
+    /** Starts listening once the topics are known (at once when Kafka answered at start, later otherwise). */
     public LinkInvalidation(KafkaConfig kafka, Topics topics, SegmentSink sink, RedirectCache cache,
                             MeterRegistry registry) {
+        this.kafka = kafka;
         this.sink = sink;
         this.topics = topics;
+        this.cache = cache;
         this.received = Counter.builder("sluice_links_invalidations").tag("direction", "received")
                 .description("Link cache invalidations through the control topic").register(registry);
+        topics.whenKnown().thenRun(this::listen);
+    }
+
+    private synchronized void listen() {
+        if (closed) {
+            return;
+        }
         List<TopicPartition> partitions = new ArrayList<>();
         for (int p = 0; p < topics.partitions(topics.control()); p++) {
             partitions.add(new TopicPartition(topics.control(), p));
@@ -69,13 +83,20 @@ public final class LinkInvalidation implements AutoCloseable {
 
     /** Tells every node to forget the code; completes when Kafka has the message. */
     public java.util.concurrent.CompletableFuture<Void> publish(String code) {
+        if (!topics.known()) {
+            return java.util.concurrent.CompletableFuture.failedFuture(new IllegalStateException(
+                    "Kafka's topics are not known yet; other nodes keep " + code + " until their cache entry expires"));
+        }
         String topic = topics.control();
         int partition = Math.floorMod(code.hashCode(), topics.partitions(topic));
         return sink.send(topic, partition, Unpooled.copiedBuffer(PREFIX + code, StandardCharsets.UTF_8));
     }
 
     @Override
-    public void close() {
-        listening.dispose();
+    public synchronized void close() {
+        closed = true;
+        if (listening != null) {
+            listening.dispose();
+        }
     }
 }

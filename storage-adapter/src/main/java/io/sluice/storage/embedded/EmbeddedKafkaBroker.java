@@ -94,6 +94,14 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         return "127.0.0.1:" + brokerPort;
     }
 
+    /** The broker process's id, for tests that freeze it (SIGSTOP) and resume it (SIGCONT). */
+    public synchronized long pid() {
+        if (process == null) {
+            throw new IllegalStateException("embedded Kafka is not running");
+        }
+        return process.pid();
+    }
+
     public synchronized boolean isRunning() {
         return process != null && process.isAlive();
     }

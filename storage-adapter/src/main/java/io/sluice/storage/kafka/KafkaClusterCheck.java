@@ -9,14 +9,17 @@ import reactor.core.publisher.Mono;
 
 import java.util.Map;
 
-/** Checks that the Kafka cluster answers, through one shared Admin client whose futures never block the caller. */
+/**
+ * Checks that the Kafka cluster answers, through one shared Admin client whose futures never block the caller.
+ * Every call of that client is bounded by {@code kafka.admin-timeout}.
+ */
 public final class KafkaClusterCheck implements DependencyCheck, AutoCloseable {
 
     private final Admin admin;
     private final int timeoutMs;
 
     public KafkaClusterCheck(KafkaConfig config) {
-        this.timeoutMs = (int) Math.min(Integer.MAX_VALUE, config.requestTimeout().toMillis());
+        this.timeoutMs = (int) Math.min(Integer.MAX_VALUE, config.adminTimeout().toMillis());
         this.admin = Admin.create(Map.of(
                 AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapString(),
                 AdminClientConfig.CLIENT_ID_CONFIG, config.clientId() + "-health",
@@ -25,7 +28,7 @@ public final class KafkaClusterCheck implements DependencyCheck, AutoCloseable {
                 AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, 1_000));
     }
 
-    /** The shared Admin client (topic creation at start-up uses it too). */
+    /** The shared Admin client (describing and creating the topics uses it too). */
     public Admin admin() {
         return admin;
     }

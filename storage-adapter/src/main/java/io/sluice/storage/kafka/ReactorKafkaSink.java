@@ -5,6 +5,8 @@ import io.netty.buffer.ByteBufUtil;
 import io.sluice.config.KafkaConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Scheduler;
@@ -30,6 +32,9 @@ import java.util.concurrent.Executors;
 public final class ReactorKafkaSink implements SegmentSink {
 
     private final KafkaSender<byte[], byte[]> sender;
+    /** The producer's open connections, and how many it ever opened (to tell "lost them" from "not yet"). */
+    private final Metric connections;
+    private final Metric connectionsOpened;
     private final Scheduler sendThread = Schedulers.fromExecutorService(Executors.newSingleThreadExecutor(runnable -> {
         Thread t = new Thread(runnable, "sluice-kafka-send");
         t.setDaemon(true);
@@ -54,7 +59,30 @@ public final class ReactorKafkaSink implements SegmentSink {
         this.sender = KafkaSender.create(SenderOptions.<byte[], byte[]>create(props).stopOnError(false));
         // reactor-kafka builds the producer lazily on the first caller's thread (DNS, JMX, a thread start):
         // build it here, at start-up, so that caller is never an event loop
-        sender.doOnProducer(producer -> Boolean.TRUE).block(config.requestTimeout());
+        Map<MetricName, ? extends Metric> metrics = sender.doOnProducer(producer -> producer.metrics())
+                .block(config.requestTimeout());
+        this.connections = producerMetric(metrics, "connection-count");
+        this.connectionsOpened = producerMetric(metrics, "connection-creation-total");
+    }
+
+    private static Metric producerMetric(Map<MetricName, ? extends Metric> metrics, String name) {
+        return metrics.entrySet().stream()
+                .filter(e -> e.getKey().name().equals(name) && e.getKey().group().equals("producer-metrics"))
+                .map(Map.Entry::getValue).findFirst()
+                .orElseThrow(() -> new IllegalStateException("the Kafka producer has no metric " + name));
+    }
+
+    /**
+     * False when the producer had connections to Kafka and has none left (the broker died, the network went):
+     * then nothing it holds can be acknowledged soon. True before the first connection, and while the broker
+     * keeps its connections open, even frozen (then only {@code kafka.send-timeout} tells).
+     */
+    public boolean connected() {
+        return value(connections) > 0 || value(connectionsOpened) == 0;
+    }
+
+    private static double value(Metric metric) {
+        return metric.metricValue() instanceof Number n ? n.doubleValue() : 0;
     }
 
     @Override

@@ -5,6 +5,7 @@ import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.sluice.storage.spool.Spool;
 import io.sluice.storage.spool.SpoolEntry;
@@ -17,31 +18,44 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 
 /**
  * The ingest path's sink: Kafka behind a circuit breaker, with the disk spool as the durable fallback, so
  * that "Kafka down is not an outage".
  *
  * <ul>
- *   <li>Breaker closed and the spool empty: a segment goes to Kafka; if Kafka does not acknowledge it within
- *       {@code kafka.send-timeout} (or fails), it is fsync'd to the spool instead and the failure counts
- *       against the breaker. Either way the returned future completes only when the data is durable.</li>
- *   <li>Breaker open, or the spool not yet drained: segments go straight to the spool, behind what it
- *       holds, so a partition's data reaches Kafka in order.</li>
+ *   <li>Topics known, breaker closed and the spool empty: a segment goes to Kafka; if Kafka does not
+ *       acknowledge it within {@code kafka.send-timeout} (or fails), it is fsync'd to the spool instead and the
+ *       failure counts against the breaker. Either way the returned future completes only when the data is
+ *       durable.</li>
+ *   <li>The producer reaches no broker (it had connections and has none left: the broker died or the network
+ *       went): segments waiting for Kafka longer than {@link #DISCONNECTED_GRACE} are spooled at once instead
+ *       of each waiting for its send timeout, and the breaker opens. A diverted segment may still reach Kafka
+ *       later from the producer's buffer; storage is idempotent, so that never double counts.</li>
+ *   <li>Topics not yet known (Kafka unreachable since start), breaker open, or the spool not yet drained:
+ *       segments go straight to the spool, behind what it holds, so a partition's data reaches Kafka in
+ *       order.</li>
  *   <li>Spool full: the future fails with {@link io.sluice.storage.spool.SpoolFullException}; the caller
  *       answers 503 / RETRY_LATER.</li>
  * </ul>
  *
- * <p>A replayer thread drains the spool to Kafka, oldest first, whenever the breaker lets calls through
- * (closed or half-open), and deletes what Kafka acknowledged. On start, {@link #replayBeforeServing}
- * drains what an earlier run left before anything else is accepted. A record replayed after a crash may
- * reach Kafka twice; storage is idempotent, so that never double counts.
+ * <p>A spooled record keeps the partition it was placed in and the partition count it was placed among
+ * ({@code "p/n"}); while the topics are not known that count is {@code kafka.partitions}. A replayer thread,
+ * started by {@link #start()} and idle until the topics are known, drains the spool to Kafka, oldest first,
+ * whenever the breaker lets calls through (closed or half-open), and deletes what Kafka acknowledged; a record
+ * placed among another count than its topic has is split again by {@link Placement} first, so one series
+ * still lands in one partition. A record replayed after a crash may reach Kafka twice; storage is idempotent,
+ * so that never double counts.
  */
 public final class ResilientSink implements SegmentSink {
 
@@ -49,23 +63,59 @@ public final class ResilientSink implements SegmentSink {
     /** Records read from the spool and sent to Kafka per replay step. */
     static final int REPLAY_BATCH = 256;
     private static final Duration IDLE_CHECK = Duration.ofMillis(200);
+    /**
+     * How long a segment may wait for Kafka while the producer has no connection before it is spooled; long
+     * enough for a producer's ordinary reconnect, far below any send timeout.
+     */
+    static final Duration DISCONNECTED_GRACE = Duration.ofMillis(250);
+    private static final Duration WATCH_INTERVAL = Duration.ofMillis(50);
+
+    /** One segment handed to Kafka and not yet settled (acknowledged by Kafka, or spooled). */
+    private static final class Pending {
+        final String topic;
+        final int partition;
+        final int partitions;
+        final ByteBuf value;
+        final long started = System.nanoTime();
+        final AtomicBoolean settled = new AtomicBoolean();
+        final CompletableFuture<Void> durable = new CompletableFuture<>();
+
+        Pending(String topic, int partition, int partitions, ByteBuf value) {
+            this.topic = topic;
+            this.partition = partition;
+            this.partitions = partitions;
+            this.value = value;
+        }
+    }
 
     private final SegmentSink kafka;
+    private final Topics topics;
     private final Spool spool;
     private final Duration sendTimeout;
+    private final BooleanSupplier kafkaConnected;
     private final CircuitBreaker breaker;
     private final ScheduledExecutorService replayer;
+    private final ScheduledExecutorService watcher;
+    private final Set<Pending> pending = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final Counter toKafka;
     private final Counter spooled;
     private final Counter replayed;
     private final Counter spoolFull;
+    private final Counter diverted;
     private SpoolReader reader;
 
-    public ResilientSink(SegmentSink kafka, Spool spool, Duration sendTimeout, MeterRegistry registry) {
+    /**
+     * @param kafkaConnected false when the producer had connections to Kafka and has none left
+     *                       ({@link ReactorKafkaSink#connected()})
+     */
+    public ResilientSink(SegmentSink kafka, Topics topics, Spool spool, Duration sendTimeout,
+                         BooleanSupplier kafkaConnected, MeterRegistry registry) {
         this.kafka = kafka;
+        this.topics = topics;
         this.spool = spool;
         this.sendTimeout = sendTimeout;
+        this.kafkaConnected = kafkaConnected;
         this.breaker = CircuitBreaker.of("kafka", CircuitBreakerConfig.custom()
                 .slidingWindowSize(20).minimumNumberOfCalls(5).failureRateThreshold(50)
                 .waitDurationInOpenState(Duration.ofSeconds(5)).permittedNumberOfCallsInHalfOpenState(3)
@@ -78,9 +128,17 @@ public final class ResilientSink implements SegmentSink {
         this.spooled = outcome(registry, "spooled");
         this.replayed = outcome(registry, "replayed");
         this.spoolFull = outcome(registry, "spool_full");
+        this.diverted = Counter.builder("sluice_sink_diverted_segments")
+                .description("Segments spooled without waiting for kafka.send-timeout because the producer had "
+                        + "lost every connection to Kafka").register(registry);
         new SpoolMetrics(spool).bindTo(registry);
-        this.replayer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "sluice-spool-replayer");
+        this.replayer = daemon("sluice-spool-replayer");
+        this.watcher = daemon("sluice-kafka-watch");
+    }
+
+    private static ScheduledExecutorService daemon(String name) {
+        return Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, name);
             t.setDaemon(true);
             return t;
         });
@@ -92,55 +150,112 @@ public final class ResilientSink implements SegmentSink {
     }
 
     /**
-     * Drains what the spool holds to Kafka before serving (blocking, at start-up), for at most {@code limit};
-     * if Kafka does not take it all by then, serving starts anyway and the replayer goes on.
+     * Starts the replayer and the connection watch; returns at once. What an earlier run left in the spool is
+     * replayed once the topics are known, before anything accepted since (which queues behind it).
      */
-    public ResilientSink replayBeforeServing(Duration limit) {
-        long deadline = System.nanoTime() + limit.toNanos();
+    public ResilientSink start() {
         if (!spool.isEmpty()) {
-            log.info("Replaying {} bytes left in the spool before serving", spool.bytes());
-        }
-        while (!spool.isEmpty() && System.nanoTime() < deadline) {
-            if (!replayStep()) {
-                break;
-            }
-        }
-        if (!spool.isEmpty()) {
-            log.warn("Kafka did not take the spool's {} bytes within {}; serving, the replayer goes on",
-                    spool.bytes(), limit);
+            log.info("The spool holds {} bytes from an earlier run; they go to Kafka first, once it answers",
+                    spool.bytes());
         }
         replayer.schedule(this::replayLoop, 0, TimeUnit.MILLISECONDS);
+        watcher.scheduleWithFixedDelay(this::watchConnection, WATCH_INTERVAL.toMillis(), WATCH_INTERVAL.toMillis(),
+                TimeUnit.MILLISECONDS);
         return this;
     }
 
+    /** As {@link #send(String, int, int, ByteBuf)} with the topic's partition count as it is known now. */
     @Override
     public CompletableFuture<Void> send(String topic, int partition, ByteBuf value) {
-        // a spool that failed (disk error) is closed: then Kafka is the only way, whatever it still holds
-        if ((spool.isOpen() && !spool.isEmpty()) || !breaker.tryAcquirePermission()) {
-            return toSpool(topic, partition, value);
-        }
-        long started = System.nanoTime();
-        ByteBuf forKafka = value.retainedDuplicate(); // keep one reference in case Kafka fails and we spool
-        return kafka.send(topic, partition, forKafka)
-                .orTimeout(sendTimeout.toMillis(), TimeUnit.MILLISECONDS)
-                .handle((ok, error) -> {
-                    long nanos = System.nanoTime() - started;
-                    if (error == null) {
-                        breaker.onSuccess(nanos, TimeUnit.NANOSECONDS);
-                        value.release();
-                        toKafka.increment();
-                        return CompletableFuture.<Void>completedFuture(null);
-                    }
-                    breaker.onError(nanos, TimeUnit.NANOSECONDS, error);
-                    log.warn("Kafka did not acknowledge a segment for {}-{} ({}); spooling it", topic, partition,
-                            error instanceof TimeoutException ? "no answer within kafka.send-timeout" : error.toString());
-                    return toSpool(topic, partition, value);
-                })
-                .thenCompose(f -> f);
+        return send(topic, partition, topics.partitions(topic), value);
     }
 
-    private CompletableFuture<Void> toSpool(String topic, int partition, ByteBuf value) {
-        return spool.append(topic, key(partition), value).handle((position, error) -> {
+    /**
+     * Sends one segment placed in {@code partition} among {@code partitions} ({@link Topics#partitions} when it
+     * was placed). Takes ownership of {@code value}; the future completes once the segment is durable.
+     */
+    @Override
+    public CompletableFuture<Void> send(String topic, int partition, int partitions, ByteBuf value) {
+        // a spool that failed (disk error) is closed: then Kafka is the only way, whatever it still holds
+        if (!topics.known() || partitions != topics.partitions(topic) || (spool.isOpen() && !spool.isEmpty())
+                || !breaker.tryAcquirePermission()) {
+            return toSpool(topic, partition, partitions, value);
+        }
+        Pending p = new Pending(topic, partition, partitions, value);
+        pending.add(p);
+        ByteBuf forKafka = value.retainedDuplicate(); // keep one reference in case Kafka fails and we spool
+        kafka.send(topic, partition, forKafka)
+                .orTimeout(sendTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                .whenComplete((ok, error) -> settle(p, error));
+        return p.durable;
+    }
+
+    /** Kafka answered for {@code p} (or its send timed out). */
+    private void settle(Pending p, Throwable error) {
+        if (!p.settled.compareAndSet(false, true)) {
+            return; // already spooled by the connection watch
+        }
+        pending.remove(p);
+        long nanos = System.nanoTime() - p.started;
+        if (error == null) {
+            breaker.onSuccess(nanos, TimeUnit.NANOSECONDS);
+            p.value.release();
+            toKafka.increment();
+            p.durable.complete(null);
+            return;
+        }
+        breaker.onError(nanos, TimeUnit.NANOSECONDS, error);
+        log.warn("Kafka did not acknowledge a segment for {}-{} ({}); spooling it", p.topic, p.partition,
+                error instanceof TimeoutException ? "no answer within kafka.send-timeout" : error.toString());
+        spoolPending(p);
+    }
+
+    private void spoolPending(Pending p) {
+        toSpool(p.topic, p.partition, p.partitions, p.value).whenComplete((ok, error) -> {
+            if (error != null) {
+                p.durable.completeExceptionally(error);
+            } else {
+                p.durable.complete(null);
+            }
+        });
+    }
+
+    /**
+     * Spools what waits for Kafka while the producer has no connection left: a dead broker answers nothing,
+     * so waiting for each send's timeout would only delay the ack. Opens the breaker so that new segments
+     * go to the spool too until the replayer finds Kafka again.
+     */
+    private void watchConnection() {
+        try {
+            if (pending.isEmpty() || kafkaConnected.getAsBoolean()) {
+                return;
+            }
+            long now = System.nanoTime();
+            int moved = 0;
+            for (Pending p : pending) {
+                if (now - p.started >= DISCONNECTED_GRACE.toNanos() && p.settled.compareAndSet(false, true)) {
+                    pending.remove(p);
+                    breaker.onError(now - p.started, TimeUnit.NANOSECONDS,
+                            new IllegalStateException("no connection to Kafka"));
+                    spoolPending(p);
+                    moved++;
+                }
+            }
+            if (moved > 0) {
+                diverted.increment(moved);
+                if (breaker.getState() == CircuitBreaker.State.CLOSED) {
+                    breaker.transitionToOpenState();
+                }
+                log.warn("The Kafka producer has no connection to any broker; spooled {} segment(s) waiting for it",
+                        moved);
+            }
+        } catch (RuntimeException e) {
+            log.warn("Kafka connection watch failed: {}", e.toString());
+        }
+    }
+
+    private CompletableFuture<Void> toSpool(String topic, int partition, int partitions, ByteBuf value) {
+        return spool.append(topic, key(partition, partitions), value).handle((position, error) -> {
             if (error != null) {
                 if (error instanceof io.sluice.storage.spool.SpoolFullException
                         || error.getCause() instanceof io.sluice.storage.spool.SpoolFullException) {
@@ -154,9 +269,9 @@ public final class ResilientSink implements SegmentSink {
         });
     }
 
-    /** The spool keeps the partition in the record key. */
-    private static byte[] key(int partition) {
-        return Integer.toString(partition).getBytes(StandardCharsets.US_ASCII);
+    /** The spool keeps {@code partition/partitions} in the record key (only the partition in older spools). */
+    private static byte[] key(int partition, int partitions) {
+        return (partition + "/" + partitions).getBytes(StandardCharsets.US_ASCII);
     }
 
     private void replayLoop() {
@@ -165,7 +280,8 @@ public final class ResilientSink implements SegmentSink {
         }
         boolean progressed = false;
         try {
-            progressed = !spool.isEmpty() && breaker.getState() != CircuitBreaker.State.OPEN && replayStep();
+            progressed = topics.known() && !spool.isEmpty() && breaker.getState() != CircuitBreaker.State.OPEN
+                    && replayStep();
         } catch (RuntimeException e) {
             log.warn("Spool replay step failed: {}", e.toString());
         }
@@ -192,8 +308,20 @@ public final class ResilientSink implements SegmentSink {
         }
         List<CompletableFuture<Void>> acks = new ArrayList<>(entries.size());
         for (SpoolEntry e : entries) {
-            int partition = Integer.parseInt(new String(e.key(), StandardCharsets.US_ASCII));
-            acks.add(kafka.send(e.topic(), partition, Unpooled.wrappedBuffer(e.value())));
+            String key = new String(e.key(), StandardCharsets.US_ASCII);
+            int slash = key.indexOf('/');
+            int partition = Integer.parseInt(slash < 0 ? key : key.substring(0, slash));
+            int placedAmong = slash < 0 ? -1 : Integer.parseInt(key.substring(slash + 1));
+            int actual = topics.partitions(e.topic());
+            if (placedAmong == actual || (placedAmong < 0 && partition < actual)) {
+                acks.add(kafka.send(e.topic(), partition, Unpooled.wrappedBuffer(e.value())));
+            } else {
+                // placed among kafka.partitions before the topic was known, and the topic has another count
+                for (Map.Entry<Integer, ByteBuf> part : Placement.split(e.value(), actual, ByteBufAllocator.DEFAULT)
+                        .entrySet()) {
+                    acks.add(kafka.send(e.topic(), part.getKey(), part.getValue()));
+                }
+            }
         }
         long started = System.nanoTime();
         try {
@@ -221,9 +349,11 @@ public final class ResilientSink implements SegmentSink {
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
+            watcher.shutdownNow();
             replayer.shutdownNow();
             try {
                 replayer.awaitTermination(5, TimeUnit.SECONDS);
+                watcher.awaitTermination(5, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

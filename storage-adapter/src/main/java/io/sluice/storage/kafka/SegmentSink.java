@@ -17,6 +17,15 @@ public interface SegmentSink extends AutoCloseable {
      */
     CompletableFuture<Void> send(String topic, int partition, ByteBuf value);
 
+    /**
+     * As {@link #send(String, int, ByteBuf)} for a segment whose items were placed in {@code partition} among
+     * {@code partitions} (what {@link Topics#partitions} answered when they were placed), so that a sink that
+     * keeps the segment for later can place it again if the topic turns out to have another count.
+     */
+    default CompletableFuture<Void> send(String topic, int partition, int partitions, ByteBuf value) {
+        return send(topic, partition, value);
+    }
+
     @Override
     void close();
 }
