@@ -41,8 +41,13 @@ public final class Main {
               tenants set-tier --tenant T --tier free|paid|enterprise
                                   Change a tenant's tier (and so its quotas).
               tenants show --tenant T
-                                  keys and tenants work on the running `sluice dev`'s PostgreSQL
-                                  (.sluice/dev/endpoints.env) unless postgres.* settings are given.
+              dead-letters list [--all] [--limit N]
+                                  Kafka records the storage writer set aside because PostgreSQL
+                                  refused them (--all: replayed ones too).
+              dead-letters replay (--id N | --all)
+                                  Apply them again once the cause is fixed.
+                                  keys, tenants and dead-letters work on the running `sluice dev`'s
+                                  PostgreSQL (.sluice/dev/endpoints.env) unless postgres.* settings are given.
               help                Show this help.
 
             Options (any command):
@@ -75,7 +80,7 @@ public final class Main {
         }
         List<String> rest = parsed.rest();
         String command = rest.isEmpty() ? "help" : rest.get(0);
-        if (rest.size() > 1 && !List.of("keys", "tenants", "dev").contains(command)) {
+        if (rest.size() > 1 && !List.of("keys", "tenants", "dead-letters", "dev").contains(command)) {
             err.println("sluice " + command + ": unexpected argument " + rest.get(1) + "\n\n" + USAGE);
             return 2;
         }
@@ -126,6 +131,10 @@ public final class Main {
                 }
                 case "keys" -> {
                     return io.sluice.gateway.auth.KeysCommand.run(rest.subList(1, rest.size()), config,
+                            parsed.explicitlySet(System.getenv()), out, err);
+                }
+                case "dead-letters" -> {
+                    return io.sluice.gateway.admin.DeadLettersCommand.run(rest.subList(1, rest.size()), config,
                             parsed.explicitlySet(System.getenv()), out, err);
                 }
                 case "tenants" -> {

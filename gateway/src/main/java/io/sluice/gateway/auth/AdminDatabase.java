@@ -16,17 +16,17 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * The PostgreSQL the {@code keys} and {@code tenants} commands work on.
+ * The PostgreSQL the admin commands ({@code keys}, {@code tenants}, {@code dead-letters}) work on.
  *
  * <p>The rule: when no {@code postgres.*} setting is given (not in {@code --config FILE}, not as
  * {@code SLUICE_POSTGRES_*}, not as {@code --postgres.*}) and {@code <dev.data-dir>/endpoints.env} exists, it
  * is the PostgreSQL of that running {@code sluice dev} ({@code PG_URL}); otherwise the configured one.
  * Blocking: for the command line only.
  */
-final class AdminDatabase implements AutoCloseable {
+public final class AdminDatabase implements AutoCloseable {
 
     /** Deadline of each statement a command runs. */
-    static final Duration DEADLINE = Duration.ofSeconds(30);
+    public static final Duration DEADLINE = Duration.ofSeconds(30);
 
     private final PostgresConfig postgres;
     private final String where;
@@ -41,7 +41,7 @@ final class AdminDatabase implements AutoCloseable {
     }
 
     /** A command's failure, with the one line to print. */
-    static final class Failure extends RuntimeException {
+    public static final class Failure extends RuntimeException {
         private static final long serialVersionUID = 1L;
 
         Failure(String message) {
@@ -56,7 +56,7 @@ final class AdminDatabase implements AutoCloseable {
      * @param explicit the settings given a value (file, environment or command line)
      * @throws Failure when the database cannot be reached or migrated
      */
-    static AdminDatabase open(SluiceConfig config, Set<String> explicit, PrintStream err) {
+    public static AdminDatabase open(SluiceConfig config, Set<String> explicit, PrintStream err) {
         PostgresConfig chosen = config.postgres();
         String where = "the postgres.* settings";
         if (explicit.stream().noneMatch(name -> name.startsWith("postgres."))) {
@@ -87,8 +87,13 @@ final class AdminDatabase implements AutoCloseable {
         return store;
     }
 
+    /** The chosen database's connections, for commands that work on more than keys. */
+    public ConnectionPool connections() {
+        return pool;
+    }
+
     /** Waits for one statement, at most {@link #DEADLINE}; a database failure becomes a {@link Failure}. */
-    <T> Optional<T> await(Mono<T> statement) {
+    public <T> Optional<T> await(Mono<T> statement) {
         try {
             return statement.timeout(DEADLINE).blockOptional();
         } catch (IllegalArgumentException e) {

@@ -11,8 +11,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.ToIntFunction;
 
-/** What the {@code keys} and {@code tenants} commands share: their options, tiers and the database step. */
-final class CommandOptions {
+/** What the admin commands share: their options, tiers and the database step. */
+public final class CommandOptions {
 
     private CommandOptions() {
     }
@@ -23,7 +23,7 @@ final class CommandOptions {
      *
      * @throws IllegalArgumentException naming an unexpected argument or a missing value
      */
-    static Map<String, String> parse(List<String> args, Set<String> valued, Set<String> flags) {
+    public static Map<String, String> parse(List<String> args, Set<String> valued, Set<String> flags) {
         Map<String, String> options = new LinkedHashMap<>();
         for (int i = 0; i < args.size(); i++) {
             String arg = args.get(i);
@@ -47,7 +47,7 @@ final class CommandOptions {
     /**
      * @throws IllegalArgumentException naming an option given that this subcommand does not take
      */
-    static void only(Map<String, String> options, String subcommand, Set<String> allowed) {
+    public static void only(Map<String, String> options, String subcommand, Set<String> allowed) {
         for (String name : options.keySet()) {
             if (!allowed.contains(name)) {
                 throw new IllegalArgumentException(subcommand + " does not take " + name);
@@ -75,7 +75,7 @@ final class CommandOptions {
      * Runs {@code work} on the database {@link AdminDatabase} chooses; a failure becomes one line on
      * {@code err} (no stack trace) and exit code 1, a refused request (IllegalArgumentException) exit code 2.
      */
-    static int withDatabase(SluiceConfig config, Set<String> explicit, PrintStream err,
+    public static int withDatabase(SluiceConfig config, Set<String> explicit, PrintStream err,
                             ToIntFunction<AdminDatabase> work) {
         try (AdminDatabase db = AdminDatabase.open(config, explicit, err)) {
             return work.applyAsInt(db);
