@@ -286,7 +286,7 @@ public final class SluiceClient implements AutoCloseable {
         Preface.write(preface, Preface.CURRENT_VERSION);
         ch.write(preface);
         ch.writeAndFlush(new Hello(Preface.CURRENT_VERSION, config.agentId, config.apiKey,
-                Map.of(Hello.OPTION_LIMITS, Hello.LIMITS_V1)));
+                config.checkAnnouncedLimits ? Map.of(Hello.OPTION_LIMITS, Hello.LIMITS_V1) : Map.of()));
     }
 
     void onHelloOk(Channel ch, HelloOk ok) {

@@ -26,6 +26,8 @@ import static io.sluice.protocol.codec.Checks.checkPositive;
  *   <tr><td>bufferFullPolicy</td><td>BLOCK</td><td>{@link BufferFullPolicy}</td></tr>
  *   <tr><td>bufferFullTimeout</td><td>5 s</td><td>longest a BLOCK send waits for room</td></tr>
  *   <tr><td>compression</td><td>false</td><td>LZ4-compress BATCH records</td></tr>
+ *   <tr><td>checkAnnouncedLimits</td><td>true</td><td>ask for HELLO_OK's limits list and fail a batch that breaks
+ *       one without sending it; false leaves every check but the frame size to the server</td></tr>
  *   <tr><td>reconnectBackoff</td><td>100 ms .. 30 s</td><td>exponential, full jitter</td></tr>
  *   <tr><td>connectTimeout</td><td>5 s</td><td>TCP connect timeout</td></tr>
  *   <tr><td>closeTimeout</td><td>30 s</td><td>longest {@link SluiceClient#close()} waits for acks</td></tr>
@@ -50,6 +52,7 @@ public final class SluiceClientBuilder {
     BufferFullPolicy bufferFullPolicy = BufferFullPolicy.BLOCK;
     Duration bufferFullTimeout = Duration.ofSeconds(5);
     boolean compression;
+    boolean checkAnnouncedLimits = true;
     Duration initialBackoff = Duration.ofMillis(100);
     Duration maxBackoff = Duration.ofSeconds(30);
     Duration connectTimeout = Duration.ofSeconds(5);
@@ -119,6 +122,16 @@ public final class SluiceClientBuilder {
 
     public SluiceClientBuilder compression(boolean lz4) {
         compression = lz4;
+        return this;
+    }
+
+    /**
+     * Whether to ask the server for its limits list (HELLO option {@code limits}, SPEC.md §2.2) and fail a batch that
+     * breaks one locally, without sending it (the default). False sends every batch and leaves the verdict to the
+     * server: for tools that test a server's own checks.
+     */
+    public SluiceClientBuilder checkAnnouncedLimits(boolean check) {
+        checkAnnouncedLimits = check;
         return this;
     }
 

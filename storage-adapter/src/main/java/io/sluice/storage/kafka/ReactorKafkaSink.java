@@ -9,8 +9,6 @@ import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import reactor.core.publisher.Mono;
-import reactor.core.scheduler.Scheduler;
-import reactor.core.scheduler.Schedulers;
 import reactor.kafka.sender.KafkaSender;
 import reactor.kafka.sender.SenderOptions;
 import reactor.kafka.sender.SenderRecord;
@@ -18,16 +16,15 @@ import reactor.kafka.sender.SenderRecord;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executors;
 
 /**
  * {@link SegmentSink} on reactor-kafka: an idempotent producer with {@code acks=all}. Segments arrive
  * already LZ4-compressed by the protocol's segment encoding, so the producer does not compress again.
  *
  * <p>{@code KafkaProducer.send} can block: the first record for a topic waits for its metadata, and a full
- * producer buffer waits for room (bounded by {@code kafka.request-timeout}). reactor-kafka calls it on the
- * thread that emits the record, which would be an event loop; so every record is handed to one dedicated
- * sender thread first, and callers (event loops included) never block.
+ * producer buffer waits for room (bounded by {@code kafka.request-timeout}). reactor-kafka hands every record to
+ * its own sender thread (one per producer) before it calls {@code send}, so callers (event loops included) never
+ * block.
  */
 public final class ReactorKafkaSink implements SegmentSink {
 
@@ -35,11 +32,6 @@ public final class ReactorKafkaSink implements SegmentSink {
     /** The producer's open connections, and how many it ever opened (to tell "lost them" from "not yet"). */
     private final Metric connections;
     private final Metric connectionsOpened;
-    private final Scheduler sendThread = Schedulers.fromExecutorService(Executors.newSingleThreadExecutor(runnable -> {
-        Thread t = new Thread(runnable, "sluice-kafka-send");
-        t.setDaemon(true);
-        return t;
-    }), "sluice-kafka-send");
 
     public ReactorKafkaSink(KafkaConfig config) {
         Map<String, Object> props = new HashMap<>();
@@ -95,7 +87,7 @@ public final class ReactorKafkaSink implements SegmentSink {
         }
         ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(topic, partition, null, bytes);
         CompletableFuture<Void> acked = new CompletableFuture<>();
-        sender.send(Mono.just(SenderRecord.create(record, null)).publishOn(sendThread))
+        sender.send(Mono.just(SenderRecord.create(record, null)))
                 .subscribe(result -> {
                     if (result.exception() != null) {
                         acked.completeExceptionally(result.exception());
@@ -110,6 +102,5 @@ public final class ReactorKafkaSink implements SegmentSink {
     @Override
     public void close() {
         sender.close();
-        sendThread.dispose();
     }
 }
