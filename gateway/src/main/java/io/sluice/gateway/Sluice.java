@@ -113,7 +113,8 @@ public final class Sluice implements AutoCloseable {
         topicsSetup = topics.ensureInBackground(kafkaCheck.admin());
         awaitTopics(topics);
         HealthRoutes health = new HealthRoutes(List.of(kafkaCheck, topics.check(), new PostgresCheck(postgresCalls)),
-                List.of(new io.sluice.storage.writer.DeadLetters(postgresCalls.connections()).notice()),
+                List.of(new io.sluice.storage.writer.DeadLetters(postgresCalls.connections())
+                        .notice(count -> postgresCalls.call("health.dead_letters", count))),
                 config.server().healthTimeout(), draining::get);
         sink = new ReactorKafkaSink(config.kafka());
         io.sluice.storage.spool.Spool spool;

@@ -6,11 +6,9 @@ import io.netty.buffer.ByteBufUtil;
 import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.spi.Connection;
 import io.sluice.config.ConfigLoader;
-import io.sluice.config.PostgresConfig;
 import io.sluice.config.SluiceConfig;
 import io.sluice.gateway.Sluice;
 import io.sluice.protocol.segment.SegmentWriter;
-import io.sluice.storage.postgres.Migrations;
 import io.sluice.storage.postgres.PostgresConnections;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
@@ -30,7 +28,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -50,15 +47,8 @@ class DeadLettersAdminTest {
 
     @BeforeEach
     void ownDatabase(TestInfrastructure infra) {
-        String db = "dladmin_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
-        Mono.usingWhen(infra.connectionFactory().create(),
-                (Connection c) -> Flux.from(c.createStatement("CREATE DATABASE " + db).execute()).then(),
-                Connection::close).block(WAIT);
-        SluiceConfig base = infra.configure(ConfigLoader.load(null, Map.of(), Map.of("server.port", "0")));
-        PostgresConfig p = base.postgres();
-        config = base.withPostgres(new PostgresConfig(p.host(), p.port(), db, p.user(), p.password(), 4,
-                p.connectTimeout(), p.callTimeout()));
-        Migrations.apply(config.postgres());
+        config = infra.configure(ConfigLoader.load(null, Map.of(), Map.of("server.port", "0")))
+                .withPostgres(infra.newDatabase("dladmin_", 4));
         pool = PostgresConnections.pool(config.postgres());
     }
 

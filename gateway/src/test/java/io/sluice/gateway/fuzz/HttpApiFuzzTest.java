@@ -109,7 +109,7 @@ class HttpApiFuzzTest {
             case 0 -> "/api/v1/query?" + q;
             case 1 -> "/api/v1/query?metric=fuzz.metric&" + q;
             case 2 -> "/api/v1/series?" + q;
-            case 3 -> "/api/v1/labels?" + q;
+            case 3 -> "/api/v1/events?" + q;
             case 4 -> "/api/v1/labels/" + q + "/values";
             case 5 -> "/api/v1/links?" + q;
             case 6 -> "/api/v1/links/" + linkCode + "/stats?" + q;

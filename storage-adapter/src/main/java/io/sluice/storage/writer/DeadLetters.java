@@ -16,6 +16,7 @@ import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.UnaryOperator;
 
 /**
  * The {@code dead_letters} table (migration V6): Kafka records the storage writer set aside because PostgreSQL
@@ -101,8 +102,11 @@ public final class DeadLetters {
                 Connection::close);
     }
 
-    /** {@code /health/ready}'s notice while dead letters wait for a replay. */
-    public HealthNotice notice() {
+    /**
+     * {@code /health/ready}'s notice while dead letters wait for a replay; {@code bounded} puts the count query
+     * under the caller's deadline (a frozen PostgreSQL must not slow readiness past its other checks).
+     */
+    public HealthNotice notice(UnaryOperator<Mono<Long>> bounded) {
         return new HealthNotice() {
             @Override
             public String name() {
@@ -111,7 +115,7 @@ public final class DeadLetters {
 
             @Override
             public Mono<String> notice() {
-                return pending().filter(n -> n > 0).map(n -> n + " Kafka record(s) PostgreSQL refused are set aside "
+                return bounded.apply(pending()).filter(n -> n > 0).map(n -> n + " Kafka record(s) PostgreSQL refused are set aside "
                         + "in dead_letters; see `sluice dead-letters list`, fix the cause, then `sluice dead-letters "
                         + "replay`");
             }

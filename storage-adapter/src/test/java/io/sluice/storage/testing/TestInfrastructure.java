@@ -1,7 +1,9 @@
 package io.sluice.storage.testing;
 
 import io.r2dbc.pool.ConnectionPool;
+import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
+import io.sluice.config.PostgresConfig;
 import io.sluice.config.SluiceConfig;
 import io.sluice.storage.embedded.EmbeddedInfrastructure;
 import io.sluice.storage.embedded.EmbeddedKafkaBroker;
@@ -10,6 +12,8 @@ import io.sluice.storage.postgres.Migrations;
 import io.sluice.storage.postgres.PostgresConnections;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -17,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
+import java.util.UUID;
 import java.util.stream.Stream;
 
 /**
@@ -61,6 +66,21 @@ public final class TestInfrastructure implements AutoCloseable {
     /** A pooled R2DBC connection factory on the migrated database. */
     public ConnectionFactory connectionFactory() {
         return pool;
+    }
+
+    /**
+     * A new, migrated database on this PostgreSQL for a test that changes the schema or counts every row (named
+     * {@code prefix} plus a random suffix), as settings with a pool of {@code poolMaxSize} connections.
+     */
+    public PostgresConfig newDatabase(String prefix, int poolMaxSize) {
+        String db = prefix + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
+        Mono.usingWhen(pool.create(), (Connection c) -> Flux.from(c.createStatement("CREATE DATABASE " + db).execute())
+                .then(), Connection::close).block(Duration.ofSeconds(60));
+        PostgresConfig p = config.postgres();
+        PostgresConfig own = new PostgresConfig(p.host(), p.port(), db, p.user(), p.password(), poolMaxSize,
+                p.connectTimeout(), p.callTimeout());
+        Migrations.apply(own);
+        return own;
     }
 
     /** Default configuration pointed at these servers, with a spool directory of its own. */

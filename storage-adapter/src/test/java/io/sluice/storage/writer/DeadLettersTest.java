@@ -7,12 +7,10 @@ import io.netty.buffer.ByteBufUtil;
 import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.spi.Connection;
 import io.sluice.config.KafkaConfig;
-import io.sluice.config.PostgresConfig;
 import io.sluice.config.SluiceConfig;
 import io.sluice.protocol.record.Series;
 import io.sluice.protocol.segment.SegmentWriter;
 import io.sluice.storage.kafka.Topics;
-import io.sluice.storage.postgres.Migrations;
 import io.sluice.storage.postgres.PostgresConnections;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
@@ -59,14 +57,7 @@ class DeadLettersTest {
 
     @BeforeEach
     void setUp(TestInfrastructure infra) {
-        String db = "dead_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
-        Mono.usingWhen(infra.connectionFactory().create(),
-                (Connection c) -> Flux.from(c.createStatement("CREATE DATABASE " + db).execute()).then(),
-                Connection::close).block(WAIT);
-        PostgresConfig p = infra.config().postgres();
-        PostgresConfig own = new PostgresConfig(p.host(), p.port(), db, p.user(), p.password(), 4, p.connectTimeout(), p.callTimeout());
-        Migrations.apply(own);
-        pool = PostgresConnections.pool(own);
+        pool = PostgresConnections.pool(infra.newDatabase("dead_", 4));
         SluiceConfig base = infra.config();
         KafkaConfig k = base.kafka();
         KafkaConfig kafka = new KafkaConfig(k.bootstrapServers(), k.clientId(), k.requestTimeout(),

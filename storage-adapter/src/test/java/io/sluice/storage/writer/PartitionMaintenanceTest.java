@@ -3,9 +3,7 @@ package io.sluice.storage.writer;
 import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.spi.Connection;
 import io.sluice.config.ConfigLoader;
-import io.sluice.config.PostgresConfig;
 import io.sluice.config.WriterConfig;
-import io.sluice.storage.postgres.Migrations;
 import io.sluice.storage.postgres.PostgresConnections;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
@@ -21,7 +19,6 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -33,14 +30,7 @@ class PartitionMaintenanceTest {
 
     @BeforeEach
     void ownDatabase(TestInfrastructure infra) {
-        String db = "parts_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
-        Mono.usingWhen(infra.connectionFactory().create(),
-                (Connection c) -> Flux.from(c.createStatement("CREATE DATABASE " + db).execute()).then(),
-                Connection::close).block(Duration.ofSeconds(30));
-        PostgresConfig p = infra.config().postgres();
-        PostgresConfig own = new PostgresConfig(p.host(), p.port(), db, p.user(), p.password(), 4, p.connectTimeout(), p.callTimeout());
-        Migrations.apply(own);
-        pool = PostgresConnections.pool(own);
+        pool = PostgresConnections.pool(infra.newDatabase("parts_", 4));
     }
 
     @AfterEach
