@@ -36,7 +36,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
@@ -154,6 +156,11 @@ public final class StorageWriter implements AutoCloseable {
     /** Test seam: runs inside the transaction just before COMMIT. */
     private final Function<TopicPartition, Mono<Void>> beforeCommit;
     private Disposable running;
+    /** Set by {@link #close()}: no new batch starts; the ones in {@link #inFlight} may finish. */
+    private volatile boolean stopping;
+    private final Set<CompletableFuture<Void>> inFlight = ConcurrentHashMap.newKeySet();
+    /** How long {@link #close()} lets in-flight batches finish before it cancels (rolls back) them. */
+    static final Duration STOP_GRACE = Duration.ofSeconds(5);
 
     StorageWriter(KafkaConfig kafka, WriterConfig config, Topics topics, ConnectionFactory connections,
                   PartitionMaintenance partitions, ByteBufAllocator alloc, MeterRegistry registry,
@@ -248,7 +255,7 @@ public final class StorageWriter implements AutoCloseable {
                 .groupBy(r -> r.receiverOffset().topicPartition(), assigned.size())
                 .flatMap(group -> group
                         .bufferTimeout(config.maxBatchRecords(), config.maxBatchWait(), true)
-                        .concatMap(batch -> applyWithRetry(group.key(), batch)), assigned.size())
+                        .concatMap(batch -> applyUnlessStopping(group.key(), batch)), assigned.size())
                 .subscribe(v -> { }, e -> log.error("Storage writer stopped", e));
         Disposable maintenance = Flux.interval(MAINTENANCE_EVERY, MAINTENANCE_EVERY)
                 .concatMap(i -> partitions.run().onErrorResume(e -> {
@@ -274,6 +281,25 @@ public final class StorageWriter implements AutoCloseable {
                                 row.get(2, Long.class))))
                         .collectMap(Map.Entry::getKey, Map.Entry::getValue),
                 Connection::close);
+    }
+
+    /**
+     * Applies a batch unless the writer is stopping (then its records stay unapplied: the next writer reads them
+     * again from the stored offsets), and tracks it so that {@link #close()} can let it finish.
+     */
+    private Mono<Void> applyUnlessStopping(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
+        return Mono.defer(() -> {
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            inFlight.add(done);
+            if (stopping) {
+                inFlight.remove(done);
+                return Mono.empty();
+            }
+            return applyWithRetry(tp, records).doFinally(signal -> {
+                inFlight.remove(done);
+                done.complete(null);
+            });
+        });
     }
 
     private Mono<Void> applyWithRetry(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
@@ -509,12 +535,30 @@ public final class StorageWriter implements AutoCloseable {
         return copy;
     }
 
-    /** Stops consuming. An in-flight transaction is cancelled (rolled back), never half-applied. */
+    /**
+     * Stops consuming: no new batch starts, batches under way get {@link #STOP_GRACE} to commit, then whatever is
+     * left is cancelled (rolled back), never half-applied. Blocking: not for event loops.
+     */
     @Override
     public void close() {
-        if (running != null) {
-            running.dispose();
-            running = null;
+        stopping = true;
+        if (running == null) {
+            return;
         }
+        // Let the transactions under way commit (they are short) rather than cancel them mid-statement: a cancelled
+        // statement's bound parameters can be left unreleased by r2dbc-postgresql 1.1.3. One that retries (PostgreSQL
+        // down) or hangs is cancelled after STOP_GRACE and rolls back; nothing is half-applied either way.
+        try {
+            CompletableFuture.allOf(inFlight.toArray(CompletableFuture[]::new))
+                    .get(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            log.warn("Storage writer batches still running after {}; cancelling them (rolled back)", STOP_GRACE);
+        } catch (java.util.concurrent.ExecutionException e) {
+            log.warn("Storage writer batch failed while stopping", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        running.dispose();
+        running = null;
     }
 }

@@ -174,6 +174,18 @@ class StorageWriterTest {
     }
 
     @Test
+    void aWriterClosedWhileABatchIsUnderWayLetsItCommit() throws Exception {
+        CountDownLatch reachedCommit = new CountDownLatch(1);
+        StorageWriter writer = start(infra.connectionFactory(), tp -> Mono.fromRunnable(reachedCommit::countDown)
+                .then(Mono.delay(Duration.ofMillis(300))).then());
+        produce(0, segment(0, 500, System.currentTimeMillis() - 5 * 60_000));
+        assertThat(reachedCommit.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        writer.close();
+        assertThat(sampleCount()).as("the batch under way committed before the writer stopped").isEqualTo(500);
+        assertRollupsMatchRawRows();
+    }
+
+    @Test
     void aWriterKilledMidBatchLosesAndDoublesNothing() throws Exception {
         // The first writer stops just before COMMIT; then it is killed: consumer gone, its connections closed.
         ConnectionPool ownPool = PostgresConnections.pool(config.postgres());
