@@ -4,7 +4,7 @@ import java.time.Duration;
 
 /** Which table a query reads: raw samples, or the 1-minute or 1-hour rollups. */
 public enum Resolution {
-    RAW("raw", Duration.ZERO, "samples"),
+    RAW("raw", Duration.ZERO, "sample_chunks"),
     MINUTE("1m", Duration.ofMinutes(1), "rollups_1m"),
     HOUR("1h", Duration.ofHours(1), "rollups_1h");
 

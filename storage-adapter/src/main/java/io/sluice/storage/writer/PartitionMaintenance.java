@@ -24,8 +24,8 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Creates the time-partitioned tables' partitions ahead of time and drops them after their retention.
  *
- * <p>{@code samples}, {@code events} and {@code rollups_1m} have one partition per UTC day
- * ({@code samples_p20261123}), {@code rollups_1h} one per UTC month ({@code rollups_1h_p202611}).
+ * <p>{@code sample_chunks}, {@code events} and {@code rollups_1m} have one partition per UTC day
+ * ({@code sample_chunks_p20261123}), {@code rollups_1h} one per UTC month ({@code rollups_1h_p202611}).
  * Expired partitions are detached {@code CONCURRENTLY} before they are dropped, so writes to the other
  * partitions never wait on the drop. Time comes from the injected clock.
  */
@@ -34,7 +34,7 @@ public final class PartitionMaintenance {
     private static final Logger log = LoggerFactory.getLogger(PartitionMaintenance.class);
     private static final DateTimeFormatter DAY = DateTimeFormatter.ofPattern("yyyyMMdd");
     private static final DateTimeFormatter MONTH = DateTimeFormatter.ofPattern("yyyyMM");
-    private static final List<String> DAILY = List.of("samples", "events", "rollups_1m");
+    private static final List<String> DAILY = List.of("sample_chunks", "events", "rollups_1m");
 
     private final ConnectionFactory connections;
     private final WriterConfig config;
@@ -112,7 +112,7 @@ public final class PartitionMaintenance {
                                 SELECT parent.relname, child.relname FROM pg_inherits i
                                 JOIN pg_class parent ON parent.oid = i.inhparent
                                 JOIN pg_class child ON child.oid = i.inhrelid
-                                WHERE parent.relname IN ('samples', 'events', 'rollups_1m', 'rollups_1h')""").execute())
+                                WHERE parent.relname IN ('sample_chunks', 'events', 'rollups_1m', 'rollups_1h')""").execute())
                         .flatMap(r -> r.map((row, meta) -> new String[] {row.get(0, String.class), row.get(1, String.class)}))
                         .filter(p -> expired(p[0], p[1], now))
                         .concatMap(p -> Flux.from(c.createStatement("ALTER TABLE " + p[0] + " DETACH PARTITION " + p[1]

@@ -15,6 +15,7 @@ import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.Wrapped;
 import io.sluice.config.KafkaConfig;
 import io.sluice.config.WriterConfig;
+import io.sluice.storage.chunks.SampleChunks;
 import io.sluice.storage.kafka.Topics;
 import io.sluice.storage.postgres.PostgresFailures;
 import io.sluice.storage.postgres.Transactions;
@@ -68,37 +69,54 @@ public final class StorageWriter implements AutoCloseable {
 
     private static final String STAGING = """
             CREATE TEMP TABLE IF NOT EXISTS stage_series (id bigint, tenant text, name text, labels text) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS stage_samples (series_id bigint, ts_ms bigint, value float8) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS stage_rollups (res int, series_id bigint, bucket timestamptz, min float8,
+                max float8, sum float8, count bigint) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS stage_events (tenant text, event_id text, type text, ts_ms bigint, key text,
                 attributes text, seq bigint) ON COMMIT DELETE ROWS""";
     private static final String INSERT_SERIES = """
             INSERT INTO series (id, tenant, name, labels, first_seen, last_seen)
             SELECT id, tenant, name, labels::jsonb, now(), now() FROM stage_series
             ON CONFLICT (id) DO UPDATE SET last_seen = now() WHERE series.last_seen < now() - interval '1 hour'""";
-    private static final String INSERT_SAMPLES_AND_ROLLUPS = """
-            WITH ins AS (
-                INSERT INTO samples (series_id, ts, value)
-                SELECT series_id, timestamptz 'epoch' + ts_ms * interval '1 millisecond', value FROM stage_samples
-                ON CONFLICT DO NOTHING
-                RETURNING series_id, ts, value
-            ), m AS (
+    /** A head for each series of the batch that has none yet (its samples are then all new), in id order. */
+    private static final String INSERT_HEADS = """
+            INSERT INTO series_heads (series_id, max_ms)
+            SELECT unnest($1::bigint[]), '-9223372036854775808'::bigint
+            ON CONFLICT DO NOTHING""";
+    /** The heads of the batch's series, locked until commit: the writer decides against them what is new. */
+    private static final String LOCK_HEADS = """
+            SELECT series_id, max_ms FROM series_heads WHERE series_id = ANY($1) ORDER BY series_id FOR UPDATE""";
+    /** The chunks that may hold samples at or before a series' head: only for samples that come late. */
+    private static final String STORED_CHUNKS = """
+            SELECT c.series_id, c.data
+            FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS l(id, lo, hi)
+            JOIN sample_chunks c ON c.series_id = l.id
+             AND c.hour >= date_trunc('hour', timestamptz 'epoch' + l.lo * interval '1 millisecond', 'UTC')
+             AND c.hour <= timestamptz 'epoch' + l.hi * interval '1 millisecond'
+             AND c.max_ms >= l.lo AND c.min_ms <= l.hi""";
+    private static final String COPY_CHUNKS =
+            "COPY sample_chunks (series_id, hour, min_ms, max_ms, samples, data) FROM STDIN (FORMAT binary)";
+    private static final String COPY_ROLLUPS = "COPY stage_rollups FROM STDIN (FORMAT binary)";
+    /**
+     * The batch's 1-minute and 1-hour summaries merged into the rollups: counts add, sums add as IEEE doubles
+     * ({@code sluice_add}: an overflow is ±Infinity), min and max combine skipping NaN (see {@code Summary}).
+     */
+    private static final String MERGE_ROLLUPS = """
+            WITH m AS (
                 INSERT INTO rollups_1m AS r (series_id, bucket, min, max, sum, count)
-                SELECT series_id, date_bin('1 minute', ts, timestamptz '2000-01-01 00:00:00+00'),
-                       min(value), max(value), sum(value), count(*)
-                FROM ins GROUP BY 1, 2
-                ON CONFLICT (series_id, bucket) DO UPDATE SET min = least(r.min, EXCLUDED.min),
-                    max = greatest(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum, count = r.count + EXCLUDED.count
-                RETURNING 1
-            ), h AS (
-                INSERT INTO rollups_1h AS r (series_id, bucket, min, max, sum, count)
-                SELECT series_id, date_bin('1 hour', ts, timestamptz '2000-01-01 00:00:00+00'),
-                       min(value), max(value), sum(value), count(*)
-                FROM ins GROUP BY 1, 2
-                ON CONFLICT (series_id, bucket) DO UPDATE SET min = least(r.min, EXCLUDED.min),
-                    max = greatest(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum, count = r.count + EXCLUDED.count
+                SELECT series_id, bucket, min, max, sum, count FROM stage_rollups WHERE res = 1
+                ON CONFLICT (series_id, bucket) DO UPDATE SET min = sluice_min(r.min, EXCLUDED.min),
+                    max = sluice_max(r.max, EXCLUDED.max), sum = sluice_add(r.sum, EXCLUDED.sum),
+                    count = r.count + EXCLUDED.count
                 RETURNING 1
             )
-            SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM m), (SELECT count(*) FROM h)""";
+            INSERT INTO rollups_1h AS r (series_id, bucket, min, max, sum, count)
+            SELECT series_id, bucket, min, max, sum, count FROM stage_rollups WHERE res = 60
+            ON CONFLICT (series_id, bucket) DO UPDATE SET min = sluice_min(r.min, EXCLUDED.min),
+                max = sluice_max(r.max, EXCLUDED.max), sum = sluice_add(r.sum, EXCLUDED.sum),
+                count = r.count + EXCLUDED.count""";
+    private static final String ADVANCE_HEADS = """
+            UPDATE series_heads h SET max_ms = u.m FROM unnest($1::bigint[], $2::bigint[]) AS u(id, m)
+            WHERE h.series_id = u.id AND u.m > h.max_ms""";
     /**
      * Events are unique per tenant by id, whatever their timestamp: the first copy in log order of an id not yet
      * in {@code event_ids} is inserted, every later copy (in this batch or any later one) is dropped.
@@ -492,16 +510,64 @@ public final class StorageWriter implements AutoCloseable {
         PostgresqlConnection pg = unwrap(c);
         return execute(c, STAGING)
                 .then(copy(pg, "COPY stage_series FROM STDIN", batch.series))
-                .then(copy(pg, "COPY stage_samples FROM STDIN", batch.samples))
                 .then(copy(pg, "COPY stage_events FROM STDIN", batch.events))
                 .then(execute(c, INSERT_SERIES))
-                .then(batch.sampleCount == 0 ? Mono.just(0L) : Flux.from(c.createStatement(INSERT_SAMPLES_AND_ROLLUPS).execute())
-                        .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).single())
+                .then(batch.sampleCount == 0 ? Mono.just(0L) : writeSamples(c, pg, batch))
                 .flatMap(inserted -> {
                     String events = clicks ? UPSERT_CLICKS : INSERT_EVENTS;
                     return (batch.eventCount == 0 ? Mono.just(0L) : Flux.from(c.createStatement(events).execute())
                             .flatMap(r -> r.getRowsUpdated()).reduce(0L, Long::sum))
                             .map(rows -> new Written(inserted, batch.sampleCount, rows, clicks));
+                });
+    }
+
+    /**
+     * The batch's samples that are not stored yet, as chunks, with their rollups, under the lock of their series'
+     * heads. A sample after its series' head is new without a look at any chunk; one at or before it (late, or
+     * sent again) is looked up in the chunks of its hour. Completes with how many samples were stored.
+     */
+    private Mono<Long> writeSamples(Connection c, PostgresqlConnection pg, WriteBatch batch) {
+        Long[] ids = batch.samples.keySet().stream().sorted().toArray(Long[]::new);
+        return Flux.from(c.createStatement(INSERT_HEADS).bind("$1", ids).execute()).flatMap(r -> r.getRowsUpdated()).then()
+                .then(Flux.from(c.createStatement(LOCK_HEADS).bind("$1", ids).execute())
+                        .flatMap(r -> r.map((row, meta) -> Map.entry(row.get(0, Long.class), row.get(1, Long.class))))
+                        .collectMap(Map.Entry::getKey, Map.Entry::getValue))
+                .flatMap(heads -> {
+                    List<WriteBatch.Late> late = batch.late(heads);
+                    return late.isEmpty() ? Mono.empty() : storedTimestamps(c, late).doOnNext(batch::dropStored).then();
+                })
+                .then(Mono.defer(() -> {
+                    WriteBatch.ChunkRows rows = batch.chunkRows();
+                    if (rows.samples() == 0) {
+                        return Mono.just(0L);
+                    }
+                    return copy(pg, COPY_CHUNKS, rows.chunks())
+                            .then(copy(pg, COPY_ROLLUPS, rows.rollups()))
+                            .then(execute(c, MERGE_ROLLUPS))
+                            .then(Flux.from(c.createStatement(ADVANCE_HEADS).bind("$1", rows.headIds())
+                                    .bind("$2", rows.headMaxMs()).execute()).flatMap(r -> r.getRowsUpdated()).then())
+                            .thenReturn(rows.samples());
+                }));
+    }
+
+    /** Per late series, the timestamps its chunks already hold within the late range. */
+    private static Mono<Map<Long, Set<Long>>> storedTimestamps(Connection c, List<WriteBatch.Late> late) {
+        Map<Long, WriteBatch.Late> byId = new HashMap<>();
+        late.forEach(l -> byId.put(l.seriesId(), l));
+        return Flux.from(c.createStatement(STORED_CHUNKS)
+                        .bind("$1", late.stream().map(WriteBatch.Late::seriesId).toArray(Long[]::new))
+                        .bind("$2", late.stream().map(WriteBatch.Late::fromMs).toArray(Long[]::new))
+                        .bind("$3", late.stream().map(WriteBatch.Late::toMs).toArray(Long[]::new))
+                        .execute())
+                .flatMap(r -> r.map((row, meta) -> Map.entry(row.get(0, Long.class), row.get(1, byte[].class))))
+                .collect(HashMap::new, (Map<Long, Set<Long>> stored, Map.Entry<Long, byte[]> chunk) -> {
+                    WriteBatch.Late range = byId.get(chunk.getKey());
+                    Set<Long> timestamps = stored.computeIfAbsent(chunk.getKey(), k -> new java.util.HashSet<>());
+                    SampleChunks.decode(chunk.getValue(), (ts, v) -> {
+                        if (ts >= range.fromMs() && ts <= range.toMs()) {
+                            timestamps.add(ts);
+                        }
+                    });
                 });
     }
 

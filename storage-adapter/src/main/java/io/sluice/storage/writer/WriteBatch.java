@@ -7,27 +7,33 @@ import io.sluice.protocol.record.RecordCursor;
 import io.sluice.protocol.record.Series;
 import io.sluice.protocol.segment.Segment;
 import io.sluice.storage.SeriesIds;
+import io.sluice.storage.chunks.SampleChunks;
+import io.sluice.storage.chunks.Summary;
 
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
- * The rows of a run of Kafka records of one partition, as COPY text for the writer's staging tables:
- * {@code stage_series(id, tenant, name, labels)}, {@code stage_samples(series_id, ts_ms, value)} and
- * {@code stage_events(tenant, event_id, type, ts_ms, key, attributes, seq)} (seq: the event's place in the
- * batch, so that the first copy of an id wins). Owns one reference to each of its three buffers until {@link #release()}; COPY is handed a retained duplicate reference, which the driver
- * releases once it has written it.
+ * What a run of Kafka records of one partition holds: new series and events as COPY text for the writer's staging
+ * tables ({@code stage_series(id, tenant, name, labels)} and {@code stage_events(tenant, event_id, type, ts_ms, key,
+ * attributes, seq)}, seq being the event's place in the batch, so that the first copy of an id wins), and the
+ * samples gathered per series, which {@link #chunkRows} turns into chunks and rollups once the writer knows which
+ * of them are new. Owns one reference to each of its buffers until {@link #release()}; COPY is handed a retained
+ * reference, which the driver releases once it has written it.
  */
 final class WriteBatch {
 
     final ByteBuf series;
-    final ByteBuf samples;
     final ByteBuf events;
+    /** The batch's samples per series id, in the order the series first appear. */
+    final Map<Long, SeriesSamples> samples = new LinkedHashMap<>();
     final Set<LocalDate> days = new HashSet<>();
     int sampleCount;
     int eventCount;
@@ -39,9 +45,16 @@ final class WriteBatch {
     }
     private boolean released;
 
+    private final ByteBufAllocator alloc;
+    /** Binary COPY for {@code sample_chunks} and {@code stage_rollups}, made by {@link #chunkRows}. */
+    private ByteBuf chunks;
+    private ByteBuf rollups;
+    /** Samples dropped because they were already stored or came twice in this batch (the first write wins). */
+    long duplicates;
+
     private WriteBatch(ByteBufAllocator alloc) {
+        this.alloc = alloc;
         this.series = alloc.buffer(4096);
-        this.samples = alloc.buffer(64 * 1024);
         this.events = alloc.buffer(1024);
     }
 
@@ -104,12 +117,13 @@ final class WriteBatch {
                         CopyText.endRow(series);
                     }
                 }
-                CopyText.number(samples, ids[local]);
-                CopyText.tab(samples);
-                CopyText.number(samples, ts);
-                CopyText.tab(samples);
-                CopyText.number(samples, cursor.value());
-                CopyText.endRow(samples);
+                long id = ids[local];
+                SeriesSamples of = samples.get(id);
+                if (of == null) {
+                    of = new SeriesSamples(id);
+                    samples.put(id, of);
+                }
+                of.add(ts, cursor.value());
                 sampleCount++;
             } else {
                 Event e = cursor.event();
@@ -132,13 +146,122 @@ final class WriteBatch {
         }
     }
 
+    /** A series with samples at or before its head (the newest timestamp stored): they are checked against its chunks. */
+    record Late(long seriesId, long fromMs, long toMs) {
+    }
+
+    /**
+     * Orders each series' samples by timestamp, keeps the first of equal timestamps, and lists the series with
+     * samples at or before their head ({@code heads}: the newest stored timestamp per series, for every series of
+     * the batch).
+     */
+    List<Late> late(Map<Long, Long> heads) {
+        List<Late> late = new ArrayList<>();
+        for (SeriesSamples s : samples.values()) {
+            duplicates += s.sortKeepingFirst();
+            long head = heads.getOrDefault(s.id, Long.MIN_VALUE);
+            if (s.size > 0 && s.timestamps[0] <= head) {
+                late.add(new Late(s.id, s.timestamps[0], Math.min(head, s.timestamps[s.size - 1])));
+            }
+        }
+        return late;
+    }
+
+    /** Drops the samples already stored: {@code stored} holds, per series, the timestamps its chunks have. */
+    void dropStored(Map<Long, Set<Long>> stored) {
+        stored.forEach((id, timestamps) -> {
+            SeriesSamples s = samples.get(id);
+            if (s != null) {
+                duplicates += s.retain(ts -> !timestamps.contains(ts));
+            }
+        });
+    }
+
+    /** What {@link #chunkRows} made: binary COPY rows, and the series' new heads. */
+    record ChunkRows(ByteBuf chunks, ByteBuf rollups, Long[] headIds, Long[] headMaxMs, long samples) {
+    }
+
+    static final int ROLLUP_MINUTE = 1;
+    static final int ROLLUP_HOUR = 60;
+    private static final long MINUTE_MS = 60_000;
+    private static final long HOUR_MS = 3_600_000;
+
+    /**
+     * The samples left (after {@link #late} and {@link #dropStored}) as one packed chunk per series and UTC hour
+     * ({@code sample_chunks} binary COPY) and their 1-minute and 1-hour summaries ({@code stage_rollups(res,
+     * series_id, bucket, min, max, sum, count)} binary COPY, res 1 or 60), summed in timestamp order.
+     */
+    ChunkRows chunkRows() {
+        if (chunks != null) {
+            chunks.release();
+            rollups.release();
+        }
+        chunks = alloc.buffer(64 * 1024);
+        rollups = alloc.buffer(16 * 1024);
+        CopyBinary.header(chunks);
+        CopyBinary.header(rollups);
+        List<Long> headIds = new ArrayList<>(samples.size());
+        List<Long> headMax = new ArrayList<>(samples.size());
+        long stored = 0;
+        for (SeriesSamples s : samples.values()) {
+            if (s.size == 0) {
+                continue;
+            }
+            stored += s.size;
+            headIds.add(s.id);
+            headMax.add(s.timestamps[s.size - 1]);
+            int i = 0;
+            while (i < s.size) {
+                long hour = Math.floorDiv(s.timestamps[i], HOUR_MS) * HOUR_MS;
+                int end = i;
+                Summary hourly = new Summary();
+                while (end < s.size && s.timestamps[end] < hour + HOUR_MS) {
+                    long minute = Math.floorDiv(s.timestamps[end], MINUTE_MS) * MINUTE_MS;
+                    Summary minutely = new Summary();
+                    while (end < s.size && s.timestamps[end] < minute + MINUTE_MS) {
+                        minutely.add(s.values[end]);
+                        end++;
+                    }
+                    rollupRow(ROLLUP_MINUTE, s.id, minute, minutely);
+                    hourly.add(minutely);
+                }
+                rollupRow(ROLLUP_HOUR, s.id, hour, hourly);
+                CopyBinary.row(chunks, 6);
+                CopyBinary.int8(chunks, s.id);
+                CopyBinary.timestampMs(chunks, hour);
+                CopyBinary.int8(chunks, s.timestamps[i]);
+                CopyBinary.int8(chunks, s.timestamps[end - 1]);
+                CopyBinary.int4(chunks, end - i);
+                CopyBinary.bytea(chunks, SampleChunks.pack(s.timestamps, s.values, i, end));
+                i = end;
+            }
+        }
+        CopyBinary.trailer(chunks);
+        CopyBinary.trailer(rollups);
+        return new ChunkRows(chunks, rollups, headIds.toArray(Long[]::new), headMax.toArray(Long[]::new), stored);
+    }
+
+    private void rollupRow(int resolution, long seriesId, long bucketMs, Summary s) {
+        CopyBinary.row(rollups, 7);
+        CopyBinary.int4(rollups, resolution);
+        CopyBinary.int8(rollups, seriesId);
+        CopyBinary.timestampMs(rollups, bucketMs);
+        CopyBinary.float8(rollups, s.min());
+        CopyBinary.float8(rollups, s.max());
+        CopyBinary.float8(rollups, s.sum());
+        CopyBinary.int8(rollups, s.count());
+    }
+
     /** Drops this batch's own reference to its buffers (COPY takes and releases a reference of its own); idempotent. */
     void release() {
         if (!released) {
             released = true;
             series.release();
-            samples.release();
             events.release();
+            if (chunks != null) {
+                chunks.release();
+                rollups.release();
+            }
         }
     }
 }
