@@ -156,7 +156,7 @@ public final class ConfigLoader {
                 t.get(Settings.INGEST_MAX_ACTIVE_SERIES), t.get(Settings.INGEST_MAX_IN_FLIGHT_ITEMS),
                 t.get(Settings.INGEST_MAX_IN_FLIGHT_BYTES));
         WriterConfig writer = new WriterConfig(t.get(Settings.WRITER_MAX_BATCH_RECORDS),
-                t.get(Settings.WRITER_MAX_BATCH_WAIT), t.get(Settings.RETENTION_RAW),
+                t.get(Settings.WRITER_MAX_BATCH_BYTES), t.get(Settings.WRITER_MAX_BATCH_WAIT), t.get(Settings.RETENTION_RAW),
                 t.get(Settings.RETENTION_ROLLUP_1M), t.get(Settings.RETENTION_ROLLUP_1H),
                 t.get(Settings.RETENTION_PARTITIONS_AHEAD));
         QueryConfig query = new QueryConfig(t.get(Settings.QUERY_MAX_POINTS_PER_SERIES), t.get(Settings.QUERY_MAX_SERIES),

@@ -164,6 +164,10 @@ public final class Settings {
     // ---- writer / retention ----------------------------------------------------------------------
     public static final Setting<Integer> WRITER_MAX_BATCH_RECORDS = intIn("writer.max-batch-records", 500, 1, 100_000,
             "Most Kafka records (segments) the storage writer applies in one PostgreSQL transaction per partition.");
+    public static final Setting<Long> WRITER_MAX_BATCH_BYTES = longByteSize("writer.max-batch-bytes", "8MiB", 1L << 16,
+            1L << 31, "Most record bytes (segments as Kafka holds them) the storage writer applies in one PostgreSQL "
+                    + "transaction per partition; a longer run of records is applied as several transactions. With "
+                    + "writer.max-batch-records it bounds what the writer holds in memory per partition.");
     public static final Setting<Duration> WRITER_MAX_BATCH_WAIT = duration("writer.max-batch-wait", "100ms",
             Duration.ofMillis(1), Duration.ofMinutes(1), "How long the writer waits to fill a batch before writing it.");
     public static final Setting<Duration> RETENTION_RAW = duration("retention.raw", "7d", Duration.ofDays(1),
@@ -234,7 +238,7 @@ public final class Settings {
             INGEST_MAX_ITEMS_PER_REQUEST, INGEST_MAX_NAME_LENGTH, INGEST_MAX_LABELS, INGEST_MAX_LABEL_NAME_LENGTH,
             INGEST_MAX_LABEL_VALUE_LENGTH, INGEST_LATE_WINDOW, INGEST_CLOCK_SKEW, INGEST_MAX_ACTIVE_SERIES,
             INGEST_MAX_IN_FLIGHT_ITEMS, INGEST_MAX_IN_FLIGHT_BYTES,
-            WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_WAIT, RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,
+            WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_BYTES, WRITER_MAX_BATCH_WAIT, RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,
             RETENTION_PARTITIONS_AHEAD,
             QUERY_MAX_POINTS_PER_SERIES, QUERY_MAX_SERIES, QUERY_MAX_RANGE, QUERY_STATEMENT_TIMEOUT, QUERY_CACHE_MAX_BYTES,
             LINKS_BASE_URL, LINKS_CACHE_MAX, LINKS_CACHE_TTL, LINKS_NEGATIVE_TTL, LINKS_PERMANENT_MAX_AGE,

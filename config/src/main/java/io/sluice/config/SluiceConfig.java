@@ -37,6 +37,11 @@ public record SluiceConfig(ServerConfig server, KafkaConfig kafka, PostgresConfi
                 devDataDir, edge, auth);
     }
 
+    public SluiceConfig withWriter(WriterConfig newWriter) {
+        return new SluiceConfig(server, kafka, postgres, tenants, ingest, newWriter, query, links, spool, roles,
+                devDataDir, edge, auth);
+    }
+
     public SluiceConfig withSpool(SpoolConfig newSpool) {
         return new SluiceConfig(server, kafka, postgres, tenants, ingest, writer, query, links, newSpool, roles,
                 devDataDir, edge, auth);

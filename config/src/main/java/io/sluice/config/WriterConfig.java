@@ -3,6 +3,6 @@ package io.sluice.config;
 import java.time.Duration;
 
 /** The storage writer's batching and the retention its maintenance task enforces. */
-public record WriterConfig(int maxBatchRecords, Duration maxBatchWait, Duration retentionRaw,
+public record WriterConfig(int maxBatchRecords, long maxBatchBytes, Duration maxBatchWait, Duration retentionRaw,
                            Duration retentionRollup1m, Duration retentionRollup1h, int partitionsAhead) {
 }

@@ -48,10 +48,13 @@ import java.util.function.Function;
  * The storage writer: moves segments from the metrics and events topics into PostgreSQL exactly once.
  *
  * <p>For each partition, a run of records is applied in ONE transaction that locks the partition's row
- * in {@code writer_offsets}, skips records below the stored offset (so a redelivery is a no-op), COPYs the
- * rows into staging tables, inserts new series, inserts samples with {@code ON CONFLICT DO NOTHING}, feeds
- * the 1-minute and 1-hour rollups only from the rows that insert really returned, inserts events, and
- * stores the next offset. On start the receiver seeks every partition to its stored offset. A crash at any
+ * in {@code writer_offsets}, skips records below the stored offset (so a redelivery is a no-op), COPYs new series
+ * and events into staging tables, and stores the run's samples as chunks: the heads of the run's series
+ * ({@code series_heads}, the newest stored timestamp of each) are locked, a sample after its series' head is new,
+ * one at or before it is new only if the chunks of its hour do not hold its timestamp (the first write wins), and the
+ * new samples go in as one packed chunk per series and UTC hour ({@code sample_chunks}) with their 1-minute and
+ * 1-hour summaries computed here ({@link io.sluice.storage.chunks.Summary}) and merged into the rollups; then the
+ * heads and the next offset move. On start the receiver seeks every partition to its stored offset. A crash at any
  * point therefore neither loses nor double counts anything.
  *
  * <p>Records of the clicks topic are events of type {@code click} keyed by link code; they are added to the
@@ -253,6 +256,7 @@ public final class StorageWriter implements AutoCloseable {
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, config.maxBatchRecords());
+        props.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, (int) Math.min(Integer.MAX_VALUE, config.maxBatchBytes()));
         props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         ReceiverOptions<byte[], byte[]> options = ReceiverOptions.<byte[], byte[]>create(props)
@@ -273,6 +277,7 @@ public final class StorageWriter implements AutoCloseable {
                 .groupBy(r -> r.receiverOffset().topicPartition(), assigned.size())
                 .flatMap(group -> group
                         .bufferTimeout(config.maxBatchRecords(), config.maxBatchWait(), true)
+                        .concatMapIterable(batch -> byBytes(batch, config.maxBatchBytes()))
                         .concatMap(batch -> applyUnlessStopping(group.key(), batch)), assigned.size())
                 .subscribe(v -> { }, e -> log.error("Storage writer stopped", e));
         Disposable maintenance = Flux.interval(MAINTENANCE_EVERY, MAINTENANCE_EVERY)
@@ -289,6 +294,31 @@ public final class StorageWriter implements AutoCloseable {
         log.info("Storage writer applying {} partitions of {}, {} and {}", assigned.size(), topics.metrics(),
                 topics.events(), topics.clicks());
         return this;
+    }
+
+    /**
+     * Splits a run of records into runs of at most {@code maxBytes} of record values (a record larger than that
+     * alone), in order: each becomes one transaction, so what a transaction decodes stays bounded in bytes.
+     */
+    static List<List<ReceiverRecord<byte[], byte[]>>> byBytes(List<ReceiverRecord<byte[], byte[]>> records,
+                                                             long maxBytes) {
+        List<List<ReceiverRecord<byte[], byte[]>>> runs = new ArrayList<>();
+        List<ReceiverRecord<byte[], byte[]>> run = new ArrayList<>();
+        long bytes = 0;
+        for (ReceiverRecord<byte[], byte[]> r : records) {
+            int size = r.value() == null ? 0 : r.value().length;
+            if (!run.isEmpty() && bytes + size > maxBytes) {
+                runs.add(run);
+                run = new ArrayList<>();
+                bytes = 0;
+            }
+            run.add(r);
+            bytes += size;
+        }
+        if (!run.isEmpty()) {
+            runs.add(run);
+        }
+        return runs;
     }
 
     private Mono<Map<TopicPartition, Long>> storedOffsets() {

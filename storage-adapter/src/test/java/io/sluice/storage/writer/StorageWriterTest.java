@@ -7,6 +7,7 @@ import io.netty.buffer.ByteBufUtil;
 import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.spi.Connection;
 import io.sluice.config.KafkaConfig;
+import io.sluice.config.WriterConfig;
 import io.sluice.config.SluiceConfig;
 import io.sluice.protocol.record.Series;
 import io.sluice.protocol.segment.SegmentWriter;
@@ -211,6 +212,29 @@ class StorageWriterTest {
                             Double.POSITIVE_INFINITY, 3L));
         }
         assertThat(registry.find("sluice_writer_dead_letters").counters()).allMatch(c -> c.count() == 0);
+    }
+
+    @Test
+    void aRunOfRecordsOverTheByteBudgetIsAppliedAsSeveralTransactions() throws Exception {
+        WriterConfig w = config.writer();
+        config = config.withWriter(new WriterConfig(w.maxBatchRecords(), 1L << 16, w.maxBatchWait(), w.retentionRaw(),
+                w.retentionRollup1m(), w.retentionRollup1h(), w.partitionsAhead()));
+        long base = System.currentTimeMillis() - 20 * 60_000;
+        List<byte[]> records = new ArrayList<>();
+        for (int r = 0; r < 6; r++) {
+            records.add(segment(r * 4000, 4000, base)); // uncompressed: each well over 10 KiB
+        }
+        long total = records.stream().mapToLong(b -> b.length).sum();
+        assertThat(total).as("the records together are over the 64 KiB budget").isGreaterThan(2 * (1L << 16));
+        for (byte[] record : records) {
+            produce(0, record);
+        }
+        java.util.concurrent.atomic.AtomicInteger commits = new java.util.concurrent.atomic.AtomicInteger();
+        start(infra.connectionFactory(), tp -> Mono.fromRunnable(commits::incrementAndGet));
+        awaitCounts(24_000, 0);
+        assertThat(commits.get()).as("no transaction took more than 64 KiB of records")
+                .isGreaterThanOrEqualTo((int) (total / (1L << 16)));
+        assertRollupsMatchRawRows();
     }
 
     @Test
