@@ -92,6 +92,8 @@ final class WriteBatch {
         String tenant = segment.tenant();
         long[] ids = new long[segment.series().size()];
         boolean[] known = new boolean[ids.length];
+        SeriesSamples[] bySeries = new SeriesSamples[ids.length];
+        long lastDay = Long.MIN_VALUE;
         RecordCursor cursor = segment.cursor();
         while (cursor.next()) {
             long ts = cursor.timestampMs();
@@ -99,7 +101,11 @@ final class WriteBatch {
                 expired++;
                 continue;
             }
-            days.add(LocalDate.ofInstant(Instant.ofEpochMilli(ts), ZoneOffset.UTC));
+            long day = Math.floorDiv(ts, DAY_MS);
+            if (day != lastDay) {
+                days.add(LocalDate.ofEpochDay(day));
+                lastDay = day;
+            }
             if (cursor.isSample()) {
                 int local = cursor.seriesId();
                 if (!known[local]) {
@@ -117,11 +123,10 @@ final class WriteBatch {
                         CopyText.endRow(series);
                     }
                 }
-                long id = ids[local];
-                SeriesSamples of = samples.get(id);
+                SeriesSamples of = bySeries[local];
                 if (of == null) {
-                    of = new SeriesSamples(id);
-                    samples.put(id, of);
+                    of = samples.computeIfAbsent(ids[local], SeriesSamples::new);
+                    bySeries[local] = of;
                 }
                 of.add(ts, cursor.value());
                 sampleCount++;
@@ -181,6 +186,7 @@ final class WriteBatch {
     record ChunkRows(ByteBuf chunks, ByteBuf rollups, Long[] headIds, Long[] headMaxMs, long samples) {
     }
 
+    private static final long DAY_MS = 86_400_000;
     static final int ROLLUP_MINUTE = 1;
     static final int ROLLUP_HOUR = 60;
     private static final long MINUTE_MS = 60_000;
