@@ -123,6 +123,24 @@ class QueryTest {
         assertPoints(json, expected);
     }
 
+    @ParameterizedTest(name = "{0} at step {1}, host {2}")
+    @CsvSource({"count,30s,a", "count,30s,c", "sum,30s,a", "sum,30s,c", "min,30s,c", "max,30s,a", "count,5m,c",
+            "sum,5m,a"})
+    void rangesThatCutThroughChunksKeepOnlyTheirSamples(String agg, String step, String host) throws Exception {
+        // from and to fall inside hours (and so inside chunks, which hold an hour each); the planner aligns them
+        Instant from = end.minus(Duration.ofHours(3)).plus(Duration.ofMinutes(25)).plusSeconds(10);
+        Instant to = end.minus(Duration.ofMinutes(20)).minusSeconds(5);
+        String json = query(keyA, "metric=" + METRIC + "&match=host=" + host + "&agg=" + agg + "&step=" + step + "&group_by=host"
+                + "&from=" + from + "&to=" + to);
+        long stepMs = io.sluice.config.Values.duration(step).toMillis();
+        long alignedFrom = Math.floorDiv(from.toEpochMilli(), stepMs) * stepMs;
+        long alignedTo = -Math.floorDiv(-to.toEpochMilli(), stepMs) * stepMs;
+        assertThat(json).contains("\"from\":" + alignedFrom + ",\"to\":" + alignedTo);
+        Map<Long, Double> expected = expected(l -> l.get("host").equals(host), agg, stepMs, alignedFrom, alignedTo);
+        assertThat(expected).hasSize((int) ((alignedTo - alignedFrom) / stepMs));
+        assertPoints(json, expected);
+    }
+
     @Test
     void matchersAndGroupBy() throws Exception {
         String json = query(keyA, "metric=" + METRIC + "&match=region!=us&match=host=~(a%7Cb)&agg=sum&step=1h&group_by=region"
@@ -252,11 +270,17 @@ class QueryTest {
     // ---- helpers -------------------------------------------------------------------------------------
 
     private static Map<Long, Double> expected(Predicate<Map<String, String>> match, String agg, long stepMs) {
+        return expected(match, agg, stepMs, Long.MIN_VALUE, Long.MAX_VALUE);
+    }
+
+    /** Per step bucket, the aggregate of the matching series' samples in [fromMs, toMs). */
+    private static Map<Long, Double> expected(Predicate<Map<String, String>> match, String agg, long stepMs,
+                                              long fromMs, long toMs) {
         Map<Long, double[]> acc = new TreeMap<>(); // min, max, sum, count
         for (Object[] s : samplesA) {
             @SuppressWarnings("unchecked")
             Map<String, String> labels = (Map<String, String>) s[0];
-            if (!match.test(labels)) {
+            if (!match.test(labels) || (long) s[1] < fromMs || (long) s[1] >= toMs) {
                 continue;
             }
             long bucket = Math.floorDiv((long) s[1], stepMs) * stepMs;
