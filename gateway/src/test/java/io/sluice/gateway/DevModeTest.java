@@ -4,6 +4,7 @@ import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
 import io.sluice.gateway.dev.DevMode;
 import io.sluice.gateway.dev.EndpointsFile;
+import io.sluice.storage.chunks.SampleChunks;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,6 +19,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.DriverManager;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -45,7 +49,7 @@ class DevModeTest {
                             .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(ready.statusCode()).isEqualTo(200);
 
-            // end to end: a sample posted with DEV_API_KEY is queryable in PostgreSQL through PG_URL
+            // end to end: a sample posted with DEV_API_KEY is stored in PostgreSQL, readable through PG_URL
             HttpResponse<String> ingest = HttpClient.newHttpClient().send(
                     HttpRequest.newBuilder(URI.create(endpoints.get("HTTP_URL") + "/api/v1/ingest/metrics"))
                             .header("Authorization", "Bearer " + endpoints.get("DEV_API_KEY"))
@@ -56,12 +60,26 @@ class DevModeTest {
             String jdbc = "jdbc:" + endpoints.get("PG_URL").replace("postgresql://postgres@", "postgresql://");
             try (var c = DriverManager.getConnection(jdbc, "postgres", "")) {
                 org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
-                    try (var rs = c.createStatement().executeQuery("SELECT s.value FROM samples s JOIN series r "
+                    try (var rs = c.createStatement().executeQuery("SELECT s.data FROM sample_chunks s JOIN series r "
                             + "ON r.id = s.series_id WHERE r.tenant = 'dev' AND r.name = 'e2e.check'")) {
                         assertThat(rs.next()).isTrue();
-                        assertThat(rs.getDouble(1)).isEqualTo(7.25);
+                        List<Double> values = new ArrayList<>();
+                        SampleChunks.decode(rs.getBytes(1), (ts, v) -> values.add(v));
+                        assertThat(values).containsExactly(7.25);
+                        assertThat(rs.next()).as("one chunk").isFalse();
                     }
                 });
+            }
+            // and answers queries, from the raw chunk and from the writer's 1-minute rollup
+            for (String step : List.of("10s", "1m")) {
+                HttpResponse<String> query = HttpClient.newHttpClient().send(
+                        HttpRequest.newBuilder(URI.create(endpoints.get("HTTP_URL") + "/api/v1/query?metric=e2e.check&step="
+                                        + step + "&from=" + Instant.now().minus(Duration.ofMinutes(10)) + "&to="
+                                        + Instant.now().plus(Duration.ofMinutes(1))))
+                                .header("Authorization", "Bearer " + endpoints.get("DEV_API_KEY"))
+                                .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(query.statusCode()).as(query.body()).isEqualTo(200);
+                assertThat(query.body()).contains(",7.25]]");
             }
             kafkaPid = Long.parseLong(Files.readString(dir.resolve("kafka/kafka.pid")).strip());
             postgresPid = Long.parseLong(Files.readAllLines(dir.resolve("postgres/data/postmaster.pid")).get(0).strip());

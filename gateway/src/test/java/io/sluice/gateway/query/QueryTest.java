@@ -10,6 +10,8 @@ import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.protocol.record.Series;
 import io.sluice.storage.SeriesIds;
 import io.sluice.storage.auth.ApiKeyStore;
+import io.sluice.storage.chunks.SampleChunks;
+import io.sluice.storage.chunks.Summary;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import io.sluice.storage.writer.PartitionMaintenance;
@@ -92,9 +94,6 @@ class QueryTest {
             insertSeries(infra.connectionFactory(), "qc", Map.of("host", "h" + i), List.<Object[]>of(
                     new Object[] {null, start.toEpochMilli(), 1.0}));
         }
-        // rollups, by their definition: aggregates of the raw rows
-        exec(infra.connectionFactory(), rollupSql("rollups_1m", "1 minute"));
-        exec(infra.connectionFactory(), rollupSql("rollups_1h", "1 hour"));
         // 9 days ago only rollups exist (raw data past its 7-day retention)
         Series old = Series.of(METRIC, Map.of("host", "old", "region", "us"));
         long oldId = SeriesIds.of("qa", old);
@@ -121,6 +120,24 @@ class QueryTest {
         assertThat(json).contains("\"resolution\":\"" + resolution + "\"");
         long stepMs = io.sluice.config.Values.duration(step).toMillis();
         Map<Long, Double> expected = expected(s -> s.equals(Map.of("host", "a", "region", "us")), agg, stepMs);
+        assertPoints(json, expected);
+    }
+
+    @ParameterizedTest(name = "{0} at step {1}, host {2}")
+    @CsvSource({"count,30s,a", "count,30s,c", "sum,30s,a", "sum,30s,c", "min,30s,c", "max,30s,a", "count,5m,c",
+            "sum,5m,a"})
+    void rangesThatCutThroughChunksKeepOnlyTheirSamples(String agg, String step, String host) throws Exception {
+        // from and to fall inside hours (and so inside chunks, which hold an hour each); the planner aligns them
+        Instant from = end.minus(Duration.ofHours(3)).plus(Duration.ofMinutes(25)).plusSeconds(10);
+        Instant to = end.minus(Duration.ofMinutes(20)).minusSeconds(5);
+        String json = query(keyA, "metric=" + METRIC + "&match=host=" + host + "&agg=" + agg + "&step=" + step + "&group_by=host"
+                + "&from=" + from + "&to=" + to);
+        long stepMs = io.sluice.config.Values.duration(step).toMillis();
+        long alignedFrom = Math.floorDiv(from.toEpochMilli(), stepMs) * stepMs;
+        long alignedTo = -Math.floorDiv(-to.toEpochMilli(), stepMs) * stepMs;
+        assertThat(json).contains("\"from\":" + alignedFrom + ",\"to\":" + alignedTo);
+        Map<Long, Double> expected = expected(l -> l.get("host").equals(host), agg, stepMs, alignedFrom, alignedTo);
+        assertThat(expected).hasSize((int) ((alignedTo - alignedFrom) / stepMs));
         assertPoints(json, expected);
     }
 
@@ -253,11 +270,17 @@ class QueryTest {
     // ---- helpers -------------------------------------------------------------------------------------
 
     private static Map<Long, Double> expected(Predicate<Map<String, String>> match, String agg, long stepMs) {
+        return expected(match, agg, stepMs, Long.MIN_VALUE, Long.MAX_VALUE);
+    }
+
+    /** Per step bucket, the aggregate of the matching series' samples in [fromMs, toMs). */
+    private static Map<Long, Double> expected(Predicate<Map<String, String>> match, String agg, long stepMs,
+                                              long fromMs, long toMs) {
         Map<Long, double[]> acc = new TreeMap<>(); // min, max, sum, count
         for (Object[] s : samplesA) {
             @SuppressWarnings("unchecked")
             Map<String, String> labels = (Map<String, String>) s[0];
-            if (!match.test(labels)) {
+            if (!match.test(labels) || (long) s[1] < fromMs || (long) s[1] >= toMs) {
                 continue;
             }
             long bucket = Math.floorDiv((long) s[1], stepMs) * stepMs;
@@ -316,30 +339,75 @@ class QueryTest {
         return URLEncoder.encode(s, StandardCharsets.UTF_8);
     }
 
+    /**
+     * Stores a series as the writer would: its samples in chunks per UTC hour, and its rollups computed from them.
+     * The chunks vary in how the samples are split (one chunk per hour; two chunks whose time ranges interleave,
+     * as two batches with late samples write them) and in format (host c: format 0, what migration V7 writes).
+     */
     private static void insertSeries(ConnectionFactory cf, String tenant, Map<String, String> labels, List<Object[]> points) {
         long id = SeriesIds.of(tenant, Series.of(METRIC, labels));
         StringBuilder json = new StringBuilder("{");
         new TreeMap<>(labels).forEach((k, v) -> json.append(json.length() > 1 ? "," : "").append('"').append(k)
                 .append("\":\"").append(v).append('"'));
         exec(cf, "INSERT INTO series VALUES (" + id + ", '" + tenant + "', '" + METRIC + "', '" + json + "}', now(), now())");
-        Long[] ids = new Long[points.size()];
-        Long[] ts = new Long[points.size()];
-        Double[] values = new Double[points.size()];
-        for (int i = 0; i < points.size(); i++) {
-            ids[i] = id;
+        TreeMap<Long, List<Object[]>> byHour = new TreeMap<>();
+        for (Object[] p : points) {
+            byHour.computeIfAbsent(Math.floorDiv((long) p[1], 3_600_000L) * 3_600_000L, h -> new ArrayList<>()).add(p);
+        }
+        boolean plain = "c".equals(labels.get("host"));
+        byHour.forEach((hour, inHour) -> {
+            List<List<Object[]>> chunks = new ArrayList<>(List.of(new ArrayList<>(), new ArrayList<>()));
+            boolean split = inHour.size() > 1 && (hour / 3_600_000L) % 2 == 1;
+            for (int i = 0; i < inHour.size(); i++) {
+                chunks.get(split ? i % 2 : 0).add(inHour.get(i));
+            }
+            for (List<Object[]> chunk : chunks) {
+                if (!chunk.isEmpty()) {
+                    insertChunk(cf, id, hour, chunk, plain);
+                }
+            }
+        });
+        exec(cf, "INSERT INTO series_heads VALUES (" + id + ", " + points.get(points.size() - 1)[1] + ")");
+        insertRollups(cf, "rollups_1m", id, points, 60_000L);
+        insertRollups(cf, "rollups_1h", id, points, 3_600_000L);
+    }
+
+    private static void insertChunk(ConnectionFactory cf, long seriesId, long hour, List<Object[]> points, boolean plain) {
+        long[] ts = new long[points.size()];
+        double[] values = new double[points.size()];
+        for (int i = 0; i < ts.length; i++) {
             ts[i] = (Long) points.get(i)[1];
             values[i] = (Double) points.get(i)[2];
         }
-        Mono.usingWhen(cf.create(), (Connection c) -> Flux.from(c.createStatement("INSERT INTO samples "
-                        + "SELECT s, timestamptz 'epoch' + t * interval '1 millisecond', v FROM unnest($1::bigint[], "
-                        + "$2::bigint[], $3::float8[]) AS u(s, t, v)").bind("$1", ids).bind("$2", ts).bind("$3", values)
-                .execute()).flatMap(r -> r.getRowsUpdated()).then(), Connection::close).block(Duration.ofSeconds(30));
+        byte[] data;
+        if (plain) {
+            java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocate(1 + 16 * ts.length).put(SampleChunks.PLAIN);
+            for (int i = 0; i < ts.length; i++) {
+                buffer.putLong(ts[i]).putDouble(values[i]);
+            }
+            data = buffer.array();
+        } else {
+            data = SampleChunks.pack(ts, values, 0, ts.length);
+        }
+        Mono.usingWhen(cf.create(), (Connection c) -> Flux.from(c.createStatement("INSERT INTO sample_chunks "
+                                + "(series_id, hour, min_ms, max_ms, samples, data) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind("$1", seriesId).bind("$2", Instant.ofEpochMilli(hour)).bind("$3", ts[0])
+                        .bind("$4", ts[ts.length - 1]).bind("$5", ts.length).bind("$6", java.nio.ByteBuffer.wrap(data))
+                        .execute()).flatMap(r -> r.getRowsUpdated()).then(), Connection::close)
+                .block(Duration.ofSeconds(30));
     }
 
-    private static String rollupSql(String table, String width) {
-        return "INSERT INTO " + table + " SELECT series_id, date_bin('" + width + "', ts, timestamptz '2000-01-01 00:00:00+00'), "
-                + "min(value), max(value), sum(value), count(*) FROM samples WHERE series_id IN "
-                + "(SELECT id FROM series WHERE tenant IN ('qa', 'qb', 'qc')) GROUP BY 1, 2 ON CONFLICT DO NOTHING";
+    /** Rollup rows by their definition: min, max, sum and count of the samples of each bucket. */
+    private static void insertRollups(ConnectionFactory cf, String table, long seriesId, List<Object[]> points, long width) {
+        TreeMap<Long, Summary> buckets = new TreeMap<>();
+        for (Object[] p : points) {
+            buckets.computeIfAbsent(Math.floorDiv((long) p[1], width) * width, b -> new Summary()).add((Double) p[2]);
+        }
+        StringBuilder sql = new StringBuilder("INSERT INTO " + table + " VALUES ");
+        buckets.forEach((bucket, s) -> sql.append(sql.charAt(sql.length() - 1) == ')' ? ", (" : "(").append(seriesId)
+                .append(", '").append(Instant.ofEpochMilli(bucket)).append("', ").append(s.min()).append(", ")
+                .append(s.max()).append(", ").append(s.sum()).append(", ").append(s.count()).append(')'));
+        exec(cf, sql.toString());
     }
 
     private static void exec(ConnectionFactory cf, String sql) {

@@ -1,8 +1,13 @@
 package io.sluice.storage.query;
 
+import io.sluice.storage.chunks.Summary;
+
 import java.util.Locale;
 
-/** How the values in one step bucket (and across the series of one group) become one point. */
+/**
+ * How the values in one step bucket (and across the series of one group) become one point. A bucket's partials
+ * are merged by {@link Summary}'s rule, the one every stored rollup follows too.
+ */
 public enum Aggregation {
     AVG, MIN, MAX, SUM, COUNT;
 
@@ -10,29 +15,14 @@ public enum Aggregation {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** The point for an accumulated bucket; an average is sum / count, also over rollups. */
-    double apply(Accumulator a) {
+    /** The point for a merged bucket; an average is sum / count, also over rollups. */
+    double apply(Summary s) {
         return switch (this) {
-            case AVG -> a.sum / a.count;
-            case MIN -> a.min;
-            case MAX -> a.max;
-            case SUM -> a.sum;
-            case COUNT -> a.count;
+            case AVG -> s.sum() / s.count();
+            case MIN -> s.min();
+            case MAX -> s.max();
+            case SUM -> s.sum();
+            case COUNT -> s.count();
         };
-    }
-
-    /** min, max, sum and count of one bucket, merged from per-series partials. */
-    static final class Accumulator {
-        double min = Double.POSITIVE_INFINITY;
-        double max = Double.NEGATIVE_INFINITY;
-        double sum;
-        long count;
-
-        void add(double pMin, double pMax, double pSum, long pCount) {
-            min = Math.min(min, pMin);
-            max = Math.max(max, pMax);
-            sum += pSum;
-            count += pCount;
-        }
     }
 }

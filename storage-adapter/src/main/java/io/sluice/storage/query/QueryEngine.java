@@ -2,6 +2,7 @@ package io.sluice.storage.query;
 
 import io.sluice.config.QueryConfig;
 import io.sluice.config.WriterConfig;
+import io.sluice.storage.chunks.Summary;
 import reactor.core.publisher.Mono;
 
 import java.time.Clock;
@@ -116,10 +117,10 @@ public final class QueryEngine {
             }
             groupOf.put(s.id(), key);
         }
-        Map<Map<String, String>, TreeMap<Long, Aggregation.Accumulator>> groups = new LinkedHashMap<>();
+        Map<Map<String, String>, TreeMap<Long, Summary>> groups = new LinkedHashMap<>();
         for (QueryRepository.Partial p : partials) {
             groups.computeIfAbsent(groupOf.get(p.seriesId()), k -> new TreeMap<>())
-                    .computeIfAbsent(p.bucketMs(), b -> new Aggregation.Accumulator())
+                    .computeIfAbsent(p.bucketMs(), b -> new Summary())
                     .add(p.min(), p.max(), p.sum(), p.count());
         }
         List<QueryResult.ResultSeries> out = new ArrayList<>(groups.size());
@@ -127,7 +128,7 @@ public final class QueryEngine {
             long[] ts = new long[buckets.size()];
             double[] values = new double[buckets.size()];
             int i = 0;
-            for (Map.Entry<Long, Aggregation.Accumulator> b : buckets.entrySet()) {
+            for (Map.Entry<Long, Summary> b : buckets.entrySet()) {
                 ts[i] = b.getKey();
                 values[i] = query.aggregation().apply(b.getValue());
                 i++;

@@ -4,6 +4,8 @@ import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.Readable;
 import io.r2dbc.spi.Statement;
+import io.sluice.storage.chunks.SampleChunks;
+import io.sluice.storage.chunks.Summary;
 import io.sluice.storage.postgres.PostgresCalls;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -12,6 +14,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -101,30 +105,47 @@ public final class QueryRepository {
     }
 
     /**
-     * Per series and step bucket: min, max, sum and count, from the table of the resolution. Buckets are
-     * aligned to the step from the Unix epoch ({@code date_bin}).
+     * Per series and step bucket: min, max, sum and count of the samples in {@code [from, to)}, by {@link Summary}'s
+     * rule (IEEE sums, NaN skipped by min and max unless every value is NaN), sorted by series then bucket.
+     * Buckets are aligned to the step from the Unix epoch. Raw samples are read from the chunks that overlap the
+     * range and folded in timestamp order; rollup rows are folded in bucket order.
      */
     public Mono<List<Partial>> partials(List<Long> seriesIds, Resolution resolution, Instant from, Instant to,
                                         Duration step) {
-        String time = resolution == Resolution.RAW ? "ts" : "bucket";
-        String aggregates = resolution == Resolution.RAW
-                ? "min(value), max(value), sum(value), count(*)"
-                : "min(min), max(max), sum(sum), sum(count)::bigint";
-        String sql = "SELECT series_id, date_bin(make_interval(secs => $4), " + time
-                + ", timestamptz '1970-01-01 00:00:00+00') AS b, " + aggregates
-                + " FROM " + resolution.table() + " WHERE series_id = ANY($1) AND " + time + " >= $2 AND " + time
-                + " < $3 GROUP BY 1, 2 ORDER BY 1, 2";
+        long fromMs = from.toEpochMilli();
+        long toMs = to.toEpochMilli();
+        long stepMs = step.toMillis();
+        Long[] ids = seriesIds.toArray(Long[]::new);
+        if (resolution == Resolution.RAW) {
+            // (series_id, hour) is the index; "hour" prunes the day partitions
+            String sql = "SELECT series_id, data FROM " + resolution.table() + " WHERE series_id = ANY($1)"
+                    + " AND hour >= date_trunc('hour', $2::timestamptz, 'UTC') AND hour < $3::timestamptz"
+                    + " AND max_ms >= $4 AND min_ms < $5 ORDER BY series_id, hour, min_ms";
+            return inReadOnly("query.partials", c -> Flux.from(c.createStatement(sql)
+                            .bind("$1", ids)
+                            .bind("$2", from)
+                            .bind("$3", to)
+                            .bind("$4", fromMs)
+                            .bind("$5", toMs)
+                            .execute())
+                    .flatMap(r -> r.map(row -> new Chunk(row.get(0, Long.class), row.get(1, byte[].class))))
+                    .collect(() -> new RawFold(fromMs, toMs, stepMs), RawFold::add)
+                    .map(RawFold::finish));
+        }
+        String sql = "SELECT series_id, bucket, min, max, sum, count FROM " + resolution.table()
+                + " WHERE series_id = ANY($1) AND bucket >= $2 AND bucket < $3 ORDER BY series_id, bucket";
         return inReadOnly("query.partials", c -> Flux.from(c.createStatement(sql)
-                        .bind("$1", seriesIds.toArray(Long[]::new))
+                        .bind("$1", ids)
                         .bind("$2", from)
                         .bind("$3", to)
-                        .bind("$4", step.toMillis() / 1000.0)
                         .execute())
                 .flatMap(r -> r.map(row -> new Partial(row.get(0, Long.class),
                         row.get(1, OffsetDateTime.class).toInstant().toEpochMilli(),
                         row.get(2, Double.class), row.get(3, Double.class), row.get(4, Double.class),
                         row.get(5, Long.class))))
-                .collectList());
+                .collect(() -> new Buckets(stepMs), (buckets, row) -> buckets.add(row.seriesId(), row.bucketMs(),
+                        row.min(), row.max(), row.sum(), row.count()))
+                .map(Buckets::finish));
     }
 
     /** Label names the tenant's series use, sorted. */
@@ -144,6 +165,122 @@ public final class QueryRepository {
 
     /** One series' bucket: what rows of one step bucket of one series add up to. */
     public record Partial(long seriesId, long bucketMs, double min, double max, double sum, long count) {
+    }
+
+    private record Chunk(long seriesId, byte[] data) {
+    }
+
+    /**
+     * Folds rows that come sorted by series into one {@link Partial} per series and step bucket, in the order the
+     * rows come.
+     */
+    private static final class Buckets {
+        private final long stepMs;
+        private final List<Partial> out = new ArrayList<>();
+        private long seriesId;
+        private long bucketMs;
+        private Summary summary;
+
+        Buckets(long stepMs) {
+            this.stepMs = stepMs;
+        }
+
+        void add(long series, long timestampMs, double min, double max, double sum, long count) {
+            long bucket = Math.floorDiv(timestampMs, stepMs) * stepMs;
+            if (summary == null || series != seriesId || bucket != bucketMs) {
+                flush();
+                seriesId = series;
+                bucketMs = bucket;
+                summary = new Summary();
+            }
+            summary.add(min, max, sum, count);
+        }
+
+        void add(long series, long timestampMs, double value) {
+            add(series, timestampMs, value, value, value, 1);
+        }
+
+        private void flush() {
+            if (summary != null && !summary.isEmpty()) {
+                out.add(new Partial(seriesId, bucketMs, summary.min(), summary.max(), summary.sum(), summary.count()));
+            }
+        }
+
+        List<Partial> finish() {
+            flush();
+            summary = null;
+            return out;
+        }
+    }
+
+    /**
+     * Decodes the chunks of one series at a time (they come sorted by series), keeps the samples in
+     * {@code [from, to)} and folds them in timestamp order: chunks written by different batches may overlap in
+     * time, and a bucket's sum must not depend on how its samples were split into chunks.
+     */
+    private static final class RawFold {
+        private final long fromMs;
+        private final long toMs;
+        private final Buckets buckets;
+        private long seriesId;
+        private boolean started;
+        private long[] timestamps = new long[256];
+        private double[] values = new double[256];
+        private int size;
+        private boolean sorted = true;
+
+        RawFold(long fromMs, long toMs, long stepMs) {
+            this.fromMs = fromMs;
+            this.toMs = toMs;
+            this.buckets = new Buckets(stepMs);
+        }
+
+        void add(Chunk chunk) {
+            if (started && chunk.seriesId() != seriesId) {
+                foldSeries();
+            }
+            started = true;
+            seriesId = chunk.seriesId();
+            SampleChunks.decode(chunk.data(), (ts, v) -> {
+                if (ts < fromMs || ts >= toMs) {
+                    return;
+                }
+                if (size == timestamps.length) {
+                    timestamps = Arrays.copyOf(timestamps, size * 2);
+                    values = Arrays.copyOf(values, size * 2);
+                }
+                if (size > 0 && ts < timestamps[size - 1]) {
+                    sorted = false;
+                }
+                timestamps[size] = ts;
+                values[size] = v;
+                size++;
+            });
+        }
+
+        private void foldSeries() {
+            if (sorted) {
+                for (int i = 0; i < size; i++) {
+                    buckets.add(seriesId, timestamps[i], values[i]);
+                }
+            } else {
+                Integer[] order = new Integer[size];
+                for (int i = 0; i < size; i++) {
+                    order[i] = i;
+                }
+                Arrays.sort(order, Comparator.comparingLong(i -> timestamps[i]));
+                for (int i : order) {
+                    buckets.add(seriesId, timestamps[i], values[i]);
+                }
+            }
+            size = 0;
+            sorted = true;
+        }
+
+        List<Partial> finish() {
+            foldSeries();
+            return buckets.finish();
+        }
     }
 
     private <T> Mono<T> inReadOnly(String operation, java.util.function.Function<Connection, Mono<T>> work) {
