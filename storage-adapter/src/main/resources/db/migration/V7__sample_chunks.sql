@@ -24,19 +24,18 @@ CREATE TABLE series_heads (
 ) WITH (fillfactor = 70);
 
 -- IEEE 754 addition: float8 + float8 raises 22003 when two finite values overflow; this returns ±Infinity instead
--- (io.sluice.storage.chunks.Summary is the same rule in Java). For finite a and b of the same sign, a + b
--- overflows exactly when the rounded sum reaches 2^1024; with |a| >= 2^1023 > |b|, that is when
--- (|a| - 2^1023) + |b| >= 2^1023 - 2^970, computed without overflow and exactly (both sides representable).
+-- (io.sluice.storage.chunks.Summary is the same rule in Java). Only two finite values of the same sign can overflow,
+-- and only when the larger is at least 2^1023 and the smaller at least 2^969 (below that, MAX + b rounds to MAX).
+-- Then both halves are normal doubles, so a/2 + b/2 rounds exactly as a + b would, halved, without overflowing:
+-- a + b overflows exactly when that half-sum reaches 2^1023.
 CREATE FUNCTION sluice_add(a float8, b float8) RETURNS float8
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
 SELECT CASE
     WHEN a = 'NaN' OR b = 'NaN' THEN 'NaN'::float8
     WHEN a IN ('Infinity', '-Infinity') OR b IN ('Infinity', '-Infinity') THEN a + b
     WHEN (a < 0) <> (b < 0) THEN a + b
-    WHEN abs(a) < power(2::float8, 1023) AND abs(b) < power(2::float8, 1023) THEN a + b
-    WHEN abs(a) >= power(2::float8, 1023) AND abs(b) >= power(2::float8, 1023) THEN sign(a) * 'Infinity'::float8
-    WHEN greatest(abs(a), abs(b)) - power(2::float8, 1023) + least(abs(a), abs(b))
-         >= power(2::float8, 1023) - power(2::float8, 970) THEN sign(a) * 'Infinity'::float8
+    WHEN greatest(abs(a), abs(b)) < power(2::float8, 1023) OR least(abs(a), abs(b)) < power(2::float8, 969) THEN a + b
+    WHEN abs(a * 0.5::float8 + b * 0.5::float8) >= power(2::float8, 1023) THEN sign(a) * 'Infinity'::float8
     ELSE a + b
 END
 $$;
