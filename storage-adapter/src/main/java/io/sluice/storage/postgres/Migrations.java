@@ -31,13 +31,24 @@ public final class Migrations {
 
     /** The same, from another location (tests use it to prove how failures are reported). */
     static String apply(PostgresConfig config, String location) {
-        Flyway flyway = Flyway.configure()
+        return apply(config, location, null);
+    }
+
+    /**
+     * The same, up to version {@code target} only (null: the latest); tests use it to build an older schema and
+     * fill it before migrating on.
+     */
+    static String apply(PostgresConfig config, String location, String target) {
+        var configuration = Flyway.configure()
                 .dataSource(config.jdbcUrl(), config.user(), config.password())
                 .locations(location)
                 .table("sluice_schema_history")
                 .connectRetries(3)
-                .failOnMissingLocations(true)
-                .load();
+                .failOnMissingLocations(true);
+        if (target != null) {
+            configuration.target(target);
+        }
+        Flyway flyway = configuration.load();
         try {
             MigrateResult result = flyway.migrate();
             String version = result.targetSchemaVersion != null ? result.targetSchemaVersion
