@@ -44,7 +44,11 @@ public final class Summary {
         count++;
     }
 
-    /** Adds another summary's values, as if each had been added here after the ones already added. */
+    /**
+     * Merges another summary (rows of the same bucket from two batches): min, max and count as if its values had
+     * been added here one by one; the sum adds the other's sum, which for IEEE doubles is not always what adding
+     * its values one by one would give (the writer sums a batch's samples value by value, in timestamp order).
+     */
     public void add(Summary other) {
         add(other.min, other.max, other.sum, other.count);
     }

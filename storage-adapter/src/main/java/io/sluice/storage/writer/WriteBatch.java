@@ -226,10 +226,10 @@ final class WriteBatch {
                     Summary minutely = new Summary();
                     while (end < s.size && s.timestamps[end] < minute + MINUTE_MS) {
                         minutely.add(s.values[end]);
+                        hourly.add(s.values[end]); // value by value: IEEE sums depend on order
                         end++;
                     }
                     rollupRow(ROLLUP_MINUTE, s.id, minute, minutely);
-                    hourly.add(minutely);
                 }
                 rollupRow(ROLLUP_HOUR, s.id, hour, hourly);
                 CopyBinary.row(chunks, 6);
