@@ -181,8 +181,12 @@ public final class Settings {
                     + "looks for hours to compact; the first run after the writer starts looks at everything within "
                     + "retention.raw.");
     public static final Setting<Integer> WRITER_COMPACTION_BATCH = intIn("writer.compaction-batch", 1000, 1, 1_000_000,
-            "Most (series, hour) pairs one compaction query returns; a run works through them one short transaction "
-                    + "each, then asks for the next ones.");
+            "Most (series, hour) pairs one compaction query returns; a run works through them, then asks for the "
+                    + "next ones.");
+    public static final Setting<Integer> WRITER_COMPACTION_TRANSACTION_SAMPLES = intIn(
+            "writer.compaction-transaction-samples", 262_144, 1, 100_000_000, "Most samples one compaction transaction "
+                    + "rewrites: hours are merged together in short transactions up to this many samples (an hour with "
+                    + "more is merged alone). Bounds the memory compaction holds.");
     public static final Setting<Duration> RETENTION_RAW = duration("retention.raw", "7d", Duration.ofDays(1),
             Duration.ofDays(3650), "Raw sample and event partitions older than this are dropped.");
     public static final Setting<Duration> RETENTION_ROLLUP_1M = duration("retention.rollup-1m", "30d",
@@ -253,6 +257,7 @@ public final class Settings {
             INGEST_MAX_IN_FLIGHT_ITEMS, INGEST_MAX_IN_FLIGHT_BYTES,
             WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_WAIT, WRITER_CHUNK_MAX_SAMPLES,
             WRITER_COMPACTION_INTERVAL, WRITER_COMPACTION_DELAY, WRITER_COMPACTION_LOOKBACK, WRITER_COMPACTION_BATCH,
+            WRITER_COMPACTION_TRANSACTION_SAMPLES,
             RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,
             RETENTION_PARTITIONS_AHEAD,
             QUERY_MAX_POINTS_PER_SERIES, QUERY_MAX_SERIES, QUERY_MAX_RANGE, QUERY_STATEMENT_TIMEOUT, QUERY_CACHE_MAX_BYTES,

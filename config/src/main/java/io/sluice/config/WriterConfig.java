@@ -6,5 +6,6 @@ import java.time.Duration;
 public record WriterConfig(int maxBatchRecords, Duration maxBatchWait, Duration retentionRaw,
                            Duration retentionRollup1m, Duration retentionRollup1h, int partitionsAhead,
                            int chunkMaxSamples, Duration compactionInterval, Duration compactionDelay,
-                           Duration compactionLookback, int compactionBatch) {
+                           Duration compactionLookback, int compactionBatch,
+                           int compactionTransactionSamples) {
 }

@@ -5,7 +5,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
-import io.r2dbc.spi.Statement;
 import io.sluice.config.WriterConfig;
 import io.sluice.storage.chunks.SampleChunks;
 import io.sluice.storage.postgres.PostgresFailures;
@@ -23,11 +22,14 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BiFunction;
+import java.util.function.Supplier;
 
 /**
  * Merges the chunks of one series' hour into few packed chunks, for hours that ended at least
@@ -38,8 +40,9 @@ import java.util.function.BiFunction;
  * plain chunk: its samples are merged in timestamp order and split into {@code ceil(n / max)} chunks of nearly equal
  * size, packed ({@link SampleChunks#PACKED}), that do not overlap in time.
  *
- * <p><b>Never blocks the writer.</b> Each (series, hour) is one short transaction: {@code DELETE ... RETURNING} of the
- * chunks its snapshot sees, then an {@code INSERT} of the merged ones. The writer only inserts chunks and reads them
+ * <p><b>Never blocks the writer.</b> Hours are compacted in short transactions of a few (series, hour) pairs (up to
+ * {@code writer.compaction-transaction-samples} samples): {@code DELETE ... RETURNING} of exactly the chunks of those
+ * pairs its snapshot sees, then one {@code INSERT} of the merged ones. The writer only inserts chunks and reads them
  * (for late samples) without locks, so neither waits for the other: a chunk the writer inserts meanwhile is not in
  * the DELETE's snapshot, stays, and is merged at a later run; a writer reading the hour sees either the old chunks
  * (compaction not committed) or the merged ones, the same samples either way. Compaction never adds or drops a
@@ -52,7 +55,8 @@ import java.util.function.BiFunction;
  * {@code sluice_compaction_samples_total{result="duplicate_dropped"}} and logs a warning.
  *
  * <p><b>Bounded work.</b> Candidates come from one query per {@code writer.compaction-batch} pairs, in (hour, series)
- * keyset order; one run works through them all, holding one page of candidates and one hour's samples at a time. A
+ * keyset order; one run works through them all, holding one page of candidates and one transaction's samples at a
+ * time. A
  * run looks at hours that ended between {@code writer.compaction-lookback} and {@code writer.compaction-delay} ago;
  * the first run after start looks back over all of {@code retention.raw} (migrated chunks, hours written late).
  */
@@ -66,7 +70,7 @@ public final class Compaction {
      * format byte 0; the length test first spares reading the data of the others).
      */
     private static final String CANDIDATES = """
-            SELECT series_id, hour FROM sample_chunks
+            SELECT series_id, hour, sum(samples) FROM sample_chunks
             WHERE hour >= $1 AND hour < $2 AND (hour, series_id) > ($3, $4)
             GROUP BY hour, series_id
             HAVING count(*) > (sum(samples) + $5 - 1) / $5
@@ -75,23 +79,35 @@ public final class Compaction {
                                 ELSE false END)
             ORDER BY hour, series_id
             LIMIT $6""";
-    /** Exactly the rows of the hour this transaction's snapshot sees, locked and gone at commit. */
+    /**
+     * The commit does not wait for its WAL flush: a crash can lose only a whole compaction transaction (the old
+     * chunks then stay, the same samples), never a part of it, and any later synchronous commit (the writer's)
+     * flushes it.
+     */
+    private static final String NO_FLUSH_WAIT = "SET LOCAL synchronous_commit TO off";
+    /** Exactly the rows of these (series, hour) pairs this statement's snapshot sees, locked and gone at commit. */
     private static final String TAKE = """
-            DELETE FROM sample_chunks WHERE series_id = $1 AND hour = $2
-            RETURNING ctid::text, min_ms, data""";
+            DELETE FROM sample_chunks c USING unnest($1::bigint[], $2::bigint[]) AS k(series_id, hour_ms)
+            WHERE c.series_id = k.series_id AND c.hour = timestamptz 'epoch' + k.hour_ms * interval '1 millisecond'
+            RETURNING c.series_id, k.hour_ms, c.ctid::text, c.min_ms, c.data""";
+    /** The merged chunks (data as base64: r2dbc-postgresql binds no bytea arrays). */
     private static final String PUT = """
-            INSERT INTO sample_chunks (series_id, hour, min_ms, max_ms, samples, data) VALUES ($1, $2, $3, $4, $5, $6)""";
+            INSERT INTO sample_chunks (series_id, hour, min_ms, max_ms, samples, data)
+            SELECT s, timestamptz 'epoch' + h * interval '1 millisecond', lo, hi, n, decode(d, 'base64')
+            FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::int[], $6::text[])
+                 AS u(s, h, lo, hi, n, d)""";
 
     private final ConnectionFactory connections;
     private final Clock clock;
     private final int maxSamples;
     private final int batch;
+    private final long transactionSamples;
     private final Duration delay;
     private final Duration lookback;
     private final Duration retention;
     private final Duration deadline;
-    /** Test seam: runs inside an hour's transaction, after its chunks are rewritten, just before COMMIT. */
-    private final BiFunction<Long, Instant, Mono<Void>> beforeCommit;
+    /** Test seam: runs inside each transaction, after its chunks are rewritten, just before COMMIT. */
+    private final Supplier<Mono<Void>> beforeCommit;
     private final Counter chunksRead;
     private final Counter chunksWritten;
     private final Counter samplesKept;
@@ -106,15 +122,16 @@ public final class Compaction {
     private volatile boolean stopping;
 
     public Compaction(ConnectionFactory connections, WriterConfig config, Clock clock, MeterRegistry registry) {
-        this(connections, config, clock, registry, (series, hour) -> Mono.empty());
+        this(connections, config, clock, registry, Mono::empty);
     }
 
     Compaction(ConnectionFactory connections, WriterConfig config, Clock clock, MeterRegistry registry,
-               BiFunction<Long, Instant, Mono<Void>> beforeCommit) {
+               Supplier<Mono<Void>> beforeCommit) {
         this.connections = connections;
         this.clock = clock;
         this.maxSamples = config.chunkMaxSamples();
         this.batch = config.compactionBatch();
+        this.transactionSamples = config.compactionTransactionSamples();
         this.delay = config.compactionDelay();
         this.lookback = config.compactionLookback();
         this.retention = config.retentionRaw();
@@ -160,18 +177,28 @@ public final class Compaction {
         Report report() {
             return new Report(hours, failed, chunksRead, chunksWritten, samples, duplicates);
         }
+
+        void add(Totals other) {
+            hours += other.hours;
+            failed += other.failed;
+            chunksRead += other.chunksRead;
+            chunksWritten += other.chunksWritten;
+            samples += other.samples;
+            duplicates += other.duplicates;
+        }
     }
 
     /** A keyset position in (hour, series) order; {@code done} when no candidates are left. */
     private record Cursor(Instant hour, long series, boolean done) {
     }
 
-    private record Candidate(long series, OffsetDateTime hour) {
+    /** A (series, hour) to compact; hour in ms since the epoch. */
+    private record Candidate(long series, long hourMs, long samples) {
     }
 
     /**
-     * Compacts every hour that needs it in this run's range, one transaction per (series, hour). A run asked to
-     * {@link #stop()} ends after the hour under way.
+     * Compacts every hour that needs it in this run's range. A run asked to {@link #stop()} ends after the
+     * transaction under way.
      */
     public Mono<Report> run() {
         return Mono.defer(() -> {
@@ -207,12 +234,15 @@ public final class Compaction {
         });
     }
 
-    /** Asks a run under way to end after its current hour, and later runs to do nothing. */
+    /** Asks a run under way to end after its current transaction, and later runs to do nothing. */
     public void stop() {
         stopping = true;
     }
 
-    /** One page of candidates after {@code cursor}, each compacted in turn; completes with the next cursor. */
+    /**
+     * One page of candidates after {@code cursor}, compacted in transactions of up to
+     * {@code writer.compaction-transaction-samples} samples; completes with the next cursor.
+     */
     private Mono<Cursor> step(Instant from, Instant to, Cursor cursor, Totals totals) {
         return Mono.usingWhen(connections.create(),
                 c -> Flux.from(c.createStatement(CANDIDATES)
@@ -220,68 +250,134 @@ public final class Compaction {
                                 .bind("$3", cursor.hour().atOffset(ZoneOffset.UTC)).bind("$4", cursor.series())
                                 .bind("$5", maxSamples).bind("$6", batch).execute())
                         .flatMap(r -> r.map((row, meta) -> new Candidate(row.get(0, Long.class),
-                                row.get(1, OffsetDateTime.class))))
+                                row.get(1, OffsetDateTime.class).toInstant().toEpochMilli(),
+                                ((Number) row.get(2)).longValue())))
                         .collectList()
                         .timeout(deadline)
-                        .flatMap(page -> Flux.fromIterable(page)
-                                .concatMap(k -> stopping ? Mono.empty() : compactOne(c, k, totals).timeout(deadline))
+                        .flatMap(page -> Flux.fromIterable(groups(page, transactionSamples))
+                                .concatMap(group -> stopping ? Mono.empty() : compact(c, group, totals))
                                 .then(Mono.fromCallable(() -> {
                                     if (page.size() < batch) {
                                         return new Cursor(to, 0, true);
                                     }
                                     Candidate last = page.get(page.size() - 1);
-                                    return new Cursor(last.hour().toInstant(), last.series(), false);
+                                    return new Cursor(Instant.ofEpochMilli(last.hourMs()), last.series(), false);
                                 }))),
                 Connection::close,
                 (c, err) -> Transactions.rollbackAndClose(c),
                 Transactions::rollbackAndClose);
     }
 
+    /** Consecutive candidates in groups of at most {@code maxSamples} samples (an hour with more is a group alone). */
+    private static List<List<Candidate>> groups(List<Candidate> page, long maxSamples) {
+        List<List<Candidate>> groups = new ArrayList<>();
+        List<Candidate> group = new ArrayList<>();
+        long samples = 0;
+        for (Candidate k : page) {
+            if (!group.isEmpty() && samples + k.samples() > maxSamples) {
+                groups.add(group);
+                group = new ArrayList<>();
+                samples = 0;
+            }
+            group.add(k);
+            samples += k.samples();
+        }
+        if (!group.isEmpty()) {
+            groups.add(group);
+        }
+        return groups;
+    }
+
     /**
-     * One (series, hour) in one transaction. A failure other than a lost connection or a passed deadline rolls this
-     * hour back and is counted; the run goes on with the next hour.
+     * These (series, hour) pairs in one transaction. When it fails for a reason of its own (a damaged chunk, a
+     * deadlock with another compaction) it rolls back and its hours are tried one by one, so one bad hour holds up
+     * no other; an hour that fails alone is counted and tried again next run.
      */
-    private Mono<Void> compactOne(Connection c, Candidate k, Totals totals) {
-        return Mono.from(c.beginTransaction())
-                .thenMany(Flux.from(c.createStatement(TAKE).bind("$1", k.series()).bind("$2", k.hour()).execute())
-                        .flatMap(r -> r.map((row, meta) -> new StoredChunk(row.get(0, String.class),
-                                row.get(1, Long.class), row.get(2, byte[].class)))))
-                .collectList()
-                .publishOn(Schedulers.parallel()) // decoding and packing an hour is CPU work, not for I/O threads
-                .flatMap(stored -> {
-                    if (!needsCompaction(stored, maxSamples)) {
-                        return Mono.from(c.rollbackTransaction()); // another compaction got there first
+    private Mono<Void> compact(Connection c, List<Candidate> group, Totals totals) {
+        return Mono.defer(() -> compactTogether(c, group, totals))
+                .timeout(deadline)
+                .onErrorResume(Compaction::isHourLocal, e -> Mono.from(c.rollbackTransaction()).then(Mono.defer(() -> {
+                    if (group.size() > 1) {
+                        return Flux.fromIterable(group).concatMap(k -> compact(c, List.of(k), totals)).then();
                     }
-                    Merged merged = merge(stored, maxSamples);
-                    return put(c, k, merged.chunks())
-                            .then(beforeCommit.apply(k.series(), k.hour().toInstant()))
+                    Candidate k = group.get(0);
+                    hoursFailed.increment();
+                    totals.failed++;
+                    log.warn("Compaction of series {} hour {} failed ({}); rolled back, tried again next run",
+                            k.series(), Instant.ofEpochMilli(k.hourMs()), e.toString());
+                    return Mono.empty();
+                })));
+    }
+
+    private Mono<Void> compactTogether(Connection c, List<Candidate> group, Totals totals) {
+        Long[] series = group.stream().map(Candidate::series).toArray(Long[]::new);
+        Long[] hours = group.stream().map(Candidate::hourMs).toArray(Long[]::new);
+        return Mono.from(c.beginTransaction())
+                .then(Flux.from(c.createStatement(NO_FLUSH_WAIT).execute()).flatMap(r -> r.getRowsUpdated()).then())
+                .thenMany(Flux.from(c.createStatement(TAKE).bind("$1", series).bind("$2", hours).execute())
+                        .flatMap(r -> r.map((row, meta) -> new Taken(row.get(0, Long.class), row.get(1, Long.class),
+                                new StoredChunk(row.get(2, String.class), row.get(3, Long.class),
+                                        row.get(4, byte[].class))))))
+                .collectList()
+                .publishOn(Schedulers.parallel()) // decoding and packing is CPU work, not for I/O threads
+                .flatMap(taken -> {
+                    Map<List<Long>, List<StoredChunk>> byHour = new LinkedHashMap<>();
+                    taken.forEach(t -> byHour.computeIfAbsent(List.of(t.series(), t.hourMs()), x -> new ArrayList<>())
+                            .add(t.chunk()));
+                    List<Long> s = new ArrayList<>();
+                    List<Long> h = new ArrayList<>();
+                    List<Long> lo = new ArrayList<>();
+                    List<Long> hi = new ArrayList<>();
+                    List<Integer> n = new ArrayList<>();
+                    List<String> d = new ArrayList<>();
+                    Totals done = new Totals();
+                    List<String> duplicates = new ArrayList<>();
+                    byHour.forEach((key, stored) -> {
+                        Merged merged = merge(stored, maxSamples);
+                        for (PackedChunk p : merged.chunks()) {
+                            s.add(key.get(0));
+                            h.add(key.get(1));
+                            lo.add(p.minMs());
+                            hi.add(p.maxMs());
+                            n.add(p.samples());
+                            d.add(Base64.getEncoder().encodeToString(p.data()));
+                        }
+                        done.hours++;
+                        done.chunksRead += stored.size();
+                        done.chunksWritten += merged.chunks().size();
+                        done.samples += merged.samples();
+                        done.duplicates += merged.duplicates();
+                        if (merged.duplicates() > 0) {
+                            duplicates.add(merged.duplicates() + " of series " + key.get(0) + " hour "
+                                    + Instant.ofEpochMilli(key.get(1)));
+                        }
+                    });
+                    Mono<Void> put = s.isEmpty() ? Mono.empty() : Flux.from(c.createStatement(PUT)
+                                    .bind("$1", s.toArray(Long[]::new)).bind("$2", h.toArray(Long[]::new))
+                                    .bind("$3", lo.toArray(Long[]::new)).bind("$4", hi.toArray(Long[]::new))
+                                    .bind("$5", n.toArray(Integer[]::new)).bind("$6", d.toArray(String[]::new))
+                                    .execute())
+                            .flatMap(r -> r.getRowsUpdated()).then();
+                    return put.then(beforeCommit.get())
                             .then(Mono.from(c.commitTransaction()))
                             .then(Mono.fromRunnable(() -> {
-                                chunksRead.increment(stored.size());
-                                chunksWritten.increment(merged.chunks().size());
-                                samplesKept.increment(merged.samples());
-                                hoursCompacted.increment();
-                                totals.hours++;
-                                totals.chunksRead += stored.size();
-                                totals.chunksWritten += merged.chunks().size();
-                                totals.samples += merged.samples();
-                                if (merged.duplicates() > 0) {
-                                    duplicatesDropped.increment(merged.duplicates());
-                                    totals.duplicates += merged.duplicates();
-                                    log.warn("Compaction of series {} hour {} dropped {} duplicate sample(s) (same "
-                                                    + "timestamp twice; the first chunk in (min_ms, ctid) order won)",
-                                            k.series(), k.hour(), merged.duplicates());
+                                chunksRead.increment(done.chunksRead);
+                                chunksWritten.increment(done.chunksWritten);
+                                samplesKept.increment(done.samples);
+                                duplicatesDropped.increment(done.duplicates);
+                                hoursCompacted.increment(done.hours);
+                                totals.add(done);
+                                if (!duplicates.isEmpty()) {
+                                    log.warn("Compaction dropped duplicate samples (same timestamp twice; the first "
+                                            + "chunk in (min_ms, ctid) order won): {}", duplicates);
                                 }
                             }));
                 })
-                .then()
-                .onErrorResume(Compaction::isHourLocal,
-                        e -> Mono.from(c.rollbackTransaction()).then(Mono.fromRunnable(() -> {
-                            hoursFailed.increment();
-                            totals.failed++;
-                            log.warn("Compaction of series {} hour {} failed ({}); rolled back, tried again next run",
-                                    k.series(), k.hour(), e.toString());
-                        })));
+                .then();
+    }
+
+    /** A row the DELETE returned. */
+    private record Taken(long series, long hourMs, StoredChunk chunk) {
     }
 
     /**
@@ -295,19 +391,6 @@ public final class Compaction {
         }
         String state = PostgresFailures.sqlState(e);
         return state != null && !state.startsWith("08") && !state.startsWith("57P");
-    }
-
-    private static Mono<Void> put(Connection c, Candidate k, List<PackedChunk> chunks) {
-        Statement insert = c.createStatement(PUT);
-        for (int i = 0; i < chunks.size(); i++) {
-            if (i > 0) {
-                insert.add();
-            }
-            PackedChunk p = chunks.get(i);
-            insert.bind("$1", k.series()).bind("$2", k.hour()).bind("$3", p.minMs()).bind("$4", p.maxMs())
-                    .bind("$5", p.samples()).bind("$6", p.data());
-        }
-        return Flux.from(insert.execute()).flatMap(r -> r.getRowsUpdated()).then();
     }
 
     // ---- the merge (pure) -------------------------------------------------------------------------------
@@ -330,19 +413,6 @@ public final class Compaction {
 
     /** The merged chunks of an hour, how many samples they hold and how many duplicates were dropped. */
     record Merged(List<PackedChunk> chunks, long samples, long duplicates) {
-    }
-
-    /** Whether these chunks of one hour are not already one packed chunk within the maximum per chunk. */
-    static boolean needsCompaction(List<StoredChunk> stored, int maxSamples) {
-        long total = 0;
-        for (StoredChunk s : stored) {
-            int n = SampleChunks.count(s.data());
-            if (s.data()[0] != SampleChunks.PACKED || n > maxSamples) {
-                return true;
-            }
-            total += n;
-        }
-        return stored.size() > (total + maxSamples - 1) / maxSamples;
     }
 
     /**

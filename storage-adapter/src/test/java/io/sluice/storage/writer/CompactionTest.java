@@ -288,7 +288,7 @@ class CompactionTest {
         CompletableFuture<Void> release = new CompletableFuture<>();
         AtomicBoolean first = new AtomicBoolean(true);
         Compaction compaction = new Compaction(pool, config("writer.compaction-delay", "0s"), Clock.systemUTC(),
-                registry, (series, h0) -> first.getAndSet(false)
+                registry, () -> first.getAndSet(false)
                         ? Mono.fromRunnable(() -> held.complete(null)).then(Mono.fromFuture(release))
                         : Mono.empty());
         CompletableFuture<Compaction.Report> run = compaction.run().toFuture();
@@ -337,7 +337,7 @@ class CompactionTest {
         Series[] series = {Series.of("busy.a"), Series.of("busy.b"), Series.of("busy.c")};
         Expected expected = new Expected();
         Compaction compaction = compaction(config("writer.compaction-delay", "0s", "writer.chunk-max-samples", "64",
-                "writer.compaction-batch", "2"), Instant.now());
+                "writer.compaction-batch", "2", "writer.compaction-transaction-samples", "100"), Instant.now());
         AtomicBoolean producing = new AtomicBoolean(true);
         CompletableFuture<Long> runs = CompletableFuture.supplyAsync(() -> {
             long hours = 0;
