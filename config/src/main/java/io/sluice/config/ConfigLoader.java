@@ -158,7 +158,10 @@ public final class ConfigLoader {
         WriterConfig writer = new WriterConfig(t.get(Settings.WRITER_MAX_BATCH_RECORDS),
                 t.get(Settings.WRITER_MAX_BATCH_BYTES), t.get(Settings.WRITER_MAX_BATCH_WAIT), t.get(Settings.RETENTION_RAW),
                 t.get(Settings.RETENTION_ROLLUP_1M), t.get(Settings.RETENTION_ROLLUP_1H),
-                t.get(Settings.RETENTION_PARTITIONS_AHEAD));
+                t.get(Settings.RETENTION_PARTITIONS_AHEAD), t.get(Settings.WRITER_CHUNK_MAX_SAMPLES),
+                t.get(Settings.WRITER_COMPACTION_INTERVAL), t.get(Settings.WRITER_COMPACTION_DELAY),
+                t.get(Settings.WRITER_COMPACTION_LOOKBACK), t.get(Settings.WRITER_COMPACTION_BATCH),
+                t.get(Settings.WRITER_COMPACTION_TRANSACTION_SAMPLES));
         QueryConfig query = new QueryConfig(t.get(Settings.QUERY_MAX_POINTS_PER_SERIES), t.get(Settings.QUERY_MAX_SERIES),
                 t.get(Settings.QUERY_MAX_RANGE), t.get(Settings.QUERY_STATEMENT_TIMEOUT),
                 t.get(Settings.QUERY_CACHE_MAX_BYTES));

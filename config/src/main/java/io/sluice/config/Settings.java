@@ -170,6 +170,27 @@ public final class Settings {
                     + "writer.max-batch-records it bounds what the writer holds in memory per partition.");
     public static final Setting<Duration> WRITER_MAX_BATCH_WAIT = duration("writer.max-batch-wait", "100ms",
             Duration.ofMillis(1), Duration.ofMinutes(1), "How long the writer waits to fill a batch before writing it.");
+    public static final Setting<Integer> WRITER_CHUNK_MAX_SAMPLES = intIn("writer.chunk-max-samples", 2048, 16, 1_000_000,
+            "Most samples in one chunk compaction writes: the samples of a series' hour are split, in timestamp order, "
+                    + "into as few chunks as this allows.");
+    public static final Setting<Duration> WRITER_COMPACTION_INTERVAL = duration("writer.compaction-interval", "5m",
+            Duration.ofSeconds(1), Duration.ofDays(1), "How often the writer compacts the chunks of finished hours; also "
+                    + "the deadline of one hour's compaction transaction (one that passes it rolls back and is tried "
+                    + "again next time).");
+    public static final Setting<Duration> WRITER_COMPACTION_DELAY = duration("writer.compaction-delay", "15m",
+            Duration.ZERO, Duration.ofDays(7), "An hour is compacted once it ended at least this long ago (late "
+                    + "samples of it are still accepted afterwards and compacted at a later run).");
+    public static final Setting<Duration> WRITER_COMPACTION_LOOKBACK = duration("writer.compaction-lookback", "6h",
+            Duration.ofHours(1), Duration.ofDays(3650), "How far back before writer.compaction-delay a compaction run "
+                    + "looks for hours to compact; the first run after the writer starts looks at everything within "
+                    + "retention.raw.");
+    public static final Setting<Integer> WRITER_COMPACTION_BATCH = intIn("writer.compaction-batch", 1000, 1, 1_000_000,
+            "Most (series, hour) pairs one compaction query returns; a run works through them, then asks for the "
+                    + "next ones.");
+    public static final Setting<Integer> WRITER_COMPACTION_TRANSACTION_SAMPLES = intIn(
+            "writer.compaction-transaction-samples", 262_144, 1, 100_000_000, "Most samples one compaction transaction "
+                    + "rewrites: hours are merged together in short transactions up to this many samples (an hour with "
+                    + "more is merged alone). Bounds the memory compaction holds.");
     public static final Setting<Duration> RETENTION_RAW = duration("retention.raw", "7d", Duration.ofDays(1),
             Duration.ofDays(3650), "Raw sample and event partitions older than this are dropped.");
     public static final Setting<Duration> RETENTION_ROLLUP_1M = duration("retention.rollup-1m", "30d",
@@ -238,7 +259,10 @@ public final class Settings {
             INGEST_MAX_ITEMS_PER_REQUEST, INGEST_MAX_NAME_LENGTH, INGEST_MAX_LABELS, INGEST_MAX_LABEL_NAME_LENGTH,
             INGEST_MAX_LABEL_VALUE_LENGTH, INGEST_LATE_WINDOW, INGEST_CLOCK_SKEW, INGEST_MAX_ACTIVE_SERIES,
             INGEST_MAX_IN_FLIGHT_ITEMS, INGEST_MAX_IN_FLIGHT_BYTES,
-            WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_BYTES, WRITER_MAX_BATCH_WAIT, RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,
+            WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_BYTES, WRITER_MAX_BATCH_WAIT, WRITER_CHUNK_MAX_SAMPLES,
+            WRITER_COMPACTION_INTERVAL, WRITER_COMPACTION_DELAY, WRITER_COMPACTION_LOOKBACK, WRITER_COMPACTION_BATCH,
+            WRITER_COMPACTION_TRANSACTION_SAMPLES,
+            RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,
             RETENTION_PARTITIONS_AHEAD,
             QUERY_MAX_POINTS_PER_SERIES, QUERY_MAX_SERIES, QUERY_MAX_RANGE, QUERY_STATEMENT_TIMEOUT, QUERY_CACHE_MAX_BYTES,
             LINKS_BASE_URL, LINKS_CACHE_MAX, LINKS_CACHE_TTL, LINKS_NEGATIVE_TTL, LINKS_PERMANENT_MAX_AGE,

@@ -2,7 +2,10 @@ package io.sluice.config;
 
 import java.time.Duration;
 
-/** The storage writer's batching and the retention its maintenance task enforces. */
+/** The storage writer's batching, its chunk compaction and the retention its maintenance task enforces. */
 public record WriterConfig(int maxBatchRecords, long maxBatchBytes, Duration maxBatchWait, Duration retentionRaw,
-                           Duration retentionRollup1m, Duration retentionRollup1h, int partitionsAhead) {
+                           Duration retentionRollup1m, Duration retentionRollup1h, int partitionsAhead,
+                           int chunkMaxSamples, Duration compactionInterval, Duration compactionDelay,
+                           Duration compactionLookback, int compactionBatch,
+                           int compactionTransactionSamples) {
 }

@@ -128,6 +128,11 @@ public final class PartitionMaintenance {
                 Connection::close);
     }
 
+    /** The clock this maintenance (and the writer's compaction) goes by. */
+    public Clock clock() {
+        return clock;
+    }
+
     /** The oldest instant still kept in raw samples and events. */
     public Instant rawHorizon() {
         return clock.instant().minus(config.retentionRaw());

@@ -162,6 +162,7 @@ public final class StorageWriter implements AutoCloseable {
     private final Topics topics;
     private final ConnectionFactory connections;
     private final PartitionMaintenance partitions;
+    private final Compaction compaction;
     private final ByteBufAllocator alloc;
     private final CircuitBreaker breaker;
     private final Map<TopicPartition, AtomicLong> applied = new ConcurrentHashMap<>();
@@ -191,6 +192,7 @@ public final class StorageWriter implements AutoCloseable {
         this.topics = topics;
         this.connections = connections;
         this.partitions = partitions;
+        this.compaction = new Compaction(connections, config, partitions.clock(), registry);
         this.alloc = alloc;
         this.registry = registry;
         this.beforeCommit = beforeCommit;
@@ -286,10 +288,18 @@ public final class StorageWriter implements AutoCloseable {
                     return Mono.empty();
                 }))
                 .subscribe();
+        Disposable compacting = Flux.interval(config.compactionInterval(), config.compactionInterval())
+                .onBackpressureDrop()
+                .concatMap(i -> tracked(compaction.run().onErrorResume(e -> {
+                    log.warn("Chunk compaction failed; next try in {}", config.compactionInterval(), e);
+                    return Mono.empty();
+                })), 1)
+                .subscribe();
         running = () -> {
             work.dispose();
             lag.dispose();
             maintenance.dispose();
+            compacting.dispose();
         };
         log.info("Storage writer applying {} partitions of {}, {} and {}", assigned.size(), topics.metrics(),
                 topics.events(), topics.clicks());
@@ -344,6 +354,22 @@ public final class StorageWriter implements AutoCloseable {
                 return Mono.empty();
             }
             return applyWithRetry(tp, records).doFinally(signal -> {
+                inFlight.remove(done);
+                done.complete(null);
+            });
+        });
+    }
+
+    /** Work {@link #close()} lets finish (up to {@link #STOP_GRACE}) rather than cancel; nothing once stopping. */
+    private <T> Mono<T> tracked(Mono<T> work) {
+        return Mono.defer(() -> {
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            inFlight.add(done); // before the check, so close() either sees it or it sees close()
+            if (stopping) {
+                inFlight.remove(done);
+                return Mono.empty();
+            }
+            return work.doFinally(signal -> {
                 inFlight.remove(done);
                 done.complete(null);
             });
@@ -638,6 +664,7 @@ public final class StorageWriter implements AutoCloseable {
     @Override
     public void close() {
         stopping = true;
+        compaction.stop(); // a run under way ends after its current hour
         if (running == null) {
             return;
         }

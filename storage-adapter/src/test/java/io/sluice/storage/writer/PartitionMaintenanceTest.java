@@ -4,6 +4,7 @@ import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.spi.Connection;
 import io.sluice.config.ConfigLoader;
 import io.sluice.config.WriterConfig;
+import io.sluice.storage.chunks.SampleChunks;
 import io.sluice.storage.postgres.PostgresConnections;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
@@ -45,8 +46,8 @@ class PartitionMaintenanceTest {
         Instant day0 = Instant.parse("2031-01-10T12:00:00Z");
 
         new PartitionMaintenance(pool, config, Clock.fixed(day0, ZoneOffset.UTC)).run().block(Duration.ofSeconds(60));
-        assertThat(partitions("samples")).containsExactly("samples_p20310109", "samples_p20310110", "samples_p20310111",
-                "samples_p20310112", "samples_p20310113");
+        assertThat(partitions("sample_chunks")).containsExactly("sample_chunks_p20310109", "sample_chunks_p20310110",
+                "sample_chunks_p20310111", "sample_chunks_p20310112", "sample_chunks_p20310113");
         assertThat(partitions("events")).hasSize(5);
         assertThat(partitions("rollups_1m")).hasSize(5);
         assertThat(partitions("rollups_1h")).containsExactly("rollups_1h_p203101");
@@ -55,8 +56,8 @@ class PartitionMaintenanceTest {
         Instant day20 = day0.plus(Duration.ofDays(20));
         List<String> dropped = new PartitionMaintenance(pool, config, Clock.fixed(day20, ZoneOffset.UTC)).run()
                 .block(Duration.ofSeconds(60));
-        assertThat(dropped).contains("samples_p20310109", "events_p20310113").noneMatch(n -> n.startsWith("rollups"));
-        assertThat(partitions("samples")).allMatch(n -> n.compareTo("samples_p20310129") >= 0);
+        assertThat(dropped).contains("sample_chunks_p20310109", "events_p20310113").noneMatch(n -> n.startsWith("rollups"));
+        assertThat(partitions("sample_chunks")).allMatch(n -> n.compareTo("sample_chunks_p20310129") >= 0);
         assertThat(partitions("rollups_1m")).contains("rollups_1m_p20310109");
 
         // 40 days later the 1-minute rollups of early January go too; the 1-hour ones stay for a year
@@ -107,16 +108,22 @@ class PartitionMaintenanceTest {
             insert(writer, 2).block(Duration.ofSeconds(10));
             assertThat(drop).isNotDone();
             Mono.from(writer.commitTransaction()).block(Duration.ofSeconds(10));
-            assertThat(drop.get(30, java.util.concurrent.TimeUnit.SECONDS)).contains("samples_p20310430");
+            assertThat(drop.get(30, java.util.concurrent.TimeUnit.SECONDS)).contains("sample_chunks_p20310430");
         } finally {
             Mono.from(writer.close()).block(Duration.ofSeconds(10));
         }
-        assertThat(partitions("samples")).doesNotContain("samples_p20310430").contains("samples_p20310503");
+        assertThat(partitions("sample_chunks")).doesNotContain("sample_chunks_p20310430")
+                .contains("sample_chunks_p20310503");
     }
 
-    private static Mono<Void> insert(Connection c, int value) {
-        return Flux.from(c.createStatement("INSERT INTO samples VALUES ($1, '2031-05-03T00:10:00Z', 1)")
-                .bind("$1", value).execute()).flatMap(r -> r.getRowsUpdated()).then();
+    /** A chunk of one sample, as the writer inserts it, into the partition of 2031-05-03. */
+    private static Mono<Void> insert(Connection c, int series) {
+        long ms = Instant.parse("2031-05-03T00:10:00Z").toEpochMilli();
+        return Flux.from(c.createStatement("INSERT INTO sample_chunks (series_id, hour, min_ms, max_ms, samples, data) "
+                        + "VALUES ($1, '2031-05-03T00:00:00Z', $2, $2, 1, $3)")
+                .bind("$1", series).bind("$2", ms)
+                .bind("$3", SampleChunks.pack(new long[] {ms}, new double[] {1}, 0, 1)).execute())
+                .flatMap(r -> r.getRowsUpdated()).then();
     }
 
     private long waitingDetaches() {

@@ -218,7 +218,9 @@ class StorageWriterTest {
     void aRunOfRecordsOverTheByteBudgetIsAppliedAsSeveralTransactions() throws Exception {
         WriterConfig w = config.writer();
         config = config.withWriter(new WriterConfig(w.maxBatchRecords(), 1L << 16, w.maxBatchWait(), w.retentionRaw(),
-                w.retentionRollup1m(), w.retentionRollup1h(), w.partitionsAhead()));
+                w.retentionRollup1m(), w.retentionRollup1h(), w.partitionsAhead(), w.chunkMaxSamples(),
+                w.compactionInterval(), w.compactionDelay(), w.compactionLookback(), w.compactionBatch(),
+                w.compactionTransactionSamples()));
         long base = System.currentTimeMillis() - 20 * 60_000;
         List<byte[]> records = new ArrayList<>();
         for (int r = 0; r < 6; r++) {
