@@ -346,18 +346,7 @@ public final class StorageWriter implements AutoCloseable {
      * again from the stored offsets), and tracks it so that {@link #close()} can let it finish.
      */
     private Mono<Void> applyUnlessStopping(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
-        return Mono.defer(() -> {
-            CompletableFuture<Void> done = new CompletableFuture<>();
-            inFlight.add(done);
-            if (stopping) {
-                inFlight.remove(done);
-                return Mono.empty();
-            }
-            return applyWithRetry(tp, records).doFinally(signal -> {
-                inFlight.remove(done);
-                done.complete(null);
-            });
-        });
+        return tracked(Mono.defer(() -> applyWithRetry(tp, records)));
     }
 
     /** Work {@link #close()} lets finish (up to {@link #STOP_GRACE}) rather than cancel; nothing once stopping. */
