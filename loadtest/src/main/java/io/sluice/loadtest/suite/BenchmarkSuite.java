@@ -60,7 +60,8 @@ import java.util.stream.Collectors;
  *       and the writer's lag at the end (acknowledged samples minus the writer's stored and duplicate samples,
  *       from {@code /metrics}) is under one second of data. Then, at half the highest rate that held, ingest to
  *       queryable: a probe sample acknowledged by {@code POST /api/v1/ingest/metrics} every 100 ms, and a
- *       query loop on {@code GET /api/v1/query} timing each probe from its ack to the first answer holding it.</li>
+ *       query loop on {@code GET /api/v1/query} (raw samples; 1-minute rollups if raw queries fail) timing each
+ *       probe from its ack to the first answer holding it.</li>
  * </ul>
  *
  * <pre>
