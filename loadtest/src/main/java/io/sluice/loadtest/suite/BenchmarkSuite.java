@@ -56,7 +56,7 @@ import java.util.stream.Collectors;
  *       of the same samples as one row each into the old {@code samples} table, and bytes per sample of both.</li>
  *   <li>P6, sustained end to end: {@code AgentLoad} at fixed rates for {@code --sustained-duration} each against
  *       this {@code dev} (writer in the same process), ascending through {@code --sustained-rates} until one
- *       fails, then {@code --sustained-bisect} bisection steps; a rate holds when the gateway acknowledges it
+ *       fails (if the lowest fails, halving it at most twice), then {@code --sustained-bisect} bisection steps; a rate holds when the gateway acknowledges it
  *       and the writer's lag at the end (acknowledged samples minus the writer's stored and duplicate samples,
  *       from {@code /metrics}) is under one second of data. Then, at half the highest rate that held, ingest to
  *       queryable: a probe sample acknowledged by {@code POST /api/v1/ingest/metrics} every 100 ms, and a
@@ -568,6 +568,17 @@ public final class BenchmarkSuite {
                 break;
             }
             best = rate;
+        }
+        // the lowest rate failed: halve it (twice at most), so that a busy or slow machine still gets a figure
+        for (int step = 0; step < 2 && best == 0 && failedAt / 2 >= 10_000; step++) {
+            double rate = failedAt / 2;
+            Trial t = trial(rate, trialLength);
+            trials.add(t);
+            if (t.held()) {
+                best = rate;
+            } else {
+                failedAt = rate;
+            }
         }
         for (int step = 0; step < bisect && failedAt > 0 && best > 0; step++) {
             double rate = Math.round((best + failedAt) / 2 / 10_000) * 10_000.0;
