@@ -25,12 +25,15 @@ import java.util.concurrent.locks.LockSupport;
  * The binary agent load generator: N connections of the protocol's {@link SluiceClient} sending samples
  * over a set of series, at a target rate or as fast as acknowledgements allow. Prints acknowledged
  * samples/s and ack-latency percentiles every second and writes a JSON summary at the end. Every run is
- * bounded by {@code --duration} and {@code --max-samples}.
+ * bounded by {@code --duration} and {@code --max-samples}. A connection's timestamps per series strictly
+ * increase (the wall clock, or one millisecond after its previous batch), so a connection never repeats a
+ * sample; with {@code --series-per-connection=true} each connection also has its own {@code --series}
+ * series, as agents do, so that no two connections write the same series.
  *
  * <pre>
  * AgentLoad [--target=127.0.0.1:8080] [--key=KEY] [--connections=4] [--rate=max|SAMPLES_PER_S]
  *           [--duration=30s] [--series=1000] [--labels=5] [--batch=1000] [--max-samples=100000000]
- *           [--buffer=32]
+ *           [--buffer=32] [--series-per-connection=false]
  *           [--summary=loadtest/target/agent-load.json] [--endpoints=.sluice/dev/endpoints.env]
  * </pre>
  * Without {@code --target}/{@code --key}, {@code HTTP_URL} and {@code DEV_API_KEY} come from the
@@ -61,18 +64,22 @@ public final class AgentLoad {
         // batches a connection holds unacknowledged: a little over the in-flight window, so that "as fast
         // as acks allow" measures the gateway rather than a queue in this client
         int buffer = Integer.parseInt(opts.getOrDefault("buffer", "32"));
+        boolean ownSeries = Boolean.parseBoolean(opts.getOrDefault("series-per-connection", "false"));
         Path summary = Path.of(opts.getOrDefault("summary", "loadtest/target/agent-load.json"));
         String host = target.substring(0, target.lastIndexOf(':'));
         int port = Integer.parseInt(target.substring(target.lastIndexOf(':') + 1));
 
-        Series[] series = new Series[seriesCount];
-        for (int s = 0; s < seriesCount; s++) {
-            String[] kv = new String[labels * 2];
-            for (int l = 0; l < labels; l++) {
-                kv[2 * l] = "label" + l;
-                kv[2 * l + 1] = l == 0 ? "s" + s : "v" + (s % (l + 3));
+        Series[][] seriesOf = new Series[ownSeries ? connections : 1][];
+        for (int c = 0; c < seriesOf.length; c++) {
+            seriesOf[c] = new Series[seriesCount];
+            for (int s = 0; s < seriesCount; s++) {
+                String[] kv = new String[labels * 2];
+                for (int l = 0; l < labels; l++) {
+                    kv[2 * l] = "label" + l;
+                    kv[2 * l + 1] = l == 0 ? (ownSeries ? "c" + c + "s" : "s") + s : "v" + (s % (l + 3));
+                }
+                seriesOf[c][s] = Series.of("agent.load", kv);
             }
-            series[s] = Series.of("agent.load", kv);
         }
 
         Recorder latency = new Recorder(3);
@@ -91,16 +98,20 @@ public final class AgentLoad {
             clients.add(client);
             int worker = c;
             double perConnection = rate / connections;
+            Series[] series = seriesOf[ownSeries ? c : 0];
             Thread t = new Thread(() -> {
                 long next = System.nanoTime();
                 int cursor = worker;
+                long lastTs = 0;
                 while (System.nanoTime() < deadline && sent.get() < maxSamples) {
-                    long ts = System.currentTimeMillis();
+                    long ts = Math.max(System.currentTimeMillis(), lastTs + 1);
                     RecordBatch batch = client.newBatch();
                     for (int i = 0; i < batchSize; i++) {
                         cursor = (cursor + 1) % seriesCount;
-                        batch.addSample(series[cursor], ts, i);
+                        // a batch longer than the series list visits a series again one millisecond later
+                        batch.addSample(series[cursor], ts + i / seriesCount, i);
                     }
+                    lastTs = ts + (batchSize - 1) / seriesCount;
                     sent.addAndGet(batchSize);
                     long sentAt = System.nanoTime();
                     client.send(batch).whenComplete((ok, error) -> {
@@ -146,9 +157,9 @@ public final class AgentLoad {
         double seconds = (System.nanoTime() - started) / 1e9;
         clients.forEach(SluiceClient::close);
         String json = String.format(Locale.ROOT, "{\"target\":\"%s\",\"connections\":%d,\"rate\":\"%s\",\"batch\":%d,"
-                        + "\"series\":%d,\"labels\":%d,\"seconds\":%.2f,\"sent\":%d,\"acked\":%d,\"failed\":%d,"
+                        + "\"series\":%d,\"series_per_connection\":%b,\"labels\":%d,\"seconds\":%.2f,\"sent\":%d,\"acked\":%d,\"failed\":%d,"
                         + "\"acked_per_second\":%.0f,\"ack_latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}}",
-                target, connections, rateArg, batchSize, seriesCount, labels, seconds, sent.get(), acked.get(),
+                target, connections, rateArg, batchSize, seriesCount, ownSeries, labels, seconds, sent.get(), acked.get(),
                 failed.get(), acked.get() / seconds, total.getValueAtPercentile(50) / 1000.0,
                 total.getValueAtPercentile(99) / 1000.0, total.getValueAtPercentile(99.9) / 1000.0,
                 total.getMaxValue() / 1000.0);

@@ -52,12 +52,23 @@ import java.util.stream.Collectors;
  *   <li>P2: {@code AgentLoad} (binary protocol, acknowledged samples) vs Kafka's
  *       {@code ProducerPerformance} sending as many records of the gateway's average record size, with the
  *       gateway's producer settings, to the same broker; MiB/s of record payload on both sides.</li>
- *   <li>P3: {@link WriterVsCopy} on the same Kafka and PostgreSQL: the storage writer vs {@code psql \copy}.</li>
+ *   <li>P3: {@link WriterVsCopy} on the same Kafka and PostgreSQL: the storage writer vs {@code psql \copy}
+ *       of the same samples as one row each into the old {@code samples} table, and bytes per sample of both.</li>
+ *   <li>P6, sustained end to end: {@code AgentLoad} at fixed rates for {@code --sustained-duration} each against
+ *       this {@code dev} (writer in the same process), ascending through {@code --sustained-rates} until one
+ *       fails (if the lowest fails, halving it at most twice), then {@code --sustained-bisect} bisection steps; a rate holds when the gateway acknowledges it
+ *       and the writer's lag at the end (acknowledged samples minus the writer's stored and duplicate samples,
+ *       from {@code /metrics}) is under one second of data. Then, at half the highest rate that held, ingest to
+ *       queryable: a probe sample acknowledged by {@code POST /api/v1/ingest/metrics} every 100 ms, and a
+ *       query loop on {@code GET /api/v1/query} (raw samples; 1-minute rollups if raw queries fail) timing each
+ *       probe from its ack to the first answer holding it.</li>
  * </ul>
  *
  * <pre>
  * BenchmarkSuite [--duration=20s] [--warmup=5s] [--connections=64] [--writer-samples=1000000]
- *                [--heap=256m] [--only=P1,P2,P3,P4] [--http-client=wrk|builtin] [--out=loadtest/target/bench]
+ *                [--heap=256m] [--only=P1,P2,P3,P4,P6] [--http-client=wrk|builtin] [--out=loadtest/target/bench]
+ *                [--sustained-duration=60s] [--sustained-rates=250000,500000,1000000,1500000]
+ *                [--sustained-bisect=1] [--latency-duration=30s]
  *                [--gateway-java-opts="-XX:StartFlightRecording=filename=gateway.jfr"]
  * </pre>
  */
@@ -72,7 +83,7 @@ public final class BenchmarkSuite {
     private final Path out;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final List<String[]> rows = new ArrayList<>();
-    /** Per phase: peak heap used and peak RSS of the gateway, written by the sampler thread. */
+    /** Per phase: peak heap used, peak RSS and peak live heap after GC of the gateway, written by the sampler thread. */
     private final Map<String, long[]> peaks = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
     private final PrintStream log = System.out;
 
@@ -83,6 +94,8 @@ public final class BenchmarkSuite {
     private int port;
     private String key;
     private volatile String phase = "start";
+    /** The machine's load average when the suite started: figures from a busy machine say little. */
+    private final String loadAtStart = loadAverage();
 
     private BenchmarkSuite(Map<String, String> opts) {
         this.opts = opts;
@@ -120,6 +133,9 @@ public final class BenchmarkSuite {
             if (suite.selected("P3")) {
                 suite.writer();
             }
+            if (suite.selected("P6")) {
+                suite.sustained();
+            }
             status = suite.report();
         } finally {
             suite.stopSluice();
@@ -128,7 +144,7 @@ public final class BenchmarkSuite {
     }
 
     private boolean selected(String id) {
-        return List.of(opts.getOrDefault("only", "P1,P2,P3,P4").split(",")).contains(id);
+        return List.of(opts.getOrDefault("only", "P1,P2,P3,P4,P6").split(",")).contains(id);
     }
 
     // ---- Sluice under test
@@ -182,14 +198,19 @@ public final class BenchmarkSuite {
             try {
                 long rss = rssBytes();
                 long heap = -1;
+                long live = -1;
                 if (System.nanoTime() - lastHeap > 1_000_000_000L) {
                     lastHeap = System.nanoTime();
-                    heap = (long) metricSum(metrics(), "jvm_memory_used_bytes", "area=\"heap\"");
+                    String text = metrics();
+                    heap = (long) metricSum(text, "jvm_memory_used_bytes", "area=\"heap\"");
+                    live = text.contains("jvm_gc_live_data_size_bytes ")
+                            ? (long) metricSum(text, "jvm_gc_live_data_size_bytes", "") : -1;
                 }
                 synchronized (peaks) {
-                    long[] p = peaks.computeIfAbsent(phase, x -> new long[2]);
+                    long[] p = peaks.computeIfAbsent(phase, x -> new long[3]);
                     p[0] = Math.max(p[0], heap);
                     p[1] = Math.max(p[1], rss);
+                    p[2] = Math.max(p[2], live);
                 }
                 TimeUnit.MILLISECONDS.sleep(250);
             } catch (InterruptedException e) {
@@ -487,17 +508,362 @@ public final class BenchmarkSuite {
                     samples, 1_000, Files.createTempDirectory("sluice-bench-"));
         } catch (IOException e) {
             if (String.valueOf(e.getMessage()).contains("psql")) {
-                row("P3", "storage writer rows/s", "-", "psql not found (Debian: apt-get install postgresql-client)",
-                        "-", ">= 0.80", false);
+                row("P3", "storage writer samples/s", "-", "psql not found (Debian: apt-get install postgresql-client)",
+                        "-", ">= 3.00", false);
                 return;
             }
             throw e;
         }
-        log.printf(Locale.ROOT, "writer %d rows in %.2f s, psql \\copy %d rows in %.2f s%n", r.writerRows(),
-                r.writerSeconds(), r.copyRows(), r.copySeconds());
-        row("P3", "storage writer rows/s (samples + series + rollups + offsets)", fmt(r.writerRate()),
-                "psql \\copy: " + fmt(r.copyRate()), ratio(r.writerRate() / r.copyRate()), ">= 0.80",
-                r.writerRate() / r.copyRate() >= 0.8 && r.writerRows() == r.copyRows());
+        log.printf(Locale.ROOT, "writer %d samples in %.2f s (%d bytes), psql \\copy %d rows in %.2f s (%d bytes)%n",
+                r.writerSamples(), r.writerSeconds(), r.writerBytes(), r.copyRows(), r.copySeconds(), r.copyBytes());
+        row("P3", "storage writer samples/s (chunks + heads + series + rollups + offsets)", fmt(r.writerRate()),
+                "psql \\copy, one row each into V3 samples: " + fmt(r.copyRate()), ratio(r.writerRate() / r.copyRate()),
+                ">= 3.00", r.writerRate() / r.copyRate() >= 3 && r.writerSamples() == r.copyRows());
+        row("P3", "bytes per sample on disk (sample_chunks + series_heads, before compaction)",
+                String.format(Locale.ROOT, "%.2f", r.writerBytesPerSample()),
+                String.format(Locale.ROOT, "V3 samples: %.2f", r.copyBytesPerSample()),
+                ratio(r.writerBytesPerSample() / r.copyBytesPerSample()), "< 1.00",
+                r.writerBytesPerSample() < r.copyBytesPerSample());
+    }
+
+    // ---- P6 sustained end to end
+
+    /** One fixed-rate run: what the gateway acknowledged and how far behind the writer was at its end. */
+    private record Trial(double rate, double ackedPerSecond, long acked, long failed, long lagSamples, long maxLagSamples,
+                         double writerPerSecond) {
+        double lagSeconds() {
+            return lagSamples / rate;
+        }
+
+        /** The gateway took the rate (95 % of it acknowledged, nothing failed) and the writer kept up. */
+        boolean held() {
+            return failed == 0 && ackedPerSecond >= 0.95 * rate && lagSeconds() < 1;
+        }
+
+        String summary() {
+            return String.format(Locale.ROOT, "%s: %s acked/s, lag %.2f s%s", shortRate(rate), shortRate(ackedPerSecond),
+                    lagSeconds(), held() ? "" : failed > 0 ? " (" + failed + " failed)" : ackedPerSecond < 0.95 * rate
+                            ? " (gateway short)" : " (writer behind)");
+        }
+    }
+
+    private void sustained() throws Exception {
+        log.println("\n== P6: sustained end to end (binary load at fixed rates, writer in the same dev)");
+        Duration trialLength = io.sluice.config.Values.duration(opts.getOrDefault("sustained-duration", "60s"));
+        Duration latencyLength = io.sluice.config.Values.duration(opts.getOrDefault("latency-duration", "30s"));
+        int bisect = Integer.parseInt(opts.getOrDefault("sustained-bisect", "1"));
+        List<Double> rates = new ArrayList<>();
+        for (String r : opts.getOrDefault("sustained-rates", "250000,500000,1000000,1500000").split(",")) {
+            rates.add(Double.parseDouble(r.trim()));
+        }
+        rates.sort(null);
+        List<Trial> trials = new ArrayList<>();
+        double best = 0;
+        double failedAt = 0;
+        for (double rate : rates) {
+            Trial t = trial(rate, trialLength);
+            trials.add(t);
+            if (!t.held()) {
+                failedAt = rate;
+                break;
+            }
+            best = rate;
+        }
+        // the lowest rate failed: halve it (twice at most), so that a busy or slow machine still gets a figure
+        for (int step = 0; step < 2 && best == 0 && failedAt / 2 >= 10_000; step++) {
+            double rate = failedAt / 2;
+            Trial t = trial(rate, trialLength);
+            trials.add(t);
+            if (t.held()) {
+                best = rate;
+            } else {
+                failedAt = rate;
+            }
+        }
+        for (int step = 0; step < bisect && failedAt > 0 && best > 0; step++) {
+            double rate = Math.round((best + failedAt) / 2 / 10_000) * 10_000.0;
+            if (rate <= best || rate >= failedAt) {
+                break;
+            }
+            Trial t = trial(rate, trialLength);
+            trials.add(t);
+            if (t.held()) {
+                best = rate;
+            } else {
+                failedAt = rate;
+            }
+        }
+        String tried = trials.stream().map(Trial::summary).collect(Collectors.joining("; "));
+        row("P6", "sustained end to end: highest fixed rate whose writer lag after " + trialLength.toSeconds()
+                        + " s of binary load is < 1 s of data, samples/s", fmt(best), tried, "", ">= 1,000,000",
+                best >= 1_000_000);
+
+        double half = (best > 0 ? best : rates.get(0)) / 2;
+        Latency latency = ingestToQueryable(half, latencyLength);
+        row("P6", "ingest -> queryable p99 at half that rate (" + fmt(half) + " samples/s, queried from "
+                        + latency.via() + "), ms",
+                ms(latency.percentile(99)), String.format(Locale.ROOT, "p50 %s, max %s, %d probes, %d never seen, lag %.2f s",
+                        ms(latency.percentile(50)), ms(latency.percentile(100)), latency.probes(), latency.unseen(),
+                        latency.trial().lagSeconds()), "", "< 1000 ms",
+                best > 0 && latency.unseen() == 0 && latency.probes() > 0 && latency.percentile(99) < 1000);
+
+        long[] peak = new long[3];
+        synchronized (peaks) {
+            peaks.forEach((p, v) -> {
+                if (p.startsWith("P6")) {
+                    for (int i = 0; i < 3; i++) {
+                        peak[i] = Math.max(peak[i], v[i]);
+                    }
+                }
+            });
+        }
+        // heap used always stays under -Xmx (the dev runs with ExitOnOutOfMemoryError); what tells a bound is that the
+        // gateway survived and what a full collection leaves (Micrometer's live data size, when one ran) stays well under it
+        String heapLimit = opts.getOrDefault("heap", "256m");
+        long limit = javaSize(heapLimit);
+        row("P6", "gateway peak heap used / live heap after GC / RSS in the sustained phases, MB (heap limit "
+                        + heapLimit + ")", mb(peak[0]) + " / " + (peak[2] > 0 ? mb(peak[2]) : "-") + " / " + mb(peak[1]),
+                dev.isAlive() ? "dev alive" : "dev exited with " + dev.exitValue(), "", "no OOM, live < 75 % of heap",
+                dev.isAlive() && peak[0] > 0 && peak[2] < limit * 3 / 4);
+    }
+
+    /**
+     * Runs {@code AgentLoad} at a fixed rate (4 connections, each with its own 1,000 series of 5 labels, batches
+     * of 1,000) and, at each of its per-second lines, compares the samples it has had acknowledged with the
+     * samples the writer has stored or found duplicate since the start ({@code /metrics}). The lag is the last
+     * comparison; afterwards the writer drains before anything else is measured.
+     */
+    private Trial trial(double rate, Duration length) throws Exception {
+        return agentRun("P6 sustained " + shortRate(rate), rate, length, () -> 0L, () -> { });
+    }
+
+    private interface Count {
+        long get();
+    }
+
+    private interface Step {
+        void run() throws Exception;
+    }
+
+    /**
+     * {@code extraAcked}: samples acknowledged beside the agent's (the probes); {@code loadEnded}: runs once the agent
+     * has exited, before the writer drains.
+     */
+    private Trial agentRun(String name, double rate, Duration length, Count extraAcked, Step loadEnded) throws Exception {
+        awaitWriter();
+        phase = name;
+        long before = appliedSamples();
+        Path summary = out.resolve("agent-" + name.replace(' ', '-') + ".json");
+        Process agent = javaProcess("io.sluice.loadtest.agent.AgentLoad", List.of("-Xmx512m"), List.of(
+                "--target=" + host + ":" + port, "--key=" + key, "--connections=4", "--rate=" + (long) rate,
+                "--duration=" + length.toSeconds() + "s", "--series=1000", "--series-per-connection=true",
+                "--labels=5", "--batch=1000", "--summary=" + summary));
+        long acked = 0;
+        long lag = 0;
+        long maxLag = 0;
+        long applied = 0;
+        java.util.regex.Pattern tick = java.util.regex.Pattern.compile("^(\\d+)\\s+(\\d+)\\s");
+        try (BufferedReader lines = new BufferedReader(new InputStreamReader(agent.getInputStream(), StandardCharsets.UTF_8));
+             PrintStream agentLog = new PrintStream(Files.newOutputStream(out.resolve("agent-" + name.replace(' ', '-')
+                     + ".log")), true, StandardCharsets.UTF_8)) {
+            for (String line; (line = lines.readLine()) != null; ) {
+                java.util.regex.Matcher m = tick.matcher(line);
+                if (m.find()) {
+                    acked += Long.parseLong(m.group(2));
+                    applied = appliedSamples() - before;
+                    lag = acked + extraAcked.get() - applied;
+                    maxLag = Math.max(maxLag, lag);
+                    int sec = Integer.parseInt(m.group(1));
+                    line += String.format(Locale.ROOT, "   writer applied %d, lag %d samples", applied, lag);
+                    if (sec % 10 == 0) {
+                        log.printf(Locale.ROOT, "  %s s %3d: acked %,d, writer %,d, lag %.2f s%n", name, sec, acked,
+                                applied, lag / rate);
+                    }
+                }
+                agentLog.println(line);
+            }
+        }
+        agent.waitFor();
+        loadEnded.run();
+        JsonNode result = JSON.readTree(Files.readString(summary));
+        Trial t = new Trial(rate, result.get("acked_per_second").asDouble(), result.get("acked").asLong(),
+                result.get("failed").asLong(), lag, maxLag, applied / result.get("seconds").asDouble());
+        log.printf(Locale.ROOT, "%s: %,d acked (%s/s), %d failed, writer %s/s, lag at the end %,d samples (%.2f s), "
+                        + "at most %.2f s -> %s%n", name, t.acked(), fmt(t.ackedPerSecond()), t.failed(),
+                fmt(t.writerPerSecond()), t.lagSamples(), t.lagSeconds(), maxLag / rate, t.held() ? "held" : "NOT held");
+        phase = name + " drain";
+        awaitWriter();
+        long stored = appliedSamples() - before;
+        long expected = result.get("acked").asLong() + extraAcked.get();
+        if (stored != expected) {
+            log.printf(Locale.ROOT, "WARNING: %s: %,d samples acknowledged, the writer stored or skipped as duplicate %,d%n",
+                    name, expected, stored);
+        }
+        return t;
+    }
+
+    /** Ingest-to-queryable delays of the probes. */
+    private record Latency(Trial trial, org.HdrHistogram.Histogram micros, int probes, int unseen, String via) {
+        double percentile(double p) {
+            return micros.getTotalCount() == 0 ? Double.NaN : micros.getValueAtPercentile(p) / 1000.0;
+        }
+    }
+
+    /** One probe sample: its timestamp (unique), when it was acknowledged and when a query first returned it. */
+    private static final class Probe {
+        final long ts;
+        volatile long ackedAt;
+        volatile long seenAt;
+
+        Probe(long ts) {
+            this.ts = ts;
+        }
+    }
+
+    /**
+     * While {@code AgentLoad} runs at {@code rate}: every 100 ms one sample of a probe series, its timestamp
+     * unique and its value its timestamp, through {@code POST /api/v1/ingest/metrics} (202 = acknowledged,
+     * durable in Kafka); a query loop asks {@code GET /api/v1/query} (raw samples, 1 ms step, from the oldest
+     * probe not yet seen) about every 10 ms and notes when each probe first shows up.
+     */
+    private Latency ingestToQueryable(double rate, Duration length) throws Exception {
+        log.printf(Locale.ROOT, "ingest -> queryable at %s samples/s for %d s%n", fmt(rate), length.toSeconds());
+        String metric = "bench.probe." + Long.toString(System.currentTimeMillis(), 36);
+        java.util.concurrent.ConcurrentSkipListMap<Long, Probe> probes = new java.util.concurrent.ConcurrentSkipListMap<>();
+        java.util.concurrent.atomic.AtomicLong probesAcked = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicBoolean sending = new java.util.concurrent.atomic.AtomicBoolean(true);
+        java.util.concurrent.atomic.AtomicReference<String> trouble = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread prober = new Thread(() -> {
+            long last = 0;
+            try {
+                TimeUnit.SECONDS.sleep(3); // AgentLoad's JVM starts and reaches its rate
+                while (sending.get()) {
+                    long began = System.nanoTime();
+                    long ts = Math.max(System.currentTimeMillis(), last + 1);
+                    last = ts;
+                    Probe p = new Probe(ts);
+                    probes.put(ts, p);
+                    HttpResponse<String> r = post("/api/v1/ingest/metrics", "{\"samples\":[{\"name\":\"" + metric
+                            + "\",\"labels\":{\"probe\":\"p\"},\"timestamp\":" + ts + ",\"value\":" + ts + "}]}");
+                    if (r.statusCode() == 202) {
+                        p.ackedAt = System.nanoTime();
+                        probesAcked.incrementAndGet();
+                    } else {
+                        probes.remove(ts);
+                        trouble.compareAndSet(null, "probe answered " + r.statusCode() + ": " + abbreviate(r.body()));
+                    }
+                    long wait = TimeUnit.MILLISECONDS.toNanos(100) - (System.nanoTime() - began);
+                    if (wait > 0) {
+                        TimeUnit.NANOSECONDS.sleep(wait);
+                    }
+                }
+            } catch (Exception e) {
+                trouble.compareAndSet(null, "probe: " + e);
+            }
+        }, "probe");
+        java.util.concurrent.atomic.AtomicLong queries = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicLong pollUntil = new java.util.concurrent.atomic.AtomicLong(Long.MAX_VALUE);
+        // raw samples at a 1 ms step; should raw queries fail, the 1-minute rollups (written in the same transaction
+        // as the chunks): a probe is in when its minute's max reaches its value (the probe series is one series, so
+        // the writer stores its probes in the order they were acknowledged)
+        java.util.concurrent.atomic.AtomicLong stepMs = new java.util.concurrent.atomic.AtomicLong(1);
+        Thread poller = new Thread(() -> {
+            try {
+                while (System.nanoTime() < pollUntil.get()) {
+                    Probe oldest = probes.values().stream().filter(p -> p.seenAt == 0).findFirst().orElse(null);
+                    if (oldest == null) {
+                        if (!sending.get() && prober.getState() == Thread.State.TERMINATED) {
+                            return;
+                        }
+                        TimeUnit.MILLISECONDS.sleep(10);
+                        continue;
+                    }
+                    long step = stepMs.get();
+                    long to = Math.max(oldest.ts + 1, Math.min(System.currentTimeMillis() + 1, oldest.ts + 10_000 * step));
+                    // the regex matcher differs every time, so that no answer comes from the query cache
+                    long n = queries.incrementAndGet();
+                    HttpResponse<String> r = get("/api/v1/query?metric=" + metric + "&match=probe=~p%7Cq" + n + "&from="
+                            + oldest.ts + "&to=" + to + "&step=" + step + "ms&agg=max");
+                    long at = System.nanoTime();
+                    if (r.statusCode() != 200) {
+                        trouble.compareAndSet(null, "query (" + step + " ms step) answered " + r.statusCode() + ": "
+                                + abbreviate(r.body()));
+                        if (step == 1 && r.statusCode() >= 500) {
+                            stepMs.set(60_000);
+                            log.println("raw queries fail (" + abbreviate(r.body()) + "); probing 1-minute rollups instead");
+                        }
+                    } else {
+                        for (JsonNode series : JSON.readTree(r.body()).path("series")) {
+                            for (JsonNode point : series.path("points")) {
+                                long bucket = point.get(0).asLong();
+                                double max = point.get(1).asDouble();
+                                for (Probe p : probes.subMap(bucket, bucket + step).values()) {
+                                    if (p.seenAt == 0 && max >= p.ts) {
+                                        p.seenAt = at;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    TimeUnit.MILLISECONDS.sleep(10);
+                }
+            } catch (Exception e) {
+                trouble.compareAndSet(null, "query loop: " + e);
+            }
+        }, "probe-poller");
+        prober.start();
+        poller.start();
+        Step stopProbes = () -> {
+            sending.set(false);
+            prober.join();
+        };
+        Trial trial;
+        try {
+            trial = agentRun("P6 ingest to queryable", rate, length, probesAcked::get, stopProbes);
+        } finally {
+            stopProbes.run();
+            // the last probes have had the writer's drain; give any probe still unseen 30 s more
+            pollUntil.set(System.nanoTime() + TimeUnit.SECONDS.toNanos(30));
+            poller.join();
+        }
+        org.HdrHistogram.Histogram micros = new org.HdrHistogram.Histogram(3);
+        int unseen = 0;
+        for (Probe p : probes.values()) {
+            if (p.ackedAt == 0) {
+                continue;
+            }
+            if (p.seenAt == 0) {
+                unseen++;
+            } else {
+                micros.recordValue(Math.max(1, (p.seenAt - p.ackedAt) / 1000));
+            }
+        }
+        int acked = (int) probesAcked.get();
+        Latency latency = new Latency(trial, micros, acked, unseen, stepMs.get() == 1 ? "raw samples" : "1-minute rollups");
+        log.printf(Locale.ROOT, "probes: %d acknowledged, %d never seen, %d queries; ack -> queryable p50 %s ms, "
+                        + "p99 %s ms, max %s ms%s%n", acked, unseen, queries.get(), ms(latency.percentile(50)),
+                ms(latency.percentile(99)), ms(latency.percentile(100)),
+                trouble.get() == null ? "" : "; first trouble: " + trouble.get());
+        return latency;
+    }
+
+    /** Samples the dev writer has stored or found already stored, from {@code /metrics}. */
+    private long appliedSamples() throws IOException, InterruptedException {
+        String text = metrics();
+        return (long) (metricSum(text, "sluice_writer_rows_total", "table=\"samples\"")
+                + metricSum(text, "sluice_writer_duplicates_total", "table=\"samples\""));
+    }
+
+    /** A JVM memory size as -Xmx takes it: 256m, 1g, 262144k. */
+    private static long javaSize(String raw) {
+        char unit = Character.toLowerCase(raw.charAt(raw.length() - 1));
+        long shift = unit == 'k' ? 10 : unit == 'm' ? 20 : unit == 'g' ? 30 : 0;
+        return Long.parseLong(shift == 0 ? raw : raw.substring(0, raw.length() - 1)) << shift;
+    }
+
+    private static String shortRate(double rate) {
+        return rate >= 1_000_000 ? String.format(Locale.ROOT, "%.2fM", rate / 1e6).replace(".00M", "M")
+                : String.format(Locale.ROOT, "%.0fk", rate / 1e3);
     }
 
     // ---- the table
@@ -513,9 +879,10 @@ public final class BenchmarkSuite {
                 mb(heapPeak) + " / " + mb(rssPeak), "", "", "< 256 / < 600",
                 heapPeak > 0 && heapPeak < 256L << 20 && rssPeak < 600L << 20);
         StringBuilder table = new StringBuilder();
-        table.append(String.format(Locale.ROOT, "Sluice benchmark suite, %s, %d cores, Java %s, %s per measurement%n%n",
+        table.append(String.format(Locale.ROOT, "Sluice benchmark suite, %s, %d cores, Java %s, %s per measurement; "
+                        + "load average at the start %s, at the end %s%n%n",
                 Instant.now().truncatedTo(ChronoUnit.SECONDS), Runtime.getRuntime().availableProcessors(),
-                System.getProperty("java.version"), duration.toSeconds() + " s"));
+                System.getProperty("java.version"), duration.toSeconds() + " s", loadAtStart, loadAverage()));
         table.append("| # | measured | Sluice | reference | ratio | target | met |\n|---|---|---|---|---|---|---|\n");
         for (String[] r : rows) {
             table.append("| ").append(String.join(" | ", r)).append(" |\n");
@@ -607,6 +974,16 @@ public final class BenchmarkSuite {
         cmd.add(mainClass);
         cmd.addAll(args);
         return new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    }
+
+    /** The 1, 5 and 15 minute load averages of /proc/loadavg, or "?" where there is none. */
+    private static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return "?";
+        }
     }
 
     private static int freePort() throws IOException {

@@ -37,6 +37,9 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -45,9 +48,13 @@ import java.util.Map;
 import java.util.concurrent.Future;
 
 /**
- * Benchmark P3: the storage writer's rows/s against {@code psql \copy} of the same rows into the same
- * tables, side by side on one PostgreSQL in one run. Each side gets its own fresh database with the
- * migrations and partitions applied; the writer reads segments from a fresh topic set.
+ * Benchmark P3: the storage writer's samples/s against {@code psql \copy} of the same samples as one row
+ * each into the row-per-sample {@code samples} table of migration V3 (the ceiling of that layout), side by
+ * side on one PostgreSQL in one run, and the bytes each layout takes per sample on disk. The writer gets a
+ * fresh database with the migrations and partitions applied and reads segments from a fresh topic set; it
+ * stores packed chunks ({@code sample_chunks}, before any compaction) and {@code series_heads}. The
+ * reference gets a second fresh database holding only V3's {@code samples} table (V7 dropped it) with the
+ * day partitions the rows need.
  *
  * <p>Usage: {@code WriterVsCopy [--samples=1000000] [--series=1000] [--endpoints=FILE] [--summary=FILE]}.
  * With {@code --endpoints} (the {@code endpoints.env} of a running {@code bin/sluice dev}) it uses that
@@ -56,22 +63,52 @@ import java.util.concurrent.Future;
  */
 public final class WriterVsCopy {
 
-    /** What one run measured. */
-    public record Result(long writerRows, double writerSeconds, long copyRows, double copySeconds) {
+    /**
+     * What one run measured: samples stored and seconds taken on each side, and the bytes on disk
+     * ({@code pg_total_relation_size}, tables with their indexes and TOAST, summed over every partition) of
+     * {@code sample_chunks} plus {@code series_heads} on the writer's side and of {@code samples} on copy's.
+     */
+    public record Result(long writerSamples, double writerSeconds, long writerBytes, long copyRows, double copySeconds,
+                         long copyBytes) {
         public double writerRate() {
-            return writerRows / writerSeconds;
+            return writerSamples / writerSeconds;
         }
 
         public double copyRate() {
             return copyRows / copySeconds;
         }
 
+        public double writerBytesPerSample() {
+            return (double) writerBytes / writerSamples;
+        }
+
+        public double copyBytesPerSample() {
+            return (double) copyBytes / copyRows;
+        }
+
         String json() {
-            return String.format(Locale.ROOT, "{\"writer_rows\":%d,\"writer_seconds\":%.3f,\"writer_rows_per_second\":%.0f,"
-                            + "\"copy_rows\":%d,\"copy_seconds\":%.3f,\"copy_rows_per_second\":%.0f,\"ratio\":%.3f}",
-                    writerRows, writerSeconds, writerRate(), copyRows, copySeconds, copyRate(), writerRate() / copyRate());
+            return String.format(Locale.ROOT, "{\"writer_samples\":%d,\"writer_seconds\":%.3f,\"writer_samples_per_second\":%.0f,"
+                            + "\"writer_bytes\":%d,\"writer_bytes_per_sample\":%.2f,"
+                            + "\"copy_rows\":%d,\"copy_seconds\":%.3f,\"copy_rows_per_second\":%.0f,"
+                            + "\"copy_bytes\":%d,\"copy_bytes_per_sample\":%.2f,\"ratio\":%.3f}",
+                    writerSamples, writerSeconds, writerRate(), writerBytes, writerBytesPerSample(), copyRows,
+                    copySeconds, copyRate(), copyBytes, copyBytesPerSample(), writerRate() / copyRate());
         }
     }
+
+    /** Today's row-per-sample layout, as migration V3 created it (V7 moved its rows into chunks and dropped it). */
+    private static final String V3_SAMPLES = """
+            CREATE TABLE samples (
+                series_id bigint NOT NULL,
+                ts        timestamptz NOT NULL,
+                value     double precision NOT NULL,
+                PRIMARY KEY (series_id, ts)
+            ) PARTITION BY RANGE (ts)""";
+    private static final String WRITER_BYTES = """
+            SELECT ((SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree('sample_chunks'))
+                    + pg_total_relation_size('series_heads'))::bigint""";
+    private static final String COPY_BYTES = """
+            SELECT coalesce(sum(pg_total_relation_size(relid)), 0)::bigint FROM pg_partition_tree('samples')""";
 
     private WriterVsCopy() {
     }
@@ -104,14 +141,15 @@ public final class WriterVsCopy {
             }
         }
         System.out.println();
-        System.out.printf("| P3 storage writer vs psql \\copy | rows | seconds | rows/s |%n");
-        System.out.printf("|---|---|---|---|%n");
-        System.out.printf(Locale.ROOT, "| storage writer (Kafka -> samples + series + rollups 1m/1h + offsets) | %d | %.2f | %.0f |%n",
-                result.writerRows(), result.writerSeconds(), result.writerRate());
-        System.out.printf(Locale.ROOT, "| psql \\copy (CSV -> samples) | %d | %.2f | %.0f |%n", result.copyRows(),
-                result.copySeconds(), result.copyRate());
-        System.out.printf(Locale.ROOT, "| ratio writer / copy | | | %.2f (target >= 0.8) |%n",
-                result.writerRate() / result.copyRate());
+        System.out.printf("| P3 storage writer vs psql \\copy | samples | seconds | samples/s | bytes/sample |%n");
+        System.out.printf("|---|---|---|---|---|%n");
+        System.out.printf(Locale.ROOT, "| storage writer (Kafka -> sample_chunks + series_heads + series + rollups 1m/1h + offsets) "
+                        + "| %d | %.2f | %.0f | %.2f |%n", result.writerSamples(), result.writerSeconds(),
+                result.writerRate(), result.writerBytesPerSample());
+        System.out.printf(Locale.ROOT, "| psql \\copy (CSV -> V3 samples, one row each) | %d | %.2f | %.0f | %.2f |%n",
+                result.copyRows(), result.copySeconds(), result.copyRate(), result.copyBytesPerSample());
+        System.out.printf(Locale.ROOT, "| ratio writer / copy | | | %.2f (target >= 3) | %.2f |%n",
+                result.writerRate() / result.copyRate(), result.writerBytesPerSample() / result.copyBytesPerSample());
         Files.createDirectories(summary.toAbsolutePath().getParent());
         Files.writeString(summary, result.json() + "\n", StandardCharsets.UTF_8);
     }
@@ -140,6 +178,7 @@ public final class WriterVsCopy {
                         "svc", "s" + (s % 11), "env", "prod");
             }
             long baseMs = System.currentTimeMillis() - Duration.ofMinutes(30).toMillis();
+            long lastMs = baseMs + ((samples - 1) / seriesCount) * 10L;
             String tenant = "bench";
             // the rows, once, as CSV for psql
             Path csv = dir.resolve("samples.csv");
@@ -196,7 +235,8 @@ public final class WriterVsCopy {
                 }
             }
 
-            // 1. the storage writer, Kafka -> PostgreSQL (samples, series, both rollups, offsets)
+            // 1. the storage writer, Kafka -> PostgreSQL (chunks, heads, series, both rollups, offsets); done when its
+            //    applied offsets reach the records sent (what compaction later does to the chunks is not waited for)
             ConnectionPool pool = PostgresConnections.pool(config.postgres());
             PartitionMaintenance maintenance = new PartitionMaintenance(pool, config.writer(), Clock.systemUTC());
             maintenance.run().block();
@@ -207,17 +247,22 @@ public final class WriterVsCopy {
             while (writer.appliedOffsets().entrySet().stream()
                     .filter(e -> e.getKey().topic().equals(topics.metrics()))
                     .mapToLong(Map.Entry::getValue).sum() < total) {
-                Thread.onSpinWait();
+                Thread.sleep(2); // polled, not spun: the writer and PostgreSQL need both cores
             }
             double writerSeconds = (System.nanoTime() - began) / 1e9;
             writer.close();
-            long stored = count(pool, "SELECT count(*) FROM samples");
+            long stored = count(pool, "SELECT coalesce(sum(samples), 0)::bigint FROM sample_chunks");
+            long writerBytes = count(pool, WRITER_BYTES);
             pool.dispose();
 
-            // 2. psql \copy of the same rows into the same tables (a second database, same migrations and partitions)
-            Migrations.apply(reference);
+            // 2. psql \copy of the same samples, one row each, into V3's samples table (a second database)
+            execute(reference, V3_SAMPLES);
+            for (LocalDate day = utcDay(baseMs); !day.isAfter(utcDay(lastMs)); day = day.plusDays(1)) {
+                execute(reference, String.format(Locale.ROOT,
+                        "CREATE TABLE samples_p%s PARTITION OF samples FOR VALUES FROM ('%s 00:00:00+00') TO ('%s 00:00:00+00')",
+                        day.format(DateTimeFormatter.BASIC_ISO_DATE), day, day.plusDays(1)));
+            }
             ConnectionPool refPool = PostgresConnections.pool(reference);
-            new PartitionMaintenance(refPool, config.writer(), Clock.systemUTC()).run().block();
             long copyBegan = System.nanoTime();
             Process psql = new ProcessBuilder("psql", "-X", "-q", "-h", pgHost, "-p",
                     Integer.toString(pgPort), "-U", pgUser, "-d", copyDb, "-c",
@@ -228,8 +273,9 @@ public final class WriterVsCopy {
             }
             double copySeconds = (System.nanoTime() - copyBegan) / 1e9;
             long copied = count(refPool, "SELECT count(*) FROM samples");
+            long copyBytes = count(refPool, COPY_BYTES);
             refPool.dispose();
-            return new Result(stored, writerSeconds, copied, copySeconds);
+            return new Result(stored, writerSeconds, writerBytes, copied, copySeconds, copyBytes);
         } finally {
             execute(server, "DROP DATABASE IF EXISTS " + writerDb + " WITH (FORCE)");
             execute(server, "DROP DATABASE IF EXISTS " + copyDb + " WITH (FORCE)");
@@ -247,6 +293,10 @@ public final class WriterVsCopy {
         } finally {
             buf.release();
         }
+    }
+
+    private static LocalDate utcDay(long epochMs) {
+        return Instant.ofEpochMilli(epochMs).atZone(ZoneOffset.UTC).toLocalDate();
     }
 
     private static long count(ConnectionPool pool, String sql) {
