@@ -16,11 +16,13 @@ CREATE TABLE sample_chunks (
 CREATE INDEX sample_chunks_series ON sample_chunks (series_id, hour);
 
 -- The newest timestamp stored per series: a sample after it is new without looking at any chunk, one at or
--- before it is checked against the chunks of its hour. Updated in the writer's transaction; narrow and with
--- room on each page, so that the update stays a HOT update.
+-- before it is checked against the chunks of its hour. Moved by the writer's transaction in one upsert that also
+-- keeps the head it replaced (prev_ms), which is what that transaction decides against; narrow and with room on
+-- each page, so that the update stays a HOT update.
 CREATE TABLE series_heads (
     series_id bigint PRIMARY KEY,
-    max_ms    bigint NOT NULL
+    max_ms    bigint NOT NULL,
+    prev_ms   bigint NOT NULL DEFAULT '-9223372036854775808'
 ) WITH (fillfactor = 70);
 
 -- IEEE 754 addition: float8 + float8 raises 22003 when two finite values overflow; this returns ±Infinity instead

@@ -80,14 +80,17 @@ public final class StorageWriter implements AutoCloseable {
             INSERT INTO series (id, tenant, name, labels, first_seen, last_seen)
             SELECT id, tenant, name, labels::jsonb, now(), now() FROM stage_series
             ON CONFLICT (id) DO UPDATE SET last_seen = now() WHERE series.last_seen < now() - interval '1 hour'""";
-    /** A head for each series of the batch that has none yet (its samples are then all new), in id order. */
-    private static final String INSERT_HEADS = """
-            INSERT INTO series_heads (series_id, max_ms)
-            SELECT unnest($1::bigint[]), '-9223372036854775808'::bigint
-            ON CONFLICT DO NOTHING""";
-    /** The heads of the batch's series, locked until commit: the writer decides against them what is new. */
-    private static final String LOCK_HEADS = """
-            SELECT series_id, max_ms FROM series_heads WHERE series_id = ANY($1) ORDER BY series_id FOR UPDATE""";
+    /**
+     * Moves the heads of the batch's series to the batch's newest timestamps, creating the missing ones, locks them
+     * (in id order) until commit, and returns each one's previous head ({@code prev_ms}; Long.MIN_VALUE for a new
+     * series): the writer decides against it which samples are new. A batch's newest sample is after the previous head
+     * or the head does not move, so the new head is right whichever samples turn out to be stored already.
+     */
+    private static final String MOVE_HEADS = """
+            INSERT INTO series_heads AS h (series_id, max_ms)
+            SELECT * FROM unnest($1::bigint[], $2::bigint[])
+            ON CONFLICT (series_id) DO UPDATE SET prev_ms = h.max_ms, max_ms = greatest(h.max_ms, EXCLUDED.max_ms)
+            RETURNING series_id, prev_ms""";
     /** The chunks that may hold samples at or before a series' head: only for samples that come late. */
     private static final String STORED_CHUNKS = """
             SELECT c.series_id, c.data
@@ -117,9 +120,7 @@ public final class StorageWriter implements AutoCloseable {
             ON CONFLICT (series_id, bucket) DO UPDATE SET min = sluice_min(r.min, EXCLUDED.min),
                 max = sluice_max(r.max, EXCLUDED.max), sum = sluice_add(r.sum, EXCLUDED.sum),
                 count = r.count + EXCLUDED.count""";
-    private static final String ADVANCE_HEADS = """
-            UPDATE series_heads h SET max_ms = u.m FROM unnest($1::bigint[], $2::bigint[]) AS u(id, m)
-            WHERE h.series_id = u.id AND u.m > h.max_ms""";
+
     /**
      * Events are unique per tenant by id, whatever their timestamp: the first copy in log order of an id not yet
      * in {@code event_ids} is inserted, every later copy (in this batch or any later one) is dropped.
@@ -424,6 +425,12 @@ public final class StorageWriter implements AutoCloseable {
         List<byte[]> values = new ArrayList<>(records.size());
         records.forEach(r -> values.add(r.value()));
         WriteBatch batch = WriteBatch.of(values, partitions.rawHorizon(), alloc);
+        try {
+            batch.prepare();
+        } catch (RuntimeException e) {
+            batch.release();
+            throw e;
+        }
         if (!batch.undecodable.isEmpty()) {
             log.error("{} record(s) of {} below offset {} are not valid segments; they go to dead_letters",
                     batch.undecodable.size(), tp, next);
@@ -481,14 +488,11 @@ public final class StorageWriter implements AutoCloseable {
 
     /** Creates the partition's offset row if needed, locks it for this transaction and returns the stored offset. */
     private static Mono<Long> lockOffset(Connection c, TopicPartition tp, long first) {
-        return Flux.from(c.createStatement("INSERT INTO writer_offsets (topic, partition, next_offset) "
-                                + "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        return Flux.from(c.createStatement("INSERT INTO writer_offsets AS w (topic, partition, next_offset) "
+                                + "VALUES ($1, $2, $3) ON CONFLICT (topic, partition) DO UPDATE SET next_offset = w.next_offset "
+                                + "RETURNING next_offset")
                         .bind("$1", tp.topic()).bind("$2", tp.partition()).bind("$3", first).execute())
-                .flatMap(r -> r.getRowsUpdated()).then()
-                .then(Flux.from(c.createStatement("SELECT next_offset FROM writer_offsets "
-                                + "WHERE topic = $1 AND partition = $2 FOR UPDATE")
-                        .bind("$1", tp.topic()).bind("$2", tp.partition()).execute())
-                        .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).single());
+                .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).single();
     }
 
     private Mono<Void> write(Connection c, TopicPartition tp, WriteBatch batch,
@@ -572,25 +576,21 @@ public final class StorageWriter implements AutoCloseable {
      * sent again) is looked up in the chunks of its hour. Completes with how many samples were stored.
      */
     private Mono<Long> writeSamples(Connection c, PostgresqlConnection pg, WriteBatch batch) {
-        Long[] ids = batch.samples.keySet().stream().sorted().toArray(Long[]::new);
-        return Flux.from(c.createStatement(INSERT_HEADS).bind("$1", ids).execute()).flatMap(r -> r.getRowsUpdated()).then()
-                .then(Flux.from(c.createStatement(LOCK_HEADS).bind("$1", ids).execute())
-                        .flatMap(r -> r.map((row, meta) -> Map.entry(row.get(0, Long.class), row.get(1, Long.class))))
-                        .collectMap(Map.Entry::getKey, Map.Entry::getValue))
+        return Flux.from(c.createStatement(MOVE_HEADS).bind("$1", batch.headIds()).bind("$2", batch.headMaxMs()).execute())
+                .flatMap(r -> r.map((row, meta) -> Map.entry(row.get(0, Long.class), row.get(1, Long.class))))
+                .collectMap(Map.Entry::getKey, Map.Entry::getValue)
                 .flatMap(heads -> {
                     List<WriteBatch.Late> late = batch.late(heads);
                     return late.isEmpty() ? Mono.empty() : storedTimestamps(c, late).doOnNext(batch::dropStored).then();
                 })
                 .then(Mono.defer(() -> {
-                    WriteBatch.ChunkRows rows = batch.chunkRows();
+                    WriteBatch.ChunkRows rows = batch.rows();
                     if (rows.samples() == 0) {
                         return Mono.just(0L);
                     }
                     return copy(pg, COPY_CHUNKS, rows.chunks())
                             .then(copy(pg, COPY_ROLLUPS, rows.rollups()))
                             .then(execute(c, MERGE_ROLLUPS))
-                            .then(Flux.from(c.createStatement(ADVANCE_HEADS).bind("$1", rows.headIds())
-                                    .bind("$2", rows.headMaxMs()).execute()).flatMap(r -> r.getRowsUpdated()).then())
                             .thenReturn(rows.samples());
                 }));
     }

@@ -155,15 +155,54 @@ final class WriteBatch {
     record Late(long seriesId, long fromMs, long toMs) {
     }
 
+    private boolean prepared;
+    private Long[] headIds;
+    private Long[] headMaxMs;
+    private ChunkRows rows;
+
     /**
-     * Orders each series' samples by timestamp, keeps the first of equal timestamps, and lists the series with
-     * samples at or before their head ({@code heads}: the newest stored timestamp per series, for every series of
-     * the batch).
+     * Orders each series' samples by timestamp, keeps the first of equal timestamps, and encodes the chunks and
+     * rollups as if every sample were new (the common case, decided in the transaction by {@link #late}); done
+     * before the transaction, so that the transaction holds its locks only for the database work. Idempotent.
+     */
+    void prepare() {
+        if (prepared) {
+            return;
+        }
+        prepared = true;
+        List<SeriesSamples> ordered = new ArrayList<>(samples.values());
+        ordered.sort(java.util.Comparator.comparingLong(x -> x.id));
+        headIds = new Long[ordered.size()];
+        headMaxMs = new Long[ordered.size()];
+        for (int i = 0; i < ordered.size(); i++) {
+            SeriesSamples s = ordered.get(i);
+            duplicates += s.sortKeepingFirst();
+            headIds[i] = s.id;
+            headMaxMs[i] = s.timestamps[s.size - 1];
+        }
+        rows = chunkRows();
+    }
+
+    /** The batch's series ids in ascending order (the order their heads are locked in). */
+    Long[] headIds() {
+        prepare();
+        return headIds;
+    }
+
+    /** The newest timestamp of each series of {@link #headIds()}. */
+    Long[] headMaxMs() {
+        prepare();
+        return headMaxMs;
+    }
+
+    /**
+     * The series with samples at or before their head ({@code heads}: the newest timestamp stored before this
+     * batch, per series of the batch; {@code Long.MIN_VALUE} for a series with none).
      */
     List<Late> late(Map<Long, Long> heads) {
+        prepare();
         List<Late> late = new ArrayList<>();
         for (SeriesSamples s : samples.values()) {
-            duplicates += s.sortKeepingFirst();
             long head = heads.getOrDefault(s.id, Long.MIN_VALUE);
             if (s.size > 0 && s.timestamps[0] <= head) {
                 late.add(new Late(s.id, s.timestamps[0], Math.min(head, s.timestamps[s.size - 1])));
@@ -172,18 +211,29 @@ final class WriteBatch {
         return late;
     }
 
-    /** Drops the samples already stored: {@code stored} holds, per series, the timestamps its chunks have. */
+    /**
+     * Drops the samples already stored ({@code stored}: per series, the timestamps its chunks have) and encodes the
+     * chunks and rollups of the rest again.
+     */
     void dropStored(Map<Long, Set<Long>> stored) {
+        prepare();
         stored.forEach((id, timestamps) -> {
             SeriesSamples s = samples.get(id);
             if (s != null) {
                 duplicates += s.retain(ts -> !timestamps.contains(ts));
             }
         });
+        rows = chunkRows();
     }
 
-    /** What {@link #chunkRows} made: binary COPY rows, and the series' new heads. */
-    record ChunkRows(ByteBuf chunks, ByteBuf rollups, Long[] headIds, Long[] headMaxMs, long samples) {
+    /** The chunks and rollups of the samples to store (see {@link #prepare()} and {@link #dropStored}). */
+    ChunkRows rows() {
+        prepare();
+        return rows;
+    }
+
+    /** Binary COPY rows of chunks and rollups, and how many samples they hold. */
+    record ChunkRows(ByteBuf chunks, ByteBuf rollups, long samples) {
     }
 
     private static final long DAY_MS = 86_400_000;
@@ -193,11 +243,11 @@ final class WriteBatch {
     private static final long HOUR_MS = 3_600_000;
 
     /**
-     * The samples left (after {@link #late} and {@link #dropStored}) as one packed chunk per series and UTC hour
-     * ({@code sample_chunks} binary COPY) and their 1-minute and 1-hour summaries ({@code stage_rollups(res,
-     * series_id, bucket, min, max, sum, count)} binary COPY, res 1 or 60), summed in timestamp order.
+     * The samples left as one packed chunk per series and UTC hour ({@code sample_chunks} binary COPY) and their
+     * 1-minute and 1-hour summaries ({@code stage_rollups(res, series_id, bucket, min, max, sum, count)} binary COPY,
+     * res 1 or 60), each summing its samples one by one in timestamp order.
      */
-    ChunkRows chunkRows() {
+    private ChunkRows chunkRows() {
         if (chunks != null) {
             chunks.release();
             rollups.release();
@@ -206,16 +256,12 @@ final class WriteBatch {
         rollups = alloc.buffer(16 * 1024);
         CopyBinary.header(chunks);
         CopyBinary.header(rollups);
-        List<Long> headIds = new ArrayList<>(samples.size());
-        List<Long> headMax = new ArrayList<>(samples.size());
         long stored = 0;
         for (SeriesSamples s : samples.values()) {
             if (s.size == 0) {
                 continue;
             }
             stored += s.size;
-            headIds.add(s.id);
-            headMax.add(s.timestamps[s.size - 1]);
             int i = 0;
             while (i < s.size) {
                 long hour = Math.floorDiv(s.timestamps[i], HOUR_MS) * HOUR_MS;
@@ -244,7 +290,7 @@ final class WriteBatch {
         }
         CopyBinary.trailer(chunks);
         CopyBinary.trailer(rollups);
-        return new ChunkRows(chunks, rollups, headIds.toArray(Long[]::new), headMax.toArray(Long[]::new), stored);
+        return new ChunkRows(chunks, rollups, stored);
     }
 
     private void rollupRow(int resolution, long seriesId, long bucketMs, Summary s) {
