@@ -280,8 +280,10 @@ public final class StorageWriter implements AutoCloseable {
                 .groupBy(r -> r.receiverOffset().topicPartition(), assigned.size())
                 .flatMap(group -> group
                         .bufferTimeout(config.maxBatchRecords(), config.maxBatchWait(), true)
-                        .concatMapIterable(batch -> byBytes(batch, config.maxBatchBytes()))
-                        .concatMap(batch -> applyUnlessStopping(group.key(), batch)), assigned.size())
+                        // prefetch 1: one run waits while one is applied, so that a partition the writer is behind
+                        // on holds about two runs in memory, not Reactor's default 32 (reactor-kafka pauses the rest)
+                        .concatMapIterable(batch -> byBytes(batch, config.maxBatchBytes()), 1)
+                        .concatMap(batch -> applyUnlessStopping(group.key(), batch), 1), assigned.size())
                 .subscribe(v -> { }, e -> log.error("Storage writer stopped", e));
         Disposable maintenance = Flux.interval(MAINTENANCE_EVERY, MAINTENANCE_EVERY)
                 .concatMap(i -> partitions.run().onErrorResume(e -> {
