@@ -30,6 +30,7 @@ import reactor.core.publisher.Mono;
 import reactor.kafka.receiver.KafkaReceiver;
 import reactor.kafka.receiver.ReceiverOptions;
 import reactor.kafka.receiver.ReceiverRecord;
+import reactor.core.scheduler.Schedulers;
 import reactor.util.retry.Retry;
 
 import java.time.Duration;
@@ -283,7 +284,10 @@ public final class StorageWriter implements AutoCloseable {
                         // prefetch 1: one run waits while one is applied, so that a partition the writer is behind
                         // on holds about two runs in memory, not Reactor's default 32 (reactor-kafka pauses the rest)
                         .concatMapIterable(batch -> byBytes(batch, config.maxBatchBytes()), 1)
-                        .concatMap(batch -> applyUnlessStopping(group.key(), batch), 1), assigned.size())
+                        // the next run is decoded while this one's transaction runs
+                        .concatMap(run -> encoded(group.key(), run).map(batch -> new Encoded(run, batch))
+                                .onErrorResume(e -> Mono.just(new Encoded(run, null))), 1)
+                        .concatMap(run -> applyUnlessStopping(group.key(), run), 1), assigned.size())
                 .subscribe(v -> { }, e -> log.error("Storage writer stopped", e));
         Disposable maintenance = Flux.interval(MAINTENANCE_EVERY, MAINTENANCE_EVERY)
                 .concatMap(i -> partitions.run().onErrorResume(e -> {
@@ -348,8 +352,12 @@ public final class StorageWriter implements AutoCloseable {
      * Applies a batch unless the writer is stopping (then its records stay unapplied: the next writer reads them
      * again from the stored offsets), and tracks it so that {@link #close()} can let it finish.
      */
-    private Mono<Void> applyUnlessStopping(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
-        return tracked(Mono.defer(() -> applyWithRetry(tp, records)));
+    private Mono<Void> applyUnlessStopping(TopicPartition tp, Encoded run) {
+        return tracked(Mono.defer(() -> applyWithRetry(tp, run.records(), run.batch())));
+    }
+
+    /** A run of records and its rows encoded ahead (null when encoding failed: the attempt to apply it retries). */
+    private record Encoded(List<ReceiverRecord<byte[], byte[]>> records, WriteBatch batch) {
     }
 
     /** Work {@link #close()} lets finish (up to {@link #STOP_GRACE}) rather than cancel; nothing once stopping. */
@@ -368,9 +376,18 @@ public final class StorageWriter implements AutoCloseable {
         });
     }
 
-    private Mono<Void> applyWithRetry(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
+    /**
+     * Applies a run, retrying transient failures; {@code prepared} (its rows encoded ahead, may be null) serves the
+     * first attempt, every later one encodes the run again.
+     */
+    private Mono<Void> applyWithRetry(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records,
+                                      WriteBatch prepared) {
         long started = System.nanoTime();
-        return Mono.defer(() -> apply(tp, records))
+        java.util.concurrent.atomic.AtomicReference<WriteBatch> ahead = new java.util.concurrent.atomic.AtomicReference<>(prepared);
+        return Mono.defer(() -> {
+                    WriteBatch batch = ahead.getAndSet(null);
+                    return apply(tp, records, batch != null ? Mono.just(batch) : encoded(tp, records));
+                })
                 .onErrorResume(PostgresFailures::isPermanent, e -> applyOneByOne(tp, records, e))
                 .transformDeferred(CircuitBreakerOperator.of(breaker))
                 .doOnError(e -> log.warn("Writing {} records of {} failed ({}); retrying", records.size(), tp,
@@ -385,11 +402,24 @@ public final class StorageWriter implements AutoCloseable {
      * the database work.
      */
     Mono<Void> apply(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
+        return apply(tp, records, encoded(tp, records));
+    }
+
+    /**
+     * The run's rows, decoded and encoded on the parallel scheduler: CPU work kept off the event loops of the
+     * database connections (which queries share), and done for the next run while this one's transaction runs.
+     */
+    private Mono<WriteBatch> encoded(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
+        long next = records.get(records.size() - 1).offset() + 1;
+        return Mono.fromCallable(() -> encode(tp, records, next)).subscribeOn(Schedulers.parallel());
+    }
+
+    /** {@link #apply(TopicPartition, List)} with the run's rows from {@code encoding} (released here). */
+    private Mono<Void> apply(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records,
+                             Mono<WriteBatch> encoding) {
         long first = records.get(0).offset();
         long next = records.get(records.size() - 1).offset() + 1;
-        return Mono.defer(() -> {
-            WriteBatch all = encode(tp, from(records, first), next);
-            return partitions.ensureDays(all.days)
+        return encoding.flatMap(all -> partitions.ensureDays(all.days)
                     .then(Mono.usingWhen(connections.create(),
                             c -> Mono.from(c.beginTransaction())
                                     .then(lockOffset(c, tp, first))
@@ -408,8 +438,7 @@ public final class StorageWriter implements AutoCloseable {
                             Connection::close,
                             (c, err) -> Transactions.rollbackAndClose(c),
                             Transactions::rollbackAndClose))
-                    .doFinally(signal -> all.release());
-        });
+                    .doFinally(signal -> all.release()));
     }
 
     private static List<ReceiverRecord<byte[], byte[]>> from(List<ReceiverRecord<byte[], byte[]>> records,
