@@ -12,7 +12,6 @@ import io.sluice.storage.chunks.Summary;
 
 import java.time.Instant;
 import java.time.LocalDate;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -24,8 +23,8 @@ import java.util.Set;
  * What a run of Kafka records of one partition holds: new series and events as COPY text for the writer's staging
  * tables ({@code stage_series(id, tenant, name, labels)} and {@code stage_events(tenant, event_id, type, ts_ms, key,
  * attributes, seq)}, seq being the event's place in the batch, so that the first copy of an id wins), and the
- * samples gathered per series, which {@link #chunkRows} turns into chunks and rollups once the writer knows which
- * of them are new. Owns one reference to each of its buffers until {@link #release()}; COPY is handed a retained
+ * samples gathered per series, which {@link #prepare()} encodes as chunks and rollups as if all were new, and
+ * {@link #dropStored} again once the transaction found some of them stored already. Owns one reference to each of its buffers until {@link #release()}; COPY is handed a retained
  * reference, which the driver releases once it has written it.
  */
 final class WriteBatch {
