@@ -244,11 +244,12 @@ public final class WriterVsCopy {
             StorageWriter writer = StorageWriter.create(config.kafka(), config.writer(), topics, pool, maintenance,
                     new SimpleMeterRegistry()).start();
             long total = records;
-            while (writer.appliedOffsets().entrySet().stream()
-                    .filter(e -> e.getKey().topic().equals(topics.metrics()))
-                    .mapToLong(Map.Entry::getValue).sum() < total) {
-                Thread.sleep(2); // polled, not spun: the writer and PostgreSQL need both cores
-            }
+            // polled every 2 ms, not spun: the writer and PostgreSQL need both cores
+            Flux.interval(Duration.ofMillis(2))
+                    .filter(i -> writer.appliedOffsets().entrySet().stream()
+                            .filter(e -> e.getKey().topic().equals(topics.metrics()))
+                            .mapToLong(Map.Entry::getValue).sum() >= total)
+                    .blockFirst();
             double writerSeconds = (System.nanoTime() - began) / 1e9;
             writer.close();
             long stored = count(pool, "SELECT coalesce(sum(samples), 0)::bigint FROM sample_chunks");

@@ -32,16 +32,7 @@ public final class Summary {
     }
 
     public void add(double value) {
-        if (count == 0) {
-            min = value;
-            max = value;
-            sum = value;
-        } else {
-            min = min(min, value);
-            max = max(max, value);
-            sum += value;
-        }
-        count++;
+        add(value, value, value, 1);
     }
 
     /**
