@@ -168,6 +168,10 @@ public final class Settings {
             1L << 31, "Most record bytes (segments as Kafka holds them) the storage writer applies in one PostgreSQL "
                     + "transaction per partition; a longer run of records is applied as several transactions. With "
                     + "writer.max-batch-records it bounds what the writer holds in memory per partition.");
+    public static final Setting<Duration> WRITER_TRANSACTION_TIMEOUT = duration("writer.transaction-timeout", "60s",
+            Duration.ofSeconds(1), Duration.ofHours(1), "Deadline of one storage-writer transaction (a run of records, "
+                    + "with its record-by-record retry after a permanent failure); one PostgreSQL does not finish in "
+                    + "time is rolled back and tried again with backoff, behind the writer's circuit breaker.");
     public static final Setting<Duration> WRITER_MAX_BATCH_WAIT = duration("writer.max-batch-wait", "100ms",
             Duration.ofMillis(1), Duration.ofMinutes(1), "How long the writer waits to fill a batch before writing it.");
     public static final Setting<Integer> WRITER_CHUNK_MAX_SAMPLES = intIn("writer.chunk-max-samples", 2048, 16, 1_000_000,
@@ -259,7 +263,7 @@ public final class Settings {
             INGEST_MAX_ITEMS_PER_REQUEST, INGEST_MAX_NAME_LENGTH, INGEST_MAX_LABELS, INGEST_MAX_LABEL_NAME_LENGTH,
             INGEST_MAX_LABEL_VALUE_LENGTH, INGEST_LATE_WINDOW, INGEST_CLOCK_SKEW, INGEST_MAX_ACTIVE_SERIES,
             INGEST_MAX_IN_FLIGHT_ITEMS, INGEST_MAX_IN_FLIGHT_BYTES,
-            WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_BYTES, WRITER_MAX_BATCH_WAIT, WRITER_CHUNK_MAX_SAMPLES,
+            WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_BYTES, WRITER_TRANSACTION_TIMEOUT, WRITER_MAX_BATCH_WAIT, WRITER_CHUNK_MAX_SAMPLES,
             WRITER_COMPACTION_INTERVAL, WRITER_COMPACTION_DELAY, WRITER_COMPACTION_LOOKBACK, WRITER_COMPACTION_BATCH,
             WRITER_COMPACTION_TRANSACTION_SAMPLES,
             RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,

@@ -7,5 +7,5 @@ public record WriterConfig(int maxBatchRecords, long maxBatchBytes, Duration max
                            Duration retentionRollup1m, Duration retentionRollup1h, int partitionsAhead,
                            int chunkMaxSamples, Duration compactionInterval, Duration compactionDelay,
                            Duration compactionLookback, int compactionBatch,
-                           int compactionTransactionSamples) {
+                           int compactionTransactionSamples, Duration transactionTimeout) {
 }

@@ -174,6 +174,7 @@ public final class StorageWriter implements AutoCloseable {
     private final Counter eventsWritten;
     private final Counter clicksWritten;
     private final Counter skippedExpired;
+    private final Counter deadlineExceeded;
     private final DeadLetters.Counters deadLetters;
     private final Timer batchTimer;
     private final MeterRegistry registry;
@@ -215,6 +216,9 @@ public final class StorageWriter implements AutoCloseable {
         this.skippedExpired = Counter.builder("sluice_writer_skipped").tag("reason", "past_retention")
                 .description("Rows the writer could not store").register(registry);
         this.deadLetters = new DeadLetters.Counters(registry);
+        this.deadlineExceeded = Counter.builder("sluice_writer_deadline_exceeded")
+                .description("Writer transactions cancelled (rolled back, retried) after writer.transaction-timeout")
+                .register(registry);
         this.batchTimer = Timer.builder("sluice_writer_batch").description("One partition batch, end to end")
                 .publishPercentiles(0.5, 0.99).register(registry);
     }
@@ -389,6 +393,10 @@ public final class StorageWriter implements AutoCloseable {
                     return apply(tp, records, batch != null ? Mono.just(batch) : encoded(tp, records));
                 })
                 .onErrorResume(PostgresFailures::isPermanent, e -> applyOneByOne(tp, records, e))
+                // PostgreSQL that does not answer (frozen, a lost network): the transaction is cancelled (rolled back)
+                // and tried again; if its COMMIT did reach PostgreSQL, the stored offset makes the retry a no-op
+                .timeout(config.transactionTimeout())
+                .doOnError(java.util.concurrent.TimeoutException.class, e -> deadlineExceeded.increment())
                 .transformDeferred(CircuitBreakerOperator.of(breaker))
                 .doOnError(e -> log.warn("Writing {} records of {} failed ({}); retrying", records.size(), tp,
                         e.toString()))

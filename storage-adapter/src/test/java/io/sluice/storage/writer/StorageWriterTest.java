@@ -13,6 +13,7 @@ import io.sluice.protocol.record.Series;
 import io.sluice.protocol.segment.SegmentWriter;
 import io.sluice.storage.kafka.Topics;
 import io.sluice.storage.postgres.PostgresConnections;
+import io.sluice.storage.testing.FrozenProcesses;
 import io.sluice.storage.testing.StoredSamples;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
@@ -220,7 +221,7 @@ class StorageWriterTest {
         config = config.withWriter(new WriterConfig(w.maxBatchRecords(), 1L << 16, w.maxBatchWait(), w.retentionRaw(),
                 w.retentionRollup1m(), w.retentionRollup1h(), w.partitionsAhead(), w.chunkMaxSamples(),
                 w.compactionInterval(), w.compactionDelay(), w.compactionLookback(), w.compactionBatch(),
-                w.compactionTransactionSamples()));
+                w.compactionTransactionSamples(), w.transactionTimeout()));
         long base = System.currentTimeMillis() - 20 * 60_000;
         List<byte[]> records = new ArrayList<>();
         for (int r = 0; r < 6; r++) {
@@ -237,6 +238,41 @@ class StorageWriterTest {
         assertThat(commits.get()).as("no transaction took more than 64 KiB of records")
                 .isGreaterThanOrEqualTo((int) (total / (1L << 16)));
         assertRollupsMatchRawRows();
+    }
+
+    @Test
+    void aCommitFrozenPostgresqlDoesNotAnswerPassesItsDeadlineAndTheRetryDoesNotApplyItTwice() throws Exception {
+        WriterConfig w = config.writer();
+        config = config.withWriter(new WriterConfig(w.maxBatchRecords(), w.maxBatchBytes(), w.maxBatchWait(),
+                w.retentionRaw(), w.retentionRollup1m(), w.retentionRollup1h(), w.partitionsAhead(), w.chunkMaxSamples(),
+                w.compactionInterval(), w.compactionDelay(), w.compactionLookback(), w.compactionBatch(),
+                w.compactionTransactionSamples(), Duration.ofSeconds(2)));
+        CountDownLatch reachedCommit = new CountDownLatch(1);
+        CountDownLatch frozen = new CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
+        // the first attempt's COMMIT goes to a PostgreSQL frozen (SIGSTOP) while the transaction is open
+        start(infra.connectionFactory(), tp -> first.getAndSet(false)
+                ? Mono.fromRunnable(reachedCommit::countDown)
+                        .then(Mono.fromCallable(() -> frozen.await(WAIT.toSeconds(), TimeUnit.SECONDS))
+                                .subscribeOn(reactor.core.scheduler.Schedulers.boundedElastic()))
+                        .then()
+                : Mono.empty());
+        produce(0, segment(0, 500, System.currentTimeMillis() - 5 * 60_000));
+        assertThat(reachedCommit.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+        try (FrozenProcesses postgres = FrozenProcesses.postgres(infra)) {
+            frozen.countDown();
+            await().atMost(WAIT).until(() -> registry.get("sluice_writer_deadline_exceeded").counter().count() >= 1);
+        }
+        // the COMMIT reached PostgreSQL before the deadline cancelled it: it commits once PostgreSQL runs again, and the
+        // retry finds the run's offset stored and applies nothing
+        awaitCounts(500, 0);
+        assertRollupsMatchRawRows();
+        await().atMost(WAIT).until(() -> writer0Applied() == 1);
+    }
+
+    private long writer0Applied() {
+        return writers.get(writers.size() - 1).appliedOffsets()
+                .getOrDefault(new org.apache.kafka.common.TopicPartition(topics.metrics(), 0), 0L);
     }
 
     @Test
