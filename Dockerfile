@@ -8,8 +8,10 @@ COPY .mvn .mvn
 COPY mvnw pom.xml ./
 COPY protocol protocol
 COPY config config
+COPY embedded embedded
 COPY storage-adapter storage-adapter
 COPY gateway gateway
+COPY dev dev
 COPY loadtest loadtest
 RUN ./mvnw -B -ntp -DskipTests -pl gateway -am package
 

@@ -121,7 +121,8 @@ public final class ConfigLoader {
                 t.get(Settings.SERVER_MAX_HEADER_BYTES),
                 t.get(Settings.SERVER_MAX_BODY_BYTES),
                 t.get(Settings.SERVER_SHUTDOWN_GRACE),
-                t.get(Settings.SERVER_HEALTH_TIMEOUT));
+                t.get(Settings.SERVER_HEALTH_TIMEOUT),
+                t.get(Settings.ADMIN_PORT));
         KafkaConfig kafka = new KafkaConfig(
                 t.get(Settings.KAFKA_BOOTSTRAP_SERVERS),
                 t.get(Settings.KAFKA_CLIENT_ID),

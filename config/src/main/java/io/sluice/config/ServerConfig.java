@@ -2,7 +2,7 @@ package io.sluice.config;
 
 import java.time.Duration;
 
-/** The gateway's listening socket and its limits. */
+/** The gateway's listening socket and its limits, and the admin listener of a process without the gateway role. */
 public record ServerConfig(
         String host,
         int port,
@@ -12,11 +12,18 @@ public record ServerConfig(
         int maxHeaderBytes,
         int maxBodyBytes,
         Duration shutdownGrace,
-        Duration healthTimeout) {
+        Duration healthTimeout,
+        int adminPort) {
+
+    /** The same settings with the admin listener ({@code admin.port}) on another port. */
+    public ServerConfig withAdminPort(int newAdminPort) {
+        return new ServerConfig(host, port, ioThreads, maxConnections, idleTimeout, maxHeaderBytes,
+                maxBodyBytes, shutdownGrace, healthTimeout, newAdminPort);
+    }
 
     /** The same settings listening on another port (tests and dev use 0 or a chosen port). */
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, ioThreads, maxConnections, idleTimeout, maxHeaderBytes,
-                maxBodyBytes, shutdownGrace, healthTimeout);
+                maxBodyBytes, shutdownGrace, healthTimeout, adminPort);
     }
 }

@@ -48,9 +48,14 @@ public final class Settings {
                     + "are both accepted on the same port. Set together with server.tls.key-file.");
     public static final Setting<String> SERVER_TLS_KEY_FILE = optionalString("server.tls.key-file",
             "PEM private key (PKCS#8, unencrypted) for server.tls.cert-file; empty = TLS off.");
+    public static final Setting<Integer> ADMIN_PORT = intIn("admin.port", 9091, 0, 65535,
+            "Where a process without the gateway role (serve --roles=writer) serves /health/live, /health/ready and "
+                    + "/metrics (0 = any free port). A process with the gateway role serves them on server.port "
+                    + "and binds no admin port.");
     public static final Setting<Set<Role>> ROLES = new Setting<>("roles", "gateway,writer",
             "a comma-separated subset of gateway, writer",
-            "Which parts run in this process (serve).",
+            "Which roles run in this process (serve): gateway (the ingest, query and redirect listener) and writer "
+                    + "(Kafka to PostgreSQL). Each can run in its own processes, as many as needed.",
             raw -> Role.parseSet(raw), set -> !set.isEmpty(), false);
 
     // ---- binary -------------------------------------------------------------------------------
@@ -253,7 +258,7 @@ public final class Settings {
     public static final List<Setting<?>> ALL = List.of(
             SERVER_HOST, SERVER_PORT, SERVER_IO_THREADS, SERVER_MAX_CONNECTIONS, SERVER_IDLE_TIMEOUT,
             SERVER_MAX_HEADER_BYTES, SERVER_MAX_BODY_BYTES, SERVER_SHUTDOWN_GRACE, SERVER_HEALTH_TIMEOUT,
-            SERVER_BINARY_PORT, SERVER_TLS_CERT_FILE, SERVER_TLS_KEY_FILE, ROLES,
+            SERVER_BINARY_PORT, SERVER_TLS_CERT_FILE, SERVER_TLS_KEY_FILE, ADMIN_PORT, ROLES,
             BINARY_MAX_FRAME_BYTES, BINARY_MAX_IN_FLIGHT_BATCHES,
             KAFKA_BOOTSTRAP_SERVERS, KAFKA_CLIENT_ID, KAFKA_REQUEST_TIMEOUT, KAFKA_ADMIN_TIMEOUT, KAFKA_SEND_TIMEOUT, KAFKA_TOPIC_PREFIX, KAFKA_PARTITIONS,
             KAFKA_REPLICATION_FACTOR,

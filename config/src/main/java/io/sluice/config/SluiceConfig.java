@@ -46,4 +46,9 @@ public record SluiceConfig(ServerConfig server, KafkaConfig kafka, PostgresConfi
         return new SluiceConfig(server, kafka, postgres, tenants, ingest, writer, query, links, newSpool, roles,
                 devDataDir, edge, auth);
     }
+
+    public SluiceConfig withRoles(Set<Role> newRoles) {
+        return new SluiceConfig(server, kafka, postgres, tenants, ingest, writer, query, links, spool, newRoles,
+                devDataDir, edge, auth);
+    }
 }

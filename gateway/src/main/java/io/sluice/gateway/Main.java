@@ -3,7 +3,7 @@ package io.sluice.gateway;
 import io.sluice.config.ConfigArgs;
 import io.sluice.config.ConfigException;
 import io.sluice.config.SluiceConfig;
-import io.sluice.gateway.dev.DevMode;
+import io.sluice.gateway.app.SluiceProcess;
 import io.sluice.gateway.server.PortUnavailableException;
 import io.sluice.storage.postgres.Migrations;
 import org.slf4j.Logger;
@@ -12,10 +12,14 @@ import org.slf4j.LoggerFactory;
 import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * The {@code sluice} command: {@code dev}, {@code serve}, {@code keys}, {@code tenants} and {@code help}.
+ * The production {@code sluice} command: {@code serve}, {@code keys}, {@code tenants}, {@code dead-letters} and
+ * {@code help}. A launcher adds its own commands through {@link #run(List, PrintStream, PrintStream, Map)}: the dev
+ * launcher ({@code io.sluice.dev.DevMain}, what {@code bin/sluice} runs) adds {@code dev} and {@code cluster}, which
+ * need the embedded Kafka and PostgreSQL that this module's class path does not carry.
  *
  * <p>Exit codes: 0 after a clean shutdown, 1 when start-up failed, 2 for a usage or configuration error.
  * Logs go to stderr; stdout carries only what a command prints for scripts.
@@ -24,15 +28,33 @@ public final class Main {
 
     private static final Logger log = LoggerFactory.getLogger(Main.class);
 
-    static final String USAGE = """
+    /** A command a launcher adds: its name, its lines in the usage text, and what it does. */
+    public interface Command {
+
+        /** Lines for the usage text, indented like the others. */
+        String usage();
+
+        /**
+         * Runs the command. Throwing {@link PortUnavailableException} or another {@link RuntimeException} makes
+         * it exit 1 with the message as its last line.
+         *
+         * @param args the arguments after the command's name
+         * @return the exit code
+         */
+        int run(List<String> args, SluiceConfig config, PrintStream out, PrintStream err);
+    }
+
+    private static final String USAGE_HEAD = """
             Usage: sluice <command> [options]
 
             Commands:
-              dev [--reset-key]   Run everything locally: embedded Kafka and PostgreSQL (data under
-                                  .sluice/dev/), migrations, the gateway on port 8080. Ctrl-C stops all.
-                                  The dev API key is kept in .sluice/dev/dev-api-key and reused;
-                                  --reset-key revokes it and makes a new one.
-              serve --config FILE Run against external Kafka and PostgreSQL.
+            """;
+
+    private static final String USAGE_COMMANDS = """
+              serve --config FILE Run against external Kafka and PostgreSQL, with the roles of roles=
+                                  (default gateway,writer). --roles=gateway binds server.port only;
+                                  --roles=writer binds no ingest port and serves /health/live,
+                                  /health/ready and /metrics on admin.port (default 9091).
               keys create --tenant T --tier free|paid|enterprise
                                   Create an API key (only the key goes to stdout, once). A new tenant
                                   gets the tier; an existing tenant must already have it.
@@ -52,7 +74,7 @@ public final class Main {
 
             Options (any command):
               --config FILE       A properties file (see config/sluice.example.properties).
-              --NAME=VALUE        Override one setting, e.g. --server.port=9090.
+              --NAME=VALUE        Override one setting, e.g. --server.port=9090 or --roles=writer.
               --set NAME=VALUE    The same.
             Environment: SLUICE_<NAME> with dots and dashes as underscores, e.g. SLUICE_SERVER_PORT=9090.
             Precedence: defaults < file < environment < command line.
@@ -62,13 +84,34 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        int code = run(Arrays.asList(args), System.out, System.err);
+        exit(run(Arrays.asList(args), System.out, System.err));
+    }
+
+    /** Exits the JVM with {@code code} unless it is 0 (then the JVM ends when the last thread does). */
+    public static void exit(int code) {
         if (code != 0) {
             System.exit(code);
         }
     }
 
     static int run(List<String> args, PrintStream out, PrintStream err) {
+        return run(args, out, err, Map.of());
+    }
+
+    /** The usage text with the launcher's {@code extra} commands first. */
+    static String usage(Map<String, Command> extra) {
+        StringBuilder text = new StringBuilder(USAGE_HEAD);
+        extra.values().forEach(command -> text.append(command.usage()));
+        return text.append(USAGE_COMMANDS).toString();
+    }
+
+    /**
+     * Runs one command line.
+     *
+     * @param extra the launcher's own commands by name (kept in their order in the usage text)
+     */
+    public static int run(List<String> args, PrintStream out, PrintStream err, Map<String, Command> extra) {
+        String usage = usage(extra);
         ConfigArgs parsed;
         SluiceConfig config;
         try {
@@ -80,27 +123,18 @@ public final class Main {
         }
         List<String> rest = parsed.rest();
         String command = rest.isEmpty() ? "help" : rest.get(0);
-        if (rest.size() > 1 && !List.of("keys", "tenants", "dead-letters", "dev").contains(command)) {
-            err.println("sluice " + command + ": unexpected argument " + rest.get(1) + "\n\n" + USAGE);
+        if (rest.size() > 1 && !List.of("keys", "tenants", "dead-letters").contains(command)
+                && !extra.containsKey(command)) {
+            err.println("sluice " + command + ": unexpected argument " + rest.get(1) + "\n\n" + usage);
             return 2;
         }
         try {
+            if (extra.containsKey(command)) {
+                return extra.get(command).run(rest.subList(1, rest.size()), config, out, err);
+            }
             switch (command) {
                 case "help", "--help", "-h" -> {
-                    out.print(USAGE);
-                    return 0;
-                }
-                case "dev" -> {
-                    boolean resetKey = false;
-                    for (String arg : rest.subList(1, rest.size())) {
-                        if (!arg.equals("--reset-key")) {
-                            err.println("sluice dev: unexpected argument " + arg + "\n\n" + USAGE);
-                            return 2;
-                        }
-                        resetKey = true;
-                    }
-                    DevMode dev = DevMode.start(config, out, resetKey);
-                    awaitShutdown(dev);
+                    out.print(usage);
                     return 0;
                 }
                 case "serve" -> {
@@ -108,25 +142,9 @@ public final class Main {
                         log.warn("serve without --config: using defaults and SLUICE_* environment variables");
                     }
                     Migrations.apply(config.postgres());
-                    Sluice sluice = Sluice.start(config);
-                    io.sluice.storage.writer.WriterRole writer;
-                    try {
-                        writer = config.roles().contains(io.sluice.config.Role.WRITER)
-                                ? io.sluice.storage.writer.WriterRole.start(config, sluice.meterRegistry()) : null;
-                    } catch (RuntimeException e) {
-                        sluice.close();
-                        throw e;
-                    }
-                    out.println("Sluice serving on port " + sluice.port() + " (roles: " + config.roles() + ")");
-                    awaitShutdown(() -> {
-                        try {
-                            sluice.close();
-                        } finally {
-                            if (writer != null) {
-                                writer.close();
-                            }
-                        }
-                    });
+                    SluiceProcess process = SluiceProcess.start(config);
+                    out.println(process.describe());
+                    awaitShutdown(process);
                     return 0;
                 }
                 case "keys" -> {
@@ -141,8 +159,13 @@ public final class Main {
                     return io.sluice.gateway.auth.TenantsCommand.run(rest.subList(1, rest.size()), config,
                             parsed.explicitlySet(System.getenv()), out, err);
                 }
+                case "dev", "cluster" -> {
+                    err.println("sluice " + command + ": not part of this distribution (it runs against external "
+                            + "Kafka and PostgreSQL); run it from a source checkout with bin/sluice " + command);
+                    return 2;
+                }
                 default -> {
-                    err.println("sluice: unknown command '" + command + "'\n\n" + USAGE);
+                    err.println("sluice: unknown command '" + command + "'\n\n" + usage);
                     return 2;
                 }
             }
@@ -157,8 +180,8 @@ public final class Main {
         }
     }
 
-    /** Blocks the main thread until SIGTERM or Ctrl-C, then closes {@code running} from the shutdown hook. */
-    private static void awaitShutdown(AutoCloseable running) {
+    /** Blocks the calling thread until SIGTERM or Ctrl-C, then closes {@code running} from the shutdown hook. */
+    public static void awaitShutdown(AutoCloseable running) {
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             log.info("Shutting down");

@@ -2,7 +2,7 @@ package io.sluice.gateway;
 
 import io.sluice.config.Tier;
 import io.sluice.gateway.auth.ApiKeys;
-import io.sluice.gateway.dev.EndpointsFile;
+import io.sluice.gateway.admin.EndpointsFile;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.auth.Principal;
 import io.sluice.storage.testing.RealInfrastructure;

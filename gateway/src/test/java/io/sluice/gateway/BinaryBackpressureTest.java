@@ -46,7 +46,7 @@ class BinaryBackpressureTest {
     private static TestInfrastructure infra;
     private static SluiceConfig config;
     private static GatedSink gate;
-    private static Sluice sluice;
+    private static GatewayRole sluice;
     private static String key;
 
     @BeforeAll
@@ -65,7 +65,7 @@ class BinaryBackpressureTest {
         } finally {
             pool.dispose();
         }
-        sluice = Sluice.start(config, sink -> gate = new GatedSink(sink));
+        sluice = GatewayRole.start(config, sink -> gate = new GatedSink(sink));
     }
 
     @AfterAll
@@ -136,7 +136,7 @@ class BinaryBackpressureTest {
     void shutdownSendsGoAwayAndClosesOnceInFlightBatchesAreAcknowledged() throws Exception {
         GatedSink[] ownGate = new GatedSink[1];
         SluiceConfig own = config.withSpool(config.spool().withDir(java.nio.file.Files.createTempDirectory("spool-")));
-        Sluice closing = Sluice.start(own, sink -> ownGate[0] = new GatedSink(sink));
+        GatewayRole closing = GatewayRole.start(own, sink -> ownGate[0] = new GatedSink(sink));
         try (RawAgent agent = RawAgent.session(closing.port(), key)) {
             ownGate[0].shut();
             agent.send(agent.batch(1, "bye", 5, System.currentTimeMillis(), 0));
@@ -161,11 +161,11 @@ class BinaryBackpressureTest {
         return c == null ? 0 : c.count();
     }
 
-    private static double gauge(Sluice s, String name) {
+    private static double gauge(GatewayRole s, String name) {
         return s.meterRegistry().get(name).gauge().value();
     }
 
-    private static double counter(Sluice s, String name) {
+    private static double counter(GatewayRole s, String name) {
         return s.meterRegistry().get(name).counter().count();
     }
 }

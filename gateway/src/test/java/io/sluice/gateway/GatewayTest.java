@@ -26,12 +26,12 @@ import static org.awaitility.Awaitility.await;
 class GatewayTest {
 
     private static final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    private static Sluice sluice;
+    private static GatewayRole sluice;
 
     @BeforeAll
     static void start(TestInfrastructure infra) {
         SluiceConfig config = infra.config();
-        sluice = Sluice.start(config.withServer(config.server().withPort(0)));
+        sluice = GatewayRole.start(config.withServer(config.server().withPort(0)));
     }
 
     @AfterAll
@@ -129,8 +129,8 @@ class GatewayTest {
         SluiceConfig config = infra.config();
         io.sluice.config.ServerConfig s = config.server();
         io.sluice.config.ServerConfig one = new io.sluice.config.ServerConfig(s.host(), 0, 1, 1, s.idleTimeout(),
-                s.maxHeaderBytes(), s.maxBodyBytes(), Duration.ofSeconds(1), s.healthTimeout());
-        try (Sluice small = Sluice.start(config.withServer(one));
+                s.maxHeaderBytes(), s.maxBodyBytes(), Duration.ofSeconds(1), s.healthTimeout(), s.adminPort());
+        try (GatewayRole small = GatewayRole.start(config.withServer(one));
              Socket first = new Socket("127.0.0.1", small.port())) {
             first.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             assertThat(new String(first.getInputStream().readNBytes(12), StandardCharsets.US_ASCII)).isEqualTo("HTTP/1.1 200");

@@ -48,7 +48,7 @@ class GracefulShutdownTest {
         SluiceConfig config = infra.configure(ConfigLoader.load(null, Map.of(), overrides));
         String key = KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), "drain", Tier.ENTERPRISE);
         GatedSink[] gate = new GatedSink[1];
-        Sluice sluice = Sluice.start(config, sink -> gate[0] = new GatedSink(sink));
+        GatewayRole sluice = GatewayRole.start(config, sink -> gate[0] = new GatedSink(sink));
         int port = sluice.port();
         try (RawAgent agent = RawAgent.session(port, key)) {
             gate[0].shut();
@@ -99,7 +99,7 @@ class GracefulShutdownTest {
     void withNothingInFlightShutdownDoesNotWaitForTheGrace(TestInfrastructure infra) {
         Map<String, String> overrides = Map.of("server.port", "0", "server.shutdown-grace", "60s");
         SluiceConfig config = infra.configure(ConfigLoader.load(null, Map.of(), overrides));
-        Sluice sluice = Sluice.start(config);
+        GatewayRole sluice = GatewayRole.start(config);
         long began = System.nanoTime();
         sluice.close();
         assertThat(Duration.ofNanos(System.nanoTime() - began)).isLessThan(Duration.ofSeconds(30));

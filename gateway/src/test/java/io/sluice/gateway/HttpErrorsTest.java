@@ -32,7 +32,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class HttpErrorsTest {
 
     private static final String METRICS = "/api/v1/ingest/metrics";
-    private static Sluice sluice;
+    private static GatewayRole sluice;
     private static String key;
     private RawHttp http;
     private final java.util.List<RawHttp> others = new java.util.ArrayList<>();
@@ -41,7 +41,7 @@ class HttpErrorsTest {
     static void start(TestInfrastructure infra) {
         SluiceConfig config = infra.configure(ConfigLoader.load(null, Map.of(), Map.of("server.port", "0")));
         key = KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), "errors", Tier.ENTERPRISE);
-        sluice = Sluice.start(config);
+        sluice = GatewayRole.start(config);
     }
 
     @AfterAll

@@ -66,7 +66,7 @@ class PostgresDeadlineTest {
         overrides.put("server.port", "0");
         overrides.put("postgres.call-timeout", CALL_TIMEOUT.toMillis() + "ms");
         overrides.put("query.statement-timeout", STATEMENT_TIMEOUT.toMillis() + "ms");
-        try (Sluice sluice = Sluice.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)))) {
+        try (GatewayRole sluice = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)))) {
             int port = sluice.port();
             // the known key is cached and a link exists, so each route below fails for its own PostgreSQL call
             // (a cold pool on a busy machine may miss the short deadline at first: warming up, not the subject)

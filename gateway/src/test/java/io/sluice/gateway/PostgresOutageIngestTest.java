@@ -60,7 +60,7 @@ class PostgresOutageIngestTest {
         AtomicLong offset = new AtomicLong();
         Ticker ticker = () -> System.nanoTime() + offset.get();
         Set<Double> acked = new HashSet<>();
-        try (Sluice sluice = Sluice.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)),
+        try (GatewayRole sluice = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)),
                 UnaryOperator.identity(), ticker)) {
             int port = sluice.port();
             Duration cacheTtl = sluice.config().auth().cacheTtl();

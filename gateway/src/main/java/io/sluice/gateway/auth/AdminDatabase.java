@@ -3,7 +3,7 @@ package io.sluice.gateway.auth;
 import io.r2dbc.pool.ConnectionPool;
 import io.sluice.config.PostgresConfig;
 import io.sluice.config.SluiceConfig;
-import io.sluice.gateway.dev.EndpointsFile;
+import io.sluice.gateway.admin.EndpointsFile;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.postgres.Migrations;
 import io.sluice.storage.postgres.PostgresConnections;

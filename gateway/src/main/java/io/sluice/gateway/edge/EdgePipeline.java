@@ -91,16 +91,25 @@ public final class EdgePipeline {
         init(ch, false);
     }
 
+    /** A connection to {@code admin.port}: plain HTTP only (health and metrics of a process without the gateway). */
+    public void initHttpOnly(SocketChannel ch) {
+        addLimits(ch.pipeline());
+        addHttp(ch.pipeline());
+    }
+
     private void init(SocketChannel ch, boolean httpAllowed) {
-        ch.pipeline()
-                .addLast(CONNECTION_LIMIT, connectionLimit)
+        addLimits(ch.pipeline())
+                .addLast(DETECT, new ProtocolDetector(this, tls != null, httpAllowed));
+    }
+
+    private ChannelPipeline addLimits(ChannelPipeline p) {
+        return p.addLast(CONNECTION_LIMIT, connectionLimit)
                 .addLast(IDLE, new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS) {
                     @Override
                     protected void channelIdle(ChannelHandlerContext ctx, IdleStateEvent evt) {
                         ctx.close();
                     }
-                })
-                .addLast(DETECT, new ProtocolDetector(this, tls != null, httpAllowed));
+                });
     }
 
     void addTls(ChannelHandlerContext ctx, boolean httpAllowed) {

@@ -56,8 +56,17 @@ public final class GatewayServer implements AutoCloseable {
      * @throws PortUnavailableException naming the setting when the port cannot be bound
      */
     public GatewayServer start(Consumer<SocketChannel> pipeline) {
-        serverChannel = bind(config.port(), "server.port", pipeline);
-        log.info("Gateway listening on {} ({}, {} event loops)", serverChannel.localAddress(),
+        return start(pipeline, "server.port");
+    }
+
+    /**
+     * Binds {@code server.host} and the configured port, which the setting {@code setting} chose, and starts serving.
+     *
+     * @throws PortUnavailableException naming the setting when the port cannot be bound
+     */
+    public GatewayServer start(Consumer<SocketChannel> pipeline, String setting) {
+        serverChannel = bind(config.port(), setting, pipeline);
+        log.info("Listening on {} for {} ({}, {} event loops)", serverChannel.localAddress(), setting,
                 transport, workers.executorCount());
         return this;
     }

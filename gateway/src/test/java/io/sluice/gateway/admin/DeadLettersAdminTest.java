@@ -7,7 +7,7 @@ import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.spi.Connection;
 import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.protocol.segment.SegmentWriter;
 import io.sluice.storage.postgres.PostgresConnections;
 import io.sluice.storage.testing.RealInfrastructure;
@@ -59,7 +59,7 @@ class DeadLettersAdminTest {
 
     @Test
     void readinessIsDegradedWhileDeadLettersWait() throws Exception {
-        try (Sluice sluice = Sluice.start(config)) {
+        try (GatewayRole sluice = GatewayRole.start(config)) {
             HttpResponse<String> clean = ready(sluice);
             assertThat(clean.statusCode()).isEqualTo(200);
             assertThat(clean.body()).contains("\"status\":\"ready\"").doesNotContain("degraded");
@@ -134,7 +134,7 @@ class DeadLettersAdminTest {
                 .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).single(), Connection::close).block(WAIT);
     }
 
-    private static HttpResponse<String> ready(Sluice sluice) throws Exception {
+    private static HttpResponse<String> ready(GatewayRole sluice) throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sluice.port() + "/health/ready"))
                 .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
     }

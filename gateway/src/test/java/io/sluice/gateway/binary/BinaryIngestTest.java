@@ -7,7 +7,7 @@ import io.sluice.config.SluiceConfig;
 import io.sluice.config.Tier;
 import io.sluice.gateway.KafkaTopicReader;
 import io.sluice.gateway.RawAgent;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.protocol.client.RecordBatch;
 import io.sluice.protocol.client.SluiceClient;
@@ -54,7 +54,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 @RealInfrastructure
 class BinaryIngestTest {
 
-    private static Sluice sluice;
+    private static GatewayRole sluice;
     private static String bootstrap;
     private static Path cert;
     private static final Map<String, String> keys = new HashMap<>();
@@ -84,7 +84,7 @@ class BinaryIngestTest {
         } finally {
             pool.dispose();
         }
-        sluice = Sluice.start(config);
+        sluice = GatewayRole.start(config);
     }
 
     @AfterAll

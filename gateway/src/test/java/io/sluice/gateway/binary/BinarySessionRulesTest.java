@@ -7,7 +7,7 @@ import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
 import io.sluice.config.Tier;
 import io.sluice.gateway.RawAgent;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.protocol.client.BatchRejectedException;
 import io.sluice.protocol.client.RecordBatch;
@@ -56,7 +56,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 @RealInfrastructure
 class BinarySessionRulesTest {
 
-    private static Sluice sluice;
+    private static GatewayRole sluice;
     private static SluiceConfig config;
     private static final Map<String, String> keys = new HashMap<>();
 
@@ -78,7 +78,7 @@ class BinarySessionRulesTest {
         } finally {
             pool.dispose();
         }
-        sluice = Sluice.start(config);
+        sluice = GatewayRole.start(config);
     }
 
     @AfterAll

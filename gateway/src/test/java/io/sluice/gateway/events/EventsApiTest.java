@@ -3,7 +3,7 @@ package io.sluice.gateway.events;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.sluice.config.ConfigLoader;
 import io.sluice.config.Tier;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.testing.RealInfrastructure;
@@ -37,7 +37,7 @@ class EventsApiTest {
     private static final Duration WAIT = Duration.ofSeconds(60);
     private static final Pattern ID = Pattern.compile("\"id\":\"([^\"]+)\"");
     private static final Pattern CURSOR = Pattern.compile("\"next_cursor\":\"([^\"]+)\"");
-    private static Sluice sluice;
+    private static GatewayRole sluice;
     private static WriterRole writer;
     private static String key;
     private static String otherKey;
@@ -45,7 +45,7 @@ class EventsApiTest {
 
     @BeforeAll
     static void start(TestInfrastructure infra) throws Exception {
-        sluice = Sluice.start(infra.configure(ConfigLoader.load(null, Map.of(), Map.of("server.port", "0",
+        sluice = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), Map.of("server.port", "0",
                 "tenants.free.requests-per-minute", "100000"))));
         writer = WriterRole.start(sluice.config(), new SimpleMeterRegistry());
         ApiKeyStore keys = new ApiKeyStore(infra.connectionFactory());

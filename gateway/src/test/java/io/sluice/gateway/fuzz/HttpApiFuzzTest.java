@@ -5,7 +5,7 @@ import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
 import io.sluice.config.Tier;
 import io.sluice.gateway.RawHttp;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.testing.RealInfrastructure;
@@ -41,7 +41,7 @@ import static org.assertj.core.api.Assertions.fail;
 @RealInfrastructure
 class HttpApiFuzzTest {
 
-    private static Sluice sluice;
+    private static GatewayRole sluice;
     private static String key;
     private static String linkCode;
     private static RawHttp http;
@@ -55,7 +55,7 @@ class HttpApiFuzzTest {
         overrides.put("links.redirects-per-minute-per-client", "100000000");
         SluiceConfig config = infra.configure(ConfigLoader.load(null, Map.of(), overrides));
         key = KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), "fuzz", Tier.ENTERPRISE);
-        sluice = Sluice.start(config);
+        sluice = GatewayRole.start(config);
         http = new RawHttp(sluice.port());
         RawHttp.Response link = http.send("POST", "/api/v1/links", auth(),
                 "{\"url\":\"https://example.com/fuzz\",\"alias\":\"fuzz-target\"}".getBytes(StandardCharsets.UTF_8));

@@ -3,7 +3,7 @@ package io.sluice.gateway.ingest;
 import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
 import io.sluice.config.Tier;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.protocol.client.RecordBatch;
 import io.sluice.protocol.client.SluiceClient;
@@ -53,7 +53,7 @@ class AckLatencyAcrossBrokerKillTest {
         String key = KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.ENTERPRISE);
         SluiceConfig config = infra.configure(ConfigLoader.load(null, Map.of(), Map.of("server.port", "0")));
         long[] latencies = new long[BATCHES];
-        try (Sluice sluice = Sluice.start(config);
+        try (GatewayRole sluice = GatewayRole.start(config);
              SluiceClient client = SluiceClient.builder().address("127.0.0.1", sluice.port()).apiKey(key)
                      .maxBufferedBatches(BATCHES).maxBufferedBytes(256 << 20)
                      .closeTimeout(Duration.ofSeconds(30)).build()) {

@@ -6,7 +6,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
 import io.sluice.config.Tier;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.gateway.http.JsonDoubles;
 import io.sluice.protocol.client.BatchRejectedException;
@@ -63,7 +63,7 @@ class AdmissionEquivalenceTest {
     private static final Pattern ONE_REJECTION = Pattern.compile("\"rejected\":\\[\\{\"index\":0,\"reason\":\"([a-z_]+)\"");
     private static final int MAX_LABELS = 4;
     private static final int MAX_ACTIVE_SERIES = 60;
-    private static Sluice sluice;
+    private static GatewayRole sluice;
     private static final Map<String, String> keys = new HashMap<>();
     private static SluiceClient binary;
 
@@ -76,7 +76,7 @@ class AdmissionEquivalenceTest {
         for (String tenant : List.of("eq-http", "eq-binary", "eq-card-http", "eq-card-binary", "eq-nan")) {
             keys.put(tenant, KeysCommand.create(store, tenant, Tier.ENTERPRISE));
         }
-        sluice = Sluice.start(config);
+        sluice = GatewayRole.start(config);
         binary = client(keys.get("eq-binary"));
     }
 

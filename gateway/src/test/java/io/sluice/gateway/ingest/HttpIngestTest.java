@@ -4,7 +4,7 @@ import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
 import io.sluice.config.Tier;
 import io.sluice.gateway.KafkaTopicReader;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.testing.RealInfrastructure;
@@ -33,7 +33,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class HttpIngestTest {
 
     private static final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    private static Sluice sluice;
+    private static GatewayRole sluice;
     private static String bootstrap;
     private static String acmeKey;
     private static String tinyKey;
@@ -52,7 +52,7 @@ class HttpIngestTest {
         acmeKey = KeysCommand.create(keys, "acme", Tier.ENTERPRISE);
         tinyKey = KeysCommand.create(keys, "tiny", Tier.FREE);
         cappedKey = KeysCommand.create(keys, "capped", Tier.PAID);
-        sluice = Sluice.start(config);
+        sluice = GatewayRole.start(config);
     }
 
     @AfterAll

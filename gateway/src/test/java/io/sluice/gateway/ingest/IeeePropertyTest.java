@@ -7,7 +7,7 @@ import io.sluice.config.ConfigLoader;
 import io.sluice.config.PostgresConfig;
 import io.sluice.config.SluiceConfig;
 import io.sluice.config.Tier;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.gateway.http.JsonDoubles;
 import io.sluice.protocol.client.RecordBatch;
@@ -83,7 +83,7 @@ class IeeePropertyTest {
             Math.nextDown(MAX), 0x1p1023, -0x1p1023, 0x1p970};
     private static final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-    private static Sluice sluice;
+    private static GatewayRole sluice;
     private static WriterRole writer;
     private static final SimpleMeterRegistry writerMetrics = new SimpleMeterRegistry();
     private static SluiceClient binary;
@@ -97,7 +97,7 @@ class IeeePropertyTest {
         run = UUID.randomUUID().toString().substring(0, 8);
         tenant = "ieee-" + run;
         key = KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.ENTERPRISE);
-        sluice = Sluice.start(config);
+        sluice = GatewayRole.start(config);
         writer = WriterRole.start(sluice.config(), writerMetrics);
         // the server's verdict is the subject: the client must not refuse anything itself
         binary = SluiceClient.builder().address("127.0.0.1", sluice.port()).apiKey(key).checkAnnouncedLimits(false)

@@ -4,7 +4,7 @@ import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
 import io.sluice.config.Tier;
 import io.sluice.gateway.KafkaTopicReader;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.protocol.client.RecordBatch;
 import io.sluice.protocol.client.SluiceClient;
@@ -48,7 +48,7 @@ class KafkaBrokerLossTest {
         String key = KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.ENTERPRISE);
         Duration sendTimeout = Duration.ofSeconds(60); // far longer than anything this test may wait
         Set<Double> acked = new HashSet<>();
-        try (Sluice sluice = Sluice.start(config(infra, Map.of("kafka.send-timeout", "60s")))) {
+        try (GatewayRole sluice = GatewayRole.start(config(infra, Map.of("kafka.send-timeout", "60s")))) {
             post(sluice, key, 0, acked); // the producer is connected
             assertThat(counter(sluice, "sluice_sink_segments", "kafka")).isPositive();
             infra.kafka().kill();
@@ -92,7 +92,7 @@ class KafkaBrokerLossTest {
         Duration healthTimeout = Duration.ofSeconds(2);
         Duration slack = Duration.ofSeconds(1);
         Set<Double> acked = new HashSet<>();
-        try (Sluice sluice = Sluice.start(config(infra, Map.of("kafka.send-timeout", "2s",
+        try (GatewayRole sluice = GatewayRole.start(config(infra, Map.of("kafka.send-timeout", "2s",
                 "kafka.admin-timeout", "1s", "server.health-timeout", "2s")))) {
             post(sluice, key, 0, acked);
             long pid = infra.kafka().pid();
@@ -152,7 +152,7 @@ class KafkaBrokerLossTest {
     }
 
     /** Posts batch {@code b} of 10 samples and expects 202; adds its values to {@code acked}. */
-    private static void post(Sluice sluice, String key, int b, Set<Double> acked) throws Exception {
+    private static void post(GatewayRole sluice, String key, int b, Set<Double> acked) throws Exception {
         long now = System.currentTimeMillis();
         StringBuilder body = new StringBuilder("{\"samples\":[");
         for (int i = 0; i < 10; i++) {
@@ -170,7 +170,7 @@ class KafkaBrokerLossTest {
         }
     }
 
-    private static HttpResponse<String> get(Sluice sluice, String path) throws Exception {
+    private static HttpResponse<String> get(GatewayRole sluice, String path) throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sluice.port() + path)).timeout(WAIT)
                 .build(), HttpResponse.BodyHandlers.ofString());
     }
@@ -185,11 +185,11 @@ class KafkaBrokerLossTest {
         return values;
     }
 
-    private static double counter(Sluice sluice, String name, String outcome) {
+    private static double counter(GatewayRole sluice, String name, String outcome) {
         return sluice.meterRegistry().get(name).tag("outcome", outcome).counter().count();
     }
 
-    private static double gauge(Sluice sluice, String name) {
+    private static double gauge(GatewayRole sluice, String name) {
         var gauge = sluice.meterRegistry().find(name).gauge();
         return gauge == null ? -1 : gauge.value();
     }

@@ -4,14 +4,14 @@ import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
 import io.sluice.config.Tier;
 import io.sluice.gateway.KafkaTopicReader;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.protocol.client.RecordBatch;
 import io.sluice.protocol.client.SluiceClient;
 import io.sluice.protocol.record.Series;
 import io.sluice.storage.SeriesIds;
 import io.sluice.storage.auth.ApiKeyStore;
-import io.sluice.storage.embedded.EmbeddedKafkaBroker;
+import io.sluice.embedded.EmbeddedKafkaBroker;
 import io.sluice.storage.kafka.Placement;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
@@ -82,7 +82,7 @@ class KafkaDownAtStartTest {
             Set<String> ackedEvents = new HashSet<>();
             String code;
             SimpleMeterRegistry writerMetrics = new SimpleMeterRegistry();
-            try (Sluice sluice = Sluice.start(config);
+            try (GatewayRole sluice = GatewayRole.start(config);
                  WriterRole writer = WriterRole.start(config, writerMetrics)) {
                 assertThat(get(sluice, "/health/live").statusCode()).isEqualTo(200);
                 HttpResponse<String> ready = get(sluice, "/health/ready");
@@ -172,7 +172,7 @@ class KafkaDownAtStartTest {
         return config.withKafka(config.kafka().withBootstrapServers(bootstrap));
     }
 
-    private static HttpResponse<String> postSamples(Sluice sluice, String key, int b) throws Exception {
+    private static HttpResponse<String> postSamples(GatewayRole sluice, String key, int b) throws Exception {
         long now = System.currentTimeMillis();
         StringBuilder body = new StringBuilder("{\"samples\":[");
         for (int i = 0; i < 10; i++) {
@@ -182,11 +182,11 @@ class KafkaDownAtStartTest {
         return send(sluice, "POST", "/api/v1/ingest/metrics", key, body.append("]}").toString());
     }
 
-    private static HttpResponse<String> get(Sluice sluice, String path) throws Exception {
+    private static HttpResponse<String> get(GatewayRole sluice, String path) throws Exception {
         return send(sluice, "GET", path, null, null);
     }
 
-    private static HttpResponse<String> send(Sluice sluice, String method, String path, String key, String body)
+    private static HttpResponse<String> send(GatewayRole sluice, String method, String path, String key, String body)
             throws Exception {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sluice.port() + path))
                 .timeout(WAIT).method(method, body == null ? HttpRequest.BodyPublishers.noBody()
@@ -197,7 +197,7 @@ class KafkaDownAtStartTest {
         return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
     }
 
-    private static double gauge(Sluice sluice, String name) {
+    private static double gauge(GatewayRole sluice, String name) {
         var gauge = sluice.meterRegistry().find(name).gauge();
         return gauge == null ? -1 : gauge.value();
     }

@@ -4,7 +4,7 @@ import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
 import io.sluice.config.Tier;
 import io.sluice.gateway.KafkaTopicReader;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.testing.RealInfrastructure;
@@ -36,7 +36,7 @@ class KafkaOutageTest {
     void theBrokerStoppedMidStreamThenRestartedLosesNothingAcknowledged(TestInfrastructure infra) throws Exception {
         String tenant = "outage-" + UUID.randomUUID().toString().substring(0, 8);
         String key = KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.ENTERPRISE);
-        try (Sluice sluice = Sluice.start(config(infra))) {
+        try (GatewayRole sluice = GatewayRole.start(config(infra))) {
             Set<Double> acked = new HashSet<>();
             send(sluice, key, 0, 20, acked);
             infra.kafka().stop();
@@ -60,14 +60,14 @@ class KafkaOutageTest {
         String key = KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.ENTERPRISE);
         SluiceConfig config = config(infra);
         Set<Double> acked = new HashSet<>();
-        try (Sluice sluice = Sluice.start(config)) {
+        try (GatewayRole sluice = GatewayRole.start(config)) {
             infra.kafka().stop();
             send(sluice, key, 0, 15, acked);
             assertThat(gauge(sluice, "sluice.spool.bytes")).isPositive();
         } finally {
             infra.kafka().start();
         }
-        try (Sluice again = Sluice.start(config)) { // same spool directory: serves at once, replays behind
+        try (GatewayRole again = GatewayRole.start(config)) { // same spool directory: serves at once, replays behind
             await().atMost(WAIT).until(() -> gauge(again, "sluice.spool.bytes") == 0.0);
             assertThat(valuesInKafka(infra, tenant)).containsAll(acked);
             assertThat(acked).hasSize(15 * 10);
@@ -82,7 +82,7 @@ class KafkaOutageTest {
         // a spool far below the spool.max-bytes minimum, so the test fills it quickly
         SluiceConfig config = base.withSpool(new io.sluice.config.SpoolConfig(base.spool().dir(), 4096, 1 << 20,
                 Duration.ZERO, Duration.ofMillis(500)));
-        try (Sluice sluice = Sluice.start(config)) {
+        try (GatewayRole sluice = GatewayRole.start(config)) {
             infra.kafka().stop();
             try {
                 HttpResponse<String> response = null;
@@ -105,7 +105,7 @@ class KafkaOutageTest {
         }
     }
 
-    private static HttpResponse<String> post(Sluice sluice, String key, int b) throws Exception {
+    private static HttpResponse<String> post(GatewayRole sluice, String key, int b) throws Exception {
         StringBuilder body = new StringBuilder("{\"samples\":[");
         for (int i = 0; i < 50; i++) {
             body.append(i == 0 ? "" : ",").append("{\"name\":\"full\",\"labels\":{\"s\":\"").append(i)
@@ -126,7 +126,7 @@ class KafkaOutageTest {
     }
 
     /** Posts batches {@code from..to} of 10 samples each; every 202 adds its values to {@code acked}. */
-    private static void send(Sluice sluice, String key, int from, int to, Set<Double> acked) throws Exception {
+    private static void send(GatewayRole sluice, String key, int from, int to, Set<Double> acked) throws Exception {
         long now = System.currentTimeMillis();
         for (int b = from; b < to; b++) {
             StringBuilder body = new StringBuilder("{\"samples\":[");
@@ -157,7 +157,7 @@ class KafkaOutageTest {
         return values;
     }
 
-    private static double gauge(Sluice sluice, String name) {
+    private static double gauge(GatewayRole sluice, String name) {
         var gauge = sluice.meterRegistry().find(name).gauge();
         return gauge == null ? -1 : gauge.value();
     }

@@ -5,7 +5,7 @@ import io.r2dbc.spi.Connection;
 import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
 import io.sluice.config.Tier;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.testing.RealInfrastructure;
@@ -42,9 +42,9 @@ class LinksTest {
     private static final HttpClient http = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).build();
     private static final Duration WAIT = Duration.ofSeconds(30);
     private static TestInfrastructure infra;
-    private static Sluice nodeA;
-    private static Sluice nodeB;
-    private static Sluice nodeC;
+    private static GatewayRole nodeA;
+    private static GatewayRole nodeB;
+    private static GatewayRole nodeC;
     private static String key;
     private static String otherKey;
 
@@ -53,11 +53,11 @@ class LinksTest {
         infra = infrastructure;
         Map<String, String> a = new HashMap<>(Map.of("server.port", "0", "tenants.free.requests-per-minute", "100000",
                 "links.base-url", "http://sho.rt"));
-        nodeA = Sluice.start(infra.configure(ConfigLoader.load(null, Map.of(), a)));
-        nodeB = Sluice.start(infra.configure(ConfigLoader.load(null, Map.of(), a)));
+        nodeA = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), a)));
+        nodeB = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), a)));
         Map<String, String> c = new HashMap<>(a);
         c.put("links.redirects-per-minute-per-client", "40");
-        nodeC = Sluice.start(infra.configure(ConfigLoader.load(null, Map.of(), c)));
+        nodeC = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), c)));
         ApiKeyStore keys = new ApiKeyStore(infra.connectionFactory());
         key = KeysCommand.create(keys, "links-a", Tier.FREE);
         otherKey = KeysCommand.create(keys, "links-b", Tier.FREE);
@@ -270,14 +270,14 @@ class LinksTest {
         return n;
     }
 
-    private static HttpResponse<String> get(Sluice node, String path, Map<String, String> headers) throws Exception {
+    private static HttpResponse<String> get(GatewayRole node, String path, Map<String, String> headers) throws Exception {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.port() + path))
                 .timeout(WAIT);
         headers.forEach(request::header);
         return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
     }
 
-    private static HttpResponse<String> api(Sluice node, String method, String path, String apiKey, String body)
+    private static HttpResponse<String> api(GatewayRole node, String method, String path, String apiKey, String body)
             throws Exception {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.port() + path))
                 .timeout(WAIT).header("Authorization", "Bearer " + apiKey)

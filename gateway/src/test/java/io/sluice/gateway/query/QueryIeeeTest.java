@@ -5,7 +5,7 @@ import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.sluice.config.ConfigLoader;
 import io.sluice.config.Tier;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.testing.RealInfrastructure;
@@ -41,7 +41,7 @@ class QueryIeeeTest {
     private static final HttpClient http = HttpClient.newHttpClient();
     private static final String METRIC = "ieee.values";
     private static final double MAX = Double.MAX_VALUE;
-    private static Sluice sluice;
+    private static GatewayRole sluice;
     private static WriterRole writer;
     private static String key;
     /** The minute every sample falls in (its first second). */
@@ -49,7 +49,7 @@ class QueryIeeeTest {
 
     @BeforeAll
     static void seed(TestInfrastructure infra) throws Exception {
-        sluice = Sluice.start(infra.configure(ConfigLoader.load(null, Map.of(), Map.of("server.port", "0",
+        sluice = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), Map.of("server.port", "0",
                 "tenants.free.requests-per-minute", "100000"))));
         writer = WriterRole.start(sluice.config(), new SimpleMeterRegistry());
         String tenant = "ieee-" + UUID.randomUUID().toString().substring(0, 8);

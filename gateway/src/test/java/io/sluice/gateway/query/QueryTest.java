@@ -5,7 +5,7 @@ import io.r2dbc.spi.ConnectionFactory;
 import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
 import io.sluice.config.Tier;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.protocol.record.Series;
 import io.sluice.storage.SeriesIds;
@@ -53,7 +53,7 @@ class QueryTest {
 
     private static final HttpClient http = HttpClient.newHttpClient();
     private static final String METRIC = "req.latency";
-    private static Sluice sluice;
+    private static GatewayRole sluice;
     private static String keyA;
     private static String keyB;
     private static String keyC;
@@ -101,7 +101,7 @@ class QueryTest {
                 + "', '{\"host\":\"old\",\"region\":\"us\"}', now(), now()) ON CONFLICT DO NOTHING");
         exec(infra.connectionFactory(), "INSERT INTO rollups_1m VALUES (" + oldId + ", '"
                 + end.minus(Duration.ofDays(9)) + "', 1, 3, 8, 4) ON CONFLICT DO NOTHING");
-        sluice = Sluice.start(config);
+        sluice = GatewayRole.start(config);
     }
 
     @AfterAll
@@ -252,7 +252,7 @@ class QueryTest {
         SluiceConfig config = infra.configure(ConfigLoader.load(null, Map.of(), Map.of("server.port", "0",
                 "query.statement-timeout", "300ms")));
         Connection locker = Mono.from(infra.connectionFactory().create()).block(Duration.ofSeconds(10));
-        try (Sluice slow = Sluice.start(config)) {
+        try (GatewayRole slow = GatewayRole.start(config)) {
             // a lock held elsewhere makes the query wait past its statement timeout
             Mono.from(locker.beginTransaction()).then(Flux.from(locker.createStatement(
                     "LOCK TABLE series IN ACCESS EXCLUSIVE MODE").execute()).flatMap(r -> r.getRowsUpdated()).then())

@@ -12,7 +12,7 @@ import io.sluice.config.SluiceConfig;
 import io.sluice.protocol.record.Series;
 import io.sluice.protocol.segment.SegmentWriter;
 import io.sluice.storage.SeriesIds;
-import io.sluice.storage.embedded.EmbeddedInfrastructure;
+import io.sluice.embedded.EmbeddedInfrastructure;
 import io.sluice.storage.kafka.Topics;
 import io.sluice.storage.postgres.Migrations;
 import io.sluice.storage.postgres.PostgresConnections;

@@ -3,16 +3,20 @@ package io.sluice.storage.writer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.r2dbc.pool.ConnectionPool;
 import io.sluice.config.SluiceConfig;
+import io.sluice.storage.health.DependencyCheck;
+import io.sluice.storage.health.HealthNotice;
+import io.sluice.storage.kafka.KafkaClusterCheck;
 import io.sluice.storage.kafka.Topics;
+import io.sluice.storage.postgres.PostgresCalls;
+import io.sluice.storage.postgres.PostgresCheck;
 import io.sluice.storage.postgres.PostgresConnections;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Mono;
 
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Map;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -28,14 +32,18 @@ public final class WriterRole implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WriterRole.class);
 
     private final ConnectionPool pool;
-    private final Admin admin;
+    private final PostgresCalls postgresCalls;
+    private final KafkaClusterCheck kafka;
+    private final Topics topics;
     private AutoCloseable topicsSetup;
     private StorageWriter writer;
     private boolean closed;
 
-    private WriterRole(ConnectionPool pool, Admin admin) {
-        this.pool = pool;
-        this.admin = admin;
+    private WriterRole(SluiceConfig config, MeterRegistry registry) {
+        this.pool = PostgresConnections.pool(config.postgres());
+        this.postgresCalls = new PostgresCalls(pool, config.postgres().callTimeout(), registry);
+        this.kafka = new KafkaClusterCheck(config.kafka());
+        this.topics = Topics.unknown(config.kafka());
     }
 
     /**
@@ -44,18 +52,12 @@ public final class WriterRole implements AutoCloseable {
      * starts when Kafka's topics are known.
      */
     public static WriterRole start(SluiceConfig config, MeterRegistry registry) {
-        int adminMs = (int) Math.min(Integer.MAX_VALUE, config.kafka().adminTimeout().toMillis());
-        WriterRole role = new WriterRole(PostgresConnections.pool(config.postgres()), Admin.create(Map.of(
-                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.kafka().bootstrapString(),
-                AdminClientConfig.CLIENT_ID_CONFIG, config.kafka().clientId() + "-writer-admin",
-                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, adminMs,
-                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, adminMs)));
+        WriterRole role = new WriterRole(config, registry);
         try {
-            Topics topics = Topics.unknown(config.kafka());
-            CompletableFuture<Void> started = topics.whenKnown()
-                    .thenRun(() -> role.startWriter(config, topics, registry));
+            CompletableFuture<Void> started = role.topics.whenKnown()
+                    .thenRun(() -> role.startWriter(config, role.topics, registry));
             synchronized (role) {
-                role.topicsSetup = topics.ensureInBackground(role.admin);
+                role.topicsSetup = role.topics.ensureInBackground(role.kafka.admin());
             }
             try {
                 started.get(config.kafka().adminTimeout().plusSeconds(1).toMillis(), TimeUnit.MILLISECONDS);
@@ -90,6 +92,35 @@ public final class WriterRole implements AutoCloseable {
         writer = StorageWriter.create(config.kafka(), config.writer(), topics, pool, maintenance, registry).start();
     }
 
+    /**
+     * What this role needs to do its work, for {@code /health/ready}: Kafka, its topics, PostgreSQL, and the writer
+     * itself (it starts once the topics are known).
+     */
+    public List<DependencyCheck> readiness() {
+        DependencyCheck running = new DependencyCheck() {
+            @Override
+            public String name() {
+                return "writer";
+            }
+
+            @Override
+            public Mono<Void> check() {
+                return Mono.defer(() -> isWriting() ? Mono.empty()
+                        : Mono.error(new IllegalStateException("waiting for Kafka's topics")));
+            }
+        };
+        return List.of(kafka, topics.check(), new PostgresCheck(postgresCalls), running);
+    }
+
+    /** Records the writer set aside (dead letters) wait for an operator: {@code /health/ready} says "degraded". */
+    public List<HealthNotice> notices() {
+        return List.of(new DeadLetters(pool).notice(count -> postgresCalls.call("health.dead_letters", count)));
+    }
+
+    private synchronized boolean isWriting() {
+        return writer != null && !closed;
+    }
+
     @Override
     public void close() {
         synchronized (this) {
@@ -105,7 +136,7 @@ public final class WriterRole implements AutoCloseable {
                 writer.close();
             }
         }
-        admin.close(Duration.ofSeconds(5));
+        kafka.close();
         pool.disposeLater().block(Duration.ofSeconds(10));
     }
 }

@@ -1,0 +1,338 @@
+package io.sluice.gateway;
+
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpMethod;
+import io.r2dbc.pool.ConnectionPool;
+import io.sluice.config.SluiceConfig;
+import io.sluice.gateway.app.RunningRole;
+import io.sluice.gateway.health.HealthRoutes;
+import io.sluice.gateway.http.HttpRouter;
+import io.sluice.gateway.metrics.ProcessMetrics;
+import io.sluice.gateway.server.ConnectionLimit;
+import io.sluice.gateway.server.GatewayServer;
+import com.github.benmanes.caffeine.cache.Ticker;
+import io.github.bucket4j.TimeMeter;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.sluice.gateway.auth.ApiGuard;
+import io.sluice.gateway.auth.Authenticator;
+import io.sluice.gateway.ingest.ActiveSeries;
+import io.sluice.gateway.ingest.Admission;
+import io.sluice.gateway.ingest.HttpIngestRoutes;
+import io.sluice.gateway.ingest.IngestMetrics;
+import io.sluice.gateway.ingest.IngestParser;
+import io.sluice.gateway.ingest.IngestPipeline;
+import io.sluice.gateway.ingest.InFlightLimit;
+import io.sluice.gateway.binary.BinarySessions;
+import io.sluice.gateway.edge.EdgePipeline;
+import io.sluice.gateway.edge.ServerTls;
+import io.sluice.config.EdgeConfig;
+import io.sluice.storage.kafka.SegmentSink;
+import io.sluice.gateway.ratelimit.TenantRateLimiter;
+import io.sluice.storage.auth.ApiKeyStore;
+import io.sluice.storage.kafka.KafkaClusterCheck;
+import io.sluice.storage.kafka.ReactorKafkaSink;
+import io.sluice.storage.health.DependencyCheck;
+import io.sluice.storage.kafka.Topics;
+import io.sluice.storage.postgres.PostgresCalls;
+import io.sluice.storage.postgres.PostgresCheck;
+import io.sluice.storage.postgres.PostgresConnections;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.UnaryOperator;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The {@code gateway} role: the listener on {@code server.port} (HTTP and binary) with everything it serves — ingest
+ * into Kafka, queries, links and redirects, events, health and {@code /metrics} — and the clients it owns (its
+ * PostgreSQL pool, its Kafka producer, the Kafka health check, the spool), wired from one {@link SluiceConfig}.
+ * Migrations must have been applied. {@link io.sluice.gateway.app.SluiceProcess} starts it next to a process's other
+ * roles; tests start it alone.
+ */
+public final class GatewayRole implements RunningRole {
+
+    private static final Logger log = LoggerFactory.getLogger(GatewayRole.class);
+
+    private final SluiceConfig config;
+    private final ProcessMetrics metrics;
+    private final boolean ownsMetrics;
+    private List<DependencyCheck> readiness = List.of();
+    private final ConnectionPool postgres;
+    private final KafkaClusterCheck kafkaCheck;
+    private final GatewayServer server;
+    private final UnaryOperator<SegmentSink> sinkDecorator;
+    private final Ticker authTicker;
+    private AutoCloseable topicsSetup;
+    private ReactorKafkaSink sink;
+    private io.sluice.storage.kafka.ResilientSink durable;
+    private io.sluice.gateway.links.ClickTracker clicks;
+    private io.sluice.gateway.links.LinkInvalidation invalidation;
+    private BinarySessions binarySessions;
+    private io.sluice.gateway.http.ShutdownGate httpGate;
+    private int binaryPort = EdgeConfig.NO_PORT;
+    private final AtomicBoolean draining = new AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private GatewayRole(SluiceConfig config, ProcessMetrics metrics, boolean ownsMetrics,
+                        UnaryOperator<SegmentSink> sinkDecorator, Ticker authTicker) {
+        this.config = config;
+        this.sinkDecorator = sinkDecorator;
+        this.authTicker = authTicker;
+        this.metrics = metrics;
+        this.ownsMetrics = ownsMetrics;
+        this.postgres = PostgresConnections.pool(config.postgres());
+        this.kafkaCheck = new KafkaClusterCheck(config.kafka());
+        this.server = new GatewayServer(config.server());
+    }
+
+    /** Starts serving, with a metrics registry of its own; returns once the port is bound. */
+    public static GatewayRole start(SluiceConfig config) {
+        return start(config, UnaryOperator.identity());
+    }
+
+    /**
+     * Starts serving with the process's registry (its {@code /metrics} shows every role's meters); returns once the
+     * port is bound. {@link #close()} leaves the registry open: the process closes it.
+     */
+    public static GatewayRole start(SluiceConfig config, ProcessMetrics processMetrics) {
+        return start(config, processMetrics, false, UnaryOperator.identity(), Ticker.systemTicker());
+    }
+
+    /** Test seam: as {@link #start(SluiceConfig)} with the Kafka sink wrapped by {@code sinkDecorator}. */
+    static GatewayRole start(SluiceConfig config, UnaryOperator<SegmentSink> sinkDecorator) {
+        return start(config, sinkDecorator, Ticker.systemTicker());
+    }
+
+    /** Test seam: as {@link #start(SluiceConfig, UnaryOperator)} with the API key caches on {@code authTicker}. */
+    static GatewayRole start(SluiceConfig config, UnaryOperator<SegmentSink> sinkDecorator, Ticker authTicker) {
+        return start(config, new ProcessMetrics(), true, sinkDecorator, authTicker);
+    }
+
+    private static GatewayRole start(SluiceConfig config, ProcessMetrics metrics, boolean ownsMetrics,
+                                     UnaryOperator<SegmentSink> sinkDecorator, Ticker authTicker) {
+        GatewayRole sluice;
+        try {
+            sluice = new GatewayRole(config, metrics, ownsMetrics, sinkDecorator, authTicker);
+        } catch (RuntimeException e) {
+            if (ownsMetrics) {
+                metrics.close();
+            }
+            throw e;
+        }
+        try {
+            sluice.serve();
+        } catch (RuntimeException e) {
+            sluice.close();
+            throw e;
+        }
+        return sluice;
+    }
+
+    private void serve() {
+        // every PostgreSQL call made while serving has the postgres.call-timeout deadline (queries their own)
+        PostgresCalls postgresCalls = new PostgresCalls(postgres, config.postgres().callTimeout(), metrics.registry());
+        // Kafka need not answer for the gateway to start: the topics are described in the background, and until
+        // then ingest is acknowledged from the spool (ResilientSink), clicks wait and readiness names Kafka.
+        Topics topics = Topics.unknown(config.kafka());
+        topicsSetup = topics.ensureInBackground(kafkaCheck.admin());
+        awaitTopics(topics);
+        readiness = List.of(kafkaCheck, topics.check(), new PostgresCheck(postgresCalls));
+        HealthRoutes health = new HealthRoutes(readiness,
+                List.of(new io.sluice.storage.writer.DeadLetters(postgresCalls.connections())
+                        .notice(count -> postgresCalls.call("health.dead_letters", count))),
+                config.server().healthTimeout(), draining::get);
+        sink = new ReactorKafkaSink(config.kafka());
+        io.sluice.storage.spool.Spool spool;
+        try {
+            spool = io.sluice.storage.spool.Spool.open(config.spool());
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("spool.dir: " + config.spool().dir().toAbsolutePath()
+                    + " cannot be used (" + e.getMessage() + ")", e);
+        }
+        durable = new io.sluice.storage.kafka.ResilientSink(sinkDecorator.apply(sink), topics, spool,
+                config.spool().kafkaSendTimeout(), sink::connected, metrics.registry())
+                .start();
+        TenantRateLimiter limiter = new TenantRateLimiter(config.tenants(), TimeMeter.SYSTEM_NANOTIME,
+                metrics.registry());
+        Authenticator authenticator = new Authenticator(new ApiKeyStore(postgresCalls), config.auth(),
+                postgresCalls::unreachable, metrics.registry(), authTicker);
+        ApiGuard guard = new ApiGuard(authenticator, limiter);
+        ActiveSeries activeSeries = new ActiveSeries(config.ingest().maxActiveSeries(), Ticker.systemTicker());
+        IngestPipeline pipeline = new IngestPipeline(durable, topics, PooledByteBufAllocator.DEFAULT,
+                metrics.registry());
+        IngestMetrics ingestMetrics = new IngestMetrics(metrics.registry());
+        InFlightLimit inFlight = new InFlightLimit(config.ingest().maxInFlightItems(),
+                config.ingest().maxInFlightBytes(), metrics.registry());
+        Admission admission = new Admission(config.ingest(), activeSeries, inFlight, limiter, ingestMetrics,
+                System::currentTimeMillis);
+        HttpIngestRoutes ingest = new HttpIngestRoutes(new IngestParser(config.ingest(), admission), admission, pipeline);
+        binarySessions = new BinarySessions(config.edge(), config.ingest(), config.server().idleTimeout(), authenticator, admission,
+                pipeline, ingestMetrics, inFlight, metrics.registry());
+        java.time.Clock clock = java.time.Clock.systemUTC();
+        io.sluice.storage.query.QueryRepository queries = new io.sluice.storage.query.QueryRepository(postgresCalls,
+                config.query().statementTimeout());
+        io.sluice.gateway.query.QueryRoutes query = new io.sluice.gateway.query.QueryRoutes(
+                new io.sluice.storage.query.QueryEngine(queries, config.query(), config.writer(), clock), queries,
+                new io.sluice.gateway.query.QueryCache(config.query().cacheMaxBytes(), config.ingest().lateWindow(),
+                        clock, metrics.registry()),
+                clock, config.query().maxSeries());
+        io.sluice.storage.links.LinkStore linkStore = new io.sluice.storage.links.LinkStore(postgresCalls);
+        io.sluice.gateway.links.RedirectCache redirectCache = new io.sluice.gateway.links.RedirectCache(linkStore,
+                config.links(), clock, metrics.registry());
+        clicks = new io.sluice.gateway.links.ClickTracker(config.links().clickQueue(), sink, topics, metrics.registry());
+        invalidation = new io.sluice.gateway.links.LinkInvalidation(config.kafka(), topics, sink, redirectCache,
+                metrics.registry());
+        io.sluice.gateway.server.NodeAddresses self = io.sluice.gateway.server.NodeAddresses.of(config.server().host(),
+                config.links().baseUrl());
+        io.sluice.gateway.links.LinksApi links = new io.sluice.gateway.links.LinksApi(linkStore,
+                new io.sluice.gateway.links.LinkRules(self), invalidation, redirectCache, self::baseUrl, clock);
+        io.sluice.gateway.links.Redirects redirects = new io.sluice.gateway.links.Redirects(redirectCache, clicks,
+                config.links(), TimeMeter.SYSTEM_NANOTIME, metrics.registry());
+        io.sluice.gateway.events.EventsApi events = new io.sluice.gateway.events.EventsApi(
+                new io.sluice.storage.events.EventStore(postgresCalls));
+        HttpRouter router = HttpRouter.builder(metrics.registry())
+                .route(HttpMethod.GET, "/health/live", health::live)
+                .route(HttpMethod.GET, "/health/ready", health::ready)
+                .route(HttpMethod.GET, "/metrics", metrics::scrape)
+                .route(HttpMethod.POST, "/api/v1/ingest/metrics", guard.guard(ingest::metrics))
+                .route(HttpMethod.POST, "/api/v1/ingest/events", guard.guard(ingest::events))
+                .route(HttpMethod.GET, "/api/v1/events", guard.guard(events::list))
+                .route(HttpMethod.GET, "/api/v1/query", guard.guard(query::query))
+                .route(HttpMethod.GET, "/api/v1/series", guard.guard(query::series))
+                .route(HttpMethod.GET, "/api/v1/labels", guard.guard(query::labels))
+                .prefix(HttpMethod.GET, "/api/v1/labels/", "/api/v1/labels/{name}/values", guard.guard(query::labelValues))
+                .route(HttpMethod.POST, "/api/v1/links", guard.guard(links::create))
+                .route(HttpMethod.GET, "/api/v1/links", guard.guard(links::list))
+                .prefix(HttpMethod.GET, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
+                .prefix(HttpMethod.PATCH, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
+                .prefix(HttpMethod.DELETE, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
+                .fallbackGet("/{code}", redirects::redirect)
+                .build();
+        ConnectionLimit connectionLimit = new ConnectionLimit(config.server().maxConnections(), metrics.registry());
+        HttpDecoderConfig decoderConfig = new HttpDecoderConfig()
+                .setMaxInitialLineLength(config.server().maxHeaderBytes())
+                .setMaxHeaderSize(config.server().maxHeaderBytes())
+                .setValidateHeaders(true);
+        httpGate = new io.sluice.gateway.http.ShutdownGate(metrics.registry());
+        EdgePipeline edge = new EdgePipeline(connectionLimit, config.server().idleTimeout().toSeconds(),
+                ServerTls.load(config.edge()), decoderConfig, config.server().maxBodyBytes(), router, httpGate,
+                binarySessions);
+        server.start(edge::initUnified);
+        if (config.edge().binaryPort() != EdgeConfig.NO_PORT) {
+            binaryPort = server.listen(config.edge().binaryPort(), "server.binary-port", edge::initBinaryOnly);
+        }
+        self.listening(server.port(), binaryPort);
+        metrics.bindEventLoops(server.workers());
+    }
+
+    /**
+     * Gives Kafka one {@code kafka.admin-timeout} to answer before serving, so that a gateway whose Kafka is up
+     * sends its first batches there rather than to the spool; a Kafka that does not answer delays start by no more.
+     */
+    private void awaitTopics(Topics topics) {
+        Duration wait = config.kafka().adminTimeout().plusSeconds(1);
+        try {
+            topics.whenKnown().get(wait.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            log.warn("Kafka at {} did not answer within kafka.admin-timeout; serving anyway: ingest is acknowledged "
+                    + "from the spool until it does", config.kafka().bootstrapString());
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for Kafka", e);
+        }
+    }
+
+    /** The port the gateway listens on (HTTP and binary). */
+    public int port() {
+        return server.port();
+    }
+
+    /** The binary-only port, or {@link EdgeConfig#NO_PORT} when {@code server.binary-port} is -1. */
+    public int binaryPort() {
+        return binaryPort;
+    }
+
+    public SluiceConfig config() {
+        return config;
+    }
+
+    @Override
+    public String name() {
+        return "gateway";
+    }
+
+    @Override
+    public List<DependencyCheck> readiness() {
+        return readiness;
+    }
+
+    public io.micrometer.core.instrument.MeterRegistry meterRegistry() {
+        return metrics.registry();
+    }
+
+    /**
+     * Graceful shutdown. The listener stays open while in-flight work drains, for at most
+     * {@code server.shutdown-grace}: readiness answers 503 {@code shutting_down}, other HTTP routes answer new
+     * requests 503 {@code shutting_down} with {@code Retry-After}, binary sessions get GOAWAY and close once their
+     * in-flight batches are answered, and requests admitted before finish. Then the sockets close, then the
+     * shared clients. Safe to call more than once.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        long began = System.nanoTime();
+        draining.set(true);
+        CompletableFuture<Void> httpDrained = httpGate == null ? CompletableFuture.completedFuture(null)
+                : httpGate.close();
+        CompletableFuture<Void> binaryClosed = binarySessions == null ? CompletableFuture.completedFuture(null)
+                : binarySessions.goAway();
+        try {
+            CompletableFuture.allOf(httpDrained, binaryClosed)
+                    .get(config.server().shutdownGrace().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            log.warn("Still in flight after server.shutdown-grace ({}): {} HTTP request(s){}; closing anyway",
+                    config.server().shutdownGrace(), httpGate == null ? 0 : httpGate.unanswered(),
+                    binaryClosed.isDone() ? "" : " and binary sessions");
+        } catch (ExecutionException e) {
+            log.warn("In-flight work did not drain cleanly", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        server.close();
+        if (topicsSetup != null) {
+            try {
+                topicsSetup.close();
+            } catch (Exception e) {
+                log.warn("Stopping the topic set-up failed", e);
+            }
+        }
+        if (durable != null) {
+            durable.close(); // every accepted batch is acknowledged by now: in Kafka or in the spool
+        }
+        if (invalidation != null) {
+            invalidation.close();
+        }
+        if (clicks != null) {
+            clicks.close();
+        }
+        if (sink != null) {
+            sink.close();
+        }
+        kafkaCheck.close();
+        postgres.disposeLater().block(Duration.ofSeconds(10));
+        if (ownsMetrics) {
+            metrics.close();
+        }
+        log.info("Sluice stopped in {} ms", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began));
+    }
+}
