@@ -177,6 +177,11 @@ public final class Settings {
             Duration.ofSeconds(1), Duration.ofHours(1), "Deadline of one storage-writer transaction (a run of records, "
                     + "with its record-by-record retry after a permanent failure); one PostgreSQL does not finish in "
                     + "time is rolled back and tried again with backoff, behind the writer's circuit breaker.");
+    public static final Setting<Duration> WRITER_SESSION_TIMEOUT = duration("writer.session-timeout", "10s",
+            Duration.ofSeconds(6), Duration.ofMinutes(5), "How soon a writer process that stopped answering (crashed, "
+                    + "frozen, cut off) loses its partitions to the other writers of the consumer group (Kafka's "
+                    + "session.timeout.ms; the broker's group.min/max.session.timeout.ms bound it). A writer that "
+                    + "stops cleanly hands them over at once.");
     public static final Setting<Duration> WRITER_MAX_BATCH_WAIT = duration("writer.max-batch-wait", "100ms",
             Duration.ofMillis(1), Duration.ofMinutes(1), "How long the writer waits to fill a batch before writing it.");
     public static final Setting<Integer> WRITER_CHUNK_MAX_SAMPLES = intIn("writer.chunk-max-samples", 2048, 16, 1_000_000,
@@ -268,7 +273,7 @@ public final class Settings {
             INGEST_MAX_ITEMS_PER_REQUEST, INGEST_MAX_NAME_LENGTH, INGEST_MAX_LABELS, INGEST_MAX_LABEL_NAME_LENGTH,
             INGEST_MAX_LABEL_VALUE_LENGTH, INGEST_LATE_WINDOW, INGEST_CLOCK_SKEW, INGEST_MAX_ACTIVE_SERIES,
             INGEST_MAX_IN_FLIGHT_ITEMS, INGEST_MAX_IN_FLIGHT_BYTES,
-            WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_BYTES, WRITER_TRANSACTION_TIMEOUT, WRITER_MAX_BATCH_WAIT, WRITER_CHUNK_MAX_SAMPLES,
+            WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_BYTES, WRITER_TRANSACTION_TIMEOUT, WRITER_SESSION_TIMEOUT, WRITER_MAX_BATCH_WAIT, WRITER_CHUNK_MAX_SAMPLES,
             WRITER_COMPACTION_INTERVAL, WRITER_COMPACTION_DELAY, WRITER_COMPACTION_LOOKBACK, WRITER_COMPACTION_BATCH,
             WRITER_COMPACTION_TRANSACTION_SAMPLES,
             RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,

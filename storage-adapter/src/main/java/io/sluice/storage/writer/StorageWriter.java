@@ -29,6 +29,7 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.kafka.receiver.KafkaReceiver;
 import reactor.kafka.receiver.ReceiverOptions;
+import reactor.kafka.receiver.ReceiverPartition;
 import reactor.kafka.receiver.ReceiverRecord;
 import reactor.core.scheduler.Schedulers;
 import reactor.util.retry.Retry;
@@ -55,8 +56,9 @@ import java.util.function.Function;
  * one at or before it is new only if the chunks of its hour do not hold its timestamp (the first write wins), and the
  * new samples go in as one packed chunk per series and UTC hour ({@code sample_chunks}) with their 1-minute and
  * 1-hour summaries computed here ({@link io.sluice.storage.chunks.Summary}) and merged into the rollups; then the
- * heads and the next offset move. On start the receiver seeks every partition to its stored offset. A crash at any
- * point therefore neither loses nor double counts anything.
+ * heads and the next offset move. Writers share the partitions through a Kafka consumer group; a partition given to a
+ * writer is sought to its stored offset. A crash at any point, or a partition moving between writers, therefore
+ * neither loses nor double counts anything.
  *
  * <p>Records of the clicks topic are events of type {@code click} keyed by link code; they are added to the
  * per-minute counters in {@code link_clicks} in the same kind of transaction.
@@ -169,6 +171,10 @@ public final class StorageWriter implements AutoCloseable {
     private final CircuitBreaker breaker;
     private final Map<TopicPartition, AtomicLong> applied = new ConcurrentHashMap<>();
     private final Map<TopicPartition, AtomicLong> ends = new ConcurrentHashMap<>();
+    /** The partitions the consumer group gives this writer now. */
+    private final Set<TopicPartition> owned = ConcurrentHashMap.newKeySet();
+    /** How long an assignment waits for PostgreSQL's stored offsets. */
+    static final Duration OFFSETS_TIMEOUT = Duration.ofSeconds(10);
     private final Counter samplesInserted;
     private final Counter samplesDuplicate;
     private final Counter eventsWritten;
@@ -238,51 +244,59 @@ public final class StorageWriter implements AutoCloseable {
      */
     static final ByteBufAllocator COPY_BUFFERS = new io.netty.buffer.UnpooledByteBufAllocator(false, true);
 
-    /** Reads the stored offsets, seeks every partition there and starts applying. Blocking: call at start-up. */
+    /**
+     * Joins the writers' consumer group on the metrics, events and clicks topics and starts applying what it is
+     * assigned. Each partition it is given (at start, and at every rebalance: another writer joined or left) is sought
+     * to the offset stored in PostgreSQL, so a partition that moves between writers is neither lost nor applied twice
+     * (the transaction's offset lock makes a run another writer applied meanwhile a no-op). Blocking: call at start-up.
+     */
     public StorageWriter start() {
-        List<TopicPartition> assigned = new ArrayList<>();
-        for (String topic : List.of(topics.metrics(), topics.events(), topics.clicks())) {
-            for (int p = 0; p < topics.partitions(topic); p++) {
-                assigned.add(new TopicPartition(topic, p));
-            }
-        }
+        List<String> subscribed = List.of(topics.metrics(), topics.events(), topics.clicks());
+        int partitionCount = subscribed.stream().mapToInt(topics::partitions).sum();
         partitions.run().block(Duration.ofMinutes(2));
-        Map<TopicPartition, Long> stored = storedOffsets().block(Duration.ofMinutes(1));
-        for (TopicPartition tp : assigned) {
-            AtomicLong next = new AtomicLong(stored.getOrDefault(tp, 0L));
-            applied.put(tp, next);
-            AtomicLong end = new AtomicLong(next.get());
-            ends.put(tp, end);
-            Gauge.builder("sluice_writer_lag", () -> Math.max(0, end.get() - next.get()))
-                    .description("Records in Kafka the storage writer has not applied yet")
-                    .tag("topic", tp.topic()).tag("partition", Integer.toString(tp.partition())).register(registry);
-        }
+        int sessionMs = (int) config.sessionTimeout().toMillis();
         Map<String, Object> props = new HashMap<>();
         props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapString());
         props.put(ConsumerConfig.CLIENT_ID_CONFIG, kafka.clientId() + "-writer");
         props.put(ConsumerConfig.GROUP_ID_CONFIG, kafka.clientId() + "-writer");
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        props.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, sessionMs);
+        props.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, Math.max(1_000, sessionMs / 3));
         props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, config.maxBatchRecords());
         props.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, (int) Math.min(Integer.MAX_VALUE, config.maxBatchBytes()));
         props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         ReceiverOptions<byte[], byte[]> options = ReceiverOptions.<byte[], byte[]>create(props)
-                .assignment(assigned)
-                .addAssignListener(ps -> ps.forEach(p -> {
-                    Long offset = stored.get(p.topicPartition());
-                    if (offset != null) {
-                        p.seek(offset);
-                    } else {
-                        p.seekToBeginning();
+                .subscription(subscribed)
+                .addAssignListener(given -> {
+                    // on the consumer's own thread, inside poll: the seek must happen before its next fetch
+                    Map<TopicPartition, Long> stored = offsetsToSeek();
+                    for (ReceiverPartition p : given) {
+                        TopicPartition tp = p.topicPartition();
+                        AtomicLong next = track(tp);
+                        owned.add(tp);
+                        Long offset = stored.get(tp);
+                        if (offset != null) {
+                            next.accumulateAndGet(offset, Math::max);
+                            p.seek(offset);
+                        } else {
+                            p.seekToBeginning();
+                        }
                     }
-                }));
+                    log.info("Storage writer assigned {} partition(s): {}", given.size(),
+                            given.stream().map(p -> p.topicPartition().toString()).sorted().toList());
+                })
+                .addRevokeListener(taken -> taken.forEach(p -> owned.remove(p.topicPartition())));
         KafkaReceiver<byte[], byte[]> receiver = KafkaReceiver.create(options);
         Disposable lag = Flux.interval(Duration.ofSeconds(5))
-                .flatMap(i -> receiver.doOnConsumer(c -> c.endOffsets(assigned)).onErrorResume(e -> Mono.empty()))
-                .subscribe(endOffsets -> endOffsets.forEach((tp, end) -> ends.get(tp).set(end)));
+                .flatMap(i -> receiver.doOnConsumer(c -> c.endOffsets(c.assignment())).onErrorResume(e -> Mono.empty()))
+                .subscribe(endOffsets -> endOffsets.forEach((tp, end) -> {
+                    track(tp);
+                    ends.get(tp).set(end);
+                }));
         Disposable work = receiver.receive()
-                .groupBy(r -> r.receiverOffset().topicPartition(), assigned.size())
+                .groupBy(r -> r.receiverOffset().topicPartition(), partitionCount)
                 .flatMap(group -> group
                         .bufferTimeout(config.maxBatchRecords(), config.maxBatchWait(), true)
                         // prefetch 1: one run waits while one is applied, so that a partition the writer is behind
@@ -291,7 +305,7 @@ public final class StorageWriter implements AutoCloseable {
                         // the next run is decoded while this one's transaction runs
                         .concatMap(run -> encoded(group.key(), run).map(batch -> new Encoded(run, batch))
                                 .onErrorResume(e -> Mono.just(new Encoded(run, null))), 1)
-                        .concatMap(run -> applyUnlessStopping(group.key(), run), 1), assigned.size())
+                        .concatMap(run -> applyUnlessStopping(group.key(), run), 1), partitionCount)
                 .subscribe(v -> { }, e -> log.error("Storage writer stopped", e));
         Disposable maintenance = Flux.interval(MAINTENANCE_EVERY, MAINTENANCE_EVERY)
                 .concatMap(i -> partitions.run().onErrorResume(e -> {
@@ -312,8 +326,8 @@ public final class StorageWriter implements AutoCloseable {
             maintenance.dispose();
             compacting.dispose();
         };
-        log.info("Storage writer applying {} partitions of {}, {} and {}", assigned.size(), topics.metrics(),
-                topics.events(), topics.clicks());
+        log.info("Storage writer joined consumer group {} for the {} partitions of {}, {} and {}",
+                kafka.clientId() + "-writer", partitionCount, topics.metrics(), topics.events(), topics.clicks());
         return this;
     }
 
@@ -340,6 +354,31 @@ public final class StorageWriter implements AutoCloseable {
             runs.add(run);
         }
         return runs;
+    }
+
+    /**
+     * The offsets to seek newly assigned partitions to: those stored in PostgreSQL, or — when it does not answer in
+     * time — the ones this writer applied up to (never beyond what is stored, so a redelivery at worst).
+     */
+    private Map<TopicPartition, Long> offsetsToSeek() {
+        return storedOffsets().timeout(OFFSETS_TIMEOUT).onErrorResume(e -> {
+            log.warn("PostgreSQL did not give the stored offsets within {} ({}); seeking to the ones applied here",
+                    OFFSETS_TIMEOUT, e.toString());
+            return Mono.just(appliedOffsets());
+        }).block();
+    }
+
+    /** The partition's applied offset, and its lag gauge from the first time this writer is given it. */
+    private AtomicLong track(TopicPartition tp) {
+        return applied.computeIfAbsent(tp, key -> {
+            AtomicLong next = new AtomicLong();
+            AtomicLong end = ends.computeIfAbsent(key, k -> new AtomicLong());
+            Gauge.builder("sluice_writer_lag", () -> owned.contains(key) ? Math.max(0, end.get() - next.get()) : 0)
+                    .description("Records in Kafka the storage writer has not applied yet (0 for a partition "
+                            + "another writer of the group holds)")
+                    .tag("topic", key.topic()).tag("partition", Integer.toString(key.partition())).register(registry);
+            return next;
+        });
     }
 
     private Mono<Map<TopicPartition, Long>> storedOffsets() {
@@ -442,7 +481,7 @@ public final class StorageWriter implements AutoCloseable {
                                         }
                                         return write(c, tp, encode(tp, unapplied, next), unapplied, next);
                                     })
-                                    .doOnSuccess(v -> applied.get(tp).accumulateAndGet(next, Math::max)),
+                                    .doOnSuccess(v -> track(tp).accumulateAndGet(next, Math::max)),
                             Connection::close,
                             (c, err) -> Transactions.rollbackAndClose(c),
                             Transactions::rollbackAndClose))
@@ -512,7 +551,7 @@ public final class StorageWriter implements AutoCloseable {
                                                     + "reason ({}); it is in dead_letters, the partition moves on",
                                                     offset, tp, failure.toString());
                                         }))
-                        .doOnSuccess(v -> applied.get(tp).accumulateAndGet(offset + 1, Math::max)),
+                        .doOnSuccess(v -> track(tp).accumulateAndGet(offset + 1, Math::max)),
                 Connection::close,
                 (c, err) -> Transactions.rollbackAndClose(c),
                 Transactions::rollbackAndClose);

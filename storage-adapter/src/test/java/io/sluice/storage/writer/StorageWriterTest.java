@@ -221,7 +221,7 @@ class StorageWriterTest {
         config = config.withWriter(new WriterConfig(w.maxBatchRecords(), 1L << 16, w.maxBatchWait(), w.retentionRaw(),
                 w.retentionRollup1m(), w.retentionRollup1h(), w.partitionsAhead(), w.chunkMaxSamples(),
                 w.compactionInterval(), w.compactionDelay(), w.compactionLookback(), w.compactionBatch(),
-                w.compactionTransactionSamples(), w.transactionTimeout()));
+                w.compactionTransactionSamples(), w.transactionTimeout(), w.sessionTimeout()));
         long base = System.currentTimeMillis() - 20 * 60_000;
         List<byte[]> records = new ArrayList<>();
         for (int r = 0; r < 6; r++) {
@@ -246,7 +246,7 @@ class StorageWriterTest {
         config = config.withWriter(new WriterConfig(w.maxBatchRecords(), w.maxBatchBytes(), w.maxBatchWait(),
                 w.retentionRaw(), w.retentionRollup1m(), w.retentionRollup1h(), w.partitionsAhead(), w.chunkMaxSamples(),
                 w.compactionInterval(), w.compactionDelay(), w.compactionLookback(), w.compactionBatch(),
-                w.compactionTransactionSamples(), Duration.ofSeconds(2)));
+                w.compactionTransactionSamples(), Duration.ofSeconds(2), w.sessionTimeout()));
         CountDownLatch reachedCommit = new CountDownLatch(1);
         CountDownLatch frozen = new CountDownLatch(1);
         java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
