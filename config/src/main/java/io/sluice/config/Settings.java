@@ -144,11 +144,11 @@ public final class Settings {
     public static final Setting<Duration> CLUSTER_HEARTBEAT_INTERVAL = duration("cluster.heartbeat-interval", "2s",
             Duration.ofMillis(50), Duration.ofMinutes(10), "How often a gateway records itself as live in PostgreSQL "
                     + "and reads how many gateways are live; a gateway that stops gracefully gives its quota share "
-                    + "back to the others within this time.");
+                    + "back to the others at their next heartbeat.");
     public static final Setting<Duration> CLUSTER_NODE_TTL = duration("cluster.node-ttl", "10s",
             Duration.ofMillis(100), Duration.ofHours(1), "A gateway not heard from for this long (by PostgreSQL's "
-                    + "clock) no longer counts as live; a crashed gateway's share returns to the others within this "
-                    + "plus cluster.heartbeat-interval. Must be longer than cluster.heartbeat-interval.");
+                    + "clock) no longer counts as live; a crashed gateway's share returns to the others at their first "
+                    + "heartbeat after this has passed. Must be longer than cluster.heartbeat-interval.");
 
     // ---- ingest -------------------------------------------------------------------------------
     public static final Setting<Integer> INGEST_MAX_ITEMS_PER_REQUEST = intIn("ingest.max-items-per-request", 10_000,

@@ -108,6 +108,8 @@ public final class NodeHeartbeat implements AutoCloseable {
                             return Mono.empty();
                         }))
                 .toFuture();
+        log.info("Cluster node {} ({}) heartbeats every {} ms; gateways unseen for {} ms stop counting", nodeId,
+                roles, config.heartbeatInterval().toMillis(), config.nodeTtl().toMillis());
         return this;
     }
 
