@@ -11,6 +11,9 @@ import io.sluice.config.PostgresConfig;
 import io.sluice.config.Role;
 import io.sluice.config.TenantsConfig;
 import io.sluice.config.Tier;
+import io.sluice.gateway.Sluice;
+import io.sluice.gateway.auth.KeysCommand;
+import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.auth.Principal;
 import io.sluice.storage.cluster.ClusterNodes;
 import io.sluice.storage.cluster.NodeHeartbeat;
@@ -25,6 +28,10 @@ import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,6 +48,7 @@ import static org.awaitility.Awaitility.await;
  * test's own, so no other test's gateway is counted), each enforces tier / live gateways, a tenant driving two of
  * them gets its tier in total, and a gateway leaving (gracefully or by crashing) gives its share back within the
  * documented bound. Bucket time is a manual clock, so the measured window does not depend on this machine's speed.
+ * The last test does the same through two real gateway processes' HTTP, to show the wiring.
  */
 @RealInfrastructure
 class ClusterQuotaTest {
@@ -82,9 +90,11 @@ class ClusterQuotaTest {
         }
     }
 
+    private PostgresConfig db;
+
     @BeforeEach
     void database(TestInfrastructure infra) {
-        PostgresConfig db = infra.newDatabase("cluster", 6);
+        db = infra.newDatabase("cluster", 6);
         pool = PostgresConnections.pool(db);
     }
 
@@ -206,6 +216,40 @@ class ClusterQuotaTest {
         // and once it answers again, heartbeats go on
         await().atMost(Duration.ofSeconds(30)).until(() -> a.registry().get("sluice_postgres_reachable").gauge()
                 .value() == 1.0 && a.heartbeat().liveGateways() == 2 && b.heartbeat().liveGateways() == 2);
+    }
+
+    @Test
+    void twoGatewayProcessesShareATierOverHttpAndTheSurvivorGetsItAllBack(TestInfrastructure infra) throws Exception {
+        Map<String, String> overrides = Map.of("server.port", "0", "tenants.free.requests-per-minute", "10",
+                "cluster.heartbeat-interval", INTERVAL.toMillis() + "ms", "cluster.node-ttl", TTL.toMillis() + "ms");
+        String key = KeysCommand.create(new ApiKeyStore(pool), "http-tenant", Tier.FREE);
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        try (Sluice one = Sluice.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)).withPostgres(db));
+             Sluice two = Sluice.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)).withPostgres(db))) {
+            await().atMost(Duration.ofSeconds(30)).until(() -> liveGateways(one) == 2 && liveGateways(two) == 2);
+            int allowed = 0;
+            HttpResponse<String> answer;
+            while ((answer = links(http, one, key)).statusCode() == 200) {
+                allowed++;
+            }
+            assertThat(answer.statusCode()).isEqualTo(429);
+            assertThat(answer.headers().firstValue("ratelimit-limit")).as("half the tier of 10").hasValue("5");
+            assertThat(allowed).as("a refill may add one while the requests run").isBetween(5, 6);
+
+            two.close();
+            await().atMost(GRACEFUL_BOUND).until(() -> liveGateways(one) == 1);
+            assertThat(links(http, one, key).headers().firstValue("ratelimit-limit")).hasValue("10");
+        }
+    }
+
+    private static double liveGateways(Sluice sluice) {
+        return sluice.meterRegistry().get("sluice_cluster_live_gateways").gauge().value();
+    }
+
+    private static HttpResponse<String> links(HttpClient http, Sluice sluice, String key) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sluice.port() + "/api/v1/links"))
+                .header("Authorization", "Bearer " + key).timeout(Duration.ofSeconds(10)).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     /** Takes single requests until refused; returns how many were allowed. */
