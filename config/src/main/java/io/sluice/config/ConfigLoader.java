@@ -182,8 +182,10 @@ public final class ConfigLoader {
                 t.get(Settings.BINARY_MAX_FRAME_BYTES), t.get(Settings.BINARY_MAX_IN_FLIGHT_BATCHES));
         AuthConfig auth = new AuthConfig(t.get(Settings.AUTH_CACHE_TTL), t.get(Settings.AUTH_NEGATIVE_TTL),
                 t.get(Settings.AUTH_STALE_IF_ERROR));
+        ClusterConfig cluster = new ClusterConfig(t.get(Settings.CLUSTER_NODE_ID),
+                t.get(Settings.CLUSTER_HEARTBEAT_INTERVAL), t.get(Settings.CLUSTER_NODE_TTL));
         return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), ingest, writer, query, links, spool,
-                roles, Path.of(t.get(Settings.DEV_DATA_DIR)), edge, auth);
+                roles, Path.of(t.get(Settings.DEV_DATA_DIR)), edge, auth, cluster);
     }
 
     /** The parsed values, read back with their static types. */

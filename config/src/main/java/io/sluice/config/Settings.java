@@ -139,6 +139,22 @@ public final class Settings {
             "tenants.enterprise.items-per-minute", 20_000_000,
             "Samples and events an enterprise tenant may ingest per minute.");
 
+    // ---- cluster -------------------------------------------------------------------------------
+    public static final Setting<String> CLUSTER_NODE_ID = new Setting<>("cluster.node-id", "",
+            "letters, digits, '.', '_', ':' or '-', at most 200, or empty",
+            "This gateway's name in the cluster_nodes table, through which the gateways share each tenant's quota "
+                    + "(each enforces the tier divided by the live gateways); empty = a new id each time the process "
+                    + "starts. Two live processes must not share one.",
+            String::strip, id -> id.matches("[A-Za-z0-9._:-]{0,200}"), false);
+    public static final Setting<Duration> CLUSTER_HEARTBEAT_INTERVAL = duration("cluster.heartbeat-interval", "2s",
+            Duration.ofMillis(50), Duration.ofMinutes(10), "How often a gateway records itself as live in PostgreSQL "
+                    + "and reads how many gateways are live; a gateway that stops gracefully gives its quota share "
+                    + "back to the others at their next heartbeat.");
+    public static final Setting<Duration> CLUSTER_NODE_TTL = duration("cluster.node-ttl", "10s",
+            Duration.ofMillis(100), Duration.ofHours(1), "A gateway not heard from for this long (by PostgreSQL's "
+                    + "clock) no longer counts as live; a crashed gateway's share returns to the others at their first "
+                    + "heartbeat after this has passed. Must be longer than cluster.heartbeat-interval.");
+
     // ---- ingest -------------------------------------------------------------------------------
     public static final Setting<Integer> INGEST_MAX_ITEMS_PER_REQUEST = intIn("ingest.max-items-per-request", 10_000,
             1, 1_000_000, "Most samples or events in one HTTP ingest request; larger batches get 413.");
@@ -285,6 +301,7 @@ public final class Settings {
             TENANTS_FREE_REQUESTS_PER_MINUTE, TENANTS_PAID_REQUESTS_PER_MINUTE,
             TENANTS_ENTERPRISE_REQUESTS_PER_MINUTE, TENANTS_FREE_ITEMS_PER_MINUTE, TENANTS_PAID_ITEMS_PER_MINUTE,
             TENANTS_ENTERPRISE_ITEMS_PER_MINUTE,
+            CLUSTER_NODE_ID, CLUSTER_HEARTBEAT_INTERVAL, CLUSTER_NODE_TTL,
             DEV_DATA_DIR);
 
     private Settings() {

@@ -146,4 +146,20 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("server.binary-port", "-2")))
                 .hasMessageContaining("server.binary-port: -2 (expected: -1..65535)");
     }
+
+    @Test
+    void clusterSettingsHaveDefaultsAndTheTtlMustOutlastTheHeartbeatInterval() {
+        ClusterConfig cluster = SluiceConfig.defaults().cluster();
+        assertThat(cluster.nodeId()).as("empty: generated when the process starts").isEmpty();
+        assertThat(cluster.heartbeatInterval()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(cluster.nodeTtl()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(ConfigLoader.load(null, Map.of(), Map.of("cluster.node-id", "gw-1.eu:a")).cluster().nodeId())
+                .isEqualTo("gw-1.eu:a");
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("cluster.heartbeat-interval", "10s")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("cluster.node-ttl: 10000ms (expected: longer than cluster.heartbeat-interval, "
+                        + "10000ms)");
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("cluster.node-id", "a b")))
+                .hasMessageContaining("cluster.node-id: a b (expected: letters, digits");
+    }
 }

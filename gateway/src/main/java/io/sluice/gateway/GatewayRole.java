@@ -75,6 +75,7 @@ public final class GatewayRole implements RunningRole {
     private io.sluice.gateway.links.LinkInvalidation invalidation;
     private BinarySessions binarySessions;
     private io.sluice.gateway.http.ShutdownGate httpGate;
+    private io.sluice.storage.cluster.NodeHeartbeat heartbeat;
     private int binaryPort = EdgeConfig.NO_PORT;
     private final AtomicBoolean draining = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -158,8 +159,12 @@ public final class GatewayRole implements RunningRole {
         durable = new io.sluice.storage.kafka.ResilientSink(sinkDecorator.apply(sink), topics, spool,
                 config.spool().kafkaSendTimeout(), sink::connected, metrics.registry())
                 .start();
+        // tiers are cluster-wide: each gateway enforces its share, tier / live gateways (cluster_nodes heartbeat)
+        heartbeat = new io.sluice.storage.cluster.NodeHeartbeat(new io.sluice.storage.cluster.ClusterNodes(postgresCalls),
+                io.sluice.storage.cluster.NodeHeartbeat.nodeId(config.cluster()), config.roles(), config.cluster(),
+                config.postgres().callTimeout(), metrics.registry()).start();
         TenantRateLimiter limiter = new TenantRateLimiter(config.tenants(), TimeMeter.SYSTEM_NANOTIME,
-                metrics.registry());
+                heartbeat::liveGateways, metrics.registry());
         Authenticator authenticator = new Authenticator(new ApiKeyStore(postgresCalls), config.auth(),
                 postgresCalls::unreachable, metrics.registry(), authTicker);
         ApiGuard guard = new ApiGuard(authenticator, limiter);
@@ -309,6 +314,9 @@ public final class GatewayRole implements RunningRole {
             Thread.currentThread().interrupt();
         }
         server.close();
+        if (heartbeat != null) {
+            heartbeat.close(); // the other gateways take this one's quota share back at their next heartbeat
+        }
         if (topicsSetup != null) {
             try {
                 topicsSetup.close();
