@@ -54,6 +54,6 @@ public record SluiceConfig(ServerConfig server, KafkaConfig kafka, PostgresConfi
 
     public SluiceConfig withRoles(Set<Role> newRoles) {
         return new SluiceConfig(server, kafka, postgres, tenants, ingest, writer, query, links, spool, newRoles,
-                devDataDir, edge, auth);
+                devDataDir, edge, auth, cluster);
     }
 }

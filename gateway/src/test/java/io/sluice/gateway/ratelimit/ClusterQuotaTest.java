@@ -11,7 +11,7 @@ import io.sluice.config.PostgresConfig;
 import io.sluice.config.Role;
 import io.sluice.config.TenantsConfig;
 import io.sluice.config.Tier;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.auth.Principal;
@@ -224,8 +224,8 @@ class ClusterQuotaTest {
                 "cluster.heartbeat-interval", INTERVAL.toMillis() + "ms", "cluster.node-ttl", TTL.toMillis() + "ms");
         String key = KeysCommand.create(new ApiKeyStore(pool), "http-tenant", Tier.FREE);
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-        try (Sluice one = Sluice.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)).withPostgres(db));
-             Sluice two = Sluice.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)).withPostgres(db))) {
+        try (GatewayRole one = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)).withPostgres(db));
+             GatewayRole two = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)).withPostgres(db))) {
             await().atMost(Duration.ofSeconds(30)).until(() -> liveGateways(one) == 2 && liveGateways(two) == 2);
             int allowed = 0;
             HttpResponse<String> answer;
@@ -242,11 +242,11 @@ class ClusterQuotaTest {
         }
     }
 
-    private static double liveGateways(Sluice sluice) {
+    private static double liveGateways(GatewayRole sluice) {
         return sluice.meterRegistry().get("sluice_cluster_live_gateways").gauge().value();
     }
 
-    private static HttpResponse<String> links(HttpClient http, Sluice sluice, String key) throws Exception {
+    private static HttpResponse<String> links(HttpClient http, GatewayRole sluice, String key) throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sluice.port() + "/api/v1/links"))
                 .header("Authorization", "Bearer " + key).timeout(Duration.ofSeconds(10)).GET().build(),
                 HttpResponse.BodyHandlers.ofString());
