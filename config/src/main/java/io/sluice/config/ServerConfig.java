@@ -12,11 +12,12 @@ public record ServerConfig(
         int maxHeaderBytes,
         int maxBodyBytes,
         Duration shutdownGrace,
-        Duration healthTimeout) {
+        Duration healthTimeout,
+        boolean requestLog) {
 
     /** The same settings listening on another port (tests and dev use 0 or a chosen port). */
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, ioThreads, maxConnections, idleTimeout, maxHeaderBytes,
-                maxBodyBytes, shutdownGrace, healthTimeout);
+                maxBodyBytes, shutdownGrace, healthTimeout, requestLog);
     }
 }
