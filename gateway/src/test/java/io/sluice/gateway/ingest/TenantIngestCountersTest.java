@@ -105,9 +105,9 @@ class TenantIngestCountersTest {
         assertThat(count("sluice_ingest_tenant_samples", "meter-http")).isEqualTo(3);
 
         String scrape = http.send(HttpRequest.newBuilder(uri("/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
-        assertThat(scrape).contains("sluice_ingest_tenant_samples_total{tenant=\"meter-http\"} 3.0",
-                "sluice_ingest_tenant_events_total{tenant=\"meter-bin\"} 2.0",
-                "sluice_ingest_tenant_samples_total{tenant=\"_other\"} 1.0");
+        assertThat(scrape).contains("sluice_ingest_tenant_samples_total{application=\"sluice\",tenant=\"meter-http\"} 3.0",
+                "sluice_ingest_tenant_events_total{application=\"sluice\",tenant=\"meter-bin\"} 2.0",
+                "sluice_ingest_tenant_samples_total{application=\"sluice\",tenant=\"_other\"} 1.0");
     }
 
     private static double count(String name, String tenant) {
