@@ -92,11 +92,6 @@ public final class HttpExchange {
         return ctx;
     }
 
-    /** The request's trace id (from its {@code traceparent}, or generated), echoed in {@code X-Trace-Id}. */
-    public String traceId() {
-        return trace.traceId();
-    }
-
     /** Names the authenticated tenant in the request log. */
     public void tenant(String tenant) {
         trace.tenant(tenant);
