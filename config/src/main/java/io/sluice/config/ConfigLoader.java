@@ -122,6 +122,7 @@ public final class ConfigLoader {
                 t.get(Settings.SERVER_MAX_BODY_BYTES),
                 t.get(Settings.SERVER_SHUTDOWN_GRACE),
                 t.get(Settings.SERVER_HEALTH_TIMEOUT),
+                t.get(Settings.SERVER_REQUEST_LOG),
                 t.get(Settings.ADMIN_PORT));
         KafkaConfig kafka = new KafkaConfig(
                 t.get(Settings.KAFKA_BOOTSTRAP_SERVERS),
@@ -155,7 +156,7 @@ public final class ConfigLoader {
                 t.get(Settings.INGEST_MAX_LABEL_NAME_LENGTH), t.get(Settings.INGEST_MAX_LABEL_VALUE_LENGTH),
                 t.get(Settings.INGEST_LATE_WINDOW), t.get(Settings.INGEST_CLOCK_SKEW),
                 t.get(Settings.INGEST_MAX_ACTIVE_SERIES), t.get(Settings.INGEST_MAX_IN_FLIGHT_ITEMS),
-                t.get(Settings.INGEST_MAX_IN_FLIGHT_BYTES));
+                t.get(Settings.INGEST_MAX_IN_FLIGHT_BYTES), t.get(Settings.INGEST_MAX_METERED_TENANTS));
         WriterConfig writer = new WriterConfig(t.get(Settings.WRITER_MAX_BATCH_RECORDS),
                 t.get(Settings.WRITER_MAX_BATCH_BYTES), t.get(Settings.WRITER_MAX_BATCH_WAIT), t.get(Settings.RETENTION_RAW),
                 t.get(Settings.RETENTION_ROLLUP_1M), t.get(Settings.RETENTION_ROLLUP_1H),

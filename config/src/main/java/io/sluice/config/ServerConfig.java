@@ -13,17 +13,18 @@ public record ServerConfig(
         int maxBodyBytes,
         Duration shutdownGrace,
         Duration healthTimeout,
+        boolean requestLog,
         int adminPort) {
 
     /** The same settings with the admin listener ({@code admin.port}) on another port. */
     public ServerConfig withAdminPort(int newAdminPort) {
         return new ServerConfig(host, port, ioThreads, maxConnections, idleTimeout, maxHeaderBytes,
-                maxBodyBytes, shutdownGrace, healthTimeout, newAdminPort);
+                maxBodyBytes, shutdownGrace, healthTimeout, requestLog, newAdminPort);
     }
 
     /** The same settings listening on another port (tests and dev use 0 or a chosen port). */
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, ioThreads, maxConnections, idleTimeout, maxHeaderBytes,
-                maxBodyBytes, shutdownGrace, healthTimeout, adminPort);
+                maxBodyBytes, shutdownGrace, healthTimeout, requestLog, adminPort);
     }
 }

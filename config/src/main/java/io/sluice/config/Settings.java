@@ -48,6 +48,9 @@ public final class Settings {
                     + "are both accepted on the same port. Set together with server.tls.key-file.");
     public static final Setting<String> SERVER_TLS_KEY_FILE = optionalString("server.tls.key-file",
             "PEM private key (PKCS#8, unencrypted) for server.tls.cert-file; empty = TLS off.");
+    public static final Setting<Boolean> SERVER_REQUEST_LOG = bool("server.request-log", false,
+            "Log one line per answered HTTP request (logger sluice.request: method, path without query, route, "
+                    + "status, duration, bytes, tenant, remote address, trace_id; never headers or API keys).");
     public static final Setting<Integer> ADMIN_PORT = intIn("admin.port", 9091, 0, 65535,
             "Where a process without the gateway role (serve --roles=writer) serves /health/live, /health/ready and "
                     + "/metrics (0 = any free port). A process with the gateway role serves them on server.port "
@@ -181,6 +184,10 @@ public final class Settings {
     public static final Setting<Long> INGEST_MAX_IN_FLIGHT_BYTES = longByteSize("ingest.max-in-flight-bytes", "256MiB",
             1L << 10, 1L << 40, "Record bytes accepted but not yet acknowledged by Kafka, over all connections; "
                     + "same behaviour as ingest.max-in-flight-items.");
+    public static final Setting<Integer> INGEST_MAX_METERED_TENANTS = intIn("ingest.max-metered-tenants", 1000, 0,
+            100_000, "Most tenants counted by name in sluice_ingest_tenant_samples_total and "
+                    + "sluice_ingest_tenant_events_total (bounds their series); items of further tenants are counted "
+                    + "under tenant=\"_other\".");
 
     // ---- writer / retention ----------------------------------------------------------------------
     public static final Setting<Integer> WRITER_MAX_BATCH_RECORDS = intIn("writer.max-batch-records", 500, 1, 100_000,
@@ -279,7 +286,7 @@ public final class Settings {
     public static final List<Setting<?>> ALL = List.of(
             SERVER_HOST, SERVER_PORT, SERVER_IO_THREADS, SERVER_MAX_CONNECTIONS, SERVER_IDLE_TIMEOUT,
             SERVER_MAX_HEADER_BYTES, SERVER_MAX_BODY_BYTES, SERVER_SHUTDOWN_GRACE, SERVER_HEALTH_TIMEOUT,
-            SERVER_BINARY_PORT, SERVER_TLS_CERT_FILE, SERVER_TLS_KEY_FILE, ADMIN_PORT, ROLES,
+            SERVER_BINARY_PORT, SERVER_TLS_CERT_FILE, SERVER_TLS_KEY_FILE, SERVER_REQUEST_LOG, ADMIN_PORT, ROLES,
             BINARY_MAX_FRAME_BYTES, BINARY_MAX_IN_FLIGHT_BATCHES,
             KAFKA_BOOTSTRAP_SERVERS, KAFKA_CLIENT_ID, KAFKA_REQUEST_TIMEOUT, KAFKA_ADMIN_TIMEOUT, KAFKA_SEND_TIMEOUT, KAFKA_TOPIC_PREFIX, KAFKA_PARTITIONS,
             KAFKA_REPLICATION_FACTOR,
@@ -288,7 +295,7 @@ public final class Settings {
             AUTH_CACHE_TTL, AUTH_NEGATIVE_TTL, AUTH_STALE_IF_ERROR,
             INGEST_MAX_ITEMS_PER_REQUEST, INGEST_MAX_NAME_LENGTH, INGEST_MAX_LABELS, INGEST_MAX_LABEL_NAME_LENGTH,
             INGEST_MAX_LABEL_VALUE_LENGTH, INGEST_LATE_WINDOW, INGEST_CLOCK_SKEW, INGEST_MAX_ACTIVE_SERIES,
-            INGEST_MAX_IN_FLIGHT_ITEMS, INGEST_MAX_IN_FLIGHT_BYTES,
+            INGEST_MAX_IN_FLIGHT_ITEMS, INGEST_MAX_IN_FLIGHT_BYTES, INGEST_MAX_METERED_TENANTS,
             WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_BYTES, WRITER_TRANSACTION_TIMEOUT, WRITER_SESSION_TIMEOUT, WRITER_MAX_BATCH_WAIT, WRITER_CHUNK_MAX_SAMPLES,
             WRITER_COMPACTION_INTERVAL, WRITER_COMPACTION_DELAY, WRITER_COMPACTION_LOOKBACK, WRITER_COMPACTION_BATCH,
             WRITER_COMPACTION_TRANSACTION_SAMPLES,
@@ -340,6 +347,10 @@ public final class Settings {
 
     private static Setting<String> optionalString(String name, String description) {
         return new Setting<>(name, "", "a file path, or empty", description, Function.identity(), s -> true, false);
+    }
+
+    private static Setting<Boolean> bool(String name, boolean def, String description) {
+        return new Setting<>(name, Boolean.toString(def), "true or false", description, Values::bool, v -> true, false);
     }
 
     private static Setting<Integer> intIn(String name, int def, int min, int max, String description) {

@@ -171,7 +171,7 @@ public final class GatewayRole implements RunningRole {
         ActiveSeries activeSeries = new ActiveSeries(config.ingest().maxActiveSeries(), Ticker.systemTicker());
         IngestPipeline pipeline = new IngestPipeline(durable, topics, PooledByteBufAllocator.DEFAULT,
                 metrics.registry());
-        IngestMetrics ingestMetrics = new IngestMetrics(metrics.registry());
+        IngestMetrics ingestMetrics = new IngestMetrics(metrics.registry(), config.ingest().maxMeteredTenants());
         InFlightLimit inFlight = new InFlightLimit(config.ingest().maxInFlightItems(),
                 config.ingest().maxInFlightBytes(), metrics.registry());
         Admission admission = new Admission(config.ingest(), activeSeries, inFlight, limiter, ingestMetrics,
@@ -227,7 +227,7 @@ public final class GatewayRole implements RunningRole {
         httpGate = new io.sluice.gateway.http.ShutdownGate(metrics.registry());
         EdgePipeline edge = new EdgePipeline(connectionLimit, config.server().idleTimeout().toSeconds(),
                 ServerTls.load(config.edge()), decoderConfig, config.server().maxBodyBytes(), router, httpGate,
-                binarySessions);
+                binarySessions, config.server().requestLog());
         server.start(edge::initUnified);
         if (config.edge().binaryPort() != EdgeConfig.NO_PORT) {
             binaryPort = server.listen(config.edge().binaryPort(), "server.binary-port", edge::initBinaryOnly);

@@ -129,7 +129,8 @@ class GatewayTest {
         SluiceConfig config = infra.config();
         io.sluice.config.ServerConfig s = config.server();
         io.sluice.config.ServerConfig one = new io.sluice.config.ServerConfig(s.host(), 0, 1, 1, s.idleTimeout(),
-                s.maxHeaderBytes(), s.maxBodyBytes(), Duration.ofSeconds(1), s.healthTimeout(), s.adminPort());
+                s.maxHeaderBytes(), s.maxBodyBytes(), Duration.ofSeconds(1), s.healthTimeout(), s.requestLog(),
+                s.adminPort());
         try (GatewayRole small = GatewayRole.start(config.withServer(one));
              Socket first = new Socket("127.0.0.1", small.port())) {
             first.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));

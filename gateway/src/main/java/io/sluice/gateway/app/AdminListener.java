@@ -39,7 +39,7 @@ final class AdminListener implements AutoCloseable {
                                List<HealthNotice> notices) {
         ServerConfig adminSettings = new ServerConfig(settings.host(), settings.adminPort(), 1, MAX_CONNECTIONS,
                 settings.idleTimeout(), settings.maxHeaderBytes(), MAX_BODY_BYTES, settings.shutdownGrace(),
-                settings.healthTimeout(), settings.adminPort());
+                settings.healthTimeout(), settings.requestLog(), settings.adminPort());
         GatewayServer server = new GatewayServer(adminSettings);
         AdminListener listener = new AdminListener(server);
         HealthRoutes health = new HealthRoutes(checks, notices, settings.healthTimeout(), listener.draining::get);
@@ -54,7 +54,7 @@ final class AdminListener implements AutoCloseable {
                 .setValidateHeaders(true);
         EdgePipeline pipeline = new EdgePipeline(new ConnectionLimit(MAX_CONNECTIONS, metrics.registry()),
                 settings.idleTimeout().toSeconds(), null, decoder, MAX_BODY_BYTES, router,
-                new ShutdownGate(metrics.registry()), null);
+                new ShutdownGate(metrics.registry()), null, settings.requestLog());
         server.start(pipeline::initHttpOnly, "admin.port");
         metrics.bindEventLoops(server.workers());
         return listener;

@@ -35,7 +35,7 @@ public final class ApiGuard {
             if (principal.isDone()) {
                 admit(exchange, principal, route);
             } else {
-                principal.whenComplete((p, e) -> exchange.context().executor().execute(() -> {
+                principal.whenComplete((p, e) -> exchange.onEventLoop(() -> {
                     try {
                         admit(exchange, principal, route);
                     } catch (RuntimeException failure) {
@@ -60,6 +60,7 @@ public final class ApiGuard {
                     "missing or invalid API key; send Authorization: Bearer <key>");
             return;
         }
+        exchange.tenant(principal.get().tenant());
         RateLimitDecision decision = limiter.tryConsume(principal.get(), TenantRateLimiter.Kind.REQUESTS, 1);
         decision.addHeaders(exchange.responseHeaders());
         if (!decision.allowed()) {

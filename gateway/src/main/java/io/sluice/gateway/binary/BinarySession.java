@@ -287,10 +287,10 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
                     return;
                 }
                 if (samples > 0) {
-                    shared.metrics.accepted("samples", BinarySessions.TRANSPORT, samples);
+                    shared.admission.accepted(principal.tenant(), "samples", BinarySessions.TRANSPORT, samples);
                 }
                 if (events > 0) {
-                    shared.metrics.accepted("events", BinarySessions.TRANSPORT, events);
+                    shared.admission.accepted(principal.tenant(), "events", BinarySessions.TRANSPORT, events);
                 }
                 answer(new Ack(seq));
             });

@@ -11,6 +11,7 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.sluice.gateway.binary.BinarySessions;
 import io.sluice.gateway.http.BodyAggregator;
 import io.sluice.gateway.http.HttpRouter;
+import io.sluice.gateway.http.HttpTracing;
 import io.sluice.gateway.http.ShutdownGate;
 import io.sluice.gateway.http.RequestDecompressor;
 import io.sluice.gateway.server.ConnectionLimit;
@@ -30,7 +31,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@value #DETECT} (or {@value #DETECT_TLS} inside TLS): {@link ProtocolDetector}, removed once it
  *       decided; then either
  *     <ul>
- *       <li>HTTP: {@value #HTTP_CODEC} → {@value #HTTP_DECOMPRESS} → {@value #HTTP_BODY} → {@value #HTTP_SHUTDOWN}
+ *       <li>HTTP: {@value #HTTP_CODEC} → {@value #HTTP_TRACE} ({@link HttpTracing}: trace ids, the request log)
+ *           → {@value #HTTP_DECOMPRESS} → {@value #HTTP_BODY} → {@value #HTTP_SHUTDOWN}
  *           ({@link ShutdownGate}) → {@value #HTTP_ROUTER} ({@code server.max-header-bytes}, supported
  *           {@code Content-Encoding}s, {@code server.max-body-bytes}; each refusal answered in the API's error
  *           shape)</li>
@@ -49,6 +51,7 @@ public final class EdgePipeline {
     public static final String DETECT = "edge-detect";
     public static final String DETECT_TLS = "edge-detect-tls";
     public static final String HTTP_CODEC = "http-codec";
+    public static final String HTTP_TRACE = "http-trace";
     public static final String HTTP_DECOMPRESS = "http-decompress";
     public static final String HTTP_BODY = "http-body";
     public static final String HTTP_SHUTDOWN = "http-shutdown";
@@ -63,14 +66,16 @@ public final class EdgePipeline {
     private final HttpRouter router;
     private final ShutdownGate shutdownGate;
     private final BinarySessions binary;
+    private final boolean requestLog;
 
     /**
      * @param tls a server context, or null when TLS is off (a TLS handshake then reaches the HTTP codec and
      *            gets 400)
+     * @param requestLog {@code server.request-log}: one log line per answered HTTP request
      */
     public EdgePipeline(ConnectionLimit connectionLimit, long idleSeconds, SslContext tls,
                         HttpDecoderConfig httpDecoder, int maxBodyBytes, HttpRouter router, ShutdownGate shutdownGate,
-                        BinarySessions binary) {
+                        BinarySessions binary, boolean requestLog) {
         this.connectionLimit = connectionLimit;
         this.idleSeconds = idleSeconds;
         this.tls = tls;
@@ -79,6 +84,7 @@ public final class EdgePipeline {
         this.router = router;
         this.shutdownGate = shutdownGate;
         this.binary = binary;
+        this.requestLog = requestLog;
     }
 
     /** A connection to {@code server.port}: TLS or not, then HTTP or binary. */
@@ -119,6 +125,7 @@ public final class EdgePipeline {
 
     void addHttp(ChannelPipeline p) {
         p.addLast(HTTP_CODEC, new HttpServerCodec(httpDecoder))
+                .addLast(HTTP_TRACE, new HttpTracing(requestLog))
                 .addLast(HTTP_DECOMPRESS, new RequestDecompressor(router.rejected("unsupported_encoding"),
                         router.rejected("invalid_encoding")))
                 .addLast(HTTP_BODY, new BodyAggregator(maxBodyBytes, router.rejected("body_too_large"),

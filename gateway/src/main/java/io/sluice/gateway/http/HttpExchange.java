@@ -41,6 +41,7 @@ public final class HttpExchange {
     private final RequestMetrics metrics;
     private final long startNanos;
     private final AtomicBoolean answered = new AtomicBoolean();
+    private final RequestTrace trace;
     private HttpHeaders extraHeaders;
 
     HttpExchange(ChannelHandlerContext ctx, FullHttpRequest request, String path, RequestMetrics metrics) {
@@ -53,6 +54,8 @@ public final class HttpExchange {
         this.keepAlive = HttpUtil.isKeepAlive(request);
         this.metrics = metrics;
         this.startNanos = System.nanoTime();
+        this.trace = HttpTracing.current(ctx.channel());
+        trace.route(metrics.route());
     }
 
     public HttpMethod method() {
@@ -87,6 +90,19 @@ public final class HttpExchange {
 
     public ChannelHandlerContext context() {
         return ctx;
+    }
+
+    /** Names the authenticated tenant in the request log. */
+    public void tenant(String tenant) {
+        trace.tenant(tenant);
+    }
+
+    /**
+     * Runs a continuation of this request on its connection's event loop, with the request's trace id in
+     * the logging MDC (as the route's first part had it).
+     */
+    public void onEventLoop(Runnable task) {
+        ctx.executor().execute(() -> trace.run(task));
     }
 
     /** Answers with the given body, which this takes ownership of. */
@@ -128,7 +144,7 @@ public final class HttpExchange {
      * a request unanswered.
      */
     public void internalError(Throwable cause) {
-        log.error("{} {} failed", method, path, cause);
+        trace.run(() -> log.error("{} {} failed", method, path, cause));
         error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal", "internal error");
     }
 
@@ -147,6 +163,7 @@ public final class HttpExchange {
         if (extraHeaders != null) {
             response.headers().add(extraHeaders);
         }
+        trace.stamp(response.headers()); // here, not only in HttpTracing: names which request this answers
         HttpUtil.setContentLength(response, response.content().readableBytes());
         HttpUtil.setKeepAlive(response, keepAlive);
         metrics.record(method, response.status(), System.nanoTime() - startNanos);

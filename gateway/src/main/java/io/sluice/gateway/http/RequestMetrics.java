@@ -24,6 +24,11 @@ public final class RequestMetrics {
         this.route = route;
     }
 
+    /** The route's name (its path template), or what answered without a route ({@code unmatched}, {@code shutdown}). */
+    String route() {
+        return route;
+    }
+
     void record(HttpMethod method, HttpResponseStatus status, long nanos) {
         long key = ((long) method.name().hashCode() << 32) | status.code();
         Timer timer = timers.get(key);

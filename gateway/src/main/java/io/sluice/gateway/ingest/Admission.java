@@ -376,8 +376,11 @@ public final class Admission {
         metrics.rejected(reason, transport, items);
     }
 
-    /** Counts {@code items} acknowledged items of {@code kind} ({@code samples}, {@code events}). */
-    public void accepted(String kind, String transport, long items) {
-        metrics.accepted(kind, transport, items);
+    /**
+     * Counts {@code items} items of {@code kind} ({@code samples}, {@code events}) acknowledged to {@code tenant},
+     * in {@code sluice_ingest_accepted_total} and the tenant's {@code sluice_ingest_tenant_*_total}.
+     */
+    public void accepted(String tenant, String kind, String transport, long items) {
+        metrics.accepted(tenant, kind, transport, items);
     }
 }

@@ -114,7 +114,7 @@ public final class HttpIngestRoutes {
             return;
         }
         durable.whenComplete((ok, err) -> admission.release(accepted, bytes));
-        durable.whenComplete((ok, err) -> exchange.context().executor().execute(() -> {
+        durable.whenComplete((ok, err) -> exchange.onEventLoop(() -> {
             if (err != null) {
                 admission.refused("unavailable", TRANSPORT, accepted);
                 log.warn("Ingest batch of {} {} for {} not acknowledged: {}", accepted, kind, principal.tenant(),
@@ -124,7 +124,7 @@ public final class HttpIngestRoutes {
                         "the batch could not be made durable; nothing was accepted, retry");
                 return;
             }
-            admission.accepted(kind, TRANSPORT, accepted);
+            admission.accepted(principal.tenant(), kind, TRANSPORT, accepted);
             exchange.respondJson(HttpResponseStatus.ACCEPTED, json -> {
                 json.writeStartObject();
                 json.writeNumberField("accepted", accepted);

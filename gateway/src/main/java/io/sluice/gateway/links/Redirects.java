@@ -81,7 +81,7 @@ public final class Redirects {
         if (entry.isDone()) {
             answer(exchange, code, client, entry);
         } else {
-            entry.whenComplete((e, err) -> exchange.context().executor().execute(() -> answer(exchange, code, client, entry)));
+            entry.whenComplete((e, err) -> exchange.onEventLoop(() -> answer(exchange, code, client, entry)));
         }
     }
 

@@ -43,7 +43,7 @@ class AdmissionTest {
         return new Admission(config.ingest(), new ActiveSeries(config.ingest().maxActiveSeries(), Ticker.systemTicker()),
                 new InFlightLimit(config.ingest().maxInFlightItems(), config.ingest().maxInFlightBytes(), registry),
                 new TenantRateLimiter(config.tenants(), TimeMeter.SYSTEM_NANOTIME, registry),
-                new IngestMetrics(registry), () -> now);
+                new IngestMetrics(registry, config.ingest().maxMeteredTenants()), () -> now);
     }
 
     static Stream<Arguments> samples() {

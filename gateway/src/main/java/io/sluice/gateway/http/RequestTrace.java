@@ -1,0 +1,157 @@
+package io.sluice.gateway.http;
+
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import org.slf4j.MDC;
+
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+
+/**
+ * What one HTTP request is known by in logs and response headers: its trace (from the request's valid
+ * {@code traceparent}, else a new one), this gateway's span id for it, and what the request log reports
+ * about it. Made when the request's head is read ({@link HttpTracing}); the route's {@link HttpExchange}
+ * names the route and the tenant once known.
+ */
+public final class RequestTrace {
+
+    /** The logging MDC key holding the trace id while a request's code runs on the event loop. */
+    public static final String MDC_TRACE_ID = "trace_id";
+    /** Response header with the trace id (32 lowercase hex digits). */
+    public static final String TRACE_ID_HEADER = "X-Trace-Id";
+    /**
+     * Response header {@code 00-<trace id>-<this gateway's span id>-<flags>} (W3C Trace Context Level 2,
+     * {@code traceresponse}).
+     */
+    public static final String TRACE_RESPONSE_HEADER = "traceresponse";
+    /** Request header read for an incoming trace. */
+    public static final String TRACE_PARENT_HEADER = "traceparent";
+
+    private final String traceId;
+    private final String traceResponse;
+    private final String method;
+    private final String path;
+    private final String remote;
+    private final long startNanos;
+    private long bytesIn;
+    private volatile String route;
+    private volatile String tenant;
+
+    private RequestTrace(TraceParent parent, String method, String path, String remote) {
+        this.traceId = parent.traceId();
+        this.traceResponse = "00-" + traceId + "-" + TraceParent.randomHex(8) + "-"
+                + (parent.flags() < 0x10 ? "0" : "") + Integer.toHexString(parent.flags());
+        this.method = method;
+        this.path = path;
+        this.remote = remote;
+        this.startNanos = System.nanoTime();
+    }
+
+    /**
+     * The trace of a request whose head was just read: its {@code traceparent}'s trace id when that is valid,
+     * else a new one. A request that could not be decoded gets a new one whatever it carried.
+     */
+    static RequestTrace of(HttpRequest request, SocketAddress remote) {
+        TraceParent parent = request.decoderResult().isSuccess()
+                ? TraceParent.parse(request.headers().get(TRACE_PARENT_HEADER)) : null;
+        return new RequestTrace(parent != null ? parent : TraceParent.generated(), request.method().name(),
+                pathOf(request.uri()), address(remote));
+    }
+
+    /** A trace for an answer no request head was read for. */
+    static RequestTrace unknown(SocketAddress remote) {
+        return new RequestTrace(TraceParent.generated(), "-", "-", address(remote));
+    }
+
+    /** The URI without its query string or fragment (which may carry secrets), as sent. */
+    static String pathOf(String uri) {
+        int end = uri.length();
+        int query = uri.indexOf('?');
+        if (query >= 0) {
+            end = query;
+        }
+        int fragment = uri.indexOf('#');
+        if (fragment >= 0 && fragment < end) {
+            end = fragment;
+        }
+        return uri.substring(0, end);
+    }
+
+    private static String address(SocketAddress remote) {
+        if (remote instanceof InetSocketAddress inet && inet.getAddress() != null) {
+            return inet.getAddress().getHostAddress(); // never a reverse DNS lookup
+        }
+        return String.valueOf(remote);
+    }
+
+    public String traceId() {
+        return traceId;
+    }
+
+    /** The {@code traceresponse} header's value: unique to this request. */
+    public String traceResponse() {
+        return traceResponse;
+    }
+
+    /** Adds the trace headers to an answer to this request. */
+    void stamp(HttpHeaders headers) {
+        headers.set(TRACE_ID_HEADER, traceId);
+        headers.set(TRACE_RESPONSE_HEADER, traceResponse);
+    }
+
+    /** Runs {@code task} with this trace id in the logging MDC, restoring what was there before. */
+    public void run(Runnable task) {
+        String previous = MDC.get(MDC_TRACE_ID);
+        MDC.put(MDC_TRACE_ID, traceId);
+        try {
+            task.run();
+        } finally {
+            if (previous == null) {
+                MDC.remove(MDC_TRACE_ID);
+            } else {
+                MDC.put(MDC_TRACE_ID, previous);
+            }
+        }
+    }
+
+    String method() {
+        return method;
+    }
+
+    String path() {
+        return path;
+    }
+
+    String remote() {
+        return remote;
+    }
+
+    long startNanos() {
+        return startNanos;
+    }
+
+    /** Body bytes read so far (as sent: before decompression); read and written on the event loop only. */
+    long bytesIn() {
+        return bytesIn;
+    }
+
+    void addBytesIn(long bytes) {
+        bytesIn += bytes;
+    }
+
+    String route() {
+        return route;
+    }
+
+    void route(String name) {
+        route = name;
+    }
+
+    String tenant() {
+        return tenant;
+    }
+
+    void tenant(String id) {
+        tenant = id;
+    }
+}
