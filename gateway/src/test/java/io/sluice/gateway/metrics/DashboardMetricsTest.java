@@ -4,12 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sluice.config.ConfigLoader;
 import io.sluice.config.Tier;
-import io.sluice.gateway.Sluice;
+import io.sluice.gateway.app.SluiceProcess;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
-import io.sluice.storage.writer.WriterRole;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -47,8 +46,8 @@ class DashboardMetricsTest {
             .followRedirects(HttpClient.Redirect.NEVER).build();
     private static final Duration WAIT = Duration.ofSeconds(60);
 
-    private static Sluice sluice;
-    private static WriterRole writer;
+    private static SluiceProcess process;
+    private static int port;
     private static JsonNode dashboard;
     /** Sample names of the scrape, after the traffic. */
     private static Set<String> exposed;
@@ -56,10 +55,10 @@ class DashboardMetricsTest {
     @BeforeAll
     static void start(TestInfrastructure infra) throws Exception {
         dashboard = new ObjectMapper().readTree(DASHBOARD.toFile());
-        sluice = Sluice.start(infra.configure(ConfigLoader.load(null, Map.of(), Map.of("server.port", "0",
+        // as serve starts it, with both roles: the writer's meters are in the process's one registry too
+        process = SluiceProcess.start(infra.configure(ConfigLoader.load(null, Map.of(), Map.of("server.port", "0",
                 "links.base-url", "http://sho.rt"))));
-        // as serve does with both roles: the writer's meters go to the process's one registry
-        writer = WriterRole.start(sluice.config(), sluice.meterRegistry());
+        port = process.gateway().orElseThrow().port();
         String key = KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), "dashboard", Tier.FREE);
         String metric = "dashboard_probe_" + System.nanoTime();
 
@@ -94,11 +93,8 @@ class DashboardMetricsTest {
 
     @AfterAll
     static void stop() {
-        if (writer != null) {
-            writer.close();
-        }
-        if (sluice != null) {
-            sluice.close();
+        if (process != null) {
+            process.close();
         }
     }
 
@@ -236,7 +232,7 @@ class DashboardMetricsTest {
 
     private static HttpResponse<String> send(String method, String path, String key, String body)
             throws IOException, InterruptedException {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sluice.port() + path))
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
                 .timeout(Duration.ofSeconds(30))
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
                         : HttpRequest.BodyPublishers.ofString(body));
