@@ -1,5 +1,6 @@
 package io.sluice.dev;
 
+import io.sluice.config.ConfigArgs;
 import io.sluice.config.SluiceConfig;
 import io.sluice.gateway.Main;
 
@@ -40,7 +41,8 @@ public final class DevMain {
             }
 
             @Override
-            public int run(List<String> args, SluiceConfig config, PrintStream out, PrintStream err) {
+            public int run(List<String> args, ConfigArgs parsed, SluiceConfig config, PrintStream out,
+                           PrintStream err) {
                 boolean resetKey = false;
                 for (String arg : args) {
                     if (!arg.equals("--reset-key")) {
@@ -53,6 +55,48 @@ public final class DevMain {
                 return 0;
             }
         });
+        commands.put("cluster", new Main.Command() {
+            @Override
+            public String usage() {
+                return """
+                          cluster [--brokers=3] [--gateways=2] [--writers=2]
+                                              A local cluster, every part its own process: a KRaft Kafka
+                                              cluster (replication 3, min.insync.replicas 2), PostgreSQL,
+                                              gateway and writer processes on free ports. Data, logs and
+                                              endpoints.env in .sluice/cluster/. Ctrl-C stops all.
+                        """;
+            }
+
+            @Override
+            public int run(List<String> args, ConfigArgs parsed, SluiceConfig config, PrintStream out,
+                           PrintStream err) {
+                int brokers = 3;
+                int gateways = 2;
+                int writers = 2;
+                for (String arg : args) {
+                    int eq = arg.indexOf('=');
+                    String name = eq > 0 ? arg.substring(0, eq) : arg;
+                    Integer value = eq > 0 ? count(arg.substring(eq + 1)) : null;
+                    if (value == null || !List.of("--brokers", "--gateways", "--writers").contains(name)) {
+                        err.println("sluice cluster: unexpected argument " + arg
+                                + " (expected --brokers=N, --gateways=N or --writers=N, N from 1 to 9)");
+                        return 2;
+                    }
+                    switch (name) {
+                        case "--brokers" -> brokers = value;
+                        case "--gateways" -> gateways = value;
+                        default -> writers = value;
+                    }
+                }
+                Main.awaitShutdown(LocalCluster.start(config, parsed,
+                        new LocalCluster.Options(brokers, gateways, writers), out));
+                return 0;
+            }
+        });
         return commands;
+    }
+
+    private static Integer count(String text) {
+        return text.matches("[1-9]") ? Integer.valueOf(text) : null;
     }
 }

@@ -39,6 +39,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private final Path dataDir;
     private final Duration startTimeout;
     private final String heap;
+    /** Null for a single-node broker; the node's place in a cluster otherwise. */
+    private final Membership membership;
     private int brokerPort;
     private int controllerPort;
     private Process process;
@@ -51,9 +53,31 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
      * @param heap         the child's maximum heap, e.g. {@code 512m}
      */
     public EmbeddedKafkaBroker(Path dataDir, Duration startTimeout, String heap) {
+        this(dataDir, startTimeout, heap, null);
+    }
+
+    /**
+     * One node of an {@link EmbeddedKafkaCluster}: the cluster chose its ports, its id and the controller quorum.
+     */
+    EmbeddedKafkaBroker(Path dataDir, Duration startTimeout, String heap, Membership membership) {
         this.dataDir = dataDir.toAbsolutePath();
         this.startTimeout = startTimeout;
         this.heap = heap;
+        this.membership = membership;
+        if (membership != null) {
+            this.brokerPort = membership.brokerPort();
+            this.controllerPort = membership.controllerPort();
+        }
+    }
+
+    /**
+     * A node's place in a KRaft cluster of combined broker-controllers.
+     *
+     * @param voters            {@code controller.quorum.voters}: every node's {@code id@host:controllerPort}
+     * @param replicationFactor the internal topics' replication, and the default for new topics
+     */
+    record Membership(int nodeId, int brokerPort, int controllerPort, String voters, String clusterId,
+                      int replicationFactor) {
     }
 
     /** Starts the broker and returns once it answers an Admin request; the ports stay the same across restarts. */
@@ -62,10 +86,21 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             return this;
         }
         long began = System.nanoTime();
+        launchProcess();
+        return awaitStarted(began);
+    }
+
+    /**
+     * Starts the child JVM without waiting for it to answer: a cluster launches every node first, since a node
+     * answers only once a majority of the controller quorum is up.
+     */
+    synchronized void launchProcess() {
         try {
             Files.createDirectories(dataDir);
             StaleProcesses.endIfAlive(dataDir.resolve("kafka.pid"), MARKER, STOP_GRACE);
-            choosePorts();
+            if (membership == null) {
+                choosePorts();
+            }
             Path properties = writeProperties();
             process = launch(properties);
             Files.writeString(dataDir.resolve("kafka.pid"), Long.toString(process.pid()));
@@ -73,10 +108,19 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 shutdownHook = new Thread(this::stopQuietly, "embedded-kafka-stop");
                 Runtime.getRuntime().addShutdownHook(shutdownHook);
             }
-            awaitReady();
         } catch (IOException e) {
             kill();
             throw new UncheckedIOException("embedded Kafka could not start in " + dataDir, e);
+        } catch (RuntimeException e) {
+            kill();
+            throw e;
+        }
+    }
+
+    /** Waits for a launched broker to answer; kills it if it does not within the start timeout. */
+    synchronized EmbeddedKafkaBroker awaitStarted(long began) {
+        try {
+            awaitReady();
         } catch (RuntimeException e) {
             kill();
             throw e;
@@ -198,9 +242,12 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private Path writeProperties() throws IOException {
         Path logs = dataDir.resolve("logs");
         Map<String, String> props = new java.util.LinkedHashMap<>();
+        int replication = membership == null ? 1 : membership.replicationFactor();
+        String minIsr = Integer.toString(Math.min(2, replication));
         props.put("process.roles", "broker,controller");
-        props.put("node.id", "1");
-        props.put("controller.quorum.voters", "1@127.0.0.1:" + controllerPort);
+        props.put("node.id", membership == null ? "1" : Integer.toString(membership.nodeId()));
+        props.put("controller.quorum.voters", membership == null ? "1@127.0.0.1:" + controllerPort
+                : membership.voters());
         props.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
         props.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
         props.put("controller.listener.names", "CONTROLLER");
@@ -209,13 +256,15 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         props.put("log.dirs", logs.toString());
         props.put("num.partitions", "1");
         props.put("auto.create.topics.enable", "false");
-        props.put("offsets.topic.replication.factor", "1");
+        props.put("default.replication.factor", Integer.toString(replication));
+        props.put("min.insync.replicas", minIsr);
+        props.put("offsets.topic.replication.factor", Integer.toString(replication));
         props.put("offsets.topic.num.partitions", "4");
-        props.put("transaction.state.log.replication.factor", "1");
-        props.put("transaction.state.log.min.isr", "1");
+        props.put("transaction.state.log.replication.factor", Integer.toString(replication));
+        props.put("transaction.state.log.min.isr", minIsr);
         props.put("transaction.state.log.num.partitions", "4");
-        props.put("share.coordinator.state.topic.replication.factor", "1");
-        props.put("share.coordinator.state.topic.min.isr", "1");
+        props.put("share.coordinator.state.topic.replication.factor", Integer.toString(replication));
+        props.put("share.coordinator.state.topic.min.isr", minIsr);
         props.put("group.initial.rebalance.delay.ms", "0");
         props.put("log.segment.bytes", Integer.toString(64 << 20));
         StringBuilder text = new StringBuilder("# written by Sluice's EmbeddedKafkaBroker on every start\n");
@@ -242,7 +291,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         return child;
     }
 
-    /** The id the log directory was formatted with, or a new one for a fresh directory. */
+    /** The id the log directory was formatted with, or a new one (the cluster's) for a fresh directory. */
     private String clusterId() throws IOException {
         Path meta = dataDir.resolve("logs").resolve("meta.properties");
         if (Files.isRegularFile(meta)) {
@@ -255,7 +304,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 return id.strip();
             }
         }
-        return Uuid.randomUuid().toString();
+        return membership != null ? membership.clusterId() : Uuid.randomUuid().toString();
     }
 
     private void awaitReady() {

@@ -38,10 +38,11 @@ public final class Main {
          * Runs the command. Throwing {@link PortUnavailableException} or another {@link RuntimeException} makes
          * it exit 1 with the message as its last line.
          *
-         * @param args the arguments after the command's name
+         * @param args   the arguments after the command's name that are not settings
+         * @param parsed the whole command line's settings (its file, its overrides), for passing on to children
          * @return the exit code
          */
-        int run(List<String> args, SluiceConfig config, PrintStream out, PrintStream err);
+        int run(List<String> args, ConfigArgs parsed, SluiceConfig config, PrintStream out, PrintStream err);
     }
 
     private static final String USAGE_HEAD = """
@@ -130,7 +131,7 @@ public final class Main {
         }
         try {
             if (extra.containsKey(command)) {
-                return extra.get(command).run(rest.subList(1, rest.size()), config, out, err);
+                return extra.get(command).run(rest.subList(1, rest.size()), parsed, config, out, err);
             }
             switch (command) {
                 case "help", "--help", "-h" -> {

@@ -3,6 +3,7 @@ package io.sluice.storage.writer;
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.sluice.config.WriterConfig;
+import io.sluice.storage.postgres.Transactions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
@@ -74,6 +75,9 @@ public final class PartitionMaintenance {
                 Connection::close);
     }
 
+    /** The advisory lock key under which partitions are made ("sluice" in ASCII). */
+    static final long DDL_LOCK = 0x736c75696365L;
+
     /** Makes sure every table has a partition for each of these days (cached: cheap when they exist). */
     public Mono<Void> ensureDays(Collection<LocalDate> days) {
         List<String> ddl = new ArrayList<>();
@@ -95,14 +99,23 @@ public final class PartitionMaintenance {
         if (ddl.isEmpty()) {
             return Mono.empty();
         }
+        // One transaction under an advisory lock: writers in other processes making the same day's partitions wait
+        // for each other, and IF NOT EXISTS then sees the one made first (two CREATEs at once would collide).
+        List<String> names = new ArrayList<>();
         return Mono.usingWhen(connections.create(),
-                c -> Flux.fromIterable(ddl.stream().distinct().toList()).concatMap(entry -> {
-                    String name = entry.substring(0, entry.indexOf('|'));
-                    String sql = entry.substring(entry.indexOf('|') + 1);
-                    return Flux.from(c.createStatement(sql).execute()).flatMap(r -> r.getRowsUpdated()).then()
-                            .doOnSuccess(v -> known.add(name));
-                }).then(),
-                Connection::close);
+                c -> Mono.from(c.beginTransaction())
+                        .thenMany(Flux.from(c.createStatement("SELECT pg_advisory_xact_lock(" + DDL_LOCK + ")").execute())
+                                .flatMap(r -> r.map((row, meta) -> 1)))
+                        .thenMany(Flux.fromIterable(ddl.stream().distinct().toList()).concatMap(entry -> {
+                            names.add(entry.substring(0, entry.indexOf('|')));
+                            String sql = entry.substring(entry.indexOf('|') + 1);
+                            return Flux.from(c.createStatement(sql).execute()).flatMap(r -> r.getRowsUpdated());
+                        }))
+                        .then(Mono.from(c.commitTransaction()))
+                        .doOnSuccess(v -> known.addAll(names)),
+                Connection::close,
+                (c, err) -> Transactions.rollbackAndClose(c),
+                Transactions::rollbackAndClose);
     }
 
     /** Detaches and drops partitions whose whole range is older than its table's retention; returns their names. */
@@ -123,7 +136,14 @@ public final class PartitionMaintenance {
                                     known.remove(p[1]);
                                     log.info("Dropped partition {} of {} (past its retention)", p[1], p[0]);
                                 }))
-                                .thenReturn(p[1]))
+                                .thenReturn(p[1])
+                                // another writer process dropping the same partition at the same time: its drop wins,
+                                // and one that failed for another reason is tried again at the next maintenance
+                                .onErrorResume(e -> {
+                                    log.info("Partition {} of {} not dropped here ({}); another writer may have",
+                                            p[1], p[0], e.getMessage());
+                                    return Mono.empty();
+                                }))
                         .collectList(),
                 Connection::close);
     }

@@ -12,7 +12,10 @@ import io.sluice.storage.postgres.PostgresCheck;
 import io.sluice.storage.postgres.PostgresConnections;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import reactor.core.Disposable;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+import reactor.util.retry.Retry;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -35,7 +38,10 @@ public final class WriterRole implements AutoCloseable {
     private final PostgresCalls postgresCalls;
     private final KafkaClusterCheck kafka;
     private final Topics topics;
+    private static final Duration RESTART_BACKOFF = Duration.ofSeconds(1);
+
     private AutoCloseable topicsSetup;
+    private Disposable retrying;
     private StorageWriter writer;
     private boolean closed;
 
@@ -66,7 +72,7 @@ public final class WriterRole implements AutoCloseable {
                         config.kafka().bootstrapString());
                 started.whenComplete((ok, error) -> {
                     if (error != null) {
-                        log.error("The storage writer could not start", error);
+                        role.startAgain(config, registry, error);
                     }
                 });
             }
@@ -82,6 +88,22 @@ public final class WriterRole implements AutoCloseable {
             role.close();
             throw e;
         }
+    }
+
+    /** A start that failed once Kafka answered (PostgreSQL down then, say) is tried again with backoff until close. */
+    private synchronized void startAgain(SluiceConfig config, MeterRegistry registry, Throwable first) {
+        if (closed) {
+            return;
+        }
+        log.error("The storage writer could not start; trying again until it does", first);
+        retrying = Mono.fromRunnable(() -> startWriter(config, topics, registry))
+                .subscribeOn(Schedulers.boundedElastic())
+                .delaySubscription(RESTART_BACKOFF)
+                .retryWhen(Retry.backoff(Long.MAX_VALUE, RESTART_BACKOFF).maxBackoff(Duration.ofSeconds(30))
+                        .doBeforeRetry(s -> log.warn("The storage writer could not start ({}); trying again",
+                                s.failure().toString())))
+                .subscribe(v -> { }, e -> log.error("The storage writer gave up starting", e),
+                        () -> log.info("The storage writer started"));
     }
 
     private synchronized void startWriter(SluiceConfig config, Topics topics, MeterRegistry registry) {
@@ -125,6 +147,9 @@ public final class WriterRole implements AutoCloseable {
     public void close() {
         synchronized (this) {
             closed = true;
+            if (retrying != null) {
+                retrying.dispose();
+            }
             if (topicsSetup != null) {
                 try {
                     topicsSetup.close();
