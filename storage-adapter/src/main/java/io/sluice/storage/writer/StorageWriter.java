@@ -16,19 +16,17 @@ import io.r2dbc.spi.Wrapped;
 import io.sluice.config.KafkaConfig;
 import io.sluice.config.WriterConfig;
 import io.sluice.storage.chunks.SampleChunks;
+import io.sluice.storage.kafka.KafkaClients;
 import io.sluice.storage.kafka.Topics;
 import io.sluice.storage.postgres.PostgresFailures;
 import io.sluice.storage.postgres.Transactions;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.kafka.receiver.KafkaReceiver;
-import reactor.kafka.receiver.ReceiverOptions;
 import reactor.kafka.receiver.ReceiverRecord;
 import reactor.core.scheduler.Schedulers;
 import reactor.util.retry.Retry;
@@ -257,17 +255,7 @@ public final class StorageWriter implements AutoCloseable {
                     .description("Records in Kafka the storage writer has not applied yet")
                     .tag("topic", tp.topic()).tag("partition", Integer.toString(tp.partition())).register(registry);
         }
-        Map<String, Object> props = new HashMap<>();
-        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapString());
-        props.put(ConsumerConfig.CLIENT_ID_CONFIG, kafka.clientId() + "-writer");
-        props.put(ConsumerConfig.GROUP_ID_CONFIG, kafka.clientId() + "-writer");
-        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, config.maxBatchRecords());
-        props.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, (int) Math.min(Integer.MAX_VALUE, config.maxBatchBytes()));
-        props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
-        props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
-        ReceiverOptions<byte[], byte[]> options = ReceiverOptions.<byte[], byte[]>create(props)
+        KafkaReceiver<byte[], byte[]> receiver = new KafkaClients(kafka).writerReceiver(config, options -> options
                 .assignment(assigned)
                 .addAssignListener(ps -> ps.forEach(p -> {
                     Long offset = stored.get(p.topicPartition());
@@ -276,8 +264,7 @@ public final class StorageWriter implements AutoCloseable {
                     } else {
                         p.seekToBeginning();
                     }
-                }));
-        KafkaReceiver<byte[], byte[]> receiver = KafkaReceiver.create(options);
+                })));
         Disposable lag = Flux.interval(Duration.ofSeconds(5))
                 .flatMap(i -> receiver.doOnConsumer(c -> c.endOffsets(assigned)).onErrorResume(e -> Mono.empty()))
                 .subscribe(endOffsets -> endOffsets.forEach((tp, end) -> ends.get(tp).set(end)));
