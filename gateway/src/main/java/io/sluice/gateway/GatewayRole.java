@@ -180,13 +180,10 @@ public final class GatewayRole implements RunningRole {
         binarySessions = new BinarySessions(config.edge(), config.ingest(), config.server().idleTimeout(), authenticator, admission,
                 pipeline, ingestMetrics, inFlight, metrics.registry());
         java.time.Clock clock = java.time.Clock.systemUTC();
-        io.sluice.storage.query.QueryRepository queries = new io.sluice.storage.query.QueryRepository(postgresCalls,
-                config.query().statementTimeout());
-        io.sluice.gateway.query.QueryRoutes query = new io.sluice.gateway.query.QueryRoutes(
-                new io.sluice.storage.query.QueryEngine(queries, config.query(), config.writer(), clock), queries,
-                new io.sluice.gateway.query.QueryCache(config.query().cacheMaxBytes(), config.ingest().lateWindow(),
-                        clock, metrics.registry()),
-                clock, config.query().maxSeries());
+        io.sluice.storage.query.Queries queries = new io.sluice.storage.query.Queries(
+                new io.sluice.storage.query.QueryRepository(postgresCalls, config.query().statementTimeout()),
+                config.query(), config.writer(), config.ingest().lateWindow(), clock, metrics.registry());
+        io.sluice.gateway.query.QueryRoutes query = new io.sluice.gateway.query.QueryRoutes(queries, clock);
         io.sluice.storage.links.LinkStore linkStore = new io.sluice.storage.links.LinkStore(postgresCalls);
         io.sluice.gateway.links.RedirectCache redirectCache = new io.sluice.gateway.links.RedirectCache(linkStore,
                 config.links(), clock, metrics.registry());

@@ -4,23 +4,12 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.Unpooled;
 import io.sluice.config.KafkaConfig;
+import io.sluice.storage.kafka.ControlTopicSubscriber;
+import io.sluice.storage.kafka.KafkaClients;
 import io.sluice.storage.kafka.SegmentSink;
 import io.sluice.storage.kafka.Topics;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import reactor.core.Disposable;
-import reactor.kafka.receiver.KafkaReceiver;
-import reactor.kafka.receiver.ReceiverOptions;
 
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.UUID;
 
 /**
  * Keeps every gateway node's redirect cache honest: an update or delete publishes {@code link:<code>} to the
@@ -30,55 +19,30 @@ import java.util.UUID;
  */
 public final class LinkInvalidation implements AutoCloseable {
 
-    private static final Logger log = LoggerFactory.getLogger(LinkInvalidation.class);
     private static final String PREFIX = "link:";
 
-    private final KafkaConfig kafka;
     private final SegmentSink sink;
     private final Topics topics;
     private final RedirectCache cache;
     private final Counter received;
-    private volatile Disposable listening;
-    private volatile boolean closed;
+    private final ControlTopicSubscriber subscriber;
 
     /** Starts listening once the topics are known (at once when Kafka answered at start, later otherwise). */
     public LinkInvalidation(KafkaConfig kafka, Topics topics, SegmentSink sink, RedirectCache cache,
                             MeterRegistry registry) {
-        this.kafka = kafka;
         this.sink = sink;
         this.topics = topics;
         this.cache = cache;
         this.received = Counter.builder("sluice_links_invalidations").tag("direction", "received")
                 .description("Link cache invalidations through the control topic").register(registry);
-        topics.whenKnown().thenRun(this::listen);
+        this.subscriber = ControlTopicSubscriber.start(new KafkaClients(kafka), topics, this::onMessage);
     }
 
-    private synchronized void listen() {
-        if (closed) {
-            return;
+    private void onMessage(String message) {
+        if (message.startsWith(PREFIX)) {
+            cache.invalidate(message.substring(PREFIX.length()));
+            received.increment();
         }
-        List<TopicPartition> partitions = new ArrayList<>();
-        for (int p = 0; p < topics.partitions(topics.control()); p++) {
-            partitions.add(new TopicPartition(topics.control(), p));
-        }
-        Map<String, Object> props = new HashMap<>();
-        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapString());
-        props.put(ConsumerConfig.CLIENT_ID_CONFIG, kafka.clientId() + "-control-" + UUID.randomUUID());
-        props.put(ConsumerConfig.GROUP_ID_CONFIG, kafka.clientId() + "-control-" + UUID.randomUUID());
-        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
-        props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
-        ReceiverOptions<byte[], byte[]> options = ReceiverOptions.<byte[], byte[]>create(props)
-                .assignment(partitions)
-                .addAssignListener(ps -> ps.forEach(p -> p.seekToEnd()));
-        this.listening = KafkaReceiver.create(options).receive()
-                .subscribe(record -> {
-                    String message = new String(record.value(), StandardCharsets.UTF_8);
-                    if (message.startsWith(PREFIX)) {
-                        cache.invalidate(message.substring(PREFIX.length()));
-                        received.increment();
-                    }
-                }, e -> log.error("Link invalidation listener stopped", e));
     }
 
     /** Tells every node to forget the code; completes when Kafka has the message. */
@@ -93,10 +57,7 @@ public final class LinkInvalidation implements AutoCloseable {
     }
 
     @Override
-    public synchronized void close() {
-        closed = true;
-        if (listening != null) {
-            listening.dispose();
-        }
+    public void close() {
+        subscriber.close();
     }
 }

@@ -50,7 +50,7 @@ public final class RedirectCache {
                 .waitDurationInOpenState(Duration.ofSeconds(5)).build());
         io.sluice.storage.health.BreakerGauge.register(registry, "sluice_links_breaker_state",
                 "Redirect path's PostgreSQL", breaker);
-        Ticker ticker = io.sluice.gateway.time.ClockTicker.of(clock);
+        Ticker ticker = io.sluice.storage.time.ClockTicker.of(clock);
         this.lastKnown = Caffeine.newBuilder().maximumSize(config.cacheMaxEntries()).ticker(ticker)
                 .expireAfterWrite(STALE_FOR).build();
         long maxTtl = config.cacheTtl().toNanos();

@@ -1,18 +1,18 @@
 package io.sluice.gateway.query;
 
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.r2dbc.spi.R2dbcException;
-import io.r2dbc.spi.R2dbcTimeoutException;
 import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpExchange;
 import io.sluice.gateway.http.JsonDoubles;
 import io.sluice.storage.auth.Principal;
-import io.sluice.storage.query.QueryEngine;
+import io.sluice.storage.query.Queries;
+import io.sluice.storage.query.QueryCache;
+import io.sluice.storage.query.QueryException;
 import io.sluice.storage.query.QueryLimitException;
-import io.sluice.storage.query.QueryRepository;
 import io.sluice.storage.query.QueryResult;
 import io.sluice.storage.query.SeriesInfo;
 import io.sluice.storage.query.SeriesQuery;
+import reactor.core.publisher.Mono;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -23,34 +23,25 @@ import java.util.TreeMap;
 
 /**
  * {@code GET /api/v1/query}, {@code GET /api/v1/series}, {@code GET /api/v1/labels} and
- * {@code GET /api/v1/labels/{name}/values}, each scoped to the caller's tenant.
+ * {@code GET /api/v1/labels/{name}/values}, each scoped to the caller's tenant: parses the parameters, asks
+ * {@link Queries} and renders its answer.
  *
  * <p>Query answers carry {@code X-Sluice-Cache: hit|miss|stale}. 400 for a bad parameter, 422 for a
  * limit ({@code query.*}), 503 when PostgreSQL cannot answer and nothing stale is cached.
  */
 public final class QueryRoutes {
 
-    /** Most names or values a discovery call returns. */
-    public static final int MAX_DISCOVERY = 10_000;
-    /** SQLSTATE of a regular expression PostgreSQL cannot compile. */
-    private static final String INVALID_REGULAR_EXPRESSION = "2201B";
-
-    private final QueryEngine engine;
-    private final QueryRepository repository;
-    private final QueryCache cache;
+    private final Queries queries;
     private final Clock clock;
-    private final int maxSeries;
 
-    public QueryRoutes(QueryEngine engine, QueryRepository repository, QueryCache cache, Clock clock, int maxSeries) {
-        this.engine = engine;
-        this.repository = repository;
-        this.cache = cache;
+    /** @param clock what "now" is when a query names no {@code to} */
+    public QueryRoutes(Queries queries, Clock clock) {
+        this.queries = queries;
         this.clock = clock;
-        this.maxSeries = maxSeries;
     }
 
     public void query(HttpExchange exchange, Principal principal) {
-        SeriesQuery query;
+        Mono<QueryCache.Answer> answered;
         try {
             QueryParams params = params(exchange);
             Instant to = params.time("to", clock.instant());
@@ -58,20 +49,13 @@ public final class QueryRoutes {
             if (!from.isBefore(to)) {
                 throw new QueryParams.InvalidQueryException("from: must be before to");
             }
-            query = engine.plan(principal.tenant(), params.metric(true), params.matchers(), from, to,
+            answered = queries.range(principal.tenant(), params.metric(true), params.matchers(), from, to,
                     params.step(Duration.ofMinutes(1)), params.aggregation(), params.groupBy());
         } catch (QueryParams.InvalidQueryException e) {
             exchange.error(HttpResponseStatus.BAD_REQUEST, "invalid_query", e.getMessage());
             return;
-        } catch (QueryLimitException e) {
-            exchange.error(HttpResponseStatus.UNPROCESSABLE_ENTITY, e.code(), e.getMessage());
-            return;
         }
-        cache.get(query, q -> engine.run(q).toFuture()).whenComplete((answer, error) -> {
-            if (error != null) {
-                fail(exchange, error);
-                return;
-            }
+        answered.subscribe(answer -> {
             exchange.responseHeaders().set("X-Sluice-Cache", answer.source().name().toLowerCase(java.util.Locale.ROOT));
             exchange.respondJson(HttpResponseStatus.OK, json -> {
                 QueryResult result = answer.result();
@@ -100,7 +84,7 @@ public final class QueryRoutes {
                 json.writeEndArray();
                 json.writeEndObject();
             });
-        });
+        }, error -> fail(exchange, error));
     }
 
     public void series(HttpExchange exchange, Principal principal) {
@@ -115,29 +99,23 @@ public final class QueryRoutes {
             exchange.error(HttpResponseStatus.BAD_REQUEST, "invalid_query", e.getMessage());
             return;
         }
-        repository.findSeries(principal.tenant(), metric, matchers, maxSeries + 1).subscribe(series -> {
-            if (series.size() > maxSeries) {
-                exchange.error(HttpResponseStatus.UNPROCESSABLE_ENTITY, "too_many_series", "more than " + maxSeries
-                        + " series match (query.max-series); add matchers");
-                return;
-            }
-            exchange.respondJson(HttpResponseStatus.OK, json -> {
-                json.writeStartObject();
-                json.writeArrayFieldStart("series");
-                for (SeriesInfo s : series) {
+        queries.series(principal.tenant(), metric, matchers).subscribe(series -> exchange.respondJson(
+                HttpResponseStatus.OK, json -> {
                     json.writeStartObject();
-                    json.writeStringField("name", s.name());
-                    writeLabels(json, s.labels());
+                    json.writeArrayFieldStart("series");
+                    for (SeriesInfo s : series) {
+                        json.writeStartObject();
+                        json.writeStringField("name", s.name());
+                        writeLabels(json, s.labels());
+                        json.writeEndObject();
+                    }
+                    json.writeEndArray();
                     json.writeEndObject();
-                }
-                json.writeEndArray();
-                json.writeEndObject();
-            });
-        }, error -> fail(exchange, error));
+                }), error -> fail(exchange, error));
     }
 
     public void labels(HttpExchange exchange, Principal principal) {
-        repository.labelNames(principal.tenant(), MAX_DISCOVERY).subscribe(names -> respondList(exchange, names),
+        queries.labelNames(principal.tenant()).subscribe(names -> respondList(exchange, names),
                 error -> fail(exchange, error));
     }
 
@@ -156,7 +134,7 @@ public final class QueryRoutes {
                     + " (expected: a label name matching " + QueryParams.LABEL.pattern() + ")");
             return;
         }
-        repository.labelValues(principal.tenant(), label, MAX_DISCOVERY).subscribe(values -> respondList(exchange, values),
+        queries.labelValues(principal.tenant(), label).subscribe(values -> respondList(exchange, values),
                 error -> fail(exchange, error));
     }
 
@@ -189,12 +167,11 @@ public final class QueryRoutes {
         Throwable e = DependencyErrors.unwrap(error);
         if (e instanceof QueryLimitException limit) {
             exchange.error(HttpResponseStatus.UNPROCESSABLE_ENTITY, limit.code(), limit.getMessage());
-        } else if (e instanceof R2dbcException r && INVALID_REGULAR_EXPRESSION.equals(r.getSqlState())) {
+        } else if (e instanceof QueryException q && q.kind() == QueryException.Kind.INVALID_REGEX) {
             // Java accepted the pattern, PostgreSQL's dialect did not (e.g. a{1,300}, named groups, \\h)
             exchange.error(HttpResponseStatus.BAD_REQUEST, "invalid_query", "match: a regular expression "
-                    + "PostgreSQL does not accept (" + r.getMessage() + ")");
-        } else if (e instanceof R2dbcTimeoutException
-                || (e instanceof R2dbcException r && "57014".equals(r.getSqlState()))) {
+                    + "PostgreSQL does not accept (" + q.getMessage() + ")");
+        } else if (e instanceof QueryException q && q.kind() == QueryException.Kind.TIMEOUT) {
             exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "query_timeout",
                     "the query ran longer than query.statement-timeout; narrow it or use a larger step");
         } else {

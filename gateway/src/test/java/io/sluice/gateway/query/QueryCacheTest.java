@@ -2,6 +2,7 @@ package io.sluice.gateway.query;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.sluice.storage.query.Aggregation;
+import io.sluice.storage.query.QueryCache;
 import io.sluice.storage.query.QueryResult;
 import io.sluice.storage.query.Resolution;
 import io.sluice.storage.query.SeriesQuery;

@@ -12,6 +12,7 @@ import io.sluice.storage.SeriesIds;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.chunks.SampleChunks;
 import io.sluice.storage.chunks.Summary;
+import io.sluice.storage.query.QueryCache;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import io.sluice.storage.writer.PartitionMaintenance;

@@ -3,11 +3,8 @@ package io.sluice.storage.kafka;
 import io.sluice.config.KafkaConfig;
 import io.sluice.storage.health.DependencyCheck;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import reactor.core.publisher.Mono;
-
-import java.util.Map;
 
 /**
  * Checks that the Kafka cluster answers, through one shared Admin client whose futures never block the caller.
@@ -19,13 +16,12 @@ public final class KafkaClusterCheck implements DependencyCheck, AutoCloseable {
     private final int timeoutMs;
 
     public KafkaClusterCheck(KafkaConfig config) {
-        this.timeoutMs = (int) Math.min(Integer.MAX_VALUE, config.adminTimeout().toMillis());
-        this.admin = Admin.create(Map.of(
-                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapString(),
-                AdminClientConfig.CLIENT_ID_CONFIG, config.clientId() + "-health",
-                AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, timeoutMs,
-                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, timeoutMs,
-                AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, 1_000));
+        this(new KafkaClients(config));
+    }
+
+    public KafkaClusterCheck(KafkaClients clients) {
+        this.timeoutMs = clients.adminTimeoutMs();
+        this.admin = clients.admin();
     }
 
     /** The shared Admin client (describing and creating the topics uses it too). */

@@ -3,17 +3,13 @@ package io.sluice.storage.kafka;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.sluice.config.KafkaConfig;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import reactor.core.publisher.Mono;
 import reactor.kafka.sender.KafkaSender;
-import reactor.kafka.sender.SenderOptions;
 import reactor.kafka.sender.SenderRecord;
 
-import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
@@ -34,25 +30,15 @@ public final class ReactorKafkaSink implements SegmentSink {
     private final Metric connectionsOpened;
 
     public ReactorKafkaSink(KafkaConfig config) {
-        Map<String, Object> props = new HashMap<>();
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapString());
-        props.put(ProducerConfig.CLIENT_ID_CONFIG, config.clientId() + "-ingest");
-        props.put(ProducerConfig.ACKS_CONFIG, "all");
-        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 5);
-        props.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "none");
-        props.put(ProducerConfig.LINGER_MS_CONFIG, 2);
-        props.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024);
-        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) config.requestTimeout().toMillis());
-        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) config.requestTimeout().toMillis() + 5_000);
-        props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, (int) config.requestTimeout().toMillis());
-        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
-        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
-        this.sender = KafkaSender.create(SenderOptions.<byte[], byte[]>create(props).stopOnError(false));
+        this(new KafkaClients(config));
+    }
+
+    public ReactorKafkaSink(KafkaClients clients) {
+        this.sender = clients.ingestSender();
         // reactor-kafka builds the producer lazily on the first caller's thread (DNS, JMX, a thread start):
         // build it here, at start-up, so that caller is never an event loop
         Map<MetricName, ? extends Metric> metrics = sender.doOnProducer(producer -> producer.metrics())
-                .block(config.requestTimeout());
+                .block(clients.config().requestTimeout());
         this.connections = producerMetric(metrics, "connection-count");
         this.connectionsOpened = producerMetric(metrics, "connection-creation-total");
     }

@@ -24,7 +24,9 @@ import java.util.Map;
  * The SQL of queries and discovery, through R2DBC. Every statement runs in a read-only transaction with
  * {@code query.statement-timeout} as its statement timeout, and every call (a query as a whole too, see
  * {@link #bounded}) has the deadline {@code query.statement-timeout + postgres.call-timeout}: PostgreSQL's own
- * timeout ends a slow statement first, the deadline a call PostgreSQL does not answer at all.
+ * timeout ends a slow statement first, the deadline a call PostgreSQL does not answer at all. PostgreSQL's errors
+ * that name the query's fault or cost (a regular expression it rejects, its statement timeout) come out as
+ * {@link QueryException}s.
  */
 public final class QueryRepository {
 
@@ -294,7 +296,9 @@ public final class QueryRepository {
                         .flatMap(result -> Mono.from(c.commitTransaction()).thenReturn(result)),
                 Connection::close,
                 (c, err) -> io.sluice.storage.postgres.Transactions.rollbackAndClose(c),
-                io.sluice.storage.postgres.Transactions::rollbackAndClose));
+                io.sluice.storage.postgres.Transactions::rollbackAndClose))
+                // translated outside the call, so that PostgresCalls still sees (and counts) PostgreSQL's own error
+                .onErrorMap(QueryException::translate);
     }
 
     private static Statement bind(Statement statement, List<Object> binds) {

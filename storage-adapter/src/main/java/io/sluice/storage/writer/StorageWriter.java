@@ -16,19 +16,17 @@ import io.r2dbc.spi.Wrapped;
 import io.sluice.config.KafkaConfig;
 import io.sluice.config.WriterConfig;
 import io.sluice.storage.chunks.SampleChunks;
+import io.sluice.storage.kafka.KafkaClients;
 import io.sluice.storage.kafka.Topics;
 import io.sluice.storage.postgres.PostgresFailures;
 import io.sluice.storage.postgres.Transactions;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.kafka.receiver.KafkaReceiver;
-import reactor.kafka.receiver.ReceiverOptions;
 import reactor.kafka.receiver.ReceiverPartition;
 import reactor.kafka.receiver.ReceiverRecord;
 import reactor.core.scheduler.Schedulers;
@@ -254,20 +252,7 @@ public final class StorageWriter implements AutoCloseable {
         List<String> subscribed = List.of(topics.metrics(), topics.events(), topics.clicks());
         int partitionCount = subscribed.stream().mapToInt(topics::partitions).sum();
         partitions.run().block(Duration.ofMinutes(2));
-        int sessionMs = (int) config.sessionTimeout().toMillis();
-        Map<String, Object> props = new HashMap<>();
-        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapString());
-        props.put(ConsumerConfig.CLIENT_ID_CONFIG, kafka.clientId() + "-writer");
-        props.put(ConsumerConfig.GROUP_ID_CONFIG, kafka.clientId() + "-writer");
-        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        props.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, sessionMs);
-        props.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, Math.max(1_000, sessionMs / 3));
-        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, config.maxBatchRecords());
-        props.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, (int) Math.min(Integer.MAX_VALUE, config.maxBatchBytes()));
-        props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
-        props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
-        ReceiverOptions<byte[], byte[]> options = ReceiverOptions.<byte[], byte[]>create(props)
+        KafkaReceiver<byte[], byte[]> receiver = new KafkaClients(kafka).writerReceiver(config, options -> options
                 .subscription(subscribed)
                 .addAssignListener(given -> {
                     // on the consumer's own thread, inside poll: the seek must happen before its next fetch
@@ -287,8 +272,7 @@ public final class StorageWriter implements AutoCloseable {
                     log.info("Storage writer assigned {} partition(s): {}", given.size(),
                             given.stream().map(p -> p.topicPartition().toString()).sorted().toList());
                 })
-                .addRevokeListener(taken -> taken.forEach(p -> owned.remove(p.topicPartition())));
-        KafkaReceiver<byte[], byte[]> receiver = KafkaReceiver.create(options);
+                .addRevokeListener(taken -> taken.forEach(p -> owned.remove(p.topicPartition()))));
         Disposable lag = Flux.interval(Duration.ofSeconds(5))
                 .flatMap(i -> receiver.doOnConsumer(c -> c.endOffsets(c.assignment())).onErrorResume(e -> Mono.empty()))
                 .subscribe(endOffsets -> endOffsets.forEach((tp, end) -> {

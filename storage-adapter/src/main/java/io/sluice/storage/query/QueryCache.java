@@ -1,4 +1,4 @@
-package io.sluice.gateway.query;
+package io.sluice.storage.query;
 
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Cache;
@@ -7,8 +7,6 @@ import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
-import io.sluice.storage.query.QueryResult;
-import io.sluice.storage.query.SeriesQuery;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -55,7 +53,7 @@ public final class QueryCache {
     public QueryCache(long maxBytes, Duration lateWindow, Clock clock, MeterRegistry registry) {
         this.clock = clock;
         this.lateWindow = lateWindow;
-        Ticker ticker = io.sluice.gateway.time.ClockTicker.of(clock);
+        Ticker ticker = io.sluice.storage.time.ClockTicker.of(clock);
         this.fresh = Caffeine.newBuilder()
                 .ticker(ticker)
                 .maximumWeight(maxBytes)

@@ -1,4 +1,4 @@
-package io.sluice.gateway.time;
+package io.sluice.storage.time;
 
 import com.github.benmanes.caffeine.cache.Ticker;
 

@@ -1,0 +1,78 @@
+package io.sluice.storage.query;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.sluice.config.QueryConfig;
+import io.sluice.config.WriterConfig;
+import reactor.core.publisher.Mono;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * The one way into stored time series, for the HTTP routes and any other reader: plans a range query
+ * ({@link QueryEngine}), answers it from the {@link QueryCache} or runs and merges it, and serves series and label
+ * discovery, all scoped to one tenant and within the {@code query.*} limits.
+ *
+ * <p>Failures are typed: {@link QueryLimitException} (a {@code query.*} limit), {@link QueryException} (PostgreSQL
+ * refused the query: a regular expression it rejects, the statement timeout), and otherwise PostgreSQL's own
+ * failures (unreachable, deadline passed: see {@link io.sluice.storage.postgres.PostgresCalls}).
+ */
+public final class Queries {
+
+    /** Most names or values a discovery call returns. */
+    public static final int MAX_DISCOVERY = 10_000;
+
+    private final QueryRepository repository;
+    private final QueryEngine engine;
+    private final QueryCache cache;
+    private final int maxSeries;
+
+    /**
+     * @param lateWindow {@code ingest.late-window}: ranges that end before it can no longer change, and stay cached
+     */
+    public Queries(QueryRepository repository, QueryConfig limits, WriterConfig retention, Duration lateWindow,
+                   Clock clock, MeterRegistry registry) {
+        this.repository = repository;
+        this.engine = new QueryEngine(repository, limits, retention, clock);
+        this.cache = new QueryCache(limits.cacheMaxBytes(), lateWindow, clock, registry);
+        this.maxSeries = limits.maxSeries();
+    }
+
+    /**
+     * The series of {@code metric} matching every matcher over {@code [from, to)}, {@code aggregation} per step (per
+     * group when {@code groupBy} is not empty), with where the answer came from (cache hit, miss, or stale because
+     * PostgreSQL failed). Fails with {@link QueryLimitException} when the range, the points per series or the
+     * series are over their limits.
+     */
+    public Mono<QueryCache.Answer> range(String tenant, String metric, List<Matcher> matchers, Instant from,
+                                         Instant to, Duration step, Aggregation aggregation, List<String> groupBy) {
+        return Mono.defer(() -> {
+            SeriesQuery query = engine.plan(tenant, metric, matchers, from, to, step, aggregation, groupBy);
+            // concurrent identical queries share one load: one caller going away must not cancel it for the others
+            return Mono.fromFuture(cache.get(query, q -> engine.run(q).toFuture()), true);
+        });
+    }
+
+    /**
+     * The tenant's series of {@code metric} (any metric when null) matching every matcher. Fails with
+     * {@link QueryLimitException} {@code too_many_series} when more than {@code query.max-series} match.
+     */
+    public Mono<List<SeriesInfo>> series(String tenant, String metric, List<Matcher> matchers) {
+        return repository.findSeries(tenant, metric, matchers, maxSeries + 1).flatMap(series -> series.size() > maxSeries
+                ? Mono.error(new QueryLimitException("too_many_series", "more than " + maxSeries
+                        + " series match (query.max-series); add matchers"))
+                : Mono.just(series));
+    }
+
+    /** Label names the tenant's series use, sorted, at most {@link #MAX_DISCOVERY}. */
+    public Mono<List<String>> labelNames(String tenant) {
+        return repository.labelNames(tenant, MAX_DISCOVERY);
+    }
+
+    /** Values of one label across the tenant's series, sorted, at most {@link #MAX_DISCOVERY}. */
+    public Mono<List<String>> labelValues(String tenant, String label) {
+        return repository.labelValues(tenant, label, MAX_DISCOVERY);
+    }
+}
