@@ -84,8 +84,8 @@ class SluiceProcessTest {
                         .extracting(StoredSamples.Sample::value).containsExactly(7.0));
                 assertThat(get(port, "/metrics").body()).as("no writer in the gateway-only process")
                         .doesNotContain("sluice_writer_rows_total");
-                assertThat(get(admin, "/metrics").body()).contains("sluice_writer_rows_total{application=\"sluice\","
-                        + "table=\"samples\"} 1.0");
+                assertThat(get(admin, "/metrics").body()).as("the writer-only process stored it")
+                        .containsPattern("sluice_writer_rows_total\\{application=\"sluice\",table=\"samples\"} [1-9]");
             }
         }
     }

@@ -223,6 +223,8 @@ public final class StorageWriter implements AutoCloseable {
         this.deadlineExceeded = Counter.builder("sluice_writer_deadline_exceeded")
                 .description("Writer transactions cancelled (rolled back, retried) after writer.transaction-timeout")
                 .register(registry);
+        Gauge.builder("sluice_writer_partitions", owned, Set::size)
+                .description("Partitions the writers' consumer group gives this writer now").register(registry);
         this.batchTimer = Timer.builder("sluice_writer_batch").description("One partition batch, end to end")
                 .publishPercentiles(0.5, 0.99).register(registry);
     }
