@@ -14,6 +14,7 @@ import reactor.kafka.receiver.ReceiverOptions;
 import reactor.kafka.sender.KafkaSender;
 import reactor.kafka.sender.SenderOptions;
 
+import java.time.Duration;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
@@ -83,7 +84,11 @@ public final class KafkaClients {
         props.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, Math.max(1_000, sessionMs / 3));
         props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, writer.maxBatchRecords());
         props.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, (int) Math.min(Integer.MAX_VALUE, writer.maxBatchBytes()));
-        return KafkaReceiver.create(placement.apply(ReceiverOptions.create(props)));
+        // No delay of a rebalance for records still in the pipeline: reactor-kafka would wait (60 s by default) for them
+        // to be acknowledged, and the writer acknowledges nothing to Kafka (its offsets are in PostgreSQL, where a run
+        // the partition's new owner applies first is skipped by the old one, and the other way round).
+        return KafkaReceiver.create(placement.apply(ReceiverOptions.<byte[], byte[]>create(props)
+                .maxDelayRebalance(Duration.ZERO)));
     }
 
     /**
