@@ -1,5 +1,24 @@
 package io.sluice.gateway;
 
+import io.sluice.gateway.events.EventsApi;
+import io.sluice.gateway.http.ShutdownGate;
+import io.sluice.gateway.links.ClickTracker;
+import io.sluice.gateway.links.LinkInvalidation;
+import io.sluice.gateway.links.LinkRules;
+import io.sluice.gateway.links.LinksApi;
+import io.sluice.gateway.links.RedirectCache;
+import io.sluice.gateway.links.Redirects;
+import io.sluice.gateway.query.QueryRoutes;
+import io.sluice.gateway.server.NodeAddresses;
+import io.sluice.storage.cluster.ClusterNodes;
+import io.sluice.storage.cluster.NodeHeartbeat;
+import io.sluice.storage.events.EventStore;
+import io.sluice.storage.kafka.ResilientSink;
+import io.sluice.storage.links.LinkStore;
+import io.sluice.storage.query.Queries;
+import io.sluice.storage.query.QueryRepository;
+import io.sluice.storage.spool.Spool;
+import io.sluice.storage.writer.DeadLetters;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpMethod;
 import io.r2dbc.pool.ConnectionPool;
@@ -70,12 +89,12 @@ public final class GatewayRole implements RunningRole {
     private final Ticker authTicker;
     private AutoCloseable topicsSetup;
     private ReactorKafkaSink sink;
-    private io.sluice.storage.kafka.ResilientSink durable;
-    private io.sluice.gateway.links.ClickTracker clicks;
-    private io.sluice.gateway.links.LinkInvalidation invalidation;
+    private ResilientSink durable;
+    private ClickTracker clicks;
+    private LinkInvalidation invalidation;
     private BinarySessions binarySessions;
-    private io.sluice.gateway.http.ShutdownGate httpGate;
-    private io.sluice.storage.cluster.NodeHeartbeat heartbeat;
+    private ShutdownGate httpGate;
+    private NodeHeartbeat heartbeat;
     private int binaryPort = EdgeConfig.NO_PORT;
     private final AtomicBoolean draining = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -145,23 +164,23 @@ public final class GatewayRole implements RunningRole {
         awaitTopics(topics);
         readiness = List.of(kafkaCheck, topics.check(), new PostgresCheck(postgresCalls));
         HealthRoutes health = new HealthRoutes(readiness,
-                List.of(new io.sluice.storage.writer.DeadLetters(postgresCalls.connections())
+                List.of(new DeadLetters(postgresCalls.connections())
                         .notice(count -> postgresCalls.call("health.dead_letters", count))),
                 config.server().healthTimeout(), draining::get);
         sink = new ReactorKafkaSink(config.kafka());
-        io.sluice.storage.spool.Spool spool;
+        Spool spool;
         try {
-            spool = io.sluice.storage.spool.Spool.open(config.spool());
+            spool = Spool.open(config.spool());
         } catch (java.io.IOException e) {
             throw new IllegalStateException("spool.dir: " + config.spool().dir().toAbsolutePath()
                     + " cannot be used (" + e.getMessage() + ")", e);
         }
-        durable = new io.sluice.storage.kafka.ResilientSink(sinkDecorator.apply(sink), topics, spool,
+        durable = new ResilientSink(sinkDecorator.apply(sink), topics, spool,
                 config.spool().kafkaSendTimeout(), sink::connected, metrics.registry())
                 .start();
         // tiers are cluster-wide: each gateway enforces its share, tier / live gateways (cluster_nodes heartbeat)
-        heartbeat = new io.sluice.storage.cluster.NodeHeartbeat(new io.sluice.storage.cluster.ClusterNodes(postgresCalls),
-                io.sluice.storage.cluster.NodeHeartbeat.nodeId(config.cluster()), config.roles(), config.cluster(),
+        heartbeat = new NodeHeartbeat(new ClusterNodes(postgresCalls),
+                NodeHeartbeat.nodeId(config.cluster()), config.roles(), config.cluster(),
                 config.postgres().callTimeout(), metrics.registry()).start();
         TenantRateLimiter limiter = new TenantRateLimiter(config.tenants(), TimeMeter.SYSTEM_NANOTIME,
                 heartbeat::liveGateways, metrics.registry());
@@ -180,24 +199,24 @@ public final class GatewayRole implements RunningRole {
         binarySessions = new BinarySessions(config.edge(), config.ingest(), config.server().idleTimeout(), authenticator, admission,
                 pipeline, ingestMetrics, inFlight, metrics.registry());
         java.time.Clock clock = java.time.Clock.systemUTC();
-        io.sluice.storage.query.Queries queries = new io.sluice.storage.query.Queries(
-                new io.sluice.storage.query.QueryRepository(postgresCalls, config.query().statementTimeout()),
+        Queries queries = new Queries(
+                new QueryRepository(postgresCalls, config.query().statementTimeout()),
                 config.query(), config.writer(), config.ingest().lateWindow(), clock, metrics.registry());
-        io.sluice.gateway.query.QueryRoutes query = new io.sluice.gateway.query.QueryRoutes(queries, clock);
-        io.sluice.storage.links.LinkStore linkStore = new io.sluice.storage.links.LinkStore(postgresCalls);
-        io.sluice.gateway.links.RedirectCache redirectCache = new io.sluice.gateway.links.RedirectCache(linkStore,
+        QueryRoutes query = new QueryRoutes(queries, clock);
+        LinkStore linkStore = new LinkStore(postgresCalls);
+        RedirectCache redirectCache = new RedirectCache(linkStore,
                 config.links(), clock, metrics.registry());
-        clicks = new io.sluice.gateway.links.ClickTracker(config.links().clickQueue(), sink, topics, metrics.registry());
-        invalidation = new io.sluice.gateway.links.LinkInvalidation(config.kafka(), topics, sink, redirectCache,
+        clicks = new ClickTracker(config.links().clickQueue(), sink, topics, metrics.registry());
+        invalidation = new LinkInvalidation(config.kafka(), topics, sink, redirectCache,
                 metrics.registry());
-        io.sluice.gateway.server.NodeAddresses self = io.sluice.gateway.server.NodeAddresses.of(config.server().host(),
+        NodeAddresses self = NodeAddresses.of(config.server().host(),
                 config.links().baseUrl());
-        io.sluice.gateway.links.LinksApi links = new io.sluice.gateway.links.LinksApi(linkStore,
-                new io.sluice.gateway.links.LinkRules(self), invalidation, redirectCache, self::baseUrl, clock);
-        io.sluice.gateway.links.Redirects redirects = new io.sluice.gateway.links.Redirects(redirectCache, clicks,
+        LinksApi links = new LinksApi(linkStore,
+                new LinkRules(self), invalidation, redirectCache, self::baseUrl, clock);
+        Redirects redirects = new Redirects(redirectCache, clicks,
                 config.links(), TimeMeter.SYSTEM_NANOTIME, metrics.registry());
-        io.sluice.gateway.events.EventsApi events = new io.sluice.gateway.events.EventsApi(
-                new io.sluice.storage.events.EventStore(postgresCalls));
+        EventsApi events = new EventsApi(
+                new EventStore(postgresCalls));
         HttpRouter router = HttpRouter.builder(metrics.registry())
                 .route(HttpMethod.GET, "/health/live", health::live)
                 .route(HttpMethod.GET, "/health/ready", health::ready)
@@ -221,7 +240,7 @@ public final class GatewayRole implements RunningRole {
                 .setMaxInitialLineLength(config.server().maxHeaderBytes())
                 .setMaxHeaderSize(config.server().maxHeaderBytes())
                 .setValidateHeaders(true);
-        httpGate = new io.sluice.gateway.http.ShutdownGate(metrics.registry());
+        httpGate = new ShutdownGate(metrics.registry());
         EdgePipeline edge = new EdgePipeline(connectionLimit, config.server().idleTimeout().toSeconds(),
                 ServerTls.load(config.edge()), decoderConfig, config.server().maxBodyBytes(), router, httpGate,
                 binarySessions, config.server().requestLog());

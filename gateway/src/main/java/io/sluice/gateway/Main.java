@@ -1,5 +1,8 @@
 package io.sluice.gateway;
 
+import io.sluice.gateway.admin.DeadLettersCommand;
+import io.sluice.gateway.auth.KeysCommand;
+import io.sluice.gateway.auth.TenantsCommand;
 import io.sluice.config.ConfigArgs;
 import io.sluice.config.ConfigException;
 import io.sluice.config.SluiceConfig;
@@ -149,15 +152,15 @@ public final class Main {
                     return 0;
                 }
                 case "keys" -> {
-                    return io.sluice.gateway.auth.KeysCommand.run(rest.subList(1, rest.size()), config,
+                    return KeysCommand.run(rest.subList(1, rest.size()), config,
                             parsed.explicitlySet(System.getenv()), out, err);
                 }
                 case "dead-letters" -> {
-                    return io.sluice.gateway.admin.DeadLettersCommand.run(rest.subList(1, rest.size()), config,
+                    return DeadLettersCommand.run(rest.subList(1, rest.size()), config,
                             parsed.explicitlySet(System.getenv()), out, err);
                 }
                 case "tenants" -> {
-                    return io.sluice.gateway.auth.TenantsCommand.run(rest.subList(1, rest.size()), config,
+                    return TenantsCommand.run(rest.subList(1, rest.size()), config,
                             parsed.explicitlySet(System.getenv()), out, err);
                 }
                 case "dev", "cluster" -> {

@@ -1,5 +1,7 @@
 package io.sluice.gateway.binary;
 
+import io.sluice.gateway.http.DependencyErrors;
+import io.sluice.storage.postgres.PostgresCalls;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -171,10 +173,10 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
             found = lookup.join();
         } catch (RuntimeException e) {
             // Counted by the authenticator (sluice_auth_rejected{reason="postgres_unavailable"}).
-            Throwable cause = io.sluice.gateway.http.DependencyErrors.unwrap(e);
-            if (io.sluice.storage.postgres.PostgresCalls.isUnavailable(cause)) {
+            Throwable cause = DependencyErrors.unwrap(e);
+            if (PostgresCalls.isUnavailable(cause)) {
                 fail(ErrorCode.RETRY_LATER, "the API key cannot be checked right now (PostgreSQL unavailable); "
-                        + "reconnect in " + io.sluice.storage.postgres.PostgresCalls.RETRY_AFTER.toSeconds() + " s");
+                        + "reconnect in " + PostgresCalls.RETRY_AFTER.toSeconds() + " s");
             } else {
                 log.error("{} API key lookup failed", ctx.channel(), cause);
                 fail(ErrorCode.INTERNAL_ERROR, "internal error while checking the API key; reconnect later");

@@ -1,5 +1,7 @@
 package io.sluice.gateway.links;
 
+import io.sluice.storage.health.BreakerGauge;
+import io.sluice.storage.time.ClockTicker;
 import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
@@ -48,9 +50,9 @@ public final class RedirectCache {
         this.breaker = CircuitBreaker.of("postgres-links", CircuitBreakerConfig.custom()
                 .slidingWindowSize(20).minimumNumberOfCalls(5).failureRateThreshold(50)
                 .waitDurationInOpenState(Duration.ofSeconds(5)).build());
-        io.sluice.storage.health.BreakerGauge.register(registry, "sluice_links_breaker_state",
+        BreakerGauge.register(registry, "sluice_links_breaker_state",
                 "Redirect path's PostgreSQL", breaker);
-        Ticker ticker = io.sluice.storage.time.ClockTicker.of(clock);
+        Ticker ticker = ClockTicker.of(clock);
         this.lastKnown = Caffeine.newBuilder().maximumSize(config.cacheMaxEntries()).ticker(ticker)
                 .expireAfterWrite(STALE_FOR).build();
         long maxTtl = config.cacheTtl().toNanos();

@@ -1,5 +1,6 @@
 package io.sluice.gateway.links;
 
+import io.sluice.storage.postgres.PostgresCalls;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.github.bucket4j.Bucket;
@@ -90,7 +91,7 @@ public final class Redirects {
         try {
             entry = f.join();
         } catch (RuntimeException e) {
-            if (io.sluice.storage.postgres.PostgresCalls.isUnavailable(DependencyErrors.unwrap(e))) {
+            if (PostgresCalls.isUnavailable(DependencyErrors.unwrap(e))) {
                 unavailable.increment();
             }
             DependencyErrors.respond(exchange, "the link " + code + " cannot be looked up", e);

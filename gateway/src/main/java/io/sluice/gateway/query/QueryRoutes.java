@@ -1,5 +1,6 @@
 package io.sluice.gateway.query;
 
+import io.sluice.storage.query.Matcher;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpExchange;
@@ -90,7 +91,7 @@ public final class QueryRoutes {
     public void series(HttpExchange exchange, Principal principal) {
         QueryParams params;
         String metric;
-        List<io.sluice.storage.query.Matcher> matchers;
+        List<Matcher> matchers;
         try {
             params = params(exchange);
             metric = params.metric(false);
