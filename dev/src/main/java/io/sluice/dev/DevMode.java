@@ -16,6 +16,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
+import java.util.List;
 
 /**
  * {@code sluice dev}: embedded real Kafka and PostgreSQL under {@code dev.data-dir}, migrations, every
@@ -88,29 +89,16 @@ public final class DevMode implements AutoCloseable {
                 .put("KAFKA_BOOTSTRAP", infrastructure.kafka().bootstrapServers())
                 .put("PG_URL", infrastructure.postgres().url())
                 .put("DEV_API_KEY", devKey.key());
-        Path file;
-        try {
-            file = endpoints.writeTo(dataDir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("could not write " + dataDir.resolve(EndpointsFile.FILE_NAME), e);
-        }
-        String rule = "-".repeat(72);
-        out.println(rule);
-        out.println("  Sluice dev is running");
-        out.println();
-        out.println("  HTTP       " + httpUrl() + "   (try " + httpUrl() + "/health/ready)");
-        out.println("  Kafka      " + infrastructure.kafka().bootstrapServers());
-        out.println("  Postgres   " + infrastructure.postgres().url());
-        out.println("  Metrics    " + httpUrl() + "/metrics");
-        out.println("  API key    " + devKey.key() + "   (tenant '" + DEV_TENANT + "', "
-                + devKey.tier().name().toLowerCase(java.util.Locale.ROOT) + " tier; "
-                + (devKey.reused() ? "kept from the last run" : "new") + ", in " + DevKey.FILE_NAME
-                + "; --reset-key for a new one)");
-        out.println();
-        out.println("  Endpoints written to " + file);
-        out.println("  Data in " + dataDir + "; Ctrl-C stops everything.");
-        out.println(rule);
-        out.flush();
+        Banner.announce(out, dataDir, endpoints, "Sluice dev is running", List.of(
+                "HTTP       " + httpUrl() + "   (try " + httpUrl() + "/health/ready)",
+                "Kafka      " + infrastructure.kafka().bootstrapServers(),
+                "Postgres   " + infrastructure.postgres().url(),
+                "Metrics    " + httpUrl() + "/metrics",
+                "API key    " + devKey.key() + "   (tenant '" + DEV_TENANT + "', "
+                        + devKey.tier().name().toLowerCase(java.util.Locale.ROOT) + " tier; "
+                        + (devKey.reused() ? "kept from the last run" : "new") + ", in " + DevKey.FILE_NAME
+                        + "; --reset-key for a new one)"),
+                "Data in " + dataDir + "; Ctrl-C stops everything.");
     }
 
     /** Stops the process (the gateway first, then the writer), then the embedded servers, and removes endpoints.env. */

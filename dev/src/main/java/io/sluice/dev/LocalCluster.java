@@ -207,31 +207,17 @@ public final class LocalCluster implements AutoCloseable {
         endpoints.put("KAFKA_BOOTSTRAP", kafka.bootstrapServers())
                 .put("PG_URL", postgres.url())
                 .put("DEV_API_KEY", devKey.key());
-        Path file;
-        try {
-            file = endpoints.writeTo(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("could not write " + dir.resolve(EndpointsFile.FILE_NAME), e);
+        List<String> parts = new ArrayList<>();
+        for (ClusterNode node : concat(gateways, writers)) {
+            parts.add(String.format("%-10s %s   (pid %d; %s)", node.name(), node.url(), node.pid(),
+                    node.role().equals("gateway") ? "API, /health/ready, /metrics" : "admin: /health/ready, /metrics"));
         }
-        String rule = "-".repeat(72);
-        out.println(rule);
-        out.println("  Sluice cluster is running");
-        out.println();
-        for (ClusterNode node : gateways) {
-            out.printf("  %-10s %s   (pid %d; API, /health/ready, /metrics)%n", node.name(), node.url(), node.pid());
-        }
-        for (ClusterNode node : writers) {
-            out.printf("  %-10s %s   (pid %d; admin: /health/ready, /metrics)%n", node.name(), node.url(), node.pid());
-        }
-        out.println("  Kafka      " + kafka.bootstrapServers() + "   (" + kafka.nodes().size() + " brokers, replication "
+        parts.add("Kafka      " + kafka.bootstrapServers() + "   (" + kafka.nodes().size() + " brokers, replication "
                 + kafka.replicationFactor() + ")");
-        out.println("  Postgres   " + postgres.url());
-        out.println("  API key    " + devKey.key() + "   (tenant '" + DevMode.DEV_TENANT + "')");
-        out.println();
-        out.println("  Endpoints written to " + file);
-        out.println("  Logs and data in " + dir + "; Ctrl-C stops everything.");
-        out.println(rule);
-        out.flush();
+        parts.add("Postgres   " + postgres.url());
+        parts.add("API key    " + devKey.key() + "   (tenant '" + DevMode.DEV_TENANT + "')");
+        Banner.announce(out, dir, endpoints, "Sluice cluster is running", parts,
+                "Logs and data in " + dir + "; Ctrl-C stops everything.");
     }
 
     /** Stops the gateways (they drain into Kafka), then the writers, then Kafka and PostgreSQL. */

@@ -31,7 +31,7 @@ public final class EndpointsFile {
 
     /** Writes the file atomically (a reader never sees half of it). */
     public Path writeTo(Path dir) throws IOException {
-        StringBuilder text = new StringBuilder("# Written by `sluice dev`; valid while it runs.\n");
+        StringBuilder text = new StringBuilder("# Written by `sluice dev` or `sluice cluster`; valid while it runs.\n");
         entries.forEach((k, v) -> text.append(k).append('=').append(v).append('\n'));
         Files.createDirectories(dir);
         Path tmp = dir.resolve(FILE_NAME + ".tmp");
