@@ -420,7 +420,7 @@ class CompactionTest {
         }
 
         long applied() {
-            return writer.appliedOffsets().get(new TopicPartition(topics.metrics(), 0));
+            return writer.appliedOffsets().getOrDefault(new TopicPartition(topics.metrics(), 0), 0L);
         }
 
         /** One record of these samples of one series; values are {@code tag * 1e6 + index}, so resends differ. */

@@ -91,7 +91,7 @@ class DeadLettersTest {
         writer.start();
 
         TopicPartition tp = new TopicPartition(topics.metrics(), 0);
-        await().atMost(WAIT).until(() -> writer.appliedOffsets().get(tp) == 3);
+        await().atMost(WAIT).until(() -> writer.appliedOffsets().getOrDefault(tp, 0L) == 3);
         assertThat(StoredSamples.of(pool, tenant)).extracting(StoredSamples.Sample::name)
                 .containsExactly("ok.after", "ok.after", "ok.before", "ok.before");
         List<DeadLetters.DeadLetter> letters = new DeadLetters(pool).list(false, 0, 10).block(WAIT);
@@ -114,7 +114,7 @@ class DeadLettersTest {
         produce(topics.metrics(), samples("ok", base, 1.0));
         writer.start();
 
-        await().atMost(WAIT).until(() -> writer.appliedOffsets().get(new TopicPartition(topics.metrics(), 0)) == 2);
+        await().atMost(WAIT).until(() -> writer.appliedOffsets().getOrDefault(new TopicPartition(topics.metrics(), 0), 0L) == 2);
         assertThat(StoredSamples.of(pool, tenant)).extracting(StoredSamples.Sample::name).containsExactly("ok");
         List<DeadLetters.DeadLetter> letters = new DeadLetters(pool).list(false, 0, 10).block(WAIT);
         assertThat(letters).extracting(DeadLetters.DeadLetter::reason, DeadLetters.DeadLetter::offset)
@@ -132,7 +132,7 @@ class DeadLettersTest {
         produce(topics.events(), events(base, "deploy", "e-3"));
         writer.start();
 
-        await().atMost(WAIT).until(() -> writer.appliedOffsets().get(new TopicPartition(topics.events(), 0)) == 3);
+        await().atMost(WAIT).until(() -> writer.appliedOffsets().getOrDefault(new TopicPartition(topics.events(), 0), 0L) == 3);
         assertThat(strings("SELECT event_id FROM events ORDER BY 1")).containsExactly("e-1", "e-3");
         DeadLetters.DeadLetter letter = new DeadLetters(pool).list(false, 0, 10).block(WAIT).get(0);
         assertThat(letter.sqlState()).isEqualTo("23514");
