@@ -13,7 +13,8 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The decorator every API route wears: authenticates {@code Authorization: Bearer KEY} (401 otherwise; 503
+ * The decorator every API route wears: authenticates the request's API key ({@link Authenticator#apiKey}: {@code
+ * Authorization: Bearer KEY}, {@code Token KEY}, {@code Basic} or the {@code p} query parameter; 401 otherwise; 503
  * with {@code Retry-After} when the key cannot be checked, see {@link DependencyErrors}),
  * takes one token from the tenant's request bucket (429 with {@code Retry-After} and {@code RateLimit-*}
  * headers otherwise), then serves the route on the connection's event loop.
@@ -30,7 +31,7 @@ public final class ApiGuard {
 
     public Route guard(TenantRoute route) {
         return exchange -> {
-            String key = Authenticator.bearer(exchange.headers().get(HttpHeaderNames.AUTHORIZATION));
+            String key = Authenticator.apiKey(exchange.headers().get(HttpHeaderNames.AUTHORIZATION), exchange.uri());
             CompletableFuture<Optional<Principal>> principal = authenticator.authenticate(key);
             if (principal.isDone()) {
                 admit(exchange, principal, route);
@@ -57,7 +58,7 @@ public final class ApiGuard {
         if (principal.isEmpty()) {
             exchange.responseHeaders().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
             exchange.error(HttpResponseStatus.UNAUTHORIZED, "unauthorized",
-                    "missing or invalid API key; send Authorization: Bearer <key>");
+                    "missing or invalid API key; send Authorization: Bearer <key> (or Token <key>)");
             return;
         }
         exchange.tenant(principal.get().tenant());

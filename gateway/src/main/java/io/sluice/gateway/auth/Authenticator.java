@@ -12,6 +12,11 @@ import io.sluice.config.AuthConfig;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.auth.Principal;
 
+import io.netty.handler.codec.http.QueryStringDecoder;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -160,12 +165,48 @@ public final class Authenticator {
         return found;
     }
 
-    /** The key in an {@code Authorization: Bearer KEY} header value, or null. */
-    public static String bearer(String authorization) {
-        if (authorization == null || authorization.length() < 8
-                || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+    /**
+     * The API key a request presents, or null: from its {@code Authorization} header ({@code Bearer KEY},
+     * {@code Token KEY} as InfluxDB 2 clients send it, or {@code Basic} with the key as the password, as InfluxDB 1
+     * clients send a user name and password); without that header, from the {@code p} query parameter (InfluxDB 1's
+     * {@code u} and {@code p}; {@code u} is not used). Every route reads its key here.
+     */
+    public static String apiKey(String authorization, String uri) {
+        if (authorization != null) {
+            String key = scheme(authorization, "Bearer ");
+            if (key == null) {
+                key = scheme(authorization, "Token ");
+            }
+            if (key == null) {
+                String basic = scheme(authorization, "Basic ");
+                key = basic == null ? null : basicPassword(basic);
+            }
+            return key;
+        }
+        int query = uri.indexOf('?');
+        if (query < 0) {
             return null;
         }
-        return authorization.substring(7).strip();
+        List<String> p = new QueryStringDecoder(uri).parameters().get("p");
+        return p == null || p.isEmpty() ? null : p.get(0);
+    }
+
+    private static String scheme(String authorization, String scheme) {
+        if (authorization.length() <= scheme.length()
+                || !authorization.regionMatches(true, 0, scheme, 0, scheme.length())) {
+            return null;
+        }
+        return authorization.substring(scheme.length()).strip();
+    }
+
+    /** The password of {@code user:password} in Base64, or null when it is not that. */
+    private static String basicPassword(String credentials) {
+        try {
+            String decoded = new String(Base64.getDecoder().decode(credentials), StandardCharsets.UTF_8);
+            int colon = decoded.indexOf(':');
+            return colon < 0 ? null : decoded.substring(colon + 1);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
     }
 }

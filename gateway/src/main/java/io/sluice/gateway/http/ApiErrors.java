@@ -25,6 +25,15 @@ public final class ApiErrors {
 
     /** Writes the error document; {@code details} adds fields inside {@code error} (may be null). */
     public static Json.Writer body(HttpResponseStatus status, String code, String message, Json.Writer details) {
+        return body(status, code, message, details, null);
+    }
+
+    /**
+     * The error document with more fields beside {@code error} ({@code outside}, may be null), for a client of
+     * another API that reads its own fields (e.g. InfluxDB's {@code code} and {@code message}).
+     */
+    public static Json.Writer body(HttpResponseStatus status, String code, String message, Json.Writer details,
+                                   Json.Writer outside) {
         return json -> {
             json.writeStartObject();
             json.writeObjectFieldStart("error");
@@ -35,6 +44,9 @@ public final class ApiErrors {
                 details.write(json);
             }
             json.writeEndObject();
+            if (outside != null) {
+                outside.write(json);
+            }
             json.writeEndObject();
         };
     }

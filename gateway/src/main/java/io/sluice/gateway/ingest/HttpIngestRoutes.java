@@ -41,6 +41,47 @@ public final class HttpIngestRoutes {
         if (batch == null) {
             return;
         }
+        admitSamples(exchange, principal, batch, TRANSPORT, JSON_ANSWER);
+    }
+
+    /**
+     * How a format answers a batch that passed or failed as a whole; every other answer (429, 503 with
+     * {@code Retry-After}, 500) is the same for every format, in the API's error shape.
+     */
+    public interface Answer {
+
+        /** The {@code accepted} items of {@code batch} are durable; the others are its rejections. */
+        void durable(HttpExchange exchange, int accepted, ParsedBatch batch);
+
+        /** No item of {@code batch} was accepted: each was refused (its rejections), or it held none. */
+        void noneValid(HttpExchange exchange, ParsedBatch batch);
+    }
+
+    private static final Answer JSON_ANSWER = new Answer() {
+        @Override
+        public void durable(HttpExchange exchange, int accepted, ParsedBatch batch) {
+            exchange.respondJson(HttpResponseStatus.ACCEPTED, json -> {
+                json.writeStartObject();
+                json.writeNumberField("accepted", accepted);
+                writeRejections(json, batch);
+                json.writeEndObject();
+            });
+        }
+
+        @Override
+        public void noneValid(HttpExchange exchange, ParsedBatch batch) {
+            exchange.error(HttpResponseStatus.UNPROCESSABLE_ENTITY, "no_valid_items",
+                    "none of the " + batch.total() + " samples is valid", json -> writeRejections(json, batch));
+        }
+    };
+
+    /**
+     * The admission of a decoded batch of samples, whatever format it came in: each sample's series against the
+     * tenant's cardinality limit, then the batch gates ({@link Admission#admitBatch}), the pipeline, and the answer
+     * once Kafka acknowledged (or could not). Rejections are counted under {@code transport}.
+     */
+    public void admitSamples(HttpExchange exchange, Principal principal, ParsedBatch batch, String transport,
+                             Answer answer) {
         List<ParsedBatch.Sample> admitted = new ArrayList<>(batch.samples().size());
         List<Rejection> rejections = new ArrayList<>(batch.rejections());
         long tenantHash = SeriesIds.tenantHash(principal.tenant());
@@ -54,7 +95,7 @@ public final class HttpIngestRoutes {
         }
         rejections.sort(java.util.Comparator.comparingInt(Rejection::index));
         ParsedBatch checked = new ParsedBatch(admitted, List.of(), rejections, batch.total());
-        accept(exchange, principal, checked, "samples",
+        accept(exchange, principal, checked, "samples", transport, answer,
                 () -> pipeline.submitSamples(principal.tenant(), admitted));
     }
 
@@ -63,7 +104,18 @@ public final class HttpIngestRoutes {
         if (batch == null) {
             return;
         }
-        accept(exchange, principal, batch, "events", () -> pipeline.submitEvents(principal.tenant(), batch.events()));
+        accept(exchange, principal, batch, "events", TRANSPORT, new Answer() {
+            @Override
+            public void durable(HttpExchange exchange, int accepted, ParsedBatch batch) {
+                JSON_ANSWER.durable(exchange, accepted, batch);
+            }
+
+            @Override
+            public void noneValid(HttpExchange exchange, ParsedBatch batch) {
+                exchange.error(HttpResponseStatus.UNPROCESSABLE_ENTITY, "no_valid_items",
+                        "none of the " + batch.total() + " events is valid", json -> writeRejections(json, batch));
+            }
+        }, () -> pipeline.submitEvents(principal.tenant(), batch.events()));
     }
 
     private ParsedBatch parse(HttpExchange exchange, boolean samples) {
@@ -78,19 +130,18 @@ public final class HttpIngestRoutes {
         }
     }
 
-    private void accept(HttpExchange exchange, Principal principal, ParsedBatch batch, String kind,
-                        java.util.function.Supplier<CompletableFuture<Void>> submit) {
+    private void accept(HttpExchange exchange, Principal principal, ParsedBatch batch, String kind, String transport,
+                        Answer answer, java.util.function.Supplier<CompletableFuture<Void>> submit) {
         for (Rejection r : batch.rejections()) {
-            admission.refused(r.reason(), TRANSPORT, 1);
+            admission.refused(r.reason(), transport, 1);
         }
         int accepted = batch.accepted();
         if (accepted == 0) {
-            exchange.error(HttpResponseStatus.UNPROCESSABLE_ENTITY, "no_valid_items",
-                    "none of the " + batch.total() + " " + kind + " is valid", json -> writeRejections(json, batch));
+            answer.noneValid(exchange, batch);
             return;
         }
         long bytes = exchange.body().readableBytes();
-        Admission.BatchVerdict verdict = admission.admitBatch(principal, TRANSPORT, accepted, bytes);
+        Admission.BatchVerdict verdict = admission.admitBatch(principal, transport, accepted, bytes);
         switch (verdict.outcome()) {
             case ADMITTED -> { }
             case SATURATED -> {
@@ -116,7 +167,7 @@ public final class HttpIngestRoutes {
         durable.whenComplete((ok, err) -> admission.release(accepted, bytes));
         durable.whenComplete((ok, err) -> exchange.onEventLoop(() -> {
             if (err != null) {
-                admission.refused("unavailable", TRANSPORT, accepted);
+                admission.refused("unavailable", transport, accepted);
                 log.warn("Ingest batch of {} {} for {} not acknowledged: {}", accepted, kind, principal.tenant(),
                         err.toString());
                 exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER, 5);
@@ -124,13 +175,8 @@ public final class HttpIngestRoutes {
                         "the batch could not be made durable; nothing was accepted, retry");
                 return;
             }
-            admission.accepted(principal.tenant(), kind, TRANSPORT, accepted);
-            exchange.respondJson(HttpResponseStatus.ACCEPTED, json -> {
-                json.writeStartObject();
-                json.writeNumberField("accepted", accepted);
-                writeRejections(json, batch);
-                json.writeEndObject();
-            });
+            admission.accepted(principal.tenant(), kind, transport, accepted);
+            answer.durable(exchange, accepted, batch);
         }));
     }
 

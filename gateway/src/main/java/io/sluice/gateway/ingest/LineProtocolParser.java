@@ -1,0 +1,562 @@
+package io.sluice.gateway.ingest;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.sluice.config.IngestConfig;
+import io.sluice.protocol.record.Series;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Decodes an InfluxDB line-protocol body into samples, in one pass over its bytes, and hands each point to
+ * {@link Admission} (the same rules as the JSON and binary paths).
+ *
+ * <pre>
+ * measurement[,tag_key=tag_value...] field_key=field_value[,field_key=field_value...] [timestamp]
+ * </pre>
+ *
+ * <p><b>Syntax</b>, as InfluxDB documents it. Lines end with {@code \n} (a {@code \r} before it is ignored); blank
+ * lines and lines starting with {@code #} are skipped, as is whitespace before a line. A backslash escapes, in the
+ * measurement, a comma or a space; in tag keys, tag values and field keys, a comma, an equals sign or a space; in a
+ * double-quoted string field value, a double quote; and everywhere a backslash ({@code \\} is one backslash). A
+ * backslash before any other character is a literal backslash. An unescaped equals sign in a tag value is an error;
+ * a string field value may span lines. Field values: a float ({@code -1.5}, {@code 2e3}; {@code NaN} and {@code Inf}
+ * are refused, as InfluxDB refuses them, and so is a float beyond the range of a double), an integer {@code 12i}
+ * (64-bit signed), an unsigned integer {@code 12u} (64-bit), a boolean ({@code t T true True TRUE f F false False
+ * FALSE}), or a string {@code "…"}. The timestamp is an integer in the request's {@link Precision} (default
+ * nanoseconds), floored to milliseconds; without one the point is at the gateway's now. Names and values must be
+ * valid UTF-8.
+ *
+ * <p><b>Mapping.</b> Each integer, unsigned, float or boolean field becomes one sample named
+ * {@code <measurement>_<field key>} (both sanitised: every character a metric name may not hold becomes {@code _},
+ * and a leading digit gets a {@code _} before it); its value is the number as a double (integers beyond 2^53 lose
+ * precision, as any double does), a boolean 1 or 0. Tags become labels, their keys sanitised to label-name
+ * characters the same way, values as given. String fields are not stored (Sluice's samples are numbers): each is
+ * dropped and counted ({@link #STRING_FIELD}). A field key given twice on a line keeps its last value, as in
+ * InfluxDB.
+ *
+ * <p><b>Partial acceptance.</b> A line that does not parse, or whose samples {@link Admission} refuses (any of
+ * them: the point is refused whole), is a {@link Rejection} whose index is its 1-based line number; the other lines
+ * count. Only more than {@code ingest.max-items-per-request} samples in one body is refused whole
+ * ({@code too_many_items}).
+ */
+public final class LineProtocolParser {
+
+    /** The reason a string field is counted under when it is dropped. */
+    public static final String STRING_FIELD = "string_field";
+
+    /** The units a timestamp may be given in ({@code precision=}). */
+    public enum Precision {
+        NS, US, MS, S, M, H;
+
+        /**
+         * The precision named by a request: {@code ns}, {@code us}, {@code ms}, {@code s}, and for the v1 API also
+         * InfluxDB 1.x's {@code n}, {@code u}, {@code m} and {@code h}; {@code NS} when absent; null when unknown.
+         */
+        public static Precision parse(String name, boolean v1) {
+            if (name == null || name.isEmpty()) {
+                return NS;
+            }
+            return switch (name) {
+                case "ns" -> NS;
+                case "us" -> US;
+                case "ms" -> MS;
+                case "s" -> S;
+                case "n" -> v1 ? NS : null;
+                case "u" -> v1 ? US : null;
+                case "m" -> v1 ? M : null;
+                case "h" -> v1 ? H : null;
+                default -> null;
+            };
+        }
+
+        /** {@code t} of this unit in epoch milliseconds; throws {@link ArithmeticException} when out of range. */
+        long toMillis(long t) {
+            return switch (this) {
+                case NS -> Math.floorDiv(t, 1_000_000L);
+                case US -> Math.floorDiv(t, 1_000L);
+                case MS -> t;
+                case S -> Math.multiplyExact(t, 1_000L);
+                case M -> Math.multiplyExact(t, 60_000L);
+                case H -> Math.multiplyExact(t, 3_600_000L);
+            };
+        }
+    }
+
+    /**
+     * What a body held.
+     *
+     * @param batch        the samples (their index is their line's number) and refused lines (index = line number),
+     *                     in line order; {@code total} is the number of samples plus refused lines
+     * @param points       the lines that held a point (not blank, not a comment)
+     * @param stringFields the string fields dropped
+     */
+    public record Result(ParsedBatch batch, int points, int stringFields) {
+    }
+
+    private final IngestConfig limits;
+    private final Admission admission;
+
+    public LineProtocolParser(IngestConfig limits, Admission admission) {
+        this.limits = limits;
+        this.admission = admission;
+    }
+
+    public Result parse(ByteBuf body, Precision precision) throws MalformedBatchException {
+        int length = body.readableBytes();
+        byte[] bytes = ByteBufUtil.getBytes(body, body.readerIndex(), length, false); // copies unless it is the array
+        return new Cursor(bytes, 0, length, precision, admission.now()).run();
+    }
+
+    /** Thrown inside a line; the line is refused with this reason and the cursor moves to the next line. */
+    private static final class LineError extends Exception {
+        private static final long serialVersionUID = 1L;
+        final String reason;
+
+        LineError(String reason, String message) {
+            super(message, null, false, false);
+            this.reason = reason;
+        }
+    }
+
+    /** A field of a line: its key and its value (NaN-free double, or null for a string field). */
+    private record Field(String key, Double value) {
+    }
+
+    private final class Cursor {
+        private final byte[] b;
+        private final int end;
+        private final Precision precision;
+        private final long now;
+        private byte[] raw = new byte[64];
+        private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+        private int pos;
+        private int line = 1;
+        private int points;
+        private int stringFields;
+        private int samples;
+        private final List<ParsedBatch.Sample> valid = new ArrayList<>();
+        private final List<Rejection> rejections = new ArrayList<>();
+
+        Cursor(byte[] b, int start, int end, Precision precision, long now) {
+            this.b = b;
+            this.pos = start;
+            this.end = end;
+            this.precision = precision;
+            this.now = now;
+        }
+
+        Result run() throws MalformedBatchException {
+            while (pos < end) {
+                byte c = b[pos];
+                if (c == ' ' || c == '\t' || c == '\r') {
+                    pos++;
+                    continue;
+                }
+                if (c == '\n') {
+                    pos++;
+                    line++;
+                    continue;
+                }
+                if (c == '#') {
+                    skipLine();
+                    continue;
+                }
+                int lineNumber = line;
+                int lineStart = pos;
+                points++;
+                try {
+                    point(lineNumber);
+                } catch (LineError e) {
+                    int failedAt = pos;
+                    skipLine();
+                    rejections.add(new Rejection(lineNumber, e.reason, "line " + lineNumber + ": unable to parse "
+                            + Admission.quote(text(lineStart, failedAt)) + ": " + e.getMessage()));
+                }
+            }
+            return new Result(new ParsedBatch(valid, List.of(), rejections, valid.size() + rejections.size()),
+                    points, stringFields);
+        }
+
+        /** The line from {@code start} to its end (or to {@code atLeast}, for a line that ran past it), for a message. */
+        private String text(int start, int atLeast) {
+            int stop = start;
+            while (stop < end && b[stop] != '\n') {
+                stop++;
+            }
+            stop = Math.max(stop, Math.min(atLeast, end));
+            while (stop > start && b[stop - 1] == '\r') {
+                stop--;
+            }
+            return new String(b, start, stop - start, StandardCharsets.UTF_8);
+        }
+
+        private void skipLine() {
+            while (pos < end && b[pos] != '\n') {
+                pos++;
+            }
+        }
+
+        /** One point, from its first byte to its line's end (the cursor is then on the {@code \n} or at the end). */
+        private void point(int lineNumber) throws LineError, MalformedBatchException {
+            String measurement = token(Element.MEASUREMENT);
+            if (measurement.isEmpty()) {
+                throw new LineError(Refusal.INVALID_NAME, "missing measurement");
+            }
+            List<String> labels = new ArrayList<>(8);
+            while (pos < end && b[pos] == ',') {
+                pos++;
+                String key = token(Element.TAG_KEY);
+                if (key.isEmpty()) {
+                    throw new LineError(Refusal.INVALID_LABEL, "missing tag key");
+                }
+                if (pos >= end || b[pos] != '=') {
+                    throw new LineError(Refusal.INVALID_LABEL, "missing tag value for tag key " + Admission.quote(key));
+                }
+                pos++;
+                String value = token(Element.TAG_VALUE);
+                if (pos < end && b[pos] == '=') {
+                    throw new LineError(Refusal.INVALID_LABEL, "unescaped '=' in the value of tag " + Admission.quote(key));
+                }
+                if (value.isEmpty()) {
+                    throw new LineError(Refusal.INVALID_LABEL, "missing tag value for tag key " + Admission.quote(key));
+                }
+                labels.add(labelName(key));
+                labels.add(value);
+            }
+            if (pos >= end || b[pos] != ' ') {
+                throw new LineError(Refusal.MISSING_FIELD, "missing fields");
+            }
+            skipSpaces();
+            List<Field> fields = new ArrayList<>(4);
+            while (true) {
+                String key = token(Element.FIELD_KEY);
+                if (key.isEmpty()) {
+                    throw new LineError(Refusal.MISSING_FIELD, "missing field key");
+                }
+                if (pos >= end || b[pos] != '=') {
+                    throw new LineError(Refusal.MISSING_FIELD, "missing field value for field key " + Admission.quote(key));
+                }
+                pos++;
+                Double value = fieldValue(key);
+                fields.removeIf(f -> f.key().equals(key));
+                fields.add(new Field(key, value));
+                if (pos < end && b[pos] == ',') {
+                    pos++;
+                    continue;
+                }
+                break;
+            }
+            long timestamp = timestamp();
+            String prefix = metricName(measurement) + "_";
+            List<ParsedBatch.Sample> out = new ArrayList<>(fields.size());
+            int strings = 0;
+            for (Field f : fields) {
+                if (f.value() == null) {
+                    strings++;
+                    continue;
+                }
+                String name = prefix + metricName(f.key());
+                Refusal refusal = admission.checkSample(name, labels, timestamp, now);
+                if (refusal != null) {
+                    throw new LineError(refusal.reason(), refusal.message());
+                }
+                out.add(new ParsedBatch.Sample(lineNumber, Series.of(name, labels.toArray(String[]::new)), timestamp,
+                        f.value()));
+            }
+            if (samples + out.size() > limits.maxItemsPerRequest()) {
+                throw new MalformedBatchException("too_many_items", "more than " + limits.maxItemsPerRequest()
+                        + " samples in one request (ingest.max-items-per-request); split the batch");
+            }
+            samples += out.size();
+            stringFields += strings;
+            valid.addAll(out);
+        }
+
+        private void skipSpaces() {
+            while (pos < end && b[pos] == ' ') {
+                pos++;
+            }
+        }
+
+        /**
+         * The timestamp after the fields (converted to milliseconds), or now when there is none; ends on the line's
+         * {@code \n} or at the end.
+         */
+        private long timestamp() throws LineError {
+            if (pos < end && b[pos] != ' ' && b[pos] != '\n' && b[pos] != '\r') {
+                throw new LineError(Refusal.INVALID_ITEM, "unexpected character " + Admission.quote(
+                        String.valueOf((char) (b[pos] & 0xff))) + " after a field value");
+            }
+            skipSpaces();
+            int start = pos;
+            while (pos < end && b[pos] != '\n' && b[pos] != ' ' && b[pos] != '\r') {
+                pos++;
+            }
+            int stop = pos;
+            while (pos < end && (b[pos] == ' ' || b[pos] == '\r')) {
+                pos++;
+            }
+            if (pos < end && b[pos] != '\n') {
+                throw new LineError(Refusal.INVALID_TIMESTAMP, "unexpected text after the timestamp");
+            }
+            if (stop == start) {
+                return now;
+            }
+            String text = new String(b, start, stop - start, StandardCharsets.ISO_8859_1);
+            Long t = integer(start, stop);
+            if (t == null) {
+                throw new LineError(Refusal.INVALID_TIMESTAMP, "timestamp " + Admission.quote(text)
+                        + " is not an integer within 64 bits");
+            }
+            try {
+                return precision.toMillis(t);
+            } catch (ArithmeticException e) {
+                throw new LineError(Refusal.INVALID_TIMESTAMP, "timestamp " + text + " in "
+                        + precision.name().toLowerCase(Locale.ROOT) + " is beyond the range of epoch milliseconds");
+            }
+        }
+
+        /** A decimal integer with an optional '-', within 64 bits; null otherwise. */
+        private Long integer(int start, int stop) {
+            boolean negative = b[start] == '-';
+            int i = negative ? start + 1 : start;
+            if (i == stop) {
+                return null;
+            }
+            long v = 0;
+            for (; i < stop; i++) {
+                int d = b[i] - '0';
+                if (d < 0 || d > 9) {
+                    return null;
+                }
+                // accumulate negatively so that Long.MIN_VALUE fits
+                if (v < (Long.MIN_VALUE + d) / 10) {
+                    return null;
+                }
+                v = v * 10 - d;
+            }
+            if (!negative) {
+                if (v == Long.MIN_VALUE) {
+                    return null;
+                }
+                v = -v;
+            }
+            return v;
+        }
+
+        /** A field value; the cursor ends after it. Null for a string (dropped). */
+        private Double fieldValue(String key) throws LineError {
+            if (pos < end && b[pos] == '"') {
+                pos++;
+                boolean closed = false;
+                while (pos < end) {
+                    byte c = b[pos];
+                    if (c == '\\' && pos + 1 < end && (b[pos + 1] == '"' || b[pos + 1] == '\\')) {
+                        pos += 2;
+                        continue;
+                    }
+                    if (c == '\n') {
+                        line++;
+                    } else if (c == '"') {
+                        pos++;
+                        closed = true;
+                        break;
+                    }
+                    pos++;
+                }
+                if (!closed) {
+                    throw new LineError(Refusal.INVALID_ITEM, "unterminated string in field " + Admission.quote(key));
+                }
+                return null;
+            }
+            int start = pos;
+            while (pos < end && b[pos] != ',' && b[pos] != ' ' && b[pos] != '\n' && b[pos] != '\r') {
+                pos++;
+            }
+            int stop = pos;
+            if (stop == start) {
+                throw new LineError(Refusal.MISSING_FIELD, "missing field value for field key " + Admission.quote(key));
+            }
+            Double v = number(start, stop);
+            if (v == null) {
+                throw new LineError(Refusal.INVALID_VALUE, "invalid value "
+                        + Admission.quote(new String(b, start, stop - start, StandardCharsets.UTF_8)) + " of field "
+                        + Admission.quote(key) + ": expected a float (NaN and Inf are not allowed), an integer (12i), "
+                        + "an unsigned integer (12u), a boolean or a double-quoted string");
+            }
+            return v;
+        }
+
+        /** A float, integer, unsigned or boolean literal as a double; null when it is none (or out of range). */
+        private Double number(int start, int stop) {
+            int n = stop - start;
+            byte last = b[stop - 1];
+            if (n <= 5) {
+                String s = new String(b, start, n, StandardCharsets.ISO_8859_1);
+                switch (s) {
+                    case "t", "T", "true", "True", "TRUE" -> {
+                        return 1.0;
+                    }
+                    case "f", "F", "false", "False", "FALSE" -> {
+                        return 0.0;
+                    }
+                    default -> { }
+                }
+            }
+            if (last == 'i') {
+                Long v = n > 1 ? integer(start, stop - 1) : null;
+                return v == null ? null : (double) v;
+            }
+            if (last == 'u') {
+                if (n < 2) {
+                    return null;
+                }
+                long v = 0;
+                for (int i = start; i < stop - 1; i++) {
+                    int d = b[i] - '0';
+                    if (d < 0 || d > 9 || Long.compareUnsigned(v, Long.divideUnsigned(-1L - d, 10)) > 0) {
+                        return null;
+                    }
+                    v = v * 10 + d;
+                }
+                return v >= 0 ? (double) v : ((v >>> 1) | (v & 1)) * 2.0;
+            }
+            // -?digits[.digits][(e|E)[+-]digits], at least one digit before the exponent
+            int i = start;
+            if (b[i] == '-') {
+                i++;
+            }
+            int digits = 0;
+            while (i < stop && b[i] >= '0' && b[i] <= '9') {
+                i++;
+                digits++;
+            }
+            if (i < stop && b[i] == '.') {
+                i++;
+                while (i < stop && b[i] >= '0' && b[i] <= '9') {
+                    i++;
+                    digits++;
+                }
+            }
+            if (digits == 0) {
+                return null;
+            }
+            if (i < stop && (b[i] == 'e' || b[i] == 'E')) {
+                i++;
+                if (i < stop && (b[i] == '+' || b[i] == '-')) {
+                    i++;
+                }
+                int exponent = 0;
+                while (i < stop && b[i] >= '0' && b[i] <= '9') {
+                    i++;
+                    exponent++;
+                }
+                if (exponent == 0) {
+                    return null;
+                }
+            }
+            if (i != stop) {
+                return null;
+            }
+            double v = Double.parseDouble(new String(b, start, n, StandardCharsets.ISO_8859_1));
+            return Double.isInfinite(v) ? null : v;
+        }
+
+        /**
+         * Reads a measurement, tag key, tag value or field key up to its first unescaped delimiter (which the cursor
+         * is then on), undoing the element's escapes.
+         */
+        private String token(Element element) throws LineError {
+            int n = 0;
+            boolean ascii = true;
+            while (pos < end) {
+                byte c = b[pos];
+                if (c == '\\' && pos + 1 < end && element.escapable(b[pos + 1])) {
+                    c = b[pos + 1];
+                    pos += 2;
+                } else if (c == ',' || c == ' ' || c == '\n' || (c == '=' && element != Element.MEASUREMENT)) {
+                    break;
+                } else {
+                    pos++;
+                }
+                if (n == raw.length) {
+                    raw = java.util.Arrays.copyOf(raw, n * 2);
+                }
+                raw[n++] = c;
+                ascii &= c >= 0;
+            }
+            if (n > 0 && raw[n - 1] == '\r' && (pos >= end || b[pos] == '\n')) {
+                n--; // the line's CR, not part of the element
+            }
+            if (ascii) {
+                return new String(raw, 0, n, StandardCharsets.ISO_8859_1);
+            }
+            try {
+                return utf8.decode(ByteBuffer.wrap(raw, 0, n)).toString();
+            } catch (CharacterCodingException e) {
+                throw new LineError(Refusal.INVALID_ITEM, element.description + " is not valid UTF-8");
+            }
+        }
+    }
+
+    /** The parts of a line whose escapes differ. */
+    private enum Element {
+        MEASUREMENT("the measurement", false),
+        TAG_KEY("a tag key", true),
+        TAG_VALUE("a tag value", true),
+        FIELD_KEY("a field key", true);
+
+        final String description;
+        private final boolean equalsSign;
+
+        Element(String description, boolean equalsSign) {
+            this.description = description;
+            this.equalsSign = equalsSign;
+        }
+
+        boolean escapable(byte c) {
+            return c == ',' || c == ' ' || c == '\\' || (equalsSign && c == '=');
+        }
+    }
+
+    /** {@code s} with every character a metric name may not hold replaced by {@code _}, and a leading digit prefixed. */
+    static String metricName(String s) {
+        return sanitise(s, true);
+    }
+
+    /** {@code s} with every character a label name may not hold replaced by {@code _}, and a leading digit prefixed. */
+    static String labelName(String s) {
+        return sanitise(s, false);
+    }
+
+    private static String sanitise(String s, boolean metric) {
+        StringBuilder out = null;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= '0' && c <= '9')
+                    || (metric && (c == ':' || (c == '.' && i > 0)));
+            if (ok && i == 0 && c >= '0' && c <= '9') {
+                out = new StringBuilder(s.length() + 1).append('_');
+            }
+            if (!ok && out == null) {
+                out = new StringBuilder(s.length()).append(s, 0, i);
+            }
+            if (out != null) {
+                out.append(ok ? c : '_');
+            }
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++; // one code point, one '_'
+            }
+        }
+        return out == null ? s : out.toString();
+    }
+}
