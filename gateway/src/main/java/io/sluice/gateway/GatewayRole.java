@@ -227,7 +227,7 @@ public final class GatewayRole implements RunningRole {
                 .route(HttpMethod.GET, "/metrics", metrics::scrape)
                 .route(HttpMethod.POST, "/api/v1/ingest/metrics", guard.guard(ingest::metrics))
                 .route(HttpMethod.POST, "/api/v1/ingest/events", guard.guard(ingest::events))
-                .route(HttpMethod.POST, "/write", guard.guard(lineProtocol::v1))
+                .route(HttpMethod.POST, "/write", guard.guardAcceptingQueryKey(lineProtocol::v1))
                 .route(HttpMethod.POST, "/api/v2/write", guard.guard(lineProtocol::v2))
                 .route(HttpMethod.GET, "/api/v1/events", guard.guard(events::list))
                 .route(HttpMethod.GET, "/api/v1/query", guard.guard(query::query))

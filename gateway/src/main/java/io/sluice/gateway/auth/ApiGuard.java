@@ -14,7 +14,7 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * The decorator every API route wears: authenticates the request's API key ({@link Authenticator#apiKey}: {@code
- * Authorization: Bearer KEY}, {@code Token KEY}, {@code Basic} or the {@code p} query parameter; 401 otherwise; 503
+ * Authorization: Bearer KEY}, {@code Token KEY}, {@code Basic}, or the {@code p} query parameter where {@link #guardAcceptingQueryKey} allows it; 401 otherwise; 503
  * with {@code Retry-After} when the key cannot be checked, see {@link DependencyErrors}),
  * takes one token from the tenant's request bucket (429 with {@code Retry-After} and {@code RateLimit-*}
  * headers otherwise), then serves the route on the connection's event loop.
@@ -30,8 +30,22 @@ public final class ApiGuard {
     }
 
     public Route guard(TenantRoute route) {
+        return guard(route, false);
+    }
+
+    /**
+     * As {@link #guard(TenantRoute)}, also taking the key from the {@code p} query parameter when there is no
+     * {@code Authorization} header: only for routes whose clients can send it no other way (InfluxDB 1's
+     * {@code /write}). Keys in URLs end up in proxies' logs, so no other route takes them.
+     */
+    public Route guardAcceptingQueryKey(TenantRoute route) {
+        return guard(route, true);
+    }
+
+    private Route guard(TenantRoute route, boolean queryKey) {
         return exchange -> {
-            String key = Authenticator.apiKey(exchange.headers().get(HttpHeaderNames.AUTHORIZATION), exchange.uri());
+            String key = Authenticator.apiKey(exchange.headers().get(HttpHeaderNames.AUTHORIZATION),
+                    queryKey ? exchange.uri() : null);
             CompletableFuture<Optional<Principal>> principal = authenticator.authenticate(key);
             if (principal.isDone()) {
                 admit(exchange, principal, route);

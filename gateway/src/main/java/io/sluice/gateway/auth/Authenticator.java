@@ -168,8 +168,11 @@ public final class Authenticator {
     /**
      * The API key a request presents, or null: from its {@code Authorization} header ({@code Bearer KEY},
      * {@code Token KEY} as InfluxDB 2 clients send it, or {@code Basic} with the key as the password, as InfluxDB 1
-     * clients send a user name and password); without that header, from the {@code p} query parameter (InfluxDB 1's
-     * {@code u} and {@code p}; {@code u} is not used). Every route reads its key here.
+     * clients send a user name and password); without that header, and only when {@code uri} is given (the routes
+     * whose clients can send a key no other way: InfluxDB 1's {@code /write}), from the {@code p} query parameter
+     * ({@code u} is not used). Every route reads its key here.
+     *
+     * @param uri the request's URI when the route accepts a key in its query, else null
      */
     public static String apiKey(String authorization, String uri) {
         if (authorization != null) {
@@ -183,7 +186,7 @@ public final class Authenticator {
             }
             return key;
         }
-        int query = uri.indexOf('?');
+        int query = uri == null ? -1 : uri.indexOf('?');
         if (query < 0) {
             return null;
         }

@@ -42,5 +42,6 @@ class ApiKeyCredentialsTest {
         assertThat(Authenticator.apiKey(null, "/write")).isNull();
         assertThat(Authenticator.apiKey("Token sk_header", "/write?p=sk_query")).isEqualTo("sk_header");
         assertThat(Authenticator.apiKey("Digest x", "/write?p=sk_query")).isNull();
+        assertThat(Authenticator.apiKey(null, null)).as("a route that takes no key in its query").isNull();
     }
 }

@@ -180,8 +180,10 @@ class LineProtocolIngestTest {
         assertThat(send("/write?db=x&u=me&p=sk_wrong", null, "lp_auth f=1", false).statusCode()).isEqualTo(401);
         assertThat(send("/api/v2/write?bucket=x", "Token sk_wrong", "lp_auth f=1", false).statusCode()).isEqualTo(401);
         assertThat(send("/api/v2/write?bucket=x", null, "lp_auth f=1", false).statusCode()).isEqualTo(401);
+        assertThat(send("/api/v2/write?bucket=x&p=" + URLEncoder.encode(key, StandardCharsets.UTF_8), null,
+                "lp_auth f=1", false).statusCode()).as("only InfluxDB 1's /write takes a key in its query").isEqualTo(401);
         assertThat(counter("sluice_auth_rejected", "reason", "invalid_key")).isEqualTo(invalid + 2);
-        assertThat(counter("sluice_auth_rejected", "reason", "missing_key")).isEqualTo(missing + 1);
+        assertThat(counter("sluice_auth_rejected", "reason", "missing_key")).isEqualTo(missing + 2);
     }
 
     static Stream<Arguments> badInput() {
