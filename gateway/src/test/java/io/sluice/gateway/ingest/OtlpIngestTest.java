@@ -103,10 +103,11 @@ class OtlpIngestTest {
     }
 
     @Test
-    void theOpenTelemetrySdkExportsCounterGaugeAndHistogramThatQueriesReturnExactly() throws Exception {
+    void theOpenTelemetrySdkExportsGzippedCounterGaugeAndHistogramThatQueriesReturnExactly() throws Exception {
         OtlpHttpMetricExporter exporter = OtlpHttpMetricExporter.builder()
                 .setEndpoint("http://127.0.0.1:" + sluice.port() + "/v1/metrics")
-                .addHeader("Authorization", "Bearer " + sdkKey).setTimeout(Duration.ofSeconds(30)).build();
+                .addHeader("Authorization", "Bearer " + sdkKey).setCompression("gzip")
+                .setTimeout(Duration.ofSeconds(30)).build();
         SdkMeterProvider provider = SdkMeterProvider.builder()
                 .setResource(io.opentelemetry.sdk.resources.Resource.getDefault().merge(io.opentelemetry.sdk.resources
                         .Resource.create(Attributes.of(AttributeKey.stringKey("service.name"), "checkout"))))
