@@ -43,6 +43,8 @@ import io.sluice.gateway.ingest.IngestPipeline;
 import io.sluice.gateway.ingest.InFlightLimit;
 import io.sluice.gateway.ingest.LineProtocolParser;
 import io.sluice.gateway.ingest.LineProtocolRoutes;
+import io.sluice.gateway.ingest.OtlpMetricsDecoder;
+import io.sluice.gateway.ingest.OtlpRoutes;
 import io.sluice.gateway.binary.BinarySessions;
 import io.sluice.gateway.edge.EdgePipeline;
 import io.sluice.gateway.edge.ServerTls;
@@ -200,6 +202,7 @@ public final class GatewayRole implements RunningRole {
         HttpIngestRoutes ingest = new HttpIngestRoutes(new IngestParser(config.ingest(), admission), admission, pipeline);
         LineProtocolRoutes lineProtocol = new LineProtocolRoutes(new LineProtocolParser(config.ingest(), admission),
                 ingest, admission);
+        OtlpRoutes otlp = new OtlpRoutes(new OtlpMetricsDecoder(config.ingest(), admission), admission, pipeline);
         binarySessions = new BinarySessions(config.edge(), config.ingest(), config.server().idleTimeout(), authenticator, admission,
                 pipeline, ingestMetrics, inFlight, metrics.registry());
         java.time.Clock clock = java.time.Clock.systemUTC();
@@ -229,6 +232,7 @@ public final class GatewayRole implements RunningRole {
                 .route(HttpMethod.POST, "/api/v1/ingest/events", guard.guard(ingest::events))
                 .route(HttpMethod.POST, "/write", guard.guardAcceptingQueryKey(lineProtocol::v1))
                 .route(HttpMethod.POST, "/api/v2/write", guard.guard(lineProtocol::v2))
+                .route(HttpMethod.POST, "/v1/metrics", guard.guard(otlp::metrics))
                 .route(HttpMethod.GET, "/api/v1/events", guard.guard(events::list))
                 .route(HttpMethod.GET, "/api/v1/query", guard.guard(query::query))
                 .route(HttpMethod.GET, "/api/v1/series", guard.guard(query::series))
