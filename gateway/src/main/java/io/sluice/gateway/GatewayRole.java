@@ -202,7 +202,7 @@ public final class GatewayRole implements RunningRole {
         HttpIngestRoutes ingest = new HttpIngestRoutes(new IngestParser(config.ingest(), admission), admission, pipeline);
         LineProtocolRoutes lineProtocol = new LineProtocolRoutes(new LineProtocolParser(config.ingest(), admission),
                 ingest, admission);
-        OtlpRoutes otlp = new OtlpRoutes(new OtlpMetricsDecoder(config.ingest(), admission), admission, pipeline);
+        OtlpRoutes otlp = new OtlpRoutes(new OtlpMetricsDecoder(config.ingest(), admission), ingest, admission);
         binarySessions = new BinarySessions(config.edge(), config.ingest(), config.server().idleTimeout(), authenticator, admission,
                 pipeline, ingestMetrics, inFlight, metrics.registry());
         java.time.Clock clock = java.time.Clock.systemUTC();

@@ -76,21 +76,30 @@ public final class HttpIngestRoutes {
     };
 
     /**
-     * The admission of a decoded batch of samples, whatever format it came in: each sample's series against the
-     * tenant's cardinality limit, then the batch gates ({@link Admission#admitBatch}), the pipeline, and the answer
+     * The admission of a decoded batch of samples, whatever format it came in: each item's series against the
+     * tenant's cardinality limit — an item (one index: a JSON sample, a line of line protocol, an OTLP data point) is
+     * taken or refused whole —, then the batch gates ({@link Admission#admitBatch}), the pipeline, and the answer
      * once Kafka acknowledged (or could not). Rejections are counted under {@code transport}.
      */
     public void admitSamples(HttpExchange exchange, Principal principal, ParsedBatch batch, String transport,
                              Answer answer) {
-        List<ParsedBatch.Sample> admitted = new ArrayList<>(batch.samples().size());
         List<Rejection> rejections = new ArrayList<>(batch.rejections());
+        java.util.BitSet refused = new java.util.BitSet();
         long tenantHash = SeriesIds.tenantHash(principal.tenant());
         for (ParsedBatch.Sample s : batch.samples()) {
+            if (refused.get(s.index())) {
+                continue;
+            }
             Refusal refusal = admission.admitSeries(principal.tenant(), tenantHash, s.series());
-            if (refusal == null) {
-                admitted.add(s);
-            } else {
+            if (refusal != null) {
+                refused.set(s.index());
                 rejections.add(Rejection.of(s.index(), refusal));
+            }
+        }
+        List<ParsedBatch.Sample> admitted = new ArrayList<>(batch.samples().size());
+        for (ParsedBatch.Sample s : batch.samples()) {
+            if (!refused.get(s.index())) {
+                admitted.add(s);
             }
         }
         rejections.sort(java.util.Comparator.comparingInt(Rejection::index));

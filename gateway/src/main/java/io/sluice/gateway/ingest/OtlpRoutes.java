@@ -8,19 +8,12 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.opentelemetry.proto.collector.metrics.v1.ExportMetricsPartialSuccess;
 import io.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse;
 import io.sluice.gateway.http.HttpExchange;
-import io.sluice.storage.SeriesIds;
 import io.sluice.storage.auth.Principal;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.BitSet;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * {@code POST /v1/metrics}: OTLP/HTTP metrics, in protobuf ({@code application/x-protobuf}) or OTLP/JSON
@@ -37,19 +30,18 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class OtlpRoutes {
 
-    private static final Logger log = LoggerFactory.getLogger(OtlpRoutes.class);
     public static final String TRANSPORT = "otlp";
     /** Longest {@code error_message} of a partial success, in characters. */
     private static final int MAX_ERROR_MESSAGE = 1024;
 
     private final OtlpMetricsDecoder decoder;
+    private final HttpIngestRoutes ingest;
     private final Admission admission;
-    private final IngestPipeline pipeline;
 
-    public OtlpRoutes(OtlpMetricsDecoder decoder, Admission admission, IngestPipeline pipeline) {
+    public OtlpRoutes(OtlpMetricsDecoder decoder, HttpIngestRoutes ingest, Admission admission) {
         this.decoder = decoder;
+        this.ingest = ingest;
         this.admission = admission;
-        this.pipeline = pipeline;
     }
 
     public void metrics(HttpExchange exchange, Principal principal) {
@@ -73,79 +65,23 @@ public final class OtlpRoutes {
             return;
         }
 
-        // cardinality, per sample; a data point is taken or refused whole
-        long tenantHash = SeriesIds.tenantHash(principal.tenant());
-        List<Rejection> rejections = new ArrayList<>(batch.rejections());
-        BitSet refused = new BitSet();
-        for (ParsedBatch.Sample s : batch.samples()) {
-            if (refused.get(s.index())) {
-                continue;
+        // one admission path: HttpIngestRoutes#admitSamples applies every gate, counts, and answers once durable
+        ingest.admitSamples(exchange, principal, batch, TRANSPORT, new HttpIngestRoutes.Answer() {
+            @Override
+            public void durable(HttpExchange exchange, int accepted, ParsedBatch checked) {
+                respond(exchange, format, response(checked.rejections()));
             }
-            Refusal refusal = admission.admitSeries(principal.tenant(), tenantHash, s.series());
-            if (refusal != null) {
-                refused.set(s.index());
-                rejections.add(Rejection.of(s.index(), refusal));
-            }
-        }
-        List<ParsedBatch.Sample> admitted = new ArrayList<>(batch.samples().size());
-        for (ParsedBatch.Sample s : batch.samples()) {
-            if (!refused.get(s.index())) {
-                admitted.add(s);
-            }
-        }
-        rejections.sort(Comparator.comparingInt(Rejection::index));
-        for (Rejection r : rejections) {
-            admission.refused(r.reason(), TRANSPORT, 1);
-        }
-        if (admitted.isEmpty()) {
-            if (rejections.isEmpty()) { // an empty request: nothing to store, nothing refused
-                respond(exchange, format, ExportMetricsServiceResponse.getDefaultInstance());
-                return;
-            }
-            exchange.error(HttpResponseStatus.BAD_REQUEST, "no_valid_items", "none of the " + batch.total()
-                    + " data points is valid: " + summary(rejections));
-            return;
-        }
 
-        int items = admitted.size();
-        long bytes = exchange.body().readableBytes();
-        Admission.BatchVerdict verdict = admission.admitBatch(principal, TRANSPORT, items, bytes);
-        switch (verdict.outcome()) {
-            case ADMITTED -> { }
-            case SATURATED -> {
-                exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER, Math.max(1, verdict.retryAfterMs() / 1000));
-                exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "saturated", verdict.refusal().message());
-                return;
+            @Override
+            public void noneValid(HttpExchange exchange, ParsedBatch checked) {
+                if (checked.rejections().isEmpty()) { // an empty request: nothing to store, nothing refused
+                    respond(exchange, format, ExportMetricsServiceResponse.getDefaultInstance());
+                    return;
+                }
+                exchange.error(HttpResponseStatus.BAD_REQUEST, "no_valid_items", "none of the " + checked.total()
+                        + " data points is valid: " + summary(checked.rejections()));
             }
-            case THROTTLED, NEVER_FITS -> {
-                verdict.quota().addHeaders(exchange.responseHeaders());
-                exchange.error(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limited", verdict.refusal().message());
-                return;
-            }
-        }
-        CompletableFuture<Void> durable;
-        try {
-            durable = pipeline.submitSamples(principal.tenant(), admitted);
-        } catch (RuntimeException e) {
-            admission.release(items, bytes);
-            log.error("Could not encode an OTLP batch", e);
-            exchange.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal", "internal error");
-            return;
-        }
-        ExportMetricsServiceResponse response = response(rejections);
-        durable.whenComplete((ok, err) -> admission.release(items, bytes));
-        durable.whenComplete((ok, err) -> exchange.onEventLoop(() -> {
-            if (err != null) {
-                admission.refused("unavailable", TRANSPORT, items);
-                log.warn("OTLP batch of {} samples for {} not acknowledged: {}", items, principal.tenant(), err.toString());
-                exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER, 5);
-                exchange.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                        "the batch could not be made durable; nothing was accepted, retry");
-                return;
-            }
-            admission.accepted(principal.tenant(), "samples", TRANSPORT, items);
-            respond(exchange, format, response);
-        }));
+        });
     }
 
     /** The answer to a request of which {@code rejections} (sorted by index) were refused. */
