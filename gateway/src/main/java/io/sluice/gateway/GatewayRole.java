@@ -41,6 +41,8 @@ import io.sluice.gateway.ingest.IngestMetrics;
 import io.sluice.gateway.ingest.IngestParser;
 import io.sluice.gateway.ingest.IngestPipeline;
 import io.sluice.gateway.ingest.InFlightLimit;
+import io.sluice.gateway.ingest.RemoteWriteDecoder;
+import io.sluice.gateway.ingest.RemoteWriteRoute;
 import io.sluice.gateway.binary.BinarySessions;
 import io.sluice.gateway.edge.EdgePipeline;
 import io.sluice.gateway.edge.ServerTls;
@@ -196,6 +198,8 @@ public final class GatewayRole implements RunningRole {
         Admission admission = new Admission(config.ingest(), activeSeries, inFlight, limiter, ingestMetrics,
                 System::currentTimeMillis);
         HttpIngestRoutes ingest = new HttpIngestRoutes(new IngestParser(config.ingest(), admission), admission, pipeline);
+        RemoteWriteRoute remoteWrite = new RemoteWriteRoute(new RemoteWriteDecoder(config.ingest(),
+                config.server().maxBodyBytes(), admission), admission, ingest);
         binarySessions = new BinarySessions(config.edge(), config.ingest(), config.server().idleTimeout(), authenticator, admission,
                 pipeline, ingestMetrics, inFlight, metrics.registry());
         java.time.Clock clock = java.time.Clock.systemUTC();
@@ -223,6 +227,7 @@ public final class GatewayRole implements RunningRole {
                 .route(HttpMethod.GET, "/metrics", metrics::scrape)
                 .route(HttpMethod.POST, "/api/v1/ingest/metrics", guard.guard(ingest::metrics))
                 .route(HttpMethod.POST, "/api/v1/ingest/events", guard.guard(ingest::events))
+                .route(HttpMethod.POST, RemoteWriteRoute.PATH, guard.guard(remoteWrite::write))
                 .route(HttpMethod.GET, "/api/v1/events", guard.guard(events::list))
                 .route(HttpMethod.GET, "/api/v1/query", guard.guard(query::query))
                 .route(HttpMethod.GET, "/api/v1/series", guard.guard(query::series))

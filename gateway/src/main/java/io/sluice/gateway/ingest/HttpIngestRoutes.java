@@ -41,6 +41,45 @@ public final class HttpIngestRoutes {
         if (batch == null) {
             return;
         }
+        submitSamples(exchange, principal, batch, TRANSPORT, JSON_ANSWER);
+    }
+
+    /**
+     * How a route answers a batch's two outcomes of its own: none of its items valid, or the valid ones
+     * durable (with the batch's refusals). Every other answer (429, 503 with {@code Retry-After}) is the
+     * same for every HTTP format and given by {@link #submitSamples}.
+     */
+    public interface Answer {
+        void noneValid(HttpExchange exchange, ParsedBatch batch, String kind);
+
+        void durable(HttpExchange exchange, ParsedBatch batch, int accepted);
+    }
+
+    private static final Answer JSON_ANSWER = new Answer() {
+        @Override
+        public void noneValid(HttpExchange exchange, ParsedBatch batch, String kind) {
+            exchange.error(HttpResponseStatus.UNPROCESSABLE_ENTITY, "no_valid_items",
+                    "none of the " + batch.total() + " " + kind + " is valid", json -> writeRejections(json, batch));
+        }
+
+        @Override
+        public void durable(HttpExchange exchange, ParsedBatch batch, int accepted) {
+            exchange.respondJson(HttpResponseStatus.ACCEPTED, json -> {
+                json.writeStartObject();
+                json.writeNumberField("accepted", accepted);
+                writeRejections(json, batch);
+                json.writeEndObject();
+            });
+        }
+    };
+
+    /**
+     * The one HTTP path of decoded samples, whatever their format: the cardinality limit per sample, then
+     * {@link #accept}'s batch gates, Kafka, and the answer once durable. The decoder has already counted
+     * nothing; every refusal of {@code batch} is counted here under {@code transport}.
+     */
+    public void submitSamples(HttpExchange exchange, Principal principal, ParsedBatch batch, String transport,
+                              Answer answer) {
         List<ParsedBatch.Sample> admitted = new ArrayList<>(batch.samples().size());
         List<Rejection> rejections = new ArrayList<>(batch.rejections());
         long tenantHash = SeriesIds.tenantHash(principal.tenant());
@@ -54,7 +93,7 @@ public final class HttpIngestRoutes {
         }
         rejections.sort(java.util.Comparator.comparingInt(Rejection::index));
         ParsedBatch checked = new ParsedBatch(admitted, List.of(), rejections, batch.total());
-        accept(exchange, principal, checked, "samples",
+        accept(exchange, principal, checked, "samples", transport, answer,
                 () -> pipeline.submitSamples(principal.tenant(), admitted));
     }
 
@@ -63,7 +102,8 @@ public final class HttpIngestRoutes {
         if (batch == null) {
             return;
         }
-        accept(exchange, principal, batch, "events", () -> pipeline.submitEvents(principal.tenant(), batch.events()));
+        accept(exchange, principal, batch, "events", TRANSPORT, JSON_ANSWER,
+                () -> pipeline.submitEvents(principal.tenant(), batch.events()));
     }
 
     private ParsedBatch parse(HttpExchange exchange, boolean samples) {
@@ -78,19 +118,18 @@ public final class HttpIngestRoutes {
         }
     }
 
-    private void accept(HttpExchange exchange, Principal principal, ParsedBatch batch, String kind,
-                        java.util.function.Supplier<CompletableFuture<Void>> submit) {
+    private void accept(HttpExchange exchange, Principal principal, ParsedBatch batch, String kind, String transport,
+                        Answer answer, java.util.function.Supplier<CompletableFuture<Void>> submit) {
         for (Rejection r : batch.rejections()) {
-            admission.refused(r.reason(), TRANSPORT, 1);
+            admission.refused(r.reason(), transport, 1);
         }
         int accepted = batch.accepted();
         if (accepted == 0) {
-            exchange.error(HttpResponseStatus.UNPROCESSABLE_ENTITY, "no_valid_items",
-                    "none of the " + batch.total() + " " + kind + " is valid", json -> writeRejections(json, batch));
+            answer.noneValid(exchange, batch, kind);
             return;
         }
         long bytes = exchange.body().readableBytes();
-        Admission.BatchVerdict verdict = admission.admitBatch(principal, TRANSPORT, accepted, bytes);
+        Admission.BatchVerdict verdict = admission.admitBatch(principal, transport, accepted, bytes);
         switch (verdict.outcome()) {
             case ADMITTED -> { }
             case SATURATED -> {
@@ -116,7 +155,7 @@ public final class HttpIngestRoutes {
         durable.whenComplete((ok, err) -> admission.release(accepted, bytes));
         durable.whenComplete((ok, err) -> exchange.onEventLoop(() -> {
             if (err != null) {
-                admission.refused("unavailable", TRANSPORT, accepted);
+                admission.refused("unavailable", transport, accepted);
                 log.warn("Ingest batch of {} {} for {} not acknowledged: {}", accepted, kind, principal.tenant(),
                         err.toString());
                 exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER, 5);
@@ -124,13 +163,8 @@ public final class HttpIngestRoutes {
                         "the batch could not be made durable; nothing was accepted, retry");
                 return;
             }
-            admission.accepted(principal.tenant(), kind, TRANSPORT, accepted);
-            exchange.respondJson(HttpResponseStatus.ACCEPTED, json -> {
-                json.writeStartObject();
-                json.writeNumberField("accepted", accepted);
-                writeRejections(json, batch);
-                json.writeEndObject();
-            });
+            admission.accepted(principal.tenant(), kind, transport, accepted);
+            answer.durable(exchange, batch, accepted);
         }));
     }
 
