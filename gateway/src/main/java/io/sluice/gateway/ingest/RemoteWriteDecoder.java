@@ -41,7 +41,9 @@ import java.util.List;
  *
  * <p>Refused whole ({@link MalformedBatchException}): a body whose snappy length header announces more than
  * {@code server.max-body-bytes} ({@code body_too_large}, checked before decompressing), that is not snappy
- * block format or does not decompress to exactly that length ({@code invalid_snappy}), that is not a
+ * block format or does not decompress to exactly that length ({@code invalid_snappy}; Netty's decoder is a
+ * streaming one, so the start of an unfinished element after a complete block goes unnoticed: the payload
+ * decoded is exact all the same), that is not a
  * {@code WriteRequest} (truncated, a bad wire type, a string that is not UTF-8: {@code invalid_protobuf}), or
  * that holds more than {@code ingest.max-items-per-request} items ({@code too_many_items}). Stateless and
  * thread-safe.
