@@ -107,7 +107,9 @@ public final class RemoteWriteDecoder {
         ByteBuf block = body.duplicate();
         try {
             new Snappy().decode(block, out);
-        } catch (DecompressionException | IndexOutOfBoundsException e) {
+        } catch (DecompressionException | IndexOutOfBoundsException | IllegalArgumentException e) {
+            // IndexOutOfBounds: more output than announced; IllegalArgument: a literal whose 4-byte length is beyond
+            // an int (Netty reads it as a negative length; found by RemoteWriteDecoderFuzzTest)
             throw invalidSnappy(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
         }
         if (out.writerIndex() != length) {

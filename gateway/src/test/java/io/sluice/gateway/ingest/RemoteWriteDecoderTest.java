@@ -166,6 +166,9 @@ class RemoteWriteDecoderTest {
         assertRefused(PrometheusWrites.concat(body, new byte[] {1, 2, 3}), "invalid_snappy", "exceeds");
         assertThat(decode(PrometheusWrites.concat(body, new byte[] {0})).batch().samples()).hasSize(8);
         assertRefused(new byte[] {0, 0}, "invalid_snappy", "follow an empty block");
+        // a literal whose 4-byte length is beyond an int
+        assertRefused(new byte[] {0x10, (byte) 0xfc, (byte) 0xfc, (byte) 0xfc, (byte) 0xfc, (byte) 0xfc, 1, 2}, "invalid_snappy",
+                "snappy block format");
         assertRefused(raw, "invalid_snappy", "");                                        // protobuf not compressed
         assertRefused(new byte[] {(byte) 0x80, (byte) 0x80}, "invalid_snappy", "length header is truncated");
         assertRefused(new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0x7f}, "invalid_snappy",
