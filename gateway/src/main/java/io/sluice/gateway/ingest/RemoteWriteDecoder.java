@@ -41,9 +41,7 @@ import java.util.List;
  *
  * <p>Refused whole ({@link MalformedBatchException}): a body whose snappy length header announces more than
  * {@code server.max-body-bytes} ({@code body_too_large}, checked before decompressing), that is not snappy
- * block format or does not decompress to exactly that length ({@code invalid_snappy}; Netty's decoder is a
- * streaming one, so the start of an unfinished element after a complete block goes unnoticed: the payload
- * decoded is exact all the same), that is not a
+ * block format or does not decompress to exactly that length ({@code invalid_snappy}), that is not a
  * {@code WriteRequest} (truncated, a bad wire type, a string that is not UTF-8: {@code invalid_protobuf}), or
  * that holds more than {@code ingest.max-items-per-request} items ({@code too_many_items}). Stateless and
  * thread-safe.
@@ -104,20 +102,28 @@ public final class RemoteWriteDecoder {
         }
         // the output cannot grow past the announced length: a block that says less than it holds fails here
         ByteBuf out = Unpooled.wrappedBuffer(raw).clear();
-        ByteBuf block = body.duplicate();
+        // Netty's decoder is a streaming one: it waits, silently, for the rest of an unfinished element. So
+        // the block goes in twice: all but its last byte, which must leave the output unfinished (a valid
+        // block's last element needs its last byte; output already complete means bytes follow the block),
+        // then what is left, which must finish it exactly
+        Snappy snappy = new Snappy();
+        ByteBuf head = body.slice(body.readerIndex(), body.readableBytes() - 1);
+        ByteBuf tail;
         try {
-            new Snappy().decode(block, out);
+            snappy.decode(head, out);
+            if (out.writerIndex() == length) {
+                throw invalidSnappy("bytes follow the end of the block");
+            }
+            tail = body.slice(body.readerIndex() + head.readerIndex(), body.readableBytes() - head.readerIndex());
+            snappy.decode(tail, out);
         } catch (DecompressionException | IndexOutOfBoundsException | IllegalArgumentException e) {
             // IndexOutOfBounds: more output than announced; IllegalArgument: a literal whose 4-byte length is beyond
             // an int (Netty reads it as a negative length; found by RemoteWriteDecoderFuzzTest)
             throw invalidSnappy(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
         }
-        if (out.writerIndex() != length) {
+        if (out.writerIndex() != length || tail.isReadable()) {
             throw invalidSnappy("the block is truncated: it holds " + out.writerIndex() + " of the " + length
                     + " bytes its header announces");
-        }
-        if (block.isReadable()) {
-            throw invalidSnappy(block.readableBytes() + " bytes follow the end of the block");
         }
         return raw;
     }

@@ -161,10 +161,10 @@ class RemoteWriteDecoderTest {
         byte[] body = golden().body();
         assertRefused(java.util.Arrays.copyOf(body, body.length - 3), "invalid_snappy", "truncated");
         assertRefused(new byte[0], "invalid_snappy", "empty");
-        // whole elements after the announced length overflow it; (Netty's decoder is a streaming one: the start
-        // of an unfinished element after a complete block is not seen, and the payload is exact anyway)
+        // bytes after a complete block: whole elements, the start of one (which a streaming decoder waits for)
         assertRefused(PrometheusWrites.concat(body, new byte[] {1, 2, 3}), "invalid_snappy", "exceeds");
-        assertThat(decode(PrometheusWrites.concat(body, new byte[] {0})).batch().samples()).hasSize(8);
+        assertRefused(PrometheusWrites.concat(body, new byte[] {0}), "invalid_snappy", "follow the end of the block");
+        assertRefused(PrometheusWrites.concat(body, new byte[] {(byte) 0xfc, 1}), "invalid_snappy", "follow the end");
         assertRefused(new byte[] {0, 0}, "invalid_snappy", "follow an empty block");
         // a literal whose 4-byte length is beyond an int
         assertRefused(new byte[] {0x10, (byte) 0xfc, (byte) 0xfc, (byte) 0xfc, (byte) 0xfc, (byte) 0xfc, 1, 2}, "invalid_snappy",
