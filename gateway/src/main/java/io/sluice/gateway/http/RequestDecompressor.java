@@ -32,11 +32,11 @@ public final class RequestDecompressor extends HttpContentDecompressor {
     /** The encodings a request body may have, as the 415 answer names them. */
     public static final String SUPPORTED = "gzip, deflate, identity";
 
-    private final Counter unsupported;
-    private final Counter invalid;
     /** The one path whose requests may carry {@code Content-Encoding: snappy} (Prometheus remote_write). */
     public static final String SNAPPY_PATH = "/api/v1/write";
 
+    private final Counter unsupported;
+    private final Counter invalid;
     private String encoding;
     private String path;
     private boolean refused;
