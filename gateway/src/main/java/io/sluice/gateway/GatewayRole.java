@@ -45,6 +45,8 @@ import io.sluice.gateway.ingest.LineProtocolParser;
 import io.sluice.gateway.ingest.LineProtocolRoutes;
 import io.sluice.gateway.ingest.OtlpMetricsDecoder;
 import io.sluice.gateway.ingest.OtlpRoutes;
+import io.sluice.gateway.ingest.RemoteWriteDecoder;
+import io.sluice.gateway.ingest.RemoteWriteRoute;
 import io.sluice.gateway.binary.BinarySessions;
 import io.sluice.gateway.edge.EdgePipeline;
 import io.sluice.gateway.edge.ServerTls;
@@ -203,6 +205,8 @@ public final class GatewayRole implements RunningRole {
         LineProtocolRoutes lineProtocol = new LineProtocolRoutes(new LineProtocolParser(config.ingest(), admission),
                 ingest, admission);
         OtlpRoutes otlp = new OtlpRoutes(new OtlpMetricsDecoder(config.ingest(), admission), ingest, admission);
+        RemoteWriteRoute remoteWrite = new RemoteWriteRoute(new RemoteWriteDecoder(config.ingest(),
+                config.server().maxBodyBytes(), admission), admission, ingest);
         binarySessions = new BinarySessions(config.edge(), config.ingest(), config.server().idleTimeout(), authenticator, admission,
                 pipeline, ingestMetrics, inFlight, metrics.registry());
         java.time.Clock clock = java.time.Clock.systemUTC();
@@ -233,6 +237,7 @@ public final class GatewayRole implements RunningRole {
                 .route(HttpMethod.POST, "/write", guard.guardAcceptingQueryKey(lineProtocol::v1))
                 .route(HttpMethod.POST, "/api/v2/write", guard.guard(lineProtocol::v2))
                 .route(HttpMethod.POST, "/v1/metrics", guard.guard(otlp::metrics))
+                .route(HttpMethod.POST, RemoteWriteRoute.PATH, guard.guard(remoteWrite::write))
                 .route(HttpMethod.GET, "/api/v1/events", guard.guard(events::list))
                 .route(HttpMethod.GET, "/api/v1/query", guard.guard(query::query))
                 .route(HttpMethod.GET, "/api/v1/series", guard.guard(query::series))

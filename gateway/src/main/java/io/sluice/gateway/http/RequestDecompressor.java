@@ -6,6 +6,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.HttpContentDecompressor;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.ReferenceCountUtil;
 
@@ -20,6 +21,10 @@ import io.netty.util.ReferenceCountUtil;
  *   <li>400 {@code invalid_encoding}: a body that does not decode as its declared encoding.</li>
  * </ul>
  *
+ * <p>{@code Content-Encoding: snappy} passes through untouched to {@value #SNAPPY_PATH} only (Prometheus
+ * remote_write: snappy <em>block</em> format, a whole-message encoding the route decodes and bounds itself);
+ * on any other path it is refused like every unsupported encoding.
+ *
  * <p>One instance per connection. The decompressed size is limited by the {@link BodyAggregator} after it.
  */
 public final class RequestDecompressor extends HttpContentDecompressor {
@@ -27,9 +32,13 @@ public final class RequestDecompressor extends HttpContentDecompressor {
     /** The encodings a request body may have, as the 415 answer names them. */
     public static final String SUPPORTED = "gzip, deflate, identity";
 
+    /** The one path whose requests may carry {@code Content-Encoding: snappy} (Prometheus remote_write). */
+    public static final String SNAPPY_PATH = "/api/v1/write";
+
     private final Counter unsupported;
     private final Counter invalid;
     private String encoding;
+    private String path;
     private boolean refused;
 
     public RequestDecompressor(Counter unsupported, Counter invalid) {
@@ -47,6 +56,9 @@ public final class RequestDecompressor extends HttpContentDecompressor {
                 || HttpHeaderValues.X_DEFLATE.contentEqualsIgnoreCase(contentEncoding)) {
             return super.newContentDecoder(contentEncoding);
         }
+        if ("snappy".equalsIgnoreCase(contentEncoding) && SNAPPY_PATH.equals(path)) {
+            return null;
+        }
         // without Content-Encoding Netty asks about the transfer coding, which the HTTP codec already undid
         if (HttpHeaderValues.IDENTITY.contentEqualsIgnoreCase(contentEncoding)
                 || HttpHeaderValues.CHUNKED.contentEqualsIgnoreCase(contentEncoding)) {
@@ -60,6 +72,10 @@ public final class RequestDecompressor extends HttpContentDecompressor {
         if (refused) {
             ReferenceCountUtil.release(msg); // the rest of a refused request, or what follows it on the wire
             return;
+        }
+        if (msg instanceof HttpRequest request) {
+            int query = request.uri().indexOf('?');
+            path = query < 0 ? request.uri() : request.uri().substring(0, query);
         }
         super.channelRead(ctx, msg);
     }

@@ -103,11 +103,18 @@ public final class Admission {
      * {@code Series.of(name, keyValues...)} cannot fail.
      */
     public Refusal checkSample(String name, List<String> keyValues, long timestampMs, long now) {
-        Refusal r = checkName(name, METRIC_NAME, "name");
-        if (r == null) {
-            r = checkLabels("labels", keyValues);
-        }
+        Refusal r = checkSeries(name, keyValues);
         return r != null ? r : checkTimestamp(timestampMs, now);
+    }
+
+    /**
+     * The rules of a series as a decoder read it (metric name, then labels as alternating names and values),
+     * without a timestamp: for formats that carry many samples per series. Null when it passes; then
+     * {@code Series.of(name, keyValues...)} cannot fail.
+     */
+    public Refusal checkSeries(String name, List<String> keyValues) {
+        Refusal r = checkName(name, METRIC_NAME, "name");
+        return r != null ? r : checkLabels("labels", keyValues);
     }
 
     /** The rules of a series already in canonical form (names distinct and sorted), without its timestamp. */

@@ -35,6 +35,10 @@ public record Refusal(String reason, String message) {
     public static final String INVALID_TIMESTAMP = "invalid_timestamp";
     /** A required field is absent. */
     public static final String MISSING_FIELD = "missing_field";
+    /** A Prometheus remote_write histogram (native histograms are not stored). */
+    public static final String UNSUPPORTED_HISTOGRAM = "unsupported_histogram";
+    /** A Prometheus remote_write exemplar: dropped, its series' samples are still taken. */
+    public static final String UNSUPPORTED_EXEMPLAR = "unsupported_exemplar";
 
     // ---- per batch ---------------------------------------------------------------------------
     /** Too much accepted and not yet durable ({@code ingest.max-in-flight-items} / {@code -bytes}). */

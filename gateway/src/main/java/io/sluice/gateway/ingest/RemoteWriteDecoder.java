@@ -1,0 +1,305 @@
+package io.sluice.gateway.ingest;
+
+import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.WireFormat;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.compression.DecompressionException;
+import io.netty.handler.codec.compression.Snappy;
+import io.sluice.config.IngestConfig;
+import io.sluice.protocol.record.Series;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Decodes a Prometheus remote_write 1.0 body (a snappy-compressed, block format, protobuf
+ * {@code prometheus.WriteRequest}) into samples, and hands each series and sample to {@link Admission}.
+ *
+ * <pre>
+ * WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
+ * TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2;
+ *                repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }
+ * Label        { string name = 1; string value = 2; }
+ * Sample       { double value = 1; int64 timestamp = 2; }   // timestamp: epoch milliseconds
+ * </pre>
+ *
+ * <p>The label {@code __name__} is the metric name, every other label a label; a label with an empty value is
+ * left out (in Prometheus an empty value is the same as no label). Names and values then follow
+ * {@link Admission}'s rules, as on every transport: label names are Prometheus' {@code [a-zA-Z_][a-zA-Z0-9_]*}
+ * and may not start with {@code __} (Prometheus reserves those for internal use; a sender drops them before
+ * sending). Values are any doubles: NaN (the staleness marker included) and ±Inf are samples like any other.
+ * Each sample and each histogram is an item, numbered series by series (a series' samples, then its
+ * histograms) from 0 in the order of the body; a series that
+ * breaks a rule has all its samples refused with that reason. Histograms are refused
+ * ({@code unsupported_histogram}); exemplars are dropped and only counted ({@link Decoded#exemplars()});
+ * metadata is skipped. Fields the schema does not name (or of another wire type) are skipped, as protobuf
+ * requires.
+ *
+ * <p>Refused whole ({@link MalformedBatchException}): a body whose snappy length header announces more than
+ * {@code server.max-body-bytes} ({@code body_too_large}, checked before decompressing), that is not snappy
+ * block format or does not decompress to exactly that length ({@code invalid_snappy}), that is not a
+ * {@code WriteRequest} (truncated, a bad wire type, a string that is not UTF-8: {@code invalid_protobuf}), or
+ * that holds more than {@code ingest.max-items-per-request} items ({@code too_many_items}). Stateless and
+ * thread-safe.
+ */
+public final class RemoteWriteDecoder {
+
+    private static final int WRITE_REQUEST_TIMESERIES = tag(1, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+    private static final int SERIES_LABELS = tag(1, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+    private static final int SERIES_SAMPLES = tag(2, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+    private static final int SERIES_EXEMPLARS = tag(3, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+    private static final int SERIES_HISTOGRAMS = tag(4, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+    private static final int LABEL_NAME = tag(1, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+    private static final int LABEL_VALUE = tag(2, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+    private static final int SAMPLE_VALUE = tag(1, WireFormat.WIRETYPE_FIXED64);
+    private static final int SAMPLE_TIMESTAMP = tag(2, WireFormat.WIRETYPE_VARINT);
+
+    /** The label that carries the metric name. */
+    public static final String METRIC_NAME_LABEL = "__name__";
+
+    private final IngestConfig limits;
+    private final long maxDecompressedBytes;
+    private final Admission admission;
+
+    /**
+     * @param maxDecompressedBytes {@code server.max-body-bytes}: the same bound a gzip body has once decoded
+     */
+    public RemoteWriteDecoder(IngestConfig limits, long maxDecompressedBytes, Admission admission) {
+        this.limits = limits;
+        this.maxDecompressedBytes = maxDecompressedBytes;
+        this.admission = admission;
+    }
+
+    /** What a body held: its samples and refusals, and how many exemplars were dropped. */
+    public record Decoded(ParsedBatch batch, long exemplars) {
+    }
+
+    /** Decodes {@code body} (not consumed, not released). */
+    public Decoded decode(ByteBuf body) throws MalformedBatchException {
+        byte[] raw = decompress(body);
+        return parse(CodedInputStream.newInstance(raw));
+    }
+
+    // ---- snappy ----------------------------------------------------------------------------------
+
+    private byte[] decompress(ByteBuf body) throws MalformedBatchException {
+        ByteBuf in = body.duplicate();
+        long length = readLengthHeader(in);
+        if (length > maxDecompressedBytes) {
+            throw new MalformedBatchException("body_too_large", "the body decompresses to " + length
+                    + " bytes, more than the " + maxDecompressedBytes + " allowed (server.max-body-bytes)");
+        }
+        byte[] raw = new byte[(int) length];
+        if (length == 0) {
+            if (in.isReadable()) {
+                throw invalidSnappy("bytes follow an empty block");
+            }
+            return raw;
+        }
+        // the output cannot grow past the announced length: a block that says less than it holds fails here
+        ByteBuf out = Unpooled.wrappedBuffer(raw).clear();
+        // Netty's decoder is a streaming one: it waits, silently, for the rest of an unfinished element. So
+        // the block goes in twice: all but its last byte, which must leave the output unfinished (a valid
+        // block's last element needs its last byte; output already complete means bytes follow the block),
+        // then what is left, which must finish it exactly
+        Snappy snappy = new Snappy();
+        ByteBuf head = body.slice(body.readerIndex(), body.readableBytes() - 1);
+        ByteBuf tail;
+        try {
+            snappy.decode(head, out);
+            if (out.writerIndex() == length) {
+                throw invalidSnappy("bytes follow the end of the block");
+            }
+            tail = body.slice(body.readerIndex() + head.readerIndex(), body.readableBytes() - head.readerIndex());
+            snappy.decode(tail, out);
+        } catch (DecompressionException | IndexOutOfBoundsException | IllegalArgumentException e) {
+            // IndexOutOfBounds: more output than announced; IllegalArgument: a literal whose 4-byte length is beyond
+            // an int (Netty reads it as a negative length; found by RemoteWriteDecoderFuzzTest)
+            throw invalidSnappy(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+        }
+        if (out.writerIndex() != length || tail.isReadable()) {
+            throw invalidSnappy("the block is truncated: it holds " + out.writerIndex() + " of the " + length
+                    + " bytes its header announces");
+        }
+        return raw;
+    }
+
+    /** The uncompressed length that starts a snappy block: a varint of at most 32 bits. */
+    private static long readLengthHeader(ByteBuf in) throws MalformedBatchException {
+        long length = 0;
+        for (int shift = 0; shift < 35; shift += 7) {
+            if (!in.isReadable()) {
+                throw invalidSnappy(shift == 0 ? "the body is empty" : "the length header is truncated");
+            }
+            int b = in.readByte();
+            length |= (long) (b & 0x7f) << shift;
+            if ((b & 0x80) == 0) {
+                if (length > 0xffffffffL) {
+                    break;
+                }
+                return length;
+            }
+        }
+        throw invalidSnappy("the length header is not a 32-bit varint");
+    }
+
+    private static MalformedBatchException invalidSnappy(String why) {
+        return new MalformedBatchException("invalid_snappy", "the body is not snappy block format "
+                + "(Content-Encoding: snappy, as Prometheus sends it): " + why);
+    }
+
+    // ---- protobuf --------------------------------------------------------------------------------
+
+    private Decoded parse(CodedInputStream in) throws MalformedBatchException {
+        Reader reader = new Reader(admission.now());
+        try {
+            while (true) {
+                int tag = in.readTag();
+                if (tag == 0) {
+                    break;
+                }
+                if (tag == WRITE_REQUEST_TIMESERIES) {
+                    int limit = in.pushLimit(in.readRawVarint32());
+                    reader.timeSeries(in);
+                    in.popLimit(limit);
+                } else if (!in.skipField(tag)) {
+                    throw invalidProtobuf("an end-group tag outside a group");
+                }
+            }
+        } catch (InvalidProtocolBufferException e) {
+            throw invalidProtobuf(e.getMessage());
+        } catch (IOException e) {
+            throw invalidProtobuf(e.toString());
+        }
+        return new Decoded(new ParsedBatch(reader.samples, List.of(), reader.rejections, reader.items), reader.exemplars);
+    }
+
+    private static MalformedBatchException invalidProtobuf(String why) {
+        return new MalformedBatchException("invalid_protobuf", "the body is not a protobuf prometheus.WriteRequest: " + why);
+    }
+
+    private static int tag(int field, int wireType) {
+        return field << 3 | wireType; // WireFormat.makeTag, which is not public
+    }
+
+    /** The state of one body's decoding; the sample buffers are reused from series to series. */
+    private final class Reader {
+
+        private final long now;
+        private final List<ParsedBatch.Sample> samples = new ArrayList<>();
+        private final List<Rejection> rejections = new ArrayList<>();
+        private final List<String> labels = new ArrayList<>();
+        private int items;
+        private long exemplars;
+        private double[] values = new double[16];
+        private long[] timestamps = new long[16];
+
+        Reader(long now) {
+            this.now = now;
+        }
+
+        /** One TimeSeries (the stream is limited to it); its fields may come in any order. */
+        void timeSeries(CodedInputStream in) throws IOException, MalformedBatchException {
+            labels.clear();
+            String name = null;
+            boolean nameTwice = false;
+            int count = 0;
+            int histograms = 0;
+            while (true) {
+                int tag = in.readTag();
+                if (tag == 0) {
+                    break;
+                }
+                if (tag == SERIES_LABELS) {
+                    int limit = in.pushLimit(in.readRawVarint32());
+                    String labelName = "";
+                    String labelValue = "";
+                    for (int t = in.readTag(); t != 0; t = in.readTag()) {
+                        if (t == LABEL_NAME) {
+                            labelName = in.readStringRequireUtf8();
+                        } else if (t == LABEL_VALUE) {
+                            labelValue = in.readStringRequireUtf8();
+                        } else if (!in.skipField(t)) {
+                            throw invalidProtobuf("an end-group tag outside a group");
+                        }
+                    }
+                    in.popLimit(limit);
+                    if (labelName.equals(METRIC_NAME_LABEL)) {
+                        nameTwice |= name != null;
+                        name = labelValue;
+                    } else if (!labelValue.isEmpty()) {
+                        labels.add(labelName);
+                        labels.add(labelValue);
+                    }
+                } else if (tag == SERIES_SAMPLES) {
+                    int limit = in.pushLimit(in.readRawVarint32());
+                    double value = 0;
+                    long timestamp = 0;
+                    for (int t = in.readTag(); t != 0; t = in.readTag()) {
+                        if (t == SAMPLE_VALUE) {
+                            value = in.readDouble();
+                        } else if (t == SAMPLE_TIMESTAMP) {
+                            timestamp = in.readInt64();
+                        } else if (!in.skipField(t)) {
+                            throw invalidProtobuf("an end-group tag outside a group");
+                        }
+                    }
+                    in.popLimit(limit);
+                    countItem();
+                    if (count == values.length) {
+                        values = Arrays.copyOf(values, count * 2);
+                        timestamps = Arrays.copyOf(timestamps, count * 2);
+                    }
+                    values[count] = value;
+                    timestamps[count++] = timestamp;
+                } else if (tag == SERIES_HISTOGRAMS) {
+                    in.skipField(tag);
+                    countItem();
+                    histograms++;
+                } else if (tag == SERIES_EXEMPLARS) {
+                    in.skipField(tag);
+                    exemplars++;
+                } else if (!in.skipField(tag)) {
+                    throw invalidProtobuf("an end-group tag outside a group");
+                }
+            }
+            int first = items - count - histograms;
+            Refusal problem = seriesProblem(name, nameTwice);
+            Series series = problem == null ? Series.of(name, labels.toArray(String[]::new)) : null;
+            for (int i = 0; i < count; i++) {
+                Refusal r = problem != null ? problem : admission.checkTimestamp(timestamps[i], now);
+                if (r == null) {
+                    samples.add(new ParsedBatch.Sample(first + i, series, timestamps[i], values[i]));
+                } else {
+                    rejections.add(Rejection.of(first + i, r));
+                }
+            }
+            for (int i = 0; i < histograms; i++) {
+                rejections.add(new Rejection(first + count + i, Refusal.UNSUPPORTED_HISTOGRAM,
+                        "native histograms are not stored; send classic histograms (buckets as series)"));
+            }
+        }
+
+        private Refusal seriesProblem(String name, boolean nameTwice) {
+            if (name == null) {
+                return new Refusal(Refusal.MISSING_FIELD, "the series has no " + METRIC_NAME_LABEL + " label");
+            }
+            if (nameTwice) {
+                return new Refusal(Refusal.INVALID_LABEL, "labels name '" + METRIC_NAME_LABEL + "' appears twice");
+            }
+            return admission.checkSeries(name, labels);
+        }
+
+        private void countItem() throws MalformedBatchException {
+            if (++items > limits.maxItemsPerRequest()) {
+                throw new MalformedBatchException("too_many_items", "more than " + limits.maxItemsPerRequest()
+                        + " samples and histograms in one request (ingest.max-items-per-request); lower the sender's "
+                        + "max_samples_per_send");
+            }
+        }
+    }
+}
