@@ -127,14 +127,17 @@ public final class HttpIngestRoutes {
         }, () -> pipeline.submitEvents(principal.tenant(), batch.events()));
     }
 
+    /** A body refused whole by its decoder, in any HTTP format: counted once under its code, answered 413 or 400. */
+    public void refuseWhole(HttpExchange exchange, MalformedBatchException e, String transport) {
+        admission.refused(e.code(), transport, 1);
+        exchange.error(e.status(), e.code(), e.getMessage());
+    }
+
     private ParsedBatch parse(HttpExchange exchange, boolean samples) {
         try {
             return samples ? parser.parseSamples(exchange.body()) : parser.parseEvents(exchange.body());
         } catch (MalformedBatchException e) {
-            admission.refused(e.code(), TRANSPORT, 1);
-            HttpResponseStatus status = e.code().equals("too_many_items")
-                    ? HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE : HttpResponseStatus.BAD_REQUEST;
-            exchange.error(status, e.code(), e.getMessage());
+            refuseWhole(exchange, e, TRANSPORT);
             return null;
         }
     }

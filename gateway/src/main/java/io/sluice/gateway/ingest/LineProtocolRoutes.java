@@ -74,8 +74,7 @@ public final class LineProtocolRoutes {
         try {
             result = parser.parse(exchange.body(), precision);
         } catch (MalformedBatchException e) {
-            refuse(exchange, e.code().equals("too_many_items") ? HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE
-                    : HttpResponseStatus.BAD_REQUEST, e.code(), e.getMessage());
+            refuse(exchange, e.status(), e.code(), e.getMessage()); // InfluxDB's fields beside the error shape
             return;
         }
         if (result.stringFields() > 0) {

@@ -58,10 +58,7 @@ public final class OtlpRoutes {
         try {
             batch = decoder.decode(exchange.body(), format);
         } catch (MalformedBatchException e) {
-            admission.refused(e.code(), TRANSPORT, 1);
-            HttpResponseStatus status = e.code().equals("too_many_items")
-                    ? HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE : HttpResponseStatus.BAD_REQUEST;
-            exchange.error(status, e.code(), e.getMessage());
+            ingest.refuseWhole(exchange, e, TRANSPORT);
             return;
         }
 

@@ -56,10 +56,7 @@ public final class RemoteWriteRoute {
         try {
             decoded = decoder.decode(exchange.body());
         } catch (MalformedBatchException e) {
-            admission.refused(e.code(), TRANSPORT, 1);
-            boolean tooLarge = e.code().equals("too_many_items") || e.code().equals("body_too_large");
-            exchange.error(tooLarge ? HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE : HttpResponseStatus.BAD_REQUEST,
-                    e.code(), e.getMessage());
+            ingest.refuseWhole(exchange, e, TRANSPORT);
             return;
         }
         if (decoded.exemplars() > 0) {
