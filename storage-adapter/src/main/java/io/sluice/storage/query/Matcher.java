@@ -3,13 +3,13 @@ package io.sluice.storage.query;
 import java.util.Objects;
 
 /**
- * A label matcher: {@code host=a}, {@code region!=us}, {@code host=~web-.*} (a regular expression that must
- * match the whole value). A missing label has the value "".
+ * A label matcher: {@code host=a}, {@code region!=us}, {@code host=~web-.*}, {@code host!~db-.*} (regular
+ * expressions must match the whole value). A missing label has the value "".
  */
 public record Matcher(String label, Op op, String value) implements Comparable<Matcher> {
 
     public enum Op {
-        EQ("="), NEQ("!="), REGEX("=~");
+        EQ("="), NEQ("!="), REGEX("=~"), NOT_REGEX("!~");
 
         private final String symbol;
 

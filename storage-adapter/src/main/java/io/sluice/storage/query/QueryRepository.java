@@ -88,11 +88,11 @@ public final class QueryRepository {
                     sql.append(" AND coalesce(labels ->> $").append(binds.size() - 1).append(", '') <> $")
                             .append(binds.size());
                 }
-                case REGEX -> {
+                case REGEX, NOT_REGEX -> {
                     binds.add(m.label());
                     binds.add("^(?:" + m.value() + ")$");
-                    sql.append(" AND coalesce(labels ->> $").append(binds.size() - 1).append(", '') ~ $")
-                            .append(binds.size());
+                    sql.append(" AND coalesce(labels ->> $").append(binds.size() - 1)
+                            .append(m.op() == Matcher.Op.REGEX ? ", '') ~ $" : ", '') !~ $").append(binds.size());
                 }
             }
         }

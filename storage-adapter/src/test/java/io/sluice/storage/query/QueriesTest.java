@@ -71,6 +71,11 @@ class QueriesTest {
         Queries queries = queries(PostgresCalls.withDefaultDeadline(pool), 10, Duration.ofSeconds(10));
         assertThat(queries.series("a", "cpu", List.of(new Matcher("dc", Matcher.Op.EQ, "x")))
                 .block(Duration.ofSeconds(30))).extracting(SeriesInfo::id).containsExactly(1L, 2L);
+        assertThat(queries.series("a", "cpu", List.of(new Matcher("host", Matcher.Op.NOT_REGEX, "h[12]")))
+                .block(Duration.ofSeconds(30))).extracting(SeriesInfo::id).containsExactly(3L);
+        assertThat(queries.series("a", "cpu", List.of(new Matcher("missing", Matcher.Op.NOT_REGEX, ".+")))
+                .block(Duration.ofSeconds(30))).as("a missing label is \"\", which .+ does not match")
+                .extracting(SeriesInfo::id).containsExactly(1L, 2L, 3L);
         assertThat(queries.labelNames("a").block(Duration.ofSeconds(30))).containsExactly("dc", "host");
         assertThat(queries.labelValues("a", "host").block(Duration.ofSeconds(30))).containsExactly("h1", "h2", "h3");
 
