@@ -16,16 +16,24 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Decodes a Prometheus remote_write 1.0 body (a snappy-compressed, block format, protobuf
- * {@code prometheus.WriteRequest}) into samples, and hands each series and sample to {@link Admission}.
+ * Decodes a Prometheus remote_write body (snappy-compressed, block format) into samples, and hands each series and
+ * sample to {@link Admission}. Two messages, picked by the request's {@code Content-Type} ({@link Version}):
  *
  * <pre>
- * WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
- * TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2;
- *                repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }
- * Label        { string name = 1; string value = 2; }
- * Sample       { double value = 1; int64 timestamp = 2; }   // timestamp: epoch milliseconds
+ * 1.0: WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
+ *      TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2;
+ *                     repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }
+ *      Label        { string name = 1; string value = 2; }
+ * 2.0: io.prometheus.write.v2.Request { repeated string symbols = 4; repeated TimeSeries timeseries = 5; }
+ *      TimeSeries   { repeated uint32 labels_refs = 1; repeated Sample samples = 2; repeated Histogram histograms = 3;
+ *                     repeated Exemplar exemplars = 4; Metadata metadata = 5; int64 created_timestamp = 6; }
+ * both: Sample      { double value = 1; int64 timestamp = 2; }   // timestamp: epoch milliseconds
  * </pre>
+ *
+ * <p>In 2.0 a series' labels are pairs of indexes into the request's {@code symbols} (name, value, name, value…),
+ * packed or not; the symbols may come before or after the series. A series whose {@code labels_refs} has an odd
+ * length or names a symbol the request does not hold is refused ({@code invalid_label}), every sample of it;
+ * its metadata and created timestamp are skipped.
  *
  * <p>The label {@code __name__} is the metric name, every other label a label; a label with an empty value is
  * left out (in Prometheus an empty value is the same as no label). Names and values then follow
@@ -57,6 +65,31 @@ public final class RemoteWriteDecoder {
     private static final int LABEL_VALUE = tag(2, WireFormat.WIRETYPE_LENGTH_DELIMITED);
     private static final int SAMPLE_VALUE = tag(1, WireFormat.WIRETYPE_FIXED64);
     private static final int SAMPLE_TIMESTAMP = tag(2, WireFormat.WIRETYPE_VARINT);
+    private static final int REQUEST_V2_SYMBOLS = tag(4, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+    private static final int REQUEST_V2_TIMESERIES = tag(5, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+    private static final int SERIES_V2_LABELS_REFS_PACKED = tag(1, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+    private static final int SERIES_V2_LABELS_REF = tag(1, WireFormat.WIRETYPE_VARINT);
+    private static final int SERIES_V2_HISTOGRAMS = tag(3, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+    private static final int SERIES_V2_EXEMPLARS = tag(4, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+
+    /** Which remote_write message a body holds. */
+    public enum Version {
+        /** remote_write 1.0: {@code prometheus.WriteRequest}. */
+        V1("prometheus.WriteRequest"),
+        /** remote_write 2.0: {@code io.prometheus.write.v2.Request}, labels as references into a symbol table. */
+        V2("io.prometheus.write.v2.Request");
+
+        private final String message;
+
+        Version(String message) {
+            this.message = message;
+        }
+
+        /** The protobuf message's full name, as the {@code proto} parameter of the Content-Type names it. */
+        public String message() {
+            return message;
+        }
+    }
 
     /** The label that carries the metric name. */
     public static final String METRIC_NAME_LABEL = "__name__";
@@ -78,10 +111,15 @@ public final class RemoteWriteDecoder {
     public record Decoded(ParsedBatch batch, long exemplars) {
     }
 
-    /** Decodes {@code body} (not consumed, not released). */
+    /** Decodes a remote_write 1.0 {@code body} (not consumed, not released). */
     public Decoded decode(ByteBuf body) throws MalformedBatchException {
+        return decode(body, Version.V1);
+    }
+
+    /** Decodes {@code body} (not consumed, not released), a message of {@code version}. */
+    public Decoded decode(ByteBuf body, Version version) throws MalformedBatchException {
         byte[] raw = decompress(body);
-        return parse(CodedInputStream.newInstance(raw));
+        return version == Version.V1 ? parse(CodedInputStream.newInstance(raw)) : parseV2(raw, version);
     }
 
     // ---- snappy ----------------------------------------------------------------------------------
@@ -155,7 +193,7 @@ public final class RemoteWriteDecoder {
     // ---- protobuf --------------------------------------------------------------------------------
 
     private Decoded parse(CodedInputStream in) throws MalformedBatchException {
-        Reader reader = new Reader(admission.now());
+        Reader reader = new Reader(admission.now(), Version.V1);
         try {
             while (true) {
                 int tag = in.readTag();
@@ -178,8 +216,52 @@ public final class RemoteWriteDecoder {
         return new Decoded(new ParsedBatch(reader.samples, List.of(), reader.rejections, reader.items), reader.exemplars);
     }
 
+    /**
+     * A 2.0 request: the symbols are read first, wherever they are in the body, and the series are then decoded in
+     * body order.
+     */
+    private Decoded parseV2(byte[] raw, Version version) throws MalformedBatchException {
+        Reader reader = new Reader(admission.now(), version);
+        List<String> symbols = new ArrayList<>();
+        List<int[]> series = new ArrayList<>(); // offset and length of each TimeSeries in raw
+        try {
+            CodedInputStream in = CodedInputStream.newInstance(raw);
+            while (true) {
+                int tag = in.readTag();
+                if (tag == 0) {
+                    break;
+                }
+                if (tag == REQUEST_V2_SYMBOLS) {
+                    symbols.add(in.readStringRequireUtf8());
+                } else if (tag == REQUEST_V2_TIMESERIES) {
+                    int length = in.readRawVarint32();
+                    if (length < 0 || length > raw.length - in.getTotalBytesRead()) {
+                        throw invalidProtobuf(version, "a series is truncated");
+                    }
+                    series.add(new int[] {in.getTotalBytesRead(), length});
+                    in.skipRawBytes(length);
+                } else if (!in.skipField(tag)) {
+                    throw invalidProtobuf(version, "an end-group tag outside a group");
+                }
+            }
+            for (int[] s : series) {
+                reader.timeSeriesV2(CodedInputStream.newInstance(raw, s[0], s[1]), symbols);
+            }
+        } catch (InvalidProtocolBufferException e) {
+            throw invalidProtobuf(version, e.getMessage());
+        } catch (IOException e) {
+            throw invalidProtobuf(version, e.toString());
+        }
+        return new Decoded(new ParsedBatch(reader.samples, List.of(), reader.rejections, reader.items), reader.exemplars);
+    }
+
     private static MalformedBatchException invalidProtobuf(String why) {
-        return new MalformedBatchException("invalid_protobuf", "the body is not a protobuf prometheus.WriteRequest: " + why);
+        return invalidProtobuf(Version.V1, why);
+    }
+
+    private static MalformedBatchException invalidProtobuf(Version version, String why) {
+        return new MalformedBatchException("invalid_protobuf", "the body is not a protobuf " + version.message() + ": "
+                + why);
     }
 
     private static int tag(int field, int wireType) {
@@ -193,13 +275,18 @@ public final class RemoteWriteDecoder {
         private final List<ParsedBatch.Sample> samples = new ArrayList<>();
         private final List<Rejection> rejections = new ArrayList<>();
         private final List<String> labels = new ArrayList<>();
+        private int[] refs = new int[16];
+        private int refCount;
         private int items;
         private long exemplars;
         private double[] values = new double[16];
         private long[] timestamps = new long[16];
 
-        Reader(long now) {
+        private final Version version;
+
+        Reader(long now, Version version) {
             this.now = now;
+            this.version = version;
         }
 
         /** One TimeSeries (the stream is limited to it); its fields may come in any order. */
@@ -224,7 +311,7 @@ public final class RemoteWriteDecoder {
                         } else if (t == LABEL_VALUE) {
                             labelValue = in.readStringRequireUtf8();
                         } else if (!in.skipField(t)) {
-                            throw invalidProtobuf("an end-group tag outside a group");
+                            throw invalidProtobuf(version, "an end-group tag outside a group");
                         }
                     }
                     in.popLimit(limit);
@@ -236,26 +323,7 @@ public final class RemoteWriteDecoder {
                         labels.add(labelValue);
                     }
                 } else if (tag == SERIES_SAMPLES) {
-                    int limit = in.pushLimit(in.readRawVarint32());
-                    double value = 0;
-                    long timestamp = 0;
-                    for (int t = in.readTag(); t != 0; t = in.readTag()) {
-                        if (t == SAMPLE_VALUE) {
-                            value = in.readDouble();
-                        } else if (t == SAMPLE_TIMESTAMP) {
-                            timestamp = in.readInt64();
-                        } else if (!in.skipField(t)) {
-                            throw invalidProtobuf("an end-group tag outside a group");
-                        }
-                    }
-                    in.popLimit(limit);
-                    countItem();
-                    if (count == values.length) {
-                        values = Arrays.copyOf(values, count * 2);
-                        timestamps = Arrays.copyOf(timestamps, count * 2);
-                    }
-                    values[count] = value;
-                    timestamps[count++] = timestamp;
+                    count = sample(in, count);
                 } else if (tag == SERIES_HISTOGRAMS) {
                     in.skipField(tag);
                     countItem();
@@ -264,11 +332,115 @@ public final class RemoteWriteDecoder {
                     in.skipField(tag);
                     exemplars++;
                 } else if (!in.skipField(tag)) {
-                    throw invalidProtobuf("an end-group tag outside a group");
+                    throw invalidProtobuf(version, "an end-group tag outside a group");
                 }
             }
+            finish(seriesProblem(name, nameTwice), name, count, histograms);
+        }
+
+        /**
+         * One 2.0 TimeSeries (the stream is limited to it), its labels looked up in {@code symbols}; its fields may
+         * come in any order.
+         */
+        void timeSeriesV2(CodedInputStream in, List<String> symbols)
+                throws IOException, MalformedBatchException {
+            labels.clear();
+            refCount = 0;
+            int count = 0;
+            int histograms = 0;
+            while (true) {
+                int tag = in.readTag();
+                if (tag == 0) {
+                    break;
+                }
+                if (tag == SERIES_V2_LABELS_REFS_PACKED) {
+                    int limit = in.pushLimit(in.readRawVarint32());
+                    while (in.getBytesUntilLimit() > 0) {
+                        addRef(in.readUInt32());
+                    }
+                    in.popLimit(limit);
+                } else if (tag == SERIES_V2_LABELS_REF) {
+                    addRef(in.readUInt32());
+                } else if (tag == SERIES_SAMPLES) {
+                    count = sample(in, count);
+                } else if (tag == SERIES_V2_HISTOGRAMS) {
+                    in.skipField(tag);
+                    countItem();
+                    histograms++;
+                } else if (tag == SERIES_V2_EXEMPLARS) {
+                    in.skipField(tag);
+                    exemplars++;
+                } else if (!in.skipField(tag)) {
+                    throw invalidProtobuf(version, "an end-group tag outside a group");
+                }
+            }
+            String name = null;
+            boolean nameTwice = false;
+            Refusal problem = null;
+            if (refCount % 2 != 0) {
+                problem = new Refusal(Refusal.INVALID_LABEL, "labels_refs holds " + refCount
+                        + " references, not name and value pairs");
+            } else {
+                for (int i = 0; i < refCount; i += 2) {
+                    long nameRef = Integer.toUnsignedLong(refs[i]);
+                    long valueRef = Integer.toUnsignedLong(refs[i + 1]);
+                    if (nameRef >= symbols.size() || valueRef >= symbols.size()) {
+                        problem = new Refusal(Refusal.INVALID_LABEL, "labels_refs refers to symbol "
+                                + Math.max(nameRef, valueRef) + " but the request holds " + symbols.size() + " symbols");
+                        break;
+                    }
+                    String labelName = symbols.get((int) nameRef);
+                    String labelValue = symbols.get((int) valueRef);
+                    if (labelName.equals(METRIC_NAME_LABEL)) {
+                        nameTwice |= name != null;
+                        name = labelValue;
+                    } else if (!labelValue.isEmpty()) {
+                        labels.add(labelName);
+                        labels.add(labelValue);
+                    }
+                }
+            }
+            finish(problem != null ? problem : seriesProblem(name, nameTwice), name, count, histograms);
+        }
+
+        private void addRef(int ref) {
+            if (refCount == refs.length) {
+                refs = Arrays.copyOf(refs, refCount * 2);
+            }
+            refs[refCount++] = ref;
+        }
+
+        /** One Sample message: reads it and keeps it as the series' {@code count}th; the new count. */
+        private int sample(CodedInputStream in, int count) throws IOException, MalformedBatchException {
+            int limit = in.pushLimit(in.readRawVarint32());
+            double value = 0;
+            long timestamp = 0;
+            for (int t = in.readTag(); t != 0; t = in.readTag()) {
+                if (t == SAMPLE_VALUE) {
+                    value = in.readDouble();
+                } else if (t == SAMPLE_TIMESTAMP) {
+                    timestamp = in.readInt64();
+                } else if (!in.skipField(t)) {
+                    throw invalidProtobuf(version, "an end-group tag outside a group");
+                }
+            }
+            in.popLimit(limit);
+            countItem();
+            if (count == values.length) {
+                values = Arrays.copyOf(values, count * 2);
+                timestamps = Arrays.copyOf(timestamps, count * 2);
+            }
+            values[count] = value;
+            timestamps[count] = timestamp;
+            return count + 1;
+        }
+
+        /**
+         * The series just read: its {@code count} samples (in the buffers) then its {@code histograms}, numbered as
+         * the last items counted; all refused with {@code problem} when it is not null.
+         */
+        private void finish(Refusal problem, String name, int count, int histograms) {
             int first = items - count - histograms;
-            Refusal problem = seriesProblem(name, nameTwice);
             Series series = problem == null ? Series.of(name, labels.toArray(String[]::new)) : null;
             for (int i = 0; i < count; i++) {
                 Refusal r = problem != null ? problem : admission.checkTimestamp(timestamps[i], now);

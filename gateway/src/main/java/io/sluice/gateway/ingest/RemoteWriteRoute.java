@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * {@code POST /api/v1/write}: Prometheus remote_write 1.0 ({@link RemoteWriteDecoder}), through the same
+ * {@code POST /api/v1/write}: Prometheus remote_write 1.0 and 2.0 ({@link RemoteWriteDecoder}), through the same
  * admission, quotas, cardinality limit, in-flight limit and Kafka path as every other format
  * ({@link HttpIngestRoutes#admitSamples}); counted under {@code transport="remote_write"}.
  *
@@ -22,13 +22,18 @@ import java.util.TreeMap;
  *   <li>400 {@code partial_write}: the valid samples are durable, the others were refused (too old, bad
  *       labels, cardinality limit, histograms): the sender must not resend them, as Prometheus' own
  *       receiver answers out-of-bounds samples; 400 {@code no_valid_items} when none was valid;</li>
- *   <li>400 {@code invalid_snappy}, {@code invalid_protobuf}: a body that is not a WriteRequest;
- *       413 {@code body_too_large}, {@code too_many_items}; 415 {@code unsupported_encoding},
- *       {@code unsupported_media_type}: not {@code Content-Encoding: snappy}, not
- *       {@code Content-Type: application/x-protobuf} (remote_write 2.0's {@code proto=io.prometheus.write.v2.Request}
- *       included, on which 2.0 senders fall back to 1.0);</li>
+ *   <li>400 {@code invalid_snappy}, {@code invalid_protobuf}: a body that is not the message its Content-Type
+ *       names; 413 {@code body_too_large}, {@code too_many_items}; 415 {@code unsupported_encoding},
+ *       {@code unsupported_media_type}: not {@code Content-Encoding: snappy}, or a Content-Type other than
+ *       {@code application/x-protobuf} with no {@code proto} parameter or one of the two messages;</li>
  *   <li>429 / 503 with {@code Retry-After}: throttled, saturated, or not durable; nothing was taken.</li>
  * </ul>
+ *
+ * <p>The message is the Content-Type's {@code proto} parameter, as remote_write 2.0 negotiates it:
+ * {@code prometheus.WriteRequest} (or none) is 1.0, {@code io.prometheus.write.v2.Request} is 2.0. Every answer to a
+ * 2.0 request carries {@code X-Prometheus-Remote-Write-Samples-Written}, {@code -Histograms-Written} and
+ * {@code -Exemplars-Written}: the samples that are durable (0 unless the answer is 204 or {@code partial_write}),
+ * and 0 histograms and exemplars, which are never stored.
  */
 public final class RemoteWriteRoute {
 
@@ -36,7 +41,9 @@ public final class RemoteWriteRoute {
     /** The {@code transport} label of this format's counters. */
     public static final String TRANSPORT = "remote_write";
     private static final String PROTOBUF = "application/x-protobuf";
-    private static final String WRITE_REQUEST_V1 = "prometheus.WriteRequest";
+    static final String SAMPLES_WRITTEN = "X-Prometheus-Remote-Write-Samples-Written";
+    static final String HISTOGRAMS_WRITTEN = "X-Prometheus-Remote-Write-Histograms-Written";
+    static final String EXEMPLARS_WRITTEN = "X-Prometheus-Remote-Write-Exemplars-Written";
 
     private final RemoteWriteDecoder decoder;
     private final Admission admission;
@@ -49,12 +56,16 @@ public final class RemoteWriteRoute {
     }
 
     public void write(HttpExchange exchange, Principal principal) {
-        if (!headersFit(exchange)) {
+        RemoteWriteDecoder.Version version = version(exchange);
+        if (version == null) {
             return;
+        }
+        if (version == RemoteWriteDecoder.Version.V2) {
+            exchange.responseHeaders().set(SAMPLES_WRITTEN, 0).set(HISTOGRAMS_WRITTEN, 0).set(EXEMPLARS_WRITTEN, 0);
         }
         RemoteWriteDecoder.Decoded decoded;
         try {
-            decoded = decoder.decode(exchange.body());
+            decoded = decoder.decode(exchange.body(), version);
         } catch (MalformedBatchException e) {
             ingest.refuseWhole(exchange, e, TRANSPORT);
             return;
@@ -69,40 +80,55 @@ public final class RemoteWriteRoute {
         ingest.admitSamples(exchange, principal, decoded.batch(), TRANSPORT, ANSWER);
     }
 
-    private boolean headersFit(HttpExchange exchange) {
+    /** The message the request's headers announce, or null once it has been answered 415. */
+    private RemoteWriteDecoder.Version version(HttpExchange exchange) {
         String encoding = exchange.headers().get(HttpHeaderNames.CONTENT_ENCODING);
         if (encoding == null || !encoding.trim().equalsIgnoreCase("snappy")) {
             admission.refused("unsupported_encoding", TRANSPORT, 1);
             exchange.error(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_encoding",
                     "remote_write bodies must be sent with Content-Encoding: snappy (snappy block format), not "
                             + (encoding == null ? "none" : Admission.quote(encoding)));
-            return false;
+            return null;
         }
         String type = exchange.headers().get(HttpHeaderNames.CONTENT_TYPE);
-        if (type != null && !isWriteRequestV1(type)) {
+        RemoteWriteDecoder.Version version = type == null ? RemoteWriteDecoder.Version.V1 : version(type);
+        if (version == null) {
             admission.refused("unsupported_media_type", TRANSPORT, 1);
             exchange.error(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-                    "remote_write bodies must be Content-Type: " + PROTOBUF + " (a prometheus.WriteRequest, "
-                            + "remote_write 1.0), not " + Admission.quote(type));
-            return false;
+                    "remote_write bodies must be Content-Type: " + PROTOBUF + " with proto="
+                            + RemoteWriteDecoder.Version.V1.message() + " (remote_write 1.0, also without proto) or proto="
+                            + RemoteWriteDecoder.Version.V2.message() + " (2.0), not " + Admission.quote(type));
         }
-        return true;
+        return version;
     }
 
-    /** {@code application/x-protobuf}, with no {@code proto} parameter or {@code proto=prometheus.WriteRequest}. */
-    static boolean isWriteRequestV1(String contentType) {
+    /**
+     * The message a Content-Type names: {@code application/x-protobuf} with no {@code proto} parameter or
+     * {@code proto=prometheus.WriteRequest} is 1.0, {@code proto=io.prometheus.write.v2.Request} 2.0; null for
+     * anything else.
+     */
+    static RemoteWriteDecoder.Version version(String contentType) {
         String[] parts = contentType.split(";");
         if (!parts[0].trim().equalsIgnoreCase(PROTOBUF)) {
-            return false;
+            return null;
         }
+        RemoteWriteDecoder.Version version = RemoteWriteDecoder.Version.V1;
         for (int i = 1; i < parts.length; i++) {
             String[] param = parts[i].split("=", 2);
-            if (param[0].trim().toLowerCase(Locale.ROOT).equals("proto")
-                    && (param.length < 2 || !param[1].trim().equals(WRITE_REQUEST_V1))) {
-                return false;
+            if (param[0].trim().toLowerCase(Locale.ROOT).equals("proto")) {
+                String proto = param.length < 2 ? "" : param[1].trim();
+                version = null;
+                for (RemoteWriteDecoder.Version v : RemoteWriteDecoder.Version.values()) {
+                    if (v.message().equals(proto)) {
+                        version = v;
+                    }
+                }
+                if (version == null) {
+                    return null;
+                }
             }
         }
-        return true;
+        return version;
     }
 
     private static final HttpIngestRoutes.Answer ANSWER = new HttpIngestRoutes.Answer() {
@@ -114,6 +140,9 @@ public final class RemoteWriteRoute {
 
         @Override
         public void durable(HttpExchange exchange, int accepted, ParsedBatch batch) {
+            if (exchange.responseHeaders().contains(SAMPLES_WRITTEN)) {
+                exchange.responseHeaders().set(SAMPLES_WRITTEN, accepted);
+            }
             if (batch.rejections().isEmpty()) {
                 exchange.respond(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NO_CONTENT));
                 return;

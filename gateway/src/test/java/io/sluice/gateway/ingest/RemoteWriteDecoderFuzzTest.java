@@ -36,6 +36,16 @@ class RemoteWriteDecoderFuzzTest {
 
     @FuzzTest(maxDuration = "5m")
     void decode(byte[] input) {
+        check(input, RemoteWriteDecoder.Version.V1);
+    }
+
+    /** The same for remote_write 2.0 bodies (its seeds are 2.0 Requests). */
+    @FuzzTest(maxDuration = "5m")
+    void decodeV2(byte[] input) {
+        check(input, RemoteWriteDecoder.Version.V2);
+    }
+
+    private static void check(byte[] input, RemoteWriteDecoder.Version version) {
         if (input.length == 0) {
             return;
         }
@@ -44,7 +54,7 @@ class RemoteWriteDecoderFuzzTest {
         ByteBuf buf = Unpooled.wrappedBuffer(body);
         RemoteWriteDecoder.Decoded decoded;
         try {
-            decoded = DECODER.decode(buf);
+            decoded = DECODER.decode(buf, version);
         } catch (MalformedBatchException refused) {
             assertThat(refused.code()).isIn(CODES);
             assertThat(refused.getMessage()).isNotBlank();

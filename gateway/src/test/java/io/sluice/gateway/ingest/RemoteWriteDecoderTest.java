@@ -191,6 +191,123 @@ class RemoteWriteDecoderTest {
         assertRefused(series.end().body(), "too_many_items", "ingest.max-items-per-request");
     }
 
+    // ---- remote_write 2.0 ---------------------------------------------------------------------------
+
+    /** The golden payload's samples as a 2.0 Request: the same series and values, labels through the symbol table. */
+    static PrometheusWritesV2.Request goldenV2() {
+        return PrometheusWritesV2.request()
+                .series("__name__", "node_cpu_seconds_total", "cpu", "0", "instance", "host-a:9100", "job", "node",
+                        "mode", "idle")
+                .metadata("Seconds the CPUs spent in each mode.", "seconds", NOW - 86_400_000L)
+                .sample(NOW - 30_000, 123456.78).sample(NOW - 15_000, 123471.5).end()
+                .series("__name__", "up", "instance", "host-a:9100", "job", "node")
+                .sample(NOW - 15_000, 1).sample(NOW, STALE_NAN).end()
+                .series("__name__", "edge_values", "job", "node", "which", "inf")
+                .sample(NOW - 1_000, Double.POSITIVE_INFINITY).sample(NOW - 500, Double.NEGATIVE_INFINITY)
+                .sample(NOW - 250, -0.0).sample(NOW - 125, Double.MIN_VALUE).end();
+    }
+
+    @Test
+    void aV2RequestDecodesToExactlyWhatItsV1TwinDoes() throws Exception {
+        ParsedBatch v1 = decode(golden().body()).batch();
+        RemoteWriteDecoder.Decoded v2 = decodeV2(goldenV2().body());
+        assertThat(v2.exemplars()).isZero();
+        assertThat(v2.batch().rejections()).isEmpty();
+        assertThat(v2.batch().total()).isEqualTo(8);
+        assertThat(v2.batch().samples()).hasSameSizeAs(v1.samples());
+        for (int i = 0; i < v1.samples().size(); i++) {
+            ParsedBatch.Sample a = v1.samples().get(i);
+            ParsedBatch.Sample b = v2.batch().samples().get(i);
+            assertThat(b.index()).isEqualTo(a.index());
+            assertThat(b.series().toString()).isEqualTo(a.series().toString());
+            assertThat(b.timestampMs()).isEqualTo(a.timestampMs());
+            assertThat(Double.doubleToRawLongBits(b.value())).isEqualTo(Double.doubleToRawLongBits(a.value()));
+        }
+        // the same bytes read as the other message are not taken for samples
+        assertThat(decode(goldenV2().body()).batch().total()).as("a 2.0 body read as 1.0").isZero();
+    }
+
+    @Test
+    void v2SymbolsAfterTheSeriesAndUnpackedReferencesAreReadAsProtobufAllows() throws Exception {
+        byte[] series = message(o -> {
+            o.writeByteArray(2, message(x -> {
+                x.writeDouble(1, 7.5);
+                x.writeInt64(2, NOW);
+            }));
+            o.writeUInt32(1, 1);                // labels_refs one by one, not packed
+            o.writeUInt32(1, 2);
+            o.writeUInt32(1, 3);
+            o.writeUInt32(1, 4);
+            o.writeInt64(6, NOW - 10);          // created_timestamp: skipped
+            o.writeString(30, "unknown");       // unknown field
+        });
+        byte[] request = message(o -> {
+            o.writeByteArray(5, series);
+            o.writeString(4, "");
+            o.writeString(4, "__name__");
+            o.writeString(4, "m");
+            o.writeString(4, "host");
+            o.writeString(4, "a");
+        });
+        ParsedBatch batch = decodeV2(snappy(request)).batch();
+        assertThat(batch.rejections()).isEmpty();
+        assertThat(batch.samples()).singleElement().satisfies(x -> {
+            assertThat(x.series().toString()).isEqualTo("m{host=\"a\"}");
+            assertThat(x.value()).isEqualTo(7.5);
+        });
+    }
+
+    @Test
+    void v2ReferencesThatDoNotNameLabelsRefuseTheirSeriesAndNothingElse() throws Exception {
+        PrometheusWritesV2.Request request = PrometheusWritesV2.request();
+        request.series("__name__", "ok").sample(NOW, 1).end();                                 // 0
+        request.series("__name__", "odd").refs(1).sample(NOW, 2).sample(NOW, 3).end();         // 1, 2
+        request.series("__name__", "far").refs(1, 1000).sample(NOW, 4).end();                  // 3
+        request.series("host", "a").sample(NOW, 5).end();                                      // 4: no name
+        request.series("__name__", "lat").histogram(NOW, 3, 1.5).exemplar(NOW, 0.5, "t").end(); // 5
+        RemoteWriteDecoder.Decoded decoded = decodeV2(request.body());
+        ParsedBatch batch = decoded.batch();
+        assertThat(batch.total()).isEqualTo(6);
+        assertThat(decoded.exemplars()).isEqualTo(1);
+        assertThat(batch.samples()).extracting(ParsedBatch.Sample::index).containsExactly(0);
+        assertThat(batch.rejections()).extracting(Rejection::index, Rejection::reason).containsExactly(
+                org.assertj.core.groups.Tuple.tuple(1, "invalid_label"), org.assertj.core.groups.Tuple.tuple(2, "invalid_label"),
+                org.assertj.core.groups.Tuple.tuple(3, "invalid_label"), org.assertj.core.groups.Tuple.tuple(4, "missing_field"),
+                org.assertj.core.groups.Tuple.tuple(5, "unsupported_histogram"));
+        assertThat(batch.rejections().get(0).message()).contains("not name and value pairs");
+        assertThat(batch.rejections().get(2).message()).contains("refers to symbol 1000");
+    }
+
+    @Test
+    void malformedV2BodiesAreRefusedWholeNamingTheV2Message() throws Exception {
+        byte[] raw = goldenV2().protobuf();
+        assertThatThrownBy(() -> decodeV2(snappy(java.util.Arrays.copyOf(raw, raw.length - 1))))
+                .isInstanceOfSatisfying(MalformedBatchException.class, e -> {
+                    assertThat(e.code()).isEqualTo("invalid_protobuf");
+                    assertThat(e.getMessage()).contains("io.prometheus.write.v2.Request");
+                });
+        assertThatThrownBy(() -> decodeV2(snappy(message(o -> o.writeByteArray(4, new byte[] {(byte) 0xc3, 0x28})))))
+                .isInstanceOfSatisfying(MalformedBatchException.class, e -> {
+                    assertThat(e.code()).isEqualTo("invalid_protobuf");
+                    assertThat(e.getMessage()).contains("UTF-8");
+                });
+        PrometheusWritesV2.Series series = PrometheusWritesV2.request().series("__name__", "m");
+        for (int i = 0; i < 51; i++) {
+            series.sample(NOW, i);
+        }
+        assertThatThrownBy(() -> decodeV2(series.end().body())).isInstanceOfSatisfying(MalformedBatchException.class,
+                e -> assertThat(e.code()).isEqualTo("too_many_items"));
+    }
+
+    private RemoteWriteDecoder.Decoded decodeV2(byte[] body) throws MalformedBatchException {
+        ByteBuf buf = Unpooled.wrappedBuffer(body);
+        try {
+            return decoder.decode(buf, RemoteWriteDecoder.Version.V2);
+        } finally {
+            buf.release();
+        }
+    }
+
     private void assertRefused(byte[] body, String code, String inMessage) {
         assertThatThrownBy(() -> decode(body)).isInstanceOfSatisfying(MalformedBatchException.class, e -> {
             assertThat(e.code()).isEqualTo(code);

@@ -124,6 +124,54 @@ class RemoteWriteTest {
         }
     }
 
+    @Test
+    void aV2RequestIsStoredAndAnsweredWithTheWrittenCountsRemoteWrite2Requires() throws Exception {
+        long minute = Math.floorDiv(System.currentTimeMillis() - 3 * 60_000, 60_000L) * 60_000L;
+        long at = minute + 2_000;
+        PrometheusWritesV2.Request write = PrometheusWritesV2.request();
+        write.series("__name__", "rw2_roundtrip", "job", "node", "k", "a").metadata("help", "seconds", at - 60_000)
+                .sample(at, 1.5).sample(at + 1, 2.5).exemplar(at, 1.5, "trace-1").end();
+        write.series("__name__", "rw2_roundtrip", "job", "node", "k", "b").sample(at, STALE_NAN).end();
+        HttpResponse<String> response = sendV2(key, write.body());
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(204);
+        assertThat(response.headers().firstValue(RemoteWriteRoute.SAMPLES_WRITTEN)).hasValue("3");
+        assertThat(response.headers().firstValue(RemoteWriteRoute.HISTOGRAMS_WRITTEN)).hasValue("0");
+        assertThat(response.headers().firstValue(RemoteWriteRoute.EXEMPLARS_WRITTEN)).hasValue("0");
+
+        // a series whose references name no symbol is refused; the others are written and counted as written
+        PrometheusWritesV2.Request partial = PrometheusWritesV2.request();
+        partial.series("__name__", "rw2_roundtrip", "job", "node", "k", "c").sample(at, 7).end();
+        partial.series("__name__", "rw2_roundtrip").refs(1, 999).sample(at, 8).end();
+        partial.series("__name__", "rw2_roundtrip", "job", "node", "k", "d").histogram(at, 4, 2).end();
+        double refusedBefore = counter("sluice_ingest_rejected", "reason", "invalid_label");
+        HttpResponse<String> mixed = sendV2(key, partial.body());
+        assertThat(mixed.statusCode()).as(mixed.body()).isEqualTo(400);
+        assertThat(mixed.body()).contains("\"code\":\"partial_write\"").contains("refers to symbol 999");
+        assertThat(mixed.headers().firstValue(RemoteWriteRoute.SAMPLES_WRITTEN)).hasValue("1");
+        assertThat(mixed.headers().firstValue(RemoteWriteRoute.HISTOGRAMS_WRITTEN)).hasValue("0");
+        assertThat(counter("sluice_ingest_rejected", "reason", "invalid_label") - refusedBefore).isEqualTo(1);
+
+        // a body that is not a 2.0 Request: nothing written, and the headers say so
+        HttpResponse<String> broken = sendV2(key, snappy(new byte[] {0x2a, 0x05, 0x01}));
+        assertThat(broken.statusCode()).as(broken.body()).isEqualTo(400);
+        assertThat(broken.body()).contains("invalid_protobuf").contains("io.prometheus.write.v2.Request");
+        assertThat(broken.headers().firstValue(RemoteWriteRoute.SAMPLES_WRITTEN)).hasValue("0");
+
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(count("SELECT coalesce(sum(c.samples), 0) "
+                + "FROM sample_chunks c JOIN series s ON s.id = c.series_id WHERE s.tenant = '" + tenant
+                + "' AND s.name = 'rw2_roundtrip'")).isEqualTo(4));
+        HttpResponse<String> query = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + sluice.port()
+                        + "/api/v1/query?metric=rw2_roundtrip&agg=sum&step=10s&from=" + Instant.ofEpochMilli(minute)
+                        + "&to=" + Instant.ofEpochMilli(minute + 60_000)))
+                .header("Authorization", "Bearer " + key).timeout(Duration.ofSeconds(30)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(query.statusCode()).as(query.body()).isEqualTo(200);
+        assertThat(query.body())
+                .contains("{\"labels\":{\"job\":\"node\",\"k\":\"a\"},\"points\":[[" + minute + ",4.0]]}")
+                .contains("{\"labels\":{\"job\":\"node\",\"k\":\"b\"},\"points\":[[" + minute + ",\"NaN\"]]}")
+                .contains("{\"labels\":{\"job\":\"node\",\"k\":\"c\"},\"points\":[[" + minute + ",7.0]]}");
+    }
+
     /** One bad input: its body and headers, the answer it must get, and what it must count. */
     private record Bad(String what, byte[] body, String encoding, String type, int status, String code,
                        String reason, int counted) {
@@ -161,7 +209,7 @@ class RemoteWriteTest {
                         "unsupported_encoding", "unsupported_encoding", 1),
                 new Bad("JSON content type", snappy(good), "snappy", "application/json", 415, "unsupported_media_type",
                         "unsupported_media_type", 1),
-                new Bad("remote_write 2.0", snappy(good), "snappy", "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+                new Bad("an unknown proto", snappy(good), "snappy", "application/x-protobuf;proto=io.prometheus.write.v3.Request",
                         415, "unsupported_media_type", "unsupported_media_type", 1),
                 new Bad("too many samples", many.end().body(), "snappy", "application/x-protobuf", 413,
                         "too_many_items", "too_many_items", 1),
@@ -247,6 +295,15 @@ class RemoteWriteTest {
             request.header("Content-Type", type);
         }
         return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** As a remote_write 2.0 sender sends. */
+    private static HttpResponse<String> sendV2(String apiKey, byte[] body) throws Exception {
+        return http.send(HttpRequest.newBuilder(uri("/api/v1/write")).timeout(Duration.ofSeconds(30))
+                .header("Authorization", "Bearer " + apiKey).header("User-Agent", "Prometheus/3.5.0")
+                .header("X-Prometheus-Remote-Write-Version", "2.0.0").header("Content-Encoding", "snappy")
+                .header("Content-Type", PrometheusWritesV2.CONTENT_TYPE)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     private static URI uri(String path) {
