@@ -127,9 +127,10 @@ public final class BenchmarkSuite {
             if (suite.selected("P4")) {
                 suite.queries();
             }
-            if (suite.selected("P2")) {
+            if (suite.selected("P2-binary")) {
                 suite.binaryIngest();
             }
+            suite.httpIngest();
             if (suite.selected("P3")) {
                 suite.writer();
             }
@@ -143,8 +144,10 @@ public final class BenchmarkSuite {
         System.exit(status);
     }
 
+    /** Whether {@code --only} names this measurement, or its target ({@code P2} runs {@code P2-binary}, {@code P2-json}, ...). */
     private boolean selected(String id) {
-        return List.of(opts.getOrDefault("only", "P1,P2,P3,P4,P6").split(",")).contains(id);
+        List<String> only = List.of(opts.getOrDefault("only", "P1,P2,P3,P4,P6").split(","));
+        return only.contains(id) || id.contains("-") && only.contains(id.substring(0, id.indexOf('-')));
     }
 
     // ---- Sluice under test
@@ -492,6 +495,95 @@ public final class BenchmarkSuite {
         row("P2", "gateway -> Kafka MiB/s (records of " + recordSize + " B)", String.format(Locale.ROOT, "%.2f", sluiceMiB),
                 String.format(Locale.ROOT, "producer tool: %.2f (%s records/s)", kafkaMiB, fmt(kafkaRecordsPerSecond)),
                 ratio(sluiceMiB / kafkaMiB), ">= 0.80", sluiceMiB / kafkaMiB >= 0.8);
+    }
+
+    // ---- P2 HTTP ingest: JSON, Prometheus remote_write, Influx line protocol
+
+    /** Distinct bodies per format (timestamps one millisecond apart), sent round robin. */
+    private static final int INGEST_BODIES = 100;
+
+    /**
+     * Each selected HTTP ingest format ({@code P2-json}, {@code P2-remote-write}, {@code P2-influx}) over the same
+     * samples ({@link IngestBodies}: 1,000 series of 5 labels a body), measured as P1 is: {@link HttpLoad} with
+     * {@code --ingest-connections} keep-alive connections, one body in flight each, as fast as answers come
+     * (acknowledged samples/s: answers with the format's success status, times 1,000), then paced at half that
+     * rate with each body's latency measured from when it was due. The bodies are built once, before the run,
+     * with timestamps of now; one of each is first sent alone and must be taken whole.
+     */
+    private void httpIngest() throws Exception {
+        int conns = Integer.parseInt(opts.getOrDefault("ingest-connections", "8"));
+        double jsonRate = 0;
+        for (IngestBodies.Format format : IngestBodies.Format.values()) {
+            if (!selected("P2-" + format.label().replace('_', '-'))) {
+                continue;
+            }
+            double rate = httpIngest(format, conns, jsonRate);
+            if (format == IngestBodies.Format.JSON) {
+                jsonRate = rate;
+            }
+        }
+    }
+
+    private double httpIngest(IngestBodies.Format format, int conns, double jsonRate) throws Exception {
+        phase = "P2 " + format.label();
+        log.printf(Locale.ROOT, "%n== P2: HTTP ingest, %s (POST %s), %,d series x %d labels a body%n", format.label(),
+                format.path(), IngestBodies.SERIES, IngestBodies.LABELS);
+        // the machine to itself: what earlier phases sent is stored first
+        awaitWriter();
+        long now = System.currentTimeMillis();
+        String headers = format.authorization(key) + format.headers();
+        byte[][] requests = new byte[INGEST_BODIES][];
+        long bytes = 0;
+        for (int i = 0; i < INGEST_BODIES; i++) {
+            byte[] body = format.body(now + i);
+            bytes += body.length;
+            requests[i] = HttpLoad.post(host, port, format.path(), headers, body);
+        }
+        preflight(format, format.body(now + INGEST_BODIES));
+        HttpLoad.Result max = new HttpLoad(host, port, conns, warmup, duration, 0, format.success(), requests).run();
+        printLoad("Sluice " + format.label(), max);
+        double samplesPerSecond = (max.responses() - max.unexpected()) * (double) IngestBodies.SERIES / max.seconds();
+        log.printf(Locale.ROOT, "%s: %s acknowledged samples/s (bodies of %,d bytes on average)%n", format.label(),
+                fmt(samplesPerSecond), bytes / INGEST_BODIES);
+        String what = "HTTP ingest, " + format.label() + " (POST " + format.path().replaceAll("\\?.*", "") + "), "
+                + conns + " connections, 1,000-sample bodies, acknowledged samples/s";
+        String latency = "p50 " + ms(max.percentileMillis(50)) + " ms, p99 " + ms(max.percentileMillis(99)) + " ms";
+        boolean reference = format != IngestBodies.Format.JSON && jsonRate > 0;
+        row("P2", what, fmt(samplesPerSecond), reference ? latency + "; JSON " + fmt(jsonRate) : latency,
+                reference ? ratio(samplesPerSecond / jsonRate) + "x JSON" : "", ">= 1,000,000",
+                samplesPerSecond >= 1_000_000 && clean(max));
+        double half = samplesPerSecond / 2;
+        if (half < IngestBodies.SERIES) {
+            row("P2", format.label() + " ack p99 at half that rate, ms", "-", "nothing acknowledged at full load: "
+                    + max.firstUnexpected(), "", "< 50 ms", false);
+            return samplesPerSecond;
+        }
+        awaitWriter();
+        phase = "P2 " + format.label() + " half rate";
+        HttpLoad.Result paced = new HttpLoad(host, port, conns, warmup, duration, half / IngestBodies.SERIES,
+                format.success(), requests).run();
+        printLoad("Sluice " + format.label() + " at half rate", paced);
+        row("P2", format.label() + " ack p99 at half that rate (" + fmt(half) + " samples/s, from when each body was due), ms",
+                ms(paced.percentileMillis(99)), "p50 " + ms(paced.percentileMillis(50)) + ", "
+                        + fmt(paced.responses() * (double) IngestBodies.SERIES / paced.seconds()) + " samples/s acknowledged",
+                "", "< 50 ms", paced.percentileMillis(99) < 50 && clean(paced));
+        return samplesPerSecond;
+    }
+
+    /**
+     * One body sent alone must be taken whole: all its samples inside the ingest window, its series under the active-series
+     * limit, its format as the route reads it. Otherwise the rows would measure refusals.
+     */
+    private void preflight(IngestBodies.Format format, byte[] body) throws IOException, InterruptedException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://" + host + ":" + port + format.path()))
+                .timeout(Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.ofByteArray(body));
+        for (String line : (format.authorization(key) + format.headers()).split("\r\n")) {
+            request.header(line.substring(0, line.indexOf(':')), line.substring(line.indexOf(':') + 1).trim());
+        }
+        HttpResponse<String> r = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        require(r.statusCode() == format.success() && (format != IngestBodies.Format.JSON
+                        || JSON.readTree(r.body()).path("rejected").isEmpty()),
+                "POST " + format.path() + " answered " + r.statusCode() + ": " + abbreviate(r.body()));
     }
 
     // ---- P3 storage writer vs psql \copy
