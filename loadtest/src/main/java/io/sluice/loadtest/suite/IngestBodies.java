@@ -35,18 +35,20 @@ public final class IngestBodies {
 
     /** One HTTP ingest format: where it posts, with which headers besides Host and Content-Length, and its success status. */
     public enum Format {
-        JSON("json", "/api/v1/ingest/metrics", 202, "Content-Type: application/json\r\n"),
-        REMOTE_WRITE("remote_write", "/api/v1/write", 204, "Content-Type: application/x-protobuf\r\n"
+        JSON("json", "http", "/api/v1/ingest/metrics", 202, "Content-Type: application/json\r\n"),
+        REMOTE_WRITE("remote_write", "remote_write", "/api/v1/write", 204, "Content-Type: application/x-protobuf\r\n"
                 + "Content-Encoding: snappy\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\n"),
-        INFLUX("influx", "/api/v2/write?org=o&bucket=b&precision=ms", 204, "Content-Type: text/plain; charset=utf-8\r\n");
+        INFLUX("influx", "influx", "/api/v2/write?org=o&bucket=b&precision=ms", 204, "Content-Type: text/plain; charset=utf-8\r\n");
 
         private final String label;
+        private final String transport;
         private final String path;
         private final int success;
         private final String headers;
 
-        Format(String label, String path, int success, String headers) {
+        Format(String label, String transport, String path, int success, String headers) {
             this.label = label;
+            this.transport = transport;
             this.path = path;
             this.success = success;
             this.headers = headers;
@@ -55,6 +57,11 @@ public final class IngestBodies {
         /** A short name for logs and the table: {@code json}, {@code remote_write}, {@code influx}. */
         public String label() {
             return label;
+        }
+
+        /** The {@code transport} label of the gateway's ingest counters for this format. */
+        public String transport() {
+            return transport;
         }
 
         /** The request target: path and query string. */
