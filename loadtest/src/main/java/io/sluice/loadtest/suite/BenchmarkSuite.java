@@ -51,7 +51,12 @@ import java.util.stream.Collectors;
  *       1 h / 1 series / 1 m query every time (uncached), checked by the {@code X-Sluice-Cache} header.</li>
  *   <li>P2: {@code AgentLoad} (binary protocol, acknowledged samples) vs Kafka's
  *       {@code ProducerPerformance} sending as many records of the gateway's average record size, with the
- *       gateway's producer settings, to the same broker; MiB/s of record payload on both sides.</li>
+ *       gateway's producer settings, to the same broker; MiB/s of record payload on both sides ({@code P2-binary}).</li>
+ *   <li>P2 over HTTP ({@code P2-json}, {@code P2-remote-write}, {@code P2-influx}): the same 1,000-series x 5-label
+ *       bodies ({@link IngestBodies}) as JSON, Prometheus remote_write 1.0 and Influx line protocol, sent by
+ *       {@link HttpLoad} over {@code --ingest-connections} connections as fast as answers come (acknowledged
+ *       samples/s, checked against the gateway's accepted count), then paced at half that rate (ack p50/p99 from when
+ *       each body was due); remote_write and line protocol with JSON's rate as their reference.</li>
  *   <li>P3: {@link WriterVsCopy} on the same Kafka and PostgreSQL: the storage writer vs {@code psql \copy}
  *       of the same samples as one row each into the old {@code samples} table, and bytes per sample of both.</li>
  *   <li>P6, sustained end to end: {@code AgentLoad} at fixed rates for {@code --sustained-duration} each against
@@ -67,10 +72,13 @@ import java.util.stream.Collectors;
  * <pre>
  * BenchmarkSuite [--duration=20s] [--warmup=5s] [--connections=64] [--writer-samples=1000000]
  *                [--heap=256m] [--only=P1,P2,P3,P4,P6] [--http-client=wrk|builtin] [--out=loadtest/target/bench]
+ *                [--ingest-connections=8]
  *                [--sustained-duration=60s] [--sustained-rates=250000,500000,1000000,1500000]
  *                [--sustained-bisect=1] [--latency-duration=30s]
  *                [--gateway-java-opts="-XX:StartFlightRecording=filename=gateway.jfr"]
  * </pre>
+ * {@code --only} takes targets ({@code P2} is every P2 measurement) or single measurements: {@code P2-binary},
+ * {@code P2-json}, {@code P2-remote-write}, {@code P2-influx}.
  */
 public final class BenchmarkSuite {
 
@@ -127,9 +135,10 @@ public final class BenchmarkSuite {
             if (suite.selected("P4")) {
                 suite.queries();
             }
-            if (suite.selected("P2")) {
+            if (suite.selected("P2-binary")) {
                 suite.binaryIngest();
             }
+            suite.httpIngest();
             if (suite.selected("P3")) {
                 suite.writer();
             }
@@ -143,8 +152,10 @@ public final class BenchmarkSuite {
         System.exit(status);
     }
 
+    /** Whether {@code --only} names this measurement, or its target ({@code P2} runs {@code P2-binary}, {@code P2-json}, ...). */
     private boolean selected(String id) {
-        return List.of(opts.getOrDefault("only", "P1,P2,P3,P4,P6").split(",")).contains(id);
+        List<String> only = List.of(opts.getOrDefault("only", "P1,P2,P3,P4,P6").split(","));
+        return only.contains(id) || id.contains("-") && only.contains(id.substring(0, id.indexOf('-')));
     }
 
     // ---- Sluice under test
@@ -492,6 +503,113 @@ public final class BenchmarkSuite {
         row("P2", "gateway -> Kafka MiB/s (records of " + recordSize + " B)", String.format(Locale.ROOT, "%.2f", sluiceMiB),
                 String.format(Locale.ROOT, "producer tool: %.2f (%s records/s)", kafkaMiB, fmt(kafkaRecordsPerSecond)),
                 ratio(sluiceMiB / kafkaMiB), ">= 0.80", sluiceMiB / kafkaMiB >= 0.8);
+    }
+
+    // ---- P2 HTTP ingest: JSON, Prometheus remote_write, Influx line protocol
+
+    /** Distinct bodies per format (timestamps one millisecond apart), sent round robin. */
+    private static final int INGEST_BODIES = 100;
+
+    /**
+     * Each selected HTTP ingest format ({@code P2-json}, {@code P2-remote-write}, {@code P2-influx}) over the same
+     * samples ({@link IngestBodies}: 1,000 series of 5 labels a body), measured as P1 is: {@link HttpLoad} with
+     * {@code --ingest-connections} keep-alive connections, one body in flight each, as fast as answers come
+     * (acknowledged samples/s: answers with the format's success status, times 1,000), then paced at half that
+     * rate with each body's latency measured from when it was due. The bodies are built once, before the run,
+     * with timestamps of now; one of each is first sent alone and must be taken whole.
+     */
+    private void httpIngest() throws Exception {
+        int conns = Integer.parseInt(opts.getOrDefault("ingest-connections", "8"));
+        double jsonRate = 0;
+        for (IngestBodies.Format format : IngestBodies.Format.values()) {
+            if (!selected("P2-" + format.label().replace('_', '-'))) {
+                continue;
+            }
+            double rate = httpIngest(format, conns, jsonRate);
+            if (format == IngestBodies.Format.JSON) {
+                jsonRate = rate;
+            }
+        }
+    }
+
+    private double httpIngest(IngestBodies.Format format, int conns, double jsonRate) throws Exception {
+        phase = "P2 " + format.label();
+        log.printf(Locale.ROOT, "%n== P2: HTTP ingest, %s (POST %s), %,d series x %d labels a body%n", format.label(),
+                format.path(), IngestBodies.SERIES, IngestBodies.LABELS);
+        // the machine to itself: what earlier phases sent is stored first
+        awaitWriter();
+        long now = System.currentTimeMillis();
+        String headers = format.authorization(key) + format.headers();
+        byte[][] requests = new byte[INGEST_BODIES][];
+        long bytes = 0;
+        for (int i = 0; i < INGEST_BODIES; i++) {
+            byte[] body = format.body(now + i);
+            bytes += body.length;
+            requests[i] = HttpLoad.post(host, port, format.path(), headers, body);
+        }
+        preflight(format, format.body(now + INGEST_BODIES));
+        long acceptedBefore = acceptedSamples(format.transport());
+        HttpLoad.Result max = new HttpLoad(host, port, conns, warmup, duration, 0, format.success(), requests).run();
+        printLoad("Sluice " + format.label(), max);
+        long acked = (max.responses() - max.unexpected()) * IngestBodies.SERIES;
+        double samplesPerSecond = acked / max.seconds();
+        // the gateway's own count (warm-up included) must cover what the client saw acknowledged in the measured window
+        long accepted = acceptedSamples(format.transport()) - acceptedBefore;
+        log.printf(Locale.ROOT, "%s: %s acknowledged samples/s (bodies of %,d bytes on average); the gateway counted "
+                        + "%,d samples accepted over transport %s in warm-up and run, the client %,d acknowledged in the run%n",
+                format.label(), fmt(samplesPerSecond), bytes / INGEST_BODIES, accepted, format.transport(), acked);
+        String what = "HTTP ingest, " + format.label() + " (POST " + format.path().replaceAll("\\?.*", "") + "), "
+                + conns + " connections, 1,000-sample bodies, acknowledged samples/s";
+        String latency = "p50 " + ms(max.percentileMillis(50)) + " ms, p99 " + ms(max.percentileMillis(99)) + " ms";
+        boolean reference = format != IngestBodies.Format.JSON && jsonRate > 0;
+        row("P2", what, fmt(samplesPerSecond), reference ? latency + "; JSON " + fmt(jsonRate) : latency,
+                reference ? ratio(samplesPerSecond / jsonRate) + "x JSON" : "", ">= 1,000,000",
+                samplesPerSecond >= 1_000_000 && clean(max) && accepted >= acked);
+        double half = samplesPerSecond / 2;
+        if (half < IngestBodies.SERIES) {
+            row("P2", format.label() + " ack p99 at half that rate, ms", "-", "nothing acknowledged at full load: "
+                    + max.firstUnexpected(), "", "< 50 ms", false);
+            return samplesPerSecond;
+        }
+        awaitWriter();
+        phase = "P2 " + format.label() + " half rate";
+        HttpLoad.Result paced = new HttpLoad(host, port, conns, warmup, duration, half / IngestBodies.SERIES,
+                format.success(), requests).run();
+        printLoad("Sluice " + format.label() + " at half rate", paced);
+        row("P2", format.label() + " ack p99 at half that rate (" + fmt(half) + " samples/s, from when each body was due), ms",
+                ms(paced.percentileMillis(99)), "p50 " + ms(paced.percentileMillis(50)) + ", "
+                        + fmt((paced.responses() - paced.unexpected()) * (double) IngestBodies.SERIES / paced.seconds())
+                        + " samples/s acknowledged",
+                "", "< 50 ms", paced.percentileMillis(99) < 50 && clean(paced));
+        return samplesPerSecond;
+    }
+
+    /** {@code sluice_ingest_accepted_total{kind="samples",transport}}: 0 until the first sample of that transport. */
+    private long acceptedSamples(String transport) throws IOException, InterruptedException {
+        double sum = 0;
+        for (String line : metrics().split("\n")) {
+            if (line.startsWith("sluice_ingest_accepted_total{") && line.contains("kind=\"samples\"")
+                    && line.contains("transport=\"" + transport + "\"")) {
+                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return (long) sum;
+    }
+
+    /**
+     * One body sent alone must be taken whole: all its samples inside the ingest window, its series under the active-series
+     * limit, its format as the route reads it. Otherwise the rows would measure refusals.
+     */
+    private void preflight(IngestBodies.Format format, byte[] body) throws IOException, InterruptedException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://" + host + ":" + port + format.path()))
+                .timeout(Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.ofByteArray(body));
+        for (String line : (format.authorization(key) + format.headers()).split("\r\n")) {
+            request.header(line.substring(0, line.indexOf(':')), line.substring(line.indexOf(':') + 1).trim());
+        }
+        HttpResponse<String> r = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        require(r.statusCode() == format.success() && (format != IngestBodies.Format.JSON
+                        || JSON.readTree(r.body()).path("rejected").isEmpty()),
+                "POST " + format.path() + " answered " + r.statusCode() + ": " + abbreviate(r.body()));
     }
 
     // ---- P3 storage writer vs psql \copy

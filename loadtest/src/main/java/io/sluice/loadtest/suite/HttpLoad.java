@@ -70,6 +70,13 @@ public final class HttpLoad {
      */
     public HttpLoad(String host, int port, int connections, Duration warmup, Duration duration, double rate,
                     int expectedStatus, List<String> requests) {
+        this(host, port, connections, warmup, duration, rate, expectedStatus,
+                requests.stream().map(r -> r.getBytes(StandardCharsets.US_ASCII)).toArray(byte[][]::new));
+    }
+
+    /** As {@link #HttpLoad(String, int, int, Duration, Duration, double, int, List)}, with requests as bytes (see {@link #post}). */
+    public HttpLoad(String host, int port, int connections, Duration warmup, Duration duration, double rate,
+                    int expectedStatus, byte[][] requests) {
         this.host = host;
         this.port = port;
         this.connections = connections;
@@ -77,9 +84,9 @@ public final class HttpLoad {
         this.duration = duration;
         this.rate = rate;
         this.expectedStatus = expectedStatus;
-        this.requests = new ArrayList<>(requests.size());
-        for (String r : requests) {
-            this.requests.add(Unpooled.directBuffer(r.length()).writeBytes(r.getBytes(StandardCharsets.US_ASCII)));
+        this.requests = new ArrayList<>(requests.length);
+        for (byte[] r : requests) {
+            this.requests.add(Unpooled.directBuffer(r.length).writeBytes(r));
         }
     }
 
@@ -96,6 +103,15 @@ public final class HttpLoad {
             out.add("GET " + p + " HTTP/1.1\r\nHost: " + host + ":" + port + "\r\n" + extraHeaders + "\r\n");
         }
         return out;
+    }
+
+    /** A POST of {@code body} to {@code target} (path and query) with the given extra header lines (each ending in CRLF). */
+    public static byte[] post(String host, int port, String target, String extraHeaders, byte[] body) {
+        byte[] head = ("POST " + target + " HTTP/1.1\r\nHost: " + host + ":" + port + "\r\nContent-Length: " + body.length
+                + "\r\n" + extraHeaders + "\r\n").getBytes(StandardCharsets.US_ASCII);
+        byte[] request = java.util.Arrays.copyOf(head, head.length + body.length);
+        System.arraycopy(body, 0, request, head.length, body.length);
+        return request;
     }
 
     public static List<String> gets(String host, int port, int count, IntFunction<String> path, String extraHeaders) {
