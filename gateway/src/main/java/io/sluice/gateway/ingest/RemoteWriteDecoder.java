@@ -272,35 +272,40 @@ public final class RemoteWriteDecoder {
     private final class Reader {
 
         private final long now;
+        private final Version version;
         private final List<ParsedBatch.Sample> samples = new ArrayList<>();
         private final List<Rejection> rejections = new ArrayList<>();
-        private final List<String> labels = new ArrayList<>();
-        private int[] refs = new int[16];
-        private int refCount;
         private int items;
         private long exemplars;
+        // the series being read
+        private final List<String> labels = new ArrayList<>();
+        private String name;
+        private boolean nameTwice;
+        private int count;
+        private int histograms;
         private double[] values = new double[16];
         private long[] timestamps = new long[16];
-
-        private final Version version;
+        private int[] refs = new int[16];
+        private int refCount;
 
         Reader(long now, Version version) {
             this.now = now;
             this.version = version;
         }
 
-        /** One TimeSeries (the stream is limited to it); its fields may come in any order. */
-        void timeSeries(CodedInputStream in) throws IOException, MalformedBatchException {
+        private void startSeries() {
             labels.clear();
-            String name = null;
-            boolean nameTwice = false;
-            int count = 0;
-            int histograms = 0;
-            while (true) {
-                int tag = in.readTag();
-                if (tag == 0) {
-                    break;
-                }
+            name = null;
+            nameTwice = false;
+            count = 0;
+            histograms = 0;
+            refCount = 0;
+        }
+
+        /** One 1.0 TimeSeries (the stream is limited to it); its fields may come in any order. */
+        void timeSeries(CodedInputStream in) throws IOException, MalformedBatchException {
+            startSeries();
+            for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
                 if (tag == SERIES_LABELS) {
                     int limit = in.pushLimit(in.readRawVarint32());
                     String labelName = "";
@@ -310,49 +315,32 @@ public final class RemoteWriteDecoder {
                             labelName = in.readStringRequireUtf8();
                         } else if (t == LABEL_VALUE) {
                             labelValue = in.readStringRequireUtf8();
-                        } else if (!in.skipField(t)) {
-                            throw invalidProtobuf(version, "an end-group tag outside a group");
+                        } else {
+                            skip(in, t);
                         }
                     }
                     in.popLimit(limit);
-                    if (labelName.equals(METRIC_NAME_LABEL)) {
-                        nameTwice |= name != null;
-                        name = labelValue;
-                    } else if (!labelValue.isEmpty()) {
-                        labels.add(labelName);
-                        labels.add(labelValue);
-                    }
+                    label(labelName, labelValue);
                 } else if (tag == SERIES_SAMPLES) {
-                    count = sample(in, count);
+                    sample(in);
                 } else if (tag == SERIES_HISTOGRAMS) {
-                    in.skipField(tag);
-                    countItem();
-                    histograms++;
+                    histogram(in, tag);
                 } else if (tag == SERIES_EXEMPLARS) {
-                    in.skipField(tag);
-                    exemplars++;
-                } else if (!in.skipField(tag)) {
-                    throw invalidProtobuf(version, "an end-group tag outside a group");
+                    exemplar(in, tag);
+                } else {
+                    skip(in, tag);
                 }
             }
-            finish(seriesProblem(name, nameTwice), name, count, histograms);
+            finish(seriesProblem());
         }
 
         /**
          * One 2.0 TimeSeries (the stream is limited to it), its labels looked up in {@code symbols}; its fields may
          * come in any order.
          */
-        void timeSeriesV2(CodedInputStream in, List<String> symbols)
-                throws IOException, MalformedBatchException {
-            labels.clear();
-            refCount = 0;
-            int count = 0;
-            int histograms = 0;
-            while (true) {
-                int tag = in.readTag();
-                if (tag == 0) {
-                    break;
-                }
+        void timeSeriesV2(CodedInputStream in, List<String> symbols) throws IOException, MalformedBatchException {
+            startSeries();
+            for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
                 if (tag == SERIES_V2_LABELS_REFS_PACKED) {
                     int limit = in.pushLimit(in.readRawVarint32());
                     while (in.getBytesUntilLimit() > 0) {
@@ -362,45 +350,62 @@ public final class RemoteWriteDecoder {
                 } else if (tag == SERIES_V2_LABELS_REF) {
                     addRef(in.readUInt32());
                 } else if (tag == SERIES_SAMPLES) {
-                    count = sample(in, count);
+                    sample(in);
                 } else if (tag == SERIES_V2_HISTOGRAMS) {
-                    in.skipField(tag);
-                    countItem();
-                    histograms++;
+                    histogram(in, tag);
                 } else if (tag == SERIES_V2_EXEMPLARS) {
-                    in.skipField(tag);
-                    exemplars++;
-                } else if (!in.skipField(tag)) {
-                    throw invalidProtobuf(version, "an end-group tag outside a group");
+                    exemplar(in, tag);
+                } else {
+                    skip(in, tag);
                 }
             }
-            String name = null;
-            boolean nameTwice = false;
-            Refusal problem = null;
             if (refCount % 2 != 0) {
-                problem = new Refusal(Refusal.INVALID_LABEL, "labels_refs holds " + refCount
-                        + " references, not name and value pairs");
-            } else {
-                for (int i = 0; i < refCount; i += 2) {
-                    long nameRef = Integer.toUnsignedLong(refs[i]);
-                    long valueRef = Integer.toUnsignedLong(refs[i + 1]);
-                    if (nameRef >= symbols.size() || valueRef >= symbols.size()) {
-                        problem = new Refusal(Refusal.INVALID_LABEL, "labels_refs refers to symbol "
-                                + Math.max(nameRef, valueRef) + " but the request holds " + symbols.size() + " symbols");
-                        break;
-                    }
-                    String labelName = symbols.get((int) nameRef);
-                    String labelValue = symbols.get((int) valueRef);
-                    if (labelName.equals(METRIC_NAME_LABEL)) {
-                        nameTwice |= name != null;
-                        name = labelValue;
-                    } else if (!labelValue.isEmpty()) {
-                        labels.add(labelName);
-                        labels.add(labelValue);
-                    }
-                }
+                finish(new Refusal(Refusal.INVALID_LABEL, "labels_refs holds " + refCount
+                        + " references, not name and value pairs"));
+                return;
             }
-            finish(problem != null ? problem : seriesProblem(name, nameTwice), name, count, histograms);
+            for (int i = 0; i < refCount; i += 2) {
+                long nameRef = Integer.toUnsignedLong(refs[i]);
+                long valueRef = Integer.toUnsignedLong(refs[i + 1]);
+                if (nameRef >= symbols.size() || valueRef >= symbols.size()) {
+                    finish(new Refusal(Refusal.INVALID_LABEL, "labels_refs refers to symbol "
+                            + Math.max(nameRef, valueRef) + " but the request holds " + symbols.size() + " symbols"));
+                    return;
+                }
+                label(symbols.get((int) nameRef), symbols.get((int) valueRef));
+            }
+            finish(seriesProblem());
+        }
+
+        /** A label of the series: {@code __name__} is its name; a label with an empty value is no label. */
+        private void label(String labelName, String labelValue) {
+            if (labelName.equals(METRIC_NAME_LABEL)) {
+                nameTwice |= name != null;
+                name = labelValue;
+            } else if (!labelValue.isEmpty()) {
+                labels.add(labelName);
+                labels.add(labelValue);
+            }
+        }
+
+        /** A histogram of the series: an item, refused when the series is finished. */
+        private void histogram(CodedInputStream in, int tag) throws IOException, MalformedBatchException {
+            in.skipField(tag);
+            countItem();
+            histograms++;
+        }
+
+        /** An exemplar of the series: dropped, counted. */
+        private void exemplar(CodedInputStream in, int tag) throws IOException {
+            in.skipField(tag);
+            exemplars++;
+        }
+
+        /** A field the schema does not name, or of another wire type: skipped, as protobuf requires. */
+        private void skip(CodedInputStream in, int tag) throws IOException, MalformedBatchException {
+            if (!in.skipField(tag)) {
+                throw invalidProtobuf(version, "an end-group tag outside a group");
+            }
         }
 
         private void addRef(int ref) {
@@ -410,8 +415,8 @@ public final class RemoteWriteDecoder {
             refs[refCount++] = ref;
         }
 
-        /** One Sample message: reads it and keeps it as the series' {@code count}th; the new count. */
-        private int sample(CodedInputStream in, int count) throws IOException, MalformedBatchException {
+        /** One Sample message of the series. */
+        private void sample(CodedInputStream in) throws IOException, MalformedBatchException {
             int limit = in.pushLimit(in.readRawVarint32());
             double value = 0;
             long timestamp = 0;
@@ -420,8 +425,8 @@ public final class RemoteWriteDecoder {
                     value = in.readDouble();
                 } else if (t == SAMPLE_TIMESTAMP) {
                     timestamp = in.readInt64();
-                } else if (!in.skipField(t)) {
-                    throw invalidProtobuf(version, "an end-group tag outside a group");
+                } else {
+                    skip(in, t);
                 }
             }
             in.popLimit(limit);
@@ -431,15 +436,14 @@ public final class RemoteWriteDecoder {
                 timestamps = Arrays.copyOf(timestamps, count * 2);
             }
             values[count] = value;
-            timestamps[count] = timestamp;
-            return count + 1;
+            timestamps[count++] = timestamp;
         }
 
         /**
-         * The series just read: its {@code count} samples (in the buffers) then its {@code histograms}, numbered as
-         * the last items counted; all refused with {@code problem} when it is not null.
+         * The series just read: its samples (in the buffers) then its histograms, numbered as the last items
+         * counted; all refused with {@code problem} when it is not null.
          */
-        private void finish(Refusal problem, String name, int count, int histograms) {
+        private void finish(Refusal problem) {
             int first = items - count - histograms;
             Series series = problem == null ? Series.of(name, labels.toArray(String[]::new)) : null;
             for (int i = 0; i < count; i++) {
@@ -456,7 +460,7 @@ public final class RemoteWriteDecoder {
             }
         }
 
-        private Refusal seriesProblem(String name, boolean nameTwice) {
+        private Refusal seriesProblem() {
             if (name == null) {
                 return new Refusal(Refusal.MISSING_FIELD, "the series has no " + METRIC_NAME_LABEL + " label");
             }

@@ -68,7 +68,7 @@ public final class PrometheusWrites {
         }
     }
 
-    private static DescriptorProto message(String name, FieldDescriptorProto... fields) {
+    static DescriptorProto message(String name, FieldDescriptorProto... fields) {
         DescriptorProto.Builder b = DescriptorProto.newBuilder().setName(name);
         for (FieldDescriptorProto f : fields) {
             b.addField(f);
@@ -76,12 +76,12 @@ public final class PrometheusWrites {
         return b.build();
     }
 
-    private static FieldDescriptorProto scalar(String name, int number, Type type) {
+    static FieldDescriptorProto scalar(String name, int number, Type type) {
         return FieldDescriptorProto.newBuilder().setName(name).setNumber(number).setType(type)
                 .setLabel(Label.LABEL_OPTIONAL).build();
     }
 
-    private static FieldDescriptorProto repeated(String name, int number, String messageType) {
+    static FieldDescriptorProto repeated(String name, int number, String messageType) {
         return FieldDescriptorProto.newBuilder().setName(name).setNumber(number).setType(Type.TYPE_MESSAGE)
                 .setTypeName(messageType).setLabel(Label.LABEL_REPEATED).build();
     }

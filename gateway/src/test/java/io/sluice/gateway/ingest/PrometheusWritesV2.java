@@ -1,6 +1,5 @@
 package io.sluice.gateway.ingest;
 
-import com.google.protobuf.DescriptorProtos.DescriptorProto;
 import com.google.protobuf.DescriptorProtos.FieldDescriptorProto;
 import com.google.protobuf.DescriptorProtos.FieldDescriptorProto.Label;
 import com.google.protobuf.DescriptorProtos.FieldDescriptorProto.Type;
@@ -14,6 +13,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+
+import static io.sluice.gateway.ingest.PrometheusWrites.message;
+import static io.sluice.gateway.ingest.PrometheusWrites.repeated;
+import static io.sluice.gateway.ingest.PrometheusWrites.scalar;
 
 /**
  * Prometheus remote_write 2.0 requests as a Prometheus server sends them: {@code io.prometheus.write.v2.Request}
@@ -72,24 +75,6 @@ public final class PrometheusWritesV2 {
         } catch (Descriptors.DescriptorValidationException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    private static DescriptorProto message(String name, FieldDescriptorProto... fields) {
-        DescriptorProto.Builder b = DescriptorProto.newBuilder().setName(name);
-        for (FieldDescriptorProto f : fields) {
-            b.addField(f);
-        }
-        return b.build();
-    }
-
-    private static FieldDescriptorProto scalar(String name, int number, Type type) {
-        return FieldDescriptorProto.newBuilder().setName(name).setNumber(number).setType(type)
-                .setLabel(Label.LABEL_OPTIONAL).build();
-    }
-
-    private static FieldDescriptorProto repeated(String name, int number, String messageType) {
-        return FieldDescriptorProto.newBuilder().setName(name).setNumber(number).setType(Type.TYPE_MESSAGE)
-                .setTypeName(messageType).setLabel(Label.LABEL_REPEATED).build();
     }
 
     /** A Request under construction. */
