@@ -101,6 +101,8 @@ class ReadYourWritesTest {
             await().atMost(WAIT).pollInterval(Duration.ofMillis(10))
                     .until(() -> get(node, query).body().contains("42.5"));
             long afterCommit = (System.nanoTime() - committed) / 1_000_000;
+            org.slf4j.LoggerFactory.getLogger(ReadYourWritesTest.class).info(
+                    "{} min old: visible on node {} {} ms after the commit", ageMinutes, node == nodeA ? 1 : 2, afterCommit);
             assertThat(afterCommit).as("ms from the commit until node %d answers with the sample",
                     node == nodeA ? 1 : 2).isLessThan(1_000);
         }

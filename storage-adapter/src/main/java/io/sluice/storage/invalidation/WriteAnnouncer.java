@@ -38,6 +38,8 @@ public final class WriteAnnouncer implements AutoCloseable {
     private final AtomicInteger routing = new AtomicInteger();
     private WrittenRanges pending = new WrittenRanges();
     private boolean sending;
+    /** The send under way (completed when none is). */
+    private CompletableFuture<Void> inFlight = CompletableFuture.completedFuture(null);
     private boolean closed;
 
     public WriteAnnouncer(ControlPublisher publisher, Duration deadline, MeterRegistry registry) {
@@ -85,7 +87,11 @@ public final class WriteAnnouncer implements AutoCloseable {
         } catch (RuntimeException e) {
             sent = CompletableFuture.failedFuture(e);
         }
-        sent.orTimeout(deadline.toMillis(), TimeUnit.MILLISECONDS).whenComplete((ok, error) -> {
+        CompletableFuture<Void> bounded = sent.orTimeout(deadline.toMillis(), TimeUnit.MILLISECONDS);
+        synchronized (this) {
+            inFlight = bounded;
+        }
+        bounded.whenComplete((ok, error) -> {
             synchronized (this) {
                 sending = false;
                 if (error != null) {
@@ -109,13 +115,33 @@ public final class WriteAnnouncer implements AutoCloseable {
         return sending || !pending.isEmpty();
     }
 
-    /** Stops sending; what is pending is not announced (the gateways' TTL backstop covers it). */
+    /**
+     * Sends what is pending (waiting for the send under way first, each within the deadline), then stops; what still
+     * could not be sent is not announced (the gateways' TTL backstop covers it). Blocking: not for event loops.
+     */
     @Override
-    public synchronized void close() {
-        closed = true;
-        if (!pending.isEmpty()) {
-            log.warn("The storage writer stops with committed ranges not yet announced; gateways drop their cached "
-                    + "answers by TTL");
+    public void close() {
+        for (int round = 0; round < 2; round++) {
+            CompletableFuture<Void> waiting;
+            synchronized (this) {
+                waiting = inFlight;
+            }
+            try {
+                waiting.get(deadline.toMillis() + 1_000, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                // counted and logged where it completed
+            }
+            flush();
+        }
+        synchronized (this) {
+            closed = true;
+            if (sending || !pending.isEmpty()) {
+                log.warn("The storage writer stops with committed ranges not yet announced; gateways drop their "
+                        + "cached answers by TTL");
+            }
         }
     }
 }
