@@ -8,7 +8,9 @@ import io.sluice.gateway.links.LinkRules;
 import io.sluice.gateway.links.LinksApi;
 import io.sluice.gateway.links.RedirectCache;
 import io.sluice.gateway.links.Redirects;
+import io.sluice.gateway.query.QueryInvalidation;
 import io.sluice.gateway.query.QueryRoutes;
+import io.sluice.storage.invalidation.Invalidations;
 import io.sluice.gateway.server.NodeAddresses;
 import io.sluice.storage.cluster.ClusterNodes;
 import io.sluice.storage.cluster.NodeHeartbeat;
@@ -98,6 +100,7 @@ public final class GatewayRole implements RunningRole {
     private ResilientSink durable;
     private ClickTracker clicks;
     private LinkInvalidation invalidation;
+    private QueryInvalidation queryInvalidation;
     private BinarySessions binarySessions;
     private ShutdownGate httpGate;
     private NodeHeartbeat heartbeat;
@@ -210,9 +213,12 @@ public final class GatewayRole implements RunningRole {
         binarySessions = new BinarySessions(config.edge(), config.ingest(), config.server().idleTimeout(), authenticator, admission,
                 pipeline, ingestMetrics, inFlight, metrics.registry());
         java.time.Clock clock = java.time.Clock.systemUTC();
+        // one invalidation index for every cache of query answers on this node, fed by the writers' announcements
+        Invalidations queryInvalidations = new Invalidations(metrics.registry());
+        queryInvalidation = new QueryInvalidation(config.kafka(), topics, queryInvalidations, metrics.registry());
         Queries queries = new Queries(
                 new QueryRepository(postgresCalls, config.query().statementTimeout()),
-                config.query(), config.writer(), config.ingest().lateWindow(), clock, metrics.registry());
+                config.query(), config.writer(), queryInvalidations, clock, metrics.registry());
         QueryRoutes query = new QueryRoutes(queries, clock);
         LinkStore linkStore = new LinkStore(postgresCalls);
         RedirectCache redirectCache = new RedirectCache(linkStore,
@@ -360,6 +366,9 @@ public final class GatewayRole implements RunningRole {
         }
         if (invalidation != null) {
             invalidation.close();
+        }
+        if (queryInvalidation != null) {
+            queryInvalidation.close();
         }
         if (clicks != null) {
             clicks.close();

@@ -2,26 +2,23 @@ package io.sluice.gateway.links;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.netty.buffer.Unpooled;
 import io.sluice.config.KafkaConfig;
+import io.sluice.storage.kafka.ControlMessage;
+import io.sluice.storage.kafka.ControlPublisher;
 import io.sluice.storage.kafka.ControlTopicSubscriber;
 import io.sluice.storage.kafka.KafkaClients;
 import io.sluice.storage.kafka.SegmentSink;
 import io.sluice.storage.kafka.Topics;
 
-import java.nio.charset.StandardCharsets;
-
 /**
- * Keeps every gateway node's redirect cache honest: an update or delete publishes {@code link:<code>} to the
- * control topic, and every node (this one included) drops that code from its cache when the message arrives.
+ * Keeps every gateway node's redirect cache honest: an update or delete publishes a {@link ControlMessage.LinkChanged}
+ * to the control topic, and every node (this one included) drops that code from its cache when the message arrives.
  * Each node reads every partition of the control topic from its end at start (or once Kafka's topics are known,
  * when Kafka did not answer at start), without a consumer group.
  */
 public final class LinkInvalidation implements AutoCloseable {
 
-    private static final String PREFIX = "link:";
-
-    private final SegmentSink sink;
+    private final ControlPublisher publisher;
     private final Topics topics;
     private final RedirectCache cache;
     private final Counter received;
@@ -30,7 +27,7 @@ public final class LinkInvalidation implements AutoCloseable {
     /** Starts listening once the topics are known (at once when Kafka answered at start, later otherwise). */
     public LinkInvalidation(KafkaConfig kafka, Topics topics, SegmentSink sink, RedirectCache cache,
                             MeterRegistry registry) {
-        this.sink = sink;
+        this.publisher = new ControlPublisher(sink, topics);
         this.topics = topics;
         this.cache = cache;
         this.received = Counter.builder("sluice_links_invalidations").tag("direction", "received")
@@ -39,8 +36,8 @@ public final class LinkInvalidation implements AutoCloseable {
     }
 
     private void onMessage(String message) {
-        if (message.startsWith(PREFIX)) {
-            cache.invalidate(message.substring(PREFIX.length()));
+        if (ControlMessage.decode(message).orElse(null) instanceof ControlMessage.LinkChanged link) {
+            cache.invalidate(link.code());
             received.increment();
         }
     }
@@ -51,9 +48,7 @@ public final class LinkInvalidation implements AutoCloseable {
             return java.util.concurrent.CompletableFuture.failedFuture(new IllegalStateException(
                     "Kafka's topics are not known yet; other nodes keep " + code + " until their cache entry expires"));
         }
-        String topic = topics.control();
-        int partition = Math.floorMod(code.hashCode(), topics.partitions(topic));
-        return sink.send(topic, partition, Unpooled.copiedBuffer(PREFIX + code, StandardCharsets.UTF_8));
+        return publisher.publish(new ControlMessage.LinkChanged(code), code.hashCode());
     }
 
     @Override

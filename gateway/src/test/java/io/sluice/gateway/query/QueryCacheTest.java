@@ -1,17 +1,20 @@
 package io.sluice.gateway.query;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.sluice.gateway.time.MutableClock;
+import io.sluice.storage.invalidation.DataChange;
+import io.sluice.storage.invalidation.Invalidations;
 import io.sluice.storage.query.Aggregation;
 import io.sluice.storage.query.QueryCache;
 import io.sluice.storage.query.QueryResult;
 import io.sluice.storage.query.Resolution;
 import io.sluice.storage.query.SeriesQuery;
-import io.sluice.gateway.time.MutableClock;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -20,13 +23,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 class QueryCacheTest {
 
     private final MutableClock clock = new MutableClock(Instant.parse("2026-11-23T12:00:00Z"));
-    private final QueryCache cache = new QueryCache(1 << 20, Duration.ofHours(1), clock, new SimpleMeterRegistry());
+    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    private final Invalidations invalidations = new Invalidations(registry);
+    private final QueryCache cache = new QueryCache(1 << 20, invalidations, clock, registry);
     private final AtomicInteger loads = new AtomicInteger();
 
     private SeriesQuery endingAgo(Duration age, Duration step) {
+        return endingAgo("m", age, step);
+    }
+
+    private SeriesQuery endingAgo(String metric, Duration age, Duration step) {
         Instant to = clock.instant().minus(age);
-        return new SeriesQuery("t", "m", List.of(), to.minus(Duration.ofHours(1)), to, step, Aggregation.AVG, List.of(),
-                Resolution.forStep(step));
+        return new SeriesQuery("t", metric, List.of(), to.minus(Duration.ofHours(1)), to, step, Aggregation.AVG,
+                List.of(), Resolution.forStep(step));
     }
 
     private CompletableFuture<QueryResult> load(SeriesQuery q) {
@@ -34,19 +43,26 @@ class QueryCacheTest {
         return CompletableFuture.completedFuture(new QueryResult(q, List.of()));
     }
 
+    private static QueryResult withPoint(SeriesQuery q, double value) {
+        return new QueryResult(q, List.of(new QueryResult.ResultSeries(Map.of("k", "v"),
+                new long[] {q.from().toEpochMilli()}, new double[] {value})));
+    }
+
+    private static DataChange write(String metric, Instant at) {
+        return new DataChange("t", metric, at.toEpochMilli(), at.toEpochMilli());
+    }
+
     @Test
-    void ttlFollowsTheAgeOfTheRangesEnd() {
-        assertThat(cache.ttl(endingAgo(Duration.ZERO, Duration.ofMinutes(5)))).isEqualTo(Duration.ofSeconds(60));
-        assertThat(cache.ttl(endingAgo(Duration.ZERO, Duration.ofSeconds(15)))).as("never longer than the step")
-                .isEqualTo(Duration.ofSeconds(15));
+    void theTtlIsALongBackstopByTheAgeOfTheRangesEnd() {
+        assertThat(cache.ttl(endingAgo(Duration.ZERO, Duration.ofMinutes(5)))).isEqualTo(Duration.ofMinutes(10));
+        assertThat(cache.ttl(endingAgo(Duration.ZERO, Duration.ofSeconds(15)))).as("no longer capped by the step")
+                .isEqualTo(Duration.ofMinutes(10));
         assertThat(cache.ttl(endingAgo(Duration.ofMinutes(-5), Duration.ofMinutes(1)))).as("ends in the future")
-                .isEqualTo(Duration.ofSeconds(60));
-        assertThat(cache.ttl(endingAgo(Duration.ofMinutes(59), Duration.ofMinutes(5)))).isEqualTo(Duration.ofSeconds(60));
-        // the late-data window is 1 h here, so anything older is immutable
-        assertThat(cache.ttl(endingAgo(Duration.ofHours(2), Duration.ofMinutes(5)))).isEqualTo(Duration.ofNanos(Long.MAX_VALUE));
-        QueryCache wideWindow = new QueryCache(1 << 20, Duration.ofDays(30), clock, new SimpleMeterRegistry());
-        assertThat(wideWindow.ttl(endingAgo(Duration.ofHours(2), Duration.ofMinutes(5)))).isEqualTo(Duration.ofSeconds(300));
-        assertThat(wideWindow.ttl(endingAgo(Duration.ofDays(2), Duration.ofMinutes(5)))).isEqualTo(Duration.ofSeconds(3600));
+                .isEqualTo(Duration.ofMinutes(10));
+        assertThat(cache.ttl(endingAgo(Duration.ofMinutes(59), Duration.ofMinutes(5)))).isEqualTo(Duration.ofMinutes(10));
+        assertThat(cache.ttl(endingAgo(Duration.ofHours(2), Duration.ofMinutes(5)))).isEqualTo(Duration.ofHours(1));
+        assertThat(cache.ttl(endingAgo(Duration.ofDays(2), Duration.ofMinutes(5)))).as("nothing is immutable")
+                .isEqualTo(Duration.ofHours(6));
     }
 
     @Test
@@ -54,19 +70,82 @@ class QueryCacheTest {
         SeriesQuery q = endingAgo(Duration.ZERO, Duration.ofSeconds(30));
         assertThat(cache.get(q, this::load).join().source()).isEqualTo(QueryCache.Source.MISS);
         assertThat(cache.get(q, this::load).join().source()).isEqualTo(QueryCache.Source.HIT);
-        clock.advance(Duration.ofSeconds(29));
+        clock.advance(Duration.ofMinutes(9));
         assertThat(cache.get(q, this::load).join().source()).isEqualTo(QueryCache.Source.HIT);
-        clock.advance(Duration.ofSeconds(2));
+        clock.advance(Duration.ofMinutes(2));
         assertThat(cache.get(q, this::load).join().source()).isEqualTo(QueryCache.Source.MISS);
         assertThat(loads).hasValue(2);
     }
 
     @Test
-    void immutableRangesStayUntilEvicted() {
-        SeriesQuery q = endingAgo(Duration.ofHours(3), Duration.ofMinutes(1));
-        cache.get(q, this::load).join();
-        clock.advance(Duration.ofDays(300));
-        assertThat(cache.get(q, this::load).join().source()).isEqualTo(QueryCache.Source.HIT);
+    void aWriteDropsTheAnswersItOverlapsAndNoOther() {
+        SeriesQuery recent = endingAgo(Duration.ZERO, Duration.ofMinutes(1));
+        SeriesQuery hourOld = endingAgo(Duration.ofHours(1), Duration.ofMinutes(1));
+        SeriesQuery dayOld = endingAgo(Duration.ofDays(2), Duration.ofMinutes(1));
+        SeriesQuery otherMetric = endingAgo("other", Duration.ZERO, Duration.ofMinutes(1));
+        for (SeriesQuery q : List.of(recent, hourOld, dayOld, otherMetric)) {
+            assertThat(cache.get(q, this::load).join().source()).isEqualTo(QueryCache.Source.MISS);
+        }
+        assertThat(invalidations.size()).isEqualTo(4);
+
+        // a sample 90 minutes ago: inside hourOld's range only ([now-2h, now-1h))
+        assertThat(invalidations.apply(List.of(write("m", clock.instant().minus(Duration.ofMinutes(90)))))).isEqualTo(1);
+        assertThat(cache.get(hourOld, this::load).join().source()).isEqualTo(QueryCache.Source.MISS);
+        assertThat(cache.get(recent, this::load).join().source()).isEqualTo(QueryCache.Source.HIT);
+        assertThat(cache.get(dayOld, this::load).join().source()).isEqualTo(QueryCache.Source.HIT);
+
+        // a range's end is exclusive: a sample at recent.to() is not in it, one a millisecond before is
+        invalidations.apply(List.of(write("m", recent.to())));
+        assertThat(cache.get(recent, this::load).join().source()).isEqualTo(QueryCache.Source.HIT);
+        invalidations.apply(List.of(write("m", recent.to().minusMillis(1))));
+        assertThat(cache.get(recent, this::load).join().source()).isEqualTo(QueryCache.Source.MISS);
+
+        // a write to any metric of the tenant, and one of another tenant
+        invalidations.apply(List.of(new DataChange("other-tenant", null, Long.MIN_VALUE, Long.MAX_VALUE)));
+        assertThat(cache.get(otherMetric, this::load).join().source()).isEqualTo(QueryCache.Source.HIT);
+        invalidations.apply(List.of(new DataChange("t", null, dayOld.from().toEpochMilli(), dayOld.from().toEpochMilli())));
+        assertThat(cache.get(dayOld, this::load).join().source()).isEqualTo(QueryCache.Source.MISS);
+        assertThat(cache.get(otherMetric, this::load).join().source()).isEqualTo(QueryCache.Source.HIT);
+        // every tenant
+        invalidations.apply(List.of(DataChange.everything()));
+        assertThat(cache.get(otherMetric, this::load).join().source()).isEqualTo(QueryCache.Source.MISS);
+    }
+
+    @Test
+    void aLoadOverlappedByAWriteWhileItRunsAnswersItsCallersButIsNeitherKeptNorJoined() {
+        SeriesQuery q = endingAgo(Duration.ZERO, Duration.ofMinutes(1));
+        CompletableFuture<QueryResult> beforeTheCommit = new CompletableFuture<>();
+        CompletableFuture<QueryCache.Answer> first = cache.get(q, k -> {
+            loads.incrementAndGet();
+            return beforeTheCommit;
+        });
+        // the writer commits a sample in q's range and its announcement arrives while the load still runs
+        invalidations.apply(List.of(write("m", q.from())));
+        // a query asked after the announcement must not join the load that started before the commit
+        CompletableFuture<QueryResult> afterTheCommit = new CompletableFuture<>();
+        CompletableFuture<QueryCache.Answer> second = cache.get(q, k -> {
+            loads.incrementAndGet();
+            return afterTheCommit;
+        });
+        assertThat(loads).hasValue(2);
+        beforeTheCommit.complete(new QueryResult(q, List.of()));
+        afterTheCommit.complete(withPoint(q, 1.0));
+        assertThat(first.join().result().series()).as("its caller still gets an answer").isEmpty();
+        assertThat(second.join().result().series()).hasSize(1);
+        QueryCache.Answer third = cache.get(q, this::load).join();
+        assertThat(third.source()).isEqualTo(QueryCache.Source.HIT);
+        assertThat(third.result().series()).as("the answer from after the commit is the one kept").hasSize(1);
+    }
+
+    @Test
+    void anOverlappedLoadThatCompletesAloneIsNotKept() {
+        SeriesQuery q = endingAgo(Duration.ZERO, Duration.ofMinutes(1));
+        CompletableFuture<QueryResult> pending = new CompletableFuture<>();
+        CompletableFuture<QueryCache.Answer> first = cache.get(q, k -> pending);
+        invalidations.apply(List.of(write("m", q.from())));
+        pending.complete(new QueryResult(q, List.of()));
+        assertThat(first.join().source()).isEqualTo(QueryCache.Source.MISS);
+        assertThat(cache.get(q, this::load).join().source()).isEqualTo(QueryCache.Source.MISS);
         assertThat(loads).hasValue(1);
     }
 
@@ -87,17 +166,42 @@ class QueryCacheTest {
     }
 
     @Test
-    void aFailedLoadServesTheStaleAnswer() {
+    void aFailedLoadServesTheStaleAnswerEvenAfterAWriteDroppedTheFreshOne() {
         SeriesQuery q = endingAgo(Duration.ZERO, Duration.ofSeconds(10));
         QueryResult first = cache.get(q, this::load).join().result();
-        clock.advance(Duration.ofSeconds(11));
+        invalidations.apply(List.of(write("m", q.from())));
         QueryCache.Answer answer = cache.get(q, k -> CompletableFuture.failedFuture(new IllegalStateException("db down")))
                 .join();
         assertThat(answer.source()).isEqualTo(QueryCache.Source.STALE);
         assertThat(answer.result()).isSameAs(first);
+        assertThat(invalidations.size()).as("the failed load left nothing in the index").isZero();
         // with nothing stale to give, the error comes through
         SeriesQuery other = endingAgo(Duration.ZERO, Duration.ofSeconds(20));
         assertThat(cache.get(other, k -> CompletableFuture.failedFuture(new IllegalStateException("db down"))))
                 .failsWithin(Duration.ofSeconds(5));
+    }
+
+    @Test
+    void droppingEverythingEmptiesTheCacheAndTheIndex() {
+        SeriesQuery a = endingAgo(Duration.ZERO, Duration.ofMinutes(1));
+        SeriesQuery b = endingAgo("other", Duration.ofDays(3), Duration.ofMinutes(1));
+        cache.get(a, this::load).join();
+        cache.get(b, this::load).join();
+        assertThat(invalidations.dropAll()).isEqualTo(2);
+        assertThat(invalidations.size()).isZero();
+        assertThat(cache.get(a, this::load).join().source()).isEqualTo(QueryCache.Source.MISS);
+        assertThat(cache.get(b, this::load).join().source()).isEqualTo(QueryCache.Source.MISS);
+        assertThat(registry.get("sluice_query_cache_invalidated").tag("reason", "gap").counter().count()).isEqualTo(2);
+    }
+
+    @Test
+    void anExpiredEntryLeavesTheIndex() {
+        SeriesQuery q = endingAgo(Duration.ZERO, Duration.ofMinutes(1));
+        cache.get(q, this::load).join();
+        assertThat(invalidations.size()).isEqualTo(1);
+        clock.advance(Duration.ofMinutes(11));
+        assertThat(cache.get(q, this::load).join().source()).isEqualTo(QueryCache.Source.MISS);
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+                assertThat(invalidations.size()).as("the expired entry's registration is gone").isEqualTo(1));
     }
 }

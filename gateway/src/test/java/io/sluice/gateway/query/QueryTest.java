@@ -224,8 +224,10 @@ class QueryTest {
         io.sluice.gateway.time.MutableClock clock = new io.sluice.gateway.time.MutableClock(end);
         io.sluice.storage.query.QueryEngine engine = new io.sluice.storage.query.QueryEngine(repository, config.query(),
                 config.writer(), clock);
-        QueryCache cache = new QueryCache(1 << 24, config.ingest().lateWindow(), clock,
-                new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        QueryCache cache = new QueryCache(1 << 24, new io.sluice.storage.invalidation.Invalidations(registry), clock,
+                registry);
         io.sluice.storage.query.SeriesQuery q = engine.plan("qa", METRIC, List.of(new io.sluice.storage.query.Matcher(
                 "host", io.sluice.storage.query.Matcher.Op.NEQ, "old")), end.minus(Duration.ofMinutes(30)),
                 end, Duration.ofMinutes(1), io.sluice.storage.query.Aggregation.MAX, List.of());
@@ -237,7 +239,7 @@ class QueryTest {
         answers.forEach(a -> assertThat(a.join().result().series()).hasSize(6));
         assertThat(connections).as("one load: one series lookup and one data read").hasValue(2);
 
-        clock.advance(Duration.ofMinutes(2)); // past the 60 s TTL of a range ending now
+        clock.advance(Duration.ofMinutes(11)); // past the 10 min backstop TTL of a range ending now
         infra.postgres().stop();
         try {
             QueryCache.Answer stale = cache.get(q, k -> engine.run(k).toFuture()).join();

@@ -93,13 +93,19 @@ public final class KafkaClients {
 
     /**
      * A reader of the given partitions of the control topic from their end: assigned, not subscribed, so it joins
-     * no consumer group (each node reads every partition) and commits nothing.
+     * no consumer group (each node reads every partition) and commits nothing. {@code positioned} runs (on the
+     * consumer's thread) once every partition's position is fixed at its end: every message published from then
+     * on is delivered.
      */
-    public KafkaReceiver<byte[], byte[]> controlReceiver(Collection<TopicPartition> partitions) {
+    public KafkaReceiver<byte[], byte[]> controlReceiver(Collection<TopicPartition> partitions, Runnable positioned) {
         String id = config.clientId() + "-control-" + UUID.randomUUID();
         ReceiverOptions<byte[], byte[]> options = ReceiverOptions.<byte[], byte[]>create(consumerProps(id, id))
                 .assignment(List.copyOf(partitions))
-                .addAssignListener(ps -> ps.forEach(p -> p.seekToEnd()));
+                .addAssignListener(ps -> {
+                    ps.forEach(p -> p.seekToEnd());
+                    ps.forEach(p -> p.position()); // seekToEnd is lazy: resolve the ends now
+                    positioned.run();
+                });
         return KafkaReceiver.create(options);
     }
 

@@ -30,13 +30,14 @@ public final class Queries {
     private final int maxSeries;
 
     /**
-     * @param lateWindow {@code ingest.late-window}: ranges that end before it can no longer change, and stay cached
+     * @param invalidations the node's invalidation index, which the writers' announcements drive: the cached answers
+     *                      they overlap are dropped (see {@link QueryCache})
      */
-    public Queries(QueryRepository repository, QueryConfig limits, WriterConfig retention, Duration lateWindow,
-                   Clock clock, MeterRegistry registry) {
+    public Queries(QueryRepository repository, QueryConfig limits, WriterConfig retention,
+                   io.sluice.storage.invalidation.Invalidations invalidations, Clock clock, MeterRegistry registry) {
         this.repository = repository;
         this.engine = new QueryEngine(repository, limits, retention, clock);
-        this.cache = new QueryCache(limits.cacheMaxBytes(), lateWindow, clock, registry);
+        this.cache = new QueryCache(limits.cacheMaxBytes(), invalidations, clock, registry);
         this.maxSeries = limits.maxSeries();
     }
 

@@ -7,6 +7,8 @@ import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
+import io.sluice.storage.invalidation.CacheFootprint;
+import io.sluice.storage.invalidation.Invalidations;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -16,25 +18,38 @@ import java.util.concurrent.CompletionException;
 import java.util.function.Function;
 
 /**
- * The query result cache: a Caffeine {@link AsyncCache} keyed by the normalised query, so identical
- * concurrent queries share one database call, with a time to live that depends on how old the data is:
+ * The query result cache: a Caffeine {@link AsyncCache} keyed by the normalised query, so identical concurrent
+ * queries share one database call, kept fresh by the writers' announcements: every entry (from the moment its load
+ * starts) is registered with {@link Invalidations} under its footprint (tenant, metric, {@code [from, to)}), and a
+ * commit that stored samples there drops it on every node (read-your-writes within the control topic's delivery
+ * time). A load that a commit's announcement overlaps while it runs still answers its callers, but is not kept, and
+ * a query asked after the announcement never joins it.
+ *
+ * <p>The time to live is a backstop only, for an announcement lost in a way neither the writer nor this node noticed
+ * (see {@link io.sluice.storage.invalidation.WriteAnnouncer} and the control topic subscriber), and for data
+ * retention dropping old samples. It still depends on how old the data is, since recent ranges are the likeliest
+ * to change:
  *
  * <table>
  *   <tr><th>range ends</th><th>TTL</th></tr>
- *   <tr><td>within the last hour (or later)</td><td>60 s, but never longer than the step</td></tr>
- *   <tr><td>within the last day</td><td>300 s</td></tr>
- *   <tr><td>earlier</td><td>3600 s</td></tr>
- *   <tr><td>before the late-data window entirely</td><td>until evicted (the data can no longer change)</td></tr>
+ *   <tr><td>within the last hour (or later)</td><td>10 min</td></tr>
+ *   <tr><td>within the last day</td><td>1 h</td></tr>
+ *   <tr><td>earlier</td><td>6 h</td></tr>
  * </table>
+ * No range is "immutable" any more: spool replay after a Kafka outage, writer lag after a PostgreSQL outage and a
+ * replayed dead letter all store samples older than the late-data window.
  *
- * <p>Entries are weighed by result size ({@code query.cache-max-bytes}). Every answer is also kept in a
- * stale copy for {@link #STALE_FOR}; when the database fails, a stale answer is served instead of an error.
- * Time comes from the injected clock.
+ * <p>Entries are weighed by result size ({@code query.cache-max-bytes}). Every answer is also kept in a stale copy
+ * for {@link #STALE_FOR}, which invalidation leaves in place: it is served (as {@link Source#STALE},
+ * {@code X-Sluice-Cache: stale}) only when the database fails, where a known-old answer beats an error. Time comes
+ * from the injected clock.
  */
 public final class QueryCache {
 
     /** How long an answer may be served stale while the database is failing. */
     public static final Duration STALE_FOR = Duration.ofHours(1);
+    /** Reloads of a query whose every load was overlapped by a write while it ran, before one is not cached. */
+    private static final int ATTEMPTS = 3;
 
     /** Where an answer came from. */
     public enum Source {
@@ -45,35 +60,50 @@ public final class QueryCache {
     public record Answer(QueryResult result, Source source) {
     }
 
+    /** A cached answer and its place in the invalidation index. */
+    private record Cached(QueryResult result, Invalidations.Registration registration) {
+    }
+
+    /** A load under way (then its answer): what the fresh cache holds, with its registration from the start. */
+    private static final class Load extends CompletableFuture<Cached> {
+        private volatile Invalidations.Registration registration;
+    }
+
     private final Clock clock;
-    private final Duration lateWindow;
-    private final AsyncCache<SeriesQuery, QueryResult> fresh;
+    private final Invalidations invalidations;
+    private final AsyncCache<SeriesQuery, Cached> fresh;
     private final Cache<SeriesQuery, QueryResult> stale;
 
-    public QueryCache(long maxBytes, Duration lateWindow, Clock clock, MeterRegistry registry) {
+    public QueryCache(long maxBytes, Invalidations invalidations, Clock clock, MeterRegistry registry) {
         this.clock = clock;
-        this.lateWindow = lateWindow;
+        this.invalidations = invalidations;
         Ticker ticker = io.sluice.storage.time.ClockTicker.of(clock);
         this.fresh = Caffeine.newBuilder()
                 .ticker(ticker)
                 .maximumWeight(maxBytes)
-                .weigher((SeriesQuery q, QueryResult r) -> (int) Math.min(Integer.MAX_VALUE, r.weight()))
-                .expireAfter(new Expiry<SeriesQuery, QueryResult>() {
+                .weigher((SeriesQuery q, Cached c) -> (int) Math.min(Integer.MAX_VALUE, c.result().weight()))
+                .expireAfter(new Expiry<SeriesQuery, Cached>() {
                     @Override
-                    public long expireAfterCreate(SeriesQuery key, QueryResult value, long currentTime) {
+                    public long expireAfterCreate(SeriesQuery key, Cached value, long currentTime) {
                         return ttl(key).toNanos();
                     }
 
                     @Override
-                    public long expireAfterUpdate(SeriesQuery key, QueryResult value, long currentTime,
+                    public long expireAfterUpdate(SeriesQuery key, Cached value, long currentTime,
                                                   long currentDuration) {
                         return ttl(key).toNanos();
                     }
 
                     @Override
-                    public long expireAfterRead(SeriesQuery key, QueryResult value, long currentTime,
+                    public long expireAfterRead(SeriesQuery key, Cached value, long currentTime,
                                                 long currentDuration) {
                         return currentDuration;
+                    }
+                })
+                // evicted, expired or dropped: out of the index too (by identity: a newer entry of the key stays)
+                .removalListener((SeriesQuery q, Cached c, com.github.benmanes.caffeine.cache.RemovalCause cause) -> {
+                    if (c != null) {
+                        invalidations.unregister(c.registration());
                     }
                 })
                 .recordStats()
@@ -87,43 +117,103 @@ public final class QueryCache {
         CaffeineCacheMetrics.monitor(registry, fresh, "queries");
     }
 
-    /** The time to live of a query's answer, from the age of the range's end. */
+    /** The backstop time to live of a query's answer, from the age of the range's end (see the class). */
     public Duration ttl(SeriesQuery query) {
-        Instant now = clock.instant();
-        if (query.to().isBefore(now.minus(lateWindow))) {
-            return Duration.ofNanos(Long.MAX_VALUE); // immutable: only size evicts it
-        }
-        Duration age = Duration.between(query.to(), now);
+        Duration age = Duration.between(query.to(), clock.instant());
         if (age.compareTo(Duration.ofHours(1)) <= 0) {
-            Duration ttl = Duration.ofSeconds(60);
-            return query.step().compareTo(ttl) < 0 ? query.step() : ttl;
+            return Duration.ofMinutes(10);
         }
         if (age.compareTo(Duration.ofDays(1)) <= 0) {
-            return Duration.ofSeconds(300);
+            return Duration.ofHours(1);
         }
-        return Duration.ofSeconds(3600);
+        return Duration.ofHours(6);
+    }
+
+    /** What a query's answer is computed from: its tenant's samples of its metric in {@code [from, to)}. */
+    public static CacheFootprint footprint(SeriesQuery query) {
+        return CacheFootprint.of(query.tenant(), query.metric(), query.from().toEpochMilli(),
+                query.to().toEpochMilli() - 1);
     }
 
     /**
-     * The cached answer, or the loader's; concurrent calls for one query share one load. If the load fails
-     * and a stale answer exists, that is returned instead.
+     * The cached answer, or the loader's; concurrent calls for one query share one load (unless a write overlapped
+     * it meanwhile). If the load fails and a stale answer exists, that is returned instead.
      */
     public CompletableFuture<Answer> get(SeriesQuery query, Function<SeriesQuery, CompletableFuture<QueryResult>> loader) {
-        CompletableFuture<QueryResult> cached = fresh.getIfPresent(query);
-        if (cached != null && cached.isDone() && !cached.isCompletedExceptionally()) {
-            return CompletableFuture.completedFuture(new Answer(cached.join(), Source.HIT));
+        CompletableFuture<Cached> cached = fresh.getIfPresent(query);
+        if (cached != null && cached.isDone() && !cached.isCompletedExceptionally() && valid(cached)) {
+            return CompletableFuture.completedFuture(new Answer(cached.join().result(), Source.HIT));
         }
-        return fresh.get(query, (q, executor) -> loader.apply(q).whenComplete((result, error) -> {
-                    if (result != null) {
-                        stale.put(q, result);
-                    }
-                }))
-                .thenApply(result -> new Answer(result, cached == null ? Source.MISS : Source.HIT))
+        boolean[] started = new boolean[1];
+        CompletableFuture<QueryResult> answer = null;
+        for (int attempt = 0; attempt < ATTEMPTS && answer == null; attempt++) {
+            started[0] = false;
+            CompletableFuture<Cached> load = fresh.get(query, (q, executor) -> {
+                started[0] = true; // the mapping function runs on this thread, inside get
+                return load(q, loader);
+            });
+            if (valid(load)) {
+                answer = load.thenApply(Cached::result);
+            } else {
+                fresh.asMap().remove(query, load); // overlapped by a write: never joined by a later query
+            }
+        }
+        if (answer == null) { // writes keep overlapping this query: answer it without caching
+            started[0] = true;
+            answer = loadUncached(query, loader);
+        }
+        Source source = started[0] ? Source.MISS : Source.HIT;
+        return answer.thenApply(result -> new Answer(result, source))
                 .exceptionallyCompose(error -> {
                     QueryResult old = stale.getIfPresent(query);
                     return old != null ? CompletableFuture.completedFuture(new Answer(old, Source.STALE))
                             : CompletableFuture.failedFuture(error instanceof CompletionException ce && ce.getCause() != null
                             ? ce.getCause() : error);
                 });
+    }
+
+    private static boolean valid(CompletableFuture<Cached> future) {
+        Invalidations.Registration registration = ((Load) future).registration;
+        return registration != null && registration.valid();
+    }
+
+    /** Registers the load (before it reads anything) and starts it. */
+    private Load load(SeriesQuery query, Function<SeriesQuery, CompletableFuture<QueryResult>> loader) {
+        Load load = new Load();
+        Invalidations.Registration registration = invalidations.register(footprint(query),
+                () -> fresh.asMap().remove(query, load));
+        load.registration = registration;
+        CompletableFuture<QueryResult> running;
+        try {
+            running = loader.apply(query);
+        } catch (RuntimeException e) {
+            running = CompletableFuture.failedFuture(e);
+        }
+        running.whenComplete((result, error) -> {
+            if (error != null) {
+                invalidations.unregister(registration);
+                load.completeExceptionally(error);
+                return;
+            }
+            if (registration.valid()) {
+                stale.put(query, result);
+            } else {
+                stale.asMap().putIfAbsent(query, result); // older than a write: never over a newer copy
+            }
+            load.complete(new Cached(result, registration));
+        });
+        return load;
+    }
+
+    private CompletableFuture<QueryResult> loadUncached(SeriesQuery query,
+                                                        Function<SeriesQuery, CompletableFuture<QueryResult>> loader) {
+        try {
+            return loader.apply(query).thenApply(result -> {
+                stale.asMap().putIfAbsent(query, result);
+                return result;
+            });
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 }

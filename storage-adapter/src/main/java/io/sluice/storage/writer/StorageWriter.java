@@ -16,7 +16,10 @@ import io.r2dbc.spi.Wrapped;
 import io.sluice.config.KafkaConfig;
 import io.sluice.config.WriterConfig;
 import io.sluice.storage.chunks.SampleChunks;
+import io.sluice.storage.invalidation.WriteAnnouncer;
+import io.sluice.storage.kafka.ControlPublisher;
 import io.sluice.storage.kafka.KafkaClients;
+import io.sluice.storage.kafka.ReactorKafkaSink;
 import io.sluice.storage.kafka.Topics;
 import io.sluice.storage.postgres.PostgresFailures;
 import io.sluice.storage.postgres.Transactions;
@@ -185,6 +188,9 @@ public final class StorageWriter implements AutoCloseable {
     /** Test seam: runs inside the transaction just before COMMIT. */
     private final Function<TopicPartition, Mono<Void>> beforeCommit;
     private Disposable running;
+    /** Announces committed writes on the control topic; set by {@link #start()}. */
+    private volatile WriteAnnouncer announcer;
+    private ReactorKafkaSink announcements;
     /** Set by {@link #close()}: no new batch starts; the ones in {@link #inFlight} may finish. */
     private volatile boolean stopping;
     private final Set<CompletableFuture<Void>> inFlight = ConcurrentHashMap.newKeySet();
@@ -254,7 +260,10 @@ public final class StorageWriter implements AutoCloseable {
         List<String> subscribed = List.of(topics.metrics(), topics.events(), topics.clicks());
         int partitionCount = subscribed.stream().mapToInt(topics::partitions).sum();
         partitions.run().block(Duration.ofMinutes(2));
-        KafkaReceiver<byte[], byte[]> receiver = new KafkaClients(kafka).writerReceiver(config, options -> options
+        KafkaClients clients = new KafkaClients(kafka);
+        announcements = new ReactorKafkaSink(clients);
+        announcer = new WriteAnnouncer(new ControlPublisher(announcements, topics), kafka.requestTimeout(), registry);
+        KafkaReceiver<byte[], byte[]> receiver = clients.writerReceiver(config, options -> options
                 .subscription(subscribed)
                 .addAssignListener(given -> {
                     // on the consumer's own thread, inside poll: the seek must happen before its next fetch
@@ -570,6 +579,7 @@ public final class StorageWriter implements AutoCloseable {
                         .then(Mono.from(c.commitTransaction()))
                         .doOnSuccess(v -> { // counted once committed: a rolled-back attempt is retried and counted then
                             count(written);
+                            announce(written, batch);
                             skippedExpired.increment(batch.expired);
                             if (!batch.undecodable.isEmpty()) {
                                 deadLetters.counter(DeadLetters.REASON_UNDECODABLE).increment(batch.undecodable.size());
@@ -599,7 +609,10 @@ public final class StorageWriter implements AutoCloseable {
                                     .doFinally(signal -> batch.release())
                                     .flatMap(written -> DeadLetters.markReplayed(c, id)
                                             .then(Mono.from(c.commitTransaction()))
-                                            .doOnSuccess(v -> count(written)))
+                                            .doOnSuccess(v -> {
+                                                count(written);
+                                                announce(written, batch);
+                                            }))
                                     .thenReturn(true);
                         })
                         .switchIfEmpty(Mono.from(c.rollbackTransaction()).thenReturn(false)),
@@ -610,6 +623,18 @@ public final class StorageWriter implements AutoCloseable {
 
     /** What one batch's statements wrote, counted once its transaction committed. */
     private record Written(long samples, long sampleRows, long eventRows, boolean clicks) {
+    }
+
+    /**
+     * Tells the gateways (control topic) which tenants, metrics and minutes a committed batch stored samples in, so
+     * that they drop the cached answers it changes; only once this writer was started (a writer made for replaying
+     * dead letters from the command line announces nothing: the gateways' TTL backstop covers that).
+     */
+    private void announce(Written written, WriteBatch batch) {
+        WriteAnnouncer to = announcer;
+        if (to != null && written.samples() > 0) {
+            to.announce(batch.written);
+        }
     }
 
     private void count(Written written) {
@@ -736,5 +761,7 @@ public final class StorageWriter implements AutoCloseable {
         }
         running.dispose();
         running = null;
+        announcer.close();
+        announcements.close();
     }
 }

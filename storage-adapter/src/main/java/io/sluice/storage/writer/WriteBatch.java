@@ -34,6 +34,8 @@ final class WriteBatch {
     /** The batch's samples per series id, in the order the series first appear. */
     final Map<Long, SeriesSamples> samples = new LinkedHashMap<>();
     final Set<LocalDate> days = new HashSet<>();
+    /** Per tenant and metric, the time range of the batch's samples: what the writer announces once committed. */
+    final io.sluice.storage.invalidation.WrittenRanges written = new io.sluice.storage.invalidation.WrittenRanges();
     int sampleCount;
     int eventCount;
     int expired;
@@ -92,6 +94,7 @@ final class WriteBatch {
         long[] ids = new long[segment.series().size()];
         boolean[] known = new boolean[ids.length];
         SeriesSamples[] bySeries = new SeriesSamples[ids.length];
+        long[][] rangeOf = new long[ids.length][];
         long lastDay = Long.MIN_VALUE;
         RecordCursor cursor = segment.cursor();
         while (cursor.next()) {
@@ -111,6 +114,7 @@ final class WriteBatch {
                     Series s = cursor.series();
                     ids[local] = SeriesIds.of(tenant, s);
                     known[local] = true;
+                    rangeOf[local] = written.slot(tenant, s.name());
                     if (seenSeries.add(ids[local])) {
                         CopyText.number(series, ids[local]);
                         CopyText.tab(series);
@@ -128,6 +132,7 @@ final class WriteBatch {
                     bySeries[local] = of;
                 }
                 of.add(ts, cursor.value());
+                io.sluice.storage.invalidation.WrittenRanges.touch(rangeOf[local], ts);
                 sampleCount++;
             } else {
                 Event e = cursor.event();

@@ -93,4 +93,27 @@ class ControlTopicSubscriberTest {
             }
         }
     }
+
+    @Test
+    void onceItSaysItIsPositionedEveryMessageIsDelivered(TestInfrastructure infra) throws Exception {
+        KafkaClients clients = new KafkaClients(ownTopics(infra));
+        List<String> received = new CopyOnWriteArrayList<>();
+        AtomicInteger positioned = new AtomicInteger();
+        try (KafkaClusterCheck check = new KafkaClusterCheck(clients);
+             ReactorKafkaSink sink = new ReactorKafkaSink(clients)) {
+            Topics topics = Topics.ensure(check.admin(), clients.config());
+            send(sink, topics, 1, "before");
+            try (ControlTopicSubscriber subscriber = ControlTopicSubscriber.start(clients, topics, received::add,
+                    positioned::incrementAndGet)) {
+                await().atMost(Duration.ofSeconds(60)).until(() -> positioned.get() == 1);
+                // no probing: from the moment it is positioned nothing published is missed
+                for (int p = 0; p < 3; p++) {
+                    send(sink, topics, p, "right-after-" + p);
+                }
+                await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(received)
+                        .containsExactlyInAnyOrder("right-after-0", "right-after-1", "right-after-2"));
+                assertThat(positioned).hasValue(1);
+            }
+        }
+    }
 }

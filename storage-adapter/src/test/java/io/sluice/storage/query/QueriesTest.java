@@ -62,8 +62,9 @@ class QueriesTest {
 
     private static Queries queries(PostgresCalls calls, int maxSeries, Duration statementTimeout) {
         QueryConfig limits = new QueryConfig(11_000, maxSeries, Duration.ofDays(400), statementTimeout, 1 << 20);
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
         return new Queries(new QueryRepository(calls, statementTimeout), limits, config.writer(),
-                config.ingest().lateWindow(), Clock.fixed(NOW, ZoneOffset.UTC), new SimpleMeterRegistry());
+                new io.sluice.storage.invalidation.Invalidations(registry), Clock.fixed(NOW, ZoneOffset.UTC), registry);
     }
 
     @Test
