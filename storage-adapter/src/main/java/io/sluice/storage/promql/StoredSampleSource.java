@@ -10,12 +10,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.regex.PatternSyntaxException;
 
 /**
  * The stored series as a {@link SampleSource}: finds the tenant's series in PostgreSQL ({@code __name__} matches the
  * metric name) and reads their raw samples from the sample chunks, both within the repository's read-only
  * transactions and, as a whole, within its deadline.
+ *
+ * <p>Selectors come from the parser, which refuses one that would select every series (Prometheus' "at least one
+ * non-empty matcher" rule).
  *
  * <p>Raw samples are kept for {@code retention.raw}: a range older than that reads no samples (rollups are not
  * read here).
@@ -33,9 +35,7 @@ public final class StoredSampleSource implements SampleSource {
 
     @Override
     public Mono<List<Series>> select(String tenant, List<Matcher> matchers, long fromMs, long toMs) {
-        return Mono.defer(() -> {
-            requireSelective(matchers);
-            return repository.bounded("query.select", repository.findSeries(tenant, null, matchers, maxSeries + 1)
+        return Mono.defer(() -> repository.bounded("query.select", repository.findSeries(tenant, null, matchers, maxSeries + 1)
                     .flatMap(series -> {
                         if (series.size() > maxSeries) {
                             return Mono.error(new QueryLimitException("too_many_series", "the selector matches more "
@@ -46,26 +46,7 @@ public final class StoredSampleSource implements SampleSource {
                         }
                         return repository.samples(series.stream().map(SeriesInfo::id).toList(), fromMs, toMs)
                                 .map(samples -> join(series, samples));
-                    }));
-        });
-    }
-
-    /**
-     * Refuses, as Prometheus does, a selector all of whose matchers match the empty string (it would select every
-     * series) and a regular expression that does not compile.
-     *
-     * @throws PromqlException bad_data
-     */
-    public static void requireSelective(List<Matcher> matchers) {
-        try {
-            if (Matcher.selectsEverything(matchers)) {
-                throw new PromqlException(PromqlException.ErrorType.BAD_DATA,
-                        "vector selector must contain at least one non-empty matcher");
-            }
-        } catch (PatternSyntaxException e) {
-            throw new PromqlException(PromqlException.ErrorType.BAD_DATA, "invalid regular expression: "
-                    + e.getDescription() + " in " + e.getPattern());
-        }
+                    })));
     }
 
     private static List<Series> join(List<SeriesInfo> series, Map<Long, QueryRepository.SeriesSamples> samples) {

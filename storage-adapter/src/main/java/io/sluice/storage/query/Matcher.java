@@ -31,34 +31,6 @@ public record Matcher(String label, Op op, String value) implements Comparable<M
         Objects.requireNonNull(value);
     }
 
-    /**
-     * Whether a series without this label (its value "") matches. Prometheus refuses a selector all of whose
-     * matchers match "", since it would select every series; see {@link #selectsEverything(java.util.List)}.
-     */
-    public boolean matchesEmpty() {
-        return switch (op) {
-            case EQ -> value.isEmpty();
-            case NEQ -> !value.isEmpty();
-            case REGEX -> java.util.regex.Pattern.compile(value).matcher("").matches();
-            case NOT_REGEX -> !java.util.regex.Pattern.compile(value).matcher("").matches();
-        };
-    }
-
-    /**
-     * Whether these matchers together would select every series (none of them needs a non-empty value):
-     * Prometheus refuses such a selector ("vector selector must contain at least one non-empty matcher").
-     *
-     * @throws java.util.regex.PatternSyntaxException when a regular expression does not compile
-     */
-    public static boolean selectsEverything(java.util.List<Matcher> matchers) {
-        for (Matcher m : matchers) {
-            if (!m.matchesEmpty()) {
-                return false;
-            }
-        }
-        return true;
-    }
-
     @Override
     public int compareTo(Matcher o) {
         int c = label.compareTo(o.label);

@@ -136,20 +136,6 @@ class PrometheusStoredSourceTest {
     }
 
     @Test
-    void aSelectorThatWouldSelectEverySeriesIsRefusedLikePrometheus() {
-        for (List<Matcher> matchers : List.of(List.<Matcher>of(), List.of(m("job", Matcher.Op.REGEX, ".*")),
-                List.of(m("__name__", Matcher.Op.REGEX, ".*"), m("job", Matcher.Op.NEQ, "x")),
-                List.of(m("job", Matcher.Op.EQ, "")), List.of(m("job", Matcher.Op.NOT_REGEX, ".+")))) {
-            assertThatThrownBy(() -> source(10).select("a", matchers, T0, T0 + 60_000).block(WAIT))
-                    .as("%s", matchers)
-                    .isInstanceOfSatisfying(PromqlException.class, e -> {
-                        assertThat(e.errorType()).isEqualTo(PromqlException.ErrorType.BAD_DATA);
-                        assertThat(e.getMessage()).isEqualTo("vector selector must contain at least one non-empty matcher");
-                    });
-        }
-    }
-
-    @Test
     void moreSeriesThanTheLimitIsTooManySeries() {
         assertThatThrownBy(() -> source(1).select("a", List.of(m("__name__", Matcher.Op.EQ, "up")), T0, T0 + 60_000)
                 .block(WAIT))
