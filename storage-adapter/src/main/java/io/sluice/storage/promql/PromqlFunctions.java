@@ -87,6 +87,10 @@ final class PromqlFunctions {
         add(false, "sort_by_label_desc", V, -1, V, STR);
         add(false, "info", V, 1, V, V);
         add(false, "step", S, 0);
+        add(false, "start", S, 0);
+        add(false, "end", S, 0);
+        add(false, "min_of", S, 0, S, S);
+        add(false, "max_of", S, 0, S, S);
         add(false, "range", S, 0);
     }
 
