@@ -278,6 +278,10 @@ class PromqlEngineTest {
                 // rate at 120 and at 240, both 1
                 at(240, "min_over_time(rate(reqs_total[2m])[4m:2m])", s("{job=\"a\"}", 1)),
                 at(1, "vector(min_of(2, time()))", s("{}", 1)),
+                // 4 1 3 2, sf = tf = 0.5: s = 4, b = -3; then s = 0.5 + 0.5 * (4 - 3) = 1; b = 0.5 * (1 - 4) + 0.5 * -3
+                // = -3, s = 1.5 + 0.5 * (1 - 3) = 0.5; b = 0.5 * (0.5 - 1) + 0.5 * -3 = -1.75,
+                // s = 1 + 0.5 * (0.5 - 1.75) = 0.375
+                at(180, "double_exponential_smoothing(over_time[4m], 0.5, 0.5)", s("{job=\"g\"}", 0.375)),
                 at(1, "vector(max_of(2, time()))", s("{}", 2)));
     }
 
@@ -425,6 +429,9 @@ class PromqlEngineTest {
         assertThatThrownBy(() -> engine.instant("t", "errs{job=\"a\"} + on() totals{job=\"a\"} "
                 + "+ on() group_left totals", 0).block())
                 .isInstanceOf(PromqlException.class).hasMessageStartingWith("found duplicate series");
+        assertThatThrownBy(() -> engine.instant("t", "double_exponential_smoothing(over_time[4m], 1, 0.5)", 180_000)
+                .block()).isInstanceOf(PromqlException.class)
+                .hasMessage("invalid smoothing factor. Expected: 0 < sf < 1, got: 1.0");
         assertThatThrownBy(() -> engine.instant("t", "abs({__name__=~\"errs|errs_copy\",job=\"a\"})", 0).block())
                 .isInstanceOf(PromqlException.class)
                 .hasMessage("vector cannot contain metrics with the same labelset");
