@@ -43,13 +43,16 @@ final class PromqlEvaluator {
     static final long DEFAULT_SUBQUERY_STEP_MS = 60_000L;
 
     private final Map<List<Matcher>, List<Series>> data;
-    private final long queryStart;
-    private final long queryEnd;
+    final long queryStart;
+    final long queryEnd;
+    final long queryStep;
 
-    PromqlEvaluator(Map<List<Matcher>, List<Series>> data, long queryStart, long queryEnd) {
+    /** Over fetched series, for a query from start to end at a step (0 for an instant query). */
+    PromqlEvaluator(Map<List<Matcher>, List<Series>> data, long queryStart, long queryEnd, long queryStep) {
         this.data = data;
         this.queryStart = queryStart;
         this.queryEnd = queryEnd;
+        this.queryStep = queryStep;
     }
 
     static PromqlException execution(String message) {
