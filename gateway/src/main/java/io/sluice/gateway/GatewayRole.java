@@ -8,6 +8,7 @@ import io.sluice.gateway.links.LinkRules;
 import io.sluice.gateway.links.LinksApi;
 import io.sluice.gateway.links.RedirectCache;
 import io.sluice.gateway.links.Redirects;
+import io.sluice.gateway.prometheus.PrometheusRoutes;
 import io.sluice.gateway.query.QueryInvalidation;
 import io.sluice.gateway.query.QueryRoutes;
 import io.sluice.storage.invalidation.Invalidations;
@@ -220,6 +221,7 @@ public final class GatewayRole implements RunningRole {
                 new QueryRepository(postgresCalls, config.query().statementTimeout()),
                 config.query(), config.writer(), queryInvalidations, clock, metrics.registry());
         QueryRoutes query = new QueryRoutes(queries, clock);
+        PrometheusRoutes prometheus = new PrometheusRoutes(queries, clock);
         LinkStore linkStore = new LinkStore(postgresCalls);
         RedirectCache redirectCache = new RedirectCache(linkStore,
                 config.links(), clock, metrics.registry());
@@ -234,7 +236,7 @@ public final class GatewayRole implements RunningRole {
                 config.links(), TimeMeter.SYSTEM_NANOTIME, metrics.registry());
         EventsApi events = new EventsApi(
                 new EventStore(postgresCalls));
-        HttpRouter router = HttpRouter.builder(metrics.registry())
+        HttpRouter router = PrometheusRoutes.register(HttpRouter.builder(metrics.registry()), guard, prometheus)
                 .route(HttpMethod.GET, "/health/live", health::live)
                 .route(HttpMethod.GET, "/health/ready", health::ready)
                 .route(HttpMethod.GET, "/metrics", metrics::scrape)
