@@ -11,7 +11,9 @@ import io.sluice.gateway.http.Json;
 import io.sluice.storage.auth.Principal;
 import io.sluice.storage.postgres.PostgresCalls;
 import io.sluice.storage.promql.PromqlException;
+import io.sluice.storage.promql.PromqlQuery;
 import io.sluice.storage.promql.PromqlResult;
+import io.sluice.storage.query.QueryCache;
 import io.sluice.storage.promql.PromqlSelectors;
 import io.sluice.storage.promql.StoredSampleSource;
 import io.sluice.storage.query.Matcher;
@@ -90,23 +92,22 @@ public final class PrometheusRoutes {
 
     /** {@code GET|POST /prometheus/api/v1/query}: query, time, timeout. */
     public void query(HttpExchange exchange, Principal principal) {
-        Mono<PromqlResult> answer;
+        Mono<QueryCache.Answer<PromqlResult>> answer;
         try {
             PrometheusParams params = PrometheusParams.of(exchange);
             String expr = params.required("query");
             long time = params.timeMs("time", clock.millis());
-            answer = withTimeout(params, queries.promql().instant(principal.tenant(), expr, time));
+            answer = withTimeout(params, queries.promql(PromqlQuery.instant(principal.tenant(), expr, time)));
         } catch (RuntimeException e) {
             fail(exchange, e);
             return;
         }
-        answer.subscribe(result -> respond(exchange, json -> PrometheusJson.result(json, result)),
-                error -> fail(exchange, error));
+        answer.subscribe(cached -> respondCached(exchange, cached), error -> fail(exchange, error));
     }
 
     /** {@code GET|POST /prometheus/api/v1/query_range}: query, start, end, step, timeout. */
     public void queryRange(HttpExchange exchange, Principal principal) {
-        Mono<PromqlResult> answer;
+        Mono<QueryCache.Answer<PromqlResult>> answer;
         try {
             PrometheusParams params = PrometheusParams.of(exchange);
             String expr = params.required("query");
@@ -120,13 +121,18 @@ public final class PrometheusRoutes {
                 throw PrometheusParams.badData("invalid parameter \"step\": zero or negative query resolution step "
                         + "widths are not accepted. Try a positive integer");
             }
-            answer = withTimeout(params, queries.promql().range(principal.tenant(), expr, start, end, step));
+            answer = withTimeout(params, queries.promql(PromqlQuery.range(principal.tenant(), expr, start, end, step)));
         } catch (RuntimeException e) {
             fail(exchange, e);
             return;
         }
-        answer.subscribe(result -> respond(exchange, json -> PrometheusJson.result(json, result)),
-                error -> fail(exchange, error));
+        answer.subscribe(cached -> respondCached(exchange, cached), error -> fail(exchange, error));
+    }
+
+    /** A query's answer, with where it came from in {@code X-Sluice-Cache} ({@code hit}, {@code miss}, {@code stale}). */
+    private void respondCached(HttpExchange exchange, QueryCache.Answer<PromqlResult> cached) {
+        exchange.responseHeaders().set("X-Sluice-Cache", cached.source().name().toLowerCase(java.util.Locale.ROOT));
+        respond(exchange, json -> PrometheusJson.result(json, cached.result()));
     }
 
     /** {@code GET|POST /prometheus/api/v1/series}: match[] (at least one), start and end (checked, not applied). */

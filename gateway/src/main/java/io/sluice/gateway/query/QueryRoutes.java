@@ -42,7 +42,7 @@ public final class QueryRoutes {
     }
 
     public void query(HttpExchange exchange, Principal principal) {
-        Mono<QueryCache.Answer> answered;
+        Mono<QueryCache.Answer<QueryResult>> answered;
         try {
             QueryParams params = params(exchange);
             Instant to = params.time("to", clock.instant());

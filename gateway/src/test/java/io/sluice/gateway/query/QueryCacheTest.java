@@ -25,7 +25,7 @@ class QueryCacheTest {
     private final MutableClock clock = new MutableClock(Instant.parse("2026-11-23T12:00:00Z"));
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     private final Invalidations invalidations = new Invalidations(registry);
-    private final QueryCache cache = new QueryCache(1 << 20, invalidations, clock, registry);
+    private final QueryCache<SeriesQuery, QueryResult> cache = QueryCache.ranges(1 << 20, invalidations, clock, registry);
     private final AtomicInteger loads = new AtomicInteger();
 
     private SeriesQuery endingAgo(Duration age, Duration step) {
@@ -115,7 +115,7 @@ class QueryCacheTest {
     void aLoadOverlappedByAWriteWhileItRunsAnswersItsCallersButIsNeitherKeptNorJoined() {
         SeriesQuery q = endingAgo(Duration.ZERO, Duration.ofMinutes(1));
         CompletableFuture<QueryResult> beforeTheCommit = new CompletableFuture<>();
-        CompletableFuture<QueryCache.Answer> first = cache.get(q, k -> {
+        CompletableFuture<QueryCache.Answer<QueryResult>> first = cache.get(q, k -> {
             loads.incrementAndGet();
             return beforeTheCommit;
         });
@@ -123,7 +123,7 @@ class QueryCacheTest {
         invalidations.apply(List.of(write("m", q.from())));
         // a query asked after the announcement must not join the load that started before the commit
         CompletableFuture<QueryResult> afterTheCommit = new CompletableFuture<>();
-        CompletableFuture<QueryCache.Answer> second = cache.get(q, k -> {
+        CompletableFuture<QueryCache.Answer<QueryResult>> second = cache.get(q, k -> {
             loads.incrementAndGet();
             return afterTheCommit;
         });
@@ -132,7 +132,7 @@ class QueryCacheTest {
         afterTheCommit.complete(withPoint(q, 1.0));
         assertThat(first.join().result().series()).as("its caller still gets an answer").isEmpty();
         assertThat(second.join().result().series()).hasSize(1);
-        QueryCache.Answer third = cache.get(q, this::load).join();
+        QueryCache.Answer<QueryResult> third = cache.get(q, this::load).join();
         assertThat(third.source()).isEqualTo(QueryCache.Source.HIT);
         assertThat(third.result().series()).as("the answer from after the commit is the one kept").hasSize(1);
     }
@@ -141,7 +141,7 @@ class QueryCacheTest {
     void anOverlappedLoadThatCompletesAloneIsNotKept() {
         SeriesQuery q = endingAgo(Duration.ZERO, Duration.ofMinutes(1));
         CompletableFuture<QueryResult> pending = new CompletableFuture<>();
-        CompletableFuture<QueryCache.Answer> first = cache.get(q, k -> pending);
+        CompletableFuture<QueryCache.Answer<QueryResult>> first = cache.get(q, k -> pending);
         invalidations.apply(List.of(write("m", q.from())));
         pending.complete(new QueryResult(q, List.of()));
         assertThat(first.join().source()).isEqualTo(QueryCache.Source.MISS);
@@ -153,7 +153,7 @@ class QueryCacheTest {
     void concurrentIdenticalQueriesShareOneLoad() {
         SeriesQuery q = endingAgo(Duration.ZERO, Duration.ofMinutes(1));
         CompletableFuture<QueryResult> pending = new CompletableFuture<>();
-        List<CompletableFuture<QueryCache.Answer>> answers = new java.util.ArrayList<>();
+        List<CompletableFuture<QueryCache.Answer<QueryResult>>> answers = new java.util.ArrayList<>();
         for (int i = 0; i < 50; i++) {
             answers.add(cache.get(q, k -> {
                 loads.incrementAndGet();
@@ -170,7 +170,7 @@ class QueryCacheTest {
         SeriesQuery q = endingAgo(Duration.ZERO, Duration.ofSeconds(10));
         QueryResult first = cache.get(q, this::load).join().result();
         invalidations.apply(List.of(write("m", q.from())));
-        QueryCache.Answer answer = cache.get(q, k -> CompletableFuture.failedFuture(new IllegalStateException("db down")))
+        QueryCache.Answer<QueryResult> answer = cache.get(q, k -> CompletableFuture.failedFuture(new IllegalStateException("db down")))
                 .join();
         assertThat(answer.source()).isEqualTo(QueryCache.Source.STALE);
         assertThat(answer.result()).isSameAs(first);

@@ -13,6 +13,8 @@ import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.chunks.SampleChunks;
 import io.sluice.storage.chunks.Summary;
 import io.sluice.storage.query.QueryCache;
+import io.sluice.storage.query.QueryResult;
+import io.sluice.storage.query.SeriesQuery;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import io.sluice.storage.writer.PartitionMaintenance;
@@ -226,13 +228,13 @@ class QueryTest {
                 config.writer(), clock);
         io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
                 new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
-        QueryCache cache = new QueryCache(1 << 24, new io.sluice.storage.invalidation.Invalidations(registry), clock,
+        QueryCache<SeriesQuery, QueryResult> cache = QueryCache.ranges(1 << 24, new io.sluice.storage.invalidation.Invalidations(registry), clock,
                 registry);
         io.sluice.storage.query.SeriesQuery q = engine.plan("qa", METRIC, List.of(new io.sluice.storage.query.Matcher(
                 "host", io.sluice.storage.query.Matcher.Op.NEQ, "old")), end.minus(Duration.ofMinutes(30)),
                 end, Duration.ofMinutes(1), io.sluice.storage.query.Aggregation.MAX, List.of());
 
-        List<java.util.concurrent.CompletableFuture<QueryCache.Answer>> answers = new ArrayList<>();
+        List<java.util.concurrent.CompletableFuture<QueryCache.Answer<QueryResult>>> answers = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
             answers.add(cache.get(q, k -> engine.run(k).toFuture()));
         }
@@ -242,7 +244,7 @@ class QueryTest {
         clock.advance(Duration.ofMinutes(11)); // past the 10 min backstop TTL of a range ending now
         infra.postgres().stop();
         try {
-            QueryCache.Answer stale = cache.get(q, k -> engine.run(k).toFuture()).join();
+            QueryCache.Answer<QueryResult> stale = cache.get(q, k -> engine.run(k).toFuture()).join();
             assertThat(stale.source()).isEqualTo(QueryCache.Source.STALE);
             assertThat(stale.result().series()).hasSize(6);
         } finally {

@@ -35,7 +35,8 @@ import static org.awaitility.Awaitility.await;
  * empty on both nodes shows a sample ingested on one of them within a second of the writer's commit, for a recent
  * window and an hour-old one, and after a PostgreSQL outage (the writer commits late) as well. The backstop TTL
  * (10 min here) is far longer than any wait in these tests: only the writer's announcements can make the sample
- * visible this soon.
+ * visible this soon. The same holds for the PromQL answers of {@code /prometheus}, by the metric a selector names
+ * or, for a selector without one, any metric of the tenant.
  */
 @RealInfrastructure
 class ReadYourWritesTest {
@@ -111,6 +112,41 @@ class ReadYourWritesTest {
         for (GatewayRole node : List.of(nodeA, nodeB)) {
             assertThat(node.meterRegistry().get("sluice_query_cache_invalidated").tag("reason", "write").counter()
                     .count()).isGreaterThanOrEqualTo(1);
+        }
+    }
+
+    @ParameterizedTest(name = "PromQL {0}")
+    @CsvSource(delimiter = '|', value = {
+            "sum(ryw_promql_named)|ryw_promql_named",
+            "max by (host) ({__name__=~\"ryw_promql_re.*\"})|ryw_promql_regex"})
+    void aPromqlAnswerCachedEmptyShowsTheSampleOnBothNodesWithinASecondOfItsCommit(String expr, String metric)
+            throws Exception {
+        long at = System.currentTimeMillis() - 30_000;
+        long startSeconds = at / 1000 - 600;
+        String query = "/prometheus/api/v1/query_range?query=" + java.net.URLEncoder.encode(expr,
+                java.nio.charset.StandardCharsets.UTF_8) + "&start=" + startSeconds + "&end=" + (startSeconds + 1200)
+                + "&step=60";
+        for (GatewayRole node : List.of(nodeA, nodeB)) {
+            HttpResponse<String> first = get(node, query);
+            assertThat(first.statusCode()).as(first.body()).isEqualTo(200);
+            assertThat(first.body()).isEqualTo("{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\","
+                    + "\"result\":[]}}");
+            assertThat(first.headers().firstValue("x-sluice-cache")).hasValue("miss");
+            HttpResponse<String> second = get(node, query);
+            assertThat(second.headers().firstValue("x-sluice-cache")).hasValue("hit");
+            assertThat(second.body()).isEqualTo(first.body());
+        }
+
+        double committedBefore = committedSamples();
+        ingest(nodeA, metric, at, 19.5);
+        await().atMost(WAIT).pollInterval(Duration.ofMillis(5)).until(() -> committedSamples() > committedBefore);
+        long committed = System.nanoTime();
+        for (GatewayRole node : List.of(nodeA, nodeB)) {
+            await().atMost(WAIT).pollInterval(Duration.ofMillis(10))
+                    .until(() -> get(node, query).body().contains("\"19.5\""));
+            long afterCommit = (System.nanoTime() - committed) / 1_000_000;
+            assertThat(afterCommit).as("ms from the commit until node %d answers with the sample",
+                    node == nodeA ? 1 : 2).isLessThan(1_000);
         }
     }
 

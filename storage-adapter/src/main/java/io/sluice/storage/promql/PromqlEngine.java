@@ -91,6 +91,51 @@ public final class PromqlEngine {
         });
     }
 
+    /**
+     * Evaluates a query: {@link #instant} or {@link #range} by its kind.
+     */
+    public Mono<PromqlResult> evaluate(PromqlQuery query) {
+        return query.isInstant() ? instant(query.tenant(), query.expr(), query.startMs())
+                : range(query.tenant(), query.expr(), query.startMs(), query.endMs(), query.stepMs());
+    }
+
+    /**
+     * What a query's answer is computed from, for the answer cache: the tenant's samples of the metrics its selectors
+     * name with {@code __name__="..."} (any metric when one selector names none), over every span evaluation reads
+     * (lookback, ranges, offsets and {@code @} included). Fails as evaluation would on an expression that does not
+     * parse or is outside the subset.
+     */
+    public static io.sluice.storage.invalidation.CacheFootprint footprint(PromqlQuery query) {
+        Expr e = PromqlParser.parse(query.expr());
+        Map<List<Matcher>, long[]> spans = new LinkedHashMap<>();
+        collect(e, query.startMs(), query.endMs(), query.startMs(), query.endMs(), spans);
+        if (spans.isEmpty()) { // literals and time(): nothing stored is read; any write of the tenant will do
+            return io.sluice.storage.invalidation.CacheFootprint.anyMetric(query.tenant(), query.startMs(),
+                    query.endMs());
+        }
+        long from = Long.MAX_VALUE;
+        long to = Long.MIN_VALUE;
+        java.util.Set<String> metrics = new java.util.HashSet<>();
+        boolean any = false;
+        for (Map.Entry<List<Matcher>, long[]> span : spans.entrySet()) {
+            from = Math.min(from, span.getValue()[0]);
+            to = Math.max(to, span.getValue()[1]);
+            String name = null;
+            for (Matcher m : span.getKey()) {
+                if (m.label().equals(Matcher.NAME) && m.op() == Matcher.Op.EQ) {
+                    name = m.value();
+                }
+            }
+            if (name == null) {
+                any = true;
+            } else {
+                metrics.add(name);
+            }
+        }
+        return new io.sluice.storage.invalidation.CacheFootprint(query.tenant(), any ? java.util.Set.of() : metrics,
+                from, to);
+    }
+
     private static PromqlException badData(String message) {
         return new PromqlException(PromqlException.ErrorType.BAD_DATA, message);
     }

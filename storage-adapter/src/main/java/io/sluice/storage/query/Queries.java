@@ -4,6 +4,8 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.sluice.config.QueryConfig;
 import io.sluice.config.WriterConfig;
 import io.sluice.storage.promql.PromqlEngine;
+import io.sluice.storage.promql.PromqlQuery;
+import io.sluice.storage.promql.PromqlResult;
 import io.sluice.storage.promql.StoredSampleSource;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -17,8 +19,9 @@ import java.util.TreeSet;
 
 /**
  * The one way into stored time series, for the HTTP routes and any other reader: plans a range query
- * ({@link QueryEngine}), answers it from the {@link QueryCache} or runs and merges it, and serves series and label
- * discovery, all scoped to one tenant and within the {@code query.*} limits.
+ * ({@link QueryEngine}), answers it from the {@link QueryCache} or runs and merges it, evaluates PromQL
+ * ({@link PromqlEngine}, answers cached the same way), and serves series and label discovery, all scoped to one tenant
+ * and within the {@code query.*} limits.
  *
  * <p>Failures are typed: {@link QueryLimitException} (a {@code query.*} limit), {@link QueryException} (PostgreSQL
  * refused the query: a regular expression it rejects, the statement timeout), and otherwise PostgreSQL's own
@@ -31,9 +34,10 @@ public final class Queries {
 
     private final QueryRepository repository;
     private final QueryEngine engine;
-    private final QueryCache cache;
+    private final QueryCache<SeriesQuery, QueryResult> cache;
     private final int maxSeries;
     private final PromqlEngine promql;
+    private final QueryCache<PromqlQuery, PromqlResult> promqlCache;
 
     /**
      * @param invalidations the node's invalidation index, which the writers' announcements drive: the cached answers
@@ -43,17 +47,70 @@ public final class Queries {
                    io.sluice.storage.invalidation.Invalidations invalidations, Clock clock, MeterRegistry registry) {
         this.repository = repository;
         this.engine = new QueryEngine(repository, limits, retention, clock);
-        this.cache = new QueryCache(limits.cacheMaxBytes(), invalidations, clock, registry);
+        this.cache = QueryCache.ranges(limits.cacheMaxBytes(), invalidations, clock, registry);
         this.maxSeries = limits.maxSeries();
         this.promql = new PromqlEngine(new StoredSampleSource(repository, limits.maxSeries()), limits);
+        this.promqlCache = new QueryCache<>("promql", limits.cacheMaxBytes(), invalidations, clock, registry,
+                new PromqlKeys());
     }
 
     /**
-     * PromQL over the stored raw samples (see {@link StoredSampleSource}), within the {@code query.*} limits. Its answers
-     * are not cached.
+     * PromQL over the stored raw samples (see {@link StoredSampleSource}), within the {@code query.*} limits, uncached:
+     * {@link #promql(PromqlQuery)} is the cached way.
      */
     public PromqlEngine promql() {
         return promql;
+    }
+
+    /**
+     * A PromQL query's answer, from the PromQL answer cache or evaluated ({@link PromqlEngine#evaluate}), with where it
+     * came from. Entries are registered under {@link PromqlEngine#footprint}, so that a write to a metric a selector
+     * names, in a span evaluation reads, drops them on every node. Fails as the engine does.
+     */
+    public Mono<QueryCache.Answer<PromqlResult>> promql(PromqlQuery query) {
+        return Mono.defer(() -> {
+            PromqlEngine.footprint(query); // a bad expression fails here, before anything is registered or cached
+            // concurrent identical queries share one load: one caller going away must not cancel it for the others
+            return Mono.fromFuture(promqlCache.get(query, q -> promql.evaluate(q).toFuture()), true);
+        });
+    }
+
+    /** How the PromQL answer cache sees its keys and answers. */
+    private static final class PromqlKeys implements QueryCache.Keys<PromqlQuery, PromqlResult> {
+        @Override
+        public io.sluice.storage.invalidation.CacheFootprint footprint(PromqlQuery query) {
+            return PromqlEngine.footprint(query);
+        }
+
+        @Override
+        public Instant end(PromqlQuery query) {
+            return Instant.ofEpochMilli(query.endMs() + 1);
+        }
+
+        @Override
+        public long weight(PromqlResult answer) {
+            long bytes = 64;
+            if (answer instanceof PromqlResult.Vector v) {
+                for (PromqlResult.Sample s : v.samples()) {
+                    bytes += 48 + labelBytes(s.labels());
+                }
+            } else if (answer instanceof PromqlResult.Matrix m) {
+                for (io.sluice.storage.promql.Series s : m.series()) {
+                    bytes += 48 + labelBytes(s.labels()) + 16L * s.timestamps().length;
+                }
+            } else if (answer instanceof PromqlResult.Text t) {
+                bytes += 2L * t.value().length();
+            }
+            return bytes;
+        }
+
+        private static long labelBytes(java.util.Map<String, String> labels) {
+            long bytes = 0;
+            for (var label : labels.entrySet()) {
+                bytes += 64 + 2L * (label.getKey().length() + label.getValue().length());
+            }
+            return bytes;
+        }
     }
 
     /** The longest any query waits for PostgreSQL ({@code query.statement-timeout + postgres.call-timeout}). */
@@ -67,7 +124,7 @@ public final class Queries {
      * PostgreSQL failed). Fails with {@link QueryLimitException} when the range, the points per series or the
      * series are over their limits.
      */
-    public Mono<QueryCache.Answer> range(String tenant, String metric, List<Matcher> matchers, Instant from,
+    public Mono<QueryCache.Answer<QueryResult>> range(String tenant, String metric, List<Matcher> matchers, Instant from,
                                          Instant to, Duration step, Aggregation aggregation, List<String> groupBy) {
         return Mono.defer(() -> {
             SeriesQuery query = engine.plan(tenant, metric, matchers, from, to, step, aggregation, groupBy);

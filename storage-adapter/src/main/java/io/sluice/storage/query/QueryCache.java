@@ -18,9 +18,10 @@ import java.util.concurrent.CompletionException;
 import java.util.function.Function;
 
 /**
- * The query result cache: a Caffeine {@link AsyncCache} keyed by the normalised query, so identical concurrent
- * queries share one database call, kept fresh by the writers' announcements: every entry (from the moment its load
- * starts) is registered with {@link Invalidations} under its footprint (tenant, metric, {@code [from, to)}), and a
+ * A query answer cache: a Caffeine {@link AsyncCache} keyed by the normalised query ({@code K}), so identical
+ * concurrent queries share one database call, kept fresh by the writers' announcements: every entry (from the moment
+ * its load starts) is registered with {@link Invalidations} under its footprint ({@link Keys#footprint}: tenant,
+ * metrics, time range), and a
  * commit that stored samples there drops it on every node (read-your-writes within the control topic's delivery
  * time). A load that a commit's announcement overlaps while it runs still answers its callers, but is not kept, and
  * a query asked after the announcement never joins it.
@@ -44,7 +45,7 @@ import java.util.function.Function;
  * {@code X-Sluice-Cache: stale}) only when the database fails, where a known-old answer beats an error. Time comes
  * from the injected clock.
  */
-public final class QueryCache {
+public final class QueryCache<K, V> {
 
     /** How long an answer may be served stale while the database is failing. */
     public static final Duration STALE_FOR = Duration.ofHours(1);
@@ -57,51 +58,68 @@ public final class QueryCache {
     }
 
     /** An answer and where it came from. */
-    public record Answer(QueryResult result, Source source) {
+    public record Answer<V>(V result, Source source) {
+    }
+
+    /** What the cache needs to know of its keys and answers. */
+    public interface Keys<K, V> {
+
+        /** What a query's answer is computed from. */
+        CacheFootprint footprint(K query);
+
+        /** Where the query's range ends (exclusive): the backstop TTL depends on its age. */
+        Instant end(K query);
+
+        /** About how many bytes an answer holds. */
+        long weight(V answer);
     }
 
     /** A cached answer and its place in the invalidation index. */
-    private record Cached(QueryResult result, Invalidations.Registration registration) {
+    private record Cached<V>(V result, Invalidations.Registration registration) {
     }
 
     /** A load under way (then its answer): what the fresh cache holds, with its registration from the start. */
-    private static final class Load extends CompletableFuture<Cached> {
+    private static final class Load<V> extends CompletableFuture<Cached<V>> {
         private volatile Invalidations.Registration registration;
     }
 
     private final Clock clock;
     private final Invalidations invalidations;
-    private final AsyncCache<SeriesQuery, Cached> fresh;
-    private final Cache<SeriesQuery, QueryResult> stale;
+    private final Keys<K, V> keys;
+    private final AsyncCache<K, Cached<V>> fresh;
+    private final Cache<K, V> stale;
 
-    public QueryCache(long maxBytes, Invalidations invalidations, Clock clock, MeterRegistry registry) {
+    /**
+     * @param name the {@code cache} tag of its Caffeine meters ({@code cache_size{cache=...}} and the others)
+     */
+    public QueryCache(String name, long maxBytes, Invalidations invalidations, Clock clock, MeterRegistry registry,
+                      Keys<K, V> keys) {
         this.clock = clock;
         this.invalidations = invalidations;
+        this.keys = keys;
         Ticker ticker = io.sluice.storage.time.ClockTicker.of(clock);
         this.fresh = Caffeine.newBuilder()
                 .ticker(ticker)
                 .maximumWeight(maxBytes)
-                .weigher((SeriesQuery q, Cached c) -> (int) Math.min(Integer.MAX_VALUE, c.result().weight()))
-                .expireAfter(new Expiry<SeriesQuery, Cached>() {
+                .weigher((K q, Cached<V> c) -> (int) Math.min(Integer.MAX_VALUE, keys.weight(c.result())))
+                .expireAfter(new Expiry<K, Cached<V>>() {
                     @Override
-                    public long expireAfterCreate(SeriesQuery key, Cached value, long currentTime) {
-                        return ttl(key).toNanos();
+                    public long expireAfterCreate(K key, Cached<V> value, long currentTime) {
+                        return ttl(keys.end(key)).toNanos();
                     }
 
                     @Override
-                    public long expireAfterUpdate(SeriesQuery key, Cached value, long currentTime,
-                                                  long currentDuration) {
-                        return ttl(key).toNanos();
+                    public long expireAfterUpdate(K key, Cached<V> value, long currentTime, long currentDuration) {
+                        return ttl(keys.end(key)).toNanos();
                     }
 
                     @Override
-                    public long expireAfterRead(SeriesQuery key, Cached value, long currentTime,
-                                                long currentDuration) {
+                    public long expireAfterRead(K key, Cached<V> value, long currentTime, long currentDuration) {
                         return currentDuration;
                     }
                 })
                 // evicted, expired or dropped: out of the index too (by identity: a newer entry of the key stays)
-                .removalListener((SeriesQuery q, Cached c, com.github.benmanes.caffeine.cache.RemovalCause cause) -> {
+                .removalListener((K q, Cached<V> c, com.github.benmanes.caffeine.cache.RemovalCause cause) -> {
                     if (c != null) {
                         invalidations.unregister(c.registration());
                     }
@@ -111,15 +129,41 @@ public final class QueryCache {
         this.stale = Caffeine.newBuilder()
                 .ticker(ticker)
                 .maximumWeight(Math.max(1, maxBytes / 2))
-                .weigher((SeriesQuery q, QueryResult r) -> (int) Math.min(Integer.MAX_VALUE, r.weight()))
+                .weigher((K q, V r) -> (int) Math.min(Integer.MAX_VALUE, keys.weight(r)))
                 .expireAfterWrite(STALE_FOR)
                 .build();
-        CaffeineCacheMetrics.monitor(registry, fresh, "queries");
+        CaffeineCacheMetrics.monitor(registry, fresh, name);
+    }
+
+    /** The cache of Sluice's own range queries ({@code GET /api/v1/query}), its meters tagged {@code cache=queries}. */
+    public static QueryCache<SeriesQuery, QueryResult> ranges(long maxBytes, Invalidations invalidations, Clock clock,
+                                                             MeterRegistry registry) {
+        return new QueryCache<>("queries", maxBytes, invalidations, clock, registry, new Keys<>() {
+            @Override
+            public CacheFootprint footprint(SeriesQuery query) {
+                return QueryCache.footprint(query);
+            }
+
+            @Override
+            public Instant end(SeriesQuery query) {
+                return query.to();
+            }
+
+            @Override
+            public long weight(QueryResult answer) {
+                return answer.weight();
+            }
+        });
     }
 
     /** The backstop time to live of a query's answer, from the age of the range's end (see the class). */
     public Duration ttl(SeriesQuery query) {
-        Duration age = Duration.between(query.to(), clock.instant());
+        return ttl(query.to());
+    }
+
+    /** The backstop time to live of an answer whose range ends at {@code end} (see the class). */
+    public Duration ttl(Instant end) {
+        Duration age = Duration.between(end, clock.instant());
         if (age.compareTo(Duration.ofHours(1)) <= 0) {
             return Duration.ofMinutes(10);
         }
@@ -139,16 +183,16 @@ public final class QueryCache {
      * The cached answer, or the loader's; concurrent calls for one query share one load (unless a write overlapped
      * it meanwhile). If the load fails and a stale answer exists, that is returned instead.
      */
-    public CompletableFuture<Answer> get(SeriesQuery query, Function<SeriesQuery, CompletableFuture<QueryResult>> loader) {
-        CompletableFuture<Cached> cached = fresh.getIfPresent(query);
+    public CompletableFuture<Answer<V>> get(K query, Function<K, CompletableFuture<V>> loader) {
+        CompletableFuture<Cached<V>> cached = fresh.getIfPresent(query);
         if (cached != null && cached.isDone() && !cached.isCompletedExceptionally() && valid(cached)) {
-            return CompletableFuture.completedFuture(new Answer(cached.join().result(), Source.HIT));
+            return CompletableFuture.completedFuture(new Answer<>(cached.join().result(), Source.HIT));
         }
         boolean[] started = new boolean[1];
-        CompletableFuture<QueryResult> answer = null;
+        CompletableFuture<V> answer = null;
         for (int attempt = 0; attempt < ATTEMPTS && answer == null; attempt++) {
             started[0] = false;
-            CompletableFuture<Cached> load = fresh.get(query, (q, executor) -> {
+            CompletableFuture<Cached<V>> load = fresh.get(query, (q, executor) -> {
                 started[0] = true; // the mapping function runs on this thread, inside get
                 return load(q, loader);
             });
@@ -163,27 +207,27 @@ public final class QueryCache {
             answer = loadUncached(query, loader);
         }
         Source source = started[0] ? Source.MISS : Source.HIT;
-        return answer.thenApply(result -> new Answer(result, source))
+        return answer.thenApply(result -> new Answer<>(result, source))
                 .exceptionallyCompose(error -> {
-                    QueryResult old = stale.getIfPresent(query);
-                    return old != null ? CompletableFuture.completedFuture(new Answer(old, Source.STALE))
+                    V old = stale.getIfPresent(query);
+                    return old != null ? CompletableFuture.completedFuture(new Answer<>(old, Source.STALE))
                             : CompletableFuture.failedFuture(error instanceof CompletionException ce && ce.getCause() != null
                             ? ce.getCause() : error);
                 });
     }
 
-    private static boolean valid(CompletableFuture<Cached> future) {
-        Invalidations.Registration registration = ((Load) future).registration;
+    private static boolean valid(CompletableFuture<?> future) {
+        Invalidations.Registration registration = ((Load<?>) future).registration;
         return registration != null && registration.valid();
     }
 
     /** Registers the load (before it reads anything) and starts it. */
-    private Load load(SeriesQuery query, Function<SeriesQuery, CompletableFuture<QueryResult>> loader) {
-        Load load = new Load();
-        Invalidations.Registration registration = invalidations.register(footprint(query),
+    private Load<V> load(K query, Function<K, CompletableFuture<V>> loader) {
+        Load<V> load = new Load<>();
+        Invalidations.Registration registration = invalidations.register(keys.footprint(query),
                 () -> fresh.asMap().remove(query, load));
         load.registration = registration;
-        CompletableFuture<QueryResult> running;
+        CompletableFuture<V> running;
         try {
             running = loader.apply(query);
         } catch (RuntimeException e) {
@@ -200,13 +244,12 @@ public final class QueryCache {
             } else {
                 stale.asMap().putIfAbsent(query, result); // older than a write: never over a newer copy
             }
-            load.complete(new Cached(result, registration));
+            load.complete(new Cached<>(result, registration));
         });
         return load;
     }
 
-    private CompletableFuture<QueryResult> loadUncached(SeriesQuery query,
-                                                        Function<SeriesQuery, CompletableFuture<QueryResult>> loader) {
+    private CompletableFuture<V> loadUncached(K query, Function<K, CompletableFuture<V>> loader) {
         try {
             return loader.apply(query).thenApply(result -> {
                 stale.asMap().putIfAbsent(query, result);
