@@ -18,6 +18,8 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 
 /**
  * The SQL of queries and discovery, through R2DBC. Every statement runs in a read-only transaction with
@@ -67,6 +69,19 @@ public final class QueryRepository {
      * Matchers on {@value Matcher#NAME} match the metric name.
      */
     public Mono<List<SeriesInfo>> findSeries(String tenant, String metric, List<Matcher> matchers, int limit) {
+        return findSeries(tenant, metric, matchers, limit, true)
+                .onErrorResume(e -> e instanceof QueryException q && q.kind() == QueryException.Kind.INVALID_REGEX,
+                        e -> javaRegexes(matchers, (QueryException) e).flatMap(patterns ->
+                                findSeries(tenant, metric, matchers, Integer.MAX_VALUE, false)
+                                        .map(series -> filter(series, patterns, limit))));
+    }
+
+    /**
+     * The series' SQL: with {@code regexInSql} every matcher is applied by PostgreSQL; without, the regular expression
+     * matchers are left out (for the caller to apply) and so is the limit.
+     */
+    private Mono<List<SeriesInfo>> findSeries(String tenant, String metric, List<Matcher> matchers, int limit,
+                                              boolean regexInSql) {
         StringBuilder sql = new StringBuilder(SERIES_COLUMNS).append(" WHERE tenant = $1");
         List<Object> binds = new ArrayList<>(List.of(tenant));
         if (metric != null) {
@@ -75,9 +90,12 @@ public final class QueryRepository {
         }
         StringBuilder equals = new StringBuilder();
         for (Matcher m : matchers) {
+            boolean regex = m.op() == Matcher.Op.REGEX || m.op() == Matcher.Op.NOT_REGEX;
+            if (regex && !regexInSql) {
+                continue;
+            }
             if (m.label().equals(Matcher.NAME)) { // the metric name is the column "name", never a key of "labels"
-                binds.add(m.op() == Matcher.Op.REGEX || m.op() == Matcher.Op.NOT_REGEX
-                        ? "^(?:" + m.value() + ")$" : m.value());
+                binds.add(regex ? "^(?:" + m.value() + ")$" : m.value());
                 String op = switch (m.op()) {
                     case EQ -> " = $";
                     case NEQ -> " <> $";
@@ -114,10 +132,49 @@ public final class QueryRepository {
             binds.add("{" + equals + "}");
             sql.append(" AND labels @> $").append(binds.size()).append("::jsonb"); // uses the GIN index
         }
-        sql.append(" ORDER BY id LIMIT ").append(limit);
+        sql.append(" ORDER BY id");
+        if (regexInSql) {
+            sql.append(" LIMIT ").append(limit);
+        }
         return inReadOnly("query.series", c -> Flux.from(bind(c.createStatement(sql.toString()), binds).execute())
                 .flatMap(r -> r.map(QueryRepository::seriesInfo))
                 .collectList());
+    }
+
+    /**
+     * The regular expression matchers compiled by {@code java.util.regex}, for those PostgreSQL's dialect refuses but
+     * PromQL's (RE2) allows, such as a case-insensitive group {@code (?i:abc)} or a flag after the start; fails with
+     * PostgreSQL's own error when Java refuses one too.
+     */
+    private static Mono<Map<Matcher, Pattern>> javaRegexes(List<Matcher> matchers, QueryException postgres) {
+        Map<Matcher, Pattern> patterns = new LinkedHashMap<>();
+        try {
+            for (Matcher m : matchers) {
+                if (m.op() == Matcher.Op.REGEX || m.op() == Matcher.Op.NOT_REGEX) {
+                    patterns.put(m, Pattern.compile("(?:" + m.value() + ")"));
+                }
+            }
+        } catch (PatternSyntaxException e) {
+            return Mono.error(postgres);
+        }
+        return Mono.just(patterns);
+    }
+
+    /** The series every pattern matches (a missing label is ""), at most {@code limit}, in their order. */
+    private static List<SeriesInfo> filter(List<SeriesInfo> series, Map<Matcher, Pattern> patterns, int limit) {
+        List<SeriesInfo> out = new ArrayList<>();
+        for (SeriesInfo s : series) {
+            boolean all = true;
+            for (Map.Entry<Matcher, Pattern> p : patterns.entrySet()) {
+                Matcher m = p.getKey();
+                String value = m.label().equals(Matcher.NAME) ? s.name() : s.labels().getOrDefault(m.label(), "");
+                all &= p.getValue().matcher(value).matches() == (m.op() == Matcher.Op.REGEX);
+            }
+            if (all && out.size() < limit) {
+                out.add(s);
+            }
+        }
+        return out;
     }
 
     /**

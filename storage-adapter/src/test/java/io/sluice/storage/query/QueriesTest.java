@@ -80,12 +80,12 @@ class QueriesTest {
         assertThat(queries.labelNames("a").block(Duration.ofSeconds(30))).containsExactly("dc", "host");
         assertThat(queries.labelValues("a", "host").block(Duration.ofSeconds(30))).containsExactly("h1", "h2", "h3");
 
-        QueryCache.Answer first = queries.range("a", "cpu", ANY, NOW.minus(Duration.ofHours(1)), NOW,
+        QueryCache.Answer<QueryResult> first = queries.range("a", "cpu", ANY, NOW.minus(Duration.ofHours(1)), NOW,
                 Duration.ofMinutes(1), Aggregation.AVG, List.of()).block(Duration.ofSeconds(30));
         assertThat(first.source()).isEqualTo(QueryCache.Source.MISS);
         assertThat(first.result().series()).as("no samples stored").isEmpty();
         assertThat(first.result().query().tenant()).isEqualTo("a");
-        QueryCache.Answer again = queries.range("a", "cpu", ANY, NOW.minus(Duration.ofHours(1)), NOW,
+        QueryCache.Answer<QueryResult> again = queries.range("a", "cpu", ANY, NOW.minus(Duration.ofHours(1)), NOW,
                 Duration.ofMinutes(1), Aggregation.AVG, List.of()).block(Duration.ofSeconds(30));
         assertThat(again.source()).isEqualTo(QueryCache.Source.HIT);
     }
@@ -106,12 +106,28 @@ class QueriesTest {
     }
 
     @Test
+    void aRegexOnlyPostgresqlRefusesIsAppliedInJavaWithPromqlsMeaning() {
+        Queries queries = queries(PostgresCalls.withDefaultDeadline(pool), 10, Duration.ofSeconds(10));
+        // RE2 (PromQL's dialect) and java.util.regex take these; PostgreSQL refuses a flag group and bounds above 255
+        assertThat(queries.series("a", "cpu", List.of(new Matcher("host", Matcher.Op.REGEX, "(?i:H)[12]")))
+                .block(Duration.ofSeconds(30))).extracting(SeriesInfo::id).containsExactly(1L, 2L);
+        assertThat(queries.series("a", "cpu", List.of(new Matcher("host", Matcher.Op.NOT_REGEX, "(?i:H)1"),
+                        new Matcher("dc", Matcher.Op.EQ, "x"))).block(Duration.ofSeconds(30)))
+                .extracting(SeriesInfo::id).containsExactly(2L);
+        assertThat(queries.series("a", null, List.of(new Matcher(Matcher.NAME, Matcher.Op.REGEX, "(?i:CPU)"),
+                        new Matcher("host", Matcher.Op.REGEX, "h{1,300}3"))).block(Duration.ofSeconds(30)))
+                .extracting(SeriesInfo::id).containsExactly(3L);
+        assertThat(queries.series("a", null, List.of(new Matcher(Matcher.NAME, Matcher.Op.REGEX, "(?i:CPU)")))
+                .block(Duration.ofSeconds(30))).as("the other tenant's series stay out").hasSize(3);
+    }
+
+    @Test
     void aRegexPostgresqlRefusesIsAnInvalidRegexQueryException() {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         PostgresCalls calls = new PostgresCalls(pool, Duration.ofSeconds(5), registry);
         Queries queries = queries(calls, 10, Duration.ofSeconds(10));
-        // valid for java.util.regex, not for PostgreSQL (bounds above 255)
-        List<Matcher> refused = List.of(new Matcher("host", Matcher.Op.REGEX, "a{1,300}"));
+        // valid for neither PostgreSQL nor java.util.regex
+        List<Matcher> refused = List.of(new Matcher("host", Matcher.Op.REGEX, "a{1,300}("));
         assertThatThrownBy(() -> queries.series("a", "cpu", refused).block(Duration.ofSeconds(30)))
                 .isInstanceOfSatisfying(QueryException.class, e -> {
                     assertThat(e.kind()).isEqualTo(QueryException.Kind.INVALID_REGEX);
