@@ -23,11 +23,12 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Reads PromQL test scripts in the format of Prometheus' engine tests ({@code promqltest}): blocks separated by
- * empty lines, each starting with a command ({@code load}, {@code load_with_nhcb}, {@code clear}, {@code eval}
- * and its {@code eval_fail}/{@code eval_ordered}/{@code eval_warn}/{@code eval_info} forms) followed by its lines;
- * a line starting with {@code #} is a comment and, like an empty line, ends a block. Lines are trimmed. A line it
- * cannot read is an error of the script (the block it is in is dropped and the error is reported), never skipped.
+ * Reads PromQL test scripts in the format of Prometheus' engine tests ({@code promqltest}). Each command starts a
+ * line: {@code clear} stands alone; {@code load <interval>} ({@code load_with_nhcb}) and {@code eval …} (and the
+ * {@code eval_fail}/{@code eval_ordered}/{@code eval_warn}/{@code eval_info} forms) take the lines after them up to
+ * the next empty line. Lines are trimmed; a line starting with {@code #} is a comment and, like an empty line, ends a
+ * block. A line it cannot read is an error of the script (its block is dropped and the error reported), never
+ * skipped silently.
  */
 public final class ScriptParser {
 
@@ -81,8 +82,11 @@ public final class ScriptParser {
                 continue;
             }
             int end = i + 1;
-            while (end < lines.length && !lines[end].isEmpty()) {
-                end++;
+            // clear is a line of its own; load and eval take the lines up to the next empty one
+            if (!lines[i].split("\\s+", 2)[0].equalsIgnoreCase("clear")) {
+                while (end < lines.length && !lines[end].isEmpty()) {
+                    end++;
+                }
             }
             try {
                 commands.add(block(lines, i, end));
@@ -100,8 +104,8 @@ public final class ScriptParser {
         int line = from + 1;
         String command = first.split("\\s+", 2)[0].toLowerCase(Locale.ROOT);
         if (command.equals("clear")) {
-            if (!first.equalsIgnoreCase("clear") || to > from + 1) {
-                throw new ParseException(line, "clear takes no argument and no lines: " + first);
+            if (!first.equalsIgnoreCase("clear")) {
+                throw new ParseException(line, "clear takes no argument: " + first);
             }
             return new Clear(line);
         }
