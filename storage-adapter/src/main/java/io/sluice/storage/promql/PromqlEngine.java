@@ -1,0 +1,251 @@
+package io.sluice.storage.promql;
+
+import io.sluice.config.QueryConfig;
+import io.sluice.storage.promql.Expr.Aggregate;
+import io.sluice.storage.promql.Expr.Binary;
+import io.sluice.storage.promql.Expr.Call;
+import io.sluice.storage.promql.Expr.MatrixSel;
+import io.sluice.storage.promql.Expr.Paren;
+import io.sluice.storage.promql.Expr.Subquery;
+import io.sluice.storage.promql.Expr.Unary;
+import io.sluice.storage.promql.Expr.VectorSel;
+import io.sluice.storage.promql.Values.MatrixV;
+import io.sluice.storage.promql.Values.Points;
+import io.sluice.storage.promql.Values.Sample;
+import io.sluice.storage.promql.Values.ScalarV;
+import io.sluice.storage.promql.Values.StringV;
+import io.sluice.storage.promql.Values.Value;
+import io.sluice.storage.promql.Values.VectorV;
+import io.sluice.storage.query.Matcher;
+import io.sluice.storage.query.QueryLimitException;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.SortedMap;
+
+/**
+ * Sluice's PromQL engine: parses an expression, reads every selector's series once from a {@link SampleSource} over
+ * the whole time span the query needs, then evaluates in memory, step by step, with Prometheus 3 semantics (5 m
+ * lookback, left-open ranges, staleness markers, extrapolated {@code rate}/{@code increase}).
+ *
+ * <p>Errors (as the returned Mono's error): {@link PromqlException} ({@code bad_data} for a bad expression or request,
+ * {@code execution} for a failure while evaluating), {@link UnsupportedPromqlException} for a valid expression outside
+ * the subset, {@link QueryLimitException} ({@code range_too_long}) when the query reads more than
+ * {@code query.max-range}, and whatever the source fails with (for example {@code too_many_series}). Nothing blocks:
+ * evaluation runs on the thread that completes the source's Mono.
+ */
+public final class PromqlEngine {
+
+    /** At most this many selectors' series are read at once. */
+    private static final int FETCH_CONCURRENCY = 4;
+
+    private final SampleSource source;
+    private final QueryConfig limits;
+
+    public PromqlEngine(SampleSource source, QueryConfig limits) {
+        this.source = Objects.requireNonNull(source);
+        this.limits = Objects.requireNonNull(limits);
+    }
+
+    /** Evaluates an expression at one time: a Vector, Scalar, Text, or Matrix (for a range selector). */
+    public Mono<PromqlResult> instant(String tenant, String expr, long timeMs) {
+        return Mono.defer(() -> {
+            Expr e = PromqlParser.parse(expr);
+            return fetch(tenant, e, timeMs, timeMs).map(data -> {
+                Value v = new PromqlEvaluator(data, timeMs, timeMs).eval(e, timeMs);
+                return instantResult(e, v, timeMs);
+            });
+        });
+    }
+
+    /** Evaluates an expression at every step from start to end: a Matrix. */
+    public Mono<PromqlResult> range(String tenant, String expr, long startMs, long endMs, long stepMs) {
+        return Mono.defer(() -> {
+            if (endMs < startMs) {
+                throw badData("end timestamp must not be before start time");
+            }
+            if (stepMs <= 0) {
+                throw badData("zero or negative query resolution step widths are not accepted. "
+                        + "Try a positive integer");
+            }
+            long steps = (endMs - startMs) / stepMs + 1;
+            if (steps > limits.maxPointsPerSeries()) {
+                throw badData("exceeded maximum resolution of " + limits.maxPointsPerSeries()
+                        + " points per timeseries (query.max-points-per-series). Try decreasing the query "
+                        + "resolution (?step=XX)");
+            }
+            Expr e = PromqlParser.parse(expr);
+            if (e.type() != Expr.Type.SCALAR && e.type() != Expr.Type.VECTOR) {
+                throw badData("invalid expression type \"" + e.type().label + "\" for range query, must be Scalar "
+                        + "or instant Vector");
+            }
+            return fetch(tenant, e, startMs, endMs).map(data -> evalRange(e, data, startMs, endMs, stepMs));
+        });
+    }
+
+    private static PromqlException badData(String message) {
+        return new PromqlException(PromqlException.ErrorType.BAD_DATA, message);
+    }
+
+    /** The key series are fetched under: a selector's matchers, sorted. */
+    static List<Matcher> key(List<Matcher> matchers) {
+        List<Matcher> sorted = new ArrayList<>(matchers);
+        sorted.sort(null);
+        return List.copyOf(sorted);
+    }
+
+    private Mono<Map<List<Matcher>, List<Series>>> fetch(String tenant, Expr e, long start, long end) {
+        Map<List<Matcher>, long[]> spans = new LinkedHashMap<>();
+        collect(e, start, end, start, end, spans);
+        for (long[] span : spans.values()) {
+            if (span[1] - span[0] > limits.maxRange().toMillis() + PromqlEvaluator.LOOKBACK_MS) {
+                throw new QueryLimitException("range_too_long", "the query reads "
+                        + Duration.ofMillis(span[1] - span[0]) + " of samples, more than query.max-range ("
+                        + limits.maxRange() + ")");
+            }
+        }
+        if (spans.isEmpty()) {
+            return Mono.just(Map.of());
+        }
+        return Flux.fromIterable(spans.entrySet())
+                .flatMapSequential(s -> source.select(tenant, s.getKey(), s.getValue()[0], s.getValue()[1])
+                        .map(series -> Map.entry(s.getKey(), series)), FETCH_CONCURRENCY)
+                .collectList()
+                .map(entries -> {
+                    Map<List<Matcher>, List<Series>> data = new HashMap<>();
+                    for (Map.Entry<List<Matcher>, List<Series>> en : entries) {
+                        data.put(en.getKey(), en.getValue());
+                    }
+                    return data;
+                });
+    }
+
+    /** Walks the tree, widening each selector's fetch span to what evaluation over [from, to] reads. */
+    private static void collect(Expr e, long from, long to, long qStart, long qEnd, Map<List<Matcher>, long[]> spans) {
+        if (e instanceof Paren p) {
+            collect(p.expr(), from, to, qStart, qEnd, spans);
+        } else if (e instanceof VectorSel vs) {
+            add(vs, from, to, qStart, qEnd, PromqlEvaluator.LOOKBACK_MS, spans);
+        } else if (e instanceof MatrixSel ms) {
+            add(ms.selector(), from, to, qStart, qEnd, ms.rangeMs(), spans);
+        } else if (e instanceof Subquery sq) {
+            long f = from;
+            long t = to;
+            if (sq.at() != null) {
+                f = sq.at().resolve(qStart, qEnd);
+                t = f;
+            }
+            collect(sq.expr(), f - sq.offsetMs() - sq.rangeMs(), t - sq.offsetMs(), qStart, qEnd, spans);
+        } else if (e instanceof Unary u) {
+            collect(u.expr(), from, to, qStart, qEnd, spans);
+        } else if (e instanceof Binary b) {
+            collect(b.lhs(), from, to, qStart, qEnd, spans);
+            collect(b.rhs(), from, to, qStart, qEnd, spans);
+        } else if (e instanceof Call c) {
+            for (Expr a : c.args()) {
+                collect(a, from, to, qStart, qEnd, spans);
+            }
+        } else if (e instanceof Aggregate a) {
+            if (a.param() != null) {
+                collect(a.param(), from, to, qStart, qEnd, spans);
+            }
+            collect(a.expr(), from, to, qStart, qEnd, spans);
+        }
+    }
+
+    private static void add(VectorSel vs, long from, long to, long qStart, long qEnd, long lookBack,
+                            Map<List<Matcher>, long[]> spans) {
+        if (vs.at() != null) {
+            from = vs.at().resolve(qStart, qEnd);
+            to = from;
+        }
+        long f = from - vs.offsetMs() - lookBack;
+        long t = to - vs.offsetMs();
+        spans.merge(key(vs.matchers()), new long[] {f, t},
+                (a, b) -> new long[] {Math.min(a[0], b[0]), Math.max(a[1], b[1])});
+    }
+
+    private static PromqlResult instantResult(Expr e, Value v, long t) {
+        if (v instanceof ScalarV s) {
+            return new PromqlResult.Scalar(t, s.value());
+        }
+        if (v instanceof StringV s) {
+            return new PromqlResult.Text(t, s.value());
+        }
+        if (v instanceof MatrixV m) {
+            List<Series> out = new ArrayList<>();
+            for (Points p : m.series()) {
+                out.add(new Series(p.labels(), p.ts(), p.vs()));
+            }
+            out.sort((a, b) -> Values.LABEL_ORDER.compare(a.labels(), b.labels()));
+            return new PromqlResult.Matrix(out);
+        }
+        List<PromqlResult.Sample> out = new ArrayList<>();
+        for (Sample s : ((VectorV) v).samples()) {
+            out.add(new PromqlResult.Sample(s.labels(), t, s.value()));
+        }
+        if (!ordered(e)) {
+            out.sort((a, b) -> Values.LABEL_ORDER.compare(a.labels(), b.labels()));
+        }
+        return new PromqlResult.Vector(out);
+    }
+
+    /** Whether an instant query's answer keeps the order evaluation gave it ({@code sort}, {@code topk}...). */
+    private static boolean ordered(Expr e) {
+        while (e instanceof Paren p) {
+            e = p.expr();
+        }
+        if (e instanceof Call c) {
+            return c.function().name().startsWith("sort");
+        }
+        return e instanceof Aggregate a && (a.op().equals("topk") || a.op().equals("bottomk"));
+    }
+
+    private static PromqlResult evalRange(Expr e, Map<List<Matcher>, List<Series>> data, long start, long end,
+                                          long step) {
+        PromqlEvaluator ev = new PromqlEvaluator(data, start, end);
+        int steps = (int) ((end - start) / step) + 1;
+        Map<SortedMap<String, String>, Acc> series = new HashMap<>();
+        for (long t = start; t <= end; t += step) {
+            Value v = ev.eval(e, t);
+            if (v instanceof ScalarV s) {
+                series.computeIfAbsent(Values.EMPTY, k -> new Acc(steps)).add(t, s.value());
+            } else {
+                for (Sample s : ((VectorV) v).samples()) {
+                    series.computeIfAbsent(s.labels(), k -> new Acc(steps)).add(t, s.value());
+                }
+            }
+        }
+        List<Series> out = new ArrayList<>();
+        for (Map.Entry<SortedMap<String, String>, Acc> en : series.entrySet()) {
+            Acc a = en.getValue();
+            out.add(new Series(en.getKey(), Arrays.copyOf(a.ts, a.n), Arrays.copyOf(a.vs, a.n)));
+        }
+        out.sort((a, b) -> Values.LABEL_ORDER.compare(a.labels(), b.labels()));
+        return new PromqlResult.Matrix(out);
+    }
+
+    private static final class Acc {
+        final long[] ts;
+        final double[] vs;
+        int n;
+
+        Acc(int capacity) {
+            ts = new long[capacity];
+            vs = new double[capacity];
+        }
+
+        void add(long t, double v) {
+            ts[n] = t;
+            vs[n++] = v;
+        }
+    }
+}

@@ -1,0 +1,435 @@
+package io.sluice.storage.promql;
+
+import io.sluice.storage.promql.Expr.Aggregate;
+import io.sluice.storage.promql.Expr.BinOp;
+import io.sluice.storage.promql.Expr.Binary;
+import io.sluice.storage.promql.Expr.Call;
+import io.sluice.storage.promql.Expr.Matching;
+import io.sluice.storage.promql.Expr.MatrixSel;
+import io.sluice.storage.promql.Expr.NumberLit;
+import io.sluice.storage.promql.Expr.Paren;
+import io.sluice.storage.promql.Expr.StringLit;
+import io.sluice.storage.promql.Expr.Subquery;
+import io.sluice.storage.promql.Expr.Unary;
+import io.sluice.storage.promql.Expr.VectorSel;
+import io.sluice.storage.promql.Values.MatrixV;
+import io.sluice.storage.promql.Values.Points;
+import io.sluice.storage.promql.Values.Sample;
+import io.sluice.storage.promql.Values.ScalarV;
+import io.sluice.storage.promql.Values.StringV;
+import io.sluice.storage.promql.Values.Value;
+import io.sluice.storage.promql.Values.VectorV;
+import io.sluice.storage.query.Matcher;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * Evaluates a parsed expression at one time over series already fetched (CPU only), with Prometheus 3 semantics:
+ * instant selectors take the newest sample in {@code (t - 5m, t]} unless it is a staleness marker, range selectors
+ * the samples in {@code (t - range, t]} without staleness markers.
+ */
+final class PromqlEvaluator {
+
+    static final long LOOKBACK_MS = 5 * 60_000L;
+    static final long DEFAULT_SUBQUERY_STEP_MS = 60_000L;
+
+    private final Map<List<Matcher>, List<Series>> data;
+    private final long queryStart;
+    private final long queryEnd;
+
+    PromqlEvaluator(Map<List<Matcher>, List<Series>> data, long queryStart, long queryEnd) {
+        this.data = data;
+        this.queryStart = queryStart;
+        this.queryEnd = queryEnd;
+    }
+
+    static PromqlException execution(String message) {
+        return new PromqlException(PromqlException.ErrorType.EXECUTION, message);
+    }
+
+    Value eval(Expr e, long t) {
+        if (e instanceof NumberLit n) {
+            return new ScalarV(n.value());
+        }
+        if (e instanceof StringLit s) {
+            return new StringV(s.value());
+        }
+        if (e instanceof Paren p) {
+            return eval(p.expr(), t);
+        }
+        if (e instanceof VectorSel vs) {
+            return instant(vs, t);
+        }
+        if (e instanceof MatrixSel ms) {
+            return range(ms, t);
+        }
+        if (e instanceof Subquery sq) {
+            return subquery(sq, t);
+        }
+        if (e instanceof Unary u) {
+            return unary(u, t);
+        }
+        if (e instanceof Binary b) {
+            return binary(b, t);
+        }
+        if (e instanceof Call c) {
+            return PromqlFunctionEval.call(this, c, t);
+        }
+        return PromqlAggregations.aggregate(this, (Aggregate) e, t);
+    }
+
+    private List<Series> seriesOf(VectorSel vs) {
+        List<Series> series = data.get(PromqlEngine.key(vs.matchers()));
+        return series == null ? List.of() : series;
+    }
+
+    private long refTime(VectorSel vs, long t) {
+        long base = vs.at() == null ? t : vs.at().resolve(queryStart, queryEnd);
+        return base - vs.offsetMs();
+    }
+
+    private VectorV instant(VectorSel vs, long t) {
+        long ref = refTime(vs, t);
+        List<Sample> out = new ArrayList<>();
+        for (Series s : seriesOf(vs)) {
+            long[] ts = s.timestamps();
+            int i = upperIndex(ts, ref);
+            if (i < 0 || ts[i] <= ref - LOOKBACK_MS) {
+                continue;
+            }
+            double v = s.values()[i];
+            if (Series.isStale(v)) {
+                continue;
+            }
+            out.add(new Sample(s.labels(), v, ts[i]));
+        }
+        return new VectorV(out);
+    }
+
+    /** Index of the last timestamp <= t, or -1. */
+    static int upperIndex(long[] ts, long t) {
+        int i = Arrays.binarySearch(ts, t);
+        return i >= 0 ? i : -i - 2;
+    }
+
+    private MatrixV range(MatrixSel ms, long t) {
+        long end = refTime(ms.selector(), t);
+        long start = end - ms.rangeMs();
+        List<Points> out = new ArrayList<>();
+        for (Series s : seriesOf(ms.selector())) {
+            long[] ts = s.timestamps();
+            int from = upperIndex(ts, start) + 1;
+            int to = upperIndex(ts, end);
+            if (to < from) {
+                continue;
+            }
+            int n = 0;
+            long[] pts = new long[to - from + 1];
+            double[] pvs = new double[to - from + 1];
+            for (int i = from; i <= to; i++) {
+                double v = s.values()[i];
+                if (!Series.isStale(v)) {
+                    pts[n] = ts[i];
+                    pvs[n++] = v;
+                }
+            }
+            if (n > 0) {
+                out.add(new Points(s.labels(), Arrays.copyOf(pts, n), Arrays.copyOf(pvs, n)));
+            }
+        }
+        return new MatrixV(out, start, end);
+    }
+
+    private MatrixV subquery(Subquery sq, long t) {
+        long base = sq.at() == null ? t : sq.at().resolve(queryStart, queryEnd);
+        long end = base - sq.offsetMs();
+        long start = end - sq.rangeMs();
+        long step = sq.stepMs() > 0 ? sq.stepMs() : DEFAULT_SUBQUERY_STEP_MS;
+        long first = Math.floorDiv(start, step) * step;
+        if (first <= start) {
+            first += step;
+        }
+        Map<SortedMap<String, String>, double[][]> acc = new LinkedHashMap<>();
+        Map<SortedMap<String, String>, Integer> counts = new HashMap<>();
+        int steps = (int) ((end - first) / step) + 1;
+        int k = 0;
+        for (long at = first; at <= end; at += step, k++) {
+            Value v = eval(sq.expr(), at);
+            List<Sample> samples = v instanceof ScalarV s ? List.of(new Sample(Values.EMPTY, s.value(), at))
+                    : ((VectorV) v).samples();
+            for (Sample s : samples) {
+                double[][] pts = acc.computeIfAbsent(s.labels(), l -> new double[2][steps]);
+                int n = counts.getOrDefault(s.labels(), 0);
+                pts[0][n] = at;
+                pts[1][n] = s.value();
+                counts.put(s.labels(), n + 1);
+            }
+        }
+        List<Points> out = new ArrayList<>();
+        for (Map.Entry<SortedMap<String, String>, double[][]> e : acc.entrySet()) {
+            int n = counts.get(e.getKey());
+            long[] ts = new long[n];
+            for (int i = 0; i < n; i++) {
+                ts[i] = (long) e.getValue()[0][i];
+            }
+            out.add(new Points(e.getKey(), ts, Arrays.copyOf(e.getValue()[1], n)));
+        }
+        return new MatrixV(out, start, end);
+    }
+
+    private Value unary(Unary u, long t) {
+        Value v = eval(u.expr(), t);
+        if (!u.negate()) {
+            return v;
+        }
+        if (v instanceof ScalarV s) {
+            return new ScalarV(-s.value());
+        }
+        List<Sample> out = new ArrayList<>();
+        for (Sample s : ((VectorV) v).samples()) {
+            out.add(new Sample(Values.withoutName(s.labels()), -s.value(), t));
+        }
+        return checkDuplicates(new VectorV(out));
+    }
+
+    /** Fails like Prometheus when two samples of a result have the same labels. */
+    static VectorV checkDuplicates(VectorV v) {
+        if (v.samples().size() > 1) {
+            Set<SortedMap<String, String>> seen = new HashSet<>();
+            for (Sample s : v.samples()) {
+                if (!seen.add(s.labels())) {
+                    throw execution("vector cannot contain metrics with the same labelset");
+                }
+            }
+        }
+        return v;
+    }
+
+    // ---- binary operators ----
+
+    private Value binary(Binary b, long t) {
+        Value l = eval(b.lhs(), t);
+        Value r = eval(b.rhs(), t);
+        if (l instanceof ScalarV ls && r instanceof ScalarV rs) {
+            double[] res = scalarOp(b.op(), ls.value(), rs.value());
+            return new ScalarV(b.op().isComparison() ? (res[1] != 0 ? 1 : 0) : res[0]);
+        }
+        if (l instanceof VectorV lv && r instanceof ScalarV rs) {
+            return vectorScalar(b, lv, rs.value(), false, t);
+        }
+        if (l instanceof ScalarV ls && r instanceof VectorV rv) {
+            return vectorScalar(b, rv, ls.value(), true, t);
+        }
+        VectorV lv = (VectorV) l;
+        VectorV rv = (VectorV) r;
+        return switch (b.op()) {
+            case AND -> and(lv, rv, b.matching(), true);
+            case UNLESS -> and(lv, rv, b.matching(), false);
+            case OR -> or(lv, rv, b.matching());
+            default -> checkDuplicates(vectorVector(b, lv, rv, t));
+        };
+    }
+
+    /** Returns {value, keep (1/0)}; a comparison's value is the left operand. */
+    static double[] scalarOp(BinOp op, double l, double r) {
+        return switch (op) {
+            case ADD -> new double[] {l + r, 1};
+            case SUB -> new double[] {l - r, 1};
+            case MUL -> new double[] {l * r, 1};
+            case DIV -> new double[] {l / r, 1};
+            case MOD -> new double[] {l % r, 1};
+            case POW -> new double[] {pow(l, r), 1};
+            case ATAN2 -> new double[] {Math.atan2(l, r), 1};
+            case EQL -> new double[] {l, l == r ? 1 : 0};
+            case NEQ -> new double[] {l, l != r ? 1 : 0};
+            case GTR -> new double[] {l, l > r ? 1 : 0};
+            case LSS -> new double[] {l, l < r ? 1 : 0};
+            case GTE -> new double[] {l, l >= r ? 1 : 0};
+            case LTE -> new double[] {l, l <= r ? 1 : 0};
+            default -> throw new IllegalStateException(op.name());
+        };
+    }
+
+    /** {@code x^y} with Go's special cases where Java's differ. */
+    static double pow(double x, double y) {
+        if (x == 1 || y == 0) {
+            return 1;
+        }
+        if (x == -1 && Double.isInfinite(y)) {
+            return 1;
+        }
+        return Math.pow(x, y);
+    }
+
+    private static boolean dropsName(BinOp op) {
+        return !op.isComparison() && !op.isSetOperator();
+    }
+
+    private Value vectorScalar(Binary b, VectorV v, double scalar, boolean scalarLeft, long t) {
+        List<Sample> out = new ArrayList<>();
+        for (Sample s : v.samples()) {
+            double l = scalarLeft ? scalar : s.value();
+            double r = scalarLeft ? s.value() : scalar;
+            double[] res = scalarOp(b.op(), l, r);
+            double value = res[0];
+            if (b.op().isComparison()) {
+                if (b.returnBool()) {
+                    value = res[1];
+                } else if (res[1] == 0) {
+                    continue;
+                } else {
+                    value = s.value();
+                }
+            }
+            SortedMap<String, String> labels = dropsName(b.op()) || b.returnBool()
+                    ? Values.withoutName(s.labels()) : s.labels();
+            out.add(new Sample(labels, value, t));
+        }
+        return checkDuplicates(new VectorV(out));
+    }
+
+    /** The matching signature of a sample's labels. */
+    static SortedMap<String, String> signature(SortedMap<String, String> labels, Matching m) {
+        TreeMap<String, String> sig = new TreeMap<>();
+        if (m.on()) {
+            for (String l : m.labels()) {
+                String v = labels.get(l);
+                if (v != null) {
+                    sig.put(l, v);
+                }
+            }
+        } else {
+            sig.putAll(labels);
+            sig.remove("__name__");
+            for (String l : m.labels()) {
+                sig.remove(l);
+            }
+        }
+        return sig;
+    }
+
+    private static VectorV and(VectorV l, VectorV r, Matching m, boolean keepMatching) {
+        Set<SortedMap<String, String>> right = new HashSet<>();
+        for (Sample s : r.samples()) {
+            right.add(signature(s.labels(), m));
+        }
+        List<Sample> out = new ArrayList<>();
+        for (Sample s : l.samples()) {
+            if (right.contains(signature(s.labels(), m)) == keepMatching) {
+                out.add(s);
+            }
+        }
+        return new VectorV(out);
+    }
+
+    private static VectorV or(VectorV l, VectorV r, Matching m) {
+        Set<SortedMap<String, String>> left = new HashSet<>();
+        List<Sample> out = new ArrayList<>(l.samples());
+        for (Sample s : l.samples()) {
+            left.add(signature(s.labels(), m));
+        }
+        for (Sample s : r.samples()) {
+            if (!left.contains(signature(s.labels(), m))) {
+                out.add(s);
+            }
+        }
+        return new VectorV(out);
+    }
+
+    private VectorV vectorVector(Binary b, VectorV lhsV, VectorV rhsV, long t) {
+        Matching m = b.matching();
+        boolean swap = m.card() == Matching.Card.ONE_TO_MANY;
+        List<Sample> many = swap ? rhsV.samples() : lhsV.samples();
+        List<Sample> one = swap ? lhsV.samples() : rhsV.samples();
+        Map<SortedMap<String, String>, Sample> oneBySig = new HashMap<>();
+        for (Sample s : one) {
+            SortedMap<String, String> sig = signature(s.labels(), m);
+            Sample dup = oneBySig.put(sig, s);
+            if (dup != null) {
+                String side = swap ? "left" : "right";
+                throw execution("found duplicate series for the match group " + format(sig) + " on the " + side
+                        + " hand-side of the operation: [" + format(dup.labels()) + ", " + format(s.labels())
+                        + "];many-to-many matching not allowed: matching labels must be unique on one side");
+            }
+        }
+        Map<SortedMap<String, String>, SortedMap<String, String>> matchedSigs = new HashMap<>();
+        List<Sample> out = new ArrayList<>();
+        for (Sample s : many) {
+            SortedMap<String, String> sig = signature(s.labels(), m);
+            Sample o = oneBySig.get(sig);
+            if (o == null) {
+                continue;
+            }
+            double l = swap ? o.value() : s.value();
+            double r = swap ? s.value() : o.value();
+            double[] res = scalarOp(b.op(), l, r);
+            double value = res[0];
+            if (b.op().isComparison()) {
+                if (b.returnBool()) {
+                    value = res[1];
+                } else if (res[1] == 0) {
+                    continue;
+                }
+            }
+            SortedMap<String, String> labels = resultLabels(s.labels(), o.labels(), b, m);
+            if (m.card() == Matching.Card.ONE_TO_ONE) {
+                if (matchedSigs.put(sig, labels) != null) {
+                    throw execution("multiple matches for labels: many-to-one matching must be explicit "
+                            + "(group_left/group_right)");
+                }
+            } else {
+                SortedMap<String, String> key = new TreeMap<>(labels);
+                if (matchedSigs.put(key, labels) != null) {
+                    throw execution("multiple matches for labels: grouping labels must ensure unique matches");
+                }
+            }
+            out.add(new Sample(labels, value, t));
+        }
+        return new VectorV(out);
+    }
+
+    private static SortedMap<String, String> resultLabels(SortedMap<String, String> many,
+                                                          SortedMap<String, String> one, Binary b, Matching m) {
+        TreeMap<String, String> out = new TreeMap<>(many);
+        if (dropsName(b.op()) || b.returnBool()) {
+            out.remove("__name__");
+        }
+        if (m.card() == Matching.Card.ONE_TO_ONE) {
+            if (m.on()) {
+                out.keySet().retainAll(new HashSet<>(m.labels()));
+            } else {
+                for (String l : m.labels()) {
+                    out.remove(l);
+                }
+            }
+        }
+        for (String l : m.include()) {
+            String v = one.get(l);
+            if (v != null && !v.isEmpty()) {
+                out.put(l, v);
+            } else {
+                out.remove(l);
+            }
+        }
+        return Values.freeze(out);
+    }
+
+    static String format(SortedMap<String, String> labels) {
+        StringBuilder sb = new StringBuilder("{");
+        boolean first = true;
+        for (Map.Entry<String, String> e : labels.entrySet()) {
+            sb.append(first ? "" : ", ").append(e.getKey()).append("=\"").append(e.getValue()).append('"');
+            first = false;
+        }
+        return sb.append('}').toString();
+    }
+}

@@ -1,0 +1,212 @@
+package io.sluice.storage.promql;
+
+import io.sluice.storage.promql.Values.MatrixV;
+import io.sluice.storage.promql.Values.Points;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** The functions over one series' points in a range ({@code rate}, {@code *_over_time}, ...), as Prometheus computes them. */
+final class PromqlRangeFunctions {
+
+    private PromqlRangeFunctions() {
+    }
+
+    /** The function's value over one series' points, or null when it has none (too few points). */
+    static Double apply(String name, Points p, MatrixV m, double param, long t) {
+        double[] v = p.vs();
+        int n = v.length;
+        switch (name) {
+            case "rate":
+                return extrapolated(p, m, true, true);
+            case "increase":
+                return extrapolated(p, m, true, false);
+            case "delta":
+                return extrapolated(p, m, false, false);
+            case "irate":
+            case "idelta": {
+                if (n < 2) {
+                    return null;
+                }
+                double last = v[n - 1];
+                double prev = v[n - 2];
+                double result = name.equals("irate") && last < prev ? last : last - prev;
+                if (name.equals("irate")) {
+                    long interval = p.ts()[n - 1] - p.ts()[n - 2];
+                    if (interval == 0) {
+                        return null;
+                    }
+                    result /= interval / 1000.0;
+                }
+                return result;
+            }
+            case "sum_over_time": {
+                double[] acc = new double[2];
+                for (double x : v) {
+                    PromqlAggregations.kahanInc(x, acc);
+                }
+                return acc[0] + acc[1];
+            }
+            case "avg_over_time": {
+                PromqlAggregations.Mean mean = new PromqlAggregations.Mean();
+                for (double x : v) {
+                    mean.add(x);
+                }
+                return mean.value();
+            }
+            case "count_over_time":
+                return (double) n;
+            case "present_over_time":
+                return 1.0;
+            case "last_over_time":
+                return v[n - 1];
+            case "min_over_time":
+            case "max_over_time": {
+                double r = v[0];
+                boolean min = name.equals("min_over_time");
+                for (double x : v) {
+                    if (Double.isNaN(r) || (min ? x < r : x > r)) {
+                        r = x;
+                    }
+                }
+                return r;
+            }
+            case "quantile_over_time": {
+                List<Double> values = new ArrayList<>(n);
+                for (double x : v) {
+                    values.add(x);
+                }
+                return PromqlAggregations.quantile(param, values);
+            }
+            case "stddev_over_time":
+            case "stdvar_over_time": {
+                double count = 0;
+                double[] mean = new double[2];
+                double[] aux = new double[2];
+                for (double x : v) {
+                    count++;
+                    double delta = x - (mean[0] + mean[1]);
+                    PromqlAggregations.kahanInc(delta / count, mean);
+                    PromqlAggregations.kahanInc(delta * (x - (mean[0] + mean[1])), aux);
+                }
+                double var = (aux[0] + aux[1]) / count;
+                return name.equals("stddev_over_time") ? Math.sqrt(var) : var;
+            }
+            case "changes": {
+                double changes = 0;
+                for (int i = 1; i < n; i++) {
+                    if (v[i] != v[i - 1] && !(Double.isNaN(v[i]) && Double.isNaN(v[i - 1]))) {
+                        changes++;
+                    }
+                }
+                return changes;
+            }
+            case "resets": {
+                double resets = 0;
+                for (int i = 1; i < n; i++) {
+                    if (v[i] < v[i - 1]) {
+                        resets++;
+                    }
+                }
+                return resets;
+            }
+            case "deriv": {
+                if (n < 2) {
+                    return null;
+                }
+                return regression(p, p.ts()[0])[0];
+            }
+            case "predict_linear": {
+                if (n < 2) {
+                    return null;
+                }
+                double[] r = regression(p, t);
+                return r[1] + r[0] * param;
+            }
+            default:
+                throw new UnsupportedPromqlException("function " + name);
+        }
+    }
+
+    /**
+     * {@code rate}, {@code increase} and {@code delta}: the change over the points, corrected for counter resets,
+     * extrapolated to the range's edges where the points come close enough to them (within 1.1 times the average
+     * interval; else by half an interval), and for counters never to below zero.
+     */
+    static Double extrapolated(Points p, MatrixV m, boolean counter, boolean rate) {
+        int n = p.size();
+        if (n < 2) {
+            return null;
+        }
+        double[] v = p.vs();
+        long[] ts = p.ts();
+        double result = v[n - 1] - v[0];
+        if (counter) {
+            for (int i = 1; i < n; i++) {
+                if (v[i] < v[i - 1]) {
+                    result += v[i - 1];
+                }
+            }
+        }
+        double durationToStart = (ts[0] - m.windowStart()) / 1000.0;
+        double durationToEnd = (m.windowEnd() - ts[n - 1]) / 1000.0;
+        double sampled = (ts[n - 1] - ts[0]) / 1000.0;
+        double average = sampled / (n - 1);
+        double threshold = average * 1.1;
+        if (durationToStart >= threshold) {
+            durationToStart = average / 2;
+        }
+        if (counter && result > 0 && v[0] >= 0) {
+            double durationToZero = sampled * (v[0] / result);
+            if (durationToZero < durationToStart) {
+                durationToStart = durationToZero;
+            }
+        }
+        if (durationToEnd >= threshold) {
+            durationToEnd = average / 2;
+        }
+        double factor = (sampled + durationToStart + durationToEnd) / sampled;
+        if (rate) {
+            factor /= m.rangeMs() / 1000.0;
+        }
+        return result * factor;
+    }
+
+    /** Least-squares line through the points, x in seconds from {@code interceptMs}: {slope, intercept}. */
+    static double[] regression(Points p, long interceptMs) {
+        double n = 0;
+        double[] sumX = new double[2];
+        double[] sumY = new double[2];
+        double[] sumXY = new double[2];
+        double[] sumX2 = new double[2];
+        double initY = p.vs()[0];
+        boolean constY = true;
+        for (int i = 0; i < p.size(); i++) {
+            double y = p.vs()[i];
+            if (constY && i > 0 && y != initY) {
+                constY = false;
+            }
+            n++;
+            double x = (p.ts()[i] - interceptMs) / 1000.0;
+            PromqlAggregations.kahanInc(x, sumX);
+            PromqlAggregations.kahanInc(y, sumY);
+            PromqlAggregations.kahanInc(x * y, sumXY);
+            PromqlAggregations.kahanInc(x * x, sumX2);
+        }
+        if (constY) {
+            if (Double.isInfinite(initY)) {
+                return new double[] {Double.NaN, Double.NaN};
+            }
+            return new double[] {0, initY};
+        }
+        double sx = sumX[0] + sumX[1];
+        double sy = sumY[0] + sumY[1];
+        double sxy = sumXY[0] + sumXY[1];
+        double sx2 = sumX2[0] + sumX2[1];
+        double covXY = sxy - sx * sy / n;
+        double varX = sx2 - sx * sx / n;
+        double slope = covXY / varX;
+        double intercept = sy / n - slope * sx / n;
+        return new double[] {slope, intercept};
+    }
+}

@@ -1,0 +1,80 @@
+package io.sluice.storage.promql;
+
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/** What an expression evaluates to at one time, inside the engine. */
+final class Values {
+
+    private Values() {
+    }
+
+    /** Label sets compare as Prometheus orders them: label by label, name then value; a prefix sorts first. */
+    static final Comparator<SortedMap<String, String>> LABEL_ORDER = (a, b) -> {
+        Iterator<Map.Entry<String, String>> ia = a.entrySet().iterator();
+        Iterator<Map.Entry<String, String>> ib = b.entrySet().iterator();
+        while (ia.hasNext() && ib.hasNext()) {
+            Map.Entry<String, String> ea = ia.next();
+            Map.Entry<String, String> eb = ib.next();
+            int c = ea.getKey().compareTo(eb.getKey());
+            if (c != 0) {
+                return c;
+            }
+            c = ea.getValue().compareTo(eb.getValue());
+            if (c != 0) {
+                return c;
+            }
+        }
+        return Boolean.compare(ia.hasNext(), ib.hasNext());
+    };
+
+    static final SortedMap<String, String> EMPTY = Collections.unmodifiableSortedMap(new TreeMap<>());
+
+    static SortedMap<String, String> freeze(TreeMap<String, String> labels) {
+        return Collections.unmodifiableSortedMap(labels);
+    }
+
+    static SortedMap<String, String> withoutName(SortedMap<String, String> labels) {
+        if (!labels.containsKey("__name__")) {
+            return labels;
+        }
+        TreeMap<String, String> copy = new TreeMap<>(labels);
+        copy.remove("__name__");
+        return freeze(copy);
+    }
+
+    sealed interface Value {
+    }
+
+    record ScalarV(double value) implements Value {
+    }
+
+    record StringV(String value) implements Value {
+    }
+
+    /** One series' value; {@code timeMs} is the sample's own time for a selector's samples, else the step's. */
+    record Sample(SortedMap<String, String> labels, double value, long timeMs) {
+    }
+
+    record VectorV(List<Sample> samples) implements Value {
+    }
+
+    /** One series' points inside a range. */
+    record Points(SortedMap<String, String> labels, long[] ts, double[] vs) {
+        int size() {
+            return ts.length;
+        }
+    }
+
+    /** A range vector: the points in {@code (windowStart, windowEnd]} per series. */
+    record MatrixV(List<Points> series, long windowStart, long windowEnd) implements Value {
+        long rangeMs() {
+            return windowEnd - windowStart;
+        }
+    }
+}
