@@ -8,6 +8,9 @@ import java.util.Objects;
  */
 public record Matcher(String label, Op op, String value) implements Comparable<Matcher> {
 
+    /** The label that holds the metric name (Prometheus' {@code __name__}); stored as the series' name. */
+    public static final String NAME = "__name__";
+
     public enum Op {
         EQ("="), NEQ("!="), REGEX("=~"), NOT_REGEX("!~");
 

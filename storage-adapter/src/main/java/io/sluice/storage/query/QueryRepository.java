@@ -4,7 +4,7 @@ import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.Readable;
 import io.r2dbc.spi.Statement;
-import io.sluice.storage.chunks.SampleChunks;
+import io.sluice.storage.chunks.ChunkMerge;
 import io.sluice.storage.chunks.Summary;
 import io.sluice.storage.postgres.PostgresCalls;
 import reactor.core.publisher.Flux;
@@ -15,7 +15,6 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -63,7 +62,10 @@ public final class QueryRepository {
         return calls.call(operation, deadline, work);
     }
 
-    /** Series of the tenant with this metric (any metric when null) matching every matcher, at most {@code limit}. */
+    /**
+     * Series of the tenant with this metric (any metric when null) matching every matcher, at most {@code limit}.
+     * Matchers on {@value Matcher#NAME} match the metric name.
+     */
     public Mono<List<SeriesInfo>> findSeries(String tenant, String metric, List<Matcher> matchers, int limit) {
         StringBuilder sql = new StringBuilder(SERIES_COLUMNS).append(" WHERE tenant = $1");
         List<Object> binds = new ArrayList<>(List.of(tenant));
@@ -73,6 +75,18 @@ public final class QueryRepository {
         }
         StringBuilder equals = new StringBuilder();
         for (Matcher m : matchers) {
+            if (m.label().equals(Matcher.NAME)) { // the metric name is the column "name", never a key of "labels"
+                binds.add(m.op() == Matcher.Op.REGEX || m.op() == Matcher.Op.NOT_REGEX
+                        ? "^(?:" + m.value() + ")$" : m.value());
+                String op = switch (m.op()) {
+                    case EQ -> " = $";
+                    case NEQ -> " <> $";
+                    case REGEX -> " ~ $";
+                    case NOT_REGEX -> " !~ $";
+                };
+                sql.append(" AND name").append(op).append(binds.size());
+                continue;
+            }
             switch (m.op()) {
                 case EQ -> {
                     if (m.value().isEmpty()) {
@@ -122,7 +136,7 @@ public final class QueryRepository {
             // (series_id, hour) is the index; "hour" prunes the day partitions
             String sql = "SELECT series_id, data FROM " + resolution.table() + " WHERE series_id = ANY($1)"
                     + " AND hour >= date_trunc('hour', $2::timestamptz, 'UTC') AND hour < $3::timestamptz"
-                    + " AND max_ms >= $4 AND min_ms < $5 ORDER BY series_id, hour, min_ms";
+                    + " AND max_ms >= $4 AND min_ms < $5 ORDER BY series_id, hour, min_ms, ctid"; // ChunkMerge's order
             return inReadOnly("query.partials", c -> Flux.from(c.createStatement(sql)
                             .bind("$1", ids)
                             .bind("$2", from)
@@ -150,6 +164,38 @@ public final class QueryRepository {
                 .map(Buckets::finish));
     }
 
+    /**
+     * The raw samples of these series in {@code [fromMs, toMs]} (both ends included), per series id, ascending by
+     * time, each timestamp once by {@link ChunkMerge}'s duplicate rule, values bit-exact (staleness markers kept). A
+     * series with no sample in the range is left out. Raw samples exist only for {@code retention.raw}; older ranges
+     * come back empty.
+     */
+    public Mono<Map<Long, SeriesSamples>> samples(List<Long> seriesIds, long fromMs, long toMs) {
+        if (seriesIds.isEmpty()) {
+            return Mono.just(Map.of());
+        }
+        String sql = "SELECT series_id, data FROM " + Resolution.RAW.table() + " WHERE series_id = ANY($1)"
+                + " AND hour >= date_trunc('hour', $2::timestamptz, 'UTC') AND hour <= $3::timestamptz"
+                + " AND max_ms >= $4 AND min_ms <= $5 ORDER BY series_id, hour, min_ms, ctid"; // ChunkMerge's order
+        return inReadOnly("query.samples", c -> Flux.from(c.createStatement(sql)
+                        .bind("$1", seriesIds.toArray(Long[]::new))
+                        .bind("$2", Instant.ofEpochMilli(fromMs))
+                        .bind("$3", Instant.ofEpochMilli(toMs))
+                        .bind("$4", fromMs)
+                        .bind("$5", toMs)
+                        .execute())
+                .flatMap(r -> r.map(row -> new Chunk(row.get(0, Long.class), row.get(1, byte[].class))))
+                .collect(() -> new RawSamples(fromMs, toMs), RawSamples::add)
+                .map(RawSamples::finish));
+    }
+
+    /** Metric names of the tenant's series, sorted. */
+    public Mono<List<String>> metricNames(String tenant, int limit) {
+        return inReadOnly("query.metric_names", c -> Flux.from(c.createStatement("SELECT DISTINCT name FROM series "
+                        + "WHERE tenant = $1 ORDER BY name LIMIT " + limit).bind("$1", tenant).execute())
+                .flatMap(r -> r.map(row -> row.get(0, String.class))).collectList());
+    }
+
     /** Label names the tenant's series use, sorted. */
     public Mono<List<String>> labelNames(String tenant, int limit) {
         return inReadOnly("query.label_names", c -> Flux.from(c.createStatement("SELECT DISTINCT k FROM series, jsonb_object_keys(labels) k "
@@ -170,6 +216,10 @@ public final class QueryRepository {
     }
 
     private record Chunk(long seriesId, byte[] data) {
+    }
+
+    /** One series' raw samples: ascending timestamps (ms), one value each. */
+    public record SeriesSamples(long seriesId, long[] timestamps, double[] values) {
     }
 
     /**
@@ -216,20 +266,18 @@ public final class QueryRepository {
     }
 
     /**
-     * Decodes the chunks of one series at a time (they come sorted by series), keeps the samples in
-     * {@code [from, to)} and folds them in timestamp order: chunks written by different batches may overlap in
-     * time, and a bucket's sum must not depend on how its samples were split into chunks.
+     * Merges the chunks of one series at a time (they come sorted by series, then in (min_ms, ctid) order within each
+     * hour) by {@link ChunkMerge}'s duplicate rule, keeps the samples in {@code [from, to)} and folds them in
+     * timestamp order: chunks written by different batches may overlap in time, and a bucket's sum must not depend
+     * on how its samples were split into chunks.
      */
     private static final class RawFold {
         private final long fromMs;
         private final long toMs;
         private final Buckets buckets;
+        private final ChunkMerge merge = new ChunkMerge();
         private long seriesId;
         private boolean started;
-        private long[] timestamps = new long[256];
-        private double[] values = new double[256];
-        private int size;
-        private boolean sorted = true;
 
         RawFold(long fromMs, long toMs, long stepMs) {
             this.fromMs = fromMs;
@@ -243,45 +291,74 @@ public final class QueryRepository {
             }
             started = true;
             seriesId = chunk.seriesId();
-            SampleChunks.decode(chunk.data(), (ts, v) -> {
-                if (ts < fromMs || ts >= toMs) {
-                    return;
-                }
-                if (size == timestamps.length) {
-                    timestamps = Arrays.copyOf(timestamps, size * 2);
-                    values = Arrays.copyOf(values, size * 2);
-                }
-                if (size > 0 && ts < timestamps[size - 1]) {
-                    sorted = false;
-                }
-                timestamps[size] = ts;
-                values[size] = v;
-                size++;
-            });
+            merge.add(chunk.data());
         }
 
         private void foldSeries() {
-            if (sorted) {
-                for (int i = 0; i < size; i++) {
-                    buckets.add(seriesId, timestamps[i], values[i]);
-                }
-            } else {
-                Integer[] order = new Integer[size];
-                for (int i = 0; i < size; i++) {
-                    order[i] = i;
-                }
-                Arrays.sort(order, Comparator.comparingLong(i -> timestamps[i]));
-                for (int i : order) {
-                    buckets.add(seriesId, timestamps[i], values[i]);
+            merge.merge();
+            for (int i = 0; i < merge.size(); i++) {
+                long ts = merge.timestamp(i);
+                if (ts >= fromMs && ts < toMs) {
+                    buckets.add(seriesId, ts, merge.value(i));
                 }
             }
-            size = 0;
-            sorted = true;
+            merge.clear();
         }
 
         List<Partial> finish() {
-            foldSeries();
+            if (started) {
+                foldSeries();
+            }
             return buckets.finish();
+        }
+    }
+
+    /** Merges the chunks of one series at a time into its samples in {@code [from, to]} (both ends included). */
+    private static final class RawSamples {
+        private final long fromMs;
+        private final long toMs;
+        private final Map<Long, SeriesSamples> out = new LinkedHashMap<>();
+        private final ChunkMerge merge = new ChunkMerge();
+        private long seriesId;
+        private boolean started;
+
+        RawSamples(long fromMs, long toMs) {
+            this.fromMs = fromMs;
+            this.toMs = toMs;
+        }
+
+        void add(Chunk chunk) {
+            if (started && chunk.seriesId() != seriesId) {
+                finishSeries();
+            }
+            started = true;
+            seriesId = chunk.seriesId();
+            merge.add(chunk.data());
+        }
+
+        private void finishSeries() {
+            merge.merge();
+            int first = 0;
+            while (first < merge.size() && merge.timestamp(first) < fromMs) {
+                first++;
+            }
+            int end = first;
+            while (end < merge.size() && merge.timestamp(end) <= toMs) {
+                end++;
+            }
+            if (end > first) {
+                long[] ts = Arrays.copyOfRange(merge.timestamps(), first, end);
+                double[] vs = Arrays.copyOfRange(merge.values(), first, end);
+                out.put(seriesId, new SeriesSamples(seriesId, ts, vs));
+            }
+            merge.clear();
+        }
+
+        Map<Long, SeriesSamples> finish() {
+            if (started) {
+                finishSeries();
+            }
+            return out;
         }
     }
 

@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.Timer;
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.sluice.config.WriterConfig;
+import io.sluice.storage.chunks.ChunkMerge;
 import io.sluice.storage.chunks.SampleChunks;
 import io.sluice.storage.postgres.PostgresFailures;
 import io.sluice.storage.postgres.Transactions;
@@ -27,7 +28,6 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.PriorityQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -423,54 +423,15 @@ public final class Compaction {
         List<StoredChunk> ordered = new ArrayList<>(stored);
         ordered.sort(Comparator.comparingLong(StoredChunk::minMs).thenComparingLong(StoredChunk::block)
                 .thenComparingInt(StoredChunk::offset));
-        int k = ordered.size();
-        long[][] ts = new long[k][];
-        double[][] vs = new double[k][];
-        int total = 0;
-        for (int i = 0; i < k; i++) {
-            byte[] data = ordered.get(i).data();
-            int n = SampleChunks.count(data);
-            long[] t = new long[n];
-            double[] v = new double[n];
-            int[] at = {0};
-            SampleChunks.decode(data, (time, value) -> {
-                t[at[0]] = time;
-                v[at[0]] = value;
-                at[0]++;
-            });
-            sortStable(t, v);
-            ts[i] = t;
-            vs[i] = v;
-            total += n;
+        ChunkMerge merge = new ChunkMerge();
+        for (StoredChunk chunk : ordered) {
+            merge.add(chunk.data());
         }
-        long[] outTs = new long[total];
-        double[] outVs = new double[total];
-        int out = 0;
-        long duplicates = 0;
-        int[] pos = new int[k];
-        PriorityQueue<Integer> heads = new PriorityQueue<>(Math.max(1, k), (a, b) -> {
-            int byTime = Long.compare(ts[a][pos[a]], ts[b][pos[b]]);
-            return byTime != 0 ? byTime : Integer.compare(a, b);
-        });
-        for (int i = 0; i < k; i++) {
-            if (ts[i].length > 0) {
-                heads.add(i);
-            }
-        }
-        while (!heads.isEmpty()) {
-            int i = heads.poll();
-            long t = ts[i][pos[i]];
-            if (out > 0 && outTs[out - 1] == t) {
-                duplicates++;
-            } else {
-                outTs[out] = t;
-                outVs[out] = vs[i][pos[i]];
-                out++;
-            }
-            if (++pos[i] < ts[i].length) {
-                heads.add(i);
-            }
-        }
+        merge.merge();
+        int out = merge.size();
+        long duplicates = merge.duplicates();
+        long[] outTs = merge.timestamps();
+        double[] outVs = merge.values();
         List<PackedChunk> chunks = new ArrayList<>();
         if (out > 0) {
             int parts = (out + maxSamples - 1) / maxSamples;
@@ -485,27 +446,5 @@ public final class Compaction {
             }
         }
         return new Merged(chunks, out, duplicates);
-    }
-
-    /** Sorts a chunk's samples by timestamp, keeping equal timestamps in their order (only a damaged chunk needs it). */
-    private static void sortStable(long[] ts, double[] vs) {
-        boolean sorted = true;
-        for (int i = 1; i < ts.length && sorted; i++) {
-            sorted = ts[i - 1] <= ts[i];
-        }
-        if (sorted) {
-            return;
-        }
-        Integer[] order = new Integer[ts.length];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
-        }
-        java.util.Arrays.sort(order, Comparator.comparingLong(i -> ts[i])); // a stable sort for objects
-        long[] t = ts.clone();
-        double[] v = vs.clone();
-        for (int i = 0; i < order.length; i++) {
-            ts[i] = t[order[i]];
-            vs[i] = v[order[i]];
-        }
     }
 }

@@ -1,0 +1,176 @@
+package io.sluice.storage.promql;
+
+import io.r2dbc.pool.ConnectionPool;
+import io.r2dbc.spi.Connection;
+import io.sluice.config.SluiceConfig;
+import io.sluice.storage.chunks.ChunkMerge;
+import io.sluice.storage.chunks.SampleChunks;
+import io.sluice.storage.postgres.PostgresConnections;
+import io.sluice.storage.query.Matcher;
+import io.sluice.storage.query.QueryLimitException;
+import io.sluice.storage.query.QueryRepository;
+import io.sluice.storage.testing.RealInfrastructure;
+import io.sluice.storage.testing.TestInfrastructure;
+import io.sluice.storage.writer.PartitionMaintenance;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * {@link StoredSampleSource} on a real PostgreSQL: the stored chunks read back as PromQL series, bit-exact
+ * (staleness markers survive), each timestamp once by the storage's duplicate rule, {@code __name__} matchers on the
+ * metric name, scoped to the tenant, within {@code query.max-series}.
+ */
+@RealInfrastructure
+class PrometheusStoredSourceTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(60);
+    private static final Instant H10 = Instant.parse("2031-05-01T10:00:00Z");
+    private static final long T0 = H10.toEpochMilli();
+    private static final double STALE = Double.longBitsToDouble(Series.STALE_NAN_BITS);
+
+    private static ConnectionPool pool;
+    private static SluiceConfig config;
+
+    @BeforeAll
+    static void start(TestInfrastructure infra) {
+        config = infra.config();
+        pool = PostgresConnections.pool(infra.newDatabase("promql_source", 4));
+        new PartitionMaintenance(pool, config.writer(), Clock.systemUTC())
+                .ensureDays(List.of(LocalDate.of(2031, 5, 1))).block(WAIT);
+        sql("""
+                INSERT INTO series (id, tenant, name, labels, first_seen, last_seen) VALUES
+                  (1, 'a', 'up', '{"job": "api", "instance": "i1"}', now(), now()),
+                  (2, 'a', 'up', '{"job": "db", "instance": "i2"}', now(), now()),
+                  (3, 'a', 'down', '{"job": "api"}', now(), now()),
+                  (4, 'b', 'up', '{"job": "api"}', now(), now())""");
+        // series 1: a staleness marker at T0+30s; a later chunk (larger min_ms) repeats T0+15s with another value,
+        // and a chunk inserted last but with the smallest min_ms repeats T0+45s: by (min_ms, ctid) it comes first
+        chunk(1, new long[] {T0 + 15_000, T0 + 30_000, T0 + 45_000}, new double[] {1.5, STALE, 3});
+        chunk(1, new long[] {T0 + 15_000, T0 + 60_000}, new double[] {99, 4});
+        chunk(1, new long[] {T0 + 10_000, T0 + 45_000}, new double[] {0.5, 7});
+        chunk(2, new long[] {T0, T0 + 60_000}, new double[] {10, Double.NaN});
+        chunk(3, new long[] {T0 + 30_000}, new double[] {-1});
+        chunk(4, new long[] {T0 + 30_000}, new double[] {42});
+    }
+
+    @AfterAll
+    static void stop() {
+        if (pool != null) {
+            pool.disposeLater().block(WAIT);
+        }
+    }
+
+    private static StoredSampleSource source(int maxSeries) {
+        return new StoredSampleSource(new QueryRepository(pool, Duration.ofSeconds(10)), maxSeries);
+    }
+
+    private static List<Series> select(String tenant, long from, long to, Matcher... matchers) {
+        return source(10).select(tenant, List.of(matchers), from, to).block(WAIT);
+    }
+
+    private static Matcher m(String label, Matcher.Op op, String value) {
+        return new Matcher(label, op, value);
+    }
+
+    @Test
+    void samplesComeBackBitExactInTimeOrderEachTimestampOnceByTheStorageRule() {
+        List<Series> up = select("a", T0, T0 + 3_600_000 - 1, m("__name__", Matcher.Op.EQ, "up"),
+                m("job", Matcher.Op.EQ, "api"));
+        assertThat(up).hasSize(1);
+        Series s = up.get(0);
+        assertThat(s.labels()).isEqualTo(Map.of("__name__", "up", "job", "api", "instance", "i1"));
+        assertThat(s.timestamps()).containsExactly(T0 + 10_000, T0 + 15_000, T0 + 30_000, T0 + 45_000, T0 + 60_000);
+        // T0+15s: the chunk with the smaller min_ms (1.5) wins over 99; T0+45s: the chunk with min_ms T0+10s (7)
+        // wins over the one with min_ms T0+15s (3), although it was inserted after it
+        assertThat(s.values()[0]).isEqualTo(0.5);
+        assertThat(s.values()[1]).isEqualTo(1.5);
+        assertThat(Double.doubleToRawLongBits(s.values()[2])).as("the staleness marker's bits")
+                .isEqualTo(Series.STALE_NAN_BITS);
+        assertThat(Series.isStale(s.values()[2])).isTrue();
+        assertThat(s.values()[3]).isEqualTo(7);
+        assertThat(s.values()[4]).isEqualTo(4);
+
+        List<Series> db = select("a", T0, T0 + 60_000, m("job", Matcher.Op.EQ, "db"));
+        assertThat(db).hasSize(1);
+        assertThat(Double.doubleToRawLongBits(db.get(0).values()[1])).as("an ordinary NaN is no staleness marker")
+                .isEqualTo(Double.doubleToRawLongBits(Double.NaN));
+        assertThat(Series.isStale(db.get(0).values()[1])).isFalse();
+    }
+
+    @Test
+    void bothEndsOfTheRangeAreIncludedAndSeriesWithoutSamplesInItAreLeftOut() {
+        List<Series> within = select("a", T0 + 15_000, T0 + 45_000, m("__name__", Matcher.Op.EQ, "up"));
+        assertThat(within).hasSize(1);
+        assertThat(within.get(0).timestamps()).containsExactly(T0 + 15_000, T0 + 30_000, T0 + 45_000);
+        assertThat(select("a", T0 - 3_600_000, T0 - 1, m("__name__", Matcher.Op.EQ, "up"))).isEmpty();
+    }
+
+    @Test
+    void nameMatchersMatchTheMetricNameWithEveryOperator() {
+        long to = T0 + 3_600_000 - 1;
+        assertThat(names(select("a", T0, to, m("__name__", Matcher.Op.REGEX, "up|down"),
+                m("job", Matcher.Op.EQ, "api")))).containsExactly("up/i1", "down/");
+        assertThat(names(select("a", T0, to, m("__name__", Matcher.Op.NOT_REGEX, "u.*"),
+                m("job", Matcher.Op.REGEX, ".+")))).containsExactly("down/");
+        assertThat(names(select("a", T0, to, m("__name__", Matcher.Op.NEQ, "down"),
+                m("job", Matcher.Op.NEQ, "")))).containsExactly("up/i1", "up/i2");
+        assertThat(names(select("a", T0, to, m("job", Matcher.Op.NOT_REGEX, "db"),
+                m("__name__", Matcher.Op.REGEX, ".+")))).containsExactly("up/i1", "down/");
+        assertThat(names(select("b", T0, to, m("__name__", Matcher.Op.EQ, "up"))))
+                .as("another tenant's series of the same name").containsExactly("up/");
+        assertThat(select("b", T0, to, m("__name__", Matcher.Op.EQ, "up")).get(0).values()).containsExactly(42);
+    }
+
+    @Test
+    void moreSeriesThanTheLimitIsTooManySeries() {
+        assertThatThrownBy(() -> source(1).select("a", List.of(m("__name__", Matcher.Op.EQ, "up")), T0, T0 + 60_000)
+                .block(WAIT))
+                .isInstanceOfSatisfying(QueryLimitException.class, e -> assertThat(e.code()).isEqualTo("too_many_series"));
+        assertThat(source(2).select("a", List.of(m("__name__", Matcher.Op.EQ, "up")), T0, T0 + 60_000).block(WAIT))
+                .hasSize(2);
+    }
+
+    @Test
+    void chunkMergeKeepsTheFirstOfEachTimestampInTheOrderChunksAreAdded() {
+        ChunkMerge merge = new ChunkMerge();
+        merge.add(SampleChunks.pack(new long[] {5, 7}, new double[] {50, 70}, 0, 2));
+        merge.add(SampleChunks.pack(new long[] {1, 5, 9}, new double[] {10, 55, 90}, 0, 3));
+        merge.merge();
+        assertThat(merge.timestamps()).containsExactly(1, 5, 7, 9);
+        assertThat(merge.values()).containsExactly(10, 50, 70, 90);
+        assertThat(merge.duplicates()).isEqualTo(1);
+    }
+
+    private static List<String> names(List<Series> series) {
+        return series.stream().map(s -> s.name() + "/" + s.labels().getOrDefault("instance", "")).toList();
+    }
+
+    private static void chunk(long series, long[] ts, double[] vs) {
+        byte[] data = SampleChunks.pack(ts, vs, 0, ts.length);
+        Mono.usingWhen(pool.create(), (Connection c) -> Flux.from(c.createStatement(
+                                "INSERT INTO sample_chunks (series_id, hour, min_ms, max_ms, samples, data) "
+                                        + "VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind("$1", series).bind("$2", H10.atOffset(ZoneOffset.UTC)).bind("$3", ts[0])
+                        .bind("$4", ts[ts.length - 1]).bind("$5", ts.length).bind("$6", data).execute())
+                .flatMap(r -> r.getRowsUpdated()).then(), Connection::close).block(WAIT);
+    }
+
+    private static void sql(String statement) {
+        Mono.usingWhen(pool.create(), (Connection c) -> Flux.from(c.createStatement(statement).execute())
+                .flatMap(r -> r.getRowsUpdated()).then(), Connection::close).block(WAIT);
+    }
+}
