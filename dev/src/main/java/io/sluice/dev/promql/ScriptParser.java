@@ -45,9 +45,12 @@ public final class ScriptParser {
     private static final String UNSIGNED = "(?:0[xX][0-9a-fA-F]+|\\d+\\.?\\d*(?:[eE][+-]?\\d+)?|\\.\\d+(?:[eE][+-]?\\d+)?"
             + "|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])";
     private static final Pattern NUMBER = Pattern.compile("[+-]?" + UNSIGNED);
+    /** As UNSIGNED without hex: in a series' values {@code 0x59} is 0 repeated (Prometheus lexes x as "times"). */
+    private static final String UNSIGNED_DECIMAL = "(?:\\d+\\.?\\d*(?:[eE][+-]?\\d+)?|\\.\\d+(?:[eE][+-]?\\d+)?"
+            + "|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])";
     /** One value item of a series line: a number or {@code stale}, optionally {@code [+-]delta} and {@code xN}. */
     private static final Pattern ITEM = Pattern.compile(
-            "^([+-]?" + UNSIGNED + "|stale)(?:([+-]" + UNSIGNED + ")?x(\\d+))?$");
+            "^([+-]?" + UNSIGNED_DECIMAL + "|stale)(?:([+-]" + UNSIGNED_DECIMAL + ")?x(\\d+))?$");
     private static final Pattern BLANKS = Pattern.compile("^_(?:x(\\d+))?$");
     private static final Pattern METRIC_NAME = Pattern.compile("^[a-zA-Z_:][a-zA-Z0-9_:]*");
     private static final Pattern LABEL_NAME = Pattern.compile("^[a-zA-Z_][a-zA-Z0-9_]*");

@@ -41,10 +41,20 @@ class ScriptParserTest {
 
     @Test
     void readsNumbersAsGoDoes() {
-        assertThat(values("Inf +Inf -Inf inf -inF NaN nan 0x1F 010 1e3 1E+3 -2.5e-1 .5 2. 12"))
+        assertThat(values("Inf +Inf -Inf inf -inF NaN nan 010 1e3 1E+3 -2.5e-1 .5 2. 12"))
                 .containsExactly(Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY,
-                        Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, Double.NaN, Double.NaN, 31.0, 8.0, 1000.0,
+                        Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, Double.NaN, Double.NaN, 8.0, 1000.0,
                         1000.0, -0.25, 0.5, 2.0, 12.0);
+        // a scalar result line is a number as Go reads one, hex included
+        assertThat(ScriptParser.number("0x1F", 1)).isEqualTo(31.0);
+        assertThat(ScriptParser.number("-0x10", 1)).isEqualTo(-16.0);
+    }
+
+    /** In a series' values x always means "times": functions.test's {@code 0x59} is sixty zeros, not 89. */
+    @Test
+    void xAfterZeroRepeatsInValues() {
+        assertThat(values("0x3 60")).containsExactly(0.0, 0.0, 0.0, 0.0, 60.0);
+        assertThat(values("0x59")).hasSize(60).containsOnly(0.0);
     }
 
     @Test
