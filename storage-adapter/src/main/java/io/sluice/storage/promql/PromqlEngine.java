@@ -60,7 +60,7 @@ public final class PromqlEngine {
         return Mono.defer(() -> {
             Expr e = PromqlParser.parse(expr);
             return fetch(tenant, e, timeMs, timeMs).map(data -> {
-                Value v = new PromqlEvaluator(data, timeMs, timeMs).eval(e, timeMs);
+                Value v = new PromqlEvaluator(data, timeMs, timeMs, 0).eval(e, timeMs);
                 return instantResult(e, v, timeMs);
             });
         });
@@ -211,7 +211,7 @@ public final class PromqlEngine {
 
     private static PromqlResult evalRange(Expr e, Map<List<Matcher>, List<Series>> data, long start, long end,
                                           long step) {
-        PromqlEvaluator ev = new PromqlEvaluator(data, start, end);
+        PromqlEvaluator ev = new PromqlEvaluator(data, start, end, step);
         int steps = (int) ((end - start) / step) + 1;
         Map<SortedMap<String, String>, Acc> series = new HashMap<>();
         for (long t = start; t <= end; t += step) {

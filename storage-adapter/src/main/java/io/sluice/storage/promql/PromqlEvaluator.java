@@ -43,13 +43,16 @@ final class PromqlEvaluator {
     static final long DEFAULT_SUBQUERY_STEP_MS = 60_000L;
 
     private final Map<List<Matcher>, List<Series>> data;
-    private final long queryStart;
-    private final long queryEnd;
+    final long queryStart;
+    final long queryEnd;
+    final long queryStep;
 
-    PromqlEvaluator(Map<List<Matcher>, List<Series>> data, long queryStart, long queryEnd) {
+    /** Over fetched series, for a query from start to end at a step (0 for an instant query). */
+    PromqlEvaluator(Map<List<Matcher>, List<Series>> data, long queryStart, long queryEnd, long queryStep) {
         this.data = data;
         this.queryStart = queryStart;
         this.queryEnd = queryEnd;
+        this.queryStep = queryStep;
     }
 
     static PromqlException execution(String message) {
@@ -362,6 +365,7 @@ final class PromqlEvaluator {
             }
         }
         Map<SortedMap<String, String>, SortedMap<String, String>> matchedSigs = new HashMap<>();
+        Set<SortedMap<String, String>> resultLabels = new HashSet<>();
         List<Sample> out = new ArrayList<>();
         for (Sample s : many) {
             SortedMap<String, String> sig = signature(s.labels(), m);
@@ -372,24 +376,21 @@ final class PromqlEvaluator {
             double l = swap ? o.value() : s.value();
             double r = swap ? s.value() : o.value();
             double[] res = scalarOp(b.op(), l, r);
-            double value = res[0];
-            if (b.op().isComparison()) {
-                if (b.returnBool()) {
-                    value = res[1];
-                } else if (res[1] == 0) {
-                    continue;
-                }
-            }
             SortedMap<String, String> labels = resultLabels(s.labels(), o.labels(), b, m);
             if (m.card() == Matching.Card.ONE_TO_ONE) {
                 if (matchedSigs.put(sig, labels) != null) {
                     throw execution("multiple matches for labels: many-to-one matching must be explicit "
                             + "(group_left/group_right)");
                 }
-            } else {
-                SortedMap<String, String> key = new TreeMap<>(labels);
-                if (matchedSigs.put(key, labels) != null) {
-                    throw execution("multiple matches for labels: grouping labels must ensure unique matches");
+            } else if (!resultLabels.add(labels)) {
+                throw execution("multiple matches for labels: grouping labels must ensure unique matches");
+            }
+            double value = res[0];
+            if (b.op().isComparison()) {
+                if (b.returnBool()) {
+                    value = res[1];
+                } else if (res[1] == 0) {
+                    continue;
                 }
             }
             out.add(new Sample(labels, value, t));

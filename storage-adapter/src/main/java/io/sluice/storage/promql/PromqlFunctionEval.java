@@ -39,6 +39,18 @@ final class PromqlFunctionEval {
                 return new ScalarV(t / 1000.0);
             case "pi":
                 return new ScalarV(Math.PI);
+            case "start":
+                return new ScalarV(ev.queryStart / 1000.0);
+            case "end":
+                return new ScalarV(ev.queryEnd / 1000.0);
+            case "range":
+                return new ScalarV((ev.queryEnd - ev.queryStart) / 1000.0);
+            case "step":
+                return new ScalarV(ev.queryStep / 1000.0);
+            case "min_of":
+                return new ScalarV(Math.min(scalar(ev, args.get(0), t), scalar(ev, args.get(1), t)));
+            case "max_of":
+                return new ScalarV(Math.max(scalar(ev, args.get(0), t), scalar(ev, args.get(1), t)));
             case "vector":
                 return new VectorV(List.of(new Sample(Values.EMPTY, scalar(ev, args.get(0), t), t)));
             case "scalar": {
@@ -99,6 +111,7 @@ final class PromqlFunctionEval {
             }
             case "timestamp" -> timestamp(ev, args.get(0), t);
             case "sort", "sort_desc" -> sort(vector(ev, args.get(0), t), name.equals("sort_desc"));
+            case "sort_by_label", "sort_by_label_desc" -> sortByLabel(ev, args, t, name.endsWith("_desc"));
             case "absent" -> {
                 List<Sample> v = vector(ev, args.get(0), t);
                 yield v.isEmpty() ? new VectorV(List.of(new Sample(absentLabels(args.get(0)), 1, t)))
@@ -179,6 +192,58 @@ final class PromqlFunctionEval {
         };
         out.sort(byValue.thenComparing(Sample::labels, Values.LABEL_ORDER));
         return new VectorV(out);
+    }
+
+    private static VectorV sortByLabel(PromqlEvaluator ev, List<Expr> args, long t, boolean desc) {
+        List<String> names = new ArrayList<>();
+        for (int i = 1; i < args.size(); i++) {
+            names.add(string(ev, args.get(i), t));
+        }
+        Comparator<Sample> order = (x, y) -> {
+            for (String n : names) {
+                int c = naturalCompare(x.labels().getOrDefault(n, ""), y.labels().getOrDefault(n, ""));
+                if (c != 0) {
+                    return c;
+                }
+            }
+            return Values.LABEL_ORDER.compare(x.labels(), y.labels());
+        };
+        List<Sample> out = new ArrayList<>(vector(ev, args.get(0), t));
+        out.sort(desc ? order.reversed() : order);
+        return new VectorV(out);
+    }
+
+    /** Natural order: runs of digits compare as numbers, everything else as text ({@code 4m5 < 4m600 < 4m1000}). */
+    static int naturalCompare(String a, String b) {
+        int i = 0;
+        int j = 0;
+        while (i < a.length() && j < b.length()) {
+            char ca = a.charAt(i);
+            char cb = b.charAt(j);
+            if (Character.isDigit(ca) && Character.isDigit(cb)) {
+                int si = i;
+                int sj = j;
+                while (i < a.length() && Character.isDigit(a.charAt(i))) {
+                    i++;
+                }
+                while (j < b.length() && Character.isDigit(b.charAt(j))) {
+                    j++;
+                }
+                String na = a.substring(si, i).replaceFirst("^0+(?=.)", "");
+                String nb = b.substring(sj, j).replaceFirst("^0+(?=.)", "");
+                int c = na.length() != nb.length() ? Integer.compare(na.length(), nb.length()) : na.compareTo(nb);
+                if (c != 0) {
+                    return c;
+                }
+            } else {
+                if (ca != cb) {
+                    return Character.compare(ca, cb);
+                }
+                i++;
+                j++;
+            }
+        }
+        return Integer.compare(a.length() - i, b.length() - j);
     }
 
     /** The labels {@code absent} and {@code absent_over_time} answer: a selector's equality matchers. */
@@ -397,7 +462,7 @@ final class PromqlFunctionEval {
             return m.series().isEmpty() ? new VectorV(List.of(new Sample(absentLabels(args.get(0)), 1, t)))
                     : new VectorV(List.of());
         }
-        boolean keepName = name.equals("last_over_time");
+        boolean keepName = name.equals("last_over_time") || name.equals("first_over_time");
         List<Sample> out = new ArrayList<>();
         for (Points p : m.series()) {
             Double v = PromqlRangeFunctions.apply(name, p, m, param, t);

@@ -58,7 +58,7 @@ final class PromqlFunctions {
         }
         for (String f : List.of("first_over_time", "mad_over_time", "ts_of_first_over_time", "ts_of_last_over_time",
                 "ts_of_max_over_time", "ts_of_min_over_time")) {
-            add(false, f, V, 0, M);
+            add(true, f, V, 0, M);
         }
         add(true, "quantile_over_time", V, 0, S, M);
         add(true, "predict_linear", V, 0, M, S);
@@ -83,11 +83,15 @@ final class PromqlFunctions {
         add(true, "time", S, 0);
         add(true, "vector", V, 0, S);
         add(true, "round", V, 1, V, S);
-        add(false, "sort_by_label", V, -1, V, STR);
-        add(false, "sort_by_label_desc", V, -1, V, STR);
+        add(true, "sort_by_label", V, -1, V, STR);
+        add(true, "sort_by_label_desc", V, -1, V, STR);
         add(false, "info", V, 1, V, V);
-        add(false, "step", S, 0);
-        add(false, "range", S, 0);
+        add(true, "step", S, 0);
+        add(true, "range", S, 0);
+        add(true, "start", S, 0);
+        add(true, "end", S, 0);
+        add(true, "min_of", S, 0, S, S);
+        add(true, "max_of", S, 0, S, S);
     }
 
     private PromqlFunctions() {

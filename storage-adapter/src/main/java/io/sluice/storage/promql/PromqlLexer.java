@@ -44,6 +44,7 @@ final class PromqlLexer {
 
     private final String in;
     private int pos;
+    private int brackets;
 
     private PromqlLexer(String in) {
         this.in = in;
@@ -102,6 +103,10 @@ final class PromqlLexer {
         if (isDigit(c) || (c == '.' && pos + 1 < in.length() && isDigit(in.charAt(pos + 1)))) {
             return numberOrDuration();
         }
+        if (c == ':' && brackets > 0) {
+            pos++;
+            return new Token(Kind.OP, ":", 0, 0, start);
+        }
         if (isIdentStart(c)) {
             while (pos < in.length() && isIdentPart(in.charAt(pos))) {
                 pos++;
@@ -118,6 +123,11 @@ final class PromqlLexer {
         for (String op : OPERATORS) {
             if (in.startsWith(op, pos)) {
                 pos += op.length();
+                if (op.equals("[")) {
+                    brackets++;
+                } else if (op.equals("]") && brackets > 0) {
+                    brackets--;
+                }
                 return new Token(Kind.OP, op, 0, 0, start);
             }
         }
@@ -167,8 +177,8 @@ final class PromqlLexer {
             pos = start;
             return duration();
         }
-        if (pos < in.length() && (isIdentPart(in.charAt(pos)))) {
-            while (pos < in.length() && isIdentPart(in.charAt(pos))) {
+        if (pos < in.length() && isAlnum(in.charAt(pos))) {
+            while (pos < in.length() && isAlnum(in.charAt(pos))) {
                 pos++;
             }
             throw error(start, "bad number or duration syntax: \"" + in.substring(start, pos) + "\"");
@@ -201,7 +211,7 @@ final class PromqlLexer {
                 }
             }
             if (unit < 0 || unit <= lastUnit) {
-                while (pos < in.length() && isIdentPart(in.charAt(pos))) {
+                while (pos < in.length() && isAlnum(in.charAt(pos))) {
                     pos++;
                 }
                 throw error(start, "bad number or duration syntax: \"" + in.substring(start, pos) + "\"");
@@ -210,8 +220,8 @@ final class PromqlLexer {
             lastUnit = unit;
             total = Math.addExact(total, Math.multiplyExact(n, UNIT_MS[unit]));
         }
-        if (pos < in.length() && isIdentPart(in.charAt(pos))) {
-            while (pos < in.length() && isIdentPart(in.charAt(pos))) {
+        if (pos < in.length() && isAlnum(in.charAt(pos))) {
+            while (pos < in.length() && isAlnum(in.charAt(pos))) {
                 pos++;
             }
             throw error(start, "bad number or duration syntax: \"" + in.substring(start, pos) + "\"");
@@ -301,6 +311,10 @@ final class PromqlLexer {
 
     private static boolean isIdentStart(char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+    }
+
+    private static boolean isAlnum(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || isDigit(c);
     }
 
     private static boolean isIdentPart(char c) {

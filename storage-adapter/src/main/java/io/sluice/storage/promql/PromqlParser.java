@@ -202,9 +202,6 @@ final class PromqlParser {
         if (explicitMatching && (lhs.type() != Type.VECTOR || rhs.type() != Type.VECTOR)) {
             throw error(at, "vector matching only allowed between instant vectors");
         }
-        if (matching.card() == Matching.Card.MANY_TO_ONE || matching.card() == Matching.Card.ONE_TO_MANY) {
-            unsupported("group_left/group_right");
-        }
         return new Binary(op, lhs, rhs, returnBool, matching);
     }
 
@@ -364,7 +361,6 @@ final class PromqlParser {
             }
             at = new At(At.Kind.TIME, Math.round(seconds * 1000));
         }
-        unsupported("@ modifier");
         if (e instanceof VectorSel vs) {
             if (vs.at() != null) {
                 throw error(atToken, "@ <timestamp> may not be set multiple times");

@@ -60,6 +60,40 @@ final class PromqlRangeFunctions {
                 return 1.0;
             case "last_over_time":
                 return v[n - 1];
+            case "first_over_time":
+                return v[0];
+            case "ts_of_first_over_time":
+                return p.ts()[0] / 1000.0;
+            case "ts_of_last_over_time":
+                return p.ts()[n - 1] / 1000.0;
+            case "ts_of_min_over_time":
+            case "ts_of_max_over_time": {
+                double r = v[0];
+                long at = p.ts()[0];
+                boolean min = name.equals("ts_of_min_over_time");
+                for (int i = 0; i < n; i++) {
+                    if (Double.isNaN(r) || (min ? v[i] <= r : v[i] >= r)) {
+                        r = v[i];
+                        at = p.ts()[i];
+                    }
+                }
+                return at / 1000.0;
+            }
+            case "mad_over_time": {
+                List<Double> values = new ArrayList<>(n);
+                for (double x : v) {
+                    if (Double.isNaN(x)) {
+                        return Double.NaN;
+                    }
+                    values.add(x);
+                }
+                double median = PromqlAggregations.quantile(0.5, values);
+                List<Double> deviations = new ArrayList<>(n);
+                for (double x : v) {
+                    deviations.add(Math.abs(x - median));
+                }
+                return PromqlAggregations.quantile(0.5, deviations);
+            }
             case "min_over_time":
             case "max_over_time": {
                 double r = v[0];

@@ -1,0 +1,365 @@
+package io.sluice.storage.promql;
+
+import io.sluice.config.QueryConfig;
+import io.sluice.storage.query.Matcher;
+import io.sluice.storage.query.QueryLimitException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+import static org.junit.jupiter.params.provider.Arguments.arguments;
+
+/**
+ * The engine over fixed data, expected results worked out by hand in the comments (Prometheus 3 semantics: 5 m
+ * lookback, left-open ranges, staleness markers, rate extrapolation, label handling).
+ */
+class PromqlEngineTest {
+
+    private static final double STALE = Double.longBitsToDouble(Series.STALE_NAN_BITS);
+    private static final QueryConfig LIMITS = new QueryConfig(11_000, 500, Duration.ofDays(1), Duration.ofSeconds(10),
+            0);
+
+    private final InMemorySampleSource source = data();
+    private final PromqlEngine engine = new PromqlEngine(source, LIMITS);
+
+    private static InMemorySampleSource data() {
+        InMemorySampleSource s = new InMemorySampleSource();
+        // a counter at 1/s, one sample a minute
+        s.add(series("reqs_total{job=\"a\"}", 0, 0, 60, 60, 120, 120, 180, 180, 240, 240));
+        // a counter that resets between 60 s and 120 s
+        s.add(series("resets_total{job=\"b\"}", 0, 10, 60, 20, 120, 5, 180, 15, 240, 25));
+        // a counter that starts late in the range (every 30 s)
+        s.add(series("late_total{job=\"c\"}", 180, 100, 210, 130, 240, 160));
+        // a counter whose extrapolation to the range start would go below zero
+        s.add(series("fresh_total{job=\"d\"}", 60, 1, 120, 61, 180, 121));
+        // a gauge that goes stale at 120 s and comes back at 300 s
+        s.add(series("gauge{job=\"s\"}", 0, 1, 60, 2, 120, STALE, 300, 5));
+        s.add(series("old{job=\"o\"}", 0, 7));
+        s.add(series("over_time{job=\"g\"}", 0, 4, 60, 1, 120, 3, 180, 2));
+        s.add(series("errs{code=\"500\",job=\"a\"}", 0, 3));
+        s.add(series("errs{code=\"500\",job=\"b\"}", 0, 4));
+        s.add(series("errs_copy{code=\"500\",job=\"a\"}", 0, 5));
+        s.add(series("totals{job=\"a\"}", 0, 30));
+        s.add(series("totals{job=\"b\"}", 0, 40));
+        s.add(series("cpu{host=\"a\",mode=\"idle\"}", 0, 1));
+        s.add(series("cpu{host=\"a\",mode=\"user\"}", 0, 2));
+        s.add(series("cpu{host=\"b\",mode=\"idle\"}", 0, 3));
+        s.add(series("cpu{host=\"b\",mode=\"user\"}", 0, 4));
+        s.add(series("lat_bucket{le=\"0.1\"}", 0, 10));
+        s.add(series("lat_bucket{le=\"0.5\"}", 0, 30));
+        s.add(series("lat_bucket{le=\"1\"}", 0, 40));
+        s.add(series("lat_bucket{le=\"+Inf\"}", 0, 50));
+        s.add(series("dip_bucket{le=\"1\"}", 0, 5));
+        s.add(series("dip_bucket{le=\"2\"}", 0, 10));
+        s.add(series("dip_bucket{le=\"3\"}", 0, 8));
+        s.add(series("dip_bucket{le=\"4\"}", 0, 15));
+        s.add(series("dip_bucket{le=\"+Inf\"}", 0, 20));
+        s.add(series("noinf_bucket{le=\"1\"}", 0, 5));
+        s.add(series("noinf_bucket{le=\"2\"}", 0, 10));
+        return s;
+    }
+
+    /** A series from a selector and (seconds, value) pairs. */
+    private static Series series(String selector, double... secondsAndValues) {
+        long[] ts = new long[secondsAndValues.length / 2];
+        double[] vs = new double[ts.length];
+        for (int i = 0; i < ts.length; i++) {
+            ts[i] = (long) (secondsAndValues[2 * i] * 1000);
+            vs[i] = secondsAndValues[2 * i + 1];
+        }
+        return new Series(labels(selector), ts, vs);
+    }
+
+    private static SortedMap<String, String> labels(String selector) {
+        TreeMap<String, String> l = new TreeMap<>();
+        if (!selector.equals("{}")) {
+            for (Matcher m : PromqlParser.parseSelector(selector)) {
+                l.put(m.label(), m.value());
+            }
+        }
+        return Series.sorted(l);
+    }
+
+    /** An expected sample: labels as a selector, and a value. */
+    private record S(String labels, double value) {
+    }
+
+    private static S s(String labels, double value) {
+        return new S(labels, value);
+    }
+
+    private static Arguments at(double seconds, String expr, S... expected) {
+        return arguments(expr, (long) (seconds * 1000), List.of(expected));
+    }
+
+    static Stream<Arguments> instantVectors() {
+        return Stream.of(
+                at(240, "reqs_total", s("reqs_total{job=\"a\"}", 240)),
+                // window (0, 240]: 60..240 (the sample at 0 is outside, left-open); increase 180 over 180 s; the first
+                // sample is 60 s from the start, under 1.1 x 60 s, so extrapolate all the way: 180 * 240/180 = 240;
+                // rate = 240 / 240 s
+                at(240, "rate(reqs_total[4m])", s("{job=\"a\"}", 1)),
+                at(240, "increase(reqs_total[4m])", s("{job=\"a\"}", 240)),
+                // window (0, 240]: 20 5 15 25; 25 - 20 + 20 (the reset from 20 to 5) = 25; zero point 180 * 20/25 = 144 s
+                // before the first sample, further than 60 s; 25 * (180 + 60) / 180 = 33.33
+                at(240, "increase(resets_total[4m])", s("{job=\"b\"}", 100.0 / 3)),
+                at(240, "rate(resets_total[4m])", s("{job=\"b\"}", 100.0 / 3 / 240)),
+                // 100 130 160 at 180 210 240: increase 60 over 60 s, average interval 30 s; the start is 180 s away
+                // (over 1.1 x 30 s), so extrapolate by half an interval only: 60 * (60 + 15) / 60 = 75
+                at(240, "increase(late_total[4m])", s("{job=\"c\"}", 75)),
+                // 1 61 121 at 60 120 180, window (0, 180]: the start is 60 s away but the counter would be 0 just 1 s
+                // before the first sample (60 * 1/120... 120 s * 1/120 = 1 s): 120 * (120 + 1) / 120 = 121
+                at(180, "increase(fresh_total[3m])", s("{job=\"d\"}", 121)),
+                // irate over the last two samples: 20 then 5 is a reset, so 5 / 60 s
+                at(120, "irate(resets_total[2m])", s("{job=\"b\"}", 5.0 / 60)),
+                at(240, "irate(resets_total[2m])", s("{job=\"b\"}", 10.0 / 60)),
+                // delta is not a counter: 1 3 2 at 60 120 180, window (0, 180]: (2 - 1) * (120 + 60) / 120 = 1.5
+                at(180, "delta(over_time[3m])", s("{job=\"g\"}", 1.5)),
+                // lookback: newest sample in (t - 5m, t]; a staleness marker ends the series
+                at(100, "gauge", s("gauge{job=\"s\"}", 2)),
+                at(150, "gauge"),
+                at(299, "gauge"),
+                at(330, "gauge", s("gauge{job=\"s\"}", 5)),
+                at(299.999, "old", s("old{job=\"o\"}", 7)),
+                at(300, "old"),
+                // offset, also negative
+                at(240, "reqs_total offset 1m", s("reqs_total{job=\"a\"}", 180)),
+                at(180, "reqs_total offset -1m", s("reqs_total{job=\"a\"}", 240)),
+                at(240, "reqs_total - reqs_total offset 1m", s("{job=\"a\"}", 60)),
+                // range selection drops staleness markers: (0, 300] holds 2 at 60 and 5 at 300
+                at(300, "count_over_time(gauge[5m])", s("{job=\"s\"}", 2)),
+                // 4 1 3 2 in (-60, 180]
+                at(180, "avg_over_time(over_time[4m])", s("{job=\"g\"}", 2.5)),
+                at(180, "sum_over_time(over_time[4m])", s("{job=\"g\"}", 10)),
+                at(180, "min_over_time(over_time[4m])", s("{job=\"g\"}", 1)),
+                at(180, "max_over_time(over_time[4m])", s("{job=\"g\"}", 4)),
+                at(180, "last_over_time(over_time[4m])", s("over_time{job=\"g\"}", 2)),
+                // sorted 1 2 3 4: rank 0.25 * 3 = 0.75, 1 * 0.25 + 2 * 0.75
+                at(180, "quantile_over_time(0.25, over_time[4m])", s("{job=\"g\"}", 1.75)),
+                // vector matching: errs 3, 4; totals 30, 40
+                at(0, "errs / ignoring(code) totals", s("{job=\"a\"}", 0.1), s("{job=\"b\"}", 0.1)),
+                at(0, "errs / on(job) totals", s("{job=\"a\"}", 0.1), s("{job=\"b\"}", 0.1)),
+                at(0, "errs / totals"),
+                at(0, "errs * on(job) group_left totals", s("{code=\"500\",job=\"a\"}", 90),
+                        s("{code=\"500\",job=\"b\"}", 160)),
+                // comparisons filter and keep the name; with bool they answer 0/1 and drop it
+                at(0, "errs > 3", s("errs{code=\"500\",job=\"b\"}", 4)),
+                at(0, "3 < errs", s("errs{code=\"500\",job=\"b\"}", 4)),
+                at(0, "errs > bool 3", s("{code=\"500\",job=\"a\"}", 0), s("{code=\"500\",job=\"b\"}", 1)),
+                // totals / 10 is 3, 4: both pass; on(job) keeps only job
+                at(0, "errs >= on(job) totals / 10", s("{job=\"a\"}", 3), s("{job=\"b\"}", 4)),
+                at(0, "errs > on(job) totals / 10"),
+                at(0, "errs and on(job) totals{job=\"a\"}", s("errs{code=\"500\",job=\"a\"}", 3)),
+                at(0, "errs unless on(job) totals{job=\"a\"}", s("errs{code=\"500\",job=\"b\"}", 4)),
+                at(0, "totals{job=\"a\"} or errs", s("totals{job=\"a\"}", 30), s("errs{code=\"500\",job=\"a\"}", 3),
+                        s("errs{code=\"500\",job=\"b\"}", 4)),
+                at(0, "-errs", s("{code=\"500\",job=\"a\"}", -3), s("{code=\"500\",job=\"b\"}", -4)),
+                at(0, "2 ^ 3 ^ 2 + errs{job=\"a\"}", s("{code=\"500\",job=\"a\"}", 515)),
+                // aggregations: cpu a/idle 1, a/user 2, b/idle 3, b/user 4
+                at(0, "sum by (mode) (cpu)", s("{mode=\"idle\"}", 4), s("{mode=\"user\"}", 6)),
+                at(0, "sum without (host) (cpu)", s("{mode=\"idle\"}", 4), s("{mode=\"user\"}", 6)),
+                at(0, "avg(cpu) by (host)", s("{host=\"a\"}", 1.5), s("{host=\"b\"}", 3.5)),
+                at(0, "count(cpu)", s("{}", 4)),
+                at(0, "max by (mode) (cpu)", s("{mode=\"idle\"}", 3), s("{mode=\"user\"}", 4)),
+                at(0, "min without (mode) (cpu)", s("{host=\"a\"}", 1), s("{host=\"b\"}", 3)),
+                at(0, "topk(1, cpu)", s("cpu{host=\"b\",mode=\"user\"}", 4)),
+                at(0, "topk by (host) (1, cpu)", s("cpu{host=\"a\",mode=\"user\"}", 2),
+                        s("cpu{host=\"b\",mode=\"user\"}", 4)),
+                at(0, "quantile(0.5, cpu)", s("{}", 2.5)),
+                // mean 2.5, variance (2.25 + 0.25 + 0.25 + 2.25) / 4 = 1.25
+                at(0, "stdvar(cpu)", s("{}", 1.25)),
+                at(0, "count_values(\"v\", errs)", s("{v=\"3\"}", 1), s("{v=\"4\"}", 1)),
+                // histogram_quantile: 10 30 40 50 at 0.1 0.5 1 +Inf; rank 25 falls in (0.1, 0.5]: 0.1 + 0.4 * 15/20
+                at(0, "histogram_quantile(0.5, lat_bucket)", s("{}", 0.4)),
+                // rank 49.5 falls in the +Inf bucket: the highest finite bound
+                at(0, "histogram_quantile(0.99, lat_bucket)", s("{}", 1)),
+                // 5 10 8 15 20: the dip to 8 is raised to 10; rank 12 falls in (3, 4]: 3 + 1 * (12 - 10) / (15 - 10)
+                at(0, "histogram_quantile(0.6, dip_bucket)", s("{}", 3.4)),
+                at(0, "histogram_quantile(0.5, noinf_bucket)", s("{}", Double.NaN)),
+                at(0, "histogram_quantile(1.5, lat_bucket)", s("{}", Double.POSITIVE_INFINITY)),
+                // simple functions drop the name
+                at(60, "abs(over_time - 3)", s("{job=\"g\"}", 2)),
+                at(0, "ceil(errs / 2)", s("{code=\"500\",job=\"a\"}", 2), s("{code=\"500\",job=\"b\"}", 2)),
+                at(0, "floor(errs / 2)", s("{code=\"500\",job=\"a\"}", 1), s("{code=\"500\",job=\"b\"}", 2)),
+                at(0, "round(errs / 2)", s("{code=\"500\",job=\"a\"}", 2), s("{code=\"500\",job=\"b\"}", 2)),
+                // floor(3 / 5 + 0.5) * 5 = 5, floor(4 / 5 + 0.5) * 5 = 5
+                at(0, "round(errs, 5)", s("{code=\"500\",job=\"a\"}", 5), s("{code=\"500\",job=\"b\"}", 5)),
+                at(0, "clamp(cpu, 2, 3)", s("{host=\"a\",mode=\"idle\"}", 2), s("{host=\"a\",mode=\"user\"}", 2),
+                        s("{host=\"b\",mode=\"idle\"}", 3), s("{host=\"b\",mode=\"user\"}", 3)),
+                at(0, "clamp_min(cpu{host=\"a\"}, 1.5)", s("{host=\"a\",mode=\"idle\"}", 1.5),
+                        s("{host=\"a\",mode=\"user\"}", 2)),
+                at(0, "clamp_max(cpu{host=\"b\"}, 3.5)", s("{host=\"b\",mode=\"idle\"}", 3),
+                        s("{host=\"b\",mode=\"user\"}", 3.5)),
+                at(0, "clamp(cpu, 3, 2)"),
+                at(42, "vector(time())", s("{}", 42)),
+                at(0, "vector(scalar(totals{job=\"a\"}) * 2)", s("{}", 60)),
+                at(0, "vector(scalar(totals))", s("{}", Double.NaN)));
+    }
+
+    @ParameterizedTest(name = "{0} at {1} ms")
+    @MethodSource("instantVectors")
+    void instantVector(String expr, long timeMs, List<S> expected) {
+        PromqlResult r = engine.instant("t", expr, timeMs).block();
+        assertThat(r).isInstanceOf(PromqlResult.Vector.class);
+        List<PromqlResult.Sample> got = ((PromqlResult.Vector) r).samples();
+        assertThat(got).hasSize(expected.size());
+        List<SortedMap<String, String>> want = new ArrayList<>();
+        for (S e : expected) {
+            want.add(labels(e.labels()));
+        }
+        List<SortedMap<String, String>> gotLabels = got.stream().map(PromqlResult.Sample::labels).toList();
+        assertThat(gotLabels).containsExactlyInAnyOrderElementsOf(want);
+        for (S e : expected) {
+            PromqlResult.Sample sample = got.stream().filter(g -> g.labels().equals(labels(e.labels())))
+                    .findFirst().orElseThrow();
+            assertThat(sample.timeMs()).isEqualTo(timeMs);
+            if (Double.isNaN(e.value())) {
+                assertThat(sample.value()).isNaN();
+            } else {
+                assertThat(sample.value()).isCloseTo(e.value(), within(1e-9 * Math.max(1, Math.abs(e.value()))));
+            }
+        }
+    }
+
+    @Test
+    void instantAnswersAreSortedByLabelsExceptWhereOrderMatters() {
+        PromqlResult.Vector plain = (PromqlResult.Vector) engine.instant("t", "cpu", 0).block();
+        assertThat(plain.samples()).extracting(x -> x.value()).containsExactly(1.0, 2.0, 3.0, 4.0);
+        PromqlResult.Vector top = (PromqlResult.Vector) engine.instant("t", "topk(3, cpu)", 0).block();
+        assertThat(top.samples()).extracting(x -> x.value()).containsExactly(4.0, 3.0, 2.0);
+        PromqlResult.Vector bottom = (PromqlResult.Vector) engine.instant("t", "bottomk(2, cpu)", 0).block();
+        assertThat(bottom.samples()).extracting(x -> x.value()).containsExactly(1.0, 2.0);
+        PromqlResult.Vector desc = (PromqlResult.Vector) engine.instant("t", "sort_desc(cpu)", 0).block();
+        assertThat(desc.samples()).extracting(x -> x.value()).containsExactly(4.0, 3.0, 2.0, 1.0);
+    }
+
+    @Test
+    void scalarsAndStrings() {
+        assertThat(engine.instant("t", "time()", 240_000).block()).isEqualTo(new PromqlResult.Scalar(240_000, 240));
+        assertThat(engine.instant("t", "scalar(totals{job=\"b\"}) / 4", 0).block())
+                .isEqualTo(new PromqlResult.Scalar(0, 10));
+        assertThat(engine.instant("t", "1 + 2 * 3 > bool 6", 5).block()).isEqualTo(new PromqlResult.Scalar(5, 1));
+        assertThat(engine.instant("t", "\"hello\"", 5).block()).isEqualTo(new PromqlResult.Text(5, "hello"));
+    }
+
+    @Test
+    void anInstantRangeSelectorAnswersAMatrixWithoutStalenessMarkers() {
+        // (0, 180]: 2 at 60 s; the marker at 120 s is dropped, the sample at 0 is outside (left-open)
+        PromqlResult r = engine.instant("t", "gauge[3m]", 180_000).block();
+        assertThat(r).isEqualTo(new PromqlResult.Matrix(List.of(
+                new Series(labels("gauge{job=\"s\"}"), new long[] {60_000}, new double[] {2}))));
+    }
+
+    @Test
+    void rangeQueriesEvaluateEveryStep() {
+        // (t - 2m, t] holds two samples 60 apart, 60 s from the start: 60 * 120/60 / 120 s = 1 at each step
+        PromqlResult r = engine.range("t", "rate(reqs_total[2m])", 120_000, 240_000, 60_000).block();
+        assertThat(r).isEqualTo(new PromqlResult.Matrix(List.of(new Series(labels("{job=\"a\"}"),
+                new long[] {120_000, 180_000, 240_000}, new double[] {1, 1, 1}))));
+        // the stale marker at 120 s hides the gauge until 5 arrives at 300 s
+        PromqlResult g = engine.range("t", "gauge", 0, 300_000, 60_000).block();
+        assertThat(g).isEqualTo(new PromqlResult.Matrix(List.of(new Series(labels("gauge{job=\"s\"}"),
+                new long[] {0, 60_000, 300_000}, new double[] {1, 2, 5}))));
+        PromqlResult t = engine.range("t", "time() * 2", 0, 120_000, 60_000).block();
+        assertThat(t).isEqualTo(new PromqlResult.Matrix(List.of(new Series(labels("{}"),
+                new long[] {0, 60_000, 120_000}, new double[] {0, 120, 240}))));
+        PromqlResult m = engine.range("t", "sum by (host) (cpu)", 0, 60_000, 60_000).block();
+        assertThat(m).isEqualTo(new PromqlResult.Matrix(List.of(
+                new Series(labels("{host=\"a\"}"), new long[] {0, 60_000}, new double[] {3, 3}),
+                new Series(labels("{host=\"b\"}"), new long[] {0, 60_000}, new double[] {7, 7}))));
+    }
+
+    @Test
+    void eachSelectorIsReadOnceOverTheWholeSpanItNeeds() {
+        List<long[]> spans = new ArrayList<>();
+        SampleSource recording = (tenant, matchers, from, to) -> {
+            spans.add(new long[] {from, to});
+            return source.select(tenant, matchers, from, to);
+        };
+        PromqlEngine e = new PromqlEngine(recording, LIMITS);
+        PromqlResult r = e.range("t", "rate(reqs_total[2m]) + on(job) (reqs_total offset 1m) * 0", 600_000,
+                900_000, 60_000).block();
+        assertThat(((PromqlResult.Matrix) r).series()).isEmpty();
+        // rate reads (600 - 120, 900]; the offset selector (600 - 60 - 300, 900 - 60]
+        assertThat(spans).hasSize(1);
+        assertThat(spans.get(0)).containsExactly(240_000, 900_000);
+    }
+
+    @Test
+    void evaluationRunsOnTheThreadThatCompletesTheSource() {
+        SampleSource async = (tenant, matchers, from, to) -> source.select(tenant, matchers, from, to)
+                .publishOn(Schedulers.parallel());
+        PromqlEngine e = new PromqlEngine(async, LIMITS);
+        String[] thread = new String[1];
+        PromqlResult r = e.instant("t", "sum(cpu)", 0).doOnNext(x -> thread[0] = Thread.currentThread().getName())
+                .block();
+        assertThat(((PromqlResult.Vector) r).samples()).hasSize(1);
+        assertThat(thread[0]).startsWith("parallel-");
+    }
+
+    @Test
+    void executionErrorsAsPrometheusWordsThem() {
+        assertThatThrownBy(() -> engine.instant("t", "errs + on() totals", 0).block())
+                .isInstanceOfSatisfying(PromqlException.class, e -> assertThat(e.errorType())
+                        .isEqualTo(PromqlException.ErrorType.EXECUTION))
+                .hasMessageStartingWith("found duplicate series for the match group {} on the right hand-side");
+        assertThatThrownBy(() -> engine.instant("t", "{__name__=~\"errs|errs_copy\",job=\"a\"} + on(job) group_left totals", 0).block())
+                .isInstanceOf(PromqlException.class)
+                .hasMessage("multiple matches for labels: grouping labels must ensure unique matches");
+        assertThatThrownBy(() -> engine.instant("t", "errs{job=\"a\"} + on() totals{job=\"a\"} "
+                + "+ on() group_left totals", 0).block())
+                .isInstanceOf(PromqlException.class).hasMessageStartingWith("found duplicate series");
+        assertThatThrownBy(() -> engine.instant("t", "abs({__name__=~\"errs|errs_copy\",job=\"a\"})", 0).block())
+                .isInstanceOf(PromqlException.class)
+                .hasMessage("vector cannot contain metrics with the same labelset");
+    }
+
+    @Test
+    void badRequestsAndLimits() {
+        assertThatThrownBy(() -> engine.range("t", "reqs_total[5m]", 0, 60_000, 60_000).block())
+                .isInstanceOf(PromqlException.class)
+                .hasMessage("invalid expression type \"range vector\" for range query, must be Scalar or instant Vector");
+        assertThatThrownBy(() -> engine.range("t", "reqs_total", 60_000, 0, 60_000).block())
+                .isInstanceOf(PromqlException.class).hasMessage("end timestamp must not be before start time");
+        assertThatThrownBy(() -> engine.range("t", "reqs_total", 0, 60_000, 0).block())
+                .isInstanceOf(PromqlException.class).hasMessageStartingWith("zero or negative query resolution step");
+        PromqlEngine small = new PromqlEngine(source, new QueryConfig(10, 500, Duration.ofHours(1),
+                Duration.ofSeconds(10), 0));
+        // 0, 60, ..., 600 is 11 steps
+        assertThat(small.range("t", "reqs_total", 0, 540_000, 60_000).block()).isNotNull();
+        assertThatThrownBy(() -> small.range("t", "reqs_total", 0, 600_000, 60_000).block())
+                .isInstanceOfSatisfying(PromqlException.class, e -> assertThat(e.errorType())
+                        .isEqualTo(PromqlException.ErrorType.BAD_DATA))
+                .hasMessageStartingWith("exceeded maximum resolution of 10 points per timeseries "
+                        + "(query.max-points-per-series)");
+        assertThatThrownBy(() -> small.range("t", "reqs_total", 0, 7_200_000, 3_600_000).block())
+                .isInstanceOfSatisfying(QueryLimitException.class, e -> assertThat(e.code())
+                        .isEqualTo("range_too_long"))
+                .hasMessageContaining("query.max-range");
+        assertThatThrownBy(() -> small.instant("t", "rate(reqs_total[2h])", 0).block())
+                .isInstanceOf(QueryLimitException.class).hasMessageContaining("query.max-range");
+    }
+
+    @Test
+    void errorsArriveThroughTheMonoNotAsThrows() {
+        Mono<PromqlResult> bad = engine.instant("t", "rate(", 0);
+        Mono<PromqlResult> unsupported = engine.instant("t", "histogram_avg(cpu)", 0);
+        assertThatThrownBy(bad::block).isInstanceOf(PromqlException.class);
+        assertThatThrownBy(unsupported::block).isInstanceOfSatisfying(UnsupportedPromqlException.class,
+                e -> assertThat(e.feature()).isEqualTo("function histogram_avg"));
+        assertThat(source.selects.get()).isZero();
+    }
+}
