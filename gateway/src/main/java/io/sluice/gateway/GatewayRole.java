@@ -8,6 +8,7 @@ import io.sluice.gateway.links.LinkRules;
 import io.sluice.gateway.links.LinksApi;
 import io.sluice.gateway.links.RedirectCache;
 import io.sluice.gateway.links.Redirects;
+import io.sluice.gateway.prometheus.PrometheusRoutes;
 import io.sluice.gateway.query.QueryRoutes;
 import io.sluice.gateway.server.NodeAddresses;
 import io.sluice.storage.cluster.ClusterNodes;
@@ -214,6 +215,7 @@ public final class GatewayRole implements RunningRole {
                 new QueryRepository(postgresCalls, config.query().statementTimeout()),
                 config.query(), config.writer(), config.ingest().lateWindow(), clock, metrics.registry());
         QueryRoutes query = new QueryRoutes(queries, clock);
+        PrometheusRoutes prometheus = new PrometheusRoutes(queries, clock);
         LinkStore linkStore = new LinkStore(postgresCalls);
         RedirectCache redirectCache = new RedirectCache(linkStore,
                 config.links(), clock, metrics.registry());
@@ -228,7 +230,7 @@ public final class GatewayRole implements RunningRole {
                 config.links(), TimeMeter.SYSTEM_NANOTIME, metrics.registry());
         EventsApi events = new EventsApi(
                 new EventStore(postgresCalls));
-        HttpRouter router = HttpRouter.builder(metrics.registry())
+        HttpRouter router = PrometheusRoutes.register(HttpRouter.builder(metrics.registry()), guard, prometheus)
                 .route(HttpMethod.GET, "/health/live", health::live)
                 .route(HttpMethod.GET, "/health/ready", health::ready)
                 .route(HttpMethod.GET, "/metrics", metrics::scrape)

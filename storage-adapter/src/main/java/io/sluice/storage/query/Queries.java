@@ -3,12 +3,17 @@ package io.sluice.storage.query;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.sluice.config.QueryConfig;
 import io.sluice.config.WriterConfig;
+import io.sluice.storage.promql.PromqlEngine;
+import io.sluice.storage.promql.StoredSampleSource;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * The one way into stored time series, for the HTTP routes and any other reader: plans a range query
@@ -28,6 +33,7 @@ public final class Queries {
     private final QueryEngine engine;
     private final QueryCache cache;
     private final int maxSeries;
+    private final PromqlEngine promql;
 
     /**
      * @param lateWindow {@code ingest.late-window}: ranges that end before it can no longer change, and stay cached
@@ -38,6 +44,20 @@ public final class Queries {
         this.engine = new QueryEngine(repository, limits, retention, clock);
         this.cache = new QueryCache(limits.cacheMaxBytes(), lateWindow, clock, registry);
         this.maxSeries = limits.maxSeries();
+        this.promql = new PromqlEngine(new StoredSampleSource(repository, limits.maxSeries()), limits);
+    }
+
+    /**
+     * PromQL over the stored raw samples (see {@link StoredSampleSource}), within the {@code query.*} limits. Its answers
+     * are not cached.
+     */
+    public PromqlEngine promql() {
+        return promql;
+    }
+
+    /** The longest any query waits for PostgreSQL ({@code query.statement-timeout + postgres.call-timeout}). */
+    public Duration deadline() {
+        return repository.deadline();
     }
 
     /**
@@ -74,5 +94,61 @@ public final class Queries {
     /** Values of one label across the tenant's series, sorted, at most {@link #MAX_DISCOVERY}. */
     public Mono<List<String>> labelValues(String tenant, String label) {
         return repository.labelValues(tenant, label, MAX_DISCOVERY);
+    }
+
+    /**
+     * Prometheus' label names: of the tenant's series that match any of the selectors (of all its series when there
+     * is none), {@value Matcher#NAME} included, sorted, at most {@link #MAX_DISCOVERY}.
+     */
+    public Mono<List<String>> labelNames(String tenant, List<List<Matcher>> selectors) {
+        if (selectors.isEmpty()) {
+            return Mono.zip(repository.labelNames(tenant, MAX_DISCOVERY), repository.metricNames(tenant, 1))
+                    .map(both -> {
+                        TreeSet<String> names = new TreeSet<>(both.getT1());
+                        if (!both.getT2().isEmpty()) {
+                            names.add(Matcher.NAME);
+                        }
+                        return names.stream().limit(MAX_DISCOVERY).toList();
+                    });
+        }
+        return matching(tenant, selectors).map(series -> {
+            TreeSet<String> names = new TreeSet<>();
+            for (SeriesInfo s : series) {
+                names.addAll(StoredSampleSource.labels(s).keySet());
+            }
+            return names.stream().limit(MAX_DISCOVERY).toList();
+        });
+    }
+
+    /**
+     * Prometheus' label values: of one label ({@value Matcher#NAME}: the metric names) across the tenant's series
+     * that match any of the selectors (all its series when there is none), sorted, at most {@link #MAX_DISCOVERY}.
+     */
+    public Mono<List<String>> labelValues(String tenant, String label, List<List<Matcher>> selectors) {
+        if (selectors.isEmpty()) {
+            return label.equals(Matcher.NAME) ? repository.metricNames(tenant, MAX_DISCOVERY)
+                    : repository.labelValues(tenant, label, MAX_DISCOVERY);
+        }
+        return matching(tenant, selectors).map(series -> {
+            TreeSet<String> values = new TreeSet<>();
+            for (SeriesInfo s : series) {
+                String v = StoredSampleSource.labels(s).get(label);
+                if (v != null && !v.isEmpty()) {
+                    values.add(v);
+                }
+            }
+            return values.stream().limit(MAX_DISCOVERY).toList();
+        });
+    }
+
+    /**
+     * The tenant's series that match any of the selectors (Prometheus' {@code match[]}), each selector within
+     * {@code query.max-series}, without repeats, by id.
+     */
+    public Mono<List<SeriesInfo>> matching(String tenant, List<List<Matcher>> selectors) {
+        return repository.bounded("query.match", Flux.fromIterable(selectors)
+                .concatMap(selector -> series(tenant, null, selector))
+                .collect(() -> new TreeMap<Long, SeriesInfo>(), (all, found) -> found.forEach(s -> all.put(s.id(), s)))
+                .map(all -> List.copyOf(all.values())));
     }
 }

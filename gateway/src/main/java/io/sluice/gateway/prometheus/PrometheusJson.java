@@ -1,0 +1,144 @@
+package io.sluice.gateway.prometheus;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.io.NumberOutput;
+import io.sluice.storage.promql.PromqlResult;
+import io.sluice.storage.promql.Series;
+
+import java.io.IOException;
+import java.math.BigDecimal;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Prometheus' response envelope, written as Prometheus writes it: {@code {"status":"success","data":…}} or
+ * {@code {"status":"error","errorType":…,"error":…}}; a point is {@code [seconds, "value"]} with the time in
+ * seconds (up to three decimals, as Prometheus prints milliseconds) and the value as a string in Go's shortest
+ * form ({@code "1.5"}, {@code "1e+21"} never: {@code "1000000000000000000000"}), {@code "NaN"}, {@code "+Inf"},
+ * {@code "-Inf"}.
+ */
+final class PrometheusJson {
+
+    private PrometheusJson() {
+    }
+
+    /** {@code {"status":"success","data":<data>}}. */
+    static void success(JsonGenerator json, io.sluice.gateway.http.Json.Writer data) throws IOException {
+        json.writeStartObject();
+        json.writeStringField("status", "success");
+        json.writeFieldName("data");
+        data.write(json);
+        json.writeEndObject();
+    }
+
+    /** {@code {"status":"error","errorType":…,"error":…}}. */
+    static void error(JsonGenerator json, String errorType, String message) throws IOException {
+        json.writeStartObject();
+        json.writeStringField("status", "error");
+        json.writeStringField("errorType", errorType);
+        json.writeStringField("error", message);
+        json.writeEndObject();
+    }
+
+    /** A query's answer: {@code {"resultType":…,"result":…}}. */
+    static void result(JsonGenerator json, PromqlResult result) throws IOException {
+        json.writeStartObject();
+        json.writeStringField("resultType", result.resultType());
+        json.writeFieldName("result");
+        if (result instanceof PromqlResult.Scalar s) {
+            point(json, s.timeMs(), value(s.value()));
+        } else if (result instanceof PromqlResult.Text t) {
+            point(json, t.timeMs(), t.value());
+        } else if (result instanceof PromqlResult.Vector v) {
+            json.writeStartArray();
+            for (PromqlResult.Sample s : v.samples()) {
+                json.writeStartObject();
+                labels(json, "metric", s.labels());
+                json.writeFieldName("value");
+                point(json, s.timeMs(), value(s.value()));
+                json.writeEndObject();
+            }
+            json.writeEndArray();
+        } else {
+            json.writeStartArray();
+            for (Series s : ((PromqlResult.Matrix) result).series()) {
+                json.writeStartObject();
+                labels(json, "metric", s.labels());
+                json.writeArrayFieldStart("values");
+                for (int i = 0; i < s.timestamps().length; i++) {
+                    point(json, s.timestamps()[i], value(s.values()[i]));
+                }
+                json.writeEndArray();
+                json.writeEndObject();
+            }
+            json.writeEndArray();
+        }
+        json.writeEndObject();
+    }
+
+    /** A label set as an object, sorted by name. */
+    static void labels(JsonGenerator json, String field, Map<String, String> labels) throws IOException {
+        json.writeObjectFieldStart(field);
+        for (Map.Entry<String, String> e : new java.util.TreeMap<>(labels).entrySet()) {
+            json.writeStringField(e.getKey(), e.getValue());
+        }
+        json.writeEndObject();
+    }
+
+    /** A list of strings. */
+    static void strings(JsonGenerator json, List<String> values) throws IOException {
+        json.writeStartArray();
+        for (String v : values) {
+            json.writeString(v);
+        }
+        json.writeEndArray();
+    }
+
+    private static void point(JsonGenerator json, long timeMs, String value) throws IOException {
+        json.writeStartArray();
+        json.writeNumber(seconds(timeMs));
+        json.writeString(value);
+        json.writeEndArray();
+    }
+
+    /** Milliseconds as Prometheus prints them in seconds: {@code 1700000000}, {@code 1700000000.5} as {@code .500}. */
+    static String seconds(long timeMs) {
+        StringBuilder out = new StringBuilder(16);
+        long t = timeMs;
+        if (t < 0) {
+            out.append('-');
+            t = -t;
+        }
+        out.append(t / 1000);
+        long fraction = t % 1000;
+        if (fraction != 0) {
+            out.append('.');
+            if (fraction < 100) {
+                out.append('0');
+            }
+            if (fraction < 10) {
+                out.append('0');
+            }
+            out.append(fraction);
+        }
+        return out.toString();
+    }
+
+    /** A value as Prometheus prints it: Go's shortest decimal without exponent, or NaN, +Inf, -Inf. */
+    static String value(double v) {
+        if (Double.isNaN(v)) {
+            return "NaN";
+        }
+        if (v == Double.POSITIVE_INFINITY) {
+            return "+Inf";
+        }
+        if (v == Double.NEGATIVE_INFINITY) {
+            return "-Inf";
+        }
+        if (v == 0) {
+            return Double.doubleToRawLongBits(v) < 0 ? "-0" : "0";
+        }
+        // the shortest digits that read back as v (Schubfach, as Go's strconv; Java 17's Double.toString is not always)
+        return new BigDecimal(NumberOutput.toString(v, true)).stripTrailingZeros().toPlainString();
+    }
+}

@@ -1,0 +1,341 @@
+package io.sluice.gateway.prometheus;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sluice.config.ConfigLoader;
+import io.sluice.config.Tier;
+import io.sluice.gateway.app.SluiceProcess;
+import io.sluice.gateway.auth.KeysCommand;
+import io.sluice.storage.auth.ApiKeyStore;
+import io.sluice.storage.testing.RealInfrastructure;
+import io.sluice.storage.testing.StoredSamples;
+import io.sluice.storage.testing.TestInfrastructure;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The Prometheus HTTP API under /prometheus on a real Sluice (gateway and writer, Kafka, PostgreSQL): samples
+ * ingested through the gateway and stored by the writer come back through Prometheus' envelope with exact values,
+ * scoped to the key's tenant; errors are typed as Prometheus types them; and the requests Grafana's Prometheus data
+ * source sends (resources {@code prometheus/grafana/}) get the answers Grafana parses.
+ */
+@RealInfrastructure
+class PrometheusApiTest {
+
+    private static final HttpClient http = HttpClient.newHttpClient();
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration WAIT = Duration.ofSeconds(90);
+
+    private static SluiceProcess sluice;
+    private static int port;
+    private static String keyA;
+    private static String keyB;
+    /** The first sample's time, whole seconds: samples at START + 0, 15, 30, 45, 60 s. */
+    private static long start;
+
+    @BeforeAll
+    static void ingest(TestInfrastructure infra) throws Exception {
+        Map<String, String> settings = new HashMap<>();
+        settings.put("server.port", "0");
+        settings.put("spool.dir", infra.newDirectory("prom-spool").toString());
+        settings.put("query.max-series", "3");
+        settings.put("tenants.free.requests-per-minute", "100000");
+        sluice = SluiceProcess.start(infra.configure(ConfigLoader.load(null, Map.of(), settings)));
+        port = sluice.gateway().orElseThrow().port();
+        String suffix = UUID.randomUUID().toString().substring(0, 8);
+        String tenantA = "prom-a-" + suffix;
+        String tenantB = "prom-b-" + suffix;
+        ApiKeyStore keys = new ApiKeyStore(infra.connectionFactory());
+        keyA = KeysCommand.create(keys, tenantA, Tier.FREE);
+        keyB = KeysCommand.create(keys, tenantB, Tier.FREE);
+        start = Instant.now().truncatedTo(ChronoUnit.MINUTES).minus(Duration.ofMinutes(10)).getEpochSecond();
+        long t = start * 1000;
+        String samplesA = String.join(",",
+                sample("http_requests_total", "api", "i1", t, "1"),
+                sample("http_requests_total", "api", "i1", t + 15_000, "2.5"),
+                sample("http_requests_total", "api", "i1", t + 30_000, "\"NaN\""),
+                sample("http_requests_total", "api", "i1", t + 45_000, "\"+Inf\""),
+                sample("http_requests_total", "api", "i1", t + 60_000, "5"),
+                sample("http_requests_total", "api", "i2", t + 60_000, "-0.25"),
+                sample("up", "api", "i1", t, "1"),
+                sample("up", "api", "i1", t + 60_000, "1"),
+                sample("up", "db", "i3", t + 60_000, "0"));
+        String samplesB = sample("up", "secret", "b1", t + 60_000, "1");
+        assertThat(ingest(keyA, samplesA).statusCode()).isEqualTo(202);
+        assertThat(ingest(keyB, samplesB).statusCode()).isEqualTo(202);
+        await().atMost(WAIT).untilAsserted(() -> {
+            assertThat(StoredSamples.of(infra.connectionFactory(), tenantA)).hasSize(9);
+            assertThat(StoredSamples.of(infra.connectionFactory(), tenantB)).hasSize(1);
+        });
+    }
+
+    @AfterAll
+    static void stop() {
+        if (sluice != null) {
+            sluice.close();
+        }
+    }
+
+    // ---- queries ------------------------------------------------------------------------------------------------
+
+    @Test
+    void anInstantQueryAnswersAVectorAtItsTimeWithTheLatestSampleOfEachSeries() throws Exception {
+        HttpResponse<String> r = get(keyA, "/prometheus/api/v1/query?query=up&time=" + (start + 90));
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(r.headers().firstValue("content-type")).hasValue("application/json");
+        assertThat(JSON.readTree(r.body())).isEqualTo(JSON.readTree("""
+                {"status":"success","data":{"resultType":"vector","result":[
+                  {"metric":{"__name__":"up","instance":"i1","job":"api"},"value":[%d,"1"]},
+                  {"metric":{"__name__":"up","instance":"i3","job":"db"},"value":[%d,"0"]}]}}"""
+                .formatted(start + 90, start + 90)));
+        // a time with a fraction comes back as Prometheus prints it: seconds with three decimals
+        HttpResponse<String> fraction = get(keyA, "/prometheus/api/v1/query?query=up&time=" + (start + 90) + ".25");
+        assertThat(fraction.body()).contains("\"value\":[" + (start + 90) + ".250,\"1\"]");
+    }
+
+    @Test
+    void aRangeQueryAnswersAMatrixWithValuesAsPrometheusPrintsThem() throws Exception {
+        HttpResponse<String> r = post(keyA, "/prometheus/api/v1/query_range", "query="
+                + enc("http_requests_total{instance=\"i2\"}") + "&start=" + start + "&end=" + (start + 60) + "&step=30s");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(JSON.readTree(r.body())).isEqualTo(JSON.readTree("""
+                {"status":"success","data":{"resultType":"matrix","result":[
+                  {"metric":{"__name__":"http_requests_total","instance":"i2","job":"api"},
+                   "values":[[%d,"-0.25"]]}]}}""".formatted(start + 60)));
+        // fractional seconds, RFC 3339 and a float step mean the same as whole seconds
+        HttpResponse<String> same = get(keyA, "/prometheus/api/v1/query_range?query="
+                + enc("http_requests_total{instance=\"i2\"}") + "&start=" + enc(Instant.ofEpochSecond(start).toString())
+                + "&end=" + (start + 60) + ".000&step=30.0");
+        assertThat(JSON.readTree(same.body())).isEqualTo(JSON.readTree(r.body()));
+    }
+
+    @Test
+    void eachTenantSeesOnlyItsOwnSeries() throws Exception {
+        JsonNode seriesA = JSON.readTree(get(keyA, "/prometheus/api/v1/series?match[]=up").body());
+        assertThat(seriesA.toString()).contains("\"i1\"", "\"i3\"").doesNotContain("secret", "b1");
+        JsonNode seriesB = JSON.readTree(get(keyB, "/prometheus/api/v1/series?match%5B%5D=up").body());
+        assertThat(seriesB).isEqualTo(JSON.readTree("""
+                {"status":"success","data":[{"__name__":"up","instance":"b1","job":"secret"}]}"""));
+        assertThat(JSON.readTree(get(keyA, "/prometheus/api/v1/labels").body())).isEqualTo(JSON.readTree("""
+                {"status":"success","data":["__name__","instance","job"]}"""));
+        assertThat(JSON.readTree(get(keyB, "/prometheus/api/v1/label/job/values").body())).isEqualTo(JSON.readTree("""
+                {"status":"success","data":["secret"]}"""));
+        assertThat(JSON.readTree(get(keyA, "/prometheus/api/v1/label/__name__/values").body())).isEqualTo(
+                JSON.readTree("""
+                        {"status":"success","data":["http_requests_total","up"]}"""));
+        assertThat(JSON.readTree(get(keyB, "/prometheus/api/v1/query?query=up&time=" + (start + 60)).body())
+                .at("/data/result").size()).isEqualTo(1);
+        assertThat(JSON.readTree(get(keyA, "/prometheus/api/v1/labels?match[]=" + enc("{job=\"db\"}")).body()))
+                .isEqualTo(JSON.readTree("""
+                        {"status":"success","data":["__name__","instance","job"]}"""));
+        assertThat(JSON.readTree(get(keyA, "/prometheus/api/v1/metadata").body())).isEqualTo(JSON.readTree("""
+                {"status":"success","data":{}}"""));
+    }
+
+    // ---- errors -------------------------------------------------------------------------------------------------
+
+    @Test
+    void anExpressionThatDoesNotParseIsBadData() throws Exception {
+        HttpResponse<String> r = post(keyA, "/prometheus/api/v1/query", "query=" + enc("up{job=") + "&time=" + start);
+        assertError(r, 400, "bad_data");
+    }
+
+    @Test
+    void anUnsupportedFunctionIsBadDataNamingIt() throws Exception {
+        HttpResponse<String> r = get(keyA, "/prometheus/api/v1/query?query="
+                + enc("double_exponential_smoothing(up[5m], 0.5, 0.5)"));
+        assertError(r, 400, "bad_data");
+        assertThat(JSON.readTree(r.body()).get("error").asText())
+                .contains("unsupported", "double_exponential_smoothing");
+    }
+
+    @Test
+    void aSelectorThatWouldSelectEverythingIsBadData() throws Exception {
+        assertError(get(keyA, "/prometheus/api/v1/series?match[]=" + enc("{job=~\".*\"}")), 400, "bad_data");
+        HttpResponse<String> r = get(keyA, "/prometheus/api/v1/query?query=" + enc("{job=~\".*\"}"));
+        assertError(r, 400, "bad_data");
+        assertThat(r.body()).contains("vector selector must contain at least one non-empty matcher");
+    }
+
+    @Test
+    void moreSeriesThanQueryMaxSeriesIs422Execution() throws Exception {
+        // tenant A has 4 series, query.max-series is 3
+        HttpResponse<String> r = get(keyA, "/prometheus/api/v1/query?query=" + enc("{__name__=~\".+\"}")
+                + "&time=" + (start + 60));
+        assertError(r, 422, "execution");
+        assertThat(r.body()).contains("query.max-series");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "/prometheus/api/v1/query_range?query=up&start=100&end=50&step=15",
+        "/prometheus/api/v1/query_range?query=up&start=100&end=150&step=0",
+        "/prometheus/api/v1/query_range?query=up&start=100&end=150&step=-1s",
+        "/prometheus/api/v1/query_range?query=up&start=100&end=150",
+        "/prometheus/api/v1/query_range?query=up&start=yesterday&end=150&step=15",
+        "/prometheus/api/v1/query_range?query=up&start=100&end=150&step=15x",
+        "/prometheus/api/v1/query?time=100",
+        "/prometheus/api/v1/query?query=up&time=1e400x",
+        "/prometheus/api/v1/series",
+        "/prometheus/api/v1/label/bad-name/values",
+    })
+    void badParametersAreBadData(String path) throws Exception {
+        assertError(get(keyA, path), 400, "bad_data");
+    }
+
+    @Test
+    void withoutAKeyIs401AndBasicAuthWithTheKeyAsPasswordWorks() throws Exception {
+        HttpResponse<String> none = http.send(HttpRequest.newBuilder(uri("/prometheus/api/v1/query?query=up")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(none.statusCode()).isEqualTo(401);
+        HttpResponse<String> wrong = send(HttpRequest.newBuilder(uri("/prometheus/api/v1/labels"))
+                .header("Authorization", basic("grafana", "not-a-key")).build());
+        assertThat(wrong.statusCode()).isEqualTo(401);
+        HttpResponse<String> ok = send(HttpRequest.newBuilder(uri("/prometheus/api/v1/label/job/values"))
+                .header("Authorization", basic("grafana", keyB)).build());
+        assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+        assertThat(JSON.readTree(ok.body()).get("data").toString()).isEqualTo("[\"secret\"]");
+        String metrics = send(HttpRequest.newBuilder(uri("/metrics")).build()).body();
+        assertThat(metrics).contains("route=\"/prometheus/api/v1/query\"").containsPattern(
+                "sluice_http_server_requests_seconds_count\\{[^}]*route=\"/prometheus/api/v1/query\"[^}]*status=\"401\"");
+    }
+
+    // ---- Grafana's requests -------------------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @ValueSource(strings = {"save-and-test-buildinfo", "save-and-test-query", "panel-query-range",
+        "variable-label-values", "variable-label-values-match", "variable-series"})
+    void grafanasRequestsGetTheAnswersGrafanaParses(String exchange) throws Exception {
+        Map<String, String> values = Map.of("${BASIC}", basic("grafana", keyA).substring("Basic ".length()),
+                "${START_15}", Long.toString(start + 15), "${START_30}", Long.toString(start + 30),
+                "${START_45}", Long.toString(start + 45), "${START}", Long.toString(start),
+                "${END}", Long.toString(start + 60));
+        String request = fill(resource(exchange + ".http"), values);
+        int headerEnd = request.indexOf("\n\n");
+        String[] head = request.substring(0, headerEnd).split("\n");
+        String body = request.substring(headerEnd + 2);
+        String[] line = head[0].split(" ");
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri(line[1]))
+                .method(line[0], body.isEmpty() ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofString(body));
+        for (int i = 1; i < head.length; i++) {
+            String name = head[i].substring(0, head[i].indexOf(':'));
+            if (!name.equalsIgnoreCase("Accept-Encoding")) { // the JDK client would not decompress
+                b.header(name, head[i].substring(head[i].indexOf(':') + 1).trim());
+            }
+        }
+        HttpResponse<String> r = send(b.build());
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(r.headers().firstValue("content-type")).hasValue("application/json");
+        JsonNode expected = JSON.readTree(fill(resource(exchange + ".json"), values));
+        JsonNode actual = JSON.readTree(r.body());
+        if (exchange.equals("save-and-test-buildinfo")) {
+            // Grafana: no "features" means Prometheus (not Mimir); the version is a semantic version >= 2.24
+            assertThat(actual.at("/data/features").isMissingNode()).isTrue();
+            assertThat(actual.at("/data/version").asText()).matches("2\\.(2[4-9]|[3-9][0-9])\\.[0-9]+");
+            assertThat(actual.at("/data/revision").asText()).startsWith("sluice-");
+            assertContains(expected, actual, "");
+        } else {
+            assertThat(actual).isEqualTo(expected);
+        }
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------------------------
+
+    /** Every field of {@code expected} is in {@code actual} with the same value. */
+    private static void assertContains(JsonNode expected, JsonNode actual, String at) {
+        if (!expected.isObject()) {
+            assertThat(actual).as(at).isEqualTo(expected);
+            return;
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = expected.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> field = it.next();
+            assertThat(actual.has(field.getKey())).as(at + "/" + field.getKey()).isTrue();
+            assertContains(field.getValue(), actual.get(field.getKey()), at + "/" + field.getKey());
+        }
+    }
+
+    private static void assertError(HttpResponse<String> r, int status, String errorType) throws IOException {
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(status);
+        JsonNode body = JSON.readTree(r.body());
+        assertThat(body.get("status").asText()).isEqualTo("error");
+        assertThat(body.get("errorType").asText()).as(r.body()).isEqualTo(errorType);
+        assertThat(body.get("error").asText()).isNotBlank();
+    }
+
+    private static String sample(String name, String job, String instance, long ms, String value) {
+        return "{\"name\":\"" + name + "\",\"labels\":{\"job\":\"" + job + "\",\"instance\":\"" + instance
+                + "\"},\"timestamp\":" + ms + ",\"value\":" + value + "}";
+    }
+
+    private static HttpResponse<String> ingest(String key, String samples) throws Exception {
+        return send(HttpRequest.newBuilder(uri("/api/v1/ingest/metrics")).header("Authorization", "Bearer " + key)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"samples\":[" + samples + "]}")).build());
+    }
+
+    private static HttpResponse<String> get(String key, String path) throws Exception {
+        return send(HttpRequest.newBuilder(uri(path)).header("Authorization", "Bearer " + key).build());
+    }
+
+    private static HttpResponse<String> post(String key, String path, String form) throws Exception {
+        return send(HttpRequest.newBuilder(uri(path)).header("Authorization", "Bearer " + key)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .POST(HttpRequest.BodyPublishers.ofString(form)).build());
+    }
+
+    private static HttpResponse<String> send(HttpRequest request) throws Exception {
+        return http.send(request, HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + port + path);
+    }
+
+    private static String enc(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8);
+    }
+
+    private static String basic(String user, String password) {
+        return "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static String resource(String name) throws IOException {
+        try (InputStream in = PrometheusApiTest.class.getResourceAsStream("/prometheus/grafana/" + name)) {
+            assertThat(in).as(name).isNotNull();
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8).replace("\r\n", "\n");
+        }
+    }
+
+    private static String fill(String template, Map<String, String> values) {
+        String out = template;
+        // longer names first: ${START_15} before ${START}
+        for (String name : values.keySet().stream().sorted((a, b) -> b.length() - a.length()).toList()) {
+            out = out.replace(name, values.get(name));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,71 @@
+package io.sluice.gateway.prometheus;
+
+import io.sluice.storage.promql.PromqlException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Times, durations and values read and written as Prometheus reads and writes them. */
+class PrometheusFormatTest {
+
+    @ParameterizedTest
+    @CsvSource({"1.5,1.5", "1,1", "-0.25,-0.25", "1e21,1000000000000000000000", "1e-7,0.0000001",
+        "123456.789,123456.789", "0.1,0.1"})
+    void valuesAreGosShortestDecimalWithoutExponent(double value, String printed) {
+        assertThat(PrometheusJson.value(value)).isEqualTo(printed);
+    }
+
+    @Test
+    void theLargestDoubleIsAllItsDigits() {
+        assertThat(PrometheusJson.value(Double.MAX_VALUE)).isEqualTo("17976931348623157" + "0".repeat(292));
+        assertThat(PrometheusJson.value(Double.MIN_NORMAL)).isEqualTo("0." + "0".repeat(307) + "22250738585072014");
+    }
+
+    @Test
+    void specialValuesAreSpelledAsPrometheusSpellsThem() {
+        assertThat(PrometheusJson.value(Double.NaN)).isEqualTo("NaN");
+        assertThat(PrometheusJson.value(Double.longBitsToDouble(0x7ff0000000000002L))).isEqualTo("NaN");
+        assertThat(PrometheusJson.value(Double.POSITIVE_INFINITY)).isEqualTo("+Inf");
+        assertThat(PrometheusJson.value(Double.NEGATIVE_INFINITY)).isEqualTo("-Inf");
+        assertThat(PrometheusJson.value(0.0)).isEqualTo("0");
+        assertThat(PrometheusJson.value(-0.0)).isEqualTo("-0");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1700000000000,1700000000", "1700000000500,1700000000.500", "1700000000005,1700000000.005",
+        "1700000000050,1700000000.050", "-1500,-1.500", "0,0"})
+    void timesAreSecondsWithMillisecondsAsPrometheusPrintsThem(long ms, String printed) {
+        assertThat(PrometheusJson.seconds(ms)).isEqualTo(printed);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1700000000,1700000000000", "1700000000.123,1700000000123", "1700000000.0005,1700000000000",
+        "2023-11-14T22:13:20Z,1700000000000", "2023-11-14T23:13:20.5+01:00,1700000000500", "-1.5,-1500"})
+    void timesAreUnixSecondsOrRfc3339(String text, long ms) {
+        assertThat(PrometheusParams.parseTime("time", text)).isEqualTo(ms);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"15s,15000", "1m,60000", "1h30m,5400000", "1d,86400000", "1w,604800000", "1y,31536000000",
+        "500ms,500", "2m30s100ms,150100", "15,15000", "0.5,500", "0,0"})
+    void durationsArePrometheusDurationsOrSeconds(String text, long ms) {
+        assertThat(PrometheusParams.parseDuration("step", text)).isEqualTo(ms);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", "1x", "m", "1m1h", "1.5m", "abc", "NaN"})
+    void anythingElseIsBadDataNamingTheParameter(String text) {
+        assertThatThrownBy(() -> PrometheusParams.parseDuration("step", text))
+                .isInstanceOfSatisfying(PromqlException.class, e -> {
+                    assertThat(e.errorType()).isEqualTo(PromqlException.ErrorType.BAD_DATA);
+                    assertThat(e.getMessage()).startsWith("invalid parameter \"step\": cannot parse");
+                });
+        assertThatThrownBy(() -> PrometheusParams.parseTime("start", text + "x"))
+                .isInstanceOfSatisfying(PromqlException.class, e -> assertThat(e.getMessage())
+                        .isEqualTo("invalid parameter \"start\": cannot parse \"" + text + "x\" to a valid timestamp"));
+    }
+}
