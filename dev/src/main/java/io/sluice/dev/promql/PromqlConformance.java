@@ -1,6 +1,7 @@
 package io.sluice.dev.promql;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.sluice.config.QueryConfig;
 import io.sluice.config.SluiceConfig;
 import io.sluice.dev.promql.ConformanceRunner.FileReport;
@@ -19,7 +20,8 @@ import java.util.TreeMap;
 /**
  * The conformance run over Sluice's real parts: script data stored by {@link ConformanceStorage} (real Kafka, a real
  * storage writer, PostgreSQL), evals by a {@link PromqlEngine} over the stored samples ({@link StoredSampleSource}
- * on a {@link QueryRepository}, as the Prometheus API builds it), within the runner's own query limits
+ * on a {@link QueryRepository}): what {@code Queries.promql()} builds for the Prometheus API, built here so that
+ * the runner can see the selectors the engine reads (its native-histogram rule), with the runner's own query limits
  * ({@link #limits}).
  */
 public final class PromqlConformance implements AutoCloseable {
@@ -52,7 +54,9 @@ public final class PromqlConformance implements AutoCloseable {
     public static PromqlConformance start(SluiceConfig config, MeterRegistry registry) {
         ConformanceStorage storage = ConformanceStorage.start(ConformanceStorage.configure(config), registry);
         QueryConfig limits = limits(config.query());
-        PostgresCalls calls = new PostgresCalls(storage.connections(), config.postgres().callTimeout(), registry);
+        // its own registry: the writer's PostgresCalls already registered the reachability gauge in the process's
+        PostgresCalls calls = new PostgresCalls(storage.connections(), config.postgres().callTimeout(),
+                new SimpleMeterRegistry());
         StoredSampleSource source = new StoredSampleSource(new QueryRepository(calls, limits.statementTimeout()),
                 limits.maxSeries());
         return new PromqlConformance(storage, source, limits);

@@ -30,7 +30,9 @@ public record Script(String name, List<Command> commands, List<ScriptError> erro
     }
 
     /**
-     * {@code load <interval>}: series with a point every interval from t=0.
+     * {@code load <interval>}: series with a point every interval from t=0. A series given twice in one block has
+     * the values of its last line (the earlier line is dropped, as Prometheus' test runner does); several blocks add
+     * up.
      *
      * @param nativeHistograms the block was {@code load_with_nhcb}
      */

@@ -128,11 +128,13 @@ public final class ScriptParser {
             throw new ParseException(line, "expected 'load <interval>': " + lines[from]);
         }
         long interval = duration(m.group(2), line);
-        List<LoadedSeries> series = new ArrayList<>();
+        // a later line for the same series replaces the earlier one within a block (as promqltest keeps them by labels)
+        java.util.Map<SortedMap<String, String>, LoadedSeries> series = new java.util.LinkedHashMap<>();
         for (int i = from + 1; i < to; i++) {
             SeriesLine parsed = seriesLine(lines[i], i + 1);
             if (parsed.histogram) {
-                series.add(new LoadedSeries(i + 1, parsed.labels, new long[0], new double[0], true));
+                series.remove(parsed.labels);
+                series.put(parsed.labels, new LoadedSeries(i + 1, parsed.labels, new long[0], new double[0], true));
                 continue;
             }
             List<Double> values = parsed.values;
@@ -150,9 +152,10 @@ public final class ScriptParser {
                     k++;
                 }
             }
-            series.add(new LoadedSeries(i + 1, parsed.labels, ts, vs, false));
+            series.remove(parsed.labels);
+            series.put(parsed.labels, new LoadedSeries(i + 1, parsed.labels, ts, vs, false));
         }
-        return new Load(line, interval, series, m.group(1) != null);
+        return new Load(line, interval, new ArrayList<>(series.values()), m.group(1) != null);
     }
 
     private static Eval eval(String[] lines, int from, int to) {

@@ -115,6 +115,22 @@ class ScriptParserTest {
         assertThat(((Load) script.commands().get(1)).nativeHistograms()).isTrue();
     }
 
+    /** aggregators.test gives data{test="inf3",point="d"} twice; Prometheus keeps the last line (avg is then NaN). */
+    @Test
+    void aSeriesGivenTwiceInOneBlockKeepsItsLastLine() {
+        Script script = ScriptParser.parse("t", """
+                load 10s
+                  data{point="d"} Inf
+                  data{point="c"} 1
+                  data{point="d"} -Inf 2
+                """);
+        List<LoadedSeries> series = ((Load) script.commands().get(0)).series();
+        assertThat(series).hasSize(2);
+        assertThat(series.get(0).labels()).containsEntry("point", "c");
+        assertThat(series.get(1).line()).isEqualTo(4);
+        assertThat(series.get(1).values()).containsExactly(Double.NEGATIVE_INFINITY, 2.0);
+    }
+
     @Test
     void evalInstantWithSeriesScalarStringAndEmptyResults() {
         Script script = ScriptParser.parse("t", """
