@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.spi.Connection;
+import io.sluice.config.KafkaConfig;
 import io.sluice.config.SluiceConfig;
 import io.sluice.config.WriterConfig;
 import io.sluice.dev.promql.Script.LoadedSeries;
@@ -62,9 +63,17 @@ public final class ConformanceStorage implements AutoCloseable {
         this.pool = pool;
     }
 
-    /** {@code config} with the writer retention of {@link #RETENTION}. */
+    /**
+     * {@code config} with the writer retention of {@link #RETENTION}, and topics and a writer consumer group of this
+     * run's own (prefix and client id {@code sluice-promql-<random>}): a writer of another process on the same Kafka
+     * and PostgreSQL, with the usual retention, would otherwise share the partitions and skip 1970's samples.
+     */
     public static SluiceConfig configure(SluiceConfig config) {
         WriterConfig w = config.writer();
+        KafkaConfig k = config.kafka();
+        String own = "sluice-promql-" + Long.toHexString(System.nanoTime());
+        config = config.withKafka(new KafkaConfig(k.bootstrapServers(), own, k.requestTimeout(), own + ".",
+                k.partitions(), k.replicationFactor(), k.adminTimeout()));
         return config.withWriter(new WriterConfig(w.maxBatchRecords(), w.maxBatchBytes(), w.maxBatchWait(), RETENTION,
                 RETENTION, RETENTION, w.partitionsAhead(), w.chunkMaxSamples(), w.compactionInterval(),
                 w.compactionDelay(), w.compactionLookback(), w.compactionBatch(), w.compactionTransactionSamples(),
