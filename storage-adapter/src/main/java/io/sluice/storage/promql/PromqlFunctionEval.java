@@ -458,6 +458,24 @@ final class PromqlFunctionEval {
                 param = scalar(ev, args.get(1), t);
             }
         }
+        if (name.equals("double_exponential_smoothing")) {
+            double sf = scalar(ev, args.get(1), t);
+            double tf = scalar(ev, args.get(2), t);
+            if (!(sf > 0 && sf < 1)) {
+                throw PromqlEvaluator.execution("invalid smoothing factor. Expected: 0 < sf < 1, got: " + sf);
+            }
+            if (!(tf > 0 && tf < 1)) {
+                throw PromqlEvaluator.execution("invalid trend factor. Expected: 0 < tf < 1, got: " + tf);
+            }
+            List<Sample> out = new ArrayList<>();
+            for (Points p : m.series()) {
+                if (p.size() >= 2) {
+                    out.add(new Sample(Values.withoutName(p.labels()),
+                            PromqlRangeFunctions.doubleExponentialSmoothing(p.vs(), sf, tf), t));
+                }
+            }
+            return new VectorV(out);
+        }
         if (name.equals("absent_over_time")) {
             return m.series().isEmpty() ? new VectorV(List.of(new Sample(absentLabels(args.get(0)), 1, t)))
                     : new VectorV(List.of());

@@ -75,7 +75,7 @@ final class PromqlFunctions {
             add(false, f, V, 0, V);
         }
         add(false, "histogram_fraction", V, 0, S, S, V);
-        add(false, "double_exponential_smoothing", V, 0, M, S, S);
+        add(true, "double_exponential_smoothing", V, 0, M, S, S);
         add(true, "label_join", V, -1, V, STR, STR, STR);
         add(true, "label_replace", V, 0, V, STR, STR, STR, STR);
         add(true, "pi", S, 0);

@@ -206,6 +206,23 @@ final class PromqlRangeFunctions {
         return result * factor;
     }
 
+    /** Holt's linear smoothing: the smoothed value after the last point, with smoothing and trend factors. */
+    static double doubleExponentialSmoothing(double[] v, double sf, double tf) {
+        double s0 = 0;
+        double s1 = v[0];
+        double b = v[1] - v[0];
+        for (int i = 1; i < v.length; i++) {
+            double x = sf * v[i];
+            if (i > 1) {
+                b = tf * (s1 - s0) + (1 - tf) * b;
+            }
+            double y = (1 - sf) * (s1 + b);
+            s0 = s1;
+            s1 = x + y;
+        }
+        return s1;
+    }
+
     /** Least-squares line through the points, x in seconds from {@code interceptMs}: {slope, intercept}. */
     static double[] regression(Points p, long interceptMs) {
         double n = 0;

@@ -69,6 +69,9 @@ class PromqlEngineTest {
         s.add(series("dip_bucket{le=\"+Inf\"}", 0, 20));
         s.add(series("noinf_bucket{le=\"1\"}", 0, 5));
         s.add(series("noinf_bucket{le=\"2\"}", 0, 10));
+        s.add(series("ver{v=\"10\"}", 0, 1));
+        s.add(series("ver{v=\"9a\"}", 0, 2));
+        s.add(series("ver{v=\"9\"}", 0, 3));
         return s;
     }
 
@@ -209,6 +212,110 @@ class PromqlEngineTest {
                 at(0, "vector(scalar(totals))", s("{}", Double.NaN)));
     }
 
+    static Stream<Arguments> beyondTheCoreSubset() {
+        return Stream.of(
+                // over_time: 4 1 3 2 at 0 60 120 180; (-60, 180] holds all four
+                at(180, "changes(over_time[4m])", s("{job=\"g\"}", 3)),
+                at(180, "resets(over_time[4m])", s("{job=\"g\"}", 2)),
+                at(240, "resets(resets_total[5m])", s("{job=\"b\"}", 1)),
+                // mean 2.5, squared deviations 2.25 2.25 0.25 0.25
+                at(180, "stdvar_over_time(over_time[4m])", s("{job=\"g\"}", 1.25)),
+                at(180, "stddev_over_time(over_time[4m])", s("{job=\"g\"}", Math.sqrt(1.25))),
+                at(180, "first_over_time(over_time[4m])", s("over_time{job=\"g\"}", 4)),
+                at(180, "ts_of_max_over_time(over_time[4m])", s("{job=\"g\"}", 0)),
+                at(180, "ts_of_min_over_time(over_time[4m])", s("{job=\"g\"}", 60)),
+                at(180, "ts_of_last_over_time(over_time[4m])", s("{job=\"g\"}", 180)),
+                // median 2.5; deviations 1.5 1.5 0.5 0.5; their median 1
+                at(180, "mad_over_time(over_time[4m])", s("{job=\"g\"}", 1)),
+                // (90, 150] holds only the staleness marker at 120
+                at(150, "present_over_time(gauge[1m])"),
+                at(60, "present_over_time(gauge[1m])", s("{job=\"s\"}", 1)),
+                // reqs_total grows 1/s: slope 1, and 240 + 60 * 1 a minute after 240 s
+                at(240, "deriv(reqs_total[4m])", s("{job=\"a\"}", 1)),
+                at(240, "predict_linear(reqs_total[4m], 60)", s("{job=\"a\"}", 300)),
+                at(240, "absent(nonexistent{job=\"x\"})", s("{job=\"x\"}", 1)),
+                at(240, "absent(cpu)"),
+                // only equality matchers make labels
+                at(240, "absent_over_time(nonexistent{job=\"x\",a=~\"b\"}[5m])", s("{job=\"x\"}", 1)),
+                at(240, "absent_over_time(reqs_total[5m])"),
+                // the selected sample's own time for a selector, the evaluation time otherwise
+                at(100, "timestamp(gauge)", s("{job=\"s\"}", 60)),
+                at(100, "timestamp(abs(gauge))", s("{job=\"s\"}", 100)),
+                at(0, "sgn(-errs)", s("{code=\"500\",job=\"a\"}", -1), s("{code=\"500\",job=\"b\"}", -1)),
+                at(0, "exp(errs{job=\"a\"} * 0)", s("{code=\"500\",job=\"a\"}", 1)),
+                at(0, "ln(errs{job=\"a\"})", s("{code=\"500\",job=\"a\"}", Math.log(3))),
+                at(0, "log2(cpu{host=\"b\",mode=\"user\"})", s("{host=\"b\",mode=\"user\"}", 2)),
+                at(0, "log10(cpu{host=\"b\",mode=\"user\"} * 25)", s("{host=\"b\",mode=\"user\"}", 2)),
+                at(0, "sqrt(cpu{host=\"b\",mode=\"user\"})", s("{host=\"b\",mode=\"user\"}", 2)),
+                // 7200 s is 02:00; 1970-01-01 was a Thursday; February 1970 had 28 days
+                at(0, "hour(vector(7200))", s("{}", 2)),
+                at(0, "day_of_week(vector(0))", s("{}", 4)),
+                at(0, "days_in_month(vector(86400 * 31))", s("{}", 28)),
+                at(150, "minute()", s("{}", 2)),
+                at(0, "year()", s("{}", 1970)),
+                at(0, "label_replace(errs, \"dst\", \"x-$1\", \"job\", \"(.*)\")",
+                        s("errs{code=\"500\",dst=\"x-a\",job=\"a\"}", 3),
+                        s("errs{code=\"500\",dst=\"x-b\",job=\"b\"}", 4)),
+                // an empty replacement deletes the label
+                at(0, "label_replace(errs, \"job\", \"\", \"job\", \"a\")", s("errs{code=\"500\"}", 3),
+                        s("errs{code=\"500\",job=\"b\"}", 4)),
+                // as Go's Expand: $1x names group "1x" (empty), ${1}x is group 1 then x
+                at(0, "label_replace(errs{job=\"a\"}, \"d\", \"$1x\", \"job\", \"(.*)\")",
+                        s("errs{code=\"500\",job=\"a\"}", 3)),
+                at(0, "label_replace(errs{job=\"a\"}, \"d\", \"${1}x\", \"job\", \"(.*)\")",
+                        s("errs{code=\"500\",d=\"ax\",job=\"a\"}", 3)),
+                at(0, "label_join(cpu{host=\"a\",mode=\"idle\"}, \"hm\", \"/\", \"host\", \"mode\")",
+                        s("cpu{hm=\"a/idle\",host=\"a\",mode=\"idle\"}", 1)),
+                // @ pins the evaluation time of a selector
+                at(240, "reqs_total @ 120", s("reqs_total{job=\"a\"}", 120)),
+                at(0, "rate(reqs_total[2m] @ 240)", s("{job=\"a\"}", 1)),
+                at(240, "reqs_total @ 180 offset 1m", s("reqs_total{job=\"a\"}", 120)),
+                // subqueries: steps aligned to the step inside (t - range, t]: 120 180 240
+                at(240, "max_over_time(reqs_total[3m:1m])", s("{job=\"a\"}", 240)),
+                at(240, "count_over_time(reqs_total[3m:1m])", s("{job=\"a\"}", 3)),
+                // 60 120 180 240 300
+                at(300, "sum_over_time(vector(1)[5m:1m])", s("{}", 5)),
+                // rate at 120 and at 240, both 1
+                at(240, "min_over_time(rate(reqs_total[2m])[4m:2m])", s("{job=\"a\"}", 1)),
+                at(1, "vector(min_of(2, time()))", s("{}", 1)),
+                // 4 1 3 2, sf = tf = 0.5: s = 4, b = -3; then s = 0.5 + 0.5 * (4 - 3) = 1; b = 0.5 * (1 - 4) + 0.5 * -3
+                // = -3, s = 1.5 + 0.5 * (1 - 3) = 0.5; b = 0.5 * (0.5 - 1) + 0.5 * -3 = -1.75,
+                // s = 1 + 0.5 * (0.5 - 1.75) = 0.375
+                at(180, "double_exponential_smoothing(over_time[4m], 0.5, 0.5)", s("{job=\"g\"}", 0.375)),
+                at(1, "vector(max_of(2, time()))", s("{}", 2)));
+    }
+
+    @ParameterizedTest(name = "{0} at {1} ms")
+    @MethodSource("beyondTheCoreSubset")
+    void beyondTheCoreSubset(String expr, long timeMs, List<S> expected) {
+        instantVector(expr, timeMs, expected);
+    }
+
+    @Test
+    void sortFunctionsOrderTheAnswer() {
+        PromqlResult.Vector asc = (PromqlResult.Vector) engine.instant("t", "sort(-cpu)", 0).block();
+        assertThat(asc.samples()).extracting(x -> x.value()).containsExactly(-4.0, -3.0, -2.0, -1.0);
+        // natural order: 9 < 9a < 10
+        PromqlResult.Vector byLabel = (PromqlResult.Vector) engine.instant("t", "sort_by_label(ver, \"v\")", 0)
+                .block();
+        assertThat(byLabel.samples()).extracting(x -> x.labels().get("v")).containsExactly("9", "9a", "10");
+        PromqlResult.Vector byLabelDesc = (PromqlResult.Vector) engine.instant("t",
+                "sort_by_label_desc(ver, \"v\")", 0).block();
+        assertThat(byLabelDesc.samples()).extracting(x -> x.labels().get("v")).containsExactly("10", "9a", "9");
+    }
+
+    @Test
+    void queryTimeFunctionsAndAtStartEnd() {
+        // end - start = 120, step 60
+        PromqlResult r = engine.range("t", "end() - start() + step()", 60_000, 180_000, 60_000).block();
+        assertThat(r).isEqualTo(new PromqlResult.Matrix(List.of(new Series(labels("{}"),
+                new long[] {60_000, 120_000, 180_000}, new double[] {180, 180, 180}))));
+        PromqlResult end = engine.range("t", "reqs_total @ end()", 0, 240_000, 120_000).block();
+        assertThat(end).isEqualTo(new PromqlResult.Matrix(List.of(new Series(labels("reqs_total{job=\"a\"}"),
+                new long[] {0, 120_000, 240_000}, new double[] {240, 240, 240}))));
+        assertThat(engine.instant("t", "range() + step()", 5_000).block()).isEqualTo(new PromqlResult.Scalar(5_000, 0));
+    }
+
     @ParameterizedTest(name = "{0} at {1} ms")
     @MethodSource("instantVectors")
     void instantVector(String expr, long timeMs, List<S> expected) {
@@ -322,6 +429,9 @@ class PromqlEngineTest {
         assertThatThrownBy(() -> engine.instant("t", "errs{job=\"a\"} + on() totals{job=\"a\"} "
                 + "+ on() group_left totals", 0).block())
                 .isInstanceOf(PromqlException.class).hasMessageStartingWith("found duplicate series");
+        assertThatThrownBy(() -> engine.instant("t", "double_exponential_smoothing(over_time[4m], 1, 0.5)", 180_000)
+                .block()).isInstanceOf(PromqlException.class)
+                .hasMessage("invalid smoothing factor. Expected: 0 < sf < 1, got: 1.0");
         assertThatThrownBy(() -> engine.instant("t", "abs({__name__=~\"errs|errs_copy\",job=\"a\"})", 0).block())
                 .isInstanceOf(PromqlException.class)
                 .hasMessage("vector cannot contain metrics with the same labelset");

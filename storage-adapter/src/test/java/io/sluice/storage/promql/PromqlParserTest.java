@@ -171,7 +171,7 @@ class PromqlParserTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', quoteCharacter = '§', value = {
-            "double_exponential_smoothing(foo[5m], 0.5, 0.5)|function double_exponential_smoothing",
+            "info(foo)|function info",
             "histogram_fraction(0, 1, foo)|function histogram_fraction",
             "histogram_count(foo)|function histogram_count",
             "limitk(2, foo)|aggregation limitk",
