@@ -304,9 +304,12 @@ public final class PrometheusRoutes {
             unavailable(exchange, "timeout", "the query ran longer than query.statement-timeout; narrow it");
         } else if (e instanceof RequestTimeout t) {
             unavailable(exchange, "timeout", t.getMessage());
+        } else if (PostgresCalls.isUnavailable(e) && isDeadline(e)) {
+            unavailable(exchange, "timeout", "PostgreSQL did not answer within the query's deadline "
+                    + "(query.statement-timeout + postgres.call-timeout); retry later");
         } else if (PostgresCalls.isUnavailable(e)) {
-            unavailable(exchange, PostgresCalls.isUnreachable(e) && isDeadline(e) ? "timeout" : "unavailable",
-                    "the query cannot be answered right now (" + e.getMessage() + "); retry later");
+            unavailable(exchange, "unavailable", (PostgresCalls.isUnreachable(e) ? "PostgreSQL cannot be reached"
+                    : "PostgreSQL refused the query for now") + "; retry later");
         } else {
             log.error("{} {} failed", exchange.method(), exchange.path(), e);
             error(exchange, HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal", "internal error");

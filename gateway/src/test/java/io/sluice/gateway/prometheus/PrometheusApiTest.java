@@ -133,6 +133,25 @@ class PrometheusApiTest {
     }
 
     @Test
+    void expressionsOverStoredSamplesAreEvaluated() throws Exception {
+        HttpResponse<String> r = post(keyA, "/prometheus/api/v1/query", "query="
+                + enc("sum by (job) (http_requests_total)") + "&time=" + (start + 60));
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(JSON.readTree(r.body())).isEqualTo(JSON.readTree("""
+                {"status":"success","data":{"resultType":"vector","result":[
+                  {"metric":{"job":"api"},"value":[%d,"4.75"]}]}}""".formatted(start + 60)));
+        HttpResponse<String> range = get(keyA, "/prometheus/api/v1/query_range?query="
+                + enc("count_over_time(up{job=\"api\"}[2m])") + "&start=" + (start + 30) + "&end=" + (start + 90)
+                + "&step=30");
+        assertThat(range.statusCode()).as(range.body()).isEqualTo(200);
+        // samples at start and start+60 s; windows (t-2m, t]: one at start+30 s, both at start+60 s and start+90 s
+        assertThat(JSON.readTree(range.body())).isEqualTo(JSON.readTree("""
+                {"status":"success","data":{"resultType":"matrix","result":[
+                  {"metric":{"instance":"i1","job":"api"},"values":[[%d,"1"],[%d,"2"],[%d,"2"]]}]}}"""
+                .formatted(start + 30, start + 60, start + 90)));
+    }
+
+    @Test
     void eachTenantSeesOnlyItsOwnSeries() throws Exception {
         JsonNode seriesA = JSON.readTree(get(keyA, "/prometheus/api/v1/series?match[]=up").body());
         assertThat(seriesA.toString()).contains("\"i1\"", "\"i3\"").doesNotContain("secret", "b1");
