@@ -120,11 +120,13 @@ public final class ConformanceRunner {
         String tenant = newTenant();
         List<LoadedSeries> pending = new ArrayList<>();
         List<SortedMap<String, String>> histograms = new ArrayList<>();
+        String loadError = null; // why this tenant's data could not be stored: its evals fail
         for (Command command : script.commands()) {
             if (command instanceof Clear) {
                 tenant = newTenant();
                 pending.clear();
                 histograms.clear();
+                loadError = null;
             } else if (command instanceof Load load) {
                 for (LoadedSeries s : load.series()) {
                     if (s.histogram()) {
@@ -142,9 +144,17 @@ public final class ConformanceRunner {
                 }
             } else {
                 Eval eval = (Eval) command;
-                if (!pending.isEmpty()) {
-                    store.load(tenant, List.copyOf(pending));
+                if (!pending.isEmpty() && loadError == null) {
+                    try {
+                        store.load(tenant, List.copyOf(pending));
+                    } catch (RuntimeException e) {
+                        loadError = "the data before line " + eval.line() + " could not be stored: " + e.getMessage();
+                    }
                     pending.clear();
+                }
+                if (loadError != null) {
+                    failures.add(failure(eval, loadError));
+                    continue;
                 }
                 if (eval.expectation().histogram()) {
                     unsupported.merge(NATIVE_HISTOGRAMS, 1, Integer::sum);

@@ -105,6 +105,29 @@ class PromqlConformanceTest {
                 .contains("FAILED line 8: probe", "expected: {__name__=\"probe\", a=\"1\"} 4.0");
     }
 
+    /** Data Sluice cannot store (a series without a metric name) fails the evals over it, until the next clear. */
+    @Test
+    void dataThatCannotBeStoredFailsItsEvals() {
+        FileReport r = conformance.run(ScriptParser.parse("nameless.test", """
+                load 1m
+                  {a="1"} 1
+
+                eval instant at 0 {a="1"}
+                  {a="1"} 1
+
+                clear
+                load 1m
+                  named 1
+
+                eval instant at 0 named
+                  named 1
+                """));
+        assertThat(r.passed()).isEqualTo(1);
+        assertThat(r.failures()).hasSize(1);
+        assertThat(r.failures().get(0).line()).isEqualTo(4);
+        assertThat(r.failures().get(0).got()).contains("could not be stored", "without a metric name");
+    }
+
     /**
      * Staleness markers keep their bits through the whole path: protocol encoding, Kafka, the writer's chunks, and
      * the stored sample source the engine reads.
