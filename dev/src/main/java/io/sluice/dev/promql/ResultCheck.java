@@ -124,7 +124,7 @@ public final class ResultCheck {
             if (!seen.add(s.labels())) {
                 return "series " + labels(s.labels()) + " twice in the result";
             }
-            List<long[]> at = new ArrayList<>();
+            List<Long> at = new ArrayList<>();
             List<Double> want = new ArrayList<>();
             for (int i = 0; i < e.values().size(); i++) {
                 long t = eval.startMs() + i * eval.stepMs();
@@ -133,7 +133,7 @@ public final class ResultCheck {
                             + " but the range has fewer steps";
                 }
                 if (e.values().get(i) != null) {
-                    at.add(new long[] {t});
+                    at.add(t);
                     want.add(e.values().get(i));
                 }
             }
@@ -141,8 +141,8 @@ public final class ResultCheck {
                 return "expected " + want.size() + " points for " + labels(s.labels()) + " but got " + points(s);
             }
             for (int i = 0; i < want.size(); i++) {
-                if (eval.range() && at.get(i)[0] != s.timestamps()[i]) {
-                    return "expected point " + i + " of " + labels(s.labels()) + " at " + at.get(i)[0] + " ms but got "
+                if (eval.range() && at.get(i) != s.timestamps()[i]) {
+                    return "expected point " + i + " of " + labels(s.labels()) + " at " + at.get(i) + " ms but got "
                             + points(s);
                 }
                 if (!almostEqual(want.get(i), s.values()[i])) {
