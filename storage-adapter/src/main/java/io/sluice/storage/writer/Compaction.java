@@ -51,7 +51,8 @@ import java.util.function.Supplier;
  *
  * <p><b>Duplicates.</b> The writer stores a (series, timestamp) at most once, so compaction should never meet one.
  * If it does (a damaged or hand-made row), it keeps the value of the chunk that comes first in
- * {@code (min_ms, ctid)} order (within one chunk: the first in the chunk), drops the others, counts them in
+ * {@code (min_ms, ctid)} order (within one chunk: the first in the chunk; {@link ChunkMerge}, the rule queries apply
+ * too), drops the others, counts them in
  * {@code sluice_compaction_samples_total{result="duplicate_dropped"}} and logs a warning.
  *
  * <p><b>Bounded work.</b> Candidates come from one query per {@code writer.compaction-batch} pairs, in (hour, series)
