@@ -11,8 +11,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What {@code bin/sluice} runs: the production commands ({@link Main}) plus {@code dev}, which brings its own
- * embedded Kafka and PostgreSQL.
+ * What {@code bin/sluice} runs: the production commands ({@link Main}) plus {@code dev}, {@code cluster} and
+ * {@code promql-conformance}, which bring their own embedded Kafka and PostgreSQL.
  */
 public final class DevMain {
 
@@ -91,6 +91,18 @@ public final class DevMain {
                 Main.awaitShutdown(LocalCluster.start(config, parsed,
                         new LocalCluster.Options(brokers, gateways, writers), out));
                 return 0;
+            }
+        });
+        commands.put("promql-conformance", new Main.Command() {
+            @Override
+            public String usage() {
+                return io.sluice.dev.promql.ConformanceCommand.USAGE;
+            }
+
+            @Override
+            public int run(List<String> args, ConfigArgs parsed, SluiceConfig config, PrintStream out,
+                           PrintStream err) {
+                return io.sluice.dev.promql.ConformanceCommand.run(args, config, out, err);
             }
         });
         return commands;

@@ -28,6 +28,15 @@ class DevMainTest {
     }
 
     @Test
+    void promqlConformanceIsListedAndNeedsDirectoriesOfScripts() {
+        assertThat(run("help")).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("promql-conformance [DIR...]");
+        assertThat(run("promql-conformance", "no-such-directory-here")).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("sluice promql-conformance: no-such-directory-here "
+                + "is not a directory");
+    }
+
+    @Test
     void devTakesOnlyResetKey() {
         assertThat(run("dev", "--frobnicate")).isEqualTo(2);
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("sluice dev: unexpected argument --frobnicate");

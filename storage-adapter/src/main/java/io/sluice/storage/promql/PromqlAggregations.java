@@ -138,8 +138,11 @@ final class PromqlAggregations {
         }
         List<Sample> input = ((VectorV) ev.eval(a.expr(), t)).samples();
         Map<SortedMap<String, String>, List<Sample>> groups = new LinkedHashMap<>();
+        Map<SortedMap<String, String>, SortedMap<String, String>> groupOf = ev.groupCache(a);
         for (Sample s : input) {
-            groups.computeIfAbsent(groupLabels(s.labels(), a.grouping(), a.without()), k -> new ArrayList<>()).add(s);
+            SortedMap<String, String> group = groupOf.computeIfAbsent(s.labels(),
+                    l -> groupLabels(l, a.grouping(), a.without()));
+            groups.computeIfAbsent(group, k -> new ArrayList<>()).add(s);
         }
         List<Sample> out = new ArrayList<>();
         switch (a.op()) {

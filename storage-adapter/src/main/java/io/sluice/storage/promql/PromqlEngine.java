@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -259,13 +260,19 @@ public final class PromqlEngine {
         PromqlEvaluator ev = new PromqlEvaluator(data, start, end, step);
         int steps = (int) ((end - start) / step) + 1;
         Map<SortedMap<String, String>, Acc> series = new HashMap<>();
+        Map<SortedMap<String, String>, Acc> byIdentity = new IdentityHashMap<>();
         for (long t = start; t <= end; t += step) {
             Value v = ev.eval(e, t);
             if (v instanceof ScalarV s) {
                 series.computeIfAbsent(Values.EMPTY, k -> new Acc(steps)).add(t, s.value());
             } else {
                 for (Sample s : ((VectorV) v).samples()) {
-                    series.computeIfAbsent(s.labels(), k -> new Acc(steps)).add(t, s.value());
+                    Acc acc = byIdentity.get(s.labels());
+                    if (acc == null) {
+                        acc = series.computeIfAbsent(s.labels(), k -> new Acc(steps));
+                        byIdentity.put(s.labels(), acc);
+                    }
+                    acc.add(t, s.value());
                 }
             }
         }

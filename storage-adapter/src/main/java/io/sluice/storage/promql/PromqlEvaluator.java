@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -43,6 +44,10 @@ final class PromqlEvaluator {
     static final long DEFAULT_SUBQUERY_STEP_MS = 60_000L;
 
     private final Map<List<Matcher>, List<Series>> data;
+    private final Map<VectorSel, List<Series>> selected = new IdentityHashMap<>();
+    private final Map<SortedMap<String, String>, SortedMap<String, String>> nameless = new IdentityHashMap<>();
+    private final Map<Aggregate, Map<SortedMap<String, String>, SortedMap<String, String>>> groups =
+            new IdentityHashMap<>();
     final long queryStart;
     final long queryEnd;
     final long queryStep;
@@ -91,8 +96,23 @@ final class PromqlEvaluator {
     }
 
     private List<Series> seriesOf(VectorSel vs) {
-        List<Series> series = data.get(PromqlEngine.key(vs.matchers()));
-        return series == null ? List.of() : series;
+        return selected.computeIfAbsent(vs, k -> {
+            List<Series> series = data.get(PromqlEngine.key(vs.matchers()));
+            return series == null ? List.of() : series;
+        });
+    }
+
+    /** Per aggregation, each input label set's group labels (by identity: series' labels recur at every step). */
+    Map<SortedMap<String, String>, SortedMap<String, String>> groupCache(Aggregate a) {
+        return groups.computeIfAbsent(a, k -> new IdentityHashMap<>());
+    }
+
+    /** Labels without the metric name, computed once per label set object (series' labels recur at every step). */
+    SortedMap<String, String> dropName(SortedMap<String, String> labels) {
+        if (!labels.containsKey("__name__")) {
+            return labels;
+        }
+        return nameless.computeIfAbsent(labels, Values::withoutName);
     }
 
     private long refTime(VectorSel vs, long t) {
@@ -199,7 +219,7 @@ final class PromqlEvaluator {
         }
         List<Sample> out = new ArrayList<>();
         for (Sample s : ((VectorV) v).samples()) {
-            out.add(new Sample(Values.withoutName(s.labels()), -s.value(), t));
+            out.add(new Sample(dropName(s.labels()), -s.value(), t));
         }
         return checkDuplicates(new VectorV(out));
     }
@@ -294,7 +314,7 @@ final class PromqlEvaluator {
                 }
             }
             SortedMap<String, String> labels = dropsName(b.op()) || b.returnBool()
-                    ? Values.withoutName(s.labels()) : s.labels();
+                    ? dropName(s.labels()) : s.labels();
             out.add(new Sample(labels, value, t));
         }
         return checkDuplicates(new VectorV(out));
@@ -359,8 +379,11 @@ final class PromqlEvaluator {
             Sample dup = oneBySig.put(sig, s);
             if (dup != null) {
                 String side = swap ? "left" : "right";
+                boolean dupFirst = Values.LABEL_ORDER.compare(dup.labels(), s.labels()) <= 0;
+                SortedMap<String, String> first = dupFirst ? dup.labels() : s.labels();
+                SortedMap<String, String> second = dupFirst ? s.labels() : dup.labels();
                 throw execution("found duplicate series for the match group " + format(sig) + " on the " + side
-                        + " hand-side of the operation: [" + format(dup.labels()) + ", " + format(s.labels())
+                        + " hand-side of the operation: [" + format(first) + ", " + format(second)
                         + "];many-to-many matching not allowed: matching labels must be unique on one side");
             }
         }

@@ -142,7 +142,7 @@ final class PromqlFunctionEval {
     private static VectorV math(PromqlEvaluator ev, List<Expr> args, long t, DoubleUnaryOperator f) {
         List<Sample> out = new ArrayList<>();
         for (Sample s : vector(ev, args.get(0), t)) {
-            out.add(new Sample(Values.withoutName(s.labels()), f.applyAsDouble(s.value()), t));
+            out.add(new Sample(ev.dropName(s.labels()), f.applyAsDouble(s.value()), t));
         }
         return PromqlEvaluator.checkDuplicates(new VectorV(out));
     }
@@ -175,7 +175,7 @@ final class PromqlFunctionEval {
         List<Sample> out = new ArrayList<>();
         for (Sample s : vector(ev, arg, t)) {
             double ts = (selector ? s.timeMs() : t) / 1000.0;
-            out.add(new Sample(Values.withoutName(s.labels()), ts, t));
+            out.add(new Sample(ev.dropName(s.labels()), ts, t));
         }
         return PromqlEvaluator.checkDuplicates(new VectorV(out));
     }
@@ -437,7 +437,7 @@ final class PromqlFunctionEval {
                     default -> d.getYear();
                 };
             }
-            out.add(new Sample(Values.withoutName(s.labels()), r, t));
+            out.add(new Sample(ev.dropName(s.labels()), r, t));
         }
         return PromqlEvaluator.checkDuplicates(new VectorV(out));
     }
@@ -470,7 +470,7 @@ final class PromqlFunctionEval {
             List<Sample> out = new ArrayList<>();
             for (Points p : m.series()) {
                 if (p.size() >= 2) {
-                    out.add(new Sample(Values.withoutName(p.labels()),
+                    out.add(new Sample(ev.dropName(p.labels()),
                             PromqlRangeFunctions.doubleExponentialSmoothing(p.vs(), sf, tf), t));
                 }
             }
@@ -487,7 +487,7 @@ final class PromqlFunctionEval {
             if (v == null) {
                 continue;
             }
-            out.add(new Sample(keepName ? p.labels() : Values.withoutName(p.labels()), v, t));
+            out.add(new Sample(keepName ? p.labels() : ev.dropName(p.labels()), v, t));
         }
         return new VectorV(out);
     }

@@ -407,8 +407,9 @@ class PromqlEngineTest {
 
     @Test
     void evaluationRunsOnTheThreadThatCompletesTheSource() {
+        // a source that answers later, on another thread, as the PostgreSQL driver does
         SampleSource async = (tenant, matchers, from, to) -> source.select(tenant, matchers, from, to)
-                .publishOn(Schedulers.parallel());
+                .delayElement(Duration.ofMillis(20), Schedulers.parallel());
         PromqlEngine e = new PromqlEngine(async, LIMITS);
         String[] thread = new String[1];
         PromqlResult r = e.instant("t", "sum(cpu)", 0).doOnNext(x -> thread[0] = Thread.currentThread().getName())
