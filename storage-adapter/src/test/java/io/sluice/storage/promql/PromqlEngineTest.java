@@ -460,6 +460,10 @@ class PromqlEngineTest {
                 .isInstanceOfSatisfying(QueryLimitException.class, e -> assertThat(e.code())
                         .isEqualTo("range_too_long"))
                 .hasMessageContaining("query.max-range");
+        assertThat(small.instant("t", "count_over_time(vector(1)[10m:1m])", 0).block()).isNotNull();
+        assertThatThrownBy(() -> small.instant("t", "count_over_time(vector(1)[11m:1m])", 0).block())
+                .isInstanceOf(PromqlException.class)
+                .hasMessage("the subquery has 11 steps, more than query.max-points-per-series (10); use a larger step");
         assertThatThrownBy(() -> small.instant("t", "rate(reqs_total[2h])", 0).block())
                 .isInstanceOf(QueryLimitException.class).hasMessageContaining("query.max-range");
     }
