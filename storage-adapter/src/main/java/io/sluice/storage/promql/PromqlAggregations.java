@@ -173,7 +173,7 @@ final class PromqlAggregations {
             }
             case "count_values" -> {
                 if (!isLabelName(label)) {
-                    throw PromqlEvaluator.execution("invalid label name \"" + label + "\"");
+                    throw PromqlEvaluator.execution("invalid label name " + PromqlLexer.goQuote(label));
                 }
                 Map<SortedMap<String, String>, double[]> counts = new LinkedHashMap<>();
                 for (Sample s : input) {
@@ -250,18 +250,9 @@ final class PromqlAggregations {
         }
     }
 
+    /** A label name as Prometheus 3 accepts one: any non-empty valid UTF-8. */
     static boolean isLabelName(String s) {
-        if (s == null || s.isEmpty()) {
-            return false;
-        }
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            boolean ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9');
-            if (!ok) {
-                return false;
-            }
-        }
-        return true;
+        return s != null && !s.isEmpty() && PromqlLexer.isValidUtf8(s);
     }
 
     /** A float as Go's {@code strconv.FormatFloat(v, 'f', -1, 64)} writes it. */

@@ -264,6 +264,8 @@ class PromqlEngineTest {
                         s("errs{code=\"500\",job=\"a\"}", 3)),
                 at(0, "label_replace(errs{job=\"a\"}, \"d\", \"${1}x\", \"job\", \"(.*)\")",
                         s("errs{code=\"500\",d=\"ax\",job=\"a\"}", 3)),
+                // Prometheus 3 label names are any UTF-8
+                at(0, "count_values(\"v.é\", errs{job=\"a\"})", s("{\"v.é\"=\"3\"}", 1)),
                 at(0, "label_join(cpu{host=\"a\",mode=\"idle\"}, \"hm\", \"/\", \"host\", \"mode\")",
                         s("cpu{hm=\"a/idle\",host=\"a\",mode=\"idle\"}", 1)),
                 // @ pins the evaluation time of a selector
@@ -433,6 +435,12 @@ class PromqlEngineTest {
         assertThatThrownBy(() -> engine.instant("t", "double_exponential_smoothing(over_time[4m], 1, 0.5)", 180_000)
                 .block()).isInstanceOf(PromqlException.class)
                 .hasMessage("invalid smoothing factor. Expected: 0 < sf < 1, got: 1.0");
+        // byte escapes that are not UTF-8 make no valid label name; the message quotes it as Go does
+        assertThatThrownBy(() -> engine.instant("t", "count_values(\"a\\xc5z\", errs)", 0).block())
+                .isInstanceOf(PromqlException.class).hasMessage("invalid label name \"a\\xc5z\"");
+        assertThatThrownBy(() -> engine.instant("t", "label_replace(errs, \"\\xff\", \"x\", \"job\", \".*\")", 0)
+                .block()).isInstanceOf(PromqlException.class)
+                .hasMessageStartingWith("invalid destination label name in label_replace()");
         assertThatThrownBy(() -> engine.instant("t", "abs({__name__=~\"errs|errs_copy\",job=\"a\"})", 0).block())
                 .isInstanceOf(PromqlException.class)
                 .hasMessage("vector cannot contain metrics with the same labelset");

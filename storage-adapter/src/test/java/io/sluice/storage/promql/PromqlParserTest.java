@@ -103,7 +103,7 @@ class PromqlParserTest {
             "foo @ 100|sel{__name__=foo} @TIME100000", "foo @ start()|sel{__name__=foo} @START0",
             "foo[1h:5m]|sel{__name__=foo}[3600000:300000]", "rate(foo[5m])[1h:]|rate(sel{__name__=foo}[300000])[3600000:0]",
             // strings with Go escapes in each quoting style
-            "\"a\\tb\\u00e9\"|'a\tbé'", "'it\\'s'|'it's'", "`raw\\n`|'raw\\n'", "\"\\x41\\101\"|'AA'",
+            "\"a\\tb\\u00e9\"|'a\tbé'", "'it\\'s'|'it's'", "`raw\\n`|'raw\\n'", "\"\\x41\\101\"|'AA'", "\"\\xc3\\xa9\"|'é'",
             // matching modifiers
             "a / on(job) b|(sel{__name__=a} / on[job] sel{__name__=b})",
             "a - ignoring(code) b|(sel{__name__=a} - ignoring[code] sel{__name__=b})",
