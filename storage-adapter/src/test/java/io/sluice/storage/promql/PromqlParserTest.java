@@ -15,7 +15,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import java.util.List;
 import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -208,8 +207,13 @@ class PromqlParserTest {
     void selectorMatchersForSeriesLookups() {
         assertThat(PromqlParser.parseSelector("up{job=~\"a|b\"}")).containsExactly(
                 new Matcher("__name__", Matcher.Op.EQ, "up"), new Matcher("job", Matcher.Op.REGEX, "a|b"));
+        assertThat(PromqlSelectors.parse("{__name__=~\"http_.*\"}")).containsExactly(
+                new Matcher("__name__", Matcher.Op.REGEX, "http_.*"));
+        assertThatThrownBy(() -> PromqlSelectors.parse("up offset 5m"))
+                .isInstanceOf(PromqlException.class).hasMessage("invalid series selector: up offset 5m");
+        assertThatThrownBy(() -> PromqlSelectors.parse("{job=~\".*\"}"))
+                .isInstanceOf(PromqlException.class).hasMessageContaining("at least one non-empty matcher");
         assertThatThrownBy(() -> PromqlParser.parseSelector("rate(up[5m])"))
                 .isInstanceOf(PromqlException.class).hasMessage("invalid series selector: rate(up[5m])");
-        assertThat(List.of()).isEmpty();
     }
 }
