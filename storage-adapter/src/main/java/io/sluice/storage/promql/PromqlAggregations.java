@@ -9,11 +9,9 @@ import io.sluice.storage.promql.Values.VectorV;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
@@ -267,9 +265,5 @@ final class PromqlAggregations {
             return (1 / v < 0) ? "-0" : "0";
         }
         return new BigDecimal(Double.toString(v)).stripTrailingZeros().toPlainString();
-    }
-
-    static Set<String> names(List<String> l) {
-        return new HashSet<>(l);
     }
 }

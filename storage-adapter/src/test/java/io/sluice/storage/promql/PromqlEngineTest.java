@@ -184,6 +184,9 @@ class PromqlEngineTest {
                 at(0, "quantile(0.5, cpu)", s("{}", 2.5)),
                 // mean 2.5, variance (2.25 + 0.25 + 0.25 + 2.25) / 4 = 1.25
                 at(0, "stdvar(cpu)", s("{}", 1.25)),
+                // an infinite sample makes the spread NaN, even alone
+                at(0, "stddev(errs{job=\"a\"} / 0)", s("{}", Double.NaN)),
+                at(0, "stddev(errs{job=\"a\"})", s("{}", 0)),
                 at(0, "count_values(\"v\", errs)", s("{v=\"3\"}", 1), s("{v=\"4\"}", 1)),
                 // histogram_quantile: 10 30 40 50 at 0.1 0.5 1 +Inf; rank 25 falls in (0.1, 0.5]: 0.1 + 0.4 * 15/20
                 at(0, "histogram_quantile(0.5, lat_bucket)", s("{}", 0.4)),
