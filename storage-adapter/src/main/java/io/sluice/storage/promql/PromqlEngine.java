@@ -124,7 +124,10 @@ public final class PromqlEngine {
                 .map(entries -> {
                     Map<List<Matcher>, List<Series>> data = new HashMap<>();
                     for (Map.Entry<List<Matcher>, List<Series>> en : entries) {
-                        data.put(en.getKey(), en.getValue());
+                        // in label order, as Prometheus' storage answers, so ties keep a deterministic order
+                        List<Series> sorted = new ArrayList<>(en.getValue());
+                        sorted.sort((a, b) -> Values.LABEL_ORDER.compare(a.labels(), b.labels()));
+                        data.put(en.getKey(), sorted);
                     }
                     return data;
                 });

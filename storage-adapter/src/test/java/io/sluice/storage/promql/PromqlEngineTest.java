@@ -69,6 +69,8 @@ class PromqlEngineTest {
         s.add(series("dip_bucket{le=\"+Inf\"}", 0, 20));
         s.add(series("noinf_bucket{le=\"1\"}", 0, 5));
         s.add(series("noinf_bucket{le=\"2\"}", 0, 10));
+        s.add(series("ties{i=\"b\"}", 0, 1));
+        s.add(series("ties{i=\"a\"}", 0, 1));
         s.add(series("ver{v=\"10\"}", 0, 1));
         s.add(series("ver{v=\"9a\"}", 0, 2));
         s.add(series("ver{v=\"9\"}", 0, 3));
@@ -356,6 +358,14 @@ class PromqlEngineTest {
         assertThat(bottom.samples()).extracting(x -> x.value()).containsExactly(1.0, 2.0);
         PromqlResult.Vector desc = (PromqlResult.Vector) engine.instant("t", "sort_desc(cpu)", 0).block();
         assertThat(desc.samples()).extracting(x -> x.value()).containsExactly(4.0, 3.0, 2.0, 1.0);
+    }
+
+    @Test
+    void tiesKeepLabelOrderWhateverOrderTheSourceAnswersIn() {
+        PromqlResult.Vector top = (PromqlResult.Vector) engine.instant("t", "topk(1, ties)", 0).block();
+        assertThat(top.samples()).extracting(x -> x.labels().get("i")).containsExactly("a");
+        PromqlResult.Vector sorted = (PromqlResult.Vector) engine.instant("t", "sort(ties)", 0).block();
+        assertThat(sorted.samples()).extracting(x -> x.labels().get("i")).containsExactly("a", "b");
     }
 
     @Test
