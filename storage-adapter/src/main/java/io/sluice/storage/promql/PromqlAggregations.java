@@ -9,11 +9,9 @@ import io.sluice.storage.promql.Values.VectorV;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
@@ -173,7 +171,7 @@ final class PromqlAggregations {
             }
             case "count_values" -> {
                 if (!isLabelName(label)) {
-                    throw PromqlEvaluator.execution("invalid label name \"" + label + "\"");
+                    throw PromqlEvaluator.execution("invalid label name " + PromqlLexer.goQuote(label));
                 }
                 Map<SortedMap<String, String>, double[]> counts = new LinkedHashMap<>();
                 for (Sample s : input) {
@@ -250,18 +248,9 @@ final class PromqlAggregations {
         }
     }
 
+    /** A label name as Prometheus 3 accepts one: any non-empty valid UTF-8. */
     static boolean isLabelName(String s) {
-        if (s == null || s.isEmpty()) {
-            return false;
-        }
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            boolean ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9');
-            if (!ok) {
-                return false;
-            }
-        }
-        return true;
+        return s != null && !s.isEmpty() && PromqlLexer.isValidUtf8(s);
     }
 
     /** A float as Go's {@code strconv.FormatFloat(v, 'f', -1, 64)} writes it. */
@@ -276,9 +265,5 @@ final class PromqlAggregations {
             return (1 / v < 0) ? "-0" : "0";
         }
         return new BigDecimal(Double.toString(v)).stripTrailingZeros().toPlainString();
-    }
-
-    static Set<String> names(List<String> l) {
-        return new HashSet<>(l);
     }
 }

@@ -61,7 +61,7 @@ public final class PromqlEngine {
         return Mono.defer(() -> {
             Expr e = PromqlParser.parse(expr);
             return fetch(tenant, e, timeMs, timeMs).map(data -> {
-                Value v = new PromqlEvaluator(data, timeMs, timeMs, 0).eval(e, timeMs);
+                Value v = new PromqlEvaluator(data, timeMs, timeMs, 0, limits.maxPointsPerSeries()).eval(e, timeMs);
                 return instantResult(e, v, timeMs);
             });
         });
@@ -88,7 +88,8 @@ public final class PromqlEngine {
                 throw badData("invalid expression type \"" + e.type().label + "\" for range query, must be Scalar "
                         + "or instant Vector");
             }
-            return fetch(tenant, e, startMs, endMs).map(data -> evalRange(e, data, startMs, endMs, stepMs));
+            return fetch(tenant, e, startMs, endMs).map(data -> evalRange(e, data, startMs, endMs, stepMs,
+                    limits.maxPointsPerSeries()));
         });
     }
 
@@ -168,7 +169,10 @@ public final class PromqlEngine {
                 .map(entries -> {
                     Map<List<Matcher>, List<Series>> data = new HashMap<>();
                     for (Map.Entry<List<Matcher>, List<Series>> en : entries) {
-                        data.put(en.getKey(), en.getValue());
+                        // in label order, as Prometheus' storage answers, so ties keep a deterministic order
+                        List<Series> sorted = new ArrayList<>(en.getValue());
+                        sorted.sort((a, b) -> Values.LABEL_ORDER.compare(a.labels(), b.labels()));
+                        data.put(en.getKey(), sorted);
                     }
                     return data;
                 });
@@ -256,8 +260,8 @@ public final class PromqlEngine {
     }
 
     private static PromqlResult evalRange(Expr e, Map<List<Matcher>, List<Series>> data, long start, long end,
-                                          long step) {
-        PromqlEvaluator ev = new PromqlEvaluator(data, start, end, step);
+                                          long step, int maxSteps) {
+        PromqlEvaluator ev = new PromqlEvaluator(data, start, end, step, maxSteps);
         int steps = (int) ((end - start) / step) + 1;
         Map<SortedMap<String, String>, Acc> series = new HashMap<>();
         Map<SortedMap<String, String>, Acc> byIdentity = new IdentityHashMap<>();

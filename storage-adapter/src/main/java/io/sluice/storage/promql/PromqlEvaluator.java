@@ -52,9 +52,16 @@ final class PromqlEvaluator {
     final long queryEnd;
     final long queryStep;
 
-    /** Over fetched series, for a query from start to end at a step (0 for an instant query). */
-    PromqlEvaluator(Map<List<Matcher>, List<Series>> data, long queryStart, long queryEnd, long queryStep) {
+    private final int maxSteps;
+
+    /**
+     * Over fetched series, for a query from start to end at a step (0 for an instant query); a subquery may have at
+     * most {@code maxSteps} steps (query.max-points-per-series), as a range query.
+     */
+    PromqlEvaluator(Map<List<Matcher>, List<Series>> data, long queryStart, long queryEnd, long queryStep,
+                    int maxSteps) {
         this.data = data;
+        this.maxSteps = maxSteps;
         this.queryStart = queryStart;
         this.queryEnd = queryEnd;
         this.queryStep = queryStep;
@@ -183,7 +190,12 @@ final class PromqlEvaluator {
         }
         Map<SortedMap<String, String>, double[][]> acc = new LinkedHashMap<>();
         Map<SortedMap<String, String>, Integer> counts = new HashMap<>();
-        int steps = (int) ((end - first) / step) + 1;
+        long stepCount = end < first ? 0 : (end - first) / step + 1;
+        if (stepCount > maxSteps) {
+            throw new PromqlException(PromqlException.ErrorType.BAD_DATA, "the subquery has " + stepCount
+                    + " steps, more than query.max-points-per-series (" + maxSteps + "); use a larger step");
+        }
+        int steps = (int) stepCount;
         int k = 0;
         for (long at = first; at <= end; at += step, k++) {
             Value v = eval(sq.expr(), at);

@@ -229,23 +229,29 @@ final class PromqlLexer {
         return new Token(Kind.DURATION, in.substring(start, pos), 0, total, start);
     }
 
+    /**
+     * A quoted string, with Go's escapes. Like Go, {@code \x} and octal escapes write bytes: bytes that do not form
+     * valid UTF-8 come out as the lone surrogates U+DC80..U+DCFF (as Python's surrogateescape), which no label name
+     * or value accepts and {@link #goQuote} writes back as {@code \xNN}.
+     */
     private String string(char quote) {
         int start = pos;
         pos++;
-        StringBuilder out = new StringBuilder();
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         while (true) {
             if (pos >= in.length()) {
                 throw error(start, "unterminated quoted string " + quote);
             }
-            char c = in.charAt(pos++);
+            int c = in.codePointAt(pos);
+            pos += Character.charCount(c);
             if (c == quote) {
-                return out.toString();
+                return decodeUtf8(out.toByteArray());
             }
             if (quote != '`' && c == '\n') {
                 throw error(start, "unterminated quoted string " + quote);
             }
             if (c != '\\' || quote == '`') {
-                out.append(c);
+                utf8(out, c);
                 continue;
             }
             if (pos >= in.length()) {
@@ -253,23 +259,23 @@ final class PromqlLexer {
             }
             char e = in.charAt(pos++);
             switch (e) {
-                case 'a' -> out.append('\u0007');
-                case 'b' -> out.append('\b');
-                case 'f' -> out.append('\f');
-                case 'n' -> out.append('\n');
-                case 'r' -> out.append('\r');
-                case 't' -> out.append('\t');
-                case 'v' -> out.append('\u000b');
-                case '\\' -> out.append('\\');
+                case 'a' -> out.write(7);
+                case 'b' -> out.write('\b');
+                case 'f' -> out.write('\f');
+                case 'n' -> out.write('\n');
+                case 'r' -> out.write('\r');
+                case 't' -> out.write('\t');
+                case 'v' -> out.write(11);
+                case '\\' -> out.write('\\');
                 case '\'', '"' -> {
                     if (e != quote) {
                         throw error(pos - 2, "unknown escape sequence \\" + e);
                     }
-                    out.append(e);
+                    out.write(e);
                 }
-                case 'x' -> out.append((char) hex(2, 16));
-                case 'u' -> out.appendCodePoint(hex(4, 16));
-                case 'U' -> out.appendCodePoint(hex(8, 16));
+                case 'x' -> out.write(hex(2, 16));
+                case 'u' -> utf8(out, hex(4, 16));
+                case 'U' -> utf8(out, hex(8, 16));
                 default -> {
                     if (e >= '0' && e <= '7') {
                         pos--;
@@ -277,13 +283,86 @@ final class PromqlLexer {
                         if (v > 255) {
                             throw error(pos - 4, "octal escape value > 255: " + v);
                         }
-                        out.append((char) v);
+                        out.write(v);
                     } else {
                         throw error(pos - 2, "unknown escape sequence \\" + e);
                     }
                 }
             }
         }
+    }
+
+    private static void utf8(java.io.ByteArrayOutputStream out, int codePoint) {
+        byte[] b = new String(Character.toChars(codePoint)).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        out.write(b, 0, b.length);
+    }
+
+    /** Decodes UTF-8, each byte that is not part of a valid sequence becoming U+DC80..U+DCFF. */
+    static String decodeUtf8(byte[] b) {
+        StringBuilder out = new StringBuilder(b.length);
+        int i = 0;
+        while (i < b.length) {
+            int lead = b[i] & 0xFF;
+            int len = lead < 0x80 ? 1 : lead >= 0xC2 && lead < 0xE0 ? 2 : lead >= 0xE0 && lead < 0xF0 ? 3
+                    : lead >= 0xF0 && lead < 0xF5 ? 4 : 0;
+            int cp = -1;
+            if (len == 1) {
+                cp = lead;
+            } else if (len > 1 && i + len <= b.length) {
+                cp = lead & (0xFF >> (len + 1));
+                for (int k = 1; k < len && cp >= 0; k++) {
+                    int cb = b[i + k] & 0xFF;
+                    cp = (cb & 0xC0) == 0x80 ? (cp << 6) | (cb & 0x3F) : -1;
+                }
+                int min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
+                if (cp < min || cp > Character.MAX_CODE_POINT || (cp >= 0xD800 && cp < 0xE000)) {
+                    cp = -1;
+                }
+            }
+            if (cp < 0) {
+                out.append((char) (0xDC00 + lead));
+                i++;
+            } else {
+                out.appendCodePoint(cp);
+                i += len;
+            }
+        }
+        return out.toString();
+    }
+
+    /** Whether a string came from valid UTF-8 (no byte escaped as a lone surrogate, see {@link #string}). */
+    static boolean isValidUtf8(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A string quoted as Go's {@code %q} writes it (for error messages that quote names as Prometheus does). */
+    static String goQuote(String s) {
+        StringBuilder out = new StringBuilder("\"");
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '"' || c == '\\') {
+                out.append('\\').append(c);
+            } else if (c >= 0xDC80 && c <= 0xDCFF && !(i > 0 && Character.isHighSurrogate(s.charAt(i - 1)))) {
+                out.append(String.format("\\x%02x", c - 0xDC00));
+            } else if (c == '\n') {
+                out.append("\\n");
+            } else if (c == '\t') {
+                out.append("\\t");
+            } else if (c < 0x20 || c == 0x7F) {
+                out.append(String.format("\\x%02x", (int) c));
+            } else {
+                out.append(c);
+            }
+        }
+        return out.append('"').toString();
     }
 
     private int hex(int digits, int radix) {

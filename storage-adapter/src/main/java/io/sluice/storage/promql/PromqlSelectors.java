@@ -5,10 +5,9 @@ import io.sluice.storage.query.Matcher;
 import java.util.List;
 
 /**
- * Prometheus' series selectors ({@code match[]} of {@code /series}, {@code /labels} and
- * {@code /label/{name}/values}): {@code up}, {@code up{job="api"}}, {@code {__name__=~"http_.+"}}, parsed by the
- * PromQL parser and refused as Prometheus refuses them (bad_data: not a plain selector, or one whose matchers all
- * match the empty label value).
+ * Series selectors as the Prometheus API takes them in {@code match[]} ({@code /series}, {@code /labels},
+ * {@code /label/{name}/values}): {@code up}, {@code up{job="api"}}, {@code {__name__=~"http_.*"}}, parsed by the
+ * PromQL grammar.
  */
 public final class PromqlSelectors {
 
@@ -16,9 +15,10 @@ public final class PromqlSelectors {
     }
 
     /**
-     * The selector's matchers, the metric name as a {@value Matcher#NAME} matcher.
+     * The matchers of one selector; the metric name is a {@code __name__} matcher.
      *
-     * @throws PromqlException bad_data when it is not a selector Prometheus accepts
+     * @throws PromqlException ({@code bad_data}) when the text is not a single instant vector selector without
+     *                         modifiers, or has no matcher that excludes the empty value
      */
     public static List<Matcher> parse(String selector) {
         return PromqlParser.parseSelector(selector);

@@ -69,6 +69,8 @@ class PromqlEngineTest {
         s.add(series("dip_bucket{le=\"+Inf\"}", 0, 20));
         s.add(series("noinf_bucket{le=\"1\"}", 0, 5));
         s.add(series("noinf_bucket{le=\"2\"}", 0, 10));
+        s.add(series("ties{i=\"b\"}", 0, 1));
+        s.add(series("ties{i=\"a\"}", 0, 1));
         s.add(series("ver{v=\"10\"}", 0, 1));
         s.add(series("ver{v=\"9a\"}", 0, 2));
         s.add(series("ver{v=\"9\"}", 0, 3));
@@ -184,6 +186,9 @@ class PromqlEngineTest {
                 at(0, "quantile(0.5, cpu)", s("{}", 2.5)),
                 // mean 2.5, variance (2.25 + 0.25 + 0.25 + 2.25) / 4 = 1.25
                 at(0, "stdvar(cpu)", s("{}", 1.25)),
+                // an infinite sample makes the spread NaN, even alone
+                at(0, "stddev(errs{job=\"a\"} / 0)", s("{}", Double.NaN)),
+                at(0, "stddev(errs{job=\"a\"})", s("{}", 0)),
                 at(0, "count_values(\"v\", errs)", s("{v=\"3\"}", 1), s("{v=\"4\"}", 1)),
                 // histogram_quantile: 10 30 40 50 at 0.1 0.5 1 +Inf; rank 25 falls in (0.1, 0.5]: 0.1 + 0.4 * 15/20
                 at(0, "histogram_quantile(0.5, lat_bucket)", s("{}", 0.4)),
@@ -264,6 +269,8 @@ class PromqlEngineTest {
                         s("errs{code=\"500\",job=\"a\"}", 3)),
                 at(0, "label_replace(errs{job=\"a\"}, \"d\", \"${1}x\", \"job\", \"(.*)\")",
                         s("errs{code=\"500\",d=\"ax\",job=\"a\"}", 3)),
+                // Prometheus 3 label names are any UTF-8
+                at(0, "count_values(\"v.é\", errs{job=\"a\"})", s("{\"v.é\"=\"3\"}", 1)),
                 at(0, "label_join(cpu{host=\"a\",mode=\"idle\"}, \"hm\", \"/\", \"host\", \"mode\")",
                         s("cpu{hm=\"a/idle\",host=\"a\",mode=\"idle\"}", 1)),
                 // @ pins the evaluation time of a selector
@@ -354,6 +361,14 @@ class PromqlEngineTest {
     }
 
     @Test
+    void tiesKeepLabelOrderWhateverOrderTheSourceAnswersIn() {
+        PromqlResult.Vector top = (PromqlResult.Vector) engine.instant("t", "topk(1, ties)", 0).block();
+        assertThat(top.samples()).extracting(x -> x.labels().get("i")).containsExactly("a");
+        PromqlResult.Vector sorted = (PromqlResult.Vector) engine.instant("t", "sort(ties)", 0).block();
+        assertThat(sorted.samples()).extracting(x -> x.labels().get("i")).containsExactly("a", "b");
+    }
+
+    @Test
     void scalarsAndStrings() {
         assertThat(engine.instant("t", "time()", 240_000).block()).isEqualTo(new PromqlResult.Scalar(240_000, 240));
         assertThat(engine.instant("t", "scalar(totals{job=\"b\"}) / 4", 0).block())
@@ -433,6 +448,12 @@ class PromqlEngineTest {
         assertThatThrownBy(() -> engine.instant("t", "double_exponential_smoothing(over_time[4m], 1, 0.5)", 180_000)
                 .block()).isInstanceOf(PromqlException.class)
                 .hasMessage("invalid smoothing factor. Expected: 0 < sf < 1, got: 1.0");
+        // byte escapes that are not UTF-8 make no valid label name; the message quotes it as Go does
+        assertThatThrownBy(() -> engine.instant("t", "count_values(\"a\\xc5z\", errs)", 0).block())
+                .isInstanceOf(PromqlException.class).hasMessage("invalid label name \"a\\xc5z\"");
+        assertThatThrownBy(() -> engine.instant("t", "label_replace(errs, \"\\xff\", \"x\", \"job\", \".*\")", 0)
+                .block()).isInstanceOf(PromqlException.class)
+                .hasMessageStartingWith("invalid destination label name in label_replace()");
         assertThatThrownBy(() -> engine.instant("t", "abs({__name__=~\"errs|errs_copy\",job=\"a\"})", 0).block())
                 .isInstanceOf(PromqlException.class)
                 .hasMessage("vector cannot contain metrics with the same labelset");
@@ -460,6 +481,10 @@ class PromqlEngineTest {
                 .isInstanceOfSatisfying(QueryLimitException.class, e -> assertThat(e.code())
                         .isEqualTo("range_too_long"))
                 .hasMessageContaining("query.max-range");
+        assertThat(small.instant("t", "count_over_time(vector(1)[10m:1m])", 0).block()).isNotNull();
+        assertThatThrownBy(() -> small.instant("t", "count_over_time(vector(1)[11m:1m])", 0).block())
+                .isInstanceOf(PromqlException.class)
+                .hasMessage("the subquery has 11 steps, more than query.max-points-per-series (10); use a larger step");
         assertThatThrownBy(() -> small.instant("t", "rate(reqs_total[2h])", 0).block())
                 .isInstanceOf(QueryLimitException.class).hasMessageContaining("query.max-range");
     }

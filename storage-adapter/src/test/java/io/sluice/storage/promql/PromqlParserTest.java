@@ -15,7 +15,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import java.util.List;
 import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -103,7 +102,7 @@ class PromqlParserTest {
             "foo @ 100|sel{__name__=foo} @TIME100000", "foo @ start()|sel{__name__=foo} @START0",
             "foo[1h:5m]|sel{__name__=foo}[3600000:300000]", "rate(foo[5m])[1h:]|rate(sel{__name__=foo}[300000])[3600000:0]",
             // strings with Go escapes in each quoting style
-            "\"a\\tb\\u00e9\"|'a\tbé'", "'it\\'s'|'it's'", "`raw\\n`|'raw\\n'", "\"\\x41\\101\"|'AA'",
+            "\"a\\tb\\u00e9\"|'a\tbé'", "'it\\'s'|'it's'", "`raw\\n`|'raw\\n'", "\"\\x41\\101\"|'AA'", "\"\\xc3\\xa9\"|'é'",
             // matching modifiers
             "a / on(job) b|(sel{__name__=a} / on[job] sel{__name__=b})",
             "a - ignoring(code) b|(sel{__name__=a} - ignoring[code] sel{__name__=b})",
@@ -208,8 +207,13 @@ class PromqlParserTest {
     void selectorMatchersForSeriesLookups() {
         assertThat(PromqlParser.parseSelector("up{job=~\"a|b\"}")).containsExactly(
                 new Matcher("__name__", Matcher.Op.EQ, "up"), new Matcher("job", Matcher.Op.REGEX, "a|b"));
+        assertThat(PromqlSelectors.parse("{__name__=~\"http_.*\"}")).containsExactly(
+                new Matcher("__name__", Matcher.Op.REGEX, "http_.*"));
+        assertThatThrownBy(() -> PromqlSelectors.parse("up offset 5m"))
+                .isInstanceOf(PromqlException.class).hasMessage("invalid series selector: up offset 5m");
+        assertThatThrownBy(() -> PromqlSelectors.parse("{job=~\".*\"}"))
+                .isInstanceOf(PromqlException.class).hasMessageContaining("at least one non-empty matcher");
         assertThatThrownBy(() -> PromqlParser.parseSelector("rate(up[5m])"))
                 .isInstanceOf(PromqlException.class).hasMessage("invalid series selector: rate(up[5m])");
-        assertThat(List.of()).isEmpty();
     }
 }
