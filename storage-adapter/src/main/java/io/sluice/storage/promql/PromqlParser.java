@@ -37,8 +37,12 @@ final class PromqlParser {
 
     private final String input;
     private final List<Token> tokens;
+    /** How deep an expression's tree may be. */
+    static final int MAX_DEPTH = 256;
+
     private int index;
     private String unsupported;
+    private int depth;
 
     private PromqlParser(String input) {
         this.input = input;
@@ -126,25 +130,43 @@ final class PromqlParser {
     }
 
     private Expr expr(int minPrecedence) {
-        Expr lhs = unary();
-        while (true) {
-            Token opToken = peek();
-            BinOp op = binOp(opToken);
-            if (op == null || op.precedence < minPrecedence) {
-                return lhs;
-            }
-            take();
-            boolean returnBool = false;
-            if (peek().isKeyword("bool")) {
-                if (!op.isComparison()) {
-                    throw error(peek(), "bool modifier can only be used on comparison operators");
+        int entered = depth;
+        nest(peek());
+        try {
+            Expr lhs = unary();
+            while (true) {
+                Token opToken = peek();
+                BinOp op = binOp(opToken);
+                if (op == null || op.precedence < minPrecedence) {
+                    return lhs;
                 }
                 take();
-                returnBool = true;
+                boolean returnBool = false;
+                if (peek().isKeyword("bool")) {
+                    if (!op.isComparison()) {
+                        throw error(peek(), "bool modifier can only be used on comparison operators");
+                    }
+                    take();
+                    returnBool = true;
+                }
+                Matching matching = matching(op);
+                Expr rhs = expr(op.rightAssociative() ? op.precedence : op.precedence + 1);
+                lhs = binary(opToken, op, lhs, rhs, returnBool, matching);
+                nest(opToken); // a chain (a + b + c ...) is a tree one level deeper per operator
             }
-            Matching matching = matching(op);
-            Expr rhs = expr(op.rightAssociative() ? op.precedence : op.precedence + 1);
-            lhs = binary(opToken, op, lhs, rhs, returnBool, matching);
+        } finally {
+            depth = entered;
+        }
+    }
+
+    /**
+     * One level deeper into the tree: every recursion of the parser, the evaluator and the planner goes through the
+     * tree's depth, so it is bounded ({@link #MAX_DEPTH}) before a query could exhaust a thread's stack.
+     */
+    private void nest(Token at) {
+        if (++depth > MAX_DEPTH) {
+            throw error(at, "the expression is nested more than " + MAX_DEPTH + " levels deep (parentheses, "
+                    + "function calls and chained operators count)");
         }
     }
 

@@ -216,4 +216,21 @@ class PromqlParserTest {
         assertThatThrownBy(() -> PromqlParser.parseSelector("rate(up[5m])"))
                 .isInstanceOf(PromqlException.class).hasMessage("invalid series selector: rate(up[5m])");
     }
+
+    @Test
+    void anExpressionNestedDeeperThanTheBoundIsBadDataBeforeAnyStackRunsOut() {
+        int over = PromqlParser.MAX_DEPTH + 1;
+        for (String deep : new String[] {"(".repeat(over) + "1" + ")".repeat(over), "1" + "+1".repeat(over),
+                "2" + "^2".repeat(over), "-".repeat(over) + "1", "abs(".repeat(over) + "up" + ")".repeat(over),
+                "(".repeat(100_000)}) {
+            assertThatThrownBy(() -> PromqlParser.parse(deep)).isExactlyInstanceOf(PromqlException.class)
+                    .hasMessageContaining("nested more than " + PromqlParser.MAX_DEPTH + " levels deep")
+                    .satisfies(e -> assertThat(((PromqlException) e).errorType())
+                            .isEqualTo(PromqlException.ErrorType.BAD_DATA));
+        }
+        int within = PromqlParser.MAX_DEPTH / 2 - 1;
+        assertThat(PromqlParser.parse("(".repeat(within) + "1" + ")".repeat(within))).isNotNull();
+        assertThat(PromqlParser.parse("1" + "+1".repeat(within))).isNotNull();
+    }
+
 }
