@@ -145,7 +145,8 @@ final class PromqlLexer {
             if (text.length() == 2) {
                 throw error(start, "bad number or duration syntax: \"" + text + "\"");
             }
-            return new Token(Kind.NUMBER, text, (double) Long.parseUnsignedLong(text.substring(2), 16), 0, start);
+            // any number of digits, as Go's ParseFloat takes them (beyond a double's range: +Inf)
+            return new Token(Kind.NUMBER, text, new java.math.BigInteger(text.substring(2), 16).doubleValue(), 0, start);
         }
         while (pos < in.length() && isDigit(in.charAt(pos))) {
             pos++;
@@ -199,7 +200,12 @@ final class PromqlLexer {
             while (pos < in.length() && isDigit(in.charAt(pos))) {
                 pos++;
             }
-            long n = Long.parseLong(in.substring(numStart, pos));
+            long n;
+            try {
+                n = Long.parseLong(in.substring(numStart, pos));
+            } catch (NumberFormatException e) {
+                throw durationOutOfRange(start);
+            }
             int unit = -1;
             if (in.startsWith("ms", pos)) {
                 unit = 6;
@@ -218,7 +224,11 @@ final class PromqlLexer {
             }
             pos += UNITS[unit].length();
             lastUnit = unit;
-            total = Math.addExact(total, Math.multiplyExact(n, UNIT_MS[unit]));
+            try {
+                total = Math.addExact(total, Math.multiplyExact(n, UNIT_MS[unit]));
+            } catch (ArithmeticException e) {
+                throw durationOutOfRange(start);
+            }
         }
         if (pos < in.length() && isAlnum(in.charAt(pos))) {
             while (pos < in.length() && isAlnum(in.charAt(pos))) {
@@ -227,6 +237,15 @@ final class PromqlLexer {
             throw error(start, "bad number or duration syntax: \"" + in.substring(start, pos) + "\"");
         }
         return new Token(Kind.DURATION, in.substring(start, pos), 0, total, start);
+    }
+
+    private PromqlException durationOutOfRange(int start) {
+        int end = start;
+        while (end < in.length() && isAlnum(in.charAt(end))) {
+            end++;
+        }
+        return error(start, "duration out of range: \"" + in.substring(start, end) + "\" is longer than "
+                + Long.MAX_VALUE + " ms");
     }
 
     /**
