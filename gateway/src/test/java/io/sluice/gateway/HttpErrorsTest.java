@@ -243,11 +243,14 @@ class HttpErrorsTest {
     }
 
     @Test
-    void aRegexPostgresqlRefusesIs400() throws Exception {
-        // valid for java.util.regex, not for PostgreSQL (bounds above 255)
-        assertThat(query("/api/v1/series?match=host=~a%7B1,300%7D").assertError(400, "invalid_query"))
-                .contains("regular expression");
-        query("/api/v1/query?metric=m&match=host=~a%7B1,300%7D").assertError(400, "invalid_query");
+    void aRegexOnlyPostgresqlRefusesIsAppliedByTheGatewayAndOneJavaRefusesTooIs400() throws Exception {
+        // valid for java.util.regex, not for PostgreSQL (bounds above 255): the gateway applies it itself
+        RawHttp.Response series = query("/api/v1/series?match=host=~a%7B1,300%7D");
+        assertThat(series.status()).as(series.text()).isEqualTo(200);
+        RawHttp.Response range = query("/api/v1/query?metric=m&match=host=~a%7B1,300%7D");
+        assertThat(range.status()).as(range.text()).isEqualTo(200);
+        // an unclosed group: refused before anything is asked
+        query("/api/v1/series?match=host=~a(").assertError(400, "invalid_query");
     }
 
     @Test
