@@ -49,6 +49,8 @@ import java.util.stream.Collectors;
  *       connections and duration; then Sluice's p99 at half its measured rate (paced by {@link HttpLoad}).</li>
  *   <li>P4: query latency over one connection, the same query again and again (cached) vs a distinct
  *       1 h / 1 series / 1 m query every time (uncached), checked by the {@code X-Sluice-Cache} header.</li>
+ *   <li>P4-promql: the same over the Prometheus API, {@code rate(...[5m])} summed and per series over 100 counters
+ *       ({@link PromqlFixture}) for 24 h at a 1 m step, each answer checked once against the counters' rates.</li>
  *   <li>P2: {@code AgentLoad} (binary protocol, acknowledged samples) vs Kafka's
  *       {@code ProducerPerformance} sending as many records of the gateway's average record size, with the
  *       gateway's producer settings, to the same broker; MiB/s of record payload on both sides ({@code P2-binary}).</li>
@@ -78,7 +80,7 @@ import java.util.stream.Collectors;
  *                [--gateway-java-opts="-XX:StartFlightRecording=filename=gateway.jfr"]
  * </pre>
  * {@code --only} takes targets ({@code P2} is every P2 measurement) or single measurements: {@code P2-binary},
- * {@code P2-json}, {@code P2-remote-write}, {@code P2-influx}.
+ * {@code P2-json}, {@code P2-remote-write}, {@code P2-influx}, {@code P4-promql} ({@code P4} runs it too).
  */
 public final class BenchmarkSuite {
 
