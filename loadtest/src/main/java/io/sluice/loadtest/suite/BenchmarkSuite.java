@@ -49,6 +49,8 @@ import java.util.stream.Collectors;
  *       connections and duration; then Sluice's p99 at half its measured rate (paced by {@link HttpLoad}).</li>
  *   <li>P4: query latency over one connection, the same query again and again (cached) vs a distinct
  *       1 h / 1 series / 1 m query every time (uncached), checked by the {@code X-Sluice-Cache} header.</li>
+ *   <li>P4-promql: the same over the Prometheus API, {@code rate(...[5m])} summed and per series over 100 counters
+ *       ({@link PromqlFixture}) for 24 h at a 1 m step, each answer checked once against the counters' rates.</li>
  *   <li>P2: {@code AgentLoad} (binary protocol, acknowledged samples) vs Kafka's
  *       {@code ProducerPerformance} sending as many records of the gateway's average record size, with the
  *       gateway's producer settings, to the same broker; MiB/s of record payload on both sides ({@code P2-binary}).</li>
@@ -78,7 +80,7 @@ import java.util.stream.Collectors;
  *                [--gateway-java-opts="-XX:StartFlightRecording=filename=gateway.jfr"]
  * </pre>
  * {@code --only} takes targets ({@code P2} is every P2 measurement) or single measurements: {@code P2-binary},
- * {@code P2-json}, {@code P2-remote-write}, {@code P2-influx}.
+ * {@code P2-json}, {@code P2-remote-write}, {@code P2-influx}, {@code P4-promql} ({@code P4} runs it too).
  */
 public final class BenchmarkSuite {
 
@@ -134,6 +136,9 @@ public final class BenchmarkSuite {
             }
             if (suite.selected("P4")) {
                 suite.queries();
+            }
+            if (suite.selected("P4-promql")) {
+                suite.promqlQueries();
             }
             if (suite.selected("P2-binary")) {
                 suite.binaryIngest();
@@ -374,6 +379,113 @@ public final class BenchmarkSuite {
                 "p50 " + ms(uncached.percentileMillis(50)) + ", " + misses + "/" + uncached.responses() + " misses",
                 ratio(uncached.percentileMillis(99) / cached.percentileMillis(99)) + "x cached", "< 20 ms",
                 uncached.percentileMillis(99) < 20 && clean(uncached) && misses == uncached.responses());
+    }
+
+    // ---- P4-promql: the Prometheus API
+
+    /**
+     * {@code rate(...[5m])} over {@link PromqlFixture}'s 100 counters for 24 h at a 1 m step, through
+     * {@code /prometheus/api/v1/query_range}: summed by job (1 series out) and per series (100 out), each uncached (a
+     * distinct range every request, shifted by a millisecond) and cached (the same request again and again), checked
+     * by {@code X-Sluice-Cache}; both answers checked once against the counters' known rates.
+     */
+    private void promqlQueries() throws Exception {
+        phase = "P4-promql queries";
+        log.println("\n== P4-promql: PromQL rate(...[5m]) over 100 series, 24 h at a 1 m step, cached vs uncached");
+        long end = Instant.now().truncatedTo(ChronoUnit.MINUTES).toEpochMilli();
+        long start = end - Duration.ofHours(24).toMillis();
+        // 5 minutes more than the range, so that the first step's window is full too
+        PromqlFixture data = new PromqlFixture("bench-" + Long.toString(System.currentTimeMillis(), 36), end,
+                end - start + Duration.ofMinutes(5).toMillis());
+        long sendStart = System.nanoTime();
+        int perBody = 10_000;
+        for (int b = 0; b < data.bodies(perBody); b++) {
+            HttpResponse<String> r = post("/api/v1/ingest/metrics", data.jsonBody(b, perBody));
+            require(r.statusCode() == 202 && JSON.readTree(r.body()).path("rejected").isEmpty(),
+                    "POST /api/v1/ingest/metrics answered " + r.statusCode() + ": " + abbreviate(r.body())
+                            + (r.body().contains("too_old") ? " (ingest.late-window in loadtest/sluice-loadtest.properties "
+                            + "must accept data 24 h old)" : ""));
+        }
+        log.printf(Locale.ROOT, "sent %,d samples (%d series, every 15 s from %s to %s) in %.1f s%n", data.samples(),
+                PromqlFixture.SERIES, Instant.ofEpochMilli(data.firstMs()), Instant.ofEpochMilli(data.lastMs()),
+                (System.nanoTime() - sendStart) / 1e9);
+        String selector = PromqlFixture.METRIC + "{job=\"" + data.job() + "\"}";
+        // the stored count, asked at the newest sample over a window that holds every sample
+        String stored = "/prometheus/api/v1/query?query=" + encode("sum(count_over_time(" + selector + "["
+                + ((data.lastMs() - data.firstMs()) / 60_000 + 2) + "m]))") + "&time=" + seconds(data.lastMs());
+        long waitStart = System.nanoTime();
+        await("the storage writer to store all " + data.samples() + " samples", Duration.ofMinutes(10), () -> {
+            HttpResponse<String> r = get(stored);
+            JsonNode result = JSON.readTree(r.body()).path("data").path("result");
+            return r.statusCode() == 200 && result.size() == 1
+                    && result.get(0).path("value").get(1).asLong() == data.samples();
+        });
+        log.printf(Locale.ROOT, "(all stored %.1f s after the last body)%n", (System.nanoTime() - waitStart) / 1e9);
+        awaitWriter();
+        String auth = "Authorization: Bearer " + key + "\r\n";
+        String[][] queries = {
+                {"sum by (job) (rate(" + selector + "[5m]))", "sum by (job) (rate(...[5m])), 1 series out"},
+                {"rate(" + selector + "[5m])", "rate(...[5m]), 100 series out"}};
+        for (String[] q : queries) {
+            String expr = q[0];
+            java.util.function.LongFunction<String> path = shift -> "/prometheus/api/v1/query_range?query=" + encode(expr)
+                    + "&start=" + seconds(start + shift) + "&end=" + seconds(end + shift) + "&step=60";
+            checkRates(expr, get(path.apply(0)), start, end);
+            // every request of the uncached run a range of its own: more than the run can send
+            List<String> distinct = HttpLoad.gets(host, port, 20_000, i -> path.apply(i + 1), auth);
+            HttpLoad.Result uncached = new HttpLoad(host, port, 1, warmup, duration, 0, 200, distinct)
+                    .tally("X-Sluice-Cache").run();
+            printLoad("uncached " + (q == queries[0] ? "sum" : "per series"), uncached);
+            HttpLoad.Result cached = new HttpLoad(host, port, 1, Duration.ofSeconds(2), duration, 0, 200,
+                    HttpLoad.gets(host, port, List.of(path.apply(0)), auth)).tally("X-Sluice-Cache").run();
+            printLoad("cached " + (q == queries[0] ? "sum" : "per series"), cached);
+            long misses = uncached.tally().getOrDefault("miss", 0L);
+            long hits = cached.tally().getOrDefault("hit", 0L);
+            String what = "PromQL " + q[1] + ", 24 h at 1 m step (100 series, " + fmt(data.samples()) + " samples)";
+            row("P4-promql", what + ", cached p99, ms", ms(cached.percentileMillis(99)),
+                    "p50 " + ms(cached.percentileMillis(50)) + ", " + hits + "/" + cached.responses() + " hits", "",
+                    "< 1 ms", cached.percentileMillis(99) < 1 && clean(cached) && hits == cached.responses());
+            row("P4-promql", what + ", uncached p99, ms", ms(uncached.percentileMillis(99)),
+                    "p50 " + ms(uncached.percentileMillis(50)) + ", " + misses + "/" + uncached.responses() + " misses",
+                    ratio(uncached.percentileMillis(99) / cached.percentileMillis(99)) + "x cached", "< 50 ms",
+                    uncached.percentileMillis(99) < 50 && clean(uncached) && misses == uncached.responses());
+        }
+    }
+
+    /**
+     * The answer to {@code expr} over [start, end] at a 1 m step is the fixture's: a point at every step, and
+     * per job the known total rate, per series its own rate (within 0.5 %), so that a fast wrong answer fails the run.
+     */
+    private void checkRates(String expr, HttpResponse<String> r, long start, long end) throws IOException {
+        require(r.statusCode() == 200, "query_range " + expr + " answered " + r.statusCode() + ": " + abbreviate(r.body()));
+        JsonNode result = JSON.readTree(r.body()).path("data").path("result");
+        boolean summed = expr.startsWith("sum");
+        require(result.size() == (summed ? 1 : PromqlFixture.SERIES), "query_range " + expr + " answered "
+                + result.size() + " series: " + abbreviate(r.body()));
+        int points = (int) ((end - start) / 60_000) + 1;
+        for (JsonNode series : result) {
+            double expected = summed ? PromqlFixture.TOTAL_RATE
+                    : PromqlFixture.ratePerSecond(Integer.parseInt(series.path("metric").path("instance").asText().substring(1)));
+            JsonNode values = series.path("values");
+            require(values.size() == points, "query_range " + expr + ": " + values.size() + " points in "
+                    + series.path("metric") + ", expected " + points);
+            for (JsonNode v : values) {
+                double rate = Double.parseDouble(v.get(1).asText());
+                require(Math.abs(rate - expected) <= expected * 0.005, "query_range " + expr + ": " + rate + " at "
+                        + v.get(0).asText() + " in " + series.path("metric") + ", expected " + expected);
+            }
+        }
+        log.printf(Locale.ROOT, "checked: %s answers %d series x %d points at the counters' rates%n", expr, result.size(),
+                points);
+    }
+
+    private static String encode(String s) {
+        return java.net.URLEncoder.encode(s, StandardCharsets.UTF_8);
+    }
+
+    /** Epoch milliseconds as Prometheus' API takes a time: seconds with a fraction. */
+    private static String seconds(long ms) {
+        return String.format(Locale.ROOT, "%d.%03d", Math.floorDiv(ms, 1000), Math.floorMod(ms, 1000));
     }
 
     /**
@@ -1044,6 +1156,13 @@ public final class BenchmarkSuite {
         return http.send(HttpRequest.newBuilder(URI.create("http://" + host + ":" + port + path))
                 .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
                 .timeout(Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private HttpResponse<String> post(String path, byte[] body) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(URI.create("http://" + host + ":" + port + path))
+                .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+                .timeout(Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
