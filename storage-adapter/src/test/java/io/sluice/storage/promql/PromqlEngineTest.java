@@ -421,16 +421,24 @@ class PromqlEngineTest {
     }
 
     @Test
-    void evaluationRunsOnTheThreadThatCompletesTheSource() {
-        // a source that answers later, on another thread, as the PostgreSQL driver does
-        SampleSource async = (tenant, matchers, from, to) -> source.select(tenant, matchers, from, to)
-                .delayElement(Duration.ofMillis(20), Schedulers.parallel());
-        PromqlEngine e = new PromqlEngine(async, LIMITS);
-        String[] thread = new String[1];
-        PromqlResult r = e.instant("t", "sum(cpu)", 0).doOnNext(x -> thread[0] = Thread.currentThread().getName())
-                .block();
-        assertThat(((PromqlResult.Vector) r).samples()).hasSize(1);
-        assertThat(thread[0]).startsWith("parallel-");
+    void evaluationRunsOnTheParallelSchedulerNotOnTheThreadThatCompletesTheSource() {
+        // a source that answers later, on a thread of its own, as the PostgreSQL driver does on its event loop
+        reactor.core.scheduler.Scheduler driver = Schedulers.newSingle("driver-loop");
+        try {
+            SampleSource async = (tenant, matchers, from, to) -> source.select(tenant, matchers, from, to)
+                    .delayElement(Duration.ofMillis(20), driver);
+            PromqlEngine e = new PromqlEngine(async, LIMITS);
+            String[] thread = new String[2];
+            PromqlResult r = e.instant("t", "sum(cpu)", 0).doOnNext(x -> thread[0] = Thread.currentThread().getName())
+                    .block();
+            assertThat(((PromqlResult.Vector) r).samples()).hasSize(1);
+            assertThat(thread[0]).startsWith("parallel-");
+            e.range("t", "sum(cpu)", 0, 60_000, 15_000).doOnNext(x -> thread[1] = Thread.currentThread().getName())
+                    .block();
+            assertThat(thread[1]).startsWith("parallel-");
+        } finally {
+            driver.dispose();
+        }
     }
 
     @Test
