@@ -66,6 +66,20 @@ class QueryCacheTest {
     }
 
     @Test
+    void theTtlCountsFromWhenTheAnswerWasComputedNotFromWhenTheCacheSawTheLoadComplete() {
+        SeriesQuery q = endingAgo(Duration.ZERO, Duration.ofSeconds(30));
+        CompletableFuture<QueryResult> pending = new CompletableFuture<>();
+        CompletableFuture<QueryCache.Answer<QueryResult>> first = cache.get(q, k -> pending);
+        // runs as the answer completes, ahead of the cache's own completion callback (dependents run last in, first
+        // out): time passes between the two, as it may on a busy machine
+        first.thenRun(() -> clock.advance(Duration.ofMinutes(11)));
+        pending.complete(new QueryResult(q, List.of()));
+        assertThat(first.join().source()).isEqualTo(QueryCache.Source.MISS);
+        assertThat(cache.get(q, this::load).join().source()).as("10 min after it was computed").isEqualTo(
+                QueryCache.Source.MISS);
+    }
+
+    @Test
     void entriesExpireByTheInjectedClock() {
         SeriesQuery q = endingAgo(Duration.ZERO, Duration.ofSeconds(30));
         assertThat(cache.get(q, this::load).join().source()).isEqualTo(QueryCache.Source.MISS);

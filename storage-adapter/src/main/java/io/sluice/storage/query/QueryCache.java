@@ -75,7 +75,11 @@ public final class QueryCache<K, V> {
     }
 
     /** A cached answer and its place in the invalidation index. */
-    private record Cached<V>(V result, Invalidations.Registration registration) {
+    /**
+     * A cached answer, its place in the invalidation index, and when (ticker time) it was computed: its time to live
+     * counts from then, not from whenever the cache sees the load complete.
+     */
+    private record Cached<V>(V result, Invalidations.Registration registration, long computedAt) {
     }
 
     /** A load under way (then its answer): what the fresh cache holds, with its registration from the start. */
@@ -86,6 +90,7 @@ public final class QueryCache<K, V> {
     private final Clock clock;
     private final Invalidations invalidations;
     private final Keys<K, V> keys;
+    private final Ticker ticker;
     private final AsyncCache<K, Cached<V>> fresh;
     private final Cache<K, V> stale;
 
@@ -98,6 +103,7 @@ public final class QueryCache<K, V> {
         this.invalidations = invalidations;
         this.keys = keys;
         Ticker ticker = io.sluice.storage.time.ClockTicker.of(clock);
+        this.ticker = ticker;
         this.fresh = Caffeine.newBuilder()
                 .ticker(ticker)
                 .maximumWeight(maxBytes)
@@ -105,12 +111,12 @@ public final class QueryCache<K, V> {
                 .expireAfter(new Expiry<K, Cached<V>>() {
                     @Override
                     public long expireAfterCreate(K key, Cached<V> value, long currentTime) {
-                        return ttl(keys.end(key)).toNanos();
+                        return remaining(key, value, currentTime);
                     }
 
                     @Override
                     public long expireAfterUpdate(K key, Cached<V> value, long currentTime, long currentDuration) {
-                        return ttl(keys.end(key)).toNanos();
+                        return remaining(key, value, currentTime);
                     }
 
                     @Override
@@ -171,6 +177,11 @@ public final class QueryCache<K, V> {
             return Duration.ofHours(1);
         }
         return Duration.ofHours(6);
+    }
+
+    /** What is left of an answer's time to live at {@code now} (ticker time), counted from when it was computed. */
+    private long remaining(K key, Cached<V> value, long now) {
+        return Math.max(0, ttl(keys.end(key)).toNanos() - Math.max(0, now - value.computedAt()));
     }
 
     /** What a query's answer is computed from: its tenant's samples of its metric in {@code [from, to)}. */
@@ -244,7 +255,7 @@ public final class QueryCache<K, V> {
             } else {
                 stale.asMap().putIfAbsent(query, result); // older than a write: never over a newer copy
             }
-            load.complete(new Cached<>(result, registration));
+            load.complete(new Cached<>(result, registration, ticker.read()));
         });
         return load;
     }
