@@ -236,8 +236,8 @@ public final class QueryRepository {
                 + " AND max_ms >= $4 AND min_ms <= $5 ORDER BY series_id, hour, min_ms, ctid"; // ChunkMerge's order
         return inReadOnly("query.samples", c -> Flux.from(c.createStatement(sql)
                         .bind("$1", seriesIds.toArray(Long[]::new))
-                        .bind("$2", Instant.ofEpochMilli(fromMs))
-                        .bind("$3", Instant.ofEpochMilli(toMs))
+                        .bind("$2", postgresTimestamp(fromMs))
+                        .bind("$3", postgresTimestamp(toMs))
                         .bind("$4", fromMs)
                         .bind("$5", toMs)
                         .execute())
@@ -266,6 +266,19 @@ public final class QueryRepository {
                         + "WHERE tenant = $1 AND labels ? $2 ORDER BY v LIMIT " + limit)
                         .bind("$1", tenant).bind("$2", label).execute())
                 .flatMap(r -> r.map(row -> row.get(0, String.class))).collectList());
+    }
+
+    /** Times well within what a PostgreSQL {@code timestamptz} holds (4713 BC to 294276 AD), in ms. */
+    private static final long POSTGRES_MIN_MS = Instant.parse("-4000-01-01T00:00:00Z").toEpochMilli();
+    private static final long POSTGRES_MAX_MS = Instant.parse("+290000-01-01T00:00:00Z").toEpochMilli();
+
+    /**
+     * A time as a partition-pruning bound, within what PostgreSQL's timestamps hold: a PromQL offset or range may
+     * reach millions of years, and no sample lies out there (the {@code min_ms}/{@code max_ms} conditions, in plain
+     * numbers, stay exact).
+     */
+    private static Instant postgresTimestamp(long ms) {
+        return Instant.ofEpochMilli(Math.max(POSTGRES_MIN_MS, Math.min(POSTGRES_MAX_MS, ms)));
     }
 
     /** One series' bucket: what rows of one step bucket of one series add up to. */

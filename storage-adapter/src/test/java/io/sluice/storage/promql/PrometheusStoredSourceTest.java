@@ -120,6 +120,17 @@ class PrometheusStoredSourceTest {
     }
 
     @Test
+    void rangesBeyondWhatPostgresqlTimestampsHoldReadWhatLiesWithinThem() {
+        // what a PromQL offset or range of 292 million years asks for: no error, the samples that are there
+        long far = 292_000_000L * 365 * 86_400_000L;
+        assertThat(select("a", T0 - far, T0 + 3_600_000 - 1, m("__name__", Matcher.Op.EQ, "up"),
+                m("job", Matcher.Op.EQ, "api"))).singleElement().satisfies(s -> assertThat(s.timestamps()).hasSize(5));
+        assertThat(select("a", T0, T0 + far, m("__name__", Matcher.Op.EQ, "up"))).hasSize(2);
+        assertThat(select("a", -far - 1000, -far, m("__name__", Matcher.Op.EQ, "up"))).isEmpty();
+        assertThat(select("a", far, far + 1000, m("__name__", Matcher.Op.EQ, "up"))).isEmpty();
+    }
+
+    @Test
     void nameMatchersMatchTheMetricNameWithEveryOperator() {
         long to = T0 + 3_600_000 - 1;
         assertThat(names(select("a", T0, to, m("__name__", Matcher.Op.REGEX, "up|down"),
