@@ -68,11 +68,10 @@ public final class Queries {
      * names, in a span evaluation reads, drops them on every node. Fails as the engine does.
      */
     public Mono<QueryCache.Answer<PromqlResult>> promql(PromqlQuery query) {
-        return Mono.defer(() -> {
-            PromqlEngine.footprint(query); // a bad expression fails here, before anything is registered or cached
-            // concurrent identical queries share one load: one caller going away must not cancel it for the others
-            return Mono.fromFuture(promqlCache.get(query, q -> promql.evaluate(q).toFuture()), true);
-        });
+        // a bad expression fails in its footprint, when a load would register it: before anything is cached; a
+        // cached answer is served without parsing its expression again. Concurrent identical queries share one
+        // load: one caller going away must not cancel it for the others
+        return Mono.defer(() -> Mono.fromFuture(promqlCache.get(query, q -> promql.evaluate(q).toFuture()), true));
     }
 
     /** How the PromQL answer cache sees its keys and answers. */
