@@ -21,7 +21,8 @@ public final class QueryException extends RuntimeException {
     public enum Kind {
         /** A regular expression matcher PostgreSQL's dialect does not accept (Java's may have). */
         INVALID_REGEX,
-        /** The statement ran longer than {@code query.statement-timeout}. */
+        /** The statement (or the query's regular expressions applied in Java) ran longer than
+         * {@code query.statement-timeout}. */
         TIMEOUT
     }
 
@@ -30,6 +31,16 @@ public final class QueryException extends RuntimeException {
     private QueryException(Kind kind, R2dbcException cause) {
         super(cause.getMessage(), cause, false, false);
         this.kind = kind;
+    }
+
+    private QueryException(Kind kind, String message) {
+        super(message, null, false, false);
+        this.kind = kind;
+    }
+
+    /** A query's work outside PostgreSQL (a regular expression applied in Java) ran past the statement timeout. */
+    static QueryException timeout(String message) {
+        return new QueryException(Kind.TIMEOUT, message);
     }
 
     public Kind kind() {

@@ -9,6 +9,7 @@ import io.sluice.storage.chunks.Summary;
 import io.sluice.storage.postgres.PostgresCalls;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -73,7 +74,10 @@ public final class QueryRepository {
                 .onErrorResume(e -> e instanceof QueryException q && q.kind() == QueryException.Kind.INVALID_REGEX,
                         e -> javaRegexes(matchers, (QueryException) e).flatMap(patterns ->
                                 findSeries(tenant, metric, matchers, Integer.MAX_VALUE, false)
-                                        .map(series -> filter(series, patterns, limit))));
+                                        // CPU work, bounded by the statement timeout: not on the driver's event loop
+                                        .publishOn(Schedulers.parallel())
+                                        .map(series -> filter(series, patterns, limit,
+                                                System.nanoTime() + statementTimeout.toNanos()))));
     }
 
     /**
@@ -160,15 +164,22 @@ public final class QueryRepository {
         return Mono.just(patterns);
     }
 
-    /** The series every pattern matches (a missing label is ""), at most {@code limit}, in their order. */
-    private static List<SeriesInfo> filter(List<SeriesInfo> series, Map<Matcher, Pattern> patterns, int limit) {
+    /**
+     * The series every pattern matches (a missing label is ""), at most {@code limit}, in their order. Java's regular
+     * expressions backtrack, so a pattern can take exponential time on a value: matching stops at
+     * {@code deadlineNanos} ({@code query.statement-timeout}, as PostgreSQL's own matching would) with a
+     * {@link QueryException.Kind#TIMEOUT}.
+     */
+    static List<SeriesInfo> filter(List<SeriesInfo> series, Map<Matcher, Pattern> patterns, int limit,
+                                   long deadlineNanos) {
         List<SeriesInfo> out = new ArrayList<>();
         for (SeriesInfo s : series) {
             boolean all = true;
             for (Map.Entry<Matcher, Pattern> p : patterns.entrySet()) {
                 Matcher m = p.getKey();
                 String value = m.label().equals(Matcher.NAME) ? s.name() : s.labels().getOrDefault(m.label(), "");
-                all &= p.getValue().matcher(value).matches() == (m.op() == Matcher.Op.REGEX);
+                all &= p.getValue().matcher(new Bounded(value, deadlineNanos)).matches()
+                        == (m.op() == Matcher.Op.REGEX);
             }
             if (all && out.size() < limit) {
                 out.add(s);
@@ -266,6 +277,42 @@ public final class QueryRepository {
                         + "WHERE tenant = $1 AND labels ? $2 ORDER BY v LIMIT " + limit)
                         .bind("$1", tenant).bind("$2", label).execute())
                 .flatMap(r -> r.map(row -> row.get(0, String.class))).collectList());
+    }
+
+    /** A value that ends a regular expression's matching once its deadline has passed (checked every 4,096 reads). */
+    private static final class Bounded implements CharSequence {
+        private final String value;
+        private final long deadlineNanos;
+        private int reads;
+
+        Bounded(String value, long deadlineNanos) {
+            this.value = value;
+            this.deadlineNanos = deadlineNanos;
+        }
+
+        @Override
+        public char charAt(int index) {
+            if ((++reads & 4095) == 0 && System.nanoTime() - deadlineNanos > 0) {
+                throw QueryException.timeout("matching the query's regular expressions ran longer than "
+                        + "query.statement-timeout");
+            }
+            return value.charAt(index);
+        }
+
+        @Override
+        public int length() {
+            return value.length();
+        }
+
+        @Override
+        public CharSequence subSequence(int start, int end) {
+            return value.subSequence(start, end);
+        }
+
+        @Override
+        public String toString() {
+            return value;
+        }
     }
 
     /** Times well within what a PostgreSQL {@code timestamptz} holds (4713 BC to 294276 AD), in ms. */
