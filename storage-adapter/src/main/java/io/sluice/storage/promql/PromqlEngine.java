@@ -64,7 +64,7 @@ public final class PromqlEngine {
         return Mono.defer(() -> {
             Expr e = PromqlParser.parse(expr);
             return fetch(tenant, e, timeMs, timeMs).publishOn(Schedulers.parallel()).map(data -> {
-                Value v = new PromqlEvaluator(data, timeMs, timeMs, 0, limits.maxPointsPerSeries()).eval(e, timeMs);
+                Value v = new PromqlEvaluator(data, timeMs, timeMs, 0, limits.maxPointsPerSeries(), deadline()).eval(e, timeMs);
                 return instantResult(e, v, timeMs);
             });
         });
@@ -91,8 +91,8 @@ public final class PromqlEngine {
                 throw badData("invalid expression type \"" + e.type().label + "\" for range query, must be Scalar "
                         + "or instant Vector");
             }
-            return fetch(tenant, e, startMs, endMs).publishOn(Schedulers.parallel()).map(data -> evalRange(e, data, startMs, endMs, stepMs,
-                    limits.maxPointsPerSeries()));
+            return fetch(tenant, e, startMs, endMs).publishOn(Schedulers.parallel()).map(data -> evalRange(e, data,
+                    startMs, endMs, stepMs, limits.maxPointsPerSeries(), deadline()));
         });
     }
 
@@ -139,6 +139,14 @@ public final class PromqlEngine {
         }
         return new io.sluice.storage.invalidation.CacheFootprint(query.tenant(), any ? java.util.Set.of() : metrics,
                 from, to);
+    }
+
+    /**
+     * When an evaluation starting now must have ended: {@code query.statement-timeout}, the bound PostgreSQL puts on
+     * its share of the query. Past it, evaluation ends with a {@link io.sluice.storage.query.QueryException.Kind#TIMEOUT}.
+     */
+    private long deadline() {
+        return System.nanoTime() + limits.statementTimeout().toNanos();
     }
 
     private static PromqlException badData(String message) {
@@ -263,12 +271,14 @@ public final class PromqlEngine {
     }
 
     private static PromqlResult evalRange(Expr e, Map<List<Matcher>, List<Series>> data, long start, long end,
-                                          long step, int maxSteps) {
-        PromqlEvaluator ev = new PromqlEvaluator(data, start, end, step, maxSteps);
+                                          long step, int maxSteps, long deadlineNanos) {
+        PromqlEvaluator ev = new PromqlEvaluator(data, start, end, step, maxSteps, deadlineNanos);
         int steps = (int) ((end - start) / step) + 1;
         Map<SortedMap<String, String>, Acc> series = new HashMap<>();
         Map<SortedMap<String, String>, Acc> byIdentity = new IdentityHashMap<>();
-        for (long t = start; t <= end; t += step) {
+        for (int i = 0; i < steps; i++) { // by index: start + i * step never passes end, so it cannot overflow
+            long t = start + i * step;
+            io.sluice.storage.query.DeadlineText.check(deadlineNanos);
             Value v = ev.eval(e, t);
             if (v instanceof ScalarV s) {
                 series.computeIfAbsent(Values.EMPTY, k -> new Acc(steps)).add(t, s.value());

@@ -53,13 +53,16 @@ final class PromqlEvaluator {
     final long queryStep;
 
     private final int maxSteps;
+    /** When evaluation must have ended ({@code query.statement-timeout} after it started), on nanoTime's scale. */
+    final long deadlineNanos;
 
     /**
      * Over fetched series, for a query from start to end at a step (0 for an instant query); a subquery may have at
      * most {@code maxSteps} steps (query.max-points-per-series), as a range query.
      */
     PromqlEvaluator(Map<List<Matcher>, List<Series>> data, long queryStart, long queryEnd, long queryStep,
-                    int maxSteps) {
+                    int maxSteps, long deadlineNanos) {
+        this.deadlineNanos = deadlineNanos;
         this.data = data;
         this.maxSteps = maxSteps;
         this.queryStart = queryStart;
@@ -191,13 +194,15 @@ final class PromqlEvaluator {
         Map<SortedMap<String, String>, double[][]> acc = new LinkedHashMap<>();
         Map<SortedMap<String, String>, Integer> counts = new HashMap<>();
         long stepCount = end < first ? 0 : (end - first) / step + 1;
-        if (stepCount > maxSteps) {
+        if (stepCount < 0 || stepCount > maxSteps) { // < 0: a span beyond a long, which is more steps still
             throw new PromqlException(PromqlException.ErrorType.BAD_DATA, "the subquery has " + stepCount
                     + " steps, more than query.max-points-per-series (" + maxSteps + "); use a larger step");
         }
         int steps = (int) stepCount;
-        int k = 0;
-        for (long at = first; at <= end; at += step, k++) {
+        for (int k = 0; k < steps; k++) { // by index: first + k * step never passes end, so it cannot overflow
+            long at = first + k * step;
+            // nested subqueries multiply their steps: the deadline bounds what the step limit cannot
+            io.sluice.storage.query.DeadlineText.check(deadlineNanos);
             Value v = eval(sq.expr(), at);
             List<Sample> samples = v instanceof ScalarV s ? List.of(new Sample(Values.EMPTY, s.value(), at))
                     : ((VectorV) v).samples();

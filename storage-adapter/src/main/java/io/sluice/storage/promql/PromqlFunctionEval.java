@@ -287,7 +287,7 @@ final class PromqlFunctionEval {
         List<Sample> out = new ArrayList<>();
         for (Sample s : vector(ev, args.get(0), t)) {
             String value = s.labels().getOrDefault(src, "");
-            java.util.regex.Matcher m = pattern.matcher(value);
+            java.util.regex.Matcher m = pattern.matcher(new io.sluice.storage.query.DeadlineText(value, ev.deadlineNanos));
             if (!m.matches()) {
                 out.add(new Sample(s.labels(), s.value(), t));
                 continue;

@@ -38,7 +38,7 @@ public final class QueryException extends RuntimeException {
         this.kind = kind;
     }
 
-    /** A query's work outside PostgreSQL (a regular expression applied in Java) ran past the statement timeout. */
+    /** A query's work outside PostgreSQL (evaluation, a regular expression applied in Java) ran past the statement timeout. */
     static QueryException timeout(String message) {
         return new QueryException(Kind.TIMEOUT, message);
     }

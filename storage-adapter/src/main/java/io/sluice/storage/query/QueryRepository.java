@@ -178,7 +178,7 @@ public final class QueryRepository {
             for (Map.Entry<Matcher, Pattern> p : patterns.entrySet()) {
                 Matcher m = p.getKey();
                 String value = m.label().equals(Matcher.NAME) ? s.name() : s.labels().getOrDefault(m.label(), "");
-                all &= p.getValue().matcher(new Bounded(value, deadlineNanos)).matches()
+                all &= p.getValue().matcher(new DeadlineText(value, deadlineNanos)).matches()
                         == (m.op() == Matcher.Op.REGEX);
             }
             if (all && out.size() < limit) {
@@ -277,42 +277,6 @@ public final class QueryRepository {
                         + "WHERE tenant = $1 AND labels ? $2 ORDER BY v LIMIT " + limit)
                         .bind("$1", tenant).bind("$2", label).execute())
                 .flatMap(r -> r.map(row -> row.get(0, String.class))).collectList());
-    }
-
-    /** A value that ends a regular expression's matching once its deadline has passed (checked every 4,096 reads). */
-    private static final class Bounded implements CharSequence {
-        private final String value;
-        private final long deadlineNanos;
-        private int reads;
-
-        Bounded(String value, long deadlineNanos) {
-            this.value = value;
-            this.deadlineNanos = deadlineNanos;
-        }
-
-        @Override
-        public char charAt(int index) {
-            if ((++reads & 4095) == 0 && System.nanoTime() - deadlineNanos > 0) {
-                throw QueryException.timeout("matching the query's regular expressions ran longer than "
-                        + "query.statement-timeout");
-            }
-            return value.charAt(index);
-        }
-
-        @Override
-        public int length() {
-            return value.length();
-        }
-
-        @Override
-        public CharSequence subSequence(int start, int end) {
-            return value.subSequence(start, end);
-        }
-
-        @Override
-        public String toString() {
-            return value;
-        }
     }
 
     /** Times well within what a PostgreSQL {@code timestamptz} holds (4713 BC to 294276 AD), in ms. */

@@ -506,4 +506,32 @@ class PromqlEngineTest {
                 e -> assertThat(e.feature()).isEqualTo("function histogram_avg"));
         assertThat(source.selects.get()).isZero();
     }
+
+    @Test
+    void evaluationEndsAtTheStatementTimeoutHoweverMuchWorkTheExpressionAsksFor() {
+        PromqlEngine hasty = new PromqlEngine(source, new QueryConfig(11_000, 500, Duration.ofDays(1),
+                Duration.ofMillis(200), 0));
+        String long41 = "a".repeat(40) + "!";
+        // nested subqueries: 8,640 steps each, three deep; a user's regex java.util.regex backtracks on for ages
+        for (String expr : new String[] {
+                "max_over_time(max_over_time(max_over_time(vector(1)[1d:10s])[1d:10s])[1d:10s])",
+                "label_replace(label_replace(vector(1), \"src\", \"" + long41 + "\", \"\", \"\"), \"dst\", \"$1\", "
+                        + "\"src\", \"(.*a){20}\")"}) {
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> hasty.instant("t", expr, 86_400_000L).block(Duration.ofSeconds(30)))
+                    .as(expr).isInstanceOfSatisfying(io.sluice.storage.query.QueryException.class,
+                            e -> assertThat(e.kind()).isEqualTo(io.sluice.storage.query.QueryException.Kind.TIMEOUT));
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as(expr).isLessThan(Duration.ofSeconds(10));
+        }
+    }
+
+    @Test
+    void aRangeQueryEndingNearTheLastRepresentableTimeDoesNotOverflowItsSteps() {
+        long end = Long.MAX_VALUE - 1;
+        PromqlResult r = engine.range("t", "vector(1)", end - 9_999, end, 3_000).block(Duration.ofSeconds(10));
+        assertThat(((PromqlResult.Matrix) r).series()).singleElement()
+                .satisfies(s -> assertThat(s.timestamps()).containsExactly(end - 9_999, end - 6_999, end - 3_999,
+                        end - 999));
+    }
+
 }
