@@ -5,6 +5,7 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
@@ -185,8 +186,20 @@ public final class ConfigLoader {
                 t.get(Settings.AUTH_STALE_IF_ERROR));
         ClusterConfig cluster = new ClusterConfig(t.get(Settings.CLUSTER_NODE_ID),
                 t.get(Settings.CLUSTER_HEARTBEAT_INTERVAL), t.get(Settings.CLUSTER_NODE_TTL));
+        Map<Tier, Duration> minIntervals = new EnumMap<>(Tier.class);
+        minIntervals.put(Tier.FREE, t.get(Settings.ALERTING_FREE_MIN_INTERVAL));
+        minIntervals.put(Tier.PAID, t.get(Settings.ALERTING_PAID_MIN_INTERVAL));
+        minIntervals.put(Tier.ENTERPRISE, t.get(Settings.ALERTING_ENTERPRISE_MIN_INTERVAL));
+        AlertingConfig alerting = new AlertingConfig(t.get(Settings.ALERTING_DEFAULT_INTERVAL), minIntervals,
+                t.get(Settings.ALERTING_MAX_RULES_PER_TENANT), t.get(Settings.ALERTING_EVALUATION_TIMEOUT),
+                t.get(Settings.ALERTING_POLL_INTERVAL), t.get(Settings.ALERTING_CLAIM_BATCH),
+                t.get(Settings.ALERTING_RESOLVED_RETENTION), t.get(Settings.ALERTING_GROUP_WAIT),
+                t.get(Settings.ALERTING_GROUP_INTERVAL), t.get(Settings.ALERTING_REPEAT_INTERVAL),
+                t.get(Settings.ALERTING_WEBHOOK_TIMEOUT), t.get(Settings.ALERTING_RETRY_INITIAL_BACKOFF),
+                t.get(Settings.ALERTING_RETRY_MAX_BACKOFF), t.get(Settings.ALERTING_DELIVERY_MAX_AGE),
+                t.get(Settings.ALERTING_OUTBOX_MAX_ROWS));
         return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), ingest, writer, query, links, spool,
-                roles, Path.of(t.get(Settings.DEV_DATA_DIR)), edge, auth, cluster);
+                roles, Path.of(t.get(Settings.DEV_DATA_DIR)), edge, auth, cluster, alerting);
     }
 
     /** The parsed values, read back with their static types. */

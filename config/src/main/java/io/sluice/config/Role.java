@@ -9,7 +9,9 @@ public enum Role {
     /** The Netty edge: ingest, redirects, queries, health and metrics. */
     GATEWAY,
     /** The Kafka to PostgreSQL storage writer. */
-    WRITER;
+    WRITER,
+    /** Evaluates alert rules on their intervals and delivers notifications. */
+    ALERTER;
 
     static Set<Role> parseSet(String raw) {
         Set<Role> roles = EnumSet.noneOf(Role.class);

@@ -56,9 +56,10 @@ public final class Settings {
                     + "/metrics (0 = any free port). A process with the gateway role serves them on server.port "
                     + "and binds no admin port.");
     public static final Setting<Set<Role>> ROLES = new Setting<>("roles", "gateway,writer",
-            "a comma-separated subset of gateway, writer",
-            "Which roles run in this process (serve): gateway (the ingest, query and redirect listener) and writer "
-                    + "(Kafka to PostgreSQL). Each can run in its own processes, as many as needed.",
+            "a comma-separated subset of gateway, writer, alerter",
+            "Which roles run in this process (serve): gateway (the ingest, query and redirect listener), writer "
+                    + "(Kafka to PostgreSQL) and alerter (evaluates alert rules, sends notifications). Each can run "
+                    + "in its own processes, as many as needed.",
             raw -> Role.parseSet(raw), set -> !set.isEmpty(), false);
 
     // ---- binary -------------------------------------------------------------------------------
@@ -278,6 +279,56 @@ public final class Settings {
             Duration.ZERO, Duration.ofSeconds(1),
             "Group commit: appends arriving within this window share one fsync (0 = fsync as soon as possible).");
 
+    // ---- alerting -----------------------------------------------------------------------------
+    public static final Setting<Duration> ALERTING_DEFAULT_INTERVAL = duration("alerting.default-interval", "30s",
+            Duration.ofSeconds(1), Duration.ofHours(24), "Evaluation interval of an alert rule that names none.");
+    public static final Setting<Duration> ALERTING_FREE_MIN_INTERVAL = duration("alerting.free.min-interval", "60s",
+            Duration.ofSeconds(1), Duration.ofHours(24), "Shortest evaluation interval a free-tier tenant's rule may "
+                    + "ask for; a shorter one gets 400.");
+    public static final Setting<Duration> ALERTING_PAID_MIN_INTERVAL = duration("alerting.paid.min-interval", "15s",
+            Duration.ofSeconds(1), Duration.ofHours(24), "Shortest evaluation interval a paid-tier tenant's rule may "
+                    + "ask for; a shorter one gets 400.");
+    public static final Setting<Duration> ALERTING_ENTERPRISE_MIN_INTERVAL = duration("alerting.enterprise.min-interval",
+            "5s", Duration.ofSeconds(1), Duration.ofHours(24), "Shortest evaluation interval an enterprise-tier "
+                    + "tenant's rule may ask for; a shorter one gets 400.");
+    public static final Setting<Integer> ALERTING_MAX_RULES_PER_TENANT = intIn("alerting.max-rules-per-tenant", 10_000,
+            1, 1_000_000, "Most alert rules one tenant may have; more gets 422.");
+    public static final Setting<Duration> ALERTING_EVALUATION_TIMEOUT = duration("alerting.evaluation-timeout", "10s",
+            Duration.ofMillis(100), Duration.ofMinutes(10), "Deadline of one rule's evaluation (its query and the "
+                    + "transaction that stores its alerts); a rule that passes it is marked health=error and counted, "
+                    + "and is evaluated again at its next interval, not sooner.");
+    public static final Setting<Duration> ALERTING_POLL_INTERVAL = duration("alerting.poll-interval", "1s",
+            Duration.ofMillis(10), Duration.ofMinutes(1), "How often an alerter claims the rules that are due and the "
+                    + "notifications that are due; also how late after its due time a rule may be evaluated.");
+    public static final Setting<Integer> ALERTING_CLAIM_BATCH = intIn("alerting.claim-batch", 200, 1, 100_000,
+            "Most rules one alerter claims (and evaluates concurrently) per round.");
+    public static final Setting<Duration> ALERTING_RESOLVED_RETENTION = duration("alerting.resolved-retention", "15m",
+            Duration.ofSeconds(1), Duration.ofDays(7), "How long a resolved alert is kept, so that its resolution is "
+                    + "notified and listed, before it is forgotten.");
+    public static final Setting<Duration> ALERTING_GROUP_WAIT = duration("alerting.group-wait", "30s", Duration.ZERO,
+            Duration.ofHours(24), "Default wait before a new notification group's first notification (a route may "
+                    + "set its own), so that alerts firing together are sent together.");
+    public static final Setting<Duration> ALERTING_GROUP_INTERVAL = duration("alerting.group-interval", "5m",
+            Duration.ofSeconds(1), Duration.ofHours(24), "Default least time between two notifications of a group "
+                    + "whose alerts changed (a route may set its own).");
+    public static final Setting<Duration> ALERTING_REPEAT_INTERVAL = duration("alerting.repeat-interval", "4h",
+            Duration.ofSeconds(1), Duration.ofDays(30), "Default time after which a group still firing unchanged is "
+                    + "notified again (a route may set its own).");
+    public static final Setting<Duration> ALERTING_WEBHOOK_TIMEOUT = duration("alerting.webhook-timeout", "10s",
+            Duration.ofMillis(100), Duration.ofMinutes(5), "Deadline of one delivery attempt to a receiver (connect, "
+                    + "send, answer); one that passes it is retried like a failure.");
+    public static final Setting<Duration> ALERTING_RETRY_INITIAL_BACKOFF = duration("alerting.retry-initial-backoff",
+            "1s", Duration.ofMillis(10), Duration.ofHours(1), "Largest wait before the first retry of a failed "
+                    + "delivery; each later retry doubles it up to alerting.retry-max-backoff, and the wait is drawn "
+                    + "uniformly below it (full jitter).");
+    public static final Setting<Duration> ALERTING_RETRY_MAX_BACKOFF = duration("alerting.retry-max-backoff", "5m",
+            Duration.ofMillis(10), Duration.ofDays(1), "Largest wait between two delivery attempts.");
+    public static final Setting<Duration> ALERTING_DELIVERY_MAX_AGE = duration("alerting.delivery-max-age", "24h",
+            Duration.ofSeconds(1), Duration.ofDays(30), "A notification not delivered this long after it was queued "
+                    + "is dropped and counted (sluice_alert_notifications_total{result=\"dropped\"}).");
+    public static final Setting<Integer> ALERTING_OUTBOX_MAX_ROWS = intIn("alerting.outbox-max-rows", 10_000, 1,
+            10_000_000, "Most notifications waiting for delivery per tenant; past it the oldest are dropped and counted.");
+
     // ---- dev -----------------------------------------------------------------------------------
     public static final Setting<String> DEV_DATA_DIR = string("dev.data-dir", ".sluice/dev",
             "Where `sluice dev` keeps the embedded Kafka and PostgreSQL data and endpoints.env.");
@@ -309,6 +360,12 @@ public final class Settings {
             TENANTS_ENTERPRISE_REQUESTS_PER_MINUTE, TENANTS_FREE_ITEMS_PER_MINUTE, TENANTS_PAID_ITEMS_PER_MINUTE,
             TENANTS_ENTERPRISE_ITEMS_PER_MINUTE,
             CLUSTER_NODE_ID, CLUSTER_HEARTBEAT_INTERVAL, CLUSTER_NODE_TTL,
+            ALERTING_DEFAULT_INTERVAL, ALERTING_FREE_MIN_INTERVAL, ALERTING_PAID_MIN_INTERVAL,
+            ALERTING_ENTERPRISE_MIN_INTERVAL, ALERTING_MAX_RULES_PER_TENANT, ALERTING_EVALUATION_TIMEOUT,
+            ALERTING_POLL_INTERVAL, ALERTING_CLAIM_BATCH, ALERTING_RESOLVED_RETENTION, ALERTING_GROUP_WAIT,
+            ALERTING_GROUP_INTERVAL, ALERTING_REPEAT_INTERVAL, ALERTING_WEBHOOK_TIMEOUT,
+            ALERTING_RETRY_INITIAL_BACKOFF, ALERTING_RETRY_MAX_BACKOFF, ALERTING_DELIVERY_MAX_AGE,
+            ALERTING_OUTBOX_MAX_ROWS,
             DEV_DATA_DIR);
 
     private Settings() {

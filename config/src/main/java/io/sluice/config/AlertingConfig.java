@@ -1,0 +1,80 @@
+package io.sluice.config;
+
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * Alert rules, their evaluation by the {@code alerter} role, and the delivery of notifications.
+ *
+ * @param defaultInterval     {@code alerting.default-interval}: a rule's evaluation interval when it names none
+ * @param minIntervals        {@code alerting.<tier>.min-interval}: the shortest interval a tenant of that tier may ask for
+ * @param maxRulesPerTenant   {@code alerting.max-rules-per-tenant}
+ * @param evaluationTimeout   {@code alerting.evaluation-timeout}: deadline of one rule's evaluation, query included
+ * @param pollInterval        {@code alerting.poll-interval}: how often an alerter claims due rules and due deliveries
+ * @param claimBatch          {@code alerting.claim-batch}: most rules one alerter claims per round
+ * @param resolvedRetention   {@code alerting.resolved-retention}: how long a resolved alert is kept (and notified)
+ * @param groupWait           {@code alerting.group-wait}: default wait before a new group's first notification
+ * @param groupInterval       {@code alerting.group-interval}: default least time between notifications of a changed group
+ * @param repeatInterval      {@code alerting.repeat-interval}: default time before an unchanged firing group is sent again
+ * @param webhookTimeout      {@code alerting.webhook-timeout}: deadline of one delivery attempt
+ * @param retryInitialBackoff {@code alerting.retry-initial-backoff}: first retry's backoff cap (exponential, full jitter)
+ * @param retryMaxBackoff     {@code alerting.retry-max-backoff}: largest backoff cap
+ * @param deliveryMaxAge      {@code alerting.delivery-max-age}: a notification not delivered by then is dropped, counted
+ * @param outboxMaxRows       {@code alerting.outbox-max-rows}: bound of the delivery outbox per tenant
+ */
+public record AlertingConfig(Duration defaultInterval, Map<Tier, Duration> minIntervals, int maxRulesPerTenant,
+                             Duration evaluationTimeout, Duration pollInterval, int claimBatch,
+                             Duration resolvedRetention, Duration groupWait, Duration groupInterval,
+                             Duration repeatInterval, Duration webhookTimeout, Duration retryInitialBackoff,
+                             Duration retryMaxBackoff, Duration deliveryMaxAge, int outboxMaxRows) {
+
+    public AlertingConfig {
+        EnumMap<Tier, Duration> copy = new EnumMap<>(Tier.class);
+        copy.putAll(minIntervals);
+        for (Tier tier : Tier.values()) {
+            if (!copy.containsKey(tier)) {
+                throw new IllegalArgumentException("alerting: no minimum interval for tier " + tier);
+            }
+        }
+        minIntervals = Map.copyOf(copy);
+        if (retryMaxBackoff.compareTo(retryInitialBackoff) < 0) {
+            throw new ConfigException(Settings.ALERTING_RETRY_MAX_BACKOFF.name() + ": " + retryMaxBackoff.toMillis()
+                    + "ms (expected: at least " + Settings.ALERTING_RETRY_INITIAL_BACKOFF.name() + ", "
+                    + retryInitialBackoff.toMillis() + "ms)");
+        }
+    }
+
+    /** The shortest evaluation interval a tenant of this tier may ask for. */
+    public Duration minInterval(Tier tier) {
+        return minIntervals.get(tier);
+    }
+
+    public AlertingConfig withPolling(Duration newPollInterval) {
+        return new AlertingConfig(defaultInterval, minIntervals, maxRulesPerTenant, evaluationTimeout, newPollInterval,
+                claimBatch, resolvedRetention, groupWait, groupInterval, repeatInterval, webhookTimeout,
+                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, outboxMaxRows);
+    }
+
+    public AlertingConfig withMinInterval(Tier tier, Duration min) {
+        EnumMap<Tier, Duration> copy = new EnumMap<>(minIntervals);
+        copy.put(tier, min);
+        return new AlertingConfig(defaultInterval, copy, maxRulesPerTenant, evaluationTimeout, pollInterval,
+                claimBatch, resolvedRetention, groupWait, groupInterval, repeatInterval, webhookTimeout,
+                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, outboxMaxRows);
+    }
+
+    public AlertingConfig withNotificationTimes(Duration newGroupWait, Duration newGroupInterval,
+                                                Duration newRepeatInterval) {
+        return new AlertingConfig(defaultInterval, minIntervals, maxRulesPerTenant, evaluationTimeout, pollInterval,
+                claimBatch, resolvedRetention, newGroupWait, newGroupInterval, newRepeatInterval, webhookTimeout,
+                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, outboxMaxRows);
+    }
+
+    public AlertingConfig withDelivery(Duration newWebhookTimeout, Duration newInitialBackoff, Duration newMaxBackoff,
+                                       Duration newMaxAge) {
+        return new AlertingConfig(defaultInterval, minIntervals, maxRulesPerTenant, evaluationTimeout, pollInterval,
+                claimBatch, resolvedRetention, groupWait, groupInterval, repeatInterval, newWebhookTimeout,
+                newInitialBackoff, newMaxBackoff, newMaxAge, outboxMaxRows);
+    }
+}
