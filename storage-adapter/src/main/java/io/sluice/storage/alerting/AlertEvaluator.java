@@ -1,0 +1,248 @@
+package io.sluice.storage.alerting;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.sluice.config.AlertingConfig;
+import io.sluice.storage.alerting.AlertStateMachine.AnnotationRenderer;
+import io.sluice.storage.alerting.AlertStateMachine.Element;
+import io.sluice.storage.alerting.AlertStore.Claim;
+import io.sluice.storage.alerting.AlertStore.Finish;
+import io.sluice.storage.alerting.AlertStore.Stored;
+import io.sluice.storage.promql.PromqlQuery;
+import io.sluice.storage.promql.PromqlResult;
+import io.sluice.storage.query.QueryException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+
+/**
+ * Evaluates alert rules on their intervals, shared by any number of alerters through {@code alert_rules} (see
+ * {@code V9__alert_rules.sql}): every {@code alerting.poll-interval} it claims up to {@code alerting.claim-batch}
+ * due rules no one holds (lease + new fencing token), evaluates each at its slot, and stores the result only if the
+ * claim still holds ({@link AlertStore#store}). So each slot of a rule is stored at most once, and an alerter that
+ * stalled or died past its lease stores nothing while another takes the rule over.
+ *
+ * <p><b>Slots.</b> A rule's slots are the multiples of its interval since the epoch, so rules with the same interval
+ * evaluate at the same instants and identical expressions share the query cache. A claimed rule is evaluated at the
+ * latest slot not after now (its due slot when on time); slots between its due time and that one were missed
+ * (counted in {@code sluice_alert_missed_slots_total}) and are not caught up; its next evaluation is the next slot
+ * after the store. Times come from the injected {@link Clock}: alerters need synchronised clocks (NTP), as
+ * Prometheus HA pairs do; a skewed alerter claims early or late by its skew.
+ *
+ * <p><b>Leases.</b> A claim is leased for {@code min(interval, evaluation-timeout + postgres.call-timeout)}, so a
+ * killed alerter's rules are claimed by another within one interval (and one poll).
+ *
+ * <p><b>Failures.</b> A query that fails or passes {@code alerting.evaluation-timeout}, or an answer that cannot be
+ * alerted on, leaves the alerts as they are, marks the rule {@code health = error} with {@code last_error}, and
+ * schedules its next slot: no retry before it. When PostgreSQL itself is down the rule row cannot be written either;
+ * the lease then ends and the rule is claimed again at most once per lease. Each evaluation is counted in
+ * {@code sluice_alert_evaluations_total{result=ok|error|timeout|fenced}}.
+ *
+ * <p>Nothing blocks: queries run as the query engine runs them (parallel scheduler), SQL on the driver's event loops.
+ */
+public final class AlertEvaluator implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(AlertEvaluator.class);
+
+    private final AlertStore store;
+    private final AlertingConfig config;
+    private final String node;
+    private final Function<PromqlQuery, Mono<PromqlResult>> query;
+    private final AnnotationRenderer annotations;
+    private final Clock clock;
+    private final Duration lease;
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final AtomicReference<Disposable> loop = new AtomicReference<>();
+    private final MeterRegistry registry;
+    private final Timer duration;
+    private final Timer lag;
+    private final Counter claimed;
+    private final Counter missed;
+
+    /**
+     * @param node        this alerter's id ({@code lease_owner})
+     * @param query       the PromQL entry point (in a process: the cached, write-invalidated {@code Queries::promql})
+     * @param storeWindow {@code postgres.call-timeout}: added to the evaluation timeout for the lease
+     */
+    public AlertEvaluator(AlertStore store, AlertingConfig config, String node,
+                          Function<PromqlQuery, Mono<PromqlResult>> query, AnnotationRenderer annotations,
+                          Clock clock, Duration storeWindow, MeterRegistry registry) {
+        this.store = store;
+        this.config = config;
+        this.node = node;
+        this.query = query;
+        this.annotations = annotations;
+        this.clock = clock;
+        this.lease = config.evaluationTimeout().plus(storeWindow);
+        this.registry = registry;
+        this.duration = Timer.builder("sluice_alert_evaluation_duration")
+                .description("Time one rule's evaluation took, query and store included")
+                .publishPercentileHistogram().register(registry);
+        this.lag = Timer.builder("sluice_alert_evaluation_lag")
+                .description("How late a rule's evaluation started after it was due")
+                .publishPercentileHistogram().publishPercentiles(0.5, 0.99).register(registry);
+        this.claimed = Counter.builder("sluice_alert_rules_claimed")
+                .description("Rules this alerter claimed for evaluation").register(registry);
+        this.missed = Counter.builder("sluice_alert_missed_slots")
+                .description("Evaluation slots skipped because a rule was claimed more than an interval late")
+                .register(registry);
+        for (String result : List.of("ok", "error", "timeout", "fenced")) {
+            evaluations(result);
+        }
+    }
+
+    /** Claims and evaluates every {@code alerting.poll-interval} until {@link #close()}. */
+    public AlertEvaluator start() {
+        Disposable running = Flux.interval(Duration.ZERO, config.pollInterval(), Schedulers.parallel())
+                .onBackpressureDrop()
+                .concatMap(tick -> claim().onErrorResume(e -> {
+                    log.warn("Claiming due alert rules failed; trying again in {}", config.pollInterval(), e);
+                    return Mono.just(List.of());
+                }), 0)
+                .flatMapIterable(claims -> claims)
+                .flatMap(this::evaluate, config.claimBatch())
+                .subscribe(result -> { }, e -> log.error("The alert evaluator stopped", e));
+        if (!loop.compareAndSet(null, running)) {
+            running.dispose();
+            throw new IllegalStateException("already started");
+        }
+        return this;
+    }
+
+    /**
+     * One round: claims what is due now (up to the free part of {@code alerting.claim-batch}) and evaluates it;
+     * completes with each evaluation's result ({@code ok}, {@code error}, {@code timeout}, {@code fenced}).
+     */
+    public Mono<List<String>> round() {
+        return claim().flatMapMany(Flux::fromIterable).flatMap(this::evaluate).collectList();
+    }
+
+    private Mono<List<Claim>> claim() {
+        return Mono.defer(() -> {
+            int free = config.claimBatch() - inFlight.get();
+            if (free <= 0) {
+                return Mono.just(List.<Claim>of());
+            }
+            inFlight.addAndGet(free); // reserved until the claim answers, so concurrent rounds do not over-claim
+            return store.claim(node, clock.instant(), lease, free)
+                    .doOnNext(claims -> {
+                        inFlight.addAndGet(claims.size() - free);
+                        claimed.increment(claims.size());
+                    })
+                    .doOnError(e -> inFlight.addAndGet(-free))
+                    .doOnCancel(() -> inFlight.addAndGet(-free));
+        });
+    }
+
+    /** Evaluates one claimed rule at its slot and stores the outcome; never fails (the result says how it ended). */
+    Mono<String> evaluate(Claim claim) {
+        return Mono.defer(() -> {
+            long began = System.nanoTime();
+            Instant start = clock.instant();
+            long interval = claim.interval().toMillis();
+            long slotMs = Math.floorDiv(start.toEpochMilli(), interval) * interval;
+            long firstSlot = Math.floorDiv(claim.dueAt().toEpochMilli() + interval - 1, interval) * interval;
+            if (slotMs > firstSlot) {
+                missed.increment((slotMs - firstSlot) / interval);
+            }
+            lag.record(Math.max(0, start.toEpochMilli() - claim.dueAt().toEpochMilli()), TimeUnit.MILLISECONDS);
+            Instant slot = Instant.ofEpochMilli(slotMs);
+            Mono<List<Element>> data = claim.rule() == null
+                    ? Mono.error(new AlertEvaluationException(claim.unreadable()))
+                    : query.apply(PromqlQuery.instant(claim.tenant(),
+                            AlertStateMachine.dataExpression(claim.rule()), slotMs))
+                    .map(AlertStateMachine::elements)
+                    .timeout(config.evaluationTimeout(), Schedulers.parallel());
+            return data.map(Attempt::ok)
+                    .onErrorResume(e -> Mono.just(Attempt.failed(e, config.evaluationTimeout())))
+                    .flatMap(attempt -> {
+                        Instant now = clock.instant();
+                        Finish finish = new Finish(Instant.ofEpochMilli(
+                                (Math.floorDiv(now.toEpochMilli(), interval) + 1) * interval), slot,
+                                (int) Math.min(Integer.MAX_VALUE, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began)),
+                                attempt.error(), now);
+                        return store.store(claim, attempt.data() == null ? null
+                                        : current -> AlertStateMachine.evaluate(claim.rule(), current, attempt.data(),
+                                        slot, config.resolvedRetention(), annotations), finish)
+                                .map(stored -> switch (stored) {
+                                    case FENCED -> "fenced";
+                                    case ERROR -> "error";
+                                    case OK -> attempt.result();
+                                })
+                                .doOnNext(result -> {
+                                    if (!result.equals("ok")) {
+                                        log.debug("Alert rule {}: {} ({})", claim.ruleId(), result, attempt.error());
+                                    }
+                                });
+                    })
+                    .onErrorResume(e -> {
+                        log.warn("Alert rule {}: its evaluation could not be stored; its lease ends in at most {}",
+                                claim.ruleId(), lease, e);
+                        return Mono.just("error");
+                    })
+                    .doOnNext(result -> {
+                        evaluations(result).increment();
+                        duration.record(System.nanoTime() - began, TimeUnit.NANOSECONDS);
+                    });
+        }).doFinally(signal -> inFlight.decrementAndGet());
+    }
+
+    private Counter evaluations(String result) {
+        return Counter.builder("sluice_alert_evaluations")
+                .description("Rule evaluations by result: ok (stored), error (query failed or its answer could not "
+                        + "be alerted on; or PostgreSQL down), timeout (alerting.evaluation-timeout or the query's "
+                        + "statement timeout), fenced (the claim no longer held: nothing stored)")
+                .tag("result", result).register(registry);
+    }
+
+    /** A query's outcome: its data, or why there is none. */
+    private record Attempt(List<Element> data, String error, String result) {
+        static Attempt ok(List<Element> data) {
+            return new Attempt(data, null, "ok");
+        }
+
+        static Attempt failed(Throwable e, Duration timeout) {
+            if (e instanceof TimeoutException) {
+                return new Attempt(null, "evaluation timed out after " + timeout.toMillis()
+                        + "ms (alerting.evaluation-timeout)", "timeout");
+            }
+            if (e instanceof QueryException q && q.kind() == QueryException.Kind.TIMEOUT) {
+                return new Attempt(null, "query timed out: " + q.getMessage(), "timeout");
+            }
+            String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            return new Attempt(null, message, "error");
+        }
+    }
+
+    /**
+     * Stops claiming, cancels the evaluations in flight (one already committing is stored; any other is not), and
+     * gives up this node's leases so that other alerters claim its rules at their next poll.
+     */
+    @Override
+    public void close() {
+        Disposable running = loop.getAndSet(reactor.core.Disposables.disposed());
+        if (running != null) {
+            running.dispose();
+        }
+        try {
+            store.release(node).block(lease);
+        } catch (RuntimeException e) {
+            log.warn("Could not give up this alerter's leases; other alerters take its rules over once they end", e);
+        }
+    }
+}
