@@ -4,7 +4,6 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.sluice.config.AlertingConfig;
-import io.sluice.storage.alerting.AlertStateMachine.AnnotationRenderer;
 import io.sluice.storage.alerting.AlertStateMachine.Element;
 import io.sluice.storage.alerting.AlertStore.Claim;
 import io.sluice.storage.alerting.AlertStore.Finish;
@@ -63,7 +62,6 @@ public final class AlertEvaluator implements AutoCloseable {
     private final AlertingConfig config;
     private final String node;
     private final Function<PromqlQuery, Mono<PromqlResult>> query;
-    private final AnnotationRenderer annotations;
     private final Clock clock;
     private final Duration lease;
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -80,13 +78,12 @@ public final class AlertEvaluator implements AutoCloseable {
      * @param storeWindow {@code postgres.call-timeout}: added to the evaluation timeout for the lease
      */
     public AlertEvaluator(AlertStore store, AlertingConfig config, String node,
-                          Function<PromqlQuery, Mono<PromqlResult>> query, AnnotationRenderer annotations,
-                          Clock clock, Duration storeWindow, MeterRegistry registry) {
+                          Function<PromqlQuery, Mono<PromqlResult>> query, Clock clock, Duration storeWindow,
+                          MeterRegistry registry) {
         this.store = store;
         this.config = config;
         this.node = node;
         this.query = query;
-        this.annotations = annotations;
         this.clock = clock;
         this.lease = config.evaluationTimeout().plus(storeWindow);
         this.registry = registry;
@@ -178,7 +175,7 @@ public final class AlertEvaluator implements AutoCloseable {
                                 attempt.error(), now);
                         return store.store(claim, attempt.data() == null ? null
                                         : current -> AlertStateMachine.evaluate(claim.rule(), current, attempt.data(),
-                                        slot, config.resolvedRetention(), annotations), finish)
+                                        slot, config.resolvedRetention(), AlertAnnotations.compile(claim.rule())), finish)
                                 .map(stored -> switch (stored) {
                                     case FENCED -> "fenced";
                                     case ERROR -> "error";

@@ -114,6 +114,8 @@ class AlertEvaluatorTest {
         clock.set(T0.plusSeconds(30).plusMillis(300));
         evaluator.round().block(Duration.ofSeconds(30));
         assertThat(instance(rule)).isEqualTo("firing active=0s fired=30s resolved=- seen=30s value=90.0");
+        assertThat(one("SELECT annotations->>'summary' FROM alert_instances WHERE rule_id = $1", rule))
+                .as("rendered with the alert's labels and value").isEqualTo("kitchen at 90");
         clock.set(T0.plusSeconds(40));
         evaluator.round().block(Duration.ofSeconds(30));
         clock.set(T0.plusSeconds(50));
@@ -121,6 +123,8 @@ class AlertEvaluatorTest {
         assertThat(instance(rule)).isEqualTo("resolved active=0s fired=30s resolved=50s seen=40s value=100.0");
         assertThat(history(rule)).containsExactly("inactive->pending at 0s value 60.0",
                 "pending->firing at 30s value 90.0", "firing->resolved at 50s value 100.0");
+        assertThat(one("SELECT annotations->>'summary' FROM alert_instances WHERE rule_id = $1", rule))
+                .as("a resolved alert keeps what it was last rendered with").isEqualTo("kitchen at 100");
         assertThat(one("SELECT labels::text FROM alert_instances WHERE rule_id = $1", rule))
                 .isEqualTo("{\"room\": \"kitchen\", \"alertname\": \"Hot\"}");
         assertThat(registry.counter("sluice_alert_evaluations", "result", "ok").count()).isEqualTo(6);
@@ -342,8 +346,7 @@ class AlertEvaluatorTest {
         samples.set("temp", Map.of("room", "a"), T0.toEpochMilli(), 70);
         AlertEvaluator evaluator = new AlertEvaluator(new AlertStore(calls, json -> {
             throw new IllegalArgumentException("no query-form rules here");
-        }), defaults.withPolling(Duration.ofMillis(100)), "looping", engine::evaluate, AlertEvaluatorTest::render,
-                clock, STORE_WINDOW, new SimpleMeterRegistry());
+        }), defaults.withPolling(Duration.ofMillis(100)), "looping", engine::evaluate, clock, STORE_WINDOW, new SimpleMeterRegistry());
         evaluators.add(evaluator);
         evaluator.start();
         await().atMost(Duration.ofSeconds(20)).until(() -> history(rule).size() == 1);
@@ -361,14 +364,9 @@ class AlertEvaluatorTest {
                 d.deliveryMaxAge(), d.outboxMaxRows());
         AlertEvaluator evaluator = new AlertEvaluator(new AlertStore(calls, json -> {
             throw new IllegalArgumentException("no query-form rules here");
-        }), config, node, query, AlertEvaluatorTest::render, clock, STORE_WINDOW, registry);
+        }), config, node, query, clock, STORE_WINDOW, registry);
         evaluators.add(evaluator);
         return evaluator;
-    }
-
-    private static java.util.SortedMap<String, String> render(AlertRule rule, java.util.SortedMap<String, String> labels,
-                                                              double value) {
-        return new java.util.TreeMap<>(Map.of("summary", rule.name() + " " + value));
     }
 
     /** A query that waits until opened, to hold an evaluation between its claim and its store. */
@@ -397,7 +395,8 @@ class AlertEvaluatorTest {
             Statement s = c.createStatement("""
                     INSERT INTO alert_rules (tenant_id, group_name, name, expr, op, threshold, for_ms, interval_ms,
                                              no_data, annotations, next_eval_at)
-                    VALUES ('acme', 'g', $1, $2, $3, $4, $5, $6, $7, '{"summary": "{{ $value }}"}', $8) RETURNING id""")
+                    VALUES ('acme', 'g', $1, $2, $3, $4, $5, $6, $7,
+                            '{"summary": "{{ $labels.room }} at {{ $value }}"}', $8) RETURNING id""")
                     .bind("$1", name).bind("$2", expr).bind("$5", forMs).bind("$6", intervalMs).bind("$7", noData)
                     .bind("$8", next);
             if (op == null) {
