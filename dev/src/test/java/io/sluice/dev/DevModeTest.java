@@ -47,6 +47,10 @@ class DevModeTest {
                     HttpRequest.newBuilder(URI.create(endpoints.get("HTTP_URL") + "/health/ready"))
                             .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(ready.statusCode()).isEqualTo(200);
+            HttpResponse<String> metrics = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create(endpoints.get("HTTP_URL") + "/metrics"))
+                            .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(metrics.body()).as("the alerter runs in dev too").contains("sluice_alert_rules_claimed_total");
 
             // end to end: a sample posted with DEV_API_KEY is stored in PostgreSQL, readable through PG_URL
             HttpResponse<String> ingest = HttpClient.newHttpClient().send(
