@@ -7,7 +7,6 @@ import io.sluice.config.AlertingConfig;
 import io.sluice.storage.alerting.AlertStateMachine.Element;
 import io.sluice.storage.alerting.AlertStore.Claim;
 import io.sluice.storage.alerting.AlertStore.Finish;
-import io.sluice.storage.alerting.AlertStore.Stored;
 import io.sluice.storage.promql.PromqlQuery;
 import io.sluice.storage.promql.PromqlResult;
 import io.sluice.storage.query.QueryException;
@@ -22,7 +21,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -57,6 +55,9 @@ import java.util.function.Function;
 public final class AlertEvaluator implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(AlertEvaluator.class);
+
+    /** {@code last_error} keeps at most this much of a failure's message. */
+    private static final int MAX_ERROR_CHARS = 1_000;
 
     private final AlertStore store;
     private final AlertingConfig config;
@@ -222,6 +223,9 @@ public final class AlertEvaluator implements AutoCloseable {
                 return new Attempt(null, "query timed out: " + q.getMessage(), "timeout");
             }
             String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            if (message.length() > MAX_ERROR_CHARS) {
+                message = message.substring(0, MAX_ERROR_CHARS) + "…";
+            }
             return new Attempt(null, message, "error");
         }
     }

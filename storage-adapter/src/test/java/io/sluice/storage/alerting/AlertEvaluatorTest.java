@@ -59,6 +59,10 @@ class AlertEvaluatorTest {
     private final PromqlEngine engine = new PromqlEngine(samples,
             new QueryConfig(11_000, 1_000, Duration.ofDays(30), Duration.ofSeconds(10), 1 << 20));
     private final List<AlertEvaluator> evaluators = new ArrayList<>();
+    /** Reads a query-form rule's JSON: the rules API's reader in a process; the tests' own here. */
+    private Function<String, AlertRule.RuleQuery> decoder = json -> {
+        throw new IllegalArgumentException("no query-form rules here");
+    };
 
     @BeforeAll
     static void start(TestInfrastructure infra) {
@@ -341,6 +345,30 @@ class AlertEvaluatorTest {
     }
 
     @Test
+    void aQueryFormRuleIsEvaluatedAsItsPromqlAndAnUnreadableOneIsMarked() {
+        decoder = json -> {
+            if (!json.contains("\"metric\": \"temp\"")) {
+                throw new IllegalArgumentException("query.metric: missing");
+            }
+            return new AlertRule.RuleQuery("temp", List.of(), io.sluice.storage.query.Aggregation.MAX,
+                    List.of("room"), Duration.ofMinutes(1));
+        };
+        long form = queryRule("Form", "{\"metric\": \"temp\"}");
+        long unreadable = queryRule("Unreadable", "{\"metrik\": \"temp\"}");
+        samples.set("temp", Map.of("room", "a", "sensor", "1"), T0.minusSeconds(30).toEpochMilli(), 40);
+        samples.set("temp", Map.of("room", "a", "sensor", "2"), T0.minusSeconds(20).toEpochMilli(), 70);
+        samples.set("temp", Map.of("room", "b", "sensor", "3"), T0.minusSeconds(20).toEpochMilli(), 45);
+        AlertEvaluator evaluator = evaluator("e", defaults.evaluationTimeout(), engine::evaluate,
+                new SimpleMeterRegistry());
+        assertThat(evaluator.round().block(Duration.ofSeconds(30))).containsExactlyInAnyOrder("ok", "error");
+        assertThat(instance(form)).isEqualTo("firing active=0s fired=0s resolved=- seen=0s value=70.0");
+        assertThat(one("SELECT labels::text FROM alert_instances WHERE rule_id = $1", form))
+                .isEqualTo("{\"room\": \"a\", \"alertname\": \"Form\"}");
+        assertThat(one("SELECT health || ' ' || last_error FROM alert_rules WHERE id = $1", unreadable))
+                .isEqualTo("error rule cannot be read: query.metric: missing");
+    }
+
+    @Test
     void startedItClaimsAndEvaluatesOnItsOwn() {
         long rule = rule("Hot", "temp", ">", 50.0, 0, 10_000, "keep", T0);
         samples.set("temp", Map.of("room", "a"), T0.toEpochMilli(), 70);
@@ -362,9 +390,8 @@ class AlertEvaluatorTest {
                 timeout, d.pollInterval(), d.claimBatch(), d.resolvedRetention(), d.groupWait(), d.groupInterval(),
                 d.repeatInterval(), d.webhookTimeout(), d.retryInitialBackoff(), d.retryMaxBackoff(),
                 d.deliveryMaxAge(), d.outboxMaxRows());
-        AlertEvaluator evaluator = new AlertEvaluator(new AlertStore(calls, json -> {
-            throw new IllegalArgumentException("no query-form rules here");
-        }), config, node, query, clock, STORE_WINDOW, registry);
+        AlertEvaluator evaluator = new AlertEvaluator(new AlertStore(calls, decoder), config, node, query, clock,
+                STORE_WINDOW, registry);
         evaluators.add(evaluator);
         return evaluator;
     }
@@ -406,6 +433,16 @@ class AlertEvaluatorTest {
             }
             return Flux.from(s.execute()).flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).next();
         }, Connection::close).block(Duration.ofSeconds(30));
+    }
+
+    private static long queryRule(String name, String queryJson) {
+        return Mono.usingWhen(pool.create(), c -> Flux.from(c.createStatement("""
+                        INSERT INTO alert_rules (tenant_id, group_name, name, query, op, threshold, interval_ms,
+                                                 next_eval_at)
+                        VALUES ('acme', 'g', $1, $2::jsonb, '>', 50, 10000, $3) RETURNING id""")
+                        .bind("$1", name).bind("$2", queryJson).bind("$3", T0).execute())
+                .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).next(), Connection::close)
+                .block(Duration.ofSeconds(30));
     }
 
     private static void sql(String sql) {
