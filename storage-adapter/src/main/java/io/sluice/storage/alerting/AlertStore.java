@@ -11,6 +11,7 @@ import io.sluice.storage.postgres.PostgresCalls;
 import io.sluice.storage.postgres.Transactions;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -202,6 +203,9 @@ public final class AlertStore {
         return Flux.from(c.createStatement(INSTANCES).bind("$1", claim.ruleId()).execute())
                 .flatMap(r -> r.map((row, meta) -> alert(row)))
                 .collectMap(Alert::fingerprint, a -> a, LinkedHashMap::new)
+                // the state machine and the annotation templates run off the driver's event loop, which every
+                // PostgreSQL call of the process shares
+                .publishOn(Schedulers.parallel())
                 .flatMap(current -> {
                     Outcome outcome;
                     try {
