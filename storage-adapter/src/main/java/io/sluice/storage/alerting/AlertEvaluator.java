@@ -66,6 +66,7 @@ public final class AlertEvaluator implements AutoCloseable {
     private final Clock clock;
     private final Duration lease;
     private final AtomicInteger inFlight = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicBoolean claimFailing = new java.util.concurrent.atomic.AtomicBoolean();
     private final AtomicReference<Disposable> loop = new AtomicReference<>();
     private final MeterRegistry registry;
     private final Timer duration;
@@ -108,10 +109,20 @@ public final class AlertEvaluator implements AutoCloseable {
     public AlertEvaluator start() {
         Disposable running = Flux.interval(Duration.ZERO, config.pollInterval(), Schedulers.parallel())
                 .onBackpressureDrop()
-                .concatMap(tick -> claim().onErrorResume(e -> {
-                    log.warn("Claiming due alert rules failed; trying again in {}", config.pollInterval(), e);
-                    return Mono.just(List.of());
-                }), 0)
+                .concatMap(tick -> claim()
+                        .doOnNext(claims -> {
+                            if (claimFailing.compareAndSet(true, false)) {
+                                log.info("Claiming due alert rules works again");
+                            }
+                        })
+                        .onErrorResume(e -> {
+                            // once per outage, not once per poll
+                            if (claimFailing.compareAndSet(false, true)) {
+                                log.warn("Claiming due alert rules failed; trying again every {}: {}",
+                                        config.pollInterval(), e.toString());
+                            }
+                            return Mono.just(List.of());
+                        }), 0)
                 .flatMapIterable(claims -> claims)
                 .flatMap(this::evaluate, config.claimBatch())
                 .subscribe(result -> { }, e -> log.error("The alert evaluator stopped", e));
