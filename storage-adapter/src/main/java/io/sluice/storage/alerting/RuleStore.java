@@ -78,17 +78,14 @@ public final class RuleStore {
 
     /** Stores a new rule; fails with {@link DuplicateRuleException} or {@link TooManyRulesException}. */
     public Mono<StoredRule> create(AlertRule rule) {
+        // inserted first, so a duplicate is a duplicate even at the limit; counted after, under the tenant's lock
         return inTransaction("alert_rules.create", c -> lockTenant(c, rule.tenant())
-                .then(count(c, rule.tenant()))
-                .flatMap(n -> {
-                    if (n + 1 > maxRulesPerTenant) {
-                        return Mono.error(new TooManyRulesException(maxRulesPerTenant, n + 1));
-                    }
-                    return Flux.from(bindRule(c.createStatement("INSERT INTO alert_rules (tenant_id, group_name, "
-                                    + "name, expr, query, op, threshold, for_ms, keep_firing_for_ms, interval_ms, "
-                                    + "no_data, labels, annotations) VALUES (" + VALUES + ") RETURNING " + COLUMNS),
-                            rule).execute()).flatMap(r -> r.map(RuleStore::stored)).next();
-                }))
+                .then(Flux.from(bindRule(c.createStatement("INSERT INTO alert_rules (tenant_id, group_name, name, "
+                                + "expr, query, op, threshold, for_ms, keep_firing_for_ms, interval_ms, no_data, labels, "
+                                + "annotations) VALUES (" + VALUES + ") RETURNING " + COLUMNS), rule).execute())
+                        .flatMap(r -> r.map(RuleStore::stored)).next())
+                .flatMap(stored -> count(c, rule.tenant()).flatMap(n -> n > maxRulesPerTenant
+                        ? Mono.error(new TooManyRulesException(maxRulesPerTenant, n)) : Mono.just(stored))))
                 .onErrorMap(e -> duplicate(e, rule));
     }
 
