@@ -3,6 +3,7 @@ package io.sluice.gateway;
 import io.sluice.gateway.events.EventsApi;
 import io.sluice.gateway.http.ShutdownGate;
 import io.sluice.gateway.alerting.RulesApi;
+import io.sluice.gateway.prometheus.PrometheusRules;
 import io.sluice.gateway.links.ClickTracker;
 import io.sluice.gateway.links.LinkInvalidation;
 import io.sluice.gateway.links.LinkRules;
@@ -239,8 +240,9 @@ public final class GatewayRole implements RunningRole {
                 config.links(), TimeMeter.SYSTEM_NANOTIME, metrics.registry());
         EventsApi events = new EventsApi(
                 new EventStore(postgresCalls));
-        RulesApi rules = new RulesApi(new RuleStore(postgresCalls, config.alerting().maxRulesPerTenant()),
-                new RuleValidator(config.alerting()), metrics.registry());
+        RuleStore ruleStore = new RuleStore(postgresCalls, config.alerting().maxRulesPerTenant());
+        RulesApi rules = new RulesApi(ruleStore, new RuleValidator(config.alerting()), metrics.registry());
+        PrometheusRules prometheusRules = new PrometheusRules(ruleStore);
         HttpRouter router = PrometheusRoutes.register(HttpRouter.builder(metrics.registry()), guard, prometheus)
                 .route(HttpMethod.GET, "/health/live", health::live)
                 .route(HttpMethod.GET, "/health/ready", health::ready)
@@ -261,6 +263,7 @@ public final class GatewayRole implements RunningRole {
                 .prefix(HttpMethod.GET, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
                 .prefix(HttpMethod.PATCH, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
                 .prefix(HttpMethod.DELETE, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
+                .route(HttpMethod.GET, PrometheusRoutes.PREFIX + "/api/v1/rules", guard.guard(prometheusRules::rules))
                 .route(HttpMethod.POST, "/api/v1/alerts/rules", guard.guard(rules::create))
                 .route(HttpMethod.GET, "/api/v1/alerts/rules", guard.guard(rules::list))
                 .route(HttpMethod.POST, "/api/v1/alerts/rules/import", guard.guard(rules::importFile))

@@ -37,6 +37,7 @@ class RulesApiTest {
     private static String key;
     private static String otherKey;
     private static String limitedKey;
+    private static String grafanaKey;
 
     @BeforeAll
     static void start(TestInfrastructure infrastructure) {
@@ -47,6 +48,7 @@ class RulesApiTest {
         key = KeysCommand.create(keys, "rules-a", Tier.PAID);
         otherKey = KeysCommand.create(keys, "rules-b", Tier.PAID);
         limitedKey = KeysCommand.create(keys, "rules-c", Tier.PAID);
+        grafanaKey = KeysCommand.create(keys, "rules-d", Tier.PAID);
     }
 
     @AfterAll
@@ -194,6 +196,35 @@ class RulesApiTest {
         assertThat(api("GET", "/api/v1/alerts/rules?group=node", otherKey, null).body())
                 .as("a refused import changes nothing").contains("InstanceDown");
         assertThat(yaml(otherKey, file, "application/json").statusCode()).isEqualTo(415);
+    }
+
+    @Test
+    void prometheusRulesListsRulesWithTheirAlerts() throws Exception {
+        String id = field(api("POST", "/api/v1/alerts/rules", grafanaKey, """
+                {"group": "g", "name": "Down", "expr": "up == 0", "for": "1m", "labels": {"severity": "page"}}""")
+                .body(), "id");
+        api("POST", "/api/v1/alerts/rules", grafanaKey, "{\"group\": \"g\", \"name\": \"Quiet\", \"expr\": \"up\"}");
+        sql("INSERT INTO alert_instances (rule_id, fingerprint, tenant_id, labels, annotations, state, value, "
+                + "active_at, fired_at, last_seen_at, updated_at) VALUES "
+                + "(" + id + ", 1, 'rules-d', '{\"alertname\":\"Down\",\"host\":\"a\"}', '{}', 'firing', 1.5, "
+                + "'2026-01-01T00:00:00Z', now(), now(), now()), "
+                + "(" + id + ", 2, 'rules-d', '{\"host\":\"b\"}', '{}', 'pending', 0, now(), null, now(), now()), "
+                + "(" + id + ", 3, 'rules-d', '{\"host\":\"c\"}', '{}', 'resolved', 0, now(), now(), now(), now())");
+        HttpResponse<String> rules = api("GET", "/prometheus/api/v1/rules", grafanaKey, null);
+        assertThat(rules.statusCode()).isEqualTo(200);
+        assertThat(rules.body()).startsWith("{\"status\":\"success\",\"data\":{\"groups\":[{\"name\":\"g\",\"file\":\"\","
+                + "\"rules\":[{\"state\":\"firing\",\"name\":\"Down\",\"query\":\"up == 0\",\"duration\":60.0,")
+                .contains("\"labels\":{\"alertname\":\"Down\",\"host\":\"a\"},\"annotations\":{},\"state\":\"firing\","
+                        + "\"activeAt\":\"2026-01-01T00:00:00Z\",\"value\":\"1.5e+00\"}",
+                        "\"state\":\"pending\"", "\"health\":\"unknown\"", "\"lastEvaluation\":\"0001-01-01T00:00:00Z\"",
+                        "\"type\":\"alerting\"", "{\"state\":\"inactive\",\"name\":\"Quiet\"")
+                .doesNotContain("\"host\":\"c\"");
+        assertThat(api("GET", "/prometheus/api/v1/rules?exclude_alerts=true", grafanaKey, null).body())
+                .contains("\"alerts\":[]").doesNotContain("activeAt");
+        assertThat(api("GET", "/prometheus/api/v1/rules?type=record", grafanaKey, null).body())
+                .isEqualTo("{\"status\":\"success\",\"data\":{\"groups\":[]}}");
+        assertThat(api("GET", "/prometheus/api/v1/rules?type=bogus", grafanaKey, null).statusCode()).isEqualTo(400);
+        assertThat(api("GET", "/prometheus/api/v1/rules", otherKey, null).body()).doesNotContain("Quiet");
     }
 
     private static HttpResponse<String> yaml(String apiKey, String body, String type) throws Exception {

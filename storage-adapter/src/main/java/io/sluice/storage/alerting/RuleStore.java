@@ -112,6 +112,30 @@ public final class RuleStore {
         }, Connection::close));
     }
 
+    /** Most active (pending or firing) alerts {@link #activeAlerts} lists for one tenant. */
+    public static final int MAX_LISTED_ALERTS = 10_000;
+
+    /** A pending or firing alert, as read for listing. */
+    public record ActiveAlert(long ruleId, java.util.SortedMap<String, String> labels,
+                              java.util.SortedMap<String, String> annotations, String state, Double value,
+                              java.time.Instant activeAt) {
+    }
+
+    /** A tenant's pending and firing alerts by rule, at most {@link #MAX_LISTED_ALERTS}. */
+    public Mono<List<ActiveAlert>> activeAlerts(String tenant) {
+        return calls.call("alert_instances.list", Mono.usingWhen(connections.create(),
+                c -> Flux.from(c.createStatement("SELECT rule_id, labels::text, annotations::text, state, value, "
+                                + "active_at FROM alert_instances WHERE tenant_id = $1 AND state IN ('pending', "
+                                + "'firing') ORDER BY rule_id, fingerprint LIMIT " + MAX_LISTED_ALERTS)
+                        .bind("$1", tenant).execute())
+                        .flatMap(r -> r.map(row -> new ActiveAlert(row.get(0, Long.class),
+                                RuleJson.parseMap(row.get(1, String.class)), RuleJson.parseMap(row.get(2, String.class)),
+                                row.get(3, String.class), row.get(4, Double.class),
+                                row.get(5, OffsetDateTime.class).toInstant())))
+                        .collectList(),
+                Connection::close));
+    }
+
     /**
      * Replaces a tenant's rule (every field but its id and schedule), bumping its version; empty when the tenant
      * has no such rule. Fails with {@link DuplicateRuleException} when the new group and name are another rule's.
