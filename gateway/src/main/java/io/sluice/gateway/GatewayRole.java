@@ -2,6 +2,8 @@ package io.sluice.gateway;
 
 import io.sluice.gateway.events.EventsApi;
 import io.sluice.gateway.http.ShutdownGate;
+import io.sluice.gateway.alerting.RulesApi;
+import io.sluice.gateway.prometheus.PrometheusRules;
 import io.sluice.gateway.links.ClickTracker;
 import io.sluice.gateway.links.LinkInvalidation;
 import io.sluice.gateway.links.LinkRules;
@@ -17,6 +19,8 @@ import io.sluice.storage.cluster.ClusterNodes;
 import io.sluice.storage.cluster.NodeHeartbeat;
 import io.sluice.storage.events.EventStore;
 import io.sluice.storage.kafka.ResilientSink;
+import io.sluice.storage.alerting.RuleStore;
+import io.sluice.storage.alerting.RuleValidator;
 import io.sluice.storage.links.LinkStore;
 import io.sluice.storage.query.Queries;
 import io.sluice.storage.query.QueryRepository;
@@ -236,6 +240,9 @@ public final class GatewayRole implements RunningRole {
                 config.links(), TimeMeter.SYSTEM_NANOTIME, metrics.registry());
         EventsApi events = new EventsApi(
                 new EventStore(postgresCalls));
+        RuleStore ruleStore = new RuleStore(postgresCalls, config.alerting().maxRulesPerTenant());
+        RulesApi rules = new RulesApi(ruleStore, new RuleValidator(config.alerting()), metrics.registry());
+        PrometheusRules prometheusRules = new PrometheusRules(ruleStore);
         HttpRouter router = PrometheusRoutes.register(HttpRouter.builder(metrics.registry()), guard, prometheus)
                 .route(HttpMethod.GET, "/health/live", health::live)
                 .route(HttpMethod.GET, "/health/ready", health::ready)
@@ -256,6 +263,14 @@ public final class GatewayRole implements RunningRole {
                 .prefix(HttpMethod.GET, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
                 .prefix(HttpMethod.PATCH, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
                 .prefix(HttpMethod.DELETE, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
+                .route(HttpMethod.GET, PrometheusRoutes.PREFIX + "/api/v1/rules", guard.guard(prometheusRules::rules))
+                .route(HttpMethod.POST, "/api/v1/alerts/rules", guard.guard(rules::create))
+                .route(HttpMethod.GET, "/api/v1/alerts/rules", guard.guard(rules::list))
+                .route(HttpMethod.POST, "/api/v1/alerts/rules/import", guard.guard(rules::importFile))
+                .prefix(HttpMethod.GET, "/api/v1/alerts/rules/", "/api/v1/alerts/rules/{id}", guard.guard(rules::one))
+                .prefix(HttpMethod.PUT, "/api/v1/alerts/rules/", "/api/v1/alerts/rules/{id}", guard.guard(rules::one))
+                .prefix(HttpMethod.DELETE, "/api/v1/alerts/rules/", "/api/v1/alerts/rules/{id}",
+                        guard.guard(rules::one))
                 .fallbackGet("/{code}", redirects::redirect)
                 .build();
         ConnectionLimit connectionLimit = new ConnectionLimit(config.server().maxConnections(), metrics.registry());

@@ -1,6 +1,7 @@
 package io.sluice.gateway;
 
 import io.sluice.gateway.admin.DeadLettersCommand;
+import io.sluice.gateway.alerting.RulesCommand;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.gateway.auth.TenantsCommand;
 import io.sluice.config.ConfigArgs;
@@ -19,7 +20,7 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * The production {@code sluice} command: {@code serve}, {@code keys}, {@code tenants}, {@code dead-letters} and
+ * The production {@code sluice} command: {@code serve}, {@code keys}, {@code tenants}, {@code dead-letters}, {@code rules} and
  * {@code help}. A launcher adds its own commands through {@link #run(List, PrintStream, PrintStream, Map)}: the dev
  * launcher ({@code io.sluice.dev.DevMain}, what {@code bin/sluice} runs) adds {@code dev} and {@code cluster}, which
  * need the embedded Kafka and PostgreSQL that this module's class path does not carry.
@@ -74,6 +75,7 @@ public final class Main {
                                   Apply them again once the cause is fixed.
                                   keys, tenants and dead-letters work on the running `sluice dev`'s
                                   PostgreSQL (.sluice/dev/endpoints.env) unless postgres.* settings are given.
+            """ + RulesCommand.USAGE + """
               help                Show this help.
 
             Options (any command):
@@ -127,7 +129,7 @@ public final class Main {
         }
         List<String> rest = parsed.rest();
         String command = rest.isEmpty() ? "help" : rest.get(0);
-        if (rest.size() > 1 && !List.of("keys", "tenants", "dead-letters").contains(command)
+        if (rest.size() > 1 && !List.of("keys", "tenants", "dead-letters", "rules").contains(command)
                 && !extra.containsKey(command)) {
             err.println("sluice " + command + ": unexpected argument " + rest.get(1) + "\n\n" + usage);
             return 2;
@@ -158,6 +160,9 @@ public final class Main {
                 case "dead-letters" -> {
                     return DeadLettersCommand.run(rest.subList(1, rest.size()), config,
                             parsed.explicitlySet(System.getenv()), out, err);
+                }
+                case "rules" -> {
+                    return RulesCommand.run(rest.subList(1, rest.size()), config.alerting(), out, err);
                 }
                 case "tenants" -> {
                     return TenantsCommand.run(rest.subList(1, rest.size()), config,

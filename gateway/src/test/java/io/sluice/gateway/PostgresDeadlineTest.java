@@ -75,6 +75,12 @@ class PostgresDeadlineTest {
                         "{\"url\":\"https://example.com/frozen\"}");
                 return created.statusCode() == 201 ? code(created.body()) : null;
             }, java.util.Objects::nonNull);
+            String rule = await().atMost(Duration.ofSeconds(30)).until(() -> {
+                HttpResponse<String> created = send(port, "POST", "/api/v1/alerts/rules", known,
+                        "{\"name\":\"frozen\",\"expr\":\"up == 0\"}");
+                java.util.regex.Matcher id = Pattern.compile("\"id\":(\\d+)").matcher(created.body());
+                return created.statusCode() == 201 && id.find() ? id.group(1) : null;
+            }, java.util.Objects::nonNull);
             String metric = "frozen.q" + UUID.randomUUID().toString().substring(0, 8).replace("-", "");
 
             List<Call> calls = List.of(
@@ -90,6 +96,13 @@ class PostgresDeadlineTest {
                             CALL_TIMEOUT, true),
                     new Call("link delete", "DELETE", "/api/v1/links/" + code, known, null, CALL_TIMEOUT, true),
                     new Call("link stats", "GET", "/api/v1/links/" + code + "/stats", known, null, CALL_TIMEOUT, true),
+                    new Call("rule create", "POST", "/api/v1/alerts/rules", known,
+                            "{\"name\":\"frozen2\",\"expr\":\"up\"}", CALL_TIMEOUT, true),
+                    new Call("rule list", "GET", "/api/v1/alerts/rules", known, null, CALL_TIMEOUT, true),
+                    new Call("rule get", "GET", "/api/v1/alerts/rules/" + rule, known, null, CALL_TIMEOUT, true),
+                    new Call("rule put", "PUT", "/api/v1/alerts/rules/" + rule, known,
+                            "{\"name\":\"frozen\",\"expr\":\"up == 1\"}", CALL_TIMEOUT, true),
+                    new Call("rule delete", "DELETE", "/api/v1/alerts/rules/" + rule, known, null, CALL_TIMEOUT, true),
                     new Call("events", "GET", "/api/v1/events?type=deploy", known, null, CALL_TIMEOUT, true),
                     new Call("redirect never looked up", "GET", "/neverLookedUp" + code, null, null, CALL_TIMEOUT, true),
                     new Call("auth with an unseen key", "GET", "/api/v1/links", unseen, null, CALL_TIMEOUT, true),

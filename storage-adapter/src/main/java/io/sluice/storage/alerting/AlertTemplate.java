@@ -529,7 +529,7 @@ public final class AlertTemplate {
                     trimTrailing(pending);
                     start++;
                 }
-                int close = text.indexOf("}}", start);
+                int close = closing(start);
                 if (close < 0) {
                     throw error("unclosed action", open);
                 }
@@ -557,6 +557,27 @@ public final class AlertTemplate {
                 out.add(new Text(pending.toString()));
             }
             return out;
+        }
+
+        /** Where the action starting at {@code from} ends ({@code }}} outside string literals, if any), or -1. */
+        private int closing(int from) {
+            char quote = 0;
+            for (int i = from; i < text.length(); i++) {
+                char c = text.charAt(i);
+                if (quote != 0) {
+                    if (c == '\\' && quote == '"') {
+                        i++;
+                    } else if (c == quote || (c == '\n' && quote == '"')) {
+                        quote = 0;
+                    }
+                } else if (c == '"' || c == '`') {
+                    quote = c;
+                } else if (c == '}' && i + 1 < text.length() && text.charAt(i + 1) == '}') {
+                    return i;
+                }
+            }
+            // none outside strings: an unterminated string, reported as such by the action's parser
+            return text.indexOf("}}", from);
         }
 
         private static void trimTrailing(StringBuilder sb) {

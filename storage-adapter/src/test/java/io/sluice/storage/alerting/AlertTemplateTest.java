@@ -101,6 +101,12 @@ class AlertTemplateTest {
     }
 
     @Test
+    void bracesInsideStringsDoNotEndTheAction() {
+        assertThat(render("{{ printf \"{{%s}}\" $labels.host }}!", 0)).isEqualTo("{{web-1}}!");
+        assertThat(render("{{ printf `}}%s` \"x\" }}", 0)).isEqualTo("}}x");
+    }
+
+    @Test
     void whitespaceTrimming() {
         assertThat(render("a   {{- $labels.host -}}  \n  b", 0)).isEqualTo("aweb-1b");
         assertThat(render("a {{- $value }} b", 3)).isEqualTo("a3 b");
