@@ -4,7 +4,7 @@ import io.sluice.config.Role;
 import io.sluice.config.SluiceConfig;
 import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.alerting.AlerterRole;
-import io.sluice.storage.alerting.AlertRule;
+import io.sluice.storage.alerting.RuleJson;
 import io.sluice.gateway.metrics.ProcessMetrics;
 import io.sluice.storage.health.DependencyCheck;
 import io.sluice.storage.health.HealthNotice;
@@ -68,7 +68,7 @@ public final class SluiceProcess implements AutoCloseable {
         return switch (role) {
             case GATEWAY -> gateway = GatewayRole.start(config, metrics);
             case WRITER -> writer(WriterRole.start(config, metrics.registry()));
-            case ALERTER -> AlerterRole.start(config, metrics.registry(), SluiceProcess::ruleQuery, alertingServices());
+            case ALERTER -> AlerterRole.start(config, metrics.registry(), RuleJson::parseQuery, alertingServices());
         };
     }
 
@@ -78,12 +78,6 @@ public final class SluiceProcess implements AutoCloseable {
      */
     private static List<AlerterRole.Service> alertingServices() {
         return List.of();
-    }
-
-    /** How a query-form rule's stored {@code query} JSON is read: as the rules API writes it. */
-    private static AlertRule.RuleQuery ruleQuery(String json) {
-        throw new IllegalArgumentException("query-form rules cannot be evaluated yet: their JSON reader (the rules "
-                + "API's) is not wired in");
     }
 
     private static RunningRole writer(WriterRole writer) {

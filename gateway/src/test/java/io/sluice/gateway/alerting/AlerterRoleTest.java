@@ -61,6 +61,13 @@ class AlerterRoleTest {
                     INSERT INTO alert_rules (tenant_id, group_name, name, expr, op, threshold, interval_ms, annotations)
                     VALUES ('%s', 'g', 'HotRoom', 'room_temp', '>', 50, 1000,
                             '{"summary": "{{ $labels.room }} is at {{ $value }}"}') RETURNING id""".formatted(tenant));
+            String maxPerRoom = io.sluice.storage.alerting.RuleJson.query(new io.sluice.storage.alerting.AlertRule.RuleQuery(
+                    "room_temp", List.of(), io.sluice.storage.query.Aggregation.MAX, List.of("room"),
+                    Duration.ofMinutes(5)));
+            long queryForm = sqlLong(infra, """
+                    INSERT INTO alert_rules (tenant_id, group_name, name, query, op, threshold, interval_ms)
+                    VALUES ('%s', 'g', 'HotRoomByQuery', '%s', '>', 50, 1000) RETURNING id"""
+                    .formatted(tenant, maxPerRoom.replace("'", "''")));
             int port = ingest.gateway().orElseThrow().port();
             long ts = System.currentTimeMillis() - 2_000;
             HttpResponse<String> sent = http.send(HttpRequest.newBuilder(
@@ -75,6 +82,10 @@ class AlerterRoleTest {
             await().atMost(WAIT).untilAsserted(() -> assertThat(sqlStrings(infra,
                     "SELECT state || ' ' || (labels->>'room') || ' ' || (annotations->>'summary') FROM alert_instances"
                             + " WHERE rule_id = " + rule)).containsExactly("firing kitchen kitchen is at 71"));
+            await().atMost(WAIT).untilAsserted(() -> assertThat(sqlStrings(infra,
+                    "SELECT state || ' ' || (labels->>'room') || ' ' || value FROM alert_instances"
+                            + " WHERE rule_id = " + queryForm)).as("the query form, read as the rules API stored it")
+                    .containsExactly("firing kitchen 71"));
             assertThat(sqlStrings(infra, "SELECT health || ' ' || coalesce(lease_owner, '-') FROM alert_rules"
                     + " WHERE id = " + rule).get(0)).startsWith("ok");
             assertThat(get(admin, "/metrics").body())

@@ -11,7 +11,6 @@ import io.sluice.storage.postgres.PostgresCalls;
 import io.sluice.storage.postgres.Transactions;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.scheduler.Schedulers;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -203,9 +202,8 @@ public final class AlertStore {
         return Flux.from(c.createStatement(INSTANCES).bind("$1", claim.ruleId()).execute())
                 .flatMap(r -> r.map((row, meta) -> alert(row)))
                 .collectMap(Alert::fingerprint, a -> a, LinkedHashMap::new)
-                // the state machine and the annotation templates run off the driver's event loop, which every
-                // PostgreSQL call of the process shares
-                .publishOn(Schedulers.parallel())
+                // the state machine runs here, on the driver's thread, inside the transaction: CPU only, bounded by
+                // query.max-series. (Statements must not be sent from Reactor's parallel threads: the driver parks.)
                 .flatMap(current -> {
                     Outcome outcome;
                     try {
