@@ -1,5 +1,6 @@
 package io.sluice.gateway;
 
+import io.sluice.gateway.alerting.NotificationsApi;
 import io.sluice.gateway.events.EventsApi;
 import io.sluice.gateway.http.ShutdownGate;
 import io.sluice.gateway.links.ClickTracker;
@@ -236,7 +237,7 @@ public final class GatewayRole implements RunningRole {
                 config.links(), TimeMeter.SYSTEM_NANOTIME, metrics.registry());
         EventsApi events = new EventsApi(
                 new EventStore(postgresCalls));
-        HttpRouter router = PrometheusRoutes.register(HttpRouter.builder(metrics.registry()), guard, prometheus)
+        HttpRouter.Builder routes = PrometheusRoutes.register(HttpRouter.builder(metrics.registry()), guard, prometheus)
                 .route(HttpMethod.GET, "/health/live", health::live)
                 .route(HttpMethod.GET, "/health/ready", health::ready)
                 .route(HttpMethod.GET, "/metrics", metrics::scrape)
@@ -255,7 +256,8 @@ public final class GatewayRole implements RunningRole {
                 .route(HttpMethod.GET, "/api/v1/links", guard.guard(links::list))
                 .prefix(HttpMethod.GET, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
                 .prefix(HttpMethod.PATCH, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
-                .prefix(HttpMethod.DELETE, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one))
+                .prefix(HttpMethod.DELETE, "/api/v1/links/", "/api/v1/links/{code}", guard.guard(links::one));
+        HttpRouter router = NotificationsApi.register(routes, guard, postgresCalls, config.alerting(), clock, metrics.registry())
                 .fallbackGet("/{code}", redirects::redirect)
                 .build();
         ConnectionLimit connectionLimit = new ConnectionLimit(config.server().maxConnections(), metrics.registry());
