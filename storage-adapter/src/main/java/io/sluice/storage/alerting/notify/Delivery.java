@@ -164,7 +164,7 @@ final class Delivery {
         metrics.count(row.tenant(), row.receiver(), NotificationMetrics.FAILED);
         int attempts = row.attempts() + 1;
         Instant now = now();
-        Instant next = now.plus(backoff(attempts, config.retryInitialBackoff(), config.retryMaxBackoff(), random));
+        Instant next = now.plus(RetryBackoff.delay(attempts, config.retryInitialBackoff(), config.retryMaxBackoff(), random));
         if (!next.isBefore(row.createdAt().plus(config.deliveryMaxAge()))) {
             return drop(row, error + "; not delivered within alerting.delivery-max-age (" + config.deliveryMaxAge()
                     + ")");
@@ -193,18 +193,6 @@ final class Delivery {
                 c -> Flux.from(NotifyStore.bind(c.createStatement(sql), binds).execute())
                         .flatMap(r -> r.getRowsUpdated()).then(),
                 Connection::close));
-    }
-
-    /**
-     * Full jitter: a uniformly random delay between 0 and {@code min(max, initial · 2^(attempts − 1))}, whole
-     * milliseconds ({@code attempts}: failed attempts so far, at least 1).
-     */
-    static Duration backoff(int attempts, Duration initial, Duration max, Random random) {
-        int doublings = Math.min(Math.max(attempts - 1, 0), 40);
-        long cap = initial.toMillis() > (max.toMillis() >> doublings) ? max.toMillis()
-                : initial.toMillis() << doublings;
-        cap = Math.min(cap, max.toMillis());
-        return Duration.ofMillis(cap <= 0 ? 0 : (long) (random.nextDouble() * (cap + 1)));
     }
 
     private Instant now() {
