@@ -158,10 +158,10 @@ public final class ReceiversApi {
                     throw new RequestBodies.BadRequest("invalid_header", "headers." + h.getKey()
                             + ": set by Sluice, cannot be given");
                 }
-                if (h.getValue().length() > 4096 || h.getValue().chars().anyMatch(c -> c < 0x20 && c != '\t'
-                        || c == 0x7f)) {
+                if (h.getValue().length() > 4096 || h.getValue().chars().anyMatch(c -> (c < 0x20 && c != '\t')
+                        || c > 0x7e)) {
                     throw new RequestBodies.BadRequest("invalid_header", "headers." + h.getKey()
-                            + ": a value of at most 4096 characters without control characters");
+                            + ": a value of at most 4096 printable ASCII characters");
                 }
             }
         }
@@ -177,9 +177,11 @@ public final class ReceiversApi {
             throw new RequestBodies.BadRequest("invalid_url", "url: " + url + " is not a URL (" + e.getReason() + ")");
         }
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-        if (!scheme.equals("http") && !scheme.equals("https") || uri.getHost() == null || url.length() > 2048) {
+        if (!scheme.equals("http") && !scheme.equals("https") || uri.getHost() == null || url.length() > 2048
+                || uri.getPort() > 65535 || uri.getRawUserInfo() != null) {
             throw new RequestBodies.BadRequest("invalid_url", "url: " + url
-                    + " (expected an absolute http or https URL with a host, at most 2048 characters)");
+                    + " (expected an absolute http or https URL with a host, no user info (use headers), at most 2048 "
+                    + "characters)");
         }
     }
 

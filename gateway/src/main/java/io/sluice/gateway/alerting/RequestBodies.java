@@ -77,7 +77,40 @@ final class RequestBodies {
         @SuppressWarnings("unchecked")
         Map<String, Object> fields = (Map<String, Object>) map;
         check(fields, allowed, "");
+        strings(fields, "");
         return fields;
+    }
+
+    /**
+     * Refuses strings PostgreSQL cannot store (NUL) or that are not characters (a lone surrogate such as
+     * {@code "\ud800"}), in names and values alike, naming where.
+     */
+    private static void strings(Object value, String where) {
+        if (value instanceof Map<?, ?> map) {
+            for (Map.Entry<?, ?> e : map.entrySet()) {
+                String name = (String) e.getKey();
+                String at = where.isEmpty() ? name : where + "." + name;
+                string(name, at);
+                strings(e.getValue(), at);
+            }
+        } else if (value instanceof List<?> list) {
+            for (int i = 0; i < list.size(); i++) {
+                strings(list.get(i), where + "[" + i + "]");
+            }
+        } else if (value instanceof String text) {
+            string(text, where);
+        }
+    }
+
+    private static void string(String text, String where) {
+        if (text.indexOf('\0') >= 0) {
+            throw new BadRequest("invalid_field", where + ": a NUL character (\\u0000) is not allowed");
+        }
+        int at = Json.unpairedSurrogate(text);
+        if (at >= 0) {
+            throw new BadRequest("invalid_field", where + ": an unpaired surrogate at position " + at
+                    + " is not a character");
+        }
     }
 
     static void check(Map<String, Object> fields, Set<String> allowed, String where) {

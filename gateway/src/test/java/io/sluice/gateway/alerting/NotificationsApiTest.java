@@ -178,6 +178,14 @@ class NotificationsApiTest {
                         + now.plusSeconds(60) + "\",\"created_by\":\"ann\",\"comment\":\"c\"}", "matchers: at least one"),
                 new Case("POST", "/api/v1/alerts/silences", silence("a", "=", "b", now, now.plusSeconds(60), "ann",
                         "why").replace(now.toString(), "yesterday"), "starts_at: yesterday"),
+                new Case("POST", "/api/v1/alerts/silences", silence("a", "=", "b", now, now.plusSeconds(60), "ann",
+                        "a\\u0000b"), "comment: a NUL character"),
+                new Case("POST", "/api/v1/alerts/silences", silence("a", "=", "\\ud800", now, now.plusSeconds(60),
+                        "ann", "why"), "matchers[0].value: an unpaired surrogate"),
+                new Case("POST", "/api/v1/alerts/receivers", "{\"name\":\"x\",\"kind\":\"webhook\","
+                        + "\"url\":\"http://a.b\",\"headers\":{\"X-Team\":\"caf\u00e9\"}}", "headers.X-Team"),
+                new Case("POST", "/api/v1/alerts/receivers", "{\"name\":\"x\",\"kind\":\"webhook\","
+                        + "\"url\":\"http://user:pw@a.b\"}", "no user info"),
                 new Case("GET", "/api/v1/alerts/silences?state=gone", null, "state: gone"));
         for (Case c : cases) {
             HttpResponse<String> response = api(c.method(), c.path(), key, c.body());
@@ -188,7 +196,8 @@ class NotificationsApiTest {
                 .isEqualTo("{\"routes\":[]}");
         String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port() + "/metrics"))
                 .build(), HttpResponse.BodyHandlers.ofString()).body();
-        assertThat(metrics).contains("sluice_alerting_api_rejected_total{api=\"routes\",application=\"sluice\",code=\"unknown_receiver\"} 1.0",
+        assertThat(metrics).contains(
+                "sluice_alerting_api_rejected_total{api=\"routes\",application=\"sluice\",code=\"unknown_receiver\"} 1.0",
                 "sluice_alerting_api_rejected_total{api=\"silences\",application=\"sluice\",code=\"invalid_time\"} 3.0");
         assertThat(api("GET", "/api/v1/alerts/receivers", null, null).statusCode()).as("no key").isEqualTo(401);
     }

@@ -91,7 +91,12 @@ final class Dispatcher {
                     return new Inputs(receivers, t.getT2(), t.getT3(), t.getT4());
                 });
         return inputs.flatMap(in -> {
-            Map<String, Candidate> candidates = candidates(in, now);
+            Map<String, Candidate> candidates;
+            try {
+                candidates = candidates(in, now);
+            } catch (RuntimeException e) {
+                return Mono.error(e);
+            }
             return calls.call("alerting.dispatch", Mono.usingWhen(calls.connections().create(),
                     c -> Mono.from(c.beginTransaction())
                             .then(createGroups(c, tenant, candidates, now))
@@ -105,14 +110,19 @@ final class Dispatcher {
         });
     }
 
+    /**
+     * Routes the alerts no silence mutes into groups. The tenant's regexes are matched within
+     * {@code alerting.evaluation-timeout} in all (a catastrophic pattern fails this tenant's round, logged).
+     */
     private Map<String, Candidate> candidates(Inputs in, Instant now) {
+        long deadline = System.nanoTime() + config.evaluationTimeout().toNanos();
         Map<String, Candidate> groups = new LinkedHashMap<>();
         for (Alert alert : in.alerts()) {
-            if (in.silences().stream().anyMatch(s -> s.mutes(alert.labels(), now))) {
+            if (in.silences().stream().anyMatch(s -> s.mutes(alert.labels(), now, deadline))) {
                 continue; // keeps its state; sends nothing
             }
             for (Route route : in.routes()) {
-                if (!route.matches(alert.labels())) {
+                if (!route.matches(alert.labels(), deadline)) {
                     continue;
                 }
                 SortedMap<String, String> labels = new TreeMap<>();

@@ -1,5 +1,7 @@
 package io.sluice.storage.alerting.notify;
 
+import io.sluice.storage.query.DeadlineText;
+
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -51,21 +53,43 @@ public record LabelMatcher(String name, String op, String value, Pattern pattern
         return new LabelMatcher(name, op, value, pattern);
     }
 
-    /** Whether the labels match (a missing label is ""). */
+    /** Whether the labels match (a missing label is ""), with no deadline (tests, trusted patterns). */
     public boolean matches(Map<String, String> labels) {
+        return matches(labels, Long.MAX_VALUE);
+    }
+
+    /**
+     * Whether the labels match (a missing label is ""). A regex is a user's and Java's regexes backtrack, so it is
+     * matched on a {@link DeadlineText}: past {@code deadlineNanos} ({@link System#nanoTime()}'s scale) it fails
+     * with a {@code QueryException} (TIMEOUT) instead of holding the thread.
+     */
+    public boolean matches(Map<String, String> labels, long deadlineNanos) {
         String v = labels.getOrDefault(name, "");
         return switch (op) {
             case "=" -> v.equals(value);
             case "!=" -> !v.equals(value);
-            case "=~" -> pattern.matcher(v).matches();
-            default -> !pattern.matcher(v).matches();
+            case "=~" -> pattern.matcher(text(v, deadlineNanos)).matches();
+            default -> !pattern.matcher(text(v, deadlineNanos)).matches();
         };
+    }
+
+    private static CharSequence text(String v, long deadlineNanos) {
+        if (deadlineNanos == Long.MAX_VALUE) {
+            return v;
+        }
+        DeadlineText.check(deadlineNanos);
+        return new DeadlineText(v, deadlineNanos);
     }
 
     /** Whether every matcher matches (true for none). */
     public static boolean all(List<LabelMatcher> matchers, Map<String, String> labels) {
+        return all(matchers, labels, Long.MAX_VALUE);
+    }
+
+    /** Whether every matcher matches (true for none), regexes bounded by {@code deadlineNanos}. */
+    public static boolean all(List<LabelMatcher> matchers, Map<String, String> labels, long deadlineNanos) {
         for (LabelMatcher m : matchers) {
-            if (!m.matches(labels)) {
+            if (!m.matches(labels, deadlineNanos)) {
                 return false;
             }
         }

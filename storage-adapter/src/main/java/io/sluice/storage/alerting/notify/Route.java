@@ -16,8 +16,9 @@ public record Route(List<LabelMatcher> matchers, String receiver, List<String> g
         groupBy = List.copyOf(groupBy);
     }
 
-    public boolean matches(Map<String, String> labels) {
-        return LabelMatcher.all(matchers, labels);
+    /** Whether an alert with these labels takes this route; regexes bounded by {@code deadlineNanos}. */
+    public boolean matches(Map<String, String> labels, long deadlineNanos) {
+        return LabelMatcher.all(matchers, labels, deadlineNanos);
     }
 
     /** The route's part of a group key: its matchers, {@code {severity="critical"}} (Alertmanager's form). */

@@ -24,8 +24,8 @@ public record Silence(UUID id, String tenant, List<LabelMatcher> matchers, Insta
         return now.isBefore(endsAt) ? "active" : "expired";
     }
 
-    /** Whether this silence mutes an alert with these labels now. */
-    public boolean mutes(Map<String, String> labels, Instant now) {
-        return state(now).equals("active") && LabelMatcher.all(matchers, labels);
+    /** Whether this silence mutes an alert with these labels now; regexes bounded by {@code deadlineNanos}. */
+    public boolean mutes(Map<String, String> labels, Instant now, long deadlineNanos) {
+        return state(now).equals("active") && LabelMatcher.all(matchers, labels, deadlineNanos);
     }
 }
