@@ -397,6 +397,42 @@ class NotificationServiceTest {
     }
 
     @Test
+    void aReceiverWithoutSendResolvedHearsNothingOfResolutions() {
+        receiverRow("ta", "quiet", "webhook", "/quiet", false);
+        routes("ta", route(List.of(), "quiet", List.of("alertname")));
+        fire("ta", 1, 81, Map.of("alertname", "Blip"), 1.0);
+        NotificationService service = start("n1");
+        await().atMost(WAIT).until(() -> count("SELECT count(*) FROM alert_groups") == 1);
+        clock.advance(GROUP_WAIT);
+        await().atMost(WAIT).until(() -> receiver.requests().size() == 1
+                && count("SELECT count(*) FROM alert_outbox") == 0);
+        resolve(1, 81);
+        clock.advance(GROUP_INTERVAL);
+        await().atMost(WAIT).until(() -> count("SELECT count(*) FROM alert_groups") == 0);
+        service.dispatchOnce().block(WAIT);
+        assertThat(count("SELECT count(*) FROM alert_outbox")).isZero();
+        assertThat(receiver.requests()).hasSize(1);
+    }
+
+    @Test
+    void aNotificationNotDeliveredWithinDeliveryMaxAgeIsDropped() {
+        receiverRow("ta", "am", "alertmanager", "/am", true);
+        routes("ta", route(List.of(), "am", List.of("alertname")));
+        fire("ta", 1, 91, Map.of("alertname", "Old"), 1.0);
+        receiver.answer(500);
+        NotificationService service = new NotificationService(calls, config.withDelivery(config.webhookTimeout(),
+                INITIAL_BACKOFF, MAX_BACKOFF, Duration.ofMinutes(1)), "n1", clock, registry, new Random(5)).start();
+        services.add(service);
+        await().atMost(WAIT).until(() -> count("SELECT count(*) FROM alert_groups") == 1);
+        clock.advance(GROUP_WAIT);
+        await().atMost(WAIT).until(() -> count("SELECT attempts FROM alert_outbox") == 1);
+        clock.advance(Duration.ofMinutes(2));
+        await().atMost(WAIT).until(() -> counter("ta", "am", "dropped") == 1);
+        assertThat(count("SELECT count(*) FROM alert_outbox")).isZero();
+        assertThat(receiver.requests()).as("not sent again once too old").hasSize(1);
+    }
+
+    @Test
     void backoffHasFullJitterWithinItsExponentialCap() {
         Random random = new Random(42);
         for (int attempts = 1; attempts <= 8; attempts++) {
