@@ -183,13 +183,13 @@ final class Dispatcher {
                 .collectList();
     }
 
-    private Mono<Void> flush(Connection c, String tenant, Group g, Candidate now0, Receiver receiver, Instant now) {
-        if (receiver == null || now0 == null) {
+    private Mono<Void> flush(Connection c, String tenant, Group g, Candidate current, Receiver receiver, Instant now) {
+        if (receiver == null || current == null) {
             return delete(c, tenant, g); // its receiver or its route is gone, or it has no alerts left
         }
         List<Alert> firing = new ArrayList<>();
         List<Alert> resolved = new ArrayList<>();
-        for (Alert a : now0.alerts()) {
+        for (Alert a : current.alerts()) {
             if (a.firing()) {
                 firing.add(a);
             } else if (receiver.sendResolved() && g.lastSent().containsKey(a.fingerprintHex())) {
@@ -202,7 +202,7 @@ final class Dispatcher {
         if (firing.isEmpty() && !newlyResolved) {
             return delete(c, tenant, g); // all resolved and notified (or not to be)
         }
-        Route route = now0.route();
+        Route route = current.route();
         boolean repeat = !firing.isEmpty() && g.lastSentAt() != null
                 && !now.isBefore(g.lastSentAt().plus(route.repeatInterval()));
         Instant next = now.plus(route.groupInterval());
@@ -216,7 +216,7 @@ final class Dispatcher {
         notified.forEach(a -> set.put(a.fingerprintHex(), a.state()));
         long seq = g.seq() + 1;
         String key = idempotencyKey(tenant, g, set, seq);
-        String payload = Payloads.render(new Payloads.Notification(tenant, receiver, g.key(), now0.labels(), notified,
+        String payload = Payloads.render(new Payloads.Notification(tenant, receiver, g.key(), current.labels(), notified,
                 key));
         Instant nextFlush = firing.isEmpty() ? next : min(next, now.plus(route.repeatInterval()));
         return Flux.from(c.createStatement("INSERT INTO alert_outbox (tenant_id, receiver, idempotency_key, payload, "
