@@ -94,6 +94,9 @@ final class Dispatcher {
             Map<String, Candidate> candidates;
             try {
                 candidates = candidates(in, now);
+            } catch (io.sluice.storage.query.QueryException e) {
+                return Mono.error(new IllegalStateException("routing the alerts took longer than "
+                        + "alerting.evaluation-timeout: a route's or a silence's regex backtracks too much", e));
             } catch (RuntimeException e) {
                 return Mono.error(e);
             }
