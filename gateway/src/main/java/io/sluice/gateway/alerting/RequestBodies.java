@@ -7,7 +7,6 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.ByteBufInputStream;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.sluice.config.Values;
 import io.sluice.gateway.http.HttpExchange;
 import io.sluice.gateway.http.Json;
 import io.sluice.gateway.http.Timestamps;
@@ -15,7 +14,6 @@ import io.sluice.storage.alerting.notify.JsonTree;
 
 import java.io.IOException;
 import java.time.DateTimeException;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -150,27 +148,6 @@ final class RequestBodies {
             throw new BadRequest("invalid_field", field + ": expected true or false");
         }
         return b;
-    }
-
-    /** A duration such as {@code 30s}, {@code 5m}, {@code 4h}; {@code def} when absent. */
-    static Duration duration(Map<String, Object> fields, String name, String field, Duration def, boolean positive) {
-        String text = text(fields, name, field, false);
-        if (text == null) {
-            return def;
-        }
-        Duration d;
-        try {
-            d = Values.duration(text);
-        } catch (IllegalArgumentException | ArithmeticException e) {
-            throw new BadRequest("invalid_duration", field + ": " + text + " is not a duration (e.g. 30s, 5m, 4h)");
-        }
-        if (positive && d.isZero()) {
-            throw new BadRequest("invalid_duration", field + ": must be more than 0");
-        }
-        if (d.compareTo(Duration.ofDays(3650)) > 0) {
-            throw new BadRequest("invalid_duration", field + ": " + text + " is longer than 3650d");
-        }
-        return d;
     }
 
     static Instant time(Map<String, Object> fields, String name, String field) {

@@ -3,6 +3,9 @@ package io.sluice.gateway.alerting;
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.sluice.config.AlertingConfig;
+import io.sluice.config.ConfigException;
+import io.sluice.config.Setting;
+import io.sluice.config.Settings;
 import io.sluice.gateway.http.HttpExchange;
 import io.sluice.storage.alerting.notify.JsonTree;
 import io.sluice.storage.alerting.notify.NotifyStore;
@@ -20,8 +23,8 @@ import java.util.regex.Pattern;
 /**
  * The routes API: {@code GET|PUT /api/v1/alerts/routes}, a tenant's whole ordered list of routes at once:
  * {@code {"routes": [{matchers, receiver, group_by, group_wait, group_interval, repeat_interval, continue}]}}. The
- * receiver must exist; the times default to {@code alerting.group-wait}, {@code alerting.group-interval} and
- * {@code alerting.repeat-interval}; group_by defaults to {@code ["alertname"]}.
+ * receiver must exist; the times default to, and lie within the bounds of, {@code alerting.group-wait},
+ * {@code alerting.group-interval} and {@code alerting.repeat-interval}; group_by defaults to {@code ["alertname"]}.
  */
 public final class RoutesApi {
 
@@ -107,15 +110,30 @@ public final class RoutesApi {
                     groupBy.add(s);
                 }
             }
-            Duration wait = RequestBodies.duration(f, "group_wait", at + "group_wait", config.groupWait(), false);
-            Duration interval = RequestBodies.duration(f, "group_interval", at + "group_interval",
-                    config.groupInterval(), true);
-            Duration repeat = RequestBodies.duration(f, "repeat_interval", at + "repeat_interval",
-                    config.repeatInterval(), true);
+            Duration wait = duration(f, "group_wait", at, Settings.ALERTING_GROUP_WAIT, config.groupWait());
+            Duration interval = duration(f, "group_interval", at, Settings.ALERTING_GROUP_INTERVAL,
+                    config.groupInterval());
+            Duration repeat = duration(f, "repeat_interval", at, Settings.ALERTING_REPEAT_INTERVAL,
+                    config.repeatInterval());
             boolean cont = RequestBodies.bool(f, "continue", at + "continue", false);
             routes.add(new Route(matchers, receiver, groupBy, wait, interval, repeat, cont));
         }
         return routes;
+    }
+
+    /** A route's time, within the bounds of the setting that gives its default. */
+    private static Duration duration(Map<String, Object> f, String name, String at, Setting<Duration> setting,
+                                     Duration def) {
+        String text = RequestBodies.text(f, name, at + name, false);
+        if (text == null) {
+            return def;
+        }
+        try {
+            return setting.parse(text);
+        } catch (ConfigException e) {
+            throw new RequestBodies.BadRequest("invalid_duration", at + name + ": " + text + " (expected: "
+                    + setting.expected() + ")");
+        }
     }
 
     private static void write(JsonGenerator json, List<Route> routes) throws IOException {
