@@ -15,6 +15,7 @@ import io.sluice.storage.alerting.notify.Route;
 import io.sluice.storage.alerting.notify.Silence;
 import io.sluice.storage.postgres.PostgresCalls;
 import io.sluice.storage.postgres.PostgresConnections;
+import io.sluice.storage.testing.FrozenProcesses;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import org.junit.jupiter.api.AfterAll;
@@ -430,6 +431,30 @@ class NotificationServiceTest {
         await().atMost(WAIT).until(() -> counter("ta", "am", "dropped") == 1);
         assertThat(count("SELECT count(*) FROM alert_outbox")).isZero();
         assertThat(receiver.requests()).as("not sent again once too old").hasSize(1);
+    }
+
+    @Test
+    void aPostgresOutageDelaysNotificationsAndLosesNone(TestInfrastructure infra) {
+        receiverRow("ta", "am", "alertmanager", "/am", true);
+        routes("ta", route(List.of(), "am", List.of("alertname")));
+        fire("ta", 1, 95, Map.of("alertname", "Outage"), 1.0);
+        SimpleMeterRegistry postgresMeters = new SimpleMeterRegistry();
+        PostgresCalls shortCalls = new PostgresCalls(pool, Duration.ofMillis(500), postgresMeters);
+        NotificationService service = new NotificationService(shortCalls, config, "n1", clock, registry,
+                new Random(9)).start();
+        services.add(service);
+        await().atMost(WAIT).until(() -> count("SELECT count(*) FROM alert_groups") == 1);
+        try (FrozenProcesses frozen = FrozenProcesses.postgres(infra)) {
+            assertThat(frozen.size()).isGreaterThan(1);
+            clock.advance(GROUP_WAIT); // due now, while nothing answers
+            // the service's calls pass their deadline (counted), nothing is sent, and nothing breaks its loops
+            await().atMost(WAIT).until(() -> postgresMeters.find("sluice_postgres_call_failures")
+                    .tag("reason", "deadline").counters().stream().mapToDouble(c -> c.count()).sum() >= 3);
+            assertThat(receiver.requests()).isEmpty();
+        }
+        await().atMost(WAIT).until(() -> receiver.requests().size() == 1
+                && count("SELECT count(*) FROM alert_outbox") == 0);
+        assertThat(receiver.requests().get(0).body()).contains("Outage");
     }
 
     @Test

@@ -14,7 +14,6 @@ import reactor.core.scheduler.Schedulers;
 
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -43,16 +42,19 @@ public final class NotificationService implements AutoCloseable {
 
     public NotificationService(PostgresCalls calls, AlertingConfig config, String nodeId, Clock clock,
                                MeterRegistry registry) {
-        this(calls, config, nodeId, clock, registry, new SecureRandom());
+        this(calls, config, nodeId, clock, registry, new Random());
     }
 
     /** With the connection factory's calls bounded by the default {@code postgres.call-timeout}. */
     public NotificationService(ConnectionFactory connections, AlertingConfig config, String nodeId, Clock clock,
                                MeterRegistry registry) {
-        this(PostgresCalls.withDefaultDeadline(connections), config, nodeId, clock, registry, new SecureRandom());
+        this(PostgresCalls.withDefaultDeadline(connections), config, nodeId, clock, registry, new Random());
     }
 
-    /** @param random the retry backoffs' jitter */
+    /**
+     * @param random the retry backoffs' jitter; it is drawn on non-blocking threads, so not a {@code SecureRandom}
+     *               (which may read the entropy device)
+     */
     public NotificationService(PostgresCalls calls, AlertingConfig config, String nodeId, Clock clock,
                                MeterRegistry registry, Random random) {
         this.config = config;
