@@ -36,12 +36,15 @@ CREATE TABLE alert_silences (
     created_by          text NOT NULL,
     comment             text NOT NULL,
     created_at          timestamptz NOT NULL DEFAULT now(),
-    CHECK (ends_at > starts_at)
+    CHECK (ends_at >= starts_at) -- equal once expired before it started
 );
 
 CREATE INDEX alert_silences_tenant ON alert_silences (tenant_id, ends_at);
 
--- One row per notification group: a receiver and the values of its route's group_by labels.
+-- One row per notification group: a receiver and the values of its route's group_by labels. An alerter claims due
+-- groups (next_flush_at passed) FOR UPDATE SKIP LOCKED and, in the same transaction, updates the group and inserts
+-- its notification into alert_outbox: two alerters never both send one group's notification. last_sent holds the
+-- (fingerprint, status) pairs last notified; send_seq counts the notifications (part of the idempotency key).
 CREATE TABLE alert_groups (
     tenant_id           text NOT NULL,
     receiver            text NOT NULL,
@@ -51,8 +54,7 @@ CREATE TABLE alert_groups (
     last_sent_at        timestamptz,
     last_sent           jsonb,
     next_flush_at       timestamptz NOT NULL,
-    lease_owner         text,
-    lease_until         timestamptz,
+    send_seq            bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, receiver, group_key)
 );
 
@@ -60,6 +62,8 @@ CREATE INDEX alert_groups_due ON alert_groups (next_flush_at);
 
 -- Notifications accepted for delivery: a row is deleted once its receiver took it (2xx), or once
 -- alerting.delivery-max-age passed (dropped, counted); until then it is retried with backoff, across restarts.
+-- A sender leases the rows it claims (lease_owner, lease_until) so that no other sends them meanwhile; at most
+-- alerting.outbox-max-rows rows per tenant (the oldest are dropped, counted).
 CREATE TABLE alert_outbox (
     id                  bigserial PRIMARY KEY,
     tenant_id           text NOT NULL,

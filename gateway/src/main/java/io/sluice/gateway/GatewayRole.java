@@ -1,5 +1,6 @@
 package io.sluice.gateway;
 
+import io.sluice.gateway.alerting.NotificationsApi;
 import io.sluice.gateway.events.EventsApi;
 import io.sluice.gateway.http.ShutdownGate;
 import io.sluice.gateway.alerting.RulesApi;
@@ -243,7 +244,7 @@ public final class GatewayRole implements RunningRole {
         RuleStore ruleStore = new RuleStore(postgresCalls, config.alerting().maxRulesPerTenant());
         RulesApi rules = new RulesApi(ruleStore, new RuleValidator(config.alerting()), metrics.registry());
         PrometheusRules prometheusRules = new PrometheusRules(ruleStore);
-        HttpRouter router = PrometheusRoutes.register(HttpRouter.builder(metrics.registry()), guard, prometheus)
+        HttpRouter.Builder routes = PrometheusRoutes.register(HttpRouter.builder(metrics.registry()), guard, prometheus)
                 .route(HttpMethod.GET, "/health/live", health::live)
                 .route(HttpMethod.GET, "/health/ready", health::ready)
                 .route(HttpMethod.GET, "/metrics", metrics::scrape)
@@ -270,7 +271,8 @@ public final class GatewayRole implements RunningRole {
                 .prefix(HttpMethod.GET, "/api/v1/alerts/rules/", "/api/v1/alerts/rules/{id}", guard.guard(rules::one))
                 .prefix(HttpMethod.PUT, "/api/v1/alerts/rules/", "/api/v1/alerts/rules/{id}", guard.guard(rules::one))
                 .prefix(HttpMethod.DELETE, "/api/v1/alerts/rules/", "/api/v1/alerts/rules/{id}",
-                        guard.guard(rules::one))
+                        guard.guard(rules::one));
+        HttpRouter router = NotificationsApi.register(routes, guard, postgresCalls, config.alerting(), clock, metrics.registry())
                 .fallbackGet("/{code}", redirects::redirect)
                 .build();
         ConnectionLimit connectionLimit = new ConnectionLimit(config.server().maxConnections(), metrics.registry());

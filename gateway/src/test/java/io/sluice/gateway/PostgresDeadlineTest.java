@@ -104,6 +104,16 @@ class PostgresDeadlineTest {
                             "{\"name\":\"frozen\",\"expr\":\"up == 1\"}", CALL_TIMEOUT, true),
                     new Call("rule delete", "DELETE", "/api/v1/alerts/rules/" + rule, known, null, CALL_TIMEOUT, true),
                     new Call("events", "GET", "/api/v1/events?type=deploy", known, null, CALL_TIMEOUT, true),
+                    new Call("alert receivers", "GET", "/api/v1/alerts/receivers", known, null, CALL_TIMEOUT, true),
+                    new Call("alert receiver create", "POST", "/api/v1/alerts/receivers", known, "{\"name\":\"ops\","
+                            + "\"kind\":\"webhook\",\"url\":\"https://hooks.example.com/\"}", CALL_TIMEOUT, true),
+                    new Call("alert routes", "PUT", "/api/v1/alerts/routes", known, "{\"routes\":[]}", CALL_TIMEOUT,
+                            true),
+                    new Call("alert silences", "GET", "/api/v1/alerts/silences", known, null, CALL_TIMEOUT, true),
+                    new Call("alert silence create", "POST", "/api/v1/alerts/silences", known, "{\"matchers\":"
+                            + "[{\"name\":\"a\",\"value\":\"b\"}],\"starts_at\":\"" + java.time.Instant.now()
+                            + "\",\"ends_at\":\"" + java.time.Instant.now().plusSeconds(3600)
+                            + "\",\"created_by\":\"ann\",\"comment\":\"frozen\"}", CALL_TIMEOUT, true),
                     new Call("redirect never looked up", "GET", "/neverLookedUp" + code, null, null, CALL_TIMEOUT, true),
                     new Call("auth with an unseen key", "GET", "/api/v1/links", unseen, null, CALL_TIMEOUT, true),
                     new Call("readiness", "GET", "/health/ready", null, null, CALL_TIMEOUT, false));

@@ -6,6 +6,7 @@ import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.alerting.AlerterRole;
 import io.sluice.storage.alerting.RuleJson;
 import io.sluice.gateway.metrics.ProcessMetrics;
+import io.sluice.storage.alerting.notify.NotificationService;
 import io.sluice.storage.health.DependencyCheck;
 import io.sluice.storage.health.HealthNotice;
 import io.sluice.storage.writer.WriterRole;
@@ -74,10 +75,11 @@ public final class SluiceProcess implements AutoCloseable {
 
     /**
      * The services the alerter role runs next to its evaluator, started in this order with the role's clients
-     * ({@link AlerterRole.Context}): the notification service goes here.
+     * ({@link AlerterRole.Context}): the notification service (dispatch into the outbox, delivery to receivers).
      */
     private static List<AlerterRole.Service> alertingServices() {
-        return List.of();
+        return List.of(ctx -> new NotificationService(ctx.postgres(), ctx.config().alerting(), ctx.nodeId(),
+                ctx.clock(), ctx.registry()).start());
     }
 
     private static RunningRole writer(WriterRole writer) {

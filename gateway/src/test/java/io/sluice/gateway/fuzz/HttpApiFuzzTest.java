@@ -30,7 +30,7 @@ import static org.assertj.core.api.Assertions.fail;
 /**
  * Fuzzes the HTTP API of a real gateway (real Kafka and PostgreSQL, started once for the class) over a
  * keep-alive connection: the ingest bodies (metrics and events, plain or encoded), the query parameters of
- * every read route, and the links API's bodies. Whatever the input, the answer must be a 2xx (a 3xx for a
+ * every read route, the links API's bodies, and the alert notification APIs' bodies. Whatever the input, the answer must be a 2xx (a 3xx for a
  * redirect), or a 4xx in the API's one error shape: never a 5xx, never a closed connection without an
  * answer. Netty's leak detection (paranoid in tests) fails the class if any buffer leaked.
  *
@@ -61,6 +61,10 @@ class HttpApiFuzzTest {
                 "{\"url\":\"https://example.com/fuzz\",\"alias\":\"fuzz-target\"}".getBytes(StandardCharsets.UTF_8));
         assertThat(link.status()).as(link.text()).isEqualTo(201);
         linkCode = "fuzz-target";
+        RawHttp.Response receiver = http.send("POST", "/api/v1/alerts/receivers", auth(),
+                "{\"name\":\"fuzz-receiver\",\"kind\":\"webhook\",\"url\":\"https://hooks.example.com/\"}"
+                        .getBytes(StandardCharsets.UTF_8));
+        assertThat(receiver.status()).as(receiver.text()).isEqualTo(201);
     }
 
     @AfterAll
@@ -127,6 +131,20 @@ class HttpApiFuzzTest {
         String method = patch ? "PATCH" : "POST";
         String path = patch ? "/api/v1/links/" + linkCode : "/api/v1/links";
         check(method + " " + path, send(method, path, headers, payload(input)), false);
+    }
+
+    /** The alert notification APIs' bodies: receivers (POST, PUT), routes (PUT), silences (POST). */
+    @FuzzTest(maxDuration = "5m")
+    void alertingBody(byte[] input) throws IOException {
+        String[] target = switch (variant(input) & 3) {
+            case 0 -> new String[] {"POST", "/api/v1/alerts/receivers"};
+            case 1 -> new String[] {"PUT", "/api/v1/alerts/receivers/fuzz-receiver"};
+            case 2 -> new String[] {"PUT", "/api/v1/alerts/routes"};
+            default -> new String[] {"POST", "/api/v1/alerts/silences"};
+        };
+        Map<String, String> headers = auth();
+        headers.put("Content-Type", "application/json");
+        check(target[0] + " " + target[1], send(target[0], target[1], headers, payload(input)), false);
     }
 
     private static void check(String request, RawHttp.Response response, boolean redirectsAllowed) {

@@ -122,7 +122,7 @@ public final class RuleValidator {
         Duration forDuration = duration(problems, "for", fields.get("for"), Duration.ZERO);
         Duration keepFiringFor = duration(problems, "keep_firing_for", fields.get("keep_firing_for"), Duration.ZERO);
         Duration interval = interval(problems, "interval", fields.get("interval"), tier);
-        NoData noData = noData(problems, fields.get("no_data"));
+        NoData noData = noData(problems, fields.get("no_data"), threshold != null);
         TreeMap<String, String> labels = labels(problems, "labels", fields.get("labels"));
         TreeMap<String, String> annotations = annotations(problems, "annotations", fields.get("annotations"));
         return build(problems, "", tenant, group, name, expr, query, threshold, forDuration, keepFiringFor, interval,
@@ -221,7 +221,7 @@ public final class RuleValidator {
                 TreeMap<String, String> annotations = annotations(problems, rp + ".annotations",
                         rule.get("annotations"));
                 AlertRule built = build(problems, rp + ".", tenant, groupName, alert, expr, null, null,
-                        forDuration, keep, interval, NoData.KEEP, labels, annotations, false);
+                        forDuration, keep, interval, NoData.RESOLVE, labels, annotations, false);
                 if (built != null) {
                     rules.add(built);
                 }
@@ -498,9 +498,14 @@ public final class RuleValidator {
         return interval;
     }
 
-    private static NoData noData(Problems problems, Object value) {
+    /**
+     * A rule's no-data option; by default {@code keep} for a rule with a threshold (an empty answer is missing data,
+     * a value below the threshold is the condition not holding) and {@code resolve} without one (its empty answer
+     * is the healthy state, as in Prometheus: {@code up == 0} must resolve when the instance is back).
+     */
+    private static NoData noData(Problems problems, Object value, boolean hasThreshold) {
         if (value == null) {
-            return NoData.KEEP;
+            return hasThreshold ? NoData.KEEP : NoData.RESOLVE;
         }
         String text = text(problems, "no_data", value);
         if (text == null) {

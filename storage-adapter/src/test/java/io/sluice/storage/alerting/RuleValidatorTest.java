@@ -62,6 +62,9 @@ class RuleValidatorTest {
         assertThat(rule.keepFiringFor()).isZero();
         assertThat(rule.interval()).isEqualTo(Duration.ofSeconds(30));
         assertThat(rule.noData()).isEqualTo(AlertRule.NoData.KEEP);
+        assertThat(api("""
+                {"name": "Down", "expr": "up == 0"}""").noData())
+                .as("without a threshold an empty answer is the healthy state").isEqualTo(AlertRule.NoData.RESOLVE);
         assertThat(rule.labels()).containsEntry("severity", "page");
         assertThat(rule.promql()).isEqualTo("(avg by (host) (cpu)) > 0.9");
     }
@@ -185,6 +188,8 @@ class RuleValidatorTest {
         assertThat(down.forDuration()).isEqualTo(Duration.ofMinutes(5));
         assertThat(down.keepFiringFor()).isEqualTo(Duration.ofMinutes(10));
         assertThat(down.threshold()).isNull();
+        assertThat(down.noData()).as("a Prometheus rule resolves when its answer is empty")
+                .isEqualTo(AlertRule.NoData.RESOLVE);
         assertThat(file.rules().get(1).interval()).as("the group's interval").isEqualTo(Duration.ofMinutes(1));
     }
 

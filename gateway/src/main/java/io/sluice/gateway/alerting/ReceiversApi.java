@@ -1,0 +1,209 @@
+package io.sluice.gateway.alerting;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.sluice.gateway.http.DependencyErrors;
+import io.sluice.gateway.http.HttpExchange;
+import io.sluice.storage.alerting.notify.JsonTree;
+import io.sluice.storage.alerting.notify.NotifyStore;
+import io.sluice.storage.alerting.notify.Receiver;
+import io.sluice.storage.auth.Principal;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.regex.Pattern;
+
+/**
+ * The receivers API: {@code POST /api/v1/alerts/receivers}, {@code GET /api/v1/alerts/receivers}, and
+ * {@code GET|PUT|DELETE /api/v1/alerts/receivers/{name}}. A receiver is {@code {name, kind (alertmanager|webhook),
+ * url (http or https), headers, send_resolved}}; header values are never shown back (they often hold credentials).
+ * Scoped to the caller's tenant: another tenant's receiver is 404.
+ */
+public final class ReceiversApi {
+
+    static final String PREFIX = "/api/v1/alerts/receivers/";
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+    private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}");
+    /** Headers Sluice sets itself, or that the HTTP client does not let a caller set. */
+    private static final Set<String> RESERVED_HEADERS = Set.of("content-type", "content-length", "idempotency-key",
+            "host", "connection", "expect", "upgrade", "transfer-encoding", "te", "trailer", "keep-alive");
+    private static final Set<String> FIELDS = Set.of("name", "kind", "url", "headers", "send_resolved");
+
+    private final NotifyStore store;
+    private final RequestBodies bodies;
+
+    ReceiversApi(NotifyStore store, RequestBodies bodies) {
+        this.store = store;
+        this.bodies = bodies;
+    }
+
+    public void create(HttpExchange exchange, Principal principal) {
+        Receiver receiver;
+        try {
+            receiver = parse(exchange, principal.tenant(), null);
+        } catch (RequestBodies.BadRequest e) {
+            bodies.reject(exchange, "receivers", e);
+            return;
+        }
+        store.createReceiver(receiver).subscribe(
+                r -> exchange.respondJson(HttpResponseStatus.CREATED, json -> write(json, r)),
+                error -> {
+                    if (error instanceof NotifyStore.ReceiverExistsException) {
+                        exchange.error(HttpResponseStatus.CONFLICT, "receiver_exists", error.getMessage());
+                    } else {
+                        unavailable(exchange, error);
+                    }
+                });
+    }
+
+    public void list(HttpExchange exchange, Principal principal) {
+        store.receivers(principal.tenant()).subscribe(receivers -> exchange.respondJson(HttpResponseStatus.OK,
+                json -> {
+                    json.writeStartObject();
+                    json.writeArrayFieldStart("receivers");
+                    for (Receiver r : receivers) {
+                        write(json, r);
+                    }
+                    json.writeEndArray();
+                    json.writeEndObject();
+                }), error -> unavailable(exchange, error));
+    }
+
+    /** {@code GET|PUT|DELETE /api/v1/alerts/receivers/{name}}. */
+    public void one(HttpExchange exchange, Principal principal) {
+        String name = exchange.path().substring(PREFIX.length());
+        if (!NAME.matcher(name).matches()) {
+            notFound(exchange, name);
+            return;
+        }
+        HttpMethod method = exchange.method();
+        if (method.equals(HttpMethod.GET)) {
+            store.receiver(principal.tenant(), name).subscribe(
+                    r -> exchange.respondJson(HttpResponseStatus.OK, json -> write(json, r)),
+                    error -> unavailable(exchange, error), () -> notFound(exchange, name));
+        } else if (method.equals(HttpMethod.PUT)) {
+            Receiver receiver;
+            try {
+                receiver = parse(exchange, principal.tenant(), name);
+            } catch (RequestBodies.BadRequest e) {
+                bodies.reject(exchange, "receivers", e);
+                return;
+            }
+            store.updateReceiver(receiver).subscribe(
+                    r -> exchange.respondJson(HttpResponseStatus.OK, json -> write(json, r)),
+                    error -> unavailable(exchange, error), () -> notFound(exchange, name));
+        } else if (method.equals(HttpMethod.DELETE)) {
+            store.deleteReceiver(principal.tenant(), name).subscribe(deleted -> {
+                if (deleted) {
+                    exchange.respond(HttpResponseStatus.NO_CONTENT, "application/json",
+                            io.netty.buffer.Unpooled.EMPTY_BUFFER);
+                } else {
+                    notFound(exchange, name);
+                }
+            }, error -> {
+                if (error instanceof NotifyStore.ReceiverInUseException) {
+                    exchange.error(HttpResponseStatus.CONFLICT, "receiver_in_use", error.getMessage());
+                } else {
+                    unavailable(exchange, error);
+                }
+            });
+        } else {
+            exchange.error(HttpResponseStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
+                    method + " is not allowed on " + exchange.path());
+        }
+    }
+
+    /** @param pathName the name in the path (PUT), which a body's name must equal; null for POST */
+    private static Receiver parse(HttpExchange exchange, String tenant, String pathName) {
+        Map<String, Object> f = RequestBodies.object(exchange, FIELDS);
+        String name = RequestBodies.text(f, "name", "name", pathName == null);
+        if (name == null) {
+            name = pathName;
+        } else if (pathName != null && !pathName.equals(name)) {
+            throw new RequestBodies.BadRequest("invalid_field", "name: " + name + " differs from the path's "
+                    + pathName + " (a receiver cannot be renamed)");
+        }
+        if (!NAME.matcher(name).matches()) {
+            throw new RequestBodies.BadRequest("invalid_name", "name: " + name
+                    + " (expected 1 to 64 of A-Z, a-z, 0-9, _, ., -, starting with a letter or digit)");
+        }
+        String kind = RequestBodies.text(f, "kind", "kind", true);
+        if (!Receiver.KINDS.contains(kind)) {
+            throw new RequestBodies.BadRequest("invalid_kind", "kind: " + kind + " (expected alertmanager or webhook)");
+        }
+        String url = RequestBodies.text(f, "url", "url", true);
+        checkUrl(url);
+        SortedMap<String, String> headers = new java.util.TreeMap<>();
+        if (f.get("headers") != null) {
+            try {
+                headers = JsonTree.stringMap(f.get("headers"), "headers");
+            } catch (JsonTree.InvalidJsonException e) {
+                throw new RequestBodies.BadRequest("invalid_header", e.getMessage());
+            }
+            if (headers.size() > 32) {
+                throw new RequestBodies.BadRequest("invalid_header", "headers: at most 32");
+            }
+            for (Map.Entry<String, String> h : headers.entrySet()) {
+                if (!HEADER_NAME.matcher(h.getKey()).matches()) {
+                    throw new RequestBodies.BadRequest("invalid_header", "headers." + h.getKey()
+                            + ": not a header name");
+                }
+                if (RESERVED_HEADERS.contains(h.getKey().toLowerCase(Locale.ROOT))) {
+                    throw new RequestBodies.BadRequest("invalid_header", "headers." + h.getKey()
+                            + ": set by Sluice, cannot be given");
+                }
+                if (h.getValue().length() > 4096 || h.getValue().chars().anyMatch(c -> (c < 0x20 && c != '\t')
+                        || c > 0x7e)) {
+                    throw new RequestBodies.BadRequest("invalid_header", "headers." + h.getKey()
+                            + ": a value of at most 4096 printable ASCII characters");
+                }
+            }
+        }
+        boolean sendResolved = RequestBodies.bool(f, "send_resolved", "send_resolved", true);
+        return new Receiver(tenant, name, kind, url, headers, sendResolved);
+    }
+
+    private static void checkUrl(String url) {
+        URI uri;
+        try {
+            uri = new URI(url);
+        } catch (URISyntaxException e) {
+            throw new RequestBodies.BadRequest("invalid_url", "url: " + url + " is not a URL (" + e.getReason() + ")");
+        }
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("http") && !scheme.equals("https") || uri.getHost() == null || url.length() > 2048
+                || uri.getPort() > 65535 || uri.getRawUserInfo() != null) {
+            throw new RequestBodies.BadRequest("invalid_url", "url: " + url
+                    + " (expected an absolute http or https URL with a host, no user info (use headers), at most 2048 "
+                    + "characters)");
+        }
+    }
+
+    static void write(JsonGenerator json, Receiver r) throws IOException {
+        json.writeStartObject();
+        json.writeStringField("name", r.name());
+        json.writeStringField("kind", r.kind());
+        json.writeStringField("url", r.url());
+        json.writeArrayFieldStart("headers");
+        for (String name : r.headers().keySet()) {
+            json.writeString(name);
+        }
+        json.writeEndArray();
+        json.writeBooleanField("send_resolved", r.sendResolved());
+        json.writeEndObject();
+    }
+
+    private static void notFound(HttpExchange exchange, String name) {
+        exchange.error(HttpResponseStatus.NOT_FOUND, "not_found", "no receiver " + name);
+    }
+
+    static void unavailable(HttpExchange exchange, Throwable error) {
+        DependencyErrors.respond(exchange, "alert notifications cannot be served", error);
+    }
+}

@@ -1,0 +1,228 @@
+package io.sluice.gateway.alerting;
+
+import io.sluice.config.ConfigLoader;
+import io.sluice.config.Tier;
+import io.sluice.gateway.GatewayRole;
+import io.sluice.gateway.auth.KeysCommand;
+import io.sluice.storage.auth.ApiKeyStore;
+import io.sluice.storage.testing.RealInfrastructure;
+import io.sluice.storage.testing.TestInfrastructure;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The receivers, routes and silences APIs on a real gateway: CRUD, validation (400s naming the field), tenants. */
+@RealInfrastructure
+class NotificationsApiTest {
+
+    private static final HttpClient http = HttpClient.newHttpClient();
+    private static final Duration WAIT = Duration.ofSeconds(30);
+    private static GatewayRole gateway;
+    private static String key;
+    private static String otherKey;
+
+    @BeforeAll
+    static void start(TestInfrastructure infra) {
+        Map<String, String> settings = new HashMap<>(Map.of("server.port", "0",
+                "tenants.free.requests-per-minute", "100000"));
+        gateway = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), settings)));
+        ApiKeyStore keys = new ApiKeyStore(infra.connectionFactory());
+        key = KeysCommand.create(keys, "notify-a", Tier.FREE);
+        otherKey = KeysCommand.create(keys, "notify-b", Tier.FREE);
+    }
+
+    @AfterAll
+    static void stop() {
+        gateway.close();
+    }
+
+    @Test
+    void receiversAreCreatedReadUpdatedAndDeletedWithinTheirTenant() throws Exception {
+        HttpResponse<String> created = api("POST", "/api/v1/alerts/receivers", key, "{\"name\":\"ops\","
+                + "\"kind\":\"alertmanager\",\"url\":\"https://hooks.example.com/am\","
+                + "\"headers\":{\"Authorization\":\"Bearer s3cret\"}}");
+        assertThat(created.statusCode()).isEqualTo(201);
+        assertThat(created.body()).contains("\"name\":\"ops\"", "\"kind\":\"alertmanager\"",
+                "\"headers\":[\"Authorization\"]", "\"send_resolved\":true").doesNotContain("s3cret");
+        assertThat(api("POST", "/api/v1/alerts/receivers", key, "{\"name\":\"ops\",\"kind\":\"webhook\","
+                + "\"url\":\"http://x.example\"}").statusCode()).isEqualTo(409);
+        assertThat(api("GET", "/api/v1/alerts/receivers", key, null).body()).contains("\"name\":\"ops\"");
+        assertThat(api("GET", "/api/v1/alerts/receivers", otherKey, null).body()).isEqualTo("{\"receivers\":[]}");
+
+        assertThat(api("GET", "/api/v1/alerts/receivers/ops", otherKey, null).statusCode()).isEqualTo(404);
+        assertThat(api("PUT", "/api/v1/alerts/receivers/ops", otherKey, "{\"kind\":\"webhook\","
+                + "\"url\":\"http://x.example\"}").statusCode()).isEqualTo(404);
+        assertThat(api("DELETE", "/api/v1/alerts/receivers/ops", otherKey, null).statusCode()).isEqualTo(404);
+
+        HttpResponse<String> updated = api("PUT", "/api/v1/alerts/receivers/ops", key, "{\"kind\":\"webhook\","
+                + "\"url\":\"http://x.example/hook\",\"send_resolved\":false}");
+        assertThat(updated.statusCode()).isEqualTo(200);
+        assertThat(updated.body()).contains("\"kind\":\"webhook\"", "\"headers\":[]", "\"send_resolved\":false");
+        assertThat(api("GET", "/api/v1/alerts/receivers/ops", key, null).body()).contains("http://x.example/hook");
+
+        // a receiver a route names cannot be deleted
+        assertThat(api("PUT", "/api/v1/alerts/routes", key, "{\"routes\":[{\"receiver\":\"ops\"}]}").statusCode())
+                .isEqualTo(200);
+        HttpResponse<String> inUse = api("DELETE", "/api/v1/alerts/receivers/ops", key, null);
+        assertThat(inUse.statusCode()).isEqualTo(409);
+        assertThat(inUse.body()).contains("receiver_in_use");
+        assertThat(api("PUT", "/api/v1/alerts/routes", key, "{\"routes\":[]}").statusCode()).isEqualTo(200);
+        assertThat(api("DELETE", "/api/v1/alerts/receivers/ops", key, null).statusCode()).isEqualTo(204);
+        assertThat(api("GET", "/api/v1/alerts/receivers/ops", key, null).statusCode()).isEqualTo(404);
+    }
+
+    @Test
+    void routesAreReplacedAsAWholeWithDefaultsFromSettings() throws Exception {
+        api("POST", "/api/v1/alerts/receivers", otherKey, "{\"name\":\"pager\",\"kind\":\"alertmanager\","
+                + "\"url\":\"http://pager.example\"}");
+        api("POST", "/api/v1/alerts/receivers", otherKey, "{\"name\":\"chat\",\"kind\":\"webhook\","
+                + "\"url\":\"http://chat.example\"}");
+        HttpResponse<String> put = api("PUT", "/api/v1/alerts/routes", otherKey, "{\"routes\":["
+                + "{\"matchers\":[{\"name\":\"severity\",\"op\":\"=\",\"value\":\"critical\"}],\"receiver\":\"pager\","
+                + "\"group_by\":[\"alertname\",\"cluster\"],\"group_wait\":\"10s\",\"continue\":true},"
+                + "{\"receiver\":\"chat\"}]}");
+        assertThat(put.statusCode()).as(put.body()).isEqualTo(200);
+        String routes = api("GET", "/api/v1/alerts/routes", otherKey, null).body();
+        assertThat(routes).isEqualTo("{\"routes\":["
+                + "{\"matchers\":[{\"name\":\"severity\",\"op\":\"=\",\"value\":\"critical\"}],\"receiver\":\"pager\","
+                + "\"group_by\":[\"alertname\",\"cluster\"],\"group_wait\":\"10000ms\",\"group_interval\":\"300000ms\","
+                + "\"repeat_interval\":\"14400000ms\",\"continue\":true},"
+                + "{\"matchers\":[],\"receiver\":\"chat\",\"group_by\":[\"alertname\"],\"group_wait\":\"30000ms\","
+                + "\"group_interval\":\"300000ms\",\"repeat_interval\":\"14400000ms\",\"continue\":false}]}");
+        assertThat(api("GET", "/api/v1/alerts/routes", key, null).body()).as("another tenant's")
+                .isEqualTo("{\"routes\":[]}");
+    }
+
+    @Test
+    void silencesAreCreatedListedWithWhoAndWhyAndExpired() throws Exception {
+        Instant now = Instant.now();
+        HttpResponse<String> active = api("POST", "/api/v1/alerts/silences", key, silence("alertname", "=~", "Disk.*",
+                now.minusSeconds(60), now.plusSeconds(3600), "ann@example.com", "disk swap"));
+        assertThat(active.statusCode()).as(active.body()).isEqualTo(201);
+        assertThat(active.body()).contains("\"state\":\"active\"", "\"created_by\":\"ann@example.com\"",
+                "\"comment\":\"disk swap\"");
+        String id = field(active.body(), "id");
+        HttpResponse<String> pending = api("POST", "/api/v1/alerts/silences", key, silence("team", "=", "db",
+                now.plusSeconds(3600), now.plusSeconds(7200), "bob", "tonight's upgrade"));
+        assertThat(pending.body()).contains("\"state\":\"pending\"");
+
+        String activeOnly = api("GET", "/api/v1/alerts/silences?state=active", key, null).body();
+        assertThat(activeOnly).contains(id).doesNotContain("tonight's upgrade");
+        assertThat(api("GET", "/api/v1/alerts/silences", key, null).body()).contains(id, "tonight's upgrade");
+        assertThat(api("GET", "/api/v1/alerts/silences", otherKey, null).body()).isEqualTo("{\"silences\":[]}");
+        assertThat(api("GET", "/api/v1/alerts/silences/" + id, otherKey, null).statusCode()).isEqualTo(404);
+        assertThat(api("DELETE", "/api/v1/alerts/silences/" + id, otherKey, null).statusCode()).isEqualTo(404);
+        assertThat(api("GET", "/api/v1/alerts/silences/not-a-uuid", key, null).statusCode()).isEqualTo(404);
+
+        HttpResponse<String> expired = api("DELETE", "/api/v1/alerts/silences/" + id, key, null);
+        assertThat(expired.statusCode()).isEqualTo(200);
+        assertThat(expired.body()).contains("\"state\":\"expired\"");
+        String expiredList = api("GET", "/api/v1/alerts/silences?state=expired", key, null).body();
+        assertThat(expiredList).contains(id, "ann@example.com", "disk swap");
+        assertThat(api("GET", "/api/v1/alerts/silences/" + id, key, null).body()).contains("\"state\":\"expired\"");
+    }
+
+    @Test
+    void badRequestsAre400sNamingTheFieldAndAreCounted() throws Exception {
+        api("POST", "/api/v1/alerts/receivers", key, "{\"name\":\"valid\",\"kind\":\"webhook\","
+                + "\"url\":\"http://valid.example\"}");
+        Instant now = Instant.now();
+        record Case(String method, String path, String body, String message) {
+        }
+        List<Case> cases = List.of(
+                new Case("POST", "/api/v1/alerts/receivers", "{\"name\":\"x\",\"kind\":\"email\",\"url\":\"http://a.b\"}",
+                        "kind: email"),
+                new Case("POST", "/api/v1/alerts/receivers", "{\"name\":\"x\",\"kind\":\"webhook\",\"url\":\"ftp://a.b\"}",
+                        "url: ftp://a.b"),
+                new Case("POST", "/api/v1/alerts/receivers", "{\"kind\":\"webhook\",\"url\":\"http://a.b\"}",
+                        "name: required"),
+                new Case("POST", "/api/v1/alerts/receivers", "{\"name\":\"x\",\"kind\":\"webhook\",\"url\":\"http://a.b\","
+                        + "\"headers\":{\"Host\":\"evil\"}}", "headers.Host"),
+                new Case("POST", "/api/v1/alerts/receivers", "{\"name\":\"x\",\"kind\":\"webhook\",\"url\":\"http://a.b\","
+                        + "\"colour\":\"red\"}", "unknown field colour"),
+                new Case("POST", "/api/v1/alerts/receivers", "not json", "body is not valid JSON"),
+                new Case("PUT", "/api/v1/alerts/routes", "{\"routes\":[{\"receiver\":\"valid\",\"matchers\":"
+                        + "[{\"name\":\"a\",\"op\":\"=~\",\"value\":\"([\"}]}]}",
+                        "routes[0].matchers[0].value: ([ is not a valid regex"),
+                new Case("PUT", "/api/v1/alerts/routes", "{\"routes\":[{\"receiver\":\"valid\"},{\"receiver\":\"nope\"}]}",
+                        "routes[1].receiver: no receiver nope"),
+                new Case("PUT", "/api/v1/alerts/routes", "{\"routes\":[{\"receiver\":\"valid\",\"group_wait\":\"soon\"}]}",
+                        "routes[0].group_wait: soon (expected: a duration from 0s to 1d"),
+                new Case("PUT", "/api/v1/alerts/routes", "{\"routes\":[{\"receiver\":\"valid\",\"repeat_interval\":\"0s\"}]}",
+                        "routes[0].repeat_interval: 0s (expected: a duration from 1s to 30d"),
+                new Case("PUT", "/api/v1/alerts/routes", "{}", "routes: required"),
+                new Case("POST", "/api/v1/alerts/silences", silence("a", "=", "b", now.plusSeconds(60), now,
+                        "ann", "why"), "ends_at: "),
+                new Case("POST", "/api/v1/alerts/silences", silence("a", "=", "b", now.minusSeconds(600),
+                        now.minusSeconds(60), "ann", "why"), "is not in the future"),
+                new Case("POST", "/api/v1/alerts/silences", "{\"matchers\":[{\"name\":\"a\",\"value\":\"b\"}],"
+                        + "\"starts_at\":\"" + now + "\",\"ends_at\":\"" + now.plusSeconds(60) + "\",\"created_by\":\"ann\"}",
+                        "comment: required"),
+                new Case("POST", "/api/v1/alerts/silences", silence("a", "~=", "b", now, now.plusSeconds(60), "ann",
+                        "why"), "matchers[0].op: ~="),
+                new Case("POST", "/api/v1/alerts/silences", "{\"matchers\":[],\"starts_at\":\"" + now + "\",\"ends_at\":\""
+                        + now.plusSeconds(60) + "\",\"created_by\":\"ann\",\"comment\":\"c\"}", "matchers: at least one"),
+                new Case("POST", "/api/v1/alerts/silences", silence("a", "=", "b", now, now.plusSeconds(60), "ann",
+                        "why").replace(now.toString(), "yesterday"), "starts_at: yesterday"),
+                new Case("POST", "/api/v1/alerts/silences", silence("a", "=", "b", now, now.plusSeconds(60), "ann",
+                        "a\\u0000b"), "comment: a NUL character"),
+                new Case("POST", "/api/v1/alerts/silences", silence("a", "=", "\\ud800", now, now.plusSeconds(60),
+                        "ann", "why"), "matchers[0].value: an unpaired surrogate"),
+                new Case("POST", "/api/v1/alerts/receivers", "{\"name\":\"x\",\"kind\":\"webhook\","
+                        + "\"url\":\"http://a.b\",\"headers\":{\"X-Team\":\"caf\u00e9\"}}", "headers.X-Team"),
+                new Case("POST", "/api/v1/alerts/receivers", "{\"name\":\"x\",\"kind\":\"webhook\","
+                        + "\"url\":\"http://user:pw@a.b\"}", "no user info"),
+                new Case("GET", "/api/v1/alerts/silences?state=gone", null, "state: gone"));
+        for (Case c : cases) {
+            HttpResponse<String> response = api(c.method(), c.path(), key, c.body());
+            assertThat(response.statusCode()).as(c.body()).isEqualTo(400);
+            assertThat(response.body()).as(c.body()).contains(c.message().replace("\"", "\\\""));
+        }
+        assertThat(api("GET", "/api/v1/alerts/routes", key, null).body()).as("a refused PUT changes nothing")
+                .isEqualTo("{\"routes\":[]}");
+        String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port() + "/metrics"))
+                .build(), HttpResponse.BodyHandlers.ofString()).body();
+        assertThat(metrics).contains(
+                "sluice_alerting_api_rejected_total{api=\"routes\",application=\"sluice\",code=\"unknown_receiver\"} 1.0",
+                "sluice_alerting_api_rejected_total{api=\"silences\",application=\"sluice\",code=\"invalid_time\"} 3.0");
+        assertThat(api("GET", "/api/v1/alerts/receivers", null, null).statusCode()).as("no key").isEqualTo(401);
+    }
+
+    private static String silence(String name, String op, String value, Instant starts, Instant ends, String by,
+                                  String comment) {
+        return "{\"matchers\":[{\"name\":\"" + name + "\",\"op\":\"" + op + "\",\"value\":\"" + value + "\"}],"
+                + "\"starts_at\":\"" + starts + "\",\"ends_at\":\"" + ends + "\",\"created_by\":\"" + by + "\","
+                + "\"comment\":\"" + comment + "\"}";
+    }
+
+    private static String field(String json, String name) {
+        Matcher m = Pattern.compile("\"" + name + "\":\"([^\"]*)\"").matcher(json);
+        assertThat(m.find()).as(json).isTrue();
+        return m.group(1);
+    }
+
+    private static HttpResponse<String> api(String method, String path, String apiKey, String body) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port() + path))
+                .timeout(WAIT)
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofString(body));
+        if (apiKey != null) {
+            request.header("Authorization", "Bearer " + apiKey);
+        }
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+}
