@@ -7,6 +7,7 @@ import io.sluice.config.AlertingConfig;
 import io.sluice.storage.alerting.AlertStateMachine.Element;
 import io.sluice.storage.alerting.AlertStore.Claim;
 import io.sluice.storage.alerting.AlertStore.Finish;
+import io.sluice.storage.postgres.GracefulStop;
 import io.sluice.storage.promql.PromqlQuery;
 import io.sluice.storage.promql.PromqlResult;
 import io.sluice.storage.query.QueryException;
@@ -68,6 +69,8 @@ public final class AlertEvaluator implements AutoCloseable {
     private final AtomicInteger inFlight = new AtomicInteger();
     private final java.util.concurrent.atomic.AtomicBoolean claimFailing = new java.util.concurrent.atomic.AtomicBoolean();
     private final AtomicReference<Disposable> loop = new AtomicReference<>();
+    /** Stopped by {@link #close()}: claims and evaluations under way finish; none starts. */
+    private final GracefulStop stop = new GracefulStop();
     private final MeterRegistry registry;
     private final Timer duration;
     private final Timer lag;
@@ -142,7 +145,7 @@ public final class AlertEvaluator implements AutoCloseable {
     }
 
     private Mono<List<Claim>> claim() {
-        return Mono.defer(() -> {
+        return stop.track(Mono.defer(() -> {
             int free = config.claimBatch() - inFlight.get();
             if (free <= 0) {
                 return Mono.just(List.<Claim>of());
@@ -155,12 +158,12 @@ public final class AlertEvaluator implements AutoCloseable {
                     })
                     .doOnError(e -> inFlight.addAndGet(-free))
                     .doOnCancel(() -> inFlight.addAndGet(-free));
-        });
+        }));
     }
 
     /** Evaluates one claimed rule at its slot and stores the outcome; never fails (the result says how it ended). */
     Mono<String> evaluate(Claim claim) {
-        return Mono.defer(() -> {
+        return stop.track(Mono.defer(() -> {
             long began = System.nanoTime();
             Instant start = clock.instant();
             long interval = claim.interval().toMillis();
@@ -208,7 +211,7 @@ public final class AlertEvaluator implements AutoCloseable {
                         evaluations(result).increment();
                         duration.record(System.nanoTime() - began, TimeUnit.NANOSECONDS);
                     });
-        }).doFinally(signal -> inFlight.decrementAndGet());
+        })).doFinally(signal -> inFlight.decrementAndGet());
     }
 
     private Counter evaluations(String result) {
@@ -242,11 +245,15 @@ public final class AlertEvaluator implements AutoCloseable {
     }
 
     /**
-     * Stops claiming, cancels the evaluations in flight (one already committing is stored; any other is not), and
-     * gives up this node's leases so that other alerters claim its rules at their next poll.
+     * Stops claiming, lets the claims and evaluations under way finish (up to their lease: evaluation timeout plus
+     * the store's deadline; see {@link GracefulStop}) and cancels what is left (not stored), then gives up this
+     * node's leases so that other alerters claim its rules at their next poll. Blocking: not for event loops.
      */
     @Override
     public void close() {
+        if (!stop.stop(lease)) {
+            log.warn("Alert evaluations still running after {}; cancelling them (not stored)", lease);
+        }
         Disposable running = loop.getAndSet(reactor.core.Disposables.disposed());
         if (running != null) {
             running.dispose();

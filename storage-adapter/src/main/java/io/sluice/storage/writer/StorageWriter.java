@@ -21,6 +21,7 @@ import io.sluice.storage.kafka.ControlPublisher;
 import io.sluice.storage.kafka.KafkaClients;
 import io.sluice.storage.kafka.ReactorKafkaSink;
 import io.sluice.storage.kafka.Topics;
+import io.sluice.storage.postgres.GracefulStop;
 import io.sluice.storage.postgres.PostgresFailures;
 import io.sluice.storage.postgres.Transactions;
 import org.apache.kafka.common.TopicPartition;
@@ -42,7 +43,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
@@ -191,9 +191,8 @@ public final class StorageWriter implements AutoCloseable {
     /** Announces committed writes on the control topic; set by {@link #start()}. */
     private volatile WriteAnnouncer announcer;
     private ReactorKafkaSink announcements;
-    /** Set by {@link #close()}: no new batch starts; the ones in {@link #inFlight} may finish. */
-    private volatile boolean stopping;
-    private final Set<CompletableFuture<Void>> inFlight = ConcurrentHashMap.newKeySet();
+    /** Stopped by {@link #close()}: no new batch starts; the ones under way may finish. */
+    private final GracefulStop stop = new GracefulStop();
     /** How long {@link #close()} lets in-flight batches finish before it cancels (rolls back) them. */
     static final Duration STOP_GRACE = Duration.ofSeconds(5);
 
@@ -400,18 +399,7 @@ public final class StorageWriter implements AutoCloseable {
 
     /** Work {@link #close()} lets finish (up to {@link #STOP_GRACE}) rather than cancel; nothing once stopping. */
     private <T> Mono<T> tracked(Mono<T> work) {
-        return Mono.defer(() -> {
-            CompletableFuture<Void> done = new CompletableFuture<>();
-            inFlight.add(done); // before the check, so close() either sees it or it sees close()
-            if (stopping) {
-                inFlight.remove(done);
-                return Mono.empty();
-            }
-            return work.doFinally(signal -> {
-                inFlight.remove(done);
-                done.complete(null);
-            });
-        });
+        return stop.track(work);
     }
 
     /**
@@ -741,23 +729,15 @@ public final class StorageWriter implements AutoCloseable {
      */
     @Override
     public void close() {
-        stopping = true;
         compaction.stop(); // a run under way ends after its current hour
         if (running == null) {
+            stop.stop(Duration.ZERO);
             return;
         }
-        // Let the transactions under way commit (they are short) rather than cancel them mid-statement: a cancelled
-        // statement's bound parameters can be left unreleased by r2dbc-postgresql 1.1.3. One that retries (PostgreSQL
-        // down) or hangs is cancelled after STOP_GRACE and rolls back; nothing is half-applied either way.
-        try {
-            CompletableFuture.allOf(inFlight.toArray(CompletableFuture[]::new))
-                    .get(STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
+        // Let the transactions under way commit (they are short) rather than cancel them mid-statement (see
+        // GracefulStop). One that retries (PostgreSQL down) or hangs is cancelled after STOP_GRACE and rolls back.
+        if (!stop.stop(STOP_GRACE)) {
             log.warn("Storage writer batches still running after {}; cancelling them (rolled back)", STOP_GRACE);
-        } catch (java.util.concurrent.ExecutionException e) {
-            log.warn("Storage writer batch failed while stopping", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
         running.dispose();
         running = null;

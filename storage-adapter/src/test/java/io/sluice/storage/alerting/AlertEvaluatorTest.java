@@ -33,6 +33,8 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
@@ -221,6 +223,28 @@ class AlertEvaluatorTest {
                 .containsExactly("inactive->firing at 10s value 70.0");
         assertThat(one("SELECT (next_eval_at = $1) || ' ' || coalesce(lease_owner, '-') FROM alert_rules WHERE id = $2",
                 T0.plusSeconds(20), rule)).isEqualTo("true -");
+    }
+
+    @Test
+    void closingLetsTheEvaluationUnderWayStoreThenGivesUpTheLeases() {
+        long rule = rule("Hot", "temp", ">", 50.0, 0, 10_000, "keep", T0);
+        samples.set("temp", Map.of("room", "a"), T0.toEpochMilli(), 70);
+        Gate gate = new Gate(engine::evaluate);
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        AlertEvaluator evaluator = evaluator("e", defaults.evaluationTimeout(), gate, registry).start();
+        await().atMost(Duration.ofSeconds(20)).untilTrue(gate.entered);
+
+        CompletableFuture<Void> closing = CompletableFuture.runAsync(evaluator::close);
+        assertThat(closing).as("waits for the evaluation under way").isNotDone();
+        gate.open();
+        closing.orTimeout(30, TimeUnit.SECONDS).join();
+        assertThat(history(rule)).as("stored, not cancelled").containsExactly("inactive->firing at 0s value 70.0");
+        assertThat(registry.counter("sluice_alert_evaluations", "result", "ok").count()).isEqualTo(1);
+        assertThat(one("SELECT coalesce(lease_owner, '-') FROM alert_rules WHERE id = $1", rule)).isEqualTo("-");
+
+        clock.set(T0.plusSeconds(10));
+        assertThat(evaluator.round().block(Duration.ofSeconds(30))).as("a closed evaluator claims nothing").isEmpty();
+        assertThat(one("SELECT coalesce(lease_owner, '-') FROM alert_rules WHERE id = $1", rule)).isEqualTo("-");
     }
 
     @Test

@@ -3,6 +3,7 @@ package io.sluice.storage.alerting.notify;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.r2dbc.spi.ConnectionFactory;
 import io.sluice.config.AlertingConfig;
+import io.sluice.storage.postgres.GracefulStop;
 import io.sluice.storage.postgres.PostgresCalls;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -15,6 +16,7 @@ import reactor.core.scheduler.Schedulers;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Random;
@@ -39,6 +41,10 @@ public final class NotificationService implements AutoCloseable {
     private final NotificationMetrics metrics;
     private final Disposable.Composite running = Disposables.composite();
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** Stopped by {@link #close()}: rounds and deliveries under way finish; none starts. */
+    private final GracefulStop stop = new GracefulStop();
+    /** How long {@link #close()} lets them: a webhook's timeout plus the deadline of the call that records it. */
+    private final Duration stopGrace;
 
     public NotificationService(PostgresCalls calls, AlertingConfig config, String nodeId, Clock clock,
                                MeterRegistry registry) {
@@ -59,6 +65,7 @@ public final class NotificationService implements AutoCloseable {
                                MeterRegistry registry, Random random) {
         this.config = config;
         this.clock = clock;
+        this.stopGrace = config.webhookTimeout().plus(calls.deadline());
         this.metrics = new NotificationMetrics(registry);
         MessageDigest sha256;
         try {
@@ -81,14 +88,14 @@ public final class NotificationService implements AutoCloseable {
     public NotificationService start() {
         running.add(Flux.interval(config.pollInterval(), config.pollInterval(), Schedulers.parallel())
                 .onBackpressureDrop()
-                .concatMap(tick -> dispatcher.round(now()).onErrorResume(e -> {
+                .concatMap(tick -> stop.track(Mono.defer(() -> dispatcher.round(now()))).onErrorResume(e -> {
                     log.warn("Dispatching notifications failed this round: {}", e.toString());
                     return Mono.empty();
                 }), 0)
                 .subscribe());
         running.add(Flux.interval(config.pollInterval(), config.pollInterval(), Schedulers.parallel())
                 .onBackpressureDrop()
-                .concatMap(tick -> deliverDue().onErrorResume(e -> {
+                .concatMap(tick -> stop.track(Mono.defer(this::deliverDue)).onErrorResume(e -> {
                     log.warn("Claiming notifications to deliver failed this round: {}", e.toString());
                     return Mono.empty();
                 }), 0)
@@ -109,7 +116,7 @@ public final class NotificationService implements AutoCloseable {
             for (Delivery.Claimed row : rows) {
                 inFlight.incrementAndGet();
                 Disposable[] self = new Disposable[1];
-                self[0] = delivery.deliver(row).doFinally(s -> {
+                self[0] = stop.track(delivery.deliver(row)).doFinally(s -> {
                     inFlight.decrementAndGet();
                     if (self[0] != null) {
                         running.remove(self[0]);
@@ -125,7 +132,7 @@ public final class NotificationService implements AutoCloseable {
 
     /** One dispatch round now (tests, and the alerter when it wants notifications sent without waiting). */
     public Mono<Void> dispatchOnce() {
-        return dispatcher.round(now());
+        return stop.track(Mono.defer(() -> dispatcher.round(now())));
     }
 
     private Instant now() {
@@ -133,11 +140,16 @@ public final class NotificationService implements AutoCloseable {
     }
 
     /**
-     * Stops both loops and abandons deliveries in flight: their rows stay leased until the lease ends, then any
-     * alerter sends them again (the receiver sees the same {@code Idempotency-Key}).
+     * Stops both loops, letting the rounds and deliveries under way finish (up to {@code alerting.webhook-timeout}
+     * plus {@code postgres.call-timeout}, see {@link GracefulStop}), then abandons what is left: an abandoned
+     * delivery's row stays leased until the lease ends, then any alerter sends it again (the receiver sees the same
+     * {@code Idempotency-Key}). Blocking: not for event loops.
      */
     @Override
     public void close() {
+        if (!stop.stop(stopGrace)) {
+            log.warn("Notification rounds or deliveries still running after {}; abandoning them", stopGrace);
+        }
         running.dispose();
     }
 }
