@@ -141,7 +141,8 @@ public final class ConfigLoader {
                 t.get(Settings.POSTGRES_PASSWORD),
                 t.get(Settings.POSTGRES_POOL_MAX_SIZE),
                 t.get(Settings.POSTGRES_CONNECT_TIMEOUT),
-                t.get(Settings.POSTGRES_CALL_TIMEOUT));
+                t.get(Settings.POSTGRES_CALL_TIMEOUT),
+                t.get(Settings.POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT));
         Map<Tier, TenantsConfig.Quota> quotas = new EnumMap<>(Tier.class);
         quotas.put(Tier.FREE, new TenantsConfig.Quota(t.get(Settings.TENANTS_FREE_REQUESTS_PER_MINUTE),
                 t.get(Settings.TENANTS_FREE_ITEMS_PER_MINUTE)));

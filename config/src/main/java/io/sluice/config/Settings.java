@@ -115,6 +115,12 @@ public final class Settings {
                     + "lookup, links and their stats, a redirect's lookup, the readiness check), waiting for a pooled "
                     + "connection included; when it passes the request gets 503 with Retry-After (a binary HELLO: ERROR "
                     + "RETRY_LATER). Queries, series and labels get query.statement-timeout plus this.");
+    public static final Setting<Duration> POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT = duration(
+            "postgres.idle-in-transaction-timeout", "60s", Duration.ofSeconds(1), Duration.ofHours(1),
+            "PostgreSQL ends a Sluice session that sits this long inside a transaction without sending a statement "
+                    + "(idle_in_transaction_session_timeout), releasing its locks. Sluice's transactions are short: "
+                    + "this only fires when a client lost track of one (a cancelled call the driver never rolled "
+                    + "back), which would otherwise hold its locks until the connection closes.");
 
     // ---- auth ----------------------------------------------------------------------------------
     public static final Setting<Duration> AUTH_CACHE_TTL = duration("auth.cache-ttl", "60s", Duration.ofSeconds(1),
@@ -342,7 +348,7 @@ public final class Settings {
             KAFKA_BOOTSTRAP_SERVERS, KAFKA_CLIENT_ID, KAFKA_REQUEST_TIMEOUT, KAFKA_ADMIN_TIMEOUT, KAFKA_SEND_TIMEOUT, KAFKA_TOPIC_PREFIX, KAFKA_PARTITIONS,
             KAFKA_REPLICATION_FACTOR,
             POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DATABASE, POSTGRES_USER, POSTGRES_PASSWORD,
-            POSTGRES_POOL_MAX_SIZE, POSTGRES_CONNECT_TIMEOUT, POSTGRES_CALL_TIMEOUT,
+            POSTGRES_POOL_MAX_SIZE, POSTGRES_CONNECT_TIMEOUT, POSTGRES_CALL_TIMEOUT, POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT,
             AUTH_CACHE_TTL, AUTH_NEGATIVE_TTL, AUTH_STALE_IF_ERROR,
             INGEST_MAX_ITEMS_PER_REQUEST, INGEST_MAX_NAME_LENGTH, INGEST_MAX_LABELS, INGEST_MAX_LABEL_NAME_LENGTH,
             INGEST_MAX_LABEL_VALUE_LENGTH, INGEST_LATE_WINDOW, INGEST_CLOCK_SKEW, INGEST_MAX_ACTIVE_SERIES,

@@ -503,8 +503,8 @@ public final class BenchmarkSuite {
         }
         URI pg = endpoints.postgres();
         io.r2dbc.pool.ConnectionPool pool = io.sluice.storage.postgres.PostgresConnections.pool(
-                new io.sluice.config.PostgresConfig(pg.getHost(), pg.getPort(), pg.getPath().substring(1),
-                        pg.getUserInfo(), "", 1, Duration.ofSeconds(10), Duration.ofSeconds(10)));
+                io.sluice.config.SluiceConfig.defaults().postgres().withServer(pg.getHost(), pg.getPort(),
+                        pg.getPath().substring(1), pg.getUserInfo(), "").withDatabase(pg.getPath().substring(1), 1));
         try {
             await("the storage writer to catch up", Duration.ofMinutes(10), () -> {
                 Map<TopicPartition, Long> applied = reactor.core.publisher.Mono.usingWhen(pool.create(),

@@ -161,9 +161,10 @@ public final class WriterVsCopy {
         String run = Long.toString(System.currentTimeMillis(), 36);
         String writerDb = "bench_writer_" + run;
         String copyDb = "bench_copy_" + run;
-        PostgresConfig server = new PostgresConfig(pgHost, pgPort, "postgres", pgUser, "", 2, Duration.ofSeconds(10), Duration.ofSeconds(10));
-        PostgresConfig writerPg = new PostgresConfig(pgHost, pgPort, writerDb, pgUser, "", 16, Duration.ofSeconds(10), Duration.ofSeconds(10));
-        PostgresConfig reference = new PostgresConfig(pgHost, pgPort, copyDb, pgUser, "", 4, Duration.ofSeconds(10), Duration.ofSeconds(10));
+        PostgresConfig server = SluiceConfig.defaults().postgres()
+                .withServer(pgHost, pgPort, "postgres", pgUser, "").withDatabase("postgres", 2);
+        PostgresConfig writerPg = server.withDatabase(writerDb, 16);
+        PostgresConfig reference = server.withDatabase(copyDb, 4);
         KafkaConfig k = SluiceConfig.defaults().kafka().withBootstrapServers(bootstrap);
         SluiceConfig config = SluiceConfig.defaults().withPostgres(writerPg)
                 .withKafka(new KafkaConfig(k.bootstrapServers(), k.clientId(), k.requestTimeout(), "bench." + run + ".", 6, 0));

@@ -7,6 +7,7 @@ import io.r2dbc.postgresql.PostgresqlConnectionFactory;
 import io.sluice.config.PostgresConfig;
 
 import java.time.Duration;
+import java.util.Map;
 
 /** Creates the R2DBC connection pool every Postgres user in Sluice shares. */
 public final class PostgresConnections {
@@ -14,7 +15,10 @@ public final class PostgresConnections {
     private PostgresConnections() {
     }
 
-    /** A pool sized by {@code postgres.pool-max-size}; close it on shutdown. */
+    /**
+     * A pool sized by {@code postgres.pool-max-size}, whose sessions PostgreSQL ends when they sit inside a
+     * transaction for {@code postgres.idle-in-transaction-timeout}; close it on shutdown.
+     */
     public static ConnectionPool pool(PostgresConfig config) {
         PostgresqlConnectionConfiguration.Builder conn = PostgresqlConnectionConfiguration.builder()
                 .host(config.host())
@@ -23,6 +27,9 @@ public final class PostgresConnections {
                 .username(config.user())
                 .connectTimeout(config.connectTimeout())
                 .applicationName("sluice")
+                // a session a cancelled call left inside its transaction gives its locks back (see the setting)
+                .options(Map.of("idle_in_transaction_session_timeout",
+                        Long.toString(config.idleInTransactionTimeout().toMillis())))
                 .tcpKeepAlive(true);
         if (!config.password().isEmpty()) {
             conn.password(config.password());

@@ -44,7 +44,7 @@ class MigrationsTest {
                 (Connection c) -> Flux.from(c.createStatement("CREATE DATABASE " + name).execute()).then(),
                 Connection::close).block(Duration.ofSeconds(30));
         PostgresConfig p = infra.config().postgres();
-        return new PostgresConfig(p.host(), p.port(), name, p.user(), p.password(), 2, p.connectTimeout(), p.callTimeout());
+        return p.withDatabase(name, 2);
     }
 
     private static long scalar(TestInfrastructure infra, PostgresConfig db, String sql) {

@@ -207,6 +207,6 @@ class StorageV2MigrationTest {
              Statement s = c.createStatement()) {
             s.execute("CREATE DATABASE " + name);
         }
-        return new PostgresConfig(p.host(), p.port(), name, p.user(), p.password(), 2, p.connectTimeout(), p.callTimeout());
+        return p.withDatabase(name, 2);
     }
 }

@@ -77,8 +77,7 @@ public final class TestInfrastructure implements AutoCloseable {
         Mono.usingWhen(pool.create(), (Connection c) -> Flux.from(c.createStatement("CREATE DATABASE " + db).execute())
                 .then(), Connection::close).block(Duration.ofSeconds(60));
         PostgresConfig p = config.postgres();
-        PostgresConfig own = new PostgresConfig(p.host(), p.port(), db, p.user(), p.password(), poolMaxSize,
-                p.connectTimeout(), p.callTimeout());
+        PostgresConfig own = p.withDatabase(db, poolMaxSize);
         Migrations.apply(own);
         return own;
     }
