@@ -150,6 +150,9 @@ public final class BenchmarkSuite {
             if (suite.selected("P6")) {
                 suite.sustained();
             }
+            if (suite.selected("P7")) {
+                suite.alerting();
+            }
             status = suite.report();
         } finally {
             suite.stopSluice();
@@ -159,7 +162,7 @@ public final class BenchmarkSuite {
 
     /** Whether {@code --only} names this measurement, or its target ({@code P2} runs {@code P2-binary}, {@code P2-json}, ...). */
     private boolean selected(String id) {
-        List<String> only = List.of(opts.getOrDefault("only", "P1,P2,P3,P4,P6").split(","));
+        List<String> only = List.of(opts.getOrDefault("only", "P1,P2,P3,P4,P6,P7").split(","));
         return only.contains(id) || id.contains("-") && only.contains(id.substring(0, id.indexOf('-')));
     }
 
@@ -650,26 +653,12 @@ public final class BenchmarkSuite {
                 format.path(), IngestBodies.SERIES, IngestBodies.LABELS);
         // the machine to itself: what earlier phases sent is stored first
         awaitWriter();
-        long now = System.currentTimeMillis();
-        String headers = format.authorization(key) + format.headers();
-        byte[][] requests = new byte[INGEST_BODIES][];
-        long bytes = 0;
-        for (int i = 0; i < INGEST_BODIES; i++) {
-            byte[] body = format.body(now + i);
-            bytes += body.length;
-            requests[i] = HttpLoad.post(host, port, format.path(), headers, body);
-        }
-        preflight(format, format.body(now + INGEST_BODIES));
-        long acceptedBefore = acceptedSamples(format.transport());
-        HttpLoad.Result max = new HttpLoad(host, port, conns, warmup, duration, 0, format.success(), requests).run();
-        printLoad("Sluice " + format.label(), max);
-        long acked = (max.responses() - max.unexpected()) * IngestBodies.SERIES;
-        double samplesPerSecond = acked / max.seconds();
-        // the gateway's own count (warm-up included) must cover what the client saw acknowledged in the measured window
-        long accepted = acceptedSamples(format.transport()) - acceptedBefore;
-        log.printf(Locale.ROOT, "%s: %s acknowledged samples/s (bodies of %,d bytes on average); the gateway counted "
-                        + "%,d samples accepted over transport %s in warm-up and run, the client %,d acknowledged in the run%n",
-                format.label(), fmt(samplesPerSecond), bytes / INGEST_BODIES, accepted, format.transport(), acked);
+        IngestRun run = maxIngest(format, conns);
+        HttpLoad.Result max = run.result();
+        byte[][] requests = run.requests();
+        long acked = run.acked();
+        long accepted = run.accepted();
+        double samplesPerSecond = run.samplesPerSecond();
         String what = "HTTP ingest, " + format.label() + " (POST " + format.path().replaceAll("\\?.*", "") + "), "
                 + conns + " connections, 1,000-sample bodies, acknowledged samples/s";
         String latency = "p50 " + ms(max.percentileMillis(50)) + " ms, p99 " + ms(max.percentileMillis(99)) + " ms";
@@ -694,6 +683,41 @@ public final class BenchmarkSuite {
                         + " samples/s acknowledged",
                 "", "< 50 ms", paced.percentileMillis(99) < 50 && clean(paced));
         return samplesPerSecond;
+    }
+
+    /** One run of {@link #maxIngest}: the load's result, the requests it sent, and samples acknowledged/accepted. */
+    private record IngestRun(HttpLoad.Result result, byte[][] requests, long acked, long accepted) {
+        double samplesPerSecond() {
+            return acked / result.seconds();
+        }
+    }
+
+    /**
+     * {@link IngestBodies} of {@code format} sent over {@code conns} connections as fast as answers come for
+     * {@code --duration} (after {@code --warmup}); acknowledged samples counted by the client and by the gateway.
+     */
+    private IngestRun maxIngest(IngestBodies.Format format, int conns) throws Exception {
+        long now = System.currentTimeMillis();
+        String headers = format.authorization(key) + format.headers();
+        byte[][] requests = new byte[INGEST_BODIES][];
+        long bytes = 0;
+        for (int i = 0; i < INGEST_BODIES; i++) {
+            byte[] body = format.body(now + i);
+            bytes += body.length;
+            requests[i] = HttpLoad.post(host, port, format.path(), headers, body);
+        }
+        preflight(format, format.body(now + INGEST_BODIES));
+        long acceptedBefore = acceptedSamples(format.transport());
+        HttpLoad.Result max = new HttpLoad(host, port, conns, warmup, duration, 0, format.success(), requests).run();
+        printLoad("Sluice " + format.label(), max);
+        long acked = (max.responses() - max.unexpected()) * IngestBodies.SERIES;
+        // the gateway's own count (warm-up included) must cover what the client saw acknowledged in the measured window
+        long accepted = acceptedSamples(format.transport()) - acceptedBefore;
+        IngestRun run = new IngestRun(max, requests, acked, accepted);
+        log.printf(Locale.ROOT, "%s: %s acknowledged samples/s (bodies of %,d bytes on average); the gateway counted "
+                        + "%,d samples accepted over transport %s in warm-up and run, the client %,d acknowledged in the run%n",
+                format.label(), fmt(run.samplesPerSecond()), bytes / INGEST_BODIES, accepted, format.transport(), acked);
+        return run;
     }
 
     /** {@code sluice_ingest_accepted_total{kind="samples",transport}}: 0 until the first sample of that transport. */
@@ -1097,6 +1121,226 @@ public final class BenchmarkSuite {
                 : String.format(Locale.ROOT, "%.0fk", rate / 1e3);
     }
 
+    // ---- P7 alerting
+
+    /**
+     * {@link AlertingFixture}'s 10,000 rules over 100,000 gauges, imported as Prometheus rule files through
+     * {@code POST /api/v1/alerts/rules/import} and evaluated every 30 s by the {@code dev} process's alerter while the
+     * gauges are ingested every 30 s (100,000 samples, JSON). Once every rule has been evaluated and every {@code for}
+     * has run out, the evaluation lag over {@code --alerting-duration} (default 120 s): p50/p99 from the buckets of
+     * {@code sluice_alert_evaluation_lag_seconds} (the difference over the window), with the evaluations done against
+     * those due, missed slots and failures; and the firing alerts checked against the fixture's. Then the effect on
+     * ingest: {@link IngestBodies} JSON at full speed with the rules evaluating, against the same without any rule
+     * (before the import), with the lag while ingest runs flat out. The rule groups are emptied at the end.
+     */
+    private void alerting() throws Exception {
+        phase = "P7 ingest without rules";
+        log.printf(Locale.ROOT, "%n== P7: %,d alert rules over %,d series, every %d s%n", AlertingFixture.RULES,
+                AlertingFixture.series(), AlertingFixture.INTERVAL_SECONDS);
+        AlertingFixture fixture = new AlertingFixture("alert-" + Long.toString(System.currentTimeMillis(), 36));
+        int conns = Integer.parseInt(opts.getOrDefault("ingest-connections", "8"));
+        Duration window = io.sluice.config.Values.duration(opts.getOrDefault("alerting-duration", "120s"));
+        awaitWriter();
+        IngestRun without = maxIngest(IngestBodies.Format.JSON, conns);
+
+        phase = "P7 alerting";
+        java.util.concurrent.ScheduledExecutorService scraper = java.util.concurrent.Executors
+                .newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "p7-scrapes");
+                    t.setDaemon(true);
+                    return t;
+                });
+        java.util.concurrent.atomic.AtomicReference<Exception> scrapeFailure = new java.util.concurrent.atomic.AtomicReference<>();
+        try {
+            long scrapeStart = System.nanoTime();
+            scrape(fixture);
+            log.printf(Locale.ROOT, "one scrape of %,d gauges sent in %.1f s%n", AlertingFixture.series(),
+                    (System.nanoTime() - scrapeStart) / 1e9);
+            scraper.scheduleAtFixedRate(() -> {
+                try {
+                    scrape(fixture);
+                } catch (Exception e) {
+                    scrapeFailure.compareAndSet(null, e);
+                }
+            }, AlertingFixture.INTERVAL_SECONDS, AlertingFixture.INTERVAL_SECONDS, TimeUnit.SECONDS);
+
+            double okBefore = metricSumOrZero(metrics(), "sluice_alert_evaluations_total", "result=\"ok\"");
+            long imported = System.nanoTime();
+            for (int g = 0; g < AlertingFixture.GROUPS; g++) {
+                HttpResponse<String> r = postYaml("/api/v1/alerts/rules/import", fixture.ruleFile(g));
+                require(r.statusCode() == 200, "POST /api/v1/alerts/rules/import answered " + r.statusCode() + ": "
+                        + abbreviate(r.body()));
+            }
+            log.printf(Locale.ROOT, "imported %,d rules in %d groups in %.1f s%n", AlertingFixture.RULES,
+                    AlertingFixture.GROUPS, (System.nanoTime() - imported) / 1e9);
+            await("every rule to be evaluated once", Duration.ofMinutes(5), () -> metricSumOrZero(metrics(),
+                    "sluice_alert_evaluations_total", "result=\"ok\"") - okBefore >= AlertingFixture.RULES);
+            log.printf(Locale.ROOT, "every rule evaluated once %.1f s after the import began%n",
+                    (System.nanoTime() - imported) / 1e9);
+            long settled = imported + TimeUnit.SECONDS.toNanos(AlertingFixture.LONGEST_FOR_SECONDS
+                    + 2L * AlertingFixture.INTERVAL_SECONDS);
+            TimeUnit.NANOSECONDS.sleep(Math.max(0, settled - System.nanoTime()));
+
+            AlertingWindow idle = alertingWindow(() -> TimeUnit.MILLISECONDS.sleep(window.toMillis()), window);
+            int[] states = alertStates(fixture);
+            int expected = AlertingFixture.expectedFiring();
+            log.printf(Locale.ROOT, "alerts of the fixture's rules: %,d firing, %,d pending (expected %,d firing)%n",
+                    states[0], states[1], expected);
+            require(scrapeFailure.get() == null, "a scrape failed: " + scrapeFailure.get());
+
+            phase = "P7 ingest with rules";
+            IngestRun[] with = new IngestRun[1];
+            AlertingWindow busy = alertingWindow(() -> with[0] = maxIngest(IngestBodies.Format.JSON, conns),
+                    duration.plus(warmup));
+            require(scrapeFailure.get() == null, "a scrape failed: " + scrapeFailure.get());
+
+            String what = fmt(AlertingFixture.RULES) + " rules over " + fmt(AlertingFixture.series())
+                    + " series every " + AlertingFixture.INTERVAL_SECONDS + " s";
+            row("P7", "alert evaluation lag p99, s (" + what + ", " + window.toSeconds() + " s)",
+                    lagSeconds(idle.p99()), idle.describe(), "", "< 5 s; firing as expected",
+                    idle.p99() < 5 && idle.complete() && states[0] == expected && states[1] == 0);
+            row("P7", "JSON ingest while the rules evaluate, acknowledged samples/s", fmt(with[0].samplesPerSecond()),
+                    "without rules " + fmt(without.samplesPerSecond()) + "; lag meanwhile p99 " + lagSeconds(busy.p99())
+                            + " s (" + busy.describe() + ")",
+                    ratio(with[0].samplesPerSecond() / without.samplesPerSecond()) + "x without", "stated",
+                    clean(with[0].result()) && clean(without.result()));
+        } finally {
+            scraper.shutdownNow();
+            for (int g = 0; g < AlertingFixture.GROUPS; g++) {
+                HttpResponse<String> r = postYaml("/api/v1/alerts/rules/import", AlertingFixture.emptyGroup(g));
+                if (r.statusCode() != 200) {
+                    log.println("could not empty rule group " + AlertingFixture.groupName(g) + ": " + r.statusCode()
+                            + " " + abbreviate(r.body()));
+                }
+            }
+        }
+    }
+
+    /** One scrape: every gauge of the fixture at the current time. */
+    private void scrape(AlertingFixture fixture) throws Exception {
+        long now = System.currentTimeMillis();
+        int perBody = 10_000;
+        for (int b = 0; b < AlertingFixture.bodies(perBody); b++) {
+            HttpResponse<String> r = post("/api/v1/ingest/metrics", fixture.jsonBody(b, perBody, now));
+            require(r.statusCode() == 202 && JSON.readTree(r.body()).path("rejected").isEmpty(),
+                    "POST /api/v1/ingest/metrics answered " + r.statusCode() + ": " + abbreviate(r.body())
+                            + (r.body().contains("cardinality") ? " (ingest.max-active-series in "
+                            + "loadtest/sluice-loadtest.properties must hold the fixture's series)" : ""));
+        }
+    }
+
+    /** How the alerter did over a window: lag buckets, evaluations by result and missed slots, as differences. */
+    private record AlertingWindow(double seconds, java.util.NavigableMap<Double, Double> lagBuckets,
+                                  Map<String, Double> evaluations, double missed) {
+        double total() {
+            return evaluations.values().stream().mapToDouble(Double::doubleValue).sum();
+        }
+
+        /** The upper bound of the bucket holding the {@code q}-quantile of the lags recorded in the window. */
+        double quantile(double q) {
+            double count = lagBuckets.isEmpty() ? 0 : lagBuckets.lastEntry().getValue();
+            for (Map.Entry<Double, Double> b : lagBuckets.entrySet()) {
+                if (count > 0 && b.getValue() >= q * count) {
+                    return b.getKey();
+                }
+            }
+            return Double.POSITIVE_INFINITY;
+        }
+
+        double p99() {
+            return quantile(0.99);
+        }
+
+        double due() {
+            return AlertingFixture.RULES * seconds / AlertingFixture.INTERVAL_SECONDS;
+        }
+
+        /** At least 95 % of the evaluations due in the window done, none failed or timed out. */
+        boolean complete() {
+            return total() >= 0.95 * due() && evaluations.getOrDefault("error", 0.0) == 0
+                    && evaluations.getOrDefault("timeout", 0.0) == 0;
+        }
+
+        String describe() {
+            return "p50 " + lagSeconds(quantile(0.5)) + " s; " + fmt(total()) + " evaluations in "
+                    + Math.round(seconds) + " s (" + fmt(due()) + " due), " + evaluations.entrySet().stream()
+                    .filter(e -> !e.getKey().equals("ok") && e.getValue() > 0)
+                    .map(e -> fmt(e.getValue()) + " " + e.getKey()).collect(Collectors.joining(", ", "", ""))
+                    .replaceAll("^$", "none failed") + ", " + fmt(missed) + " missed slots";
+        }
+    }
+
+    /** What the alerter did while {@code step} ran (a window of about {@code expected}). */
+    private AlertingWindow alertingWindow(Step step, Duration expected) throws Exception {
+        String before = metrics();
+        long start = System.nanoTime();
+        step.run();
+        double elapsed = (System.nanoTime() - start) / 1e9;
+        String after = metrics();
+        java.util.NavigableMap<Double, Double> buckets = new java.util.TreeMap<>();
+        Map<Double, Double> first = lagBuckets(before);
+        lagBuckets(after).forEach((le, n) -> buckets.put(le, n - first.getOrDefault(le, 0.0)));
+        Map<String, Double> evaluations = new LinkedHashMap<>();
+        for (String result : List.of("ok", "error", "timeout", "fenced")) {
+            String label = "result=\"" + result + "\"";
+            evaluations.put(result, metricSumOrZero(after, "sluice_alert_evaluations_total", label)
+                    - metricSumOrZero(before, "sluice_alert_evaluations_total", label));
+        }
+        double missed = metricSumOrZero(after, "sluice_alert_missed_slots_total", "")
+                - metricSumOrZero(before, "sluice_alert_missed_slots_total", "");
+        log.printf(Locale.ROOT, "alerter over %.0f s (about %d s expected): %s evaluations %s, %s missed slots%n",
+                elapsed, expected.toSeconds(), fmt(evaluations.values().stream().mapToDouble(Double::doubleValue).sum()),
+                evaluations, fmt(missed));
+        return new AlertingWindow(elapsed, buckets, evaluations, missed);
+    }
+
+    /** {@code sluice_alert_evaluation_lag_seconds_bucket} by upper bound (cumulative counts). */
+    private static Map<Double, Double> lagBuckets(String text) {
+        Map<Double, Double> buckets = new HashMap<>();
+        for (String line : text.split("\n")) {
+            if (line.startsWith("sluice_alert_evaluation_lag_seconds_bucket{")) {
+                int at = line.indexOf("le=\"") + 4;
+                String le = line.substring(at, line.indexOf('"', at));
+                buckets.merge(le.equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(le),
+                        Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)), Double::sum);
+            }
+        }
+        return buckets;
+    }
+
+    /** Firing and pending alerts of the fixture's rule groups, from {@code GET /prometheus/api/v1/rules}. */
+    private int[] alertStates(AlertingFixture fixture) throws IOException, InterruptedException {
+        HttpResponse<String> r = get("/prometheus/api/v1/rules?type=alert");
+        require(r.statusCode() == 200, "GET /prometheus/api/v1/rules answered " + r.statusCode() + ": "
+                + abbreviate(r.body()));
+        int[] states = new int[2];
+        for (JsonNode group : JSON.readTree(r.body()).path("data").path("groups")) {
+            if (!group.path("name").asText().startsWith("bench-alert-")) {
+                continue;
+            }
+            for (JsonNode rule : group.path("rules")) {
+                for (JsonNode alert : rule.path("alerts")) {
+                    String state = alert.path("state").asText();
+                    states[0] += state.equals("firing") ? 1 : 0;
+                    states[1] += state.equals("pending") ? 1 : 0;
+                }
+            }
+        }
+        return states;
+    }
+
+    private HttpResponse<String> postYaml(String path, String body) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(URI.create("http://" + host + ":" + port + path))
+                .header("Authorization", "Bearer " + key).header("Content-Type", "application/yaml")
+                .timeout(Duration.ofSeconds(120)).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** A lag bucket's upper bound, in seconds. */
+    private static String lagSeconds(double s) {
+        return Double.isInfinite(s) ? "> 30" : String.format(Locale.ROOT, "%.3f", s);
+    }
+
     // ---- the table
 
     private int report() throws IOException {
@@ -1184,6 +1428,15 @@ public final class BenchmarkSuite {
             throw new IllegalStateException("/metrics has no " + name + " with " + labels);
         }
         return sum;
+    }
+
+    /** As {@link #metricSum}, 0 when no such sample exists yet. */
+    static double metricSumOrZero(String text, String name, String labels) {
+        try {
+            return metricSum(text, name, labels);
+        } catch (IllegalStateException e) {
+            return 0;
+        }
     }
 
     private static KafkaConsumer<byte[], byte[]> consumer(String bootstrap) {
