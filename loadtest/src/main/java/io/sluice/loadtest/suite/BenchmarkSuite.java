@@ -69,14 +69,17 @@ import java.util.stream.Collectors;
  *       queryable: a probe sample acknowledged by {@code POST /api/v1/ingest/metrics} every 100 ms, and a
  *       query loop on {@code GET /api/v1/query} (raw samples; 1-minute rollups if raw queries fail) timing each
  *       probe from its ack to the first answer holding it.</li>
+ *   <li>P7: {@link AlertingFixture}'s 10,000 alert rules over 100,000 gauges, evaluated every 30 s by the {@code dev}
+ *       process's alerter: evaluation lag p99 over {@code --alerting-duration}, and JSON ingest with and without the
+ *       rules (see {@link #alerting()}).</li>
  * </ul>
  *
  * <pre>
  * BenchmarkSuite [--duration=20s] [--warmup=5s] [--connections=64] [--writer-samples=1000000]
- *                [--heap=256m] [--only=P1,P2,P3,P4,P6] [--http-client=wrk|builtin] [--out=loadtest/target/bench]
+ *                [--heap=256m] [--only=P1,P2,P3,P4,P6,P7] [--http-client=wrk|builtin] [--out=loadtest/target/bench]
  *                [--ingest-connections=8]
  *                [--sustained-duration=60s] [--sustained-rates=250000,500000,1000000,1500000]
- *                [--sustained-bisect=1] [--latency-duration=30s]
+ *                [--sustained-bisect=1] [--latency-duration=30s] [--alerting-duration=120s]
  *                [--gateway-java-opts="-XX:StartFlightRecording=filename=gateway.jfr"]
  * </pre>
  * {@code --only} takes targets ({@code P2} is every P2 measurement) or single measurements: {@code P2-binary},

@@ -16,6 +16,7 @@ import org.slf4j.LoggerFactory;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Schedulers;
 
 import java.time.Clock;
@@ -35,8 +36,10 @@ import java.util.function.Function;
  * claim still holds ({@link AlertStore#store}). So each slot of a rule is stored at most once, and an alerter that
  * stalled or died past its lease stores nothing while another takes the rule over.
  *
- * <p><b>Slots.</b> A rule's slots are the multiples of its interval since the epoch, so rules with the same interval
- * evaluate at the same instants and identical expressions share the query cache. A claimed rule is evaluated at the
+ * <p><b>Slots.</b> A rule's slots are the multiples of its interval since the epoch, shifted by an offset drawn from
+ * a hash of its tenant and group (as Prometheus spreads its groups): the rules of one group evaluate at the same
+ * instants (and identical expressions there share the query cache), while many groups of one interval spread their
+ * load over it instead of all falling due at once. A claimed rule is evaluated at the
  * latest slot not after now (its due slot when on time); slots between its due time and that one were missed
  * (counted in {@code sluice_alert_missed_slots_total}) and are not caught up; its next evaluation is the next slot
  * after the store. Times come from the injected {@link Clock}: alerters need synchronised clocks (NTP), as
@@ -76,6 +79,34 @@ public final class AlertEvaluator implements AutoCloseable {
     private final Timer lag;
     private final Counter claimed;
     private final Counter missed;
+    private final SlotOffsets offsets;
+    /** Set when a claim took all it asked for: more rules may be due than were claimed. */
+    private final java.util.concurrent.atomic.AtomicBoolean moreDue = new java.util.concurrent.atomic.AtomicBoolean();
+    /** Claims again before the next poll once half the claim batch is free and {@link #moreDue}. */
+    private final Sinks.Many<Long> wake = Sinks.many().multicast().directBestEffort();
+
+    /**
+     * Where in its interval a rule's slots lie: {@code offsetMs} after the multiples of the interval since the epoch
+     * (taken modulo the interval).
+     */
+    interface SlotOffsets {
+        long offsetMs(String tenant, String group, long intervalMs);
+
+        /**
+         * Prometheus' way: a group's rules share their instants, and groups are spread over the interval by a hash
+         * of (tenant, group), so that 10,000 rules of one interval are not all due at the same millisecond.
+         */
+        SlotOffsets BY_GROUP = (tenant, group, intervalMs) -> {
+            long h = 0xcbf29ce484222325L; // FNV-1a 64
+            for (byte b : (tenant + '\0' + group).getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+                h = (h ^ (b & 0xff)) * 0x100000001b3L;
+            }
+            return Math.floorMod(h, intervalMs);
+        };
+
+        /** Slots at the multiples of the interval. */
+        SlotOffsets NONE = (tenant, group, intervalMs) -> 0;
+    }
 
     /**
      * @param node        this alerter's id ({@code lease_owner})
@@ -85,6 +116,14 @@ public final class AlertEvaluator implements AutoCloseable {
     public AlertEvaluator(AlertStore store, AlertingConfig config, String node,
                           Function<PromqlQuery, Mono<PromqlResult>> query, Clock clock, Duration storeWindow,
                           MeterRegistry registry) {
+        this(store, config, node, query, clock, storeWindow, registry, SlotOffsets.BY_GROUP);
+    }
+
+    /** As the public constructor, with the slots' offsets given ({@link SlotOffsets#NONE} in tests of timing). */
+    AlertEvaluator(AlertStore store, AlertingConfig config, String node,
+                   Function<PromqlQuery, Mono<PromqlResult>> query, Clock clock, Duration storeWindow,
+                   MeterRegistry registry, SlotOffsets offsets) {
+        this.offsets = offsets;
         this.store = store;
         this.config = config;
         this.node = node;
@@ -108,9 +147,14 @@ public final class AlertEvaluator implements AutoCloseable {
         }
     }
 
-    /** Claims and evaluates every {@code alerting.poll-interval} until {@link #close()}. */
+    /**
+     * Claims and evaluates every {@code alerting.poll-interval} until {@link #close()}; and sooner while rules wait:
+     * when a claim took all it asked for, it claims again as soon as half of {@code alerting.claim-batch} is free,
+     * so that one alerter gets through more than a claim batch of due rules per poll.
+     */
     public AlertEvaluator start() {
-        Disposable running = Flux.interval(Duration.ZERO, config.pollInterval(), Schedulers.parallel())
+        Disposable running = Flux.merge(Flux.interval(Duration.ZERO, config.pollInterval(), Schedulers.parallel()),
+                        wake.asFlux())
                 .onBackpressureDrop()
                 .concatMap(tick -> claim()
                         .doOnNext(claims -> {
@@ -155,6 +199,7 @@ public final class AlertEvaluator implements AutoCloseable {
                     .doOnNext(claims -> {
                         inFlight.addAndGet(claims.size() - free);
                         claimed.increment(claims.size());
+                        moreDue.set(claims.size() == free);
                     })
                     .doOnError(e -> inFlight.addAndGet(-free))
                     .doOnCancel(() -> inFlight.addAndGet(-free));
@@ -167,8 +212,10 @@ public final class AlertEvaluator implements AutoCloseable {
             long began = System.nanoTime();
             Instant start = clock.instant();
             long interval = claim.interval().toMillis();
-            long slotMs = Math.floorDiv(start.toEpochMilli(), interval) * interval;
-            long firstSlot = Math.floorDiv(claim.dueAt().toEpochMilli() + interval - 1, interval) * interval;
+            long offset = claim.rule() == null ? 0
+                    : Math.floorMod(offsets.offsetMs(claim.tenant(), claim.rule().group(), interval), interval);
+            long slotMs = Math.floorDiv(start.toEpochMilli() - offset, interval) * interval + offset;
+            long firstSlot = -Math.floorDiv(offset - claim.dueAt().toEpochMilli(), interval) * interval + offset;
             if (slotMs > firstSlot) {
                 missed.increment((slotMs - firstSlot) / interval);
             }
@@ -185,7 +232,7 @@ public final class AlertEvaluator implements AutoCloseable {
                     .flatMap(attempt -> {
                         Instant now = clock.instant();
                         Finish finish = new Finish(Instant.ofEpochMilli(
-                                (Math.floorDiv(now.toEpochMilli(), interval) + 1) * interval), slot,
+                                (Math.floorDiv(now.toEpochMilli() - offset, interval) + 1) * interval + offset), slot,
                                 (int) Math.min(Integer.MAX_VALUE, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began)),
                                 attempt.error(), now);
                         return store.store(claim, attempt.data() == null ? null
@@ -211,7 +258,11 @@ public final class AlertEvaluator implements AutoCloseable {
                         evaluations(result).increment();
                         duration.record(System.nanoTime() - began, TimeUnit.NANOSECONDS);
                     });
-        })).doFinally(signal -> inFlight.decrementAndGet());
+        })).doFinally(signal -> {
+            if (inFlight.decrementAndGet() <= config.claimBatch() / 2 && moreDue.compareAndSet(true, false)) {
+                wake.tryEmitNext(0L); // dropped when no loop runs (round()) or a claim is under way: the poll follows
+            }
+        });
     }
 
     private Counter evaluations(String result) {

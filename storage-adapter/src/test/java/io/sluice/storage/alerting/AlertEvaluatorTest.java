@@ -396,26 +396,76 @@ class AlertEvaluatorTest {
     void startedItClaimsAndEvaluatesOnItsOwn() {
         long rule = rule("Hot", "temp", ">", 50.0, 0, 10_000, "keep", T0);
         samples.set("temp", Map.of("room", "a"), T0.toEpochMilli(), 70);
-        AlertEvaluator evaluator = new AlertEvaluator(new AlertStore(calls, json -> {
-            throw new IllegalArgumentException("no query-form rules here");
-        }), defaults.withPolling(Duration.ofMillis(100)), "looping", engine::evaluate, clock, STORE_WINDOW, new SimpleMeterRegistry());
-        evaluators.add(evaluator);
+        AlertEvaluator evaluator = evaluator("looping", defaults.evaluationTimeout(), engine::evaluate,
+                new SimpleMeterRegistry(), Duration.ofMillis(100), defaults.claimBatch(), AlertEvaluator.SlotOffsets.NONE);
         evaluator.start();
         await().atMost(Duration.ofSeconds(20)).until(() -> history(rule).size() == 1);
         assertThat(history(rule)).containsExactly("inactive->firing at 0s value 70.0");
+    }
+
+    @Test
+    void startedItClaimsAgainAsSoonAsHalfItsBatchIsFreeWhileRulesWait() {
+        List<Long> rules = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            rules.add(rule("Hot" + i, "temp", ">", 50.0, 0, 10_000, "keep", T0));
+        }
+        samples.set("temp", Map.of("room", "a"), T0.toEpochMilli(), 70);
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        // one poll in the test's time (the first, at once), two rules a claim: only claiming on capacity gets further
+        AlertEvaluator evaluator = evaluator("eager", defaults.evaluationTimeout(), engine::evaluate, registry,
+                Duration.ofHours(1), 2, AlertEvaluator.SlotOffsets.NONE).start();
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(
+                registry.counter("sluice_alert_evaluations", "result", "ok").count()).isEqualTo(10));
+        for (long rule : rules) {
+            assertThat(history(rule)).containsExactly("inactive->firing at 0s value 70.0");
+        }
+        assertThat(registry.counter("sluice_alert_rules_claimed").count()).isEqualTo(10);
+        evaluator.close();
+    }
+
+    @Test
+    void aGroupsSlotsAreOffsetByAHashOfTenantAndGroupAndItsRulesShareThem() {
+        long interval = 10_000;
+        long offset = AlertEvaluator.SlotOffsets.BY_GROUP.offsetMs("acme", "g", interval);
+        assertThat(offset).isBetween(0L, interval - 1)
+                .isEqualTo(AlertEvaluator.SlotOffsets.BY_GROUP.offsetMs("acme", "g", interval))
+                .isNotEqualTo(AlertEvaluator.SlotOffsets.BY_GROUP.offsetMs("other", "g", interval));
+        long first = rule("First", "temp", ">", 50.0, 0, interval, "keep", T0);
+        long second = rule("Second", "temp", ">", 50.0, 0, interval, "keep", T0);
+        Instant slot = T0.plusMillis(offset);
+        samples.set("temp", Map.of("room", "a"), slot.toEpochMilli(), 70);
+        AlertEvaluator evaluator = evaluator("spread", defaults.evaluationTimeout(), engine::evaluate,
+                new SimpleMeterRegistry(), defaults.pollInterval(), defaults.claimBatch(),
+                AlertEvaluator.SlotOffsets.BY_GROUP);
+        clock.set(slot.plusMillis(300));
+        assertThat(evaluator.round().block(Duration.ofSeconds(30))).containsExactly("ok", "ok");
+        String at = offset % 1000 == 0 ? offset / 1000 + "s" : offset + "ms";
+        for (long rule : List.of(first, second)) {
+            assertThat(history(rule)).containsExactly("inactive->firing at " + at + " value 70.0");
+            assertThat(one("SELECT (next_eval_at = $1)::text FROM alert_rules WHERE id = $2",
+                    slot.plusMillis(interval), rule)).isEqualTo("true");
+        }
     }
 
     // --- helpers
 
     private AlertEvaluator evaluator(String node, Duration timeout, Function<PromqlQuery, Mono<PromqlResult>> query,
                                      SimpleMeterRegistry registry) {
+        return evaluator(node, timeout, query, registry, defaults.pollInterval(), defaults.claimBatch(),
+                AlertEvaluator.SlotOffsets.NONE);
+    }
+
+    /** Slots at the multiples of the interval unless {@code offsets} says otherwise, so that times here are round. */
+    private AlertEvaluator evaluator(String node, Duration timeout, Function<PromqlQuery, Mono<PromqlResult>> query,
+                                     SimpleMeterRegistry registry, Duration poll, int claimBatch,
+                                     AlertEvaluator.SlotOffsets offsets) {
         AlertingConfig d = defaults;
         AlertingConfig config = new AlertingConfig(d.defaultInterval(), d.minIntervals(), d.maxRulesPerTenant(),
-                timeout, d.pollInterval(), d.claimBatch(), d.resolvedRetention(), d.groupWait(), d.groupInterval(),
+                timeout, poll, claimBatch, d.resolvedRetention(), d.groupWait(), d.groupInterval(),
                 d.repeatInterval(), d.webhookTimeout(), d.retryInitialBackoff(), d.retryMaxBackoff(),
                 d.deliveryMaxAge(), d.outboxMaxRows());
         AlertEvaluator evaluator = new AlertEvaluator(new AlertStore(calls, decoder), config, node, query, clock,
-                STORE_WINDOW, registry);
+                STORE_WINDOW, registry, offsets);
         evaluators.add(evaluator);
         return evaluator;
     }
