@@ -59,11 +59,11 @@ public final class DevMain {
             @Override
             public String usage() {
                 return """
-                          cluster [--brokers=3] [--gateways=2] [--writers=2]
+                          cluster [--brokers=3] [--gateways=2] [--writers=2] [--alerters=2]
                                               A local cluster, every part its own process: a KRaft Kafka
                                               cluster (replication 3, min.insync.replicas 2), PostgreSQL,
-                                              gateway and writer processes on free ports. Data, logs and
-                                              endpoints.env in .sluice/cluster/. Ctrl-C stops all.
+                                              gateway, writer and alerter processes on free ports. Data, logs
+                                              and endpoints.env in .sluice/cluster/. Ctrl-C stops all.
                         """;
             }
 
@@ -73,23 +73,26 @@ public final class DevMain {
                 int brokers = 3;
                 int gateways = 2;
                 int writers = 2;
+                int alerters = 2;
                 for (String arg : args) {
                     int eq = arg.indexOf('=');
                     String name = eq > 0 ? arg.substring(0, eq) : arg;
                     Integer value = eq > 0 ? count(arg.substring(eq + 1)) : null;
-                    if (value == null || !List.of("--brokers", "--gateways", "--writers").contains(name)) {
-                        err.println("sluice cluster: unexpected argument " + arg
-                                + " (expected --brokers=N, --gateways=N or --writers=N, N from 1 to 9)");
+                    if (value == null || !List.of("--brokers", "--gateways", "--writers", "--alerters").contains(name)
+                            || value == 0 && !name.equals("--alerters")) {
+                        err.println("sluice cluster: unexpected argument " + arg + " (expected --brokers=N, "
+                                + "--gateways=N or --writers=N, N from 1 to 9, or --alerters=N, N from 0 to 9)");
                         return 2;
                     }
                     switch (name) {
                         case "--brokers" -> brokers = value;
                         case "--gateways" -> gateways = value;
-                        default -> writers = value;
+                        case "--writers" -> writers = value;
+                        default -> alerters = value;
                     }
                 }
                 Main.awaitShutdown(LocalCluster.start(config, parsed,
-                        new LocalCluster.Options(brokers, gateways, writers), out));
+                        new LocalCluster.Options(brokers, gateways, writers, alerters), out));
                 return 0;
             }
         });
@@ -109,6 +112,6 @@ public final class DevMain {
     }
 
     private static Integer count(String text) {
-        return text.matches("[1-9]") ? Integer.valueOf(text) : null;
+        return text.matches("[0-9]") ? Integer.valueOf(text) : null;
     }
 }

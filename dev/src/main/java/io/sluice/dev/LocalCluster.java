@@ -29,10 +29,10 @@ import java.util.stream.Collectors;
 /**
  * {@code sluice cluster}: a Sluice cluster on one machine, every part a process of its own. A KRaft Kafka cluster
  * of {@link Options#brokers()} nodes (replication factor 3, {@code min.insync.replicas=2}), one PostgreSQL, then
- * {@link Options#gateways()} gateway processes and {@link Options#writers()} writer processes on free ports. Data
- * lives under {@code <dev.data-dir>/../cluster} ({@code .sluice/cluster}); the endpoints are written to
- * {@code endpoints.env} there, as {@code sluice dev} does. {@link #close()} stops the gateways (they drain), then
- * the writers, then Kafka and PostgreSQL.
+ * {@link Options#gateways()} gateway processes, {@link Options#writers()} writer processes and
+ * {@link Options#alerters()} alerter processes on free ports. Data lives under {@code <dev.data-dir>/../cluster}
+ * ({@code .sluice/cluster}); the endpoints are written to {@code endpoints.env} there, as {@code sluice dev} does.
+ * {@link #close()} stops the gateways (they drain), then the alerters and writers, then Kafka and PostgreSQL.
  */
 public final class LocalCluster implements AutoCloseable {
 
@@ -41,12 +41,12 @@ public final class LocalCluster implements AutoCloseable {
     private static final Duration STOP_GRACE = Duration.ofSeconds(40);
 
     /** How many of each part. */
-    public record Options(int brokers, int gateways, int writers) {
+    public record Options(int brokers, int gateways, int writers, int alerters) {
 
-        public static final Options DEFAULT = new Options(3, 2, 2);
+        public static final Options DEFAULT = new Options(3, 2, 2, 2);
 
         public Options {
-            if (brokers < 1 || gateways < 1 || writers < 1) {
+            if (brokers < 1 || gateways < 1 || writers < 1 || alerters < 0) {
                 throw new IllegalArgumentException("a cluster needs at least one broker, gateway and writer");
             }
         }
@@ -57,15 +57,18 @@ public final class LocalCluster implements AutoCloseable {
     private final EmbeddedPostgresServer postgres;
     private final List<ClusterNode> gateways;
     private final List<ClusterNode> writers;
+    private final List<ClusterNode> alerters;
     private final DevKey devKey;
 
     private LocalCluster(Path dir, EmbeddedKafkaCluster kafka, EmbeddedPostgresServer postgres,
-                         List<ClusterNode> gateways, List<ClusterNode> writers, DevKey devKey) {
+                         List<ClusterNode> gateways, List<ClusterNode> writers, List<ClusterNode> alerters,
+                         DevKey devKey) {
         this.dir = dir;
         this.kafka = kafka;
         this.postgres = postgres;
         this.gateways = gateways;
         this.writers = writers;
+        this.alerters = alerters;
         this.devKey = devKey;
     }
 
@@ -107,15 +110,21 @@ public final class LocalCluster implements AutoCloseable {
                 writers.add(node("writer-" + i, "writer", port, dir, shared, List.of("--admin.port=" + port,
                         "--spool.dir=" + dir.resolve("writer-" + i).resolve("spool"))));
             }
+            List<ClusterNode> alerters = new ArrayList<>();
+            for (int i = 1; i <= options.alerters(); i++) {
+                int port = freePort(ports);
+                alerters.add(node("alerter-" + i, "alerter", port, dir, shared, List.of("--admin.port=" + port,
+                        "--spool.dir=" + dir.resolve("alerter-" + i).resolve("spool"))));
+            }
             // the writers first: the topics are created once, by the first process, before the others race for it
-            for (ClusterNode node : concat(writers, gateways)) {
+            for (ClusterNode node : concat(concat(writers, gateways), alerters)) {
                 started.add(node);
                 node.launch();
             }
             for (ClusterNode node : started) {
                 node.awaitReady(START_TIMEOUT);
             }
-            LocalCluster cluster = new LocalCluster(dir, kafka, postgres, gateways, writers, key);
+            LocalCluster cluster = new LocalCluster(dir, kafka, postgres, gateways, writers, alerters, key);
             cluster.announce(out);
             return cluster;
         } catch (IOException e) {
@@ -181,6 +190,10 @@ public final class LocalCluster implements AutoCloseable {
         return writers;
     }
 
+    public List<ClusterNode> alerters() {
+        return alerters;
+    }
+
     public EmbeddedKafkaCluster kafka() {
         return kafka;
     }
@@ -201,14 +214,14 @@ public final class LocalCluster implements AutoCloseable {
         EndpointsFile endpoints = new EndpointsFile()
                 .put("HTTP_URL", gateways.get(0).url())
                 .put("GATEWAY_URLS", gateways.stream().map(ClusterNode::url).collect(Collectors.joining(",")));
-        for (ClusterNode node : concat(gateways, writers)) {
+        for (ClusterNode node : nodes()) {
             endpoints.put(node.name().toUpperCase(Locale.ROOT).replace('-', '_') + "_URL", node.url());
         }
         endpoints.put("KAFKA_BOOTSTRAP", kafka.bootstrapServers())
                 .put("PG_URL", postgres.url())
                 .put("DEV_API_KEY", devKey.key());
         List<String> parts = new ArrayList<>();
-        for (ClusterNode node : concat(gateways, writers)) {
+        for (ClusterNode node : nodes()) {
             parts.add(String.format("%-10s %s   (pid %d; %s)", node.name(), node.url(), node.pid(),
                     node.role().equals("gateway") ? "API, /health/ready, /metrics" : "admin: /health/ready, /metrics"));
         }
@@ -220,11 +233,15 @@ public final class LocalCluster implements AutoCloseable {
                 "Logs and data in " + dir + "; Ctrl-C stops everything.");
     }
 
-    /** Stops the gateways (they drain into Kafka), then the writers, then Kafka and PostgreSQL. */
+    private List<ClusterNode> nodes() {
+        return concat(concat(gateways, writers), alerters);
+    }
+
+    /** Stops the gateways (they drain into Kafka), then the alerters and writers, then Kafka and PostgreSQL. */
     @Override
     public void close() {
         try {
-            stopAll(concat(gateways, writers), kafka, postgres);
+            stopAll(nodes(), kafka, postgres);
         } finally {
             try {
                 Files.deleteIfExists(dir.resolve(EndpointsFile.FILE_NAME));
@@ -236,7 +253,7 @@ public final class LocalCluster implements AutoCloseable {
 
     private static void stopAll(List<ClusterNode> nodes, EmbeddedKafkaCluster kafka, EmbeddedPostgresServer postgres) {
         inParallel(nodes.stream().filter(n -> n.role().equals("gateway")).toList(), n -> n.stop(STOP_GRACE));
-        inParallel(nodes.stream().filter(n -> n.role().equals("writer")).toList(), n -> n.stop(STOP_GRACE));
+        inParallel(nodes.stream().filter(n -> !n.role().equals("gateway")).toList(), n -> n.stop(STOP_GRACE));
         if (kafka != null) {
             kafka.close();
         }

@@ -81,7 +81,7 @@ class LocalClusterTest {
         long began = System.nanoTime();
         cluster = LocalCluster.start(config, args, LocalCluster.Options.DEFAULT,
                 new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
-        System.out.printf("cluster: 3 brokers, PostgreSQL, 2 gateways, 2 writers ready in %d ms%n",
+        System.out.printf("cluster: 3 brokers, PostgreSQL, 2 gateways, 2 writers, 2 alerters ready in %d ms%n",
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began));
         postgres = PostgresConnections.pool(cluster.postgres().configure(config.postgres()));
         enterpriseTenant = "cl-" + UUID.randomUUID().toString().substring(0, 8);
@@ -192,6 +192,93 @@ class LocalClusterTest {
                         + "(cluster.heartbeat-interval 1s) and accepted %d in %s alone (expected %.0f, %+.1f%%)%n",
                 givenBack, alone, window, expected, 100 * (alone - expected) / expected);
         assertThat((double) alone).isBetween(expected * 0.85, expected * 1.15);
+    }
+
+    @Test
+    @Order(5)
+    void anAlerterKilledHandsItsRulesToTheOtherAndNoPendingTimerStartsOver() throws Exception {
+        ClusterNode gateway = cluster.gateways().get(0);
+        ClusterNode killed = cluster.alerters().get(0);
+        ClusterNode survivor = cluster.alerters().get(1);
+        int rules = 8;
+        Duration interval = Duration.ofSeconds(5);
+        Duration forDuration = Duration.ofSeconds(30);
+        StringBuilder samples = new StringBuilder("{\"samples\":[");
+        long now = System.currentTimeMillis();
+        for (int i = 0; i < rules; i++) { // a group each: their slots spread over the interval
+            HttpResponse<String> created = send(gateway, "POST", "/api/v1/alerts/rules", enterpriseKey,
+                    "{\"group\":\"handover-" + i + "\",\"name\":\"Hot\",\"expr\":\"handover_temp{room=\\\"r" + i
+                            + "\\\"}\",\"op\":\">\",\"threshold\":50,\"for\":\"30s\",\"interval\":\"5s\"}");
+            assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+            samples.append(i == 0 ? "" : ",").append("{\"name\":\"handover_temp\",\"labels\":{\"room\":\"r")
+                    .append(i).append("\"},\"timestamp\":").append(now).append(",\"value\":70}");
+        }
+        HttpResponse<String> sent = send(gateway, "POST", "/api/v1/ingest/metrics", enterpriseKey, samples + "]}");
+        assertThat(sent.statusCode()).as(sent.body()).isEqualTo(202);
+        String ours = " FROM alert_instances i JOIN alert_rules r ON r.id = i.rule_id WHERE r.tenant_id = $1"
+                + " AND r.group_name LIKE 'handover-%'";
+        await().atMost(WAIT).until(() -> sqlLong("SELECT count(*)" + ours + " AND i.state = 'pending'") == rules);
+        Map<String, String> activeAt = sqlMap("SELECT r.group_name, i.active_at::text" + ours);
+        assertThat(gauge(killed, "sluice_alert_evaluations_total")).as("alerter-1 evaluates its share").isPositive();
+        assertThat(gauge(survivor, "sluice_alert_evaluations_total")).as("and so does alerter-2").isPositive();
+
+        java.time.OffsetDateTime killedAt = java.time.OffsetDateTime.now();
+        long killedNanos = System.nanoTime();
+        killed.kill();
+        // a lease ends within one interval (min(interval, evaluation timeout + call timeout)): the survivor claims
+        // the rules the killed alerter held at its next poll, and evaluates every rule at its next slot
+        await().atMost(interval.multipliedBy(5)).until(() -> sqlLong("SELECT count(*) FROM alert_rules WHERE"
+                + " tenant_id = $1 AND group_name LIKE 'handover-%' AND last_eval_at > $2", killedAt) == rules);
+        long handover = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedNanos);
+
+        await().atMost(WAIT).until(() -> sqlLong("SELECT count(*)" + ours + " AND i.state = 'firing'") == rules);
+        assertThat(sqlMap("SELECT r.group_name, i.active_at::text" + ours))
+                .as("each timer kept the start it had before the kill").isEqualTo(activeAt);
+        assertThat(sqlLong("SELECT count(*)" + ours + " AND i.fired_at - i.active_at >= interval '30 seconds'"
+                + " AND i.fired_at - i.active_at < interval '45 seconds'")).as("fired once `for` had run").isEqualTo(rules);
+        assertThat(sqlMap("SELECT r.group_name, string_agg(h.from_state || '->' || h.to_state, ',' ORDER BY h.id)"
+                + " FROM alert_history h JOIN alert_rules r ON r.id = h.rule_id WHERE r.tenant_id = $1"
+                + " AND r.group_name LIKE 'handover-%' GROUP BY r.group_name").values())
+                .as("one pending and one firing per alert: no timer started over, no second firing")
+                .hasSize(rules).containsOnly("inactive->pending,pending->firing");
+        System.out.printf("alerter loss: every one of %d rules (interval %s, for %s) evaluated again %d ms after "
+                + "alerter-1 was killed; all fired on time%n", rules, interval, forDuration, handover);
+        killed.launch();
+        killed.awaitReady(WAIT);
+    }
+
+    private static long sqlLong(String sql, Object... more) {
+        List<String> values = sqlRows(sql, more).stream().map(r -> r[0]).toList();
+        return Long.parseLong(values.get(0));
+    }
+
+    private static Map<String, String> sqlMap(String sql) {
+        Map<String, String> map = new java.util.TreeMap<>();
+        for (String[] row : sqlRows(sql)) {
+            map.put(row[0], row[1]);
+        }
+        return map;
+    }
+
+    /** Rows of {@code sql} as text, {@code $1} the enterprise tenant and {@code $2}... {@code more}. */
+    private static List<String[]> sqlRows(String sql, Object... more) {
+        return reactor.core.publisher.Mono.usingWhen(postgres.create(), c -> {
+            io.r2dbc.spi.Statement statement = c.createStatement(sql);
+            if (sql.contains("$1")) {
+                statement.bind("$1", enterpriseTenant);
+            }
+            for (int i = 0; i < more.length; i++) {
+                statement.bind("$" + (i + 2), more[i]);
+            }
+            return reactor.core.publisher.Flux.from(statement.execute())
+                    .flatMap(r -> r.map((row, meta) -> {
+                        String[] cells = new String[meta.getColumnMetadatas().size()];
+                        for (int i = 0; i < cells.length; i++) {
+                            cells[i] = String.valueOf(row.get(i));
+                        }
+                        return cells;
+                    })).collectList();
+        }, io.r2dbc.spi.Connection::close).block(Duration.ofSeconds(30));
     }
 
     /** Every acknowledged sample is stored, none twice (values are unique, so a value seen twice is a duplicate). */
