@@ -71,7 +71,7 @@ public final class Queries {
         // a bad expression fails in its footprint, when a load would register it: before anything is cached; a
         // cached answer is served without parsing its expression again. Concurrent identical queries share one
         // load: one caller going away must not cancel it for the others
-        return Mono.defer(() -> Mono.fromFuture(promqlCache.get(query, q -> promql.evaluate(q).toFuture()), true));
+        return Mono.defer(() -> QueryCache.joined(promqlCache.get(query, q -> promql.evaluate(q).toFuture())));
     }
 
     /** How the PromQL answer cache sees its keys and answers. */
@@ -128,7 +128,7 @@ public final class Queries {
         return Mono.defer(() -> {
             SeriesQuery query = engine.plan(tenant, metric, matchers, from, to, step, aggregation, groupBy);
             // concurrent identical queries share one load: one caller going away must not cancel it for the others
-            return Mono.fromFuture(cache.get(query, q -> engine.run(q).toFuture()), true);
+            return QueryCache.joined(cache.get(query, q -> engine.run(q).toFuture()));
         });
     }
 

@@ -227,6 +227,16 @@ public final class QueryCache<K, V> {
                 });
     }
 
+    /**
+     * One caller's view of a load that concurrent identical queries share: cancelling it (a caller's deadline, a
+     * client gone) neither cancels the load for the others nor, when the load later fails, reports that failure as
+     * dropped (Reactor's {@code onErrorDropped}, logged as an error): the caller gets a copy of the load, and only
+     * the copy is cancelled.
+     */
+    public static <T> reactor.core.publisher.Mono<T> joined(CompletableFuture<T> load) {
+        return reactor.core.publisher.Mono.fromFuture(load.thenApply(Function.identity()));
+    }
+
     private static boolean valid(CompletableFuture<?> future) {
         Invalidations.Registration registration = ((Load<?>) future).registration;
         return registration != null && registration.valid();
