@@ -36,6 +36,19 @@ public final class RuleStore {
     private static final String VALUES = "$1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12::jsonb, "
             + "$13::jsonb";
 
+    /** An upsert's conflict clause: the rule's fields replaced, and its version bumped, only when one changed. */
+    private static final String ON_CONFLICT = "ON CONFLICT (tenant_id, group_name, name) DO UPDATE SET (expr, query, "
+            + "op, threshold, for_ms, keep_firing_for_ms, interval_ms, no_data, labels, annotations) = "
+            + "(EXCLUDED.expr, EXCLUDED.query, EXCLUDED.op, EXCLUDED.threshold, EXCLUDED.for_ms, "
+            + "EXCLUDED.keep_firing_for_ms, EXCLUDED.interval_ms, EXCLUDED.no_data, EXCLUDED.labels, "
+            + "EXCLUDED.annotations), version = alert_rules.version + 1, updated_at = now() "
+            + "WHERE (alert_rules.expr, alert_rules.query, alert_rules.op, alert_rules.threshold, "
+            + "alert_rules.for_ms, alert_rules.keep_firing_for_ms, alert_rules.interval_ms, "
+            + "alert_rules.no_data, alert_rules.labels, alert_rules.annotations) IS DISTINCT FROM "
+            + "(EXCLUDED.expr, EXCLUDED.query, EXCLUDED.op, EXCLUDED.threshold, EXCLUDED.for_ms, "
+            + "EXCLUDED.keep_firing_for_ms, EXCLUDED.interval_ms, EXCLUDED.no_data, EXCLUDED.labels, "
+            + "EXCLUDED.annotations) RETURNING (xmax = 0)";
+
     private final PostgresCalls calls;
     private final ConnectionFactory connections;
     private final int maxRulesPerTenant;
@@ -181,11 +194,7 @@ public final class RuleStore {
                     }
                     Mono<Integer> deleted = Flux.fromIterable(gone).concatMap(id -> deleteRule(c, tenant, id))
                             .filter(d -> d).count().map(Long::intValue);
-                    Mono<int[]> upserted = Flux.fromIterable(rules).concatMap(rule -> upsert(c, rule))
-                            .reduceWith(() -> new int[3], (acc, kind) -> {
-                                acc[kind]++;
-                                return acc;
-                            });
+                    Mono<int[]> upserted = upsertAll(c, tenant, rules);
                     // one statement after the other on the transaction's connection
                     return deleted.flatMap(d -> upserted.map(u -> new ImportResult(u[0], u[1], u[2], d)));
                 })
@@ -193,23 +202,61 @@ public final class RuleStore {
                         ? Mono.error(new TooManyRulesException(maxRulesPerTenant, n)) : Mono.just(result))));
     }
 
-    /** 0: created, 1: updated, 2: unchanged. */
-    private Mono<Integer> upsert(Connection c, AlertRule rule) {
-        return Flux.from(bindRule(c.createStatement("INSERT INTO alert_rules (tenant_id, group_name, name, expr, query, "
-                        + "op, threshold, for_ms, keep_firing_for_ms, interval_ms, no_data, labels, annotations) VALUES ("
-                        + VALUES + ") ON CONFLICT (tenant_id, group_name, name) DO UPDATE SET (expr, query, op, "
-                        + "threshold, for_ms, keep_firing_for_ms, interval_ms, no_data, labels, annotations) = "
-                        + "(EXCLUDED.expr, EXCLUDED.query, EXCLUDED.op, EXCLUDED.threshold, EXCLUDED.for_ms, "
-                        + "EXCLUDED.keep_firing_for_ms, EXCLUDED.interval_ms, EXCLUDED.no_data, EXCLUDED.labels, "
-                        + "EXCLUDED.annotations), version = alert_rules.version + 1, updated_at = now() "
-                        + "WHERE (alert_rules.expr, alert_rules.query, alert_rules.op, alert_rules.threshold, "
-                        + "alert_rules.for_ms, alert_rules.keep_firing_for_ms, alert_rules.interval_ms, "
-                        + "alert_rules.no_data, alert_rules.labels, alert_rules.annotations) IS DISTINCT FROM "
-                        + "(EXCLUDED.expr, EXCLUDED.query, EXCLUDED.op, EXCLUDED.threshold, EXCLUDED.for_ms, "
-                        + "EXCLUDED.keep_firing_for_ms, EXCLUDED.interval_ms, EXCLUDED.no_data, EXCLUDED.labels, "
-                        + "EXCLUDED.annotations) RETURNING (xmax = 0)"), rule).execute())
+    /**
+     * Every rule of an import in one statement (one round trip however many rules the file holds): created, updated
+     * (only when something changed: the version is bumped) or left unchanged; counted as {created, updated, unchanged}.
+     */
+    private static Mono<int[]> upsertAll(Connection c, String tenant, List<AlertRule> rules) {
+        int n = rules.size();
+        if (n == 0) {
+            return Mono.just(new int[3]);
+        }
+        String[] groups = new String[n];
+        String[] names = new String[n];
+        String[] exprs = new String[n];
+        String[] queries = new String[n];
+        String[] ops = new String[n];
+        Double[] thresholds = new Double[n];
+        Long[] fors = new Long[n];
+        Long[] keepFiringFors = new Long[n];
+        Long[] intervals = new Long[n];
+        String[] noData = new String[n];
+        String[] labels = new String[n];
+        String[] annotations = new String[n];
+        for (int i = 0; i < n; i++) {
+            AlertRule rule = rules.get(i);
+            groups[i] = rule.group();
+            names[i] = rule.name();
+            exprs[i] = rule.expr();
+            queries[i] = rule.query() == null ? null : RuleJson.query(rule.query());
+            ops[i] = rule.threshold() == null ? null : rule.threshold().op();
+            thresholds[i] = rule.threshold() == null ? null : rule.threshold().value();
+            fors[i] = rule.forDuration().toMillis();
+            keepFiringFors[i] = rule.keepFiringFor().toMillis();
+            intervals[i] = rule.interval().toMillis();
+            noData[i] = rule.noData().name().toLowerCase(Locale.ROOT);
+            labels[i] = RuleJson.map(rule.labels());
+            annotations[i] = RuleJson.map(rule.annotations());
+        }
+        Statement s = c.createStatement("INSERT INTO alert_rules (tenant_id, group_name, name, expr, query, op, "
+                        + "threshold, for_ms, keep_firing_for_ms, interval_ms, no_data, labels, annotations) "
+                        + "SELECT $1, u.g, u.n, u.e, u.q::jsonb, u.o, u.t, u.f, u.k, u.i, u.nd, u.l::jsonb, u.a::jsonb "
+                        + "FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], "
+                        + "$8::int8[], $9::int8[], $10::int8[], $11::text[], $12::text[], $13::text[]) "
+                        + "AS u(g, n, e, q, o, t, f, k, i, nd, l, a) " + ON_CONFLICT)
+                .bind("$1", tenant).bind("$2", groups).bind("$3", names).bind("$4", exprs).bind("$5", queries)
+                .bind("$6", ops).bind("$7", thresholds).bind("$8", fors).bind("$9", keepFiringFors)
+                .bind("$10", intervals).bind("$11", noData).bind("$12", labels).bind("$13", annotations);
+        return Flux.from(s.execute())
                 .flatMap(r -> r.map(row -> Boolean.TRUE.equals(row.get(0, Boolean.class)) ? 0 : 1))
-                .next().defaultIfEmpty(2);
+                .reduceWith(() -> new int[3], (acc, kind) -> {
+                    acc[kind]++;
+                    return acc;
+                })
+                .map(acc -> {
+                    acc[2] = n - acc[0] - acc[1];
+                    return acc;
+                });
     }
 
     /** Deletes the rule (if the tenant's) and, when it was, resolves its firing alerts and ends its pending ones. */
