@@ -409,11 +409,7 @@ class AlertEvaluatorTest {
 
     private AlertEvaluator evaluator(String node, Duration timeout, Function<PromqlQuery, Mono<PromqlResult>> query,
                                      SimpleMeterRegistry registry) {
-        AlertingConfig d = defaults;
-        AlertingConfig config = new AlertingConfig(d.defaultInterval(), d.minIntervals(), d.maxRulesPerTenant(),
-                timeout, d.pollInterval(), d.claimBatch(), d.resolvedRetention(), d.groupWait(), d.groupInterval(),
-                d.repeatInterval(), d.webhookTimeout(), d.retryInitialBackoff(), d.retryMaxBackoff(),
-                d.deliveryMaxAge(), d.outboxMaxRows());
+        AlertingConfig config = defaults.withEvaluationTimeout(timeout);
         AlertEvaluator evaluator = new AlertEvaluator(new AlertStore(calls, decoder), config, node, query, clock,
                 STORE_WINDOW, registry);
         evaluators.add(evaluator);
