@@ -22,12 +22,35 @@ import java.util.Map;
  * @param retryMaxBackoff     {@code alerting.retry-max-backoff}: largest backoff cap
  * @param deliveryMaxAge      {@code alerting.delivery-max-age}: a notification not delivered by then is dropped, counted
  * @param outboxMaxRows       {@code alerting.outbox-max-rows}: bound of the delivery outbox per tenant
+ * @param limits              the sizes of rules, routes, silences and receivers ({@code alerting.max-*})
+ * @param externalUrl         {@code alerting.external-url}: where clients reach Sluice's API, without a trailing
+ *                            slash; empty when unknown
  */
 public record AlertingConfig(Duration defaultInterval, Map<Tier, Duration> minIntervals, int maxRulesPerTenant,
                              Duration evaluationTimeout, Duration pollInterval, int claimBatch,
                              Duration resolvedRetention, Duration groupWait, Duration groupInterval,
                              Duration repeatInterval, Duration webhookTimeout, Duration retryInitialBackoff,
-                             Duration retryMaxBackoff, Duration deliveryMaxAge, int outboxMaxRows) {
+                             Duration retryMaxBackoff, Duration deliveryMaxAge, int outboxMaxRows,
+                             Limits limits, String externalUrl) {
+
+    /**
+     * The sizes the alerting APIs accept, each a setting.
+     *
+     * @param maxRuleNameLength       {@code alerting.max-rule-name-length}: characters of a rule or group name
+     * @param maxExprBytes            {@code alerting.max-expr-bytes}: UTF-8 bytes of a rule's expression
+     * @param maxLabelsPerRule        {@code alerting.max-labels-per-rule}
+     * @param maxAnnotationsPerRule   {@code alerting.max-annotations-per-rule}
+     * @param maxLabelValueLength     {@code alerting.max-label-value-length}: characters of a rule's label value
+     * @param maxAnnotationBytes      {@code alerting.max-annotation-bytes}: UTF-8 bytes of an annotation template
+     * @param maxListedAlerts         {@code alerting.max-listed-alerts}: pending and firing alerts one listing shows
+     * @param maxRoutesPerTenant      {@code alerting.max-routes-per-tenant}
+     * @param maxSilenceTextLength    {@code alerting.max-silence-text-length}: characters of created_by and comment
+     * @param maxReceiversPerTenant   {@code alerting.max-receivers-per-tenant}
+     */
+    public record Limits(int maxRuleNameLength, int maxExprBytes, int maxLabelsPerRule, int maxAnnotationsPerRule,
+                         int maxLabelValueLength, int maxAnnotationBytes, int maxListedAlerts, int maxRoutesPerTenant,
+                         int maxSilenceTextLength, int maxReceiversPerTenant) {
+    }
 
     public AlertingConfig {
         EnumMap<Tier, Duration> copy = new EnumMap<>(Tier.class);
@@ -38,6 +61,8 @@ public record AlertingConfig(Duration defaultInterval, Map<Tier, Duration> minIn
             }
         }
         minIntervals = Map.copyOf(copy);
+        java.util.Objects.requireNonNull(limits, "limits");
+        java.util.Objects.requireNonNull(externalUrl, "externalUrl");
         if (retryMaxBackoff.compareTo(retryInitialBackoff) < 0) {
             throw new ConfigException(Settings.ALERTING_RETRY_MAX_BACKOFF.name() + ": " + retryMaxBackoff.toMillis()
                     + "ms (expected: at least " + Settings.ALERTING_RETRY_INITIAL_BACKOFF.name() + ", "
@@ -53,7 +78,7 @@ public record AlertingConfig(Duration defaultInterval, Map<Tier, Duration> minIn
     public AlertingConfig withPolling(Duration newPollInterval) {
         return new AlertingConfig(defaultInterval, minIntervals, maxRulesPerTenant, evaluationTimeout, newPollInterval,
                 claimBatch, resolvedRetention, groupWait, groupInterval, repeatInterval, webhookTimeout,
-                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, outboxMaxRows);
+                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, outboxMaxRows, limits, externalUrl);
     }
 
     public AlertingConfig withMinInterval(Tier tier, Duration min) {
@@ -61,20 +86,62 @@ public record AlertingConfig(Duration defaultInterval, Map<Tier, Duration> minIn
         copy.put(tier, min);
         return new AlertingConfig(defaultInterval, copy, maxRulesPerTenant, evaluationTimeout, pollInterval,
                 claimBatch, resolvedRetention, groupWait, groupInterval, repeatInterval, webhookTimeout,
-                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, outboxMaxRows);
+                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, outboxMaxRows, limits, externalUrl);
     }
 
     public AlertingConfig withNotificationTimes(Duration newGroupWait, Duration newGroupInterval,
                                                 Duration newRepeatInterval) {
         return new AlertingConfig(defaultInterval, minIntervals, maxRulesPerTenant, evaluationTimeout, pollInterval,
                 claimBatch, resolvedRetention, newGroupWait, newGroupInterval, newRepeatInterval, webhookTimeout,
-                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, outboxMaxRows);
+                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, outboxMaxRows, limits, externalUrl);
     }
 
     public AlertingConfig withDelivery(Duration newWebhookTimeout, Duration newInitialBackoff, Duration newMaxBackoff,
                                        Duration newMaxAge) {
         return new AlertingConfig(defaultInterval, minIntervals, maxRulesPerTenant, evaluationTimeout, pollInterval,
                 claimBatch, resolvedRetention, groupWait, groupInterval, repeatInterval, newWebhookTimeout,
-                newInitialBackoff, newMaxBackoff, newMaxAge, outboxMaxRows);
+                newInitialBackoff, newMaxBackoff, newMaxAge, outboxMaxRows, limits, externalUrl);
+    }
+
+    /** This configuration with other {@code alerting.max-*} sizes. */
+    public AlertingConfig withLimits(Limits newLimits) {
+        return new AlertingConfig(defaultInterval, minIntervals, maxRulesPerTenant, evaluationTimeout, pollInterval,
+                claimBatch, resolvedRetention, groupWait, groupInterval, repeatInterval, webhookTimeout,
+                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, outboxMaxRows, newLimits, externalUrl);
+    }
+
+    /** This configuration with another {@code alerting.external-url} (empty: unknown). */
+    public AlertingConfig withExternalUrl(String newExternalUrl) {
+        return new AlertingConfig(defaultInterval, minIntervals, maxRulesPerTenant, evaluationTimeout, pollInterval,
+                claimBatch, resolvedRetention, groupWait, groupInterval, repeatInterval, webhookTimeout,
+                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, outboxMaxRows, limits, newExternalUrl);
+    }
+
+    /** This configuration with another {@code alerting.max-rules-per-tenant}. */
+    public AlertingConfig withMaxRulesPerTenant(int newMax) {
+        return new AlertingConfig(defaultInterval, minIntervals, newMax, evaluationTimeout, pollInterval,
+                claimBatch, resolvedRetention, groupWait, groupInterval, repeatInterval, webhookTimeout,
+                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, outboxMaxRows, limits, externalUrl);
+    }
+
+    /** This configuration with another {@code alerting.evaluation-timeout}. */
+    public AlertingConfig withEvaluationTimeout(Duration newTimeout) {
+        return new AlertingConfig(defaultInterval, minIntervals, maxRulesPerTenant, newTimeout, pollInterval,
+                claimBatch, resolvedRetention, groupWait, groupInterval, repeatInterval, webhookTimeout,
+                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, outboxMaxRows, limits, externalUrl);
+    }
+
+    /** This configuration with another {@code alerting.outbox-max-rows}. */
+    public AlertingConfig withOutboxMaxRows(int newMax) {
+        return new AlertingConfig(defaultInterval, minIntervals, maxRulesPerTenant, evaluationTimeout, pollInterval,
+                claimBatch, resolvedRetention, groupWait, groupInterval, repeatInterval, webhookTimeout,
+                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, newMax, limits, externalUrl);
+    }
+
+    /** This configuration with another {@code alerting.claim-batch}. */
+    public AlertingConfig withClaimBatch(int newClaimBatch) {
+        return new AlertingConfig(defaultInterval, minIntervals, maxRulesPerTenant, evaluationTimeout, pollInterval,
+                newClaimBatch, resolvedRetention, groupWait, groupInterval, repeatInterval, webhookTimeout,
+                retryInitialBackoff, retryMaxBackoff, deliveryMaxAge, outboxMaxRows, limits, externalUrl);
     }
 }

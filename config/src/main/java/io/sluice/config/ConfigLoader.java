@@ -198,7 +198,15 @@ public final class ConfigLoader {
                 t.get(Settings.ALERTING_GROUP_INTERVAL), t.get(Settings.ALERTING_REPEAT_INTERVAL),
                 t.get(Settings.ALERTING_WEBHOOK_TIMEOUT), t.get(Settings.ALERTING_RETRY_INITIAL_BACKOFF),
                 t.get(Settings.ALERTING_RETRY_MAX_BACKOFF), t.get(Settings.ALERTING_DELIVERY_MAX_AGE),
-                t.get(Settings.ALERTING_OUTBOX_MAX_ROWS));
+                t.get(Settings.ALERTING_OUTBOX_MAX_ROWS),
+                new AlertingConfig.Limits(t.get(Settings.ALERTING_MAX_RULE_NAME_LENGTH),
+                        t.get(Settings.ALERTING_MAX_EXPR_BYTES), t.get(Settings.ALERTING_MAX_LABELS_PER_RULE),
+                        t.get(Settings.ALERTING_MAX_ANNOTATIONS_PER_RULE),
+                        t.get(Settings.ALERTING_MAX_LABEL_VALUE_LENGTH), t.get(Settings.ALERTING_MAX_ANNOTATION_BYTES),
+                        t.get(Settings.ALERTING_MAX_LISTED_ALERTS), t.get(Settings.ALERTING_MAX_ROUTES_PER_TENANT),
+                        t.get(Settings.ALERTING_MAX_SILENCE_TEXT_LENGTH),
+                        t.get(Settings.ALERTING_MAX_RECEIVERS_PER_TENANT)),
+                t.get(Settings.ALERTING_EXTERNAL_URL));
         return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), ingest, writer, query, links, spool,
                 roles, Path.of(t.get(Settings.DEV_DATA_DIR)), edge, auth, cluster, alerting);
     }

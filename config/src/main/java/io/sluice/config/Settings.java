@@ -334,6 +334,33 @@ public final class Settings {
                     + "is dropped and counted (sluice_alert_notifications_total{result=\"dropped\"}).");
     public static final Setting<Integer> ALERTING_OUTBOX_MAX_ROWS = intIn("alerting.outbox-max-rows", 10_000, 1,
             10_000_000, "Most notifications waiting for delivery per tenant; past it the oldest are dropped and counted.");
+    public static final Setting<Integer> ALERTING_MAX_RULE_NAME_LENGTH = intIn("alerting.max-rule-name-length", 200,
+            1, 4096, "Longest name of an alert rule or rule group, in characters; longer gets 400.");
+    public static final Setting<Integer> ALERTING_MAX_EXPR_BYTES = byteSize("alerting.max-expr-bytes", "16KiB", 256,
+            1 << 20, "Longest expression of an alert rule, in UTF-8 bytes; longer gets 400.");
+    public static final Setting<Integer> ALERTING_MAX_LABELS_PER_RULE = intIn("alerting.max-labels-per-rule", 64, 0,
+            1024, "Most labels one alert rule may add to its alerts; more gets 400.");
+    public static final Setting<Integer> ALERTING_MAX_ANNOTATIONS_PER_RULE = intIn("alerting.max-annotations-per-rule",
+            64, 0, 1024, "Most annotations one alert rule may have; more gets 400.");
+    public static final Setting<Integer> ALERTING_MAX_LABEL_VALUE_LENGTH = intIn("alerting.max-label-value-length",
+            1024, 1, 65_536, "Longest value of an alert rule's label, in characters; longer gets 400.");
+    public static final Setting<Integer> ALERTING_MAX_ANNOTATION_BYTES = byteSize("alerting.max-annotation-bytes",
+            "16KiB", 256, 1 << 20, "Longest annotation template of an alert rule, in UTF-8 bytes; longer gets 400.");
+    public static final Setting<Integer> ALERTING_MAX_LISTED_ALERTS = intIn("alerting.max-listed-alerts", 10_000, 1,
+            1_000_000, "Most pending and firing alerts one tenant's rule listing (GET /prometheus/api/v1/rules) "
+                    + "shows with the rules; the rest are left out.");
+    public static final Setting<Integer> ALERTING_MAX_ROUTES_PER_TENANT = intIn("alerting.max-routes-per-tenant", 1000,
+            1, 100_000, "Most notification routes one tenant's route list may hold; more gets 400.");
+    public static final Setting<Integer> ALERTING_MAX_SILENCE_TEXT_LENGTH = intIn("alerting.max-silence-text-length",
+            4096, 1, 65_536, "Longest created_by, and longest comment, of a silence, in characters; longer gets 400.");
+    public static final Setting<Integer> ALERTING_MAX_RECEIVERS_PER_TENANT = intIn("alerting.max-receivers-per-tenant",
+            100, 1, 100_000, "Most notification receivers one tenant may have; more gets 422.");
+    public static final Setting<String> ALERTING_EXTERNAL_URL = new Setting<>("alerting.external-url", "",
+            "an absolute http(s) URL with a host, no query, fragment or user info, or empty", "Where clients reach "
+            + "Sluice's API, for the URLs in notifications: externalURL (external_url), and each alert's generatorURL "
+            + "(generator_url), <external-url>/api/v1/alerts/rules/<rule id>. Empty = unknown: \"\" in the "
+            + "Alertmanager format, null in Sluice's.",
+            Settings::externalUrl, Settings::validExternalUrl, false);
 
     // ---- dev -----------------------------------------------------------------------------------
     public static final Setting<String> DEV_DATA_DIR = string("dev.data-dir", ".sluice/dev",
@@ -371,7 +398,10 @@ public final class Settings {
             ALERTING_POLL_INTERVAL, ALERTING_CLAIM_BATCH, ALERTING_RESOLVED_RETENTION, ALERTING_GROUP_WAIT,
             ALERTING_GROUP_INTERVAL, ALERTING_REPEAT_INTERVAL, ALERTING_WEBHOOK_TIMEOUT,
             ALERTING_RETRY_INITIAL_BACKOFF, ALERTING_RETRY_MAX_BACKOFF, ALERTING_DELIVERY_MAX_AGE,
-            ALERTING_OUTBOX_MAX_ROWS,
+            ALERTING_OUTBOX_MAX_ROWS, ALERTING_MAX_RULE_NAME_LENGTH, ALERTING_MAX_EXPR_BYTES,
+            ALERTING_MAX_LABELS_PER_RULE, ALERTING_MAX_ANNOTATIONS_PER_RULE, ALERTING_MAX_LABEL_VALUE_LENGTH,
+            ALERTING_MAX_ANNOTATION_BYTES, ALERTING_MAX_LISTED_ALERTS, ALERTING_MAX_ROUTES_PER_TENANT,
+            ALERTING_MAX_SILENCE_TEXT_LENGTH, ALERTING_MAX_RECEIVERS_PER_TENANT, ALERTING_EXTERNAL_URL,
             DEV_DATA_DIR);
 
     private Settings() {
@@ -401,6 +431,32 @@ public final class Settings {
                .append(s.name()).append('=').append(s.defaultValue()).append('\n');
         }
         return out.toString();
+    }
+
+    /** {@code alerting.external-url} as written, without the trailing slashes. */
+    private static String externalUrl(String raw) {
+        String url = raw.strip();
+        while (url.endsWith("/")) {
+            url = url.substring(0, url.length() - 1);
+        }
+        return url;
+    }
+
+    /** Empty, or an absolute http(s) URL with a host and no user info, query or fragment. */
+    private static boolean validExternalUrl(String url) {
+        if (url.isEmpty()) {
+            return true;
+        }
+        java.net.URI uri;
+        try {
+            uri = new java.net.URI(url);
+        } catch (java.net.URISyntaxException e) {
+            return false;
+        }
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(java.util.Locale.ROOT);
+        return (scheme.equals("http") || scheme.equals("https")) && uri.getHost() != null
+                && uri.getRawUserInfo() == null && uri.getRawQuery() == null && uri.getRawFragment() == null
+                && uri.getPort() <= 65535;
     }
 
     private static Setting<String> string(String name, String def, String description) {

@@ -162,4 +162,36 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("cluster.node-id", "a b")))
                 .hasMessageContaining("cluster.node-id: a b (expected: letters, digits");
     }
+
+    @Test
+    void alertingLimitsAreSettingsWithTheirFormerDefaults() {
+        AlertingConfig.Limits limits = SluiceConfig.defaults().alerting().limits();
+        assertThat(limits).isEqualTo(new AlertingConfig.Limits(200, 16 * 1024, 64, 64, 1024, 16 * 1024, 10_000, 1000,
+                4096, 100));
+        assertThat(ConfigLoader.load(null, Map.of(), Map.of("alerting.max-expr-bytes", "4KiB",
+                "alerting.max-receivers-per-tenant", "7")).alerting().limits())
+                .extracting(AlertingConfig.Limits::maxExprBytes, AlertingConfig.Limits::maxReceiversPerTenant)
+                .containsExactly(4096, 7);
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("alerting.max-receivers-per-tenant", "0")))
+                .hasMessageContaining("alerting.max-receivers-per-tenant: 0 (expected: 1..100000)");
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("alerting.max-expr-bytes", "100")))
+                .hasMessageContaining("alerting.max-expr-bytes: 100 (expected: a size from 256B to 1MiB)");
+    }
+
+    @Test
+    void theExternalUrlIsEmptyOrAnAbsoluteHttpUrl() {
+        assertThat(SluiceConfig.defaults().alerting().externalUrl()).as("unknown").isEmpty();
+        assertThat(ConfigLoader.load(null, Map.of(), Map.of("alerting.external-url", "https://sluice.example.com/"))
+                .alerting().externalUrl()).as("without the trailing slash").isEqualTo("https://sluice.example.com");
+        assertThat(ConfigLoader.load(null, Map.of("SLUICE_ALERTING_EXTERNAL_URL", "http://10.0.0.1:8080/sluice"),
+                Map.of()).alerting().externalUrl()).isEqualTo("http://10.0.0.1:8080/sluice");
+        for (String bad : List.of("sluice.example.com", "/relative", "ftp://sluice.example.com",
+                "https://user:pw@sluice.example.com", "https://sluice.example.com/?a=b", "https://sluice.example.com/#x",
+                "http://", "https://exa mple.com")) {
+            assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("alerting.external-url", bad)))
+                    .as(bad).isInstanceOf(ConfigException.class)
+                    .hasMessageContaining("alerting.external-url: " + bad + " (expected: an absolute http(s) URL "
+                            + "with a host, no query, fragment or user info, or empty)");
+        }
+    }
 }

@@ -241,7 +241,8 @@ public final class GatewayRole implements RunningRole {
                 config.links(), TimeMeter.SYSTEM_NANOTIME, metrics.registry());
         EventsApi events = new EventsApi(
                 new EventStore(postgresCalls));
-        RuleStore ruleStore = new RuleStore(postgresCalls, config.alerting().maxRulesPerTenant());
+        RuleStore ruleStore = new RuleStore(postgresCalls, config.alerting().maxRulesPerTenant(),
+                config.alerting().limits().maxListedAlerts());
         RulesApi rules = new RulesApi(ruleStore, new RuleValidator(config.alerting()), metrics.registry());
         PrometheusRules prometheusRules = new PrometheusRules(ruleStore);
         HttpRouter.Builder routes = PrometheusRoutes.register(HttpRouter.builder(metrics.registry()), guard, prometheus)

@@ -23,9 +23,9 @@ public final class NotificationsApi {
                                               AlertingConfig config, Clock clock, MeterRegistry registry) {
         NotifyStore store = new NotifyStore(calls);
         RequestBodies bodies = new RequestBodies(registry);
-        ReceiversApi receivers = new ReceiversApi(store, bodies);
+        ReceiversApi receivers = new ReceiversApi(store, bodies, config.limits().maxReceiversPerTenant());
         RoutesApi routes = new RoutesApi(store, config, bodies);
-        SilencesApi silences = new SilencesApi(store, bodies, clock);
+        SilencesApi silences = new SilencesApi(store, bodies, clock, config.limits().maxSilenceTextLength());
         String receiverPath = ReceiversApi.PREFIX + "{name}";
         String silencePath = SilencesApi.PREFIX + "{id}";
         return router

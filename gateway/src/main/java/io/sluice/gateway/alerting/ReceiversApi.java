@@ -23,7 +23,8 @@ import java.util.regex.Pattern;
  * The receivers API: {@code POST /api/v1/alerts/receivers}, {@code GET /api/v1/alerts/receivers}, and
  * {@code GET|PUT|DELETE /api/v1/alerts/receivers/{name}}. A receiver is {@code {name, kind (alertmanager|webhook),
  * url (http or https), headers, send_resolved}}; header values are never shown back (they often hold credentials).
- * Scoped to the caller's tenant: another tenant's receiver is 404.
+ * Scoped to the caller's tenant: another tenant's receiver is 404. A tenant has at most
+ * {@code alerting.max-receivers-per-tenant} receivers: one more is 422 {@code too_many_receivers}.
  */
 public final class ReceiversApi {
 
@@ -37,10 +38,13 @@ public final class ReceiversApi {
 
     private final NotifyStore store;
     private final RequestBodies bodies;
+    private final int maxReceivers;
 
-    ReceiversApi(NotifyStore store, RequestBodies bodies) {
+    /** @param maxReceivers {@code alerting.max-receivers-per-tenant} */
+    ReceiversApi(NotifyStore store, RequestBodies bodies, int maxReceivers) {
         this.store = store;
         this.bodies = bodies;
+        this.maxReceivers = maxReceivers;
     }
 
     public void create(HttpExchange exchange, Principal principal) {
@@ -51,11 +55,14 @@ public final class ReceiversApi {
             bodies.reject(exchange, "receivers", e);
             return;
         }
-        store.createReceiver(receiver).subscribe(
+        store.createReceiver(receiver, maxReceivers).subscribe(
                 r -> exchange.respondJson(HttpResponseStatus.CREATED, json -> write(json, r)),
                 error -> {
                     if (error instanceof NotifyStore.ReceiverExistsException) {
                         exchange.error(HttpResponseStatus.CONFLICT, "receiver_exists", error.getMessage());
+                    } else if (error instanceof NotifyStore.TooManyReceiversException) {
+                        bodies.refuse(exchange, "receivers", HttpResponseStatus.UNPROCESSABLE_ENTITY,
+                                "too_many_receivers", error.getMessage());
                     } else {
                         unavailable(exchange, error);
                     }

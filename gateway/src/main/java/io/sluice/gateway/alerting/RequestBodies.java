@@ -23,7 +23,8 @@ import java.util.concurrent.ConcurrentMap;
 
 /**
  * What the notification APIs share: a JSON body read as a tree within {@link Json#REQUESTS}' limits, typed fields
- * with 400s that name the field and what was wrong, and the count of those rejections,
+ * with 400s that name the field and what was wrong (422 for a tenant over a count limit), and the count of those
+ * rejections,
  * {@code sluice_alerting_api_rejected_total{api, code}}.
  */
 final class RequestBodies {
@@ -48,10 +49,16 @@ final class RequestBodies {
 
     /** Answers 400 with the problem, counted. */
     void reject(HttpExchange exchange, String api, BadRequest e) {
-        rejected.computeIfAbsent(api + '\0' + e.code, k -> Counter.builder("sluice_alerting_api_rejected")
-                .description("Requests to the alerting notification APIs refused as invalid, by API and code")
-                .tag("api", api).tag("code", e.code).register(registry)).increment();
-        exchange.error(HttpResponseStatus.BAD_REQUEST, e.code, e.getMessage());
+        refuse(exchange, api, HttpResponseStatus.BAD_REQUEST, e.code, e.getMessage());
+    }
+
+    /** Answers {@code status} (a refusal: 400, 422) with {@code code} and the message, counted. */
+    void refuse(HttpExchange exchange, String api, HttpResponseStatus status, String code, String message) {
+        rejected.computeIfAbsent(api + '\0' + code, k -> Counter.builder("sluice_alerting_api_rejected")
+                .description("Requests to the alerting notification APIs refused (invalid, or over a limit), by API "
+                        + "and code")
+                .tag("api", api).tag("code", code).register(registry)).increment();
+        exchange.error(status, code, message);
     }
 
     /** The body as a JSON object, whose fields are all among {@code allowed}. */

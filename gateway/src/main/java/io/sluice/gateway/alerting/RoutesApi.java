@@ -25,11 +25,10 @@ import java.util.regex.Pattern;
  * {@code {"routes": [{matchers, receiver, group_by, group_wait, group_interval, repeat_interval, continue}]}}. The
  * receiver must exist; the times default to, and lie within the bounds of, {@code alerting.group-wait},
  * {@code alerting.group-interval} and {@code alerting.repeat-interval}; group_by defaults to {@code ["alertname"]}.
+ * A list holds at most {@code alerting.max-routes-per-tenant} routes.
  */
 public final class RoutesApi {
 
-    /** Most routes a tenant's list may hold. */
-    public static final int MAX_ROUTES = 1000;
     private static final Pattern LABEL = Pattern.compile("[a-zA-Z_][a-zA-Z0-9_]*");
     private static final Set<String> FIELDS = Set.of("matchers", "receiver", "group_by", "group_wait",
             "group_interval", "repeat_interval", "continue");
@@ -75,9 +74,10 @@ public final class RoutesApi {
         if (items == null) {
             throw new RequestBodies.BadRequest("missing_field", "routes: required (an array, [] for none)");
         }
-        if (items.size() > MAX_ROUTES) {
-            throw new RequestBodies.BadRequest("too_many_routes", "routes: " + items.size() + " (at most "
-                    + MAX_ROUTES + ")");
+        int max = config.limits().maxRoutesPerTenant();
+        if (items.size() > max) {
+            throw new RequestBodies.BadRequest("too_many_routes", "routes: " + items.size() + " (at most " + max
+                    + ", " + Settings.ALERTING_MAX_ROUTES_PER_TENANT.name() + ")");
         }
         List<Route> routes = new ArrayList<>();
         for (int i = 0; i < items.size(); i++) {

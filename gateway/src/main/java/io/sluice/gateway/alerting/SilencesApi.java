@@ -3,6 +3,7 @@ package io.sluice.gateway.alerting;
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.sluice.config.Settings;
 import io.sluice.gateway.http.HttpExchange;
 import io.sluice.gateway.query.QueryParams;
 import io.sluice.storage.alerting.notify.JsonTree;
@@ -30,17 +31,18 @@ public final class SilencesApi {
     static final String PREFIX = "/api/v1/alerts/silences/";
     private static final Set<String> FIELDS = Set.of("matchers", "starts_at", "ends_at", "created_by", "comment");
     private static final Set<String> STATES = Set.of("active", "pending", "expired");
-    /** Longest created_by and comment, in characters. */
-    public static final int MAX_TEXT = 4096;
 
     private final NotifyStore store;
     private final RequestBodies bodies;
     private final Clock clock;
+    private final int maxText;
 
-    SilencesApi(NotifyStore store, RequestBodies bodies, Clock clock) {
+    /** @param maxText {@code alerting.max-silence-text-length}: longest created_by and comment, in characters */
+    SilencesApi(NotifyStore store, RequestBodies bodies, Clock clock, int maxText) {
         this.store = store;
         this.bodies = bodies;
         this.clock = clock;
+        this.maxText = maxText;
     }
 
     private Instant now() {
@@ -79,13 +81,13 @@ public final class SilencesApi {
             }
             by = RequestBodies.text(f, "created_by", "created_by", true);
             comment = RequestBodies.text(f, "comment", "comment", true);
-            if (by.isBlank() || by.length() > MAX_TEXT) {
-                throw new RequestBodies.BadRequest("invalid_field", "created_by: 1 to " + MAX_TEXT
-                        + " characters, not blank");
+            if (by.isBlank() || by.length() > maxText) {
+                throw new RequestBodies.BadRequest("invalid_field", "created_by: 1 to " + maxText
+                        + " characters, not blank (" + Settings.ALERTING_MAX_SILENCE_TEXT_LENGTH.name() + ")");
             }
-            if (comment.isBlank() || comment.length() > MAX_TEXT) {
-                throw new RequestBodies.BadRequest("invalid_field", "comment: 1 to " + MAX_TEXT
-                        + " characters, not blank");
+            if (comment.isBlank() || comment.length() > maxText) {
+                throw new RequestBodies.BadRequest("invalid_field", "comment: 1 to " + maxText
+                        + " characters, not blank (" + Settings.ALERTING_MAX_SILENCE_TEXT_LENGTH.name() + ")");
             }
         } catch (RequestBodies.BadRequest e) {
             bodies.reject(exchange, "silences", e);

@@ -54,6 +54,7 @@ class NotificationServiceTest {
     private static final Duration REPEAT = Duration.ofHours(4);
     private static final Duration INITIAL_BACKOFF = Duration.ofSeconds(10);
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(80);
+    private static final String EXTERNAL_URL = "https://sluice.example.com";
 
     private static ConnectionPool pool;
     private static PostgresCalls calls;
@@ -72,7 +73,8 @@ class NotificationServiceTest {
         store = new NotifyStore(calls);
         config = SluiceConfig.defaults().alerting().withPolling(Duration.ofMillis(50))
                 .withNotificationTimes(GROUP_WAIT, GROUP_INTERVAL, REPEAT)
-                .withDelivery(Duration.ofMillis(700), INITIAL_BACKOFF, MAX_BACKOFF, Duration.ofHours(24));
+                .withDelivery(Duration.ofMillis(700), INITIAL_BACKOFF, MAX_BACKOFF, Duration.ofHours(24))
+                .withExternalUrl(EXTERNAL_URL);
     }
 
     @AfterAll
@@ -123,6 +125,7 @@ class NotificationServiceTest {
         assertThat(payload.get("groupLabels")).isEqualTo(Map.of("alertname", "HighCPU"));
         assertThat(payload.get("commonLabels")).isEqualTo(Map.of("alertname", "HighCPU", "severity", "page"));
         assertThat(payload.get("commonAnnotations")).isEqualTo(Map.of("summary", "it is high"));
+        assertThat(payload.get("externalURL")).isEqualTo(EXTERNAL_URL);
         List<?> alerts = (List<?>) payload.get("alerts");
         assertThat(alerts).hasSize(2);
         for (Object o : alerts) {
@@ -133,6 +136,7 @@ class NotificationServiceTest {
             assertThat(a.get("startsAt")).isEqualTo(T0.toString());
             assertThat(a.get("endsAt")).isEqualTo("0001-01-01T00:00:00Z");
             assertThat((String) a.get("fingerprint")).matches("[0-9a-f]{16}");
+            assertThat(a.get("generatorURL")).isEqualTo(EXTERNAL_URL + "/api/v1/alerts/rules/1");
         }
         assertThat(alerts.stream().map(a -> (Object) ((Map<?, ?>) ((Map<?, ?>) a).get("labels")).get("host")).toList())
                 .containsExactlyInAnyOrder("a", "b");
@@ -195,7 +199,8 @@ class NotificationServiceTest {
         assertThat(receiver.requests("/chat")).hasSize(1);
         Map<?, ?> chat = (Map<?, ?>) JsonTree.parse(receiver.requests("/chat").get(0).body());
         assertThat(new ArrayList<Object>(chat.keySet())).containsExactlyInAnyOrder("tenant", "receiver", "group_key", "group_labels",
-                "status", "idempotency_key", "alerts");
+                "status", "idempotency_key", "external_url", "alerts");
+        assertThat(chat.get("external_url")).isEqualTo(EXTERNAL_URL);
         assertThat(chat.get("tenant")).isEqualTo("ta");
         assertThat(chat.get("receiver")).isEqualTo("chat");
         assertThat(chat.get("idempotency_key")).isEqualTo(receiver.requests("/chat").get(0).header("Idempotency-Key"));
@@ -205,6 +210,7 @@ class NotificationServiceTest {
         assertThat(alert.get("active_at")).isEqualTo(T0.toString());
         assertThat(alert.get("fired_at")).isEqualTo(T0.toString());
         assertThat(alert.get("resolved_at")).isNull();
+        assertThat(alert.get("generator_url")).isEqualTo(EXTERNAL_URL + "/api/v1/alerts/rules/2");
         assertThat(((Map<?, ?>) alert.get("labels")).get("alertname")).isEqualTo("DiskSlow");
     }
 
@@ -376,11 +382,7 @@ class NotificationServiceTest {
 
     @Test
     void theOutboxIsBoundedPerTenant() {
-        AlertingConfig small = new AlertingConfig(config.defaultInterval(), config.minIntervals(),
-                config.maxRulesPerTenant(), config.evaluationTimeout(), config.pollInterval(), config.claimBatch(),
-                config.resolvedRetention(), config.groupWait(), config.groupInterval(), config.repeatInterval(),
-                config.webhookTimeout(), config.retryInitialBackoff(), config.retryMaxBackoff(),
-                config.deliveryMaxAge(), 3);
+        AlertingConfig small = config.withOutboxMaxRows(3);
         receiverRow("ta", "am", "alertmanager", "/am", true);
         routes("ta", route(List.of(), "am", List.of("alertname")));
         for (int i = 0; i < 5; i++) {

@@ -17,9 +17,12 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -34,13 +37,15 @@ class NotificationsApiTest {
     private static GatewayRole gateway;
     private static String key;
     private static String otherKey;
+    private static ApiKeyStore keys;
 
     @BeforeAll
     static void start(TestInfrastructure infra) {
         Map<String, String> settings = new HashMap<>(Map.of("server.port", "0",
-                "tenants.free.requests-per-minute", "100000"));
+                "tenants.free.requests-per-minute", "100000", "alerting.max-receivers-per-tenant", "3",
+                "alerting.max-routes-per-tenant", "2", "alerting.max-silence-text-length", "20"));
         gateway = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), settings)));
-        ApiKeyStore keys = new ApiKeyStore(infra.connectionFactory());
+        keys = new ApiKeyStore(infra.connectionFactory());
         key = KeysCommand.create(keys, "notify-a", Tier.FREE);
         otherKey = KeysCommand.create(keys, "notify-b", Tier.FREE);
     }
@@ -137,6 +142,93 @@ class NotificationsApiTest {
     }
 
     @Test
+    void aTenantOverMaxReceiversGets422AndNothingChanges() throws Exception {
+        String tenantKey = KeysCommand.create(keys, "notify-limit", Tier.FREE);
+        for (String name : List.of("r1", "r2", "r3")) {
+            assertThat(api("POST", "/api/v1/alerts/receivers", tenantKey, receiver(name)).statusCode()).isEqualTo(201);
+        }
+        HttpResponse<String> refused = api("POST", "/api/v1/alerts/receivers", tenantKey, receiver("r4"));
+        assertThat(refused.statusCode()).isEqualTo(422);
+        assertThat(refused.body()).contains("\"too_many_receivers\"",
+                "a tenant may have at most 3 receivers (alerting.max-receivers-per-tenant); this would make 4");
+        assertThat(api("GET", "/api/v1/alerts/receivers/r4", tenantKey, null).statusCode()).isEqualTo(404);
+        assertThat(api("GET", "/api/v1/alerts/receivers", tenantKey, null).body())
+                .contains("\"r1\"", "\"r2\"", "\"r3\"").doesNotContain("\"r4\"");
+        assertThat(api("POST", "/api/v1/alerts/receivers", tenantKey, receiver("r1")).statusCode())
+                .as("a duplicate at the limit is still a duplicate").isEqualTo(409);
+        // updating one at the limit is allowed; deleting one makes room
+        assertThat(api("PUT", "/api/v1/alerts/receivers/r1", tenantKey, "{\"kind\":\"webhook\","
+                + "\"url\":\"http://r1.example/v2\"}").statusCode()).isEqualTo(200);
+        assertThat(api("DELETE", "/api/v1/alerts/receivers/r3", tenantKey, null).statusCode()).isEqualTo(204);
+        assertThat(api("POST", "/api/v1/alerts/receivers", tenantKey, receiver("r4")).statusCode()).isEqualTo(201);
+        assertThat(api("GET", "/api/v1/alerts/receivers", otherKey, null).body()).as("other tenants are not counted")
+                .doesNotContain("\"r4\"");
+        assertThat(metrics()).contains("sluice_alerting_api_rejected_total{api=\"receivers\",application=\"sluice\","
+                + "code=\"too_many_receivers\"}");
+    }
+
+    @Test
+    void concurrentCreatesNeverPassMaxReceivers() throws Exception {
+        String tenantKey = KeysCommand.create(keys, "notify-race", Tier.FREE);
+        List<CompletableFuture<HttpResponse<String>>> sent = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            sent.add(http.sendAsync(request("POST", "/api/v1/alerts/receivers", tenantKey, receiver("c" + i)).build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        List<Integer> statuses = new ArrayList<>();
+        for (CompletableFuture<HttpResponse<String>> f : sent) {
+            statuses.add(f.get(WAIT.toSeconds(), TimeUnit.SECONDS).statusCode());
+        }
+        assertThat(statuses).filteredOn(s -> s == 201).hasSize(3);
+        assertThat(statuses).filteredOn(s -> s == 422).hasSize(5);
+        String listed = api("GET", "/api/v1/alerts/receivers", tenantKey, null).body();
+        assertThat(Pattern.compile("\"name\":").matcher(listed).results().count()).as(listed).isEqualTo(3);
+    }
+
+    @Test
+    void routesOverTheLimitAndLongSilenceTextsAre400sNamingTheirSetting() throws Exception {
+        String tenantKey = KeysCommand.create(keys, "notify-sizes", Tier.FREE);
+        assertThat(api("POST", "/api/v1/alerts/receivers", tenantKey, receiver("r")).statusCode()).isEqualTo(201);
+        String two = "{\"routes\":[{\"receiver\":\"r\"},{\"receiver\":\"r\"}]}";
+        assertThat(api("PUT", "/api/v1/alerts/routes", tenantKey, two).statusCode()).isEqualTo(200);
+        HttpResponse<String> three = api("PUT", "/api/v1/alerts/routes", tenantKey,
+                "{\"routes\":[{\"receiver\":\"r\"},{\"receiver\":\"r\"},{\"receiver\":\"r\",\"continue\":true}]}");
+        assertThat(three.statusCode()).isEqualTo(400);
+        assertThat(three.body()).contains("\"too_many_routes\"",
+                "routes: 3 (at most 2, alerting.max-routes-per-tenant)");
+        assertThat(api("GET", "/api/v1/alerts/routes", tenantKey, null).body()).as("a refused PUT changes nothing")
+                .doesNotContain("\"continue\":true");
+
+        Instant now = Instant.now();
+        String twenty = "x".repeat(20);
+        assertThat(api("POST", "/api/v1/alerts/silences", tenantKey, silence("a", "=", "b", now,
+                now.plusSeconds(60), twenty, twenty)).statusCode()).isEqualTo(201);
+        HttpResponse<String> longBy = api("POST", "/api/v1/alerts/silences", tenantKey, silence("a", "=", "b", now,
+                now.plusSeconds(60), twenty + "y", "why"));
+        assertThat(longBy.statusCode()).isEqualTo(400);
+        assertThat(longBy.body()).contains("created_by: 1 to 20 characters, not blank "
+                + "(alerting.max-silence-text-length)");
+        HttpResponse<String> longComment = api("POST", "/api/v1/alerts/silences", tenantKey, silence("a", "=", "b",
+                now, now.plusSeconds(60), "ann", twenty + "y"));
+        assertThat(longComment.statusCode()).isEqualTo(400);
+        assertThat(longComment.body()).contains("comment: 1 to 20 characters, not blank "
+                + "(alerting.max-silence-text-length)");
+        String silences = api("GET", "/api/v1/alerts/silences", tenantKey, null).body();
+        assertThat(Pattern.compile("\"id\":").matcher(silences).results().count()).as(silences).isEqualTo(1);
+        assertThat(metrics()).contains("sluice_alerting_api_rejected_total{api=\"routes\",application=\"sluice\","
+                + "code=\"too_many_routes\"} 1.0");
+    }
+
+    private static String receiver(String name) {
+        return "{\"name\":\"" + name + "\",\"kind\":\"webhook\",\"url\":\"http://" + name + ".example/hook\"}";
+    }
+
+    private static String metrics() throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port() + "/metrics"))
+                .build(), HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    @Test
     void badRequestsAre400sNamingTheFieldAndAreCounted() throws Exception {
         api("POST", "/api/v1/alerts/receivers", key, "{\"name\":\"valid\",\"kind\":\"webhook\","
                 + "\"url\":\"http://valid.example\"}");
@@ -216,6 +308,10 @@ class NotificationsApiTest {
     }
 
     private static HttpResponse<String> api(String method, String path, String apiKey, String body) throws Exception {
+        return http.send(request(method, path, apiKey, body).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static HttpRequest.Builder request(String method, String path, String apiKey, String body) {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port() + path))
                 .timeout(WAIT)
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
@@ -223,6 +319,6 @@ class NotificationsApiTest {
         if (apiKey != null) {
             request.header("Authorization", "Bearer " + apiKey);
         }
-        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        return request;
     }
 }

@@ -52,14 +52,17 @@ public final class RuleStore {
     private final PostgresCalls calls;
     private final ConnectionFactory connections;
     private final int maxRulesPerTenant;
+    private final int maxListedAlerts;
 
     /**
      * @param maxRulesPerTenant {@code alerting.max-rules-per-tenant}
+     * @param maxListedAlerts   {@code alerting.max-listed-alerts}: most alerts {@link #activeAlerts} lists
      */
-    public RuleStore(PostgresCalls calls, int maxRulesPerTenant) {
+    public RuleStore(PostgresCalls calls, int maxRulesPerTenant, int maxListedAlerts) {
         this.calls = calls;
         this.connections = calls.connections();
         this.maxRulesPerTenant = maxRulesPerTenant;
+        this.maxListedAlerts = maxListedAlerts;
     }
 
     /** Another rule of the tenant has this group and name (409). */
@@ -125,22 +128,19 @@ public final class RuleStore {
         }, Connection::close));
     }
 
-    /** Most active (pending or firing) alerts {@link #activeAlerts} lists for one tenant. */
-    public static final int MAX_LISTED_ALERTS = 10_000;
-
     /** A pending or firing alert, as read for listing. */
     public record ActiveAlert(long ruleId, java.util.SortedMap<String, String> labels,
                               java.util.SortedMap<String, String> annotations, String state, Double value,
                               java.time.Instant activeAt) {
     }
 
-    /** A tenant's pending and firing alerts by rule, at most {@link #MAX_LISTED_ALERTS}. */
+    /** A tenant's pending and firing alerts by rule, at most {@code alerting.max-listed-alerts}. */
     public Mono<List<ActiveAlert>> activeAlerts(String tenant) {
         return calls.call("alert_instances.list", Mono.usingWhen(connections.create(),
                 c -> Flux.from(c.createStatement("SELECT rule_id, labels::text, annotations::text, state, value, "
                                 + "active_at FROM alert_instances WHERE tenant_id = $1 AND state IN ('pending', "
-                                + "'firing') ORDER BY rule_id, fingerprint LIMIT " + MAX_LISTED_ALERTS)
-                        .bind("$1", tenant).execute())
+                                + "'firing') ORDER BY rule_id, fingerprint LIMIT $2")
+                        .bind("$1", tenant).bind("$2", maxListedAlerts).execute())
                         .flatMap(r -> r.map(row -> new ActiveAlert(row.get(0, Long.class),
                                 RuleJson.parseMap(row.get(1, String.class)), RuleJson.parseMap(row.get(2, String.class)),
                                 row.get(3, String.class), row.get(4, Double.class),

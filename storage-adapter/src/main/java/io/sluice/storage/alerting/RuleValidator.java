@@ -1,6 +1,8 @@
 package io.sluice.storage.alerting;
 
 import io.sluice.config.AlertingConfig;
+import io.sluice.config.Setting;
+import io.sluice.config.Settings;
 import io.sluice.config.Tier;
 import io.sluice.storage.alerting.AlertRule.NoData;
 import io.sluice.storage.alerting.AlertRule.RuleQuery;
@@ -26,21 +28,13 @@ import java.util.regex.PatternSyntaxException;
  * builds the {@link AlertRule}s. Every problem is reported, not just the first, each as {@code field: problem} with
  * the field's path ({@code query.matchers[1].value}, {@code groups[0].rules[2].expr}).
  *
- * <p>The sizes below are fixed properties of the rule format (like Prometheus' own), not tunable limits; how many
- * rules a tenant may have is {@code alerting.max-rules-per-tenant}, checked by {@link RuleStore}.
+ * <p>The sizes of a rule's parts are settings ({@code alerting.max-rule-name-length}, {@code alerting.max-expr-bytes},
+ * {@code alerting.max-labels-per-rule}, {@code alerting.max-annotations-per-rule},
+ * {@code alerting.max-label-value-length}, {@code alerting.max-annotation-bytes}), and a problem with one names its
+ * setting; how many rules a tenant may have is {@code alerting.max-rules-per-tenant}, checked by {@link RuleStore}.
  */
 public final class RuleValidator {
 
-    /** Longest group or rule name. */
-    public static final int MAX_NAME = 200;
-    /** Longest expression. */
-    public static final int MAX_EXPR = 16 * 1024;
-    /** Most labels, and most annotations, of one rule. */
-    public static final int MAX_ENTRIES = 64;
-    /** Longest label value. */
-    public static final int MAX_LABEL_VALUE = 1024;
-    /** Longest annotation template. */
-    public static final int MAX_ANNOTATION = 16 * 1024;
     /** Shortest window of the query form. */
     public static final Duration MIN_WINDOW = Duration.ofSeconds(1);
     /** The group of a rule created without one. */
@@ -57,9 +51,11 @@ public final class RuleValidator {
             "window");
 
     private final AlertingConfig config;
+    private final AlertingConfig.Limits limits;
 
     public RuleValidator(AlertingConfig config) {
         this.config = config;
+        this.limits = config.limits();
     }
 
     /** The interval of a rule (or group) that names none: the default, raised to the tier's minimum. */
@@ -240,6 +236,26 @@ public final class RuleValidator {
         return (Map<String, Object>) map;
     }
 
+    /** The length of {@code s} in UTF-8 bytes, counted without encoding it (a lone surrogate counts 3 bytes). */
+    static long utf8Length(String s) {
+        long n = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < 0x80) {
+                n += 1;
+            } else if (c < 0x800) {
+                n += 2;
+            } else if (Character.isHighSurrogate(c) && i + 1 < s.length()
+                    && Character.isLowSurrogate(s.charAt(i + 1))) {
+                n += 4;
+                i++;
+            } else {
+                n += 3;
+            }
+        }
+        return n;
+    }
+
     private static String missing(Problems problems, String path) {
         problems.add(path, "missing");
         return null;
@@ -253,7 +269,7 @@ public final class RuleValidator {
         return null;
     }
 
-    private static String name(Problems problems, String path, Object value) {
+    private String name(Problems problems, String path, Object value) {
         if (value == null) {
             return missing(problems, path);
         }
@@ -265,8 +281,9 @@ public final class RuleValidator {
             problems.add(path, "must not be empty");
             return null;
         }
-        if (s.length() > MAX_NAME) {
-            problems.add(path, "longer than " + MAX_NAME + " characters");
+        if (s.length() > limits.maxRuleNameLength()) {
+            problems.add(path, "longer than " + limits.maxRuleNameLength() + " characters ("
+                    + Settings.ALERTING_MAX_RULE_NAME_LENGTH.name() + ")");
             return null;
         }
         if (s.chars().anyMatch(Character::isISOControl)) {
@@ -276,7 +293,7 @@ public final class RuleValidator {
         return s;
     }
 
-    private static String expr(Problems problems, String path, Object value) {
+    private String expr(Problems problems, String path, Object value) {
         String expr = text(problems, path, value);
         if (expr == null) {
             return null;
@@ -285,8 +302,9 @@ public final class RuleValidator {
             problems.add(path, "must not be empty");
             return null;
         }
-        if (expr.length() > MAX_EXPR) {
-            problems.add(path, "longer than " + MAX_EXPR + " characters");
+        if (utf8Length(expr) > limits.maxExprBytes()) {
+            problems.add(path, "longer than " + limits.maxExprBytes() + " bytes (UTF-8) ("
+                    + Settings.ALERTING_MAX_EXPR_BYTES.name() + ")");
             return null;
         }
         try {
@@ -538,7 +556,8 @@ public final class RuleValidator {
         return true;
     }
 
-    private static Map<String, Object> entries(Problems problems, String path, Object value) {
+    private static Map<String, Object> entries(Problems problems, String path, Object value, int max,
+                                               Setting<Integer> setting) {
         if (value == null) {
             return Map.of();
         }
@@ -547,15 +566,16 @@ public final class RuleValidator {
             return null;
         }
         Map<String, Object> map = cast(raw);
-        if (map.size() > MAX_ENTRIES) {
-            problems.add(path, map.size() + " entries, more than " + MAX_ENTRIES);
+        if (map.size() > max) {
+            problems.add(path, map.size() + " entries, more than " + max + " (" + setting.name() + ")");
             return null;
         }
         return map;
     }
 
-    private static TreeMap<String, String> labels(Problems problems, String path, Object value) {
-        Map<String, Object> map = entries(problems, path, value);
+    private TreeMap<String, String> labels(Problems problems, String path, Object value) {
+        Map<String, Object> map = entries(problems, path, value, limits.maxLabelsPerRule(),
+                Settings.ALERTING_MAX_LABELS_PER_RULE);
         if (map == null) {
             return null;
         }
@@ -564,8 +584,9 @@ public final class RuleValidator {
             String p = path + "." + e.getKey();
             boolean ok = labelName(problems, p, e.getKey(), true);
             String v = text(problems, p, e.getValue());
-            if (v != null && v.length() > MAX_LABEL_VALUE) {
-                problems.add(p, "value longer than " + MAX_LABEL_VALUE + " characters");
+            if (v != null && v.length() > limits.maxLabelValueLength()) {
+                problems.add(p, "value longer than " + limits.maxLabelValueLength() + " characters ("
+                        + Settings.ALERTING_MAX_LABEL_VALUE_LENGTH.name() + ")");
                 v = null;
             }
             if (ok && v != null) {
@@ -575,8 +596,9 @@ public final class RuleValidator {
         return out;
     }
 
-    private static TreeMap<String, String> annotations(Problems problems, String path, Object value) {
-        Map<String, Object> map = entries(problems, path, value);
+    private TreeMap<String, String> annotations(Problems problems, String path, Object value) {
+        Map<String, Object> map = entries(problems, path, value, limits.maxAnnotationsPerRule(),
+                Settings.ALERTING_MAX_ANNOTATIONS_PER_RULE);
         if (map == null) {
             return null;
         }
@@ -585,8 +607,9 @@ public final class RuleValidator {
             String p = path + "." + e.getKey();
             boolean ok = labelName(problems, p, e.getKey(), false);
             String v = text(problems, p, e.getValue());
-            if (v != null && v.length() > MAX_ANNOTATION) {
-                problems.add(p, "longer than " + MAX_ANNOTATION + " characters");
+            if (v != null && utf8Length(v) > limits.maxAnnotationBytes()) {
+                problems.add(p, "longer than " + limits.maxAnnotationBytes() + " bytes (UTF-8) ("
+                        + Settings.ALERTING_MAX_ANNOTATION_BYTES.name() + ")");
                 v = null;
             }
             if (v != null) {

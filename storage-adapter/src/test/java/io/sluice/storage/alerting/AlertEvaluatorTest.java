@@ -459,11 +459,7 @@ class AlertEvaluatorTest {
     private AlertEvaluator evaluator(String node, Duration timeout, Function<PromqlQuery, Mono<PromqlResult>> query,
                                      SimpleMeterRegistry registry, Duration poll, int claimBatch,
                                      AlertEvaluator.SlotOffsets offsets) {
-        AlertingConfig d = defaults;
-        AlertingConfig config = new AlertingConfig(d.defaultInterval(), d.minIntervals(), d.maxRulesPerTenant(),
-                timeout, poll, claimBatch, d.resolvedRetention(), d.groupWait(), d.groupInterval(),
-                d.repeatInterval(), d.webhookTimeout(), d.retryInitialBackoff(), d.retryMaxBackoff(),
-                d.deliveryMaxAge(), d.outboxMaxRows());
+        AlertingConfig config = defaults.withEvaluationTimeout(timeout).withPolling(poll).withClaimBatch(claimBatch);
         AlertEvaluator evaluator = new AlertEvaluator(new AlertStore(calls, decoder), config, node, query, clock,
                 STORE_WINDOW, registry, offsets);
         evaluators.add(evaluator);

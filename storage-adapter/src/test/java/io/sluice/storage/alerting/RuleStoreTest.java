@@ -36,7 +36,7 @@ class RuleStoreTest {
     @BeforeAll
     static void start(TestInfrastructure infra) {
         connections = infra.connectionFactory();
-        store = new RuleStore(PostgresCalls.withDefaultDeadline(connections), 3);
+        store = new RuleStore(PostgresCalls.withDefaultDeadline(connections), 3, 2);
     }
 
     private static String tenant() {
@@ -113,6 +113,22 @@ class RuleStoreTest {
                 .isInstanceOf(RuleStore.TooManyRulesException.class)
                 .hasMessageContaining("at most 3 alert rules (alerting.max-rules-per-tenant)");
         assertThat(store.list(tenant, null).block(WAIT)).hasSize(3);
+    }
+
+    @Test
+    void activeAlertsListsAtMostTheConfiguredNumber() {
+        String tenant = tenant();
+        long id = store.create(rule(tenant, "{\"name\": \"a\", \"expr\": \"up == 0\"}")).block(WAIT).rule().id();
+        sql("INSERT INTO alert_instances (rule_id, fingerprint, tenant_id, labels, annotations, state, value, "
+                + "active_at, fired_at, last_seen_at, updated_at) VALUES "
+                + "(" + id + ", 1, '" + tenant + "', '{\"h\":\"a\"}', '{}', 'firing', 0, now(), now(), now(), now()), "
+                + "(" + id + ", 2, '" + tenant + "', '{\"h\":\"b\"}', '{}', 'pending', 0, now(), null, now(), now()), "
+                + "(" + id + ", 3, '" + tenant + "', '{\"h\":\"c\"}', '{}', 'firing', 0, now(), now(), now(), now())");
+        // alerting.max-listed-alerts is 2 here: three active alerts, the first two (by rule and fingerprint) listed
+        assertThat(store.activeAlerts(tenant).block(WAIT)).extracting(a -> a.labels().get("h"))
+                .containsExactly("a", "b");
+        RuleStore larger = new RuleStore(PostgresCalls.withDefaultDeadline(connections), 3, 3);
+        assertThat(larger.activeAlerts(tenant).block(WAIT)).hasSize(3);
     }
 
     @Test

@@ -70,6 +70,59 @@ class RuleValidatorTest {
     }
 
     @Test
+    void theSizesOfARuleAreSettingsAndEachRefusalNamesItsSetting() {
+        RuleValidator small = new RuleValidator(ConfigLoader.load(null, Map.of(), Map.ofEntries(
+                Map.entry("alerting.max-rule-name-length", "5"), Map.entry("alerting.max-expr-bytes", "256"),
+                Map.entry("alerting.max-labels-per-rule", "2"), Map.entry("alerting.max-annotations-per-rule", "1"),
+                Map.entry("alerting.max-label-value-length", "4"),
+                Map.entry("alerting.max-annotation-bytes", "256"))).alerting());
+        String atLimits = "{\"group\": \"ggggg\", \"name\": \"nnnnn\", \"expr\": \"up" + " ".repeat(254) + "\", "
+                + "\"labels\": {\"a\": \"1234\", \"b\": \"x\"}, \"annotations\": {\"s\": \"" + "é".repeat(128) + "\"}}";
+        AlertRule ok = small.apiRule(json(atLimits), "t", Tier.PAID);
+        assertThat(ok.name()).isEqualTo("nnnnn");
+        assertThat(ok.annotations().get("s")).hasSize(128);
+
+        assertThat(problems(small, "{\"group\": \"gggggg\", \"name\": \"nnnnnn\", \"expr\": \"up\"}")).containsExactly(
+                "group: longer than 5 characters (alerting.max-rule-name-length)",
+                "name: longer than 5 characters (alerting.max-rule-name-length)");
+        assertThat(problems(small, "{\"name\": \"n\", \"expr\": \"up" + " ".repeat(255) + "\"}")).containsExactly(
+                "expr: longer than 256 bytes (UTF-8) (alerting.max-expr-bytes)");
+        assertThat(problems(small, "{\"name\": \"n\", \"expr\": \"up\", \"labels\": {\"a\": \"1\", \"b\": \"2\", "
+                + "\"c\": \"3\"}}")).containsExactly("labels: 3 entries, more than 2 (alerting.max-labels-per-rule)");
+        assertThat(problems(small, "{\"name\": \"n\", \"expr\": \"up\", \"labels\": {\"a\": \"12345\"}}"))
+                .containsExactly("labels.a: value longer than 4 characters (alerting.max-label-value-length)");
+        assertThat(problems(small, "{\"name\": \"n\", \"expr\": \"up\", \"annotations\": {\"a\": \"1\", "
+                + "\"b\": \"2\"}}")).containsExactly(
+                "annotations: 2 entries, more than 1 (alerting.max-annotations-per-rule)");
+        // 129 characters, 258 bytes: the limit is in bytes
+        assertThat(problems(small, "{\"name\": \"n\", \"expr\": \"up\", \"annotations\": {\"s\": \""
+                + "é".repeat(129) + "\"}}")).containsExactly(
+                "annotations.s: longer than 256 bytes (UTF-8) (alerting.max-annotation-bytes)");
+        // the same limits hold in rule files, with the rule's path
+        assertThatThrownBy(() -> small.ruleFile(yaml("""
+                groups:
+                  - name: gggggg
+                    rules:
+                      - alert: a
+                        expr: up
+                        labels: {a: "12345"}
+                """), "t", Tier.PAID)).isInstanceOfSatisfying(InvalidRuleException.class, e ->
+                assertThat(e.problems()).containsExactly(
+                        "groups[0].name: longer than 5 characters (alerting.max-rule-name-length)",
+                        "groups[0].rules[0].labels.a: value longer than 4 characters "
+                                + "(alerting.max-label-value-length)"));
+    }
+
+    private static List<String> problems(RuleValidator validator, String body) {
+        try {
+            validator.apiRule(json(body), "t", Tier.PAID);
+        } catch (InvalidRuleException e) {
+            return e.problems();
+        }
+        throw new AssertionError("accepted: " + body);
+    }
+
+    @Test
     void theDefaultIntervalIsRaisedToTheTierMinimum() {
         assertThat(validator.apiRule(json("{\"name\": \"a\", \"expr\": \"up\"}"), "t", Tier.FREE).interval())
                 .isEqualTo(CONFIG.minInterval(Tier.FREE));

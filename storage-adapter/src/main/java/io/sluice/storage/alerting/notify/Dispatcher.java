@@ -220,7 +220,7 @@ final class Dispatcher {
         long seq = g.seq() + 1;
         String key = idempotencyKey(tenant, g, set, seq);
         String payload = Payloads.render(new Payloads.Notification(tenant, receiver, g.key(), current.labels(), notified,
-                key));
+                key), config.externalUrl());
         Instant nextFlush = firing.isEmpty() ? next : min(next, now.plus(route.repeatInterval()));
         return Flux.from(c.createStatement("INSERT INTO alert_outbox (tenant_id, receiver, idempotency_key, payload, "
                                 + "created_at, next_attempt_at) VALUES ($1, $2, $3, $4::jsonb, $5, $5)")

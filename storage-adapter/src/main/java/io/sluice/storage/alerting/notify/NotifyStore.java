@@ -22,7 +22,8 @@ import java.util.function.Function;
 
 /**
  * A tenant's receivers, routes and silences in PostgreSQL (migration V10), for the notification APIs and the
- * dispatcher. Every call has the {@link PostgresCalls} deadline.
+ * dispatcher. Every call has the {@link PostgresCalls} deadline. Creating a receiver holds a per-tenant advisory lock
+ * for its transaction, so that {@code alerting.max-receivers-per-tenant} holds under concurrent requests.
  */
 public final class NotifyStore {
 
@@ -53,6 +54,16 @@ public final class NotifyStore {
         }
     }
 
+    /** The tenant would have more than {@code alerting.max-receivers-per-tenant} receivers (create). */
+    public static final class TooManyReceiversException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        public TooManyReceiversException(int max, long wouldHave) {
+            super("a tenant may have at most " + max + " receivers (alerting.max-receivers-per-tenant); this would "
+                    + "make " + wouldHave, null, false, false);
+        }
+    }
+
     /** A receiver is still named by a route (delete). */
     public static final class ReceiverInUseException extends RuntimeException {
         private static final long serialVersionUID = 1L;
@@ -73,11 +84,29 @@ public final class NotifyStore {
 
     // receivers
 
-    public Mono<Receiver> createReceiver(Receiver r) {
-        return one("alerting.receiver_create", "INSERT INTO alert_receivers (tenant_id, name, kind, url, headers, "
-                        + "send_resolved) VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING " + RECEIVER,
-                List.of(r.tenant(), r.name(), r.kind(), r.url(), headersJson(r), r.sendResolved()),
-                NotifyStore::receiver)
+    /**
+     * Stores a new receiver; fails with {@link ReceiverExistsException}, or {@link TooManyReceiversException} when
+     * the tenant would have more than {@code maxReceivers} (and then stores nothing).
+     */
+    public Mono<Receiver> createReceiver(Receiver r, int maxReceivers) {
+        // inserted first, so a duplicate is a duplicate even at the limit; counted after, under the tenant's lock
+        return calls.call("alerting.receiver_create", Mono.usingWhen(connections.create(),
+                c -> Mono.from(c.beginTransaction())
+                        .then(Flux.from(c.createStatement("SELECT pg_advisory_xact_lock(hashtext('alert_receivers'), "
+                                + "hashtext($1))").bind("$1", r.tenant()).execute()).flatMap(res -> res.map(row -> 1))
+                                .then())
+                        .then(Flux.from(bind(c.createStatement("INSERT INTO alert_receivers (tenant_id, name, kind, "
+                                        + "url, headers, send_resolved) VALUES ($1, $2, $3, $4, $5::jsonb, $6) "
+                                        + "RETURNING " + RECEIVER), List.of(r.tenant(), r.name(), r.kind(), r.url(),
+                                        headersJson(r), r.sendResolved())).execute())
+                                .flatMap(res -> res.map(NotifyStore::receiver)).next())
+                        .flatMap(created -> Flux.from(c.createStatement("SELECT count(*) FROM alert_receivers WHERE "
+                                        + "tenant_id = $1").bind("$1", r.tenant()).execute())
+                                .flatMap(res -> res.map(row -> row.get(0, Long.class))).next()
+                                .flatMap(n -> n > maxReceivers
+                                        ? Mono.<Receiver>error(new TooManyReceiversException(maxReceivers, n))
+                                        : Mono.from(c.commitTransaction()).thenReturn(created))),
+                Connection::close, (c, e) -> Transactions.rollbackAndClose(c), Transactions::rollbackAndClose))
                 .onErrorMap(R2dbcDataIntegrityViolationException.class, e -> new ReceiverExistsException(r.name()));
     }
 

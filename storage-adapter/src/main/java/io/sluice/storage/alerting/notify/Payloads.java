@@ -15,11 +15,15 @@ import java.util.TreeMap;
  *   <li>{@code alertmanager}: Alertmanager's webhook payload (version 4), so that an Alertmanager webhook consumer
  *   takes it as it is: {@code version, groupKey, truncatedAlerts, status, receiver, groupLabels, commonLabels,
  *   commonAnnotations, externalURL, alerts[{status, labels, annotations, startsAt, endsAt, generatorURL,
- *   fingerprint}]}. {@code endsAt} is {@code 0001-01-01T00:00:00Z} while an alert fires; Sluice has no external URL
- *   nor generator URL of its own, so both are empty.</li>
+ *   fingerprint}]}. {@code endsAt} is {@code 0001-01-01T00:00:00Z} while an alert fires.</li>
  *   <li>{@code webhook}: Sluice's JSON: {@code tenant, receiver, group_key, group_labels, status, idempotency_key,
- *   alerts[{fingerprint, state, value, labels, annotations, active_at, fired_at, resolved_at}]}.</li>
+ *   external_url, alerts[{fingerprint, state, value, labels, annotations, active_at, fired_at, resolved_at,
+ *   generator_url}]}.</li>
  * </ul>
+ * The external URL is {@code alerting.external-url}; an alert's generator URL is its rule's API resource,
+ * {@code <external-url>/api/v1/alerts/rules/<rule id>} (Sluice has no UI to link to, as Prometheus links to its
+ * graph page). When the setting is empty both are unknown: {@code ""} in Alertmanager's payload (as Alertmanager
+ * consumers expect a string), {@code null} in Sluice's JSON.
  */
 public final class Payloads {
 
@@ -39,17 +43,27 @@ public final class Payloads {
         }
     }
 
-    public static String render(Notification n) {
+    /**
+     * The body of a notification.
+     *
+     * @param externalUrl {@code alerting.external-url} without a trailing slash; empty when unknown
+     */
+    public static String render(Notification n, String externalUrl) {
         return JsonTree.write(json -> {
             if (Receiver.ALERTMANAGER.equals(n.receiver().kind())) {
-                alertmanager(json, n);
+                alertmanager(json, n, externalUrl);
             } else {
-                webhook(json, n);
+                webhook(json, n, externalUrl);
             }
         });
     }
 
-    private static void alertmanager(JsonGenerator json, Notification n) throws IOException {
+    /** The API resource of the rule that raised an alert; empty when the external URL is unknown. */
+    static String generatorUrl(String externalUrl, Alert a) {
+        return externalUrl.isEmpty() ? "" : externalUrl + "/api/v1/alerts/rules/" + a.ruleId();
+    }
+
+    private static void alertmanager(JsonGenerator json, Notification n, String externalUrl) throws IOException {
         json.writeStartObject();
         json.writeStringField("version", "4");
         json.writeStringField("groupKey", n.groupKey());
@@ -62,7 +76,7 @@ public final class Payloads {
         JsonTree.writeStrings(json, common(n.alerts(), true));
         json.writeFieldName("commonAnnotations");
         JsonTree.writeStrings(json, common(n.alerts(), false));
-        json.writeStringField("externalURL", "");
+        json.writeStringField("externalURL", externalUrl);
         json.writeArrayFieldStart("alerts");
         for (Alert a : n.alerts()) {
             json.writeStartObject();
@@ -74,7 +88,7 @@ public final class Payloads {
             json.writeStringField("startsAt", (a.firedAt() != null ? a.firedAt() : a.activeAt()).toString());
             json.writeStringField("endsAt", a.firing() || a.resolvedAt() == null ? ZERO_TIME
                     : a.resolvedAt().toString());
-            json.writeStringField("generatorURL", "");
+            json.writeStringField("generatorURL", generatorUrl(externalUrl, a));
             json.writeStringField("fingerprint", a.fingerprintHex());
             json.writeEndObject();
         }
@@ -82,7 +96,7 @@ public final class Payloads {
         json.writeEndObject();
     }
 
-    private static void webhook(JsonGenerator json, Notification n) throws IOException {
+    private static void webhook(JsonGenerator json, Notification n, String externalUrl) throws IOException {
         json.writeStartObject();
         json.writeStringField("tenant", n.tenant());
         json.writeStringField("receiver", n.receiver().name());
@@ -91,6 +105,7 @@ public final class Payloads {
         JsonTree.writeStrings(json, n.groupLabels());
         json.writeStringField("status", n.status());
         json.writeStringField("idempotency_key", n.idempotencyKey());
+        optional(json, "external_url", externalUrl);
         json.writeArrayFieldStart("alerts");
         for (Alert a : n.alerts()) {
             json.writeStartObject();
@@ -111,10 +126,20 @@ public final class Payloads {
             time(json, "active_at", a.activeAt());
             time(json, "fired_at", a.firedAt());
             time(json, "resolved_at", a.resolvedAt());
+            optional(json, "generator_url", generatorUrl(externalUrl, a));
             json.writeEndObject();
         }
         json.writeEndArray();
         json.writeEndObject();
+    }
+
+    /** A string field, {@code null} when empty (unknown). */
+    private static void optional(JsonGenerator json, String field, String value) throws IOException {
+        if (value.isEmpty()) {
+            json.writeNullField(field);
+        } else {
+            json.writeStringField(field, value);
+        }
     }
 
     private static void time(JsonGenerator json, String field, Instant t) throws IOException {
