@@ -165,7 +165,7 @@ public final class RuleStore {
 
     /** Deletes a tenant's rule, resolving its alerts; false when the tenant has no such rule. */
     public Mono<Boolean> delete(String tenant, long id) {
-        return inTransaction("alert_rules.delete", c -> deleteRule(c, tenant, id));
+        return inTransaction("alert_rules.delete", c -> deleteRules(c, tenant, List.of(id)).map(n -> n > 0));
     }
 
     /**
@@ -192,8 +192,7 @@ public final class RuleStore {
                             gone.add((Long) row[0]);
                         }
                     }
-                    Mono<Integer> deleted = Flux.fromIterable(gone).concatMap(id -> deleteRule(c, tenant, id))
-                            .filter(d -> d).count().map(Long::intValue);
+                    Mono<Integer> deleted = deleteRules(c, tenant, gone);
                     Mono<int[]> upserted = upsertAll(c, tenant, rules);
                     // one statement after the other on the transaction's connection
                     return deleted.flatMap(d -> upserted.map(u -> new ImportResult(u[0], u[1], u[2], d)));
@@ -259,25 +258,33 @@ public final class RuleStore {
                 });
     }
 
-    /** Deletes the rule (if the tenant's) and, when it was, resolves its firing alerts and ends its pending ones. */
-    private static Mono<Boolean> deleteRule(Connection c, String tenant, long id) {
-        return Flux.from(c.createStatement("DELETE FROM alert_rules WHERE id = $1 AND tenant_id = $2 RETURNING id")
-                        .bind("$1", id).bind("$2", tenant).execute())
-                .flatMap(r -> r.map(row -> row.get(0, Long.class))).next()
-                .flatMap(deleted -> update(c, "INSERT INTO alert_history (tenant_id, rule_id, fingerprint, labels, "
-                        + "from_state, to_state, value, at) SELECT tenant_id, rule_id, fingerprint, labels, state, "
-                        + "CASE state WHEN 'firing' THEN 'resolved' ELSE 'inactive' END, value, now() "
-                        + "FROM alert_instances WHERE rule_id = $1 AND state IN ('firing', 'pending')", id)
+    /**
+     * Deletes those of the rules that are the tenant's and, in the same four statements however many there are,
+     * resolves their firing alerts and ends their pending ones; completes with how many were deleted.
+     */
+    private static Mono<Integer> deleteRules(Connection c, String tenant, List<Long> ids) {
+        if (ids.isEmpty()) {
+            return Mono.just(0);
+        }
+        return Flux.from(c.createStatement("DELETE FROM alert_rules WHERE id = ANY($1) AND tenant_id = $2 RETURNING id")
+                        .bind("$1", ids.toArray(Long[]::new)).bind("$2", tenant).execute())
+                .flatMap(r -> r.map(row -> row.get(0, Long.class))).collectList()
+                .flatMap(deleted -> deleted.isEmpty() ? Mono.just(0)
+                        : update(c, "INSERT INTO alert_history (tenant_id, rule_id, fingerprint, labels, from_state, "
+                                + "to_state, value, at) SELECT tenant_id, rule_id, fingerprint, labels, state, "
+                                + "CASE state WHEN 'firing' THEN 'resolved' ELSE 'inactive' END, value, now() "
+                                + "FROM alert_instances WHERE rule_id = ANY($1) AND state IN ('firing', 'pending') "
+                                + "ORDER BY rule_id, fingerprint", deleted)
                         .then(update(c, "UPDATE alert_instances SET state = 'resolved', resolved_at = now(), "
-                                + "updated_at = now() WHERE rule_id = $1 AND state = 'firing'", id))
-                        .then(update(c, "DELETE FROM alert_instances WHERE rule_id = $1 AND state = 'pending'", id))
-                        .thenReturn(true))
-                .defaultIfEmpty(false);
+                                + "updated_at = now() WHERE rule_id = ANY($1) AND state = 'firing'", deleted))
+                        .then(update(c, "DELETE FROM alert_instances WHERE rule_id = ANY($1) AND state = 'pending'",
+                                deleted))
+                        .thenReturn(deleted.size()));
     }
 
-    private static Mono<Long> update(Connection c, String sql, long id) {
-        return Flux.from(c.createStatement(sql).bind("$1", id).execute()).flatMap(r -> r.getRowsUpdated())
-                .reduce(0L, Long::sum);
+    private static Mono<Long> update(Connection c, String sql, List<Long> ids) {
+        return Flux.from(c.createStatement(sql).bind("$1", ids.toArray(Long[]::new)).execute())
+                .flatMap(r -> r.getRowsUpdated()).reduce(0L, Long::sum);
     }
 
     private static Mono<Void> lockTenant(Connection c, String tenant) {

@@ -132,6 +132,50 @@ class RuleStoreTest {
     }
 
     @Test
+    void importingAGroupEmptyDeletesAllItsRulesAtOnceAndResolvesTheirAlerts() {
+        String tenant = tenant();
+        String other = tenant();
+        RuleValidator.RuleFile file = validator.ruleFile(RuleDocument.readYaml(new ByteArrayInputStream("""
+                groups:
+                  - name: node
+                    rules:
+                      - alert: Down
+                        expr: up == 0
+                      - alert: Load
+                        expr: load > 2
+                """.getBytes(StandardCharsets.UTF_8))), tenant, Tier.PAID);
+        assertThat(store.replaceGroups(tenant, file.groups(), file.rules()).block(WAIT))
+                .isEqualTo(new RuleStore.ImportResult(2, 0, 0, 0));
+        RuleValidator.RuleFile theirs = validator.ruleFile(RuleDocument.readYaml(new ByteArrayInputStream("""
+                groups:
+                  - name: node
+                    rules:
+                      - alert: Down
+                        expr: up == 0
+                """.getBytes(StandardCharsets.UTF_8))), other, Tier.PAID);
+        store.replaceGroups(other, theirs.groups(), theirs.rules()).block(WAIT);
+        List<Long> ids = store.list(tenant, "node").block(WAIT).stream().map(r -> r.rule().id()).toList();
+        sql("INSERT INTO alert_instances (rule_id, fingerprint, tenant_id, labels, annotations, state, value, "
+                + "active_at, fired_at, last_seen_at, updated_at) VALUES "
+                + "(" + ids.get(0) + ", 1, '" + tenant + "', '{\"h\":\"a\"}', '{}', 'firing', 0, now(), now(), now(), "
+                + "now()), (" + ids.get(1) + ", 2, '" + tenant + "', '{\"h\":\"b\"}', '{}', 'pending', 0, now(), null, "
+                + "now(), now())");
+
+        RuleValidator.RuleFile empty = validator.ruleFile(RuleDocument.readYaml(new ByteArrayInputStream("""
+                groups:
+                  - name: node
+                """.getBytes(StandardCharsets.UTF_8))), tenant, Tier.PAID);
+        assertThat(store.replaceGroups(tenant, empty.groups(), empty.rules()).block(WAIT))
+                .isEqualTo(new RuleStore.ImportResult(0, 0, 0, 2));
+        assertThat(store.list(tenant, "node").block(WAIT)).isEmpty();
+        assertThat(store.list(other, "node").block(WAIT)).as("another tenant's group of that name stays").hasSize(1);
+        assertThat(sql("SELECT fingerprint || ':' || state FROM alert_instances WHERE tenant_id = '" + tenant + "'"))
+                .containsExactly("1:resolved");
+        assertThat(sql("SELECT fingerprint || ':' || from_state || '->' || to_state FROM alert_history WHERE tenant_id = '"
+                + tenant + "' ORDER BY fingerprint")).containsExactly("1:firing->resolved", "2:pending->inactive");
+    }
+
+    @Test
     void deletingARuleResolvesItsFiringAlertsAndEndsPendingOnes() {
         String tenant = tenant();
         long id = store.create(rule(tenant, "{\"name\": \"a\", \"expr\": \"up == 0\"}")).block(WAIT).rule().id();
