@@ -96,13 +96,9 @@ public final class AlertEvaluator implements AutoCloseable {
          * Prometheus' way: a group's rules share their instants, and groups are spread over the interval by a hash
          * of (tenant, group), so that 10,000 rules of one interval are not all due at the same millisecond.
          */
-        SlotOffsets BY_GROUP = (tenant, group, intervalMs) -> {
-            long h = 0xcbf29ce484222325L; // FNV-1a 64
-            for (byte b : (tenant + '\0' + group).getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
-                h = (h ^ (b & 0xff)) * 0x100000001b3L;
-            }
-            return Math.floorMod(h, intervalMs);
-        };
+        SlotOffsets BY_GROUP = (tenant, group, intervalMs) -> Math.floorMod(AlertStateMachine.mix(
+                AlertStateMachine.FNV_OFFSET, (tenant + '\0' + group).getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+                intervalMs);
 
         /** Slots at the multiples of the interval. */
         SlotOffsets NONE = (tenant, group, intervalMs) -> 0;

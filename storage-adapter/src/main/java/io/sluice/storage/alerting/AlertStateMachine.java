@@ -43,7 +43,7 @@ public final class AlertStateMachine {
     /** The label of the one alert a rule with {@code no_data = alert} raises when its answer is empty. */
     public static final String NO_DATA_LABEL = "sluice_no_data";
 
-    private static final long FNV_OFFSET = 0xcbf29ce484222325L;
+    static final long FNV_OFFSET = 0xcbf29ce484222325L;
     private static final long FNV_PRIME = 0x100000001b3L;
 
     private AlertStateMachine() {
@@ -319,7 +319,8 @@ public final class AlertStateMachine {
         return h;
     }
 
-    private static long mix(long h, byte[] bytes) {
+    /** FNV-1a 64 of {@code bytes}, from {@code h} (the offset basis for a fresh hash). */
+    static long mix(long h, byte[] bytes) {
         for (byte b : bytes) {
             h = (h ^ (b & 0xff)) * FNV_PRIME;
         }

@@ -95,7 +95,7 @@ public final class RuleStore {
     /** Stores a new rule; fails with {@link DuplicateRuleException} or {@link TooManyRulesException}. */
     public Mono<StoredRule> create(AlertRule rule) {
         // inserted first, so a duplicate is a duplicate even at the limit; counted after, under the tenant's lock
-        return inTransaction("alert_rules.create", c -> lockTenant(c, rule.tenant())
+        return inTransaction("alert_rules.create", c -> Transactions.lockTenant(c, "alert_rules", rule.tenant())
                 .then(Flux.from(bindRule(c.createStatement("INSERT INTO alert_rules (tenant_id, group_name, name, "
                                 + "expr, query, op, threshold, for_ms, keep_firing_for_ms, interval_ms, no_data, labels, "
                                 + "annotations) VALUES (" + VALUES + ") RETURNING " + COLUMNS), rule).execute())
@@ -174,7 +174,7 @@ public final class RuleStore {
      * deleted as {@link #delete} does. Other groups are untouched.
      */
     public Mono<ImportResult> replaceGroups(String tenant, List<String> groups, List<AlertRule> rules) {
-        return inTransaction("alert_rules.import", c -> lockTenant(c, tenant)
+        return inTransaction("alert_rules.import", c -> Transactions.lockTenant(c, "alert_rules", tenant)
                 .thenMany(Flux.from(c.createStatement("SELECT id, group_name, name FROM alert_rules WHERE tenant_id "
                                 + "= $1 AND group_name = ANY($2)").bind("$1", tenant)
                         .bind("$2", groups.toArray(new String[0])).execute())
@@ -285,11 +285,6 @@ public final class RuleStore {
     private static Mono<Long> update(Connection c, String sql, List<Long> ids) {
         return Flux.from(c.createStatement(sql).bind("$1", ids.toArray(Long[]::new)).execute())
                 .flatMap(r -> r.getRowsUpdated()).reduce(0L, Long::sum);
-    }
-
-    private static Mono<Void> lockTenant(Connection c, String tenant) {
-        return Flux.from(c.createStatement("SELECT pg_advisory_xact_lock(hashtext('alert_rules'), hashtext($1))")
-                .bind("$1", tenant).execute()).flatMap(r -> r.map(row -> 1)).then();
     }
 
     private static Mono<Long> count(Connection c, String tenant) {

@@ -92,9 +92,7 @@ public final class NotifyStore {
         // inserted first, so a duplicate is a duplicate even at the limit; counted after, under the tenant's lock
         return calls.call("alerting.receiver_create", Mono.usingWhen(connections.create(),
                 c -> Mono.from(c.beginTransaction())
-                        .then(Flux.from(c.createStatement("SELECT pg_advisory_xact_lock(hashtext('alert_receivers'), "
-                                + "hashtext($1))").bind("$1", r.tenant()).execute()).flatMap(res -> res.map(row -> 1))
-                                .then())
+                        .then(Transactions.lockTenant(c, "alert_receivers", r.tenant()))
                         .then(Flux.from(bind(c.createStatement("INSERT INTO alert_receivers (tenant_id, name, kind, "
                                         + "url, headers, send_resolved) VALUES ($1, $2, $3, $4, $5::jsonb, $6) "
                                         + "RETURNING " + RECEIVER), List.of(r.tenant(), r.name(), r.kind(), r.url(),
