@@ -4,6 +4,7 @@ import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.pool.ConnectionPoolConfiguration;
 import io.r2dbc.postgresql.PostgresqlConnectionConfiguration;
 import io.r2dbc.postgresql.PostgresqlConnectionFactory;
+import io.r2dbc.spi.ValidationDepth;
 import io.sluice.config.PostgresConfig;
 
 import java.time.Duration;
@@ -41,7 +42,9 @@ public final class PostgresConnections {
                 .maxIdleTime(Duration.ofMinutes(10))
                 .maxAcquireTime(config.connectTimeout())
                 .maxCreateConnectionTime(config.connectTimeout())
-                .validationQuery("SELECT 1")
+                // No validation query: an acquire checks the connection locally (its socket still open), which a
+                // closed or restarted server fails; a "SELECT 1" would cost every call a round trip of its own.
+                .validationDepth(ValidationDepth.LOCAL)
                 // After a PostgreSQL restart every idle connection is dead; let one acquire cycle through them all.
                 .acquireRetry(config.poolMaxSize() + 1)
                 .build();

@@ -13,8 +13,8 @@ import java.util.TreeMap;
 
 /**
  * The stored series as a {@link SampleSource}: finds the tenant's series in PostgreSQL ({@code __name__} matches the
- * metric name) and reads their raw samples from the sample chunks, both within the repository's read-only
- * transactions and, as a whole, within its deadline.
+ * metric name) and reads their raw samples from the sample chunks, both in one of the repository's read-only
+ * transactions ({@link QueryRepository#select}), within its deadline.
  *
  * <p>Selectors come from the parser, which refuses one that would select every series (Prometheus' "at least one
  * non-empty matcher" rule).
@@ -35,18 +35,14 @@ public final class StoredSampleSource implements SampleSource {
 
     @Override
     public Mono<List<Series>> select(String tenant, List<Matcher> matchers, long fromMs, long toMs) {
-        return Mono.defer(() -> repository.bounded("query.select", repository.findSeries(tenant, null, matchers, maxSeries + 1)
-                    .flatMap(series -> {
-                        if (series.size() > maxSeries) {
-                            return Mono.error(new QueryLimitException("too_many_series", "the selector matches more "
-                                    + "than " + maxSeries + " series (query.max-series); add matchers"));
-                        }
-                        if (series.isEmpty()) {
-                            return Mono.just(List.<Series>of());
-                        }
-                        return repository.samples(series.stream().map(SeriesInfo::id).toList(), fromMs, toMs)
-                                .map(samples -> join(series, samples));
-                    })));
+        return Mono.defer(() -> repository.select(tenant, matchers, maxSeries + 1, fromMs, toMs)
+                .flatMap(selection -> {
+                    if (selection.series().size() > maxSeries) {
+                        return Mono.error(new QueryLimitException("too_many_series", "the selector matches more "
+                                + "than " + maxSeries + " series (query.max-series); add matchers"));
+                    }
+                    return Mono.just(join(selection.series(), selection.samples()));
+                }));
     }
 
     private static List<Series> join(List<SeriesInfo> series, Map<Long, QueryRepository.SeriesSamples> samples) {

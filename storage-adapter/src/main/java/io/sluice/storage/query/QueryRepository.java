@@ -71,13 +71,22 @@ public final class QueryRepository {
      */
     public Mono<List<SeriesInfo>> findSeries(String tenant, String metric, List<Matcher> matchers, int limit) {
         return findSeries(tenant, metric, matchers, limit, true)
-                .onErrorResume(e -> e instanceof QueryException q && q.kind() == QueryException.Kind.INVALID_REGEX,
-                        e -> javaRegexes(matchers, (QueryException) e).flatMap(patterns ->
-                                findSeries(tenant, metric, matchers, Integer.MAX_VALUE, false)
-                                        // CPU work, bounded by the statement timeout: not on the driver's event loop
-                                        .publishOn(Schedulers.parallel())
-                                        .map(series -> filter(series, patterns, limit,
-                                                System.nanoTime() + statementTimeout.toNanos()))));
+                .onErrorResume(QueryRepository::invalidRegex,
+                        e -> findSeriesByJavaRegex(tenant, metric, matchers, limit, (QueryException) e));
+    }
+
+    private static boolean invalidRegex(Throwable e) {
+        return e instanceof QueryException q && q.kind() == QueryException.Kind.INVALID_REGEX;
+    }
+
+    /** {@link #findSeries} once PostgreSQL refused one of the regular expressions ({@code refused}). */
+    private Mono<List<SeriesInfo>> findSeriesByJavaRegex(String tenant, String metric, List<Matcher> matchers,
+                                                         int limit, QueryException refused) {
+        return javaRegexes(matchers, refused).flatMap(patterns ->
+                findSeries(tenant, metric, matchers, Integer.MAX_VALUE, false)
+                        // CPU work, bounded by the statement timeout: not on the driver's event loop
+                        .publishOn(Schedulers.parallel())
+                        .map(series -> filter(series, patterns, limit, System.nanoTime() + statementTimeout.toNanos())));
     }
 
     /**
@@ -86,6 +95,37 @@ public final class QueryRepository {
      */
     private Mono<List<SeriesInfo>> findSeries(String tenant, String metric, List<Matcher> matchers, int limit,
                                               boolean regexInSql) {
+        return inReadOnly("query.series", c -> series(c, tenant, metric, matchers, limit, regexInSql));
+    }
+
+    /**
+     * The series of the tenant matching every matcher (at most {@code limit}) and, when fewer than {@code limit}
+     * match, their raw samples in {@code [fromMs, toMs]} as {@link #samples} reads them: both in one read-only
+     * transaction (a selector of a PromQL query). With {@code limit} series or more the samples are not read: the
+     * caller refuses the selector. A regular expression PostgreSQL's dialect refuses is matched as
+     * {@link #findSeries} does, in a second transaction.
+     */
+    public Mono<Selection> select(String tenant, List<Matcher> matchers, int limit, long fromMs, long toMs) {
+        return inReadOnly("query.select", c -> series(c, tenant, null, matchers, limit, true)
+                .flatMap(series -> series.size() >= limit ? Mono.just(new Selection(series, Map.of()))
+                        : samples(c, ids(series), fromMs, toMs).map(samples -> new Selection(series, samples))))
+                .onErrorResume(QueryRepository::invalidRegex,
+                        e -> findSeriesByJavaRegex(tenant, null, matchers, limit, (QueryException) e)
+                                .flatMap(series -> series.size() >= limit
+                                ? Mono.just(new Selection(series, Map.of()))
+                                : samples(ids(series), fromMs, toMs).map(samples -> new Selection(series, samples))));
+    }
+
+    /** What {@link #select} found: the series matched, and the raw samples of those that have some in the range. */
+    public record Selection(List<SeriesInfo> series, Map<Long, SeriesSamples> samples) {
+    }
+
+    private static List<Long> ids(List<SeriesInfo> series) {
+        return series.stream().map(SeriesInfo::id).toList();
+    }
+
+    private static Mono<List<SeriesInfo>> series(Connection c, String tenant, String metric, List<Matcher> matchers,
+                                                 int limit, boolean regexInSql) {
         StringBuilder sql = new StringBuilder(SERIES_COLUMNS).append(" WHERE tenant = $1");
         List<Object> binds = new ArrayList<>(List.of(tenant));
         if (metric != null) {
@@ -140,9 +180,9 @@ public final class QueryRepository {
         if (regexInSql) {
             sql.append(" LIMIT ").append(limit);
         }
-        return inReadOnly("query.series", c -> Flux.from(bind(c.createStatement(sql.toString()), binds).execute())
+        return Flux.from(bind(c.createStatement(sql.toString()), binds).execute())
                 .flatMap(r -> r.map(QueryRepository::seriesInfo))
-                .collectList());
+                .collectList();
     }
 
     /**
@@ -242,10 +282,17 @@ public final class QueryRepository {
         if (seriesIds.isEmpty()) {
             return Mono.just(Map.of());
         }
+        return inReadOnly("query.samples", c -> samples(c, seriesIds, fromMs, toMs));
+    }
+
+    private static Mono<Map<Long, SeriesSamples>> samples(Connection c, List<Long> seriesIds, long fromMs, long toMs) {
+        if (seriesIds.isEmpty()) {
+            return Mono.just(Map.of());
+        }
         String sql = "SELECT series_id, data FROM " + Resolution.RAW.table() + " WHERE series_id = ANY($1)"
                 + " AND hour >= date_trunc('hour', $2::timestamptz, 'UTC') AND hour <= $3::timestamptz"
                 + " AND max_ms >= $4 AND min_ms <= $5 ORDER BY series_id, hour, min_ms, ctid"; // ChunkMerge's order
-        return inReadOnly("query.samples", c -> Flux.from(c.createStatement(sql)
+        return Flux.from(c.createStatement(sql)
                         .bind("$1", seriesIds.toArray(Long[]::new))
                         .bind("$2", postgresTimestamp(fromMs))
                         .bind("$3", postgresTimestamp(toMs))
@@ -254,7 +301,7 @@ public final class QueryRepository {
                         .execute())
                 .flatMap(r -> r.map(row -> new Chunk(row.get(0, Long.class), row.get(1, byte[].class))))
                 .collect(() -> new RawSamples(fromMs, toMs), RawSamples::add)
-                .map(RawSamples::finish));
+                .map(RawSamples::finish);
     }
 
     /** Metric names of the tenant's series, sorted. */
@@ -445,11 +492,10 @@ public final class QueryRepository {
 
     private <T> Mono<T> inReadOnly(String operation, java.util.function.Function<Connection, Mono<T>> work) {
         return bounded(operation, Mono.usingWhen(connections.create(),
-                c -> Mono.from(c.beginTransaction())
-                        .then(Flux.from(c.createStatement("SET LOCAL statement_timeout = "
-                                + statementTimeout.toMillis()).execute()).flatMap(r -> r.getRowsUpdated()).then())
-                        .then(Flux.from(c.createStatement("SET TRANSACTION READ ONLY").execute())
-                                .flatMap(r -> r.getRowsUpdated()).then())
+                // one round trip (a simple query of two statements) instead of three; the driver follows the
+                // transaction from the server's own status, so commit and rollback below work as after beginTransaction
+                c -> Flux.from(c.createStatement("BEGIN READ ONLY; SET LOCAL statement_timeout = "
+                                + statementTimeout.toMillis()).execute()).flatMap(r -> r.getRowsUpdated()).then()
                         .then(work.apply(c))
                         .flatMap(result -> Mono.from(c.commitTransaction()).thenReturn(result)),
                 Connection::close,

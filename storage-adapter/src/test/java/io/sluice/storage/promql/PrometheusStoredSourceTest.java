@@ -156,6 +156,21 @@ class PrometheusStoredSourceTest {
     }
 
     @Test
+    void aRegexPostgresqlRefusesIsMatchedInJavaAndItsSeriesSamplesAreRead() {
+        // "(?i:...)" is RE2 (PromQL) but not PostgreSQL: the selection falls back to Java's matching, then still
+        // reads the samples of what matched, and still refuses more series than the limit
+        List<Series> api = select("a", T0, T0 + 60_000, m("__name__", Matcher.Op.EQ, "up"),
+                m("job", Matcher.Op.REGEX, "(?i:API)"));
+        assertThat(api).singleElement().satisfies(s -> {
+            assertThat(s.labels()).containsEntry("instance", "i1");
+            assertThat(s.values()).startsWith(0.5, 1.5);
+        });
+        assertThatThrownBy(() -> source(1).select("a", List.of(m("__name__", Matcher.Op.EQ, "up"),
+                        m("job", Matcher.Op.REGEX, "(?i:API|DB)")), T0, T0 + 60_000).block(WAIT))
+                .isInstanceOfSatisfying(QueryLimitException.class, e -> assertThat(e.code()).isEqualTo("too_many_series"));
+    }
+
+    @Test
     void chunkMergeKeepsTheFirstOfEachTimestampInTheOrderChunksAreAdded() {
         ChunkMerge merge = new ChunkMerge();
         merge.add(SampleChunks.pack(new long[] {5, 7}, new double[] {50, 70}, 0, 2));
