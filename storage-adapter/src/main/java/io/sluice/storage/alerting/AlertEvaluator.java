@@ -282,8 +282,11 @@ public final class AlertEvaluator implements AutoCloseable {
                                     }
                                 });
                     })
-                    // the batch it was in could not be stored: logged once for the batch (storeBatch)
-                    .onErrorResume(e -> Mono.just("error"))
+                    .onErrorResume(e -> {
+                        // its batch could not be stored: logged once for the batch (storeBatch)
+                        log.debug("Alert rule {}: not stored ({})", claim.ruleId(), e.toString());
+                        return Mono.just("error");
+                    })
                     .doOnNext(result -> {
                         evaluations(result).increment();
                         duration.record(System.nanoTime() - began, TimeUnit.NANOSECONDS);

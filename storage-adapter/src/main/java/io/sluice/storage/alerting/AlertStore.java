@@ -199,11 +199,6 @@ public final class AlertStore {
     public record Pending(Claim claim, Function<Map<Long, Alert>, Outcome> evaluation, Finish finish) {
     }
 
-    /** {@link #storeAll} of one evaluation. */
-    public Mono<Stored> store(Claim claim, Function<Map<Long, Alert>, Outcome> evaluation, Finish finish) {
-        return storeAll(List.of(new Pending(claim, evaluation, finish))).map(stored -> stored.get(0));
-    }
-
     /**
      * Stores a batch of evaluations in one transaction of set-based statements, however many rules it holds: locks
      * the rules' rows (in id order) and checks which claims still hold; loads the alerts of the rules still held
