@@ -9,6 +9,8 @@ import io.sluice.storage.alerting.AlertStateMachine.State;
 import io.sluice.storage.alerting.AlertStateMachine.Transition;
 import io.sluice.storage.postgres.PostgresCalls;
 import io.sluice.storage.postgres.Transactions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
@@ -16,20 +18,29 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.function.Function;
+import java.util.function.IntFunction;
 
 /**
  * The evaluator's SQL (R2DBC, every call through {@link PostgresCalls} with its deadline): claiming due rules with a
- * lease and a new fencing token ({@link #claim}), and storing one evaluation — the rule's alerts, their history and
- * the rule's next slot and health — in one transaction that first checks the claim still holds ({@link #store}).
+ * lease and a new fencing token ({@link #claim}), and storing evaluations — each rule's alerts, their history and
+ * the rule's next slot and health — in one transaction that first checks the claims still hold ({@link #storeAll}).
+ * A batch of evaluations costs the same few round trips as one: every statement of that transaction is set-based
+ * (arrays bound as parameters and unnested), so the alerter's throughput is not bound by round trips to PostgreSQL.
  */
 public final class AlertStore {
+
+    private static final Logger log = LoggerFactory.getLogger(AlertStore.class);
 
     private static final String CLAIM = """
             UPDATE alert_rules r SET lease_owner = $1,
@@ -45,38 +56,60 @@ public final class AlertStore {
                    (SELECT array_agg(value ORDER BY key) FROM jsonb_each_text(r.annotations)),
                    r.version, r.lease_token, r.next_eval_at""";
 
+    /**
+     * Locks the rows of a batch's rules in the order of their ids, so that two batches over the same rules (of this
+     * alerter or another) take their locks in the same order and cannot deadlock; a rule with no row is gone.
+     */
+    private static final String LOCK = """
+            SELECT id, lease_token, version FROM alert_rules WHERE id = ANY($1) ORDER BY id FOR UPDATE""";
+
     private static final String INSTANCES = """
             SELECT fingerprint,
                    (SELECT array_agg(key ORDER BY key) FROM jsonb_each_text(labels)),
                    (SELECT array_agg(value ORDER BY key) FROM jsonb_each_text(labels)),
                    (SELECT array_agg(key ORDER BY key) FROM jsonb_each_text(annotations)),
                    (SELECT array_agg(value ORDER BY key) FROM jsonb_each_text(annotations)),
-                   state, value, active_at, fired_at, resolved_at, last_seen_at
-            FROM alert_instances WHERE rule_id = $1""";
+                   state, value, active_at, fired_at, resolved_at, last_seen_at, rule_id
+            FROM alert_instances WHERE rule_id = ANY($1)""";
 
+    /** Milliseconds since the epoch (a bigint expression) as a timestamptz. */
     private static final String MS = "(timestamptz 'epoch' + %s * interval '1 millisecond')";
+    /** Microseconds since the epoch (a bigint expression) as a timestamptz: an {@link Instant} as PostgreSQL keeps it. */
+    private static final String US = "(timestamptz 'epoch' + %s * interval '1 microsecond')";
+
+    private static final String DELETE = """
+            DELETE FROM alert_instances i USING unnest($1::bigint[], $2::bigint[]) AS u(r, f)
+            WHERE i.rule_id = u.r AND i.fingerprint = u.f""";
 
     private static final String UPSERT = """
             INSERT INTO alert_instances (rule_id, fingerprint, tenant_id, labels, annotations, state, value, active_at,
                                          fired_at, resolved_at, last_seen_at, updated_at)
-            SELECT $1, u.f, $2, u.l::jsonb, u.a::jsonb, u.s, u.v, %s, %s, %s, %s, $3
-            FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::bigint[], $10::bigint[],
-                        $11::bigint[], $12::bigint[]) AS u(f, l, a, s, v, aa, fa, ra, ls)
+            SELECT u.r, u.f, u.t, u.l::jsonb, u.a::jsonb, u.s, u.v, %s, %s, %s, %s, %s
+            FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[],
+                        $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])
+                 AS u(r, f, t, l, a, s, v, aa, fa, ra, ls, n)
             ON CONFLICT (rule_id, fingerprint) DO UPDATE SET labels = excluded.labels,
                    annotations = excluded.annotations, state = excluded.state, value = excluded.value,
                    active_at = excluded.active_at, fired_at = excluded.fired_at, resolved_at = excluded.resolved_at,
                    last_seen_at = excluded.last_seen_at, updated_at = excluded.updated_at"""
-            .formatted(MS.formatted("u.aa"), MS.formatted("u.fa"), MS.formatted("u.ra"), MS.formatted("u.ls"));
+            .formatted(MS.formatted("u.aa"), MS.formatted("u.fa"), MS.formatted("u.ra"), MS.formatted("u.ls"),
+                    US.formatted("u.n"));
 
     private static final String HISTORY = """
             INSERT INTO alert_history (tenant_id, rule_id, fingerprint, labels, from_state, to_state, value, at)
-            SELECT $1, $2, u.f, u.l::jsonb, u.fs, u.ts, u.v, $3
-            FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::float8[]) AS u(f, l, fs, ts, v)""";
+            SELECT u.t, u.r, u.f, u.l::jsonb, u.fs, u.ts, u.v, %s
+            FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::float8[],
+                        $8::bigint[]) AS u(t, r, f, l, fs, ts, v, at)""".formatted(US.formatted("u.at"));
 
     private static final String FINISH = """
-            UPDATE alert_rules SET next_eval_at = $2, last_eval_at = $3, last_eval_ms = $4, health = $5,
-                   last_error = $6, lease_owner = NULL, lease_until = NULL
-            WHERE id = $1""";
+            UPDATE alert_rules r SET next_eval_at = %s, last_eval_at = %s, last_eval_ms = u.ms, health = u.h,
+                   last_error = u.e, lease_owner = NULL, lease_until = NULL
+            FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::int[], $5::text[], $6::text[])
+                 AS u(id, n, a, ms, h, e)
+            WHERE r.id = u.id""".formatted(US.formatted("u.n"), US.formatted("u.a"));
+
+    private static final String RELEASE = """
+            UPDATE alert_rules SET lease_owner = NULL, lease_until = NULL WHERE id = ANY($1)""";
 
     private final PostgresCalls calls;
     private final Function<String, AlertRule.RuleQuery> queryDecoder;
@@ -133,8 +166,9 @@ public final class AlertStore {
         }
     }
 
-    /** How an evaluation ended, for the rule row. */
     /**
+     * How an evaluation ended, for the rule row.
+     *
      * @param nextEvalAt   the rule's next slot
      * @param evaluatedAt  the slot evaluated (the time of the query, of the transitions and of {@code last_eval_at})
      * @param evaluationMs how long the evaluation took
@@ -148,7 +182,7 @@ public final class AlertStore {
 
     }
 
-    /** What {@link #store} did. */
+    /** What storing an evaluation did ({@link #storeAll}). */
     public enum Stored {
         /** The alerts, history and rule row were written. */
         OK,
@@ -159,151 +193,214 @@ public final class AlertStore {
     }
 
     /**
-     * In one transaction: checks the rule still carries the claim's token and version (locking its row), then — when
-     * {@code evaluation} is given — loads the rule's alerts, applies it and writes the alerts that changed, the rows
-     * to delete and the transitions, and finally the rule's next slot, health and last evaluation, releasing the lease.
-     * With {@code evaluation} null (the evaluation failed: {@code finish.error} says why) only the rule row is written.
+     * One evaluation to store: its claim, the state machine to apply to the rule's alerts (by fingerprint), or null
+     * when the evaluation failed ({@code finish.error} says why: only the rule row is written), and how it ended.
      */
-    public Mono<Stored> store(Claim claim, Function<Map<Long, Alert>, Outcome> evaluation, Finish finish) {
+    public record Pending(Claim claim, Function<Map<Long, Alert>, Outcome> evaluation, Finish finish) {
+    }
+
+    /**
+     * Stores a batch of evaluations in one transaction of set-based statements, however many rules it holds: locks
+     * the rules' rows (in id order) and checks which claims still hold; loads the alerts of the rules still held
+     * that have an evaluation, applies each rule's evaluation to its own alerts (an {@link AlertEvaluationException}
+     * marks only that rule {@code health = error}), then writes the alerts that changed, the rows to delete and the
+     * transitions of all of them, and each held rule's next slot, health and last evaluation, releasing its lease.
+     * A claim whose rule changed (version) only gives its lease up; one whose token moved or whose rule is gone
+     * writes nothing. Completes with each evaluation's {@link Stored}, in the batch's order; fails as a whole
+     * (nothing written) when PostgreSQL fails.
+     */
+    public Mono<List<Stored>> storeAll(List<Pending> batch) {
+        if (batch.isEmpty()) {
+            return Mono.just(List.of());
+        }
+        List<Pending> pendings = List.copyOf(batch);
+        Long[] ids = pendings.stream().map(p -> p.claim().ruleId()).distinct().toArray(Long[]::new);
         return calls.call("alerting.store", Mono.usingWhen(calls.connections().create(),
                 c -> Mono.from(c.beginTransaction())
-                        .then(Flux.from(c.createStatement(
-                                        "SELECT lease_token, version FROM alert_rules WHERE id = $1 FOR UPDATE")
-                                        .bind("$1", claim.ruleId()).execute())
-                                .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class) != claim.token() ? Claimed.LOST
-                                        : row.get(1, Integer.class) == claim.version() ? Claimed.HELD : Claimed.UPDATED))
-                                .next().defaultIfEmpty(Claimed.LOST))
-                        .flatMap(claimed -> switch (claimed) {
-                            case HELD -> write(c, claim, evaluation, finish);
-                            // still ours, but the rule changed: give the lease up, so the new version is evaluated
-                            // at the next poll rather than once the lease ends
-                            case UPDATED -> Flux.from(c.createStatement(
-                                            "UPDATE alert_rules SET lease_owner = NULL, lease_until = NULL WHERE id = $1")
-                                            .bind("$1", claim.ruleId()).execute())
-                                    .flatMap(r -> r.getRowsUpdated()).then(Mono.from(c.commitTransaction()))
-                                    .thenReturn(Stored.FENCED);
-                            case LOST -> Mono.from(c.rollbackTransaction()).thenReturn(Stored.FENCED);
-                        }),
+                        .then(Flux.from(c.createStatement(LOCK).bind("$1", ids).execute())
+                                .flatMap(r -> r.map((row, meta) -> new Locked(row.get(0, Long.class),
+                                        row.get(1, Long.class), row.get(2, Integer.class))))
+                                .collectMap(Locked::id))
+                        .flatMap(locked -> write(c, pendings, classify(pendings, locked))),
                 Connection::close,
                 (c, error) -> Transactions.rollbackAndClose(c),
                 Transactions::rollbackAndClose));
     }
 
+    /** A rule's row as {@link #LOCK} found it. */
+    private record Locked(long id, long token, int version) {
+    }
+
     /** Whether a claim still holds when its evaluation is stored. */
     private enum Claimed {
-        HELD, UPDATED, LOST
+        /** Its token and version are the rule's: the evaluation is stored. */
+        HELD,
+        /** Still ours, but the rule changed: the lease is given up so that the new version is evaluated at the next
+         * poll rather than once the lease ends. */
+        UPDATED,
+        /** The token moved on (lease taken over) or the rule is gone: nothing is written. */
+        LOST
     }
 
-    private Mono<Stored> write(Connection c, Claim claim, Function<Map<Long, Alert>, Outcome> evaluation,
-                               Finish finish) {
-        if (evaluation == null) {
-            return finish(c, claim, finish).then(Mono.from(c.commitTransaction())).thenReturn(Stored.OK);
-        }
-        return Flux.from(c.createStatement(INSTANCES).bind("$1", claim.ruleId()).execute())
-                .flatMap(r -> r.map((row, meta) -> alert(row)))
-                .collectMap(Alert::fingerprint, a -> a, LinkedHashMap::new)
-                // the state machine runs here, on the driver's thread, inside the transaction: CPU only, bounded by
-                // query.max-series. (Statements must not be sent from Reactor's parallel threads: the driver parks.)
-                .flatMap(current -> {
-                    Outcome outcome;
-                    try {
-                        outcome = evaluation.apply(current);
-                    } catch (AlertEvaluationException e) {
-                        return finish(c, claim, finish.failed(e.getMessage())).then(Mono.from(c.commitTransaction()))
-                                .thenReturn(Stored.ERROR);
-                    }
-                    return delete(c, claim, outcome.deleted())
-                            .then(upsert(c, claim, current, outcome.alerts(), finish.now()))
-                            .then(history(c, claim, outcome.transitions(), finish.evaluatedAt()))
-                            .then(finish(c, claim, finish))
-                            .then(Mono.from(c.commitTransaction()))
-                            .thenReturn(Stored.OK);
-                });
-    }
-
-    private static Mono<Void> delete(Connection c, Claim claim, List<Long> deleted) {
-        if (deleted.isEmpty()) {
-            return Mono.empty();
-        }
-        return Flux.from(c.createStatement("DELETE FROM alert_instances WHERE rule_id = $1 AND fingerprint = ANY($2)")
-                        .bind("$1", claim.ruleId()).bind("$2", deleted.toArray(Long[]::new)).execute())
-                .flatMap(r -> r.getRowsUpdated()).then();
-    }
-
-    private static Mono<Void> upsert(Connection c, Claim claim, Map<Long, Alert> before, Map<Long, Alert> after,
-                                     Instant now) {
-        List<Alert> changed = new ArrayList<>();
-        for (Alert a : after.values()) {
-            if (!a.equals(before.get(a.fingerprint()))) {
-                changed.add(a);
+    private static Claimed[] classify(List<Pending> pendings, Map<Long, Locked> locked) {
+        Claimed[] claimed = new Claimed[pendings.size()];
+        Set<Long> taken = new HashSet<>();
+        for (int i = 0; i < claimed.length; i++) {
+            Claim claim = pendings.get(i).claim();
+            Locked row = locked.get(claim.ruleId());
+            if (row == null || row.token() != claim.token() || !taken.add(claim.ruleId())) {
+                claimed[i] = Claimed.LOST; // a second evaluation of one rule in a batch is a stale one: fenced
+            } else {
+                claimed[i] = row.version() == claim.version() ? Claimed.HELD : Claimed.UPDATED;
             }
         }
-        if (changed.isEmpty()) {
-            return Mono.empty();
-        }
-        int n = changed.size();
-        Long[] fingerprints = new Long[n];
-        String[] labels = new String[n];
-        String[] annotations = new String[n];
-        String[] states = new String[n];
-        Double[] values = new Double[n];
-        Long[] activeAt = new Long[n];
-        Long[] firedAt = new Long[n];
-        Long[] resolvedAt = new Long[n];
-        Long[] lastSeenAt = new Long[n];
-        for (int i = 0; i < n; i++) {
-            Alert a = changed.get(i);
-            fingerprints[i] = a.fingerprint();
-            labels[i] = json(a.labels());
-            annotations[i] = json(a.annotations());
-            states[i] = a.state().sql();
-            values[i] = a.value();
-            activeAt[i] = a.activeAt().toEpochMilli();
-            firedAt[i] = millis(a.firedAt());
-            resolvedAt[i] = millis(a.resolvedAt());
-            lastSeenAt[i] = a.lastSeenAt().toEpochMilli();
-        }
-        Statement s = c.createStatement(UPSERT).bind("$1", claim.ruleId()).bind("$2", claim.tenant())
-                .bind("$3", now).bind("$4", fingerprints).bind("$5", labels).bind("$6", annotations)
-                .bind("$7", states).bind("$8", values).bind("$9", activeAt).bind("$10", firedAt)
-                .bind("$11", resolvedAt).bind("$12", lastSeenAt);
-        return Flux.from(s.execute()).flatMap(r -> r.getRowsUpdated()).then();
+        return claimed;
     }
 
-    private static Mono<Void> history(Connection c, Claim claim, List<Transition> transitions, Instant at) {
-        if (transitions.isEmpty()) {
-            return Mono.empty();
+    private Mono<List<Stored>> write(Connection c, List<Pending> pendings, Claimed[] claimed) {
+        List<Long> evaluated = new ArrayList<>();
+        boolean writes = false;
+        for (int i = 0; i < claimed.length; i++) {
+            writes |= claimed[i] != Claimed.LOST;
+            if (claimed[i] == Claimed.HELD && pendings.get(i).evaluation() != null) {
+                evaluated.add(pendings.get(i).claim().ruleId());
+            }
         }
-        int n = transitions.size();
-        Long[] fingerprints = new Long[n];
-        String[] labels = new String[n];
-        String[] from = new String[n];
-        String[] to = new String[n];
-        Double[] values = new Double[n];
-        for (int i = 0; i < n; i++) {
-            Transition t = transitions.get(i);
-            fingerprints[i] = t.fingerprint();
-            labels[i] = json(t.labels());
-            from[i] = t.from().sql();
-            to[i] = t.to().sql();
-            values[i] = t.value();
+        if (!writes) {
+            List<Stored> fenced = Collections.nCopies(claimed.length, Stored.FENCED);
+            return Mono.from(c.rollbackTransaction()).thenReturn(fenced);
         }
-        return Flux.from(c.createStatement(HISTORY).bind("$1", claim.tenant()).bind("$2", claim.ruleId())
-                        .bind("$3", at).bind("$4", fingerprints).bind("$5", labels).bind("$6", from).bind("$7", to)
-                        .bind("$8", values).execute())
-                .flatMap(r -> r.getRowsUpdated()).then();
+        Mono<Map<Long, Map<Long, Alert>>> current = evaluated.isEmpty() ? Mono.just(Map.of())
+                : Flux.from(c.createStatement(INSTANCES).bind("$1", evaluated.toArray(Long[]::new)).execute())
+                .flatMap(r -> r.map((row, meta) -> Map.entry(row.get(11, Long.class), alert(row))))
+                .collect(HashMap::new, (byRule, e) -> byRule.computeIfAbsent(e.getKey(), id -> new LinkedHashMap<>())
+                        .put(e.getValue().fingerprint(), e.getValue()));
+        // the state machines run here, on the driver's thread, inside the transaction: CPU only, bounded by
+        // query.max-series a rule. (Statements must not be sent from Reactor's parallel threads: the driver parks.)
+        return current.flatMap(alerts -> {
+            Writes w = new Writes();
+            List<Stored> stored = new ArrayList<>(claimed.length);
+            for (int i = 0; i < claimed.length; i++) {
+                stored.add(apply(pendings.get(i), claimed[i], alerts, w));
+            }
+            return w.execute(c).then(Mono.from(c.commitTransaction())).thenReturn(List.copyOf(stored));
+        });
     }
 
-    private static Mono<Void> finish(Connection c, Claim claim, Finish finish) {
-        Statement s = c.createStatement(FINISH).bind("$1", claim.ruleId()).bind("$2", finish.nextEvalAt())
-                .bind("$3", finish.evaluatedAt()).bind("$4", finish.evaluationMs())
-                .bind("$5", finish.error() == null ? "ok" : "error");
-        if (finish.error() == null) {
-            s.bindNull("$6", String.class);
-        } else {
-            s.bind("$6", finish.error());
+    /** Applies one evaluation of a batch to its rule's alerts, adding what it writes to {@code w}. */
+    private static Stored apply(Pending p, Claimed claimed, Map<Long, Map<Long, Alert>> alerts, Writes w) {
+        Claim claim = p.claim();
+        switch (claimed) {
+            case LOST:
+                return Stored.FENCED;
+            case UPDATED:
+                w.released.add(claim.ruleId());
+                return Stored.FENCED;
+            case HELD:
+            default:
+                break;
         }
-        return Flux.from(s.execute()).flatMap(r -> r.getRowsUpdated()).then();
+        if (p.evaluation() == null) {
+            w.finish(claim, p.finish());
+            return Stored.OK;
+        }
+        Map<Long, Alert> before = alerts.getOrDefault(claim.ruleId(), new LinkedHashMap<>());
+        Outcome outcome;
+        try {
+            outcome = p.evaluation().apply(before);
+        } catch (AlertEvaluationException e) {
+            w.finish(claim, p.finish().failed(e.getMessage()));
+            return Stored.ERROR;
+        } catch (RuntimeException e) {
+            // a fault of this rule's evaluation alone: it must not cost the rest of the batch their evaluations
+            log.warn("Alert rule {}: its evaluation failed", claim.ruleId(), e);
+            String why = "evaluation failed: " + e;
+            w.finish(claim, p.finish().failed(why.length() > 1_000 ? why.substring(0, 1_000) + "…" : why));
+            return Stored.ERROR;
+        }
+        for (long fingerprint : outcome.deleted()) {
+            w.deleted(claim.ruleId(), fingerprint);
+        }
+        for (Alert a : outcome.alerts().values()) {
+            if (!a.equals(before.get(a.fingerprint()))) {
+                w.upsert(claim, a, p.finish().now());
+            }
+        }
+        for (Transition t : outcome.transitions()) {
+            w.history(claim, t, p.finish().evaluatedAt());
+        }
+        w.finish(claim, p.finish());
+        return Stored.OK;
+    }
+
+    /**
+     * What a batch writes, gathered as the columns of its statements (one array a column, unnested by PostgreSQL):
+     * one statement for each kind of write, none when there is nothing of that kind.
+     */
+    private static final class Writes {
+        private final List<Long> deleteRules = new ArrayList<>();
+        private final List<Long> deleteFingerprints = new ArrayList<>();
+        private final List<Object[]> upserts = new ArrayList<>();
+        private final List<Object[]> history = new ArrayList<>();
+        private final List<Object[]> finishes = new ArrayList<>();
+        private final List<Long> released = new ArrayList<>();
+
+        void deleted(long rule, long fingerprint) {
+            deleteRules.add(rule);
+            deleteFingerprints.add(fingerprint);
+        }
+
+        void upsert(Claim claim, Alert a, Instant now) {
+            upserts.add(new Object[] {claim.ruleId(), a.fingerprint(), claim.tenant(), json(a.labels()),
+                    json(a.annotations()), a.state().sql(), a.value(), a.activeAt().toEpochMilli(), millis(a.firedAt()),
+                    millis(a.resolvedAt()), a.lastSeenAt().toEpochMilli(), micros(now)});
+        }
+
+        void history(Claim claim, Transition t, Instant at) {
+            history.add(new Object[] {claim.tenant(), claim.ruleId(), t.fingerprint(), json(t.labels()),
+                    t.from().sql(), t.to().sql(), t.value(), micros(at)});
+        }
+
+        void finish(Claim claim, Finish finish) {
+            finishes.add(new Object[] {claim.ruleId(), micros(finish.nextEvalAt()), micros(finish.evaluatedAt()),
+                    finish.evaluationMs(), finish.error() == null ? "ok" : "error", finish.error()});
+        }
+
+        /** The statements, one after the other on the transaction's connection. */
+        Mono<Void> execute(Connection c) {
+            return Mono.defer(() -> deleteRules.isEmpty() ? Mono.empty()
+                            : update(c.createStatement(DELETE).bind("$1", deleteRules.toArray(Long[]::new))
+                            .bind("$2", deleteFingerprints.toArray(Long[]::new))))
+                    .then(Mono.defer(() -> upserts.isEmpty() ? Mono.empty() : update(bind(c.createStatement(UPSERT),
+                            upserts, Long[]::new, Long[]::new, String[]::new, String[]::new, String[]::new,
+                            String[]::new, Double[]::new, Long[]::new, Long[]::new, Long[]::new, Long[]::new,
+                            Long[]::new))))
+                    .then(Mono.defer(() -> history.isEmpty() ? Mono.empty() : update(bind(c.createStatement(HISTORY),
+                            history, String[]::new, Long[]::new, Long[]::new, String[]::new, String[]::new,
+                            String[]::new, Double[]::new, Long[]::new))))
+                    .then(Mono.defer(() -> finishes.isEmpty() ? Mono.empty() : update(bind(c.createStatement(FINISH),
+                            finishes, Long[]::new, Long[]::new, Long[]::new, Integer[]::new, String[]::new,
+                            String[]::new))))
+                    .then(Mono.defer(() -> released.isEmpty() ? Mono.empty()
+                            : update(c.createStatement(RELEASE).bind("$1", released.toArray(Long[]::new)))));
+        }
+
+        /** Binds column {@code j} of {@code rows} as the array {@code $j+1}, of the type {@code arrays[j]} makes. */
+        @SafeVarargs
+        private static Statement bind(Statement s, List<Object[]> rows, IntFunction<? extends Object[]>... arrays) {
+            for (int j = 0; j < arrays.length; j++) {
+                Object[] column = arrays[j].apply(rows.size());
+                for (int i = 0; i < column.length; i++) {
+                    column[i] = rows.get(i)[j];
+                }
+                s.bind("$" + (j + 1), column);
+            }
+            return s;
+        }
+
+        private static Mono<Void> update(Statement s) {
+            return Flux.from(s.execute()).flatMap(r -> r.getRowsUpdated()).then();
+        }
     }
 
     /**
@@ -338,6 +435,11 @@ public final class AlertStore {
 
     private static Long millis(Instant t) {
         return t == null ? null : t.toEpochMilli();
+    }
+
+    /** An instant in microseconds since the epoch, the precision of a timestamptz. */
+    private static long micros(Instant t) {
+        return Math.addExact(Math.multiplyExact(t.getEpochSecond(), 1_000_000L), t.getNano() / 1_000);
     }
 
     private static SortedMap<String, String> map(String[] keys, String[] values) {

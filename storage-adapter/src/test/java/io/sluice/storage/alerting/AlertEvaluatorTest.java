@@ -52,6 +52,7 @@ class AlertEvaluatorTest {
     private static final Instant T0 = Instant.parse("2026-12-01T10:00:00Z");
     private static final Duration STORE_WINDOW = Duration.ofSeconds(5);
 
+    private static PostgresConfig database;
     private static ConnectionPool pool;
     private static PostgresCalls calls;
     private static AlertingConfig defaults;
@@ -68,8 +69,8 @@ class AlertEvaluatorTest {
 
     @BeforeAll
     static void start(TestInfrastructure infra) {
-        PostgresConfig own = infra.newDatabase("alerting", 8);
-        pool = PostgresConnections.pool(own);
+        database = infra.newDatabase("alerting", 8);
+        pool = PostgresConnections.pool(database);
         calls = PostgresCalls.withDefaultDeadline(pool);
         defaults = SluiceConfig.defaults().alerting();
         sql("INSERT INTO tenants (id, tier) VALUES ('acme', 'paid')");
@@ -447,6 +448,179 @@ class AlertEvaluatorTest {
         }
     }
 
+    @Test
+    void aBatchStoresTheClaimsStillHeldGivesUpUpdatedOnesAndWritesNothingForLostOnes() {
+        long held = rule("Held", "temp", ">", 50.0, 0, 10_000, "keep", T0);
+        long failed = rule("Failed", "temp", ">", 50.0, 0, 10_000, "keep", T0);
+        long updated = rule("Updated", "temp", ">", 50.0, 0, 10_000, "keep", T0);
+        long taken = rule("Taken", "temp", ">", 50.0, 0, 10_000, "keep", T0);
+        long deleted = rule("Deleted", "temp", ">", 50.0, 0, 10_000, "keep", T0);
+        AlertStore store = new AlertStore(calls, decoder);
+        Map<Long, AlertStore.Claim> claims = claims(store, "a", T0, 10);
+        assertThat(claims).hasSize(5);
+        sql("UPDATE alert_rules SET version = version + 1 WHERE id = " + updated);
+        sql("UPDATE alert_rules SET lease_owner = 'other', lease_token = lease_token + 1 WHERE id = " + taken);
+        sql("DELETE FROM alert_rules WHERE id = " + deleted);
+
+        AlertStore.Finish finish = new AlertStore.Finish(T0.plusSeconds(10), T0, 7, null, T0.plusMillis(5));
+        List<AlertStore.Pending> batch = List.of(
+                new AlertStore.Pending(claims.get(deleted), hot(claims.get(deleted), 70), finish),
+                new AlertStore.Pending(claims.get(held), hot(claims.get(held), 70), finish),
+                new AlertStore.Pending(claims.get(taken), hot(claims.get(taken), 70), finish),
+                new AlertStore.Pending(claims.get(failed), null,
+                        new AlertStore.Finish(T0.plusSeconds(10), T0, 7, "query failed", T0.plusMillis(5))),
+                new AlertStore.Pending(claims.get(updated), hot(claims.get(updated), 70), finish));
+        assertThat(store.storeAll(batch).block(Duration.ofSeconds(30))).as("in the batch's order").containsExactly(
+                AlertStore.Stored.FENCED, AlertStore.Stored.OK, AlertStore.Stored.FENCED, AlertStore.Stored.OK,
+                AlertStore.Stored.FENCED);
+
+        assertThat(instance(held)).isEqualTo("firing active=0s fired=0s resolved=- seen=0s value=70.0");
+        assertThat(history(held)).containsExactly("inactive->firing at 0s value 70.0");
+        String row = "SELECT health || ' ' || coalesce(last_error, '-') || ' ' || (next_eval_at = $1) || ' '"
+                + " || coalesce(last_eval_ms, -1) || ' ' || coalesce(lease_owner, '-') FROM alert_rules WHERE id = $2";
+        assertThat(one(row, T0.plusSeconds(10), held)).isEqualTo("ok - true 7 -");
+        assertThat(one(row, T0.plusSeconds(10), failed)).as("a failed evaluation: only its rule row")
+                .isEqualTo("error query failed true 7 -");
+        assertThat(one(row, T0.plusSeconds(10), updated)).as("lease given up, nothing else written")
+                .isEqualTo("unknown - false -1 -");
+        assertThat(one(row, T0.plusSeconds(10), taken)).as("another's lease: untouched")
+                .isEqualTo("unknown - false -1 other");
+        assertThat(one("SELECT count(*) FROM alert_instances WHERE rule_id <> $1", held)).isEqualTo("0");
+        assertThat(one("SELECT count(*) FROM alert_history WHERE rule_id <> $1", held)).isEqualTo("0");
+        assertThat(one("SELECT count(*) FROM alert_rules WHERE id = $1", deleted)).isEqualTo("0");
+    }
+
+    @Test
+    void aRuleWhoseStateMachineThrowsIsMarkedAloneAndTheRestOfItsBatchIsStored() {
+        List<Long> ids = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            ids.add(rule("R" + i, "temp", ">", 50.0, 0, 10_000, "keep", T0));
+        }
+        AlertStore store = new AlertStore(calls, decoder);
+        Map<Long, AlertStore.Claim> claims = claims(store, "a", T0, 10);
+        AlertStore.Finish finish = new AlertStore.Finish(T0.plusSeconds(10), T0, 3, null, T0);
+        List<AlertStore.Pending> batch = List.of(
+                new AlertStore.Pending(claims.get(ids.get(0)), hot(claims.get(ids.get(0)), 70), finish),
+                new AlertStore.Pending(claims.get(ids.get(1)), current -> {
+                    throw new AlertEvaluationException("two alerts alike");
+                }, finish),
+                new AlertStore.Pending(claims.get(ids.get(2)), current -> {
+                    throw new IllegalStateException("a bug");
+                }, finish),
+                new AlertStore.Pending(claims.get(ids.get(3)), hot(claims.get(ids.get(3)), 80), finish));
+        assertThat(store.storeAll(batch).block(Duration.ofSeconds(30))).containsExactly(AlertStore.Stored.OK,
+                AlertStore.Stored.ERROR, AlertStore.Stored.ERROR, AlertStore.Stored.OK);
+        assertThat(history(ids.get(0))).containsExactly("inactive->firing at 0s value 70.0");
+        assertThat(history(ids.get(3))).containsExactly("inactive->firing at 0s value 80.0");
+        String row = "SELECT health || ' ' || coalesce(last_error, '-') || ' ' || (next_eval_at = $1) || ' '"
+                + " || coalesce(lease_owner, '-') FROM alert_rules WHERE id = $2";
+        assertThat(one(row, T0.plusSeconds(10), ids.get(0))).isEqualTo("ok - true -");
+        assertThat(one(row, T0.plusSeconds(10), ids.get(1))).isEqualTo("error two alerts alike true -");
+        assertThat(one(row, T0.plusSeconds(10), ids.get(2)))
+                .isEqualTo("error evaluation failed: java.lang.IllegalStateException: a bug true -");
+        assertThat(one(row, T0.plusSeconds(10), ids.get(3))).isEqualTo("ok - true -");
+        assertThat(one("SELECT count(*) FROM alert_instances WHERE rule_id IN ($1, $2)", ids.get(1), ids.get(2)))
+                .isEqualTo("0");
+    }
+
+    @Test
+    void twoHundredRulesOfOneRoundAreStoredInBatchesWithTheirAlertsAndHistory() {
+        int n = 200;
+        List<Long> ids = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            ids.add(rule("R" + i, "load{host=\"h" + i + "\"}", ">", 1.0, 10_000, 10_000, "keep", T0));
+            for (int s = 0; s <= 20; s += 10) {
+                // each rule its own value, so that one rule's alerts stored as another's would show
+                samples.set("load", Map.of("host", "h" + i), T0.plusSeconds(s).toEpochMilli(), s == 20 ? 0 : 2 + i);
+            }
+        }
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        AlertEvaluator evaluator = evaluator("many", defaults.evaluationTimeout(), engine::evaluate, registry,
+                defaults.pollInterval(), n, AlertEvaluator.SlotOffsets.NONE);
+        for (int s = 0; s <= 20; s += 10) {
+            clock.set(T0.plusSeconds(s).plusMillis(100));
+            assertThat(evaluator.round().block(Duration.ofSeconds(60))).hasSize(n).containsOnly("ok");
+            if (s == 0) {
+                // each transaction leaves its id as the xmin of the rule rows it finished: fewer than one a rule
+                assertThat(Integer.parseInt(one("SELECT count(DISTINCT xmin::text) FROM alert_rules")))
+                        .as("store transactions for %d rules", n).isBetween((n + AlertEvaluator.STORE_BATCH - 1)
+                                / AlertEvaluator.STORE_BATCH, n / 4);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            double v = 2 + i;
+            assertThat(history(ids.get(i))).as("rule %d", i).containsExactly("inactive->pending at 0s value " + v,
+                    "pending->firing at 10s value " + v, "firing->resolved at 20s value " + v);
+            assertThat(instance(ids.get(i))).isEqualTo("resolved active=0s fired=10s resolved=20s seen=10s value=" + v);
+        }
+        assertThat(one("SELECT count(*) FROM alert_rules WHERE next_eval_at = $1 AND health = 'ok'"
+                + " AND lease_owner IS NULL", T0.plusSeconds(30))).isEqualTo(String.valueOf(n));
+        assertThat(registry.counter("sluice_alert_evaluations", "result", "ok").count()).isEqualTo(3 * n);
+        assertThat(registry.timer("sluice_alert_evaluation_duration").count()).isEqualTo(3 * n);
+    }
+
+    @Test
+    void concurrentBatchesOverOverlappingRulesInOppositeOrdersBothCompleteEachRuleStoredOnce() {
+        int n = 100;
+        List<Long> ids = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            ids.add(rule("R" + i, "temp", ">", 50.0, 0, 10_000, "keep", T0));
+        }
+        AlertStore store = new AlertStore(calls, decoder);
+        Map<Long, AlertStore.Claim> first = claims(store, "a", T0, n);
+        // the second half's leases end: another alerter claims those rules (new tokens); the first half stays a's
+        sql("UPDATE alert_rules SET lease_until = NULL WHERE id >= " + ids.get(n / 2));
+        Map<Long, AlertStore.Claim> second = claims(store, "b", T0, n);
+        assertThat(second.keySet()).containsExactlyInAnyOrderElementsOf(ids.subList(n / 2, n));
+        AlertStore.Finish finish = new AlertStore.Finish(T0.plusSeconds(10), T0, 1, null, T0);
+        List<AlertStore.Pending> a = new ArrayList<>();
+        for (long id : ids) { // every rule, in id order: the second half is no longer a's
+            a.add(new AlertStore.Pending(first.get(id), hot(first.get(id), 70), finish));
+        }
+        List<Long> descending = new ArrayList<>(ids.subList(n / 2, n));
+        java.util.Collections.reverse(descending);
+        List<AlertStore.Pending> b = new ArrayList<>();
+        for (long id : descending) {
+            b.add(new AlertStore.Pending(second.get(id), hot(second.get(id), 70), finish));
+        }
+        for (int round = 0; round < 3; round++) {
+            var both = Mono.zip(store.storeAll(a).subscribeOn(reactor.core.scheduler.Schedulers.parallel()),
+                    store.storeAll(b).subscribeOn(reactor.core.scheduler.Schedulers.parallel()))
+                    .block(Duration.ofSeconds(30));
+            assertThat(both.getT1().subList(0, n / 2)).containsOnly(AlertStore.Stored.OK);
+            assertThat(both.getT1().subList(n / 2, n)).as("taken over by b").containsOnly(AlertStore.Stored.FENCED);
+            assertThat(both.getT2()).hasSize(n / 2).containsOnly(AlertStore.Stored.OK);
+        }
+        assertThat(one("SELECT count(*) FROM alert_history")).as("one transition a rule: each evaluation stored by one batch only")
+                .isEqualTo(String.valueOf(n));
+        assertThat(one("SELECT count(DISTINCT rule_id) FROM alert_instances WHERE state = 'firing'"))
+                .isEqualTo(String.valueOf(n));
+        assertThat(one("SELECT count(*) FROM alert_rules WHERE health = 'ok' AND lease_owner IS NULL"))
+                .isEqualTo(String.valueOf(n));
+    }
+
+    @Test
+    void aBatchThatCannotBeStoredCountsEachOfItsEvaluationsAsAnErrorAndWritesNothing() {
+        long first = rule("First", "temp", ">", 50.0, 0, 10_000, "keep", T0);
+        long second = rule("Second", "temp", ">", 50.0, 0, 10_000, "keep", T0);
+        samples.set("temp", Map.of("room", "a"), T0.toEpochMilli(), 70);
+        Map<Long, AlertStore.Claim> claims = claims(new AlertStore(calls, decoder), "down", T0, 10);
+        ConnectionPool closed = PostgresConnections.pool(database);
+        closed.disposeLater().block(Duration.ofSeconds(10));
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        AlertEvaluator evaluator = new AlertEvaluator(new AlertStore(PostgresCalls.withDefaultDeadline(closed),
+                decoder), defaults, "down", engine::evaluate, clock, STORE_WINDOW, registry,
+                AlertEvaluator.SlotOffsets.NONE);
+        evaluators.add(evaluator);
+        List<String> results = Flux.merge(evaluator.evaluate(claims.get(first)), evaluator.evaluate(claims.get(second)))
+                .collectList().block(Duration.ofSeconds(30));
+        assertThat(results).containsExactly("error", "error");
+        assertThat(registry.counter("sluice_alert_evaluations", "result", "error").count()).isEqualTo(2);
+        assertThat(one("SELECT count(*) FROM alert_rules WHERE health = 'unknown' AND lease_owner = 'down'"))
+                .as("nothing written: the leases end by themselves").isEqualTo("2");
+        assertThat(one("SELECT count(*) FROM alert_history")).isEqualTo("0");
+    }
+
     // --- helpers
 
     private AlertEvaluator evaluator(String node, Duration timeout, Function<PromqlQuery, Mono<PromqlResult>> query,
@@ -464,6 +638,23 @@ class AlertEvaluatorTest {
                 STORE_WINDOW, registry, offsets);
         evaluators.add(evaluator);
         return evaluator;
+    }
+
+    /** The rules {@code node} claims at {@code now}, by id. */
+    private static Map<Long, AlertStore.Claim> claims(AlertStore store, String node, Instant now, int limit) {
+        Map<Long, AlertStore.Claim> claims = new java.util.HashMap<>();
+        for (AlertStore.Claim c : store.claim(node, now, Duration.ofSeconds(10), limit).block(Duration.ofSeconds(30))) {
+            claims.put(c.ruleId(), c);
+        }
+        return claims;
+    }
+
+    /** The claimed rule's state machine at T0 over one element {room="a"} of {@code value}. */
+    private static Function<Map<Long, AlertStateMachine.Alert>, AlertStateMachine.Outcome> hot(AlertStore.Claim claim,
+                                                                                              double value) {
+        return current -> AlertStateMachine.evaluate(claim.rule(), current, List.of(new AlertStateMachine.Element(
+                new java.util.TreeMap<>(Map.of("room", "a")), value)), T0, defaults.resolvedRetention(),
+                AlertAnnotations.compile(claim.rule()));
     }
 
     /** A query that waits until opened, to hold an evaluation between its claim and its store. */
