@@ -175,8 +175,10 @@ public final class RuleStore {
      */
     public Mono<ImportResult> replaceGroups(String tenant, List<String> groups, List<AlertRule> rules) {
         return inTransaction("alert_rules.import", c -> Transactions.lockTenant(c, "alert_rules", tenant)
+                // the groups' rows locked first and in id order, as the evaluator's stores lock theirs
+                // (AlertStore.storeAll): an import and a store over the same rules cannot deadlock
                 .thenMany(Flux.from(c.createStatement("SELECT id, group_name, name FROM alert_rules WHERE tenant_id "
-                                + "= $1 AND group_name = ANY($2)").bind("$1", tenant)
+                                + "= $1 AND group_name = ANY($2) ORDER BY id FOR UPDATE").bind("$1", tenant)
                         .bind("$2", groups.toArray(new String[0])).execute())
                         .flatMap(r -> r.map(row -> new Object[] {row.get(0, Long.class), row.get(1, String.class),
                                 row.get(2, String.class)})))

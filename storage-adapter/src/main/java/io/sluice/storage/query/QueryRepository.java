@@ -492,10 +492,14 @@ public final class QueryRepository {
 
     private <T> Mono<T> inReadOnly(String operation, java.util.function.Function<Connection, Mono<T>> work) {
         return bounded(operation, Mono.usingWhen(connections.create(),
-                // one round trip (a simple query of two statements) instead of three; the driver follows the
-                // transaction from the server's own status, so commit and rollback below work as after beginTransaction
+                // One round trip (a simple query of three statements); the driver follows the transaction from the
+                // server's own status, so commit and rollback below work as after beginTransaction. Plans are made
+                // for each statement's own values: the driver prepares its statements once a connection, and after
+                // five runs PostgreSQL may switch to a generic plan, which cannot see that one metric name holds most
+                // of the series (it then reads every series of that name to find the ten a selector's labels match).
                 c -> Flux.from(c.createStatement("BEGIN READ ONLY; SET LOCAL statement_timeout = "
-                                + statementTimeout.toMillis()).execute()).flatMap(r -> r.getRowsUpdated()).then()
+                                + statementTimeout.toMillis() + "; SET LOCAL plan_cache_mode = force_custom_plan")
+                                .execute()).flatMap(r -> r.getRowsUpdated()).then()
                         .then(work.apply(c))
                         .flatMap(result -> Mono.from(c.commitTransaction()).thenReturn(result)),
                 Connection::close,
