@@ -36,20 +36,27 @@ public record AlertingConfig(Duration defaultInterval, Map<Tier, Duration> minIn
     /**
      * The sizes the alerting APIs accept, each a setting.
      *
-     * @param maxRuleNameLength       {@code alerting.max-rule-name-length}: characters of a rule or group name
-     * @param maxExprBytes            {@code alerting.max-expr-bytes}: UTF-8 bytes of a rule's expression
-     * @param maxLabelsPerRule        {@code alerting.max-labels-per-rule}
-     * @param maxAnnotationsPerRule   {@code alerting.max-annotations-per-rule}
-     * @param maxLabelValueLength     {@code alerting.max-label-value-length}: characters of a rule's label value
-     * @param maxAnnotationBytes      {@code alerting.max-annotation-bytes}: UTF-8 bytes of an annotation template
-     * @param maxListedAlerts         {@code alerting.max-listed-alerts}: pending and firing alerts one listing shows
-     * @param maxRoutesPerTenant      {@code alerting.max-routes-per-tenant}
-     * @param maxSilenceTextLength    {@code alerting.max-silence-text-length}: characters of created_by and comment
-     * @param maxReceiversPerTenant   {@code alerting.max-receivers-per-tenant}
+     * @param maxRuleNameLength            {@code alerting.max-rule-name-length}: characters of a rule or group name
+     * @param maxExprBytes                 {@code alerting.max-expr-bytes}: UTF-8 bytes of a rule's expression
+     * @param maxLabelsPerRule             {@code alerting.max-labels-per-rule}
+     * @param maxAnnotationsPerRule        {@code alerting.max-annotations-per-rule}
+     * @param maxLabelValueLength          {@code alerting.max-label-value-length}: characters of a rule's label value
+     * @param maxAnnotationBytes           {@code alerting.max-annotation-bytes}: UTF-8 bytes of an annotation template
+     * @param maxListedAlerts              {@code alerting.max-listed-alerts}: pending and firing alerts one listing
+     *                                     shows
+     * @param maxRoutesPerTenant           {@code alerting.max-routes-per-tenant}
+     * @param maxSilenceTextLength         {@code alerting.max-silence-text-length}: characters of created_by and
+     *                                     comment
+     * @param maxReceiversPerTenant        {@code alerting.max-receivers-per-tenant}
+     * @param maxReceiverHeaders           {@code alerting.max-receiver-headers}: HTTP headers of one receiver
+     * @param maxReceiverHeaderValueLength {@code alerting.max-receiver-header-value-length}: characters of a
+     *                                     receiver's header value
+     * @param maxReceiverUrlLength         {@code alerting.max-receiver-url-length}: characters of a receiver's URL
      */
     public record Limits(int maxRuleNameLength, int maxExprBytes, int maxLabelsPerRule, int maxAnnotationsPerRule,
                          int maxLabelValueLength, int maxAnnotationBytes, int maxListedAlerts, int maxRoutesPerTenant,
-                         int maxSilenceTextLength, int maxReceiversPerTenant) {
+                         int maxSilenceTextLength, int maxReceiversPerTenant, int maxReceiverHeaders,
+                         int maxReceiverHeaderValueLength, int maxReceiverUrlLength) {
     }
 
     public AlertingConfig {

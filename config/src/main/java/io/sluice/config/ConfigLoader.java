@@ -205,7 +205,10 @@ public final class ConfigLoader {
                         t.get(Settings.ALERTING_MAX_LABEL_VALUE_LENGTH), t.get(Settings.ALERTING_MAX_ANNOTATION_BYTES),
                         t.get(Settings.ALERTING_MAX_LISTED_ALERTS), t.get(Settings.ALERTING_MAX_ROUTES_PER_TENANT),
                         t.get(Settings.ALERTING_MAX_SILENCE_TEXT_LENGTH),
-                        t.get(Settings.ALERTING_MAX_RECEIVERS_PER_TENANT)),
+                        t.get(Settings.ALERTING_MAX_RECEIVERS_PER_TENANT),
+                        t.get(Settings.ALERTING_MAX_RECEIVER_HEADERS),
+                        t.get(Settings.ALERTING_MAX_RECEIVER_HEADER_VALUE_LENGTH),
+                        t.get(Settings.ALERTING_MAX_RECEIVER_URL_LENGTH)),
                 t.get(Settings.ALERTING_EXTERNAL_URL));
         return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), ingest, writer, query, links, spool,
                 roles, Path.of(t.get(Settings.DEV_DATA_DIR)), edge, auth, cluster, alerting);

@@ -355,6 +355,13 @@ public final class Settings {
             4096, 1, 65_536, "Longest created_by, and longest comment, of a silence, in characters; longer gets 400.");
     public static final Setting<Integer> ALERTING_MAX_RECEIVERS_PER_TENANT = intIn("alerting.max-receivers-per-tenant",
             100, 1, 100_000, "Most notification receivers one tenant may have; more gets 422.");
+    public static final Setting<Integer> ALERTING_MAX_RECEIVER_HEADERS = intIn("alerting.max-receiver-headers", 32, 0,
+            1024, "Most HTTP headers one notification receiver may have; more gets 400.");
+    public static final Setting<Integer> ALERTING_MAX_RECEIVER_HEADER_VALUE_LENGTH = intIn(
+            "alerting.max-receiver-header-value-length", 4096, 1, 65_536,
+            "Longest value of a notification receiver's header, in characters; longer gets 400.");
+    public static final Setting<Integer> ALERTING_MAX_RECEIVER_URL_LENGTH = intIn("alerting.max-receiver-url-length",
+            2048, 16, 65_536, "Longest URL of a notification receiver, in characters; longer gets 400.");
     public static final Setting<String> ALERTING_EXTERNAL_URL = new Setting<>("alerting.external-url", "",
             "an absolute http(s) URL with a host, no query, fragment or user info, or empty", "Where clients reach "
             + "Sluice's API, for the URLs in notifications: externalURL (external_url), and each alert's generatorURL "
@@ -401,7 +408,8 @@ public final class Settings {
             ALERTING_OUTBOX_MAX_ROWS, ALERTING_MAX_RULE_NAME_LENGTH, ALERTING_MAX_EXPR_BYTES,
             ALERTING_MAX_LABELS_PER_RULE, ALERTING_MAX_ANNOTATIONS_PER_RULE, ALERTING_MAX_LABEL_VALUE_LENGTH,
             ALERTING_MAX_ANNOTATION_BYTES, ALERTING_MAX_LISTED_ALERTS, ALERTING_MAX_ROUTES_PER_TENANT,
-            ALERTING_MAX_SILENCE_TEXT_LENGTH, ALERTING_MAX_RECEIVERS_PER_TENANT, ALERTING_EXTERNAL_URL,
+            ALERTING_MAX_SILENCE_TEXT_LENGTH, ALERTING_MAX_RECEIVERS_PER_TENANT, ALERTING_MAX_RECEIVER_HEADERS,
+            ALERTING_MAX_RECEIVER_HEADER_VALUE_LENGTH, ALERTING_MAX_RECEIVER_URL_LENGTH, ALERTING_EXTERNAL_URL,
             DEV_DATA_DIR);
 
     private Settings() {

@@ -167,7 +167,7 @@ class ConfigLoaderTest {
     void alertingLimitsAreSettingsWithTheirFormerDefaults() {
         AlertingConfig.Limits limits = SluiceConfig.defaults().alerting().limits();
         assertThat(limits).isEqualTo(new AlertingConfig.Limits(200, 16 * 1024, 64, 64, 1024, 16 * 1024, 10_000, 1000,
-                4096, 100));
+                4096, 100, 32, 4096, 2048));
         assertThat(ConfigLoader.load(null, Map.of(), Map.of("alerting.max-expr-bytes", "4KiB",
                 "alerting.max-receivers-per-tenant", "7")).alerting().limits())
                 .extracting(AlertingConfig.Limits::maxExprBytes, AlertingConfig.Limits::maxReceiversPerTenant)
@@ -176,6 +176,31 @@ class ConfigLoaderTest {
                 .hasMessageContaining("alerting.max-receivers-per-tenant: 0 (expected: 1..100000)");
         assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("alerting.max-expr-bytes", "100")))
                 .hasMessageContaining("alerting.max-expr-bytes: 100 (expected: a size from 256B to 1MiB)");
+    }
+
+    @Test
+    void receiverSizesAreSettingsWithinTheirRanges() {
+        assertThat(ConfigLoader.load(null, Map.of("SLUICE_ALERTING_MAX_RECEIVER_URL_LENGTH", "16"),
+                Map.of("alerting.max-receiver-headers", "0", "alerting.max-receiver-header-value-length", "65536"))
+                .alerting().limits())
+                .extracting(AlertingConfig.Limits::maxReceiverHeaders,
+                        AlertingConfig.Limits::maxReceiverHeaderValueLength, AlertingConfig.Limits::maxReceiverUrlLength)
+                .containsExactly(0, 65_536, 16);
+        assertThat(ConfigLoader.load(null, Map.of(), Map.of("alerting.max-receiver-headers", "1024",
+                "alerting.max-receiver-header-value-length", "1", "alerting.max-receiver-url-length", "65536"))
+                .alerting().limits())
+                .extracting(AlertingConfig.Limits::maxReceiverHeaders,
+                        AlertingConfig.Limits::maxReceiverHeaderValueLength, AlertingConfig.Limits::maxReceiverUrlLength)
+                .containsExactly(1024, 1, 65_536);
+        ConfigException e = (ConfigException) org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class,
+                () -> ConfigLoader.load(null, Map.of(), Map.of("alerting.max-receiver-headers", "1025",
+                        "alerting.max-receiver-header-value-length", "0", "alerting.max-receiver-url-length", "15")));
+        assertThat(e.problems()).hasSize(3);
+        assertThat(e.getMessage()).contains("alerting.max-receiver-headers: 1025 (expected: 0..1024)",
+                "alerting.max-receiver-header-value-length: 0 (expected: 1..65536)",
+                "alerting.max-receiver-url-length: 15 (expected: 16..65536)");
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("alerting.max-receiver-headers", "-1")))
+                .hasMessageContaining("alerting.max-receiver-headers: -1 (expected: 0..1024)");
     }
 
     @Test

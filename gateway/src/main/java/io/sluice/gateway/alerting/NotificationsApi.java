@@ -23,7 +23,7 @@ public final class NotificationsApi {
                                               AlertingConfig config, Clock clock, MeterRegistry registry) {
         NotifyStore store = new NotifyStore(calls);
         RequestBodies bodies = new RequestBodies(registry);
-        ReceiversApi receivers = new ReceiversApi(store, bodies, config.limits().maxReceiversPerTenant());
+        ReceiversApi receivers = new ReceiversApi(store, bodies, config.limits());
         RoutesApi routes = new RoutesApi(store, config, bodies);
         SilencesApi silences = new SilencesApi(store, bodies, clock, config.limits().maxSilenceTextLength());
         String receiverPath = ReceiversApi.PREFIX + "{name}";

@@ -3,6 +3,8 @@ package io.sluice.gateway.alerting;
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.sluice.config.AlertingConfig;
+import io.sluice.config.Settings;
 import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpExchange;
 import io.sluice.storage.alerting.notify.JsonTree;
@@ -24,7 +26,10 @@ import java.util.regex.Pattern;
  * {@code GET|PUT|DELETE /api/v1/alerts/receivers/{name}}. A receiver is {@code {name, kind (alertmanager|webhook),
  * url (http or https), headers, send_resolved}}; header values are never shown back (they often hold credentials).
  * Scoped to the caller's tenant: another tenant's receiver is 404. A tenant has at most
- * {@code alerting.max-receivers-per-tenant} receivers: one more is 422 {@code too_many_receivers}.
+ * {@code alerting.max-receivers-per-tenant} receivers: one more is 422 {@code too_many_receivers}. A receiver has at
+ * most {@code alerting.max-receiver-headers} headers, each value at most
+ * {@code alerting.max-receiver-header-value-length} characters, and a URL of at most
+ * {@code alerting.max-receiver-url-length} characters: more is 400 naming the setting.
  */
 public final class ReceiversApi {
 
@@ -38,13 +43,13 @@ public final class ReceiversApi {
 
     private final NotifyStore store;
     private final RequestBodies bodies;
-    private final int maxReceivers;
+    private final AlertingConfig.Limits limits;
 
-    /** @param maxReceivers {@code alerting.max-receivers-per-tenant} */
-    ReceiversApi(NotifyStore store, RequestBodies bodies, int maxReceivers) {
+    /** @param limits the {@code alerting.max-receiver*} settings among them */
+    ReceiversApi(NotifyStore store, RequestBodies bodies, AlertingConfig.Limits limits) {
         this.store = store;
         this.bodies = bodies;
-        this.maxReceivers = maxReceivers;
+        this.limits = limits;
     }
 
     public void create(HttpExchange exchange, Principal principal) {
@@ -55,7 +60,7 @@ public final class ReceiversApi {
             bodies.reject(exchange, "receivers", e);
             return;
         }
-        store.createReceiver(receiver, maxReceivers).subscribe(
+        store.createReceiver(receiver, limits.maxReceiversPerTenant()).subscribe(
                 r -> exchange.respondJson(HttpResponseStatus.CREATED, json -> write(json, r)),
                 error -> {
                     if (error instanceof NotifyStore.ReceiverExistsException) {
@@ -127,7 +132,7 @@ public final class ReceiversApi {
     }
 
     /** @param pathName the name in the path (PUT), which a body's name must equal; null for POST */
-    private static Receiver parse(HttpExchange exchange, String tenant, String pathName) {
+    private Receiver parse(HttpExchange exchange, String tenant, String pathName) {
         Map<String, Object> f = RequestBodies.object(exchange, FIELDS);
         String name = RequestBodies.text(f, "name", "name", pathName == null);
         if (name == null) {
@@ -153,8 +158,10 @@ public final class ReceiversApi {
             } catch (JsonTree.InvalidJsonException e) {
                 throw new RequestBodies.BadRequest("invalid_header", e.getMessage());
             }
-            if (headers.size() > 32) {
-                throw new RequestBodies.BadRequest("invalid_header", "headers: at most 32");
+            int maxHeaders = limits.maxReceiverHeaders();
+            if (headers.size() > maxHeaders) {
+                throw new RequestBodies.BadRequest("invalid_header", "headers: " + headers.size() + " (at most "
+                        + maxHeaders + ", " + Settings.ALERTING_MAX_RECEIVER_HEADERS.name() + ")");
             }
             for (Map.Entry<String, String> h : headers.entrySet()) {
                 if (!HEADER_NAME.matcher(h.getKey()).matches()) {
@@ -165,10 +172,15 @@ public final class ReceiversApi {
                     throw new RequestBodies.BadRequest("invalid_header", "headers." + h.getKey()
                             + ": set by Sluice, cannot be given");
                 }
-                if (h.getValue().length() > 4096 || h.getValue().chars().anyMatch(c -> (c < 0x20 && c != '\t')
-                        || c > 0x7e)) {
+                int maxValue = limits.maxReceiverHeaderValueLength();
+                if (h.getValue().length() > maxValue) {
+                    throw new RequestBodies.BadRequest("invalid_header", "headers." + h.getKey() + ": a value of "
+                            + h.getValue().length() + " characters (at most " + maxValue + ", "
+                            + Settings.ALERTING_MAX_RECEIVER_HEADER_VALUE_LENGTH.name() + ")");
+                }
+                if (h.getValue().chars().anyMatch(c -> (c < 0x20 && c != '\t') || c > 0x7e)) {
                     throw new RequestBodies.BadRequest("invalid_header", "headers." + h.getKey()
-                            + ": a value of at most 4096 printable ASCII characters");
+                            + ": a value of printable ASCII characters and tabs only");
                 }
             }
         }
@@ -176,7 +188,12 @@ public final class ReceiversApi {
         return new Receiver(tenant, name, kind, url, headers, sendResolved);
     }
 
-    private static void checkUrl(String url) {
+    private void checkUrl(String url) {
+        int maxUrl = limits.maxReceiverUrlLength();
+        if (url.length() > maxUrl) {
+            throw new RequestBodies.BadRequest("invalid_url", "url: " + url.length() + " characters (at most "
+                    + maxUrl + ", " + Settings.ALERTING_MAX_RECEIVER_URL_LENGTH.name() + ")");
+        }
         URI uri;
         try {
             uri = new URI(url);
@@ -184,11 +201,10 @@ public final class ReceiversApi {
             throw new RequestBodies.BadRequest("invalid_url", "url: " + url + " is not a URL (" + e.getReason() + ")");
         }
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-        if (!scheme.equals("http") && !scheme.equals("https") || uri.getHost() == null || url.length() > 2048
+        if (!scheme.equals("http") && !scheme.equals("https") || uri.getHost() == null
                 || uri.getPort() > 65535 || uri.getRawUserInfo() != null) {
             throw new RequestBodies.BadRequest("invalid_url", "url: " + url
-                    + " (expected an absolute http or https URL with a host, no user info (use headers), at most 2048 "
-                    + "characters)");
+                    + " (expected an absolute http or https URL with a host, no user info (use headers))");
         }
     }
 

@@ -43,7 +43,9 @@ class NotificationsApiTest {
     static void start(TestInfrastructure infra) {
         Map<String, String> settings = new HashMap<>(Map.of("server.port", "0",
                 "tenants.free.requests-per-minute", "100000", "alerting.max-receivers-per-tenant", "3",
-                "alerting.max-routes-per-tenant", "2", "alerting.max-silence-text-length", "20"));
+                "alerting.max-routes-per-tenant", "2", "alerting.max-silence-text-length", "20",
+                "alerting.max-receiver-headers", "2", "alerting.max-receiver-header-value-length", "16",
+                "alerting.max-receiver-url-length", "40"));
         gateway = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), settings)));
         keys = new ApiKeyStore(infra.connectionFactory());
         key = KeysCommand.create(keys, "notify-a", Tier.FREE);
@@ -217,6 +219,62 @@ class NotificationsApiTest {
         assertThat(Pattern.compile("\"id\":").matcher(silences).results().count()).as(silences).isEqualTo(1);
         assertThat(metrics()).contains("sluice_alerting_api_rejected_total{api=\"routes\",application=\"sluice\","
                 + "code=\"too_many_routes\"} 1.0");
+    }
+
+    @Test
+    void receiverHeadersHeaderValuesAndUrlsOverTheirSettingsAre400sNamingThemAndCounted() throws Exception {
+        String tenantKey = KeysCommand.create(keys, "notify-receiver-sizes", Tier.FREE);
+        String url40 = "http://hooks.example/" + "p".repeat(19);
+        assertThat(url40).hasSize(40);
+        String value16 = "Bearer " + "v".repeat(9);
+        assertThat(value16).hasSize(16);
+        double headersBefore = rejected("receivers", "invalid_header");
+        double urlsBefore = rejected("receivers", "invalid_url");
+
+        HttpResponse<String> atLimits = api("POST", "/api/v1/alerts/receivers", tenantKey, "{\"name\":\"edge\","
+                + "\"kind\":\"webhook\",\"url\":\"" + url40 + "\",\"headers\":{\"Authorization\":\"" + value16
+                + "\",\"X-Team\":\"" + value16 + "\"}}");
+        assertThat(atLimits.statusCode()).as(atLimits.body()).isEqualTo(201);
+        assertThat(atLimits.body()).contains("\"headers\":[\"Authorization\",\"X-Team\"]", url40);
+
+        HttpResponse<String> threeHeaders = api("POST", "/api/v1/alerts/receivers", tenantKey, "{\"name\":\"many\","
+                + "\"kind\":\"webhook\",\"url\":\"http://a.example\",\"headers\":{\"X-A\":\"a\",\"X-B\":\"b\","
+                + "\"X-C\":\"c\"}}");
+        assertThat(threeHeaders.statusCode()).isEqualTo(400);
+        assertThat(threeHeaders.body()).contains("\"invalid_header\"",
+                "headers: 3 (at most 2, alerting.max-receiver-headers)");
+
+        HttpResponse<String> longValue = api("POST", "/api/v1/alerts/receivers", tenantKey, "{\"name\":\"long\","
+                + "\"kind\":\"webhook\",\"url\":\"http://a.example\",\"headers\":{\"X-A\":\"" + value16 + "v\"}}");
+        assertThat(longValue.statusCode()).isEqualTo(400);
+        assertThat(longValue.body()).contains("\"invalid_header\"",
+                "headers.X-A: a value of 17 characters (at most 16, alerting.max-receiver-header-value-length)");
+
+        HttpResponse<String> longUrl = api("POST", "/api/v1/alerts/receivers", tenantKey, "{\"name\":\"far\","
+                + "\"kind\":\"webhook\",\"url\":\"" + url40 + "p\"}");
+        assertThat(longUrl.statusCode()).isEqualTo(400);
+        assertThat(longUrl.body()).contains("\"invalid_url\"",
+                "url: 41 characters (at most 40, alerting.max-receiver-url-length)");
+
+        HttpResponse<String> longPut = api("PUT", "/api/v1/alerts/receivers/edge", tenantKey, "{\"kind\":\"webhook\","
+                + "\"url\":\"http://a.example\",\"headers\":{\"X-A\":\"a\",\"X-B\":\"b\",\"X-C\":\"c\"}}");
+        assertThat(longPut.statusCode()).as("a replacement is held to the same limits").isEqualTo(400);
+        assertThat(longPut.body()).contains("headers: 3 (at most 2, alerting.max-receiver-headers)");
+
+        assertThat(api("GET", "/api/v1/alerts/receivers/edge", tenantKey, null).body())
+                .as("a refused PUT changes nothing").contains(url40, "\"headers\":[\"Authorization\",\"X-Team\"]");
+        String listed = api("GET", "/api/v1/alerts/receivers", tenantKey, null).body();
+        assertThat(Pattern.compile("\"name\":").matcher(listed).results().count()).as("refused creates store nothing: "
+                + listed).isEqualTo(1);
+        assertThat(rejected("receivers", "invalid_header") - headersBefore).isEqualTo(3.0);
+        assertThat(rejected("receivers", "invalid_url") - urlsBefore).isEqualTo(1.0);
+    }
+
+    /** {@code sluice_alerting_api_rejected_total{api, code}} now, 0 before the first such rejection. */
+    private static double rejected(String api, String code) throws Exception {
+        Matcher m = Pattern.compile("^sluice_alerting_api_rejected_total\\{api=\"" + api
+                + "\",application=\"sluice\",code=\"" + code + "\"\\} (\\S+)$", Pattern.MULTILINE).matcher(metrics());
+        return m.find() ? Double.parseDouble(m.group(1)) : 0.0;
     }
 
     private static String receiver(String name) {
