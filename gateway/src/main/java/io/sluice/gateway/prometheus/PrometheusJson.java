@@ -139,6 +139,17 @@ final class PrometheusJson {
             return Double.doubleToRawLongBits(v) < 0 ? "-0" : "0";
         }
         // the shortest digits that read back as v (Schubfach, as Go's strconv; Java 17's Double.toString is not always)
-        return new BigDecimal(NumberOutput.toString(v, true)).stripTrailingZeros().toPlainString();
+        String shortest = NumberOutput.toString(v, true);
+        if (shortest.indexOf('E') < 0) {
+            // 1e-3 <= |v| < 1e7 is already plain ("12.5", "0.001", "42.0"): only an integer's ".0" goes; no BigDecimal
+            // (it took a sixth of a large answer's rendering)
+            return shortest.endsWith(".0") ? shortest.substring(0, shortest.length() - 2) : shortest;
+        }
+        return plain(shortest);
+    }
+
+    /** Schubfach's digits of a double in computerized scientific notation ({@code 1.0E7}) as a plain decimal. */
+    static String plain(String shortest) {
+        return new BigDecimal(shortest).stripTrailingZeros().toPlainString();
     }
 }

@@ -20,6 +20,32 @@ class PrometheusFormatTest {
     }
 
     @Test
+    void plainValuesPrintedWithoutBigDecimalAreWhatTheFullConversionPrints() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(17);
+        for (int i = 0; i < 200_000; i++) {
+            // every magnitude around the plain range [1e-3, 1e7) and its edges, integers and fractions, both signs
+            double v = switch (i % 4) {
+                case 0 -> Double.longBitsToDouble(random.nextLong());
+                case 1 -> random.nextDouble(-1e8, 1e8);
+                case 2 -> Math.scalb(random.nextDouble(), random.nextInt(-15, 30));
+                default -> (double) random.nextLong(-20_000_000, 20_000_000) / (1 + random.nextInt(1000));
+            };
+            if (Double.isNaN(v) || Double.isInfinite(v) || v == 0) {
+                continue;
+            }
+            String printed = PrometheusJson.value(v);
+            assertThat(printed).as("%s", v)
+                    .isEqualTo(PrometheusJson.plain(com.fasterxml.jackson.core.io.NumberOutput.toString(v, true)));
+            assertThat(Double.parseDouble(printed)).as(printed).isEqualTo(v);
+        }
+        assertThat(PrometheusJson.value(1e7)).isEqualTo("10000000");
+        assertThat(PrometheusJson.value(9999999.5)).isEqualTo("9999999.5");
+        assertThat(PrometheusJson.value(0.001)).isEqualTo("0.001");
+        assertThat(PrometheusJson.value(0.00099)).isEqualTo("0.00099");
+        assertThat(PrometheusJson.value(-42.0)).isEqualTo("-42");
+    }
+
+    @Test
     void theLargestDoubleIsAllItsDigits() {
         assertThat(PrometheusJson.value(Double.MAX_VALUE)).isEqualTo("17976931348623157" + "0".repeat(292));
         assertThat(PrometheusJson.value(Double.MIN_NORMAL)).isEqualTo("0." + "0".repeat(307) + "22250738585072014");

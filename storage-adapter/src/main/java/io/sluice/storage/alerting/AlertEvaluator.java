@@ -291,10 +291,23 @@ public final class AlertEvaluator implements AutoCloseable {
                         evaluations(result).increment();
                         duration.record(System.nanoTime() - began, TimeUnit.NANOSECONDS);
                     });
-        })).doFinally(signal -> {
-            if (inFlight.decrementAndGet() <= config.claimBatch() / 2 && moreDue.compareAndSet(true, false)) {
-                wake.tryEmitNext(0L); // dropped when no loop runs (round()) or a claim is under way: the poll follows
-            }
+        })).transform(this::freesItsClaim);
+    }
+
+    /**
+     * Frees an evaluation's place in {@code alerting.claim-batch} once it ends: before its result reaches whoever
+     * waits for it (so that the round after a {@link #round()} sees every place of it free), or when it is cancelled.
+     */
+    private Mono<String> freesItsClaim(Mono<String> evaluation) {
+        return Mono.defer(() -> {
+            java.util.concurrent.atomic.AtomicBoolean freed = new java.util.concurrent.atomic.AtomicBoolean();
+            Runnable free = () -> {
+                if (freed.compareAndSet(false, true) && inFlight.decrementAndGet() <= config.claimBatch() / 2
+                        && moreDue.compareAndSet(true, false)) {
+                    wake.tryEmitNext(0L); // dropped when no loop runs (round()) or a claim is under way: the poll follows
+                }
+            };
+            return evaluation.doOnTerminate(free).doOnCancel(free);
         });
     }
 

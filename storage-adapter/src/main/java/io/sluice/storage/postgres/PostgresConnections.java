@@ -31,6 +31,9 @@ public final class PostgresConnections {
                 // a session a cancelled call left inside its transaction gives its locks back (see the setting)
                 .options(Map.of("idle_in_transaction_session_timeout",
                         Long.toString(config.idleInTransactionTimeout().toMillis())))
+                // Results in PostgreSQL's binary format: a sample chunk (bytea) then arrives as its bytes, not as
+                // hex text the driver parses back (a seventh of a 24 h PromQL query's CPU); numbers and times too
+                .forceBinary(true)
                 .tcpKeepAlive(true);
         if (!config.password().isEmpty()) {
             conn.password(config.password());
