@@ -254,7 +254,8 @@ public final class Settings {
     public static final Setting<Duration> QUERY_STATEMENT_TIMEOUT = duration("query.statement-timeout", "10s",
             Duration.ofMillis(100), Duration.ofMinutes(10), "PostgreSQL statement timeout for one query; 503 when hit.");
     public static final Setting<Long> QUERY_CACHE_MAX_BYTES = longByteSize("query.cache-max-bytes", "64MiB", 1L << 20,
-            1L << 34, "Approximate size of each query answer cache: Sluice's range queries, PromQL (entries are weighed by result size).");
+            1L << 34, "Approximate size of each query answer cache: Sluice's range queries, PromQL, and PromQL answers kept "
+                    + "rendered as Prometheus JSON (entries are weighed by result size).");
 
     // ---- links --------------------------------------------------------------------------------
     public static final Setting<String> LINKS_BASE_URL = new Setting<>("links.base-url", "",

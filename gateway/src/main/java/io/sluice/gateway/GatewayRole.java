@@ -226,7 +226,7 @@ public final class GatewayRole implements RunningRole {
                 new QueryRepository(postgresCalls, config.query().statementTimeout()),
                 config.query(), config.writer(), queryInvalidations, clock, metrics.registry());
         QueryRoutes query = new QueryRoutes(queries, clock);
-        PrometheusRoutes prometheus = new PrometheusRoutes(queries, clock);
+        PrometheusRoutes prometheus = new PrometheusRoutes(queries, clock, config.query().cacheMaxBytes());
         LinkStore linkStore = new LinkStore(postgresCalls);
         RedirectCache redirectCache = new RedirectCache(linkStore,
                 config.links(), clock, metrics.registry());

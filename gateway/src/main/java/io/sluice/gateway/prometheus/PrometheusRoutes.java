@@ -61,15 +61,18 @@ public final class PrometheusRoutes {
     private final Queries queries;
     private final Clock clock;
     private final Duration deadline;
+    private final RenderedAnswers rendered;
 
     /**
-     * @param clock what "now" is when a query names no {@code time}; a request's {@code timeout} may shorten the
-     *              queries' deadline ({@link Queries#deadline()}), never lengthen it
+     * @param clock            what "now" is when a query names no {@code time}; a request's {@code timeout} may
+     *                         shorten the queries' deadline ({@link Queries#deadline()}), never lengthen it
+     * @param renderedMaxBytes {@code query.cache-max-bytes}: most bytes of answers kept rendered ({@link RenderedAnswers})
      */
-    public PrometheusRoutes(Queries queries, Clock clock) {
+    public PrometheusRoutes(Queries queries, Clock clock, long renderedMaxBytes) {
         this.queries = queries;
         this.clock = clock;
         this.deadline = queries.deadline();
+        this.rendered = new RenderedAnswers(renderedMaxBytes);
     }
 
     /**
@@ -132,7 +135,8 @@ public final class PrometheusRoutes {
     /** A query's answer, with where it came from in {@code X-Sluice-Cache} ({@code hit}, {@code miss}, {@code stale}). */
     private void respondCached(HttpExchange exchange, QueryCache.Answer<PromqlResult> cached) {
         exchange.responseHeaders().set("X-Sluice-Cache", cached.source().name().toLowerCase(java.util.Locale.ROOT));
-        respond(exchange, json -> PrometheusJson.result(json, cached.result()));
+        exchange.respond(HttpResponseStatus.OK, io.netty.handler.codec.http.HttpHeaderValues.APPLICATION_JSON,
+                rendered.body(cached.result()));
     }
 
     /** {@code GET|POST /prometheus/api/v1/series}: match[] (at least one), start and end (checked, not applied). */
