@@ -112,6 +112,11 @@ public final class HttpExchange {
         respond(response);
     }
 
+    /** The connection's buffer allocator, for a body rendered outside {@link #respondJson}. */
+    public io.netty.buffer.ByteBufAllocator alloc() {
+        return ctx.alloc();
+    }
+
     public void respondJson(HttpResponseStatus status, Json.Writer writer) {
         respond(status, HttpHeaderValues.APPLICATION_JSON, Json.write(ctx.alloc(), writer));
     }

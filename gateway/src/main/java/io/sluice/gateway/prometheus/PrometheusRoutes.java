@@ -136,7 +136,8 @@ public final class PrometheusRoutes {
     private void respondCached(HttpExchange exchange, QueryCache.Answer<PromqlResult> cached) {
         exchange.responseHeaders().set("X-Sluice-Cache", cached.source().name().toLowerCase(java.util.Locale.ROOT));
         exchange.respond(HttpResponseStatus.OK, io.netty.handler.codec.http.HttpHeaderValues.APPLICATION_JSON,
-                rendered.body(cached.result()));
+                rendered.body(cached.result(), exchange.alloc(),
+                        cached.source() != QueryCache.Source.MISS));
     }
 
     /** {@code GET|POST /prometheus/api/v1/series}: match[] (at least one), start and end (checked, not applied). */

@@ -16,6 +16,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Answers rendered once per answer object, never handed to another answer, within their byte budget. */
 class RenderedAnswersTest {
 
+    private static final io.netty.buffer.ByteBufAllocator ALLOC = io.netty.buffer.PooledByteBufAllocator.DEFAULT;
+
     private static PromqlResult matrix(double value) {
         TreeMap<String, String> labels = new TreeMap<>();
         labels.put("job", "api");
@@ -40,13 +42,15 @@ class RenderedAnswersTest {
     void theSameAnswerIsRenderedOnceAndReadsAsItsDirectRendering() {
         RenderedAnswers rendered = new RenderedAnswers(1 << 20);
         PromqlResult answer = matrix(1.5);
-        ByteBuf first = rendered.body(answer);
-        ByteBuf second = rendered.body(answer);
-        assertThat(second.array()).as("the kept body, not a new rendering").isSameAs(first.array());
+        ByteBuf first = rendered.body(answer, ALLOC, true);
+        ByteBuf second = rendered.body(answer, ALLOC, true);
+        ByteBuf third = rendered.body(answer, ALLOC, true);
+        assertThat(third.array()).as("the kept body, not a new rendering").isSameAs(second.array());
         assertThat(text(first)).isEqualTo(direct(answer))
                 .isEqualTo("{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":"
                         + "{\"job\":\"api\"},\"values\":[[1700000000,\"1.5\"],[1700000060,\"3\"]]}]}}");
         assertThat(text(second)).isEqualTo(direct(answer));
+        assertThat(text(third)).isEqualTo(direct(answer));
         assertThat(rendered.size()).isEqualTo(1);
     }
 
@@ -56,11 +60,23 @@ class RenderedAnswersTest {
         PromqlResult before = matrix(1.5);
         PromqlResult equal = matrix(1.5);
         PromqlResult changed = matrix(7);
-        ByteBuf a = rendered.body(before);
-        ByteBuf b = rendered.body(equal);
+        text(rendered.body(before, ALLOC, true));
+        text(rendered.body(equal, ALLOC, true));
+        ByteBuf a = rendered.body(before, ALLOC, true);
+        ByteBuf b = rendered.body(equal, ALLOC, true);
         assertThat(b.array()).as("keyed by identity").isNotSameAs(a.array());
-        assertThat(text(rendered.body(changed))).contains("\"7\"", "\"14\"").doesNotContain("\"1.5\"");
+        assertThat(text(rendered.body(changed, ALLOC, true))).contains("\"7\"", "\"14\"").doesNotContain("\"1.5\"");
         assertThat(text(a)).isEqualTo(text(b));
+    }
+
+    @Test
+    void anAnswerJustComputedIsNotKept() {
+        RenderedAnswers rendered = new RenderedAnswers(1 << 20);
+        PromqlResult answer = matrix(1.5);
+        assertThat(text(rendered.body(answer, ALLOC, false))).isEqualTo(direct(answer));
+        assertThat(rendered.size()).isZero();
+        text(rendered.body(answer, ALLOC, true));
+        assertThat(rendered.size()).isEqualTo(1);
     }
 
     @Test
@@ -69,11 +85,11 @@ class RenderedAnswersTest {
         RenderedAnswers rendered = new RenderedAnswers(one * 3L);
         List<PromqlResult> answers = List.of(matrix(1), matrix(2), matrix(3), matrix(4), matrix(5), matrix(6));
         for (PromqlResult answer : answers) {
-            text(rendered.body(answer));
+            text(rendered.body(answer, ALLOC, true));
         }
         assertThat(rendered.size()).isLessThanOrEqualTo(3);
         for (PromqlResult answer : answers) {
-            assertThat(text(rendered.body(answer))).as("an evicted answer is rendered again").isEqualTo(direct(answer));
+            assertThat(text(rendered.body(answer, ALLOC, true))).as("an evicted answer is rendered again").isEqualTo(direct(answer));
         }
     }
 }
