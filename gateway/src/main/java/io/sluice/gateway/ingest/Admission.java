@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.LongSupplier;
-import java.util.regex.Pattern;
 
 /**
  * The one admission path: every rule an ingested sample or event must pass, and the gates a batch must
@@ -54,13 +53,9 @@ import java.util.regex.Pattern;
  */
 public final class Admission {
 
-    public static final String METRIC_NAME_SYNTAX = "[a-zA-Z_:][a-zA-Z0-9_:.]*";
-    public static final String LABEL_NAME_SYNTAX = "[a-zA-Z_][a-zA-Z0-9_]*";
-    public static final String EVENT_TYPE_SYNTAX = "[a-zA-Z_][a-zA-Z0-9_.:-]*";
-
-    private static final Pattern METRIC_NAME = Pattern.compile(METRIC_NAME_SYNTAX);
-    private static final Pattern LABEL_NAME = Pattern.compile(LABEL_NAME_SYNTAX);
-    private static final Pattern EVENT_TYPE = Pattern.compile(EVENT_TYPE_SYNTAX);
+    public static final String METRIC_NAME_SYNTAX = NameSyntax.METRIC.pattern();
+    public static final String LABEL_NAME_SYNTAX = NameSyntax.LABEL.pattern();
+    public static final String EVENT_TYPE_SYNTAX = NameSyntax.EVENT_TYPE.pattern();
     /** Longest piece of a refused string quoted back in a message. */
     private static final int QUOTE_CHARS = 64;
 
@@ -113,13 +108,13 @@ public final class Admission {
      * {@code Series.of(name, keyValues...)} cannot fail.
      */
     public Refusal checkSeries(String name, List<String> keyValues) {
-        Refusal r = checkName(name, METRIC_NAME, "name");
+        Refusal r = checkName(name, NameSyntax.METRIC, "name");
         return r != null ? r : checkLabels("labels", keyValues);
     }
 
     /** The rules of a series already in canonical form (names distinct and sorted), without its timestamp. */
     public Refusal checkSeries(Series series) {
-        Refusal r = checkName(series.name(), METRIC_NAME, "name");
+        Refusal r = checkName(series.name(), NameSyntax.METRIC, "name");
         if (r != null) {
             return r;
         }
@@ -185,7 +180,7 @@ public final class Admission {
         if (problem != null) {
             return new Refusal(Refusal.INVALID_ID, "id " + problem);
         }
-        Refusal r = checkName(type, EVENT_TYPE, "type");
+        Refusal r = checkName(type, NameSyntax.EVENT_TYPE, "type");
         if (r != null) {
             return r;
         }
@@ -208,13 +203,13 @@ public final class Admission {
         return null;
     }
 
-    private Refusal checkName(String name, Pattern syntax, String field) {
+    private Refusal checkName(String name, NameSyntax syntax, String field) {
         int bytes = utf8Length(name); // -1 (not Unicode) fails the syntax below
         if (bytes == 0 || bytes > config.maxNameLength()) {
             return new Refusal(Refusal.INVALID_NAME, field + " must have 1 to " + config.maxNameLength()
                     + " bytes (ingest.max-name-length), not " + bytes);
         }
-        if (!syntax.matcher(name).matches()) {
+        if (!syntax.matches(name)) {
             return new Refusal(Refusal.INVALID_NAME, field + " " + quote(name) + " does not match " + syntax.pattern());
         }
         return null;
@@ -241,7 +236,7 @@ public final class Admission {
 
     private Refusal checkLabel(String field, String name, String value) {
         int bytes = utf8Length(name);
-        if (bytes == 0 || bytes > config.maxLabelNameLength() || !LABEL_NAME.matcher(name).matches()
+        if (bytes == 0 || bytes > config.maxLabelNameLength() || !NameSyntax.LABEL.matches(name)
                 || name.startsWith("__")) {
             return new Refusal(Refusal.INVALID_LABEL, field + " name " + quote(name) + " must match "
                     + LABEL_NAME_SYNTAX + ", not start with __, and have 1 to " + config.maxLabelNameLength()
