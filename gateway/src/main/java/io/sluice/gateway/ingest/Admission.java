@@ -53,9 +53,9 @@ import java.util.function.LongSupplier;
  */
 public final class Admission {
 
-    public static final String METRIC_NAME_SYNTAX = NameSyntax.METRIC.pattern();
-    public static final String LABEL_NAME_SYNTAX = NameSyntax.LABEL.pattern();
-    public static final String EVENT_TYPE_SYNTAX = NameSyntax.EVENT_TYPE.pattern();
+    public static final String METRIC_NAME_SYNTAX = "[a-zA-Z_:][a-zA-Z0-9_:.]*";
+    public static final String LABEL_NAME_SYNTAX = "[a-zA-Z_][a-zA-Z0-9_]*";
+    public static final String EVENT_TYPE_SYNTAX = "[a-zA-Z_][a-zA-Z0-9_.:-]*";
     /** Longest piece of a refused string quoted back in a message. */
     private static final int QUOTE_CHARS = 64;
 

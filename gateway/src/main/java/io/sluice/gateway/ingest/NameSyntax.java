@@ -7,9 +7,9 @@ package io.sluice.gateway.ingest;
  * to it).
  */
 enum NameSyntax {
-    METRIC("[a-zA-Z_:][a-zA-Z0-9_:.]*", "_:", "_:."),
-    LABEL("[a-zA-Z_][a-zA-Z0-9_]*", "_", "_"),
-    EVENT_TYPE("[a-zA-Z_][a-zA-Z0-9_.:-]*", "_", "_.:-");
+    METRIC(Admission.METRIC_NAME_SYNTAX, "_:", "_:."),
+    LABEL(Admission.LABEL_NAME_SYNTAX, "_", "_"),
+    EVENT_TYPE(Admission.EVENT_TYPE_SYNTAX, "_", "_.:-");
 
     private final String pattern;
     /** Characters besides letters a name may start with. */
