@@ -135,7 +135,7 @@ class RuleStoreTest {
     void importingAGroupEmptyDeletesAllItsRulesAtOnceAndResolvesTheirAlerts() {
         String tenant = tenant();
         String other = tenant();
-        RuleValidator.RuleFile file = validator.ruleFile(RuleDocument.readYaml(new ByteArrayInputStream("""
+        RuleValidator.RuleFile file = ruleFile("""
                 groups:
                   - name: node
                     rules:
@@ -143,16 +143,16 @@ class RuleStoreTest {
                         expr: up == 0
                       - alert: Load
                         expr: load > 2
-                """.getBytes(StandardCharsets.UTF_8))), tenant, Tier.PAID);
+                """, tenant);
         assertThat(store.replaceGroups(tenant, file.groups(), file.rules()).block(WAIT))
                 .isEqualTo(new RuleStore.ImportResult(2, 0, 0, 0));
-        RuleValidator.RuleFile theirs = validator.ruleFile(RuleDocument.readYaml(new ByteArrayInputStream("""
+        RuleValidator.RuleFile theirs = ruleFile("""
                 groups:
                   - name: node
                     rules:
                       - alert: Down
                         expr: up == 0
-                """.getBytes(StandardCharsets.UTF_8))), other, Tier.PAID);
+                """, other);
         store.replaceGroups(other, theirs.groups(), theirs.rules()).block(WAIT);
         List<Long> ids = store.list(tenant, "node").block(WAIT).stream().map(r -> r.rule().id()).toList();
         sql("INSERT INTO alert_instances (rule_id, fingerprint, tenant_id, labels, annotations, state, value, "
@@ -161,10 +161,10 @@ class RuleStoreTest {
                 + "now()), (" + ids.get(1) + ", 2, '" + tenant + "', '{\"h\":\"b\"}', '{}', 'pending', 0, now(), null, "
                 + "now(), now())");
 
-        RuleValidator.RuleFile empty = validator.ruleFile(RuleDocument.readYaml(new ByteArrayInputStream("""
+        RuleValidator.RuleFile empty = ruleFile("""
                 groups:
                   - name: node
-                """.getBytes(StandardCharsets.UTF_8))), tenant, Tier.PAID);
+                """, tenant);
         assertThat(store.replaceGroups(tenant, empty.groups(), empty.rules()).block(WAIT))
                 .isEqualTo(new RuleStore.ImportResult(0, 0, 0, 2));
         assertThat(store.list(tenant, "node").block(WAIT)).isEmpty();
@@ -201,7 +201,7 @@ class RuleStoreTest {
         sql("INSERT INTO alert_instances (rule_id, fingerprint, tenant_id, labels, annotations, state, value, "
                 + "active_at, fired_at, last_seen_at, updated_at) VALUES (" + old.rule().id() + ", 7, '" + tenant
                 + "', '{}', '{}', 'firing', 1, now(), now(), now(), now())");
-        RuleValidator.RuleFile file = validator.ruleFile(RuleDocument.readYaml(new ByteArrayInputStream("""
+        RuleValidator.RuleFile file = ruleFile("""
                 groups:
                   - name: node
                     rules:
@@ -209,7 +209,7 @@ class RuleStoreTest {
                         expr: up == 0
                       - alert: Load
                         expr: load > 1
-                """.getBytes(StandardCharsets.UTF_8))), tenant, Tier.PAID);
+                """, tenant);
         assertThat(store.replaceGroups(tenant, file.groups(), file.rules()).block(WAIT))
                 .isEqualTo(new RuleStore.ImportResult(2, 0, 0, 1));
         assertThat(store.list(tenant, null).block(WAIT)).extracting(r -> r.rule().group() + "/" + r.rule().name())
@@ -217,7 +217,7 @@ class RuleStoreTest {
         assertThat(sql("SELECT state FROM alert_instances WHERE rule_id = " + old.rule().id()))
                 .containsExactly("resolved");
 
-        RuleValidator.RuleFile changed = validator.ruleFile(RuleDocument.readYaml(new ByteArrayInputStream("""
+        RuleValidator.RuleFile changed = ruleFile("""
                 groups:
                   - name: node
                     rules:
@@ -225,13 +225,13 @@ class RuleStoreTest {
                         expr: up == 0
                       - alert: Load
                         expr: load > 2
-                """.getBytes(StandardCharsets.UTF_8))), tenant, Tier.PAID);
+                """, tenant);
         assertThat(store.replaceGroups(tenant, changed.groups(), changed.rules()).block(WAIT))
                 .isEqualTo(new RuleStore.ImportResult(0, 1, 1, 0));
         assertThat(store.list(tenant, "node").block(WAIT)).extracting(r -> r.rule().name() + "@" + r.rule().version())
                 .containsExactly("Down@1", "Load@2");
 
-        RuleValidator.RuleFile tooMany = validator.ruleFile(RuleDocument.readYaml(new ByteArrayInputStream("""
+        RuleValidator.RuleFile tooMany = ruleFile("""
                 groups:
                   - name: more
                     rules:
@@ -239,10 +239,16 @@ class RuleStoreTest {
                         expr: up
                       - alert: B
                         expr: up
-                """.getBytes(StandardCharsets.UTF_8))), tenant, Tier.PAID);
+                """, tenant);
         assertThatThrownBy(() -> store.replaceGroups(tenant, tooMany.groups(), tooMany.rules()).block(WAIT))
                 .isInstanceOf(RuleStore.TooManyRulesException.class);
         assertThat(store.list(tenant, null).block(WAIT)).as("nothing of a refused import stays").hasSize(3);
         assertThat(store.get(tenant, kept.rule().id()).block(WAIT)).isNotNull();
+    }
+
+    /** A Prometheus rule file (YAML) validated for the tenant. */
+    private RuleValidator.RuleFile ruleFile(String yaml, String tenant) {
+        return validator.ruleFile(RuleDocument.readYaml(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8))),
+                tenant, Tier.PAID);
     }
 }
