@@ -293,13 +293,13 @@ public final class StorageWriter implements AutoCloseable {
                 .groupBy(r -> r.receiverOffset().topicPartition(), partitionCount)
                 .flatMap(group -> group
                         .bufferTimeout(config.maxBatchRecords(), config.maxBatchWait(), true)
-                        // prefetch 1: one run waits while one is applied, so that a partition the writer is behind
-                        // on holds about two runs in memory, not Reactor's default 32 (reactor-kafka pauses the rest)
-                        .concatMapIterable(batch -> byBytes(batch, config.maxBatchBytes()), 1)
-                        // the next run is decoded while this one's transaction runs
-                        .concatMap(run -> encoded(group.key(), run).map(batch -> new Encoded(run, batch))
-                                .onErrorResume(e -> Mono.just(new Encoded(run, null))), 1)
-                        .concatMap(run -> applyUnlessStopping(group.key(), run), 1), partitionCount)
+                        // prefetch 0: the next batch is taken only once this one committed. Records wait in the
+                        // buffer, which then hands over at once all that came meanwhile (up to the batch limits), not
+                        // in a queue of runs taken before, so a record waits for at most the transaction under way
+                        // and its own, and a partition the writer is behind on holds one batch and the buffer
+                        // (reactor-kafka pauses the rest)
+                        .concatMap(batch -> Flux.fromIterable(byBytes(batch, config.maxBatchBytes()))
+                                .concatMap(run -> applyUnlessStopping(group.key(), run), 0), 0), partitionCount)
                 .subscribe(v -> { }, e -> log.error("Storage writer stopped", e));
         Disposable maintenance = Flux.interval(MAINTENANCE_EVERY, MAINTENANCE_EVERY)
                 .concatMap(i -> partitions.run().onErrorResume(e -> {
@@ -389,12 +389,8 @@ public final class StorageWriter implements AutoCloseable {
      * Applies a batch unless the writer is stopping (then its records stay unapplied: the next writer reads them
      * again from the stored offsets), and tracks it so that {@link #close()} can let it finish.
      */
-    private Mono<Void> applyUnlessStopping(TopicPartition tp, Encoded run) {
-        return tracked(Mono.defer(() -> applyWithRetry(tp, run.records(), run.batch())));
-    }
-
-    /** A run of records and its rows encoded ahead (null when encoding failed: the attempt to apply it retries). */
-    private record Encoded(List<ReceiverRecord<byte[], byte[]>> records, WriteBatch batch) {
+    private Mono<Void> applyUnlessStopping(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> run) {
+        return tracked(Mono.defer(() -> applyWithRetry(tp, run)));
     }
 
     /** Work {@link #close()} lets finish (up to {@link #STOP_GRACE}) rather than cancel; nothing once stopping. */
@@ -402,18 +398,10 @@ public final class StorageWriter implements AutoCloseable {
         return stop.track(work);
     }
 
-    /**
-     * Applies a run, retrying transient failures; {@code prepared} (its rows encoded ahead, may be null) serves the
-     * first attempt, every later one encodes the run again.
-     */
-    private Mono<Void> applyWithRetry(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records,
-                                      WriteBatch prepared) {
+    /** Applies a run, retrying transient failures; each attempt decodes the run afresh. */
+    private Mono<Void> applyWithRetry(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
         long started = System.nanoTime();
-        java.util.concurrent.atomic.AtomicReference<WriteBatch> ahead = new java.util.concurrent.atomic.AtomicReference<>(prepared);
-        return Mono.defer(() -> {
-                    WriteBatch batch = ahead.getAndSet(null);
-                    return apply(tp, records, batch != null ? Mono.just(batch) : encoded(tp, records));
-                })
+        return Mono.defer(() -> apply(tp, records))
                 .onErrorResume(PostgresFailures::isPermanent, e -> applyOneByOne(tp, records, e))
                 // PostgreSQL that does not answer (frozen, a lost network): the transaction is cancelled (rolled back)
                 // and tried again; if its COMMIT did reach PostgreSQL, the stored offset makes the retry a no-op
@@ -437,7 +425,7 @@ public final class StorageWriter implements AutoCloseable {
 
     /**
      * The run's rows, decoded and encoded on the parallel scheduler: CPU work kept off the event loops of the
-     * database connections (which queries share), and done for the next run while this one's transaction runs.
+     * database connections (which queries share).
      */
     private Mono<WriteBatch> encoded(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
         long next = records.get(records.size() - 1).offset() + 1;
