@@ -2,7 +2,7 @@ package io.sluice.storage.chunks;
 
 /**
  * min, max, sum and count of some samples: the one rule the writer's rollups, the SQL that merges them
- * ({@code sluice_add}, {@code sluice_min}, {@code sluice_max} of migration V7) and every query apply.
+ * ({@code sluice_add}, {@code sluice_min}, {@code sluice_max} of migrations V7 and V11) and every query apply.
  *
  * <ul>
  *   <li>{@code sum} is IEEE 754 addition in the order values are added: a sum that overflows is ±Infinity

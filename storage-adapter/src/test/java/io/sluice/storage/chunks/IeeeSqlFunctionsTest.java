@@ -76,6 +76,34 @@ class IeeeSqlFunctionsTest {
         }
     }
 
+    /**
+     * The writer merges every rollup row through these three functions: PostgreSQL must inline them into the statement
+     * (a STRICT SQL function with a CASE body never is, and then each call costs more than the rest of the upsert).
+     * A NULL argument still gives NULL, as STRICT did.
+     */
+    @Test
+    void thePlannerInlinesThemAndANullGivesNull(TestInfrastructure infra) throws SQLException {
+        try (Connection c = connect(infra)) {
+            StringBuilder plan = new StringBuilder();
+            try (PreparedStatement s = c.prepareStatement("EXPLAIN (VERBOSE, COSTS OFF) SELECT sluice_add(a, b), "
+                    + "sluice_min(a, b), sluice_max(a, b) FROM (VALUES (1::float8, 2::float8), (3, 4)) v(a, b)");
+                 ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    plan.append(r.getString(1)).append('\n');
+                }
+            }
+            assertThat(plan.toString()).as("the plan's output list").contains("CASE").doesNotContain("sluice_");
+            try (PreparedStatement s = c.prepareStatement("SELECT sluice_add(NULL, 1), sluice_add(1, NULL), "
+                    + "sluice_min(NULL, 1), sluice_min(1, NULL), sluice_max(NULL, 1), sluice_max(1, NULL)");
+                 ResultSet r = s.executeQuery()) {
+                assertThat(r.next()).isTrue();
+                for (int i = 1; i <= 6; i++) {
+                    assertThat(r.getObject(i)).as("column " + i).isNull();
+                }
+            }
+        }
+    }
+
     /** Thousands of random pairs, most of them near the top of the range where sums overflow. */
     @Test
     void randomPairsAddAsJavaDoes(TestInfrastructure infra) throws SQLException {
