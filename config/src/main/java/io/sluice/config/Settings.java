@@ -214,6 +214,11 @@ public final class Settings {
                     + "stops cleanly hands them over at once.");
     public static final Setting<Duration> WRITER_MAX_BATCH_WAIT = duration("writer.max-batch-wait", "100ms",
             Duration.ofMillis(1), Duration.ofMinutes(1), "How long the writer waits to fill a batch before writing it.");
+    public static final Setting<Integer> WRITER_KNOWN_SERIES = intIn("writer.known-series", 262_144, 0, 1 << 26,
+            "Series the storage writer remembers as stored in the series table this hour (8 bytes each, lossy: a "
+                    + "forgotten one is upserted again): a batch upserts only the series it does not remember, and the "
+                    + "memory is emptied every hour so that each series' last_seen still moves hourly; 0 = upsert "
+                    + "every series of every batch.");
     public static final Setting<Integer> WRITER_CHUNK_MAX_SAMPLES = intIn("writer.chunk-max-samples", 2048, 16, 1_000_000,
             "Most samples in one chunk compaction writes: the samples of a series' hour are split, in timestamp order, "
                     + "into as few chunks as this allows.");
@@ -388,7 +393,7 @@ public final class Settings {
             INGEST_MAX_ITEMS_PER_REQUEST, INGEST_MAX_NAME_LENGTH, INGEST_MAX_LABELS, INGEST_MAX_LABEL_NAME_LENGTH,
             INGEST_MAX_LABEL_VALUE_LENGTH, INGEST_LATE_WINDOW, INGEST_CLOCK_SKEW, INGEST_MAX_ACTIVE_SERIES,
             INGEST_MAX_IN_FLIGHT_ITEMS, INGEST_MAX_IN_FLIGHT_BYTES, INGEST_MAX_METERED_TENANTS,
-            WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_BYTES, WRITER_TRANSACTION_TIMEOUT, WRITER_SESSION_TIMEOUT, WRITER_MAX_BATCH_WAIT, WRITER_CHUNK_MAX_SAMPLES,
+            WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_BYTES, WRITER_TRANSACTION_TIMEOUT, WRITER_SESSION_TIMEOUT, WRITER_MAX_BATCH_WAIT, WRITER_KNOWN_SERIES, WRITER_CHUNK_MAX_SAMPLES,
             WRITER_COMPACTION_INTERVAL, WRITER_COMPACTION_DELAY, WRITER_COMPACTION_LOOKBACK, WRITER_COMPACTION_BATCH,
             WRITER_COMPACTION_TRANSACTION_SAMPLES,
             RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,

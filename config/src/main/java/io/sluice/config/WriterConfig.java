@@ -8,5 +8,5 @@ public record WriterConfig(int maxBatchRecords, long maxBatchBytes, Duration max
                            int chunkMaxSamples, Duration compactionInterval, Duration compactionDelay,
                            Duration compactionLookback, int compactionBatch,
                            int compactionTransactionSamples, Duration transactionTimeout,
-                           Duration sessionTimeout) {
+                           Duration sessionTimeout, int knownSeries) {
 }

@@ -178,6 +178,9 @@ public final class StorageWriter implements AutoCloseable {
     static final Duration OFFSETS_TIMEOUT = Duration.ofSeconds(10);
     private final Counter samplesInserted;
     private final Counter samplesDuplicate;
+    private final Counter seriesUpserted;
+    /** Series known to be in the series table this hour: batches upsert only the others. */
+    private final KnownSeries knownSeries;
     private final Counter eventsWritten;
     private final Counter clicksWritten;
     private final Counter skippedExpired;
@@ -216,6 +219,10 @@ public final class StorageWriter implements AutoCloseable {
                 "Storage writer's PostgreSQL", breaker);
         this.samplesInserted = Counter.builder("sluice_writer_rows").tag("table", "samples")
                 .description("Rows the storage writer inserted").register(registry);
+        this.seriesUpserted = Counter.builder("sluice_writer_series_upserted")
+                .description("Series rows the storage writer upserted: those of its batches it did not know to be "
+                        + "stored already this hour (writer.known-series)").register(registry);
+        this.knownSeries = new KnownSeries(config.knownSeries(), partitions.clock());
         this.eventsWritten = Counter.builder("sluice_writer_rows").tag("table", "events")
                 .description("Rows the storage writer inserted").register(registry);
         this.clicksWritten = Counter.builder("sluice_writer_rows").tag("table", "link_clicks")
@@ -473,7 +480,7 @@ public final class StorageWriter implements AutoCloseable {
     private WriteBatch encode(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records, long next) {
         List<byte[]> values = new ArrayList<>(records.size());
         records.forEach(r -> values.add(r.value()));
-        WriteBatch batch = WriteBatch.of(values, partitions.rawHorizon(), alloc);
+        WriteBatch batch = WriteBatch.of(values, partitions.rawHorizon(), alloc, knownSeries);
         try {
             batch.prepare();
         } catch (RuntimeException e) {
@@ -554,6 +561,8 @@ public final class StorageWriter implements AutoCloseable {
                         .then(beforeCommit.apply(tp))
                         .then(Mono.from(c.commitTransaction()))
                         .doOnSuccess(v -> { // counted once committed: a rolled-back attempt is retried and counted then
+                            batch.rememberStagedSeries(); // before the counts: a test that saw them sees this
+                            seriesUpserted.increment(batch.stagedSeries());
                             count(written);
                             announce(written, batch);
                             skippedExpired.increment(batch.expired);
@@ -625,7 +634,7 @@ public final class StorageWriter implements AutoCloseable {
         return execute(c, STAGING)
                 .then(copy(pg, "COPY stage_series FROM STDIN", batch.series))
                 .then(copy(pg, "COPY stage_events FROM STDIN", batch.events))
-                .then(execute(c, INSERT_SERIES))
+                .then(batch.stagedSeries() == 0 ? Mono.empty() : execute(c, INSERT_SERIES))
                 .then(batch.sampleCount == 0 ? Mono.just(0L) : writeSamples(c, pg, batch))
                 .flatMap(inserted -> {
                     String events = clicks ? UPSERT_CLICKS : INSERT_EVENTS;

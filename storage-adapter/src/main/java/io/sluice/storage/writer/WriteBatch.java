@@ -50,11 +50,16 @@ final class WriteBatch {
     /** Binary COPY for {@code sample_chunks} and {@code stage_rollups}, made by {@link #chunkRows}. */
     private ByteBuf chunks;
     private ByteBuf rollups;
+    private final KnownSeries knownSeries;
+    /** The ids of the series rows in {@link #series}, the first {@link #stagedCount} of them. */
+    private long[] stagedIds = new long[64];
+    private int stagedCount;
     /** Samples dropped because they were already stored or came twice in this batch (the first write wins). */
     long duplicates;
 
-    private WriteBatch(ByteBufAllocator alloc) {
+    private WriteBatch(ByteBufAllocator alloc, KnownSeries known) {
         this.alloc = alloc;
+        this.knownSeries = known;
         this.series = alloc.buffer(4096);
         this.events = alloc.buffer(1024);
     }
@@ -66,7 +71,15 @@ final class WriteBatch {
      * tenant.
      */
     static WriteBatch of(List<byte[]> values, Instant horizon, ByteBufAllocator alloc) {
-        WriteBatch batch = new WriteBatch(alloc);
+        return of(values, horizon, alloc, KnownSeries.none());
+    }
+
+    /**
+     * The same, staging only the series {@code known} does not hold (their ids are in {@link #stagedSeries}, to be
+     * remembered once the batch committed).
+     */
+    static WriteBatch of(List<byte[]> values, Instant horizon, ByteBufAllocator alloc, KnownSeries known) {
+        WriteBatch batch = new WriteBatch(alloc, known);
         try {
             Set<Long> seenSeries = new HashSet<>();
             long horizonMs = horizon.toEpochMilli();
@@ -115,7 +128,11 @@ final class WriteBatch {
                     ids[local] = SeriesIds.of(tenant, s);
                     known[local] = true;
                     rangeOf[local] = written.slot(tenant, s.name());
-                    if (seenSeries.add(ids[local])) {
+                    if (seenSeries.add(ids[local]) && !knownSeries.contains(ids[local])) {
+                        if (stagedCount == stagedIds.length) {
+                            stagedIds = java.util.Arrays.copyOf(stagedIds, stagedCount * 2);
+                        }
+                        stagedIds[stagedCount++] = ids[local];
                         CopyText.number(series, ids[local]);
                         CopyText.tab(series);
                         CopyText.text(series, tenant);
@@ -153,6 +170,16 @@ final class WriteBatch {
                 eventCount++;
             }
         }
+    }
+
+    /** How many series rows the batch stages (the series it holds that were not known). */
+    int stagedSeries() {
+        return stagedCount;
+    }
+
+    /** Remembers the staged series as stored: call once the transaction that upserted them committed. */
+    void rememberStagedSeries() {
+        knownSeries.rememberAll(stagedIds, stagedCount);
     }
 
     /** A series with samples at or before its head (the newest timestamp stored): they are checked against its chunks. */

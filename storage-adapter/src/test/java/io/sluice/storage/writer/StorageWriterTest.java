@@ -103,6 +103,37 @@ class StorageWriterTest {
         assertThat(labels).isEqualTo("{\"az\": \"a\", \"env\": \"test\", \"svc\": \"api\", \"host\": \"h3\", \"region\": \"r0\"}");
     }
 
+    /**
+     * A series is upserted into {@code series} by the first batch that holds it; later batches of the same hour (on any
+     * partition this writer has) leave it alone, and a new series is still upserted. The clock is fixed, so that the
+     * hourly forgetting cannot fall inside the test.
+     */
+    @Test
+    void aKnownSeriesIsNotUpsertedAgainButANewOneIs() throws Exception {
+        start(infra.connectionFactory(), tp -> Mono.empty(), Clock.fixed(java.time.Instant.now(), java.time.ZoneOffset.UTC));
+        long base = System.currentTimeMillis() - 30 * 60_000;
+        produce(0, segment(0, 100, base)); // 20 series
+        awaitCounts(100, 0);
+        awaitWriterRows(100);
+        produce(0, segment(100, 100, base)); // the same 20 series
+        produce(1, segment(200, 100, base)); // again, through another partition
+        awaitCounts(300, 0);
+        awaitWriterRows(300);
+        assertThat(registry.get("sluice_writer_series_upserted").counter().count()).isEqualTo(20);
+        produce(1, samples(Series.of("cpu.other", "host", "x"), new long[] {base + 5_000}, new double[] {1}));
+        awaitCounts(301, 0);
+        awaitWriterRows(301);
+        assertThat(seriesCount()).isEqualTo(21);
+        assertThat(registry.get("sluice_writer_series_upserted").counter().count()).isEqualTo(21);
+        assertRollupsMatchRawRows();
+    }
+
+    /** The writer's own count of stored samples: it moves once a commit's bookkeeping (known series) is done. */
+    private void awaitWriterRows(long samples) {
+        await().atMost(WAIT).until(() -> registry.get("sluice_writer_rows").tag("table", "samples").counter().count()
+                >= samples);
+    }
+
     @Test
     void theSameSegmentDeliveredTwiceIsStoredOnce() throws Exception {
         start(infra.connectionFactory(), tp -> Mono.empty());
@@ -221,7 +252,7 @@ class StorageWriterTest {
         config = config.withWriter(new WriterConfig(w.maxBatchRecords(), 1L << 16, w.maxBatchWait(), w.retentionRaw(),
                 w.retentionRollup1m(), w.retentionRollup1h(), w.partitionsAhead(), w.chunkMaxSamples(),
                 w.compactionInterval(), w.compactionDelay(), w.compactionLookback(), w.compactionBatch(),
-                w.compactionTransactionSamples(), w.transactionTimeout(), w.sessionTimeout()));
+                w.compactionTransactionSamples(), w.transactionTimeout(), w.sessionTimeout(), w.knownSeries()));
         long base = System.currentTimeMillis() - 20 * 60_000;
         List<byte[]> records = new ArrayList<>();
         for (int r = 0; r < 6; r++) {
@@ -246,7 +277,7 @@ class StorageWriterTest {
         config = config.withWriter(new WriterConfig(w.maxBatchRecords(), w.maxBatchBytes(), w.maxBatchWait(),
                 w.retentionRaw(), w.retentionRollup1m(), w.retentionRollup1h(), w.partitionsAhead(), w.chunkMaxSamples(),
                 w.compactionInterval(), w.compactionDelay(), w.compactionLookback(), w.compactionBatch(),
-                w.compactionTransactionSamples(), Duration.ofSeconds(2), w.sessionTimeout()));
+                w.compactionTransactionSamples(), Duration.ofSeconds(2), w.sessionTimeout(), w.knownSeries()));
         CountDownLatch reachedCommit = new CountDownLatch(1);
         CountDownLatch frozen = new CountDownLatch(1);
         java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
@@ -368,7 +399,13 @@ class StorageWriterTest {
 
     private StorageWriter start(io.r2dbc.spi.ConnectionFactory connections,
                                 java.util.function.Function<org.apache.kafka.common.TopicPartition, Mono<Void>> beforeCommit) {
-        PartitionMaintenance maintenance = new PartitionMaintenance(connections, config.writer(), Clock.systemUTC());
+        return start(connections, beforeCommit, Clock.systemUTC());
+    }
+
+    private StorageWriter start(io.r2dbc.spi.ConnectionFactory connections,
+                                java.util.function.Function<org.apache.kafka.common.TopicPartition, Mono<Void>> beforeCommit,
+                                Clock clock) {
+        PartitionMaintenance maintenance = new PartitionMaintenance(connections, config.writer(), clock);
         StorageWriter writer = new StorageWriter(config.kafka(), config.writer(), topics, connections, maintenance,
                 StorageWriter.COPY_BUFFERS, registry, beforeCommit);
         writers.add(writer);

@@ -1,0 +1,82 @@
+package io.sluice.storage.writer;
+
+import org.junit.jupiter.api.Test;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class KnownSeriesTest {
+
+    /** A clock the test moves. */
+    private static final class MovableClock extends Clock {
+        final AtomicLong millis;
+
+        MovableClock(long millis) {
+            this.millis = new AtomicLong(millis);
+        }
+
+        @Override
+        public ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return Instant.ofEpochMilli(millis.get());
+        }
+    }
+
+    private static final long HOUR = 3_600_000L;
+
+    @Test
+    void rememberedIdsAreKnownUntilTheHourTurns() {
+        MovableClock clock = new MovableClock(1000 * HOUR + 10);
+        KnownSeries known = new KnownSeries(1024, clock);
+        assertThat(known.contains(42)).isFalse();
+        known.rememberAll(new long[] {42, -7, 99}, 2); // only the first two count
+        assertThat(known.contains(42)).isTrue();
+        assertThat(known.contains(-7)).isTrue();
+        assertThat(known.contains(99)).isFalse();
+        clock.millis.set(1001 * HOUR - 1);
+        assertThat(known.contains(42)).as("still the same hour").isTrue();
+        clock.millis.set(1001 * HOUR);
+        assertThat(known.contains(42)).as("a new hour: upserted again, so last_seen moves").isFalse();
+        assertThat(known.contains(-7)).isFalse();
+    }
+
+    @Test
+    void aSlotHoldsTheLastIdRememberedThereSoForgettingIsTheOnlyError() {
+        KnownSeries known = new KnownSeries(4, new MovableClock(5 * HOUR));
+        long[] ids = new long[64];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = 1_000_003L * (i + 1);
+        }
+        known.rememberAll(ids, ids.length);
+        int held = 0;
+        for (long id : ids) {
+            held += known.contains(id) ? 1 : 0;
+        }
+        assertThat(held).as("4 slots hold at most 4 of 64 ids").isBetween(1, 4);
+        assertThat(known.contains(123_456_789L)).as("an id never remembered is never known").isFalse();
+    }
+
+    @Test
+    void zeroCapacityAndIdZeroAreNeverKnown() {
+        KnownSeries none = new KnownSeries(0, new MovableClock(0));
+        none.rememberAll(new long[] {1, 2}, 2);
+        assertThat(none.contains(1)).isFalse();
+        KnownSeries some = new KnownSeries(16, new MovableClock(0));
+        some.rememberAll(new long[] {0}, 1);
+        assertThat(some.contains(0)).as("0 marks an empty slot").isFalse();
+    }
+}
