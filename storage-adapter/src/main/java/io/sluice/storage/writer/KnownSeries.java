@@ -9,8 +9,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * the staging table and an {@code INSERT … ON CONFLICT} that locks every row it meets) was the writer's second most
  * costly statement in PostgreSQL.
  *
- * <p>Direct-mapped and lossy: slot {@code hash(id)} holds the last id remembered there, {@code writer.known-series}
- * slots of 8 bytes. Forgetting is harmless (the series is upserted again); remembering wrongly would leave samples
+ * <p>Two-way set-associative and lossy: an id may sit in either slot of its pair {@code hash(id)}, a third id of the
+ * same pair replaces one of the two; {@code writer.known-series} slots of 8 bytes. Forgetting is harmless (the series is upserted again); remembering wrongly would leave samples
  * without their series row, so an id is remembered only once the transaction that upserted it committed (rows of
  * {@code series} are never deleted). Emptied at the start of every hour of the writer's clock, so that each series is
  * upserted at least once an hour and its {@code last_seen} still moves hourly. Id 0 is never remembered (0 marks an
@@ -29,7 +29,7 @@ final class KnownSeries {
      * @param capacity slots; rounded down to a power of two, 0 remembers nothing
      */
     KnownSeries(int capacity, Clock clock) {
-        int size = capacity <= 0 ? 0 : Integer.highestOneBit(capacity);
+        int size = capacity <= 1 ? 0 : Integer.highestOneBit(capacity);
         this.slots = new AtomicLongArray(size);
         this.mask = size - 1;
         this.clock = clock;
@@ -47,7 +47,8 @@ final class KnownSeries {
             return false;
         }
         turnHour();
-        return slots.get(slot(id)) == id;
+        int pair = pair(id);
+        return slots.get(pair) == id || slots.get(pair + 1) == id;
     }
 
     /** Remembers ids whose series rows a committed transaction upserted. */
@@ -57,15 +58,31 @@ final class KnownSeries {
         }
         turnHour();
         for (int i = 0; i < count; i++) {
-            if (ids[i] != 0) {
-                slots.set(slot(ids[i]), ids[i]);
+            long id = ids[i];
+            if (id == 0) {
+                continue;
             }
+            int pair = pair(id);
+            long first = slots.get(pair);
+            long second = slots.get(pair + 1);
+            if (first == id || second == id) {
+                continue;
+            }
+            // an empty slot if there is one; else the slot the id's next hash bit picks
+            int into = first == 0 ? pair : second == 0 ? pair + 1 : pair + (int) (spread(id) >>> 63);
+            slots.set(into, id);
         }
     }
 
-    private int slot(long id) {
-        long h = id * 0x9E3779B97F4A7C15L; // series ids are hashes already; this only spreads their high bits too
-        return (int) (h ^ (h >>> 32)) & mask;
+    /** The first slot of the id's pair. */
+    private int pair(long id) {
+        long h = spread(id);
+        return (int) (h ^ (h >>> 32)) & mask & ~1;
+    }
+
+    /** Series ids are hashes already; this only mixes their high bits into the low ones too. */
+    private static long spread(long id) {
+        return id * 0x9E3779B97F4A7C15L;
     }
 
     private void turnHour() {

@@ -71,10 +71,26 @@ class KnownSeriesTest {
     }
 
     @Test
+    void twoIdsOfOnePairAreBothKeptAThirdReplacesOneOfThem() {
+        KnownSeries known = new KnownSeries(2, new MovableClock(7 * HOUR)); // one pair: every id lands in it
+        known.rememberAll(new long[] {11, 22}, 2);
+        assertThat(known.contains(11)).isTrue();
+        assertThat(known.contains(22)).isTrue();
+        known.rememberAll(new long[] {22, 11, 22}, 3); // remembering known ids again moves nothing
+        assertThat(known.contains(11)).isTrue();
+        assertThat(known.contains(22)).isTrue();
+        known.rememberAll(new long[] {33}, 1);
+        assertThat(known.contains(33)).isTrue();
+        assertThat((known.contains(11) ? 1 : 0) + (known.contains(22) ? 1 : 0)).as("one of the two made room").isEqualTo(1);
+    }
+
+    @Test
     void zeroCapacityAndIdZeroAreNeverKnown() {
-        KnownSeries none = new KnownSeries(0, new MovableClock(0));
-        none.rememberAll(new long[] {1, 2}, 2);
-        assertThat(none.contains(1)).isFalse();
+        for (int capacity : new int[] {0, 1}) {
+            KnownSeries none = new KnownSeries(capacity, new MovableClock(0));
+            none.rememberAll(new long[] {1, 2}, 2);
+            assertThat(none.contains(1)).as("capacity " + capacity).isFalse();
+        }
         KnownSeries some = new KnownSeries(16, new MovableClock(0));
         some.rememberAll(new long[] {0}, 1);
         assertThat(some.contains(0)).as("0 marks an empty slot").isFalse();
