@@ -32,6 +32,15 @@ public final class RecordBlocks {
      *     {@link ErrorCode#LIMIT_EXCEEDED} for limits, {@link ErrorCode#FRAME_TOO_LARGE} for block size
      */
     public static Counts validate(ByteBuf block, SeriesDictionary dictionary, RecordLimits limits) {
+        return validate(block, dictionary, limits, null);
+    }
+
+    /**
+     * The same, taking a definition whose bytes equal one in {@code definitions} (may be null) as that series, and
+     * adding every other one it reads to them. The verdict is the same with or without them.
+     */
+    public static Counts validate(ByteBuf block, SeriesDictionary dictionary, RecordLimits limits,
+                                  SeriesDefinitions definitions) {
         if (block.readableBytes() > limits.maxBlockBytes()) {
             throw new ProtocolException(ErrorCode.FRAME_TOO_LARGE, "records block: " + block.readableBytes()
                     + " bytes (expected: <= " + limits.maxBlockBytes() + "; raise maxBlockBytes)");
@@ -69,7 +78,7 @@ public final class RecordBlocks {
                         throw countMismatch("samples", declaredSamples, samples);
                     }
                 }
-                case RecordFormat.TAG_SERIES -> readDefinition(in, dictionary, limits);
+                case RecordFormat.TAG_SERIES -> readDefinition(in, dictionary, limits, definitions);
                 case RecordFormat.TAG_EVENT -> {
                     Varints.readSigned(in);
                     if (Utf8Strings.skip(in, maxString, "event id", ErrorCode.INVALID_RECORD) == 0) {
@@ -107,7 +116,8 @@ public final class RecordBlocks {
                 "header declares " + declared + " " + what + ", block holds " + (found > declared ? "more" : found));
     }
 
-    private static void readDefinition(ByteBuf in, SeriesDictionary dictionary, RecordLimits limits) {
+    private static void readDefinition(ByteBuf in, SeriesDictionary dictionary, RecordLimits limits,
+                                       SeriesDefinitions definitions) {
         long id = Varints.readUnsigned(in);
         if (id != dictionary.size()) {
             throw new ProtocolException(ErrorCode.INVALID_RECORD, "series definition has id "
@@ -119,6 +129,15 @@ public final class RecordBlocks {
         }
         int start = in.readerIndex();
         int maxString = limits.maxStringBytes();
+        if (definitions != null) {
+            int length = definitionLength(in, limits);
+            Series known = length < 0 ? null : definitions.find(in, start, length);
+            if (known != null) {
+                in.skipBytes(length);
+                dictionary.add(known);
+                return;
+            }
+        }
         String name = Utf8Strings.read(in, maxString, "metric name", ErrorCode.INVALID_RECORD);
         if (name.isEmpty()) {
             throw new ProtocolException(ErrorCode.INVALID_RECORD, "metric name is empty");
@@ -138,6 +157,47 @@ public final class RecordBlocks {
             }
         }
         byte[] encoded = ByteBufUtil.getBytes(in, start, in.readerIndex() - start);
-        dictionary.add(new Series(name, keys, values, encoded));
+        Series series = new Series(name, keys, values, encoded);
+        if (definitions != null) {
+            definitions.add(series);
+        }
+        dictionary.add(series);
+    }
+
+    /**
+     * The length of the definition that starts at the reader index, from its structure alone (string lengths and the
+     * label count, within the limits), or -1 when the structure is not sound: the full read then says why. Leaves the
+     * reader index where it was.
+     */
+    private static int definitionLength(ByteBuf in, RecordLimits limits) {
+        int start = in.readerIndex();
+        try {
+            if (!skipString(in, limits.maxStringBytes())) {
+                return -1;
+            }
+            long labels = Varints.readUnsigned(in);
+            if (labels < 0 || labels > limits.maxLabelsPerSeries()) {
+                return -1;
+            }
+            for (long i = 0; i < 2 * labels; i++) {
+                if (!skipString(in, limits.maxStringBytes())) {
+                    return -1;
+                }
+            }
+            return in.readerIndex() - start;
+        } catch (ProtocolException malformedVarint) {
+            return -1;
+        } finally {
+            in.readerIndex(start);
+        }
+    }
+
+    private static boolean skipString(ByteBuf in, int maxBytes) {
+        long length = Varints.readUnsigned(in);
+        if (length < 0 || length > maxBytes || length > in.readableBytes()) {
+            return false;
+        }
+        in.skipBytes((int) length);
+        return true;
     }
 }

@@ -176,15 +176,17 @@ public final class Series {
 
     /** Whether the definition bytes at {@code in[index, index + length)} are this series' definition. */
     boolean definitionEquals(ByteBuf in, int index, int length) {
-        if (length != encoded.length) {
-            return false;
+        return length == encoded.length
+                && io.netty.buffer.ByteBufUtil.equals(in, index, Unpooled.wrappedBuffer(encoded), 0, length);
+    }
+
+    /** {@link #fingerprint()} of the definition bytes {@code in[index, index + length)}, without copying them. */
+    static long fingerprint(ByteBuf in, int index, int length) {
+        if (in.hasArray()) {
+            return XXH64.hash(in.array(), in.arrayOffset() + index, length, 0L);
         }
-        for (int i = 0; i < length; i++) {
-            if (in.getByte(index + i) != encoded[i]) {
-                return false;
-            }
-        }
-        return true;
+        java.nio.ByteBuffer region = in.nioBuffer(index, length);
+        return XXH64.hash(region, region.position(), region.remaining(), 0L);
     }
 
     @Override

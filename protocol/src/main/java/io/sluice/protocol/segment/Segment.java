@@ -10,6 +10,7 @@ import io.sluice.protocol.error.ProtocolException;
 import io.sluice.protocol.record.RecordBlocks;
 import io.sluice.protocol.record.RecordCursor;
 import io.sluice.protocol.record.RecordLimits;
+import io.sluice.protocol.record.SeriesDefinitions;
 import io.sluice.protocol.record.SeriesDictionary;
 import io.sluice.protocol.record.SeriesTable;
 
@@ -50,9 +51,17 @@ public final class Segment implements AutoCloseable {
 
     /** Decodes a segment from a Kafka record value, with default limits. */
     public static Segment decode(byte[] value) {
+        return decode(value, null);
+    }
+
+    /**
+     * The same, sharing {@code definitions} (may be null) with the other segments decoded with it: a series defined
+     * in an earlier one is taken from there rather than decoded again (see {@link SeriesDefinitions}).
+     */
+    public static Segment decode(byte[] value, SeriesDefinitions definitions) {
         ByteBuf wrapped = Unpooled.wrappedBuffer(value);
         try {
-            return decode(wrapped, RecordLimits.DEFAULTS, ByteBufAllocator.DEFAULT);
+            return decode(wrapped, RecordLimits.DEFAULTS, ByteBufAllocator.DEFAULT, definitions);
         } finally {
             wrapped.release();
         }
@@ -65,6 +74,15 @@ public final class Segment implements AutoCloseable {
      * @throws ProtocolException if the segment is malformed or over a limit
      */
     public static Segment decode(ByteBuf value, RecordLimits limits, ByteBufAllocator alloc) {
+        return decode(value, limits, alloc, null);
+    }
+
+    /**
+     * The same, sharing {@code definitions} (may be null; use one per {@code limits}) with the other segments decoded
+     * with it.
+     */
+    public static Segment decode(ByteBuf value, RecordLimits limits, ByteBufAllocator alloc,
+                                 SeriesDefinitions definitions) {
         ByteBuf in = value.duplicate();
         if (in.readableBytes() < SegmentFormat.FIXED_HEADER_BYTES) {
             throw new ProtocolException(ErrorCode.INVALID_RECORD, "segment: " + in.readableBytes() + " bytes (expected: >= "
@@ -103,7 +121,7 @@ public final class Segment implements AutoCloseable {
         }
         try {
             SeriesDictionary dictionary = new SeriesDictionary();
-            RecordBlocks.Counts counts = RecordBlocks.validate(block, dictionary, limits);
+            RecordBlocks.Counts counts = RecordBlocks.validate(block, dictionary, limits, definitions);
             return new Segment(tenant, lz4, block, dictionary.snapshot(), counts.samples(), counts.events());
         } catch (RuntimeException e) {
             block.release();

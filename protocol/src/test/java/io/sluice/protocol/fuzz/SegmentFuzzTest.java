@@ -7,6 +7,7 @@ import io.netty.buffer.Unpooled;
 import io.sluice.protocol.error.ProtocolException;
 import io.sluice.protocol.record.RecordCursor;
 import io.sluice.protocol.record.RecordLimits;
+import io.sluice.protocol.record.SeriesDefinitions;
 import io.sluice.protocol.segment.Segment;
 import io.sluice.protocol.segment.SegmentWriter;
 
@@ -42,6 +43,34 @@ class SegmentFuzzTest {
             }
         } catch (ProtocolException expected) {
             assertThat(expected.errorCode()).isNotNull();
+        } finally {
+            in.release();
+        }
+    }
+
+    /**
+     * The writer decodes a batch's segments with shared {@link SeriesDefinitions}: the input decoded a second time with
+     * the definitions the first decode remembered gives the same verdict (the same error, or equal series and counts).
+     */
+    @FuzzTest(maxDuration = "30s")
+    void rememberedDefinitionsChangeNoVerdict(byte[] input) {
+        SeriesDefinitions definitions = new SeriesDefinitions();
+        String first = verdict(input, definitions);
+        assertThat(verdict(input, definitions)).isEqualTo(first);
+        assertThat(verdict(input, null)).isEqualTo(first);
+    }
+
+    private static String verdict(byte[] input, SeriesDefinitions definitions) {
+        ByteBuf in = Unpooled.wrappedBuffer(input);
+        try (Segment s = Segment.decode(in, LIMITS, ByteBufAllocator.DEFAULT, definitions)) {
+            StringBuilder out = new StringBuilder(s.tenant()).append(' ').append(s.sampleCount()).append(' ')
+                    .append(s.eventCount());
+            for (int i = 0; i < s.series().size(); i++) {
+                out.append(' ').append(s.series().get(i));
+            }
+            return out.toString();
+        } catch (ProtocolException e) {
+            return e.errorCode() + ": " + e.getMessage();
         } finally {
             in.release();
         }

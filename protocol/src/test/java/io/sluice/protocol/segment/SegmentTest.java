@@ -13,6 +13,7 @@ import io.sluice.protocol.record.Event;
 import io.sluice.protocol.record.RecordCursor;
 import io.sluice.protocol.record.RecordLimits;
 import io.sluice.protocol.record.Series;
+import io.sluice.protocol.record.SeriesDefinitions;
 import io.sluice.protocol.record.SeriesDictionary;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -140,6 +141,71 @@ class SegmentTest {
                 .isInstanceOfSatisfying(ProtocolException.class, e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.LIMIT_EXCEEDED))
                 .hasMessageContaining("raise maxSeriesPerDictionary");
         in.release();
+    }
+
+    /**
+     * Segments decoded with shared definitions: a series defined before is the same instance, read from the first
+     * segment's strings; a definition that differs in one byte (another label value) is decoded on its own; and a
+     * malformed definition is refused as without them, even when a remembered one starts the same way.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void sharedDefinitionsGiveTheSameSeriesOnceDecoded(boolean lz4) {
+        SeriesDefinitions definitions = new SeriesDefinitions();
+        Series a = Series.of("cpu", "host", "a", "zone", "z1");
+        Series b = Series.of("cpu", "host", "b", "zone", "z1");
+        Series first;
+        try (Segment s = Segment.decode(segmentOf(lz4, a), definitions)) {
+            first = s.series().get(0);
+            assertThat(first).isEqualTo(a).isNotSameAs(a);
+        }
+        assertThat(definitions.size()).isEqualTo(1);
+        try (Segment s = Segment.decode(segmentOf(lz4, b, a), definitions)) {
+            assertThat(s.series().get(0)).isEqualTo(b);
+            assertThat(s.series().get(1)).isSameAs(first);
+            RecordCursor c = s.cursor();
+            assertThat(c.next()).isTrue();
+            assertThat(c.series()).isEqualTo(b);
+            assertThat(c.next()).isTrue();
+            assertThat(c.series()).isSameAs(first);
+        }
+        assertThat(definitions.size()).isEqualTo(2);
+        byte[] bad = segmentOf(false, a);
+        int at = indexOf(bad, "z1".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        bad[at + 1] = (byte) 0xFF; // "z1" becomes "z" + a byte that is not UTF-8
+        assertThatThrownBy(() -> Segment.decode(bad, definitions).close())
+                .isInstanceOfSatisfying(ProtocolException.class,
+                        e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.INVALID_RECORD));
+        assertThatThrownBy(() -> Segment.decode(bad).close())
+                .isInstanceOfSatisfying(ProtocolException.class,
+                        e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.INVALID_RECORD));
+    }
+
+    private static byte[] segmentOf(boolean lz4, Series... series) {
+        try (SegmentWriter w = SegmentWriter.create(ByteBufAllocator.DEFAULT, "acme", lz4)) {
+            for (int i = 0; i < series.length; i++) {
+                w.addSample(series[i], 1_000 + i, i);
+            }
+            ByteBuf out = w.finish();
+            try {
+                return ByteBufUtil.getBytes(out);
+            } finally {
+                out.release();
+            }
+        }
+    }
+
+    private static int indexOf(byte[] in, byte[] what) {
+        outer:
+        for (int i = 0; i + what.length <= in.length; i++) {
+            for (int j = 0; j < what.length; j++) {
+                if (in[i + j] != what[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        throw new AssertionError("not found");
     }
 
     private static void assertCode(byte[] segment, ErrorCode code) {

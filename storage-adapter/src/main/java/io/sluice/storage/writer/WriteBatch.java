@@ -82,11 +82,13 @@ final class WriteBatch {
         WriteBatch batch = new WriteBatch(alloc, known);
         try {
             Set<Long> seenSeries = new HashSet<>();
+            // the records of a batch define the same series again and again: each is decoded into strings once
+            io.sluice.protocol.record.SeriesDefinitions definitions = new io.sluice.protocol.record.SeriesDefinitions();
             long horizonMs = horizon.toEpochMilli();
             for (int i = 0; i < values.size(); i++) {
                 Segment segment;
                 try {
-                    segment = Segment.decode(values.get(i));
+                    segment = Segment.decode(values.get(i), definitions);
                 } catch (RuntimeException e) {
                     batch.undecodable.add(new Undecodable(i, "not a valid segment: " + e.getMessage()));
                     continue;

@@ -1,0 +1,37 @@
+package io.sluice.protocol.record;
+
+import io.netty.buffer.ByteBuf;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The series definitions read so far, for reading many record blocks that define the same series: every segment an
+ * agent sends defines again the series its samples refer to, so a storage writer decoding a batch of segments meets
+ * the same definitions over and over. A definition whose bytes equal one read before is taken as that {@link Series}
+ * (after a structural walk, one hash and one byte comparison) instead of being decoded into new strings; it passed the
+ * same checks when it was first read, and a definition's validity depends on its bytes and the limits alone.
+ *
+ * <p>Use one per set of blocks read with the same {@link RecordLimits}; it holds every series it is given until it is
+ * dropped, so keep it for a bounded batch. Not thread-safe.
+ */
+public final class SeriesDefinitions {
+
+    private final Map<Long, Series> byFingerprint = new HashMap<>();
+
+    /** The series whose definition is exactly the bytes {@code in[index, index + length)}, or null. */
+    Series find(ByteBuf in, int index, int length) {
+        Series known = byFingerprint.get(Series.fingerprint(in, index, length));
+        return known != null && known.definitionEquals(in, index, length) ? known : null;
+    }
+
+    /** Remembers a series read and checked in full. */
+    void add(Series series) {
+        byFingerprint.putIfAbsent(series.fingerprint(), series);
+    }
+
+    /** How many distinct definitions are remembered. */
+    public int size() {
+        return byFingerprint.size();
+    }
+}
