@@ -28,6 +28,8 @@ public final class Series {
 
     private static final XXHash64 XXH64 = XXHashFactory.fastestJavaInstance().hash64();
     private static final String[] NO_STRINGS = new String[0];
+    private static final java.lang.invoke.VarHandle LONG_BIG_ENDIAN =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.BIG_ENDIAN);
 
     private final String name;
     private final String[] keys;
@@ -176,8 +178,25 @@ public final class Series {
 
     /** Whether the definition bytes at {@code in[index, index + length)} are this series' definition. */
     boolean definitionEquals(ByteBuf in, int index, int length) {
-        return length == encoded.length
-                && io.netty.buffer.ByteBufUtil.equals(in, index, Unpooled.wrappedBuffer(encoded), 0, length);
+        if (length != encoded.length) {
+            return false;
+        }
+        if (in.hasArray()) {
+            int from = in.arrayOffset() + index;
+            return Arrays.equals(in.array(), from, from + length, encoded, 0, length);
+        }
+        int i = 0;
+        for (; i + Long.BYTES <= length; i += Long.BYTES) { // eight bytes a read: ByteBuf's checks are per call
+            if (in.getLong(index + i) != (long) LONG_BIG_ENDIAN.get(encoded, i)) {
+                return false;
+            }
+        }
+        for (; i < length; i++) {
+            if (in.getByte(index + i) != encoded[i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** {@link #fingerprint()} of the definition bytes {@code in[index, index + length)}, without copying them. */

@@ -170,6 +170,10 @@ class SegmentTest {
             assertThat(c.series()).isSameAs(first);
         }
         assertThat(definitions.size()).isEqualTo(2);
+        Series lastByte = Series.of("cpu", "host", "a", "zone", "z2"); // differs from a in its very last byte
+        try (Segment s = Segment.decode(segmentOf(lz4, lastByte), definitions)) {
+            assertThat(s.series().get(0)).isEqualTo(lastByte).isNotEqualTo(a);
+        }
         byte[] bad = segmentOf(false, a);
         int at = indexOf(bad, "z1".getBytes(java.nio.charset.StandardCharsets.UTF_8));
         bad[at + 1] = (byte) 0xFF; // "z1" becomes "z" + a byte that is not UTF-8

@@ -106,6 +106,7 @@ final class WriteBatch {
 
     private void add(Segment segment, Set<Long> seenSeries, long horizonMs) {
         String tenant = segment.tenant();
+        long tenantHash = SeriesIds.tenantHash(tenant);
         long[] ids = new long[segment.series().size()];
         boolean[] known = new boolean[ids.length];
         SeriesSamples[] bySeries = new SeriesSamples[ids.length];
@@ -127,7 +128,7 @@ final class WriteBatch {
                 int local = cursor.seriesId();
                 if (!known[local]) {
                     Series s = cursor.series();
-                    ids[local] = SeriesIds.of(tenant, s);
+                    ids[local] = SeriesIds.of(tenantHash, s);
                     known[local] = true;
                     rangeOf[local] = written.slot(tenant, s.name());
                     if (seenSeries.add(ids[local]) && !knownSeries.contains(ids[local])) {
