@@ -63,6 +63,54 @@ class VarintsTest {
         assertThat(Varints.readUnsigned(Unpooled.wrappedBuffer(new byte[] {0}))).isZero();
     }
 
+    /**
+     * With eight bytes or more readable a varint is read in one access; the verdict (value and end, or the error) is
+     * the one of the byte-by-byte read it takes with fewer bytes, for every length, three padding bytes, malformed
+     * varints included.
+     */
+    @Test
+    void aVarintReadWithBytesAfterItIsReadAsWithoutThem() {
+        java.util.List<byte[]> encodings = new java.util.ArrayList<>();
+        java.util.Random random = new java.util.Random(7);
+        for (int bits = 0; bits <= 64; bits++) {
+            long top = bits == 0 ? 0 : 1L << (bits - 1);
+            for (long v : new long[] {top, top - 1, top + 1, top | random.nextLong() & (top - 1), random.nextLong() >>> (64 - Math.max(1, bits))}) {
+                ByteBuf b = Unpooled.buffer();
+                Varints.writeUnsigned(b, v);
+                encodings.add(io.netty.buffer.ByteBufUtil.getBytes(b));
+                b.release();
+            }
+        }
+        for (String hex : new String[] {"8000", "ff00", "808000", "818000", "80808080808080808000", "ffffffffffffffff00",
+                "ffffffffffffffffff7f", "ffffffffffffffffffff01"}) {
+            encodings.add(java.util.HexFormat.of().parseHex(hex));
+        }
+        for (byte[] encoding : encodings) {
+            String alone = verdict(encoding, 0, (byte) 0);
+            for (byte pad : new byte[] {0, (byte) 0xFF, 0x01}) {
+                assertThat(verdict(encoding, 8, pad)).as(java.util.HexFormat.of().formatHex(encoding) + " padded with "
+                        + pad).isEqualTo(alone);
+            }
+        }
+    }
+
+    /** The value and bytes read, or the error, of a read of {@code encoding} followed by {@code padding} bytes. */
+    private static String verdict(byte[] encoding, int padding, byte pad) {
+        ByteBuf b = Unpooled.buffer();
+        b.writeBytes(encoding);
+        for (int i = 0; i < padding; i++) {
+            b.writeByte(pad);
+        }
+        try {
+            long v = Varints.readUnsigned(b);
+            return v + " after " + b.readerIndex();
+        } catch (ProtocolException e) {
+            return e.getMessage() + " at " + b.readerIndex();
+        } finally {
+            b.release();
+        }
+    }
+
     @Test
     void boundedReadNamesTheLimit() {
         ByteBuf b = Unpooled.buffer();
