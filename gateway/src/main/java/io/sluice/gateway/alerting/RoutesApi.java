@@ -7,6 +7,7 @@ import io.sluice.config.ConfigException;
 import io.sluice.config.Setting;
 import io.sluice.config.Settings;
 import io.sluice.gateway.http.HttpExchange;
+import io.sluice.gateway.ingest.NameSyntax;
 import io.sluice.storage.alerting.notify.JsonTree;
 import io.sluice.storage.alerting.notify.NotifyStore;
 import io.sluice.storage.alerting.notify.Route;
@@ -18,7 +19,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 /**
  * The routes API: {@code GET|PUT /api/v1/alerts/routes}, a tenant's whole ordered list of routes at once:
@@ -29,7 +29,6 @@ import java.util.regex.Pattern;
  */
 public final class RoutesApi {
 
-    private static final Pattern LABEL = Pattern.compile("[a-zA-Z_][a-zA-Z0-9_]*");
     private static final Set<String> FIELDS = Set.of("matchers", "receiver", "group_by", "group_wait",
             "group_interval", "repeat_interval", "continue");
 
@@ -103,7 +102,7 @@ public final class RoutesApi {
                 groupBy.add("alertname");
             } else {
                 for (Object n : names) {
-                    if (!(n instanceof String s) || !LABEL.matcher(s).matches() || groupBy.contains(s)) {
+                    if (!(n instanceof String s) || !NameSyntax.LABEL.matches(s) || groupBy.contains(s)) {
                         throw new RequestBodies.BadRequest("invalid_field", at + "group_by: " + n
                                 + " is not a label name, or appears twice");
                     }

@@ -4,9 +4,9 @@ package io.sluice.gateway.ingest;
  * A name syntax of the form {@code [first][rest]*} over ASCII classes (metric names, label names, event types),
  * checked character by character: a regular expression matcher per label was a twentieth of JSON ingest's CPU.
  * {@link #pattern()} is the syntax as a regular expression, for messages (and for the tests, which hold the checks
- * to it).
+ * to it). The one place these syntaxes are checked: ingest, alert routes and the Prometheus API call it.
  */
-enum NameSyntax {
+public enum NameSyntax {
     METRIC(Admission.METRIC_NAME_SYNTAX, "_:", "_:."),
     LABEL(Admission.LABEL_NAME_SYNTAX, "_", "_"),
     EVENT_TYPE(Admission.EVENT_TYPE_SYNTAX, "_", "_.:-");
@@ -24,12 +24,12 @@ enum NameSyntax {
     }
 
     /** The syntax as a regular expression. */
-    String pattern() {
+    public String pattern() {
         return pattern;
     }
 
     /** Whether the whole of {@code name} has this syntax (an empty name has not). */
-    boolean matches(String name) {
+    public boolean matches(String name) {
         int n = name.length();
         if (n == 0) {
             return false;

@@ -8,6 +8,7 @@ import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpRouter;
 import io.sluice.gateway.http.HttpExchange;
 import io.sluice.gateway.http.Json;
+import io.sluice.gateway.ingest.NameSyntax;
 import io.sluice.storage.auth.Principal;
 import io.sluice.storage.postgres.PostgresCalls;
 import io.sluice.storage.promql.PromqlException;
@@ -33,7 +34,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.concurrent.TimeoutException;
-import java.util.regex.Pattern;
 
 /**
  * Prometheus' HTTP query API under {@link #PREFIX}, for Grafana's Prometheus data source and other Prometheus
@@ -55,7 +55,6 @@ public final class PrometheusRoutes {
     public static final String PROMETHEUS_VERSION = "2.45.0";
     private static final String LABEL_VALUES_PREFIX = PREFIX + "/api/v1/label/";
     private static final String LABEL_VALUES_SUFFIX = "/values";
-    private static final Pattern LABEL_NAME = Pattern.compile("[a-zA-Z_][a-zA-Z0-9_]*");
     private static final Logger log = LoggerFactory.getLogger(PrometheusRoutes.class);
 
     private final Queries queries;
@@ -194,7 +193,7 @@ public final class PrometheusRoutes {
         String label = path.substring(LABEL_VALUES_PREFIX.length(), path.length() - LABEL_VALUES_SUFFIX.length());
         Mono<List<String>> answer;
         try {
-            if (!LABEL_NAME.matcher(label).matches()) {
+            if (!NameSyntax.LABEL.matches(label)) {
                 throw PrometheusParams.badData("invalid label name: \"" + label + "\"");
             }
             PrometheusParams params = PrometheusParams.of(exchange);
