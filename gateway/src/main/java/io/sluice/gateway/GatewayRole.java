@@ -151,6 +151,13 @@ public final class GatewayRole implements RunningRole {
 
     private static GatewayRole start(SluiceConfig config, ProcessMetrics metrics, boolean ownsMetrics,
                                      UnaryOperator<SegmentSink> sinkDecorator, Ticker authTicker) {
+        // segments to Kafka are LZ4-compressed on the event loops: the native compressor is about 1.5x the Java one
+        // end to end (JMH encodeBatch); loading it may write a file, so here, before any event loop runs
+        if (io.sluice.protocol.codec.Lz4Blocks.useNativeCompressor()) {
+            log.info("LZ4: segments are compressed by the native lz4-java library");
+        } else {
+            log.info("LZ4: no native lz4-java library for this platform; segments are compressed in Java");
+        }
         GatewayRole sluice;
         try {
             sluice = new GatewayRole(config, metrics, ownsMetrics, sinkDecorator, authTicker);

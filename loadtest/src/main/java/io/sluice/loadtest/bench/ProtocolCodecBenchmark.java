@@ -57,6 +57,10 @@ public class ProtocolCodecBenchmark {
     @Param({"false", "true"})
     public boolean lz4;
 
+    /** Compress with the native LZ4, as the gateway does ({@code Lz4Blocks.useNativeCompressor()}), or the Java one. */
+    @Param({"false", "true"})
+    public boolean nativeLz4;
+
     private final ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
     private Series[] series;
     private SeriesDictionary clientSeries;
@@ -66,6 +70,9 @@ public class ProtocolCodecBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
+        if (nativeLz4 && !io.sluice.protocol.codec.Lz4Blocks.useNativeCompressor()) {
+            throw new IllegalStateException("no native LZ4 on this platform");
+        }
         series = new Series[SERIES];
         for (int i = 0; i < SERIES; i++) {
             series[i] = Series.of("http.server.requests", "host", "web-" + (i % 5), "dc", "eu-west-1",

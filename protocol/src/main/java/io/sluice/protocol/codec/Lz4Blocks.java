@@ -14,15 +14,30 @@ import java.nio.ByteBuffer;
  * LZ4 block compression of a records block, shared by BATCH frames and segments:
  * {@code uncompressedLength u32 | LZ4 block (raw, no frame format)}.
  *
- * <p>Uses the pure-Java LZ4 implementation: the JNI one would extract a native library to disk the first
- * time it is used, which is blocking file I/O on an event loop. Decompression uses the safe decompressor,
- * which never reads or writes outside the given ranges whatever the input, and is bounded by the declared
- * length, which the caller has already checked against its limit.
+ * <p>Compresses with the pure-Java LZ4 implementation unless {@link #useNativeCompressor()} switched this JVM to
+ * the native one: loading it extracts a library to disk, blocking file I/O that must not happen on an event loop the
+ * first time a batch is compressed, so a process opts in at start-up (the gateway does; the agent client does not).
+ * Decompression always uses the pure-Java safe decompressor, whatever the switch: it reads what clients send, and it
+ * never reads or writes outside the given ranges whatever the input, bounded by the declared length, which the caller
+ * has already checked against its limit.
  */
 public final class Lz4Blocks {
 
-    private static final LZ4Compressor COMPRESSOR = LZ4Factory.fastestJavaInstance().fastCompressor();
+    private static volatile LZ4Compressor compressor = LZ4Factory.fastestJavaInstance().fastCompressor();
     private static final LZ4SafeDecompressor DECOMPRESSOR = LZ4Factory.fastestJavaInstance().safeDecompressor();
+
+    /**
+     * Compresses with the native (JNI) LZ4 from now on, if this platform has it; the format is the same. Blocking (it
+     * may extract the library): call at start-up, off any event loop. Returns whether the native one is in use.
+     */
+    public static boolean useNativeCompressor() {
+        try {
+            compressor = LZ4Factory.nativeInstance().fastCompressor();
+            return true;
+        } catch (Throwable notHere) { // no native build for this platform, or the library cannot be written
+            return false;
+        }
+    }
 
     private Lz4Blocks() {
     }
@@ -30,14 +45,15 @@ public final class Lz4Blocks {
     /** Appends {@code src}'s readable bytes to {@code out} as length + LZ4 block; does not move {@code src}. */
     public static void compress(ByteBuf src, ByteBuf out) {
         int srcLen = src.readableBytes();
-        int maxLen = COMPRESSOR.maxCompressedLength(srcLen);
+        LZ4Compressor compressor = Lz4Blocks.compressor;
+        int maxLen = compressor.maxCompressedLength(srcLen);
         out.writeInt(srcLen);
         out.ensureWritable(maxLen);
         ByteBuffer in = src.nioBufferCount() == 1
                 ? src.nioBuffer(src.readerIndex(), srcLen)
                 : ByteBuffer.wrap(io.netty.buffer.ByteBufUtil.getBytes(src));
         ByteBuffer dst = out.nioBuffer(out.writerIndex(), maxLen);
-        int n = COMPRESSOR.compress(in, in.position(), srcLen, dst, dst.position(), maxLen);
+        int n = compressor.compress(in, in.position(), srcLen, dst, dst.position(), maxLen);
         out.writerIndex(out.writerIndex() + n);
     }
 
