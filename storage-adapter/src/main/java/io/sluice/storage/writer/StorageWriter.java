@@ -413,6 +413,10 @@ public final class StorageWriter implements AutoCloseable {
                 // PostgreSQL that does not answer (frozen, a lost network): the transaction is cancelled (rolled back)
                 // and tried again; if its COMMIT did reach PostgreSQL, the stored offset makes the retry a no-op
                 .timeout(config.transactionTimeout())
+                // off the database connection's event loop before the bookkeeping: the breaker's sliding window takes
+                // a ReentrantLock and the batch timer's percentile rotation (HdrHistogram) may sleep, and with many
+                // partitions committing at once either can park; BlockHound caught both, and its error ended the writer
+                .publishOn(Schedulers.boundedElastic())
                 .doOnError(java.util.concurrent.TimeoutException.class, e -> deadlineExceeded.increment())
                 .transformDeferred(CircuitBreakerOperator.of(breaker))
                 .doOnError(e -> log.warn("Writing {} records of {} failed ({}); retrying", records.size(), tp,
