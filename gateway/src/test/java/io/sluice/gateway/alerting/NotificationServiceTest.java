@@ -5,7 +5,7 @@ import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.spi.Connection;
 import io.sluice.config.AlertingConfig;
 import io.sluice.config.SluiceConfig;
-import io.sluice.gateway.time.MutableClock;
+import io.sluice.storage.testing.MutableClock;
 import io.sluice.storage.alerting.notify.JsonTree;
 import io.sluice.storage.alerting.notify.LabelMatcher;
 import io.sluice.storage.alerting.notify.NotificationService;

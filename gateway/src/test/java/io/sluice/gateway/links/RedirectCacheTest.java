@@ -5,7 +5,7 @@ import io.sluice.config.ConfigLoader;
 import io.sluice.config.LinksConfig;
 import io.sluice.config.Tier;
 import io.sluice.gateway.auth.KeysCommand;
-import io.sluice.gateway.time.MutableClock;
+import io.sluice.storage.testing.MutableClock;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.links.Link;
 import io.sluice.storage.links.LinkStore;

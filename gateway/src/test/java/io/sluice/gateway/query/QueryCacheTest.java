@@ -1,7 +1,7 @@
 package io.sluice.gateway.query;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.sluice.gateway.time.MutableClock;
+import io.sluice.storage.testing.MutableClock;
 import io.sluice.storage.invalidation.DataChange;
 import io.sluice.storage.invalidation.Invalidations;
 import io.sluice.storage.query.Aggregation;

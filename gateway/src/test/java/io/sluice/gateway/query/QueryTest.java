@@ -223,7 +223,7 @@ class QueryTest {
         SluiceConfig config = sluice.config();
         io.sluice.storage.query.QueryRepository repository = new io.sluice.storage.query.QueryRepository(counting,
                 config.query().statementTimeout());
-        io.sluice.gateway.time.MutableClock clock = new io.sluice.gateway.time.MutableClock(end);
+        io.sluice.storage.testing.MutableClock clock = new io.sluice.storage.testing.MutableClock(end);
         io.sluice.storage.query.QueryEngine engine = new io.sluice.storage.query.QueryEngine(repository, config.query(),
                 config.writer(), clock);
         io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =

@@ -1,62 +1,39 @@
 package io.sluice.storage.writer;
 
+import io.sluice.storage.testing.MutableClock;
 import org.junit.jupiter.api.Test;
 
-import java.time.Clock;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
-import java.util.concurrent.atomic.AtomicLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 class KnownSeriesTest {
 
-    /** A clock the test moves. */
-    private static final class MovableClock extends Clock {
-        final AtomicLong millis;
-
-        MovableClock(long millis) {
-            this.millis = new AtomicLong(millis);
-        }
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return Instant.ofEpochMilli(millis.get());
-        }
-    }
-
     private static final long HOUR = 3_600_000L;
+
+    private static MutableClock clock(long millis) {
+        return new MutableClock(Instant.ofEpochMilli(millis));
+    }
 
     @Test
     void rememberedIdsAreKnownUntilTheHourTurns() {
-        MovableClock clock = new MovableClock(1000 * HOUR + 10);
+        MutableClock clock = clock(1000 * HOUR + 10);
         KnownSeries known = new KnownSeries(1024, clock);
         assertThat(known.contains(42)).isFalse();
         known.rememberAll(new long[] {42, -7, 99}, 2); // only the first two count
         assertThat(known.contains(42)).isTrue();
         assertThat(known.contains(-7)).isTrue();
         assertThat(known.contains(99)).isFalse();
-        clock.millis.set(1001 * HOUR - 1);
+        clock.set(Instant.ofEpochMilli(1001 * HOUR - 1));
         assertThat(known.contains(42)).as("still the same hour").isTrue();
-        clock.millis.set(1001 * HOUR);
+        clock.set(Instant.ofEpochMilli(1001 * HOUR));
         assertThat(known.contains(42)).as("a new hour: upserted again, so last_seen moves").isFalse();
         assertThat(known.contains(-7)).isFalse();
     }
 
     @Test
     void aSlotHoldsTheLastIdRememberedThereSoForgettingIsTheOnlyError() {
-        KnownSeries known = new KnownSeries(4, new MovableClock(5 * HOUR));
+        KnownSeries known = new KnownSeries(4, clock(5 * HOUR));
         long[] ids = new long[64];
         for (int i = 0; i < ids.length; i++) {
             ids[i] = 1_000_003L * (i + 1);
@@ -72,7 +49,7 @@ class KnownSeriesTest {
 
     @Test
     void twoIdsOfOnePairAreBothKeptAThirdReplacesOneOfThem() {
-        KnownSeries known = new KnownSeries(2, new MovableClock(7 * HOUR)); // one pair: every id lands in it
+        KnownSeries known = new KnownSeries(2, clock(7 * HOUR)); // one pair: every id lands in it
         known.rememberAll(new long[] {11, 22}, 2);
         assertThat(known.contains(11)).isTrue();
         assertThat(known.contains(22)).isTrue();
@@ -87,11 +64,11 @@ class KnownSeriesTest {
     @Test
     void zeroCapacityAndIdZeroAreNeverKnown() {
         for (int capacity : new int[] {0, 1}) {
-            KnownSeries none = new KnownSeries(capacity, new MovableClock(0));
+            KnownSeries none = new KnownSeries(capacity, clock(0));
             none.rememberAll(new long[] {1, 2}, 2);
             assertThat(none.contains(1)).as("capacity " + capacity).isFalse();
         }
-        KnownSeries some = new KnownSeries(16, new MovableClock(0));
+        KnownSeries some = new KnownSeries(16, clock(0));
         some.rememberAll(new long[] {0}, 1);
         assertThat(some.contains(0)).as("0 marks an empty slot").isFalse();
     }

@@ -1,4 +1,4 @@
-package io.sluice.gateway.time;
+package io.sluice.storage.testing;
 
 import java.time.Clock;
 import java.time.Duration;
