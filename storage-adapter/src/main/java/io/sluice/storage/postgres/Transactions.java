@@ -13,9 +13,18 @@ public final class Transactions {
     /**
      * Rolls back (ignoring a rollback failure: the connection may be dead) and closes, so a pooled
      * connection never goes back to the pool inside an open transaction.
+     *
+     * <p>The ROLLBACK is sent whatever the driver believes: {@code rollbackTransaction()} skips it while the driver
+     * has not yet seen the server enter the transaction, which is the case when a call is cancelled (its deadline
+     * passed, PostgreSQL frozen) before the answer to its BEGIN arrived. The server then ran that BEGIN later, and the
+     * connection went back to the pool inside a transaction the next caller found open or aborted (25P02).
+     * PostgreSQL answers a ROLLBACK outside a transaction with a warning only, and runs it after whatever the
+     * connection sent before, so the connection is released only once that is over.
      */
     public static Mono<Void> rollbackAndClose(Connection c) {
-        return Mono.from(c.rollbackTransaction()).onErrorResume(e -> Mono.empty()).then(Mono.from(c.close()));
+        return Flux.from(c.createStatement("ROLLBACK").execute()).flatMap(r -> r.getRowsUpdated()).then()
+                .onErrorResume(e -> Mono.empty())
+                .then(Mono.from(c.close()));
     }
 
     /**
