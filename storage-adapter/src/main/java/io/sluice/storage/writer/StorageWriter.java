@@ -426,28 +426,15 @@ public final class StorageWriter implements AutoCloseable {
     }
 
     /**
-     * One transaction for one run of records of one partition. The rows are encoded and their day
-     * partitions made sure of before the transaction begins, so the transaction holds its locks only for
-     * the database work.
+     * One transaction for one run of records of one partition. The rows are decoded and encoded on the parallel
+     * scheduler (CPU work kept off the event loops of the database connections, which queries share), and their day
+     * partitions made sure of, before the transaction begins, so the transaction holds its locks only for the
+     * database work.
      */
     Mono<Void> apply(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
-        return apply(tp, records, encoded(tp, records));
-    }
-
-    /**
-     * The run's rows, decoded and encoded on the parallel scheduler: CPU work kept off the event loops of the
-     * database connections (which queries share).
-     */
-    private Mono<WriteBatch> encoded(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
-        long next = records.get(records.size() - 1).offset() + 1;
-        return Mono.fromCallable(() -> encode(tp, records, next)).subscribeOn(Schedulers.parallel());
-    }
-
-    /** {@link #apply(TopicPartition, List)} with the run's rows from {@code encoding} (released here). */
-    private Mono<Void> apply(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records,
-                             Mono<WriteBatch> encoding) {
         long first = records.get(0).offset();
         long next = records.get(records.size() - 1).offset() + 1;
+        Mono<WriteBatch> encoding = Mono.fromCallable(() -> encode(tp, records, next)).subscribeOn(Schedulers.parallel());
         return encoding.flatMap(all -> partitions.ensureDays(all.days)
                     .then(Mono.usingWhen(connections.create(),
                             c -> Mono.from(c.beginTransaction())
