@@ -198,7 +198,9 @@ public final class Settings {
 
     // ---- writer / retention ----------------------------------------------------------------------
     public static final Setting<Integer> WRITER_MAX_BATCH_RECORDS = intIn("writer.max-batch-records", 500, 1, 100_000,
-            "Most Kafka records (segments) the storage writer applies in one PostgreSQL transaction per partition.");
+            "Most Kafka records (segments) the storage writer applies in one PostgreSQL transaction per partition. A "
+                    + "partition the writer is behind on holds up to twice this many records in memory (the batch "
+                    + "being applied and the next one); the rest wait in Kafka.");
     public static final Setting<Long> WRITER_MAX_BATCH_BYTES = longByteSize("writer.max-batch-bytes", "8MiB", 1L << 16,
             1L << 31, "Most record bytes (segments as Kafka holds them) the storage writer applies in one PostgreSQL "
                     + "transaction per partition; a longer run of records is applied as several transactions. With "

@@ -27,6 +27,7 @@ import io.sluice.storage.postgres.Transactions;
 import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.reactivestreams.Publisher;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -298,15 +299,9 @@ public final class StorageWriter implements AutoCloseable {
                 }));
         Disposable work = receiver.receive()
                 .groupBy(r -> r.receiverOffset().topicPartition(), partitionCount)
-                .flatMap(group -> group
-                        .bufferTimeout(config.maxBatchRecords(), config.maxBatchWait(), true)
-                        // prefetch 0: the next batch is taken only once this one committed. Records wait in the
-                        // buffer, which then hands over at once all that came meanwhile (up to the batch limits), not
-                        // in a queue of runs taken before, so a record waits for at most the transaction under way
-                        // and its own, and a partition the writer is behind on holds one batch and the buffer
-                        // (reactor-kafka pauses the rest)
-                        .concatMap(batch -> Flux.fromIterable(byBytes(batch, config.maxBatchBytes()))
-                                .concatMap(run -> applyUnlessStopping(group.key(), run), 0), 0), partitionCount)
+                .flatMap(group -> inBatches(group, config.maxBatchRecords(), config.maxBatchWait(),
+                        batch -> Flux.fromIterable(byBytes(batch, config.maxBatchBytes()))
+                                .concatMap(run -> applyUnlessStopping(group.key(), run), 0)), partitionCount)
                 .subscribe(v -> { }, e -> log.error("Storage writer stopped", e));
         Disposable maintenance = Flux.interval(MAINTENANCE_EVERY, MAINTENANCE_EVERY)
                 .concatMap(i -> partitions.run().onErrorResume(e -> {
@@ -336,6 +331,20 @@ public final class StorageWriter implements AutoCloseable {
      * Splits a run of records into runs of at most {@code maxBytes} of record values (a record larger than that
      * alone), in order: each becomes one transaction, so what a transaction decodes stays bounded in bytes.
      */
+    /**
+     * A partition's records applied batch after batch: a batch is taken only once {@code apply} finished the one
+     * before, and holds everything that arrived meanwhile, up to {@code maxRecords} (after {@code maxWait} when
+     * fewer came), so a record waits for at most the transaction under way and its own, and batches grow with the
+     * load. Fair windows ask upstream for one batch at a time: a partition the writer is behind on holds at most
+     * two batches of records (the one applied and the next), and reactor-kafka pauses it for the rest. (A fair
+     * {@code bufferTimeout} prefetches four batches, so it would hold five.)
+     */
+    static <T> Flux<Object> inBatches(Flux<T> records, int maxRecords, Duration maxWait,
+                                      Function<List<T>, ? extends Publisher<?>> apply) {
+        return records.windowTimeout(maxRecords, maxWait, true)
+                .concatMap(window -> window.collectList().filter(batch -> !batch.isEmpty()).flatMapMany(apply), 0);
+    }
+
     static List<List<ReceiverRecord<byte[], byte[]>>> byBytes(List<ReceiverRecord<byte[], byte[]>> records,
                                                              long maxBytes) {
         List<List<ReceiverRecord<byte[], byte[]>>> runs = new ArrayList<>();
