@@ -223,8 +223,8 @@ public final class AlertStore {
                                 .collectMap(Locked::id))
                         .flatMap(locked -> write(c, pendings, classify(pendings, locked))),
                 Connection::close,
-                (c, error) -> Transactions.rollbackAndClose(c),
-                Transactions::rollbackAndClose));
+                (c, error) -> Transactions.rollbackAndClose(c, calls.deadline()),
+                c -> Transactions.rollbackAndClose(c, calls.deadline())));
     }
 
     /** A rule's row as {@link #LOCK} found it. */

@@ -299,8 +299,8 @@ public final class RuleStore {
                 c -> Mono.from(c.beginTransaction()).then(work.apply(c))
                         .flatMap(result -> Mono.from(c.commitTransaction()).thenReturn(result)),
                 Connection::close,
-                (c, err) -> Transactions.rollbackAndClose(c),
-                Transactions::rollbackAndClose));
+                (c, err) -> Transactions.rollbackAndClose(c, calls.deadline()),
+                c -> Transactions.rollbackAndClose(c, calls.deadline())));
     }
 
     private static Throwable duplicate(Throwable e, AlertRule rule) {

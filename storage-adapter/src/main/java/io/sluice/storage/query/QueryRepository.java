@@ -503,8 +503,8 @@ public final class QueryRepository {
                         .then(work.apply(c))
                         .flatMap(result -> Mono.from(c.commitTransaction()).thenReturn(result)),
                 Connection::close,
-                (c, err) -> io.sluice.storage.postgres.Transactions.rollbackAndClose(c),
-                io.sluice.storage.postgres.Transactions::rollbackAndClose))
+                (c, err) -> io.sluice.storage.postgres.Transactions.rollbackAndClose(c, calls.deadline()),
+                c -> io.sluice.storage.postgres.Transactions.rollbackAndClose(c, calls.deadline())))
                 // translated outside the call, so that PostgresCalls still sees (and counts) PostgreSQL's own error
                 .onErrorMap(QueryException::translate);
     }

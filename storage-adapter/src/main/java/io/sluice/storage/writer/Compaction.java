@@ -265,8 +265,8 @@ public final class Compaction {
                                     return new Cursor(Instant.ofEpochMilli(last.hourMs()), last.series(), false);
                                 }))),
                 Connection::close,
-                (c, err) -> Transactions.rollbackAndClose(c),
-                Transactions::rollbackAndClose);
+                (c, err) -> Transactions.rollbackAndClose(c, deadline),
+                c -> Transactions.rollbackAndClose(c, deadline));
     }
 
     /** Consecutive candidates in groups of at most {@code maxSamples} samples (an hour with more is a group alone). */

@@ -114,8 +114,8 @@ public final class PartitionMaintenance {
                         .then(Mono.from(c.commitTransaction()))
                         .doOnSuccess(v -> known.addAll(names)),
                 Connection::close,
-                (c, err) -> Transactions.rollbackAndClose(c),
-                Transactions::rollbackAndClose);
+                (c, err) -> Transactions.rollbackAndClose(c, config.transactionTimeout()),
+                c -> Transactions.rollbackAndClose(c, config.transactionTimeout()));
     }
 
     /** Detaches and drops partitions whose whole range is older than its table's retention; returns their names. */

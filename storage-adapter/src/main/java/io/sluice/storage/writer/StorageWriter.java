@@ -461,8 +461,8 @@ public final class StorageWriter implements AutoCloseable {
                                     })
                                     .doOnSuccess(v -> track(tp).accumulateAndGet(next, Math::max)),
                             Connection::close,
-                            (c, err) -> Transactions.rollbackAndClose(c),
-                            Transactions::rollbackAndClose))
+                            (c, err) -> Transactions.rollbackAndClose(c, config.transactionTimeout()),
+                            c -> Transactions.rollbackAndClose(c, config.transactionTimeout())))
                     .doFinally(signal -> all.release()));
     }
 
@@ -531,8 +531,8 @@ public final class StorageWriter implements AutoCloseable {
                                         }))
                         .doOnSuccess(v -> track(tp).accumulateAndGet(offset + 1, Math::max)),
                 Connection::close,
-                (c, err) -> Transactions.rollbackAndClose(c),
-                Transactions::rollbackAndClose);
+                (c, err) -> Transactions.rollbackAndClose(c, config.transactionTimeout()),
+                c -> Transactions.rollbackAndClose(c, config.transactionTimeout()));
     }
 
     private static Mono<Void> storeOffset(Connection c, TopicPartition tp, long next) {
@@ -602,8 +602,8 @@ public final class StorageWriter implements AutoCloseable {
                         })
                         .switchIfEmpty(Mono.from(c.rollbackTransaction()).thenReturn(false)),
                 Connection::close,
-                (c, err) -> Transactions.rollbackAndClose(c),
-                Transactions::rollbackAndClose);
+                (c, err) -> Transactions.rollbackAndClose(c, config.transactionTimeout()),
+                c -> Transactions.rollbackAndClose(c, config.transactionTimeout()));
     }
 
     /** What one batch's statements wrote, counted once its transaction committed. */

@@ -3,6 +3,7 @@ package io.sluice.storage.postgres;
 import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.spi.Connection;
 import io.sluice.config.PostgresConfig;
+import io.sluice.storage.testing.FrozenProcesses;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import org.junit.jupiter.api.AfterEach;
@@ -54,6 +55,34 @@ class PostgresConnectionsTest {
                 .flatMap(r -> r.getRowsUpdated()).then().block(WAIT))
                 .as("PostgreSQL ended that session").isNotNull();
         Mono.from(lost.close()).onErrorResume(e -> Mono.empty()).block(WAIT);
+    }
+
+    @Test
+    void aRollbackPostgresqlDoesNotAnswerGivesTheConnectionBackAtItsDeadlineAndThePoolDropsIt(TestInfrastructure infra) {
+        ConnectionPool pool = pool(infra.newDatabase("rollbackdeadline", 2));
+        Connection c = Mono.from(pool.create()).block(WAIT);
+        Mono.from(c.beginTransaction()).block(WAIT);
+        Flux.from(c.createStatement("SELECT 1").execute()).flatMap(r -> r.getRowsUpdated()).then().block(WAIT);
+        assertThat(pool.getMetrics().orElseThrow().acquiredSize()).isEqualTo(1);
+        Duration deadline = Duration.ofMillis(500);
+        try (FrozenProcesses postgres = FrozenProcesses.postgres(infra)) {
+            long started = System.nanoTime();
+            // without its deadline the ROLLBACK waits for as long as PostgreSQL is frozen, the connection with it
+            Transactions.rollbackAndClose(c, deadline).block(WAIT);
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).as("bounded by the deadlines")
+                    .isLessThan(WAIT);
+            assertThat(pool.getMetrics().orElseThrow().acquiredSize())
+                    .as("back in the pool while PostgreSQL is still frozen").isZero();
+        }
+        // the connection whose transaction state is unknown is never handed out again: its session ends, and the
+        // pool's connections are outside any transaction
+        await().atMost(WAIT).untilAsserted(() -> assertThat(single(pool,
+                "SELECT count(*)::text FROM pg_stat_activity WHERE datname = current_database() "
+                        + "AND state LIKE 'idle in transaction%'")).isEqualTo("0"));
+        for (int i = 0; i < 3; i++) {
+            assertThat(single(pool, "SELECT (now() = statement_timestamp())::text"))
+                    .as("a statement of its own, not one inside a transaction begun earlier").isEqualTo("true");
+        }
     }
 
     @Test

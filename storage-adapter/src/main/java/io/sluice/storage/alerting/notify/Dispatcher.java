@@ -109,7 +109,7 @@ final class Dispatcher {
                                     in.receivers().get(g.receiver), now))
                             .then(trim(c, tenant))
                             .then(Mono.from(c.commitTransaction())),
-                    Connection::close, (c, e) -> Transactions.rollbackAndClose(c), Transactions::rollbackAndClose));
+                    Connection::close, (c, e) -> Transactions.rollbackAndClose(c, calls.deadline()), c -> Transactions.rollbackAndClose(c, calls.deadline())));
         });
     }
 

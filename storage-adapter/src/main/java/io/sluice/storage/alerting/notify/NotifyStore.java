@@ -104,7 +104,7 @@ public final class NotifyStore {
                                 .flatMap(n -> n > maxReceivers
                                         ? Mono.<Receiver>error(new TooManyReceiversException(maxReceivers, n))
                                         : Mono.from(c.commitTransaction()).thenReturn(created))),
-                Connection::close, (c, e) -> Transactions.rollbackAndClose(c), Transactions::rollbackAndClose))
+                Connection::close, (c, e) -> Transactions.rollbackAndClose(c, calls.deadline()), c -> Transactions.rollbackAndClose(c, calls.deadline())))
                 .onErrorMap(R2dbcDataIntegrityViolationException.class, e -> new ReceiverExistsException(r.name()));
     }
 
@@ -186,7 +186,7 @@ public final class NotifyStore {
                         }).then())
                         .then(Mono.from(c.commitTransaction()))
                         .thenReturn(routes),
-                Connection::close, (c, e) -> Transactions.rollbackAndClose(c), Transactions::rollbackAndClose));
+                Connection::close, (c, e) -> Transactions.rollbackAndClose(c, calls.deadline()), c -> Transactions.rollbackAndClose(c, calls.deadline())));
     }
 
     // silences
