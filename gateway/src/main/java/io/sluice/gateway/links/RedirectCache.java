@@ -16,6 +16,7 @@ import io.sluice.config.LinksConfig;
 import io.sluice.storage.links.Link;
 import io.sluice.storage.links.LinkStore;
 import io.sluice.storage.postgres.PostgresUnavailableException;
+import reactor.core.scheduler.Schedulers;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -90,11 +91,19 @@ public final class RedirectCache {
                         .doOnNext(link -> lastKnown.put(code, link))
                         .map(Entry::new)
                         .defaultIfEmpty(Entry.MISSING) // the store's call has the postgres.call-timeout deadline
+                        // off the database connection's event loop before the breaker counts the outcome: its
+                        // sliding window takes a lock, which concurrent misses on several connections contend for
+                        .publishOn(Schedulers.boundedElastic())
                         .transformDeferred(CircuitBreakerOperator.of(breaker))
                         .onErrorMap(CallNotPermittedException.class, e -> new PostgresUnavailableException("links.find",
                                 "not tried: PostgreSQL has been failing (circuit breaker open)", e))
                         .toFuture());
         CaffeineCacheMetrics.monitor(registry, cache, "links");
+    }
+
+    /** The breaker of the redirect path's loads (for tests). */
+    CircuitBreaker breaker() {
+        return breaker;
     }
 
     /** The state of a code; completes at once when cached. Fails when it had to be loaded and could not be. */

@@ -12,11 +12,14 @@ import io.sluice.storage.links.LinkStore;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import org.junit.jupiter.api.Test;
+import reactor.core.scheduler.Schedulers;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -45,6 +48,18 @@ class RedirectCacheTest {
         } finally {
             infra.postgres().start();
         }
+    }
+
+    @Test
+    void theBreakerCountsALoadOffTheEventLoops(TestInfrastructure infra) {
+        LinkStore store = new LinkStore(infra.connectionFactory());
+        RedirectCache cache = new RedirectCache(store, ConfigLoader.load(null, Map.of(), Map.of()).links(),
+                new MutableClock(Instant.now()), new SimpleMeterRegistry());
+        List<Boolean> onEventLoop = new CopyOnWriteArrayList<>();
+        cache.breaker().getEventPublisher().onSuccess(e -> onEventLoop.add(Schedulers.isInNonBlockingThread()));
+        assertThat(cache.get("none-" + UUID.randomUUID()).join().link()).as("loaded: no such code").isNull();
+        // the load completes on the PostgreSQL connection's event loop; the breaker's window takes a lock
+        assertThat(onEventLoop).containsExactly(false);
     }
 
     @Test
