@@ -220,18 +220,30 @@ public final class Admission {
         if (n > config.maxLabels()) {
             return tooManyLabels(field, n);
         }
-        Set<String> seen = n > 1 ? new HashSet<>(n * 2) : null;
+        // the usual few names are compared with those before them; a set only pays beyond
+        Set<String> seen = n > 16 ? new HashSet<>(n * 2) : null;
         for (int i = 0; i < n; i++) {
             String name = keyValues.get(2 * i);
             Refusal r = checkLabel(field, name, keyValues.get(2 * i + 1));
             if (r != null) {
                 return r;
             }
-            if (seen != null && !seen.add(name)) {
+            if (seen != null ? !seen.add(name) : appearsBefore(keyValues, i)) {
                 return new Refusal(Refusal.INVALID_LABEL, field + " name " + quote(name) + " appears twice");
             }
         }
         return null;
+    }
+
+    /** Whether the name of pair {@code i} of {@code keyValues} is the name of a pair before it. */
+    private static boolean appearsBefore(List<String> keyValues, int i) {
+        String name = keyValues.get(2 * i);
+        for (int j = 0; j < i; j++) {
+            if (keyValues.get(2 * j).equals(name)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private Refusal checkLabel(String field, String name, String value) {

@@ -109,6 +109,29 @@ class AdmissionTest {
     }
 
     @Test
+    void aNameGivenTwiceIsFoundAmongFewLabelsOrMany() {
+        Admission wide = admission(ConfigLoader.load(null, Map.of(), Map.of("ingest.max-labels", "32")), NOW);
+        for (int n : new int[] {2, 5, 16, 17, 32}) {
+            for (int twice = 1; twice < n; twice++) {
+                List<String> labels = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    labels.add("l" + (i == twice ? twice / 2 : i));
+                    labels.add("v" + i);
+                }
+                Refusal r = wide.checkSample("m", labels, NOW, NOW);
+                assertThat(r).as("%d labels, the %dth repeating one", n, twice).isNotNull();
+                assertThat(r.message()).contains("'l" + twice / 2 + "' appears twice");
+            }
+            List<String> distinct = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                distinct.add("l" + i);
+                distinct.add("v" + i);
+            }
+            assertThat(wide.checkSample("m", distinct, NOW, NOW)).as("%d distinct labels", n).isNull();
+        }
+    }
+
+    @Test
     void messagesNameTheSettingAndNeverEchoUnprintableText() {
         assertThat(admission.checkSample("m", List.of("a", "é".repeat(600)), NOW, NOW).message())
                 .contains("1200 bytes", "ingest.max-label-value-length");

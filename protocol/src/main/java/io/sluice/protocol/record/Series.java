@@ -43,8 +43,8 @@ public final class Series {
         this.keys = keys;
         this.values = values;
         this.encoded = encoded;
-        this.hash = Arrays.hashCode(encoded);
         this.fingerprint = XXH64.hash(encoded, 0, encoded.length, 0L);
+        this.hash = Long.hashCode(fingerprint); // the definition is hashed once
     }
 
     /** A series from a name and labels given as alternating keys and values. */
@@ -73,30 +73,66 @@ public final class Series {
         return canonical(name, k, v);
     }
 
+    /** The series of {@code name} and the labels {@code k[i]=v[i]}; sorts the two arrays, which become its own. */
     private static Series canonical(String name, String[] k, String[] v) {
         Objects.requireNonNull(name, "name");
         if (name.isEmpty()) {
             throw new IllegalArgumentException("name: \"\" (expected: non-empty)");
         }
-        Integer[] order = new Integer[k.length];
         for (int i = 0; i < k.length; i++) {
             Objects.requireNonNull(k[i], "label key");
             Objects.requireNonNull(v[i], "label value");
             if (k[i].isEmpty()) {
                 throw new IllegalArgumentException("label key: \"\" (expected: non-empty)");
             }
-            order[i] = i;
         }
-        Arrays.sort(order, (a, b) -> compareCodePoints(k[a], k[b]));
-        String[] keys = k.length == 0 ? NO_STRINGS : new String[k.length];
-        String[] values = k.length == 0 ? NO_STRINGS : new String[k.length];
-        for (int i = 0; i < k.length; i++) {
-            keys[i] = k[order[i]];
-            values[i] = v[order[i]];
-            if (i > 0 && keys[i].equals(keys[i - 1])) {
+        String[] keys = k.length == 0 ? NO_STRINGS : k;
+        String[] values = k.length == 0 ? NO_STRINGS : v;
+        sortByKey(keys, values);
+        for (int i = 1; i < keys.length; i++) {
+            if (keys[i].equals(keys[i - 1])) {
                 throw new IllegalArgumentException("label key: \"" + keys[i] + "\" (expected: distinct keys)");
             }
         }
+        byte[] ascii = asciiDefinition(name, keys, values);
+        return new Series(name, keys, values, ascii != null ? ascii : definition(name, keys, values));
+    }
+
+    /**
+     * Sorts the labels in place (both arrays are the caller's own) in code-point order of their keys: an insertion
+     * sort for the usual few labels (which senders such as Prometheus already send sorted, so it makes one comparison
+     * a label), a merge sort of indexes beyond.
+     */
+    private static void sortByKey(String[] k, String[] v) {
+        if (k.length > 32) {
+            Integer[] order = new Integer[k.length];
+            for (int i = 0; i < k.length; i++) {
+                order[i] = i;
+            }
+            Arrays.sort(order, (a, b) -> compareCodePoints(k[a], k[b]));
+            String[] keys = k.clone();
+            String[] values = v.clone();
+            for (int i = 0; i < k.length; i++) {
+                k[i] = keys[order[i]];
+                v[i] = values[order[i]];
+            }
+            return;
+        }
+        for (int i = 1; i < k.length; i++) {
+            String key = k[i];
+            String value = v[i];
+            int j = i - 1;
+            for (; j >= 0 && compareCodePoints(k[j], key) > 0; j--) {
+                k[j + 1] = k[j];
+                v[j + 1] = v[j];
+            }
+            k[j + 1] = key;
+            v[j + 1] = value;
+        }
+    }
+
+    /** The canonical definition bytes (SPEC.md, "Series definition"), written through a buffer. */
+    private static byte[] definition(String name, String[] keys, String[] values) {
         ByteBuf buf = Unpooled.buffer(64);
         try {
             Utf8Strings.write(buf, name);
@@ -107,10 +143,63 @@ public final class Series {
             }
             byte[] bytes = new byte[buf.readableBytes()];
             buf.readBytes(bytes);
-            return new Series(name, keys, values, bytes);
+            return bytes;
         } finally {
             buf.release();
         }
+    }
+
+    /**
+     * The same bytes as {@link #definition} when every string is ASCII (names and labels nearly always are), sized
+     * first and written straight into the array, a char a byte; null when one string is not.
+     */
+    private static byte[] asciiDefinition(String name, String[] keys, String[] values) {
+        int size = asciiEncodedSize(name);
+        for (int i = 0; i < keys.length && size >= 0; i++) {
+            int key = asciiEncodedSize(keys[i]);
+            int value = asciiEncodedSize(values[i]);
+            size = key < 0 || value < 0 ? -1 : size + key + value;
+        }
+        if (size < 0) {
+            return null;
+        }
+        byte[] out = new byte[size + Varints.unsignedSize(keys.length)];
+        int p = putAscii(out, 0, name);
+        p = putVarint(out, p, keys.length);
+        for (int i = 0; i < keys.length; i++) {
+            p = putAscii(out, p, keys[i]);
+            p = putAscii(out, p, values[i]);
+        }
+        return out;
+    }
+
+    /** Bytes of {@code s} as a length-prefixed string, or -1 when it holds a char past ASCII. */
+    private static int asciiEncodedSize(String s) {
+        int n = s.length();
+        for (int i = 0; i < n; i++) {
+            if (s.charAt(i) >= 0x80) {
+                return -1;
+            }
+        }
+        return Varints.unsignedSize(n) + n;
+    }
+
+    private static int putAscii(byte[] out, int p, String s) {
+        int n = s.length();
+        p = putVarint(out, p, n);
+        for (int i = 0; i < n; i++) {
+            out[p++] = (byte) s.charAt(i);
+        }
+        return p;
+    }
+
+    private static int putVarint(byte[] out, int p, int value) {
+        while ((value & ~0x7F) != 0) {
+            out[p++] = (byte) ((value & 0x7F) | 0x80);
+            value >>>= 7;
+        }
+        out[p++] = (byte) value;
+        return p;
     }
 
     /** Compares two strings by Unicode code point, i.e. in the order of their UTF-8 bytes. */
