@@ -4,6 +4,7 @@ import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.WireFormat;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.compression.DecompressionException;
 import io.netty.handler.codec.compression.Snappy;
@@ -124,7 +125,10 @@ public final class RemoteWriteDecoder {
 
     // ---- snappy ----------------------------------------------------------------------------------
 
-    private byte[] decompress(ByteBuf body) throws MalformedBatchException {
+    private byte[] decompress(ByteBuf received) throws MalformedBatchException {
+        // Netty's snappy reads its input a byte at a time through the ByteBuf API, which on the pooled direct buffer
+        // a request arrives in walks a chain of checks per byte; on a copy in a heap array it is an array access
+        ByteBuf body = received.hasArray() ? received : Unpooled.wrappedBuffer(ByteBufUtil.getBytes(received));
         ByteBuf in = body.duplicate();
         long length = readLengthHeader(in);
         if (length > maxDecompressedBytes) {
