@@ -54,11 +54,11 @@ final class BatchChecks {
                 return refusal(index, r);
             }
         }
-        long tenantHash = SeriesIds.tenantHash(tenant);
+        io.sluice.gateway.ingest.Admission.SeriesGate gate = admission.seriesOf(tenant, SeriesIds.tenantHash(tenant));
         cursor = batch.cursor();
         for (int index = 0; cursor.next(); index++) {
             if (cursor.isSample()) {
-                io.sluice.gateway.ingest.Refusal r = admission.admitSeries(tenant, tenantHash, cursor.series());
+                io.sluice.gateway.ingest.Refusal r = gate.admit(cursor.series());
                 if (r != null) {
                     return refusal(index, r);
                 }

@@ -28,20 +28,34 @@ public final class ActiveSeries {
         this.tenants = Caffeine.newBuilder().maximumSize(MAX_TENANTS).expireAfterAccess(ACTIVE_FOR).ticker(ticker).build();
     }
 
-    /** Whether a sample of this series may be taken; a newly admitted series becomes active. */
-    public boolean admit(String tenant, long seriesId) {
-        Cache<Long, Boolean> series = tenants.get(tenant, t -> Caffeine.newBuilder()
-                .expireAfterAccess(ACTIVE_FOR).ticker(ticker).executor(Runnable::run).build());
-        if (series.getIfPresent(seriesId) != null) {
+    /** The active series of {@code tenant}, to admit the series of one batch without looking the tenant up each time. */
+    public Tenant of(String tenant) {
+        return new Tenant(tenants.get(tenant, t -> Caffeine.newBuilder()
+                .expireAfterAccess(ACTIVE_FOR).ticker(ticker).executor(Runnable::run).build()));
+    }
+
+    /** One tenant's active series. */
+    public final class Tenant {
+
+        private final Cache<Long, Boolean> series;
+
+        private Tenant(Cache<Long, Boolean> series) {
+            this.series = series;
+        }
+
+        /** Whether a sample of this series may be taken; a newly admitted series becomes active. */
+        public boolean admit(long seriesId) {
+            if (series.getIfPresent(seriesId) != null) {
+                return true;
+            }
+            if (series.estimatedSize() >= maxPerTenant) {
+                series.cleanUp();
+                if (series.estimatedSize() >= maxPerTenant) {
+                    return false;
+                }
+            }
+            series.put(seriesId, Boolean.TRUE);
             return true;
         }
-        if (series.estimatedSize() >= maxPerTenant) {
-            series.cleanUp();
-            if (series.estimatedSize() >= maxPerTenant) {
-                return false;
-            }
-        }
-        series.put(seriesId, Boolean.TRUE);
-        return true;
     }
 }

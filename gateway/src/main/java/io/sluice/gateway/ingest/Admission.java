@@ -131,14 +131,34 @@ public final class Admission {
         return null;
     }
 
-    /** Whether a sample of {@code series} may be taken for {@code tenant}; a newly admitted series becomes active. */
-    public Refusal admitSeries(String tenant, long tenantHash, Series series) {
-        if (activeSeries.admit(tenant, SeriesIds.of(tenantHash, series))) {
-            return null;
+    /**
+     * The cardinality limit of {@code tenant} ({@code ingest.max-active-series}), looked up once for the series of a
+     * batch.
+     */
+    public SeriesGate seriesOf(String tenant, long tenantHash) {
+        return new SeriesGate(activeSeries.of(tenant), tenantHash);
+    }
+
+    /** The series one tenant may send: those already active, and new ones while the tenant is under the limit. */
+    public final class SeriesGate {
+
+        private final ActiveSeries.Tenant active;
+        private final long tenantHash;
+
+        private SeriesGate(ActiveSeries.Tenant active, long tenantHash) {
+            this.active = active;
+            this.tenantHash = tenantHash;
         }
-        return new Refusal(Refusal.CARDINALITY_LIMIT, "series " + quote(series.toString())
-                + " would exceed the tenant's limit of " + config.maxActiveSeries()
-                + " active series (ingest.max-active-series)");
+
+        /** Whether a sample of {@code series} may be taken; a newly admitted series becomes active. */
+        public Refusal admit(Series series) {
+            if (active.admit(SeriesIds.of(tenantHash, series))) {
+                return null;
+            }
+            return new Refusal(Refusal.CARDINALITY_LIMIT, "series " + quote(series.toString())
+                    + " would exceed the tenant's limit of " + config.maxActiveSeries()
+                    + " active series (ingest.max-active-series)");
+        }
     }
 
     // ---- events ----------------------------------------------------------------------------------

@@ -85,12 +85,12 @@ public final class HttpIngestRoutes {
                              Answer answer) {
         List<Rejection> rejections = new ArrayList<>(batch.rejections());
         java.util.BitSet refused = new java.util.BitSet();
-        long tenantHash = SeriesIds.tenantHash(principal.tenant());
+        Admission.SeriesGate gate = admission.seriesOf(principal.tenant(), SeriesIds.tenantHash(principal.tenant()));
         for (ParsedBatch.Sample s : batch.samples()) {
             if (refused.get(s.index())) {
                 continue;
             }
-            Refusal refusal = admission.admitSeries(principal.tenant(), tenantHash, s.series());
+            Refusal refusal = gate.admit(s.series());
             if (refusal != null) {
                 refused.set(s.index());
                 rejections.add(Rejection.of(s.index(), refusal));

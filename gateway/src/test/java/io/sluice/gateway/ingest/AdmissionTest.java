@@ -198,14 +198,16 @@ class AdmissionTest {
         Series a = Series.of("m", "s", "a");
         Series b = Series.of("m", "s", "b");
         Series c = Series.of("m", "s", "c");
-        assertThat(admission.admitSeries("t", t, a)).isNull();
-        assertThat(admission.admitSeries("t", t, b)).isNull();
-        Refusal refused = admission.admitSeries("t", t, c);
+        assertThat(admission.seriesOf("t", t).admit(a)).isNull();
+        assertThat(admission.seriesOf("t", t).admit(b)).isNull();
+        Admission.SeriesGate batch = admission.seriesOf("t", t);
+        Refusal refused = batch.admit(c);
         assertThat(refused.reason()).isEqualTo("cardinality_limit");
         assertThat(refused.isLimit()).isTrue();
         assertThat(refused.message()).contains("ingest.max-active-series");
-        assertThat(admission.admitSeries("t", t, a)).as("already active").isNull();
-        assertThat(admission.admitSeries("u", SeriesIds.tenantHash("u"), c)).as("another tenant").isNull();
+        assertThat(batch.admit(a)).as("already active").isNull();
+        assertThat(admission.seriesOf("t", t).admit(c)).as("in a later batch too").isNotNull();
+        assertThat(admission.seriesOf("u", SeriesIds.tenantHash("u")).admit(c)).as("another tenant").isNull();
     }
 
     @Test
