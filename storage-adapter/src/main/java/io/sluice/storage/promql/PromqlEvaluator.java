@@ -46,6 +46,13 @@ final class PromqlEvaluator {
     private final Map<List<Matcher>, List<Series>> data;
     private final Map<VectorSel, List<Series>> selected = new IdentityHashMap<>();
     private final Map<SortedMap<String, String>, SortedMap<String, String>> nameless = new IdentityHashMap<>();
+    /**
+     * Per range selector, each selected series' last window as indexes (last sample before it, last sample in it): a
+     * range query's steps run forward, so the next window is found a few samples on rather than searched for again.
+     */
+    private final Map<MatrixSel, int[]> windows = new IdentityHashMap<>();
+    /** Per expression, the labels of its last result found free of duplicates (see {@link #unique}). */
+    private final Map<Expr, List<SortedMap<String, String>>> uniqueLabels = new IdentityHashMap<>();
     private final Map<Aggregate, Map<SortedMap<String, String>, SortedMap<String, String>>> groups =
             new IdentityHashMap<>();
     final long queryStart;
@@ -154,14 +161,43 @@ final class PromqlEvaluator {
         return i >= 0 ? i : -i - 2;
     }
 
+    /**
+     * {@link #upperIndex(long[], long)} starting from {@code hint}, its answer for some earlier {@code t} (or -1): a
+     * few samples forward when {@code t} moved on a little, a binary search over the rest otherwise, and over the
+     * whole array when {@code t} went back before the hint.
+     */
+    static int upperIndex(long[] ts, long t, int hint) {
+        if (hint >= ts.length || hint >= 0 && ts[hint] > t) {
+            return upperIndex(ts, t);
+        }
+        int i = hint;
+        for (int n = 0; n < 16; n++, i++) {
+            if (i + 1 >= ts.length || ts[i + 1] > t) {
+                return i;
+            }
+        }
+        int found = Arrays.binarySearch(ts, i + 1, ts.length, t);
+        return found >= 0 ? found : -found - 2;
+    }
+
     private MatrixV range(MatrixSel ms, long t) {
         long end = refTime(ms.selector(), t);
         long start = end - ms.rangeMs();
         List<Points> out = new ArrayList<>();
-        for (Series s : seriesOf(ms.selector())) {
+        List<Series> selected = seriesOf(ms.selector());
+        int[] last = windows.computeIfAbsent(ms, k -> {
+            int[] none = new int[2 * selected.size()];
+            Arrays.fill(none, -1);
+            return none;
+        });
+        for (int k = 0; k < selected.size(); k++) {
+            Series s = selected.get(k);
             long[] ts = s.timestamps();
-            int from = upperIndex(ts, start) + 1;
-            int to = upperIndex(ts, end);
+            int before = upperIndex(ts, start, last[2 * k]);
+            int to = upperIndex(ts, end, Math.max(before, last[2 * k + 1]));
+            last[2 * k] = before;
+            last[2 * k + 1] = to;
+            int from = before + 1;
             if (to < from) {
                 continue;
             }
@@ -239,6 +275,32 @@ final class PromqlEvaluator {
             out.add(new Sample(dropName(s.labels()), -s.value(), t));
         }
         return checkDuplicates(new VectorV(out));
+    }
+
+    /**
+     * {@link #checkDuplicates} of {@code site}'s result at one step, skipped when it holds the very label objects, in
+     * the same order, of the last result of {@code site} found free of duplicates (a series' labels are the same
+     * object at every step, so a range query's steps mostly repeat the last one's).
+     */
+    VectorV unique(Expr site, VectorV v) {
+        List<Sample> samples = v.samples();
+        List<SortedMap<String, String>> known = uniqueLabels.get(site);
+        if (known != null && known.size() == samples.size()) {
+            int i = 0;
+            while (i < samples.size() && samples.get(i).labels() == known.get(i)) {
+                i++;
+            }
+            if (i == samples.size()) {
+                return v;
+            }
+        }
+        checkDuplicates(v);
+        List<SortedMap<String, String>> labels = new ArrayList<>(samples.size());
+        for (Sample sample : samples) {
+            labels.add(sample.labels());
+        }
+        uniqueLabels.put(site, labels);
+        return v;
     }
 
     /** Fails like Prometheus when two samples of a result have the same labels. */

@@ -62,7 +62,7 @@ final class PromqlFunctionEval {
         }
         if (args.size() >= 1 && args.get(0).type() == Expr.Type.MATRIX
                 || name.equals("quantile_over_time")) {
-            return PromqlEvaluator.checkDuplicates(rangeFunction(ev, c, t));
+            return ev.unique(c, rangeFunction(ev, c, t));
         }
         return switch (name) {
             case "abs" -> math(ev, args, t, Math::abs);

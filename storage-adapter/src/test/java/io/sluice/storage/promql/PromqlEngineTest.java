@@ -405,6 +405,74 @@ class PromqlEngineTest {
     }
 
     @Test
+    void aRangeQueryFindsWindowsAndDuplicatesAtEveryStepWhateverTheStepsBefore() {
+        InMemorySampleSource s = new InMemorySampleSource();
+        // one sample every 15 s for an hour, 1 a second; a copy under another name (same labels once rate drops
+        // the name) only from 40 min on
+        int n = 240;
+        double[] counter = new double[2 * n];
+        double[] late = new double[2 * (n - 160)];
+        for (int i = 0; i < n; i++) {
+            counter[2 * i] = i * 15;
+            counter[2 * i + 1] = i * 15;
+            if (i >= 160) {
+                late[2 * (i - 160)] = i * 15;
+                late[2 * (i - 160) + 1] = i * 15;
+            }
+        }
+        s.add(series("steady_total{job=\"a\"}", counter));
+        s.add(series("copy_total{job=\"a\"}", late));
+        PromqlEngine e = new PromqlEngine(s, LIMITS);
+        // the steps' windows, found from the step before: 1/s at each step once the window holds two samples
+        PromqlResult r = e.range("t", "rate(steady_total[1m])", 0, 3_540_000, 60_000).block();
+        Series only = ((PromqlResult.Matrix) r).series().get(0);
+        assertThat(only.timestamps()).hasSize(59).startsWith(60_000).endsWith(3_540_000);
+        for (double v : only.values()) {
+            assertThat(v).isCloseTo(1.0, within(1e-9));
+        }
+        // windows of every size and steps that skip many samples give the answers of each step evaluated alone
+        for (String range : new String[] {"15s", "1m", "7m", "59m"}) {
+            for (long step : new long[] {15_000, 60_000, 420_000}) {
+                PromqlResult all = e.range("t", "sum_over_time(steady_total[" + range + "])", 0, 3_600_000, step).block();
+                Series got = ((PromqlResult.Matrix) all).series().get(0);
+                for (int i = 0; i < got.timestamps().length; i++) {
+                    PromqlResult alone = e.instant("t", "sum_over_time(steady_total[" + range + "])",
+                            got.timestamps()[i]).block();
+                    assertThat(got.values()[i]).as("%s at step %d, t=%d", range, step, got.timestamps()[i])
+                            .isEqualTo(((PromqlResult.Vector) alone).samples().get(0).value());
+                }
+            }
+        }
+        // steps before 40 min have one series per step; the first after it has two with the same labels
+        assertThatThrownBy(() -> e.range("t", "rate({__name__=~\"steady_total|copy_total\"}[1m])", 0, 3_540_000,
+                60_000).block()).isInstanceOf(PromqlException.class)
+                .hasMessage("vector cannot contain metrics with the same labelset");
+    }
+
+    @Test
+    void upperIndexFromAHintIsTheBinarySearchsAnswer() {
+        java.util.Random random = new java.util.Random(20261201);
+        for (int round = 0; round < 2_000; round++) {
+            long[] ts = new long[random.nextInt(60)];
+            long t = random.nextInt(100);
+            for (int i = 0; i < ts.length; i++) {
+                t += 1 + random.nextInt(round % 2 == 0 ? 3 : 100);
+                ts[i] = t;
+            }
+            int hint = -1;
+            long at = -50;
+            for (int q = 0; q < 40; q++) {
+                // mostly forward by a little or a lot, sometimes back
+                at += random.nextInt(10) == 0 ? -random.nextInt(500) : random.nextInt(random.nextBoolean() ? 20 : 2_000);
+                int expected = PromqlEvaluator.upperIndex(ts, at);
+                int got = PromqlEvaluator.upperIndex(ts, at, hint);
+                assertThat(got).as("ts=%s t=%d hint=%d", java.util.Arrays.toString(ts), at, hint).isEqualTo(expected);
+                hint = random.nextInt(8) == 0 ? -1 : got;
+            }
+        }
+    }
+
+    @Test
     void eachSelectorIsReadOnceOverTheWholeSpanItNeeds() {
         List<long[]> spans = new ArrayList<>();
         SampleSource recording = (tenant, matchers, from, to) -> {
