@@ -25,9 +25,9 @@ import io.sluice.storage.postgres.GracefulStop;
 import io.sluice.storage.postgres.PostgresFailures;
 import io.sluice.storage.postgres.Transactions;
 import org.apache.kafka.common.TopicPartition;
+import org.reactivestreams.Publisher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.reactivestreams.Publisher;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -328,10 +328,6 @@ public final class StorageWriter implements AutoCloseable {
     }
 
     /**
-     * Splits a run of records into runs of at most {@code maxBytes} of record values (a record larger than that
-     * alone), in order: each becomes one transaction, so what a transaction decodes stays bounded in bytes.
-     */
-    /**
      * A partition's records applied batch after batch: a batch is taken only once {@code apply} finished the one
      * before, and holds everything that arrived meanwhile, up to {@code maxRecords} (after {@code maxWait} when
      * fewer came), so a record waits for at most the transaction under way and its own, and batches grow with the
@@ -345,6 +341,10 @@ public final class StorageWriter implements AutoCloseable {
                 .concatMap(window -> window.collectList().filter(batch -> !batch.isEmpty()).flatMapMany(apply), 0);
     }
 
+    /**
+     * Splits a run of records into runs of at most {@code maxBytes} of record values (a record larger than that
+     * alone), in order: each becomes one transaction, so what a transaction decodes stays bounded in bytes.
+     */
     static List<List<ReceiverRecord<byte[], byte[]>>> byBytes(List<ReceiverRecord<byte[], byte[]>> records,
                                                              long maxBytes) {
         List<List<ReceiverRecord<byte[], byte[]>>> runs = new ArrayList<>();
