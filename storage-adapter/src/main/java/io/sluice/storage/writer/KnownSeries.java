@@ -12,9 +12,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * <p>Two-way set-associative and lossy: an id may sit in either slot of its pair {@code hash(id)}, a third id of the
  * same pair replaces one of the two; {@code writer.known-series} slots of 8 bytes. Forgetting is harmless (the series
  * is upserted again); remembering wrongly would leave samples without their series row, so an id is remembered only
- * once the transaction that upserted it committed (rows of {@code series} are never deleted). Emptied at the start of every hour of the writer's clock, so that each series is
- * upserted at least once an hour and its {@code last_seen} still moves hourly. Id 0 is never remembered (0 marks an
- * empty slot).
+ * once the transaction that upserted it committed (rows of {@code series} are never deleted). Emptied at the start
+ * of every hour of the writer's clock, so that each series is upserted at least once an hour and its
+ * {@code last_seen} still moves hourly. Id 0 is never remembered (0 marks an empty slot).
  */
 final class KnownSeries {
 

@@ -5,6 +5,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.sluice.protocol.record.Event;
 import io.sluice.protocol.record.RecordCursor;
 import io.sluice.protocol.record.Series;
+import io.sluice.protocol.record.SeriesDefinitions;
 import io.sluice.protocol.segment.Segment;
 import io.sluice.storage.SeriesIds;
 import io.sluice.storage.chunks.SampleChunks;
@@ -13,6 +14,7 @@ import io.sluice.storage.chunks.Summary;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -83,7 +85,7 @@ final class WriteBatch {
         try {
             Set<Long> seenSeries = new HashSet<>();
             // the records of a batch define the same series again and again: each is decoded into strings once
-            io.sluice.protocol.record.SeriesDefinitions definitions = new io.sluice.protocol.record.SeriesDefinitions();
+            SeriesDefinitions definitions = new SeriesDefinitions();
             long horizonMs = horizon.toEpochMilli();
             for (int i = 0; i < values.size(); i++) {
                 Segment segment;
@@ -133,7 +135,7 @@ final class WriteBatch {
                     rangeOf[local] = written.slot(tenant, s.name());
                     if (seenSeries.add(ids[local]) && !knownSeries.contains(ids[local])) {
                         if (stagedCount == stagedIds.length) {
-                            stagedIds = java.util.Arrays.copyOf(stagedIds, stagedCount * 2);
+                            stagedIds = Arrays.copyOf(stagedIds, stagedCount * 2);
                         }
                         stagedIds[stagedCount++] = ids[local];
                         CopyText.number(series, ids[local]);
