@@ -260,6 +260,11 @@ public final class Settings {
             Duration.ofDays(3650), "Longest time range one query may cover; longer gets 422.");
     public static final Setting<Duration> QUERY_STATEMENT_TIMEOUT = duration("query.statement-timeout", "10s",
             Duration.ofMillis(100), Duration.ofMinutes(10), "PostgreSQL statement timeout for one query; 503 when hit.");
+    public static final Setting<Duration> QUERY_ROLLUP_MIN_STEP = duration("query.rollup-min-step", "1h",
+            Duration.ofMinutes(1), Duration.ofDays(3650), "PromQL range queries at this step or longer read rate, "
+            + "increase, delta and sum|count|avg|min|max_over_time over a range selector from the rollups where they "
+            + "give what raw samples would (range, offset, step and start in whole minutes, no sample on a minute's "
+            + "start); ranges reaching past retention.raw read them at any step.");
     public static final Setting<Long> QUERY_CACHE_MAX_BYTES = longByteSize("query.cache-max-bytes", "64MiB", 1L << 20,
             1L << 34, "Approximate size of each query answer cache: Sluice's range queries, PromQL, and PromQL answers kept "
                     + "rendered as Prometheus JSON (entries are weighed by result size).");
@@ -400,7 +405,8 @@ public final class Settings {
             WRITER_COMPACTION_TRANSACTION_SAMPLES,
             RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,
             RETENTION_PARTITIONS_AHEAD,
-            QUERY_MAX_POINTS_PER_SERIES, QUERY_MAX_SERIES, QUERY_MAX_RANGE, QUERY_STATEMENT_TIMEOUT, QUERY_CACHE_MAX_BYTES,
+            QUERY_MAX_POINTS_PER_SERIES, QUERY_MAX_SERIES, QUERY_MAX_RANGE, QUERY_STATEMENT_TIMEOUT,
+            QUERY_ROLLUP_MIN_STEP, QUERY_CACHE_MAX_BYTES,
             LINKS_BASE_URL, LINKS_CACHE_MAX, LINKS_CACHE_TTL, LINKS_NEGATIVE_TTL, LINKS_PERMANENT_MAX_AGE,
             LINKS_REDIRECTS_PER_MINUTE, LINKS_CLICK_QUEUE,
             SPOOL_DIR, SPOOL_MAX_BYTES, SPOOL_SEGMENT_BYTES, SPOOL_FSYNC_INTERVAL,

@@ -18,6 +18,7 @@ import io.sluice.storage.promql.Values.Value;
 import io.sluice.storage.promql.Values.VectorV;
 import io.sluice.storage.query.Matcher;
 import io.sluice.storage.query.QueryLimitException;
+import io.sluice.storage.query.RollupRead;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
@@ -53,10 +54,19 @@ public final class PromqlEngine {
 
     private final SampleSource source;
     private final QueryConfig limits;
+    /** When range functions read rollups; null: never. */
+    private final RollupPushDown pushDown;
 
+    /** An engine that always reads raw samples. */
     public PromqlEngine(SampleSource source, QueryConfig limits) {
+        this(source, limits, null);
+    }
+
+    /** An engine that reads range functions from the rollups where {@code pushDown} allows ({@link PromqlRollups}). */
+    public PromqlEngine(SampleSource source, QueryConfig limits, RollupPushDown pushDown) {
         this.source = Objects.requireNonNull(source);
         this.limits = Objects.requireNonNull(limits);
+        this.pushDown = pushDown;
     }
 
     /** Evaluates an expression at one time: a Vector, Scalar, Text, or Matrix (for a range selector). */
@@ -91,8 +101,67 @@ public final class PromqlEngine {
                 throw badData("invalid expression type \"" + e.type().label + "\" for range query, must be Scalar "
                         + "or instant Vector");
             }
-            return fetch(tenant, e, startMs, endMs).publishOn(Schedulers.parallel()).map(data -> evalRange(e, data,
-                    startMs, endMs, stepMs, limits.maxPointsPerSeries(), deadline()));
+            List<PromqlRollups.Plan> plans = pushDown == null ? List.of()
+                    : PromqlRollups.plan(e, startMs, endMs, stepMs, pushDown);
+            if (plans.isEmpty()) {
+                return fetch(tenant, e, startMs, endMs).publishOn(Schedulers.parallel()).map(data -> evalRange(e,
+                        data, Map.of(), startMs, endMs, stepMs, limits.maxPointsPerSeries(), deadline()));
+            }
+            return fetchWithRollups(tenant, e, plans, startMs, endMs).publishOn(Schedulers.parallel())
+                    .map(fetched -> evalRange(e, fetched.raw, fetched.pushed, startMs, endMs, stepMs,
+                            limits.maxPointsPerSeries(), deadline()));
+        });
+    }
+
+    /** Raw samples and rollup buckets a range query reads. */
+    private record Fetched(Map<List<Matcher>, List<Series>> raw, Map<Call, PromqlRollups.Pushed> pushed) {
+    }
+
+    /**
+     * Reads the rollups of the planned calls and the raw samples of every other selector; an exact plan whose buckets
+     * would not answer exactly ({@link PromqlRollups#exact}) reads its selector's raw samples instead.
+     */
+    private Mono<Fetched> fetchWithRollups(String tenant, Expr e, List<PromqlRollups.Plan> plans, long start,
+                                           long end) {
+        java.util.Set<Call> planned = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        for (PromqlRollups.Plan plan : plans) {
+            planned.add(plan.call());
+            RollupRead read = plan.read();
+            checkRange(read.toMs() - read.fromMs());
+        }
+        Map<List<Matcher>, long[]> rawSpans = new LinkedHashMap<>();
+        collect(e, start, end, start, end, rawSpans, planned);
+        Mono<Map<List<Matcher>, List<Series>>> raw = fetch(tenant, rawSpans);
+        Mono<List<PromqlRollups.Pushed>> rollups = Flux.fromIterable(plans)
+                .flatMapSequential(plan -> source.selectRollups(tenant, plan.selector().selector().matchers(),
+                        plan.read()).map(series -> new PromqlRollups.Pushed(plan, series)), FETCH_CONCURRENCY)
+                .collectList();
+        return Mono.zip(raw, rollups).flatMap(both -> {
+            Map<Call, PromqlRollups.Pushed> pushed = new IdentityHashMap<>();
+            Map<List<Matcher>, long[]> fallback = new LinkedHashMap<>();
+            for (PromqlRollups.Pushed p : both.getT2()) {
+                PromqlRollups.Plan plan = p.plan;
+                if (!plan.exact() || PromqlRollups.exact(plan.call().function().name(), p.series)) {
+                    pushed.put(plan.call(), p);
+                }
+            }
+            if (pushed.size() == plans.size()) {
+                return Mono.just(new Fetched(both.getT1(), pushed));
+            }
+            // the raw samples every selector needs, the planned ones too: a fallback's selector reads all of them
+            Map<List<Matcher>, long[]> all = new LinkedHashMap<>();
+            collect(e, start, end, start, end, all, java.util.Set.of());
+            for (PromqlRollups.Plan plan : plans) {
+                if (!pushed.containsKey(plan.call())) {
+                    List<Matcher> k = key(plan.selector().selector().matchers());
+                    fallback.put(k, all.get(k));
+                }
+            }
+            return fetch(tenant, fallback).map(more -> {
+                Map<List<Matcher>, List<Series>> data = new HashMap<>(both.getT1());
+                data.putAll(more);
+                return new Fetched(data, pushed);
+            });
         });
     }
 
@@ -113,7 +182,7 @@ public final class PromqlEngine {
     public static io.sluice.storage.invalidation.CacheFootprint footprint(PromqlQuery query) {
         Expr e = PromqlParser.parse(query.expr());
         Map<List<Matcher>, long[]> spans = new LinkedHashMap<>();
-        collect(e, query.startMs(), query.endMs(), query.startMs(), query.endMs(), spans);
+        collect(e, query.startMs(), query.endMs(), query.startMs(), query.endMs(), spans, java.util.Set.of());
         if (spans.isEmpty()) { // literals and time(): nothing stored is read; any write of the tenant will do
             return io.sluice.storage.invalidation.CacheFootprint.anyMetric(query.tenant(), query.startMs(),
                     query.endMs());
@@ -162,13 +231,21 @@ public final class PromqlEngine {
 
     private Mono<Map<List<Matcher>, List<Series>>> fetch(String tenant, Expr e, long start, long end) {
         Map<List<Matcher>, long[]> spans = new LinkedHashMap<>();
-        collect(e, start, end, start, end, spans);
+        collect(e, start, end, start, end, spans, java.util.Set.of());
+        return fetch(tenant, spans);
+    }
+
+    private void checkRange(long spanMs) {
+        if (spanMs > limits.maxRange().toMillis() + PromqlEvaluator.LOOKBACK_MS) {
+            throw new QueryLimitException("range_too_long", "the query reads " + Duration.ofMillis(spanMs)
+                    + " of samples, more than query.max-range (" + limits.maxRange() + ")");
+        }
+    }
+
+    /** The raw samples of each selector (by {@link #key}) over its span. */
+    private Mono<Map<List<Matcher>, List<Series>>> fetch(String tenant, Map<List<Matcher>, long[]> spans) {
         for (long[] span : spans.values()) {
-            if (span[1] - span[0] > limits.maxRange().toMillis() + PromqlEvaluator.LOOKBACK_MS) {
-                throw new QueryLimitException("range_too_long", "the query reads "
-                        + Duration.ofMillis(span[1] - span[0]) + " of samples, more than query.max-range ("
-                        + limits.maxRange() + ")");
-            }
+            checkRange(span[1] - span[0]);
         }
         if (spans.isEmpty()) {
             return Mono.just(Map.of());
@@ -189,10 +266,14 @@ public final class PromqlEngine {
                 });
     }
 
-    /** Walks the tree, widening each selector's fetch span to what evaluation over [from, to] reads. */
-    private static void collect(Expr e, long from, long to, long qStart, long qEnd, Map<List<Matcher>, long[]> spans) {
+    /**
+     * Walks the tree, widening each selector's fetch span to what evaluation over [from, to] reads, except under the
+     * calls in {@code skip} (read from the rollups).
+     */
+    private static void collect(Expr e, long from, long to, long qStart, long qEnd, Map<List<Matcher>, long[]> spans,
+                                java.util.Set<Call> skip) {
         if (e instanceof Paren p) {
-            collect(p.expr(), from, to, qStart, qEnd, spans);
+            collect(p.expr(), from, to, qStart, qEnd, spans, skip);
         } else if (e instanceof VectorSel vs) {
             add(vs, from, to, qStart, qEnd, PromqlEvaluator.LOOKBACK_MS, spans);
         } else if (e instanceof MatrixSel ms) {
@@ -204,21 +285,24 @@ public final class PromqlEngine {
                 f = sq.at().resolve(qStart, qEnd);
                 t = f;
             }
-            collect(sq.expr(), f - sq.offsetMs() - sq.rangeMs(), t - sq.offsetMs(), qStart, qEnd, spans);
+            collect(sq.expr(), f - sq.offsetMs() - sq.rangeMs(), t - sq.offsetMs(), qStart, qEnd, spans, skip);
         } else if (e instanceof Unary u) {
-            collect(u.expr(), from, to, qStart, qEnd, spans);
+            collect(u.expr(), from, to, qStart, qEnd, spans, skip);
         } else if (e instanceof Binary b) {
-            collect(b.lhs(), from, to, qStart, qEnd, spans);
-            collect(b.rhs(), from, to, qStart, qEnd, spans);
+            collect(b.lhs(), from, to, qStart, qEnd, spans, skip);
+            collect(b.rhs(), from, to, qStart, qEnd, spans, skip);
         } else if (e instanceof Call c) {
+            if (skip.contains(c)) {
+                return;
+            }
             for (Expr a : c.args()) {
-                collect(a, from, to, qStart, qEnd, spans);
+                collect(a, from, to, qStart, qEnd, spans, skip);
             }
         } else if (e instanceof Aggregate a) {
             if (a.param() != null) {
-                collect(a.param(), from, to, qStart, qEnd, spans);
+                collect(a.param(), from, to, qStart, qEnd, spans, skip);
             }
-            collect(a.expr(), from, to, qStart, qEnd, spans);
+            collect(a.expr(), from, to, qStart, qEnd, spans, skip);
         }
     }
 
@@ -270,9 +354,10 @@ public final class PromqlEngine {
         return e instanceof Aggregate a && (a.op().equals("topk") || a.op().equals("bottomk"));
     }
 
-    private static PromqlResult evalRange(Expr e, Map<List<Matcher>, List<Series>> data, long start, long end,
-                                          long step, int maxSteps, long deadlineNanos) {
-        PromqlEvaluator ev = new PromqlEvaluator(data, start, end, step, maxSteps, deadlineNanos);
+    private static PromqlResult evalRange(Expr e, Map<List<Matcher>, List<Series>> data,
+                                          Map<Call, PromqlRollups.Pushed> pushed, long start, long end, long step,
+                                          int maxSteps, long deadlineNanos) {
+        PromqlEvaluator ev = new PromqlEvaluator(data, pushed, start, end, step, maxSteps, deadlineNanos);
         int steps = (int) ((end - start) / step) + 1;
         Map<SortedMap<String, String>, Acc> series = new HashMap<>();
         Map<SortedMap<String, String>, Acc> byIdentity = new IdentityHashMap<>();

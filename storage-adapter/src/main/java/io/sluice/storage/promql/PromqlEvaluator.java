@@ -55,6 +55,8 @@ final class PromqlEvaluator {
     private final Map<Expr, List<SortedMap<String, String>>> uniqueLabels = new IdentityHashMap<>();
     private final Map<Aggregate, Map<SortedMap<String, String>, SortedMap<String, String>>> groups =
             new IdentityHashMap<>();
+    /** The calls read from the rollups, by identity. */
+    private final Map<Call, PromqlRollups.Pushed> pushed;
     final long queryStart;
     final long queryEnd;
     final long queryStep;
@@ -69,6 +71,13 @@ final class PromqlEvaluator {
      */
     PromqlEvaluator(Map<List<Matcher>, List<Series>> data, long queryStart, long queryEnd, long queryStep,
                     int maxSteps, long deadlineNanos) {
+        this(data, Map.of(), queryStart, queryEnd, queryStep, maxSteps, deadlineNanos);
+    }
+
+    /** As above, with the calls that read rollups ({@link PromqlRollups}) and what they read. */
+    PromqlEvaluator(Map<List<Matcher>, List<Series>> data, Map<Call, PromqlRollups.Pushed> pushed, long queryStart,
+                    long queryEnd, long queryStep, int maxSteps, long deadlineNanos) {
+        this.pushed = pushed;
         this.deadlineNanos = deadlineNanos;
         this.data = data;
         this.maxSteps = maxSteps;
@@ -110,6 +119,11 @@ final class PromqlEvaluator {
             return PromqlFunctionEval.call(this, c, t);
         }
         return PromqlAggregations.aggregate(this, (Aggregate) e, t);
+    }
+
+    /** What a call reads from the rollups, or null when it reads raw samples. */
+    PromqlRollups.Pushed pushed(Call c) {
+        return pushed.get(c);
     }
 
     private List<Series> seriesOf(VectorSel vs) {

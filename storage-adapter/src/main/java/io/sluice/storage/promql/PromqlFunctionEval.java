@@ -62,7 +62,8 @@ final class PromqlFunctionEval {
         }
         if (args.size() >= 1 && args.get(0).type() == Expr.Type.MATRIX
                 || name.equals("quantile_over_time")) {
-            return ev.unique(c, rangeFunction(ev, c, t));
+            PromqlRollups.Pushed pushed = ev.pushed(c);
+            return ev.unique(c, pushed != null ? PromqlRollups.eval(ev, pushed, t) : rangeFunction(ev, c, t));
         }
         return switch (name) {
             case "abs" -> math(ev, args, t, Math::abs);

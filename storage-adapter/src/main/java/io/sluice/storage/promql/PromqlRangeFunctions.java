@@ -182,16 +182,25 @@ final class PromqlRangeFunctions {
                 }
             }
         }
-        double durationToStart = (ts[0] - m.windowStart()) / 1000.0;
-        double durationToEnd = (m.windowEnd() - ts[n - 1]) / 1000.0;
-        double sampled = (ts[n - 1] - ts[0]) / 1000.0;
+        return extrapolate(result, ts[0], v[0], ts[n - 1], n, m.windowStart(), m.windowEnd(), counter, rate);
+    }
+
+    /**
+     * {@link #extrapolated}'s second half, from what it needs of the points (also what a rollup bucket keeps of
+     * them): the change corrected for resets, the first point, the last point's time and how many there are.
+     */
+    static double extrapolate(double result, long firstMs, double first, long lastMs, long n, long windowStart,
+                              long windowEnd, boolean counter, boolean rate) {
+        double durationToStart = (firstMs - windowStart) / 1000.0;
+        double durationToEnd = (windowEnd - lastMs) / 1000.0;
+        double sampled = (lastMs - firstMs) / 1000.0;
         double average = sampled / (n - 1);
         double threshold = average * 1.1;
         if (durationToStart >= threshold) {
             durationToStart = average / 2;
         }
-        if (counter && result > 0 && v[0] >= 0) {
-            double durationToZero = sampled * (v[0] / result);
+        if (counter && result > 0 && first >= 0) {
+            double durationToZero = sampled * (first / result);
             if (durationToZero < durationToStart) {
                 durationToStart = durationToZero;
             }
@@ -201,7 +210,7 @@ final class PromqlRangeFunctions {
         }
         double factor = (sampled + durationToStart + durationToEnd) / sampled;
         if (rate) {
-            factor /= m.rangeMs() / 1000.0;
+            factor /= (windowEnd - windowStart) / 1000.0;
         }
         return result * factor;
     }

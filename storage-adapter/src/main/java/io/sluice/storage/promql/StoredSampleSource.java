@@ -3,7 +3,9 @@ package io.sluice.storage.promql;
 import io.sluice.storage.query.Matcher;
 import io.sluice.storage.query.QueryLimitException;
 import io.sluice.storage.query.QueryRepository;
+import io.sluice.storage.query.RollupRead;
 import io.sluice.storage.query.SeriesInfo;
+import io.sluice.storage.query.SeriesRollups;
 import reactor.core.publisher.Mono;
 
 import java.util.ArrayList;
@@ -19,8 +21,8 @@ import java.util.TreeMap;
  * <p>Selectors come from the parser, which refuses one that would select every series (Prometheus' "at least one
  * non-empty matcher" rule).
  *
- * <p>Raw samples are kept for {@code retention.raw}: a range older than that reads no samples (rollups are not
- * read here).
+ * <p>Raw samples are kept for {@code retention.raw}: a range older than that reads no samples. Range functions the
+ * engine reads from the rollups ({@link PromqlRollups}) come from {@link #selectRollups}.
  */
 public final class StoredSampleSource implements SampleSource {
 
@@ -38,11 +40,33 @@ public final class StoredSampleSource implements SampleSource {
         return Mono.defer(() -> repository.select(tenant, matchers, maxSeries + 1, fromMs, toMs)
                 .flatMap(selection -> {
                     if (selection.series().size() > maxSeries) {
-                        return Mono.error(new QueryLimitException("too_many_series", "the selector matches more "
-                                + "than " + maxSeries + " series (query.max-series); add matchers"));
+                        return Mono.error(tooManySeries());
                     }
                     return Mono.just(join(selection.series(), selection.samples()));
                 }));
+    }
+
+    @Override
+    public Mono<List<RollupSeries>> selectRollups(String tenant, List<Matcher> matchers, RollupRead read) {
+        return Mono.defer(() -> repository.selectRollups(tenant, matchers, maxSeries + 1, read)
+                .flatMap(selection -> {
+                    if (selection.series().size() > maxSeries) {
+                        return Mono.error(tooManySeries());
+                    }
+                    List<RollupSeries> out = new ArrayList<>(selection.rollups().size());
+                    for (SeriesInfo info : selection.series()) {
+                        SeriesRollups rows = selection.rollups().get(info.id());
+                        if (rows != null) {
+                            out.add(new RollupSeries(labels(info), rows));
+                        }
+                    }
+                    return Mono.just(out);
+                }));
+    }
+
+    private QueryLimitException tooManySeries() {
+        return new QueryLimitException("too_many_series", "the selector matches more than " + maxSeries
+                + " series (query.max-series); add matchers");
     }
 
     private static List<Series> join(List<SeriesInfo> series, Map<Long, QueryRepository.SeriesSamples> samples) {

@@ -49,13 +49,15 @@ public final class Queries {
         this.engine = new QueryEngine(repository, limits, retention, clock);
         this.cache = QueryCache.ranges(limits.cacheMaxBytes(), invalidations, clock, registry);
         this.maxSeries = limits.maxSeries();
-        this.promql = new PromqlEngine(new StoredSampleSource(repository, limits.maxSeries()), limits);
+        this.promql = new PromqlEngine(new StoredSampleSource(repository, limits.maxSeries()), limits,
+                new io.sluice.storage.promql.RollupPushDown(limits.rollupMinStep(), retention.retentionRaw(), clock));
         this.promqlCache = new QueryCache<>("promql", limits.cacheMaxBytes(), invalidations, clock, registry,
                 new PromqlKeys());
     }
 
     /**
-     * PromQL over the stored raw samples (see {@link StoredSampleSource}), within the {@code query.*} limits, uncached:
+     * PromQL over the stored raw samples and rollups (see {@link StoredSampleSource}), within the {@code query.*}
+     * limits, uncached:
      * {@link #promql(PromqlQuery)} is the cached way.
      */
     public PromqlEngine promql() {

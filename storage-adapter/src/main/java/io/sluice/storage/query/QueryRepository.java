@@ -116,6 +116,63 @@ public final class QueryRepository {
                                 : samples(ids(series), fromMs, toMs).map(samples -> new Selection(series, samples))));
     }
 
+    /**
+     * As {@link #select}, with the rollup buckets a range query's windows need ({@link RollupRead}) instead of raw
+     * samples: the series matched, and the buckets of those that have some.
+     */
+    public Mono<RollupSelection> selectRollups(String tenant, List<Matcher> matchers, int limit, RollupRead read) {
+        return inReadOnly("query.select_rollups", c -> series(c, tenant, null, matchers, limit, true)
+                .flatMap(series -> series.size() >= limit ? Mono.just(new RollupSelection(series, Map.of()))
+                        : rollups(c, ids(series), read).map(rows -> new RollupSelection(series, rows))))
+                .onErrorResume(QueryRepository::invalidRegex,
+                        e -> findSeriesByJavaRegex(tenant, null, matchers, limit, (QueryException) e)
+                                .flatMap(series -> series.size() >= limit || series.isEmpty()
+                                        ? Mono.just(new RollupSelection(series, Map.of()))
+                                        : inReadOnly("query.select_rollups", c -> rollups(c, ids(series), read))
+                                        .map(rows -> new RollupSelection(series, rows))));
+    }
+
+    /** What {@link #selectRollups} found: the series matched, and the rollup buckets of those that have some. */
+    public record RollupSelection(List<SeriesInfo> series, Map<Long, SeriesRollups> rollups) {
+    }
+
+    private static Mono<Map<Long, SeriesRollups>> rollups(Connection c, List<Long> seriesIds, RollupRead read) {
+        if (seriesIds.isEmpty()) {
+            return Mono.just(Map.of());
+        }
+        // a window's buckets and the one at its end: (bucket - from) mod step <= range; the primary key's order
+        String sql = "SELECT series_id, (extract(epoch FROM bucket) * 1000)::bigint, min, max, sum, count, points,"
+                + " first_ms, first_val, last_ms, last_val, resets FROM " + read.table()
+                + " WHERE series_id = ANY($1) AND bucket >= $2 AND bucket <= $3"
+                + " AND mod((extract(epoch FROM bucket) * 1000)::bigint - $4, $5) <= $6 ORDER BY series_id, bucket";
+        return Flux.from(c.createStatement(sql)
+                        .bind("$1", seriesIds.toArray(Long[]::new))
+                        .bind("$2", postgresTimestamp(read.fromMs()))
+                        .bind("$3", postgresTimestamp(read.toMs()))
+                        .bind("$4", read.fromMs())
+                        .bind("$5", read.stepMs())
+                        .bind("$6", read.rangeMs())
+                        .execute())
+                .flatMap(r -> r.map((row, meta) -> {
+                    Double resets = row.get(11, Double.class);
+                    Long points = row.get(6, Long.class);
+                    boolean known = resets != null && points != null;
+                    return new RollupRow(row.get(0, Long.class), row.get(1, Long.class), row.get(2, Double.class),
+                            row.get(3, Double.class), row.get(4, Double.class), row.get(5, Long.class),
+                            known ? points : -1, known ? row.get(7, Long.class) : 0,
+                            known ? row.get(8, Double.class) : Double.NaN, known ? row.get(9, Long.class) : 0,
+                            known ? row.get(10, Double.class) : Double.NaN, known ? resets : Double.NaN);
+                }))
+                .collect(LinkedHashMap::new, (Map<Long, SeriesRollups> out, RollupRow row) -> out
+                        .computeIfAbsent(row.seriesId(), SeriesRollups::new)
+                        .add(row.bucketMs(), row.min(), row.max(), row.sum(), row.count(), row.points(),
+                                row.firstMs(), row.first(), row.lastMs(), row.last(), row.resets()));
+    }
+
+    private record RollupRow(long seriesId, long bucketMs, double min, double max, double sum, long count,
+                             long points, long firstMs, double first, long lastMs, double last, double resets) {
+    }
+
     /** What {@link #select} found: the series matched, and the raw samples of those that have some in the range. */
     public record Selection(List<SeriesInfo> series, Map<Long, SeriesSamples> samples) {
     }

@@ -77,8 +77,9 @@ public final class StorageWriter implements AutoCloseable {
 
     private static final String STAGING = """
             CREATE TEMP TABLE IF NOT EXISTS stage_series (id bigint, tenant text, name text, labels text) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS stage_rollups (res int, series_id bigint, bucket timestamptz, min float8,
-                max float8, sum float8, count bigint) ON COMMIT DELETE ROWS;
+            CREATE TEMP TABLE IF NOT EXISTS stage_rollups (res int, series_id bigint, bucket timestamptz,
+                min float8, max float8, sum float8, count bigint, points bigint, first_ms bigint, first_val float8,
+                last_ms bigint, last_val float8, resets float8) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS stage_events (tenant text, event_id text, type text, ts_ms bigint, key text,
                 attributes text, seq bigint) ON COMMIT DELETE ROWS""";
     private static final String INSERT_SERIES = """
@@ -109,22 +110,34 @@ public final class StorageWriter implements AutoCloseable {
     private static final String COPY_ROLLUPS = "COPY stage_rollups FROM STDIN (FORMAT binary)";
     /**
      * The batch's 1-minute and 1-hour summaries merged into the rollups: counts add, sums add as IEEE doubles
-     * ({@code sluice_add}: an overflow is ±Infinity), min and max combine skipping NaN (see {@code Summary}).
+     * ({@code sluice_add}: an overflow is ±Infinity), min and max combine skipping NaN (see {@code Summary}); the
+     * counter columns join as {@code CounterRun} says ({@code sluice_resets}, migration V12).
      */
     private static final String MERGE_ROLLUPS = """
             WITH m AS (
-                INSERT INTO rollups_1m AS r (series_id, bucket, min, max, sum, count)
-                SELECT series_id, bucket, min, max, sum, count FROM stage_rollups WHERE res = 1
-                ON CONFLICT (series_id, bucket) DO UPDATE SET min = sluice_min(r.min, EXCLUDED.min),
-                    max = sluice_max(r.max, EXCLUDED.max), sum = sluice_add(r.sum, EXCLUDED.sum),
-                    count = r.count + EXCLUDED.count
+                INSERT INTO rollups_1m AS r (%1$s)
+                SELECT %1$s FROM stage_rollups WHERE res = 1
+                ON CONFLICT (series_id, bucket) DO UPDATE SET %2$s
                 RETURNING 1
             )
-            INSERT INTO rollups_1h AS r (series_id, bucket, min, max, sum, count)
-            SELECT series_id, bucket, min, max, sum, count FROM stage_rollups WHERE res = 60
-            ON CONFLICT (series_id, bucket) DO UPDATE SET min = sluice_min(r.min, EXCLUDED.min),
-                max = sluice_max(r.max, EXCLUDED.max), sum = sluice_add(r.sum, EXCLUDED.sum),
-                count = r.count + EXCLUDED.count""";
+            INSERT INTO rollups_1h AS r (%1$s)
+            SELECT %1$s FROM stage_rollups WHERE res = 60
+            ON CONFLICT (series_id, bucket) DO UPDATE SET %2$s""".formatted(
+            "series_id, bucket, min, max, sum, count, points, first_ms, first_val, last_ms, last_val, resets", """
+            min = sluice_min(r.min, EXCLUDED.min), max = sluice_max(r.max, EXCLUDED.max),
+                sum = sluice_add(r.sum, EXCLUDED.sum), count = r.count + EXCLUDED.count,
+                points = r.points + EXCLUDED.points,
+                resets = sluice_resets(r.points, r.resets, r.first_ms, r.first_val, r.last_ms, r.last_val,
+                    EXCLUDED.points, EXCLUDED.resets, EXCLUDED.first_ms, EXCLUDED.first_val, EXCLUDED.last_ms,
+                    EXCLUDED.last_val),
+                first_ms = CASE WHEN EXCLUDED.points = 0 THEN r.first_ms
+                    WHEN r.points = 0 OR EXCLUDED.first_ms < r.first_ms THEN EXCLUDED.first_ms ELSE r.first_ms END,
+                first_val = CASE WHEN EXCLUDED.points = 0 THEN r.first_val
+                    WHEN r.points = 0 OR EXCLUDED.first_ms < r.first_ms THEN EXCLUDED.first_val ELSE r.first_val END,
+                last_ms = CASE WHEN EXCLUDED.points = 0 THEN r.last_ms
+                    WHEN r.points = 0 OR EXCLUDED.last_ms > r.last_ms THEN EXCLUDED.last_ms ELSE r.last_ms END,
+                last_val = CASE WHEN EXCLUDED.points = 0 THEN r.last_val
+                    WHEN r.points = 0 OR EXCLUDED.last_ms > r.last_ms THEN EXCLUDED.last_val ELSE r.last_val END""");
 
     /**
      * Events are unique per tenant by id, whatever their timestamp: the first copy in log order of an id not yet

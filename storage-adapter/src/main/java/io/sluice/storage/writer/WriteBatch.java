@@ -9,6 +9,7 @@ import io.sluice.protocol.record.SeriesDefinitions;
 import io.sluice.protocol.segment.Segment;
 import io.sluice.storage.SeriesIds;
 import io.sluice.storage.chunks.SampleChunks;
+import io.sluice.storage.chunks.CounterRun;
 import io.sluice.storage.chunks.Summary;
 
 import java.time.Instant;
@@ -280,8 +281,9 @@ final class WriteBatch {
 
     /**
      * The samples left as one packed chunk per series and UTC hour ({@code sample_chunks} binary COPY) and their
-     * 1-minute and 1-hour summaries ({@code stage_rollups(res, series_id, bucket, min, max, sum, count)} binary COPY,
-     * res 1 or 60), each summing its samples one by one in timestamp order.
+     * 1-minute and 1-hour summaries ({@code stage_rollups(res, series_id, bucket, min, max, sum, count, points,
+     * first_ms, first_val, last_ms, last_val, resets)} binary COPY, res 1 or 60), each summing its samples one by one
+     * in timestamp order, with their {@link CounterRun}s.
      */
     private ChunkRows chunkRows() {
         if (chunks != null) {
@@ -303,17 +305,21 @@ final class WriteBatch {
                 long hour = Math.floorDiv(s.timestamps[i], HOUR_MS) * HOUR_MS;
                 int end = i;
                 Summary hourly = new Summary();
+                CounterRun hourlyRun = new CounterRun();
                 while (end < s.size && s.timestamps[end] < hour + HOUR_MS) {
                     long minute = Math.floorDiv(s.timestamps[end], MINUTE_MS) * MINUTE_MS;
                     Summary minutely = new Summary();
+                    CounterRun minutelyRun = new CounterRun();
                     while (end < s.size && s.timestamps[end] < minute + MINUTE_MS) {
                         minutely.add(s.values[end]);
                         hourly.add(s.values[end]); // value by value: IEEE sums depend on order
+                        minutelyRun.add(s.timestamps[end], s.values[end]);
+                        hourlyRun.add(s.timestamps[end], s.values[end]);
                         end++;
                     }
-                    rollupRow(ROLLUP_MINUTE, s.id, minute, minutely);
+                    rollupRow(ROLLUP_MINUTE, s.id, minute, minutely, minutelyRun);
                 }
-                rollupRow(ROLLUP_HOUR, s.id, hour, hourly);
+                rollupRow(ROLLUP_HOUR, s.id, hour, hourly, hourlyRun);
                 CopyBinary.row(chunks, 6);
                 CopyBinary.int8(chunks, s.id);
                 CopyBinary.timestampMs(chunks, hour);
@@ -329,8 +335,8 @@ final class WriteBatch {
         return new ChunkRows(chunks, rollups, stored);
     }
 
-    private void rollupRow(int resolution, long seriesId, long bucketMs, Summary s) {
-        CopyBinary.row(rollups, 7);
+    private void rollupRow(int resolution, long seriesId, long bucketMs, Summary s, CounterRun run) {
+        CopyBinary.row(rollups, 13);
         CopyBinary.int4(rollups, resolution);
         CopyBinary.int8(rollups, seriesId);
         CopyBinary.timestampMs(rollups, bucketMs);
@@ -338,6 +344,12 @@ final class WriteBatch {
         CopyBinary.float8(rollups, s.max());
         CopyBinary.float8(rollups, s.sum());
         CopyBinary.int8(rollups, s.count());
+        CopyBinary.int8(rollups, run.points());
+        CopyBinary.int8(rollups, run.firstMs());
+        CopyBinary.float8(rollups, run.first());
+        CopyBinary.int8(rollups, run.lastMs());
+        CopyBinary.float8(rollups, run.last());
+        CopyBinary.float8(rollups, run.resets());
     }
 
     /** Drops this batch's own reference to its buffers (COPY takes and releases a reference of its own); idempotent. */

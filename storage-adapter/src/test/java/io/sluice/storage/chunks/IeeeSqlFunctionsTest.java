@@ -104,6 +104,65 @@ class IeeeSqlFunctionsTest {
         }
     }
 
+    /**
+     * {@code sluice_resets} (migration V12) joins a rollup bucket's two parts as {@link CounterRun#append} joins the
+     * earlier and the later one, bit for bit (NaN never compares lower, where PostgreSQL sorts NaN above every number);
+     * parts that interleave give NULL, a part without points leaves the other's resets.
+     */
+    @Test
+    void resetsJoinAsCounterRunDoes(TestInfrastructure infra) throws SQLException {
+        Random random = new Random(20261201);
+        double[] values = {0, 1, 5, 7.5, -3, Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, MAX, -0.0};
+        try (Connection c = connect(infra); PreparedStatement s = c.prepareStatement("SELECT float8send(sluice_resets("
+                + "?::bigint, ?::float8, ?::bigint, ?::float8, ?::bigint, ?::float8, "
+                + "?::bigint, ?::float8, ?::bigint, ?::float8, ?::bigint, ?::float8))")) {
+            for (int i = 0; i < 400; i++) {
+                long[] a = {random.nextInt(3), 100 + random.nextInt(100)};
+                long[] b = {random.nextInt(3), 100 + random.nextInt(100)};
+                double[] av = {values[random.nextInt(values.length)], values[random.nextInt(values.length)],
+                        values[random.nextInt(values.length)]}; // first, last, resets
+                double[] bv = {values[random.nextInt(values.length)], values[random.nextInt(values.length)],
+                        values[random.nextInt(values.length)]};
+                long aLast = a[1] + (a[0] > 1 ? random.nextInt(50) : 0);
+                long bLast = b[1] + (b[0] > 1 ? random.nextInt(50) : 0);
+                int k = 1;
+                for (Object o : new Object[] {a[0], av[2], a[1], av[0], aLast, av[1], b[0], bv[2], b[1], bv[0], bLast,
+                        bv[1]}) {
+                    s.setObject(k++, o);
+                }
+                Double expected;
+                if (b[0] == 0) {
+                    expected = av[2];
+                } else if (a[0] == 0) {
+                    expected = bv[2];
+                } else if (b[1] > aLast || bLast < a[1]) {
+                    boolean after = b[1] > aLast;
+                    CounterRun run = new CounterRun();
+                    run.append(after ? a[0] : b[0], after ? a[1] : b[1], after ? av[0] : bv[0], after ? aLast : bLast,
+                            after ? av[1] : bv[1], after ? av[2] : bv[2]);
+                    run.append(after ? b[0] : a[0], after ? b[1] : a[1], after ? bv[0] : av[0], after ? bLast : aLast,
+                            after ? bv[1] : av[1], after ? bv[2] : av[2]);
+                    expected = run.resets();
+                } else {
+                    expected = null;
+                }
+                try (ResultSet r = s.executeQuery()) {
+                    assertThat(r.next()).isTrue();
+                    byte[] bytes = r.getBytes(1);
+                    String what = "a " + java.util.Arrays.toString(a) + ".." + aLast + " " + java.util.Arrays.toString(av)
+                            + ", b " + java.util.Arrays.toString(b) + ".." + bLast + " " + java.util.Arrays.toString(bv);
+                    if (expected == null) {
+                        assertThat(bytes).as(what).isNull();
+                    } else {
+                        assertThat(bytes).as(what).isNotNull();
+                        assertThat(same(fromBytes(bytes), expected)).as(what + ": SQL " + fromBytes(bytes) + ", Java "
+                                + expected).isTrue();
+                    }
+                }
+            }
+        }
+    }
+
     /** Thousands of random pairs, most of them near the top of the range where sums overflow. */
     @Test
     void randomPairsAddAsJavaDoes(TestInfrastructure infra) throws SQLException {

@@ -2,6 +2,7 @@ package io.sluice.storage.testing;
 
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
+import io.sluice.storage.chunks.CounterRun;
 import io.sluice.storage.chunks.SampleChunks;
 import io.sluice.storage.chunks.Summary;
 import reactor.core.publisher.Flux;
@@ -29,6 +30,11 @@ public final class StoredSamples {
 
     /** One rollup row. */
     public record Rollup(long seriesId, long bucketMs, double min, double max, double sum, long count) {
+    }
+
+    /** A rollup row's counter columns (migration V12); null where the row holds NULL. */
+    public record Run(long seriesId, long bucketMs, Long points, Long firstMs, Double first, Long lastMs, Double last,
+                      Double resets) {
     }
 
     /** Every sample of the tenant's series, decoded from their chunks, by series name, id and timestamp. */
@@ -62,6 +68,37 @@ public final class StoredSamples {
                                 row.get(3, Double.class), row.get(4, Double.class), row.get(5, Long.class))))
                         .collectList(),
                 Connection::close).block(WAIT);
+    }
+
+    /** The counter columns of {@code rollups_1m} or {@code rollups_1h} of the tenant's series, by series and bucket. */
+    public static List<Run> runs(ConnectionFactory connections, String tenant, String table) {
+        return Mono.usingWhen(connections.create(), (Connection c) -> Flux.from(c.createStatement(
+                                "SELECT x.series_id, x.bucket, x.points, x.first_ms, x.first_val, x.last_ms, x.last_val,"
+                                        + " x.resets FROM " + table + " x JOIN series r ON r.id = x.series_id"
+                                        + " WHERE r.tenant = $1 ORDER BY 1, 2")
+                                .bind("$1", tenant).execute())
+                        .flatMap(r -> r.map((row, meta) -> new Run(row.get(0, Long.class),
+                                row.get(1, OffsetDateTime.class).toInstant().toEpochMilli(), row.get(2, Long.class),
+                                row.get(3, Long.class), row.get(4, Double.class), row.get(5, Long.class),
+                                row.get(6, Double.class), row.get(7, Double.class))))
+                        .collectList(),
+                Connection::close).block(WAIT);
+    }
+
+    /** The counter columns the stored samples make at this bucket width ({@link CounterRun}'s rule, in time order). */
+    public static List<Run> expectedRuns(List<Sample> samples, long bucketMs) {
+        Map<Long, Map<Long, CounterRun>> bySeries = new TreeMap<>();
+        List<Sample> ordered = new ArrayList<>(samples);
+        ordered.sort(Comparator.comparingLong(Sample::seriesId).thenComparingLong(Sample::timestampMs));
+        for (Sample s : ordered) {
+            bySeries.computeIfAbsent(s.seriesId(), k -> new TreeMap<>())
+                    .computeIfAbsent(Math.floorDiv(s.timestampMs(), bucketMs) * bucketMs, k -> new CounterRun())
+                    .add(s.timestampMs(), s.value());
+        }
+        List<Run> out = new ArrayList<>();
+        bySeries.forEach((id, buckets) -> buckets.forEach((bucket, run) -> out.add(new Run(id, bucket, run.points(),
+                run.firstMs(), run.first(), run.lastMs(), run.last(), run.resets()))));
+        return out;
     }
 
     /**

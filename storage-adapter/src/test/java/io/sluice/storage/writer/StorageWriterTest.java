@@ -222,6 +222,75 @@ class StorageWriterTest {
                         StoredSamples.Rollup::count)
                 .containsExactly(org.assertj.core.groups.Tuple.tuple(1.0, 7.0, 16.0, 4L));
         assertThat(rowsCounted("samples")).isEqualTo(4);
+        assertThat(StoredSamples.runs(infra.connectionFactory(), tenant, "rollups_1m"))
+                .as("the late samples land between stored ones: the drops between them cannot be told")
+                .extracting(StoredSamples.Run::resets).containsExactly((Double) null);
+    }
+
+    /**
+     * A bucket's counter columns (migration V12) join batches that come one after the other in time, whichever comes
+     * first, with the drop between them as a counter reset; staleness markers are left out, and a batch that has only
+     * a staleness marker changes nothing.
+     */
+    @Test
+    void counterColumnsJoinBatchesInTimeOrderWithTheResetBetweenThem() throws Exception {
+        start(infra.connectionFactory(), tp -> Mono.empty());
+        long t = (System.currentTimeMillis() - 30 * 60_000) / 3_600_000 * 3_600_000 + 60_000;
+        double stale = Double.longBitsToDouble(io.sluice.storage.promql.Series.STALE_NAN_BITS);
+        Series series = Series.of("counter.metric", "host", "h1");
+        produce(0, samples(series, new long[] {t + 20_000, t + 30_000}, new double[] {10, 12}));
+        awaitCounts(2, 0);
+        produce(0, samples(series, new long[] {t + 40_000, t + 50_000}, new double[] {3, 5})); // reset: 12 -> 3
+        awaitCounts(4, 0);
+        produce(0, samples(series, new long[] {t + 55_000}, new double[] {stale}));
+        awaitCounts(5, 0);
+        // earlier than every stored sample of the bucket: joined before them, 9 -> 10 is no reset
+        produce(0, samples(series, new long[] {t + 5_000, t + 10_000}, new double[] {8, 9}));
+        awaitCounts(7, 0);
+        for (String table : List.of("rollups_1m", "rollups_1h")) {
+            long bucket = table.equals("rollups_1m") ? t : t - 60_000;
+            assertThat(StoredSamples.runs(infra.connectionFactory(), tenant, table)).extracting(
+                            StoredSamples.Run::bucketMs, StoredSamples.Run::points, StoredSamples.Run::firstMs,
+                            StoredSamples.Run::first, StoredSamples.Run::lastMs, StoredSamples.Run::last,
+                            StoredSamples.Run::resets)
+                    .as(table).containsExactly(org.assertj.core.groups.Tuple.tuple(bucket, 6L, t + 5_000, 8.0,
+                            t + 50_000, 5.0, 12.0));
+        }
+        assertRollupsMatchRawRows();
+        assertPromqlReadsTheRollupsOfTheRawSamples("counter.metric", t);
+    }
+
+    /**
+     * What PromQL reads from the rollups ({@code StoredSampleSource.selectRollups}, the SQL that picks a window's
+     * buckets) is what the same code makes of the stored raw samples.
+     */
+    private void assertPromqlReadsTheRollupsOfTheRawSamples(String metric, long t) {
+        var source = new io.sluice.storage.promql.StoredSampleSource(
+                new io.sluice.storage.query.QueryRepository(infra.connectionFactory(), Duration.ofSeconds(10)), 100);
+        var matchers = List.of(new io.sluice.storage.query.Matcher(io.sluice.storage.query.Matcher.NAME,
+                io.sluice.storage.query.Matcher.Op.EQ, metric));
+        long hour = t / 3_600_000 * 3_600_000;
+        for (var read : List.of(
+                new io.sluice.storage.query.RollupRead(io.sluice.storage.query.Resolution.MINUTE, t - 120_000,
+                        t + 120_000, 60_000, 60_000),
+                new io.sluice.storage.query.RollupRead(io.sluice.storage.query.Resolution.HOUR, hour - 3_600_000,
+                        hour + 3_600_000, 3_600_000, 3_600_000))) {
+            var stored = source.selectRollups(tenant, matchers, read).block(WAIT);
+            var raw = source.select(tenant, matchers, read.fromMs(), read.toMs() + read.resolutionMs() - 1)
+                    .block(WAIT);
+            var expected = io.sluice.storage.promql.RollupSeries.fromSamples(raw, read);
+            assertThat(stored).as(read.toString()).hasSize(1).hasSameSizeAs(expected);
+            var got = stored.get(0).rows();
+            var want = expected.get(0).rows();
+            assertThat(stored.get(0).buckets()).as(read.toString()).containsExactly(expected.get(0).buckets());
+            for (int i = 0; i < want.size(); i++) {
+                assertThat(List.of(got.min(i), got.max(i), got.sum(i), got.count(i), got.points(i), got.firstMs(i),
+                        got.first(i), got.lastMs(i), got.last(i), got.resets(i)))
+                        .as(read + " bucket " + i)
+                        .isEqualTo(List.of(want.min(i), want.max(i), want.sum(i), want.count(i), want.points(i),
+                                want.firstMs(i), want.first(i), want.lastMs(i), want.last(i), want.resets(i)));
+            }
+        }
     }
 
     @Test
@@ -509,6 +578,12 @@ class StorageWriterTest {
         assertThat(StoredSamples.rollups(infra.connectionFactory(), tenant, "rollups_1h"))
                 .as("rollups_1h equals the aggregates of the stored samples")
                 .containsExactlyElementsOf(StoredSamples.expectedRollups(stored, 3_600_000));
+        assertThat(StoredSamples.runs(infra.connectionFactory(), tenant, "rollups_1m"))
+                .as("rollups_1m's counter columns are the stored samples' runs")
+                .containsExactlyElementsOf(StoredSamples.expectedRuns(stored, 60_000));
+        assertThat(StoredSamples.runs(infra.connectionFactory(), tenant, "rollups_1h"))
+                .as("rollups_1h's counter columns are the stored samples' runs")
+                .containsExactlyElementsOf(StoredSamples.expectedRuns(stored, 3_600_000));
     }
 
     private long scalar(String sql) {

@@ -1,0 +1,274 @@
+package io.sluice.storage.promql;
+
+import io.sluice.config.QueryConfig;
+import io.sluice.storage.query.Matcher;
+import io.sluice.storage.query.RollupRead;
+import io.sluice.storage.query.SeriesRollups;
+import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Mono;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/**
+ * Range functions read from the rollups ({@link PromqlRollups}): the same answers as raw samples where raw samples
+ * still cover the range, raw samples read instead where the rollups could not tell, and answers past
+ * {@code retention.raw} where only rollups are left.
+ */
+class PromqlRollupsTest {
+
+    private static final double STALE = Double.longBitsToDouble(Series.STALE_NAN_BITS);
+    private static final QueryConfig LIMITS = new QueryConfig(11_000, 500, Duration.ofDays(30),
+            Duration.ofSeconds(30), 0);
+    private static final long MINUTE = 60_000;
+    private static final long HOUR = 60 * MINUTE;
+    /** The data's first hour (a whole hour), and how long it runs. */
+    private static final long T0 = Instant.parse("2031-05-01T00:00:00Z").toEpochMilli();
+    private static final long SPAN = 8 * HOUR;
+
+    /** Counts what the engine reads; raw samples older than {@code rawFrom} are gone, as past retention.raw. */
+    private static final class Counting implements SampleSource {
+        final InMemorySampleSource all;
+        final long rawFrom;
+        final AtomicInteger raw = new AtomicInteger();
+        final AtomicInteger rollups = new AtomicInteger();
+
+        Counting(InMemorySampleSource all, long rawFrom) {
+            this.all = all;
+            this.rawFrom = rawFrom;
+        }
+
+        @Override
+        public Mono<List<Series>> select(String tenant, List<Matcher> matchers, long fromMs, long toMs) {
+            raw.incrementAndGet();
+            return all.select(tenant, matchers, Math.max(fromMs, rawFrom), toMs);
+        }
+
+        @Override
+        public Mono<List<RollupSeries>> selectRollups(String tenant, List<Matcher> matchers, RollupRead read) {
+            rollups.incrementAndGet();
+            return all.selectRollups(tenant, matchers, read);
+        }
+    }
+
+    /**
+     * Scrapes every 15 s at 7.3 s past the quarter minute (never on a minute's start): a counter that resets now and
+     * then, one that never does, a gauge with NaNs, and a series that goes stale for a while.
+     */
+    private static InMemorySampleSource data(long seed, long phaseMs) {
+        SplittableRandom random = new SplittableRandom(seed);
+        int n = (int) (SPAN / 15_000);
+        InMemorySampleSource s = new InMemorySampleSource();
+        for (int host = 0; host < 3; host++) {
+            long[] ts = new long[n];
+            double[] counter = new double[n];
+            double[] gauge = new double[n];
+            double[] flaky = new double[n];
+            double[] mono = new double[n];
+            double c = random.nextInt(1000);
+            for (int i = 0; i < n; i++) {
+                ts[i] = T0 + i * 15_000L + phaseMs;
+                c = random.nextInt(500) == 0 ? random.nextInt(10) : c + random.nextInt(50);
+                counter[i] = c;
+                mono[i] = i * 3.7 + host;
+                gauge[i] = random.nextInt(100) == 0 ? Double.NaN : random.nextDouble() * 100 - 20;
+                flaky[i] = i % 1000 > 900 ? STALE : random.nextInt(1000);
+            }
+            String h = "h" + host;
+            s.add(new Series(labels("reqs_total", h), ts, counter));
+            s.add(new Series(labels("temp", h), ts, gauge));
+            s.add(new Series(labels("flaky", h), ts, flaky));
+            s.add(new Series(labels("mono_total", h), ts, mono));
+        }
+        return s;
+    }
+
+    private static java.util.SortedMap<String, String> labels(String name, String host) {
+        TreeMap<String, String> l = new TreeMap<>();
+        l.put("__name__", name);
+        l.put("host", host);
+        return Series.sorted(l);
+    }
+
+    private static PromqlEngine pushing(SampleSource source, Duration minStep, Duration rawRetention, long now) {
+        return new PromqlEngine(source, LIMITS, new RollupPushDown(minStep, rawRetention,
+                Clock.fixed(Instant.ofEpochMilli(now), ZoneOffset.UTC)));
+    }
+
+    private static List<Series> range(PromqlEngine engine, String expr, long start, long end, long step) {
+        return ((PromqlResult.Matrix) engine.range("t", expr, start, end, step).block()).series();
+    }
+
+    @Test
+    void whereRawSamplesCoverTheRangeRollupsGiveTheSameAnswers() {
+        InMemorySampleSource data = data(7, 7_300);
+        PromqlEngine raw = new PromqlEngine(data, LIMITS);
+        int compared = 0;
+        for (String f : List.of("rate", "increase", "delta", "count_over_time", "min_over_time", "max_over_time",
+                "sum_over_time", "avg_over_time")) {
+            for (String metric : List.of("reqs_total", "mono_total", "temp", "flaky")) {
+                for (String window : List.of("1m", "5m", "1h", "2h")) {
+                    for (long step : new long[] {MINUTE, 5 * MINUTE, HOUR}) {
+                        for (String offset : List.of("", " offset 1h")) {
+                            String expr = f + "(" + metric + "[" + window + "]" + offset + ")";
+                            Counting source = new Counting(data, Long.MIN_VALUE);
+                            PromqlEngine pushing = pushing(source, Duration.ofMinutes(1), Duration.ofDays(3650),
+                                    T0 + SPAN);
+                            long start = T0 + 2 * HOUR;
+                            List<Series> expected = range(raw, expr, start, T0 + SPAN, step);
+                            List<Series> got = range(pushing, expr, start, T0 + SPAN, step);
+                            assertThat(source.rollups.get()).as(expr).isEqualTo(1);
+                            boolean sums = f.equals("sum_over_time") || f.equals("avg_over_time");
+                            // counter resets are added per bucket, not one by one: the last digits may differ
+                            boolean resets = (f.equals("rate") || f.equals("increase"))
+                                    && !metric.equals("mono_total");
+                            boolean pushed = source.raw.get() == 0;
+                            // staleness markers are in flaky's sums: those read raw samples instead
+                            assertThat(pushed).as(expr + " read from the rollups")
+                                    .isEqualTo(!(sums && metric.equals("flaky")));
+                            assertSame(expr, got, expected, sums || resets);
+                            compared += expected.size();
+                        }
+                    }
+                }
+            }
+        }
+        assertThat(compared).isGreaterThan(500);
+    }
+
+    /**
+     * Bit for bit, or where sums are added in another order (per bucket here, sample by sample by Prometheus) within a
+     * relative 1e-9.
+     */
+    private static void assertSame(String expr, List<Series> got, List<Series> expected, boolean sums) {
+        assertThat(got).as(expr).hasSameSizeAs(expected);
+        for (int i = 0; i < expected.size(); i++) {
+            Series e = expected.get(i);
+            Series g = got.get(i);
+            assertThat(g.labels()).as(expr).isEqualTo(e.labels());
+            assertThat(g.timestamps()).as(expr).isEqualTo(e.timestamps());
+            for (int k = 0; k < e.values().length; k++) {
+                double ev = e.values()[k];
+                double gv = g.values()[k];
+                if (sums && !Double.isNaN(ev)) {
+                    assertThat(gv).as(expr + " at " + e.timestamps()[k]).isCloseTo(ev, within(1e-9 * Math.abs(ev)));
+                } else {
+                    assertThat(Double.doubleToLongBits(gv)).as(expr + " at " + e.timestamps()[k])
+                            .isEqualTo(Double.doubleToLongBits(ev));
+                }
+            }
+        }
+    }
+
+    @Test
+    void aSampleOnAMinutesStartMakesTheQueryReadRawSamples() {
+        // scrapes on the quarter minute: every fourth one is on a minute's start, where (t - r, t] and [t - r, t) differ
+        InMemorySampleSource data = data(11, 0);
+        Counting source = new Counting(data, Long.MIN_VALUE);
+        PromqlEngine pushing = pushing(source, Duration.ofMinutes(1), Duration.ofDays(3650), T0 + SPAN);
+        String expr = "rate(reqs_total[5m])";
+        List<Series> got = range(pushing, expr, T0 + HOUR, T0 + SPAN, 5 * MINUTE);
+        assertThat(source.rollups.get()).isEqualTo(1);
+        assertThat(source.raw.get()).as("fell back to raw samples").isEqualTo(1);
+        assertSame(expr, got, range(new PromqlEngine(data, LIMITS), expr, T0 + HOUR, T0 + SPAN, 5 * MINUTE), false);
+    }
+
+    @Test
+    void rollupsAreReadOnlyWhereTheStepRangeAndStartAreWholeBucketsAndTheStepIsLongEnough() {
+        InMemorySampleSource data = data(3, 7_300);
+        long end = T0 + SPAN;
+        record Case(String expr, long start, long step, boolean pushed) {
+        }
+        for (Case c : List.of(
+                new Case("rate(reqs_total[5m])", T0 + HOUR, HOUR, true),
+                new Case("sum by (host) (rate(reqs_total[5m])) * 2", T0 + HOUR, HOUR, true),
+                new Case("rate(reqs_total[5m])", T0 + HOUR, 10 * MINUTE, false), // under query.rollup-min-step
+                new Case("rate(reqs_total[5m])", T0 + HOUR, 90_000, false), // not whole minutes
+                new Case("rate(reqs_total[90s])", T0 + HOUR, HOUR, false),
+                new Case("rate(reqs_total[5m])", T0 + HOUR + 30_000, HOUR, false),
+                new Case("rate(reqs_total[5m] offset 30s)", T0 + HOUR, HOUR, false),
+                new Case("rate(reqs_total[5m] @ 3600)", T0 + HOUR, HOUR, false),
+                new Case("max_over_time(rate(reqs_total[5m])[1h:5m])", T0 + HOUR, HOUR, false), // in a subquery
+                new Case("irate(reqs_total[5m])", T0 + HOUR, HOUR, false),
+                new Case("quantile_over_time(0.5, temp[1h])", T0 + HOUR, HOUR, false))) {
+            Counting source = new Counting(data, Long.MIN_VALUE);
+            PromqlEngine pushing = pushing(source, Duration.ofMinutes(30), Duration.ofDays(3650), end);
+            List<Series> got = range(pushing, c.expr(), c.start(), end, c.step());
+            assertThat(source.rollups.get() == 1 && source.raw.get() == 0).as(c.expr()).isEqualTo(c.pushed());
+            assertSame(c.expr(), got, range(new PromqlEngine(data, LIMITS), c.expr(), c.start(), end, c.step()),
+                    false);
+        }
+    }
+
+    @Test
+    void pastRetentionRawRangesAreAnsweredFromTheRollupsAtAnyStep() {
+        InMemorySampleSource data = data(5, 7_300);
+        long now = T0 + SPAN + 2 * HOUR;
+        // raw samples are kept for 4 hours: the first half of the data is gone from them
+        Counting source = new Counting(data, now - 4 * HOUR);
+        PromqlEngine pushing = pushing(source, Duration.ofHours(1), Duration.ofHours(4), now);
+        String expr = "increase(reqs_total[10m])";
+        List<Series> got = range(pushing, expr, T0 + HOUR, T0 + SPAN, MINUTE);
+        assertThat(source.raw.get()).isZero();
+        assertSame(expr, got, range(new PromqlEngine(data, LIMITS), expr, T0 + HOUR, T0 + SPAN, MINUTE), false);
+        // without rollups, the old half would be empty
+        List<Series> rawOnly = range(new PromqlEngine(source, LIMITS), expr, T0 + HOUR, T0 + SPAN, MINUTE);
+        assertThat(rawOnly.get(0).timestamps()[0]).isGreaterThanOrEqualTo(now - 4 * HOUR);
+        assertThat(got.get(0).timestamps()[0]).isEqualTo(T0 + HOUR);
+    }
+
+    @Test
+    void pastRetentionRawAStepWhoseBucketsAreUnknownHasNoValue() {
+        // two buckets of one minute; the second is unknown (its batches interleaved): windows holding it have no value
+        SeriesRollups rows = new SeriesRollups(1);
+        rows.add(T0, 0, 10, 10, 2, 2, T0 + 5_000, 0, T0 + 35_000, 10, 0);
+        rows.add(T0 + MINUTE, 10, 30, 40, 2, -1, 0, Double.NaN, 0, Double.NaN, Double.NaN);
+        rows.add(T0 + 2 * MINUTE, 30, 40, 70, 2, 2, T0 + 125_000, 30, T0 + 155_000, 40, 0);
+        RollupSeries series = new RollupSeries(labels("reqs_total", "h0"), rows);
+        SampleSource source = new SampleSource() {
+            @Override
+            public Mono<List<Series>> select(String tenant, List<Matcher> matchers, long fromMs, long toMs) {
+                return Mono.just(List.of());
+            }
+
+            @Override
+            public Mono<List<RollupSeries>> selectRollups(String tenant, List<Matcher> matchers, RollupRead read) {
+                return Mono.just(List.of(series));
+            }
+        };
+        PromqlEngine pushing = pushing(source, Duration.ofHours(1), Duration.ofDays(1), T0 + 10 * 24 * HOUR);
+        List<Series> got = range(pushing, "max_over_time(reqs_total[1m])", T0 + MINUTE, T0 + 3 * MINUTE, MINUTE);
+        assertThat(got).hasSize(1);
+        assertThat(got.get(0).timestamps()).containsExactly(T0 + MINUTE, T0 + 3 * MINUTE);
+        assertThat(got.get(0).values()).containsExactly(10.0, 40.0);
+        List<Series> rate = range(pushing, "increase(reqs_total[3m])", T0 + 3 * MINUTE, T0 + 3 * MINUTE, MINUTE);
+        assertThat(rate).as("the window holds the unknown bucket").isEmpty();
+    }
+
+    @Test
+    void fromSamplesMakesTheBucketsTheWriterWould() {
+        long[] ts = {T0 + 1_000, T0 + 2_000, T0 + MINUTE + 1, T0 + 3 * MINUTE};
+        double[] vs = {5, 3, STALE, 7};
+        RollupRead read = new RollupRead(io.sluice.storage.query.Resolution.MINUTE, T0, T0 + 2 * MINUTE, MINUTE,
+                MINUTE);
+        List<RollupSeries> out = RollupSeries.fromSamples(List.of(new Series(labels("x", "h"), ts, vs)), read);
+        assertThat(out).hasSize(1);
+        SeriesRollups rows = out.get(0).rows();
+        assertThat(out.get(0).buckets()).as("buckets past the read are left out").containsExactly(T0, T0 + MINUTE);
+        assertThat(rows.count(0)).isEqualTo(2);
+        assertThat(rows.points(0)).isEqualTo(2);
+        assertThat(rows.resets(0)).isEqualTo(5);
+        assertThat(rows.sum(0)).isEqualTo(8);
+        assertThat(rows.count(1)).as("a staleness marker is counted").isEqualTo(1);
+        assertThat(rows.points(1)).as("but is no point").isZero();
+    }
+}
