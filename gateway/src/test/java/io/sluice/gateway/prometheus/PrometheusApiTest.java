@@ -242,6 +242,48 @@ class PrometheusApiTest {
                 "sluice_http_server_requests_seconds_count\\{[^}]*route=\"/prometheus/api/v1/query\"[^}]*status=\"401\"");
     }
 
+    /**
+     * {@code rate} at a step of {@code query.rollup-min-step} (1 h) reads the 1-minute rollups and answers what raw
+     * samples give (bit for bit: a counter without resets); with the raw chunks gone it still answers, where a step of
+     * 30 s (raw samples) no longer does.
+     */
+    @Test
+    void rateAtAnHourStepIsReadFromTheRollupsAndAnswersAsRawSamplesDo(TestInfrastructure infra) throws Exception {
+        String tenant = "prom-r-" + UUID.randomUUID().toString().substring(0, 8);
+        String key = KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.FREE);
+        StringBuilder samples = new StringBuilder();
+        for (int i = 0; i < 40; i++) { // every 15 s, 7 s past the quarter minute: never on a minute's start
+            samples.append(i == 0 ? "" : ",").append(sample("rolled_total", "r", "i1",
+                    start * 1000 + 7_000 + i * 15_000L, Integer.toString(i * 3)));
+        }
+        assertThat(ingest(key, samples.toString()).statusCode()).isEqualTo(202);
+        await().atMost(WAIT).untilAsserted(() ->
+                assertThat(StoredSamples.of(infra.connectionFactory(), tenant)).hasSize(40));
+        long t = start + 600; // a whole minute; its 5-minute window holds 20 samples
+        String raw = query(key, "rate(rolled_total[5m])", t, "30s");
+        String rolled = query(key, "rate(rolled_total[5m])", t, "1h");
+        assertThat(JSON.readTree(raw).at("/data/result/0/values/0/1").asText()).isNotEmpty();
+        assertThat(JSON.readTree(rolled)).isEqualTo(JSON.readTree(raw));
+
+        reactor.core.publisher.Mono.usingWhen(infra.connectionFactory().create(),
+                c -> reactor.core.publisher.Mono.from(c.createStatement("DELETE FROM sample_chunks WHERE series_id IN "
+                        + "(SELECT id FROM series WHERE tenant = $1)").bind("$1", tenant).execute())
+                        .flatMap(r -> reactor.core.publisher.Mono.from(r.getRowsUpdated())),
+                io.r2dbc.spi.Connection::close).block(WAIT);
+        // other expressions of the same meaning, so that no cached answer is served
+        assertThat(JSON.readTree(query(key, "rate(rolled_total{job=\"r\"}[5m])", t, "1h")))
+                .as("from the rollups").isEqualTo(JSON.readTree(raw));
+        assertThat(JSON.readTree(query(key, "rate(rolled_total{job=\"r\"}[5m])", t, "30s")).at("/data/result"))
+                .as("from the raw samples, now gone").isEmpty();
+    }
+
+    private static String query(String key, String expr, long t, String step) throws Exception {
+        HttpResponse<String> r = get(key, "/prometheus/api/v1/query_range?query=" + enc(expr) + "&start=" + t + "&end="
+                + t + "&step=" + step);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        return r.body();
+    }
+
     // ---- Grafana's requests -------------------------------------------------------------------------------------
 
     @ParameterizedTest
