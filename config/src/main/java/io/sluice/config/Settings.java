@@ -264,7 +264,7 @@ public final class Settings {
             Duration.ofMinutes(1), Duration.ofDays(3650), "PromQL range queries at this step or longer read rate, "
             + "increase, delta and sum|count|avg|min|max_over_time over a range selector from the rollups where they "
             + "give what raw samples would (range, offset, step and start in whole minutes, no sample on a minute's "
-            + "start); ranges reaching past retention.raw read them at any step.");
+            + "start) in fewer rows; ranges reaching past retention.raw read them at any step.");
     public static final Setting<Long> QUERY_CACHE_MAX_BYTES = longByteSize("query.cache-max-bytes", "64MiB", 1L << 20,
             1L << 34, "Approximate size of each query answer cache: Sluice's range queries, PromQL, and PromQL answers kept "
                     + "rendered as Prometheus JSON (entries are weighed by result size).");

@@ -243,12 +243,13 @@ class PrometheusApiTest {
     }
 
     /**
-     * {@code rate} at a step of {@code query.rollup-min-step} (1 h) reads the 1-minute rollups and answers what raw
-     * samples give (bit for bit: a counter without resets); with the raw chunks gone it still answers, where a step of
-     * 30 s (raw samples) no longer does.
+     * {@code rate} over short windows far apart (1 m at a 3 h step: fewer rollup rows than raw chunk rows) reads the
+     * 1-minute rollups and answers what raw samples give (bit for bit: a counter without resets); with the raw chunks
+     * gone it still answers, where a step of 30 s (raw samples) no longer does.
      */
     @Test
-    void rateAtAnHourStepIsReadFromTheRollupsAndAnswersAsRawSamplesDo(TestInfrastructure infra) throws Exception {
+    void rateOverShortWindowsFarApartIsReadFromTheRollupsAndAnswersAsRawSamplesDo(TestInfrastructure infra)
+            throws Exception {
         String tenant = "prom-r-" + UUID.randomUUID().toString().substring(0, 8);
         String key = KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.FREE);
         StringBuilder samples = new StringBuilder();
@@ -259,9 +260,9 @@ class PrometheusApiTest {
         assertThat(ingest(key, samples.toString()).statusCode()).isEqualTo(202);
         await().atMost(WAIT).untilAsserted(() ->
                 assertThat(StoredSamples.of(infra.connectionFactory(), tenant)).hasSize(40));
-        long t = start + 600; // a whole minute; its 5-minute window holds 20 samples
-        String raw = query(key, "rate(rolled_total[5m])", t, "30s");
-        String rolled = query(key, "rate(rolled_total[5m])", t, "1h");
+        long t = start + 600; // a whole minute; its 1-minute window holds 4 samples, the steps 3 and 6 h before none
+        String raw = query(key, "rate(rolled_total[1m])", t, t, "30s");
+        String rolled = query(key, "rate(rolled_total[1m])", t - 6 * 3600, t, "3h");
         assertThat(JSON.readTree(raw).at("/data/result/0/values/0/1").asText()).isNotEmpty();
         assertThat(JSON.readTree(rolled)).isEqualTo(JSON.readTree(raw));
 
@@ -271,15 +272,15 @@ class PrometheusApiTest {
                         .flatMap(r -> reactor.core.publisher.Mono.from(r.getRowsUpdated())),
                 io.r2dbc.spi.Connection::close).block(WAIT);
         // other expressions of the same meaning, so that no cached answer is served
-        assertThat(JSON.readTree(query(key, "rate(rolled_total{job=\"r\"}[5m])", t, "1h")))
+        assertThat(JSON.readTree(query(key, "rate(rolled_total{job=\"r\"}[1m])", t - 6 * 3600, t, "3h")))
                 .as("from the rollups").isEqualTo(JSON.readTree(raw));
-        assertThat(JSON.readTree(query(key, "rate(rolled_total{job=\"r\"}[5m])", t, "30s")).at("/data/result"))
+        assertThat(JSON.readTree(query(key, "rate(rolled_total{job=\"r\"}[1m])", t, t, "30s")).at("/data/result"))
                 .as("from the raw samples, now gone").isEmpty();
     }
 
-    private static String query(String key, String expr, long t, String step) throws Exception {
-        HttpResponse<String> r = get(key, "/prometheus/api/v1/query_range?query=" + enc(expr) + "&start=" + t + "&end="
-                + t + "&step=" + step);
+    private static String query(String key, String expr, long from, long to, String step) throws Exception {
+        HttpResponse<String> r = get(key, "/prometheus/api/v1/query_range?query=" + enc(expr) + "&start=" + from
+                + "&end=" + to + "&step=" + step);
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         return r.body();
     }

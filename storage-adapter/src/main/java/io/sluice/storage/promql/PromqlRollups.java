@@ -28,11 +28,14 @@ import java.util.Set;
  * <p>Prometheus' window is {@code (t - r, t]}, the buckets' {@code [t - r, t)}: they hold the same samples unless one
  * lies exactly on a bucket's start. A plan is therefore
  * <ul>
- *   <li><b>exact</b> while raw samples still cover the range (the step at least {@code query.rollup-min-step}): the
- *       rollups are used only when every bucket read is known, has no sample on its start, and (for {@code sum} and
- *       {@code avg}) no staleness marker; then the answer is what raw samples give (bit for bit for {@code rate},
- *       {@code increase}, {@code delta}, {@code count}, {@code min} and {@code max} without counter resets; sums may
- *       differ in the last digits, being added per bucket). Otherwise the engine reads raw samples instead.</li>
+ *   <li><b>exact</b> while raw samples still cover the range, at a step of at least {@code query.rollup-min-step}
+ *       and where the windows' buckets are fewer rows than the raw chunks of the span ({@link RollupPushDown#fewerRows};
+ *       raw samples are packed many to a row, so a query reads fewer rows from the rollups only when its windows are
+ *       short next to its step): the rollups are used only when every bucket read is known, has no sample on its
+ *       start, and (for {@code sum} and {@code avg}) no staleness marker; then the answer is what raw samples give
+ *       (bit for bit for {@code rate}, {@code increase}, {@code delta}, {@code count}, {@code min} and {@code max}
+ *       without counter resets; sums may differ in the last digits, being added per bucket). Otherwise the engine
+ *       reads raw samples instead.</li>
  *   <li><b>rollups only</b> when the range reaches back past {@code retention.raw}, where raw samples are gone: a
  *       window is then {@code [t - r, t)}, and a series has no value at a step where a bucket it needs is unknown
  *       (written before migration V12, or by batches that interleave in time) or, for {@code sum} and {@code avg},
@@ -43,6 +46,8 @@ final class PromqlRollups {
 
     static final Set<String> FUNCTIONS = Set.of("rate", "increase", "delta", "sum_over_time", "count_over_time",
             "avg_over_time", "min_over_time", "max_over_time");
+
+    private static final long HOUR_MS = 3_600_000;
 
     private PromqlRollups() {
     }
@@ -116,7 +121,8 @@ final class PromqlRollups {
             long from = start - offset - range;
             long to = lastT - offset;
             boolean rollupsOnly = from < rawHorizon;
-            if (!rollupsOnly && step < policy.minStep().toMillis()) {
+            if (!rollupsOnly && (step < policy.minStep().toMillis() || policy.fewerRows()
+                    && ((lastT - start) / step + 1) * (range / res + 1) > (to - from) / HOUR_MS + 1)) {
                 return null;
             }
             return new Plan(c, ms, new RollupRead(resolution, from, to, step, range), !rollupsOnly);

@@ -13,12 +13,20 @@ import java.util.Objects;
  * @param rawRetention {@code retention.raw}: a range reaching further back than this is read from the rollups at any
  *                     step (raw samples are gone there)
  * @param clock        what "now" is
+ * @param fewerRows    while raw samples cover the range, read rollups only where that means fewer rows: raw samples
+ *                     are at least one chunk row per series and hour, a window {@code range / bucket + 1} rollup rows
+ *                     per series (false: wherever they answer exactly, which tests of that use)
  */
-public record RollupPushDown(Duration minStep, Duration rawRetention, Clock clock) {
+public record RollupPushDown(Duration minStep, Duration rawRetention, Clock clock, boolean fewerRows) {
 
     public RollupPushDown {
         Objects.requireNonNull(minStep);
         Objects.requireNonNull(rawRetention);
         Objects.requireNonNull(clock);
+    }
+
+    /** Rollups where raw samples are gone, and where raw samples are kept when they answer exactly in fewer rows. */
+    public RollupPushDown(Duration minStep, Duration rawRetention, Clock clock) {
+        this(minStep, rawRetention, clock, true);
     }
 }

@@ -140,24 +140,35 @@ public final class QueryRepository {
         if (seriesIds.isEmpty()) {
             return Mono.just(Map.of());
         }
-        // a window's buckets and the one at its end: (bucket - from) mod step <= range; the primary key's order
-        String sql = "SELECT series_id, (extract(epoch FROM bucket) * 1000)::bigint, min, max, sum, count, points,"
-                + " first_ms, first_val, last_ms, last_val, resets FROM " + read.table()
-                + " WHERE series_id = ANY($1) AND bucket >= $2 AND bucket <= $3"
-                + " AND mod((extract(epoch FROM bucket) * 1000)::bigint - $4, $5) <= $6 ORDER BY series_id, bucket";
-        return Flux.from(c.createStatement(sql)
-                        .bind("$1", seriesIds.toArray(Long[]::new))
-                        .bind("$2", postgresTimestamp(read.fromMs()))
-                        .bind("$3", postgresTimestamp(read.toMs()))
-                        .bind("$4", read.fromMs())
-                        .bind("$5", read.stepMs())
-                        .bind("$6", read.rangeMs())
-                        .execute())
+        String columns = "r.series_id, r.bucket, r.min, r.max, r.sum, r.count, r.points, r.first_ms, r.first_val,"
+                + " r.last_ms, r.last_val, r.resets";
+        Statement statement;
+        if (read.stepMs() > read.rangeMs()) {
+            // windows apart: one index range scan per window start (each window's buckets and the one at its end),
+            // far cheaper than filtering every bucket of the span
+            List<OffsetDateTime> starts = new ArrayList<>();
+            for (long lo = read.fromMs(); lo <= read.toMs(); lo += read.stepMs()) {
+                starts.add(postgresTimestamp(lo).atOffset(java.time.ZoneOffset.UTC));
+            }
+            statement = c.createStatement("SELECT " + columns + " FROM unnest($2::timestamptz[]) w(lo) JOIN "
+                            + read.table() + " r ON r.series_id = ANY($1) AND r.bucket >= w.lo"
+                            + " AND r.bucket <= w.lo + $3 * interval '1 millisecond' ORDER BY r.series_id, r.bucket")
+                    .bind("$2", starts.toArray(OffsetDateTime[]::new))
+                    .bind("$3", read.rangeMs());
+        } else {
+            // windows that touch or overlap: every bucket of the span
+            statement = c.createStatement("SELECT " + columns + " FROM " + read.table() + " r WHERE"
+                            + " r.series_id = ANY($1) AND r.bucket >= $2 AND r.bucket <= $3 ORDER BY r.series_id, r.bucket")
+                    .bind("$2", postgresTimestamp(read.fromMs()))
+                    .bind("$3", postgresTimestamp(read.toMs()));
+        }
+        return Flux.from(statement.bind("$1", seriesIds.toArray(Long[]::new)).execute())
                 .flatMap(r -> r.map((row, meta) -> {
                     Double resets = row.get(11, Double.class);
                     Long points = row.get(6, Long.class);
                     boolean known = resets != null && points != null;
-                    return new RollupRow(row.get(0, Long.class), row.get(1, Long.class), row.get(2, Double.class),
+                    return new RollupRow(row.get(0, Long.class),
+                            row.get(1, OffsetDateTime.class).toInstant().toEpochMilli(), row.get(2, Double.class),
                             row.get(3, Double.class), row.get(4, Double.class), row.get(5, Long.class),
                             known ? points : -1, known ? row.get(7, Long.class) : 0,
                             known ? row.get(8, Double.class) : Double.NaN, known ? row.get(9, Long.class) : 0,

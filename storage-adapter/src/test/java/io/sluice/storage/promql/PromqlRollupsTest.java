@@ -99,9 +99,10 @@ class PromqlRollupsTest {
         return Series.sorted(l);
     }
 
+    /** An engine that reads rollups wherever they answer exactly, fewer rows or not. */
     private static PromqlEngine pushing(SampleSource source, Duration minStep, Duration rawRetention, long now) {
         return new PromqlEngine(source, LIMITS, new RollupPushDown(minStep, rawRetention,
-                Clock.fixed(Instant.ofEpochMilli(now), ZoneOffset.UTC)));
+                Clock.fixed(Instant.ofEpochMilli(now), ZoneOffset.UTC), false));
     }
 
     private static List<Series> range(PromqlEngine engine, String expr, long start, long end, long step) {
@@ -204,6 +205,36 @@ class PromqlRollupsTest {
             PromqlEngine pushing = pushing(source, Duration.ofMinutes(30), Duration.ofDays(3650), end);
             List<Series> got = range(pushing, c.expr(), c.start(), end, c.step());
             assertThat(source.rollups.get() == 1 && source.raw.get() == 0).as(c.expr()).isEqualTo(c.pushed());
+            assertSame(c.expr(), got, range(new PromqlEngine(data, LIMITS), c.expr(), c.start(), end, c.step()),
+                    false);
+        }
+    }
+
+    /**
+     * In production, while raw samples cover the range, rollups are read only where they are fewer rows than the raw
+     * chunks (one per series and hour at least): short windows far apart.
+     */
+    @Test
+    void whereRawSamplesCoverTheRangeRollupsAreReadOnlyForFewerRows() {
+        InMemorySampleSource data = data(9, 7_300);
+        long end = T0 + SPAN;
+        record Case(String expr, long start, long step, boolean pushed) {
+        }
+        for (Case c : List.of(
+                // 6 buckets a step, 1 chunk an hour: 6 rows against 1 at a 1 h step, 6 against 4 at 4 h
+                new Case("rate(reqs_total[5m])", T0 + HOUR, HOUR, false),
+                new Case("rate(reqs_total[5m])", T0 + 4 * HOUR, 4 * HOUR, false),
+                // 2 one-minute buckets a step against 4 hours of chunks
+                new Case("rate(reqs_total[1m])", T0 + 4 * HOUR, 4 * HOUR, true),
+                // 2 one-hour buckets a step against the 2 hours each step spans
+                new Case("increase(reqs_total[1h])", T0 + 2 * HOUR, 2 * HOUR, true),
+                new Case("increase(reqs_total[1h])", T0 + 2 * HOUR, HOUR, false))) {
+            Counting source = new Counting(data, Long.MIN_VALUE);
+            PromqlEngine production = new PromqlEngine(source, LIMITS, new RollupPushDown(Duration.ofHours(1),
+                    Duration.ofDays(3650), Clock.fixed(Instant.ofEpochMilli(end), ZoneOffset.UTC)));
+            List<Series> got = range(production, c.expr(), c.start(), end, c.step());
+            assertThat(source.rollups.get() == 1 && source.raw.get() == 0).as(c.expr() + " at " + c.step())
+                    .isEqualTo(c.pushed());
             assertSame(c.expr(), got, range(new PromqlEngine(data, LIMITS), c.expr(), c.start(), end, c.step()),
                     false);
         }

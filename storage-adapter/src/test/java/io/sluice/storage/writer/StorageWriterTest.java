@@ -273,6 +273,9 @@ class StorageWriterTest {
         for (var read : List.of(
                 new io.sluice.storage.query.RollupRead(io.sluice.storage.query.Resolution.MINUTE, t - 120_000,
                         t + 120_000, 60_000, 60_000),
+                // windows apart: [t - 1m, t] and [t + 1m, t + 2m], by start
+                new io.sluice.storage.query.RollupRead(io.sluice.storage.query.Resolution.MINUTE, t - 60_000,
+                        t + 120_000, 120_000, 60_000),
                 new io.sluice.storage.query.RollupRead(io.sluice.storage.query.Resolution.HOUR, hour - 3_600_000,
                         hour + 3_600_000, 3_600_000, 3_600_000))) {
             var stored = source.selectRollups(tenant, matchers, read).block(WAIT);
