@@ -50,7 +50,9 @@ import java.util.stream.Collectors;
  *   <li>P4: query latency over one connection, the same query again and again (cached) vs a distinct
  *       1 h / 1 series / 1 m query every time (uncached), checked by the {@code X-Sluice-Cache} header.</li>
  *   <li>P4-promql: the same over the Prometheus API, {@code rate(...[5m])} summed and per series over 100 counters
- *       ({@link PromqlFixture}) for 24 h at a 1 m step, each answer checked once against the counters' rates.</li>
+ *       ({@link PromqlFixture}) for 24 h at a 1 m step, each answer checked once against the counters' rates; and
+ *       {@code rate(...[1m])} summed at a 6 h step, read from the 1-minute rollups, against the same windows read
+ *       from raw samples.</li>
  *   <li>P2: {@code AgentLoad} (binary protocol, acknowledged samples) vs Kafka's
  *       {@code ProducerPerformance} sending as many records of the gateway's average record size, with the
  *       gateway's producer settings, to the same broker; MiB/s of record payload on both sides ({@code P2-binary}).</li>
@@ -393,15 +395,17 @@ public final class BenchmarkSuite {
      * {@code rate(...[5m])} over {@link PromqlFixture}'s 100 counters for 24 h at a 1 m step, through
      * {@code /prometheus/api/v1/query_range}: summed by job (1 series out) and per series (100 out), each uncached (a
      * distinct range every request, shifted by a millisecond) and cached (the same request again and again), checked
-     * by {@code X-Sluice-Cache}; both answers checked once against the counters' known rates.
+     * by {@code X-Sluice-Cache}; both answers checked once against the counters' known rates. Then the summed
+     * {@code rate(...[1m])} at a 6 h step, which PromQL reads from the rollups, uncached, against raw samples.
      */
     private void promqlQueries() throws Exception {
         phase = "P4-promql queries";
         log.println("\n== P4-promql: PromQL rate(...[5m]) over 100 series, 24 h at a 1 m step, cached vs uncached");
         long end = Instant.now().truncatedTo(ChronoUnit.MINUTES).toEpochMilli();
         long start = end - Duration.ofHours(24).toMillis();
-        // 5 minutes more than the range, so that the first step's window is full too
-        PromqlFixture data = new PromqlFixture("bench-" + Long.toString(System.currentTimeMillis(), 36), end,
+        // 5 minutes more than the range, so that the first step's window is full too; the newest sample 8 s before the
+        // end: every sample 7 s past a quarter minute, as scrape times are spread (none on a minute's start)
+        PromqlFixture data = new PromqlFixture("bench-" + Long.toString(System.currentTimeMillis(), 36), end - 8_000,
                 end - start + Duration.ofMinutes(5).toMillis());
         long sendStart = System.nanoTime();
         int perBody = 10_000;
@@ -436,7 +440,7 @@ public final class BenchmarkSuite {
             String expr = q[0];
             java.util.function.LongFunction<String> path = shift -> "/prometheus/api/v1/query_range?query=" + encode(expr)
                     + "&start=" + seconds(start + shift) + "&end=" + seconds(end + shift) + "&step=60";
-            checkRates(expr, get(path.apply(0)), start, end);
+            checkRates(expr, get(path.apply(0)), start, end, 60_000);
             // every request of the uncached run a range of its own: more than the run can send
             List<String> distinct = HttpLoad.gets(host, port, 20_000, i -> path.apply(i + 1), auth);
             HttpLoad.Result uncached = new HttpLoad(host, port, 1, warmup, duration, 0, 200, distinct)
@@ -456,19 +460,43 @@ public final class BenchmarkSuite {
                     ratio(uncached.percentileMillis(99) / cached.percentileMillis(99)) + "x cached", "< 50 ms",
                     uncached.percentileMillis(99) < 50 && clean(uncached) && misses == uncached.responses());
         }
+        // rate over short windows far apart: 1 m windows at a 6 h step read the 1-minute rollups (fewer rows than the
+        // raw chunks); at 5 h 59 min 59 s, not whole minutes, the same windows read raw samples. Uncached: each
+        // request adds "+ 0 * i", a distinct expression of the same answer (a shifted range would leave the data)
+        String expr = queries[0][0].replace("[5m]", "[1m]");
+        HttpLoad.Result[] byStep = new HttpLoad.Result[2];
+        long[] steps = {6 * 3_600_000, 6 * 3_600_000 - 1_000};
+        for (int k = 0; k < 2; k++) {
+            long step = steps[k];
+            java.util.function.LongFunction<String> path = i -> "/prometheus/api/v1/query_range?query="
+                    + encode(i == 0 ? expr : expr + " + 0 * " + i) + "&start=" + seconds(start) + "&end="
+                    + seconds(end) + "&step=" + seconds(step);
+            checkRates(expr, get(path.apply(0)), start, end, step);
+            byStep[k] = new HttpLoad(host, port, 1, warmup, duration, 0, 200,
+                    HttpLoad.gets(host, port, 20_000, i -> path.apply(i + 1), auth)).tally("X-Sluice-Cache").run();
+            printLoad("uncached sum at " + seconds(step) + " s", byStep[k]);
+        }
+        long misses = byStep[0].tally().getOrDefault("miss", 0L);
+        row("P4-promql", "PromQL sum by (job) (rate(...[1m])), 24 h at 6 h step, from the 1-minute rollups, uncached "
+                        + "p99, ms", ms(byStep[0].percentileMillis(99)), "p50 " + ms(byStep[0].percentileMillis(50))
+                        + ", " + misses + "/" + byStep[0].responses() + " misses; raw samples (step 5h59m59s): p50 "
+                        + ms(byStep[1].percentileMillis(50)) + ", p99 " + ms(byStep[1].percentileMillis(99)),
+                ratio(byStep[1].percentileMillis(99) / byStep[0].percentileMillis(99)) + "x raw's speed",
+                "faster than raw", clean(byStep[0]) && misses == byStep[0].responses()
+                        && byStep[0].percentileMillis(99) < byStep[1].percentileMillis(99));
     }
 
     /**
-     * The answer to {@code expr} over [start, end] at a 1 m step is the fixture's: a point at every step, and
+     * The answer to {@code expr} over [start, end] at a step is the fixture's: a point at every step, and
      * per job the known total rate, per series its own rate (within 0.5 %), so that a fast wrong answer fails the run.
      */
-    private void checkRates(String expr, HttpResponse<String> r, long start, long end) throws IOException {
+    private void checkRates(String expr, HttpResponse<String> r, long start, long end, long step) throws IOException {
         require(r.statusCode() == 200, "query_range " + expr + " answered " + r.statusCode() + ": " + abbreviate(r.body()));
         JsonNode result = JSON.readTree(r.body()).path("data").path("result");
         boolean summed = expr.startsWith("sum");
         require(result.size() == (summed ? 1 : PromqlFixture.SERIES), "query_range " + expr + " answered "
                 + result.size() + " series: " + abbreviate(r.body()));
-        int points = (int) ((end - start) / 60_000) + 1;
+        int points = (int) ((end - start) / step) + 1;
         for (JsonNode series : result) {
             double expected = summed ? PromqlFixture.TOTAL_RATE
                     : PromqlFixture.ratePerSecond(Integer.parseInt(series.path("metric").path("instance").asText().substring(1)));

@@ -150,11 +150,18 @@ public final class QueryRepository {
             for (long lo = read.fromMs(); lo <= read.toMs(); lo += read.stepMs()) {
                 starts.add(postgresTimestamp(lo).atOffset(java.time.ZoneOffset.UTC));
             }
-            statement = c.createStatement("SELECT " + columns + " FROM unnest($2::timestamptz[]) w(lo) JOIN "
-                            + read.table() + " r ON r.series_id = ANY($1) AND r.bucket >= w.lo"
-                            + " AND r.bucket <= w.lo + $3 * interval '1 millisecond' ORDER BY r.series_id, r.bucket")
+            // the windows drive: OFFSET 0 keeps the planner from flattening the LATERAL subquery into a join that
+            // reads every bucket of the span in key order and tests it against every window (2.8 s for 7 days of
+            // 100 series, against 14 ms this way)
+            statement = c.createStatement("SELECT " + columns + " FROM unnest($2::timestamptz[]) w(lo) CROSS JOIN"
+                            + " LATERAL (SELECT * FROM " + read.table() + " x WHERE x.series_id = ANY($1)"
+                            + " AND x.bucket >= w.lo AND x.bucket <= w.lo + $3 * interval '1 millisecond'"
+                            + " AND x.bucket >= $4 AND x.bucket <= $5 OFFSET 0) r" // $4, $5: the partitions to plan for
+                            + " ORDER BY r.series_id, r.bucket")
                     .bind("$2", starts.toArray(OffsetDateTime[]::new))
-                    .bind("$3", read.rangeMs());
+                    .bind("$3", read.rangeMs())
+                    .bind("$4", postgresTimestamp(read.fromMs()))
+                    .bind("$5", postgresTimestamp(read.toMs()));
         } else {
             // windows that touch or overlap: every bucket of the span
             statement = c.createStatement("SELECT " + columns + " FROM " + read.table() + " r WHERE"
