@@ -183,13 +183,31 @@ class PromqlRollupsTest {
         assertSame(expr, got, range(new PromqlEngine(data, LIMITS), expr, T0 + HOUR, T0 + SPAN, 5 * MINUTE), false);
     }
 
+    /** A range query, ending at the data's end, and whether it reads the rollups (and nothing raw). */
+    private record Case(String expr, long start, long step, boolean pushed) {
+    }
+
+    /** Each case over the data reads the rollups or not as it says, and answers what raw samples give. */
+    private static void assertCases(InMemorySampleSource data, RollupPushDown policy, List<Case> cases) {
+        long end = T0 + SPAN;
+        for (Case c : cases) {
+            Counting source = new Counting(data, Long.MIN_VALUE);
+            List<Series> got = range(new PromqlEngine(source, LIMITS, policy), c.expr(), c.start(), end, c.step());
+            assertThat(source.rollups.get() == 1 && source.raw.get() == 0).as(c.expr() + " at " + c.step())
+                    .isEqualTo(c.pushed());
+            assertSame(c.expr(), got, range(new PromqlEngine(data, LIMITS), c.expr(), c.start(), end, c.step()),
+                    false);
+        }
+    }
+
+    private static RollupPushDown policy(Duration minStep, boolean fewerRows) {
+        return new RollupPushDown(minStep, Duration.ofDays(3650),
+                Clock.fixed(Instant.ofEpochMilli(T0 + SPAN), ZoneOffset.UTC), fewerRows);
+    }
+
     @Test
     void rollupsAreReadOnlyWhereTheStepRangeAndStartAreWholeBucketsAndTheStepIsLongEnough() {
-        InMemorySampleSource data = data(3, 7_300);
-        long end = T0 + SPAN;
-        record Case(String expr, long start, long step, boolean pushed) {
-        }
-        for (Case c : List.of(
+        assertCases(data(3, 7_300), policy(Duration.ofMinutes(30), false), List.of(
                 new Case("rate(reqs_total[5m])", T0 + HOUR, HOUR, true),
                 new Case("sum by (host) (rate(reqs_total[5m])) * 2", T0 + HOUR, HOUR, true),
                 new Case("rate(reqs_total[5m])", T0 + HOUR, 10 * MINUTE, false), // under query.rollup-min-step
@@ -200,14 +218,7 @@ class PromqlRollupsTest {
                 new Case("rate(reqs_total[5m] @ 3600)", T0 + HOUR, HOUR, false),
                 new Case("max_over_time(rate(reqs_total[5m])[1h:5m])", T0 + HOUR, HOUR, false), // in a subquery
                 new Case("irate(reqs_total[5m])", T0 + HOUR, HOUR, false),
-                new Case("quantile_over_time(0.5, temp[1h])", T0 + HOUR, HOUR, false))) {
-            Counting source = new Counting(data, Long.MIN_VALUE);
-            PromqlEngine pushing = pushing(source, Duration.ofMinutes(30), Duration.ofDays(3650), end);
-            List<Series> got = range(pushing, c.expr(), c.start(), end, c.step());
-            assertThat(source.rollups.get() == 1 && source.raw.get() == 0).as(c.expr()).isEqualTo(c.pushed());
-            assertSame(c.expr(), got, range(new PromqlEngine(data, LIMITS), c.expr(), c.start(), end, c.step()),
-                    false);
-        }
+                new Case("quantile_over_time(0.5, temp[1h])", T0 + HOUR, HOUR, false)));
     }
 
     /**
@@ -216,11 +227,7 @@ class PromqlRollupsTest {
      */
     @Test
     void whereRawSamplesCoverTheRangeRollupsAreReadOnlyForFewerRows() {
-        InMemorySampleSource data = data(9, 7_300);
-        long end = T0 + SPAN;
-        record Case(String expr, long start, long step, boolean pushed) {
-        }
-        for (Case c : List.of(
+        assertCases(data(9, 7_300), policy(Duration.ofHours(1), true), List.of(
                 // 6 buckets a step, 1 chunk an hour: 6 rows against 1 at a 1 h step, 6 against 4 at 4 h
                 new Case("rate(reqs_total[5m])", T0 + HOUR, HOUR, false),
                 new Case("rate(reqs_total[5m])", T0 + 4 * HOUR, 4 * HOUR, false),
@@ -228,16 +235,7 @@ class PromqlRollupsTest {
                 new Case("rate(reqs_total[1m])", T0 + 4 * HOUR, 4 * HOUR, true),
                 // 2 one-hour buckets a step against the 2 hours each step spans
                 new Case("increase(reqs_total[1h])", T0 + 2 * HOUR, 2 * HOUR, true),
-                new Case("increase(reqs_total[1h])", T0 + 2 * HOUR, HOUR, false))) {
-            Counting source = new Counting(data, Long.MIN_VALUE);
-            PromqlEngine production = new PromqlEngine(source, LIMITS, new RollupPushDown(Duration.ofHours(1),
-                    Duration.ofDays(3650), Clock.fixed(Instant.ofEpochMilli(end), ZoneOffset.UTC)));
-            List<Series> got = range(production, c.expr(), c.start(), end, c.step());
-            assertThat(source.rollups.get() == 1 && source.raw.get() == 0).as(c.expr() + " at " + c.step())
-                    .isEqualTo(c.pushed());
-            assertSame(c.expr(), got, range(new PromqlEngine(data, LIMITS), c.expr(), c.start(), end, c.step()),
-                    false);
-        }
+                new Case("increase(reqs_total[1h])", T0 + 2 * HOUR, HOUR, false)));
     }
 
     @Test

@@ -575,18 +575,14 @@ class StorageWriterTest {
 
     private void assertRollupsMatchRawRows() {
         List<StoredSamples.Sample> stored = StoredSamples.of(infra.connectionFactory(), tenant);
-        assertThat(StoredSamples.rollups(infra.connectionFactory(), tenant, "rollups_1m"))
-                .as("rollups_1m equals the aggregates of the stored samples")
-                .containsExactlyElementsOf(StoredSamples.expectedRollups(stored, 60_000));
-        assertThat(StoredSamples.rollups(infra.connectionFactory(), tenant, "rollups_1h"))
-                .as("rollups_1h equals the aggregates of the stored samples")
-                .containsExactlyElementsOf(StoredSamples.expectedRollups(stored, 3_600_000));
-        assertThat(StoredSamples.runs(infra.connectionFactory(), tenant, "rollups_1m"))
-                .as("rollups_1m's counter columns are the stored samples' runs")
-                .containsExactlyElementsOf(StoredSamples.expectedRuns(stored, 60_000));
-        assertThat(StoredSamples.runs(infra.connectionFactory(), tenant, "rollups_1h"))
-                .as("rollups_1h's counter columns are the stored samples' runs")
-                .containsExactlyElementsOf(StoredSamples.expectedRuns(stored, 3_600_000));
+        for (Map.Entry<String, Long> table : Map.of("rollups_1m", 60_000L, "rollups_1h", 3_600_000L).entrySet()) {
+            assertThat(StoredSamples.rollups(infra.connectionFactory(), tenant, table.getKey()))
+                    .as(table.getKey() + " equals the aggregates of the stored samples")
+                    .containsExactlyElementsOf(StoredSamples.expectedRollups(stored, table.getValue()));
+            assertThat(StoredSamples.runs(infra.connectionFactory(), tenant, table.getKey()))
+                    .as(table.getKey() + "'s counter columns are the stored samples' runs")
+                    .containsExactlyElementsOf(StoredSamples.expectedRuns(stored, table.getValue()));
+        }
     }
 
     private long scalar(String sql) {
