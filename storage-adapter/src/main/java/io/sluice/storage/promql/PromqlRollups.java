@@ -122,8 +122,9 @@ final class PromqlRollups {
             long to = lastT - offset;
             boolean rollupsOnly = from < rawHorizon;
             if (!rollupsOnly && (step < policy.minStep().toMillis() || policy.fewerRows()
-                    && ((lastT - start) / step + 1) * (range / res + 1) > (to - from) / HOUR_MS + 1)) {
-                return null;
+                    && ((lastT - start) / step + 1) * (range / res + 1) > (to - from) / HOUR_MS + 1
+                    || from < policy.clock().millis() - policy.retention(resolution).toMillis())) {
+                return null; // raw samples answer: cheaper, or where these rollups are gone already
             }
             return new Plan(c, ms, new RollupRead(resolution, from, to, step, range), !rollupsOnly);
         }

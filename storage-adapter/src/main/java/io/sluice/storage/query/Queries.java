@@ -50,7 +50,8 @@ public final class Queries {
         this.cache = QueryCache.ranges(limits.cacheMaxBytes(), invalidations, clock, registry);
         this.maxSeries = limits.maxSeries();
         this.promql = new PromqlEngine(new StoredSampleSource(repository, limits.maxSeries()), limits,
-                new io.sluice.storage.promql.RollupPushDown(limits.rollupMinStep(), retention.retentionRaw(), clock));
+                new io.sluice.storage.promql.RollupPushDown(limits.rollupMinStep(), retention.retentionRaw(),
+                        retention.retentionRollup1m(), retention.retentionRollup1h(), clock));
         this.promqlCache = new QueryCache<>("promql", limits.cacheMaxBytes(), invalidations, clock, registry,
                 new PromqlKeys());
     }

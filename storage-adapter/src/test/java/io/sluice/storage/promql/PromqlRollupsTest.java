@@ -34,6 +34,8 @@ class PromqlRollupsTest {
     /** The data's first hour (a whole hour), and how long it runs. */
     private static final long T0 = Instant.parse("2031-05-01T00:00:00Z").toEpochMilli();
     private static final long SPAN = 8 * HOUR;
+    /** The rollups' retention: long enough for every test's data but where a test says otherwise. */
+    private static final List<Duration> KEPT = List.of(Duration.ofDays(3650), Duration.ofDays(3650));
 
     /** Counts what the engine reads; raw samples older than {@code rawFrom} are gone, as past retention.raw. */
     private static final class Counting implements SampleSource {
@@ -101,7 +103,7 @@ class PromqlRollupsTest {
 
     /** An engine that reads rollups wherever they answer exactly, fewer rows or not. */
     private static PromqlEngine pushing(SampleSource source, Duration minStep, Duration rawRetention, long now) {
-        return new PromqlEngine(source, LIMITS, new RollupPushDown(minStep, rawRetention,
+        return new PromqlEngine(source, LIMITS, new RollupPushDown(minStep, rawRetention, KEPT,
                 Clock.fixed(Instant.ofEpochMilli(now), ZoneOffset.UTC), false));
     }
 
@@ -201,7 +203,7 @@ class PromqlRollupsTest {
     }
 
     private static RollupPushDown policy(Duration minStep, boolean fewerRows) {
-        return new RollupPushDown(minStep, Duration.ofDays(3650),
+        return new RollupPushDown(minStep, Duration.ofDays(3650), KEPT,
                 Clock.fixed(Instant.ofEpochMilli(T0 + SPAN), ZoneOffset.UTC), fewerRows);
     }
 
@@ -236,6 +238,28 @@ class PromqlRollupsTest {
                 // 2 one-hour buckets a step against the 2 hours each step spans
                 new Case("increase(reqs_total[1h])", T0 + 2 * HOUR, 2 * HOUR, true),
                 new Case("increase(reqs_total[1h])", T0 + 2 * HOUR, HOUR, false)));
+    }
+
+    /** While raw samples cover the range, rollups older than their own retention are not read: they are gone. */
+    @Test
+    void whereTheRollupsAreGoneRawSamplesAnswer() {
+        InMemorySampleSource data = data(13, 7_300);
+        long now = T0 + SPAN + 2 * HOUR;
+        // 1-minute rollups kept for 4 hours, 1-hour ones for 3650 days, raw samples for 3650 days
+        Counting source = new Counting(data, Long.MIN_VALUE);
+        PromqlEngine engine = new PromqlEngine(source, LIMITS, new RollupPushDown(Duration.ofMinutes(1),
+                Duration.ofDays(3650), List.of(Duration.ofHours(4), Duration.ofDays(3650)),
+                Clock.fixed(Instant.ofEpochMilli(now), ZoneOffset.UTC), false));
+        String expr = "rate(reqs_total[1m])";
+        List<Series> got = range(engine, expr, T0 + HOUR, T0 + SPAN, HOUR);
+        assertThat(source.rollups.get()).isZero();
+        assertSame(expr, got, range(new PromqlEngine(data, LIMITS), expr, T0 + HOUR, T0 + SPAN, HOUR), false);
+        // whole hours: the 1-hour rollups are still there
+        String hourly = "increase(reqs_total[1h])";
+        List<Series> fromHours = range(engine, hourly, T0 + HOUR, T0 + SPAN, HOUR);
+        assertThat(source.rollups.get()).isEqualTo(1);
+        assertSame(hourly, fromHours, range(new PromqlEngine(data, LIMITS), hourly, T0 + HOUR, T0 + SPAN, HOUR),
+                false);
     }
 
     @Test
