@@ -154,7 +154,7 @@ public final class QueryRepository {
             // reads every bucket of the span in key order and tests it against every window (2.8 s for 7 days of
             // 100 series, against 14 ms this way)
             statement = c.createStatement("SELECT " + columns + " FROM unnest($2::timestamptz[]) w(lo) CROSS JOIN"
-                            + " LATERAL (SELECT * FROM " + read.table() + " x WHERE x.series_id = ANY($1)"
+                            + " LATERAL (SELECT * FROM " + read.resolution().table() + " x WHERE x.series_id = ANY($1)"
                             + " AND x.bucket >= w.lo AND x.bucket <= w.lo + $3 * interval '1 millisecond'"
                             + " AND x.bucket >= $4 AND x.bucket <= $5 OFFSET 0) r" // $4, $5: the partitions to plan for
                             + " ORDER BY r.series_id, r.bucket")
@@ -164,8 +164,9 @@ public final class QueryRepository {
                     .bind("$5", postgresTimestamp(read.toMs()));
         } else {
             // windows that touch or overlap: every bucket of the span
-            statement = c.createStatement("SELECT " + columns + " FROM " + read.table() + " r WHERE"
-                            + " r.series_id = ANY($1) AND r.bucket >= $2 AND r.bucket <= $3 ORDER BY r.series_id, r.bucket")
+            statement = c.createStatement("SELECT " + columns + " FROM " + read.resolution().table() + " r WHERE"
+                            + " r.series_id = ANY($1) AND r.bucket >= $2 AND r.bucket <= $3"
+                            + " ORDER BY r.series_id, r.bucket")
                     .bind("$2", postgresTimestamp(read.fromMs()))
                     .bind("$3", postgresTimestamp(read.toMs()));
         }

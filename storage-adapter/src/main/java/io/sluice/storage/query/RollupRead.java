@@ -30,9 +30,4 @@ public record RollupRead(Resolution resolution, long fromMs, long toMs, long ste
     public boolean wanted(long bucketMs) {
         return bucketMs >= fromMs && bucketMs <= toMs && Math.floorMod(bucketMs - fromMs, stepMs) <= rangeMs;
     }
-
-    /** The table the buckets are in. */
-    public String table() {
-        return resolution.table();
-    }
 }
