@@ -169,7 +169,8 @@ public final class ConfigLoader {
                 t.get(Settings.WRITER_SESSION_TIMEOUT), t.get(Settings.WRITER_KNOWN_SERIES));
         QueryConfig query = new QueryConfig(t.get(Settings.QUERY_MAX_POINTS_PER_SERIES), t.get(Settings.QUERY_MAX_SERIES),
                 t.get(Settings.QUERY_MAX_RANGE), t.get(Settings.QUERY_STATEMENT_TIMEOUT),
-                t.get(Settings.QUERY_CACHE_MAX_BYTES), t.get(Settings.QUERY_ROLLUP_MIN_STEP));
+                t.get(Settings.QUERY_CACHE_MAX_BYTES), t.get(Settings.QUERY_ROLLUP_MIN_STEP),
+                t.get(Settings.QUERY_MAX_SAMPLES));
         LinksConfig links = new LinksConfig(t.get(Settings.LINKS_BASE_URL), t.get(Settings.LINKS_CACHE_MAX),
                 t.get(Settings.LINKS_CACHE_TTL), t.get(Settings.LINKS_NEGATIVE_TTL),
                 t.get(Settings.LINKS_PERMANENT_MAX_AGE), t.get(Settings.LINKS_REDIRECTS_PER_MINUTE),

@@ -256,6 +256,10 @@ public final class Settings {
             1_000_000, "Most points one series of a query result may have ((to - from) / step); more gets 422.");
     public static final Setting<Integer> QUERY_MAX_SERIES = intIn("query.max-series", 500, 1, 100_000,
             "Most series a query may match; more gets 422.");
+    public static final Setting<Integer> QUERY_MAX_SAMPLES = intIn("query.max-samples",
+            (int) QueryConfig.DEFAULT_MAX_SAMPLES, 1, 2_000_000_000, "Most samples one PromQL query may load into "
+            + "memory: the raw samples and rollup buckets its selectors read plus the points of its answer (about 16 "
+            + "bytes of heap each); more gets 422. Raise it with the heap.");
     public static final Setting<Duration> QUERY_MAX_RANGE = duration("query.max-range", "400d", Duration.ofMinutes(1),
             Duration.ofDays(3650), "Longest time range one query may cover; longer gets 422.");
     public static final Setting<Duration> QUERY_STATEMENT_TIMEOUT = duration("query.statement-timeout", "10s",
@@ -406,7 +410,7 @@ public final class Settings {
             RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,
             RETENTION_PARTITIONS_AHEAD,
             QUERY_MAX_POINTS_PER_SERIES, QUERY_MAX_SERIES, QUERY_MAX_RANGE, QUERY_STATEMENT_TIMEOUT,
-            QUERY_ROLLUP_MIN_STEP, QUERY_CACHE_MAX_BYTES,
+            QUERY_ROLLUP_MIN_STEP, QUERY_MAX_SAMPLES, QUERY_CACHE_MAX_BYTES,
             LINKS_BASE_URL, LINKS_CACHE_MAX, LINKS_CACHE_TTL, LINKS_NEGATIVE_TTL, LINKS_PERMANENT_MAX_AGE,
             LINKS_REDIRECTS_PER_MINUTE, LINKS_CLICK_QUEUE,
             SPOOL_DIR, SPOOL_MAX_BYTES, SPOOL_SEGMENT_BYTES, SPOOL_FSYNC_INTERVAL,

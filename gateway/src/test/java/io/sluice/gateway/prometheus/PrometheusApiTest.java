@@ -62,6 +62,7 @@ class PrometheusApiTest {
         settings.put("server.port", "0");
         settings.put("spool.dir", infra.newDirectory("prom-spool").toString());
         settings.put("query.max-series", "3");
+        settings.put("query.max-samples", "1000");
         settings.put("tenants.free.requests-per-minute", "100000");
         sluice = SluiceProcess.start(infra.configure(ConfigLoader.load(null, Map.of(), settings)));
         port = sluice.gateway().orElseThrow().port();
@@ -206,6 +207,23 @@ class PrometheusApiTest {
                 + "&time=" + (start + 60));
         assertError(r, 422, "execution");
         assertThat(r.body()).contains("query.max-series");
+    }
+
+    @Test
+    void aQueryThatWouldLoadMoreThanQueryMaxSamplesIs422ExecutionAndCounted() throws Exception {
+        // query.max-samples is 1,000: 601 steps of 1 s answer 1,202 points for the two series of http_requests_total
+        // (each has a sample within the lookback until start + 360 s), 301 steps of 2 s answer 602
+        String range = "/prometheus/api/v1/query_range?query=http_requests_total&start=" + start + "&end="
+                + (start + 600) + "&step=";
+        HttpResponse<String> r = get(keyA, range + "1");
+        assertError(r, 422, "execution");
+        assertThat(r.body()).contains("query.max-samples");
+        HttpResponse<String> fewer = get(keyA, range + "2");
+        assertThat(fewer.statusCode()).as(fewer.body()).isEqualTo(200);
+        assertThat(JSON.readTree(fewer.body()).at("/data/result")).hasSize(2);
+        String metrics = send(HttpRequest.newBuilder(uri("/metrics")).build()).body();
+        assertThat(metrics).containsPattern(
+                "sluice_query_rejected_total\\{api=\"promql\",[^}]*reason=\"too_many_samples\"[^}]*} [1-9]");
     }
 
     @ParameterizedTest

@@ -190,6 +190,11 @@ class QueryTest {
         assertThat(bad.statusCode()).isEqualTo(400);
         assertThat(bad.body()).contains("invalid_query");
         assertThat(get(null, "/api/v1/query?metric=" + METRIC).statusCode()).isEqualTo(401);
+        String metrics = get(null, "/metrics").body();
+        for (String reason : new String[] {"too_many_series", "too_many_points", "range_too_long"}) {
+            assertThat(metrics).as(reason).containsPattern("sluice_query_rejected_total\\{api=\"range\",[^}]*reason=\""
+                    + reason + "\"[^}]*} [1-9]");
+        }
     }
 
     @Test

@@ -31,6 +31,22 @@ public final class ChunkMerge {
         SampleChunks.decode(chunk, this::append);
     }
 
+    /**
+     * {@link #add(byte[])}, and how many of the chunk's samples lie in {@code [fromMs, toMs]} (a reader's share of
+     * its budget).
+     */
+    public long add(byte[] chunk, long fromMs, long toMs) {
+        int before = size;
+        add(chunk);
+        long inRange = 0;
+        for (int i = before; i < size; i++) {
+            if (timestamps[i] >= fromMs && timestamps[i] <= toMs) {
+                inRange++;
+            }
+        }
+        return inRange;
+    }
+
     private void append(long timestampMs, double value) {
         if (size == timestamps.length) {
             timestamps = Arrays.copyOf(timestamps, size * 2);
@@ -106,6 +122,18 @@ public final class ChunkMerge {
     public long[] timestamps() {
         requireMerged();
         return Arrays.copyOf(timestamps, size);
+    }
+
+    /** The merged timestamps {@code [from, to)} (a copy). */
+    public long[] timestamps(int from, int to) {
+        requireMerged();
+        return Arrays.copyOfRange(timestamps, from, Math.min(to, size));
+    }
+
+    /** The merged values {@code [from, to)} (a copy). */
+    public double[] values(int from, int to) {
+        requireMerged();
+        return Arrays.copyOfRange(values, from, Math.min(to, size));
     }
 
     /** The merged values (a copy), one per timestamp. */

@@ -19,6 +19,7 @@ import io.sluice.storage.promql.Values.VectorV;
 import io.sluice.storage.query.Matcher;
 import io.sluice.storage.query.QueryLimitException;
 import io.sluice.storage.query.RollupRead;
+import io.sluice.storage.query.SampleBudget;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
@@ -42,10 +43,11 @@ import java.util.SortedMap;
  * <p>Errors (as the returned Mono's error): {@link PromqlException} ({@code bad_data} for a bad expression or request,
  * {@code execution} for a failure while evaluating), {@link UnsupportedPromqlException} for a valid expression outside
  * the subset, {@link QueryLimitException} ({@code range_too_long}) when the query reads more than
- * {@code query.max-range}, and whatever the source fails with (for example {@code too_many_series}). Nothing blocks:
- * evaluation (CPU only, up to a few hundred milliseconds for a day of 100 series) runs on Reactor's parallel
- * scheduler, never on the thread that completed the source (the PostgreSQL driver's event loop, which every query
- * of the process shares).
+ * {@code query.max-range} and ({@code too_many_samples}) when its reads and its answer hold more samples than
+ * {@code query.max-samples} ({@link SampleBudget}), and whatever the source fails with (for example
+ * {@code too_many_series}). Nothing blocks: evaluation (CPU only, up to a few hundred milliseconds for a day of 100
+ * series) runs on Reactor's parallel scheduler, never on the thread that completed the source (the PostgreSQL
+ * driver's event loop, which every query of the process shares).
  */
 public final class PromqlEngine {
 
@@ -73,7 +75,7 @@ public final class PromqlEngine {
     public Mono<PromqlResult> instant(String tenant, String expr, long timeMs) {
         return Mono.defer(() -> {
             Expr e = PromqlParser.parse(expr);
-            return fetch(tenant, e, timeMs, timeMs).publishOn(Schedulers.parallel()).map(data -> {
+            return fetch(tenant, e, timeMs, timeMs, budget()).publishOn(Schedulers.parallel()).map(data -> {
                 Value v = new PromqlEvaluator(data, timeMs, timeMs, 0, limits.maxPointsPerSeries(), deadline()).eval(e, timeMs);
                 return instantResult(e, v, timeMs);
             });
@@ -103,13 +105,15 @@ public final class PromqlEngine {
             }
             List<PromqlRollups.Plan> plans = pushDown == null ? List.of()
                     : PromqlRollups.plan(e, startMs, endMs, stepMs, pushDown);
+            SampleBudget budget = budget();
             if (plans.isEmpty()) {
-                return fetch(tenant, e, startMs, endMs).publishOn(Schedulers.parallel()).map(data -> evalRange(e,
-                        data, Map.of(), startMs, endMs, stepMs, limits.maxPointsPerSeries(), deadline()));
+                return fetch(tenant, e, startMs, endMs, budget).publishOn(Schedulers.parallel()).map(data ->
+                        evalRange(e, data, Map.of(), startMs, endMs, stepMs, limits.maxPointsPerSeries(), deadline(),
+                                budget));
             }
-            return fetchWithRollups(tenant, e, plans, startMs, endMs).publishOn(Schedulers.parallel())
+            return fetchWithRollups(tenant, e, plans, startMs, endMs, budget).publishOn(Schedulers.parallel())
                     .map(fetched -> evalRange(e, fetched.raw, fetched.pushed, startMs, endMs, stepMs,
-                            limits.maxPointsPerSeries(), deadline()));
+                            limits.maxPointsPerSeries(), deadline(), budget));
         });
     }
 
@@ -122,7 +126,7 @@ public final class PromqlEngine {
      * would not answer exactly ({@link PromqlRollups#exact}) reads its selector's raw samples instead.
      */
     private Mono<Fetched> fetchWithRollups(String tenant, Expr e, List<PromqlRollups.Plan> plans, long start,
-                                           long end) {
+                                           long end, SampleBudget budget) {
         java.util.Set<Call> planned = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
         for (PromqlRollups.Plan plan : plans) {
             planned.add(plan.call());
@@ -131,10 +135,10 @@ public final class PromqlEngine {
         }
         Map<List<Matcher>, long[]> rawSpans = new LinkedHashMap<>();
         collect(e, start, end, start, end, rawSpans, planned);
-        Mono<Map<List<Matcher>, List<Series>>> raw = fetch(tenant, rawSpans);
+        Mono<Map<List<Matcher>, List<Series>>> raw = fetch(tenant, rawSpans, budget);
         Mono<List<PromqlRollups.Pushed>> rollups = Flux.fromIterable(plans)
                 .flatMapSequential(plan -> source.selectRollups(tenant, plan.selector().selector().matchers(),
-                        plan.read()).map(series -> new PromqlRollups.Pushed(plan, series)), FETCH_CONCURRENCY)
+                        plan.read(), budget).map(series -> new PromqlRollups.Pushed(plan, series)), FETCH_CONCURRENCY)
                 .collectList();
         return Mono.zip(raw, rollups).flatMap(both -> {
             Map<Call, PromqlRollups.Pushed> pushed = new IdentityHashMap<>();
@@ -157,7 +161,7 @@ public final class PromqlEngine {
                     fallback.put(k, all.get(k));
                 }
             }
-            return fetch(tenant, fallback).map(more -> {
+            return fetch(tenant, fallback, budget).map(more -> {
                 Map<List<Matcher>, List<Series>> data = new HashMap<>(both.getT1());
                 data.putAll(more);
                 return new Fetched(data, pushed);
@@ -229,10 +233,16 @@ public final class PromqlEngine {
         return List.copyOf(sorted);
     }
 
-    private Mono<Map<List<Matcher>, List<Series>>> fetch(String tenant, Expr e, long start, long end) {
+    private Mono<Map<List<Matcher>, List<Series>>> fetch(String tenant, Expr e, long start, long end,
+                                                         SampleBudget budget) {
         Map<List<Matcher>, long[]> spans = new LinkedHashMap<>();
         collect(e, start, end, start, end, spans, java.util.Set.of());
-        return fetch(tenant, spans);
+        return fetch(tenant, spans, budget);
+    }
+
+    /** What one query may load into memory: {@code query.max-samples}, shared by its reads and its answer. */
+    private SampleBudget budget() {
+        return new SampleBudget(limits.maxSamples());
     }
 
     private void checkRange(long spanMs) {
@@ -243,7 +253,8 @@ public final class PromqlEngine {
     }
 
     /** The raw samples of each selector (by {@link #key}) over its span. */
-    private Mono<Map<List<Matcher>, List<Series>>> fetch(String tenant, Map<List<Matcher>, long[]> spans) {
+    private Mono<Map<List<Matcher>, List<Series>>> fetch(String tenant, Map<List<Matcher>, long[]> spans,
+                                                         SampleBudget budget) {
         for (long[] span : spans.values()) {
             checkRange(span[1] - span[0]);
         }
@@ -251,7 +262,7 @@ public final class PromqlEngine {
             return Mono.just(Map.of());
         }
         return Flux.fromIterable(spans.entrySet())
-                .flatMapSequential(s -> source.select(tenant, s.getKey(), s.getValue()[0], s.getValue()[1])
+                .flatMapSequential(s -> source.select(tenant, s.getKey(), s.getValue()[0], s.getValue()[1], budget)
                         .map(series -> Map.entry(s.getKey(), series)), FETCH_CONCURRENCY)
                 .collectList()
                 .map(entries -> {
@@ -356,7 +367,7 @@ public final class PromqlEngine {
 
     private static PromqlResult evalRange(Expr e, Map<List<Matcher>, List<Series>> data,
                                           Map<Call, PromqlRollups.Pushed> pushed, long start, long end, long step,
-                                          int maxSteps, long deadlineNanos) {
+                                          int maxSteps, long deadlineNanos, SampleBudget budget) {
         PromqlEvaluator ev = new PromqlEvaluator(data, pushed, start, end, step, maxSteps, deadlineNanos);
         int steps = (int) ((end - start) / step) + 1;
         Map<SortedMap<String, String>, Acc> series = new HashMap<>();
@@ -366,12 +377,12 @@ public final class PromqlEngine {
             io.sluice.storage.query.DeadlineText.check(deadlineNanos);
             Value v = ev.eval(e, t);
             if (v instanceof ScalarV s) {
-                series.computeIfAbsent(Values.EMPTY, k -> new Acc(steps)).add(t, s.value());
+                series.computeIfAbsent(Values.EMPTY, k -> new Acc(steps, budget)).add(t, s.value());
             } else {
                 for (Sample s : ((VectorV) v).samples()) {
                     Acc acc = byIdentity.get(s.labels());
                     if (acc == null) {
-                        acc = series.computeIfAbsent(s.labels(), k -> new Acc(steps));
+                        acc = series.computeIfAbsent(s.labels(), k -> new Acc(steps, budget));
                         byIdentity.put(s.labels(), acc);
                     }
                     acc.add(t, s.value());
@@ -392,7 +403,8 @@ public final class PromqlEngine {
         final double[] vs;
         int n;
 
-        Acc(int capacity) {
+        Acc(int capacity, SampleBudget budget) {
+            budget.take(capacity); // the answer's points, before they are held
             ts = new long[capacity];
             vs = new double[capacity];
         }

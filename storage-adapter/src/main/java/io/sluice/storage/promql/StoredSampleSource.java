@@ -4,6 +4,7 @@ import io.sluice.storage.query.Matcher;
 import io.sluice.storage.query.QueryLimitException;
 import io.sluice.storage.query.QueryRepository;
 import io.sluice.storage.query.RollupRead;
+import io.sluice.storage.query.SampleBudget;
 import io.sluice.storage.query.SeriesInfo;
 import io.sluice.storage.query.SeriesRollups;
 import reactor.core.publisher.Mono;
@@ -37,7 +38,14 @@ public final class StoredSampleSource implements SampleSource {
 
     @Override
     public Mono<List<Series>> select(String tenant, List<Matcher> matchers, long fromMs, long toMs) {
-        return Mono.defer(() -> repository.select(tenant, matchers, maxSeries + 1, fromMs, toMs)
+        return select(tenant, matchers, fromMs, toMs, SampleBudget.unlimited());
+    }
+
+    /** Takes the samples from the budget as they are read: a selector that passes it stops reading there. */
+    @Override
+    public Mono<List<Series>> select(String tenant, List<Matcher> matchers, long fromMs, long toMs,
+                                     SampleBudget budget) {
+        return Mono.defer(() -> repository.select(tenant, matchers, maxSeries + 1, fromMs, toMs, budget)
                 .flatMap(selection -> {
                     if (selection.series().size() > maxSeries) {
                         return Mono.error(tooManySeries());
@@ -47,8 +55,9 @@ public final class StoredSampleSource implements SampleSource {
     }
 
     @Override
-    public Mono<List<RollupSeries>> selectRollups(String tenant, List<Matcher> matchers, RollupRead read) {
-        return Mono.defer(() -> repository.selectRollups(tenant, matchers, maxSeries + 1, read)
+    public Mono<List<RollupSeries>> selectRollups(String tenant, List<Matcher> matchers, RollupRead read,
+                                                  SampleBudget budget) {
+        return Mono.defer(() -> repository.selectRollups(tenant, matchers, maxSeries + 1, read, budget)
                 .flatMap(selection -> {
                     if (selection.series().size() > maxSeries) {
                         return Mono.error(tooManySeries());

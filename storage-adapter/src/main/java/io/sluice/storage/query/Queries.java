@@ -38,6 +38,7 @@ public final class Queries {
     private final int maxSeries;
     private final PromqlEngine promql;
     private final QueryCache<PromqlQuery, PromqlResult> promqlCache;
+    private final MeterRegistry registry;
 
     /**
      * @param invalidations the node's invalidation index, which the writers' announcements drive: the cached answers
@@ -54,6 +55,29 @@ public final class Queries {
                         retention.retentionRollup1m(), retention.retentionRollup1h(), clock));
         this.promqlCache = new QueryCache<>("promql", limits.cacheMaxBytes(), invalidations, clock, registry,
                 new PromqlKeys());
+        this.registry = registry;
+    }
+
+    /**
+     * Counts a query a {@code query.*} limit refuses in {@code sluice_query_rejected_total{api,reason}}: {@code api}
+     * {@code promql} (Prometheus' query API and alert rules), {@code range} (Sluice's own) or {@code series}, and the
+     * limit's code as the reason.
+     */
+    private <T> Mono<T> counted(String api, Mono<T> query) {
+        return query.doOnError(error -> {
+            Throwable e = error;
+            while (e instanceof java.util.concurrent.CompletionException && e.getCause() != null) {
+                e = e.getCause(); // a shared load's failure, as its future holds it
+            }
+            if (e instanceof QueryLimitException limit) {
+                io.micrometer.core.instrument.Counter.builder("sluice_query_rejected")
+                        .description("Queries refused by a query.* limit (status 422)")
+                        .tag("api", api)
+                        .tag("reason", limit.code())
+                        .register(registry)
+                        .increment();
+            }
+        });
     }
 
     /**
@@ -74,7 +98,8 @@ public final class Queries {
         // a bad expression fails in its footprint, when a load would register it: before anything is cached; a
         // cached answer is served without parsing its expression again. Concurrent identical queries share one
         // load: one caller going away must not cancel it for the others
-        return Mono.defer(() -> QueryCache.joined(promqlCache.get(query, q -> promql.evaluate(q).toFuture())));
+        return counted("promql",
+                Mono.defer(() -> QueryCache.joined(promqlCache.get(query, q -> promql.evaluate(q).toFuture()))));
     }
 
     /** How the PromQL answer cache sees its keys and answers. */
@@ -128,11 +153,11 @@ public final class Queries {
      */
     public Mono<QueryCache.Answer<QueryResult>> range(String tenant, String metric, List<Matcher> matchers, Instant from,
                                          Instant to, Duration step, Aggregation aggregation, List<String> groupBy) {
-        return Mono.defer(() -> {
+        return counted("range", Mono.defer(() -> {
             SeriesQuery query = engine.plan(tenant, metric, matchers, from, to, step, aggregation, groupBy);
             // concurrent identical queries share one load: one caller going away must not cancel it for the others
             return QueryCache.joined(cache.get(query, q -> engine.run(q).toFuture()));
-        });
+        }));
     }
 
     /**
@@ -140,6 +165,10 @@ public final class Queries {
      * {@link QueryLimitException} {@code too_many_series} when more than {@code query.max-series} match.
      */
     public Mono<List<SeriesInfo>> series(String tenant, String metric, List<Matcher> matchers) {
+        return counted("series", selected(tenant, metric, matchers));
+    }
+
+    private Mono<List<SeriesInfo>> selected(String tenant, String metric, List<Matcher> matchers) {
         return repository.findSeries(tenant, metric, matchers, maxSeries + 1).flatMap(series -> series.size() > maxSeries
                 ? Mono.error(new QueryLimitException("too_many_series", "more than " + maxSeries
                         + " series match (query.max-series); add matchers"))
@@ -206,9 +235,9 @@ public final class Queries {
      * {@code query.max-series}, without repeats, by id.
      */
     public Mono<List<SeriesInfo>> matching(String tenant, List<List<Matcher>> selectors) {
-        return repository.bounded("query.match", Flux.fromIterable(selectors)
-                .concatMap(selector -> series(tenant, null, selector))
+        return counted("series", repository.bounded("query.match", Flux.fromIterable(selectors)
+                .concatMap(selector -> selected(tenant, null, selector))
                 .collect(() -> new TreeMap<Long, SeriesInfo>(), (all, found) -> found.forEach(s -> all.put(s.id(), s)))
-                .map(all -> List.copyOf(all.values())));
+                .map(all -> List.copyOf(all.values()))));
     }
 }

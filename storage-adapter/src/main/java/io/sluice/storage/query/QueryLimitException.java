@@ -12,7 +12,7 @@ public final class QueryLimitException extends RuntimeException {
         this.code = code;
     }
 
-    /** {@code too_many_series}, {@code too_many_points}, {@code range_too_long}. */
+    /** {@code too_many_series}, {@code too_many_points}, {@code too_many_samples}, {@code range_too_long}. */
     public String code() {
         return code;
     }

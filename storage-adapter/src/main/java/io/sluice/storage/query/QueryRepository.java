@@ -15,7 +15,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -102,33 +101,39 @@ public final class QueryRepository {
      * The series of the tenant matching every matcher (at most {@code limit}) and, when fewer than {@code limit}
      * match, their raw samples in {@code [fromMs, toMs]} as {@link #samples} reads them: both in one read-only
      * transaction (a selector of a PromQL query). With {@code limit} series or more the samples are not read: the
-     * caller refuses the selector. A regular expression PostgreSQL's dialect refuses is matched as
-     * {@link #findSeries} does, in a second transaction.
+     * caller refuses the selector. The samples read are taken from {@code budget} as they are decoded: the read
+     * fails with its {@link QueryLimitException} as soon as they pass it. A regular expression PostgreSQL's dialect
+     * refuses is matched as {@link #findSeries} does, in a second transaction.
      */
-    public Mono<Selection> select(String tenant, List<Matcher> matchers, int limit, long fromMs, long toMs) {
+    public Mono<Selection> select(String tenant, List<Matcher> matchers, int limit, long fromMs, long toMs,
+                                  SampleBudget budget) {
         return inReadOnly("query.select", c -> series(c, tenant, null, matchers, limit, true)
                 .flatMap(series -> series.size() >= limit ? Mono.just(new Selection(series, Map.of()))
-                        : samples(c, ids(series), fromMs, toMs).map(samples -> new Selection(series, samples))))
+                        : samples(c, ids(series), fromMs, toMs, budget)
+                        .map(samples -> new Selection(series, samples))))
                 .onErrorResume(QueryRepository::invalidRegex,
                         e -> findSeriesByJavaRegex(tenant, null, matchers, limit, (QueryException) e)
                                 .flatMap(series -> series.size() >= limit
                                 ? Mono.just(new Selection(series, Map.of()))
-                                : samples(ids(series), fromMs, toMs).map(samples -> new Selection(series, samples))));
+                                : samples(ids(series), fromMs, toMs, budget)
+                                .map(samples -> new Selection(series, samples))));
     }
 
     /**
      * As {@link #select}, with the rollup buckets a range query's windows need ({@link RollupRead}) instead of raw
-     * samples: the series matched, and the buckets of those that have some.
+     * samples: the series matched, and the buckets of those that have some, each bucket taken from {@code budget} as
+     * it is read.
      */
-    public Mono<RollupSelection> selectRollups(String tenant, List<Matcher> matchers, int limit, RollupRead read) {
+    public Mono<RollupSelection> selectRollups(String tenant, List<Matcher> matchers, int limit, RollupRead read,
+                                               SampleBudget budget) {
         return inReadOnly("query.select_rollups", c -> series(c, tenant, null, matchers, limit, true)
                 .flatMap(series -> series.size() >= limit ? Mono.just(new RollupSelection(series, Map.of()))
-                        : rollups(c, ids(series), read).map(rows -> new RollupSelection(series, rows))))
+                        : rollups(c, ids(series), read, budget).map(rows -> new RollupSelection(series, rows))))
                 .onErrorResume(QueryRepository::invalidRegex,
                         e -> findSeriesByJavaRegex(tenant, null, matchers, limit, (QueryException) e)
                                 .flatMap(series -> series.size() >= limit || series.isEmpty()
                                         ? Mono.just(new RollupSelection(series, Map.of()))
-                                        : inReadOnly("query.select_rollups", c -> rollups(c, ids(series), read))
+                                        : inReadOnly("query.select_rollups", c -> rollups(c, ids(series), read, budget))
                                         .map(rows -> new RollupSelection(series, rows))));
     }
 
@@ -136,7 +141,8 @@ public final class QueryRepository {
     public record RollupSelection(List<SeriesInfo> series, Map<Long, SeriesRollups> rollups) {
     }
 
-    private static Mono<Map<Long, SeriesRollups>> rollups(Connection c, List<Long> seriesIds, RollupRead read) {
+    private static Mono<Map<Long, SeriesRollups>> rollups(Connection c, List<Long> seriesIds, RollupRead read,
+                                                          SampleBudget budget) {
         if (seriesIds.isEmpty()) {
             return Mono.just(Map.of());
         }
@@ -182,10 +188,12 @@ public final class QueryRepository {
                             known ? row.get(8, Double.class) : Double.NaN, known ? row.get(9, Long.class) : 0,
                             known ? row.get(10, Double.class) : Double.NaN, known ? resets : Double.NaN);
                 }))
-                .collect(LinkedHashMap::new, (Map<Long, SeriesRollups> out, RollupRow row) -> out
-                        .computeIfAbsent(row.seriesId(), SeriesRollups::new)
-                        .add(row.bucketMs(), row.min(), row.max(), row.sum(), row.count(), row.points(),
-                                row.firstMs(), row.first(), row.lastMs(), row.last(), row.resets()));
+                .collect(LinkedHashMap::new, (Map<Long, SeriesRollups> out, RollupRow row) -> {
+                    budget.take(1);
+                    out.computeIfAbsent(row.seriesId(), SeriesRollups::new).add(row.bucketMs(), row.min(), row.max(),
+                            row.sum(), row.count(), row.points(), row.firstMs(), row.first(), row.lastMs(), row.last(),
+                            row.resets());
+                });
     }
 
     private record RollupRow(long seriesId, long bucketMs, double min, double max, double sum, long count,
@@ -352,16 +360,18 @@ public final class QueryRepository {
      * The raw samples of these series in {@code [fromMs, toMs]} (both ends included), per series id, ascending by
      * time, each timestamp once by {@link ChunkMerge}'s duplicate rule, values bit-exact (staleness markers kept). A
      * series with no sample in the range is left out. Raw samples exist only for {@code retention.raw}; older ranges
-     * come back empty.
+     * come back empty. The samples decoded in the range are taken from {@code budget}, chunk by chunk: the read fails
+     * as soon as they pass it.
      */
-    public Mono<Map<Long, SeriesSamples>> samples(List<Long> seriesIds, long fromMs, long toMs) {
+    public Mono<Map<Long, SeriesSamples>> samples(List<Long> seriesIds, long fromMs, long toMs, SampleBudget budget) {
         if (seriesIds.isEmpty()) {
             return Mono.just(Map.of());
         }
-        return inReadOnly("query.samples", c -> samples(c, seriesIds, fromMs, toMs));
+        return inReadOnly("query.samples", c -> samples(c, seriesIds, fromMs, toMs, budget));
     }
 
-    private static Mono<Map<Long, SeriesSamples>> samples(Connection c, List<Long> seriesIds, long fromMs, long toMs) {
+    private static Mono<Map<Long, SeriesSamples>> samples(Connection c, List<Long> seriesIds, long fromMs, long toMs,
+                                                          SampleBudget budget) {
         if (seriesIds.isEmpty()) {
             return Mono.just(Map.of());
         }
@@ -376,7 +386,7 @@ public final class QueryRepository {
                         .bind("$5", toMs)
                         .execute())
                 .flatMap(r -> r.map(row -> new Chunk(row.get(0, Long.class), row.get(1, byte[].class))))
-                .collect(() -> new RawSamples(fromMs, toMs), RawSamples::add)
+                .collect(() -> new RawSamples(fromMs, toMs, budget), RawSamples::add)
                 .map(RawSamples::finish);
     }
 
@@ -522,13 +532,15 @@ public final class QueryRepository {
         private final long fromMs;
         private final long toMs;
         private final Map<Long, SeriesSamples> out = new LinkedHashMap<>();
+        private final SampleBudget budget;
         private final ChunkMerge merge = new ChunkMerge();
         private long seriesId;
         private boolean started;
 
-        RawSamples(long fromMs, long toMs) {
+        RawSamples(long fromMs, long toMs, SampleBudget budget) {
             this.fromMs = fromMs;
             this.toMs = toMs;
+            this.budget = budget;
         }
 
         void add(Chunk chunk) {
@@ -537,7 +549,7 @@ public final class QueryRepository {
             }
             started = true;
             seriesId = chunk.seriesId();
-            merge.add(chunk.data());
+            budget.take(merge.add(chunk.data(), fromMs, toMs));
         }
 
         private void finishSeries() {
@@ -551,8 +563,8 @@ public final class QueryRepository {
                 end++;
             }
             if (end > first) {
-                long[] ts = Arrays.copyOfRange(merge.timestamps(), first, end);
-                double[] vs = Arrays.copyOfRange(merge.values(), first, end);
+                long[] ts = merge.timestamps(first, end);
+                double[] vs = merge.values(first, end);
                 out.put(seriesId, new SeriesSamples(seriesId, ts, vs));
             }
             merge.clear();

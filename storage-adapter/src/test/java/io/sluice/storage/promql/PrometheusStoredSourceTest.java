@@ -9,6 +9,7 @@ import io.sluice.storage.postgres.PostgresConnections;
 import io.sluice.storage.query.Matcher;
 import io.sluice.storage.query.QueryLimitException;
 import io.sluice.storage.query.QueryRepository;
+import io.sluice.storage.query.SampleBudget;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import io.sluice.storage.writer.PartitionMaintenance;
@@ -56,7 +57,8 @@ class PrometheusStoredSourceTest {
                   (1, 'a', 'up', '{"job": "api", "instance": "i1"}', now(), now()),
                   (2, 'a', 'up', '{"job": "db", "instance": "i2"}', now(), now()),
                   (3, 'a', 'down', '{"job": "api"}', now(), now()),
-                  (4, 'b', 'up', '{"job": "api"}', now(), now())""");
+                  (4, 'b', 'up', '{"job": "api"}', now(), now()),
+                  (5, 'c', 'many', '{}', now(), now())""");
         // series 1: a staleness marker at T0+30s; a later chunk (larger min_ms) repeats T0+15s with another value,
         // and a chunk inserted last but with the smallest min_ms repeats T0+45s: by (min_ms, ctid) it comes first
         chunk(1, new long[] {T0 + 15_000, T0 + 30_000, T0 + 45_000}, new double[] {1.5, STALE, 3});
@@ -65,6 +67,14 @@ class PrometheusStoredSourceTest {
         chunk(2, new long[] {T0, T0 + 60_000}, new double[] {10, Double.NaN});
         chunk(3, new long[] {T0 + 30_000}, new double[] {-1});
         chunk(4, new long[] {T0 + 30_000}, new double[] {42});
+        // series 5: 50 chunks of 10 samples, one a second
+        for (int k = 0; k < 50; k++) {
+            long[] ts = new long[10];
+            for (int j = 0; j < 10; j++) {
+                ts[j] = T0 + (k * 10L + j) * 1000;
+            }
+            chunk(5, ts, new double[10]);
+        }
     }
 
     @AfterAll
@@ -153,6 +163,42 @@ class PrometheusStoredSourceTest {
                 .isInstanceOfSatisfying(QueryLimitException.class, e -> assertThat(e.code()).isEqualTo("too_many_series"));
         assertThat(source(2).select("a", List.of(m("__name__", Matcher.Op.EQ, "up")), T0, T0 + 60_000).block(WAIT))
                 .hasSize(2);
+    }
+
+    @Test
+    void theSamplesReadInTheRangeAreTakenFromTheQuerysBudget() {
+        List<Matcher> up = List.of(m("__name__", Matcher.Op.EQ, "up"));
+        // in [T0, T0+60s] series 1 decodes 7 samples (its merge then drops 2 repeated timestamps), series 2 decodes 2
+        SampleBudget exact = new SampleBudget(9);
+        assertThat(source(10).select("a", up, T0, T0 + 60_000, exact).block(WAIT)).hasSize(2);
+        assertThat(exact.taken()).isEqualTo(9);
+        // samples of a chunk read that lie outside the range are not taken: 3 + 1 + 1 of series 1, none of series 2
+        SampleBudget narrow = new SampleBudget(9);
+        assertThat(source(10).select("a", up, T0 + 15_000, T0 + 45_000, narrow).block(WAIT)).hasSize(1);
+        assertThat(narrow.taken()).isEqualTo(5);
+        assertThatThrownBy(() -> source(10).select("a", up, T0, T0 + 60_000, new SampleBudget(8)).block(WAIT))
+                .isInstanceOfSatisfying(QueryLimitException.class, e -> {
+                    assertThat(e.code()).isEqualTo("too_many_samples");
+                    assertThat(e.getMessage()).contains("more than 8 samples", "query.max-samples");
+                });
+        // the regular expression PostgreSQL refuses takes the Java path, with the same budget
+        assertThatThrownBy(() -> source(10).select("a", List.of(m("__name__", Matcher.Op.EQ, "up"),
+                        m("job", Matcher.Op.REGEX, "(?i:API|DB)")), T0, T0 + 60_000, new SampleBudget(8)).block(WAIT))
+                .isInstanceOfSatisfying(QueryLimitException.class,
+                        e -> assertThat(e.code()).isEqualTo("too_many_samples"));
+    }
+
+    @Test
+    void aReadThatPassesTheBudgetStopsAtTheChunkThatPassedIt() {
+        SampleBudget budget = new SampleBudget(95);
+        assertThatThrownBy(() -> source(10).select("c", List.of(m("__name__", Matcher.Op.EQ, "many")), T0,
+                T0 + 3_600_000 - 1, budget).block(WAIT))
+                .isInstanceOfSatisfying(QueryLimitException.class,
+                        e -> assertThat(e.code()).isEqualTo("too_many_samples"));
+        assertThat(budget.taken()).as("10 of the 50 chunks decoded").isEqualTo(100);
+        SampleBudget all = new SampleBudget(500);
+        assertThat(source(10).select("c", List.of(m("__name__", Matcher.Op.EQ, "many")), T0, T0 + 3_600_000 - 1,
+                all).block(WAIT)).singleElement().satisfies(s -> assertThat(s.timestamps()).hasSize(500));
     }
 
     @Test

@@ -566,6 +566,30 @@ class PromqlEngineTest {
     }
 
     @Test
+    void aQueryLoadsAtMostQueryMaxSamplesOverAllItsSelectorsAndItsAnswer() {
+        PromqlEngine ten = new PromqlEngine(source, LIMITS.withMaxSamples(10));
+        PromqlEngine nine = new PromqlEngine(source, LIMITS.withMaxSamples(9));
+        // two selectors of one query share its budget: 5 samples each within the lookback of 240 s
+        String both = "reqs_total + on() resets_total";
+        assertThat(ten.instant("t", both, 240_000).block()).isNotNull();
+        assertThat(ten.instant("t", both, 240_000).block()).as("each query has its own budget").isNotNull();
+        assertThatThrownBy(() -> nine.instant("t", both, 240_000).block())
+                .isInstanceOfSatisfying(QueryLimitException.class, e -> assertThat(e.code())
+                        .isEqualTo("too_many_samples"))
+                .hasMessageContaining("query.max-samples");
+        // a range query's answer counts too: 5 samples read, and 5 points answered
+        assertThat(ten.range("t", "reqs_total", 0, 240_000, 60_000).block()).isNotNull();
+        assertThatThrownBy(() -> nine.range("t", "reqs_total", 0, 240_000, 60_000).block())
+                .isInstanceOfSatisfying(QueryLimitException.class, e -> assertThat(e.code())
+                        .isEqualTo("too_many_samples"));
+        // nothing read, 10 points answered
+        assertThat(ten.range("t", "vector(1)", 0, 540_000, 60_000).block()).isNotNull();
+        assertThatThrownBy(() -> nine.range("t", "vector(1)", 0, 540_000, 60_000).block())
+                .isInstanceOfSatisfying(QueryLimitException.class, e -> assertThat(e.code())
+                        .isEqualTo("too_many_samples"));
+    }
+
+    @Test
     void errorsArriveThroughTheMonoNotAsThrows() {
         Mono<PromqlResult> bad = engine.instant("t", "rate(", 0);
         Mono<PromqlResult> unsupported = engine.instant("t", "histogram_avg(cpu)", 0);

@@ -3,6 +3,7 @@ package io.sluice.storage.promql;
 import io.sluice.config.QueryConfig;
 import io.sluice.storage.query.Matcher;
 import io.sluice.storage.query.RollupRead;
+import io.sluice.storage.query.SampleBudget;
 import io.sluice.storage.query.SeriesRollups;
 import org.junit.jupiter.api.Test;
 import reactor.core.publisher.Mono;
@@ -56,9 +57,10 @@ class PromqlRollupsTest {
         }
 
         @Override
-        public Mono<List<RollupSeries>> selectRollups(String tenant, List<Matcher> matchers, RollupRead read) {
+        public Mono<List<RollupSeries>> selectRollups(String tenant, List<Matcher> matchers, RollupRead read,
+                                                      SampleBudget budget) {
             rollups.incrementAndGet();
-            return all.selectRollups(tenant, matchers, read);
+            return all.selectRollups(tenant, matchers, read, budget);
         }
     }
 
@@ -294,7 +296,8 @@ class PromqlRollupsTest {
             }
 
             @Override
-            public Mono<List<RollupSeries>> selectRollups(String tenant, List<Matcher> matchers, RollupRead read) {
+            public Mono<List<RollupSeries>> selectRollups(String tenant, List<Matcher> matchers, RollupRead read,
+                                                          SampleBudget budget) {
                 return Mono.just(List.of(series));
             }
         };

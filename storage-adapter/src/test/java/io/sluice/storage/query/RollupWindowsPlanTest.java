@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -67,13 +68,29 @@ class RollupWindowsPlanTest {
         RollupRead read = new RollupRead(Resolution.MINUTE, T0 + step - 60_000, T0 + DAYS * 86_400_000L, step,
                 60_000);
         QueryRepository.RollupSelection selection = repository.selectRollups("t",
-                List.of(new Matcher(Matcher.NAME, Matcher.Op.EQ, "m")), 101, read).block(WAIT);
+                List.of(new Matcher(Matcher.NAME, Matcher.Op.EQ, "m")), 101, read,
+                SampleBudget.unlimited()).block(WAIT);
         assertThat(selection.rollups()).hasSize(100);
         // 28 windows of 1 minute and the bucket at each one's end
         assertThat(selection.rollups().values()).allSatisfy(rows -> assertThat(rows.size()).isEqualTo(56));
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
                 assertThat(indexEntriesRead() - before).as("rollup index entries read").isPositive());
         assertThat(indexEntriesRead() - before).as("rollup index entries read for 5,600 rows").isLessThan(20_000);
+    }
+
+    @Test
+    void everyBucketReadIsTakenFromTheQuerysBudget() {
+        QueryRepository repository = new QueryRepository(pool, Duration.ofSeconds(10));
+        long step = 6 * 3_600_000L;
+        RollupRead read = new RollupRead(Resolution.MINUTE, T0 + step - 60_000, T0 + DAYS * 86_400_000L, step,
+                60_000);
+        List<Matcher> m = List.of(new Matcher(Matcher.NAME, Matcher.Op.EQ, "m"));
+        SampleBudget exact = new SampleBudget(5_600);
+        assertThat(repository.selectRollups("t", m, 101, read, exact).block(WAIT).rollups()).hasSize(100);
+        assertThat(exact.taken()).isEqualTo(5_600);
+        assertThatThrownBy(() -> repository.selectRollups("t", m, 101, read, new SampleBudget(5_599)).block(WAIT))
+                .isInstanceOfSatisfying(QueryLimitException.class,
+                        e -> assertThat(e.code()).isEqualTo("too_many_samples"));
     }
 
     private static long indexEntriesRead() {

@@ -61,7 +61,8 @@ class SkewedSeriesPlanTest {
         for (int i = 0; i < runs; i++) {
             QueryRepository.Selection selection = repository.select("t", List.of(
                     new Matcher(Matcher.NAME, Matcher.Op.EQ, "big"),
-                    new Matcher("shard", Matcher.Op.EQ, "s" + (100 + i))), 501, 0, 1).block(WAIT);
+                    new Matcher("shard", Matcher.Op.EQ, "s" + (100 + i))), 501, 0, 1, SampleBudget.unlimited())
+                    .block(WAIT);
             assertThat(selection.series()).hasSize(10);
         }
         // the statistics reach other sessions within a second or so: wait until every run is counted somewhere

@@ -278,7 +278,8 @@ class StorageWriterTest {
                         t + 120_000, 120_000, 60_000),
                 new io.sluice.storage.query.RollupRead(io.sluice.storage.query.Resolution.HOUR, hour - 3_600_000,
                         hour + 3_600_000, 3_600_000, 3_600_000))) {
-            var stored = source.selectRollups(tenant, matchers, read).block(WAIT);
+            var stored = source.selectRollups(tenant, matchers, read,
+                    io.sluice.storage.query.SampleBudget.unlimited()).block(WAIT);
             var raw = source.select(tenant, matchers, read.fromMs(), read.toMs() + read.resolutionMs() - 1)
                     .block(WAIT);
             var expected = io.sluice.storage.promql.RollupSeries.fromSamples(raw, read);
