@@ -25,10 +25,7 @@ public final class ChunkMerge {
 
     /** Adds the samples of the next chunk, which must come after every chunk added before in (min_ms, ctid) order. */
     public void add(byte[] chunk) {
-        if (merged) {
-            throw new IllegalStateException("merged already; clear() first");
-        }
-        SampleChunks.decode(chunk, this::append);
+        append(chunk);
     }
 
     /**
@@ -37,7 +34,7 @@ public final class ChunkMerge {
      */
     public long add(byte[] chunk, long fromMs, long toMs) {
         int before = size;
-        add(chunk);
+        append(chunk);
         long inRange = 0;
         for (int i = before; i < size; i++) {
             if (timestamps[i] >= fromMs && timestamps[i] <= toMs) {
@@ -47,17 +44,23 @@ public final class ChunkMerge {
         return inRange;
     }
 
-    private void append(long timestampMs, double value) {
-        if (size == timestamps.length) {
-            timestamps = Arrays.copyOf(timestamps, size * 2);
-            values = Arrays.copyOf(values, size * 2);
+    private void append(byte[] chunk) {
+        if (merged) {
+            throw new IllegalStateException("merged already; clear() first");
         }
-        if (size > 0 && timestampMs <= timestamps[size - 1]) {
-            sorted = false;
+        int n = SampleChunks.count(chunk);
+        if (size + n > timestamps.length) {
+            int capacity = Math.max(size + n, timestamps.length * 2);
+            timestamps = Arrays.copyOf(timestamps, capacity);
+            values = Arrays.copyOf(values, capacity);
         }
-        timestamps[size] = timestampMs;
-        values[size] = value;
-        size++;
+        SampleChunks.decodeInto(chunk, timestamps, values, size);
+        for (int i = Math.max(size, 1); i < size + n && sorted; i++) {
+            if (timestamps[i] <= timestamps[i - 1]) {
+                sorted = false;
+            }
+        }
+        size += n;
     }
 
     /**

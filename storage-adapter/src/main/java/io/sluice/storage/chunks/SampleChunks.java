@@ -3,7 +3,10 @@ package io.sluice.storage.chunks;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.sluice.protocol.codec.Varints;
-import io.sluice.protocol.error.ProtocolException;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 
 /**
  * The {@code data} of a {@code sample_chunks} row: the samples of one series within one UTC hour, in timestamp
@@ -85,9 +88,9 @@ public final class SampleChunks {
         return bytes;
     }
 
-    /** How many samples a chunk holds, without decoding them. */
+    /** How many samples a chunk holds, without decoding them (a packed chunk's count is checked, not trusted). */
     public static int count(byte[] data) {
-        return decode(data, null);
+        return decodeInto(data, null, null, 0);
     }
 
     /**
@@ -96,59 +99,82 @@ public final class SampleChunks {
      * @throws InvalidChunkException when the data is not a chunk of a known format
      */
     public static int decode(byte[] data, SampleConsumer consumer) {
+        if (consumer == null) {
+            return count(data);
+        }
+        int n = count(data);
+        long[] timestamps = new long[n];
+        double[] values = new double[n];
+        decodeInto(data, timestamps, values, 0);
+        for (int i = 0; i < n; i++) {
+            consumer.accept(timestamps[i], values[i]);
+        }
+        return n;
+    }
+
+    /**
+     * Writes the chunk's samples into {@code timestamps} and {@code values} from index {@code at} on, in order, and
+     * returns how many there were; both arrays must have room for {@link #count} of them. With null arrays it only
+     * counts. Reads the bytes straight from the array: this is how queries and compaction decode, and a
+     * {@code ByteBuf}'s calls here would be megamorphic in a gateway, where the codecs read many kinds of buffer.
+     *
+     * @throws InvalidChunkException when the data is not a chunk of a known format
+     */
+    public static int decodeInto(byte[] data, long[] timestamps, double[] values, int at) {
         if (data.length == 0) {
             throw new InvalidChunkException("empty chunk", null);
         }
-        ByteBuf in = Unpooled.wrappedBuffer(data);
         try {
-            byte format = in.readByte();
-            return switch (format) {
-                case PLAIN -> decodePlain(in, consumer);
-                case PACKED -> decodePacked(in, consumer);
-                default -> throw new InvalidChunkException("unknown chunk format " + format, null);
+            return switch (data[0]) {
+                case PLAIN -> decodePlain(data, timestamps, values, at);
+                case PACKED -> decodePacked(new Reader(data), timestamps, values, at);
+                default -> throw new InvalidChunkException("unknown chunk format " + data[0], null);
             };
-        } catch (ProtocolException | IndexOutOfBoundsException e) {
+        } catch (IndexOutOfBoundsException e) {
             throw new InvalidChunkException("damaged chunk: " + e.getMessage(), e);
         }
     }
 
-    private static int decodePlain(ByteBuf in, SampleConsumer consumer) {
-        if (in.readableBytes() % 16 != 0) {
-            throw new InvalidChunkException("plain chunk of " + in.readableBytes() + " bytes (expected: 16 per sample)", null);
+    private static final VarHandle LONG_BE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+
+    private static int decodePlain(byte[] data, long[] timestamps, double[] values, int at) {
+        int bytes = data.length - 1;
+        if (bytes % 16 != 0) {
+            throw new InvalidChunkException("plain chunk of " + bytes + " bytes (expected: 16 per sample)", null);
         }
-        int n = in.readableBytes() / 16;
-        if (consumer != null) {
-            for (int i = 0; i < n; i++) {
-                consumer.accept(in.readLong(), Double.longBitsToDouble(in.readLong()));
+        int n = bytes / 16;
+        if (timestamps != null) {
+            for (int i = 0, p = 1; i < n; i++, p += 16) {
+                timestamps[at + i] = (long) LONG_BE.get(data, p);
+                values[at + i] = Double.longBitsToDouble((long) LONG_BE.get(data, p + 8));
             }
         }
         return n;
     }
 
-    private static int decodePacked(ByteBuf in, SampleConsumer consumer) {
-        long n = Varints.readUnsigned(in);
+    private static int decodePacked(Reader in, long[] timestamps, double[] values, int at) {
+        long n = in.unsigned();
         // each sample takes at least one byte: a count beyond that is damage, not a reason to allocate
-        if (n <= 0 || n > in.readableBytes()) {
-            throw new InvalidChunkException("packed chunk declares " + n + " samples in " + in.readableBytes()
+        if (n <= 0 || n > in.remaining()) {
+            throw new InvalidChunkException("packed chunk declares " + n + " samples in " + in.remaining()
                     + " bytes", null);
         }
         int count = (int) n;
-        if (consumer == null) {
+        if (timestamps == null) {
             return count;
         }
-        long[] timestamps = new long[count];
-        long ts = Varints.readSigned(in);
-        timestamps[0] = ts;
+        long ts = in.signed();
+        timestamps[at] = ts;
         long delta = 0;
         for (int i = 1; i < count; i++) {
-            delta += Varints.readSigned(in);
+            delta += in.signed();
             ts += delta;
-            timestamps[i] = ts;
+            timestamps[at + i] = ts;
         }
-        long bits = in.readLong();
-        consumer.accept(timestamps[0], Double.longBitsToDouble(bits));
+        long bits = in.long64();
+        values[at] = Double.longBitsToDouble(bits);
         for (int i = 1; i < count; i++) {
-            int control = in.readUnsignedByte();
+            int control = in.unsignedByte();
             if (control != 0) {
                 if ((control & 0x80) == 0) {
                     throw new InvalidChunkException("bad value control byte " + control, null);
@@ -160,15 +186,72 @@ public final class SampleChunks {
                 }
                 long xor = 0;
                 for (int b = 7 - leading; b >= trailing; b--) {
-                    xor |= (long) in.readUnsignedByte() << (b * 8);
+                    xor |= (long) in.unsignedByte() << (b * 8);
                 }
                 bits ^= xor;
             }
-            consumer.accept(timestamps[i], Double.longBitsToDouble(bits));
+            values[at + i] = Double.longBitsToDouble(bits);
         }
-        if (in.isReadable()) {
-            throw new InvalidChunkException(in.readableBytes() + " bytes after the last sample", null);
+        if (in.remaining() > 0) {
+            throw new InvalidChunkException(in.remaining() + " bytes after the last sample", null);
         }
         return count;
+    }
+
+    /**
+     * Reads a packed chunk after its format byte. Varints as {@link Varints} writes them, and refused as it refuses
+     * them: longer than 10 bytes, overflowing 64 bits, or overlong (a last byte 0x00); running past the end is an
+     * {@link IndexOutOfBoundsException}.
+     */
+    private static final class Reader {
+        private final byte[] data;
+        private int position = 1;
+
+        Reader(byte[] data) {
+            this.data = data;
+        }
+
+        int remaining() {
+            return data.length - position;
+        }
+
+        int unsignedByte() {
+            return data[position++] & 0xFF;
+        }
+
+        long long64() {
+            long v = (long) LONG_BE.get(data, position);
+            position += 8;
+            return v;
+        }
+
+        long signed() {
+            long raw = unsigned();
+            return (raw >>> 1) ^ -(raw & 1);
+        }
+
+        long unsigned() {
+            byte b = data[position++];
+            if (b >= 0) {
+                return b; // one byte: most deltas of deltas
+            }
+            long result = b & 0x7F;
+            for (int i = 1, shift = 7; i < Varints.MAX_VARLONG_BYTES; i++, shift += 7) {
+                b = data[position++];
+                if (i == Varints.MAX_VARLONG_BYTES - 1 && (b & 0xFE) != 0) {
+                    throw new InvalidChunkException("damaged chunk: varint overflows 64 bits", null);
+                }
+                result |= (long) (b & 0x7F) << shift;
+                if (b >= 0) {
+                    if (b == 0) {
+                        throw new InvalidChunkException("damaged chunk: overlong varint (" + (i + 1)
+                                + " bytes, the last one 0x00)", null);
+                    }
+                    return result;
+                }
+            }
+            throw new InvalidChunkException("damaged chunk: varint longer than " + Varints.MAX_VARLONG_BYTES
+                    + " bytes", null);
+        }
     }
 }

@@ -1,5 +1,6 @@
 package io.sluice.storage.chunks;
 
+import io.sluice.protocol.codec.Varints;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
@@ -160,6 +161,114 @@ class SampleChunksTest {
             refused += decodeOrRefuse(junk, false, "random bytes, seed " + seed);
         }
         assertThat(refused).isGreaterThan(1000);
+    }
+
+    /**
+     * The decoder reads bytes from the array itself; it must read exactly what a reference reading through the
+     * protocol's {@link Varints} (the spec's varint rules: at most 10 bytes, no overflow, no overlong form) on a
+     * {@code ByteBuf} reads, and refuse exactly what that refuses: checked on packed chunks, their byte flips,
+     * cuts, and hand-made varints at the edges.
+     */
+    @Test
+    void packedChunksDecodeAsAByteBufReaderWithTheProtocolsVarintsDoes() {
+        List<byte[]> inputs = new ArrayList<>();
+        for (long seed = 1; seed <= 200; seed++) {
+            Random random = new Random(seed);
+            int n = 1 + random.nextInt(40);
+            byte[] chunk = SampleChunks.pack(randomTimestamps(random, n), randomValues(random, n), 0, n);
+            inputs.add(chunk);
+            inputs.add(Arrays.copyOf(chunk, random.nextInt(chunk.length)));
+            for (int k = 0; k < 50; k++) {
+                byte[] flipped = chunk.clone();
+                flipped[1 + random.nextInt(flipped.length - 1)] ^= (byte) (1 + random.nextInt(255));
+                inputs.add(flipped);
+            }
+        }
+        byte[] value = new byte[8];
+        // one sample: count 1, then a timestamp varint of 10 bytes (the last 0x01: fine; 0x02: overflows), 11 bytes,
+        // and an overlong 2-byte form
+        byte[] tenBytes = {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff,
+            (byte) 0xff, (byte) 0xff, 0x01};
+        for (byte[] ts : List.of(tenBytes, withLast(tenBytes, 0x02), withLast(tenBytes, (byte) 0x81),
+                new byte[] {(byte) 0x81, 0x00}, new byte[] {0x7f}, new byte[] {(byte) 0x80, 0x01})) {
+            ByteBuffer b = ByteBuffer.allocate(2 + ts.length + 9);
+            b.put(SampleChunks.PACKED).put((byte) 1).put(ts).put(value);
+            inputs.add(b.array());
+            inputs.add(Arrays.copyOf(b.array(), b.array().length - 1));
+        }
+        int refused = 0;
+        for (byte[] input : inputs) {
+            List<Long> expected;
+            try {
+                expected = referenceDecode(input);
+            } catch (RuntimeException e) {
+                expected = null;
+            }
+            List<Long> got = new ArrayList<>();
+            try {
+                SampleChunks.decode(input, (t, v) -> {
+                    got.add(t);
+                    got.add(Double.doubleToRawLongBits(v));
+                });
+            } catch (SampleChunks.InvalidChunkException e) {
+                assertThat(expected).as("refused (%s) what the reference reads: %s", e.getMessage(),
+                        Arrays.toString(input)).isNull();
+                refused++;
+                continue;
+            }
+            assertThat(got).as(Arrays.toString(input)).isEqualTo(expected);
+        }
+        assertThat(refused).isGreaterThan(1000).isLessThan(inputs.size() - 200);
+    }
+
+    private static byte[] withLast(byte[] bytes, int last) {
+        byte[] copy = bytes.clone();
+        copy[copy.length - 1] = (byte) last;
+        return copy;
+    }
+
+    /** A packed chunk read through {@link Varints} on a {@code ByteBuf}: timestamps and value bits, interleaved. */
+    private static List<Long> referenceDecode(byte[] data) {
+        io.netty.buffer.ByteBuf in = io.netty.buffer.Unpooled.wrappedBuffer(data);
+        if (in.readByte() != SampleChunks.PACKED) {
+            throw new IllegalArgumentException("not packed");
+        }
+        long n = Varints.readUnsigned(in);
+        if (n <= 0 || n > in.readableBytes()) {
+            throw new IllegalArgumentException("count");
+        }
+        long[] ts = new long[(int) n];
+        ts[0] = Varints.readSigned(in);
+        long delta = 0;
+        for (int i = 1; i < n; i++) {
+            delta += Varints.readSigned(in);
+            ts[i] = ts[i - 1] + delta;
+        }
+        List<Long> out = new ArrayList<>();
+        long bits = in.readLong();
+        out.add(ts[0]);
+        out.add(bits);
+        for (int i = 1; i < n; i++) {
+            int control = in.readUnsignedByte();
+            if (control != 0) {
+                int leading = (control >>> 3) & 7;
+                int trailing = control & 7;
+                if ((control & 0x80) == 0 || leading + trailing > 7) {
+                    throw new IllegalArgumentException("control");
+                }
+                long xor = 0;
+                for (int b = 7 - leading; b >= trailing; b--) {
+                    xor |= (long) in.readUnsignedByte() << (b * 8);
+                }
+                bits ^= xor;
+            }
+            out.add(ts[i]);
+            out.add(bits);
+        }
+        if (in.isReadable()) {
+            throw new IllegalArgumentException("trailing bytes");
+        }
+        return out;
     }
 
     @Test
