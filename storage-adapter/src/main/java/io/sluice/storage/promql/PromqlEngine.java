@@ -339,7 +339,7 @@ public final class PromqlEngine {
         if (v instanceof MatrixV m) {
             List<Series> out = new ArrayList<>();
             for (Points p : m.series()) {
-                out.add(new Series(p.labels(), p.ts(), p.vs()));
+                out.add(new Series(p.labels(), p.timestamps(), p.values()));
             }
             out.sort((a, b) -> Values.LABEL_ORDER.compare(a.labels(), b.labels()));
             return new PromqlResult.Matrix(out);

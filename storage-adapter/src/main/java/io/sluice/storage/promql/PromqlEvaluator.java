@@ -51,6 +51,8 @@ final class PromqlEvaluator {
      * range query's steps run forward, so the next window is found a few samples on rather than searched for again.
      */
     private final Map<MatrixSel, int[]> windows = new IdentityHashMap<>();
+    /** Per range selector, its series without staleness markers, whose windows its points are. */
+    private final Map<MatrixSel, List<Series>> live = new IdentityHashMap<>();
     /** Per expression, the labels of its last result found free of duplicates (see {@link #unique}). */
     private final Map<Expr, List<SortedMap<String, String>>> uniqueLabels = new IdentityHashMap<>();
     private final Map<Aggregate, Map<SortedMap<String, String>, SortedMap<String, String>>> groups =
@@ -198,7 +200,7 @@ final class PromqlEvaluator {
         long end = refTime(ms.selector(), t);
         long start = end - ms.rangeMs();
         List<Points> out = new ArrayList<>();
-        List<Series> selected = seriesOf(ms.selector());
+        List<Series> selected = live.computeIfAbsent(ms, k -> withoutStaleMarkers(seriesOf(ms.selector())));
         int[] last = windows.computeIfAbsent(ms, k -> {
             int[] none = new int[2 * selected.size()];
             Arrays.fill(none, -1);
@@ -211,25 +213,44 @@ final class PromqlEvaluator {
             int to = upperIndex(ts, end, Math.max(before, last[2 * k + 1]));
             last[2 * k] = before;
             last[2 * k + 1] = to;
-            int from = before + 1;
-            if (to < from) {
-                continue;
-            }
-            int n = 0;
-            long[] pts = new long[to - from + 1];
-            double[] pvs = new double[to - from + 1];
-            for (int i = from; i <= to; i++) {
-                double v = s.values()[i];
-                if (!Series.isStale(v)) {
-                    pts[n] = ts[i];
-                    pvs[n++] = v;
-                }
-            }
-            if (n > 0) {
-                out.add(new Points(s.labels(), Arrays.copyOf(pts, n), Arrays.copyOf(pvs, n)));
+            if (to > before) {
+                out.add(new Points(s.labels(), ts, s.values(), before + 1, to + 1));
             }
         }
         return new MatrixV(out, start, end);
+    }
+
+    /**
+     * The series with their staleness markers left out (a range selector never returns one), the same object where
+     * there is none: so that a window of a series' samples is a range of its arrays.
+     */
+    private static List<Series> withoutStaleMarkers(List<Series> series) {
+        List<Series> out = new ArrayList<>(series.size());
+        for (Series s : series) {
+            double[] vs = s.values();
+            int stale = 0;
+            for (double v : vs) {
+                if (Series.isStale(v)) {
+                    stale++;
+                }
+            }
+            if (stale == 0) {
+                out.add(s);
+                continue;
+            }
+            long[] ts = s.timestamps();
+            long[] liveTs = new long[vs.length - stale];
+            double[] liveVs = new double[vs.length - stale];
+            int n = 0;
+            for (int i = 0; i < vs.length; i++) {
+                if (!Series.isStale(vs[i])) {
+                    liveTs[n] = ts[i];
+                    liveVs[n++] = vs[i];
+                }
+            }
+            out.add(new Series(s.labels(), liveTs, liveVs));
+        }
+        return out;
     }
 
     private MatrixV subquery(Subquery sq, long t) {

@@ -472,7 +472,7 @@ final class PromqlFunctionEval {
             for (Points p : m.series()) {
                 if (p.size() >= 2) {
                     out.add(new Sample(ev.dropName(p.labels()),
-                            PromqlRangeFunctions.doubleExponentialSmoothing(p.vs(), sf, tf), t));
+                            PromqlRangeFunctions.doubleExponentialSmoothing(p.values(), sf, tf), t));
                 }
             }
             return new VectorV(out);

@@ -14,8 +14,7 @@ final class PromqlRangeFunctions {
 
     /** The function's value over one series' points, or null when it has none (too few points). */
     static Double apply(String name, Points p, MatrixV m, double param, long t) {
-        double[] v = p.vs();
-        int n = v.length;
+        int n = p.size();
         switch (name) {
             case "rate":
                 return extrapolated(p, m, true, true);
@@ -28,11 +27,11 @@ final class PromqlRangeFunctions {
                 if (n < 2) {
                     return null;
                 }
-                double last = v[n - 1];
-                double prev = v[n - 2];
+                double last = p.v(n - 1);
+                double prev = p.v(n - 2);
                 double result = name.equals("irate") && last < prev ? last : last - prev;
                 if (name.equals("irate")) {
-                    long interval = p.ts()[n - 1] - p.ts()[n - 2];
+                    long interval = p.t(n - 1) - p.t(n - 2);
                     if (interval == 0) {
                         return null;
                     }
@@ -42,15 +41,15 @@ final class PromqlRangeFunctions {
             }
             case "sum_over_time": {
                 double[] acc = new double[2];
-                for (double x : v) {
-                    PromqlAggregations.kahanInc(x, acc);
+                for (int i = 0; i < n; i++) {
+                    PromqlAggregations.kahanInc(p.v(i), acc);
                 }
                 return acc[0] + acc[1];
             }
             case "avg_over_time": {
                 PromqlAggregations.Mean mean = new PromqlAggregations.Mean();
-                for (double x : v) {
-                    mean.add(x);
+                for (int i = 0; i < n; i++) {
+                    mean.add(p.v(i));
                 }
                 return mean.value();
             }
@@ -59,29 +58,31 @@ final class PromqlRangeFunctions {
             case "present_over_time":
                 return 1.0;
             case "last_over_time":
-                return v[n - 1];
+                return p.v(n - 1);
             case "first_over_time":
-                return v[0];
+                return p.v(0);
             case "ts_of_first_over_time":
-                return p.ts()[0] / 1000.0;
+                return p.t(0) / 1000.0;
             case "ts_of_last_over_time":
-                return p.ts()[n - 1] / 1000.0;
+                return p.t(n - 1) / 1000.0;
             case "ts_of_min_over_time":
             case "ts_of_max_over_time": {
-                double r = v[0];
-                long at = p.ts()[0];
+                double r = p.v(0);
+                long at = p.t(0);
                 boolean min = name.equals("ts_of_min_over_time");
                 for (int i = 0; i < n; i++) {
-                    if (Double.isNaN(r) || (min ? v[i] <= r : v[i] >= r)) {
-                        r = v[i];
-                        at = p.ts()[i];
+                    double x = p.v(i);
+                    if (Double.isNaN(r) || (min ? x <= r : x >= r)) {
+                        r = x;
+                        at = p.t(i);
                     }
                 }
                 return at / 1000.0;
             }
             case "mad_over_time": {
                 List<Double> values = new ArrayList<>(n);
-                for (double x : v) {
+                for (int i = 0; i < n; i++) {
+                    double x = p.v(i);
                     if (Double.isNaN(x)) {
                         return Double.NaN;
                     }
@@ -89,16 +90,17 @@ final class PromqlRangeFunctions {
                 }
                 double median = PromqlAggregations.quantile(0.5, values);
                 List<Double> deviations = new ArrayList<>(n);
-                for (double x : v) {
-                    deviations.add(Math.abs(x - median));
+                for (int i = 0; i < n; i++) {
+                    deviations.add(Math.abs(p.v(i) - median));
                 }
                 return PromqlAggregations.quantile(0.5, deviations);
             }
             case "min_over_time":
             case "max_over_time": {
-                double r = v[0];
+                double r = p.v(0);
                 boolean min = name.equals("min_over_time");
-                for (double x : v) {
+                for (int i = 0; i < n; i++) {
+                    double x = p.v(i);
                     if (Double.isNaN(r) || (min ? x < r : x > r)) {
                         r = x;
                     }
@@ -107,8 +109,8 @@ final class PromqlRangeFunctions {
             }
             case "quantile_over_time": {
                 List<Double> values = new ArrayList<>(n);
-                for (double x : v) {
-                    values.add(x);
+                for (int i = 0; i < n; i++) {
+                    values.add(p.v(i));
                 }
                 return PromqlAggregations.quantile(param, values);
             }
@@ -117,7 +119,8 @@ final class PromqlRangeFunctions {
                 double count = 0;
                 double[] mean = new double[2];
                 double[] aux = new double[2];
-                for (double x : v) {
+                for (int i = 0; i < n; i++) {
+                    double x = p.v(i);
                     count++;
                     double delta = x - (mean[0] + mean[1]);
                     PromqlAggregations.kahanInc(delta / count, mean);
@@ -129,7 +132,9 @@ final class PromqlRangeFunctions {
             case "changes": {
                 double changes = 0;
                 for (int i = 1; i < n; i++) {
-                    if (v[i] != v[i - 1] && !(Double.isNaN(v[i]) && Double.isNaN(v[i - 1]))) {
+                    double x = p.v(i);
+                    double before = p.v(i - 1);
+                    if (x != before && !(Double.isNaN(x) && Double.isNaN(before))) {
                         changes++;
                     }
                 }
@@ -138,7 +143,7 @@ final class PromqlRangeFunctions {
             case "resets": {
                 double resets = 0;
                 for (int i = 1; i < n; i++) {
-                    if (v[i] < v[i - 1]) {
+                    if (p.v(i) < p.v(i - 1)) {
                         resets++;
                     }
                 }
@@ -148,7 +153,7 @@ final class PromqlRangeFunctions {
                 if (n < 2) {
                     return null;
                 }
-                return regression(p, p.ts()[0])[0];
+                return regression(p, p.t(0))[0];
             }
             case "predict_linear": {
                 if (n < 2) {
@@ -172,17 +177,19 @@ final class PromqlRangeFunctions {
         if (n < 2) {
             return null;
         }
-        double[] v = p.vs();
-        long[] ts = p.ts();
-        double result = v[n - 1] - v[0];
+        double first = p.v(0);
+        double result = p.v(n - 1) - first;
         if (counter) {
+            double before = first;
             for (int i = 1; i < n; i++) {
-                if (v[i] < v[i - 1]) {
-                    result += v[i - 1];
+                double x = p.v(i);
+                if (x < before) {
+                    result += before;
                 }
+                before = x;
             }
         }
-        return extrapolate(result, ts[0], v[0], ts[n - 1], n, m.windowStart(), m.windowEnd(), counter, rate);
+        return extrapolate(result, p.t(0), first, p.t(n - 1), n, m.windowStart(), m.windowEnd(), counter, rate);
     }
 
     /**
@@ -239,15 +246,15 @@ final class PromqlRangeFunctions {
         double[] sumY = new double[2];
         double[] sumXY = new double[2];
         double[] sumX2 = new double[2];
-        double initY = p.vs()[0];
+        double initY = p.v(0);
         boolean constY = true;
         for (int i = 0; i < p.size(); i++) {
-            double y = p.vs()[i];
+            double y = p.v(i);
             if (constY && i > 0 && y != initY) {
                 constY = false;
             }
             n++;
-            double x = (p.ts()[i] - interceptMs) / 1000.0;
+            double x = (p.t(i) - interceptMs) / 1000.0;
             PromqlAggregations.kahanInc(x, sumX);
             PromqlAggregations.kahanInc(y, sumY);
             PromqlAggregations.kahanInc(x * y, sumXY);

@@ -1,5 +1,6 @@
 package io.sluice.storage.promql;
 
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.Iterator;
@@ -64,10 +65,60 @@ final class Values {
     record VectorV(List<Sample> samples) implements Value {
     }
 
-    /** One series' points inside a range. */
-    record Points(SortedMap<String, String> labels, long[] ts, double[] vs) {
+    /**
+     * One series' points inside a range: {@code [from, to)} of the arrays, which a range selector's points share with
+     * the series they were selected from (a window onto its samples, not a copy). Read-only.
+     */
+    static final class Points {
+        private final SortedMap<String, String> labels;
+        private final long[] ts;
+        private final double[] vs;
+        private final int from;
+        private final int to;
+
+        /** All of the arrays' points. */
+        Points(SortedMap<String, String> labels, long[] ts, double[] vs) {
+            this(labels, ts, vs, 0, ts.length);
+        }
+
+        Points(SortedMap<String, String> labels, long[] ts, double[] vs, int from, int to) {
+            if (from < 0 || to < from || to > ts.length || ts.length != vs.length) {
+                throw new IllegalArgumentException("points [" + from + ", " + to + ") of " + ts.length + "/"
+                        + vs.length);
+            }
+            this.labels = labels;
+            this.ts = ts;
+            this.vs = vs;
+            this.from = from;
+            this.to = to;
+        }
+
+        SortedMap<String, String> labels() {
+            return labels;
+        }
+
         int size() {
-            return ts.length;
+            return to - from;
+        }
+
+        /** The i-th point's time. */
+        long t(int i) {
+            return ts[from + i];
+        }
+
+        /** The i-th point's value. */
+        double v(int i) {
+            return vs[from + i];
+        }
+
+        /** The points' times (a copy). */
+        long[] timestamps() {
+            return Arrays.copyOfRange(ts, from, to);
+        }
+
+        /** The points' values (a copy). */
+        double[] values() {
+            return Arrays.copyOfRange(vs, from, to);
         }
     }
 

@@ -449,6 +449,77 @@ class PromqlEngineTest {
                 .hasMessage("vector cannot contain metrics with the same labelset");
     }
 
+    /**
+     * A range selector's points are windows onto the selected samples with staleness markers left out: checked at
+     * every step of range queries over random series (markers in runs, NaN values, gaps) against the samples in
+     * {@code (t - range, t]} counted, summed and picked in the test itself.
+     */
+    @Test
+    void rangeWindowsHoldTheSamplesInTheirRangeWithoutStalenessMarkers() {
+        java.util.Random random = new java.util.Random(20261202);
+        for (int round = 0; round < 40; round++) {
+            InMemorySampleSource src = new InMemorySampleSource();
+            int n = 1 + random.nextInt(300);
+            long[] ts = new long[n];
+            double[] vs = new double[n];
+            long t = random.nextInt(30_000);
+            for (int i = 0; i < n; i++) {
+                t += 1 + random.nextInt(random.nextInt(10) == 0 ? 600_000 : 30_000);
+                ts[i] = t;
+                int kind = random.nextInt(10);
+                vs[i] = kind == 0 ? STALE : kind == 1 && i > 0 && Series.isStale(vs[i - 1]) ? STALE
+                        : kind == 2 ? Double.NaN : random.nextInt(1000) - 200;
+            }
+            src.add(new Series(labels("g{i=\"" + round + "\"}"), ts, vs));
+            PromqlEngine e = new PromqlEngine(src, LIMITS);
+            long range = 1_000L * (1 + random.nextInt(900));
+            long end = t + 60_000;
+            // at most about 2,000 steps
+            long step = Math.max(1_000L * (1 + random.nextInt(300)), (end / 2_000 / 1_000 + 1) * 1_000);
+            for (String f : new String[] {"count_over_time", "sum_over_time", "last_over_time", "first_over_time"}) {
+                String expr = f + "(g[" + range / 1000 + "s])";
+                List<Series> got = ((PromqlResult.Matrix) e.range("t", expr, 0, end, step).block()).series();
+                java.util.Map<Long, Double> byTime = new java.util.HashMap<>();
+                if (!got.isEmpty()) {
+                    for (int i = 0; i < got.get(0).timestamps().length; i++) {
+                        byTime.put(got.get(0).timestamps()[i], got.get(0).values()[i]);
+                    }
+                }
+                for (long at = 0; at <= end; at += step) {
+                    int count = 0;
+                    double sum = 0;
+                    double first = 0;
+                    double last = 0;
+                    for (int i = 0; i < n; i++) {
+                        if (ts[i] > at - range && ts[i] <= at && !Series.isStale(vs[i])) {
+                            first = count == 0 ? vs[i] : first;
+                            last = vs[i];
+                            sum += vs[i];
+                            count++;
+                        }
+                    }
+                    String as = expr + " at " + at + " (round " + round + ")";
+                    if (count == 0) {
+                        assertThat(byTime).as(as).doesNotContainKey(at);
+                        continue;
+                    }
+                    double expected = switch (f) {
+                        case "count_over_time" -> count;
+                        case "sum_over_time" -> sum;
+                        case "last_over_time" -> last;
+                        default -> first;
+                    };
+                    assertThat(byTime).as(as).containsKey(at);
+                    if (Double.isNaN(expected)) {
+                        assertThat(byTime.get(at)).as(as).isNaN();
+                    } else {
+                        assertThat(byTime.get(at)).as(as).isCloseTo(expected, within(1e-6));
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void upperIndexFromAHintIsTheBinarySearchsAnswer() {
         java.util.Random random = new java.util.Random(20261201);
