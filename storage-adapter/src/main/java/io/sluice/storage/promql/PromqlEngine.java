@@ -26,7 +26,6 @@ import reactor.core.scheduler.Schedulers;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -53,11 +52,16 @@ public final class PromqlEngine {
 
     /** At most this many selectors' series are read at once. */
     private static final int FETCH_CONCURRENCY = 4;
+    /** Most runs of steps a range query is evaluated in at once: one per thread of Reactor's parallel scheduler. */
+    private static final int SLICES = Math.max(1, Schedulers.DEFAULT_POOL_SIZE);
+    /** Fewest steps a run evaluates: a shorter query is evaluated in one run. */
+    private static final int MIN_SLICE_STEPS = 128;
 
     private final SampleSource source;
     private final QueryConfig limits;
     /** When range functions read rollups; null: never. */
     private final RollupPushDown pushDown;
+    private final int slices;
 
     /** An engine that always reads raw samples. */
     public PromqlEngine(SampleSource source, QueryConfig limits) {
@@ -66,9 +70,18 @@ public final class PromqlEngine {
 
     /** An engine that reads range functions from the rollups where {@code pushDown} allows ({@link PromqlRollups}). */
     public PromqlEngine(SampleSource source, QueryConfig limits, RollupPushDown pushDown) {
+        this(source, limits, pushDown, SLICES);
+    }
+
+    /** As above, evaluating a range query's steps in at most {@code slices} runs at once. */
+    PromqlEngine(SampleSource source, QueryConfig limits, RollupPushDown pushDown, int slices) {
+        if (slices < 1) {
+            throw new IllegalArgumentException("slices must be positive: " + slices);
+        }
         this.source = Objects.requireNonNull(source);
         this.limits = Objects.requireNonNull(limits);
         this.pushDown = pushDown;
+        this.slices = slices;
     }
 
     /** Evaluates an expression at one time: a Vector, Scalar, Text, or Matrix (for a range selector). */
@@ -107,13 +120,11 @@ public final class PromqlEngine {
                     : PromqlRollups.plan(e, startMs, endMs, stepMs, pushDown);
             SampleBudget budget = budget();
             if (plans.isEmpty()) {
-                return fetch(tenant, e, startMs, endMs, budget).publishOn(Schedulers.parallel()).map(data ->
-                        evalRange(e, data, Map.of(), startMs, endMs, stepMs, limits.maxPointsPerSeries(), deadline(),
-                                budget));
+                return fetch(tenant, e, startMs, endMs, budget).flatMap(data ->
+                        evalRange(e, data, Map.of(), startMs, endMs, stepMs, budget));
             }
-            return fetchWithRollups(tenant, e, plans, startMs, endMs, budget).publishOn(Schedulers.parallel())
-                    .map(fetched -> evalRange(e, fetched.raw, fetched.pushed, startMs, endMs, stepMs,
-                            limits.maxPointsPerSeries(), deadline(), budget));
+            return fetchWithRollups(tenant, e, plans, startMs, endMs, budget).flatMap(fetched ->
+                    evalRange(e, fetched.raw, fetched.pushed, startMs, endMs, stepMs, budget));
         });
     }
 
@@ -365,34 +376,78 @@ public final class PromqlEngine {
         return e instanceof Aggregate a && (a.op().equals("topk") || a.op().equals("bottomk"));
     }
 
-    private static PromqlResult evalRange(Expr e, Map<List<Matcher>, List<Series>> data,
-                                          Map<Call, PromqlRollups.Pushed> pushed, long start, long end, long step,
-                                          int maxSteps, long deadlineNanos, SampleBudget budget) {
-        PromqlEvaluator ev = new PromqlEvaluator(data, pushed, start, end, step, maxSteps, deadlineNanos);
+    /**
+     * Evaluates a range query's steps on Reactor's parallel scheduler, never on the thread that completed the fetch:
+     * in up to {@code slices} runs of consecutive steps at once (each with an evaluator of its own over the same
+     * read-only samples; at least {@link #MIN_SLICE_STEPS} steps each), their points joined in time order.
+     */
+    private Mono<PromqlResult> evalRange(Expr e, Map<List<Matcher>, List<Series>> data,
+                                         Map<Call, PromqlRollups.Pushed> pushed, long start, long end, long step,
+                                         SampleBudget budget) {
         int steps = (int) ((end - start) / step) + 1;
-        Map<SortedMap<String, String>, Acc> series = new HashMap<>();
+        int runs = Math.max(1, Math.min(slices, steps / MIN_SLICE_STEPS));
+        long deadlineNanos = deadline();
+        return Flux.range(0, runs)
+                .flatMapSequential(k -> Mono.fromCallable(() -> evalSlice(e, data, pushed, start, end, step,
+                                limits.maxPointsPerSeries(), deadlineNanos, budget, (int) ((long) steps * k / runs),
+                                (int) ((long) steps * (k + 1) / runs)))
+                        .subscribeOn(Schedulers.parallel()), runs)
+                .collectList()
+                .map(PromqlEngine::join);
+    }
+
+    /** Steps {@code [from, to)} of a range query: each label set's points, in the order the steps found them. */
+    private static Map<SortedMap<String, String>, Acc> evalSlice(Expr e, Map<List<Matcher>, List<Series>> data,
+                                                                 Map<Call, PromqlRollups.Pushed> pushed, long start,
+                                                                 long end, long step, int maxSteps, long deadlineNanos,
+                                                                 SampleBudget budget, int from, int to) {
+        PromqlEvaluator ev = new PromqlEvaluator(data, pushed, start, end, step, maxSteps, deadlineNanos);
+        int capacity = to - from;
+        Map<SortedMap<String, String>, Acc> series = new LinkedHashMap<>();
         Map<SortedMap<String, String>, Acc> byIdentity = new IdentityHashMap<>();
-        for (int i = 0; i < steps; i++) { // by index: start + i * step never passes end, so it cannot overflow
+        for (int i = from; i < to; i++) { // by index: start + i * step never passes end, so it cannot overflow
             long t = start + i * step;
             io.sluice.storage.query.DeadlineText.check(deadlineNanos);
             Value v = ev.eval(e, t);
             if (v instanceof ScalarV s) {
-                series.computeIfAbsent(Values.EMPTY, k -> new Acc(steps, budget)).add(t, s.value());
+                series.computeIfAbsent(Values.EMPTY, k -> new Acc(capacity, budget)).add(t, s.value());
             } else {
                 for (Sample s : ((VectorV) v).samples()) {
                     Acc acc = byIdentity.get(s.labels());
                     if (acc == null) {
-                        acc = series.computeIfAbsent(s.labels(), k -> new Acc(steps, budget));
+                        acc = series.computeIfAbsent(s.labels(), k -> new Acc(capacity, budget));
                         byIdentity.put(s.labels(), acc);
                     }
                     acc.add(t, s.value());
                 }
             }
         }
-        List<Series> out = new ArrayList<>();
-        for (Map.Entry<SortedMap<String, String>, Acc> en : series.entrySet()) {
-            Acc a = en.getValue();
-            out.add(new Series(en.getKey(), Arrays.copyOf(a.ts, a.n), Arrays.copyOf(a.vs, a.n)));
+        return series;
+    }
+
+    /** The slices' points of each label set joined (slices in time order), the series in label order. */
+    private static PromqlResult join(List<Map<SortedMap<String, String>, Acc>> slices) {
+        Map<SortedMap<String, String>, List<Acc>> parts = new HashMap<>();
+        for (Map<SortedMap<String, String>, Acc> slice : slices) {
+            for (Map.Entry<SortedMap<String, String>, Acc> en : slice.entrySet()) {
+                parts.computeIfAbsent(en.getKey(), k -> new ArrayList<>(slices.size())).add(en.getValue());
+            }
+        }
+        List<Series> out = new ArrayList<>(parts.size());
+        for (Map.Entry<SortedMap<String, String>, List<Acc>> en : parts.entrySet()) {
+            int n = 0;
+            for (Acc a : en.getValue()) {
+                n += a.n;
+            }
+            long[] ts = new long[n];
+            double[] vs = new double[n];
+            int at = 0;
+            for (Acc a : en.getValue()) {
+                System.arraycopy(a.ts, 0, ts, at, a.n);
+                System.arraycopy(a.vs, 0, vs, at, a.n);
+                at += a.n;
+            }
+            out.add(new Series(en.getKey(), ts, vs));
         }
         out.sort((a, b) -> Values.LABEL_ORDER.compare(a.labels(), b.labels()));
         return new PromqlResult.Matrix(out);

@@ -12,6 +12,7 @@ import reactor.core.scheduler.Schedulers;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -518,6 +519,42 @@ class PromqlEngineTest {
                 }
             }
         }
+    }
+
+    /**
+     * A long range query is evaluated in runs of steps at once, each with its own evaluator: the answer is the one a
+     * single run gives, whatever the expression keeps between steps (windows, subqueries, groups, duplicate checks).
+     */
+    @Test
+    void aRangeQueryEvaluatedInRunsAtOnceAnswersAsOneRunDoes() {
+        InMemorySampleSource src = data();
+        int n = 720;
+        double[] counter = new double[2 * n];
+        for (int i = 0; i < n; i++) {
+            counter[2 * i] = i * 15;
+            // resets at 1 h, goes stale at 2 h for 5 minutes
+            counter[2 * i + 1] = i >= 480 && i < 500 ? STALE : i % 240 == 239 ? 0 : i % 240 * 3.5;
+        }
+        src.add(series("long_total{job=\"l\"}", counter));
+        PromqlEngine one = new PromqlEngine(src, LIMITS, null, 1);
+        PromqlEngine three = new PromqlEngine(src, LIMITS, null, 3);
+        String[] exprs = {"rate(long_total[1m])", "sum by (job) (increase({__name__=~\"long_total|reqs_total\"}[5m]))",
+            "long_total", "time()", "long_total offset 30m", "long_total @ 3600", "topk(1, long_total or gauge)",
+            "max_over_time(long_total[10m:1m])", "deriv(long_total[10m])", "count_values(\"v\", long_total > 800)",
+            "absent(nope)", "long_total > bool 400", "vector(1) + on() group_left() long_total"};
+        long[][] ranges = {{0, 10_800_000, 15_000}, {0, 10_800_000, 30_000}, {5_000, 7_205_000, 60_000}};
+        for (String expr : exprs) {
+            for (long[] r : ranges) {
+                assertThat(three.range("t", expr, r[0], r[1], r[2]).block())
+                        .as("%s over [%d, %d] at %d", expr, r[0], r[1], r[2])
+                        .isEqualTo(one.range("t", expr, r[0], r[1], r[2]).block());
+            }
+        }
+        // a failure in a later run fails the query: two series with the same labels once rate drops the name
+        src.add(series("long_copy{job=\"l\"}", Arrays.copyOfRange(counter, 2 * 600, 2 * n)));
+        assertThatThrownBy(() -> three.range("t", "rate({__name__=~\"long_total|long_copy\"}[1m])", 0, 10_800_000,
+                15_000).block()).isInstanceOf(PromqlException.class)
+                .hasMessage("vector cannot contain metrics with the same labelset");
     }
 
     @Test
