@@ -7,6 +7,7 @@ import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.sluice.config.WriterConfig;
 import io.sluice.storage.chunks.ChunkMerge;
+import io.sluice.storage.chunks.CounterRun;
 import io.sluice.storage.chunks.SampleChunks;
 import io.sluice.storage.postgres.PostgresFailures;
 import io.sluice.storage.postgres.Transactions;
@@ -48,6 +49,11 @@ import java.util.function.Supplier;
  * (compaction not committed) or the merged ones, the same samples either way. Compaction never adds or drops a
  * stored sample, so the writer's first-write-wins decision is unaffected. Two compactions of the same hour (two
  * writer processes) serialise on the DELETE's row locks; the second finds nothing left to merge.
+ *
+ * <p><b>Rate counters.</b> A late batch whose samples interleave with stored ones leaves its rollup buckets' rate
+ * counters (V12's {@code points ... resets}) unknown: the writer cannot tell the drops between two interleaved parts.
+ * Compaction holds every sample of the hour, so after its commit it sets those of the hour's unknown buckets whose
+ * rows count exactly the samples it merged ({@link #HEAL}: one statement, rows a writer's transaction holds skipped).
  *
  * <p><b>Duplicates.</b> The writer stores a (series, timestamp) at most once, so compaction should never meet one.
  * If it does (a damaged or hand-made row), it keeps the value of the chunk that comes first in
@@ -98,6 +104,33 @@ public final class Compaction {
             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::int[], $6::text[])
                  AS u(s, h, lo, hi, n, d)""";
 
+    /**
+     * Which of the compacted (series, hour) pairs have an hourly rollup whose counters are unknown (a late batch
+     * interleaved with a stored one; rows from before V12): only those are healed. A known hour has known minutes.
+     */
+    private static final String UNKNOWN_COUNTERS = """
+            SELECT r.series_id, u.h FROM unnest($1::bigint[], $2::bigint[]) AS u(s, h)
+            JOIN rollups_1h r ON r.series_id = u.s AND r.bucket = timestamptz 'epoch' + u.h * interval '1 millisecond'
+            WHERE r.points IS NULL OR r.resets IS NULL""";
+    /**
+     * Sets a bucket's counters to what all its samples give, where they are unknown and the row still counts exactly
+     * the samples compaction merged: a writer that added samples to the bucket meanwhile (its chunk not taken) changed
+     * the count, and the bucket then stays unknown rather than miss them. A writer adding samples later joins its part
+     * to these counters as it joins any stored part. Run on its own after the compaction commit, and rows a writer's
+     * transaction holds are skipped, not waited for (that writer's chunk makes the hour a candidate again): the writer
+     * never waits for compaction longer than this one statement takes.
+     */
+    private static final String HEAL = """
+            WITH u AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+                           $6::float8[], $7::bigint[], $8::float8[], $9::float8[]) AS u(s, b, c, p, fm, fv, lm, lv, rs)),
+                 free AS (SELECT x.series_id, x.bucket, u.* FROM %1$s x
+                          JOIN u ON x.series_id = u.s AND x.bucket = timestamptz 'epoch' + u.b * interval '1 millisecond'
+                          WHERE x.count = u.c AND (x.points IS NULL OR x.resets IS NULL)
+                          FOR UPDATE OF x SKIP LOCKED)
+            UPDATE %1$s r SET points = f.p, first_ms = f.fm, first_val = f.fv, last_ms = f.lm, last_val = f.lv,
+                resets = f.rs
+            FROM free f WHERE r.series_id = f.series_id AND r.bucket = f.bucket""";
+
     private final ConnectionFactory connections;
     private final Clock clock;
     private final int maxSamples;
@@ -115,6 +148,8 @@ public final class Compaction {
     private final Counter duplicatesDropped;
     private final Counter hoursCompacted;
     private final Counter hoursFailed;
+    private final Counter healedMinutes;
+    private final Counter healedHours;
     private final Counter runsCompleted;
     private final Counter runsFailed;
     private final Timer runTimer;
@@ -153,6 +188,11 @@ public final class Compaction {
                 .register(registry);
         this.hoursFailed = Counter.builder("sluice_compaction_hours").tag("result", "failed").description(hours)
                 .register(registry);
+        String healed = "Rollup buckets whose unknown rate counters compaction set from all their samples";
+        this.healedMinutes = Counter.builder("sluice_compaction_rollups_healed").tag("resolution", "1m")
+                .description(healed).register(registry);
+        this.healedHours = Counter.builder("sluice_compaction_rollups_healed").tag("resolution", "1h")
+                .description(healed).register(registry);
         String runs = "Compaction runs, by how they ended";
         this.runsCompleted = Counter.builder("sluice_compaction_runs").tag("result", "completed").description(runs)
                 .register(registry);
@@ -333,8 +373,10 @@ public final class Compaction {
                     List<String> d = new ArrayList<>();
                     Totals done = new Totals();
                     List<String> duplicates = new ArrayList<>();
+                    Map<List<Long>, Merged> mergedByHour = new LinkedHashMap<>();
                     byHour.forEach((key, stored) -> {
                         Merged merged = merge(stored, maxSamples);
+                        mergedByHour.put(key, merged);
                         for (PackedChunk p : merged.chunks()) {
                             s.add(key.get(0));
                             h.add(key.get(1));
@@ -359,14 +401,21 @@ public final class Compaction {
                                     .bind("$5", n.toArray(Integer[]::new)).bind("$6", d.toArray(String[]::new))
                                     .execute())
                             .flatMap(r -> r.getRowsUpdated()).then();
+                    long[] healed = new long[2];
                     return put.then(beforeCommit.get())
                             .then(Mono.from(c.commitTransaction()))
+                            .then(heal(c, mergedByHour, healed).onErrorResume(e -> !isHourLocal(e) ? Mono.error(e)
+                                    : Mono.fromRunnable(() -> log.warn("Compaction could not set the rate counters "
+                                    + "of {} merged series hours ({}); they stay unknown", mergedByHour.size(),
+                                    e.toString()))))
                             .then(Mono.fromRunnable(() -> {
                                 chunksRead.increment(done.chunksRead);
                                 chunksWritten.increment(done.chunksWritten);
                                 samplesKept.increment(done.samples);
                                 duplicatesDropped.increment(done.duplicates);
                                 hoursCompacted.increment(done.hours);
+                                healedMinutes.increment(healed[0]);
+                                healedHours.increment(healed[1]);
                                 totals.add(done);
                                 if (!duplicates.isEmpty()) {
                                     log.warn("Compaction dropped duplicate samples (same timestamp twice; the first "
@@ -375,6 +424,64 @@ public final class Compaction {
                             }));
                 })
                 .then();
+    }
+
+    /**
+     * Sets the unknown rate counters ({@code points ... resets} of V12) of the merged hours' rollups from all their
+     * samples, where the rows count exactly those samples; adds the buckets set to {@code healed} (1m, 1h).
+     */
+    private static Mono<Void> heal(Connection c, Map<List<Long>, Merged> merged, long[] healed) {
+        if (merged.isEmpty()) {
+            return Mono.empty();
+        }
+        Long[] series = merged.keySet().stream().map(k -> k.get(0)).toArray(Long[]::new);
+        Long[] hours = merged.keySet().stream().map(k -> k.get(1)).toArray(Long[]::new);
+        return Flux.from(c.createStatement(UNKNOWN_COUNTERS).bind("$1", series).bind("$2", hours).execute())
+                .flatMap(r -> r.map((row, meta) -> List.of(row.get(0, Long.class), ((Number) row.get(1)).longValue())))
+                .collectList()
+                .flatMap(unknown -> {
+                    if (unknown.isEmpty()) {
+                        return Mono.empty();
+                    }
+                    List<Long> ids = new ArrayList<>();
+                    List<BucketCounters> minutes = new ArrayList<>();
+                    List<Long> hourIds = new ArrayList<>();
+                    List<BucketCounters> hourly = new ArrayList<>();
+                    for (List<Long> key : unknown) {
+                        Merged m = merged.get(key);
+                        if (m == null || m.hour() == null) {
+                            continue;
+                        }
+                        for (BucketCounters minute : m.minutes()) {
+                            ids.add(key.get(0));
+                            minutes.add(minute);
+                        }
+                        hourIds.add(key.get(0));
+                        hourly.add(m.hour());
+                    }
+                    return update(c, "rollups_1m", ids, minutes).doOnNext(n -> healed[0] += n)
+                            .then(update(c, "rollups_1h", hourIds, hourly).doOnNext(n -> healed[1] += n))
+                            .then();
+                });
+    }
+
+    private static Mono<Long> update(Connection c, String table, List<Long> series, List<BucketCounters> buckets) {
+        if (buckets.isEmpty()) {
+            return Mono.just(0L);
+        }
+        return Flux.from(c.createStatement(HEAL.formatted(table))
+                        .bind("$1", series.toArray(Long[]::new))
+                        .bind("$2", buckets.stream().map(BucketCounters::bucketMs).toArray(Long[]::new))
+                        .bind("$3", buckets.stream().map(BucketCounters::count).toArray(Long[]::new))
+                        .bind("$4", buckets.stream().map(BucketCounters::points).toArray(Long[]::new))
+                        .bind("$5", buckets.stream().map(BucketCounters::firstMs).toArray(Long[]::new))
+                        .bind("$6", buckets.stream().map(BucketCounters::first).toArray(Double[]::new))
+                        .bind("$7", buckets.stream().map(BucketCounters::lastMs).toArray(Long[]::new))
+                        .bind("$8", buckets.stream().map(BucketCounters::last).toArray(Double[]::new))
+                        .bind("$9", buckets.stream().map(BucketCounters::resets).toArray(Double[]::new))
+                        .execute())
+                .flatMap(r -> r.getRowsUpdated())
+                .reduce(0L, Long::sum);
     }
 
     /** A row the DELETE returned. */
@@ -412,8 +519,22 @@ public final class Compaction {
     record PackedChunk(long minMs, long maxMs, int samples, byte[] data) {
     }
 
-    /** The merged chunks of an hour, how many samples they hold and how many duplicates were dropped. */
-    record Merged(List<PackedChunk> chunks, long samples, long duplicates) {
+    /**
+     * The merged chunks of an hour, how many samples they hold and how many duplicates were dropped, and the rate
+     * counters of its minutes and of the hour over those samples (null hour: no sample).
+     */
+    record Merged(List<PackedChunk> chunks, long samples, long duplicates, List<BucketCounters> minutes,
+                  BucketCounters hour) {
+    }
+
+    /** A rollup bucket's sample count (staleness markers included) and its {@link CounterRun}'s figures. */
+    record BucketCounters(long bucketMs, long count, long points, long firstMs, double first, long lastMs, double last,
+                          double resets) {
+
+        static BucketCounters of(long bucketMs, long count, CounterRun run) {
+            return new BucketCounters(bucketMs, count, run.points(), run.firstMs(), run.first(), run.lastMs(),
+                    run.last(), run.resets());
+        }
     }
 
     /**
@@ -434,6 +555,18 @@ public final class Compaction {
         long[] outTs = merge.timestamps();
         double[] outVs = merge.values();
         List<PackedChunk> chunks = new ArrayList<>();
+        List<BucketCounters> minutes = new ArrayList<>();
+        CounterRun hourly = new CounterRun();
+        for (int i = 0; i < out; ) {
+            long minute = Math.floorDiv(outTs[i], 60_000L) * 60_000L;
+            CounterRun run = new CounterRun();
+            int from = i;
+            for (; i < out && outTs[i] < minute + 60_000L; i++) {
+                run.add(outTs[i], outVs[i]);
+                hourly.add(outTs[i], outVs[i]);
+            }
+            minutes.add(BucketCounters.of(minute, i - from, run));
+        }
         if (out > 0) {
             int parts = (out + maxSamples - 1) / maxSamples;
             int base = out / parts;
@@ -446,6 +579,8 @@ public final class Compaction {
                 from = to;
             }
         }
-        return new Merged(chunks, out, duplicates);
+        BucketCounters hour = out == 0 ? null
+                : BucketCounters.of(Math.floorDiv(outTs[0], 3_600_000L) * 3_600_000L, out, hourly);
+        return new Merged(chunks, out, duplicates, minutes, hour);
     }
 }

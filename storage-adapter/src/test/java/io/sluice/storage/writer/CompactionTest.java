@@ -329,6 +329,105 @@ class CompactionTest {
         assertThat(rig.storedSamples()).isEqualTo(expected.samples);
     }
 
+    /**
+     * A late batch whose samples fall between stored ones leaves its buckets' rate counters unknown (the writer
+     * cannot tell the drops between two interleaved parts); compaction, which merges every sample of the hour, sets
+     * them to what all the samples give, except in a bucket whose count shows samples it did not merge.
+     */
+    @Test
+    void rateCountersALateBatchLeftUnknownAreSetFromAllTheHoursSamples() throws Exception {
+        Rig rig = new Rig("writer.compaction-interval", "1d");
+        Instant hour = Instant.now().truncatedTo(ChronoUnit.HOURS).minus(Duration.ofHours(2));
+        long h = hour.toEpochMilli();
+        Series a = Series.of("heal.a", "host", "h1");
+        Expected expected = new Expected();
+        List<Long> early = new ArrayList<>();
+        List<Long> late = new ArrayList<>();
+        for (int i = 0; i < 360; i++) {
+            early.add(h + i * 10_000L);
+            late.add(h + i * 10_000L + 5_000);
+        }
+        // values 0, 1, 2... and 1e6, 1e6 + 1...: merged in time order, a counter that drops at every other sample
+        rig.produceAndAwait(expected, a, early, 0);
+        rig.produceAndAwait(expected, a, late, 1);
+        long id = seriesId(rig.tenant, "heal.a");
+        assertThat(counters("rollups_1h", id, h)).as("interleaved: unknown").isNull();
+        assertThat(counters("rollups_1m", id, h)).isNull();
+        // a bucket that counts a sample compaction will not see (as when a writer adds one meanwhile) stays unknown
+        long skewed = h + 30 * 60_000L;
+        sql("UPDATE rollups_1m SET count = count + 1 WHERE series_id = " + id + " AND bucket = timestamptz 'epoch' + "
+                + skewed + " * interval '1 millisecond'");
+
+        // a bucket another transaction holds (a writer merging into it) is skipped, not waited for
+        long held = h + 10 * 60_000L;
+        Connection holder = Mono.from(pool.create()).block(WAIT);
+        try {
+            Mono.from(holder.beginTransaction()).then(Flux.from(holder.createStatement("SELECT 1 FROM rollups_1m WHERE "
+                            + "series_id = " + id + " AND bucket = timestamptz 'epoch' + " + held
+                            + " * interval '1 millisecond' FOR UPDATE").execute())
+                    .flatMap(r -> r.map((row, meta) -> 1)).then()).block(WAIT);
+            compaction(config("writer.compaction-delay", "0s"), Instant.now()).run().block(WAIT);
+        } finally {
+            Mono.from(holder.rollbackTransaction()).then(Mono.from(holder.close())).block(WAIT);
+        }
+
+        Map<Long, Long> stored = expected.samples.get("heal.a");
+        for (long minute = h; minute < h + 3_600_000L; minute += 60_000L) {
+            Object[] got = counters("rollups_1m", id, minute);
+            if (minute == skewed || minute == held) {
+                assertThat(got).as("the bucket counting another sample, and the one held").isNull();
+                continue;
+            }
+            assertThat(got).as("minute %d", minute).isEqualTo(run(stored, minute, minute + 60_000L));
+        }
+        Object[] hourly = run(stored, h, h + 3_600_000L);
+        assertThat(counters("rollups_1h", id, h)).isEqualTo(hourly);
+        assertThat((long) hourly[0]).isEqualTo(720);
+        assertThat((double) hourly[5]).as("the drops' values summed").isPositive();
+        assertThat(registry.get("sluice_compaction_rollups_healed").tag("resolution", "1m").counter().count())
+                .isEqualTo(58);
+        assertThat(registry.get("sluice_compaction_rollups_healed").tag("resolution", "1h").counter().count())
+                .isEqualTo(1);
+    }
+
+    /** points, first_ms, first_val, last_ms, last_val, resets of the stored samples in [from, to). */
+    private static Object[] run(Map<Long, Long> samples, long from, long to) {
+        io.sluice.storage.chunks.CounterRun run = new io.sluice.storage.chunks.CounterRun();
+        for (Map.Entry<Long, Long> e : samples.entrySet()) { // a TreeMap: in time order
+            if (e.getKey() >= from && e.getKey() < to) {
+                run.add(e.getKey(), Double.longBitsToDouble(e.getValue()));
+            }
+        }
+        return new Object[] {run.points(), run.firstMs(), run.first(), run.lastMs(), run.last(), run.resets()};
+    }
+
+    /** A rollup bucket's rate counters, or null while they are unknown. */
+    private Object[] counters(String table, long series, long bucketMs) {
+        Object[] found = Mono.usingWhen(pool.create(), (Connection c) -> Flux.from(c.createStatement("SELECT points, first_ms, "
+                                + "first_val, last_ms, last_val, resets FROM " + table + " WHERE series_id = $1 AND "
+                                + "bucket = timestamptz 'epoch' + $2 * interval '1 millisecond'")
+                        .bind("$1", series).bind("$2", bucketMs).execute())
+                .flatMap(r -> r.map((row, meta) -> row.get(0) == null || row.get(5) == null ? new Object[0] : new Object[] {
+                        row.get(0, Long.class), row.get(1, Long.class), row.get(2, Double.class),
+                        row.get(3, Long.class), row.get(4, Double.class), row.get(5, Double.class)}))
+                .single(), Connection::close)
+                .block(WAIT);
+        return found.length == 0 ? null : found;
+    }
+
+    private long seriesId(String tenant, String name) {
+        return Mono.usingWhen(pool.create(), (Connection c) -> Flux.from(c.createStatement(
+                                "SELECT id FROM series WHERE tenant = $1 AND name = $2")
+                        .bind("$1", tenant).bind("$2", name).execute())
+                .flatMap(r -> r.map((row, meta) -> row.get(0, Long.class))).single(), Connection::close)
+                .block(WAIT);
+    }
+
+    private void sql(String statement) {
+        Mono.usingWhen(pool.create(), (Connection c) -> Flux.from(c.createStatement(statement).execute())
+                .flatMap(r -> r.getRowsUpdated()).then(), Connection::close).block(WAIT);
+    }
+
     @Test
     void compactionRunningOverAndOverBesideABusyWriterLosesAndDoublesNothing() throws Exception {
         Rig rig = new Rig("writer.compaction-interval", "1d");
