@@ -61,12 +61,18 @@ final class PrometheusJson {
             json.writeEndArray();
         } else {
             json.writeStartArray();
+            char[] scratch = new char[SECONDS_CHARS];
             for (Series s : ((PromqlResult.Matrix) result).series()) {
                 json.writeStartObject();
                 labels(json, "metric", s.labels());
                 json.writeArrayFieldStart("values");
-                for (int i = 0; i < s.timestamps().length; i++) {
-                    point(json, s.timestamps()[i], value(s.values()[i]));
+                long[] ts = s.timestamps();
+                double[] vs = s.values();
+                for (int i = 0; i < ts.length; i++) {
+                    json.writeStartArray();
+                    json.writeNumber(scratch, 0, seconds(ts[i], scratch));
+                    json.writeString(value(vs[i]));
+                    json.writeEndArray();
                 }
                 json.writeEndArray();
                 json.writeEndObject();
@@ -103,25 +109,41 @@ final class PrometheusJson {
 
     /** Milliseconds as Prometheus prints them in seconds: {@code 1700000000}, {@code 1700000000.5} as {@code .500}. */
     static String seconds(long timeMs) {
-        StringBuilder out = new StringBuilder(16);
-        long t = timeMs;
-        if (t < 0) {
-            out.append('-');
-            t = -t;
+        char[] out = new char[SECONDS_CHARS];
+        return new String(out, 0, seconds(timeMs, out));
+    }
+
+    /** The longest {@link #seconds(long)}: a sign, 16 digits, a point and 3 digits, with room to spare. */
+    static final int SECONDS_CHARS = 24;
+
+    /**
+     * {@link #seconds(long)} written into {@code out} (at least {@link #SECONDS_CHARS} long), its length returned:
+     * a matrix's times are written with no text object made for each.
+     */
+    static int seconds(long timeMs, char[] out) {
+        int n = 0;
+        if (timeMs < 0) {
+            out[n++] = '-';
         }
-        out.append(t / 1000);
-        long fraction = t % 1000;
+        long whole = Math.abs(timeMs / 1000); // at most Long.MAX_VALUE / 1000: the negation cannot overflow
+        int first = n;
+        do {
+            out[n++] = (char) ('0' + whole % 10);
+            whole /= 10;
+        } while (whole > 0);
+        for (int i = first, j = n - 1; i < j; i++, j--) {
+            char c = out[i];
+            out[i] = out[j];
+            out[j] = c;
+        }
+        int fraction = (int) Math.abs(timeMs % 1000);
         if (fraction != 0) {
-            out.append('.');
-            if (fraction < 100) {
-                out.append('0');
-            }
-            if (fraction < 10) {
-                out.append('0');
-            }
-            out.append(fraction);
+            out[n++] = '.';
+            out[n++] = (char) ('0' + fraction / 100);
+            out[n++] = (char) ('0' + fraction / 10 % 10);
+            out[n++] = (char) ('0' + fraction % 10);
         }
-        return out.toString();
+        return n;
     }
 
     /** A value as Prometheus prints it: Go's shortest decimal without exponent, or NaN, +Inf, -Inf. */

@@ -68,6 +68,24 @@ class PrometheusFormatTest {
         assertThat(PrometheusJson.seconds(ms)).isEqualTo(printed);
     }
 
+    @Test
+    void everyTimeIsItsMillisecondsWithThePointMovedThreePlaces() {
+        java.util.Random random = new java.util.Random(20261201);
+        long[] edges = {Long.MIN_VALUE, Long.MIN_VALUE + 1, Long.MAX_VALUE, -1, 1, -999, 999, -1000, 1000, -1001};
+        for (int i = 0; i < 20_000; i++) {
+            long ms = i < edges.length ? edges[i] : switch (i % 3) {
+                case 0 -> random.nextLong();
+                case 1 -> 1_700_000_000_000L + random.nextInt(100_000_000);
+                default -> random.nextInt(2_000_001) - 1_000_000;
+            };
+            String expected = new java.math.BigDecimal(ms).movePointLeft(3).toPlainString();
+            if (expected.endsWith(".000")) {
+                expected = expected.substring(0, expected.length() - 4);
+            }
+            assertThat(PrometheusJson.seconds(ms)).as("%d ms", ms).isEqualTo(expected);
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({"1700000000,1700000000000", "1700000000.123,1700000000123", "1700000000.0005,1700000000000",
         "2023-11-14T22:13:20Z,1700000000000", "2023-11-14T23:13:20.5+01:00,1700000000500", "-1.5,-1500"})
