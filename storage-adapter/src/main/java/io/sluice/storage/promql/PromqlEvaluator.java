@@ -148,6 +148,11 @@ final class PromqlEvaluator {
         return nameless.computeIfAbsent(labels, Values::withoutName);
     }
 
+    /** Where {@code ms}'s window at {@code t} ends: {@code t}, or its {@code @} time, less its offset. */
+    long windowEnd(MatrixSel ms, long t) {
+        return refTime(ms.selector(), t);
+    }
+
     private long refTime(VectorSel vs, long t) {
         long base = vs.at() == null ? t : vs.at().resolve(queryStart, queryEnd);
         return base - vs.offsetMs();
@@ -197,9 +202,20 @@ final class PromqlEvaluator {
     }
 
     private MatrixV range(MatrixSel ms, long t) {
-        long end = refTime(ms.selector(), t);
-        long start = end - ms.rangeMs();
         List<Points> out = new ArrayList<>();
+        long end = eachWindow(ms, t, null, out::add);
+        return new MatrixV(out, end - ms.rangeMs(), end);
+    }
+
+    /**
+     * Hands each selected series' points in {@code ms}'s window at {@code t} (none for a series without any) to
+     * {@code visit}, and returns the window's end ({@code (end - range, end]}). With {@code window} not null, that one
+     * object is reset to each series' points in turn: the visitor must be done with it when it returns, as a range
+     * function computing one value per series is (no object made per series and step).
+     */
+    long eachWindow(MatrixSel ms, long t, Points window, java.util.function.Consumer<Points> visit) {
+        long end = windowEnd(ms, t);
+        long start = end - ms.rangeMs();
         List<Series> selected = live.computeIfAbsent(ms, k -> withoutStaleMarkers(seriesOf(ms.selector())));
         int[] last = windows.computeIfAbsent(ms, k -> {
             int[] none = new int[2 * selected.size()];
@@ -214,10 +230,11 @@ final class PromqlEvaluator {
             last[2 * k] = before;
             last[2 * k + 1] = to;
             if (to > before) {
-                out.add(new Points(s.labels(), ts, s.values(), before + 1, to + 1));
+                visit.accept(window == null ? new Points(s.labels(), ts, s.values(), before + 1, to + 1)
+                        : window.reset(s.labels(), ts, s.values(), before + 1, to + 1));
             }
         }
-        return new MatrixV(out, start, end);
+        return end;
     }
 
     /**

@@ -450,6 +450,16 @@ final class PromqlFunctionEval {
         List<Expr> args = c.args();
         double param = Double.NaN;
         MatrixV m;
+        Expr matrix = args.get(name.equals("quantile_over_time") ? 1 : 0);
+        if (matrix instanceof MatrixSel ms && !name.equals("double_exponential_smoothing")
+                && !name.equals("absent_over_time")) {
+            if (name.equals("quantile_over_time")) {
+                param = scalar(ev, args.get(0), t);
+            } else if (name.equals("predict_linear")) {
+                param = scalar(ev, args.get(1), t);
+            }
+            return overWindows(ev, name, ms, param, t);
+        }
         if (name.equals("quantile_over_time")) {
             param = scalar(ev, args.get(0), t);
             m = (MatrixV) ev.eval(args.get(1), t);
@@ -483,13 +493,30 @@ final class PromqlFunctionEval {
         }
         boolean keepName = name.equals("last_over_time") || name.equals("first_over_time");
         List<Sample> out = new ArrayList<>();
+        double[] value = new double[1];
         for (Points p : m.series()) {
-            Double v = PromqlRangeFunctions.apply(name, p, m, param, t);
-            if (v == null) {
-                continue;
+            if (PromqlRangeFunctions.apply(name, p, m.windowStart(), m.windowEnd(), param, t, value)) {
+                out.add(new Sample(keepName ? p.labels() : ev.dropName(p.labels()), value[0], t));
             }
-            out.add(new Sample(keepName ? p.labels() : ev.dropName(p.labels()), v, t));
         }
+        return new VectorV(out);
+    }
+
+    /**
+     * A range function over a range selector's windows as {@link PromqlEvaluator#eachWindow} hands them over, one
+     * reused object for every series: what {@link #rangeFunction} computes, without a matrix made at each step.
+     */
+    private static VectorV overWindows(PromqlEvaluator ev, String name, MatrixSel ms, double param, long t) {
+        boolean keepName = name.equals("last_over_time") || name.equals("first_over_time");
+        List<Sample> out = new ArrayList<>();
+        double[] value = new double[1];
+        long end = ev.windowEnd(ms, t);
+        long start = end - ms.rangeMs();
+        ev.eachWindow(ms, t, new Points(Values.EMPTY, new long[0], new double[0]), p -> {
+            if (PromqlRangeFunctions.apply(name, p, start, end, param, t, value)) {
+                out.add(new Sample(keepName ? p.labels() : ev.dropName(p.labels()), value[0], t));
+            }
+        });
         return new VectorV(out);
     }
 }

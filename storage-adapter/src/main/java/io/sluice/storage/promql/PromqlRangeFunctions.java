@@ -1,6 +1,5 @@
 package io.sluice.storage.promql;
 
-import io.sluice.storage.promql.Values.MatrixV;
 import io.sluice.storage.promql.Values.Points;
 
 import java.util.ArrayList;
@@ -12,59 +11,72 @@ final class PromqlRangeFunctions {
     private PromqlRangeFunctions() {
     }
 
-    /** The function's value over one series' points, or null when it has none (too few points). */
-    static Double apply(String name, Points p, MatrixV m, double param, long t) {
+    /**
+     * The function's value over one series' points in the window {@code (windowStart, windowEnd]}, into
+     * {@code result[0]}; false when it has none (too few points).
+     */
+    static boolean apply(String name, Points p, long windowStart, long windowEnd, double param, long t,
+                         double[] result) {
         int n = p.size();
         switch (name) {
             case "rate":
-                return extrapolated(p, m, true, true);
+                return extrapolated(p, windowStart, windowEnd, true, true, result);
             case "increase":
-                return extrapolated(p, m, true, false);
+                return extrapolated(p, windowStart, windowEnd, true, false, result);
             case "delta":
-                return extrapolated(p, m, false, false);
+                return extrapolated(p, windowStart, windowEnd, false, false, result);
             case "irate":
             case "idelta": {
                 if (n < 2) {
-                    return null;
+                    return false;
                 }
                 double last = p.v(n - 1);
                 double prev = p.v(n - 2);
-                double result = name.equals("irate") && last < prev ? last : last - prev;
+                double change = name.equals("irate") && last < prev ? last : last - prev;
                 if (name.equals("irate")) {
                     long interval = p.t(n - 1) - p.t(n - 2);
                     if (interval == 0) {
-                        return null;
+                        return false;
                     }
-                    result /= interval / 1000.0;
+                    change /= interval / 1000.0;
                 }
-                return result;
+                result[0] = change;
+                return true;
             }
             case "sum_over_time": {
                 double[] acc = new double[2];
                 for (int i = 0; i < n; i++) {
                     PromqlAggregations.kahanInc(p.v(i), acc);
                 }
-                return acc[0] + acc[1];
+                result[0] = acc[0] + acc[1];
+                return true;
             }
             case "avg_over_time": {
                 PromqlAggregations.Mean mean = new PromqlAggregations.Mean();
                 for (int i = 0; i < n; i++) {
                     mean.add(p.v(i));
                 }
-                return mean.value();
+                result[0] = mean.value();
+                return true;
             }
             case "count_over_time":
-                return (double) n;
+                result[0] = (double) n;
+                return true;
             case "present_over_time":
-                return 1.0;
+                result[0] = 1.0;
+                return true;
             case "last_over_time":
-                return p.v(n - 1);
+                result[0] = p.v(n - 1);
+                return true;
             case "first_over_time":
-                return p.v(0);
+                result[0] = p.v(0);
+                return true;
             case "ts_of_first_over_time":
-                return p.t(0) / 1000.0;
+                result[0] = p.t(0) / 1000.0;
+                return true;
             case "ts_of_last_over_time":
-                return p.t(n - 1) / 1000.0;
+                result[0] = p.t(n - 1) / 1000.0;
+                return true;
             case "ts_of_min_over_time":
             case "ts_of_max_over_time": {
                 double r = p.v(0);
@@ -77,14 +89,16 @@ final class PromqlRangeFunctions {
                         at = p.t(i);
                     }
                 }
-                return at / 1000.0;
+                result[0] = at / 1000.0;
+                return true;
             }
             case "mad_over_time": {
                 List<Double> values = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
                     double x = p.v(i);
                     if (Double.isNaN(x)) {
-                        return Double.NaN;
+                        result[0] = Double.NaN;
+                        return true;
                     }
                     values.add(x);
                 }
@@ -93,7 +107,8 @@ final class PromqlRangeFunctions {
                 for (int i = 0; i < n; i++) {
                     deviations.add(Math.abs(p.v(i) - median));
                 }
-                return PromqlAggregations.quantile(0.5, deviations);
+                result[0] = PromqlAggregations.quantile(0.5, deviations);
+                return true;
             }
             case "min_over_time":
             case "max_over_time": {
@@ -105,14 +120,16 @@ final class PromqlRangeFunctions {
                         r = x;
                     }
                 }
-                return r;
+                result[0] = r;
+                return true;
             }
             case "quantile_over_time": {
                 List<Double> values = new ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
                     values.add(p.v(i));
                 }
-                return PromqlAggregations.quantile(param, values);
+                result[0] = PromqlAggregations.quantile(param, values);
+                return true;
             }
             case "stddev_over_time":
             case "stdvar_over_time": {
@@ -127,7 +144,8 @@ final class PromqlRangeFunctions {
                     PromqlAggregations.kahanInc(delta * (x - (mean[0] + mean[1])), aux);
                 }
                 double var = (aux[0] + aux[1]) / count;
-                return name.equals("stddev_over_time") ? Math.sqrt(var) : var;
+                result[0] = name.equals("stddev_over_time") ? Math.sqrt(var) : var;
+                return true;
             }
             case "changes": {
                 double changes = 0;
@@ -138,7 +156,8 @@ final class PromqlRangeFunctions {
                         changes++;
                     }
                 }
-                return changes;
+                result[0] = changes;
+                return true;
             }
             case "resets": {
                 double resets = 0;
@@ -147,20 +166,23 @@ final class PromqlRangeFunctions {
                         resets++;
                     }
                 }
-                return resets;
+                result[0] = resets;
+                return true;
             }
             case "deriv": {
                 if (n < 2) {
-                    return null;
+                    return false;
                 }
-                return regression(p, p.t(0))[0];
+                result[0] = regression(p, p.t(0))[0];
+                return true;
             }
             case "predict_linear": {
                 if (n < 2) {
-                    return null;
+                    return false;
                 }
                 double[] r = regression(p, t);
-                return r[1] + r[0] * param;
+                result[0] = r[1] + r[0] * param;
+                return true;
             }
             default:
                 throw new UnsupportedPromqlException("function " + name);
@@ -170,12 +192,14 @@ final class PromqlRangeFunctions {
     /**
      * {@code rate}, {@code increase} and {@code delta}: the change over the points, corrected for counter resets,
      * extrapolated to the range's edges where the points come close enough to them (within 1.1 times the average
-     * interval; else by half an interval), and for counters never to below zero.
+     * interval; else by half an interval), and for counters never to below zero; into {@code out[0]}, false with
+     * fewer than two points.
      */
-    static Double extrapolated(Points p, MatrixV m, boolean counter, boolean rate) {
+    static boolean extrapolated(Points p, long windowStart, long windowEnd, boolean counter, boolean rate,
+                                double[] out) {
         int n = p.size();
         if (n < 2) {
-            return null;
+            return false;
         }
         double first = p.v(0);
         double result = p.v(n - 1) - first;
@@ -189,7 +213,8 @@ final class PromqlRangeFunctions {
                 before = x;
             }
         }
-        return extrapolate(result, p.t(0), first, p.t(n - 1), n, m.windowStart(), m.windowEnd(), counter, rate);
+        out[0] = extrapolate(result, p.t(0), first, p.t(n - 1), n, windowStart, windowEnd, counter, rate);
+        return true;
     }
 
     /**

@@ -67,14 +67,15 @@ final class Values {
 
     /**
      * One series' points inside a range: {@code [from, to)} of the arrays, which a range selector's points share with
-     * the series they were selected from (a window onto its samples, not a copy). Read-only.
+     * the series they were selected from (a window onto its samples, not a copy). Never changes what it holds,
+     * except the one window {@link PromqlEvaluator#eachWindow} moves from series to series (see there).
      */
     static final class Points {
-        private final SortedMap<String, String> labels;
-        private final long[] ts;
-        private final double[] vs;
-        private final int from;
-        private final int to;
+        private SortedMap<String, String> labels;
+        private long[] ts;
+        private double[] vs;
+        private int from;
+        private int to;
 
         /** All of the arrays' points. */
         Points(SortedMap<String, String> labels, long[] ts, double[] vs) {
@@ -91,6 +92,16 @@ final class Values {
             this.vs = vs;
             this.from = from;
             this.to = to;
+        }
+
+        /** Makes this the window {@code [from, to)} of these arrays (the window {@code eachWindow} moves). */
+        Points reset(SortedMap<String, String> labels, long[] ts, double[] vs, int from, int to) {
+            this.labels = labels;
+            this.ts = ts;
+            this.vs = vs;
+            this.from = from;
+            this.to = to;
+            return this;
         }
 
         SortedMap<String, String> labels() {
