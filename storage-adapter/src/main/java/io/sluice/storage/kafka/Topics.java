@@ -156,6 +156,28 @@ public final class Topics {
         };
     }
 
+    /**
+     * The topics' descriptions. A broker may not know a topic yet right after it was created (the controller's
+     * metadata reaches it a moment later): that answer is asked again, every 50 ms, within the admin timeout.
+     * Runs only on start-up threads (callers of {@link #ensure}, {@link #ensureInBackground}'s), never an event loop.
+     */
+    private static Map<String, TopicDescription> describeAll(Admin admin, List<String> names, int timeoutMs)
+            throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (true) {
+            try {
+                return admin.describeTopics(names, new DescribeTopicsOptions().timeoutMs(timeoutMs)).allTopicNames()
+                        .get(timeoutMs, TimeUnit.MILLISECONDS);
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)
+                        || System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50) > deadline) {
+                    throw e;
+                }
+                Thread.sleep(50);
+            }
+        }
+    }
+
     private void describe(Admin admin) {
         List<String> names = names();
         int timeoutMs = (int) Math.min(Integer.MAX_VALUE, config.adminTimeout().toMillis());
@@ -186,9 +208,7 @@ public final class Topics {
                     }
                 }
             }
-            Map<String, TopicDescription> described = admin.describeTopics(names,
-                            new DescribeTopicsOptions().timeoutMs(timeoutMs)).allTopicNames()
-                    .get(timeoutMs, TimeUnit.MILLISECONDS);
+            Map<String, TopicDescription> described = describeAll(admin, names, timeoutMs);
             Map<String, Integer> counts = new HashMap<>();
             described.forEach((name, d) -> counts.put(name, d.partitions().size()));
             partitions = Map.copyOf(counts);
