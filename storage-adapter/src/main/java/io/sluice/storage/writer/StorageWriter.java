@@ -47,6 +47,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
+import java.util.function.ToLongFunction;
 
 /**
  * The storage writer: moves segments from the metrics and events topics into PostgreSQL exactly once.
@@ -312,7 +313,8 @@ public final class StorageWriter implements AutoCloseable {
                 }));
         Disposable work = receiver.receive()
                 .groupBy(r -> r.receiverOffset().topicPartition(), partitionCount)
-                .flatMap(group -> inBatches(group, config.maxBatchRecords(), config.maxBatchWait(),
+                .flatMap(group -> inBatches(group, StorageWriter::bytes, 2 * config.maxBatchBytes(),
+                        config.maxBatchRecords(), config.maxBatchWait(),
                         batch -> Flux.fromIterable(byBytes(batch, config.maxBatchBytes()))
                                 .concatMap(run -> applyUnlessStopping(group.key(), run), 0)), partitionCount)
                 .subscribe(v -> { }, e -> log.error("Storage writer stopped", e));
@@ -352,6 +354,85 @@ public final class StorageWriter implements AutoCloseable {
                                       Function<List<T>, ? extends Publisher<?>> apply) {
         return records.windowTimeout(maxRecords, maxWait, true)
                 .concatMap(window -> window.collectList().filter(batch -> !batch.isEmpty()).flatMapMany(apply), 0);
+    }
+
+    /**
+     * {@link #inBatches(Flux, int, Duration, Function)} within a budget in bytes as well: a record is let through
+     * while the records taken and not yet applied weigh at most {@code maxBytes} with it (or when there are none: a
+     * record heavier than the budget goes alone), and waits upstream otherwise; a batch gives its bytes back once
+     * {@code apply} is done with it. The writer gives each partition {@code 2 * writer.max-batch-bytes}: the batch
+     * applied and the next one, whatever their records weigh.
+     */
+    static <T> Flux<Object> inBatches(Flux<T> records, ToLongFunction<T> weight, long maxBytes, int maxRecords,
+                                      Duration maxWait, Function<List<T>, ? extends Publisher<?>> apply) {
+        return Flux.defer(() -> {
+            ByteGate gate = new ByteGate(maxBytes);
+            return inBatches(records.concatMap(r -> gate.take(weight.applyAsLong(r)).thenReturn(r), 0), maxRecords,
+                    maxWait, batch -> {
+                        long bytes = 0;
+                        for (T r : batch) {
+                            bytes += weight.applyAsLong(r);
+                        }
+                        long taken = bytes;
+                        return Flux.from(apply.apply(batch)).doFinally(signal -> gate.give(taken));
+                    });
+        });
+    }
+
+    /** A record's weight in a partition's byte budget: its value's bytes. */
+    private static long bytes(ReceiverRecord<byte[], byte[]> record) {
+        return record.value() == null ? 0 : record.value().length;
+    }
+
+    /**
+     * Bytes a partition holds against its budget. One record at a time asks ({@code concatMap} without prefetch), so
+     * at most one waits; a batch applied gives its bytes back from whichever thread finished it.
+     */
+    static final class ByteGate {
+        private final long max;
+        private long held;
+        private Runnable waiting;
+        private long waitingFor;
+
+        ByteGate(long max) {
+            this.max = max;
+        }
+
+        /** Completes once {@code bytes} more fit (at once when they do, or when nothing is held). */
+        Mono<Void> take(long bytes) {
+            return Mono.create(sink -> {
+                synchronized (this) {
+                    if (held == 0 || held + bytes <= max) {
+                        held += bytes;
+                    } else {
+                        waiting = sink::success;
+                        waitingFor = bytes;
+                        return;
+                    }
+                }
+                sink.success();
+            });
+        }
+
+        /** Gives back bytes taken, and lets the waiting record through when it now fits. */
+        void give(long bytes) {
+            Runnable wake = null;
+            synchronized (this) {
+                held -= bytes;
+                if (waiting != null && (held == 0 || held + waitingFor <= max)) {
+                    held += waitingFor;
+                    wake = waiting;
+                    waiting = null;
+                }
+            }
+            if (wake != null) {
+                wake.run();
+            }
+        }
+
+        synchronized long held() {
+            return held;
+        }
     }
 
     /**

@@ -103,4 +103,71 @@ class InBatchesTest {
             run.dispose();
         }
     }
+
+    /**
+     * Within a budget in bytes, records weighing 10 each and 250 allowed: whatever the record count allows, a
+     * partition holds at most 250 bytes of records taken and not yet applied (one more record waits upstream), and a
+     * batch applied gives its bytes back.
+     */
+    @Test
+    void aPartitionHoldsAtMostItsBudgetInBytesWhateverItsBatchesCount() {
+        AtomicLong emitted = new AtomicLong();
+        Applier applier = new Applier();
+        Flux<Integer> backlog = Flux.range(0, 10_000).doOnNext(i -> emitted.incrementAndGet());
+        Disposable run = StorageWriter.inBatches(backlog, i -> 10, 250, 100, WAIT, applier::apply).subscribe();
+        try {
+            await().until(() -> applier.applied.size() == 1);
+            assertThat(applier.applied.get(0)).as("25 records of 10 bytes: the budget, though 100 would be allowed")
+                    .isEqualTo(IntStream.range(0, 25).boxed().toList());
+            await().during(Duration.ofMillis(200)).atMost(Duration.ofSeconds(5))
+                    .until(() -> emitted.get() <= 26);
+            assertThat(applier.applied).as("nothing more fits while the first batch is applied").hasSize(1);
+
+            applier.release(0);
+            await().until(() -> applier.applied.size() == 2);
+            assertThat(applier.applied.get(1)).isEqualTo(IntStream.range(25, 50).boxed().toList());
+        } finally {
+            run.dispose();
+        }
+    }
+
+    @Test
+    void aRecordHeavierThanTheBudgetGoesAloneOnceNothingIsHeld() {
+        Applier applier = new Applier();
+        Sinks.Many<Integer> records = Sinks.many().unicast().onBackpressureBuffer();
+        // record 2 weighs 1,000 against a budget of 100
+        Disposable run = StorageWriter.inBatches(records.asFlux(), i -> i == 2 ? 1_000 : 10, 100, 100, WAIT,
+                applier::apply).subscribe();
+        try {
+            records.tryEmitNext(1);
+            records.tryEmitNext(2);
+            records.tryEmitNext(3);
+            await().until(() -> applier.applied.size() == 1);
+            assertThat(applier.applied.get(0)).containsExactly(1);
+            applier.release(0);
+            await().until(() -> applier.applied.size() == 2);
+            assertThat(applier.applied.get(1)).as("alone: nothing else was held").containsExactly(2);
+            applier.release(1);
+            await().until(() -> applier.applied.size() == 3);
+            assertThat(applier.applied.get(2)).containsExactly(3);
+        } finally {
+            run.dispose();
+        }
+    }
+
+    @Test
+    void theGateLetsTheWaitingRecordThroughWhenBytesComeBack() {
+        StorageWriter.ByteGate gate = new StorageWriter.ByteGate(100);
+        assertThat(gate.take(60).toFuture()).isDone();
+        java.util.concurrent.CompletableFuture<Void> waiting = gate.take(50).toFuture();
+        assertThat(waiting).as("60 + 50 is over 100").isNotDone();
+        gate.give(60);
+        assertThat(waiting).isDone();
+        assertThat(gate.held()).isEqualTo(50);
+        java.util.concurrent.CompletableFuture<Void> heavy = gate.take(1_000).toFuture();
+        assertThat(heavy).as("heavier than the budget, while 50 are held").isNotDone();
+        gate.give(50);
+        assertThat(heavy).as("alone").isDone();
+        assertThat(gate.held()).isEqualTo(1_000);
+    }
 }
