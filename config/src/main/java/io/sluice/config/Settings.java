@@ -203,8 +203,9 @@ public final class Settings {
                     + "being applied and the next one); the rest wait in Kafka.");
     public static final Setting<Long> WRITER_MAX_BATCH_BYTES = longByteSize("writer.max-batch-bytes", "8MiB", 1L << 16,
             1L << 31, "Most record bytes (segments as Kafka holds them) the storage writer applies in one PostgreSQL "
-                    + "transaction per partition; a longer run of records is applied as several transactions. With "
-                    + "writer.max-batch-records it bounds what the writer holds in memory per partition.");
+                    + "transaction per partition; a longer run of records is applied as several transactions. A "
+                    + "partition holds at most twice this in records taken from Kafka and not yet applied (one record "
+                    + "heavier than that goes alone); the rest wait in Kafka.");
     public static final Setting<Duration> WRITER_TRANSACTION_TIMEOUT = duration("writer.transaction-timeout", "60s",
             Duration.ofSeconds(1), Duration.ofHours(1), "Deadline of one storage-writer transaction (a run of records, "
                     + "with its record-by-record retry after a permanent failure); one PostgreSQL does not finish in "
