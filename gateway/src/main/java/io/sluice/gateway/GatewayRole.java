@@ -107,6 +107,7 @@ public final class GatewayRole implements RunningRole {
     private ClickTracker clicks;
     private LinkInvalidation invalidation;
     private QueryInvalidation queryInvalidation;
+    private PrometheusRoutes prometheus;
     private BinarySessions binarySessions;
     private ShutdownGate httpGate;
     private NodeHeartbeat heartbeat;
@@ -233,7 +234,7 @@ public final class GatewayRole implements RunningRole {
                 new QueryRepository(postgresCalls, config.query().statementTimeout()),
                 config.query(), config.writer(), queryInvalidations, clock, metrics.registry());
         QueryRoutes query = new QueryRoutes(queries, clock);
-        PrometheusRoutes prometheus = new PrometheusRoutes(queries, clock, config.query().cacheMaxBytes());
+        prometheus = new PrometheusRoutes(queries, clock, config.query().cacheMaxBytes());
         LinkStore linkStore = new LinkStore(postgresCalls);
         RedirectCache redirectCache = new RedirectCache(linkStore,
                 config.links(), clock, metrics.registry());
@@ -378,6 +379,9 @@ public final class GatewayRole implements RunningRole {
             Thread.currentThread().interrupt();
         }
         server.close();
+        if (prometheus != null) {
+            prometheus.close(); // the answers kept rendered, in direct memory
+        }
         if (heartbeat != null) {
             heartbeat.close(); // the other gateways take this one's quota share back at their next heartbeat
         }

@@ -47,7 +47,7 @@ import java.util.concurrent.TimeoutException;
  * {@code Retry-After} (the request's {@code timeout} or PostgreSQL's deadline passed, PostgreSQL unreachable),
  * 500 {@code internal}. Authentication (401) and rate limits (429) are the API guard's, in Sluice's error shape.
  */
-public final class PrometheusRoutes {
+public final class PrometheusRoutes implements AutoCloseable {
 
     /** Where the API lives, so that Sluice's own {@code /api/v1/query} stays as it is. */
     public static final String PREFIX = "/prometheus";
@@ -129,6 +129,12 @@ public final class PrometheusRoutes {
             return;
         }
         answer.subscribe(cached -> respondCached(exchange, cached), error -> fail(exchange, error));
+    }
+
+    /** Frees the answers kept rendered (direct memory); responses still writing one keep their own reference. */
+    @Override
+    public void close() {
+        rendered.clear();
     }
 
     /** A query's answer, with where it came from in {@code X-Sluice-Cache} ({@code hit}, {@code miss}, {@code stale}). */

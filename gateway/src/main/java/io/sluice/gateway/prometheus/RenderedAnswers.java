@@ -2,10 +2,11 @@ package io.sluice.gateway.prometheus;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.RemovalCause;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.util.IllegalReferenceCountException;
 import io.sluice.gateway.http.Json;
 import io.sluice.storage.promql.PromqlResult;
 
@@ -20,34 +21,50 @@ import io.sluice.storage.promql.PromqlResult;
  * bodies are kept (weighed by their length), least recently used first
  * out. Rendering runs outside the cache's locks: two requests that miss at once may both render, and one body is
  * kept.
+ *
+ * <p>Kept bodies live in direct memory, each response a retained view of it: a heap body would be copied into a new
+ * direct buffer by the socket write of every response (for 5 MB, an allocation outside the pools and a copy each
+ * time). A body leaves the cache by eviction, replacement or its answer being collected, and is freed when the last
+ * response still writing it is done.
  */
 final class RenderedAnswers {
 
-    private final Cache<PromqlResult, byte[]> bodies;
+    private final Cache<PromqlResult, ByteBuf> bodies;
 
     /** @param maxBytes {@code query.cache-max-bytes} */
     RenderedAnswers(long maxBytes) {
         this.bodies = Caffeine.newBuilder().weakKeys().maximumWeight(maxBytes)
-                .weigher((PromqlResult answer, byte[] body) -> body.length)
+                .weigher((PromqlResult answer, ByteBuf body) -> body.readableBytes())
+                .removalListener((PromqlResult answer, ByteBuf body, RemovalCause cause) -> {
+                    if (body != null) {
+                        body.release();
+                    }
+                })
                 .executor(Runnable::run) // eviction on the caller's thread: no pool threads of its own
                 .build();
     }
 
     /**
-     * The success document of {@code answer}; the caller owns what comes back. With {@code keep} (the answer came
-     * from the query cache) the body is kept for the next request of the same answer: a query asked once is not
-     * copied into this cache at all (a 5 MB answer computed on every request would only churn it), one asked again
-     * is rendered once more and then served as it is.
+     * The success document of {@code answer}; the caller owns what comes back (a retained view when the body is
+     * kept). With {@code keep} (the answer came from the query cache) the body is kept for the next request of the
+     * same answer: a query asked once is not copied into this cache at all (a 5 MB answer computed on every request
+     * would only churn it), one asked again is rendered once more and then served as it is.
      */
     ByteBuf body(PromqlResult answer, ByteBufAllocator alloc, boolean keep) {
-        byte[] body = bodies.getIfPresent(answer);
-        if (body != null) {
-            return Unpooled.wrappedBuffer(body); // read only by the response's write: the array is never changed
+        ByteBuf kept = bodies.getIfPresent(answer);
+        if (kept != null) {
+            try {
+                return kept.retainedDuplicate(); // read only by the response's write: the bytes never change
+            } catch (IllegalReferenceCountException evictedMeanwhile) {
+                // freed between the lookup and the retain: rendered again below
+            }
         }
         ByteBuf rendered = Json.write(alloc,
                 json -> PrometheusJson.success(json, data -> PrometheusJson.result(data, answer)));
         if (keep) {
-            bodies.put(answer, ByteBufUtil.getBytes(rendered));
+            ByteBuf copy = Unpooled.directBuffer(rendered.readableBytes());
+            copy.writeBytes(rendered, rendered.readerIndex(), rendered.readableBytes());
+            bodies.put(answer, copy);
         }
         return rendered;
     }
@@ -56,5 +73,11 @@ final class RenderedAnswers {
     long size() {
         bodies.cleanUp();
         return bodies.estimatedSize();
+    }
+
+    /** Drops (and frees) every kept body: when the gateway stops. */
+    void clear() {
+        bodies.invalidateAll();
+        bodies.cleanUp();
     }
 }
