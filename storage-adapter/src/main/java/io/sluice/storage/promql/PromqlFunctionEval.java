@@ -491,14 +491,8 @@ final class PromqlFunctionEval {
             return m.series().isEmpty() ? new VectorV(List.of(new Sample(absentLabels(args.get(0)), 1, t)))
                     : new VectorV(List.of());
         }
-        boolean keepName = name.equals("last_over_time") || name.equals("first_over_time");
         List<Sample> out = new ArrayList<>();
-        double[] value = new double[1];
-        for (Points p : m.series()) {
-            if (PromqlRangeFunctions.apply(name, p, m.windowStart(), m.windowEnd(), param, t, value)) {
-                out.add(new Sample(keepName ? p.labels() : ev.dropName(p.labels()), value[0], t));
-            }
-        }
+        m.series().forEach(valuesInto(out, ev, name, m.windowStart(), m.windowEnd(), param, t));
         return new VectorV(out);
     }
 
@@ -507,16 +501,26 @@ final class PromqlFunctionEval {
      * reused object for every series: what {@link #rangeFunction} computes, without a matrix made at each step.
      */
     private static VectorV overWindows(PromqlEvaluator ev, String name, MatrixSel ms, double param, long t) {
-        boolean keepName = name.equals("last_over_time") || name.equals("first_over_time");
         List<Sample> out = new ArrayList<>();
-        double[] value = new double[1];
         long end = ev.windowEnd(ms, t);
-        long start = end - ms.rangeMs();
-        ev.eachWindow(ms, t, new Points(Values.EMPTY, new long[0], new double[0]), p -> {
+        ev.eachWindow(ms, t, new Points(Values.EMPTY, new long[0], new double[0]),
+                valuesInto(out, ev, name, end - ms.rangeMs(), end, param, t));
+        return new VectorV(out);
+    }
+
+    /**
+     * Adds the function's value over each series' points it is handed (in the window {@code (start, end]}) to
+     * {@code out}, where there is one; the series keeps its metric name only for {@code last_over_time} and
+     * {@code first_over_time}, as in Prometheus.
+     */
+    private static java.util.function.Consumer<Points> valuesInto(List<Sample> out, PromqlEvaluator ev, String name,
+                                                                 long start, long end, double param, long t) {
+        boolean keepName = name.equals("last_over_time") || name.equals("first_over_time");
+        double[] value = new double[1];
+        return p -> {
             if (PromqlRangeFunctions.apply(name, p, start, end, param, t, value)) {
                 out.add(new Sample(keepName ? p.labels() : ev.dropName(p.labels()), value[0], t));
             }
-        });
-        return new VectorV(out);
+        };
     }
 }

@@ -71,7 +71,7 @@ public final class Queries {
             }
             if (e instanceof QueryLimitException limit) {
                 io.micrometer.core.instrument.Counter.builder("sluice_query_rejected")
-                        .description("Queries refused by a query.* limit (status 422)")
+                        .description("Queries refused by a query.* limit (422 over HTTP)")
                         .tag("api", api)
                         .tag("reason", limit.code())
                         .register(registry)
