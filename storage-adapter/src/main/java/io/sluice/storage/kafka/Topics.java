@@ -12,6 +12,7 @@ import org.apache.kafka.common.errors.TopicExistsException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Mono;
+import reactor.util.retry.Retry;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -158,24 +159,18 @@ public final class Topics {
 
     /**
      * The topics' descriptions. A broker may not know a topic yet right after it was created (the controller's
-     * metadata reaches it a moment later): that answer is asked again, every 50 ms, within the admin timeout.
-     * Runs only on start-up threads (callers of {@link #ensure}, {@link #ensureInBackground}'s), never an event loop.
+     * metadata reaches it a moment later): that answer is asked again, every 50 ms, for about the admin timeout.
+     * Waits for the answer: called only on start-up threads ({@link #ensure}'s callers, {@link #ensureInBackground}'s),
+     * never an event loop.
      */
-    private static Map<String, TopicDescription> describeAll(Admin admin, List<String> names, int timeoutMs)
-            throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
-        while (true) {
-            try {
-                return admin.describeTopics(names, new DescribeTopicsOptions().timeoutMs(timeoutMs)).allTopicNames()
-                        .get(timeoutMs, TimeUnit.MILLISECONDS);
-            } catch (ExecutionException e) {
-                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)
-                        || System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50) > deadline) {
-                    throw e;
-                }
-                Thread.sleep(50);
-            }
-        }
+    private static Map<String, TopicDescription> describeAll(Admin admin, List<String> names, int timeoutMs) {
+        Duration pause = Duration.ofMillis(50);
+        return Mono.defer(() -> Mono.fromCompletionStage(admin.describeTopics(names,
+                                new DescribeTopicsOptions().timeoutMs(timeoutMs)).allTopicNames().toCompletionStage()))
+                .retryWhen(Retry.fixedDelay(Math.max(1, timeoutMs / pause.toMillis()), pause)
+                        .filter(e -> e instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)
+                        .onRetryExhaustedThrow((spec, signal) -> signal.failure()))
+                .block();
     }
 
     private void describe(Admin admin) {
