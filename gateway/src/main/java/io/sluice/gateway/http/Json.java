@@ -66,7 +66,15 @@ public final class Json {
 
     /** A new buffer holding the document; the caller owns it. */
     public static ByteBuf write(ByteBufAllocator alloc, Writer writer) {
-        ByteBuf buf = alloc.buffer(256);
+        return write(alloc, 256, writer);
+    }
+
+    /**
+     * As {@link #write(ByteBufAllocator, Writer)}, into a buffer of about the document's size to begin with: a large
+     * document is then not copied at every doubling of its buffer.
+     */
+    public static ByteBuf write(ByteBufAllocator alloc, int expectedBytes, Writer writer) {
+        ByteBuf buf = alloc.buffer(Math.max(256, expectedBytes));
         try (JsonGenerator json = FACTORY.createGenerator((java.io.OutputStream) new ByteBufOutputStream(buf))) {
             writer.write(json);
         } catch (IOException | RuntimeException e) {

@@ -61,25 +61,36 @@ final class PrometheusJson {
             json.writeEndArray();
         } else {
             json.writeStartArray();
-            char[] scratch = new char[SECONDS_CHARS];
+            MatrixPoints points = null;
             for (Series s : ((PromqlResult.Matrix) result).series()) {
                 json.writeStartObject();
                 labels(json, "metric", s.labels());
                 json.writeArrayFieldStart("values");
-                long[] ts = s.timestamps();
-                double[] vs = s.values();
-                for (int i = 0; i < ts.length; i++) {
-                    json.writeStartArray();
-                    json.writeNumber(scratch, 0, seconds(ts[i], scratch));
-                    json.writeString(value(vs[i]));
-                    json.writeEndArray();
+                if (points == null) {
+                    points = new MatrixPoints(json);
                 }
+                points.write(json, s.timestamps(), s.values()); // straight to the stream: see MatrixPoints
                 json.writeEndArray();
                 json.writeEndObject();
             }
             json.writeEndArray();
         }
         json.writeEndObject();
+    }
+
+    /**
+     * About how long {@link #result}'s document is for a matrix (a point as a recent time to the second and a value of
+     * 6 to 8 digits takes about 26 bytes), the least buffer otherwise; at most 64 MiB.
+     */
+    static int expectedBytes(PromqlResult result) {
+        if (!(result instanceof PromqlResult.Matrix m)) {
+            return 0;
+        }
+        long bytes = 64;
+        for (Series s : m.series()) {
+            bytes += 128 + 26L * s.timestamps().length;
+        }
+        return (int) Math.min(bytes, 64 << 20);
     }
 
     /** A label set as an object, sorted by name. */
@@ -109,39 +120,44 @@ final class PrometheusJson {
 
     /** Milliseconds as Prometheus prints them in seconds: {@code 1700000000}, {@code 1700000000.5} as {@code .500}. */
     static String seconds(long timeMs) {
-        char[] out = new char[SECONDS_CHARS];
-        return new String(out, 0, seconds(timeMs, out));
+        byte[] out = new byte[SECONDS_CHARS];
+        return new String(out, 0, seconds(timeMs, out, 0), java.nio.charset.StandardCharsets.ISO_8859_1);
     }
 
     /** The longest {@link #seconds(long)}: a sign, 16 digits, a point and 3 digits, with room to spare. */
     static final int SECONDS_CHARS = 24;
 
     /**
-     * {@link #seconds(long)} written into {@code out} (at least {@link #SECONDS_CHARS} long), its length returned:
-     * a matrix's times are written with no text object made for each.
+     * {@link #seconds(long)} written as ASCII into {@code out} from {@code at} (room for {@link #SECONDS_CHARS}
+     * there), where it ends returned: a matrix's times are written with no text object made for each.
      */
-    static int seconds(long timeMs, char[] out) {
-        int n = 0;
+    static int seconds(long timeMs, byte[] out, int at) {
+        int n = at;
         if (timeMs < 0) {
             out[n++] = '-';
         }
-        long whole = Math.abs(timeMs / 1000); // at most Long.MAX_VALUE / 1000: the negation cannot overflow
-        int first = n;
-        do {
-            out[n++] = (char) ('0' + whole % 10);
-            whole /= 10;
-        } while (whole > 0);
-        for (int i = first, j = n - 1; i < j; i++, j--) {
-            char c = out[i];
-            out[i] = out[j];
-            out[j] = c;
-        }
+        n = digits(Math.abs(timeMs / 1000), out, n); // at most Long.MAX_VALUE / 1000: the negation cannot overflow
         int fraction = (int) Math.abs(timeMs % 1000);
         if (fraction != 0) {
             out[n++] = '.';
-            out[n++] = (char) ('0' + fraction / 100);
-            out[n++] = (char) ('0' + fraction / 10 % 10);
-            out[n++] = (char) ('0' + fraction % 10);
+            out[n++] = (byte) ('0' + fraction / 100);
+            out[n++] = (byte) ('0' + fraction / 10 % 10);
+            out[n++] = (byte) ('0' + fraction % 10);
+        }
+        return n;
+    }
+
+    /** The decimal digits of {@code whole} (not negative) written from {@code at}, where they end returned. */
+    static int digits(long whole, byte[] out, int at) {
+        int n = at;
+        do {
+            out[n++] = (byte) ('0' + whole % 10);
+            whole /= 10;
+        } while (whole > 0);
+        for (int i = at, j = n - 1; i < j; i++, j--) {
+            byte c = out[i];
+            out[i] = out[j];
+            out[j] = c;
         }
         return n;
     }

@@ -1,10 +1,15 @@
 package io.sluice.gateway.prometheus;
 
 import io.sluice.storage.promql.PromqlException;
+import io.sluice.storage.promql.PromqlResult;
+import io.sluice.storage.promql.Series;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.List;
+import java.util.TreeMap;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -59,6 +64,62 @@ class PrometheusFormatTest {
         assertThat(PrometheusJson.value(Double.NEGATIVE_INFINITY)).isEqualTo("-Inf");
         assertThat(PrometheusJson.value(0.0)).isEqualTo("0");
         assertThat(PrometheusJson.value(-0.0)).isEqualTo("-0");
+    }
+
+    @Test
+    void aMatrixsPointsReadAsEachTimeAndValuePrintedAlone() throws Exception {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(20261201);
+        double[] edges = {0.0, -0.0, Double.NaN, Double.longBitsToDouble(0x7ff0000000000002L), Double.POSITIVE_INFINITY,
+            Double.NEGATIVE_INFINITY, Double.MAX_VALUE, -Double.MAX_VALUE, Double.MIN_VALUE, -Double.MIN_VALUE,
+            Double.MIN_NORMAL, 1e15 - 1, 1e15, 9007199254740993.0, -9007199254740992.0, 1e21, 1e22, 0.1, -42, 1};
+        List<Series> series = new java.util.ArrayList<>();
+        for (int k = 0; k < 12; k++) {
+            int points = k == 0 ? 0 : k == 1 ? 1 : k == 2 ? edges.length : 1 + random.nextInt(k * 1_000);
+            long[] ts = new long[points];
+            double[] vs = new double[points];
+            long t = k == 3 ? -5_000_500 : 1_700_000_000_000L + random.nextInt(1_000);
+            for (int i = 0; i < points; i++) {
+                t += 1 + random.nextInt(60_000);
+                ts[i] = t;
+                vs[i] = k == 2 ? edges[i] : switch (random.nextInt(6)) {
+                    case 0 -> Double.longBitsToDouble(random.nextLong()); // some in the slots, most not
+                    case 1 -> random.nextInt(-2_000, 2_000); // whole numbers
+                    case 2 -> random.nextInt(4) / 3.0; // repeats
+                    case 3 -> random.nextDouble() * Math.pow(10, random.nextInt(-20, 20));
+                    case 4 -> i > 0 ? vs[i - 1] : 0.5; // the value before again
+                    default -> (double) random.nextLong() / 7; // whole, beyond 2^53 often
+                };
+            }
+            series.add(new Series(new TreeMap<>(java.util.Map.of("k", Integer.toString(k))), ts, vs));
+        }
+        io.netty.buffer.ByteBuf body = io.sluice.gateway.http.Json.write(
+                io.netty.buffer.UnpooledByteBufAllocator.DEFAULT, 300, // a buffer that must grow
+                json -> PrometheusJson.result(json, new PromqlResult.Matrix(series)));
+        String text = body.toString(java.nio.charset.StandardCharsets.UTF_8);
+        body.release();
+
+        com.fasterxml.jackson.databind.JsonNode doc = new com.fasterxml.jackson.databind.ObjectMapper().readTree(text);
+        assertThat(doc.path("resultType").asText()).isEqualTo("matrix");
+        assertThat(doc.path("result")).hasSize(series.size());
+        try (com.fasterxml.jackson.core.JsonParser p = new com.fasterxml.jackson.core.JsonFactory().createParser(text)) {
+            for (Series s : series) {
+                while (!"values".equals(p.nextFieldName())) {
+                    assertThat(p.currentToken()).isNotNull();
+                }
+                assertThat(p.nextToken()).isEqualTo(com.fasterxml.jackson.core.JsonToken.START_ARRAY);
+                for (int i = 0; i < s.timestamps().length; i++) {
+                    assertThat(p.nextToken()).isEqualTo(com.fasterxml.jackson.core.JsonToken.START_ARRAY);
+                    p.nextToken();
+                    assertThat(p.getText()).as("time %d", s.timestamps()[i]).isEqualTo(PrometheusJson.seconds(s.timestamps()[i]));
+                    assertThat(p.nextToken()).isEqualTo(com.fasterxml.jackson.core.JsonToken.VALUE_STRING);
+                    assertThat(p.getText()).as("value %s", s.values()[i]).isEqualTo(PrometheusJson.value(s.values()[i]));
+                    assertThat(p.nextToken()).isEqualTo(com.fasterxml.jackson.core.JsonToken.END_ARRAY);
+                }
+                assertThat(p.nextToken()).isEqualTo(com.fasterxml.jackson.core.JsonToken.END_ARRAY);
+            }
+        }
+        assertThat(PrometheusJson.expectedBytes(new PromqlResult.Matrix(series))).isPositive();
+        assertThat(PrometheusJson.expectedBytes(new PromqlResult.Scalar(1, 1.0))).isZero();
     }
 
     @ParameterizedTest
