@@ -1,9 +1,11 @@
 package io.sluice.gateway.prometheus;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpMethod;
 import io.sluice.gateway.auth.ApiGuard;
+import io.sluice.gateway.http.AcceptEncoding;
 import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpRouter;
 import io.sluice.gateway.http.HttpExchange;
@@ -71,7 +73,7 @@ public final class PrometheusRoutes implements AutoCloseable {
         this.queries = queries;
         this.clock = clock;
         this.deadline = queries.deadline();
-        this.rendered = new RenderedAnswers(renderedMaxBytes);
+        this.rendered = new RenderedAnswers(renderedMaxBytes, reactor.core.scheduler.Schedulers.parallel());
     }
 
     /**
@@ -137,12 +139,20 @@ public final class PrometheusRoutes implements AutoCloseable {
         rendered.clear();
     }
 
-    /** A query's answer, with where it came from in {@code X-Sluice-Cache} ({@code hit}, {@code miss}, {@code stale}). */
+    /**
+     * A query's answer, with where it came from in {@code X-Sluice-Cache} ({@code hit}, {@code miss}, {@code stale}),
+     * gzip-compressed for a client that takes it when the answer is kept compressed ({@link RenderedAnswers}).
+     */
     private void respondCached(HttpExchange exchange, QueryCache.Answer<PromqlResult> cached) {
-        exchange.responseHeaders().set("X-Sluice-Cache", cached.source().name().toLowerCase(java.util.Locale.ROOT));
-        exchange.respond(HttpResponseStatus.OK, io.netty.handler.codec.http.HttpHeaderValues.APPLICATION_JSON,
-                rendered.body(cached.result(), exchange.alloc(),
-                        cached.source() != QueryCache.Source.MISS));
+        RenderedAnswers.Body body = rendered.body(cached.result(), exchange.alloc(),
+                cached.source() != QueryCache.Source.MISS,
+                AcceptEncoding.takesGzip(exchange.headers().get(HttpHeaderNames.ACCEPT_ENCODING)));
+        exchange.responseHeaders().set("X-Sluice-Cache", cached.source().name().toLowerCase(java.util.Locale.ROOT))
+                .set(HttpHeaderNames.VARY, "Accept-Encoding");
+        if (body.gzip()) {
+            exchange.responseHeaders().set(HttpHeaderNames.CONTENT_ENCODING, HttpHeaderValues.GZIP);
+        }
+        exchange.respond(HttpResponseStatus.OK, HttpHeaderValues.APPLICATION_JSON, body.bytes());
     }
 
     /** {@code GET|POST /prometheus/api/v1/series}: match[] (at least one), start and end (checked, not applied). */

@@ -134,6 +134,34 @@ class PrometheusApiTest {
     }
 
     @Test
+    void aCachedAnswerGoesGzipCompressedToAClientThatTakesGzipAndAsItIsToOthers() throws Exception {
+        String path = "/prometheus/api/v1/query_range?query=" + enc("up{job=\"api\"}") + "&start=" + start + "&end="
+                + (start + 300) + "&step=1";
+        HttpResponse<String> plain = get(keyA, path);
+        assertThat(plain.statusCode()).as(plain.body()).isEqualTo(200);
+        assertThat(plain.body().length()).isGreaterThan(RenderedAnswers.GZIP_FROM_BYTES);
+        assertThat(plain.headers().firstValue("content-encoding")).isEmpty();
+        assertThat(plain.headers().firstValue("vary")).hasValue("Accept-Encoding");
+        HttpRequest gzip = HttpRequest.newBuilder(uri(path)).header("Authorization", "Bearer " + keyA)
+                .header("Accept-Encoding", "gzip").build(); // as Go's client, so Grafana, asks
+        await().atMost(WAIT).untilAsserted(() -> { // compressed once it is kept, off the request's thread
+            HttpResponse<byte[]> r = http.send(gzip, HttpResponse.BodyHandlers.ofByteArray());
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(r.headers().firstValue("content-encoding")).hasValue("gzip");
+            assertThat(r.headers().firstValue("vary")).hasValue("Accept-Encoding");
+            assertThat(r.body().length).isLessThan(plain.body().length() / 2);
+            try (java.util.zip.GZIPInputStream in = new java.util.zip.GZIPInputStream(
+                    new java.io.ByteArrayInputStream(r.body()))) {
+                assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo(plain.body());
+            }
+        });
+        HttpResponse<String> without = get(keyA, path);
+        assertThat(without.headers().firstValue("x-sluice-cache")).hasValue("hit");
+        assertThat(without.headers().firstValue("content-encoding")).isEmpty();
+        assertThat(without.body()).isEqualTo(plain.body());
+    }
+
+    @Test
     void expressionsOverStoredSamplesAreEvaluated() throws Exception {
         HttpResponse<String> r = post(keyA, "/prometheus/api/v1/query", "query="
                 + enc("sum by (job) (http_requests_total)") + "&time=" + (start + 60));

@@ -61,7 +61,7 @@ public final class HttpLoad {
     private final double rate;
     private final int expectedStatus;
     private final List<ByteBuf> requests;
-    private String tallyHeader;
+    private List<String> tallyHeaders = List.of();
 
     /**
      * @param requests       the distinct requests, sent round robin over all connections
@@ -90,9 +90,12 @@ public final class HttpLoad {
         }
     }
 
-    /** Counts the answers by the value of this header (e.g. a cache's hit/miss header); see {@link Result#tally}. */
-    public HttpLoad tally(String header) {
-        this.tallyHeader = header;
+    /**
+     * Counts the answers by the values of these headers, space-separated, {@code (none)} for one missing (e.g. a
+     * cache's hit/miss header and {@code Content-Encoding}: {@code hit gzip}); see {@link Result#tally}.
+     */
+    public HttpLoad tally(String... headers) {
+        this.tallyHeaders = List.of(headers);
         return this;
     }
 
@@ -232,7 +235,8 @@ public final class HttpLoad {
             try {
                 if (msg instanceof HttpResponse response) {
                     status = response.status().code();
-                    tallied = tallyHeader == null ? null : response.headers().get(tallyHeader, "(none)");
+                    tallied = tallyHeaders.isEmpty() ? null : tallyHeaders.stream()
+                            .map(h -> response.headers().get(h, "(none)")).collect(java.util.stream.Collectors.joining(" "));
                 }
                 if (msg instanceof LastHttpContent) {
                     long now = System.nanoTime();
