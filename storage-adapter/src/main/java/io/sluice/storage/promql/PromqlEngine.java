@@ -62,6 +62,7 @@ public final class PromqlEngine {
     /** When range functions read rollups; null: never. */
     private final RollupPushDown pushDown;
     private final int slices;
+    private final boolean seriesWise;
 
     /** An engine that always reads raw samples. */
     public PromqlEngine(SampleSource source, QueryConfig limits) {
@@ -75,9 +76,18 @@ public final class PromqlEngine {
 
     /** As above, evaluating a range query's steps in at most {@code slices} runs at once. */
     PromqlEngine(SampleSource source, QueryConfig limits, RollupPushDown pushDown, int slices) {
+        this(source, limits, pushDown, slices, true);
+    }
+
+    /**
+     * As above; with {@code seriesWise} false, every range query is evaluated step by step, even where
+     * {@link SeriesWise} would take it (tests compare the two).
+     */
+    PromqlEngine(SampleSource source, QueryConfig limits, RollupPushDown pushDown, int slices, boolean seriesWise) {
         if (slices < 1) {
             throw new IllegalArgumentException("slices must be positive: " + slices);
         }
+        this.seriesWise = seriesWise;
         this.source = Objects.requireNonNull(source);
         this.limits = Objects.requireNonNull(limits);
         this.pushDown = pushDown;
@@ -385,8 +395,27 @@ public final class PromqlEngine {
                                          Map<Call, PromqlRollups.Pushed> pushed, long start, long end, long step,
                                          SampleBudget budget) {
         int steps = (int) ((end - start) / step) + 1;
-        int runs = Math.max(1, Math.min(slices, steps / MIN_SLICE_STEPS));
         long deadlineNanos = deadline();
+        SeriesWise bySeries = seriesWise ? SeriesWise.of(e, data, pushed) : null;
+        if (bySeries != null) {
+            PromqlEvaluator ev = new PromqlEvaluator(data, pushed, start, end, step, limits.maxPointsPerSeries(),
+                    deadlineNanos); // its window ends only, which it reads and never changes: shared by the runs
+            int n = bySeries.size();
+            int byWork = (int) Math.min(Integer.MAX_VALUE, (long) n * steps / (MIN_SLICE_STEPS * 8L));
+            int runs = Math.max(1, Math.min(slices, Math.min(n, byWork)));
+            return Flux.range(0, runs)
+                    .flatMapSequential(k -> Mono.fromCallable(() -> bySeries.eval(ev, start, step, steps,
+                                    (int) ((long) n * k / runs), (int) ((long) n * (k + 1) / runs), budget))
+                            .subscribeOn(Schedulers.parallel()), runs)
+                    .collectList()
+                    .map(parts -> {
+                        List<Series> out = new ArrayList<>(n);
+                        parts.forEach(out::addAll);
+                        out.sort((a, b) -> Values.LABEL_ORDER.compare(a.labels(), b.labels()));
+                        return new PromqlResult.Matrix(out);
+                    });
+        }
+        int runs = Math.max(1, Math.min(slices, steps / MIN_SLICE_STEPS));
         return Flux.range(0, runs)
                 .flatMapSequential(k -> Mono.fromCallable(() -> evalSlice(e, data, pushed, start, end, step,
                                 limits.maxPointsPerSeries(), deadlineNanos, budget, (int) ((long) steps * k / runs),

@@ -241,7 +241,7 @@ final class PromqlEvaluator {
      * The series with their staleness markers left out (a range selector never returns one), the same object where
      * there is none: so that a window of a series' samples is a range of its arrays.
      */
-    private static List<Series> withoutStaleMarkers(List<Series> series) {
+    static List<Series> withoutStaleMarkers(List<Series> series) {
         List<Series> out = new ArrayList<>(series.size());
         for (Series s : series) {
             double[] vs = s.values();

@@ -513,9 +513,14 @@ final class PromqlFunctionEval {
      * {@code out}, where there is one; the series keeps its metric name only for {@code last_over_time} and
      * {@code first_over_time}, as in Prometheus.
      */
+    /** Whether a range function's values keep the metric name ({@code first_over_time}, {@code last_over_time}). */
+    static boolean keepsName(String name) {
+        return name.equals("last_over_time") || name.equals("first_over_time");
+    }
+
     private static java.util.function.Consumer<Points> valuesInto(List<Sample> out, PromqlEvaluator ev, String name,
                                                                  long start, long end, double param, long t) {
-        boolean keepName = name.equals("last_over_time") || name.equals("first_over_time");
+        boolean keepName = keepsName(name);
         double[] value = new double[1];
         return p -> {
             if (PromqlRangeFunctions.apply(name, p, start, end, param, t, value)) {

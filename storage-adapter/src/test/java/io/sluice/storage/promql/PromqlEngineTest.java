@@ -673,6 +673,113 @@ class PromqlEngineTest {
                 .isInstanceOf(QueryLimitException.class).hasMessageContaining("query.max-range");
     }
 
+    /**
+     * A range function over a range selector is evaluated series by series ({@link SeriesWise}): over random series
+     * (counters with resets, NaN, runs of staleness markers, gaps, series that end and begin), every one-argument
+     * range function, windows, steps, offsets and {@code @} give the step-by-step evaluation's answer, its error and
+     * its sample budget's verdict, in one run or three.
+     */
+    @Test
+    void aRangeFunctionEvaluatedSeriesBySeriesAnswersAsStepByStep() {
+        String[] functions = {"rate", "irate", "increase", "delta", "idelta", "deriv", "changes", "resets",
+            "avg_over_time", "count_over_time", "last_over_time", "max_over_time", "min_over_time", "sum_over_time",
+            "stddev_over_time", "stdvar_over_time", "present_over_time", "first_over_time", "mad_over_time",
+            "ts_of_first_over_time", "ts_of_last_over_time", "ts_of_max_over_time", "ts_of_min_over_time"};
+        java.util.Random random = new java.util.Random(20261203);
+        int compared = 0;
+        for (int round = 0; round < 60; round++) {
+            InMemorySampleSource src = new InMemorySampleSource();
+            int seriesCount = 1 + random.nextInt(12);
+            for (int k = 0; k < seriesCount; k++) {
+                int n = random.nextInt(400);
+                long[] ts = new long[n];
+                double[] vs = new double[n];
+                long t = random.nextInt(3_600_000);
+                double v = 0;
+                for (int i = 0; i < n; i++) {
+                    t += 1 + random.nextInt(random.nextInt(20) == 0 ? 900_000 : 30_000);
+                    int kind = random.nextInt(25);
+                    v = kind == 0 ? 0 : v + random.nextInt(100); // a reset now and then
+                    ts[i] = t;
+                    vs[i] = kind == 1 ? STALE : kind == 2 ? Double.NaN : kind == 3 ? -v : v;
+                }
+                src.add(new Series(labels("m_total{i=\"" + k + "\"}"), ts, vs));
+                if (k == 0 && round % 4 == 0) {
+                    // another metric with the same labels: a function that drops the name makes duplicates where
+                    // both have a value at a step, and one series of the two where their times never meet
+                    int from = n == 0 ? 0 : random.nextInt(n);
+                    long shift = round % 8 == 0 ? 0 : 7_200_000;
+                    long[] later = Arrays.copyOfRange(ts, from, n);
+                    for (int i = 0; i < later.length; i++) {
+                        later[i] += shift;
+                    }
+                    src.add(new Series(labels("other_total{i=\"0\"}"), later, Arrays.copyOfRange(vs, from, n)));
+                }
+            }
+            QueryConfig limits = round % 5 == 0 ? LIMITS.withMaxSamples(500 + random.nextInt(10_000)) : LIMITS;
+            PromqlEngine stepwise = new PromqlEngine(src, limits, null, 1, false);
+            PromqlEngine bySeries = new PromqlEngine(src, limits, null, 1 + random.nextInt(3), true);
+            for (int q = 0; q < 6; q++) {
+                String f = functions[random.nextInt(functions.length)];
+                String selector = round % 4 == 0 ? "{__name__=~\"m_total|other_total\"}" : "m_total";
+                String modifier = switch (random.nextInt(5)) {
+                    case 0 -> " offset " + random.nextInt(600) + "s";
+                    case 1 -> " @ " + random.nextInt(20_000);
+                    case 2 -> " offset -" + random.nextInt(60) + "s";
+                    default -> "";
+                };
+                String expr = (q % 2 == 0 ? "" : "(") + f + "(" + selector + "[" + (1 + random.nextInt(1_200)) + "s]"
+                        + modifier + ")" + (q % 2 == 0 ? "" : ")");
+                long start = random.nextInt(3_600_000);
+                long step = 1_000L * (1 + random.nextInt(50));
+                long end = start + step * random.nextInt(1_500); // within query.max-range (a day)
+                Object expected = outcome(() -> stepwise.range("t", expr, start, end, step).block());
+                Object got = outcome(() -> bySeries.range("t", expr, start, end, step).block());
+                assertThat(got).as("%s over [%d, %d] at %d (round %d)", expr, start, end, step, round)
+                        .isEqualTo(expected);
+                compared++;
+            }
+        }
+        assertThat(compared).isEqualTo(360);
+
+        // the same budget, to the sample: the least query.max-samples the step-by-step evaluation needs is the least
+        // the series-by-series one needs (the samples read, and each answered series' points)
+        InMemorySampleSource three = new InMemorySampleSource();
+        for (int k = 0; k < 3; k++) {
+            double[] counter = new double[2 * 100];
+            for (int i = 0; i < 100; i++) {
+                counter[2 * i] = i * 15;
+                counter[2 * i + 1] = i * (k + 1);
+            }
+            three.add(series("m_total{i=\"" + k + "\"}", counter));
+        }
+        int needed = 1;
+        while (true) {
+            QueryConfig budget = LIMITS.withMaxSamples(needed);
+            if (!(outcome(() -> new PromqlEngine(three, budget, null, 1, false)
+                    .range("t", "rate(m_total[1m])", 0, 1_500_000, 30_000).block()) instanceof String)) {
+                break;
+            }
+            needed++;
+        }
+        long least = needed;
+        assertThat(least).as("300 samples read and 3 series of 50 points").isGreaterThan(300);
+        assertThat(new PromqlEngine(three, LIMITS.withMaxSamples(least), null, 2, true)
+                .range("t", "rate(m_total[1m])", 0, 1_500_000, 30_000).block()).isNotNull();
+        assertThatThrownBy(() -> new PromqlEngine(three, LIMITS.withMaxSamples(least - 1), null, 2, true)
+                .range("t", "rate(m_total[1m])", 0, 1_500_000, 30_000).block())
+                .isInstanceOf(QueryLimitException.class);
+    }
+
+    /** A query's answer, or its failure's class and message (to compare two evaluations' verdicts). */
+    private static Object outcome(java.util.function.Supplier<PromqlResult> query) {
+        try {
+            return query.get();
+        } catch (RuntimeException e) {
+            return e.getClass().getName() + ": " + e.getMessage();
+        }
+    }
+
     @Test
     void aQueryLoadsAtMostQueryMaxSamplesOverAllItsSelectorsAndItsAnswer() {
         PromqlEngine ten = new PromqlEngine(source, LIMITS.withMaxSamples(10));
