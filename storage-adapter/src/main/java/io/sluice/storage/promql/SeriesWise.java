@@ -74,13 +74,16 @@ final class SeriesWise {
     /**
      * Series {@code [from, to)}'s answers at the {@code steps} steps from {@code start}: each series with a value at
      * some step, its points at those steps. Each such series takes {@code steps} points from the budget before its
-     * arrays are made, as the step-by-step evaluation's do.
+     * arrays are made, as the step-by-step evaluation's do. The series with a value at every step share one array
+     * of times (half of a dashboard answer's memory, in the query cache too).
      */
     List<Series> eval(PromqlEvaluator ev, long start, long step, int steps, int from, int to, SampleBudget budget) {
         String name = call.function().name();
         long range = selector.rangeMs();
         List<Series> out = new ArrayList<>(to - from);
         double[] value = new double[1];
+        long[] grid = null; // the steps' times: one array for every series with a value at each step
+        long[] spare = null; // times written, then not kept: the next series writes its own there
         for (int k = from; k < to; k++) {
             io.sluice.storage.query.DeadlineText.check(ev.deadlineNanos);
             Series s = series.get(k);
@@ -104,15 +107,23 @@ final class SeriesWise {
                 }
                 if (outTs == null) {
                     budget.take(steps); // the answer's points, before they are held
-                    outTs = new long[steps];
+                    outTs = spare != null ? spare : new long[steps];
+                    spare = null;
                     outVs = new double[steps];
                 }
                 outTs[n] = t;
                 outVs[n++] = value[0];
             }
-            if (n > 0) {
-                out.add(new Series(answerLabels, n == steps ? outTs : Arrays.copyOf(outTs, n),
-                        n == steps ? outVs : Arrays.copyOf(outVs, n)));
+            if (n == steps) {
+                if (grid == null) {
+                    grid = outTs;
+                } else {
+                    spare = outTs;
+                }
+                out.add(new Series(answerLabels, grid, outVs)); // answers' arrays are never written to
+            } else if (n > 0) {
+                out.add(new Series(answerLabels, Arrays.copyOf(outTs, n), Arrays.copyOf(outVs, n)));
+                spare = outTs;
             }
         }
         return out;

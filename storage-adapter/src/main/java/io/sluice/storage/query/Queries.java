@@ -103,7 +103,7 @@ public final class Queries {
     }
 
     /** How the PromQL answer cache sees its keys and answers. */
-    private static final class PromqlKeys implements QueryCache.Keys<PromqlQuery, PromqlResult> {
+    static final class PromqlKeys implements QueryCache.Keys<PromqlQuery, PromqlResult> {
         @Override
         public io.sluice.storage.invalidation.CacheFootprint footprint(PromqlQuery query) {
             return PromqlEngine.footprint(query);
@@ -122,8 +122,11 @@ public final class Queries {
                     bytes += 48 + labelBytes(s.labels());
                 }
             } else if (answer instanceof PromqlResult.Matrix m) {
+                long[] shared = null; // series with a value at every step share one array of times
                 for (io.sluice.storage.promql.Series s : m.series()) {
-                    bytes += 48 + labelBytes(s.labels()) + 16L * s.timestamps().length;
+                    long[] ts = s.timestamps();
+                    bytes += 48 + labelBytes(s.labels()) + (ts == shared ? 8L : 16L) * ts.length;
+                    shared = ts;
                 }
             } else if (answer instanceof PromqlResult.Text t) {
                 bytes += 2L * t.value().length();

@@ -769,6 +769,13 @@ class PromqlEngineTest {
         assertThatThrownBy(() -> new PromqlEngine(three, LIMITS.withMaxSamples(least - 1), null, 2, true)
                 .range("t", "rate(m_total[1m])", 0, 1_500_000, 30_000).block())
                 .isInstanceOf(QueryLimitException.class);
+        // series with a value at every step share their times
+        List<Series> full = ((PromqlResult.Matrix) new PromqlEngine(three, LIMITS, null, 1, true)
+                .range("t", "rate(m_total[1m])", 60_000, 1_470_000, 30_000).block()).series();
+        assertThat(full).hasSize(3);
+        assertThat(full.get(1).timestamps()).isSameAs(full.get(0).timestamps()).hasSize(48)
+                .startsWith(60_000, 90_000).endsWith(1_470_000);
+        assertThat(full.get(2).timestamps()).isSameAs(full.get(0).timestamps());
     }
 
     /** A query's answer, or its failure's class and message (to compare two evaluations' verdicts). */
