@@ -395,7 +395,9 @@ public final class BenchmarkSuite {
      * {@code rate(...[5m])} over {@link PromqlFixture}'s 100 counters for 24 h at a 1 m step, through
      * {@code /prometheus/api/v1/query_range}: summed by job (1 series out) and per series (100 out), each uncached (a
      * distinct range every request, shifted by a millisecond) and cached (the same request again and again), checked
-     * by {@code X-Sluice-Cache}; both answers checked once against the counters' known rates. Then the summed
+     * by {@code X-Sluice-Cache}; both answers checked once against the counters' known rates. Requests carry
+     * {@code Accept-Encoding: gzip}, as Grafana's Go client sends it, so cached answers come compressed (checked once
+     * against the plain answer); the cached query is also measured without it. Then the summed
      * {@code rate(...[1m])} at a 6 h step, which PromQL reads from the rollups, uncached, against raw samples.
      */
     private void promqlQueries() throws Exception {

@@ -397,16 +397,27 @@ public final class PromqlEngine {
         int steps = (int) ((end - start) / step) + 1;
         long deadlineNanos = deadline();
         SeriesWise bySeries = seriesWise ? SeriesWise.of(e, data, pushed) : null;
+        int runs = Math.max(1, Math.min(slices, steps / MIN_SLICE_STEPS));
+        if (bySeries != null && bySeries.aggregates()) {
+            PromqlEvaluator ev = new PromqlEvaluator(data, pushed, start, end, step, limits.maxPointsPerSeries(),
+                    deadlineNanos); // its window ends only, which it reads and never changes: shared by the runs
+            return Flux.range(0, runs)
+                    .flatMapSequential(k -> Mono.fromCallable(() -> bySeries.aggregate(ev, start, step,
+                                    (int) ((long) steps * k / runs), (int) ((long) steps * (k + 1) / runs), budget))
+                            .subscribeOn(Schedulers.parallel()), runs)
+                    .collectList()
+                    .map(PromqlEngine::joinRuns);
+        }
         if (bySeries != null) {
             PromqlEvaluator ev = new PromqlEvaluator(data, pushed, start, end, step, limits.maxPointsPerSeries(),
                     deadlineNanos); // its window ends only, which it reads and never changes: shared by the runs
             int n = bySeries.size();
             int byWork = (int) Math.min(Integer.MAX_VALUE, (long) n * steps / (MIN_SLICE_STEPS * 8L));
-            int runs = Math.max(1, Math.min(slices, Math.min(n, byWork)));
-            return Flux.range(0, runs)
+            int seriesRuns = Math.max(1, Math.min(slices, Math.min(n, byWork)));
+            return Flux.range(0, seriesRuns)
                     .flatMapSequential(k -> Mono.fromCallable(() -> bySeries.eval(ev, start, step, steps,
-                                    (int) ((long) n * k / runs), (int) ((long) n * (k + 1) / runs), budget))
-                            .subscribeOn(Schedulers.parallel()), runs)
+                                    (int) ((long) n * k / seriesRuns), (int) ((long) n * (k + 1) / seriesRuns), budget))
+                            .subscribeOn(Schedulers.parallel()), seriesRuns)
                     .collectList()
                     .map(parts -> {
                         List<Series> out = new ArrayList<>(n);
@@ -415,7 +426,6 @@ public final class PromqlEngine {
                         return new PromqlResult.Matrix(out);
                     });
         }
-        int runs = Math.max(1, Math.min(slices, steps / MIN_SLICE_STEPS));
         return Flux.range(0, runs)
                 .flatMapSequential(k -> Mono.fromCallable(() -> evalSlice(e, data, pushed, start, end, step,
                                 limits.maxPointsPerSeries(), deadlineNanos, budget, (int) ((long) steps * k / runs),
@@ -475,6 +485,39 @@ public final class PromqlEngine {
                 System.arraycopy(a.ts, 0, ts, at, a.n);
                 System.arraycopy(a.vs, 0, vs, at, a.n);
                 at += a.n;
+            }
+            out.add(new Series(en.getKey(), ts, vs));
+        }
+        out.sort((a, b) -> Values.LABEL_ORDER.compare(a.labels(), b.labels()));
+        return new PromqlResult.Matrix(out);
+    }
+
+    /** Runs of steps' series joined: each label set's points in the runs' (time) order, the series in label order. */
+    private static PromqlResult joinRuns(List<List<Series>> runs) {
+        Map<SortedMap<String, String>, List<Series>> parts = new LinkedHashMap<>();
+        for (List<Series> run : runs) {
+            for (Series s : run) {
+                parts.computeIfAbsent(s.labels(), k -> new ArrayList<>(runs.size())).add(s);
+            }
+        }
+        List<Series> out = new ArrayList<>(parts.size());
+        for (Map.Entry<SortedMap<String, String>, List<Series>> en : parts.entrySet()) {
+            List<Series> p = en.getValue();
+            if (p.size() == 1) {
+                out.add(p.get(0));
+                continue;
+            }
+            int n = 0;
+            for (Series s : p) {
+                n += s.timestamps().length;
+            }
+            long[] ts = new long[n];
+            double[] vs = new double[n];
+            int at = 0;
+            for (Series s : p) {
+                System.arraycopy(s.timestamps(), 0, ts, at, s.timestamps().length);
+                System.arraycopy(s.values(), 0, vs, at, s.values().length);
+                at += s.timestamps().length;
             }
             out.add(new Series(en.getKey(), ts, vs));
         }

@@ -703,7 +703,7 @@ class PromqlEngineTest {
                     ts[i] = t;
                     vs[i] = kind == 1 ? STALE : kind == 2 ? Double.NaN : kind == 3 ? -v : v;
                 }
-                src.add(new Series(labels("m_total{i=\"" + k + "\"}"), ts, vs));
+                src.add(new Series(labels("m_total{i=\"" + k + "\",g=\"" + k % 3 + "\"}"), ts, vs));
                 if (k == 0 && round % 4 == 0) {
                     // another metric with the same labels: a function that drops the name makes duplicates where
                     // both have a value at a step, and one series of the two where their times never meet
@@ -713,13 +713,16 @@ class PromqlEngineTest {
                     for (int i = 0; i < later.length; i++) {
                         later[i] += shift;
                     }
-                    src.add(new Series(labels("other_total{i=\"0\"}"), later, Arrays.copyOfRange(vs, from, n)));
+                    src.add(new Series(labels("other_total{i=\"0\",g=\"0\"}"), later,
+                            Arrays.copyOfRange(vs, from, n)));
                 }
             }
-            QueryConfig limits = round % 5 == 0 ? LIMITS.withMaxSamples(500 + random.nextInt(10_000)) : LIMITS;
+            // a budget's verdict compared in one run (runs of steps take points per run), answers in up to three
+            boolean budgeted = round % 5 == 0;
+            QueryConfig limits = budgeted ? LIMITS.withMaxSamples(500 + random.nextInt(10_000)) : LIMITS;
             PromqlEngine stepwise = new PromqlEngine(src, limits, null, 1, false);
-            PromqlEngine bySeries = new PromqlEngine(src, limits, null, 1 + random.nextInt(3), true);
-            for (int q = 0; q < 6; q++) {
+            PromqlEngine bySeries = new PromqlEngine(src, limits, null, budgeted ? 1 : 1 + random.nextInt(3), true);
+            for (int q = 0; q < 12; q++) {
                 String f = functions[random.nextInt(functions.length)];
                 String selector = round % 4 == 0 ? "{__name__=~\"m_total|other_total\"}" : "m_total";
                 String modifier = switch (random.nextInt(5)) {
@@ -728,8 +731,13 @@ class PromqlEngineTest {
                     case 2 -> " offset -" + random.nextInt(60) + "s";
                     default -> "";
                 };
-                String expr = (q % 2 == 0 ? "" : "(") + f + "(" + selector + "[" + (1 + random.nextInt(1_200)) + "s]"
+                String call = (q % 2 == 0 ? "" : "(") + f + "(" + selector + "[" + (1 + random.nextInt(1_200)) + "s]"
                         + modifier + ")" + (q % 2 == 0 ? "" : ")");
+                // and aggregations over it: those folded series by series, and others (step by step either way)
+                String[] around = {"%s", "%s", "sum(%s)", "sum by (g) (%s)", "avg without (i) (%s)", "min by (g) (%s)",
+                    "max(%s)", "count by (g) (%s)", "group without (g) (%s)", "(sum by (g, i) ((%s)))",
+                    "stddev by (g) (%s)", "topk(2, %s)", "avg by (__name__) (%s)"};
+                String expr = around[random.nextInt(around.length)].replace("%s", call);
                 long start = random.nextInt(3_600_000);
                 long step = 1_000L * (1 + random.nextInt(50));
                 long end = start + step * random.nextInt(1_500); // within query.max-range (a day)
@@ -740,7 +748,7 @@ class PromqlEngineTest {
                 compared++;
             }
         }
-        assertThat(compared).isEqualTo(360);
+        assertThat(compared).isEqualTo(720);
 
         // the same budget, to the sample: the least query.max-samples the step-by-step evaluation needs is the least
         // the series-by-series one needs (the samples read, and each answered series' points)
