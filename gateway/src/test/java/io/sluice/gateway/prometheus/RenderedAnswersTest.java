@@ -143,10 +143,16 @@ class RenderedAnswersTest {
         }
     }
 
+    /** Compressions scheduled by {@link #compressedLater()}'s answers, run when a test says. */
+    private final java.util.List<Runnable> compressions = new java.util.ArrayList<>();
+
+    private RenderedAnswers compressedLater() {
+        return new RenderedAnswers(1 << 20, Schedulers.fromExecutor(compressions::add));
+    }
+
     @Test
     void aKeptBodyIsCompressedOffTheRequestAndThenGoesCompressedToClientsThatTakeGzip() throws Exception {
-        java.util.List<Runnable> compressions = new java.util.ArrayList<>();
-        RenderedAnswers rendered = new RenderedAnswers(1 << 20, Schedulers.fromExecutor(compressions::add));
+        RenderedAnswers rendered = compressedLater();
         PromqlResult answer = large(1.5);
         String plain = direct(answer);
         assertThat(plain.length()).isGreaterThan(RenderedAnswers.GZIP_FROM_BYTES);
@@ -180,8 +186,7 @@ class RenderedAnswersTest {
 
     @Test
     void aSmallBodyIsNeverCompressed() {
-        java.util.List<Runnable> compressions = new java.util.ArrayList<>();
-        RenderedAnswers rendered = new RenderedAnswers(1 << 20, Schedulers.fromExecutor(compressions::add));
+        RenderedAnswers rendered = compressedLater();
         PromqlResult answer = matrix(1.5);
         text(rendered.body(answer, ALLOC, true, true).bytes());
         RenderedAnswers.Body again = rendered.body(answer, ALLOC, true, true);
@@ -193,8 +198,7 @@ class RenderedAnswersTest {
 
     @Test
     void aBodyDroppedWhileItIsCompressedIsFreedWithItsCompressedCopy() {
-        java.util.List<Runnable> compressions = new java.util.ArrayList<>();
-        RenderedAnswers rendered = new RenderedAnswers(1 << 20, Schedulers.fromExecutor(compressions::add));
+        RenderedAnswers rendered = compressedLater();
         PromqlResult answer = large(2);
         text(rendered.body(answer, ALLOC, true, true).bytes());
         ByteBuf writing = rendered.body(answer, ALLOC, true, true).bytes();
