@@ -272,8 +272,8 @@ public final class Settings {
             + "start) in fewer rows; ranges reaching past retention.raw read them at any step.");
     public static final Setting<Long> QUERY_CACHE_MAX_BYTES = longByteSize("query.cache-max-bytes", "64MiB", 1L << 20,
             1L << 34, "Approximate size of each query answer cache: Sluice's range queries, PromQL, and PromQL answers kept "
-                    + "rendered as Prometheus JSON (entries are weighed by result size; the rendered ones are kept in "
-                    + "direct memory, outside the heap).");
+                    + "rendered as Prometheus JSON (entries are weighed by result size; the rendered ones, with their "
+                    + "gzip copies, are kept in direct memory, outside the heap).");
 
     // ---- links --------------------------------------------------------------------------------
     public static final Setting<String> LINKS_BASE_URL = new Setting<>("links.base-url", "",
