@@ -401,36 +401,33 @@ public final class Compaction {
                                     .bind("$5", n.toArray(Integer[]::new)).bind("$6", d.toArray(String[]::new))
                                     .execute())
                             .flatMap(r -> r.getRowsUpdated()).then();
-                    long[] healed = new long[2];
                     return put.then(beforeCommit.get())
                             .then(Mono.from(c.commitTransaction()))
-                            .then(heal(c, mergedByHour, healed).onErrorResume(e -> !isHourLocal(e) ? Mono.error(e)
-                                    : Mono.fromRunnable(() -> log.warn("Compaction could not set the rate counters "
-                                    + "of {} merged series hours ({}); they stay unknown", mergedByHour.size(),
-                                    e.toString()))))
-                            .then(Mono.fromRunnable(() -> {
+                            .then(Mono.fromRunnable(() -> { // committed: counted whatever becomes of the heal
                                 chunksRead.increment(done.chunksRead);
                                 chunksWritten.increment(done.chunksWritten);
                                 samplesKept.increment(done.samples);
                                 duplicatesDropped.increment(done.duplicates);
                                 hoursCompacted.increment(done.hours);
-                                healedMinutes.increment(healed[0]);
-                                healedHours.increment(healed[1]);
                                 totals.add(done);
                                 if (!duplicates.isEmpty()) {
                                     log.warn("Compaction dropped duplicate samples (same timestamp twice; the first "
                                             + "chunk in (min_ms, ctid) order won): {}", duplicates);
                                 }
-                            }));
+                            }))
+                            .then(heal(c, mergedByHour).onErrorResume(e -> !isHourLocal(e) ? Mono.error(e)
+                                    : Mono.fromRunnable(() -> log.warn("Compaction could not set the rate counters "
+                                    + "of {} merged series hours ({}); they stay unknown", mergedByHour.size(),
+                                    e.toString()))));
                 })
                 .then();
     }
 
     /**
      * Sets the unknown rate counters ({@code points ... resets} of V12) of the merged hours' rollups from all their
-     * samples, where the rows count exactly those samples; adds the buckets set to {@code healed} (1m, 1h).
+     * samples, where the rows count exactly those samples; counts the buckets set.
      */
-    private static Mono<Void> heal(Connection c, Map<List<Long>, Merged> merged, long[] healed) {
+    private Mono<Void> heal(Connection c, Map<List<Long>, Merged> merged) {
         if (merged.isEmpty()) {
             return Mono.empty();
         }
@@ -459,8 +456,8 @@ public final class Compaction {
                         hourIds.add(key.get(0));
                         hourly.add(m.hour());
                     }
-                    return update(c, "rollups_1m", ids, minutes).doOnNext(n -> healed[0] += n)
-                            .then(update(c, "rollups_1h", hourIds, hourly).doOnNext(n -> healed[1] += n))
+                    return update(c, "rollups_1m", ids, minutes).doOnNext(healedMinutes::increment)
+                            .then(update(c, "rollups_1h", hourIds, hourly).doOnNext(healedHours::increment))
                             .then();
                 });
     }
