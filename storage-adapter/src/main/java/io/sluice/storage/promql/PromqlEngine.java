@@ -33,6 +33,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SortedMap;
+import java.util.function.IntFunction;
 
 /**
  * Sluice's PromQL engine: parses an expression, reads every selector's series once from a {@link SampleSource} over
@@ -401,12 +402,8 @@ public final class PromqlEngine {
         if (bySeries != null && bySeries.aggregates()) {
             PromqlEvaluator ev = new PromqlEvaluator(data, pushed, start, end, step, limits.maxPointsPerSeries(),
                     deadlineNanos); // its window ends only, which it reads and never changes: shared by the runs
-            return Flux.range(0, runs)
-                    .flatMapSequential(k -> Mono.fromCallable(() -> bySeries.aggregate(ev, start, step,
-                                    (int) ((long) steps * k / runs), (int) ((long) steps * (k + 1) / runs), budget))
-                            .subscribeOn(Schedulers.parallel()), runs)
-                    .collectList()
-                    .map(PromqlEngine::joinRuns);
+            return inRuns(runs, k -> bySeries.aggregate(ev, start, step, (int) ((long) steps * k / runs),
+                    (int) ((long) steps * (k + 1) / runs), budget)).map(PromqlEngine::joinRuns);
         }
         if (bySeries != null) {
             PromqlEvaluator ev = new PromqlEvaluator(data, pushed, start, end, step, limits.maxPointsPerSeries(),
@@ -414,11 +411,8 @@ public final class PromqlEngine {
             int n = bySeries.size();
             int byWork = (int) Math.min(Integer.MAX_VALUE, (long) n * steps / (MIN_SLICE_STEPS * 8L));
             int seriesRuns = Math.max(1, Math.min(slices, Math.min(n, byWork)));
-            return Flux.range(0, seriesRuns)
-                    .flatMapSequential(k -> Mono.fromCallable(() -> bySeries.eval(ev, start, step, steps,
-                                    (int) ((long) n * k / seriesRuns), (int) ((long) n * (k + 1) / seriesRuns), budget))
-                            .subscribeOn(Schedulers.parallel()), seriesRuns)
-                    .collectList()
+            return inRuns(seriesRuns, k -> bySeries.eval(ev, start, step, steps, (int) ((long) n * k / seriesRuns),
+                            (int) ((long) n * (k + 1) / seriesRuns), budget))
                     .map(parts -> {
                         List<Series> out = new ArrayList<>(n);
                         parts.forEach(out::addAll);
@@ -426,13 +420,36 @@ public final class PromqlEngine {
                         return new PromqlResult.Matrix(out);
                     });
         }
+        return inRuns(runs, k -> evalSlice(e, data, pushed, start, end, step, limits.maxPointsPerSeries(),
+                deadlineNanos, budget, (int) ((long) steps * k / runs), (int) ((long) steps * (k + 1) / runs)))
+                .map(PromqlEngine::join);
+    }
+
+    /**
+     * Runs {@code 0..runs-1} evaluated at once on Reactor's parallel scheduler, their results in run order. When runs
+     * fail, the answer is the error of the first failing run in order, after all have ended: runs fail at about the
+     * same moment (two runs meeting duplicate label sets at their own steps, say), which of them reports first is a
+     * race, and the first in order is the error the steps evaluated one by one meet.
+     */
+    private static <T> Mono<List<T>> inRuns(int runs, IntFunction<T> run) {
         return Flux.range(0, runs)
-                .flatMapSequential(k -> Mono.fromCallable(() -> evalSlice(e, data, pushed, start, end, step,
-                                limits.maxPointsPerSeries(), deadlineNanos, budget, (int) ((long) steps * k / runs),
-                                (int) ((long) steps * (k + 1) / runs)))
+                .flatMapSequential(k -> Mono.fromCallable(() -> (Object) run.apply(k))
+                        .onErrorResume(ex -> Mono.just(new Failed(ex)))
                         .subscribeOn(Schedulers.parallel()), runs)
                 .collectList()
-                .map(PromqlEngine::join);
+                .flatMap(results -> {
+                    for (Object r : results) {
+                        if (r instanceof Failed f) {
+                            return Mono.error(f.cause());
+                        }
+                    }
+                    @SuppressWarnings("unchecked") List<T> all = (List<T>) results;
+                    return Mono.just(all);
+                });
+    }
+
+    /** A run's error, carried as its result until all runs have ended. */
+    private record Failed(Throwable cause) {
     }
 
     /** Steps {@code [from, to)} of a range query: each label set's points, in the order the steps found them. */

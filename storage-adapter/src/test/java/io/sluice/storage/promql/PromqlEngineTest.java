@@ -786,6 +786,46 @@ class PromqlEngineTest {
         assertThat(full.get(2).timestamps()).isSameAs(full.get(0).timestamps());
     }
 
+    /**
+     * A range query's runs of steps, evaluated at once, that fail answer with the error the steps one by one meet
+     * (the first failing run's), whichever run reports first: never another run's error, nor a composite of them.
+     */
+    @Test
+    void failingRunsAnswerWithTheErrorTheStepsOneByOneMeet() {
+        // 2,000 steps at 1 s: runs [0, 666), [666, 1333) and [1333, 2000) s; the twins meet near each run's end
+        InMemorySampleSource src = new InMemorySampleSource();
+        double[] every15s = new double[2 * 134];
+        for (int i = 0; i < 134; i++) {
+            every15s[2 * i] = i * 15;
+            every15s[2 * i + 1] = i;
+        }
+        src.add(series("m_total{i=\"0\",g=\"0\"}", every15s));
+        src.add(series("other_total{i=\"0\",g=\"0\"}", 650, 1, 1320, 2, 1990, 3));
+        String call = "avg_over_time({__name__=~\"m_total|other_total\"}[10s])";
+        String twice = "vector cannot contain metrics with the same labelset";
+        for (boolean seriesWise : new boolean[] {true, false}) {
+            PromqlEngine engine = new PromqlEngine(src, LIMITS, null, 3, seriesWise);
+            for (String expr : List.of(call, "avg without (i) (" + call + ")", "topk(1, " + call + ")")) {
+                for (int attempt = 0; attempt < 40; attempt++) {
+                    assertThatThrownBy(() -> engine.range("t", expr, 0, 1_999_000, 1_000).block())
+                            .as("%s, series-wise %s", expr, seriesWise)
+                            .isInstanceOf(PromqlException.class).hasMessage(twice);
+                }
+            }
+        }
+        // the second run meets another error early, the first meets the twins late: the steps one by one meet the
+        // twins first (at 650 s), and so does every answer
+        src.add(series("r{i=\"0\",k=\"a\"}", 700, 1));
+        src.add(series("r{i=\"0\",k=\"b\"}", 700, 1));
+        String joined = call + " + on(i) r";
+        assertThatThrownBy(() -> new PromqlEngine(src, LIMITS, null, 1, false).range("t", joined, 0, 1_999_000,
+                1_000).block()).hasMessage(twice);
+        PromqlEngine threeRuns = new PromqlEngine(src, LIMITS, null, 3, true);
+        for (int attempt = 0; attempt < 40; attempt++) {
+            assertThatThrownBy(() -> threeRuns.range("t", joined, 0, 1_999_000, 1_000).block()).hasMessage(twice);
+        }
+    }
+
     /** A query's answer, or its failure's class and message (to compare two evaluations' verdicts). */
     private static Object outcome(java.util.function.Supplier<PromqlResult> query) {
         try {
