@@ -2,6 +2,7 @@ package io.sluice.gateway.http;
 
 import io.sluice.storage.postgres.PostgresCalls;
 import io.sluice.storage.postgres.PostgresUnavailableException;
+import reactor.core.Exceptions;
 
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -31,13 +32,21 @@ public final class DependencyErrors {
         }
     }
 
-    /** The failure inside a future's wrapper. */
+    /**
+     * The failure inside a future's wrapper, or the first of the failures Reactor joined into one (calls made at once
+     * that passed one deadline together, say: each is the request's answer).
+     */
     public static Throwable unwrap(Throwable error) {
         Throwable e = error;
-        while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) {
-            e = e.getCause();
+        while (true) {
+            if ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) {
+                e = e.getCause();
+            } else if (Exceptions.isMultiple(e) && !Exceptions.unwrapMultiple(e).isEmpty()) {
+                e = Exceptions.unwrapMultiple(e).get(0);
+            } else {
+                return e;
+            }
         }
-        return e;
     }
 
     private static String reason(Throwable e) {
