@@ -164,7 +164,8 @@ public final class ConfigLoader {
                 t.get(Settings.RETENTION_ROLLUP_1M), t.get(Settings.RETENTION_ROLLUP_1H),
                 t.get(Settings.RETENTION_PARTITIONS_AHEAD), t.get(Settings.WRITER_CHUNK_MAX_SAMPLES),
                 t.get(Settings.WRITER_COMPACTION_INTERVAL), t.get(Settings.WRITER_COMPACTION_DELAY),
-                t.get(Settings.WRITER_COMPACTION_LOOKBACK), t.get(Settings.WRITER_COMPACTION_BATCH),
+                compactionLookback(t.get(Settings.WRITER_COMPACTION_LOOKBACK), t.get(Settings.INGEST_LATE_WINDOW)),
+                t.get(Settings.WRITER_COMPACTION_BATCH),
                 t.get(Settings.WRITER_COMPACTION_TRANSACTION_SAMPLES), t.get(Settings.WRITER_TRANSACTION_TIMEOUT),
                 t.get(Settings.WRITER_SESSION_TIMEOUT), t.get(Settings.WRITER_KNOWN_SERIES));
         QueryConfig query = new QueryConfig(t.get(Settings.QUERY_MAX_POINTS_PER_SERIES), t.get(Settings.QUERY_MAX_SERIES),
@@ -213,6 +214,16 @@ public final class ConfigLoader {
                 t.get(Settings.ALERTING_EXTERNAL_URL));
         return new SluiceConfig(server, kafka, postgres, new TenantsConfig(quotas), ingest, writer, query, links, spool,
                 roles, Path.of(t.get(Settings.DEV_DATA_DIR)), edge, auth, cluster, alerting);
+    }
+
+    /**
+     * How far back compaction looks: {@code writer.compaction-lookback}, and at least {@code ingest.late-window} plus
+     * an hour. Samples that old are still accepted, so their hours still take new chunks; a shorter lookback would
+     * leave such hours (back-filled, or replayed after an outage) uncompacted until the writer restarts.
+     */
+    static Duration compactionLookback(Duration lookback, Duration lateWindow) {
+        Duration covering = lateWindow.plusHours(1);
+        return lookback.compareTo(covering) >= 0 ? lookback : covering;
     }
 
     /** The parsed values, read back with their static types. */

@@ -234,8 +234,9 @@ public final class Settings {
                     + "samples of it are still accepted afterwards and compacted at a later run).");
     public static final Setting<Duration> WRITER_COMPACTION_LOOKBACK = duration("writer.compaction-lookback", "6h",
             Duration.ofHours(1), Duration.ofDays(3650), "How far back before writer.compaction-delay a compaction run "
-                    + "looks for hours to compact; the first run after the writer starts looks at everything within "
-                    + "retention.raw.");
+                    + "looks for hours to compact, and at least ingest.late-window plus an hour (hours that still "
+                    + "take samples are never left out); the first run after the writer starts looks at everything "
+                    + "within retention.raw.");
     public static final Setting<Integer> WRITER_COMPACTION_BATCH = intIn("writer.compaction-batch", 1000, 1, 1_000_000,
             "Most (series, hour) pairs one compaction query returns; a run works through them, then asks for the "
                     + "next ones.");

@@ -43,6 +43,16 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void compactionLooksBackOverEveryHourThatStillTakesSamples() {
+        assertThat(SluiceConfig.defaults().writer().compactionLookback()).isEqualTo(Duration.ofHours(6));
+        assertThat(ConfigLoader.load(null, Map.of(), Map.of("ingest.late-window", "25h")).writer()
+                .compactionLookback()).as("a day back-filled: the late window and its last hour")
+                .isEqualTo(Duration.ofHours(26));
+        assertThat(ConfigLoader.load(null, Map.of(), Map.of("ingest.late-window", "25h",
+                "writer.compaction-lookback", "2d")).writer().compactionLookback()).isEqualTo(Duration.ofDays(2));
+    }
+
+    @Test
     void messageNamesTheSettingTheValueAndWhatWasExpected() {
         assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("server.port", "70000")))
                 .isInstanceOf(ConfigException.class)
