@@ -15,6 +15,8 @@ import java.nio.charset.StandardCharsets;
  * {@link PrometheusJson#value(double)}, except that a whole number below 2<sup>53</sup> is printed from its digits
  * (the same text: its shortest decimal is itself), and that the values printed last are remembered by their bits,
  * a slot each: a counter that did not move, a steady rate or a gauge at its limit repeats one value for many steps.
+ * Series with a value at every step share one array of times (the engine's answer): once a second series comes
+ * with the array the one before had, its times are printed once and copied for it and every later one sharing it.
  * One instance per answer.
  */
 final class MatrixPoints {
@@ -31,6 +33,12 @@ final class MatrixPoints {
     private final long[] keys = new long[SLOTS];
     private final byte[][] printed = new byte[SLOTS][];
     private int n;
+    /** The times of the series written last, by identity. */
+    private long[] lastTimes;
+    /** Those times printed one after another, once a second series shares them; null until then. */
+    private byte[] timesText;
+    /** Where each time's text ends in {@link #timesText}. */
+    private int[] timesEnd;
 
     /** For a generator writing bytes to a stream, as {@link io.sluice.gateway.http.Json#write} makes them. */
     MatrixPoints(JsonGenerator json) {
@@ -47,6 +55,13 @@ final class MatrixPoints {
      */
     void write(JsonGenerator json, long[] ts, double[] vs) throws IOException {
         json.flush(); // the generator's buffered bytes come first
+        if (ts != lastTimes) {
+            lastTimes = ts;
+            timesText = null;
+        } else if (timesText == null && ts.length > 0) {
+            printTimes(ts);
+        }
+        byte[] times = timesText;
         for (int i = 0; i < ts.length; i++) {
             double v = vs[i];
             boolean whole = v != 0 && Math.abs(v) < WHOLE_BELOW && v == Math.rint(v);
@@ -58,7 +73,13 @@ final class MatrixPoints {
                 buf[n++] = ',';
             }
             buf[n++] = '[';
-            n = PrometheusJson.seconds(ts[i], buf, n);
+            if (times != null) {
+                int from = i == 0 ? 0 : timesEnd[i - 1];
+                System.arraycopy(times, from, buf, n, timesEnd[i] - from);
+                n += timesEnd[i] - from;
+            } else {
+                n = PrometheusJson.seconds(ts[i], buf, n);
+            }
             buf[n++] = ',';
             buf[n++] = '"';
             if (whole) {
@@ -74,6 +95,19 @@ final class MatrixPoints {
             buf[n++] = ']';
         }
         drain();
+    }
+
+    /** Prints {@code ts} into {@link #timesText}, each time as {@link PrometheusJson#seconds(long, byte[], int)} does. */
+    private void printTimes(long[] ts) {
+        byte[] text = new byte[ts.length * PrometheusJson.SECONDS_CHARS];
+        int[] ends = new int[ts.length];
+        int at = 0;
+        for (int i = 0; i < ts.length; i++) {
+            at = PrometheusJson.seconds(ts[i], text, at);
+            ends[i] = at;
+        }
+        timesText = text;
+        timesEnd = ends;
     }
 
     /** {@link PrometheusJson#value(double)} as ASCII, from its slot when it was the last value there. */

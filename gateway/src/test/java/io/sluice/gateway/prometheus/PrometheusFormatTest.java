@@ -92,6 +92,16 @@ class PrometheusFormatTest {
             }
             series.add(new Series(new TreeMap<>(java.util.Map.of("k", Integer.toString(k))), ts, vs));
         }
+        // series sharing one array of times (the engine's series with a value at every step), after one that does not
+        long[] grid = series.get(11).timestamps();
+        for (int k = 12; k < 16; k++) {
+            double[] vs = new double[grid.length];
+            for (int i = 0; i < vs.length; i++) {
+                vs[i] = k == 13 ? i : random.nextInt(4) / 3.0;
+            }
+            series.add(new Series(new TreeMap<>(java.util.Map.of("k", Integer.toString(k))), k == 14 ? grid.clone() : grid,
+                    vs));
+        }
         io.netty.buffer.ByteBuf body = io.sluice.gateway.http.Json.write(
                 io.netty.buffer.UnpooledByteBufAllocator.DEFAULT, 300, // a buffer that must grow
                 json -> PrometheusJson.result(json, new PromqlResult.Matrix(series)));
