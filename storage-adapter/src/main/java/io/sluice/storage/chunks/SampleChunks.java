@@ -184,11 +184,7 @@ public final class SampleChunks {
                 if (leading + trailing > 7) {
                     throw new InvalidChunkException("bad value control byte " + control, null);
                 }
-                long xor = 0;
-                for (int b = 7 - leading; b >= trailing; b--) {
-                    xor |= (long) in.unsignedByte() << (b * 8);
-                }
-                bits ^= xor;
+                bits ^= in.xorBytes(8 - leading - trailing, trailing);
             }
             values[at + i] = Double.longBitsToDouble(bits);
         }
@@ -223,6 +219,24 @@ public final class SampleChunks {
             long v = (long) LONG_BE.get(data, position);
             position += 8;
             return v;
+        }
+
+        /**
+         * The {@code bytes} bytes (1 to 8) of a value's XOR, most significant first, as a long whose lowest
+         * {@code trailing} bytes are zero: one 8-byte read where 8 bytes are left, byte by byte at the end.
+         */
+        long xorBytes(int bytes, int trailing) {
+            long xor;
+            if (data.length - position >= 8) {
+                xor = ((long) LONG_BE.get(data, position)) >>> (64 - 8 * bytes);
+                position += bytes;
+            } else {
+                xor = 0;
+                for (int b = 0; b < bytes; b++) {
+                    xor = xor << 8 | unsignedByte();
+                }
+            }
+            return xor << (8 * trailing);
         }
 
         long signed() {
