@@ -86,6 +86,10 @@ class DeployFilesTest {
                 .contains("chown -R sluice:sluice /var/lib/sluice");
         assertThat(dockerfile.indexOf("USER sluice:sluice")).as("the image runs as sluice")
                 .isGreaterThan(dockerfile.indexOf("chown -R sluice:sluice /var/lib/sluice"));
+        // both launchers run the JVM with the same GC option
+        String launcher = Files.readString(ROOT.resolve("bin/sluice"), StandardCharsets.UTF_8);
+        assertThat(dockerfile).contains("\"-XX:-ClassUnloadingWithConcurrentMark\"");
+        assertThat(launcher).contains("exec \"$JAVA\" -XX:-ClassUnloadingWithConcurrentMark ");
     }
 
     @Test
