@@ -32,7 +32,8 @@ USER sluice:sluice
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
   CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /health/live HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' >&3 && grep -q '200' <&3"]
-# -XX:-ClassUnloadingWithConcurrentMark: classes are unloaded at a full GC only (see bin/sluice for why)
+# -XX:-ClassUnloadingWithConcurrentMark -XX:MetaspaceSize=128m: classes are unloaded at a full GC only, and none is
+# due until class metadata passes 128 MB (see bin/sluice for why)
 ENTRYPOINT ["java", "-XX:MaxRAMPercentage=75", "-XX:+ExitOnOutOfMemoryError", "-XX:-ClassUnloadingWithConcurrentMark", \
-            "-jar", "/opt/sluice/sluice-gateway.jar"]
+            "-XX:MetaspaceSize=128m", "-jar", "/opt/sluice/sluice-gateway.jar"]
 CMD ["serve", "--config", "/etc/sluice/sluice.properties"]

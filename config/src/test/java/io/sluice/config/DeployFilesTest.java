@@ -88,8 +88,8 @@ class DeployFilesTest {
                 .isGreaterThan(dockerfile.indexOf("chown -R sluice:sluice /var/lib/sluice"));
         // both launchers run the JVM with the same GC option
         String launcher = Files.readString(ROOT.resolve("bin/sluice"), StandardCharsets.UTF_8);
-        assertThat(dockerfile).contains("\"-XX:-ClassUnloadingWithConcurrentMark\"");
-        assertThat(launcher).contains("exec \"$JAVA\" -XX:-ClassUnloadingWithConcurrentMark ");
+        assertThat(dockerfile).contains("\"-XX:-ClassUnloadingWithConcurrentMark\"", "\"-XX:MetaspaceSize=128m\"");
+        assertThat(launcher).contains("exec \"$JAVA\" -XX:-ClassUnloadingWithConcurrentMark -XX:MetaspaceSize=128m ");
     }
 
     @Test
