@@ -575,10 +575,7 @@ public final class BenchmarkSuite {
                 ends.putAll(consumer.endOffsets(partitions(consumer, t)));
             }
         }
-        URI pg = endpoints.postgres();
-        io.r2dbc.pool.ConnectionPool pool = io.sluice.storage.postgres.PostgresConnections.pool(
-                io.sluice.config.SluiceConfig.defaults().postgres().withServer(pg.getHost(), pg.getPort(),
-                        pg.getPath().substring(1), pg.getUserInfo(), "").withDatabase(pg.getPath().substring(1), 1));
+        io.r2dbc.pool.ConnectionPool pool = postgresPool();
         try {
             await("the storage writer to catch up", Duration.ofMinutes(10), () -> {
                 Map<TopicPartition, Long> applied = reactor.core.publisher.Mono.usingWhen(pool.create(),
@@ -605,10 +602,7 @@ public final class BenchmarkSuite {
      */
     private void awaitCompacted(PromqlFixture data) throws Exception {
         long waitStart = System.nanoTime();
-        URI pg = endpoints.postgres();
-        io.r2dbc.pool.ConnectionPool pool = io.sluice.storage.postgres.PostgresConnections.pool(
-                io.sluice.config.SluiceConfig.defaults().postgres().withServer(pg.getHost(), pg.getPort(),
-                        pg.getPath().substring(1), pg.getUserInfo(), "").withDatabase(pg.getPath().substring(1), 1));
+        io.r2dbc.pool.ConnectionPool pool = postgresPool();
         // the hours compaction merges: after the fixture's first (partly before it), ended 15 min ago or more
         String merged = "c.hour > date_trunc('hour', to_timestamp($3 / 1000.0))"
                 + " AND c.hour < date_trunc('hour', now() - interval '15 minutes')";
@@ -635,6 +629,14 @@ public final class BenchmarkSuite {
         log.printf(Locale.ROOT, "(compaction merged the fixture's %,d chunks into %,d, %d hours of them one chunk a "
                         + "series, in %.1f s)%n", counts[0][0], counts[1][0], counts[1][2],
                 (System.nanoTime() - waitStart) / 1e9);
+    }
+
+    /** One connection to the gateway's PostgreSQL, to read what the writer and compaction have done. */
+    private io.r2dbc.pool.ConnectionPool postgresPool() {
+        URI pg = endpoints.postgres();
+        return io.sluice.storage.postgres.PostgresConnections.pool(io.sluice.config.SluiceConfig.defaults().postgres()
+                .withServer(pg.getHost(), pg.getPort(), pg.getPath().substring(1), pg.getUserInfo(), "")
+                .withDatabase(pg.getPath().substring(1), 1));
     }
 
     private void ingest(StringBuilder samples) throws Exception {
