@@ -230,10 +230,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                 controllerPort = Integer.parseInt(saved[1]);
             }
         }
-        if (brokerPort == 0 || !FreePorts.isFree(brokerPort) || !FreePorts.isFree(controllerPort)) {
-            brokerPort = FreePorts.pick();
+        if (brokerPort == 0 || !FreePorts.claim(brokerPort, dataDir) || !FreePorts.claim(controllerPort, dataDir)) {
+            brokerPort = FreePorts.pick(dataDir);
             do {
-                controllerPort = FreePorts.pick();
+                controllerPort = FreePorts.pick(dataDir);
             } while (controllerPort == brokerPort);
         }
         Files.writeString(portsFile, brokerPort + "," + controllerPort);

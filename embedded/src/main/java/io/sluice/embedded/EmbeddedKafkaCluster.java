@@ -58,8 +58,9 @@ public final class EmbeddedKafkaCluster implements AutoCloseable {
             int[] controllerPorts = new int[size];
             StringJoiner voters = new StringJoiner(",");
             for (int i = 0; i < size; i++) {
-                brokerPorts[i] = freshPort(taken);
-                controllerPorts[i] = freshPort(taken);
+                Path node = dir.resolve("node-" + (i + 1)).toAbsolutePath();
+                brokerPorts[i] = freshPort(taken, node);
+                controllerPorts[i] = freshPort(taken, node);
                 voters.add((i + 1) + "@127.0.0.1:" + controllerPorts[i]);
             }
             int replication = Math.min(size, 3);
@@ -87,10 +88,10 @@ public final class EmbeddedKafkaCluster implements AutoCloseable {
         return cluster;
     }
 
-    private static int freshPort(Set<Integer> taken) {
+    private static int freshPort(Set<Integer> taken, Path node) {
         int port;
         do {
-            port = FreePorts.pick();
+            port = FreePorts.pick(node);
         } while (!taken.add(port));
         return port;
     }

@@ -172,8 +172,8 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         if (port == 0 && Files.isRegularFile(portFile)) {
             port = Integer.parseInt(Files.readString(portFile).strip());
         }
-        if (port == 0 || !FreePorts.isFree(port)) {
-            port = FreePorts.pick();
+        if (port == 0 || !FreePorts.claim(port, dir)) {
+            port = FreePorts.pick(dir);
         }
         Files.writeString(portFile, Integer.toString(port));
     }
