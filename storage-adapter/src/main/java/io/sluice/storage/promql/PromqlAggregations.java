@@ -218,9 +218,7 @@ final class PromqlAggregations {
                 double v = group.get(0).value();
                 boolean min = op.equals("min");
                 for (Sample s : group) {
-                    if (Double.isNaN(v) || (min ? s.value() < v : s.value() > v)) {
-                        v = s.value();
-                    }
+                    v = minOrMax(min, v, s.value());
                 }
                 return v;
             }
@@ -246,6 +244,14 @@ final class PromqlAggregations {
             }
             default -> throw new UnsupportedPromqlException("aggregation " + op);
         }
+    }
+
+    /**
+     * {@code min} or {@code max} so far after {@code x}: {@code x} when it is smaller (larger), or when the value so far
+     * is NaN (a NaN is kept only while every value is NaN, as Prometheus does).
+     */
+    static double minOrMax(boolean min, double soFar, double x) {
+        return Double.isNaN(soFar) || (min ? x < soFar : x > soFar) ? x : soFar;
     }
 
     /** A label name as Prometheus 3 accepts one: any non-empty valid UTF-8. */

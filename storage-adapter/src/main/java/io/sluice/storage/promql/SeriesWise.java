@@ -265,13 +265,7 @@ final class SeriesWise {
                     }
                     means[i].add(v);
                 }
-                case "min", "max" -> {
-                    double m = count[i] == 0 ? v : a[i];
-                    if (Double.isNaN(m) || (op.equals("min") ? v < m : v > m)) {
-                        m = v;
-                    }
-                    a[i] = m;
-                }
+                case "min", "max" -> a[i] = PromqlAggregations.minOrMax(op.equals("min"), count[i] == 0 ? v : a[i], v);
                 default -> {
                     // count, group: the count alone
                 }
