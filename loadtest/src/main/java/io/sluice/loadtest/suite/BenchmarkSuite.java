@@ -287,13 +287,17 @@ public final class BenchmarkSuite {
             double sluiceRate;
             boolean clean;
             String client;
+            Allocation redirectsBefore;
+            Allocation redirectsAfter;
             if (wrk.isPresent()) {
                 client = "wrk -t1";
                 Wrk.Result reference = wrk.get().run("127.0.0.1", barePort, connections, warmup, duration);
                 log.printf(Locale.ROOT, "bare Netty (wrk)       %10s req/s  p50 %7s ms  p99 %7s ms  bad %d  errors %d%n",
                         fmt(reference.perSecond()), ms(reference.p50Millis()), ms(reference.p99Millis()),
                         reference.badResponses(), reference.socketErrors());
+                redirectsBefore = allocation(REDIRECTS, REDIRECTED);
                 Wrk.Result sluice = wrk.get().run(host, port, connections, warmup, duration);
+                redirectsAfter = allocation(REDIRECTS, REDIRECTED);
                 log.printf(Locale.ROOT, "Sluice (wrk)           %10s req/s  p50 %7s ms  p99 %7s ms  bad %d  errors %d%n",
                         fmt(sluice.perSecond()), ms(sluice.p50Millis()), ms(sluice.p99Millis()), sluice.badResponses(),
                         sluice.socketErrors());
@@ -305,8 +309,10 @@ public final class BenchmarkSuite {
                 HttpLoad.Result reference = new HttpLoad("127.0.0.1", barePort, connections, warmup, duration, 0, 302,
                         HttpLoad.gets("127.0.0.1", barePort, paths, "")).run();
                 printLoad("bare Netty", reference);
+                redirectsBefore = allocation(REDIRECTS, REDIRECTED);
                 HttpLoad.Result sluice = new HttpLoad(host, port, connections, warmup, duration, 0, 302,
                         HttpLoad.gets(host, port, paths, "")).run();
+                redirectsAfter = allocation(REDIRECTS, REDIRECTED);
                 printLoad("Sluice", sluice);
                 referenceRate = reference.perSecond();
                 sluiceRate = sluice.perSecond();
@@ -324,6 +330,7 @@ public final class BenchmarkSuite {
             row("P1", "p99 at half that rate (" + fmt(half) + " req/s), ms", ms(paced.percentileMillis(99)),
                     "p50 " + ms(paced.percentileMillis(50)), "", "< 2 ms",
                     paced.percentileMillis(99) < 2 && clean(paced));
+            allocationRow("P1", "redirect", redirectsBefore, redirectsAfter);
         } finally {
             bare.destroy();
             bare.waitFor(10, TimeUnit.SECONDS);
@@ -656,6 +663,7 @@ public final class BenchmarkSuite {
         try (KafkaConsumer<byte[], byte[]> consumer = consumer(bootstrap)) {
             before = consumer.endOffsets(partitions(consumer, topic));
         }
+        Allocation allocationBefore = allocation(INGESTED, "transport=\"binary\"");
         Path summary = out.resolve("agent-load.json");
         Process agent = javaProcess("io.sluice.loadtest.agent.AgentLoad", List.of("-Xmx512m"), List.of(
                 "--target=" + host + ":" + port, "--key=" + key, "--connections=4", "--rate=max",
@@ -663,6 +671,7 @@ public final class BenchmarkSuite {
                 "--summary=" + summary));
         agent.getInputStream().transferTo(Files.newOutputStream(out.resolve("agent-load.log")));
         agent.waitFor();
+        Allocation allocationAfter = allocation(INGESTED, "transport=\"binary\"");
         JsonNode agentResult = JSON.readTree(Files.readString(summary));
         double samplesPerSecond = agentResult.get("acked_per_second").asDouble();
         double seconds = agentResult.get("seconds").asDouble();
@@ -731,6 +740,7 @@ public final class BenchmarkSuite {
         row("P2", "gateway -> Kafka MiB/s (records of " + recordSize + " B)", String.format(Locale.ROOT, "%.2f", sluiceMiB),
                 String.format(Locale.ROOT, "producer tool: %.2f (%s records/s)", kafkaMiB, fmt(kafkaRecordsPerSecond)),
                 ratio(sluiceMiB / kafkaMiB), ">= 0.80", sluiceMiB / kafkaMiB >= 0.8);
+        allocationRow("P2", "binary ingested sample", allocationBefore, allocationAfter);
     }
 
     // ---- P2 HTTP ingest: JSON, Prometheus remote_write, Influx line protocol
@@ -779,6 +789,7 @@ public final class BenchmarkSuite {
         row("P2", what, fmt(samplesPerSecond), reference ? latency + "; JSON " + fmt(jsonRate) : latency,
                 reference ? ratio(samplesPerSecond / jsonRate) + "x JSON" : "", ">= 1,000,000",
                 samplesPerSecond >= 1_000_000 && clean(max) && accepted >= acked);
+        allocationRow("P2", format.label() + " ingested sample", run.allocationBefore(), run.allocationAfter());
         double half = samplesPerSecond / 2;
         if (half < IngestBodies.SERIES) {
             row("P2", format.label() + " ack p99 at half that rate, ms", "-", "nothing acknowledged at full load: "
@@ -799,7 +810,8 @@ public final class BenchmarkSuite {
     }
 
     /** One run of {@link #maxIngest}: the load's result, the requests it sent, and samples acknowledged/accepted. */
-    private record IngestRun(HttpLoad.Result result, byte[][] requests, long acked, long accepted) {
+    private record IngestRun(HttpLoad.Result result, byte[][] requests, long acked, long accepted,
+                             Allocation allocationBefore, Allocation allocationAfter) {
         double samplesPerSecond() {
             return acked / result.seconds();
         }
@@ -821,12 +833,14 @@ public final class BenchmarkSuite {
         }
         preflight(format, format.body(now + INGEST_BODIES));
         long acceptedBefore = acceptedSamples(format.transport());
+        Allocation allocationBefore = allocation(INGESTED, "transport=\"" + format.transport() + "\"");
         HttpLoad.Result max = new HttpLoad(host, port, conns, warmup, duration, 0, format.success(), requests).run();
+        Allocation allocationAfter = allocation(INGESTED, "transport=\"" + format.transport() + "\"");
         printLoad("Sluice " + format.label(), max);
         long acked = (max.responses() - max.unexpected()) * IngestBodies.SERIES;
         // the gateway's own count (warm-up included) must cover what the client saw acknowledged in the measured window
         long accepted = acceptedSamples(format.transport()) - acceptedBefore;
-        IngestRun run = new IngestRun(max, requests, acked, accepted);
+        IngestRun run = new IngestRun(max, requests, acked, accepted, allocationBefore, allocationAfter);
         log.printf(Locale.ROOT, "%s: %s acknowledged samples/s (bodies of %,d bytes on average); the gateway counted "
                         + "%,d samples accepted over transport %s in warm-up and run, the client %,d acknowledged in the run%n",
                 format.label(), fmt(run.samplesPerSecond()), bytes / INGEST_BODIES, accepted, format.transport(), acked);
@@ -1507,6 +1521,48 @@ public final class BenchmarkSuite {
 
     private void row(String id, String what, String sluice, String reference, String ratio, String target, boolean met) {
         rows.add(new String[] {id, what, sluice, reference, ratio, target, met ? "yes" : "no"});
+    }
+
+    // ---- allocation per unit of work (#15's allocation budget)
+
+    private static final String REDIRECTS = "sluice_http_server_requests_seconds_count";
+    private static final String REDIRECTED = "route=\"/{code}\",status=\"302\"";
+    private static final String INGESTED = "sluice_ingest_accepted_total";
+
+    /**
+     * What the gateway's JVM has allocated since it started, and how much of one kind of work it has done, read
+     * from one {@code /metrics} answer. Allocated bytes are what its young collections found allocated
+     * (Micrometer's {@code jvm_gc_memory_allocated_bytes_total}, counted at each collection) plus what eden holds
+     * now (allocated since the last one), so that a reading between two collections is not off by up to a
+     * whole young generation.
+     */
+    record Allocation(double bytes, double work) {
+    }
+
+    private Allocation allocation(String counter, String labels) throws IOException, InterruptedException {
+        String text = metrics();
+        double work = 0;
+        for (String line : text.split("\n")) {
+            if (line.startsWith(counter + "{") && line.contains(labels)
+                    && (!counter.equals(INGESTED) || line.contains("kind=\"samples\""))) {
+                work += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return new Allocation(metricSum(text, "jvm_gc_memory_allocated_bytes_total", "")
+                + metricSumOrZero(text, "jvm_memory_used_bytes", "id=\"G1 Eden Space\""), work);
+    }
+
+    /**
+     * The row of bytes the gateway allocated per {@code unit} between two readings: the whole process (the
+     * storage writer, Kafka clients and click pipeline of {@code dev} included), warm-up and run. Reported, with
+     * no target of its own: it is what the speed rows' garbage collections come from.
+     */
+    private void allocationRow(String id, String unit, Allocation before, Allocation after) {
+        double work = after.work() - before.work();
+        double bytes = after.bytes() - before.bytes();
+        rows.add(new String[] {id, "bytes allocated per " + unit + " (gateway process, writer included)",
+                work > 0 ? fmt(bytes / work) : "-", String.format(Locale.ROOT, "%,.0f MB over %s %ss", bytes / 1e6,
+                        fmt(work), unit), "", "reported", "-"});
     }
 
     // ---- helpers
