@@ -9,6 +9,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.sluice.gateway.binary.BinarySessions;
+import io.sluice.gateway.http.BodilessRequests;
 import io.sluice.gateway.http.BodyAggregator;
 import io.sluice.gateway.http.HttpRouter;
 import io.sluice.gateway.http.HttpTracing;
@@ -31,7 +32,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@value #DETECT} (or {@value #DETECT_TLS} inside TLS): {@link ProtocolDetector}, removed once it
  *       decided; then either
  *     <ul>
- *       <li>HTTP: {@value #HTTP_CODEC} → {@value #HTTP_TRACE} ({@link HttpTracing}: trace ids, the request log)
+ *       <li>HTTP: {@value #HTTP_CODEC} → {@value #HTTP_BODILESS} ({@link BodilessRequests}: a request without a
+ *           body as one message) → {@value #HTTP_TRACE} ({@link HttpTracing}: trace ids, the request log)
  *           → {@value #HTTP_DECOMPRESS} → {@value #HTTP_BODY} → {@value #HTTP_SHUTDOWN}
  *           ({@link ShutdownGate}) → {@value #HTTP_ROUTER} ({@code server.max-header-bytes}, supported
  *           {@code Content-Encoding}s, {@code server.max-body-bytes}; each refusal answered in the API's error
@@ -51,6 +53,7 @@ public final class EdgePipeline {
     public static final String DETECT = "edge-detect";
     public static final String DETECT_TLS = "edge-detect-tls";
     public static final String HTTP_CODEC = "http-codec";
+    public static final String HTTP_BODILESS = "http-bodiless";
     public static final String HTTP_TRACE = "http-trace";
     public static final String HTTP_DECOMPRESS = "http-decompress";
     public static final String HTTP_BODY = "http-body";
@@ -125,6 +128,7 @@ public final class EdgePipeline {
 
     void addHttp(ChannelPipeline p) {
         p.addLast(HTTP_CODEC, new HttpServerCodec(httpDecoder))
+                .addLast(HTTP_BODILESS, new BodilessRequests())
                 .addLast(HTTP_TRACE, new HttpTracing(requestLog))
                 .addLast(HTTP_DECOMPRESS, new RequestDecompressor(router.rejected("unsupported_encoding"),
                         router.rejected("invalid_encoding")))

@@ -116,16 +116,17 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
         if (byMethod == null) {
             byMethod = prefixed(path);
         }
-        if (byMethod == null && fallbackGet != null && path.length() > 1 && path.indexOf('/', 1) < 0
+        Entry entry;
+        if (byMethod != null) {
+            entry = byMethod.get(request.method());
+        } else if (fallbackGet != null && path.length() > 1 && path.indexOf('/', 1) < 0
                 && (request.method().equals(HttpMethod.GET) || request.method().equals(HttpMethod.HEAD))) {
-            byMethod = Map.of(request.method(), fallbackGet);
-        }
-        if (byMethod == null) {
+            entry = fallbackGet;
+        } else {
             new HttpExchange(ctx, request, path, unmatched)
                     .error(HttpResponseStatus.NOT_FOUND, "not_found", "no route for " + path);
             return;
         }
-        Entry entry = byMethod.get(request.method());
         if (entry == null) {
             new HttpExchange(ctx, request, path, unmatched).error(HttpResponseStatus.METHOD_NOT_ALLOWED,
                     "method_not_allowed", request.method() + " is not allowed on " + path + "; allowed: "

@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.util.Attribute;
 import io.netty.util.AttributeKey;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,6 +44,8 @@ public final class HttpTracing extends ChannelDuplexHandler {
     /** Requests read and not answered yet, oldest first; touched on the connection's event loop only. */
     private final ArrayDeque<RequestTrace> unanswered = new ArrayDeque<>(2);
     private final boolean logRequests;
+    /** This connection's {@link #CURRENT}, looked up once. */
+    private Attribute<RequestTrace> current;
 
     /** @param logRequests {@code server.request-log} */
     public HttpTracing(boolean logRequests) {
@@ -59,14 +62,19 @@ public final class HttpTracing extends ChannelDuplexHandler {
     }
 
     @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        current = ctx.channel().attr(CURRENT);
+    }
+
+    @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         RequestTrace trace;
         if (msg instanceof HttpRequest request) {
             trace = RequestTrace.of(request, ctx.channel().remoteAddress());
             unanswered.add(trace);
-            ctx.channel().attr(CURRENT).set(trace);
+            current.set(trace);
         } else {
-            trace = ctx.channel().attr(CURRENT).get();
+            trace = current.get();
         }
         if (trace == null) {
             ctx.fireChannelRead(msg);
@@ -75,14 +83,22 @@ public final class HttpTracing extends ChannelDuplexHandler {
         if (msg instanceof HttpContent content) {
             trace.addBytesIn(content.content().readableBytes());
         }
-        trace.run(() -> ctx.fireChannelRead(msg));
+        String outer = trace.enter();
+        try {
+            ctx.fireChannelRead(msg);
+        } finally {
+            RequestTrace.leave(outer);
+        }
     }
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
         if (msg instanceof HttpResponse response && response.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
-            RequestTrace trace = answered(ctx, response);
-            trace.stamp(response.headers());
+            String stamped = response.headers().get(RequestTrace.TRACE_RESPONSE_HEADER);
+            RequestTrace trace = answered(ctx, stamped);
+            if (!trace.traceResponse().equals(stamped)) { // an exchange's answer comes stamped already
+                trace.stamp(response.headers());
+            }
             if (logRequests) {
                 trace.run(() -> log(trace, response));
             }
@@ -95,8 +111,7 @@ public final class HttpTracing extends ChannelDuplexHandler {
      * may be written after later requests were read), else the oldest unanswered one (HTTP/1.1 answers in
      * order).
      */
-    private RequestTrace answered(ChannelHandlerContext ctx, HttpResponse response) {
-        String stamped = response.headers().get(RequestTrace.TRACE_RESPONSE_HEADER);
+    private RequestTrace answered(ChannelHandlerContext ctx, String stamped) {
         if (stamped != null) {
             for (Iterator<RequestTrace> it = unanswered.iterator(); it.hasNext(); ) {
                 RequestTrace trace = it.next();

@@ -5,6 +5,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import org.slf4j.MDC;
 
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.net.SocketAddress;
 
 /**
@@ -31,19 +32,36 @@ public final class RequestTrace {
     private final String traceResponse;
     private final String method;
     private final String path;
-    private final String remote;
+    private final SocketAddress remoteAddress;
     private final long startNanos;
+    private String remote;
     private long bytesIn;
     private volatile String route;
     private volatile String tenant;
 
-    private RequestTrace(TraceParent parent, String method, String path, String remote) {
-        this.traceId = parent.traceId();
-        this.traceResponse = "00-" + traceId + "-" + TraceParent.randomHex(8) + "-"
-                + (parent.flags() < 0x10 ? "0" : "") + Integer.toHexString(parent.flags());
+    /** @param parent the request's valid {@code traceparent}, or null for a new trace */
+    private RequestTrace(TraceParent parent, String method, String path, SocketAddress remote) {
+        // traceresponse, 00-<trace id>-<span id>-<flags>, written into one array: this runs for every request
+        byte[] value = new byte[TraceParent.LENGTH];
+        value[0] = '0';
+        value[1] = '0';
+        value[2] = '-';
+        value[35] = '-';
+        value[52] = '-';
+        if (parent == null) {
+            TraceParent.writeRandomHex(value, 3, 16);
+        } else {
+            for (int i = 0; i < 32; i++) {
+                value[3 + i] = (byte) parent.traceId().charAt(i);
+            }
+        }
+        TraceParent.writeRandomHex(value, 36, 8);
+        TraceParent.writeHexByte(value, 53, parent == null ? 0 : parent.flags());
+        this.traceResponse = new String(value, StandardCharsets.ISO_8859_1);
+        this.traceId = parent != null ? parent.traceId() : traceResponse.substring(3, 35);
         this.method = method;
         this.path = path;
-        this.remote = remote;
+        this.remoteAddress = remote;
         this.startNanos = System.nanoTime();
     }
 
@@ -54,13 +72,12 @@ public final class RequestTrace {
     static RequestTrace of(HttpRequest request, SocketAddress remote) {
         TraceParent parent = request.decoderResult().isSuccess()
                 ? TraceParent.parse(request.headers().get(TRACE_PARENT_HEADER)) : null;
-        return new RequestTrace(parent != null ? parent : TraceParent.generated(), request.method().name(),
-                pathOf(request.uri()), address(remote));
+        return new RequestTrace(parent, request.method().name(), pathOf(request.uri()), remote);
     }
 
     /** A trace for an answer no request head was read for. */
     static RequestTrace unknown(SocketAddress remote) {
-        return new RequestTrace(TraceParent.generated(), "-", "-", address(remote));
+        return new RequestTrace(null, "-", "-", remote);
     }
 
     /** The URI without its query string or fragment (which may carry secrets), as sent. */
@@ -101,16 +118,27 @@ public final class RequestTrace {
 
     /** Runs {@code task} with this trace id in the logging MDC, restoring what was there before. */
     public void run(Runnable task) {
-        String previous = MDC.get(MDC_TRACE_ID);
-        MDC.put(MDC_TRACE_ID, traceId);
+        String outer = enter();
         try {
             task.run();
         } finally {
-            if (previous == null) {
-                MDC.remove(MDC_TRACE_ID);
-            } else {
-                MDC.put(MDC_TRACE_ID, previous);
-            }
+            leave(outer);
+        }
+    }
+
+    /** Puts this trace id in the logging MDC and returns what was there, for {@link #leave}. */
+    String enter() {
+        String outer = MDC.get(MDC_TRACE_ID);
+        MDC.put(MDC_TRACE_ID, traceId);
+        return outer;
+    }
+
+    /** Restores the MDC's trace id that {@link #enter} returned. */
+    static void leave(String outer) {
+        if (outer == null) {
+            MDC.remove(MDC_TRACE_ID);
+        } else {
+            MDC.put(MDC_TRACE_ID, outer);
         }
     }
 
@@ -122,7 +150,11 @@ public final class RequestTrace {
         return path;
     }
 
+    /** The client's address as the request log shows it; made when first asked for (few requests are logged). */
     String remote() {
+        if (remote == null) {
+            remote = address(remoteAddress);
+        }
         return remote;
     }
 

@@ -1,11 +1,12 @@
 package io.sluice.gateway.http;
 
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * A W3C Trace Context {@code traceparent} value, {@code version-traceid-parentid-flags}
  * (<a href="https://www.w3.org/TR/trace-context/#traceparent-header">spec</a>): a request carrying a valid
- * one keeps its trace id; any other request gets a {@link #generated() generated} one.
+ * one keeps its trace id; any other request gets a new one ({@link #writeRandomHex}).
  *
  * <table>
  *   <caption>What {@link #parse} accepts (anything else is ignored as if absent)</caption>
@@ -25,6 +26,7 @@ public record TraceParent(String traceId, String parentId, int flags) {
 
     /** Length of a version-00 value, and of the four fields of any version. */
     static final int LENGTH = 55;
+    private static final byte[] HEX_DIGITS = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
     /** The value of a {@code traceparent} header, or null when it is absent or not valid. */
     public static TraceParent parse(CharSequence header) {
@@ -46,24 +48,27 @@ public record TraceParent(String traceId, String parentId, int flags) {
         return new TraceParent(h.substring(3, 35), h.substring(36, 52), Integer.parseInt(h, 53, 55, 16));
     }
 
-    /** A new trace: a random, non-zero trace id, no parent, not sampled. */
-    public static TraceParent generated() {
-        return new TraceParent(randomHex(16), null, 0);
-    }
-
-    /** A random, non-zero id of {@code bytes} bytes as lowercase hex (a trace id is 16 bytes, a span id 8). */
-    static String randomHex(int bytes) {
+    /**
+     * Writes a random, non-zero id of {@code bytes} bytes (a multiple of 8: a trace id is 16 bytes, a span id
+     * 8) as lowercase hex digits into {@code out} from {@code at}.
+     */
+    static void writeRandomHex(byte[] out, int at, int bytes) {
         ThreadLocalRandom random = ThreadLocalRandom.current();
-        StringBuilder out = new StringBuilder(bytes * 2);
         for (int i = 0; i < bytes; i += 8) {
             long v;
             do {
                 v = random.nextLong();
             } while (v == 0 && i == 0); // the first eight bytes non-zero: the id is never all zero
-            String hex = Long.toHexString(v);
-            out.append("0".repeat(16 - hex.length())).append(hex);
+            for (int shift = 60; shift >= 0; shift -= 4) {
+                out[at++] = HEX_DIGITS[(int) (v >>> shift) & 0xf];
+            }
         }
-        return out.toString();
+    }
+
+    /** Writes {@code value}'s low byte as two lowercase hex digits into {@code out} from {@code at}. */
+    static void writeHexByte(byte[] out, int at, int value) {
+        out[at] = HEX_DIGITS[(value >>> 4) & 0xf];
+        out[at + 1] = HEX_DIGITS[value & 0xf];
     }
 
     private static boolean isHex(String s, int from, int to) {

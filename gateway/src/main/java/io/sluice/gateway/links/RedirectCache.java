@@ -11,6 +11,8 @@ import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.reactor.circuitbreaker.operator.CircuitBreakerOperator;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.util.AsciiString;
 import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
 import io.sluice.config.LinksConfig;
 import io.sluice.storage.links.Link;
@@ -33,9 +35,51 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class RedirectCache {
 
-    /** A code's state: the link, or null when there is no such link. */
-    public record Entry(Link link) {
+    /**
+     * A code's state: the link, or null when there is no such link; with the status and {@code Location} its
+     * redirects answer with, made once rather than for every redirect.
+     */
+    public static final class Entry {
         static final Entry MISSING = new Entry(null);
+
+        private final Link link;
+        private final HttpResponseStatus status;
+        private final AsciiString location;
+
+        Entry(Link link) {
+            this.link = link;
+            this.status = link == null ? null : HttpResponseStatus.valueOf(link.redirect());
+            this.location = link == null || !isHeaderValue(link.target()) ? null : new AsciiString(link.target());
+        }
+
+        public Link link() {
+            return link;
+        }
+
+        HttpResponseStatus status() {
+            return status;
+        }
+
+        /**
+         * The target as a {@code Location} value, checked once here: printable ASCII only, as
+         * {@link LinkRules#checkTarget} stores it. Null for a stored target that is not (none should be).
+         */
+        AsciiString location() {
+            return location;
+        }
+
+        private static boolean isHeaderValue(String target) {
+            if (target.isEmpty()) {
+                return false;
+            }
+            for (int i = 0; i < target.length(); i++) {
+                char c = target.charAt(i);
+                if (c <= 0x20 || c >= 0x7f) {
+                    return false;
+                }
+            }
+            return true;
+        }
     }
 
     /** How long the last known link of a code may be served while PostgreSQL fails. */

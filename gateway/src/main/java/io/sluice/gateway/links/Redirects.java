@@ -4,16 +4,20 @@ import io.sluice.storage.postgres.PostgresCalls;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.github.bucket4j.Bucket;
-import io.github.bucket4j.ConsumptionProbe;
 import io.github.bucket4j.TimeMeter;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
 import io.sluice.config.LinksConfig;
 import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpExchange;
@@ -43,7 +47,12 @@ public final class Redirects {
     private final LinksConfig config;
     private final TimeMeter clock;
     private final Cache<InetAddress, Bucket> clients;
-    private final String permanentCacheControl;
+    /** Response headers whose values were checked before (see {@link RedirectCache.Entry#location}). */
+    private static final HttpHeadersFactory UNCHECKED_HEADERS =
+            DefaultHttpHeadersFactory.headersFactory().withValidation(false);
+    private static final AsciiString PRIVATE_CACHE_CONTROL = AsciiString.cached("private, max-age=0");
+
+    private final AsciiString permanentCacheControl;
     private final Counter throttled;
     private final Counter unavailable;
 
@@ -53,7 +62,7 @@ public final class Redirects {
         this.config = config;
         this.clock = clock;
         this.clients = Caffeine.newBuilder().maximumSize(MAX_CLIENTS).expireAfterAccess(Duration.ofMinutes(10)).build();
-        this.permanentCacheControl = "public, max-age=" + config.permanentMaxAge().toSeconds();
+        this.permanentCacheControl = AsciiString.of("public, max-age=" + config.permanentMaxAge().toSeconds());
         this.throttled = Counter.builder("sluice_redirects_rejected").tag("reason", "client_rate_limited")
                 .description("Redirects refused").register(registry);
         this.unavailable = Counter.builder("sluice_redirects_rejected").tag("reason", "postgres_unavailable")
@@ -67,16 +76,15 @@ public final class Redirects {
             return;
         }
         InetAddress client = client(exchange);
-        if (client != null) {
-            ConsumptionProbe probe = bucket(client).tryConsumeAndReturnRemaining(1);
-            if (!probe.isConsumed()) {
-                throttled.increment();
-                exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER,
-                        Math.max(1, (probe.getNanosToWaitForRefill() + 999_999_999L) / 1_000_000_000L));
-                exchange.error(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limited",
-                        "too many redirects from this address; slow down");
-                return;
-            }
+        Bucket bucket = client == null ? null : bucket(client);
+        if (bucket != null && !bucket.tryConsume(1)) { // no probe object for the redirects let through
+            long waitNanos = bucket.estimateAbilityToConsume(1).getNanosToWaitForRefill();
+            throttled.increment();
+            exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER,
+                    Math.max(1, (waitNanos + 999_999_999L) / 1_000_000_000L));
+            exchange.error(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limited",
+                    "too many redirects from this address; slow down");
+            return;
         }
         CompletableFuture<RedirectCache.Entry> entry = cache.get(code);
         if (entry.isDone()) {
@@ -102,16 +110,23 @@ public final class Redirects {
             notFound(exchange, "no link " + code);
             return;
         }
-        if (link.expiredAt(cache.now())) {
+        if (link.expiresAt() != null && link.expiredAt(cache.now())) {
             gone(exchange, code);
             return;
         }
-        HttpResponseStatus status = HttpResponseStatus.valueOf(link.redirect());
-        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.EMPTY_BUFFER);
-        response.headers()
-                .set(HttpHeaderNames.LOCATION, link.target())
+        AsciiString location = entry.location();
+        if (location == null) {
+            exchange.internalError(new IllegalStateException("the stored target of link " + code
+                    + " is not a valid Location value"));
+            return;
+        }
+        // the values were checked once, when the entry was made: this path does not check them again
+        HttpHeaders headers = UNCHECKED_HEADERS.newHeaders()
+                .set(HttpHeaderNames.LOCATION, location)
                 .set(HttpHeaderNames.CACHE_CONTROL, link.redirect() == 301 || link.redirect() == 308
-                        ? permanentCacheControl : "private, max-age=0");
+                        ? permanentCacheControl : PRIVATE_CACHE_CONTROL);
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, entry.status(),
+                Unpooled.EMPTY_BUFFER, headers, EmptyHttpHeaders.INSTANCE);
         exchange.respond(response);
         clicks.record(code, System.currentTimeMillis(), exchange.headers().get(HttpHeaderNames.REFERER),
                 exchange.headers().get(HttpHeaderNames.USER_AGENT), client);

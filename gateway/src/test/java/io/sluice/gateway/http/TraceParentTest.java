@@ -1,5 +1,9 @@
 package io.sluice.gateway.http;
 
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpVersion;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -62,16 +66,28 @@ class TraceParentTest {
     }
 
     @Test
-    void generatedIdsAre32LowercaseHexDigitsNeverZeroAndDistinct() {
+    void newTraceIdsAre32LowercaseHexDigitsNeverZeroAndDistinctAndSpanIdsTooAndTheFlagsZero() {
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < 1000; i++) {
-            TraceParent generated = TraceParent.generated();
-            assertThat(generated.traceId()).matches("[0-9a-f]{32}").isNotEqualTo("0".repeat(32));
-            assertThat(generated.parentId()).isNull();
-            assertThat(generated.flags()).isZero();
-            seen.add(generated.traceId());
+            RequestTrace trace = RequestTrace.unknown(null);
+            assertThat(trace.traceId()).matches("[0-9a-f]{32}").isNotEqualTo("0".repeat(32));
+            assertThat(trace.traceResponse()).matches("00-" + trace.traceId() + "-[0-9a-f]{16}-00")
+                    .doesNotContain("-" + "0".repeat(16) + "-");
+            seen.add(trace.traceId());
+            seen.add(trace.traceResponse());
         }
-        assertThat(seen).hasSize(1000);
-        assertThat(TraceParent.randomHex(8)).matches("[0-9a-f]{16}");
+        assertThat(seen).hasSize(2000);
+    }
+
+    @Test
+    void anIncomingTraceKeepsItsIdAndFlagsInTheTraceResponse() {
+        for (String flags : new String[] {"00", "01", "0f", "ab", "ff"}) {
+            RequestTrace trace = RequestTrace.of(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/a?b",
+                    new DefaultHttpHeaders().add(RequestTrace.TRACE_PARENT_HEADER, "00-" + TRACE + "-" + PARENT + "-"
+                            + flags)), null);
+            assertThat(trace.traceId()).isEqualTo(TRACE);
+            assertThat(trace.traceResponse()).matches("00-" + TRACE + "-[0-9a-f]{16}-" + flags)
+                    .doesNotContain(PARENT);
+        }
     }
 }
