@@ -75,11 +75,12 @@ import java.util.stream.Collectors;
  *   <li>P7: {@link AlertingFixture}'s 10,000 alert rules over 100,000 gauges, evaluated every 30 s by the {@code dev}
  *       process's alerter: evaluation lag p99 over {@code --alerting-duration}, and JSON ingest with and without the
  *       rules (see {@link #alerting()}).</li>
+ *   <li>P8: what a flood of refused requests costs a tenant within its quota (see {@link #isolation()}).</li>
  * </ul>
  *
  * <pre>
  * BenchmarkSuite [--duration=20s] [--warmup=5s] [--connections=64] [--writer-samples=1000000]
- *                [--heap=256m] [--only=P1,P2,P3,P4,P6,P7] [--http-client=wrk|builtin] [--out=loadtest/target/bench]
+ *                [--heap=256m] [--only=P1,P2,P3,P4,P6,P7,P8] [--http-client=wrk|builtin] [--out=loadtest/target/bench]
  *                [--ingest-connections=8]
  *                [--sustained-duration=60s] [--sustained-rates=250000,500000,1000000,1500000]
  *                [--sustained-bisect=1] [--latency-duration=30s] [--alerting-duration=120s]
@@ -159,6 +160,9 @@ public final class BenchmarkSuite {
             if (suite.selected("P7")) {
                 suite.alerting();
             }
+            if (suite.selected("P8")) {
+                suite.isolation();
+            }
             status = suite.report();
         } finally {
             suite.stopSluice();
@@ -168,7 +172,7 @@ public final class BenchmarkSuite {
 
     /** Whether {@code --only} names this measurement, or its target ({@code P2} runs {@code P2-binary}, {@code P2-json}, ...). */
     private boolean selected(String id) {
-        List<String> only = List.of(opts.getOrDefault("only", "P1,P2,P3,P4,P6,P7").split(","));
+        List<String> only = List.of(opts.getOrDefault("only", "P1,P2,P3,P4,P6,P7,P8").split(","));
         return only.contains(id) || id.contains("-") && only.contains(id.substring(0, id.indexOf('-')));
     }
 
@@ -1521,6 +1525,85 @@ public final class BenchmarkSuite {
 
     private void row(String id, String what, String sluice, String reference, String ratio, String target, boolean met) {
         rows.add(new String[] {id, what, sluice, reference, ratio, target, met ? "yes" : "no"});
+    }
+
+    // ---- P8 refusals: a tenant within its quota while another floods
+
+    /** Requests a second tenant A sends in P8, and samples in each. */
+    private static final double ISOLATION_RATE = 40;
+    private static final int ISOLATION_SAMPLES = 100;
+
+    /**
+     * P8, a refusal costs less than a service: tenant A (the bench's {@code dev} tenant, enterprise tier) posts
+     * {@value #ISOLATION_RATE} JSON bodies of {@value #ISOLATION_SAMPLES} samples a second over 4 connections, first
+     * alone, then while tenant B (a key made here, free tier: 100 requests a minute) sends the same bodies from 8
+     * connections as fast as answers come, reconnecting whenever the gateway closes one (as wrk does), every
+     * answer expected 429. A's ack p99 is measured from when each body was due; target: under the flood within 2x
+     * of alone.
+     */
+    private void isolation() throws Exception {
+        phase = "P8 isolation";
+        log.println("\n== P8: tenant A's ingest alone, then while free-tier tenant B floods");
+        String floodKey = createKey("bench-flood", "free");
+        long now = System.currentTimeMillis();
+        byte[][] ownRequests = new byte[200][];
+        byte[][] floodRequests = new byte[200][];
+        for (int i = 0; i < ownRequests.length; i++) {
+            StringBuilder body = new StringBuilder("{\"samples\":[");
+            for (int j = 0; j < ISOLATION_SAMPLES; j++) {
+                body.append(j == 0 ? "" : ",").append("{\"name\":\"bench_isolation\",\"labels\":{\"host\":\"h")
+                        .append(j).append("\"},\"timestamp\":").append(now + i).append(",\"value\":").append(i).append('}');
+            }
+            byte[] bytes = body.append("]}").toString().getBytes(StandardCharsets.UTF_8);
+            ownRequests[i] = HttpLoad.post(host, port, "/api/v1/ingest/metrics", "Authorization: Bearer " + key
+                    + "\r\nContent-Type: application/json\r\n", bytes);
+            floodRequests[i] = HttpLoad.post(host, port, "/api/v1/ingest/metrics", "Authorization: Bearer " + floodKey
+                    + "\r\nContent-Type: application/json\r\n", bytes);
+        }
+        awaitWriter();
+        HttpLoad.Result alone = new HttpLoad(host, port, 4, warmup, duration, ISOLATION_RATE, 202, ownRequests).run();
+        printLoad("A alone", alone);
+
+        String before = metrics();
+        java.util.concurrent.atomic.AtomicReference<Object> flood = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread flooding = new Thread(() -> {
+            try {
+                flood.set(new HttpLoad(host, port, 8, warmup, duration, 0, 429, floodRequests).reconnecting().run());
+            } catch (Exception | Error e) {
+                flood.set(e);
+            }
+        }, "p8-flood");
+        flooding.start();
+        HttpLoad.Result flooded = new HttpLoad(host, port, 4, warmup, duration, ISOLATION_RATE, 202, ownRequests).run();
+        flooding.join();
+        String after = metrics();
+        if (!(flood.get() instanceof HttpLoad.Result b)) {
+            throw new IllegalStateException("the flood failed", (Throwable) flood.get());
+        }
+        printLoad("A while B floods", flooded);
+        printLoad("B flooding", b);
+        double early = metricSumOrZero(after, "sluice_http_rejected_total", "reason=\"early_retry\"")
+                - metricSumOrZero(before, "sluice_http_rejected_total", "reason=\"early_retry\"");
+        double closed = metricSumOrZero(after, "sluice_http_rejected_total", "reason=\"early_retry_closed\"")
+                - metricSumOrZero(before, "sluice_http_rejected_total", "reason=\"early_retry_closed\"");
+        double ratio = flooded.percentileMillis(99) / alone.percentileMillis(99);
+        row("P8", "tenant A's JSON ingest ack p99 (" + fmt(ISOLATION_RATE) + " bodies/s of " + ISOLATION_SAMPLES
+                        + " samples) while free-tier tenant B floods from 8 connections, ms",
+                ms(flooded.percentileMillis(99)), String.format(Locale.ROOT, "A alone: p99 %s ms (p50 %s); B: %s "
+                                + "answers/s, %d unexpected, %d reconnects; gateway: %,.0f early retries, %,.0f "
+                                + "connections closed for them", ms(alone.percentileMillis(99)),
+                        ms(alone.percentileMillis(50)), fmt(b.perSecond()), b.unexpected(), b.reconnects(), early, closed),
+                ratio(ratio) + "x alone", "<= 2x alone", ratio <= 2 && clean(alone) && clean(flooded));
+    }
+
+    /** A new API key of {@code tenant} (made with {@code tier} if new), from {@code bin/sluice keys create}. */
+    private String createKey(String tenant, String tier) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("bin/sluice", "keys", "create", "--tenant", tenant, "--tier", tier,
+                "--dev.data-dir=.sluice/bench").redirectError(out.resolve("keys-create.log").toFile()).start();
+        String created = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        require(p.waitFor() == 0 && !created.isEmpty(), "bin/sluice keys create failed; see "
+                + out.resolve("keys-create.log"));
+        return created;
     }
 
     // ---- allocation per unit of work (#15's allocation budget)

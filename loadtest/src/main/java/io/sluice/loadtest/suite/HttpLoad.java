@@ -43,7 +43,7 @@ public final class HttpLoad {
 
     /** What one run measured. */
     public record Result(long responses, long unexpected, long errors, double seconds, Histogram latencyMicros,
-                         String firstUnexpected, Map<String, Long> tally) {
+                         String firstUnexpected, Map<String, Long> tally, long reconnects) {
         public double perSecond() {
             return responses / seconds;
         }
@@ -62,6 +62,7 @@ public final class HttpLoad {
     private final int expectedStatus;
     private final List<ByteBuf> requests;
     private List<String> tallyHeaders = List.of();
+    private boolean reconnect;
 
     /**
      * @param requests       the distinct requests, sent round robin over all connections
@@ -96,6 +97,15 @@ public final class HttpLoad {
      */
     public HttpLoad tally(String... headers) {
         this.tallyHeaders = List.of(headers);
+        return this;
+    }
+
+    /**
+     * A connection the server closes during the run is replaced by a new one (as wrk does) and counted in
+     * {@link Result#reconnects} rather than as an error: for a load the server is expected to push back on.
+     */
+    public HttpLoad reconnecting() {
+        this.reconnect = true;
         return this;
     }
 
@@ -142,15 +152,7 @@ public final class HttpLoad {
             List<Channel> channels = new ArrayList<>();
             long intervalNanos = rate > 0 ? (long) (connections * 1e9 / rate) : 0;
             for (int c = 0; c < connections; c++) {
-                int offset = c;
-                Channel ch = bootstrap.handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(new HttpResponseDecoder(), new Connection(state, offset, intervalNanos,
-                                intervalNanos * offset / Math.max(1, connections)));
-                    }
-                }).connect(host, port).sync().channel();
-                channels.add(ch);
+                channels.add(connect(bootstrap, state, c, intervalNanos).sync().channel());
             }
             long waitNanos = state.measureUntil - System.nanoTime();
             if (waitNanos > 0) {
@@ -161,13 +163,25 @@ public final class HttpLoad {
             }
             // read the counters on the loop that wrote them
             return group.next().submit(() -> new Result(state.responses, state.unexpected, state.errors,
-                    duration.toNanos() / 1e9, state.latency.copy(), state.firstUnexpected, Map.copyOf(state.tally))).get();
+                    duration.toNanos() / 1e9, state.latency.copy(), state.firstUnexpected, Map.copyOf(state.tally),
+                    state.reconnects)).get();
         } catch (java.util.concurrent.ExecutionException e) {
             throw new IllegalStateException(e.getCause());
         } finally {
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).sync();
             requests.forEach(ByteBuf::release);
         }
+    }
+
+    private io.netty.channel.ChannelFuture connect(Bootstrap bootstrap, State state, int offset, long intervalNanos) {
+        return bootstrap.clone().handler(new ChannelInitializer<SocketChannel>() {
+            @Override
+            protected void initChannel(SocketChannel ch) {
+                ch.pipeline().addLast(new HttpResponseDecoder(), new Connection(state, offset, intervalNanos,
+                        intervalNanos * offset / Math.max(1, connections), () -> connect(bootstrap, state, offset,
+                        intervalNanos)));
+            }
+        }).connect(host, port);
     }
 
     /** Counters, touched only on the client's single event loop. */
@@ -177,6 +191,7 @@ public final class HttpLoad {
         long responses;
         long unexpected;
         long errors;
+        long reconnects;
         String firstUnexpected;
         final Histogram latency = new Histogram(TimeUnit.SECONDS.toMicros(60), 3);
         final Map<String, Long> tally = new HashMap<>();
@@ -192,9 +207,11 @@ public final class HttpLoad {
         private String tallied;
 
         private final long spread;
+        private final Runnable replace;
 
-        Connection(State state, int offset, long interval, long spread) {
+        Connection(State state, int offset, long interval, long spread, Runnable replace) {
             this.state = state;
+            this.replace = replace;
             this.next = offset % requests.size();
             this.interval = interval;
             this.spread = spread;
@@ -277,6 +294,11 @@ public final class HttpLoad {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            if (reconnect && System.nanoTime() < state.measureUntil) {
+                state.reconnects++;
+                replace.run();
+                return;
+            }
             if (System.nanoTime() < state.measureUntil) {
                 state.errors++;
                 if (state.firstUnexpected == null) {
