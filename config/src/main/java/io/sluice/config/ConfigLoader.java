@@ -121,6 +121,7 @@ public final class ConfigLoader {
                 t.get(Settings.SERVER_IDLE_TIMEOUT),
                 t.get(Settings.SERVER_MAX_HEADER_BYTES),
                 t.get(Settings.SERVER_MAX_BODY_BYTES),
+                t.get(Settings.SERVER_EARLY_RETRIES),
                 t.get(Settings.SERVER_SHUTDOWN_GRACE),
                 t.get(Settings.SERVER_HEALTH_TIMEOUT),
                 t.get(Settings.SERVER_REQUEST_LOG),

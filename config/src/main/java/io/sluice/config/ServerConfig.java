@@ -11,6 +11,7 @@ public record ServerConfig(
         Duration idleTimeout,
         int maxHeaderBytes,
         int maxBodyBytes,
+        int earlyRetries,
         Duration shutdownGrace,
         Duration healthTimeout,
         boolean requestLog,
@@ -19,12 +20,12 @@ public record ServerConfig(
     /** The same settings with the admin listener ({@code admin.port}) on another port. */
     public ServerConfig withAdminPort(int newAdminPort) {
         return new ServerConfig(host, port, ioThreads, maxConnections, idleTimeout, maxHeaderBytes,
-                maxBodyBytes, shutdownGrace, healthTimeout, requestLog, newAdminPort);
+                maxBodyBytes, earlyRetries, shutdownGrace, healthTimeout, requestLog, newAdminPort);
     }
 
     /** The same settings listening on another port (tests and dev use 0 or a chosen port). */
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, ioThreads, maxConnections, idleTimeout, maxHeaderBytes,
-                maxBodyBytes, shutdownGrace, healthTimeout, requestLog, adminPort);
+                maxBodyBytes, earlyRetries, shutdownGrace, healthTimeout, requestLog, adminPort);
     }
 }

@@ -35,6 +35,10 @@ public final class Settings {
                     + "line gets 414, larger headers get 431.");
     public static final Setting<Integer> SERVER_MAX_BODY_BYTES = byteSize("server.max-body-bytes", "4MiB",
             1 << 10, 256 << 20, "Largest HTTP request body; larger requests get 413.");
+    public static final Setting<Integer> SERVER_EARLY_RETRIES = intIn("server.early-retries", 3, 0, 1000,
+            "Requests an HTTP connection may send in a row before the Retry-After of the 429 it was given has run "
+                    + "out: each is answered 429 at once, unread, and pauses the connection's reads until then; the "
+                    + "next one closes the connection.");
     public static final Setting<Duration> SERVER_SHUTDOWN_GRACE = duration("server.shutdown-grace", "10s",
             Duration.ZERO, Duration.ofMinutes(10), "How long shutdown waits for in-flight work.");
     public static final Setting<Duration> SERVER_HEALTH_TIMEOUT = duration("server.health-timeout", "2s",
@@ -396,7 +400,7 @@ public final class Settings {
     /** All settings, in the order of the example file. */
     public static final List<Setting<?>> ALL = List.of(
             SERVER_HOST, SERVER_PORT, SERVER_IO_THREADS, SERVER_MAX_CONNECTIONS, SERVER_IDLE_TIMEOUT,
-            SERVER_MAX_HEADER_BYTES, SERVER_MAX_BODY_BYTES, SERVER_SHUTDOWN_GRACE, SERVER_HEALTH_TIMEOUT,
+            SERVER_MAX_HEADER_BYTES, SERVER_MAX_BODY_BYTES, SERVER_EARLY_RETRIES, SERVER_SHUTDOWN_GRACE, SERVER_HEALTH_TIMEOUT,
             SERVER_BINARY_PORT, SERVER_TLS_CERT_FILE, SERVER_TLS_KEY_FILE, SERVER_REQUEST_LOG, ADMIN_PORT, ROLES,
             BINARY_MAX_FRAME_BYTES, BINARY_MAX_IN_FLIGHT_BATCHES,
             KAFKA_BOOTSTRAP_SERVERS, KAFKA_CLIENT_ID, KAFKA_REQUEST_TIMEOUT, KAFKA_ADMIN_TIMEOUT, KAFKA_SEND_TIMEOUT, KAFKA_TOPIC_PREFIX, KAFKA_PARTITIONS,

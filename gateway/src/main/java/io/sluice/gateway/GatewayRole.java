@@ -291,7 +291,8 @@ public final class GatewayRole implements RunningRole {
                 .setValidateHeaders(true);
         httpGate = new ShutdownGate(metrics.registry());
         EdgePipeline edge = new EdgePipeline(connectionLimit, config.server().idleTimeout().toSeconds(),
-                ServerTls.load(config.edge()), decoderConfig, config.server().maxBodyBytes(), router, httpGate,
+                ServerTls.load(config.edge()), decoderConfig, config.server().maxBodyBytes(),
+                config.server().earlyRetries(), router, httpGate,
                 binarySessions, config.server().requestLog());
         server.start(edge::initUnified);
         if (config.edge().binaryPort() != EdgeConfig.NO_PORT) {

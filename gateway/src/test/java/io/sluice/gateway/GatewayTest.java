@@ -129,7 +129,7 @@ class GatewayTest {
         SluiceConfig config = infra.config();
         io.sluice.config.ServerConfig s = config.server();
         io.sluice.config.ServerConfig one = new io.sluice.config.ServerConfig(s.host(), 0, 1, 1, s.idleTimeout(),
-                s.maxHeaderBytes(), s.maxBodyBytes(), Duration.ofSeconds(1), s.healthTimeout(), s.requestLog(),
+                s.maxHeaderBytes(), s.maxBodyBytes(), s.earlyRetries(), Duration.ofSeconds(1), s.healthTimeout(), s.requestLog(),
                 s.adminPort());
         try (GatewayRole small = GatewayRole.start(config.withServer(one));
              Socket first = new Socket("127.0.0.1", small.port())) {

@@ -38,7 +38,7 @@ final class AdminListener implements AutoCloseable {
     static AdminListener start(ServerConfig settings, ProcessMetrics metrics, List<DependencyCheck> checks,
                                List<HealthNotice> notices) {
         ServerConfig adminSettings = new ServerConfig(settings.host(), settings.adminPort(), 1, MAX_CONNECTIONS,
-                settings.idleTimeout(), settings.maxHeaderBytes(), MAX_BODY_BYTES, settings.shutdownGrace(),
+                settings.idleTimeout(), settings.maxHeaderBytes(), MAX_BODY_BYTES, settings.earlyRetries(), settings.shutdownGrace(),
                 settings.healthTimeout(), settings.requestLog(), settings.adminPort());
         GatewayServer server = new GatewayServer(adminSettings);
         AdminListener listener = new AdminListener(server);
@@ -53,7 +53,7 @@ final class AdminListener implements AutoCloseable {
                 .setMaxHeaderSize(settings.maxHeaderBytes())
                 .setValidateHeaders(true);
         EdgePipeline pipeline = new EdgePipeline(new ConnectionLimit(MAX_CONNECTIONS, metrics.registry()),
-                settings.idleTimeout().toSeconds(), null, decoder, MAX_BODY_BYTES, router,
+                settings.idleTimeout().toSeconds(), null, decoder, MAX_BODY_BYTES, settings.earlyRetries(), router,
                 new ShutdownGate(metrics.registry()), null, settings.requestLog());
         server.start(pipeline::initHttpOnly, "admin.port");
         metrics.bindEventLoops(server.workers());

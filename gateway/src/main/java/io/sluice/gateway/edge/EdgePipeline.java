@@ -15,6 +15,7 @@ import io.sluice.gateway.http.HttpRouter;
 import io.sluice.gateway.http.HttpTracing;
 import io.sluice.gateway.http.ShutdownGate;
 import io.sluice.gateway.http.RequestDecompressor;
+import io.sluice.gateway.http.RetryAfterGate;
 import io.sluice.gateway.server.ConnectionLimit;
 import io.sluice.protocol.server.ServerPipeline;
 
@@ -34,6 +35,7 @@ import java.util.concurrent.TimeUnit;
  *     <ul>
  *       <li>HTTP: {@value #HTTP_CODEC} → {@value #HTTP_BODILESS} ({@link BodilessRequests}: a request without a
  *           body as one message) → {@value #HTTP_TRACE} ({@link HttpTracing}: trace ids, the request log)
+ *           → {@value #HTTP_RETRY_AFTER} ({@link RetryAfterGate}: {@code server.early-retries})
  *           → {@value #HTTP_DECOMPRESS} → {@value #HTTP_BODY} → {@value #HTTP_SHUTDOWN}
  *           ({@link ShutdownGate}) → {@value #HTTP_ROUTER} ({@code server.max-header-bytes}, supported
  *           {@code Content-Encoding}s, {@code server.max-body-bytes}; each refusal answered in the API's error
@@ -55,6 +57,7 @@ public final class EdgePipeline {
     public static final String HTTP_CODEC = "http-codec";
     public static final String HTTP_BODILESS = "http-bodiless";
     public static final String HTTP_TRACE = "http-trace";
+    public static final String HTTP_RETRY_AFTER = "http-retry-after";
     public static final String HTTP_DECOMPRESS = "http-decompress";
     public static final String HTTP_BODY = "http-body";
     public static final String HTTP_SHUTDOWN = "http-shutdown";
@@ -66,6 +69,7 @@ public final class EdgePipeline {
     private final SslContext tls;
     private final HttpDecoderConfig httpDecoder;
     private final int maxBodyBytes;
+    private final int earlyRetries;
     private final HttpRouter router;
     private final ShutdownGate shutdownGate;
     private final BinarySessions binary;
@@ -77,13 +81,14 @@ public final class EdgePipeline {
      * @param requestLog {@code server.request-log}: one log line per answered HTTP request
      */
     public EdgePipeline(ConnectionLimit connectionLimit, long idleSeconds, SslContext tls,
-                        HttpDecoderConfig httpDecoder, int maxBodyBytes, HttpRouter router, ShutdownGate shutdownGate,
-                        BinarySessions binary, boolean requestLog) {
+                        HttpDecoderConfig httpDecoder, int maxBodyBytes, int earlyRetries, HttpRouter router,
+                        ShutdownGate shutdownGate, BinarySessions binary, boolean requestLog) {
         this.connectionLimit = connectionLimit;
         this.idleSeconds = idleSeconds;
         this.tls = tls;
         this.httpDecoder = httpDecoder;
         this.maxBodyBytes = maxBodyBytes;
+        this.earlyRetries = earlyRetries;
         this.router = router;
         this.shutdownGate = shutdownGate;
         this.binary = binary;
@@ -130,6 +135,8 @@ public final class EdgePipeline {
         p.addLast(HTTP_CODEC, new HttpServerCodec(httpDecoder))
                 .addLast(HTTP_BODILESS, new BodilessRequests())
                 .addLast(HTTP_TRACE, new HttpTracing(requestLog))
+                .addLast(HTTP_RETRY_AFTER, new RetryAfterGate(earlyRetries, System::nanoTime,
+                        router.rejected("early_retry"), router.rejected("early_retry_closed")))
                 .addLast(HTTP_DECOMPRESS, new RequestDecompressor(router.rejected("unsupported_encoding"),
                         router.rejected("invalid_encoding")))
                 .addLast(HTTP_BODY, new BodyAggregator(maxBodyBytes, router.rejected("body_too_large"),

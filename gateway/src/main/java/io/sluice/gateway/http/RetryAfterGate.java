@@ -1,0 +1,133 @@
+package io.sluice.gateway.http;
+
+import io.micrometer.core.instrument.Counter;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+
+/**
+ * Makes a refusal cheap for a client that will not wait. Once a connection has been answered 429 with
+ * {@code Retry-After}, a request it sends before that time has passed is answered 429 at once, before
+ * anything else reads it (no authentication, no bucket, no body: what it sends is dropped as it arrives), and
+ * the connection's reads pause until that time. The early requests in a row beyond
+ * {@code server.early-retries} close the connection after their answer; any answer other than a 429 ends
+ * the row. Each early request is counted in {@code sluice_http_rejected_total{reason="early_retry"}}, each
+ * connection closed for them in {@code {reason="early_retry_closed"}}.
+ *
+ * <p>One instance per connection, after {@link HttpTracing} (its answers carry trace ids and are logged like
+ * any other) and before the body is decompressed or gathered.
+ */
+public final class RetryAfterGate extends ChannelDuplexHandler {
+
+    private final int earlyRetries;
+    private final LongSupplier nanoClock;
+    private final Counter early;
+    private final Counter closed;
+    /** When the last 429's Retry-After runs out ({@link #nanoClock} time); meaningful while {@link #waiting}. */
+    private long retryAt;
+    private boolean waiting;
+    /** Early requests since the last answer that was not a 429. */
+    private int strikes;
+    /** The rest of an early request (its body) is still arriving: dropped. */
+    private boolean dropping;
+
+    /**
+     * @param earlyRetries {@code server.early-retries}
+     * @param nanoClock    the time Retry-After is measured in ({@code System::nanoTime}; tests pass their own)
+     */
+    public RetryAfterGate(int earlyRetries, LongSupplier nanoClock, Counter early, Counter closed) {
+        this.earlyRetries = earlyRetries;
+        this.nanoClock = nanoClock;
+        this.early = early;
+        this.closed = closed;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (dropping) {
+            if (msg instanceof HttpContent) {
+                dropping = !(msg instanceof LastHttpContent);
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            dropping = false;
+        }
+        if (msg instanceof HttpRequest request && waiting) {
+            long left = retryAt - nanoClock.getAsLong();
+            if (left > 0) {
+                refuse(ctx, request, left);
+                dropping = !(msg instanceof LastHttpContent);
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            waiting = false;
+        }
+        ctx.fireChannelRead(msg);
+    }
+
+    private void refuse(ChannelHandlerContext ctx, HttpRequest request, long nanosLeft) {
+        early.increment();
+        strikes++;
+        long seconds = Math.max(1, (nanosLeft + 999_999_999L) / 1_000_000_000L);
+        boolean close = strikes > earlyRetries || !HttpUtil.isKeepAlive(request);
+        FullHttpResponse response = ApiErrors.response(ctx.alloc(), HttpResponseStatus.TOO_MANY_REQUESTS,
+                "rate_limited", "sent before the Retry-After of this connection's last 429 ran out; retry after "
+                        + seconds + " s" + (close ? " on a new connection" : ""));
+        response.headers().set(HttpHeaderNames.RETRY_AFTER, seconds);
+        if (close) {
+            if (strikes > earlyRetries) {
+                closed.increment();
+            }
+            HttpUtil.setKeepAlive(response, false);
+            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        ctx.writeAndFlush(response, ctx.voidPromise());
+        // what is already read is still answered (each early one like this); nothing more is read until then
+        ctx.channel().config().setAutoRead(false);
+        ctx.executor().schedule(() -> {
+            if (ctx.channel().isActive()) {
+                ctx.channel().config().setAutoRead(true);
+            }
+        }, nanosLeft, TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        if (msg instanceof HttpResponse response && response.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
+            String retryAfter = response.status().code() == 429
+                    ? response.headers().get(HttpHeaderNames.RETRY_AFTER) : null;
+            long seconds = retryAfter == null ? -1 : seconds(retryAfter);
+            if (seconds > 0) {
+                retryAt = nanoClock.getAsLong() + TimeUnit.SECONDS.toNanos(seconds);
+                waiting = true;
+            } else {
+                waiting = false;
+                strikes = 0;
+            }
+        }
+        ctx.write(msg, promise);
+    }
+
+    private static long seconds(String retryAfter) {
+        try {
+            return Long.parseLong(retryAfter.trim());
+        } catch (NumberFormatException e) {
+            return -1; // an HTTP date: Sluice never sends one
+        }
+    }
+}
