@@ -44,6 +44,8 @@ public final class RetryAfterGate extends ChannelDuplexHandler {
     private int strikes;
     /** The rest of an early request (its body) is still arriving: dropped. */
     private boolean dropping;
+    /** Reads are paused until {@link #retryAt}. */
+    private boolean paused;
 
     /**
      * @param earlyRetries {@code server.early-retries}
@@ -98,12 +100,25 @@ public final class RetryAfterGate extends ChannelDuplexHandler {
         }
         ctx.writeAndFlush(response, ctx.voidPromise());
         // what is already read is still answered (each early one like this); nothing more is read until then
+        paused = true;
         ctx.channel().config().setAutoRead(false);
         ctx.executor().schedule(() -> {
+            paused = false;
             if (ctx.channel().isActive()) {
                 ctx.channel().config().setAutoRead(true);
             }
         }, nanosLeft, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * While paused, the handlers after this one do not get to ask for a read: the decoders among them ask for one
+     * whenever a read gave them nothing (here: a request this handler kept from them), which would undo the pause.
+     */
+    @Override
+    public void read(ChannelHandlerContext ctx) {
+        if (!paused) {
+            ctx.read();
+        }
     }
 
     @Override
