@@ -1,6 +1,7 @@
 package io.sluice.gateway.http;
 
 import io.micrometer.core.instrument.Counter;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -14,24 +15,31 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
+import java.util.function.Predicate;
 
 /**
- * Makes a refusal cheap for a client that will not wait. Once a connection has been answered 429 with
- * {@code Retry-After}, a request it sends before that time has passed is answered 429 at once, before
- * anything else reads it (no authentication, no bucket, no body: what it sends is dropped as it arrives), and
- * the connection's reads pause until that time. The early requests in a row beyond
- * {@code server.early-retries} close the connection after their answer; any answer other than a 429 ends
- * the row. Each early request is counted in {@code sluice_http_rejected_total{reason="early_retry"}}, each
- * connection closed for them in {@code {reason="early_retry_closed"}}.
+ * Makes a refusal cheap for a client that will not wait. A route that refuses a request with a 429 that every
+ * request of the same kind would get until some time ({@link #toldToWait}: a tenant's request quota, a client
+ * address's redirect limit) tells this gate so. A request of that kind on the same connection before that time
+ * is answered 429 at once, before anything else reads it (no authentication, no bucket, no body: what it sends
+ * is dropped as it arrives), and the connection's reads pause until that time. Other requests on the connection
+ * (another tenant's behind a proxy, a smaller batch after an item-quota refusal) pass as before. The early
+ * requests in a row beyond {@code server.early-retries} close the connection after their answer; any answer
+ * other than a 429 ends the row. Each early request is counted in
+ * {@code sluice_http_rejected_total{reason="early_retry"}}, each connection closed for them in
+ * {@code {reason="early_retry_closed"}}.
  *
  * <p>One instance per connection, after {@link HttpTracing} (its answers carry trace ids and are logged like
  * any other) and before the body is decompressed or gathered.
  */
 public final class RetryAfterGate extends ChannelDuplexHandler {
+
+    private static final AttributeKey<RetryAfterGate> GATE = AttributeKey.valueOf("sluice-retry-after-gate");
 
     private final int earlyRetries;
     private final LongSupplier nanoClock;
@@ -40,6 +48,8 @@ public final class RetryAfterGate extends ChannelDuplexHandler {
     /** When the last 429's Retry-After runs out ({@link #nanoClock} time); meaningful while {@link #waiting}. */
     private long retryAt;
     private boolean waiting;
+    /** The requests that 429 applies to. */
+    private Predicate<HttpRequest> scope;
     /** Early requests since the last answer that was not a 429. */
     private int strikes;
     /** The rest of an early request (its body) is still arriving: dropped. */
@@ -58,6 +68,25 @@ public final class RetryAfterGate extends ChannelDuplexHandler {
         this.closed = closed;
     }
 
+    /**
+     * Records that the request being answered on {@code channel} was refused with {@code Retry-After:
+     * retryAfterSeconds}, and that every request {@code scope} accepts would be refused too until then. Call on
+     * the channel's event loop (a route's code runs there); a channel without this gate ignores it.
+     */
+    public static void toldToWait(Channel channel, long retryAfterSeconds, Predicate<HttpRequest> scope) {
+        RetryAfterGate gate = channel.attr(GATE).get();
+        if (gate != null) {
+            gate.retryAt = gate.nanoClock.getAsLong() + TimeUnit.SECONDS.toNanos(retryAfterSeconds);
+            gate.scope = scope;
+            gate.waiting = true;
+        }
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        ctx.channel().attr(GATE).set(this);
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (dropping) {
@@ -70,13 +99,14 @@ public final class RetryAfterGate extends ChannelDuplexHandler {
         }
         if (msg instanceof HttpRequest request && waiting) {
             long left = retryAt - nanoClock.getAsLong();
-            if (left > 0) {
+            if (left <= 0) {
+                waiting = false;
+            } else if (scope.test(request)) {
                 refuse(ctx, request, left);
                 dropping = !(msg instanceof LastHttpContent);
                 ReferenceCountUtil.release(msg);
                 return;
             }
-            waiting = false;
         }
         ctx.fireChannelRead(msg);
     }
@@ -123,26 +153,10 @@ public final class RetryAfterGate extends ChannelDuplexHandler {
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-        if (msg instanceof HttpResponse response && response.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
-            String retryAfter = response.status().code() == 429
-                    ? response.headers().get(HttpHeaderNames.RETRY_AFTER) : null;
-            long seconds = retryAfter == null ? -1 : seconds(retryAfter);
-            if (seconds > 0) {
-                retryAt = nanoClock.getAsLong() + TimeUnit.SECONDS.toNanos(seconds);
-                waiting = true;
-            } else {
-                waiting = false;
-                strikes = 0;
-            }
+        if (msg instanceof HttpResponse response && response.status().codeClass() != HttpStatusClass.INFORMATIONAL
+                && response.status().code() != 429) {
+            strikes = 0;
         }
         ctx.write(msg, promise);
-    }
-
-    private static long seconds(String retryAfter) {
-        try {
-            return Long.parseLong(retryAfter.trim());
-        } catch (NumberFormatException e) {
-            return -1; // an HTTP date: Sluice never sends one
-        }
     }
 }

@@ -15,12 +15,15 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpHeadersFactory;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.AsciiString;
 import io.sluice.config.LinksConfig;
 import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpExchange;
+import io.sluice.gateway.http.RetryAfterGate;
 import io.sluice.storage.links.Link;
 
 import java.net.InetAddress;
@@ -79,9 +82,11 @@ public final class Redirects {
         Bucket bucket = client == null ? null : bucket(client);
         if (bucket != null && !bucket.tryConsume(1)) { // no probe object for the redirects let through
             long waitNanos = bucket.estimateAbilityToConsume(1).getNanosToWaitForRefill();
+            long seconds = Math.max(1, (waitNanos + 999_999_999L) / 1_000_000_000L);
             throttled.increment();
-            exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER,
-                    Math.max(1, (waitNanos + 999_999_999L) / 1_000_000_000L));
+            exchange.responseHeaders().set(HttpHeaderNames.RETRY_AFTER, seconds);
+            // every redirect from this address is refused until then (the bucket is the address's)
+            RetryAfterGate.toldToWait(exchange.context().channel(), seconds, Redirects::isRedirect);
             exchange.error(HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limited",
                     "too many redirects from this address; slow down");
             return;
@@ -130,6 +135,18 @@ public final class Redirects {
         exchange.respond(response);
         clicks.record(code, System.currentTimeMillis(), exchange.headers().get(HttpHeaderNames.REFERER),
                 exchange.headers().get(HttpHeaderNames.USER_AGENT), client);
+    }
+
+    /** Whether a request is one this route answers: a GET or HEAD of {@code /{code}} without credentials. */
+    static boolean isRedirect(HttpRequest request) {
+        if (!(request.method().equals(HttpMethod.GET) || request.method().equals(HttpMethod.HEAD))
+                || request.headers().contains(HttpHeaderNames.AUTHORIZATION)) {
+            return false;
+        }
+        String uri = request.uri();
+        int end = uri.indexOf('?');
+        String code = uri.substring(uri.startsWith("/") ? 1 : 0, end < 0 ? uri.length() : end);
+        return LinkRules.isCode(code) && !LinkRules.RESERVED.contains(code.toLowerCase(java.util.Locale.ROOT));
     }
 
     private Bucket bucket(InetAddress client) {

@@ -51,6 +51,9 @@ class RetryAfterGateTest {
                     response.headers().set("content-length", 0);
                     if (status == 429) {
                         response.headers().set("retry-after", 2);
+                        // what a route says of a refusal every request of that kind would get until then
+                        RetryAfterGate.toldToWait(ctx.channel(), 2,
+                                request -> !"Bearer other".equals(request.headers().get("Authorization")));
                     }
                     ctx.writeAndFlush(response);
                 }
@@ -66,6 +69,9 @@ class RetryAfterGateTest {
         answers.add(429);
         send("GET /1 HTTP/1.1\r\nHost: a\r\n\r\n");
         assertThat(statusOfNextAnswer()).isEqualTo("429");
+        // a request the refusal does not apply to (another key on the same connection) is served as ever
+        send("GET /other HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer other\r\n\r\n");
+        assertThat(statusOfNextAnswer()).isEqualTo("200");
 
         nanos.addAndGet(TimeUnit.MILLISECONDS.toNanos(500));
         // a body in two reads: neither reaches the route
@@ -75,7 +81,7 @@ class RetryAfterGateTest {
         assertThat(refusal).startsWith("HTTP/1.1 429")
                 .containsIgnoringCase("retry-after: 2\r\n") // 1.5 s left, rounded up
                 .contains("\"code\":\"rate_limited\"");
-        assertThat(routed).containsExactly("/1");
+        assertThat(routed).containsExactly("/1", "/other");
         assertThat(channel.config().isAutoRead()).isFalse();
         assertThat(channel.isOpen()).isTrue();
 
@@ -85,7 +91,7 @@ class RetryAfterGateTest {
         assertThat(channel.config().isAutoRead()).isTrue();
         send("GET /3 HTTP/1.1\r\nHost: a\r\n\r\n");
         assertThat(statusOfNextAnswer()).isEqualTo("200");
-        assertThat(routed).containsExactly("/1", "/3");
+        assertThat(routed).containsExactly("/1", "/other", "/3");
         assertThat(early.count()).isEqualTo(1);
         assertThat(closed.count()).isZero();
     }
