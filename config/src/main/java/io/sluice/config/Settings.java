@@ -37,8 +37,9 @@ public final class Settings {
             1 << 10, 256 << 20, "Largest HTTP request body; larger requests get 413.");
     public static final Setting<Integer> SERVER_EARLY_RETRIES = intIn("server.early-retries", 3, 0, 1000,
             "Requests an HTTP connection may send in a row before the Retry-After of the 429 it was given has run "
-                    + "out: each is answered 429 at once, unread, and pauses the connection's reads until then; the "
-                    + "next one closes the connection.");
+                    + "out (of the kind that 429 covers: the same key after a request-quota 429, redirects after a "
+                    + "redirect-limit 429): each is answered 429 at once, unread, and pauses the connection's reads "
+                    + "until then; the next one closes the connection.");
     public static final Setting<Duration> SERVER_SHUTDOWN_GRACE = duration("server.shutdown-grace", "10s",
             Duration.ZERO, Duration.ofMinutes(10), "How long shutdown waits for in-flight work.");
     public static final Setting<Duration> SERVER_HEALTH_TIMEOUT = duration("server.health-timeout", "2s",
