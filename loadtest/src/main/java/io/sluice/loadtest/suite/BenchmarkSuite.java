@@ -79,7 +79,7 @@ import java.util.stream.Collectors;
  * </ul>
  *
  * <pre>
- * BenchmarkSuite [--duration=20s] [--warmup=5s] [--connections=64] [--writer-samples=1000000]
+ * BenchmarkSuite [--duration=20s] [--warmup=20s] [--connections=64] [--writer-samples=1000000]
  *                [--heap=256m] [--only=P1,P2,P3,P4,P6,P7,P8] [--http-client=wrk|builtin] [--out=loadtest/target/bench]
  *                [--ingest-connections=8]
  *                [--sustained-duration=60s] [--sustained-rates=250000,500000,1000000,1500000]
@@ -119,7 +119,7 @@ public final class BenchmarkSuite {
     private BenchmarkSuite(Map<String, String> opts) {
         this.opts = opts;
         this.duration = io.sluice.config.Values.duration(opts.getOrDefault("duration", "20s"));
-        this.warmup = io.sluice.config.Values.duration(opts.getOrDefault("warmup", "5s"));
+        this.warmup = io.sluice.config.Values.duration(opts.getOrDefault("warmup", "20s"));
         this.connections = Integer.parseInt(opts.getOrDefault("connections", "64"));
         this.out = Path.of(opts.getOrDefault("out", "loadtest/target/bench"));
     }
