@@ -24,8 +24,9 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * The binary agent load generator: N connections of the protocol's {@link SluiceClient} sending samples
  * over a set of series, at a target rate or as fast as acknowledgements allow. Prints acknowledged
- * samples/s and ack-latency percentiles every second and writes a JSON summary at the end. Every run is
- * bounded by {@code --duration} and {@code --max-samples}. A connection's timestamps per series strictly
+ * samples/s and ack-latency percentiles (paced: from when each batch was due) every second and writes a JSON
+ * summary at the end. Every run is bounded by {@code --duration} and {@code --max-samples}. A connection's
+ * timestamps per series strictly
  * increase (the wall clock, or one millisecond after its previous batch), so a connection never repeats a
  * sample; with {@code --series-per-connection=true} each connection also has its own {@code --series}
  * series, as agents do, so that no two connections write the same series.
@@ -113,7 +114,8 @@ public final class AgentLoad {
                     }
                     lastTs = ts + (batchSize - 1) / seriesCount;
                     sent.addAndGet(batchSize);
-                    long sentAt = System.nanoTime();
+                    // paced: from when the batch was due, so that a late send counts (no coordinated omission)
+                    long sentAt = perConnection > 0 ? next : System.nanoTime();
                     client.send(batch).whenComplete((ok, error) -> {
                         if (error != null) {
                             failed.addAndGet(batchSize);
