@@ -25,7 +25,8 @@ import java.util.concurrent.locks.LockSupport;
  * The binary agent load generator: N connections of the protocol's {@link SluiceClient} sending samples
  * over a set of series, at a target rate or as fast as acknowledgements allow. Prints acknowledged
  * samples/s and ack-latency percentiles (paced: from when each batch was due) every second and writes a JSON
- * summary at the end. Every run is bounded by {@code --duration} and {@code --max-samples}. A connection's
+ * summary at the end (percentiles and acknowledged samples/s over {@code --duration}, after {@code --warmup}).
+ * Every run is bounded by {@code --warmup} plus {@code --duration} and by {@code --max-samples}. A connection's
  * timestamps per series strictly
  * increase (the wall clock, or one millisecond after its previous batch), so a connection never repeats a
  * sample; with {@code --series-per-connection=true} each connection also has its own {@code --series}
@@ -33,7 +34,7 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <pre>
  * AgentLoad [--target=127.0.0.1:8080] [--key=KEY] [--connections=4] [--rate=max|SAMPLES_PER_S]
- *           [--duration=30s] [--series=1000] [--labels=5] [--batch=1000] [--max-samples=100000000]
+ *           [--duration=30s] [--warmup=0s] [--series=1000] [--labels=5] [--batch=1000] [--max-samples=100000000]
  *           [--buffer=32] [--series-per-connection=false]
  *           [--summary=loadtest/target/agent-load.json] [--endpoints=.sluice/dev/endpoints.env]
  * </pre>
@@ -58,6 +59,7 @@ public final class AgentLoad {
         String rateArg = opts.getOrDefault("rate", "max");
         double rate = rateArg.equals("max") ? 0 : Double.parseDouble(rateArg);
         Duration duration = io.sluice.config.Values.duration(opts.getOrDefault("duration", "30s"));
+        Duration warmup = io.sluice.config.Values.duration(opts.getOrDefault("warmup", "0s"));
         int seriesCount = Integer.parseInt(opts.getOrDefault("series", "1000"));
         int labels = Integer.parseInt(opts.getOrDefault("labels", "5"));
         int batchSize = Integer.parseInt(opts.getOrDefault("batch", "1000"));
@@ -89,7 +91,8 @@ public final class AgentLoad {
         AtomicLong failed = new AtomicLong();
         AtomicLong sent = new AtomicLong();
         long started = System.nanoTime();
-        long deadline = started + duration.toNanos();
+        long measureFrom = started + warmup.toNanos();
+        long deadline = measureFrom + duration.toNanos();
         List<Thread> workers = new ArrayList<>();
         List<SluiceClient> clients = new ArrayList<>();
         for (int c = 0; c < connections; c++) {
@@ -139,11 +142,21 @@ public final class AgentLoad {
         System.out.printf(Locale.ROOT, "%-6s %14s %10s %10s %10s %10s%n", "sec", "acked/s", "p50 ms", "p99 ms",
                 "p999 ms", "failed");
         long lastAcked = 0;
+        long intervalStart = started;
+        long measuredFrom = -1; // the start of the first second after the warm-up
+        long ackedBefore = 0;
         for (int sec = 1; System.nanoTime() < deadline + 2_000_000_000L && workers.stream().anyMatch(Thread::isAlive)
                 || sec == 1; sec++) {
             LockSupport.parkNanos(1_000_000_000L);
             Histogram interval = latency.getIntervalHistogram();
-            total.add(interval);
+            if (intervalStart >= measureFrom) { // seconds of the warm-up count in neither percentiles nor rate
+                if (measuredFrom < 0) {
+                    measuredFrom = intervalStart;
+                    ackedBefore = lastAcked;
+                }
+                total.add(interval);
+            }
+            intervalStart = System.nanoTime();
             long now = acked.get();
             System.out.printf(Locale.ROOT, "%-6d %14d %10.2f %10.2f %10.2f %10d%n", sec, now - lastAcked,
                     interval.getValueAtPercentile(50) / 1000.0, interval.getValueAtPercentile(99) / 1000.0,
@@ -156,13 +169,16 @@ public final class AgentLoad {
         CompletableFuture.allOf(clients.stream().map(SluiceClient::flush).toArray(CompletableFuture[]::new))
                 .exceptionally(e -> null).get();
         total.add(latency.getIntervalHistogram());
-        double seconds = (System.nanoTime() - started) / 1e9;
+        if (measuredFrom < 0) {
+            measuredFrom = started;
+        }
+        double seconds = (System.nanoTime() - measuredFrom) / 1e9;
         clients.forEach(SluiceClient::close);
         String json = String.format(Locale.ROOT, "{\"target\":\"%s\",\"connections\":%d,\"rate\":\"%s\",\"batch\":%d,"
                         + "\"series\":%d,\"series_per_connection\":%b,\"labels\":%d,\"seconds\":%.2f,\"sent\":%d,\"acked\":%d,\"failed\":%d,"
                         + "\"acked_per_second\":%.0f,\"ack_latency_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}}",
                 target, connections, rateArg, batchSize, seriesCount, ownSeries, labels, seconds, sent.get(), acked.get(),
-                failed.get(), acked.get() / seconds, total.getValueAtPercentile(50) / 1000.0,
+                failed.get(), (acked.get() - ackedBefore) / seconds, total.getValueAtPercentile(50) / 1000.0,
                 total.getValueAtPercentile(99) / 1000.0, total.getValueAtPercentile(99.9) / 1000.0,
                 total.getMaxValue() / 1000.0);
         Files.createDirectories(summary.toAbsolutePath().getParent());

@@ -747,7 +747,7 @@ public final class BenchmarkSuite {
         Path pacedSummary = out.resolve("agent-load-half.json");
         Process paced = javaProcess("io.sluice.loadtest.agent.AgentLoad", List.of("-Xmx512m"), List.of(
                 "--target=" + host + ":" + port, "--key=" + key, "--connections=4", "--rate=" + (long) half,
-                "--duration=" + duration.toSeconds() + "s", "--series=1000", "--labels=5", "--batch=1000",
+                "--warmup=" + warmup.toSeconds() + "s", "--duration=" + duration.toSeconds() + "s", "--series=1000", "--labels=5", "--batch=1000",
                 "--summary=" + pacedSummary));
         try (var log = Files.newOutputStream(out.resolve("agent-load-half.log"))) {
             paced.getInputStream().transferTo(log);
