@@ -30,7 +30,10 @@ import java.util.function.Predicate;
  * is dropped as it arrives), and the connection's reads pause until that time. Other requests on the connection
  * (another tenant's behind a proxy, a smaller batch after an item-quota refusal) pass as before. The early
  * requests in a row beyond {@code server.early-retries} close the connection after their answer; any answer
- * other than a 429 ends the row. Each early request is counted in
+ * other than a 429 ends the row. A connection that has carried requests with more than one {@code Authorization}
+ * (or with and without one) is shared, as a proxy's connections are: its early requests are still answered at
+ * once, but its reads never pause and it is never closed for them, so that one client's flood does not hold up
+ * the others'. Each early request is counted in
  * {@code sluice_http_rejected_total{reason="early_retry"}}, each connection closed for them in
  * {@code {reason="early_retry_closed"}}.
  *
@@ -56,6 +59,10 @@ public final class RetryAfterGate extends ChannelDuplexHandler {
     private boolean dropping;
     /** Reads are paused until {@link #retryAt}. */
     private boolean paused;
+    /** The {@code Authorization} of the first request read ("" for none). */
+    private String firstCredential;
+    /** Requests of more than one credential came on this connection (a proxy's): never paused or closed. */
+    private boolean shared;
 
     /**
      * @param earlyRetries {@code server.early-retries}
@@ -97,6 +104,14 @@ public final class RetryAfterGate extends ChannelDuplexHandler {
             }
             dropping = false;
         }
+        if (msg instanceof HttpRequest request && !shared) {
+            String credential = request.headers().get(HttpHeaderNames.AUTHORIZATION, "");
+            if (firstCredential == null) {
+                firstCredential = credential;
+            } else if (!firstCredential.equals(credential)) {
+                shared = true;
+            }
+        }
         if (msg instanceof HttpRequest request && waiting) {
             long left = retryAt - nanoClock.getAsLong();
             if (left <= 0) {
@@ -115,13 +130,13 @@ public final class RetryAfterGate extends ChannelDuplexHandler {
         early.increment();
         strikes++;
         long seconds = Math.max(1, (nanosLeft + 999_999_999L) / 1_000_000_000L);
-        boolean close = strikes > earlyRetries || !HttpUtil.isKeepAlive(request);
+        boolean close = strikes > earlyRetries && !shared || !HttpUtil.isKeepAlive(request);
         FullHttpResponse response = ApiErrors.response(ctx.alloc(), HttpResponseStatus.TOO_MANY_REQUESTS,
                 "rate_limited", "sent before the Retry-After of this connection's last 429 ran out; retry after "
                         + seconds + " s" + (close ? " on a new connection" : ""));
         response.headers().set(HttpHeaderNames.RETRY_AFTER, seconds);
         if (close) {
-            if (strikes > earlyRetries) {
+            if (strikes > earlyRetries && !shared) {
                 closed.increment();
             }
             HttpUtil.setKeepAlive(response, false);
@@ -129,6 +144,9 @@ public final class RetryAfterGate extends ChannelDuplexHandler {
             return;
         }
         ctx.writeAndFlush(response, ctx.voidPromise());
+        if (shared) {
+            return; // other clients' requests come on this connection too: they are not held up
+        }
         // what is already read is still answered (each early one like this); nothing more is read until then
         paused = true;
         ctx.channel().config().setAutoRead(false);

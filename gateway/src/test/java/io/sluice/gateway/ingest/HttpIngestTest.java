@@ -38,6 +38,7 @@ class HttpIngestTest {
     private static String acmeKey;
     private static String tinyKey;
     private static String cappedKey;
+    private static String floodKey;
 
     @BeforeAll
     static void start(TestInfrastructure infra) {
@@ -52,6 +53,7 @@ class HttpIngestTest {
         acmeKey = KeysCommand.create(keys, "acme", Tier.ENTERPRISE);
         tinyKey = KeysCommand.create(keys, "tiny", Tier.FREE);
         cappedKey = KeysCommand.create(keys, "capped", Tier.PAID);
+        floodKey = KeysCommand.create(keys, "flooder", Tier.FREE);
         sluice = GatewayRole.start(config);
     }
 
@@ -163,6 +165,31 @@ class HttpIngestTest {
         assertThat(refused.body()).contains("\"code\":\"rate_limited\"", "tiny");
         assertThat(post("/api/v1/ingest/metrics", acmeKey, body).statusCode()).as("another tenant").isEqualTo(202);
         assertThat(counter("sluice_ratelimit_rejected", "tier", "free")).isGreaterThanOrEqualTo(1);
+    }
+
+    @Test
+    void aRequestSentBeforeTheRetryAfterOfItsKeysRefusalIsAnsweredUnreadAndCounted() throws Exception {
+        Map<String, String> headers = Map.of("Authorization", "Bearer " + floodKey, "Content-Type", "application/json");
+        byte[] body = "{\"samples\":[{\"name\":\"q\",\"value\":1}]}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        try (io.sluice.gateway.RawHttp connection = new io.sluice.gateway.RawHttp(sluice.port())) {
+            io.sluice.gateway.RawHttp.Response answer;
+            int accepted = 0;
+            while ((answer = connection.send("POST", "/api/v1/ingest/metrics", headers, body)).status() == 202) {
+                accepted++;
+            }
+            assertThat(accepted).as("the free tier's 3 requests a minute").isBetween(3, 4);
+            assertThat(answer.status()).isEqualTo(429);
+            assertThat(answer.headers()).containsKey("ratelimit-limit"); // the route's own refusal
+            double before = counter("sluice_http_rejected", "reason", "early_retry");
+
+            // at once, on the same connection: answered by the gate, before the key or the body is read
+            io.sluice.gateway.RawHttp.Response early = connection.send("POST", "/api/v1/ingest/metrics", headers, body);
+            assertThat(early.status()).isEqualTo(429);
+            assertThat(early.text()).contains("\"code\":\"rate_limited\"", "sent before the Retry-After");
+            assertThat(early.headers()).containsKey("retry-after").doesNotContainKey("ratelimit-limit");
+            assertThat(early.closed()).isFalse();
+            assertThat(counter("sluice_http_rejected", "reason", "early_retry")).isEqualTo(before + 1);
+        }
     }
 
     @Test
