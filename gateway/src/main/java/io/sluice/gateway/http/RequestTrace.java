@@ -5,8 +5,8 @@ import io.netty.handler.codec.http.HttpRequest;
 import org.slf4j.MDC;
 
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
 
 /**
  * What one HTTP request is known by in logs and response headers: its trace (from the request's valid

@@ -124,6 +124,23 @@ public final class LinkRules {
         return ascii;
     }
 
+    /**
+     * Whether a stored target can go into {@code Location} as it is: non-empty printable ASCII, the form
+     * {@link #checkTarget} returns.
+     */
+    public static boolean isLocationValue(String target) {
+        if (target.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < target.length(); i++) {
+            char c = target.charAt(i);
+            if (c <= 0x20 || c >= 0x7f) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     public static int checkRedirect(int status) {
         if (status != 301 && status != 302 && status != 307 && status != 308) {
             throw new InvalidLinkException("invalid_redirect", "redirect: " + status + " (expected: 301, 302, 307 or 308)");

@@ -11,9 +11,9 @@ import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.reactor.circuitbreaker.operator.CircuitBreakerOperator;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.AsciiString;
-import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
 import io.sluice.config.LinksConfig;
 import io.sluice.storage.links.Link;
 import io.sluice.storage.links.LinkStore;
@@ -49,7 +49,8 @@ public final class RedirectCache {
         Entry(Link link) {
             this.link = link;
             this.status = link == null ? null : HttpResponseStatus.valueOf(link.redirect());
-            this.location = link == null || !isHeaderValue(link.target()) ? null : new AsciiString(link.target());
+            this.location = link == null || !LinkRules.isLocationValue(link.target()) ? null
+                    : new AsciiString(link.target());
         }
 
         public Link link() {
@@ -61,24 +62,11 @@ public final class RedirectCache {
         }
 
         /**
-         * The target as a {@code Location} value, checked once here: printable ASCII only, as
-         * {@link LinkRules#checkTarget} stores it. Null for a stored target that is not (none should be).
+         * The target as a {@code Location} value, checked once here ({@link LinkRules#isLocationValue}). Null for a
+         * stored target that is not one (none should be).
          */
         AsciiString location() {
             return location;
-        }
-
-        private static boolean isHeaderValue(String target) {
-            if (target.isEmpty()) {
-                return false;
-            }
-            for (int i = 0; i < target.length(); i++) {
-                char c = target.charAt(i);
-                if (c <= 0x20 || c >= 0x7f) {
-                    return false;
-                }
-            }
-            return true;
         }
     }
 

@@ -29,6 +29,15 @@ class LinkRulesTest {
                 .hasMessageContaining("2048");
     }
 
+    @Test
+    void whatCheckTargetReturnsIsALocationValueAndNothingWithSpacesControlsOrNonAsciiIs() {
+        assertThat(LinkRules.isLocationValue(rules.checkTarget("https://example.com/caf\u00e9?q=1"))).isTrue();
+        assertThat(LinkRules.isLocationValue("https://example.com/a b")).isFalse();
+        assertThat(LinkRules.isLocationValue("https://example.com/a\r\nSet-Cookie: x=1")).isFalse();
+        assertThat(LinkRules.isLocationValue("https://example.com/caf\u00e9")).isFalse();
+        assertThat(LinkRules.isLocationValue("")).isFalse();
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"ab", "api", "Health", "metrics", "has space", "abcdefg", "Abc1234x", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "a/b"})
     void badAliasesAreRefused(String alias) {
