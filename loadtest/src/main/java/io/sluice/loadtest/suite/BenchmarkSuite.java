@@ -683,15 +683,8 @@ public final class BenchmarkSuite {
             before = consumer.endOffsets(partitions(consumer, topic));
         }
         Allocation allocationBefore = allocation(INGESTED, "transport=\"binary\"");
-        Path summary = out.resolve("agent-load.json");
-        Process agent = javaProcess("io.sluice.loadtest.agent.AgentLoad", List.of("-Xmx512m"), List.of(
-                "--target=" + host + ":" + port, "--key=" + key, "--connections=4", "--rate=max",
-                "--duration=" + duration.toSeconds() + "s", "--series=1000", "--labels=5", "--batch=1000",
-                "--summary=" + summary));
-        agent.getInputStream().transferTo(Files.newOutputStream(out.resolve("agent-load.log")));
-        agent.waitFor();
+        JsonNode agentResult = agentLoad("agent-load", "max", Duration.ZERO);
         Allocation allocationAfter = allocation(INGESTED, "transport=\"binary\"");
-        JsonNode agentResult = JSON.readTree(Files.readString(summary));
         double samplesPerSecond = agentResult.get("acked_per_second").asDouble();
         double seconds = agentResult.get("seconds").asDouble();
         long failed = agentResult.get("failed").asLong();
@@ -744,16 +737,7 @@ public final class BenchmarkSuite {
         phase = "P2 binary half rate";
         awaitWriter();
         double half = samplesPerSecond / 2;
-        Path pacedSummary = out.resolve("agent-load-half.json");
-        Process paced = javaProcess("io.sluice.loadtest.agent.AgentLoad", List.of("-Xmx512m"), List.of(
-                "--target=" + host + ":" + port, "--key=" + key, "--connections=4", "--rate=" + (long) half,
-                "--warmup=" + warmup.toSeconds() + "s", "--duration=" + duration.toSeconds() + "s", "--series=1000", "--labels=5", "--batch=1000",
-                "--summary=" + pacedSummary));
-        try (var log = Files.newOutputStream(out.resolve("agent-load-half.log"))) {
-            paced.getInputStream().transferTo(log);
-        }
-        paced.waitFor();
-        JsonNode pacedResult = JSON.readTree(Files.readString(pacedSummary));
+        JsonNode pacedResult = agentLoad("agent-load-half", Long.toString((long) half), warmup);
         double pacedP99 = pacedResult.get("ack_latency_ms").get("p99").asDouble();
         long pacedFailed = pacedResult.get("failed").asLong();
 
@@ -769,6 +753,24 @@ public final class BenchmarkSuite {
                         fmt((kafkaRecordsPerSecond[0] + kafkaRecordsPerSecond[1]) / 2)),
                 ratio(sluiceMiB / meanMiB), ">= 0.80", sluiceMiB / meanMiB >= 0.8, kafkaMiB);
         allocationRow("P2", "binary ingested sample", allocationBefore, allocationAfter);
+    }
+
+    /**
+     * P2's {@code AgentLoad} (4 connections of 1,000-sample batches over 1,000 series of 5 labels) at {@code rate}
+     * ({@code max} or samples/s) for {@code --duration} after {@code warmup}; its log and summary are
+     * {@code name}.log and {@code name}.json beside the results. Returns the summary.
+     */
+    private JsonNode agentLoad(String name, String rate, Duration warmup) throws Exception {
+        Path summary = out.resolve(name + ".json");
+        Process agent = javaProcess("io.sluice.loadtest.agent.AgentLoad", List.of("-Xmx512m"), List.of(
+                "--target=" + host + ":" + port, "--key=" + key, "--connections=4", "--rate=" + rate,
+                "--warmup=" + warmup.toSeconds() + "s", "--duration=" + duration.toSeconds() + "s", "--series=1000",
+                "--labels=5", "--batch=1000", "--summary=" + summary));
+        try (var agentLog = Files.newOutputStream(out.resolve(name + ".log"))) {
+            agent.getInputStream().transferTo(agentLog);
+        }
+        agent.waitFor();
+        return JSON.readTree(Files.readString(summary));
     }
 
     private int partitionsOf(String bootstrap, String topic) throws Exception {
