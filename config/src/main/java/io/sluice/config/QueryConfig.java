@@ -25,6 +25,20 @@ public record QueryConfig(int maxPointsPerSeries, int maxSeries, Duration maxRan
                 DEFAULT_MAX_SAMPLES);
     }
 
+    /**
+     * Of {@code query.cache-max-bytes}, what each of a node's two answer caches (Sluice's range answers, PromQL
+     * answers) may hold, its fresh answers and their stale copies together: three eighths each. The rest is
+     * {@link #renderedCacheBytes()}: the whole setting bounds everything a node keeps of query answers.
+     */
+    public long answerCacheBytes() {
+        return cacheMaxBytes / 8 * 3;
+    }
+
+    /** Of {@code query.cache-max-bytes}, the PromQL answers kept rendered as Prometheus' JSON: the quarter left. */
+    public long renderedCacheBytes() {
+        return cacheMaxBytes - 2 * answerCacheBytes();
+    }
+
     /** The same limits with another {@code query.max-samples}. */
     public QueryConfig withMaxSamples(long samples) {
         return new QueryConfig(maxPointsPerSeries, maxSeries, maxRange, statementTimeout, cacheMaxBytes, rollupMinStep,

@@ -277,9 +277,10 @@ public final class Settings {
             + "give what raw samples would (range, offset, step and start in whole minutes, no sample on a minute's "
             + "start) in fewer rows; ranges reaching past retention.raw read them at any step.");
     public static final Setting<Long> QUERY_CACHE_MAX_BYTES = longByteSize("query.cache-max-bytes", "64MiB", 1L << 20,
-            1L << 34, "Approximate size of each query answer cache: Sluice's range queries, PromQL, and PromQL answers kept "
-                    + "rendered as Prometheus JSON (entries are weighed by result size; the rendered ones, with their "
-                    + "gzip copies, are kept in direct memory, outside the heap).");
+            1L << 34, "Approximate bytes of query answers a node keeps, all its caches together (entries weighed by result "
+                    + "size): 3/8 for Sluice's range answers and 3/8 for PromQL answers (each fresh answers and their "
+                    + "stale copies), on the heap; 1/4 for PromQL answers kept rendered as Prometheus JSON with their "
+                    + "gzip copies, in direct memory.");
 
     // ---- links --------------------------------------------------------------------------------
     public static final Setting<String> LINKS_BASE_URL = new Setting<>("links.base-url", "",

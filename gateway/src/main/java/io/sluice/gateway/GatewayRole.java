@@ -234,7 +234,7 @@ public final class GatewayRole implements RunningRole {
                 new QueryRepository(postgresCalls, config.query().statementTimeout()),
                 config.query(), config.writer(), queryInvalidations, clock, metrics.registry());
         QueryRoutes query = new QueryRoutes(queries, clock);
-        prometheus = new PrometheusRoutes(queries, clock, config.query().cacheMaxBytes());
+        prometheus = new PrometheusRoutes(queries, clock, config.query().renderedCacheBytes());
         LinkStore linkStore = new LinkStore(postgresCalls);
         RedirectCache redirectCache = new RedirectCache(linkStore,
                 config.links(), clock, metrics.registry());

@@ -67,7 +67,8 @@ public final class PrometheusRoutes implements AutoCloseable {
     /**
      * @param clock            what "now" is when a query names no {@code time}; a request's {@code timeout} may
      *                         shorten the queries' deadline ({@link Queries#deadline()}), never lengthen it
-     * @param renderedMaxBytes {@code query.cache-max-bytes}: most bytes of answers kept rendered ({@link RenderedAnswers})
+     * @param renderedMaxBytes most bytes of answers kept rendered ({@link RenderedAnswers}): {@code query.cache-max-bytes}'s
+     *                         share for them ({@link io.sluice.config.QueryConfig#renderedCacheBytes()})
      */
     public PrometheusRoutes(Queries queries, Clock clock, long renderedMaxBytes) {
         this.queries = queries;

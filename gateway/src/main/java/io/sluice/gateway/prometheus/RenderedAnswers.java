@@ -31,9 +31,10 @@ import java.util.zip.GZIPOutputStream;
  * and for a client that takes no gzip, the plain body goes. A body computed for one request only is never
  * compressed (it would cost the request more than it saves).
  *
- * <p>Only answers served from the query cache are kept (see {@link #body}). At most {@code query.cache-max-bytes} of
- * bodies are kept (weighed by their length, plain and compressed), least recently used first out. Rendering runs
- * outside the cache's locks: two requests that miss at once may both render, and one body is kept.
+ * <p>Only answers served from the query cache are kept (see {@link #body}). At most a quarter of
+ * {@code query.cache-max-bytes} of bodies is kept (weighed by their length, plain and compressed), least recently
+ * used first out. Rendering runs outside the cache's locks: two requests that miss at once may both render, and one
+ * body is kept.
  *
  * <p>Kept bodies live in direct memory, each response a retained view of it: a heap body would be copied into a new
  * direct buffer by the socket write of every response (for 5 MB, an allocation outside the pools and a copy each
@@ -53,7 +54,7 @@ final class RenderedAnswers {
     private final Scheduler compressor;
 
     /**
-     * @param maxBytes   {@code query.cache-max-bytes}
+     * @param maxBytes   most bytes kept ({@link io.sluice.config.QueryConfig#renderedCacheBytes()})
      * @param compressor where kept bodies are compressed (CPU work, a few milliseconds a megabyte)
      */
     RenderedAnswers(long maxBytes, Scheduler compressor) {

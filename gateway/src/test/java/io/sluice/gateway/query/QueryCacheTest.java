@@ -218,4 +218,26 @@ class QueryCacheTest {
         org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
                 assertThat(invalidations.size()).as("the expired entry's registration is gone").isEqualTo(1));
     }
+
+    @Test
+    void freshAnswersAndStaleCopiesTogetherStayWithinTheBytesTheCacheWasGiven() {
+        // 64 answers of about 160 KB each: 10 MB asked of a cache of 1 MiB
+        for (int i = 0; i < 64; i++) {
+            SeriesQuery q = endingAgo(Duration.ofMinutes(i), Duration.ofSeconds(1));
+            QueryResult big = new QueryResult(q, List.of(new QueryResult.ResultSeries(Map.of("k", "v"),
+                    new long[10_000], new double[10_000])));
+            assertThat(big.weight()).isGreaterThan(150_000);
+            cache.get(q, k -> CompletableFuture.completedFuture(big)).join();
+        }
+        long held = cache.weightedBytes();
+        assertThat(held).as("fresh and stale weigh at most the 1 MiB given").isLessThanOrEqualTo(1 << 20)
+                .as("and the cache is used").isGreaterThan(1 << 19);
+        double fresh = registry.get("sluice_query_cache_bytes").tag("cache", "queries").tag("copy", "fresh").gauge()
+                .value();
+        double stale = registry.get("sluice_query_cache_bytes").tag("cache", "queries").tag("copy", "stale").gauge()
+                .value();
+        assertThat(fresh).isPositive().isLessThanOrEqualTo((1 << 20) * 2 / 3.0);
+        assertThat(stale).isPositive().isLessThanOrEqualTo((1 << 20) / 3.0);
+        assertThat(fresh + stale).isEqualTo((double) held);
+    }
 }

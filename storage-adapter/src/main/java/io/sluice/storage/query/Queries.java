@@ -48,12 +48,12 @@ public final class Queries {
                    io.sluice.storage.invalidation.Invalidations invalidations, Clock clock, MeterRegistry registry) {
         this.repository = repository;
         this.engine = new QueryEngine(repository, limits, retention, clock);
-        this.cache = QueryCache.ranges(limits.cacheMaxBytes(), invalidations, clock, registry);
+        this.cache = QueryCache.ranges(limits.answerCacheBytes(), invalidations, clock, registry);
         this.maxSeries = limits.maxSeries();
         this.promql = new PromqlEngine(new StoredSampleSource(repository, limits.maxSeries()), limits,
                 new io.sluice.storage.promql.RollupPushDown(limits.rollupMinStep(), retention.retentionRaw(),
                         retention.retentionRollup1m(), retention.retentionRollup1h(), clock));
-        this.promqlCache = new QueryCache<>("promql", limits.cacheMaxBytes(), invalidations, clock, registry,
+        this.promqlCache = new QueryCache<>("promql", limits.answerCacheBytes(), invalidations, clock, registry,
                 new PromqlKeys());
         this.registry = registry;
     }

@@ -40,10 +40,12 @@ import java.util.function.Function;
  * No range is "immutable" any more: spool replay after a Kafka outage, writer lag after a PostgreSQL outage and a
  * replayed dead letter all store samples older than the late-data window.
  *
- * <p>Entries are weighed by result size ({@code query.cache-max-bytes}). Every answer is also kept in a stale copy
- * for {@link #STALE_FOR}, which invalidation leaves in place: it is served (as {@link Source#STALE},
- * {@code X-Sluice-Cache: stale}) only when the database fails, where a known-old answer beats an error. Time comes
- * from the injected clock.
+ * <p>Entries are weighed by result size. Every answer is also kept in a stale copy for {@link #STALE_FOR}, which
+ * invalidation leaves in place: it is served (as {@link Source#STALE}, {@code X-Sluice-Cache: stale}) only when the
+ * database fails, where a known-old answer beats an error. The cache's bytes bound both together: two thirds for
+ * fresh answers, a third for stale copies (mostly the same objects; an answer evicted or invalidated stays there).
+ * Their weights are the gauge {@code sluice_query_cache_bytes{cache,copy="fresh|stale"}}. Time comes from the
+ * injected clock.
  */
 public final class QueryCache<K, V> {
 
@@ -95,7 +97,8 @@ public final class QueryCache<K, V> {
     private final Cache<K, V> stale;
 
     /**
-     * @param name the {@code cache} tag of its Caffeine meters ({@code cache_size{cache=...}} and the others)
+     * @param name     the {@code cache} tag of its Caffeine meters ({@code cache_size{cache=...}} and the others)
+     * @param maxBytes what the fresh answers and the stale copies may weigh together (see the class)
      */
     public QueryCache(String name, long maxBytes, Invalidations invalidations, Clock clock, MeterRegistry registry,
                       Keys<K, V> keys) {
@@ -106,7 +109,7 @@ public final class QueryCache<K, V> {
         this.ticker = ticker;
         this.fresh = Caffeine.newBuilder()
                 .ticker(ticker)
-                .maximumWeight(maxBytes)
+                .maximumWeight(Math.max(1, maxBytes - maxBytes / 3))
                 .weigher((K q, Cached<V> c) -> (int) Math.min(Integer.MAX_VALUE, keys.weight(c.result())))
                 .expireAfter(new Expiry<K, Cached<V>>() {
                     @Override
@@ -134,11 +137,38 @@ public final class QueryCache<K, V> {
                 .buildAsync();
         this.stale = Caffeine.newBuilder()
                 .ticker(ticker)
-                .maximumWeight(Math.max(1, maxBytes / 2))
+                .maximumWeight(Math.max(1, maxBytes / 3))
                 .weigher((K q, V r) -> (int) Math.min(Integer.MAX_VALUE, keys.weight(r)))
                 .expireAfterWrite(STALE_FOR)
                 .build();
         CaffeineCacheMetrics.monitor(registry, fresh, name);
+        io.micrometer.core.instrument.Gauge.builder("sluice_query_cache_bytes", this, c -> c.weight(c.freshWeight()))
+                .description("What a query answer cache holds, by its weight of its answers (bytes, approximately)")
+                .tags("cache", name, "copy", "fresh").register(registry);
+        io.micrometer.core.instrument.Gauge.builder("sluice_query_cache_bytes", this, c -> c.weight(c.staleWeight()))
+                .tags("cache", name, "copy", "stale").register(registry);
+    }
+
+    private com.github.benmanes.caffeine.cache.Policy.Eviction<?, ?> freshWeight() {
+        return fresh.synchronous().policy().eviction().orElseThrow();
+    }
+
+    private com.github.benmanes.caffeine.cache.Policy.Eviction<?, ?> staleWeight() {
+        return stale.policy().eviction().orElseThrow();
+    }
+
+    private double weight(com.github.benmanes.caffeine.cache.Policy.Eviction<?, ?> eviction) {
+        return eviction.weightedSize().orElse(0L);
+    }
+
+    /**
+     * What the fresh answers and the stale copies weigh together, once pending evictions are done: at most the
+     * {@code maxBytes} the cache was made with.
+     */
+    public long weightedBytes() {
+        fresh.synchronous().cleanUp();
+        stale.cleanUp();
+        return freshWeight().weightedSize().orElse(0L) + staleWeight().weightedSize().orElse(0L);
     }
 
     /** The cache of Sluice's own range queries ({@code GET /api/v1/query}), its meters tagged {@code cache=queries}. */
