@@ -275,7 +275,9 @@ public final class Settings {
             Duration.ofMinutes(1), Duration.ofDays(3650), "PromQL range queries at this step or longer read rate, "
             + "increase, delta and sum|count|avg|min|max_over_time over a range selector from the rollups where they "
             + "give what raw samples would (range, offset, step and start in whole minutes, no sample on a minute's "
-            + "start) in fewer rows; ranges reaching past retention.raw read them at any step.");
+            + "start) in fewer rows; ranges reaching past retention.raw read them at any step. Instant queries "
+            + "read the whole buckets inside their windows and raw samples at the edges, past retention.raw always, "
+            + "else where that is exact and fewer rows.");
     public static final Setting<Long> QUERY_CACHE_MAX_BYTES = longByteSize("query.cache-max-bytes", "64MiB", 1L << 20,
             1L << 34, "Approximate bytes of query answers a node keeps, all its caches together (entries weighed by result "
                     + "size): 3/8 for Sluice's range answers and 3/8 for PromQL answers (each fresh answers and their "

@@ -64,6 +64,9 @@ class PrometheusApiTest {
         settings.put("query.max-series", "3");
         settings.put("query.max-samples", "1000");
         settings.put("tenants.free.requests-per-minute", "100000");
+        // a day of raw samples, and samples up to two days late: instant queries reaching past a day read rollups
+        settings.put("retention.raw", "1d");
+        settings.put("ingest.late-window", "2d");
         sluice = SluiceProcess.start(infra.configure(ConfigLoader.load(null, Map.of(), settings)));
         port = sluice.gateway().orElseThrow().port();
         String suffix = UUID.randomUUID().toString().substring(0, 8);
@@ -322,6 +325,78 @@ class PrometheusApiTest {
                 .as("from the rollups").isEqualTo(JSON.readTree(raw));
         assertThat(JSON.readTree(query(key, "rate(rolled_total{job=\"r\"}[1m])", t, t, "30s")).at("/data/result"))
                 .as("from the raw samples, now gone").isEmpty();
+    }
+
+    /**
+     * An instant query whose window reaches past {@code retention.raw} (a Grafana stat panel over a long range, an
+     * alert over a day) reads the 1-hour rollups for the whole hours inside it and raw samples after the last one: with
+     * the raw chunks of those hours deleted, the count, sum and newest value still cover them, where raw samples alone
+     * see only the last partial hour.
+     */
+    @Test
+    void anInstantQueryPastRetentionRawReadsTheHourlyRollupsAndTheRecentRawSamples(TestInfrastructure infra)
+            throws Exception {
+        String tenant = "prom-i-" + UUID.randomUUID().toString().substring(0, 8);
+        String key = KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.FREE);
+        long hour = 3_600_000;
+        long now = System.currentTimeMillis();
+        // every 5 minutes, 7 s past the minute, for the last 23 h 50 min: the writer stores no sample past retention.raw
+        long first = (now - 23 * hour - 50 * 60_000) / 60_000 * 60_000 + 7_000;
+        java.util.List<long[]> points = new java.util.ArrayList<>();
+        for (long ts = first; ts < now - 60_000; ts += 300_000) {
+            points.add(new long[] {ts, 3L * points.size()});
+        }
+        for (int from = 0; from < points.size(); from += 100) {
+            StringBuilder body = new StringBuilder();
+            for (long[] p : points.subList(from, Math.min(points.size(), from + 100))) {
+                body.append(body.length() == 0 ? "" : ",").append(sample("stat_total", "s", "i1", p[0],
+                        Long.toString(p[1])));
+            }
+            HttpResponse<String> r = ingest(key, body.toString());
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+            assertThat(r.body()).doesNotContain("rejected\":[{");
+        }
+        await().atMost(WAIT).untilAsserted(() ->
+                assertThat(StoredSamples.of(infra.connectionFactory(), tenant)).hasSize(points.size()));
+        long t = points.get(points.size() - 1)[0] + 30_000; // not a whole minute
+        long lo = -Math.floorDiv(-(t - 25 * hour), hour) * hour; // the first whole hour of the 25 h window
+        long hi = Math.floorDiv(t + 1, hour) * hour; // the end of its last whole hour
+        // the raw chunks of every hour before the last partial one go, as retention would take them
+        reactor.core.publisher.Mono.usingWhen(infra.connectionFactory().create(),
+                c -> reactor.core.publisher.Mono.from(c.createStatement("DELETE FROM sample_chunks WHERE series_id IN "
+                        + "(SELECT id FROM series WHERE tenant = $1) AND hour < $2").bind("$1", tenant)
+                        .bind("$2", java.time.Instant.ofEpochMilli(hi).atOffset(java.time.ZoneOffset.UTC)).execute())
+                        .flatMap(r -> reactor.core.publisher.Mono.from(r.getRowsUpdated())),
+                io.r2dbc.spi.Connection::close).block(WAIT);
+        long count = 0;
+        long sum = 0;
+        long tailCount = 0;
+        for (long[] p : points) {
+            if (p[0] >= lo && p[0] <= t) {
+                count++;
+                sum += p[1];
+            }
+            if (p[0] >= hi && p[0] <= t) {
+                tailCount++;
+            }
+        }
+        assertThat(tailCount).as("some raw samples after the last whole hour").isPositive().isLessThan(count / 10);
+        String time = String.format(java.util.Locale.ROOT, "%d.%03d", t / 1000, t % 1000);
+        assertThat(instantValue(key, "count_over_time(stat_total[25h])", time)).isEqualTo(Long.toString(count));
+        assertThat(instantValue(key, "sum_over_time(stat_total[25h])", time)).isEqualTo(Long.toString(sum));
+        assertThat(instantValue(key, "max_over_time(stat_total[25h])", time))
+                .isEqualTo(Long.toString(points.get(points.size() - 1)[1]));
+        // a window inside the raw day reads raw samples only: just the last partial hour is left of them
+        assertThat(instantValue(key, "count_over_time(stat_total[23h])", time)).isEqualTo(Long.toString(tailCount));
+    }
+
+    /** The value of an instant query's single sample. */
+    private static String instantValue(String key, String expr, String time) throws Exception {
+        HttpResponse<String> r = get(key, "/prometheus/api/v1/query?query=" + enc(expr) + "&time=" + time);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        com.fasterxml.jackson.databind.JsonNode result = JSON.readTree(r.body()).at("/data/result");
+        assertThat(result.size()).as(r.body()).isEqualTo(1);
+        return result.get(0).at("/value/1").asText();
     }
 
     private static String query(String key, String expr, long from, long to, String step) throws Exception {

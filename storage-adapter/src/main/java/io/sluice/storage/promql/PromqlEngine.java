@@ -99,8 +99,15 @@ public final class PromqlEngine {
     public Mono<PromqlResult> instant(String tenant, String expr, long timeMs) {
         return Mono.defer(() -> {
             Expr e = PromqlParser.parse(expr);
-            return fetch(tenant, e, timeMs, timeMs, budget()).publishOn(Schedulers.parallel()).map(data -> {
-                Value v = new PromqlEvaluator(data, timeMs, timeMs, 0, limits.maxPointsPerSeries(), deadline()).eval(e, timeMs);
+            List<PromqlRollups.Plan> plans = pushDown == null ? List.of()
+                    : PromqlRollups.planInstant(e, timeMs, pushDown);
+            SampleBudget budget = budget();
+            Mono<Fetched> fetched = plans.isEmpty()
+                    ? fetch(tenant, e, timeMs, timeMs, budget).map(raw -> new Fetched(raw, Map.of()))
+                    : fetchWithRollups(tenant, e, plans, timeMs, timeMs, budget);
+            return fetched.publishOn(Schedulers.parallel()).map(data -> {
+                Value v = new PromqlEvaluator(data.raw, data.pushed, timeMs, timeMs, 0, limits.maxPointsPerSeries(),
+                        deadline()).eval(e, timeMs);
                 return instantResult(e, v, timeMs);
             });
         });
@@ -159,15 +166,14 @@ public final class PromqlEngine {
         collect(e, start, end, start, end, rawSpans, planned);
         Mono<Map<List<Matcher>, List<Series>>> raw = fetch(tenant, rawSpans, budget);
         Mono<List<PromqlRollups.Pushed>> rollups = Flux.fromIterable(plans)
-                .flatMapSequential(plan -> source.selectRollups(tenant, plan.selector().selector().matchers(),
-                        plan.read(), budget).map(series -> new PromqlRollups.Pushed(plan, series)), FETCH_CONCURRENCY)
+                .flatMapSequential(plan -> pushed(tenant, plan, budget), FETCH_CONCURRENCY)
                 .collectList();
         return Mono.zip(raw, rollups).flatMap(both -> {
             Map<Call, PromqlRollups.Pushed> pushed = new IdentityHashMap<>();
             Map<List<Matcher>, long[]> fallback = new LinkedHashMap<>();
             for (PromqlRollups.Pushed p : both.getT2()) {
                 PromqlRollups.Plan plan = p.plan;
-                if (!plan.exact() || PromqlRollups.exact(plan.call().function().name(), p.series)) {
+                if (!plan.exact() || PromqlRollups.exact(plan, p.series)) {
                     pushed.put(plan.call(), p);
                 }
             }
@@ -189,6 +195,23 @@ public final class PromqlEngine {
                 return new Fetched(data, pushed);
             });
         });
+    }
+
+    /** A plan's buckets, and for an instant query's the raw samples at its window's edges. */
+    private Mono<PromqlRollups.Pushed> pushed(String tenant, PromqlRollups.Plan plan, SampleBudget budget) {
+        List<Matcher> matchers = plan.selector().selector().matchers();
+        Mono<List<RollupSeries>> buckets = source.selectRollups(tenant, matchers, plan.read(), budget);
+        PromqlRollups.Edges edges = plan.edges();
+        if (edges == null) {
+            return buckets.map(series -> new PromqlRollups.Pushed(plan, series));
+        }
+        return Mono.zip(buckets, raw(tenant, matchers, edges.headFrom(), edges.headTo(), budget),
+                        raw(tenant, matchers, edges.tailFrom(), edges.tailTo(), budget))
+                .map(parts -> new PromqlRollups.Pushed(plan, parts.getT1(), parts.getT2(), parts.getT3()));
+    }
+
+    private Mono<List<Series>> raw(String tenant, List<Matcher> matchers, long from, long to, SampleBudget budget) {
+        return to < from ? Mono.just(List.of()) : source.select(tenant, matchers, from, to, budget);
     }
 
     /**

@@ -16,7 +16,9 @@ import io.sluice.storage.query.SeriesRollups;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -41,6 +43,11 @@ import java.util.Set;
  *       (written before migration V12, or by batches that interleave in time) or, for {@code sum} and {@code avg},
  *       holds a staleness marker.</li>
  * </ul>
+ *
+ * <p>An instant query's window {@code (t - o - r, t - o]} need not be whole buckets ({@link #planInstant}): it is read
+ * as the whole buckets inside it and the raw samples before and after them, joined per series. Its buckets lie inside
+ * the window, so a sample on a bucket's start does not matter; past {@code retention.raw} it starts at its first
+ * whole bucket.
  */
 final class PromqlRollups {
 
@@ -52,8 +59,29 @@ final class PromqlRollups {
     private PromqlRollups() {
     }
 
-    /** A call read from the rollups: its selector, which buckets, and whether it must answer exactly. */
-    record Plan(Call call, MatrixSel selector, RollupRead read, boolean exact) {
+    /**
+     * A call read from the rollups: its selector, which buckets, whether it must answer exactly, and for an instant
+     * query the raw samples around its buckets (null for a range query's call).
+     */
+    record Plan(Call call, MatrixSel selector, RollupRead read, boolean exact, Edges edges) {
+    }
+
+    /**
+     * An instant query's window {@code (a, b]} around its whole buckets {@code [lo, hi)}: the raw samples in
+     * {@code [headFrom, headTo]} = {@code (a, lo)} and {@code [tailFrom, tailTo]} = {@code [hi, b]} (an edge with
+     * {@code from > to} is empty).
+     */
+    record Edges(long headFrom, long headTo, long tailFrom, long tailTo) {
+
+        /** The window's start, exclusive. */
+        long windowStart() {
+            return headFrom - 1;
+        }
+
+        /** The window's end, inclusive. */
+        long windowEnd() {
+            return tailTo;
+        }
     }
 
     /** A plan with the buckets read, and per series the last window's indexes (see {@link #eval}). */
@@ -61,10 +89,19 @@ final class PromqlRollups {
         final Plan plan;
         final List<RollupSeries> series;
         final int[] windows;
+        /** An instant query's raw samples before and after the buckets ({@link Edges}); empty for a range query. */
+        final List<Series> head;
+        final List<Series> tail;
 
         Pushed(Plan plan, List<RollupSeries> series) {
+            this(plan, series, List.of(), List.of());
+        }
+
+        Pushed(Plan plan, List<RollupSeries> series, List<Series> head, List<Series> tail) {
             this.plan = plan;
             this.series = series;
+            this.head = head;
+            this.tail = tail;
             this.windows = new int[2 * series.size()];
             Arrays.fill(windows, -1);
         }
@@ -75,40 +112,93 @@ final class PromqlRollups {
         List<Plan> out = new ArrayList<>();
         long lastT = start + (end - start) / step * step;
         long rawHorizon = policy.clock().millis() - policy.rawRetention().toMillis();
-        walk(e, start, lastT, step, policy, rawHorizon, out);
+        walk(e, c -> planCall(c, start, lastT, step, policy, rawHorizon), out);
         return out;
     }
 
-    private static void walk(Expr e, long start, long lastT, long step, RollupPushDown policy, long rawHorizon,
-                             List<Plan> out) {
+    /**
+     * The calls of an instant query at {@code t} that read rollups under the policy: each window {@code (a, b]} is
+     * the whole buckets inside it and the raw samples of the parts before and after them (less than a bucket each),
+     * so the evaluation time need not be a whole minute. Where raw samples cover the window, only where that reads
+     * fewer rows ({@link RollupPushDown#fewerRows}) and the buckets answer exactly; where the window reaches past
+     * {@code retention.raw}, always (the part before the first whole bucket, whose raw samples are gone, is left out).
+     */
+    static List<Plan> planInstant(Expr e, long t, RollupPushDown policy) {
+        List<Plan> out = new ArrayList<>();
+        long rawHorizon = policy.clock().millis() - policy.rawRetention().toMillis();
+        walk(e, c -> planInstantCall(c, t, policy, rawHorizon), out);
+        return out;
+    }
+
+    private static void walk(Expr e, java.util.function.Function<Call, Plan> planner, List<Plan> out) {
         if (e instanceof Paren p) {
-            walk(p.expr(), start, lastT, step, policy, rawHorizon, out);
+            walk(p.expr(), planner, out);
         } else if (e instanceof Unary u) {
-            walk(u.expr(), start, lastT, step, policy, rawHorizon, out);
+            walk(u.expr(), planner, out);
         } else if (e instanceof Binary b) {
-            walk(b.lhs(), start, lastT, step, policy, rawHorizon, out);
-            walk(b.rhs(), start, lastT, step, policy, rawHorizon, out);
+            walk(b.lhs(), planner, out);
+            walk(b.rhs(), planner, out);
         } else if (e instanceof Aggregate a) {
             if (a.param() != null) {
-                walk(a.param(), start, lastT, step, policy, rawHorizon, out);
+                walk(a.param(), planner, out);
             }
-            walk(a.expr(), start, lastT, step, policy, rawHorizon, out);
+            walk(a.expr(), planner, out);
         } else if (e instanceof Call c) {
-            Plan plan = planCall(c, start, lastT, step, policy, rawHorizon);
+            Plan plan = planner.apply(c);
             if (plan != null) {
                 out.add(plan);
                 return;
             }
             for (Expr arg : c.args()) {
-                walk(arg, start, lastT, step, policy, rawHorizon, out);
+                walk(arg, planner, out);
             }
         }
         // selectors, literals and subqueries: nothing to read from the rollups (a subquery's steps are its own)
     }
 
-    private static Plan planCall(Call c, long start, long lastT, long step, RollupPushDown policy, long rawHorizon) {
+    /** The call's range selector when the call is one the rollups can answer, else null. */
+    private static MatrixSel pushable(Call c) {
         if (!FUNCTIONS.contains(c.function().name()) || c.args().size() != 1
                 || !(c.args().get(0) instanceof MatrixSel ms) || ms.selector().at() != null) {
+            return null;
+        }
+        return ms;
+    }
+
+    private static Plan planInstantCall(Call c, long t, RollupPushDown policy, long rawHorizon) {
+        MatrixSel ms = pushable(c);
+        if (ms == null) {
+            return null;
+        }
+        long b = t - ms.selector().offsetMs();
+        long a = b - ms.rangeMs();
+        boolean rollupsOnly = a < rawHorizon;
+        for (Resolution resolution : List.of(Resolution.HOUR, Resolution.MINUTE)) {
+            long res = resolution.size().toMillis();
+            // the first bucket inside (a, b]; past retention.raw one starting at a too, as a range query's [t - r, t)
+            long lo = rollupsOnly ? -Math.floorDiv(-a, res) * res : (Math.floorDiv(a, res) + 1) * res;
+            long hi = Math.floorDiv(b + 1, res) * res;
+            if (hi - lo < res || lo < policy.clock().millis() - policy.retention(resolution).toMillis()) {
+                continue; // no whole bucket in the window, or these rollups are gone there
+            }
+            if (!rollupsOnly && policy.fewerRows()
+                    && (hi - lo) / res + 1 + chunks(a + 1, lo - 1) + chunks(hi, b) >= chunks(a + 1, b)) {
+                return null; // raw samples answer in as few rows
+            }
+            return new Plan(c, ms, new RollupRead(resolution, lo, hi, hi - lo, hi - lo), !rollupsOnly,
+                    new Edges(a + 1, lo - 1, hi, b));
+        }
+        return null;
+    }
+
+    /** The raw chunk rows (one per series and hour at least) that hold {@code [from, to]}: none when it is empty. */
+    private static long chunks(long from, long to) {
+        return to < from ? 0 : Math.floorDiv(to, HOUR_MS) - Math.floorDiv(from, HOUR_MS) + 1;
+    }
+
+    private static Plan planCall(Call c, long start, long lastT, long step, RollupPushDown policy, long rawHorizon) {
+        MatrixSel ms = pushable(c);
+        if (ms == null) {
             return null;
         }
         long range = ms.rangeMs();
@@ -126,22 +216,28 @@ final class PromqlRollups {
                     || from < policy.clock().millis() - policy.retention(resolution).toMillis())) {
                 return null; // raw samples answer: cheaper, or where these rollups are gone already
             }
-            return new Plan(c, ms, new RollupRead(resolution, from, to, step, range), !rollupsOnly);
+            return new Plan(c, ms, new RollupRead(resolution, from, to, step, range), !rollupsOnly, null);
         }
         return null;
     }
 
     /**
-     * Whether the buckets read give the function exactly what raw samples would: every bucket known, none with a
-     * sample on its start, and for {@code sum} and {@code avg} none with a staleness marker.
+     * Whether the buckets read give the call exactly what raw samples would: every bucket known, none with a sample on
+     * its start (for a range query's windows, which are {@code [t - r, t)} in buckets; an instant query's buckets lie
+     * inside its window), and for {@code sum} and {@code avg} none with a staleness marker.
      */
-    static boolean exact(String function, List<RollupSeries> series) {
+    static boolean exact(Plan plan, List<RollupSeries> series) {
+        String function = plan.call().function().name();
         boolean sums = function.equals("sum_over_time") || function.equals("avg_over_time");
+        boolean edgesMatter = plan.edges() == null;
         for (RollupSeries s : series) {
             SeriesRollups rows = s.rows();
             for (int i = 0; i < rows.size(); i++) {
+                if (!edgesMatter && s.buckets()[i] >= plan.read().toMs()) {
+                    continue; // the bucket at the end of an instant query's buckets: read, but not part of them
+                }
                 long points = rows.points(i);
-                if (points < 0 || points > 0 && rows.firstMs(i) == s.buckets()[i]
+                if (points < 0 || edgesMatter && points > 0 && rows.firstMs(i) == s.buckets()[i]
                         || sums && points != rows.count(i)) {
                     return false;
                 }
@@ -150,9 +246,15 @@ final class PromqlRollups {
         return true;
     }
 
-    /** The function at time t, each series' window {@code [t - offset - range, t - offset)} made of its buckets. */
+    /**
+     * The function at time t, each series' window {@code [t - offset - range, t - offset)} made of its buckets (or for
+     * an instant query's plan, its window of buckets and raw samples at the edges).
+     */
     static VectorV eval(PromqlEvaluator ev, Pushed pushed, long t) {
         Plan plan = pushed.plan;
+        if (plan.edges() != null) {
+            return evalInstant(ev, pushed, t);
+        }
         String name = plan.call().function().name();
         long end = t - plan.selector().selector().offsetMs();
         long start = end - plan.selector().rangeMs();
@@ -229,6 +331,144 @@ final class PromqlRollups {
                 }
                 return PromqlRangeFunctions.extrapolate(result, run.firstMs(), run.first(), run.lastMs(),
                         run.points(), start, end, counter, name.equals("rate"));
+            }
+        }
+    }
+
+    /** One series' parts of an instant query's window: raw samples before and after its buckets, and the buckets. */
+    private static final class Parts {
+        Series head;
+        RollupSeries buckets;
+        Series tail;
+    }
+
+    /** An instant query's call: per series, its raw samples at the window's edges joined with its buckets. */
+    private static VectorV evalInstant(PromqlEvaluator ev, Pushed pushed, long t) {
+        Plan plan = pushed.plan;
+        Edges edges = plan.edges();
+        Map<java.util.SortedMap<String, String>, Parts> bySeries = new HashMap<>();
+        for (Series s : pushed.head) {
+            bySeries.computeIfAbsent(s.labels(), k -> new Parts()).head = s;
+        }
+        for (RollupSeries s : pushed.series) {
+            bySeries.computeIfAbsent(s.labels(), k -> new Parts()).buckets = s;
+        }
+        for (Series s : pushed.tail) {
+            bySeries.computeIfAbsent(s.labels(), k -> new Parts()).tail = s;
+        }
+        List<java.util.SortedMap<String, String>> labels = new ArrayList<>(bySeries.keySet());
+        labels.sort(Values.LABEL_ORDER);
+        String name = plan.call().function().name();
+        Window w = new Window();
+        List<Sample> out = new ArrayList<>();
+        for (java.util.SortedMap<String, String> l : labels) {
+            Parts parts = bySeries.get(l);
+            w.clear();
+            boolean known = w.addRaw(parts.head, edges.headFrom(), edges.headTo())
+                    && w.addBuckets(parts.buckets, plan.read().fromMs(), plan.read().toMs(), name)
+                    && w.addRaw(parts.tail, edges.tailFrom(), edges.tailTo());
+            Double v = known ? w.value(name, edges.windowStart(), edges.windowEnd()) : null;
+            if (v != null) {
+                out.add(new Sample(ev.dropName(l), v, t));
+            }
+        }
+        return new VectorV(out);
+    }
+
+    /** What the functions need of one series' window, gathered from raw samples and buckets in time order. */
+    private static final class Window {
+        final CounterRun run = new CounterRun();
+        final double[] sum = new double[2];
+        long points;
+        double min;
+        double max;
+
+        void clear() {
+            run.clear();
+            sum[0] = 0;
+            sum[1] = 0;
+            points = 0;
+            min = Double.NaN;
+            max = Double.NaN;
+        }
+
+        /** The raw samples in [from, to], staleness markers left out, as a range selector does. */
+        boolean addRaw(Series s, long from, long to) {
+            if (s == null) {
+                return true;
+            }
+            long[] ts = s.timestamps();
+            double[] vs = s.values();
+            for (int i = 0; i < ts.length; i++) {
+                double v = vs[i];
+                if (ts[i] < from || ts[i] > to || Series.isStale(v)) {
+                    continue;
+                }
+                points++;
+                PromqlAggregations.kahanInc(v, sum);
+                min = Summary.min(min, v);
+                max = Summary.max(max, v);
+                run.add(ts[i], v);
+            }
+            return true;
+        }
+
+        /** The buckets in [lo, hi); false when one is unknown, or holds a staleness marker a sum would take. */
+        boolean addBuckets(RollupSeries s, long lo, long hi, String function) {
+            if (s == null) {
+                return true;
+            }
+            boolean sums = function.equals("sum_over_time") || function.equals("avg_over_time");
+            SeriesRollups rows = s.rows();
+            long[] buckets = s.buckets();
+            for (int i = 0; i < rows.size(); i++) {
+                if (buckets[i] < lo || buckets[i] >= hi) {
+                    continue;
+                }
+                long n = rows.points(i);
+                if (n < 0 || sums && n != rows.count(i)) {
+                    return false;
+                }
+                if (n == 0) {
+                    continue;
+                }
+                points += n;
+                PromqlAggregations.kahanInc(rows.sum(i), sum);
+                min = Summary.min(min, rows.min(i));
+                max = Summary.max(max, rows.max(i));
+                run.append(n, rows.firstMs(i), rows.first(i), rows.lastMs(i), rows.last(i), rows.resets(i));
+            }
+            return true;
+        }
+
+        /** The function over the window {@code (start, end]}, or null when it holds no value for it. */
+        Double value(String name, long start, long end) {
+            if (points == 0) {
+                return null;
+            }
+            switch (name) {
+                case "count_over_time":
+                    return (double) points;
+                case "sum_over_time":
+                    return sum[0] + sum[1];
+                case "avg_over_time":
+                    return (sum[0] + sum[1]) / points;
+                case "min_over_time":
+                    return min;
+                case "max_over_time":
+                    return max;
+                default: { // rate, increase, delta
+                    if (!run.known() || run.points() < 2) {
+                        return null;
+                    }
+                    boolean counter = !name.equals("delta");
+                    double result = run.last() - run.first();
+                    if (counter) {
+                        result += run.resets();
+                    }
+                    return PromqlRangeFunctions.extrapolate(result, run.firstMs(), run.first(), run.lastMs(),
+                            run.points(), start, end, counter, name.equals("rate"));
+                }
             }
         }
     }

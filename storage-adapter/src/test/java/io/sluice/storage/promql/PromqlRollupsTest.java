@@ -44,6 +44,8 @@ class PromqlRollupsTest {
         final long rawFrom;
         final AtomicInteger raw = new AtomicInteger();
         final AtomicInteger rollups = new AtomicInteger();
+        /** The longest span one raw read asked for. */
+        final java.util.concurrent.atomic.AtomicLong widestRaw = new java.util.concurrent.atomic.AtomicLong();
 
         Counting(InMemorySampleSource all, long rawFrom) {
             this.all = all;
@@ -53,6 +55,7 @@ class PromqlRollupsTest {
         @Override
         public Mono<List<Series>> select(String tenant, List<Matcher> matchers, long fromMs, long toMs) {
             raw.incrementAndGet();
+            widestRaw.accumulateAndGet(toMs - fromMs, Math::max);
             return all.select(tenant, matchers, Math.max(fromMs, rawFrom), toMs);
         }
 
@@ -326,5 +329,131 @@ class PromqlRollupsTest {
         assertThat(rows.sum(0)).isEqualTo(8);
         assertThat(rows.count(1)).as("a staleness marker is counted").isEqualTo(1);
         assertThat(rows.points(1)).as("but is no point").isZero();
+    }
+
+    private static List<PromqlResult.Sample> instant(PromqlEngine engine, String expr, long t) {
+        return ((PromqlResult.Vector) engine.instant("t", expr, t).block()).samples();
+    }
+
+    private static void assertSameSamples(String expr, List<PromqlResult.Sample> got,
+                                          List<PromqlResult.Sample> expected, boolean sums) {
+        assertThat(got).as(expr).hasSameSizeAs(expected);
+        for (int i = 0; i < expected.size(); i++) {
+            PromqlResult.Sample e = expected.get(i);
+            PromqlResult.Sample g = got.get(i);
+            assertThat(g.labels()).as(expr).isEqualTo(e.labels());
+            assertThat(g.timeMs()).as(expr).isEqualTo(e.timeMs());
+            if (sums && !Double.isNaN(e.value())) {
+                assertThat(g.value()).as(expr).isCloseTo(e.value(), within(1e-9 * Math.abs(e.value())));
+            } else {
+                assertThat(Double.doubleToLongBits(g.value())).as(expr + ": " + g.value() + " vs " + e.value())
+                        .isEqualTo(Double.doubleToLongBits(e.value()));
+            }
+        }
+    }
+
+    /**
+     * An instant query's window need not be whole buckets: it reads the buckets inside the window and raw samples at
+     * both edges, and answers what raw samples alone give (samples on a minute's start and a series that has only
+     * raw samples at the edge included).
+     */
+    @Test
+    void instantQueriesReadTheBucketsInsideTheirWindowAndRawSamplesAtItsEdges() {
+        int compared = 0;
+        int pushedCount = 0;
+        int fellBack = 0;
+        for (long phase : new long[] {7_300, 0}) {
+            InMemorySampleSource data = data(17, phase);
+            // a counter that starts after the last whole hour of some windows: only raw samples at their end
+            int n = 60;
+            long[] ts = new long[n];
+            double[] vs = new double[n];
+            for (int i = 0; i < n; i++) {
+                ts[i] = T0 + 7 * HOUR + 10 * MINUTE + i * 15_000L;
+                vs[i] = i * 2.5;
+            }
+            data.add(new Series(labels("reqs_total", "late"), ts, vs));
+            PromqlEngine raw = new PromqlEngine(data, LIMITS);
+            for (String f : List.of("rate", "increase", "delta", "count_over_time", "min_over_time",
+                    "max_over_time", "sum_over_time", "avg_over_time")) {
+                for (String metric : List.of("reqs_total", "mono_total", "temp", "flaky")) {
+                    for (String window : List.of("5m", "90m", "3h", "6h")) {
+                        for (String offset : List.of("", " offset 1h")) {
+                            for (long t : new long[] {T0 + 7 * HOUR + 22 * MINUTE + 7_300, T0 + 7 * HOUR + 45 * MINUTE
+                                    + 31_337, T0 + 7 * HOUR}) {
+                                String expr = f + "(" + metric + "[" + window + "]" + offset + ")";
+                                Counting source = new Counting(data, Long.MIN_VALUE);
+                                PromqlEngine pushing = pushing(source, Duration.ofHours(1), Duration.ofDays(3650),
+                                        T0 + SPAN);
+                                List<PromqlResult.Sample> expected = instant(raw, expr, t);
+                                List<PromqlResult.Sample> got = instant(pushing, expr, t);
+                                boolean sums = f.equals("sum_over_time") || f.equals("avg_over_time");
+                                boolean resets = (f.equals("rate") || f.equals("increase"))
+                                        && !metric.equals("mono_total");
+                                boolean pushed = source.rollups.get() == 1 && source.widestRaw.get() < HOUR;
+                                if (window.equals("5m")) {
+                                    assertThat(source.rollups.get()).as(expr + ": no whole minute... read")
+                                            .isLessThanOrEqualTo(1);
+                                } else if (sums && metric.equals("flaky")) {
+                                    // a window whose sums hold staleness markers reads its raw samples instead
+                                    fellBack += pushed ? 0 : 1;
+                                } else {
+                                    assertThat(pushed).as(expr + " at " + t + " read from the rollups").isTrue();
+                                }
+                                pushedCount += pushed ? 1 : 0;
+                                assertSameSamples(expr + " at " + t, got, expected, sums || resets);
+                                compared += expected.size();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assertThat(compared).isGreaterThan(1_000);
+        assertThat(pushedCount).isGreaterThan(300);
+        assertThat(fellBack).as("windows whose buckets could not answer exactly").isPositive();
+    }
+
+    /**
+     * Past {@code retention.raw}, an instant query's window is the whole buckets from its start on (as a range
+     * query's {@code [t - r, t)}) and the raw samples after the last one; raw samples alone would answer for the
+     * part still kept only.
+     */
+    @Test
+    void pastRetentionRawInstantQueriesReadTheRollupsAndTheRecentRawSamples() {
+        InMemorySampleSource data = data(19, 7_300);
+        long now = T0 + SPAN;
+        // raw samples are kept for 4 hours; the window starts on a whole hour 6 h 20 m 3 s before t
+        Counting source = new Counting(data, now - 4 * HOUR);
+        PromqlEngine pushing = pushing(source, Duration.ofHours(1), Duration.ofHours(4), now);
+        PromqlEngine raw = new PromqlEngine(data, LIMITS);
+        long t = T0 + 7 * HOUR + 20 * MINUTE + 3_000;
+        for (String f : List.of("increase", "count_over_time", "max_over_time", "sum_over_time")) {
+            String expr = f + "(reqs_total[6h20m3s])";
+            List<PromqlResult.Sample> got = instant(pushing, expr, t);
+            assertThat(source.widestRaw.get()).as("raw samples read after the last whole hour only")
+                    .isLessThan(HOUR);
+            assertSameSamples(expr, got, instant(raw, expr, t), !f.equals("count_over_time")
+                    && !f.equals("max_over_time"));
+            assertThat(got).hasSize(3);
+        }
+        // without rollups, only the last 4 hours count
+        List<PromqlResult.Sample> rawOnly = instant(new PromqlEngine(source, LIMITS), "count_over_time(reqs_total[6h20m3s])",
+                t);
+        assertThat(rawOnly.get(0).value()).isLessThan(instant(pushing, "count_over_time(reqs_total[6h20m3s])", t)
+                .get(0).value() * 0.7);
+    }
+
+    /** While raw samples cover it, an instant query reads the rollups only for fewer rows: whole hours are as many. */
+    @Test
+    void whereRawSamplesCoverItAnInstantQueryReadsRawSamplesForAsManyRows() {
+        InMemorySampleSource data = data(23, 7_300);
+        Counting source = new Counting(data, Long.MIN_VALUE);
+        PromqlEngine engine = new PromqlEngine(source, LIMITS, policy(Duration.ofHours(1), true));
+        long t = T0 + 7 * HOUR + 20 * MINUTE + 3_000;
+        String expr = "increase(reqs_total[6h])";
+        List<PromqlResult.Sample> got = instant(engine, expr, t);
+        assertThat(source.rollups.get()).isZero();
+        assertSameSamples(expr, got, instant(new PromqlEngine(data, LIMITS), expr, t), false);
     }
 }
