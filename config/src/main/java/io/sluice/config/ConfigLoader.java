@@ -177,6 +177,15 @@ public final class ConfigLoader {
                 t.get(Settings.LINKS_CACHE_TTL), t.get(Settings.LINKS_NEGATIVE_TTL),
                 t.get(Settings.LINKS_PERMANENT_MAX_AGE), t.get(Settings.LINKS_REDIRECTS_PER_MINUTE),
                 t.get(Settings.LINKS_CLICK_QUEUE));
+        Duration lateWindow = t.get(Settings.INGEST_LATE_WINDOW);
+        Duration rawRetention = t.get(Settings.RETENTION_RAW);
+        if (lateWindow.compareTo(rawRetention) > 0) {
+            // the writer stores no sample older than retention.raw (its partition is gone or about to be): one the
+            // gateway accepted would be acknowledged and then lost
+            throw new ConfigException(Settings.INGEST_LATE_WINDOW.name() + ": " + lateWindow.toMillis() + "ms"
+                    + " (expected: at most " + Settings.RETENTION_RAW.name() + ", " + rawRetention.toMillis()
+                    + "ms: samples older than that are not stored, so none may be accepted)");
+        }
         String cert = t.get(Settings.SERVER_TLS_CERT_FILE);
         String key = t.get(Settings.SERVER_TLS_KEY_FILE);
         if (cert.isBlank() != key.isBlank()) {

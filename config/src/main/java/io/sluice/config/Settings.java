@@ -182,7 +182,8 @@ public final class Settings {
     public static final Setting<Integer> INGEST_MAX_LABEL_VALUE_LENGTH = intIn("ingest.max-label-value-length", 1024,
             1, 1024, "Longest label (or attribute) value, event id or event key, in UTF-8 bytes.");
     public static final Setting<Duration> INGEST_LATE_WINDOW = duration("ingest.late-window", "1h",
-            Duration.ofMinutes(1), Duration.ofDays(7), "Samples and events older than this are rejected as too_old.");
+            Duration.ofMinutes(1), Duration.ofDays(7), "Samples and events older than this are rejected as too_old; at most "
+            + "retention.raw (older samples are not stored, so none may be acknowledged).");
     public static final Setting<Duration> INGEST_CLOCK_SKEW = duration("ingest.clock-skew", "10m", Duration.ZERO,
             Duration.ofDays(1), "Samples and events further ahead than this are rejected as too_new.");
     public static final Setting<Integer> INGEST_MAX_ACTIVE_SERIES = intIn("ingest.max-active-series", 100_000, 1,

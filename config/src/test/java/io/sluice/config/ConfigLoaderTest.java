@@ -53,6 +53,16 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void theLateWindowMayNotReachPastRawRetentionWhereAcceptedSamplesWouldNotBeStored() {
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("retention.raw", "1d",
+                "ingest.late-window", "25h")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("ingest.late-window: 90000000ms (expected: at most retention.raw, 86400000ms");
+        assertThat(ConfigLoader.load(null, Map.of(), Map.of("retention.raw", "1d", "ingest.late-window", "1d"))
+                .ingest().lateWindow()).isEqualTo(Duration.ofDays(1));
+    }
+
+    @Test
     void messageNamesTheSettingTheValueAndWhatWasExpected() {
         assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("server.port", "70000")))
                 .isInstanceOf(ConfigException.class)

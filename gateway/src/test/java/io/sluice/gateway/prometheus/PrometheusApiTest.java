@@ -64,9 +64,9 @@ class PrometheusApiTest {
         settings.put("query.max-series", "3");
         settings.put("query.max-samples", "1000");
         settings.put("tenants.free.requests-per-minute", "100000");
-        // a day of raw samples, and samples up to two days late: instant queries reaching past a day read rollups
+        // a day of raw samples, and samples up to a day late: instant queries reaching past a day read rollups
         settings.put("retention.raw", "1d");
-        settings.put("ingest.late-window", "2d");
+        settings.put("ingest.late-window", "1d");
         sluice = SluiceProcess.start(infra.configure(ConfigLoader.load(null, Map.of(), settings)));
         port = sluice.gateway().orElseThrow().port();
         String suffix = UUID.randomUUID().toString().substring(0, 8);
@@ -340,7 +340,7 @@ class PrometheusApiTest {
         String key = KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.FREE);
         long hour = 3_600_000;
         long now = System.currentTimeMillis();
-        // every 5 minutes, 7 s past the minute, for the last 23 h 50 min: the writer stores no sample past retention.raw
+        // every 5 minutes, 7 s past the minute, for the last 23 h 50 min (within ingest.late-window and retention.raw)
         long first = (now - 23 * hour - 50 * 60_000) / 60_000 * 60_000 + 7_000;
         java.util.List<long[]> points = new java.util.ArrayList<>();
         for (long ts = first; ts < now - 60_000; ts += 300_000) {
