@@ -394,7 +394,7 @@ public final class QueryRepository {
                         row.get(2, Long.class), row.get(3, Integer.class), tid(row.get(4, String.class)),
                         row.get(5, byte[].class))))
                 .collect(() -> new RawSamples(fromMs, toMs, budget), RawSamples::add)
-                .map(RawSamples::finish);
+                .flatMap(RawSamples::finish);
     }
 
     /** Metric names of the tenant's series, sorted. */
@@ -552,14 +552,21 @@ public final class QueryRepository {
      * Gathers the chunks of each series as they come (in any order), taking the samples each holds in
      * {@code [from, to]} from the budget as it arrives (counted from its row where it lies wholly inside, decoded
      * where it straddles an end); then merges each series' chunks in {@code (min_ms, ctid)} order by
-     * {@link ChunkMerge}'s duplicate rule into its samples in the range (both ends included).
+     * {@link ChunkMerge}'s duplicate rule into its samples in the range (both ends included). A large read is
+     * decoded in parts of about as many samples, one per core of Reactor's parallel scheduler: decoding was a quarter
+     * of an uncached 24 h query of 100 series (578,100 samples), all of it on the one thread that read the rows.
      */
     private static final class RawSamples {
+        /** Fewer samples than this in a read are decoded on the thread that read them: splitting would not pay. */
+        static final long PARALLEL_FROM_SAMPLES = 100_000;
+
         private final long fromMs;
         private final long toMs;
         private final Map<Long, List<StoredChunk>> chunks = new HashMap<>();
         private final SampleBudget budget;
         private final ChunkMerge merge = new ChunkMerge();
+        /** Samples the chunks hold, in the range or not: how much decoding there is. */
+        private long stored;
 
         RawSamples(long fromMs, long toMs, SampleBudget budget) {
             this.fromMs = fromMs;
@@ -575,13 +582,44 @@ public final class QueryRepository {
                 merge.clear();
             }
             chunks.computeIfAbsent(chunk.seriesId(), id -> new ArrayList<>()).add(chunk);
+            stored += chunk.samples();
         }
 
-        Map<Long, SeriesSamples> finish() {
+        /** Each series' samples, by ascending id; a large read decoded in parallel parts (see the class). */
+        Mono<Map<Long, SeriesSamples>> finish() {
             Long[] ids = chunks.keySet().toArray(Long[]::new);
             Arrays.sort(ids);
+            int parts = (int) Math.min(Math.min(Schedulers.DEFAULT_POOL_SIZE, ids.length),
+                    stored / PARALLEL_FROM_SAMPLES + 1);
+            if (parts <= 1) {
+                return Mono.just(decode(ids, 0, ids.length, merge));
+            }
+            // contiguous runs of series of about stored / parts samples each, in id order
+            int[] bounds = new int[parts + 1];
+            long sum = 0;
+            int part = 1;
+            for (int i = 0; i < ids.length && part < parts; i++) {
+                for (StoredChunk chunk : chunks.get(ids[i])) {
+                    sum += chunk.samples();
+                }
+                if (sum >= stored * part / parts) {
+                    bounds[part++] = i + 1;
+                }
+            }
+            while (part <= parts) {
+                bounds[part++] = ids.length;
+            }
+            return Flux.range(0, parts)
+                    .flatMapSequential(p -> Mono.fromCallable(() -> decode(ids, bounds[p], bounds[p + 1],
+                            new ChunkMerge())).subscribeOn(Schedulers.parallel()), parts)
+                    .collect(LinkedHashMap::new, Map::putAll);
+        }
+
+        /** The samples of series {@code ids[from..to)} in the range, merged with {@code merge}. */
+        private Map<Long, SeriesSamples> decode(Long[] ids, int from, int to, ChunkMerge merge) {
             Map<Long, SeriesSamples> out = new LinkedHashMap<>();
-            for (Long id : ids) {
+            for (int k = from; k < to; k++) {
+                Long id = ids[k];
                 List<StoredChunk> ordered = chunks.get(id);
                 ordered.sort(CHUNK_ORDER);
                 for (StoredChunk chunk : ordered) {

@@ -75,6 +75,37 @@ class PrometheusStoredSourceTest {
             }
             chunk(5, ts, new double[10]);
         }
+        bigSeries();
+    }
+
+    /** Tenant p's 20 series of 6 chunks of 1,000 samples: 120,000 samples, a read decoded in parallel parts. */
+    private static final int BIG_SERIES = 20;
+    private static final int BIG_CHUNK = 1_000;
+
+    private static void bigSeries() {
+        StringBuilder series = new StringBuilder(
+                "INSERT INTO series (id, tenant, name, labels, first_seen, last_seen) VALUES ");
+        for (int i = 0; i < BIG_SERIES; i++) {
+            series.append(i == 0 ? "" : ", ").append("(").append(100 + i).append(", 'p', 'big', '{\"i\": \"")
+                    .append(i).append("\"}', now(), now())");
+        }
+        sql(series.toString());
+        for (int i = 0; i < BIG_SERIES; i++) {
+            for (int k = 0; k < 6; k++) {
+                long[] ts = new long[BIG_CHUNK];
+                double[] vs = new double[BIG_CHUNK];
+                for (int j = 0; j < BIG_CHUNK; j++) {
+                    ts[j] = T0 + (k * BIG_CHUNK + j) * 100L;
+                    vs[j] = i * 1e6 + k * BIG_CHUNK + j;
+                }
+                if (k == 5) {
+                    ts[0] = T0; // repeats the first chunk's first timestamp: that chunk (smaller min_ms) wins
+                    vs[0] = -1;
+                    java.util.Arrays.sort(ts);
+                }
+                chunk(100 + i, ts, vs);
+            }
+        }
     }
 
     @AfterAll
@@ -119,6 +150,25 @@ class PrometheusStoredSourceTest {
         assertThat(Double.doubleToRawLongBits(db.get(0).values()[1])).as("an ordinary NaN is no staleness marker")
                 .isEqualTo(Double.doubleToRawLongBits(Double.NaN));
         assertThat(Series.isStale(db.get(0).values()[1])).isFalse();
+    }
+
+    @Test
+    void aLargeReadDecodedInPartsGivesEverySeriesItsOwnSamplesInOrder() {
+        List<Series> big = source(BIG_SERIES).select("p", List.of(m("__name__", Matcher.Op.EQ, "big")), T0,
+                T0 + 3_600_000 - 1).block(WAIT);
+        assertThat(big).hasSize(BIG_SERIES);
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (Series s : big) {
+            int i = Integer.parseInt(s.labels().get("i"));
+            assertThat(seen.add(s.labels().get("i"))).isTrue();
+            // chunk 5's first sample (T0 + 500 s) moved to T0, where chunk 0's sample wins: 5,999 timestamps
+            assertThat(s.timestamps()).hasSize(6 * BIG_CHUNK - 1).isSorted().doesNotHaveDuplicates();
+            assertThat(s.timestamps()[0]).isEqualTo(T0);
+            for (int n = 0; n < s.timestamps().length; n++) {
+                long step = (s.timestamps()[n] - T0) / 100;
+                assertThat(s.values()[n]).as("series %d at %d", i, step).isEqualTo(i * 1e6 + step);
+            }
+        }
     }
 
     @Test
