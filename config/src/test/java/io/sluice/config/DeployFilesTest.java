@@ -86,10 +86,13 @@ class DeployFilesTest {
                 .contains("chown -R sluice:sluice /var/lib/sluice");
         assertThat(dockerfile.indexOf("USER sluice:sluice")).as("the image runs as sluice")
                 .isGreaterThan(dockerfile.indexOf("chown -R sluice:sluice /var/lib/sluice"));
-        // both launchers run the JVM with the same GC option
+        // both launchers run the JVM with the same GC options
         String launcher = Files.readString(ROOT.resolve("bin/sluice"), StandardCharsets.UTF_8);
         assertThat(dockerfile).contains("\"-XX:-ClassUnloadingWithConcurrentMark\"", "\"-XX:MetaspaceSize=128m\"");
         assertThat(launcher).contains("exec \"$JAVA\" -XX:-ClassUnloadingWithConcurrentMark -XX:MetaspaceSize=128m ");
+        // and the same number of glibc malloc arenas
+        assertThat(dockerfile).contains("ENV MALLOC_ARENA_MAX=2");
+        assertThat(launcher).contains("export MALLOC_ARENA_MAX=\"${MALLOC_ARENA_MAX:-2}\"");
     }
 
     @Test
