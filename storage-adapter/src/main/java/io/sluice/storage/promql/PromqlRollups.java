@@ -321,18 +321,26 @@ final class PromqlRollups {
                     run.append(rows.points(i), rows.firstMs(i), rows.first(i), rows.lastMs(i), rows.last(i),
                             rows.resets(i));
                 }
-                if (!run.known() || run.points() < 2) {
-                    return null;
-                }
-                boolean counter = !name.equals("delta");
-                double result = run.last() - run.first();
-                if (counter) {
-                    result += run.resets();
-                }
-                return PromqlRangeFunctions.extrapolate(result, run.firstMs(), run.first(), run.lastMs(),
-                        run.points(), start, end, counter, name.equals("rate"));
+                return change(name, run, start, end);
             }
         }
+    }
+
+    /**
+     * {@code rate}, {@code increase} or {@code delta} of a window's counter run, extrapolated to the window as
+     * Prometheus does; null when the run is unknown or has fewer than two points.
+     */
+    private static Double change(String name, CounterRun run, long start, long end) {
+        if (!run.known() || run.points() < 2) {
+            return null;
+        }
+        boolean counter = !name.equals("delta");
+        double result = run.last() - run.first();
+        if (counter) {
+            result += run.resets();
+        }
+        return PromqlRangeFunctions.extrapolate(result, run.firstMs(), run.first(), run.lastMs(), run.points(), start,
+                end, counter, name.equals("rate"));
     }
 
     /** One series' parts of an instant query's window: raw samples before and after its buckets, and the buckets. */
@@ -457,18 +465,8 @@ final class PromqlRollups {
                     return min;
                 case "max_over_time":
                     return max;
-                default: { // rate, increase, delta
-                    if (!run.known() || run.points() < 2) {
-                        return null;
-                    }
-                    boolean counter = !name.equals("delta");
-                    double result = run.last() - run.first();
-                    if (counter) {
-                        result += run.resets();
-                    }
-                    return PromqlRangeFunctions.extrapolate(result, run.firstMs(), run.first(), run.lastMs(),
-                            run.points(), start, end, counter, name.equals("rate"));
-                }
+                default: // rate, increase, delta
+                    return change(name, run, start, end);
             }
         }
     }
