@@ -228,7 +228,7 @@ final class PromqlRollups {
      */
     static boolean exact(Plan plan, List<RollupSeries> series) {
         String function = plan.call().function().name();
-        boolean sums = function.equals("sum_over_time") || function.equals("avg_over_time");
+        boolean sums = sums(function);
         boolean edgesMatter = plan.edges() == null;
         for (RollupSeries s : series) {
             SeriesRollups rows = s.rows();
@@ -260,7 +260,7 @@ final class PromqlRollups {
         long start = end - plan.selector().rangeMs();
         long lastBucket = end - plan.read().resolutionMs();
         List<Sample> out = new ArrayList<>();
-        CounterRun run = new CounterRun();
+        Window w = new Window();
         for (int k = 0; k < pushed.series.size(); k++) {
             RollupSeries s = pushed.series.get(k);
             long[] buckets = s.buckets();
@@ -268,7 +268,7 @@ final class PromqlRollups {
             int to = PromqlEvaluator.upperIndex(buckets, lastBucket, Math.max(before, pushed.windows[2 * k + 1]));
             pushed.windows[2 * k] = before;
             pushed.windows[2 * k + 1] = to;
-            Double v = value(name, s.rows(), before + 1, to, run, start, end);
+            Double v = value(name, s.rows(), before + 1, to, w, start, end);
             if (v != null) {
                 out.add(new Sample(ev.dropName(s.labels()), v, t));
             }
@@ -277,53 +277,20 @@ final class PromqlRollups {
     }
 
     /** The function over buckets from..to (inclusive), or null when they hold no value for it or are unusable. */
-    private static Double value(String name, SeriesRollups rows, int from, int to, CounterRun run, long start,
-                                long end) {
-        long points = 0;
+    private static Double value(String name, SeriesRollups rows, int from, int to, Window w, long start, long end) {
+        boolean sums = sums(name);
+        w.clear();
         for (int i = from; i <= to; i++) {
-            if (rows.points(i) < 0) {
+            if (!w.addBucket(rows, i, sums)) {
                 return null;
             }
-            points += rows.points(i);
         }
-        if (points == 0) {
-            return null;
-        }
-        switch (name) {
-            case "count_over_time":
-                return (double) points;
-            case "sum_over_time":
-            case "avg_over_time": {
-                double[] acc = new double[2];
-                for (int i = from; i <= to; i++) {
-                    if (rows.count(i) != rows.points(i)) {
-                        return null; // a staleness marker is in the bucket's sum
-                    }
-                    PromqlAggregations.kahanInc(rows.sum(i), acc);
-                }
-                double sum = acc[0] + acc[1];
-                return name.equals("sum_over_time") ? sum : sum / points;
-            }
-            case "min_over_time":
-            case "max_over_time": {
-                boolean min = name.equals("min_over_time");
-                double r = Double.NaN;
-                for (int i = from; i <= to; i++) {
-                    if (rows.points(i) > 0) {
-                        r = min ? Summary.min(r, rows.min(i)) : Summary.max(r, rows.max(i));
-                    }
-                }
-                return r;
-            }
-            default: { // rate, increase, delta
-                run.clear();
-                for (int i = from; i <= to; i++) {
-                    run.append(rows.points(i), rows.firstMs(i), rows.first(i), rows.lastMs(i), rows.last(i),
-                            rows.resets(i));
-                }
-                return change(name, run, start, end);
-            }
-        }
+        return w.value(name, start, end);
+    }
+
+    /** Whether the function adds the values up: a staleness marker in a bucket's sum then makes it unusable. */
+    private static boolean sums(String function) {
+        return function.equals("sum_over_time") || function.equals("avg_over_time");
     }
 
     /**
@@ -383,7 +350,10 @@ final class PromqlRollups {
         return new VectorV(out);
     }
 
-    /** What the functions need of one series' window, gathered from raw samples and buckets in time order. */
+    /**
+     * What the functions need of one series' window, gathered from buckets (and for an instant query raw samples at
+     * its edges) in time order: a range query's windows and an instant query's are valued by the same rules.
+     */
     private static final class Window {
         final CounterRun run = new CounterRun();
         final double[] sum = new double[2];
@@ -426,20 +396,23 @@ final class PromqlRollups {
             if (s == null) {
                 return true;
             }
-            boolean sums = function.equals("sum_over_time") || function.equals("avg_over_time");
-            SeriesRollups rows = s.rows();
+            boolean sums = sums(function);
             long[] buckets = s.buckets();
-            for (int i = 0; i < rows.size(); i++) {
-                if (buckets[i] < lo || buckets[i] >= hi) {
-                    continue;
-                }
-                long n = rows.points(i);
-                if (n < 0 || sums && n != rows.count(i)) {
+            for (int i = 0; i < buckets.length; i++) {
+                if (buckets[i] >= lo && buckets[i] < hi && !addBucket(s.rows(), i, sums)) {
                     return false;
                 }
-                if (n == 0) {
-                    continue;
-                }
+            }
+            return true;
+        }
+
+        /** Bucket i; false when it is unknown, or (with {@code sums}) holds a staleness marker. */
+        boolean addBucket(SeriesRollups rows, int i, boolean sums) {
+            long n = rows.points(i);
+            if (n < 0 || sums && n != rows.count(i)) {
+                return false;
+            }
+            if (n > 0) {
                 points += n;
                 PromqlAggregations.kahanInc(rows.sum(i), sum);
                 min = Summary.min(min, rows.min(i));
