@@ -142,18 +142,18 @@ public final class QueryCache<K, V> {
                 .expireAfterWrite(STALE_FOR)
                 .build();
         CaffeineCacheMetrics.monitor(registry, fresh, name);
-        io.micrometer.core.instrument.Gauge.builder("sluice_query_cache_bytes", this, c -> c.weight(c.freshWeight()))
+        io.micrometer.core.instrument.Gauge.builder("sluice_query_cache_bytes", this, c -> c.weight(c.freshEviction()))
                 .description("What a query answer cache holds, by its weight of its answers (bytes, approximately)")
                 .tags("cache", name, "copy", "fresh").register(registry);
-        io.micrometer.core.instrument.Gauge.builder("sluice_query_cache_bytes", this, c -> c.weight(c.staleWeight()))
+        io.micrometer.core.instrument.Gauge.builder("sluice_query_cache_bytes", this, c -> c.weight(c.staleEviction()))
                 .tags("cache", name, "copy", "stale").register(registry);
     }
 
-    private com.github.benmanes.caffeine.cache.Policy.Eviction<?, ?> freshWeight() {
+    private com.github.benmanes.caffeine.cache.Policy.Eviction<?, ?> freshEviction() {
         return fresh.synchronous().policy().eviction().orElseThrow();
     }
 
-    private com.github.benmanes.caffeine.cache.Policy.Eviction<?, ?> staleWeight() {
+    private com.github.benmanes.caffeine.cache.Policy.Eviction<?, ?> staleEviction() {
         return stale.policy().eviction().orElseThrow();
     }
 
@@ -168,7 +168,7 @@ public final class QueryCache<K, V> {
     public long weightedBytes() {
         fresh.synchronous().cleanUp();
         stale.cleanUp();
-        return freshWeight().weightedSize().orElse(0L) + staleWeight().weightedSize().orElse(0L);
+        return freshEviction().weightedSize().orElse(0L) + staleEviction().weightedSize().orElse(0L);
     }
 
     /** The cache of Sluice's own range queries ({@code GET /api/v1/query}), its meters tagged {@code cache=queries}. */
