@@ -53,6 +53,17 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void theQueryCachesShareQueryCacheMaxBytesWithoutPassingIt() {
+        for (String size : List.of("1MiB", "64MiB", "1048583", "16GiB")) {
+            QueryConfig query = ConfigLoader.load(null, Map.of(), Map.of("query.cache-max-bytes", size)).query();
+            long total = query.cacheMaxBytes();
+            assertThat(2 * query.answerCacheBytes() + query.renderedCacheBytes()).as(size).isEqualTo(total);
+            assertThat(query.answerCacheBytes()).as(size).isEqualTo(total / 8 * 3);
+            assertThat(query.renderedCacheBytes()).as(size).isBetween(total / 4, total / 4 + 8);
+        }
+    }
+
+    @Test
     void theLateWindowMayNotReachPastRawRetentionWhereAcceptedSamplesWouldNotBeStored() {
         assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("retention.raw", "1d",
                 "ingest.late-window", "25h")))
