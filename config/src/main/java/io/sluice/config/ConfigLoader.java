@@ -176,7 +176,7 @@ public final class ConfigLoader {
         LinksConfig links = new LinksConfig(t.get(Settings.LINKS_BASE_URL), t.get(Settings.LINKS_CACHE_MAX),
                 t.get(Settings.LINKS_CACHE_TTL), t.get(Settings.LINKS_NEGATIVE_TTL),
                 t.get(Settings.LINKS_PERMANENT_MAX_AGE), t.get(Settings.LINKS_REDIRECTS_PER_MINUTE),
-                t.get(Settings.LINKS_CLICK_QUEUE));
+                t.get(Settings.LINKS_CLICK_QUEUE), t.get(Settings.LINKS_CLICK_FLUSH_INTERVAL));
         Duration lateWindow = t.get(Settings.INGEST_LATE_WINDOW);
         Duration rawRetention = t.get(Settings.RETENTION_RAW);
         if (lateWindow.compareTo(rawRetention) > 0) {

@@ -301,7 +301,12 @@ public final class Settings {
     public static final Setting<Long> LINKS_REDIRECTS_PER_MINUTE = perMinute("links.redirects-per-minute-per-client",
             600, "Redirects one client address may get per minute; more get 429.");
     public static final Setting<Integer> LINKS_CLICK_QUEUE = intIn("links.click-queue", 100_000, 1, 10_000_000,
-            "Clicks waiting to be sent to Kafka; when full, new clicks are dropped and counted.");
+            "Clicks recorded and not yet added up (the queue is drained every 100 ms); when it is full, new clicks "
+            + "are dropped and counted in sluice_clicks_total{outcome=\"dropped_queue_full\"}.");
+    public static final Setting<Duration> LINKS_CLICK_FLUSH_INTERVAL = duration("links.click-flush-interval", "1s",
+            Duration.ofMillis(10), Duration.ofMinutes(1), "How often a gateway sends the clicks it counted to Kafka: "
+            + "one event per link, minute, referrer host, bot flag and anonymised client, with a count. Link stats lag "
+            + "by up to this much; shorter sends more events for the writer to add up.");
 
     // ---- spool --------------------------------------------------------------------------------
     public static final Setting<String> SPOOL_DIR = string("spool.dir", ".sluice/spool",
@@ -424,7 +429,7 @@ public final class Settings {
             QUERY_MAX_POINTS_PER_SERIES, QUERY_MAX_SERIES, QUERY_MAX_RANGE, QUERY_STATEMENT_TIMEOUT,
             QUERY_ROLLUP_MIN_STEP, QUERY_MAX_SAMPLES, QUERY_CACHE_MAX_BYTES,
             LINKS_BASE_URL, LINKS_CACHE_MAX, LINKS_CACHE_TTL, LINKS_NEGATIVE_TTL, LINKS_PERMANENT_MAX_AGE,
-            LINKS_REDIRECTS_PER_MINUTE, LINKS_CLICK_QUEUE,
+            LINKS_REDIRECTS_PER_MINUTE, LINKS_CLICK_QUEUE, LINKS_CLICK_FLUSH_INTERVAL,
             SPOOL_DIR, SPOOL_MAX_BYTES, SPOOL_SEGMENT_BYTES, SPOOL_FSYNC_INTERVAL,
             TENANTS_FREE_REQUESTS_PER_MINUTE, TENANTS_PAID_REQUESTS_PER_MINUTE,
             TENANTS_ENTERPRISE_REQUESTS_PER_MINUTE, TENANTS_FREE_ITEMS_PER_MINUTE, TENANTS_PAID_ITEMS_PER_MINUTE,

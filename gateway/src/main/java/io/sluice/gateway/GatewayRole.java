@@ -238,7 +238,8 @@ public final class GatewayRole implements RunningRole {
         LinkStore linkStore = new LinkStore(postgresCalls);
         RedirectCache redirectCache = new RedirectCache(linkStore,
                 config.links(), clock, metrics.registry());
-        clicks = new ClickTracker(config.links().clickQueue(), sink, topics, metrics.registry());
+        clicks = new ClickTracker(config.links().clickQueue(), config.links().clickFlushInterval(), sink, topics,
+                metrics.registry());
         invalidation = new LinkInvalidation(config.kafka(), topics, sink, redirectCache,
                 metrics.registry());
         NodeAddresses self = NodeAddresses.of(config.server().host(),

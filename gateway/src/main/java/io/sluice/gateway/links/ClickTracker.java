@@ -25,16 +25,22 @@ import java.util.regex.Pattern;
 /**
  * Records a click per redirect without ever making the redirect wait: {@link #record} only offers to a
  * bounded lock-free queue ({@code links.click-queue}); a click that does not fit is dropped and counted.
- * Every {@value #FLUSH_MILLIS} ms the queue is drained into segments of {@code click} events sent to the
- * clicks topic; a failed send is dropped and counted too. Clicks of one flush that agree on code, minute,
- * referrer host, bot flag and anonymised client become one event (key = code, attributes: those fields and
- * {@code count}), so that a hot link costs one event per flush rather than one per redirect; the storage
- * writer adds the counts into per-minute counters. Until Kafka's topics are known (Kafka unreachable since
- * start) nothing is flushed: clicks wait in the queue, and those that do not fit are dropped and counted.
+ * Every {@value #DRAIN_MILLIS} ms the queue is drained and its clicks added up by what they agree on: code,
+ * minute, referrer host, bot flag and anonymised client. Every {@code links.click-flush-interval} those sums
+ * go to the clicks topic, one {@code click} event each (key = code, attributes: those fields and
+ * {@code count}), so that a hot link costs one event per interval rather than one per redirect, and the
+ * writer (which adds the counts into per-minute counters) and PostgreSQL do work in proportion to links,
+ * not to redirects. Sums are sent sooner when {@value #MAX_PENDING_GROUPS} have gathered, and on close. A
+ * failed send is dropped and counted. Until Kafka's topics are known (Kafka unreachable since start)
+ * nothing is drained: clicks wait in the queue, and those that do not fit are dropped and counted.
  */
 public final class ClickTracker implements AutoCloseable {
 
-    static final long FLUSH_MILLIS = 100;
+    static final long DRAIN_MILLIS = 100;
+    /** Distinct sums held between sends, at most; reaching it sends them at once. */
+    static final int MAX_PENDING_GROUPS = 20_000;
+    /** Distinct user agents, referrers and clients whose classification is kept between sends, at most. */
+    private static final int MAX_CLASSIFIED = 10_000;
     static final int MAX_HOST = 255;
     /** Click segments sent to Kafka and not yet answered; beyond this a flush's clicks are dropped and counted. */
     static final int MAX_SENDS_IN_FLIGHT = 64;
@@ -61,8 +67,20 @@ public final class ClickTracker implements AutoCloseable {
     private final Counter sent;
     private final Scheduler scheduler = Schedulers.newSingle("sluice-clicks");
     private final Disposable flusher;
+    private final int drainsPerSend;
+    // the fields below are used on the scheduler's one thread only
+    /** Clicks drained and not yet sent, summed: group -> [count, time of the first]. */
+    private final Map<Group, long[]> pending = new HashMap<>();
+    private final Map<String, Boolean> bots = new HashMap<>();
+    private final Map<String, String> referrers = new HashMap<>();
+    private final Map<InetAddress, String> clients = new HashMap<>();
+    private int drainsSinceSend;
+    private long pendingCount;
+    /** {@link #pendingCount}, for the gauge. */
+    private final AtomicLong pendingClicks = new AtomicLong();
 
-    public ClickTracker(int capacity, SegmentSink sink, Topics topics, MeterRegistry registry) {
+    /** @param sendInterval {@code links.click-flush-interval}: how often the summed clicks are sent */
+    public ClickTracker(int capacity, Duration sendInterval, SegmentSink sink, Topics topics, MeterRegistry registry) {
         this.capacity = capacity;
         this.sink = sink;
         this.topics = topics;
@@ -70,8 +88,13 @@ public final class ClickTracker implements AutoCloseable {
         this.droppedFull = clicks(registry, "dropped_queue_full");
         this.droppedSend = clicks(registry, "dropped_send_failed");
         this.sent = clicks(registry, "sent");
-        Gauge.builder("sluice_clicks_queued", queued, AtomicInteger::get).register(registry);
-        this.flusher = Flux.interval(Duration.ofMillis(FLUSH_MILLIS), scheduler).subscribe(i -> flushSafely());
+        Gauge.builder("sluice_clicks_queued", queued, AtomicInteger::get)
+                .description("Clicks recorded and not yet drained from the queue").register(registry);
+        Gauge.builder("sluice_clicks_pending", pendingClicks, AtomicLong::get)
+                .description("Clicks drained and summed, waiting for the next send to Kafka").register(registry);
+        long drainMillis = Math.max(1, Math.min(DRAIN_MILLIS, sendInterval.toMillis()));
+        this.drainsPerSend = (int) Math.max(1, sendInterval.toMillis() / drainMillis);
+        this.flusher = Flux.interval(Duration.ofMillis(drainMillis), scheduler).subscribe(i -> flushSafely(false));
     }
 
     private static Counter clicks(MeterRegistry registry, String outcome) {
@@ -90,41 +113,58 @@ public final class ClickTracker implements AutoCloseable {
         enqueued.increment();
     }
 
-    private void flushSafely() {
+    private void flushSafely(boolean last) {
         try {
-            flush();
+            flush(last);
         } catch (RuntimeException e) {
             org.slf4j.LoggerFactory.getLogger(ClickTracker.class).warn("Click flush failed", e);
         }
     }
 
-    private void flush() {
+    /** Drains the queue into {@link #pending}; sends the sums when the interval is up (or when {@code last}). */
+    private void flush(boolean last) {
         if (!topics.known()) {
             return; // Kafka has not answered since start: clicks wait in the bounded queue (overflow is counted)
         }
-        String topic = topics.clicks();
-        int partitions = topics.partitions(topic);
-        // clicks -> [count, time of the first]; user agents, referrers and clients repeat, so each is
-        // classified once per flush
-        Map<Group, long[]> groups = new HashMap<>();
-        Map<String, Boolean> bots = new HashMap<>();
-        Map<String, String> referrers = new HashMap<>();
-        Map<InetAddress, String> clients = new HashMap<>();
-        Click click;
+        Click c;
         int drained = 0;
-        while (drained < 50_000 && (click = queue.poll()) != null) {
+        // at most the queue's capacity a drain, so that clicks arriving as fast as they are drained cannot hold it
+        while (drained < capacity && (c = queue.poll()) != null) {
             queued.decrementAndGet();
             drained++;
-            Click c = click;
-            Group g = new Group(c.code(), Math.floorDiv(c.timeMs(), 60_000L),
+            long timeMs = c.timeMs();
+            Group g = new Group(c.code(), Math.floorDiv(timeMs, 60_000L),
                     c.referer() == null ? "" : referrers.computeIfAbsent(c.referer(), ClickTracker::referrerHost),
                     c.userAgent() == null ? isBot(null) : bots.computeIfAbsent(c.userAgent(), ClickTracker::isBot),
                     c.client() == null ? "" : clients.computeIfAbsent(c.client(), ClickTracker::anonymise));
-            groups.computeIfAbsent(g, x -> new long[] {0, c.timeMs()})[0]++;
+            pending.computeIfAbsent(g, x -> new long[] {0, timeMs})[0]++;
+            pendingCount++;
+            if (pending.size() >= MAX_PENDING_GROUPS) {
+                send();
+            }
         }
+        pendingClicks.set(pendingCount);
+        if (last || ++drainsSinceSend >= drainsPerSend) {
+            send();
+        }
+    }
+
+    /** Sends {@link #pending} as click events, one segment per partition, and starts the next interval. */
+    private void send() {
+        drainsSinceSend = 0;
+        if (bots.size() + referrers.size() + clients.size() > MAX_CLASSIFIED) {
+            bots.clear();
+            referrers.clear();
+            clients.clear();
+        }
+        if (pending.isEmpty()) {
+            return;
+        }
+        String topic = topics.clicks();
+        int partitions = topics.partitions(topic);
         SegmentWriter[] writers = new SegmentWriter[partitions];
         long[] counts = new long[partitions];
-        for (Map.Entry<Group, long[]> e : groups.entrySet()) {
+        for (Map.Entry<Group, long[]> e : pending.entrySet()) {
             Group g = e.getKey();
             long n = e.getValue()[0];
             int p = Math.floorMod(g.code().hashCode(), partitions);
@@ -136,6 +176,9 @@ public final class ClickTracker implements AutoCloseable {
                             "client", g.client(), "count", Long.toString(n)));
             counts[p] += n;
         }
+        pending.clear();
+        pendingCount = 0;
+        pendingClicks.set(0);
         for (int p = 0; p < partitions; p++) {
             if (writers[p] == null) {
                 continue;
@@ -200,13 +243,13 @@ public final class ClickTracker implements AutoCloseable {
         }
     }
 
-    /** Sends what is queued, then stops; clicks still queued then (Kafka never answered) are counted as dropped. */
+    /** Sends what is queued and summed, then stops; clicks still held then (Kafka never answered) are counted as dropped. */
     @Override
     public void close() {
         flusher.dispose();
-        scheduler.schedule(this::flushSafely);
+        scheduler.schedule(() -> flushSafely(true));
         scheduler.disposeGracefully().block(Duration.ofSeconds(5));
-        int left = queued.getAndSet(0);
+        long left = queued.getAndSet(0) + pendingClicks.getAndSet(0);
         if (left > 0) {
             queue.clear();
             droppedSend.increment(left);

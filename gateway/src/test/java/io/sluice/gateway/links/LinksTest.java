@@ -246,6 +246,39 @@ class LinksTest {
         }
     }
 
+    @Test
+    void clicksAreSummedUntilTheFlushIntervalAndSentWhenTheGatewayStops() throws Exception {
+        GatewayRole slow = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), Map.of("server.port", "0",
+                "links.base-url", "http://sho.rt", "links.click-flush-interval", "1m"))));
+        String code;
+        try {
+            code = field(api(slow, "POST", "/api/v1/links", key, "{\"url\":\"https://example.com/summed\"}").body(),
+                    "code");
+            for (int i = 0; i < 20; i++) {
+                assertThat(get(slow, "/" + code, Map.of("User-Agent", i % 2 == 0 ? "Googlebot/2.1" : "Mozilla/5.0"))
+                        .statusCode()).isEqualTo(302);
+            }
+            // drained from the queue and summed, but the interval (1 min) is not up: nothing has gone to Kafka
+            await().atMost(WAIT).untilAsserted(() -> assertThat(
+                    slow.meterRegistry().get("sluice_clicks_pending").gauge().value()).isEqualTo(20));
+            assertThat(slow.meterRegistry().get("sluice_clicks_queued").gauge().value()).isZero();
+            assertThat(slow.meterRegistry().get("sluice_clicks").tag("outcome", "sent").counter().count()).isZero();
+        } finally {
+            slow.close();
+        }
+        // stopping sends what was summed
+        await().atMost(WAIT).untilAsserted(() -> assertThat(
+                slow.meterRegistry().get("sluice_clicks").tag("outcome", "sent").counter().count()).isEqualTo(20));
+        assertThat(slow.meterRegistry().get("sluice_clicks").tag("outcome", "dropped_send_failed").counter().count())
+                .isZero();
+        WriterRole writer = WriterRole.start(nodeA.config(), new SimpleMeterRegistry());
+        try {
+            await().atMost(WAIT).untilAsserted(() -> assertThat(clicks(code)).containsExactly(20, 10));
+        } finally {
+            writer.close();
+        }
+    }
+
     // ---- helpers -------------------------------------------------------------------------------------
 
     private static long[] clicks(String code) {
