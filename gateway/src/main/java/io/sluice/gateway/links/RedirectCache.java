@@ -93,6 +93,10 @@ public final class RedirectCache {
         this.cache = Caffeine.newBuilder()
                 .maximumSize(config.cacheMaxEntries())
                 .ticker(ticker)
+                // the cache's upkeep (read order, eviction) runs on the thread that triggers it, amortised over
+                // reads, rather than as a task that wakes a ForkJoinPool thread thousands of times a second
+                .executor(Runnable::run)
+
                 .recordStats()
                 .expireAfter(new Expiry<String, Entry>() {
                     @Override

@@ -64,7 +64,9 @@ public final class Redirects {
         this.clicks = clicks;
         this.config = config;
         this.clock = clock;
-        this.clients = Caffeine.newBuilder().maximumSize(MAX_CLIENTS).expireAfterAccess(Duration.ofMinutes(10)).build();
+        this.clients = Caffeine.newBuilder().maximumSize(MAX_CLIENTS).expireAfterAccess(Duration.ofMinutes(10))
+                .executor(Runnable::run) // upkeep on the event loop, amortised (as RedirectCache's)
+                .build();
         this.permanentCacheControl = AsciiString.of("public, max-age=" + config.permanentMaxAge().toSeconds());
         this.throttled = Counter.builder("sluice_redirects_rejected").tag("reason", "client_rate_limited")
                 .description("Redirects refused").register(registry);
