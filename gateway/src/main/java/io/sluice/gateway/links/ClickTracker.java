@@ -17,7 +17,12 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
@@ -44,6 +49,8 @@ public final class ClickTracker implements AutoCloseable {
     static final int MAX_HOST = 255;
     /** Click segments sent to Kafka and not yet answered; beyond this a flush's clicks are dropped and counted. */
     static final int MAX_SENDS_IN_FLIGHT = 64;
+    /** How long {@link #close} waits for Kafka to answer the last sends. */
+    static final long CLOSE_WAIT_SECONDS = 10;
     private static final Pattern BOT = Pattern.compile(
             "(?i).*(bot|crawl|spider|slurp|curl|wget|python|java/|go-http|headless|preview|monitor|httpclient|okhttp).*");
 
@@ -56,6 +63,8 @@ public final class ClickTracker implements AutoCloseable {
 
     private final ConcurrentLinkedQueue<Click> queue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger sendsInFlight = new AtomicInteger();
+    /** The sends not yet answered, which {@link #close} waits for. */
+    private final java.util.Set<CompletableFuture<Void>> unanswered = ConcurrentHashMap.newKeySet();
     private final AtomicInteger queued = new AtomicInteger();
     private final AtomicLong sequence = new AtomicLong();
     private final int capacity;
@@ -191,7 +200,10 @@ public final class ClickTracker implements AutoCloseable {
             }
             sendsInFlight.incrementAndGet();
             try {
-                sink.send(topic, p, writers[p].finish()).whenComplete((ok, error) -> {
+                CompletableFuture<Void> answer = sink.send(topic, p, writers[p].finish());
+                unanswered.add(answer);
+                answer.whenComplete((ok, error) -> {
+                    unanswered.remove(answer);
                     sendsInFlight.decrementAndGet();
                     if (error != null) {
                         droppedSend.increment(n);
@@ -243,12 +255,23 @@ public final class ClickTracker implements AutoCloseable {
         }
     }
 
-    /** Sends what is queued and summed, then stops; clicks still held then (Kafka never answered) are counted as dropped. */
+    /**
+     * Sends what is queued and summed and waits (up to {@value #CLOSE_WAIT_SECONDS} s) for Kafka's answers, then
+     * stops; clicks still held then (Kafka never answered since start) are counted as dropped.
+     */
     @Override
     public void close() {
         flusher.dispose();
         scheduler.schedule(() -> flushSafely(true));
         scheduler.disposeGracefully().block(Duration.ofSeconds(5));
+        // the sink is closed next: what it has not answered by then may never be
+        try {
+            CompletableFuture.allOf(unanswered.toArray(CompletableFuture[]::new)).get(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            // counted as dropped by their own completion, or unanswered: the sink's close decides
+        }
         long left = queued.getAndSet(0) + pendingClicks.getAndSet(0);
         if (left > 0) {
             queue.clear();
