@@ -6,8 +6,6 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.sluice.gateway.binary.BinarySessions;
 import io.sluice.gateway.http.BodilessRequests;
 import io.sluice.gateway.http.BodyAggregator;
@@ -28,7 +26,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <ol>
  *   <li>{@value #CONNECTION_LIMIT}: {@link ConnectionLimit} ({@code server.max-connections})</li>
- *   <li>{@value #IDLE}: closes a connection idle for {@code server.idle-timeout}</li>
+ *   <li>{@value #IDLE}: {@link IdleTimeout}, closes a connection idle for {@code server.idle-timeout}</li>
  *   <li>{@value #TLS}: the {@code SslHandler}, only when the first bytes were a TLS handshake</li>
  *   <li>{@value #DETECT} (or {@value #DETECT_TLS} inside TLS): {@link ProtocolDetector}, removed once it
  *       decided; then either
@@ -118,12 +116,7 @@ public final class EdgePipeline {
 
     private ChannelPipeline addLimits(ChannelPipeline p) {
         return p.addLast(CONNECTION_LIMIT, connectionLimit)
-                .addLast(IDLE, new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS) {
-                    @Override
-                    protected void channelIdle(ChannelHandlerContext ctx, IdleStateEvent evt) {
-                        ctx.close();
-                    }
-                });
+                .addLast(IDLE, new IdleTimeout(idleSeconds, TimeUnit.SECONDS));
     }
 
     void addTls(ChannelHandlerContext ctx, boolean httpAllowed) {
