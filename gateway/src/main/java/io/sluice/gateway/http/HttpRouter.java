@@ -34,6 +34,8 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
     private final Map<String, Map<HttpMethod, Entry>> routes;
     private final java.util.List<Prefixed> prefixes;
     private final Entry fallbackGet;
+    /** Whether every prefix has a second segment, so that no one-segment path ({@code /{code}}) can match one. */
+    private final boolean prefixesNeedTwoSegments;
     private final RequestMetrics unmatched;
     private final MeterRegistry registry;
     private final Map<String, Counter> rejections = new java.util.concurrent.ConcurrentHashMap<>();
@@ -50,6 +52,7 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
         this.routes = routes;
         this.prefixes = prefixes;
         this.fallbackGet = fallbackGet;
+        this.prefixesNeedTwoSegments = prefixes.stream().allMatch(p -> p.prefix().indexOf('/', 1) >= 0);
         this.registry = registry;
         this.unmatched = new RequestMetrics(registry, "unmatched");
     }
@@ -113,13 +116,14 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
             return;
         }
         Map<HttpMethod, Entry> byMethod = routes.get(path);
-        if (byMethod == null) {
+        boolean oneSegment = path.indexOf('/', 1) < 0;
+        if (byMethod == null && !(oneSegment && prefixesNeedTwoSegments)) {
             byMethod = prefixed(path);
         }
         Entry entry;
         if (byMethod != null) {
             entry = byMethod.get(request.method());
-        } else if (fallbackGet != null && path.length() > 1 && path.indexOf('/', 1) < 0
+        } else if (fallbackGet != null && path.length() > 1 && oneSegment
                 && (request.method().equals(HttpMethod.GET) || request.method().equals(HttpMethod.HEAD))) {
             entry = fallbackGet;
         } else {

@@ -4,7 +4,9 @@ import io.micrometer.core.instrument.Counter;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpContentDecompressor;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -71,6 +73,11 @@ public final class RequestDecompressor extends HttpContentDecompressor {
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
         if (refused) {
             ReferenceCountUtil.release(msg); // the rest of a refused request, or what follows it on the wire
+            return;
+        }
+        if (msg instanceof FullHttpRequest whole && !whole.content().isReadable()
+                && !whole.headers().contains(HttpHeaderNames.CONTENT_ENCODING)) {
+            ctx.fireChannelRead(msg); // a bodiless request (BodilessRequests): nothing to decompress
             return;
         }
         if (msg instanceof HttpRequest request) {
