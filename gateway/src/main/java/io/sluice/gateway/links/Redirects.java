@@ -8,6 +8,7 @@ import io.github.bucket4j.TimeMeter;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
@@ -20,6 +21,8 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.AsciiString;
+import io.netty.util.Attribute;
+import io.netty.util.AttributeKey;
 import io.sluice.config.LinksConfig;
 import io.sluice.gateway.http.DependencyErrors;
 import io.sluice.gateway.http.HttpExchange;
@@ -31,6 +34,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * {@code GET /{code}}: the hottest path. A cached code is answered on the event loop from the cache; a miss
@@ -44,6 +48,11 @@ public final class Redirects {
 
     /** Most client addresses whose buckets are kept. */
     public static final long MAX_CLIENTS = 100_000;
+    /** How long a client address's bucket is kept unused before it is dropped (a full one is made again). */
+    private static final Duration CLIENT_IDLE = Duration.ofMinutes(10);
+    /** How often a connection looks its client's bucket up again (well inside {@link #CLIENT_IDLE}). */
+    private static final long RELOOK_NANOS = TimeUnit.MINUTES.toNanos(1);
+    private static final AttributeKey<HeldBucket> HELD_BUCKET = AttributeKey.valueOf("sluice-redirect-bucket");
 
     private final RedirectCache cache;
     private final ClickTracker clicks;
@@ -64,7 +73,7 @@ public final class Redirects {
         this.clicks = clicks;
         this.config = config;
         this.clock = clock;
-        this.clients = Caffeine.newBuilder().maximumSize(MAX_CLIENTS).expireAfterAccess(Duration.ofMinutes(10))
+        this.clients = Caffeine.newBuilder().maximumSize(MAX_CLIENTS).expireAfterAccess(CLIENT_IDLE)
                 .executor(Runnable::run) // upkeep on the event loop, amortised (as RedirectCache's)
                 .build();
         this.permanentCacheControl = AsciiString.of("public, max-age=" + config.permanentMaxAge().toSeconds());
@@ -81,7 +90,7 @@ public final class Redirects {
             return;
         }
         InetAddress client = client(exchange);
-        Bucket bucket = client == null ? null : bucket(client);
+        Bucket bucket = client == null ? null : bucket(exchange.context().channel(), client);
         if (bucket != null && !bucket.tryConsume(1)) { // no probe object for the redirects let through
             long waitNanos = bucket.estimateAbilityToConsume(1).getNanosToWaitForRefill();
             long seconds = Math.max(1, (waitNanos + 999_999_999L) / 1_000_000_000L);
@@ -151,11 +160,40 @@ public final class Redirects {
         return LinkRules.isCode(code) && !LinkRules.RESERVED.contains(code.toLowerCase(java.util.Locale.ROOT));
     }
 
-    private Bucket bucket(InetAddress client) {
+    /**
+     * The bucket of a client address. A connection keeps the one it looked up and looks again once every
+     * {@link #RELOOK_NANOS}: every connection from the address shares the bucket, and the shared entry, looked up
+     * that often, never expires while any of them is in use.
+     */
+    private Bucket bucket(Channel channel, InetAddress client) {
+        Attribute<HeldBucket> attribute = channel.attr(HELD_BUCKET);
+        HeldBucket held = attribute.get();
+        long now = System.nanoTime();
+        if (held != null && now - held.lookedUp < RELOOK_NANOS) {
+            return held.bucket;
+        }
         long perMinute = config.redirectsPerMinutePerClient();
-        return clients.get(client, c -> Bucket.builder()
+        Bucket bucket = clients.get(client, c -> Bucket.builder()
                 .addLimit(limit -> limit.capacity(perMinute).refillGreedy(perMinute, Duration.ofMinutes(1)))
                 .withCustomTimePrecision(clock).build());
+        if (held == null) {
+            attribute.set(new HeldBucket(bucket, now));
+        } else {
+            held.bucket = bucket;
+            held.lookedUp = now;
+        }
+        return bucket;
+    }
+
+    /** A connection's client bucket; used on the connection's event loop only. */
+    private static final class HeldBucket {
+        Bucket bucket;
+        long lookedUp;
+
+        HeldBucket(Bucket bucket, long lookedUp) {
+            this.bucket = bucket;
+            this.lookedUp = lookedUp;
+        }
     }
 
     private static InetAddress client(HttpExchange exchange) {

@@ -6,6 +6,7 @@ import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
 import io.sluice.config.Tier;
 import io.sluice.gateway.GatewayRole;
+import io.sluice.gateway.RawHttp;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.testing.RealInfrastructure;
@@ -191,6 +192,37 @@ class LinksTest {
         assertThat(refused).isNotNull();
         assertThat(ok).isLessThanOrEqualTo(45);
         assertThat(refused.headers().firstValue("retry-after")).isPresent();
+    }
+
+    @Test
+    void connectionsFromOneAddressShareItsRedirectBudget() throws Exception {
+        // each connection keeps the address's bucket it looked up: it must be the one bucket of the address
+        String code = field(api(nodeA, "POST", "/api/v1/links", key, "{\"url\":\"https://example.com/shared\"}").body(),
+                "code");
+        List<RawHttp> connections = List.of(new RawHttp(nodeC.port()), new RawHttp(nodeC.port()),
+                new RawHttp(nodeC.port()));
+        try {
+            int ok = 0;
+            boolean refused = false;
+            for (int i = 0; i < 150 && !refused; i++) {
+                RawHttp.Response r = connections.get(i % 3).send("GET", "/" + code, Map.of(), null);
+                if (r.status() == 429) {
+                    refused = true;
+                } else {
+                    assertThat(r.status()).isEqualTo(302);
+                    ok++;
+                }
+            }
+            assertThat(refused).isTrue();
+            assertThat(ok).isLessThanOrEqualTo(45); // 40 a minute (plus what refilled meanwhile), not 40 a connection
+            try (RawHttp fresh = new RawHttp(nodeC.port())) {
+                assertThat(fresh.send("GET", "/" + code, Map.of(), null).status()).isEqualTo(429);
+            }
+        } finally {
+            for (RawHttp c : connections) {
+                c.close();
+            }
+        }
     }
 
     @Test
