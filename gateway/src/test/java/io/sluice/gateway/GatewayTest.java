@@ -144,6 +144,25 @@ class GatewayTest {
         }
     }
 
+    @Test
+    void ioThreadsZeroMeansOneEventLoopPerCore(TestInfrastructure infra) {
+        io.sluice.config.ServerConfig s = infra.config().server();
+        io.sluice.config.ServerConfig zero = new io.sluice.config.ServerConfig(s.host(), 0, 0, s.maxConnections(),
+                s.idleTimeout(), s.maxHeaderBytes(), s.maxBodyBytes(), s.earlyRetries(), s.shutdownGrace(),
+                s.healthTimeout(), s.requestLog(), s.adminPort());
+        try (io.sluice.gateway.server.GatewayServer server = new io.sluice.gateway.server.GatewayServer(zero)) {
+            assertThat(((io.netty.util.concurrent.MultithreadEventExecutorGroup) server.workers()).executorCount())
+                    .isEqualTo(Runtime.getRuntime().availableProcessors());
+        }
+        io.sluice.config.ServerConfig three = new io.sluice.config.ServerConfig(s.host(), 0, 3, s.maxConnections(),
+                s.idleTimeout(), s.maxHeaderBytes(), s.maxBodyBytes(), s.earlyRetries(), s.shutdownGrace(),
+                s.healthTimeout(), s.requestLog(), s.adminPort());
+        try (io.sluice.gateway.server.GatewayServer server = new io.sluice.gateway.server.GatewayServer(three)) {
+            assertThat(((io.netty.util.concurrent.MultithreadEventExecutorGroup) server.workers()).executorCount())
+                    .isEqualTo(3);
+        }
+    }
+
     private double counter(String name, String reason) {
         var counter = sluice.meterRegistry().find(name).tag("reason", reason).counter();
         return counter == null ? 0 : counter.count();
