@@ -96,7 +96,7 @@ public final class HttpTracing extends ChannelDuplexHandler {
         if (msg instanceof HttpResponse response && response.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
             String stamped = response.headers().get(RequestTrace.TRACE_RESPONSE_HEADER);
             RequestTrace trace = answered(ctx, stamped);
-            if (!trace.traceResponse().equals(stamped)) { // an exchange's answer comes stamped already
+            if (!trace.answers(stamped)) { // an exchange's answer comes stamped already
                 trace.stamp(response.headers());
             }
             if (logRequests) {
@@ -113,9 +113,13 @@ public final class HttpTracing extends ChannelDuplexHandler {
      */
     private RequestTrace answered(ChannelHandlerContext ctx, String stamped) {
         if (stamped != null) {
+            RequestTrace oldest = unanswered.peek();
+            if (oldest != null && oldest.answers(stamped)) { // HTTP/1.1: nearly always the oldest
+                return unanswered.poll();
+            }
             for (Iterator<RequestTrace> it = unanswered.iterator(); it.hasNext(); ) {
                 RequestTrace trace = it.next();
-                if (trace.traceResponse().equals(stamped)) {
+                if (trace.answers(stamped)) {
                     it.remove();
                     return trace;
                 }

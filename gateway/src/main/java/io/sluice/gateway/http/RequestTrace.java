@@ -110,6 +110,11 @@ public final class RequestTrace {
         return traceResponse;
     }
 
+    /** Whether a {@code traceresponse} value is this request's (usually the very string {@link #stamp} set). */
+    boolean answers(String stamped) {
+        return stamped == traceResponse || traceResponse.equals(stamped);
+    }
+
     /** Adds the trace headers to an answer to this request. */
     void stamp(HttpHeaders headers) {
         headers.set(TRACE_ID_HEADER, traceId);
