@@ -119,7 +119,6 @@ public final class ClickTracker implements AutoCloseable {
             return;
         }
         queue.offer(new Click(code, timeMs, referer, userAgent, client)); // parsed later, off the event loop
-        enqueued.increment();
     }
 
     private void flushSafely(boolean last) {
@@ -139,7 +138,6 @@ public final class ClickTracker implements AutoCloseable {
         int drained = 0;
         // at most the queue's capacity a drain, so that clicks arriving as fast as they are drained cannot hold it
         while (drained < capacity && (c = queue.poll()) != null) {
-            queued.decrementAndGet();
             drained++;
             long timeMs = c.timeMs();
             Group g = new Group(c.code(), Math.floorDiv(timeMs, 60_000L),
@@ -151,6 +149,10 @@ public final class ClickTracker implements AutoCloseable {
             if (pending.size() >= MAX_PENDING_GROUPS) {
                 send();
             }
+        }
+        if (drained > 0) { // counted here, once a drain, rather than by every redirect on the event loops
+            queued.addAndGet(-drained);
+            enqueued.increment(drained);
         }
         pendingClicks.set(pendingCount);
         if (last || ++drainsSinceSend >= drainsPerSend) {
@@ -272,7 +274,9 @@ public final class ClickTracker implements AutoCloseable {
         } catch (ExecutionException | TimeoutException e) {
             // counted as dropped by their own completion, or unanswered: the sink's close decides
         }
-        long left = queued.getAndSet(0) + pendingClicks.getAndSet(0);
+        int neverDrained = queued.getAndSet(0);
+        enqueued.increment(neverDrained);
+        long left = neverDrained + pendingClicks.getAndSet(0);
         if (left > 0) {
             queue.clear();
             droppedSend.increment(left);
