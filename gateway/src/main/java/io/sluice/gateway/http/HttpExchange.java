@@ -169,7 +169,12 @@ public final class HttpExchange {
             response.headers().add(extraHeaders);
         }
         trace.stamp(response.headers()); // here, not only in HttpTracing: names which request this answers
-        HttpUtil.setContentLength(response, response.content().readableBytes());
+        int length = response.content().readableBytes();
+        if (length == 0) { // a redirect: no number to print
+            response.headers().set(HttpHeaderNames.CONTENT_LENGTH, HttpHeaderValues.ZERO);
+        } else {
+            HttpUtil.setContentLength(response, length);
+        }
         HttpUtil.setKeepAlive(response, keepAlive);
         metrics.record(method, response.status(), System.nanoTime() - startNanos);
         if (keepAlive) {
