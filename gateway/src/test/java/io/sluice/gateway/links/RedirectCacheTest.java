@@ -11,6 +11,7 @@ import io.sluice.storage.links.Link;
 import io.sluice.storage.links.LinkStore;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
+import io.netty.util.concurrent.FastThreadLocalThread;
 import org.junit.jupiter.api.Test;
 import reactor.core.scheduler.Schedulers;
 
@@ -20,6 +21,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -80,6 +84,38 @@ class RedirectCacheTest {
         } finally {
             infra.postgres().start();
         }
+    }
+
+    @Test
+    void whatAnEventLoopKeptIsVoidOnceALinkChanges(TestInfrastructure infra) throws Exception {
+        String tenant = "rc-" + UUID.randomUUID().toString().substring(0, 8);
+        KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.FREE);
+        LinkStore store = new LinkStore(infra.connectionFactory());
+        String code = "kept-" + UUID.randomUUID().toString().substring(0, 8);
+        store.insert(code, tenant, "https://example.com/before", 302, null).block(Duration.ofSeconds(10));
+        // links.negative-ttl 0: an unknown code may not be kept either
+        LinksConfig config = ConfigLoader.load(null, Map.of(), Map.of("links.negative-ttl", "0s")).links();
+        RedirectCache cache = new RedirectCache(store, config, new MutableClock(Instant.now()), new SimpleMeterRegistry());
+        ExecutorService loop = Executors.newSingleThreadExecutor(FastThreadLocalThread::new); // as an event loop
+        try {
+            assertThat(onLoop(loop, cache, code).link().target()).isEqualTo("https://example.com/before");
+            assertThat(onLoop(loop, cache, code).link().target()).isEqualTo("https://example.com/before");
+            store.update(tenant, code, "https://example.com/after", null, null, false).block(Duration.ofSeconds(10));
+            cache.invalidate(code); // what LinkInvalidation does on every node for an update anywhere
+            assertThat(onLoop(loop, cache, code).link().target()).isEqualTo("https://example.com/after");
+
+            String unknown = "none-" + code;
+            assertThat(onLoop(loop, cache, unknown).link()).isNull();
+            store.insert(unknown, tenant, "https://example.com/late", 302, null).block(Duration.ofSeconds(10));
+            assertThat(onLoop(loop, cache, unknown).link()).as("not kept as unknown").isNotNull();
+        } finally {
+            loop.shutdownNow();
+        }
+        assertThat(cache.stats().hitCount()).as("a kept answer counts as a hit").isPositive();
+    }
+
+    private static RedirectCache.Entry onLoop(ExecutorService loop, RedirectCache cache, String code) throws Exception {
+        return loop.submit(() -> cache.get(code)).get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
     }
 
     @Test
