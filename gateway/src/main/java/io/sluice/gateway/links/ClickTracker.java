@@ -136,25 +136,28 @@ public final class ClickTracker implements AutoCloseable {
         }
         Click c;
         int drained = 0;
-        // at most the queue's capacity a drain, so that clicks arriving as fast as they are drained cannot hold it
-        while (drained < capacity && (c = queue.poll()) != null) {
-            drained++;
-            long timeMs = c.timeMs();
-            Group g = new Group(c.code(), Math.floorDiv(timeMs, 60_000L),
-                    c.referer() == null ? "" : referrers.computeIfAbsent(c.referer(), ClickTracker::referrerHost),
-                    c.userAgent() == null ? isBot(null) : bots.computeIfAbsent(c.userAgent(), ClickTracker::isBot),
-                    c.client() == null ? "" : clients.computeIfAbsent(c.client(), ClickTracker::anonymise));
-            pending.computeIfAbsent(g, x -> new long[] {0, timeMs})[0]++;
-            pendingCount++;
-            if (pending.size() >= MAX_PENDING_GROUPS) {
-                send();
+        try {
+            // at most the queue's capacity a drain, so that clicks arriving as fast as they are drained cannot hold it
+            while (drained < capacity && (c = queue.poll()) != null) {
+                drained++;
+                long timeMs = c.timeMs();
+                Group g = new Group(c.code(), Math.floorDiv(timeMs, 60_000L),
+                        c.referer() == null ? "" : referrers.computeIfAbsent(c.referer(), ClickTracker::referrerHost),
+                        c.userAgent() == null ? isBot(null) : bots.computeIfAbsent(c.userAgent(), ClickTracker::isBot),
+                        c.client() == null ? "" : clients.computeIfAbsent(c.client(), ClickTracker::anonymise));
+                pending.computeIfAbsent(g, x -> new long[] {0, timeMs})[0]++;
+                pendingCount++;
+                if (pending.size() >= MAX_PENDING_GROUPS) {
+                    send();
+                }
             }
+        } finally {
+            if (drained > 0) { // counted here, once a drain, rather than by every redirect on the event loops
+                queued.addAndGet(-drained);
+                enqueued.increment(drained);
+            }
+            pendingClicks.set(pendingCount);
         }
-        if (drained > 0) { // counted here, once a drain, rather than by every redirect on the event loops
-            queued.addAndGet(-drained);
-            enqueued.increment(drained);
-        }
-        pendingClicks.set(pendingCount);
         if (last || ++drainsSinceSend >= drainsPerSend) {
             send();
         }
@@ -268,7 +271,8 @@ public final class ClickTracker implements AutoCloseable {
         scheduler.disposeGracefully().block(Duration.ofSeconds(5));
         // the sink is closed next: what it has not answered by then may never be
         try {
-            CompletableFuture.allOf(unanswered.toArray(CompletableFuture[]::new)).get(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS);
+            CompletableFuture.allOf(unanswered.toArray(CompletableFuture[]::new))
+                    .get(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException e) {

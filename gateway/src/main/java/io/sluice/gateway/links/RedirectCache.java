@@ -127,7 +127,6 @@ public final class RedirectCache {
                 // the cache's upkeep (read order, eviction) runs on the thread that triggers it, amortised over
                 // reads, rather than as a task that wakes a ForkJoinPool thread thousands of times a second
                 .executor(Runnable::run)
-
                 .recordStats(() -> stats)
                 .expireAfter(new Expiry<String, Entry>() {
                     @Override
