@@ -62,8 +62,7 @@ public final class ClickTracker implements AutoCloseable {
     }
 
     private final ConcurrentLinkedQueue<Click> queue = new ConcurrentLinkedQueue<>();
-    private final AtomicInteger sendsInFlight = new AtomicInteger();
-    /** The sends not yet answered, which {@link #close} waits for. */
+    /** The sends not yet answered: at most {@link #MAX_SENDS_IN_FLIGHT}, and what {@link #close} waits for. */
     private final java.util.Set<CompletableFuture<Void>> unanswered = ConcurrentHashMap.newKeySet();
     private final AtomicInteger queued = new AtomicInteger();
     private final AtomicLong sequence = new AtomicLong();
@@ -198,18 +197,16 @@ public final class ClickTracker implements AutoCloseable {
                 continue;
             }
             long n = counts[p];
-            if (sendsInFlight.get() >= MAX_SENDS_IN_FLIGHT) { // Kafka is not keeping up: drop, never pile up
+            if (unanswered.size() >= MAX_SENDS_IN_FLIGHT) { // Kafka is not keeping up: drop, never pile up
                 writers[p].close();
                 droppedSend.increment(n);
                 continue;
             }
-            sendsInFlight.incrementAndGet();
             try {
                 CompletableFuture<Void> answer = sink.send(topic, p, writers[p].finish());
                 unanswered.add(answer);
                 answer.whenComplete((ok, error) -> {
                     unanswered.remove(answer);
-                    sendsInFlight.decrementAndGet();
                     if (error != null) {
                         droppedSend.increment(n);
                     } else {
@@ -217,7 +214,6 @@ public final class ClickTracker implements AutoCloseable {
                     }
                 });
             } catch (RuntimeException e) {
-                sendsInFlight.decrementAndGet();
                 droppedSend.increment(n);
             }
         }
