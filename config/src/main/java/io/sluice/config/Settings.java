@@ -303,10 +303,11 @@ public final class Settings {
     public static final Setting<Integer> LINKS_CLICK_QUEUE = intIn("links.click-queue", 100_000, 1, 10_000_000,
             "Clicks recorded and not yet added up (the queue is drained every 100 ms); when it is full, new clicks "
             + "are dropped and counted in sluice_clicks_total{outcome=\"dropped_queue_full\"}.");
-    public static final Setting<Duration> LINKS_CLICK_FLUSH_INTERVAL = duration("links.click-flush-interval", "1s",
+    public static final Setting<Duration> LINKS_CLICK_FLUSH_INTERVAL = duration("links.click-flush-interval", "10s",
             Duration.ofMillis(10), Duration.ofMinutes(1), "How often a gateway sends the clicks it counted to Kafka: "
             + "one event per link, minute, referrer host, bot flag and anonymised client, with a count. Link stats lag "
-            + "by up to this much; shorter sends more events for the writer to add up.");
+            + "by up to this much. A send costs the writer and PostgreSQL work per link and minute it holds, however "
+            + "many clicks each sums, so shorter intervals repeat that work more often.");
 
     // ---- spool --------------------------------------------------------------------------------
     public static final Setting<String> SPOOL_DIR = string("spool.dir", ".sluice/spool",

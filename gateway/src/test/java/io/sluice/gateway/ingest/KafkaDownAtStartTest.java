@@ -168,6 +168,7 @@ class KafkaDownAtStartTest {
         overrides.put("kafka.admin-timeout", "1s");
         overrides.put("kafka.partitions", Integer.toString(CONFIGURED_PARTITIONS));
         overrides.put("kafka.topic-prefix", PREFIX);
+        overrides.put("links.click-flush-interval", "200ms");
         SluiceConfig config = infra.configure(ConfigLoader.load(null, Map.of(), overrides));
         return config.withKafka(config.kafka().withBootstrapServers(bootstrap));
     }
