@@ -106,9 +106,11 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
             rejectUndecodable(ctx, request, decoded.cause());
             return;
         }
-        String path;
+        String path = request.uri();
         try {
-            path = new QueryStringDecoder(request.uri()).path();
+            if (!isPlainPath(path)) {
+                path = new QueryStringDecoder(path).path();
+            }
         } catch (IllegalArgumentException e) {
             rejected("invalid_path").increment();
             new HttpExchange(ctx, request, request.uri(), unmatched).error(HttpResponseStatus.BAD_REQUEST,
@@ -143,6 +145,17 @@ public final class HttpRouter extends SimpleChannelInboundHandler<FullHttpReques
         } catch (RuntimeException e) {
             exchange.internalError(e);
         }
+    }
+
+    /** Whether a URI is its own path: no query, fragment or percent-encoding for {@link QueryStringDecoder} to take. */
+    static boolean isPlainPath(String uri) {
+        for (int i = 0; i < uri.length(); i++) {
+            char c = uri.charAt(i);
+            if (c == '?' || c == '#' || c == '%') {
+                return false;
+            }
+        }
+        return true;
     }
 
     private Map<HttpMethod, Entry> prefixed(String path) {

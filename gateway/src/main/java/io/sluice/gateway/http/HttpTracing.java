@@ -94,10 +94,16 @@ public final class HttpTracing extends ChannelDuplexHandler {
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
         if (msg instanceof HttpResponse response && response.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
-            String stamped = response.headers().get(RequestTrace.TRACE_RESPONSE_HEADER);
-            RequestTrace trace = answered(ctx, stamped);
-            if (!trace.answers(stamped)) { // an exchange's answer comes stamped already
-                trace.stamp(response.headers());
+            RequestTrace oldest = unanswered.peek();
+            RequestTrace trace;
+            if (oldest != null && oldest.stampedOn(response.headers())) { // HTTP/1.1: nearly always the oldest
+                trace = unanswered.poll();
+            } else {
+                String stamped = response.headers().get(RequestTrace.TRACE_RESPONSE_HEADER);
+                trace = answered(ctx, stamped);
+                if (!trace.answers(stamped)) { // an exchange's answer comes stamped already
+                    trace.stamp(response.headers());
+                }
             }
             if (logRequests) {
                 trace.run(() -> log(trace, response));
@@ -113,10 +119,6 @@ public final class HttpTracing extends ChannelDuplexHandler {
      */
     private RequestTrace answered(ChannelHandlerContext ctx, String stamped) {
         if (stamped != null) {
-            RequestTrace oldest = unanswered.peek();
-            if (oldest != null && oldest.answers(stamped)) { // HTTP/1.1: nearly always the oldest
-                return unanswered.poll();
-            }
             for (Iterator<RequestTrace> it = unanswered.iterator(); it.hasNext(); ) {
                 RequestTrace trace = it.next();
                 if (trace.answers(stamped)) {

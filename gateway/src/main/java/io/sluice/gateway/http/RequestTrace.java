@@ -2,11 +2,11 @@ package io.sluice.gateway.http;
 
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.util.AsciiString;
 import org.slf4j.MDC;
 
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
-import java.nio.charset.StandardCharsets;
 
 /**
  * What one HTTP request is known by in logs and response headers: its trace (from the request's valid
@@ -19,17 +19,23 @@ public final class RequestTrace {
     /** The logging MDC key holding the trace id while a request's code runs on the event loop. */
     public static final String MDC_TRACE_ID = "trace_id";
     /** Response header with the trace id (32 lowercase hex digits). */
-    public static final String TRACE_ID_HEADER = "X-Trace-Id";
+    public static final AsciiString TRACE_ID_HEADER = AsciiString.cached("X-Trace-Id");
     /**
      * Response header {@code 00-<trace id>-<this gateway's span id>-<flags>} (W3C Trace Context Level 2,
      * {@code traceresponse}).
      */
-    public static final String TRACE_RESPONSE_HEADER = "traceresponse";
+    public static final AsciiString TRACE_RESPONSE_HEADER = AsciiString.cached("traceresponse");
     /** Request header read for an incoming trace. */
-    public static final String TRACE_PARENT_HEADER = "traceparent";
+    public static final AsciiString TRACE_PARENT_HEADER = AsciiString.cached("traceparent");
 
+    /** For the MDC and the request log. */
     private final String traceId;
-    private final String traceResponse;
+    /*
+     * The header values, as bytes (one array for both): an answer's headers are encoded by copying them, where a
+     * String would be converted character by character for every request.
+     */
+    private final AsciiString traceIdValue;
+    private final AsciiString traceResponse;
     private final String method;
     private final String path;
     private final SocketAddress remoteAddress;
@@ -57,8 +63,9 @@ public final class RequestTrace {
         }
         TraceParent.writeRandomHex(value, 36, 8);
         TraceParent.writeHexByte(value, 53, parent == null ? 0 : parent.flags());
-        this.traceResponse = new String(value, StandardCharsets.ISO_8859_1);
-        this.traceId = parent != null ? parent.traceId() : traceResponse.substring(3, 35);
+        this.traceResponse = new AsciiString(value, false);
+        this.traceIdValue = new AsciiString(value, 3, 32, false);
+        this.traceId = parent != null ? parent.traceId() : traceIdValue.toString();
         this.method = method;
         this.path = path;
         this.remoteAddress = remote;
@@ -107,17 +114,22 @@ public final class RequestTrace {
 
     /** The {@code traceresponse} header's value: unique to this request. */
     public String traceResponse() {
-        return traceResponse;
+        return traceResponse.toString();
     }
 
-    /** Whether a {@code traceresponse} value is this request's (usually the very string {@link #stamp} set). */
+    /** Whether a {@code traceresponse} value is this request's. */
     boolean answers(String stamped) {
-        return stamped == traceResponse || traceResponse.equals(stamped);
+        return stamped != null && traceResponse.contentEquals(stamped);
+    }
+
+    /** Whether {@code headers} carry this request's {@code traceresponse} (usually the very value {@link #stamp} set). */
+    boolean stampedOn(HttpHeaders headers) {
+        return headers.contains(TRACE_RESPONSE_HEADER, traceResponse, false);
     }
 
     /** Adds the trace headers to an answer to this request. */
     void stamp(HttpHeaders headers) {
-        headers.set(TRACE_ID_HEADER, traceId);
+        headers.set(TRACE_ID_HEADER, traceIdValue);
         headers.set(TRACE_RESPONSE_HEADER, traceResponse);
     }
 
