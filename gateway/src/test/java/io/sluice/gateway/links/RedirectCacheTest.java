@@ -33,8 +33,7 @@ class RedirectCacheTest {
 
     @Test
     void aLinkPastItsTtlIsServedStaleWhilePostgresIsDown(TestInfrastructure infra) {
-        String tenant = "rc-" + UUID.randomUUID().toString().substring(0, 8);
-        KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.FREE);
+        String tenant = newTenant(infra);
         LinkStore store = new LinkStore(infra.connectionFactory());
         String code = "stale-" + UUID.randomUUID().toString().substring(0, 8);
         store.insert(code, tenant, "https://example.com/stale", 302, null).block(Duration.ofSeconds(10));
@@ -68,8 +67,7 @@ class RedirectCacheTest {
 
     @Test
     void aLinkCreatedHereIsServedWithoutALookup(TestInfrastructure infra) {
-        String tenant = "rc-" + UUID.randomUUID().toString().substring(0, 8);
-        KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.FREE);
+        String tenant = newTenant(infra);
         LinkStore store = new LinkStore(infra.connectionFactory());
         String code = "new-" + UUID.randomUUID().toString().substring(0, 8);
         RedirectCache cache = new RedirectCache(store, ConfigLoader.load(null, Map.of(), Map.of()).links(),
@@ -88,8 +86,7 @@ class RedirectCacheTest {
 
     @Test
     void whatAnEventLoopKeptIsVoidOnceALinkChanges(TestInfrastructure infra) throws Exception {
-        String tenant = "rc-" + UUID.randomUUID().toString().substring(0, 8);
-        KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.FREE);
+        String tenant = newTenant(infra);
         LinkStore store = new LinkStore(infra.connectionFactory());
         String code = "kept-" + UUID.randomUUID().toString().substring(0, 8);
         store.insert(code, tenant, "https://example.com/before", 302, null).block(Duration.ofSeconds(10));
@@ -114,14 +111,20 @@ class RedirectCacheTest {
         assertThat(cache.stats().hitCount()).as("a kept answer counts as a hit").isPositive();
     }
 
+    /** A free-tier tenant of its own, for links to belong to. */
+    private static String newTenant(TestInfrastructure infra) {
+        String tenant = "rc-" + UUID.randomUUID().toString().substring(0, 8);
+        KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.FREE);
+        return tenant;
+    }
+
     private static RedirectCache.Entry onLoop(ExecutorService loop, RedirectCache cache, String code) throws Exception {
         return loop.submit(() -> cache.get(code)).get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS);
     }
 
     @Test
     void aLinkExpiringSoonLeavesTheCacheWhenItExpires(TestInfrastructure infra) {
-        String tenant = "rc-" + UUID.randomUUID().toString().substring(0, 8);
-        KeysCommand.create(new ApiKeyStore(infra.connectionFactory()), tenant, Tier.FREE);
+        String tenant = newTenant(infra);
         LinkStore store = new LinkStore(infra.connectionFactory());
         MutableClock clock = new MutableClock(Instant.now());
         String code = "soon-" + UUID.randomUUID().toString().substring(0, 8);
