@@ -52,11 +52,13 @@ import java.util.concurrent.Future;
  * each into the row-per-sample {@code samples} table of migration V3 (the ceiling of that layout), side by
  * side on one PostgreSQL in one run, and the bytes each layout takes per sample on disk. The writer gets a
  * fresh database with the migrations and partitions applied and reads segments from a fresh topic set; it
- * stores packed chunks ({@code sample_chunks}, before any compaction) and {@code series_heads}. The
+ * stores packed chunks ({@code sample_chunks}, before any compaction) and {@code series_heads}. It is timed
+ * from the moment the consumer group gives it its partitions until it has applied every record, after a warm-up pass
+ * over 1M samples (or all, when fewer) with a database and topics of its own, as a running writer is warm. The
  * reference gets a second fresh database holding only V3's {@code samples} table (V7 dropped it) with the
  * day partitions the rows need.
  *
- * <p>Usage: {@code WriterVsCopy [--samples=1000000] [--series=1000] [--endpoints=FILE] [--summary=FILE]}.
+ * <p>Usage: {@code WriterVsCopy [--samples=5000000] [--series=1000] [--endpoints=FILE] [--summary=FILE]}.
  * With {@code --endpoints} (the {@code endpoints.env} of a running {@code bin/sluice dev}) it uses that
  * Kafka and PostgreSQL, otherwise it starts its own. Needs {@code psql} on the PATH (Debian:
  * postgresql-client). Prints one table and writes a JSON summary.
@@ -68,8 +70,13 @@ public final class WriterVsCopy {
      * ({@code pg_total_relation_size}, tables with their indexes and TOAST, summed over every partition) of
      * {@code sample_chunks} plus {@code series_heads} on the writer's side and of {@code samples} on copy's.
      */
-    public record Result(long writerSamples, double writerSeconds, long writerBytes, long copyRows, double copySeconds,
-                         long copyBytes) {
+    public record Result(long writerSamples, double joinSeconds, double writerSeconds, long writerBytes, long copyRows,
+                         double copySeconds, long copyBytes, double coldRate) {
+        /** Samples/s from start-up to caught up: what a run this short gives with the group join counted in. */
+        public double writerRateWithJoin() {
+            return writerSamples / (joinSeconds + writerSeconds);
+        }
+
         public double writerRate() {
             return writerSamples / writerSeconds;
         }
@@ -87,12 +94,12 @@ public final class WriterVsCopy {
         }
 
         String json() {
-            return String.format(Locale.ROOT, "{\"writer_samples\":%d,\"writer_seconds\":%.3f,\"writer_samples_per_second\":%.0f,"
+            return String.format(Locale.ROOT, "{\"writer_samples\":%d,\"writer_join_seconds\":%.3f,\"writer_seconds\":%.3f,\"writer_samples_per_second\":%.0f,"
                             + "\"writer_bytes\":%d,\"writer_bytes_per_sample\":%.2f,"
                             + "\"copy_rows\":%d,\"copy_seconds\":%.3f,\"copy_rows_per_second\":%.0f,"
-                            + "\"copy_bytes\":%d,\"copy_bytes_per_sample\":%.2f,\"ratio\":%.3f}",
-                    writerSamples, writerSeconds, writerRate(), writerBytes, writerBytesPerSample(), copyRows,
-                    copySeconds, copyRate(), copyBytes, copyBytesPerSample(), writerRate() / copyRate());
+                            + "\"copy_bytes\":%d,\"copy_bytes_per_sample\":%.2f,\"ratio\":%.3f,\"writer_cold_samples_per_second\":%.0f}",
+                    writerSamples, joinSeconds, writerSeconds, writerRate(), writerBytes, writerBytesPerSample(), copyRows,
+                    copySeconds, copyRate(), copyBytes, copyBytesPerSample(), writerRate() / copyRate(), coldRate);
         }
     }
 
@@ -121,7 +128,7 @@ public final class WriterVsCopy {
             }
             opts.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
         }
-        int samples = Integer.parseInt(opts.getOrDefault("samples", "1000000"));
+        int samples = Integer.parseInt(opts.getOrDefault("samples", "5000000"));
         int seriesCount = Integer.parseInt(opts.getOrDefault("series", "1000"));
         Path summary = Path.of(opts.getOrDefault("summary", "loadtest/target/writer-vs-copy.json"));
         Path dir = Files.createTempDirectory("sluice-bench-");
@@ -150,6 +157,8 @@ public final class WriterVsCopy {
                 result.copyRows(), result.copySeconds(), result.copyRate(), result.copyBytesPerSample());
         System.out.printf(Locale.ROOT, "| ratio writer / copy | | | %.2f (target >= 3) | %.2f |%n",
                 result.writerRate() / result.copyRate(), result.writerBytesPerSample() / result.copyBytesPerSample());
+        System.out.printf(Locale.ROOT, "(the writer joined its consumer group in %.2f s before that: %.0f samples/s with the join; "
+                + "its warm-up pass, cold: %.0f samples/s)%n", result.joinSeconds(), result.writerRateWithJoin(), result.coldRate());
         Files.createDirectories(summary.toAbsolutePath().getParent());
         Files.writeString(summary, result.json() + "\n", StandardCharsets.UTF_8);
     }
@@ -157,22 +166,24 @@ public final class WriterVsCopy {
     /** Runs both sides against this Kafka and this PostgreSQL server (user without password, trust auth). */
     public static Result run(String bootstrap, String pgHost, int pgPort, String pgUser, int samples, int seriesCount,
                              Path dir) throws Exception {
-        int perSegment = 1_000;
+        return run(bootstrap, pgHost, pgPort, pgUser, samples, Math.min(samples, 1_000_000), seriesCount, dir);
+    }
+
+    /**
+     * The same, the measured writer pass after a warm-up pass of {@code warmupSamples} (its own database and topics,
+     * in this JVM): a writer runs for days, so the measured pass is one whose code the JIT has already compiled, as
+     * PostgreSQL's is; the warm-up's own rate is in {@link Result#coldRate()}.
+     */
+    public static Result run(String bootstrap, String pgHost, int pgPort, String pgUser, int samples, int warmupSamples,
+                             int seriesCount, Path dir) throws Exception {
         String run = Long.toString(System.currentTimeMillis(), 36);
-        String writerDb = "bench_writer_" + run;
         String copyDb = "bench_copy_" + run;
         PostgresConfig server = SluiceConfig.defaults().postgres()
                 .withServer(pgHost, pgPort, "postgres", pgUser, "").withDatabase("postgres", 2);
-        PostgresConfig writerPg = server.withDatabase(writerDb, 16);
         PostgresConfig reference = server.withDatabase(copyDb, 4);
         KafkaConfig k = SluiceConfig.defaults().kafka().withBootstrapServers(bootstrap);
-        SluiceConfig config = SluiceConfig.defaults().withPostgres(writerPg)
-                .withKafka(new KafkaConfig(k.bootstrapServers(), k.clientId(), k.requestTimeout(), "bench." + run + ".", 6, 0));
-        execute(server, "CREATE DATABASE " + writerDb);
         execute(server, "CREATE DATABASE " + copyDb);
         try {
-            Migrations.apply(config.postgres());
-
             Series[] series = new Series[seriesCount];
             for (int s = 0; s < seriesCount; s++) {
                 series[s] = Series.of("bench.metric", "host", "h" + s, "region", "r" + (s % 7), "dc", "d" + (s % 3),
@@ -196,6 +207,58 @@ public final class WriterVsCopy {
                 }
             }
 
+            // 1. the storage writer, Kafka -> PostgreSQL (chunks, heads, series, both rollups, offsets): warmed up, then
+            //    measured
+            WriterPass cold = warmupSamples > 0
+                    ? writerPass(server, k, run + "w", series, tenant, baseMs, warmupSamples) : null;
+            WriterPass pass = writerPass(server, k, run, series, tenant, baseMs, samples);
+
+            // 2. psql \copy of the same samples, one row each, into V3's samples table (a second database)
+            execute(reference, V3_SAMPLES);
+            for (LocalDate day = utcDay(baseMs); !day.isAfter(utcDay(lastMs)); day = day.plusDays(1)) {
+                execute(reference, String.format(Locale.ROOT,
+                        "CREATE TABLE samples_p%s PARTITION OF samples FOR VALUES FROM ('%s 00:00:00+00') TO ('%s 00:00:00+00')",
+                        day.format(DateTimeFormatter.BASIC_ISO_DATE), day, day.plusDays(1)));
+            }
+            ConnectionPool refPool = PostgresConnections.pool(reference);
+            long copyBegan = System.nanoTime();
+            Process psql = new ProcessBuilder("psql", "-X", "-q", "-h", pgHost, "-p",
+                    Integer.toString(pgPort), "-U", pgUser, "-d", copyDb, "-c",
+                    "\\copy samples (series_id, ts, value) FROM '" + csv + "' WITH (FORMAT csv)")
+                    .inheritIO().start();
+            if (psql.waitFor() != 0) {
+                throw new IllegalStateException("psql \\copy failed");
+            }
+            double copySeconds = (System.nanoTime() - copyBegan) / 1e9;
+            long copied = count(refPool, "SELECT count(*) FROM samples");
+            long copyBytes = count(refPool, COPY_BYTES);
+            refPool.dispose();
+            return new Result(pass.samples(), pass.joinSeconds(), pass.seconds(), pass.bytes(), copied, copySeconds, copyBytes,
+                    cold == null ? 0 : cold.samples() / cold.seconds());
+        } finally {
+            execute(server, "DROP DATABASE IF EXISTS " + copyDb + " WITH (FORCE)");
+        }
+    }
+
+    /** What one writer pass stored, how long it took to join its group and then to apply, and its bytes on disk. */
+    private record WriterPass(long samples, double joinSeconds, double seconds, long bytes) {
+    }
+
+    /**
+     * One writer pass: a fresh database with the migrations and partitions, a fresh topic set holding {@code samples}
+     * samples as segments of 1,000 partitioned as the gateway does, and a writer from start to caught up (its applied
+     * offsets reach the records sent; what compaction later does to the chunks is not waited for). Drops both after.
+     */
+    private static WriterPass writerPass(PostgresConfig server, KafkaConfig k, String name, Series[] series,
+                                         String tenant, long baseMs, int samples) throws Exception {
+        int perSegment = 1_000;
+        int seriesCount = series.length;
+        String writerDb = "bench_writer_" + name;
+        SluiceConfig config = SluiceConfig.defaults().withPostgres(server.withDatabase(writerDb, 16))
+                .withKafka(new KafkaConfig(k.bootstrapServers(), k.clientId(), k.requestTimeout(), "bench." + name + ".", 6, 0));
+        execute(server, "CREATE DATABASE " + writerDb);
+        try {
+            Migrations.apply(config.postgres());
             // the same rows as segments in Kafka, partitioned as the gateway does
             Topics topics;
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, k.bootstrapString()))) {
@@ -236,52 +299,37 @@ public final class WriterVsCopy {
                 }
             }
 
-            // 1. the storage writer, Kafka -> PostgreSQL (chunks, heads, series, both rollups, offsets); done when its
-            //    applied offsets reach the records sent (what compaction later does to the chunks is not waited for)
             ConnectionPool pool = PostgresConnections.pool(config.postgres());
             PartitionMaintenance maintenance = new PartitionMaintenance(pool, config.writer(), Clock.systemUTC());
             maintenance.run().block();
+            // The clock starts once the consumer group has given the writer its partitions: joining the group is a
+            // start-up cost (about 0.5-2 s here, whatever the samples), reported beside the rate, not part of it.
+            SimpleMeterRegistry registry = new SimpleMeterRegistry();
+            int owned = partitions + topics.partitions(topics.events()) + topics.partitions(topics.clicks());
             long began = System.nanoTime();
             StorageWriter writer = StorageWriter.create(config.kafka(), config.writer(), topics, pool, maintenance,
-                    new SimpleMeterRegistry()).start();
-            long total = records;
+                    registry).start();
             // polled every 2 ms, not spun: the writer and PostgreSQL need both cores
+            Flux.interval(Duration.ofMillis(2))
+                    .filter(i -> registry.get("sluice_writer_partitions").gauge().value() >= owned)
+                    .blockFirst(Duration.ofMinutes(2));
+            long assigned = System.nanoTime();
+            long total = records;
             Flux.interval(Duration.ofMillis(2))
                     .filter(i -> writer.appliedOffsets().entrySet().stream()
                             .filter(e -> e.getKey().topic().equals(topics.metrics()))
                             .mapToLong(Map.Entry::getValue).sum() >= total)
                     .blockFirst();
-            double writerSeconds = (System.nanoTime() - began) / 1e9;
+            double joinSeconds = (assigned - began) / 1e9;
+            double writerSeconds = (System.nanoTime() - assigned) / 1e9;
             writer.close();
             long stored = count(pool, "SELECT coalesce(sum(samples), 0)::bigint FROM sample_chunks");
             long writerBytes = count(pool, WRITER_BYTES);
             pool.dispose();
-
-            // 2. psql \copy of the same samples, one row each, into V3's samples table (a second database)
-            execute(reference, V3_SAMPLES);
-            for (LocalDate day = utcDay(baseMs); !day.isAfter(utcDay(lastMs)); day = day.plusDays(1)) {
-                execute(reference, String.format(Locale.ROOT,
-                        "CREATE TABLE samples_p%s PARTITION OF samples FOR VALUES FROM ('%s 00:00:00+00') TO ('%s 00:00:00+00')",
-                        day.format(DateTimeFormatter.BASIC_ISO_DATE), day, day.plusDays(1)));
-            }
-            ConnectionPool refPool = PostgresConnections.pool(reference);
-            long copyBegan = System.nanoTime();
-            Process psql = new ProcessBuilder("psql", "-X", "-q", "-h", pgHost, "-p",
-                    Integer.toString(pgPort), "-U", pgUser, "-d", copyDb, "-c",
-                    "\\copy samples (series_id, ts, value) FROM '" + csv + "' WITH (FORMAT csv)")
-                    .inheritIO().start();
-            if (psql.waitFor() != 0) {
-                throw new IllegalStateException("psql \\copy failed");
-            }
-            double copySeconds = (System.nanoTime() - copyBegan) / 1e9;
-            long copied = count(refPool, "SELECT count(*) FROM samples");
-            long copyBytes = count(refPool, COPY_BYTES);
-            refPool.dispose();
-            return new Result(stored, writerSeconds, writerBytes, copied, copySeconds, copyBytes);
+            return new WriterPass(stored, joinSeconds, writerSeconds, writerBytes);
         } finally {
             execute(server, "DROP DATABASE IF EXISTS " + writerDb + " WITH (FORCE)");
-            execute(server, "DROP DATABASE IF EXISTS " + copyDb + " WITH (FORCE)");
-            try (Admin kafka = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            try (Admin kafka = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, k.bootstrapString()))) {
                 kafka.deleteTopics(kafka.listTopics().names().get().stream()
                         .filter(t -> t.startsWith(config.kafka().topicPrefix())).toList()).all().get();
             }
