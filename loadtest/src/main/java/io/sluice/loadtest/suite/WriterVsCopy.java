@@ -266,8 +266,11 @@ public final class WriterVsCopy {
             }
             int partitions = topics.partitions(topics.metrics());
             long records = 0;
+            // one request in flight: the topics are brand new, and a request refused because the broker had not yet
+            // applied a new partition, overtaken by the next one, is then retried forever as out of order (KAFKA-15591)
             try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of(
                     ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, k.bootstrapString(), ProducerConfig.ACKS_CONFIG, "all",
+                    ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1,
                     ProducerConfig.LINGER_MS_CONFIG, 5, ProducerConfig.BATCH_SIZE_CONFIG, 1 << 20,
                     ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
                     ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class))) {
