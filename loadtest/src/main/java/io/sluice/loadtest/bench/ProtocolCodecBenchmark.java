@@ -57,7 +57,7 @@ public class ProtocolCodecBenchmark {
     @Param({"false", "true"})
     public boolean lz4;
 
-    /** Compress with the native LZ4, as the gateway does ({@code Lz4Blocks.useNativeCompressor()}), or the Java one. */
+    /** Compress and decompress with the native LZ4, as the gateway does ({@code Lz4Blocks.useNative()}), or the Java one. */
     @Param({"false", "true"})
     public boolean nativeLz4;
 
@@ -70,7 +70,7 @@ public class ProtocolCodecBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        if (nativeLz4 && !io.sluice.protocol.codec.Lz4Blocks.useNativeCompressor()) {
+        if (nativeLz4 && !io.sluice.protocol.codec.Lz4Blocks.useNative()) {
             throw new IllegalStateException("no native LZ4 on this platform");
         }
         series = new Series[SERIES];

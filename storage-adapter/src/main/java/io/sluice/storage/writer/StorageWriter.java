@@ -278,6 +278,10 @@ public final class StorageWriter implements AutoCloseable {
      * (the transaction's offset lock makes a run another writer applied meanwhile a no-op). Blocking: call at start-up.
      */
     public StorageWriter start() {
+        // every record is an LZ4 segment: the native decompressor is about 7x the Java one; loading it may write a file
+        if (!io.sluice.protocol.codec.Lz4Blocks.useNative()) {
+            log.info("LZ4: no native lz4-java library for this platform; segments are decompressed in Java");
+        }
         List<String> subscribed = List.of(topics.metrics(), topics.events(), topics.clicks());
         int partitionCount = subscribed.stream().mapToInt(topics::partitions).sum();
         partitions.run().block(Duration.ofMinutes(2));
