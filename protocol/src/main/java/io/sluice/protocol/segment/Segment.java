@@ -117,7 +117,9 @@ public final class Segment implements AutoCloseable {
             }
             block = Lz4Blocks.decompress(in, (int) declared, alloc);
         } else {
-            block = in.retainedSlice();
+            // the readable bytes named: a pooled slice's duplicate (PooledNonRetainedSlicedByteBuf) answers the
+            // no-argument retainedSlice() with its whole capacity, the segment's header included
+            block = in.retainedSlice(in.readerIndex(), in.readableBytes());
         }
         try {
             SeriesDictionary dictionary = new SeriesDictionary();

@@ -32,6 +32,59 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class SegmentTest {
 
+    /**
+     * The writer finds a definition met in an earlier segment of its batch by its bytes, read through a view of the
+     * block: wherever the block lies (heap, composite, direct, at an offset in a larger buffer, a pooled slice, LZ4 or
+     * not), the series found is the one remembered, and the records read after it are the same. (An uncompressed
+     * segment in a pooled slice was misread before: Netty's pooled slice answers the no-argument
+     * {@code retainedSlice()} of its duplicate with its whole capacity.)
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void definitionsRememberedFromAnEarlierSegmentAreFoundWhereverTheBlockLies(boolean lz4) {
+        Series a = Series.of("http.server.requests", "host", "web-1", "method", "GET", "route", "/api/v1/items");
+        Series b = Series.of("jvm.memory.used", "area", "heap", "host", "web-1");
+        ByteBuf value;
+        try (SegmentWriter w = SegmentWriter.create(PooledByteBufAllocator.DEFAULT, "acme", lz4)) {
+            w.addSample(a, 1000, 1.5);
+            w.addSample(b, 1001, 2.5);
+            w.addSample(a, 1002, 3.5);
+            value = w.finish();
+        }
+        byte[] bytes = ByteBufUtil.getBytes(value);
+        value.release();
+        SeriesDefinitions definitions = new SeriesDefinitions();
+        Series firstA;
+        try (Segment first = Segment.decode(Unpooled.wrappedBuffer(bytes), RecordLimits.DEFAULTS,
+                ByteBufAllocator.DEFAULT, definitions)) {
+            firstA = first.series().get(0);
+        }
+        assertThat(definitions.size()).isEqualTo(2);
+        ByteBuf padded = PooledByteBufAllocator.DEFAULT.directBuffer(bytes.length + 2000);
+        padded.writeZero(1000).writeBytes(bytes).writeZero(1000);
+        ByteBuf[] places = {Unpooled.wrappedBuffer(bytes), Unpooled.wrappedBuffer(new byte[7], bytes).skipBytes(7),
+                padded.slice(1000, bytes.length), padded.retainedSlice(1000, bytes.length)};
+        try {
+            for (ByteBuf place : places) {
+                try (Segment again = Segment.decode(place, RecordLimits.DEFAULTS, ByteBufAllocator.DEFAULT,
+                        definitions)) {
+                    assertThat(again.series().get(0)).isSameAs(firstA);
+                    RecordCursor c = again.cursor();
+                    List<String> seen = new ArrayList<>();
+                    while (c.next()) {
+                        seen.add(c.series().name() + "@" + c.timestampMs() + "=" + c.value());
+                    }
+                    assertThat(seen).containsExactly("http.server.requests@1000=1.5", "jvm.memory.used@1001=2.5",
+                            "http.server.requests@1002=3.5");
+                }
+            }
+            assertThat(definitions.size()).isEqualTo(2);
+        } finally {
+            padded.release();
+            places[3].release();
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
     void writerAndReaderRoundTripSamplesAndEvents(boolean lz4) {
