@@ -7,6 +7,9 @@ import io.sluice.protocol.codec.Varints;
 import io.sluice.protocol.error.ErrorCode;
 import io.sluice.protocol.error.ProtocolException;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
 /**
  * Checks a whole records block and applies its series definitions to a dictionary: the one reader of the
  * record encoding that trusts nothing.
@@ -50,6 +53,8 @@ public final class RecordBlocks {
                     + " bytes (expected: >= " + RecordFormat.HEADER_BYTES + ")");
         }
         ByteBuf in = block.duplicate();
+        ByteBuffer view = definitions == null ? null : view(in);
+        int viewShift = view == null ? 0 : view.position() - in.readerIndex();
         long declaredSamples = in.readUnsignedInt();
         long declaredEvents = in.readUnsignedInt();
         in.skipBytes(Long.BYTES);
@@ -78,7 +83,7 @@ public final class RecordBlocks {
                         throw countMismatch("samples", declaredSamples, samples);
                     }
                 }
-                case RecordFormat.TAG_SERIES -> readDefinition(in, dictionary, limits, definitions);
+                case RecordFormat.TAG_SERIES -> readDefinition(in, dictionary, limits, definitions, view, viewShift);
                 case RecordFormat.TAG_EVENT -> {
                     Varints.readSigned(in);
                     if (Utf8Strings.skip(in, maxString, "event id", ErrorCode.INVALID_RECORD) == 0) {
@@ -117,7 +122,7 @@ public final class RecordBlocks {
     }
 
     private static void readDefinition(ByteBuf in, SeriesDictionary dictionary, RecordLimits limits,
-                                       SeriesDefinitions definitions) {
+                                       SeriesDefinitions definitions, ByteBuffer view, int viewShift) {
         long id = Varints.readUnsigned(in);
         if (id != dictionary.size()) {
             throw new ProtocolException(ErrorCode.INVALID_RECORD, "series definition has id "
@@ -130,8 +135,11 @@ public final class RecordBlocks {
         int start = in.readerIndex();
         int maxString = limits.maxStringBytes();
         if (definitions != null) {
-            int length = definitionLength(in, limits);
-            Series known = length < 0 ? null : definitions.find(in, start, length);
+            int length = view == null ? definitionLength(in, limits)
+                    : definitionLength(view, start + viewShift, in.writerIndex() + viewShift, maxString,
+                            limits.maxLabelsPerSeries());
+            Series known = length < 0 ? null : view == null ? definitions.find(in, start, length)
+                    : definitions.find(view, start + viewShift, in, start, length);
             if (known != null) {
                 in.skipBytes(length);
                 dictionary.add(known);
@@ -190,6 +198,62 @@ public final class RecordBlocks {
         } finally {
             in.readerIndex(start);
         }
+    }
+
+    /**
+     * {@link #definitionLength(ByteBuf, RecordLimits)} over the bytes {@code [from, end)} of a view of the block, read
+     * with absolute gets (a {@code ByteBuf} read walks a chain of calls and checks, and every sample of a segment may
+     * come with its series' definition). Never reads outside the range; -1 when the structure is not sound.
+     */
+    static int definitionLength(ByteBuffer bytes, int from, int end, int maxString, int maxLabels) {
+        int i = skipString(bytes, from, end, maxString);
+        if (i < 0) {
+            return -1;
+        }
+        long labels = 0;
+        for (int shift = 0; ; shift += 7) {
+            if (i >= end || shift > 28) {
+                return -1;
+            }
+            byte b = bytes.get(i++);
+            labels |= (long) (b & 0x7F) << shift;
+            if (b >= 0) {
+                break;
+            }
+        }
+        if (labels > maxLabels) {
+            return -1;
+        }
+        for (long l = 0; l < 2 * labels && i >= 0; l++) {
+            i = skipString(bytes, i, end, maxString);
+        }
+        return i < 0 ? -1 : i - from;
+    }
+
+    /** The index after the length-prefixed string at {@code i}, or -1 when it is malformed, too long or cut short. */
+    private static int skipString(ByteBuffer bytes, int i, int end, int maxString) {
+        long length = 0;
+        for (int shift = 0; ; shift += 7) {
+            if (i >= end || shift > 28) {
+                return -1;
+            }
+            byte b = bytes.get(i++);
+            length |= (long) (b & 0x7F) << shift;
+            if (b >= 0) {
+                break;
+            }
+        }
+        return length > maxString || length > end - i ? -1 : i + (int) length;
+    }
+
+    /**
+     * A view of {@code in}'s readable bytes for {@link #definitionLength(ByteBuffer, int, int, int, int)}, or null when
+     * they are not one region; {@code in}'s index {@code k} is the view's {@code k + offset(in, view)}.
+     */
+    static ByteBuffer view(ByteBuf in) {
+        // little-endian: the fingerprint's XXH64 reads it so, and would otherwise copy the view for each definition
+        return in.nioBufferCount() == 1
+                ? in.nioBuffer(in.readerIndex(), in.readableBytes()).order(ByteOrder.LITTLE_ENDIAN) : null;
     }
 
     private static boolean skipString(ByteBuf in, int maxBytes) {

@@ -32,6 +32,9 @@ public final class RecordCursor {
     private static final int EVENT = 2;
 
     private final ByteBuf in;
+    /** The block as one region, to skip definitions in (null when it is not one); index k of {@code in} is k + viewShift. */
+    private final java.nio.ByteBuffer view;
+    private final int viewShift;
     private final SeriesTable table;
     private long timestamp;
     private int kind = NONE;
@@ -43,6 +46,8 @@ public final class RecordCursor {
     /** A cursor over the readable bytes of {@code block}, whose series ids refer to {@code table}. */
     public RecordCursor(ByteBuf block, SeriesTable table) {
         this.in = block.duplicate();
+        this.view = RecordBlocks.view(in);
+        this.viewShift = view == null ? 0 : view.position() - in.readerIndex();
         this.table = table;
         in.skipBytes(RecordFormat.BASE_TIMESTAMP_OFFSET);
         this.timestamp = in.readLong();
@@ -62,12 +67,7 @@ public final class RecordCursor {
             } else if (tag == RecordFormat.TAG_SERIES) {
                 // Already applied to the dictionary by validation: skip it.
                 Varints.readUnsigned(in);
-                skipString();
-                long labels = Varints.readUnsigned(in);
-                for (long i = 0; i < labels; i++) {
-                    skipString();
-                    skipString();
-                }
+                skipDefinition();
             } else {
                 timestamp += Varints.readSigned(in);
                 eventBodyStart = in.readerIndex();
@@ -86,6 +86,24 @@ public final class RecordCursor {
         }
         kind = NONE;
         return false;
+    }
+
+    /** Skips a validated definition after its id: on one region, found by one walk over its bytes. */
+    private void skipDefinition() {
+        if (view != null) {
+            int length = RecordBlocks.definitionLength(view, in.readerIndex() + viewShift, in.writerIndex() + viewShift,
+                    Integer.MAX_VALUE, Integer.MAX_VALUE);
+            if (length >= 0) {
+                in.skipBytes(length);
+                return;
+            }
+        }
+        skipString();
+        long labels = Varints.readUnsigned(in);
+        for (long i = 0; i < labels; i++) {
+            skipString();
+            skipString();
+        }
     }
 
     private void skipString() {

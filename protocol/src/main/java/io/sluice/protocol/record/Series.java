@@ -288,6 +288,11 @@ public final class Series {
         return true;
     }
 
+    /** {@link #fingerprint(ByteBuf, int, int)} of the bytes {@code [index, index + length)} of a little-endian view. */
+    static long fingerprint(java.nio.ByteBuffer view, int index, int length) {
+        return XXH64.hash(view, index, length, 0L);
+    }
+
     /** {@link #fingerprint()} of the definition bytes {@code in[index, index + length)}, without copying them. */
     static long fingerprint(ByteBuf in, int index, int length) {
         if (in.hasArray()) {

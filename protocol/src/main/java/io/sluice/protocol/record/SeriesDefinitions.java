@@ -25,6 +25,12 @@ public final class SeriesDefinitions {
         return known != null && known.definitionEquals(in, index, length) ? known : null;
     }
 
+    /** The same, hashing the definition in {@code view} (the same bytes at {@code viewIndex}). */
+    Series find(java.nio.ByteBuffer view, int viewIndex, ByteBuf in, int index, int length) {
+        Series known = byFingerprint.get(Series.fingerprint(view, viewIndex, length));
+        return known != null && known.definitionEquals(in, index, length) ? known : null;
+    }
+
     /** Remembers a series read and checked in full. */
     void add(Series series) {
         byFingerprint.putIfAbsent(series.fingerprint(), series);
