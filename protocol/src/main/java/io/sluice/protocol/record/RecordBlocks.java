@@ -248,7 +248,8 @@ public final class RecordBlocks {
 
     /**
      * A view of {@code in}'s readable bytes for {@link #definitionLength(ByteBuffer, int, int, int, int)}, or null when
-     * they are not one region; {@code in}'s index {@code k} is the view's {@code k + offset(in, view)}.
+     * they are not one region: {@code in}'s index {@code k} is the view's {@code k + view.position() - r}, {@code r}
+     * being {@code in}'s reader index at the call.
      */
     static ByteBuffer view(ByteBuf in) {
         // little-endian: the fingerprint's XXH64 reads it so, and would otherwise copy the view for each definition

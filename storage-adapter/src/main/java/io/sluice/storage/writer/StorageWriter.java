@@ -278,7 +278,8 @@ public final class StorageWriter implements AutoCloseable {
      * (the transaction's offset lock makes a run another writer applied meanwhile a no-op). Blocking: call at start-up.
      */
     public StorageWriter start() {
-        // every record is an LZ4 segment: the native decompressor is about 7x the Java one; loading it may write a file
+        // the gateways' metrics segments are LZ4 blocks: the native decompressor is about 7x the Java one; loading it
+        // may write a file, so here, at start-up
         if (!io.sluice.protocol.codec.Lz4Blocks.useNative()) {
             log.info("LZ4: no native lz4-java library for this platform; segments are decompressed in Java");
         }
