@@ -207,24 +207,12 @@ public final class RecordBlocks {
      */
     static int definitionLength(ByteBuffer bytes, int from, int end, int maxString, int maxLabels) {
         int i = skipString(bytes, from, end, maxString);
-        if (i < 0) {
+        long labels = i < 0 ? -1 : varint(bytes, i, end);
+        if (labels < 0 || (labels >>> 32) > maxLabels) {
             return -1;
         }
-        long labels = 0;
-        for (int shift = 0; ; shift += 7) {
-            if (i >= end || shift > 28) {
-                return -1;
-            }
-            byte b = bytes.get(i++);
-            labels |= (long) (b & 0x7F) << shift;
-            if (b >= 0) {
-                break;
-            }
-        }
-        if (labels > maxLabels) {
-            return -1;
-        }
-        for (long l = 0; l < 2 * labels && i >= 0; l++) {
+        i = (int) labels;
+        for (long l = 0; l < 2 * (labels >>> 32) && i >= 0; l++) {
             i = skipString(bytes, i, end, maxString);
         }
         return i < 0 ? -1 : i - from;
@@ -232,18 +220,32 @@ public final class RecordBlocks {
 
     /** The index after the length-prefixed string at {@code i}, or -1 when it is malformed, too long or cut short. */
     private static int skipString(ByteBuffer bytes, int i, int end, int maxString) {
-        long length = 0;
-        for (int shift = 0; ; shift += 7) {
-            if (i >= end || shift > 28) {
+        long length = varint(bytes, i, end);
+        if (length < 0) {
+            return -1;
+        }
+        int next = (int) length;
+        long n = length >>> 32;
+        return n > maxString || n > end - next ? -1 : next + (int) n;
+    }
+
+    /**
+     * The varint of at most four bytes at {@code i} (a length or a count, under 2^28), as {@code value << 32 | the
+     * index after it}, or -1 when it is longer or cut short by {@code end}.
+     */
+    private static long varint(ByteBuffer bytes, int i, int end) {
+        long value = 0;
+        for (int shift = 0; shift <= 21; shift += 7) {
+            if (i >= end) {
                 return -1;
             }
             byte b = bytes.get(i++);
-            length |= (long) (b & 0x7F) << shift;
+            value |= (long) (b & 0x7F) << shift;
             if (b >= 0) {
-                break;
+                return value << 32 | i;
             }
         }
-        return length > maxString || length > end - i ? -1 : i + (int) length;
+        return -1;
     }
 
     /**
