@@ -135,11 +135,9 @@ public final class RecordBlocks {
         int start = in.readerIndex();
         int maxString = limits.maxStringBytes();
         if (definitions != null) {
-            int length = view == null ? definitionLength(in, limits)
-                    : definitionLength(view, start + viewShift, in.writerIndex() + viewShift, maxString,
-                            limits.maxLabelsPerSeries());
-            Series known = length < 0 ? null : view == null ? definitions.find(in, start, length)
-                    : definitions.find(view, start + viewShift, in, start, length);
+            int length = definitionLength(view, start + viewShift, in.writerIndex() + viewShift, maxString,
+                    limits.maxLabelsPerSeries());
+            Series known = length < 0 ? null : definitions.find(view, start + viewShift, in, start, length);
             if (known != null) {
                 in.skipBytes(length);
                 dictionary.add(known);
@@ -173,37 +171,10 @@ public final class RecordBlocks {
     }
 
     /**
-     * The length of the definition that starts at the reader index, from its structure alone (string lengths and the
-     * label count, within the limits), or -1 when the structure is not sound: the full read then says why. Leaves the
-     * reader index where it was.
-     */
-    private static int definitionLength(ByteBuf in, RecordLimits limits) {
-        int start = in.readerIndex();
-        try {
-            if (!skipString(in, limits.maxStringBytes())) {
-                return -1;
-            }
-            long labels = Varints.readUnsigned(in);
-            if (labels < 0 || labels > limits.maxLabelsPerSeries()) {
-                return -1;
-            }
-            for (long i = 0; i < 2 * labels; i++) {
-                if (!skipString(in, limits.maxStringBytes())) {
-                    return -1;
-                }
-            }
-            return in.readerIndex() - start;
-        } catch (ProtocolException malformedVarint) {
-            return -1;
-        } finally {
-            in.readerIndex(start);
-        }
-    }
-
-    /**
-     * {@link #definitionLength(ByteBuf, RecordLimits)} over the bytes {@code [from, end)} of a view of the block, read
-     * with absolute gets (a {@code ByteBuf} read walks a chain of calls and checks, and every sample of a segment may
-     * come with its series' definition). Never reads outside the range; -1 when the structure is not sound.
+     * The length of the definition at {@code from} in a view of the block, from its structure alone (string lengths and
+     * the label count, within the limits), or -1 when the structure is not sound: the full read then says why. Read with
+     * absolute gets (a {@code ByteBuf} read walks a chain of calls and checks, and every sample of a segment may come
+     * with its series' definition); never reads outside {@code [from, end)}.
      */
     static int definitionLength(ByteBuffer bytes, int from, int end, int maxString, int maxLabels) {
         int i = skipString(bytes, from, end, maxString);
@@ -249,22 +220,14 @@ public final class RecordBlocks {
     }
 
     /**
-     * A view of {@code in}'s readable bytes for {@link #definitionLength(ByteBuffer, int, int, int, int)}, or null when
-     * they are not one region: {@code in}'s index {@code k} is the view's {@code k + view.position() - r}, {@code r}
-     * being {@code in}'s reader index at the call.
+     * A view of {@code in}'s readable bytes for {@link #definitionLength}: {@code in}'s index {@code k} is the view's
+     * {@code k + view.position() - r}, {@code r} being {@code in}'s reader index at the call. Bytes in more than one
+     * region (a composite buffer; decoded blocks are not) are copied into one.
      */
     static ByteBuffer view(ByteBuf in) {
+        ByteBuffer view = in.nioBufferCount() == 1 ? in.nioBuffer(in.readerIndex(), in.readableBytes())
+                : ByteBuffer.wrap(ByteBufUtil.getBytes(in));
         // little-endian: the fingerprint's XXH64 reads it so, and would otherwise copy the view for each definition
-        return in.nioBufferCount() == 1
-                ? in.nioBuffer(in.readerIndex(), in.readableBytes()).order(ByteOrder.LITTLE_ENDIAN) : null;
-    }
-
-    private static boolean skipString(ByteBuf in, int maxBytes) {
-        long length = Varints.readUnsigned(in);
-        if (length < 0 || length > maxBytes || length > in.readableBytes()) {
-            return false;
-        }
-        in.skipBytes((int) length);
-        return true;
+        return view.order(ByteOrder.LITTLE_ENDIAN);
     }
 }

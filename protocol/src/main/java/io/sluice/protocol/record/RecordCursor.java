@@ -32,7 +32,7 @@ public final class RecordCursor {
     private static final int EVENT = 2;
 
     private final ByteBuf in;
-    /** The block as one region, to skip definitions in (null when it is not one); index k of {@code in} is k + viewShift. */
+    /** The block as one region, to skip definitions in: index k of {@code in} is the view's k + viewShift. */
     private final java.nio.ByteBuffer view;
     private final int viewShift;
     private final SeriesTable table;
@@ -47,7 +47,7 @@ public final class RecordCursor {
     public RecordCursor(ByteBuf block, SeriesTable table) {
         this.in = block.duplicate();
         this.view = RecordBlocks.view(in);
-        this.viewShift = view == null ? 0 : view.position() - in.readerIndex();
+        this.viewShift = view.position() - in.readerIndex();
         this.table = table;
         in.skipBytes(RecordFormat.BASE_TIMESTAMP_OFFSET);
         this.timestamp = in.readLong();
@@ -90,14 +90,14 @@ public final class RecordCursor {
 
     /** Skips a validated definition after its id: on one region, found by one walk over its bytes. */
     private void skipDefinition() {
-        if (view != null) {
-            int length = RecordBlocks.definitionLength(view, in.readerIndex() + viewShift, in.writerIndex() + viewShift,
-                    Integer.MAX_VALUE, Integer.MAX_VALUE);
-            if (length >= 0) {
-                in.skipBytes(length);
-                return;
-            }
+        int length = RecordBlocks.definitionLength(view, in.readerIndex() + viewShift, in.writerIndex() + viewShift,
+                Integer.MAX_VALUE, Integer.MAX_VALUE);
+        if (length >= 0) {
+            in.skipBytes(length);
+            return;
         }
+        // a string of 2^28 bytes or more, which the walk does not take (a validated block may hold one only if its
+        // limits allow it)
         skipString();
         long labels = Varints.readUnsigned(in);
         for (long i = 0; i < labels; i++) {

@@ -288,18 +288,9 @@ public final class Series {
         return true;
     }
 
-    /** {@link #fingerprint(ByteBuf, int, int)} of the bytes {@code [index, index + length)} of a little-endian view. */
+    /** {@link #fingerprint()} of the definition bytes {@code [index, index + length)} of a little-endian view. */
     static long fingerprint(java.nio.ByteBuffer view, int index, int length) {
         return XXH64.hash(view, index, length, 0L);
-    }
-
-    /** {@link #fingerprint()} of the definition bytes {@code in[index, index + length)}, without copying them. */
-    static long fingerprint(ByteBuf in, int index, int length) {
-        if (in.hasArray()) {
-            return XXH64.hash(in.array(), in.arrayOffset() + index, length, 0L);
-        }
-        java.nio.ByteBuffer region = in.nioBuffer(index, length);
-        return XXH64.hash(region, region.position(), region.remaining(), 0L);
     }
 
     @Override

@@ -19,13 +19,10 @@ public final class SeriesDefinitions {
 
     private final Map<Long, Series> byFingerprint = new HashMap<>();
 
-    /** The series whose definition is exactly the bytes {@code in[index, index + length)}, or null. */
-    Series find(ByteBuf in, int index, int length) {
-        Series known = byFingerprint.get(Series.fingerprint(in, index, length));
-        return known != null && known.definitionEquals(in, index, length) ? known : null;
-    }
-
-    /** The same, hashing the definition in {@code view} (the same bytes at {@code viewIndex}). */
+    /**
+     * The series whose definition is exactly the bytes {@code in[index, index + length)}, or null; hashed in
+     * {@code view}, a little-endian view of the same bytes at {@code viewIndex}.
+     */
     Series find(java.nio.ByteBuffer view, int viewIndex, ByteBuf in, int index, int length) {
         Series known = byFingerprint.get(Series.fingerprint(view, viewIndex, length));
         return known != null && known.definitionEquals(in, index, length) ? known : null;
