@@ -88,16 +88,23 @@ public final class StorageWriter implements AutoCloseable {
             SELECT id, tenant, name, labels::jsonb, now(), now() FROM stage_series
             ON CONFLICT (id) DO UPDATE SET last_seen = now() WHERE series.last_seen < now() - interval '1 hour'""";
     /**
-     * Moves the heads of the batch's series to the batch's newest timestamps, creating the missing ones, locks them
-     * (in id order) until commit, and returns each one's previous head ({@code prev_ms}; Long.MIN_VALUE for a new
-     * series): the writer decides against it which samples are new. A batch's newest sample is after the previous head
-     * or the head does not move, so the new head is right whichever samples turn out to be stored already.
+     * Moves the heads of the batch's series to the batch's newest timestamps, creating the missing ones, and locks them
+     * (in id order) until commit. Returns the previous head ({@code prev_ms}) of only those series whose oldest sample
+     * in the batch ({@code $3}) is at or before it: the late ones, which the writer looks up in the stored chunks. Every
+     * other series (new, or with only newer samples: the common case) is left out, so a batch's answer is as small as
+     * its late series are few. A batch's newest sample is after the previous head or the head does not move, so the
+     * new head is right whichever samples turn out to be stored already.
      */
     private static final String MOVE_HEADS = """
-            INSERT INTO series_heads AS h (series_id, max_ms)
-            SELECT * FROM unnest($1::bigint[], $2::bigint[])
-            ON CONFLICT (series_id) DO UPDATE SET prev_ms = h.max_ms, max_ms = greatest(h.max_ms, EXCLUDED.max_ms)
-            RETURNING series_id, prev_ms""";
+            WITH moved AS (
+                INSERT INTO series_heads AS h (series_id, max_ms)
+                SELECT * FROM unnest($1::bigint[], $2::bigint[])
+                ON CONFLICT (series_id) DO UPDATE SET prev_ms = h.max_ms, max_ms = greatest(h.max_ms, EXCLUDED.max_ms)
+                RETURNING series_id, prev_ms
+            )
+            SELECT moved.series_id, moved.prev_ms
+            FROM moved JOIN unnest($1::bigint[], $3::bigint[]) AS b(id, min_ms) ON b.id = moved.series_id
+            WHERE moved.prev_ms >= b.min_ms""";
     /** The chunks that may hold samples at or before a series' head: only for samples that come late. */
     private static final String STORED_CHUNKS = """
             SELECT c.series_id, c.data
@@ -749,7 +756,8 @@ public final class StorageWriter implements AutoCloseable {
      * sent again) is looked up in the chunks of its hour. Completes with how many samples were stored.
      */
     private Mono<Long> writeSamples(Connection c, PostgresqlConnection pg, WriteBatch batch) {
-        return Flux.from(c.createStatement(MOVE_HEADS).bind("$1", batch.headIds()).bind("$2", batch.headMaxMs()).execute())
+        return Flux.from(c.createStatement(MOVE_HEADS).bind("$1", batch.headIds()).bind("$2", batch.headMaxMs())
+                        .bind("$3", batch.headMinMs()).execute())
                 .flatMap(r -> r.map((row, meta) -> Map.entry(row.get(0, Long.class), row.get(1, Long.class))))
                 .collectMap(Map.Entry::getKey, Map.Entry::getValue)
                 .flatMap(heads -> {

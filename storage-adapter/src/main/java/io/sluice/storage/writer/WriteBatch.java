@@ -195,6 +195,7 @@ final class WriteBatch {
     private boolean prepared;
     private Long[] headIds;
     private Long[] headMaxMs;
+    private Long[] headMinMs;
     private ChunkRows rows;
 
     /**
@@ -211,11 +212,13 @@ final class WriteBatch {
         ordered.sort(java.util.Comparator.comparingLong(x -> x.id));
         headIds = new Long[ordered.size()];
         headMaxMs = new Long[ordered.size()];
+        headMinMs = new Long[ordered.size()];
         for (int i = 0; i < ordered.size(); i++) {
             SeriesSamples s = ordered.get(i);
             duplicates += s.sortKeepingFirst();
             headIds[i] = s.id;
             headMaxMs[i] = s.timestamps[s.size - 1];
+            headMinMs[i] = s.timestamps[0];
         }
         rows = chunkRows();
     }
@@ -232,9 +235,16 @@ final class WriteBatch {
         return headMaxMs;
     }
 
+    /** The oldest timestamp of each series of {@link #headIds()}. */
+    Long[] headMinMs() {
+        prepare();
+        return headMinMs;
+    }
+
     /**
      * The series with samples at or before their head ({@code heads}: the newest timestamp stored before this
-     * batch, per series of the batch; {@code Long.MIN_VALUE} for a series with none).
+     * batch, at least for every series whose oldest sample here is at or before it; a series not in it has none that
+     * matters).
      */
     List<Late> late(Map<Long, Long> heads) {
         prepare();
