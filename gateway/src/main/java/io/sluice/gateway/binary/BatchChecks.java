@@ -1,5 +1,6 @@
 package io.sluice.gateway.binary;
 
+import io.sluice.gateway.ingest.ActiveSeries;
 import io.sluice.gateway.ingest.Admission;
 import io.sluice.protocol.error.ErrorCode;
 import io.sluice.protocol.frame.Batch;
@@ -28,21 +29,54 @@ final class BatchChecks {
     }
 
     /**
-     * Null when every record passes, otherwise why the batch is refused. First every record's own rules
-     * (each series once per batch), then cardinality, so a batch refused for a bad record makes no series
-     * active.
+     * What one connection's earlier batches settled about the series of its dictionary, so that a series sent in
+     * every batch is not checked again in every batch. Its ids are the connection's: a series keeps its id, and its
+     * definition, for the connection's life (SPEC.md, "Series dictionary").
+     * <ul>
+     *   <li>A series that passed {@link Admission#checkSeries} passes again: the rules read only the series and the
+     *       gateway's settings, which do not change while it runs. One that failed is checked again each time.</li>
+     *   <li>A series admitted as active is not admitted again within the same {@link #TOUCH_EVERY_MS} period: one
+     *       admission a period keeps it active ({@link ActiveSeries#ACTIVE_FOR} is far longer), and the cardinality
+     *       limit only ever refuses a series that is not active.</li>
+     * </ul>
+     * Used by the connection's event loop only.
      */
-    Refusal check(String tenant, Batch batch) {
+    static final class Memory {
+
+        private final BitSet passed = new BitSet();
+        private final BitSet admitted = new BitSet();
+        private long admittedPeriod = Long.MIN_VALUE;
+
+        private BitSet admittedIn(long now) {
+            long period = Math.floorDiv(now, TOUCH_EVERY_MS);
+            if (period != admittedPeriod) {
+                admitted.clear();
+                admittedPeriod = period;
+            }
+            return admitted;
+        }
+    }
+
+    /** How often a connection admits each series it keeps sending as active again (refreshing its hour). */
+    static final long TOUCH_EVERY_MS = 60_000;
+
+    /**
+     * Null when every record passes, otherwise why the batch is refused. First every record's own rules
+     * (each series once per connection while it passes), then cardinality, so a batch refused for a bad record
+     * makes no series active. {@code memory} is the connection's.
+     */
+    Refusal check(String tenant, Batch batch, Memory memory) {
         long now = admission.now();
-        BitSet checkedSeries = new BitSet();
         RecordCursor cursor = batch.cursor();
         for (int index = 0; cursor.next(); index++) {
             io.sluice.gateway.ingest.Refusal r;
             if (cursor.isSample()) {
                 r = null;
-                if (!checkedSeries.get(cursor.seriesId())) {
+                if (!memory.passed.get(cursor.seriesId())) {
                     r = admission.checkSeries(cursor.series());
-                    checkedSeries.set(cursor.seriesId());
+                    if (r == null) {
+                        memory.passed.set(cursor.seriesId());
+                    }
                 }
                 if (r == null) {
                     r = admission.checkTimestamp(cursor.timestampMs(), now);
@@ -54,14 +88,19 @@ final class BatchChecks {
                 return refusal(index, r);
             }
         }
-        io.sluice.gateway.ingest.Admission.SeriesGate gate = admission.seriesOf(tenant, SeriesIds.tenantHash(tenant));
+        BitSet admitted = memory.admittedIn(now);
+        Admission.SeriesGate gate = null;
         cursor = batch.cursor();
         for (int index = 0; cursor.next(); index++) {
-            if (cursor.isSample()) {
+            if (cursor.isSample() && !admitted.get(cursor.seriesId())) {
+                if (gate == null) {
+                    gate = admission.seriesOf(tenant, SeriesIds.tenantHash(tenant));
+                }
                 io.sluice.gateway.ingest.Refusal r = gate.admit(cursor.series());
                 if (r != null) {
                     return refusal(index, r);
                 }
+                admitted.set(cursor.seriesId());
             }
         }
         return null;

@@ -57,6 +57,8 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
     private ChannelHandlerContext ctx;
     private State state = State.AWAITING_HELLO;
     private Principal principal;
+    /** What earlier batches of this connection settled about its series ({@link BatchChecks.Memory}). */
+    private final BatchChecks.Memory seriesMemory = new BatchChecks.Memory();
     private long sessionId;
     private int unanswered;
     /** Sequence numbers of BATCHes received and not yet answered. */
@@ -250,7 +252,7 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
             answer(new Ack(seq));
             return;
         }
-        BatchChecks.Refusal refusal = shared.checks.check(principal.tenant(), batch);
+        BatchChecks.Refusal refusal = shared.checks.check(principal.tenant(), batch, seriesMemory);
         if (refusal != null) {
             refuse(seq, items, refusal.code(), 0, refusal.reason(), refusal.message());
             return;
