@@ -11,8 +11,12 @@ final class SeriesSamples {
     double[] values = new double[8];
     int size;
 
-    SeriesSamples(long id) {
+    /** The written range of the series' metric in the batch ({@code WrittenRanges#slot}), widened by each sample. */
+    final long[] writtenRange;
+
+    SeriesSamples(long id, long[] writtenRange) {
         this.id = id;
+        this.writtenRange = writtenRange;
     }
 
     void add(long timestampMs, double value) {

@@ -84,7 +84,6 @@ final class WriteBatch {
     static WriteBatch of(List<byte[]> values, Instant horizon, ByteBufAllocator alloc, KnownSeries known) {
         WriteBatch batch = new WriteBatch(alloc, known);
         try {
-            Set<Long> seenSeries = new HashSet<>();
             // the records of a batch define the same series again and again: each is decoded into strings once
             SeriesDefinitions definitions = new SeriesDefinitions();
             long horizonMs = horizon.toEpochMilli();
@@ -97,7 +96,7 @@ final class WriteBatch {
                     continue;
                 }
                 try (segment) {
-                    batch.add(segment, seenSeries, horizonMs);
+                    batch.add(segment, horizonMs);
                 }
             }
             return batch;
@@ -107,13 +106,10 @@ final class WriteBatch {
         }
     }
 
-    private void add(Segment segment, Set<Long> seenSeries, long horizonMs) {
+    private void add(Segment segment, long horizonMs) {
         String tenant = segment.tenant();
         long tenantHash = SeriesIds.tenantHash(tenant);
-        long[] ids = new long[segment.series().size()];
-        boolean[] known = new boolean[ids.length];
-        SeriesSamples[] bySeries = new SeriesSamples[ids.length];
-        long[][] rangeOf = new long[ids.length][];
+        SeriesSamples[] bySeries = new SeriesSamples[segment.series().size()];
         long lastDay = Long.MIN_VALUE;
         RecordCursor cursor = segment.cursor();
         while (cursor.next()) {
@@ -129,33 +125,13 @@ final class WriteBatch {
             }
             if (cursor.isSample()) {
                 int local = cursor.seriesId();
-                if (!known[local]) {
-                    Series s = cursor.series();
-                    ids[local] = SeriesIds.of(tenantHash, s);
-                    known[local] = true;
-                    rangeOf[local] = written.slot(tenant, s.name());
-                    if (seenSeries.add(ids[local]) && !knownSeries.contains(ids[local])) {
-                        if (stagedCount == stagedIds.length) {
-                            stagedIds = Arrays.copyOf(stagedIds, stagedCount * 2);
-                        }
-                        stagedIds[stagedCount++] = ids[local];
-                        CopyText.number(series, ids[local]);
-                        CopyText.tab(series);
-                        CopyText.text(series, tenant);
-                        CopyText.tab(series);
-                        CopyText.text(series, s.name());
-                        CopyText.tab(series);
-                        CopyText.jsonObject(series, s.labels());
-                        CopyText.endRow(series);
-                    }
-                }
                 SeriesSamples of = bySeries[local];
                 if (of == null) {
-                    of = samples.computeIfAbsent(ids[local], SeriesSamples::new);
+                    of = seriesSamples(tenant, tenantHash, cursor.series());
                     bySeries[local] = of;
                 }
                 of.add(ts, cursor.value());
-                io.sluice.storage.invalidation.WrittenRanges.touch(rangeOf[local], ts);
+                io.sluice.storage.invalidation.WrittenRanges.touch(of.writtenRange, ts);
                 sampleCount++;
             } else {
                 Event e = cursor.event();
@@ -176,6 +152,35 @@ final class WriteBatch {
                 eventCount++;
             }
         }
+    }
+
+    /**
+     * The samples of series {@code s} in this batch, made on its first sample in the batch (in any segment): the series
+     * is then staged unless {@link KnownSeries} holds it, and its metric's written range looked up once.
+     */
+    private SeriesSamples seriesSamples(String tenant, long tenantHash, Series s) {
+        long id = SeriesIds.of(tenantHash, s);
+        SeriesSamples of = samples.get(id);
+        if (of != null) {
+            return of;
+        }
+        of = new SeriesSamples(id, written.slot(tenant, s.name()));
+        samples.put(id, of);
+        if (!knownSeries.contains(id)) {
+            if (stagedCount == stagedIds.length) {
+                stagedIds = Arrays.copyOf(stagedIds, stagedCount * 2);
+            }
+            stagedIds[stagedCount++] = id;
+            CopyText.number(series, id);
+            CopyText.tab(series);
+            CopyText.text(series, tenant);
+            CopyText.tab(series);
+            CopyText.text(series, s.name());
+            CopyText.tab(series);
+            CopyText.jsonObject(series, s.labels());
+            CopyText.endRow(series);
+        }
+        return of;
     }
 
     /** How many series rows the batch stages (the series it holds that were not known). */
