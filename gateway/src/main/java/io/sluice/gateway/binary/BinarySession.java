@@ -7,6 +7,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
 import io.sluice.gateway.ingest.Admission;
+import io.sluice.gateway.ingest.IngestPipeline;
 import io.sluice.protocol.error.ErrorCode;
 import io.sluice.protocol.frame.Ack;
 import io.sluice.protocol.frame.Batch;
@@ -59,6 +60,8 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
     private Principal principal;
     /** What earlier batches of this connection settled about its series ({@link BatchChecks.Memory}). */
     private final BatchChecks.Memory seriesMemory = new BatchChecks.Memory();
+    /** Where this connection's series go ({@link IngestPipeline.SeriesRoutes}). */
+    private final IngestPipeline.SeriesRoutes seriesRoutes = new IngestPipeline.SeriesRoutes();
     private long sessionId;
     private int unanswered;
     /** Sequence numbers of BATCHes received and not yet answered. */
@@ -271,7 +274,7 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
         }
         CompletableFuture<Void> durable;
         try {
-            durable = shared.pipeline.submitBatch(principal.tenant(), batch);
+            durable = shared.pipeline.submitBatch(principal.tenant(), batch, seriesRoutes);
         } catch (RuntimeException e) {
             shared.admission.release(items, bytes);
             log.error("{} could not encode BATCH {}", ctx.channel(), seq, e);

@@ -14,6 +14,7 @@ import io.sluice.storage.kafka.SegmentSink;
 import io.sluice.storage.kafka.Topics;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -37,13 +38,21 @@ public final class IngestPipeline {
     private final SegmentSink sink;
     private final Topics topics;
     private final ByteBufAllocator alloc;
+    private final int segmentCutBytes;
     private final Timer sendLatency;
     private final DistributionSummary segmentItems;
 
     public IngestPipeline(SegmentSink sink, Topics topics, ByteBufAllocator alloc, MeterRegistry registry) {
+        this(sink, topics, alloc, registry, SEGMENT_CUT_BYTES);
+    }
+
+    /** @param segmentCutBytes where a binary batch's segments are cut; {@link #SEGMENT_CUT_BYTES} outside tests */
+    IngestPipeline(SegmentSink sink, Topics topics, ByteBufAllocator alloc, MeterRegistry registry,
+                   int segmentCutBytes) {
         this.sink = sink;
         this.topics = topics;
         this.alloc = alloc;
+        this.segmentCutBytes = segmentCutBytes;
         this.sendLatency = Timer.builder("sluice_kafka_send_latency")
                 .description("Time from handing a segment to Kafka to its acknowledgement")
                 .publishPercentiles(0.5, 0.99).register(registry);
@@ -85,26 +94,84 @@ public final class IngestPipeline {
     }
 
     /**
+     * What one binary connection's earlier batches settled about its series, by their id in the connection's
+     * dictionary (a series keeps its id for the connection's life: SPEC.md, "Series dictionary"): the partition
+     * {@link Placement} gives it, and its id in the segment last written for that partition. So a series sent in every
+     * batch is placed once, and defined once per segment without a lookup by value. Used by the connection's event
+     * loop only.
+     */
+    public static final class SeriesRoutes {
+
+        private String tenant;
+        private int partitions = -1;
+        /** Per dictionary id: its partition + 1 (0: not placed yet). */
+        private int[] partitionOf = new int[0];
+        /** Per dictionary id: the serial of the segment it was last defined in (high 32 bits) and its id there. */
+        private long[] segmentIdOf = new long[0];
+        /** Segments started for this connection; the serial of each, from 1 (0 in {@link #segmentIdOf}: none). */
+        private long segments;
+
+        /** Ready for a batch of {@code tenant} with {@code series} dictionary ids, placed among {@code partitions}. */
+        private void prepare(String tenant, int partitions, int series) {
+            if (partitions != this.partitions || !tenant.equals(this.tenant)) {
+                this.tenant = tenant;
+                this.partitions = partitions;
+                Arrays.fill(partitionOf, 0);
+            }
+            if (series > partitionOf.length) {
+                int length = Math.max(series, 2 * partitionOf.length);
+                partitionOf = Arrays.copyOf(partitionOf, length);
+                segmentIdOf = Arrays.copyOf(segmentIdOf, length);
+            }
+        }
+    }
+
+    /**
      * Submits every sample and event of a decoded binary batch, copied record by record (no object per
      * sample) into one segment per partition, cut at {@link #SEGMENT_CUT_BYTES}. The batch is not released:
-     * its bytes are copied before this returns, so the caller may release it at once.
+     * its bytes are copied before this returns, so the caller may release it at once. {@code routes} is the
+     * connection's.
      */
-    public CompletableFuture<Void> submitBatch(String tenant, Batch batch) {
+    public CompletableFuture<Void> submitBatch(String tenant, Batch batch, SeriesRoutes routes) {
         long tenantHash = SeriesIds.tenantHash(tenant);
         String metricsTopic = topics.metrics();
         String eventsTopic = topics.events();
         SegmentWriter[] samples = new SegmentWriter[topics.partitions(metricsTopic)];
+        long[] serialOf = new long[samples.length];
         SegmentWriter[] events = new SegmentWriter[topics.partitions(eventsTopic)];
         List<CompletableFuture<Void>> acks = new ArrayList<>();
+        routes.prepare(tenant, samples.length, batch.series() == null ? 0 : batch.series().size());
+        int[] partitionOf = routes.partitionOf;
+        long[] segmentIdOf = routes.segmentIdOf;
         try {
             RecordCursor cursor = batch.cursor();
             while (cursor.next()) {
                 if (cursor.isSample()) {
-                    int partition = Placement.ofSample(tenantHash, cursor.series(), samples.length);
-                    copy(cursor, samples, partition, tenant, metricsTopic, acks);
+                    int id = cursor.seriesId();
+                    int partition = partitionOf[id] - 1;
+                    if (partition < 0) {
+                        partition = Placement.ofSample(tenantHash, cursor.series(), samples.length);
+                        partitionOf[id] = partition + 1;
+                    }
+                    SegmentWriter w = samples[partition];
+                    if (w == null) {
+                        w = writer(samples, partition, tenant);
+                        serialOf[partition] = ++routes.segments;
+                    }
+                    long serial = serialOf[partition];
+                    int segmentId;
+                    if (segmentIdOf[id] >>> 32 == serial) {
+                        segmentId = (int) segmentIdOf[id];
+                    } else {
+                        segmentId = w.seriesId(cursor.series());
+                        segmentIdOf[id] = serial << 32 | segmentId;
+                    }
+                    w.addSample(segmentId, cursor.timestampMs(), cursor.value());
+                    cut(samples, partition, metricsTopic, acks);
                 } else {
                     int partition = Placement.ofEvent(tenantHash, cursor.event().id(), events.length);
-                    copy(cursor, events, partition, tenant, eventsTopic, acks);
+                    writer(events, partition, tenant).copy(cursor);
+                    cut(events, partition, eventsTopic, acks);
                 }
             }
             acks.add(send(metricsTopic, samples));
@@ -118,11 +185,10 @@ public final class IngestPipeline {
         return CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new));
     }
 
-    private void copy(RecordCursor cursor, SegmentWriter[] writers, int partition, String tenant, String topic,
-                      List<CompletableFuture<Void>> acks) {
-        SegmentWriter w = writer(writers, partition, tenant);
-        w.copy(cursor);
-        if (w.recordBytes() >= SEGMENT_CUT_BYTES) {
+    /** Sends the partition's segment once it reached the cut; its next record starts a new one. */
+    private void cut(SegmentWriter[] writers, int partition, String topic, List<CompletableFuture<Void>> acks) {
+        SegmentWriter w = writers[partition];
+        if (w.recordBytes() >= segmentCutBytes) {
             writers[partition] = null;
             acks.add(sendOne(topic, partition, writers.length, w));
         }

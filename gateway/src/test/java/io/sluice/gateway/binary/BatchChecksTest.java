@@ -2,9 +2,6 @@ package io.sluice.gateway.binary;
 
 import io.github.bucket4j.TimeMeter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
-import io.netty.channel.embedded.EmbeddedChannel;
 import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
 import io.sluice.gateway.ingest.ActiveSeries;
@@ -12,14 +9,9 @@ import io.sluice.gateway.ingest.Admission;
 import io.sluice.gateway.ingest.InFlightLimit;
 import io.sluice.gateway.ingest.IngestMetrics;
 import io.sluice.gateway.ratelimit.TenantRateLimiter;
-import io.sluice.protocol.TestFrames;
 import io.sluice.protocol.error.ErrorCode;
 import io.sluice.protocol.frame.Batch;
-import io.sluice.protocol.frame.FrameDecoder;
-import io.sluice.protocol.frame.FrameLimits;
-import io.sluice.protocol.record.RecordsWriter;
 import io.sluice.protocol.record.Series;
-import io.sluice.protocol.record.SeriesDictionary;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -58,7 +50,7 @@ class BatchChecksTest {
 
     @AfterEach
     void close() {
-        connections.forEach(c -> c.channel.finishAndReleaseAll());
+        connections.forEach(Connection::close);
     }
 
     @Test
@@ -105,38 +97,29 @@ class BatchChecksTest {
         return c;
     }
 
-    /** One agent's connection: its dictionary on both sides, a server-side decoder, and the gateway's memory of it. */
-    private final class Connection {
+    /** One agent's connection: its batches as the gateway decodes them, and the gateway's memory of it. */
+    private final class Connection implements AutoCloseable {
 
-        private final SeriesDictionary clientSide = new SeriesDictionary();
-        private final EmbeddedChannel channel = new EmbeddedChannel(FrameDecoder.forServer(FrameLimits.DEFAULTS));
+        private final DecodedBatches batches = new DecodedBatches();
         private final BatchChecks.Memory memory = new BatchChecks.Memory();
-        private long sequence;
-
-        private Connection() {
-            channel.writeInbound(Unpooled.wrappedBuffer(TestFrames.concat(TestFrames.preface(),
-                    TestFrames.encode(TestFrames.HELLO))));
-            Object m;
-            while ((m = channel.readInbound()) != null) {
-                io.netty.util.ReferenceCountUtil.release(m);
-            }
-        }
 
         /** One BATCH with a sample of each series, decoded as the gateway reads it and checked. */
         BatchChecks.Refusal check(Series... series) {
-            ByteBuf records = Unpooled.buffer();
-            RecordsWriter w = new RecordsWriter(records, clientSide);
-            for (Series s : series) {
-                w.addSample(s, nowMs.get(), 1.0);
-            }
-            w.finish();
-            channel.writeInbound(Unpooled.wrappedBuffer(TestFrames.encode(Batch.outbound(++sequence, records, false))));
-            Batch batch = channel.readInbound();
+            Batch batch = batches.next(w -> {
+                for (Series s : series) {
+                    w.addSample(s, nowMs.get(), 1.0);
+                }
+            });
             try {
                 return checks.check(TENANT, batch, memory);
             } finally {
                 batch.release();
             }
+        }
+
+        @Override
+        public void close() {
+            batches.close();
         }
     }
 }

@@ -76,6 +76,16 @@ public final class SegmentWriter implements AutoCloseable {
         records.addSample(series, timestampMs, value);
     }
 
+    /** The id of {@code series} in this segment's dictionary, writing its definition first if it is new. */
+    public int seriesId(Series series) {
+        return records.seriesId(series);
+    }
+
+    /** Appends a sample of the series with id {@code seriesId} from {@link #seriesId} of this segment. */
+    public void addSample(int seriesId, long timestampMs, double value) {
+        records.addSample(seriesId, timestampMs, value);
+    }
+
     /** Appends an event. */
     public void addEvent(Event event) {
         records.addEvent(event);
