@@ -38,6 +38,29 @@ class MigrationsTest {
                 .hasMessageContaining("no_such_function");
     }
 
+    @Test
+    void rollupPartitionsMadeBeforeV13LeaveRoomForHotUpdatesAfterIt(TestInfrastructure infra) {
+        PostgresConfig db = newDatabase(infra);
+        assertThat(Migrations.apply(db, "classpath:db/migration", "12")).isEqualTo("12");
+        var pool = PostgresConnections.pool(db);
+        try {
+            Mono.usingWhen(pool.create(), (Connection c) -> Flux.from(c.createStatement("""
+                    CREATE TABLE rollups_1m_p20310110 PARTITION OF rollups_1m
+                        FOR VALUES FROM ('2031-01-10 00:00:00+00') TO ('2031-01-11 00:00:00+00');
+                    CREATE TABLE rollups_1h_p203101 PARTITION OF rollups_1h
+                        FOR VALUES FROM ('2031-01-01 00:00:00+00') TO ('2031-02-01 00:00:00+00');
+                    CREATE TABLE sample_chunks_p20310110 PARTITION OF sample_chunks
+                        FOR VALUES FROM ('2031-01-10 00:00:00+00') TO ('2031-01-11 00:00:00+00')""").execute())
+                    .flatMap(r -> r.getRowsUpdated()).then(), Connection::close).block(Duration.ofSeconds(30));
+        } finally {
+            pool.dispose();
+        }
+        Migrations.apply(db);
+        String withFillfactor = "SELECT count(*) FROM pg_class WHERE 'fillfactor=70' = ANY(reloptions) AND relname IN "
+                + "('rollups_1m_p20310110', 'rollups_1h_p203101', 'sample_chunks_p20310110')";
+        assertThat(scalar(infra, db, withFillfactor)).as("the two rollup partitions, not the chunks'").isEqualTo(2);
+    }
+
     private static PostgresConfig newDatabase(TestInfrastructure infra) {
         String name = "mig_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
         Mono.usingWhen(infra.connectionFactory().create(),

@@ -51,6 +51,11 @@ class PartitionMaintenanceTest {
         assertThat(partitions("events")).hasSize(5);
         assertThat(partitions("rollups_1m")).hasSize(5);
         assertThat(partitions("rollups_1h")).containsExactly("rollups_1h_p203101");
+        // the rollups, updated in place by batch after batch, leave room in their pages for HOT updates
+        assertThat(strings("SELECT c.relname || ' ' || coalesce(array_to_string(c.reloptions, ','), '-') FROM pg_class c "
+                + "WHERE c.relname IN ('rollups_1m_p20310110', 'rollups_1h_p203101', 'sample_chunks_p20310110') "
+                + "ORDER BY c.relname")).containsExactly("rollups_1h_p203101 fillfactor=70",
+                "rollups_1m_p20310110 fillfactor=70", "sample_chunks_p20310110 -");
 
         // 20 days later: raw partitions of 2031-01-09..13 are past 7 days; 1-minute rollups are kept (30 days)
         Instant day20 = day0.plus(Duration.ofDays(20));
