@@ -104,6 +104,8 @@ public final class BenchmarkSuite {
     /** Per phase: peak heap used, peak RSS and peak live heap after GC of the gateway, written by the sampler thread. */
     private final Map<String, long[]> peaks = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
     private final PrintStream log = System.out;
+    /** The {@code dev}'s data directory (its PostgreSQL and Kafka live under it). */
+    private static final Path DATA_DIR = Path.of(".sluice/bench");
 
     private Process dev;
     private long gatewayPid;
@@ -183,7 +185,7 @@ public final class BenchmarkSuite {
 
     private void startSluice() throws Exception {
         Files.createDirectories(out);
-        Path dataDir = Path.of(".sluice/bench");
+        Path dataDir = DATA_DIR;
         Path envFile = dataDir.resolve("endpoints.env");
         Files.deleteIfExists(envFile);
         int httpPort = freePort();
@@ -992,9 +994,15 @@ public final class BenchmarkSuite {
 
     /** One fixed-rate run: what the gateway acknowledged and how far behind the writer was at its end. */
     private record Trial(double rate, double ackedPerSecond, long acked, long failed, long lagSamples, long maxLagSamples,
-                         double writerPerSecond) {
+                         double writerPerSecond, Cpu cpu) {
         double lagSeconds() {
             return lagSamples / rate;
+        }
+
+        /** CPU microseconds per acknowledged sample, load and drain: the dev JVM's, and with its PostgreSQL and Kafka. */
+        String cpuPerSample() {
+            return acked == 0 ? "-" : String.format(Locale.ROOT, "%.2f / %s", cpu.devNanos() / 1e3 / acked,
+                    cpu.stackNanos() < 0 ? "?" : String.format(Locale.ROOT, "%.2f", cpu.stackNanos() / 1e3 / acked));
         }
 
         /** The gateway took the rate (95 % of it acknowledged, nothing failed) and the writer kept up. */
@@ -1071,6 +1079,11 @@ public final class BenchmarkSuite {
                         latency.trial().lagSeconds()), "", "< 1000 ms",
                 best > 0 && latency.unseen() == 0 && latency.probes() > 0 && latency.percentile(99) < 1000);
 
+        row("P6", "CPU per acknowledged sample in each fixed-rate run (load and drain), us: the dev JVM (gateway and "
+                        + "writer) / with its PostgreSQL and Kafka",
+                trials.stream().map(t -> shortRate(t.rate()) + " " + t.cpuPerSample()).collect(Collectors.joining("; ")),
+                "machine: " + Runtime.getRuntime().availableProcessors() + " cores", "", "reported", true);
+
         long[] peak = new long[3];
         synchronized (peaks) {
             peaks.forEach((p, v) -> {
@@ -1117,6 +1130,7 @@ public final class BenchmarkSuite {
         awaitWriter();
         phase = name;
         long before = appliedSamples();
+        Cpu cpuBefore = Cpu.of(gatewayPid, DATA_DIR);
         Path summary = out.resolve("agent-" + name.replace(' ', '-') + ".json");
         Process agent = javaProcess("io.sluice.loadtest.agent.AgentLoad", List.of("-Xmx512m"), List.of(
                 "--target=" + host + ":" + port, "--key=" + key, "--connections=4", "--rate=" + (long) rate,
@@ -1150,13 +1164,17 @@ public final class BenchmarkSuite {
         agent.waitFor();
         loadEnded.run();
         JsonNode result = JSON.readTree(Files.readString(summary));
-        Trial t = new Trial(rate, result.get("acked_per_second").asDouble(), result.get("acked").asLong(),
-                result.get("failed").asLong(), lag, maxLag, applied / result.get("seconds").asDouble());
         log.printf(Locale.ROOT, "%s: %,d acked (%s/s), %d failed, writer %s/s, lag at the end %,d samples (%.2f s), "
-                        + "at most %.2f s -> %s%n", name, t.acked(), fmt(t.ackedPerSecond()), t.failed(),
-                fmt(t.writerPerSecond()), t.lagSamples(), t.lagSeconds(), maxLag / rate, t.held() ? "held" : "NOT held");
+                        + "at most %.2f s%n", name, result.get("acked").asLong(),
+                fmt(result.get("acked_per_second").asDouble()), result.get("failed").asLong(),
+                fmt(applied / result.get("seconds").asDouble()), lag, lag / rate, maxLag / rate);
         phase = name + " drain";
         awaitWriter();
+        Trial t = new Trial(rate, result.get("acked_per_second").asDouble(), result.get("acked").asLong(),
+                result.get("failed").asLong(), lag, maxLag, applied / result.get("seconds").asDouble(),
+                Cpu.of(gatewayPid, DATA_DIR).minus(cpuBefore));
+        log.printf(Locale.ROOT, "%s: %s; CPU per acknowledged sample (dev / with PostgreSQL and Kafka) %s us%n", name,
+                t.held() ? "held" : "NOT held", t.cpuPerSample());
         long stored = appliedSamples() - before;
         long expected = result.get("acked").asLong() + extraAcked.get();
         if (stored != expected) {
