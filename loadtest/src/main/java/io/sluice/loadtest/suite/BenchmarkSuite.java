@@ -66,7 +66,8 @@ import java.util.stream.Collectors;
  *   <li>P3: {@link WriterVsCopy} on the same Kafka and PostgreSQL: the storage writer vs {@code psql \copy}
  *       of the same samples as one row each into the old {@code samples} table, and bytes per sample of both.</li>
  *   <li>P6, sustained end to end: {@code AgentLoad} at fixed rates for {@code --sustained-duration} each against
- *       this {@code dev} (writer in the same process), ascending through {@code --sustained-rates} until one
+ *       this {@code dev} (writer in the same process), after {@code --sustained-warmup} at the lowest rate (not a
+ *       trial: the JIT's first minutes), ascending through {@code --sustained-rates} until one
  *       fails (if the lowest fails, halving it at most twice), then {@code --sustained-bisect} bisection steps; a rate holds when the gateway acknowledges it
  *       and the writer's lag at the end (acknowledged samples minus the writer's stored and duplicate samples,
  *       from {@code /metrics}) is under one second of data. Then, at half the highest rate that held, ingest to
@@ -84,7 +85,7 @@ import java.util.stream.Collectors;
  *                [--heap=256m] [--only=P1,P2,P3,P4,P6,P7,P8] [--http-client=wrk|builtin] [--out=loadtest/target/bench]
  *                [--ingest-connections=8]
  *                [--sustained-duration=60s] [--sustained-rates=250000,500000,1000000,1500000]
- *                [--sustained-bisect=1] [--latency-duration=30s] [--alerting-duration=120s]
+ *                [--sustained-bisect=1] [--sustained-warmup=60s] [--latency-duration=30s] [--alerting-duration=120s]
  *                [--gateway-java-opts="-XX:StartFlightRecording=filename=gateway.jfr"]
  * </pre>
  * {@code --only} takes targets ({@code P2} is every P2 measurement) or single measurements: {@code P2-binary},
@@ -1028,6 +1029,13 @@ public final class BenchmarkSuite {
             rates.add(Double.parseDouble(r.trim()));
         }
         rates.sort(null);
+        // the JIT of a 2-core machine is still compiling a minute into a cold dev's first load (a compiler thread busy
+        // all along, about a fifth of the dev's CPU): the trials measure the dev as it runs for days, not that minute
+        Duration warmUp = io.sluice.config.Values.duration(opts.getOrDefault("sustained-warmup", "60s"));
+        if (!warmUp.isZero()) {
+            Trial w = agentRun("P6 warm-up", rates.get(0), warmUp, () -> 0L, () -> { });
+            log.printf(Locale.ROOT, "warm-up (not a trial): %s%n", w.summary());
+        }
         List<Trial> trials = new ArrayList<>();
         double best = 0;
         double failedAt = 0;
