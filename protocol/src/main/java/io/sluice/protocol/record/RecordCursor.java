@@ -35,6 +35,10 @@ public final class RecordCursor {
     /** The block as one region, to skip definitions in: index k of {@code in} is the view's k + viewShift. */
     private final java.nio.ByteBuffer view;
     private final int viewShift;
+    /** The view's index after the block's last byte. */
+    private final int viewEnd;
+    /** The view's index of the next record. */
+    private int pos;
     private final SeriesTable table;
     private long timestamp;
     private int kind = NONE;
@@ -51,24 +55,35 @@ public final class RecordCursor {
         this.table = table;
         in.skipBytes(RecordFormat.BASE_TIMESTAMP_OFFSET);
         this.timestamp = in.readLong();
+        this.pos = in.readerIndex() + viewShift;
+        this.viewEnd = in.writerIndex() + viewShift;
     }
 
-    /** Moves to the next sample or event; false at the end of the block. */
+    /**
+     * Moves to the next sample or event; false at the end of the block. Samples and definitions are read from the
+     * view with absolute gets: a {@code ByteBuf} read walks a chain of calls and checks (a duplicate of a pooled
+     * buffer: three classes and a reference-count check for each varint), and this runs for every sample the gateway
+     * takes and the writer stores. Events, rare, are read through the buffer.
+     */
     public boolean next() {
-        ByteBuf in = this.in;
-        while (in.isReadable()) {
-            byte tag = in.readByte();
+        java.nio.ByteBuffer v = view;
+        int end = viewEnd;
+        while (pos < end) {
+            byte tag = v.get(pos++);
             if (tag == RecordFormat.TAG_SAMPLE) {
-                seriesId = (int) Varints.readUnsigned(in);
-                timestamp += Varints.readSigned(in);
-                value = Double.longBitsToDouble(in.readLong());
+                seriesId = (int) readVarint();
+                long zigzag = readVarint();
+                timestamp += (zigzag >>> 1) ^ -(zigzag & 1);
+                value = Double.longBitsToDouble(Long.reverseBytes(v.getLong(pos))); // big-endian on the wire
+                pos += Double.BYTES;
                 kind = SAMPLE;
                 return true;
             } else if (tag == RecordFormat.TAG_SERIES) {
                 // Already applied to the dictionary by validation: skip it.
-                Varints.readUnsigned(in);
+                readVarint();
                 skipDefinition();
             } else {
+                in.readerIndex(pos - viewShift);
                 timestamp += Varints.readSigned(in);
                 eventBodyStart = in.readerIndex();
                 skipString();
@@ -80,6 +95,7 @@ public final class RecordCursor {
                     skipString();
                 }
                 eventBodyEnd = in.readerIndex();
+                pos = eventBodyEnd + viewShift;
                 kind = EVENT;
                 return true;
             }
@@ -88,22 +104,52 @@ public final class RecordCursor {
         return false;
     }
 
+    /**
+     * The unsigned varint at {@link #pos} (well formed: the block was validated), moving past it. Most are one or two
+     * bytes (series ids, timestamp deltas), decoded from one eight-byte read where eight bytes remain.
+     */
+    private long readVarint() {
+        int p = pos;
+        java.nio.ByteBuffer v = view;
+        if (viewEnd - p >= Long.BYTES) {
+            long word = v.getLong(p); // the view is little-endian: the varint's first byte is the lowest
+            if ((word & 0x80) == 0) {
+                pos = p + 1;
+                return word & 0x7F;
+            }
+            if ((word & 0x8000) == 0) {
+                pos = p + 2;
+                return (word & 0x7F) | (word >>> 1 & 0x3F80);
+            }
+        }
+        long result = 0;
+        for (int shift = 0; ; shift += 7) {
+            byte b = v.get(p++);
+            result |= (long) (b & 0x7F) << shift;
+            if (b >= 0) {
+                pos = p;
+                return result;
+            }
+        }
+    }
+
     /** Skips a validated definition after its id: on one region, found by one walk over its bytes. */
     private void skipDefinition() {
-        int length = RecordBlocks.definitionLength(view, in.readerIndex() + viewShift, in.writerIndex() + viewShift,
-                Integer.MAX_VALUE, Integer.MAX_VALUE);
+        int length = RecordBlocks.definitionLength(view, pos, viewEnd, Integer.MAX_VALUE, Integer.MAX_VALUE);
         if (length >= 0) {
-            in.skipBytes(length);
+            pos += length;
             return;
         }
         // a string of 2^28 bytes or more, which the walk does not take (a validated block may hold one only if its
         // limits allow it)
+        in.readerIndex(pos - viewShift);
         skipString();
         long labels = Varints.readUnsigned(in);
         for (long i = 0; i < labels; i++) {
             skipString();
             skipString();
         }
+        pos = in.readerIndex() + viewShift;
     }
 
     private void skipString() {
