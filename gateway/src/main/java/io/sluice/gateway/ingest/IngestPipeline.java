@@ -163,7 +163,7 @@ public final class IngestPipeline {
                     if (segmentIdOf[id] >>> 32 == serial) {
                         segmentId = (int) segmentIdOf[id];
                     } else {
-                        segmentId = w.seriesId(cursor.series());
+                        segmentId = w.define(cursor.series()); // not in this segment yet: no lookup by value
                         segmentIdOf[id] = serial << 32 | segmentId;
                     }
                     w.addSample(segmentId, cursor.timestampMs(), cursor.value());

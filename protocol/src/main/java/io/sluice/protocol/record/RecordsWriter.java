@@ -37,13 +37,20 @@ public final class RecordsWriter {
     /** The id of {@code series} in this block's dictionary, writing its definition first if it is new. */
     public int seriesId(Series series) {
         int id = dictionary.idOf(series);
-        if (id < 0) {
-            id = dictionary.add(series);
-            out.ensureWritable(1 + Varints.MAX_VARINT_BYTES + series.definitionBytes());
-            out.writeByte(RecordFormat.TAG_SERIES);
-            Varints.writeUnsigned(out, id);
-            series.writeDefinitionTo(out);
-        }
+        return id < 0 ? define(series) : id;
+    }
+
+    /**
+     * Defines {@code series} under the next id without looking it up first, for a caller that keeps track of what this
+     * block defines (a series defined twice in one block is legal, only longer); returns the id. Unlike
+     * {@link #seriesId}, never builds the dictionary's index by value.
+     */
+    public int define(Series series) {
+        int id = dictionary.add(series);
+        out.ensureWritable(1 + Varints.MAX_VARINT_BYTES + series.definitionBytes());
+        out.writeByte(RecordFormat.TAG_SERIES);
+        Varints.writeUnsigned(out, id);
+        series.writeDefinitionTo(out);
         return id;
     }
 

@@ -81,7 +81,15 @@ public final class SegmentWriter implements AutoCloseable {
         return records.seriesId(series);
     }
 
-    /** Appends a sample of the series with id {@code seriesId} from {@link #seriesId} of this segment. */
+    /**
+     * Defines {@code series} in this segment under a new id without looking it up, for a caller that knows it is not
+     * defined here yet (see {@link RecordsWriter#define}).
+     */
+    public int define(Series series) {
+        return records.define(series);
+    }
+
+    /** Appends a sample of the series with id {@code seriesId} from {@link #seriesId} or {@link #define}. */
     public void addSample(int seriesId, long timestampMs, double value) {
         records.addSample(seriesId, timestampMs, value);
     }

@@ -33,6 +33,39 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class SegmentTest {
 
     /**
+     * {@code define} writes a definition without looking the series up (the gateway knows which series a segment
+     * defines): ids follow one another, a series may be defined twice, and every id reads back as its series.
+     */
+    @Test
+    void seriesDefinedWithoutLookupReadBackUnderEachId() {
+        Series a = Series.of("cpu", "host", "a");
+        Series b = Series.of("cpu", "host", "b");
+        ByteBuf value;
+        try (SegmentWriter w = SegmentWriter.create(ByteBufAllocator.DEFAULT, "acme", true)) {
+            int first = w.define(a);
+            int second = w.define(b);
+            int again = w.define(a);
+            assertThat(List.of(first, second, again)).containsExactly(0, 1, 2);
+            assertThat(w.seriesId(b)).as("a lookup finds what define wrote").isEqualTo(1);
+            w.addSample(again, 1000, 1.5);
+            w.addSample(second, 1001, 2.5);
+            w.addSample(first, 1002, 3.5);
+            value = w.finish();
+        }
+        try (Segment segment = Segment.decode(value, RecordLimits.DEFAULTS, ByteBufAllocator.DEFAULT)) {
+            assertThat(segment.series().size()).isEqualTo(3);
+            RecordCursor c = segment.cursor();
+            List<String> read = new ArrayList<>();
+            while (c.next()) {
+                read.add(c.series().labels().get("host") + "@" + c.timestampMs() + "=" + c.value());
+            }
+            assertThat(read).containsExactly("a@1000=1.5", "b@1001=2.5", "a@1002=3.5");
+        } finally {
+            value.release();
+        }
+    }
+
+    /**
      * The writer finds a definition met in an earlier segment of its batch by its bytes, read through a view of the
      * block: wherever the block lies (heap, composite, direct, at an offset in a larger buffer, a pooled slice, LZ4 or
      * not), the series found is the one remembered, and the records read after it are the same. (An uncompressed
