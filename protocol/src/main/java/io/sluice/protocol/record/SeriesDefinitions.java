@@ -1,9 +1,7 @@
 package io.sluice.protocol.record;
 
 import io.netty.buffer.ByteBuf;
-
-import java.util.HashMap;
-import java.util.Map;
+import io.netty.util.collection.LongObjectHashMap;
 
 /**
  * The series definitions read so far, for reading many record blocks that define the same series: every segment an
@@ -17,7 +15,8 @@ import java.util.Map;
  */
 public final class SeriesDefinitions {
 
-    private final Map<Long, Series> byFingerprint = new HashMap<>();
+    /** Keyed by the fingerprint itself (no boxed key to follow: the lookup runs for every definition read). */
+    private final LongObjectHashMap<Series> byFingerprint = new LongObjectHashMap<>();
 
     /**
      * The series whose definition is exactly the bytes {@code in[index, index + length)}, or null; hashed in
@@ -30,7 +29,9 @@ public final class SeriesDefinitions {
 
     /** Remembers a series read and checked in full. */
     void add(Series series) {
-        byFingerprint.putIfAbsent(series.fingerprint(), series);
+        if (!byFingerprint.containsKey(series.fingerprint())) {
+            byFingerprint.put(series.fingerprint(), series);
+        }
     }
 
     /** How many distinct definitions are remembered. */

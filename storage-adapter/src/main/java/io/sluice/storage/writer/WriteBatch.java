@@ -2,6 +2,7 @@ package io.sluice.storage.writer;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.util.collection.LongObjectHashMap;
 import io.sluice.protocol.record.Event;
 import io.sluice.protocol.record.RecordCursor;
 import io.sluice.protocol.record.Series;
@@ -17,7 +18,6 @@ import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -34,8 +34,10 @@ final class WriteBatch {
 
     final ByteBuf series;
     final ByteBuf events;
-    /** The batch's samples per series id, in the order the series first appear. */
-    final Map<Long, SeriesSamples> samples = new LinkedHashMap<>();
+    /** The batch's samples per series id (keyed by the id itself: looked up for every series of every segment). */
+    private final LongObjectHashMap<SeriesSamples> samplesById = new LongObjectHashMap<>();
+    /** The same, in the order the series first appear. */
+    private final List<SeriesSamples> samples = new ArrayList<>();
     final Set<LocalDate> days = new HashSet<>();
     /** Per tenant and metric, the time range of the batch's samples: what the writer announces once committed. */
     final io.sluice.storage.invalidation.WrittenRanges written = new io.sluice.storage.invalidation.WrittenRanges();
@@ -160,12 +162,13 @@ final class WriteBatch {
      */
     private SeriesSamples seriesSamples(String tenant, long tenantHash, Series s) {
         long id = SeriesIds.of(tenantHash, s);
-        SeriesSamples of = samples.get(id);
+        SeriesSamples of = samplesById.get(id);
         if (of != null) {
             return of;
         }
         of = new SeriesSamples(id, written.slot(tenant, s.name()));
-        samples.put(id, of);
+        samplesById.put(id, of);
+        samples.add(of);
         if (!knownSeries.contains(id)) {
             if (stagedCount == stagedIds.length) {
                 stagedIds = Arrays.copyOf(stagedIds, stagedCount * 2);
@@ -213,7 +216,7 @@ final class WriteBatch {
             return;
         }
         prepared = true;
-        List<SeriesSamples> ordered = new ArrayList<>(samples.values());
+        List<SeriesSamples> ordered = new ArrayList<>(samples);
         ordered.sort(java.util.Comparator.comparingLong(x -> x.id));
         headIds = new Long[ordered.size()];
         headMaxMs = new Long[ordered.size()];
@@ -254,7 +257,7 @@ final class WriteBatch {
     List<Late> late(Map<Long, Long> heads) {
         prepare();
         List<Late> late = new ArrayList<>();
-        for (SeriesSamples s : samples.values()) {
+        for (SeriesSamples s : samples) {
             long head = heads.getOrDefault(s.id, Long.MIN_VALUE);
             if (s.size > 0 && s.timestamps[0] <= head) {
                 late.add(new Late(s.id, s.timestamps[0], Math.min(head, s.timestamps[s.size - 1])));
@@ -270,7 +273,7 @@ final class WriteBatch {
     void dropStored(Map<Long, Set<Long>> stored) {
         prepare();
         stored.forEach((id, timestamps) -> {
-            SeriesSamples s = samples.get(id);
+            SeriesSamples s = samplesById.get((long) id);
             if (s != null) {
                 duplicates += s.retain(ts -> !timestamps.contains(ts));
             }
@@ -310,7 +313,7 @@ final class WriteBatch {
         CopyBinary.header(chunks);
         CopyBinary.header(rollups);
         long stored = 0;
-        for (SeriesSamples s : samples.values()) {
+        for (SeriesSamples s : samples) {
             if (s.size == 0) {
                 continue;
             }
