@@ -80,8 +80,12 @@ public final class ReactorKafkaSink implements SegmentSink {
                     } else {
                         acked.complete(null);
                     }
-                }, acked::completeExceptionally, () -> acked.completeExceptionally(
-                        new IllegalStateException("Kafka send completed without a result")));
+                }, acked::completeExceptionally, () -> {
+                    // every send completes after its result: build the exception (a stack trace) only when it is needed
+                    if (!acked.isDone()) {
+                        acked.completeExceptionally(new IllegalStateException("Kafka send completed without a result"));
+                    }
+                });
         return acked;
     }
 
