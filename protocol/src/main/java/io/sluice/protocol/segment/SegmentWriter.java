@@ -76,11 +76,6 @@ public final class SegmentWriter implements AutoCloseable {
         records.addSample(series, timestampMs, value);
     }
 
-    /** The id of {@code series} in this segment's dictionary, writing its definition first if it is new. */
-    public int seriesId(Series series) {
-        return records.seriesId(series);
-    }
-
     /**
      * Defines {@code series} in this segment under a new id without looking it up, for a caller that knows it is not
      * defined here yet (see {@link RecordsWriter#define}).
@@ -89,7 +84,7 @@ public final class SegmentWriter implements AutoCloseable {
         return records.define(series);
     }
 
-    /** Appends a sample of the series with id {@code seriesId} from {@link #seriesId} or {@link #define}. */
+    /** Appends a sample of the series with id {@code seriesId} from {@link #define} of this segment. */
     public void addSample(int seriesId, long timestampMs, double value) {
         records.addSample(seriesId, timestampMs, value);
     }

@@ -46,14 +46,13 @@ class SegmentTest {
             int second = w.define(b);
             int again = w.define(a);
             assertThat(List.of(first, second, again)).containsExactly(0, 1, 2);
-            assertThat(w.seriesId(b)).as("a lookup finds what define wrote").isEqualTo(1);
             w.addSample(again, 1000, 1.5);
-            w.addSample(second, 1001, 2.5);
+            w.addSample(b, 1001, 2.5); // by value: a lookup finds what define wrote, and defines nothing new
             w.addSample(first, 1002, 3.5);
             value = w.finish();
         }
         try (Segment segment = Segment.decode(value, RecordLimits.DEFAULTS, ByteBufAllocator.DEFAULT)) {
-            assertThat(segment.series().size()).isEqualTo(3);
+            assertThat(segment.series().size()).as("a, b, a again; b not defined a second time").isEqualTo(3);
             RecordCursor c = segment.cursor();
             List<String> read = new ArrayList<>();
             while (c.next()) {
