@@ -13,10 +13,21 @@ import java.util.Map;
  */
 public final class SeriesDictionary {
 
-    private Series[] series = new Series[16];
+    private static final int DEFAULT_CAPACITY = 16;
+
+    private Series[] series;
     private int size;
     // Built on first idOf(): decoding never needs it, writing always does.
     private Map<Series, Integer> ids;
+
+    public SeriesDictionary() {
+        this(DEFAULT_CAPACITY);
+    }
+
+    /** An empty dictionary with room for {@code capacity} series before it grows (a reader that knows the count). */
+    public SeriesDictionary(int capacity) {
+        series = new Series[Math.max(1, capacity)];
+    }
 
     /** How many series are defined. */
     public int size() {
@@ -63,7 +74,7 @@ public final class SeriesDictionary {
 
     /** Forgets every definition (the dictionary of a new connection starts empty). */
     public void clear() {
-        series = new Series[16];
+        series = new Series[DEFAULT_CAPACITY];
         size = 0;
         ids = null;
     }

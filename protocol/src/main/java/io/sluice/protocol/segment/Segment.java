@@ -122,7 +122,7 @@ public final class Segment implements AutoCloseable {
             block = in.retainedSlice(in.readerIndex(), in.readableBytes());
         }
         try {
-            SeriesDictionary dictionary = new SeriesDictionary();
+            SeriesDictionary dictionary = new SeriesDictionary(dictionaryCapacity(block, limits));
             RecordBlocks.Counts counts = RecordBlocks.validate(block, dictionary, limits, definitions);
             return new Segment(tenant, lz4, block, dictionary.snapshot(), counts.samples(), counts.events());
         } catch (RuntimeException e) {
@@ -130,6 +130,17 @@ public final class Segment implements AutoCloseable {
             throw e;
         }
     }
+
+    /**
+     * Room for as many series as the block declares samples (a gateway's segment defines about one series per sample),
+     * within the limits and never more than {@link #DICTIONARY_CAPACITY_CAP}: an untrusted count only sizes an array.
+     */
+    private static int dictionaryCapacity(ByteBuf block, RecordLimits limits) {
+        long declared = block.readableBytes() < Integer.BYTES ? 0 : block.getUnsignedInt(block.readerIndex());
+        return (int) Math.max(16, Math.min(declared, Math.min(limits.maxSeriesPerDictionary(), DICTIONARY_CAPACITY_CAP)));
+    }
+
+    private static final int DICTIONARY_CAPACITY_CAP = 4096;
 
     /** The tenant the records belong to. */
     public String tenant() {

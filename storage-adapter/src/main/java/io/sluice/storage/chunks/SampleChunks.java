@@ -47,11 +47,23 @@ public final class SampleChunks {
      * Packs samples {@code [from, to)} of these arrays, which must be in strictly increasing timestamp order.
      */
     public static byte[] pack(long[] timestamps, double[] values, int from, int to) {
+        ByteBuf out = Unpooled.buffer(16 + Math.max(0, to - from) * 4);
+        packInto(out, timestamps, values, from, to);
+        byte[] bytes = new byte[out.readableBytes()];
+        out.readBytes(bytes);
+        return bytes;
+    }
+
+    /**
+     * The same, written at {@code out}'s writer index (the storage writer packs straight into its COPY buffer);
+     * returns how many bytes it wrote.
+     */
+    public static int packInto(ByteBuf out, long[] timestamps, double[] values, int from, int to) {
         int n = to - from;
         if (n <= 0) {
             throw new IllegalArgumentException("a chunk holds at least one sample");
         }
-        ByteBuf out = Unpooled.buffer(16 + n * 4);
+        int start = out.writerIndex();
         out.writeByte(PACKED);
         Varints.writeUnsigned(out, n);
         long previousTs = timestamps[from];
@@ -83,9 +95,7 @@ public final class SampleChunks {
                 out.writeByte((int) (xor >>> (b * 8)));
             }
         }
-        byte[] bytes = new byte[out.readableBytes()];
-        out.readBytes(bytes);
-        return bytes;
+        return out.writerIndex() - start;
     }
 
     /** How many samples a chunk holds, without decoding them (a packed chunk's count is checked, not trusted). */

@@ -1,6 +1,7 @@
 package io.sluice.storage.writer;
 
 import io.netty.buffer.ByteBuf;
+import io.sluice.storage.chunks.SampleChunks;
 
 /**
  * Writes rows in PostgreSQL's binary COPY format ({@code COPY ... FROM STDIN (FORMAT binary)}): values go as
@@ -9,6 +10,8 @@ import io.netty.buffer.ByteBuf;
 final class CopyBinary {
 
     private static final byte[] SIGNATURE = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', (byte) 0xFF, '\r', '\n', 0};
+    /** The bytes of a COPY's header and trailer together. */
+    static final int FRAME_BYTES = SIGNATURE.length + 2 * Integer.BYTES + Short.BYTES;
     /** PostgreSQL's timestamp epoch, 2000-01-01T00:00:00Z, in ms since the Unix epoch. */
     private static final long PG_EPOCH_MS = 946_684_800_000L;
 
@@ -40,8 +43,11 @@ final class CopyBinary {
         out.writeInt(8).writeLong((epochMs - PG_EPOCH_MS) * 1000);
     }
 
-    static void bytea(ByteBuf out, byte[] bytes) {
-        out.writeInt(bytes.length).writeBytes(bytes);
+    /** A bytea of the samples {@code [from, to)} packed as {@link SampleChunks#packInto} does, with no copy between. */
+    static void packedChunk(ByteBuf out, long[] timestamps, double[] values, int from, int to) {
+        int lengthAt = out.writerIndex();
+        out.writeInt(0);
+        out.setInt(lengthAt, SampleChunks.packInto(out, timestamps, values, from, to));
     }
 
     static void trailer(ByteBuf out) {

@@ -9,7 +9,6 @@ import io.sluice.protocol.record.Series;
 import io.sluice.protocol.record.SeriesDefinitions;
 import io.sluice.protocol.segment.Segment;
 import io.sluice.storage.SeriesIds;
-import io.sluice.storage.chunks.SampleChunks;
 import io.sluice.storage.chunks.CounterRun;
 import io.sluice.storage.chunks.Summary;
 
@@ -308,8 +307,30 @@ final class WriteBatch {
             chunks.release();
             rollups.release();
         }
-        chunks = alloc.buffer(64 * 1024);
-        rollups = alloc.buffer(16 * 1024);
+        // sized for what they will hold: growing a heap buffer copies it, and these are the writer's largest
+        long minutes = 0;
+        long hours = 0;
+        long samplesLeft = 0;
+        for (SeriesSamples s : samples) {
+            long lastMinute = Long.MIN_VALUE;
+            long lastHour = Long.MIN_VALUE;
+            for (int i = 0; i < s.size; i++) {
+                long minute = Math.floorDiv(s.timestamps[i], MINUTE_MS);
+                if (minute != lastMinute) {
+                    minutes++;
+                    lastMinute = minute;
+                    long hour = Math.floorDiv(minute, 60);
+                    if (hour != lastHour) {
+                        hours++;
+                        lastHour = hour;
+                    }
+                }
+            }
+            samplesLeft += s.size;
+        }
+        chunks = alloc.buffer(capacity(CopyBinary.FRAME_BYTES + hours * CHUNK_ROW_BYTES
+                + samplesLeft * PACKED_BYTES_PER_SAMPLE));
+        rollups = alloc.buffer(capacity(CopyBinary.FRAME_BYTES + (minutes + hours) * ROLLUP_ROW_BYTES));
         CopyBinary.header(chunks);
         CopyBinary.header(rollups);
         long stored = 0;
@@ -344,13 +365,24 @@ final class WriteBatch {
                 CopyBinary.int8(chunks, s.timestamps[i]);
                 CopyBinary.int8(chunks, s.timestamps[end - 1]);
                 CopyBinary.int4(chunks, end - i);
-                CopyBinary.bytea(chunks, SampleChunks.pack(s.timestamps, s.values, i, end));
+                CopyBinary.packedChunk(chunks, s.timestamps, s.values, i, end);
                 i = end;
             }
         }
         CopyBinary.trailer(chunks);
         CopyBinary.trailer(rollups);
         return new ChunkRows(chunks, rollups, stored);
+    }
+
+    /** A {@code stage_rollups} row's bytes: the field count, then an int4 and twelve 8-byte fields, each after its length. */
+    private static final int ROLLUP_ROW_BYTES = Short.BYTES + (Integer.BYTES + Integer.BYTES) + 12 * (Integer.BYTES + Long.BYTES);
+    /** A {@code sample_chunks} row's bytes without its data: four 8-byte fields, an int4 and the data's length. */
+    private static final int CHUNK_ROW_BYTES = Short.BYTES + 4 * (Integer.BYTES + Long.BYTES) + 2 * Integer.BYTES + Integer.BYTES;
+    /** Packed bytes per sample to reserve: a steady interval and a value whose bits all change (the most common worst). */
+    private static final int PACKED_BYTES_PER_SAMPLE = 10;
+
+    private static int capacity(long bytes) {
+        return (int) Math.min(bytes, 64L << 20); // beyond that, let the buffer grow as it fills
     }
 
     private void rollupRow(int resolution, long seriesId, long bucketMs, Summary s, CounterRun run) {

@@ -109,6 +109,25 @@ class SampleChunksTest {
                 .isInstanceOf(IllegalArgumentException.class);
     }
 
+    /** Packing into a buffer writes the same bytes as {@code pack}, after what the buffer holds, and says how many. */
+    @Test
+    void packIntoAppendsThePackedBytesAndCountsThem() {
+        for (long seed = 1; seed <= 50; seed++) {
+            Random random = new Random(seed);
+            int n = 1 + random.nextInt(300);
+            long[] ts = randomTimestamps(random, n);
+            double[] values = randomValues(random, n);
+            byte[] packed = SampleChunks.pack(ts, values, 0, n);
+            io.netty.buffer.ByteBuf out = io.netty.buffer.Unpooled.buffer(4); // grows as it is written
+            out.writeBytes(new byte[] {7, 7, 7});
+            int written = SampleChunks.packInto(out, ts, values, 0, n);
+            assertThat(written).as("seed " + seed).isEqualTo(packed.length);
+            assertThat(io.netty.buffer.ByteBufUtil.getBytes(out, 3, written)).isEqualTo(packed);
+            assertThat(io.netty.buffer.ByteBufUtil.getBytes(out, 0, 3)).containsExactly(7, 7, 7);
+            assertThat(out.readableBytes()).isEqualTo(3 + written);
+        }
+    }
+
     /** Random sizes, random timestamp gaps (steady, jittered, huge, negative start), values of every kind. */
     @Test
     void randomChunksRoundTripBitExact() {
