@@ -135,11 +135,15 @@ public final class RecordBlocks {
         int start = in.readerIndex();
         int maxString = limits.maxStringBytes();
         if (definitions != null) {
-            int length = definitionLength(view, start + viewShift, in.writerIndex() + viewShift, maxString,
-                    limits.maxLabelsPerSeries());
-            Series known = length < 0 ? null : definitions.find(view, start + viewShift, in, start, length);
+            int at = start + viewShift;
+            int end = in.writerIndex() + viewShift;
+            Series known = definitions.guess(view, at, end);
+            if (known == null) {
+                int length = definitionLength(view, at, end, maxString, limits.maxLabelsPerSeries());
+                known = length < 0 ? null : definitions.find(view, at, length);
+            }
             if (known != null) {
-                in.skipBytes(length);
+                in.skipBytes(known.definitionBytes());
                 dictionary.add(known);
                 return;
             }

@@ -28,8 +28,8 @@ public final class Series {
 
     private static final XXHash64 XXH64 = XXHashFactory.fastestJavaInstance().hash64();
     private static final String[] NO_STRINGS = new String[0];
-    private static final java.lang.invoke.VarHandle LONG_BIG_ENDIAN =
-            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.BIG_ENDIAN);
+    private static final java.lang.invoke.VarHandle LONG_LITTLE_ENDIAN =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
 
     private final String name;
     private final String[] keys;
@@ -265,23 +265,23 @@ public final class Series {
         return encoded.length;
     }
 
-    /** Whether the definition bytes at {@code in[index, index + length)} are this series' definition. */
-    boolean definitionEquals(ByteBuf in, int index, int length) {
-        if (length != encoded.length) {
+    /**
+     * Whether the bytes of {@code view} (little-endian) from {@code index} start with this series' definition, read
+     * no further than {@code end}.
+     */
+    boolean definitionIsAt(java.nio.ByteBuffer view, int index, int end) {
+        int length = encoded.length;
+        if (length > end - index) {
             return false;
         }
-        if (in.hasArray()) {
-            int from = in.arrayOffset() + index;
-            return Arrays.equals(in.array(), from, from + length, encoded, 0, length);
-        }
         int i = 0;
-        for (; i + Long.BYTES <= length; i += Long.BYTES) { // eight bytes a read: ByteBuf's checks are per call
-            if (in.getLong(index + i) != (long) LONG_BIG_ENDIAN.get(encoded, i)) {
+        for (; i + Long.BYTES <= length; i += Long.BYTES) { // eight bytes a read, with absolute gets
+            if (view.getLong(index + i) != (long) LONG_LITTLE_ENDIAN.get(encoded, i)) {
                 return false;
             }
         }
         for (; i < length; i++) {
-            if (in.getByte(index + i) != encoded[i]) {
+            if (view.get(index + i) != encoded[i]) {
                 return false;
             }
         }

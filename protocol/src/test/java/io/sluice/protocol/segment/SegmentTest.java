@@ -270,6 +270,65 @@ class SegmentTest {
                         e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.INVALID_RECORD));
     }
 
+    /**
+     * Shared definitions recognise a series by the one that followed it last time: segments in the same order give
+     * the same instances, and segments in another order (or with a series between) still give each sample its own
+     * series, as decoding without shared definitions does.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void sharedDefinitionsFollowTheOrderSeriesCameInAndNeverDependOnIt(boolean lz4) {
+        Series a = Series.of("cpu", "host", "a", "zone", "z1");
+        Series b = Series.of("cpu", "host", "b", "zone", "z1");
+        Series c = Series.of("mem", "host", "a");
+        Series longerB = Series.of("cpu", "host", "b", "zone", "z1", "zz", "1"); // b's bytes, then more
+        SeriesDefinitions definitions = new SeriesDefinitions();
+        List<Series> firstRead;
+        try (Segment s = Segment.decode(segmentOf(lz4, a, b, c), definitions)) {
+            firstRead = List.of(s.series().get(0), s.series().get(1), s.series().get(2));
+        }
+        try (Segment s = Segment.decode(segmentOf(lz4, a, b, c), definitions)) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.series().get(i)).isSameAs(firstRead.get(i));
+            }
+        }
+        Series[][] orders = {{c, b, a}, {a, c, b}, {a, longerB, c}, {b, a, b}, {a, b, c}, {longerB, b, a, c}};
+        for (Series[] order : orders) {
+            byte[] segment = segmentOf(lz4, order);
+            try (Segment shared = Segment.decode(segment, definitions); Segment alone = Segment.decode(segment)) {
+                assertThat(shared.series().size()).isEqualTo(alone.series().size());
+                for (int i = 0; i < alone.series().size(); i++) {
+                    assertThat(shared.series().get(i)).as(Arrays.toString(order) + " at " + i)
+                            .isEqualTo(alone.series().get(i));
+                }
+            }
+        }
+        assertThat(definitions.size()).isEqualTo(4);
+    }
+
+    /**
+     * A block cut short inside a definition that would be the next one by order is refused as without shared
+     * definitions: recognising a series never reads past the block.
+     */
+    @Test
+    void aDefinitionCutShortIsRefusedEvenWhenItWouldFollowInOrder() {
+        Series a = Series.of("cpu", "host", "a");
+        Series b = Series.of("cpu", "host", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+        SeriesDefinitions definitions = new SeriesDefinitions();
+        Segment.decode(segmentOf(false, a, b), definitions).close();
+        Segment.decode(segmentOf(false, a), definitions).close(); // the next guess after a is b
+        byte[] whole = segmentOf(false, a, b);
+        int cut = indexOf(whole, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb".getBytes(
+                java.nio.charset.StandardCharsets.UTF_8)) + 10;
+        byte[] truncated = Arrays.copyOf(whole, cut);
+        assertThatThrownBy(() -> Segment.decode(truncated, definitions).close())
+                .isInstanceOfSatisfying(ProtocolException.class,
+                        e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.INVALID_RECORD));
+        assertThatThrownBy(() -> Segment.decode(truncated).close())
+                .isInstanceOfSatisfying(ProtocolException.class,
+                        e -> assertThat(e.errorCode()).isEqualTo(ErrorCode.INVALID_RECORD));
+    }
+
     private static byte[] segmentOf(boolean lz4, Series... series) {
         try (SegmentWriter w = SegmentWriter.create(ByteBufAllocator.DEFAULT, "acme", lz4)) {
             for (int i = 0; i < series.length; i++) {
