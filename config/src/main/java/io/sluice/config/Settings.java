@@ -221,9 +221,10 @@ public final class Settings {
                     + "frozen, cut off) loses its partitions to the other writers of the consumer group (Kafka's "
                     + "session.timeout.ms; the broker's group.min/max.session.timeout.ms bound it). A writer that "
                     + "stops cleanly hands them over at once.");
-    public static final Setting<Duration> WRITER_MAX_BATCH_WAIT = duration("writer.max-batch-wait", "100ms",
-            Duration.ofMillis(1), Duration.ofMinutes(1), "How long the writer waits to fill a batch before writing it. Its Kafka fetches wait "
-                    + "at most half of this (and at most 500 ms) for writer.max-batch-bytes / 8 of records.");
+    public static final Setting<Duration> WRITER_MAX_BATCH_WAIT = duration("writer.max-batch-wait", "250ms",
+            Duration.ofMillis(1), Duration.ofMinutes(1), "How long the writer waits to fill a batch before writing "
+                    + "it. Its Kafka fetches wait at most half of this (and at most 500 ms) for writer.max-batch-bytes "
+                    + "/ 8 of records.");
     public static final Setting<Integer> WRITER_KNOWN_SERIES = intIn("writer.known-series", 262_144, 0, 1 << 26,
             "Series the storage writer remembers as stored in the series table this hour (8 bytes each, lossy: a "
                     + "forgotten one is upserted again): a batch upserts only the series it does not remember, and the "

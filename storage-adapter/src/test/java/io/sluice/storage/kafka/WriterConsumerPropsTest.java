@@ -18,11 +18,11 @@ class WriterConsumerPropsTest {
     }
 
     @Test
-    void byDefaultAFetchWaitsForAMebibyteOrFiftyMilliseconds() {
+    void byDefaultAFetchWaitsForAMebibyteOr125Milliseconds() {
         Map<String, Object> props = props(Map.of());
         assertThat(props).containsEntry(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 8 << 20)
                 .containsEntry(ConsumerConfig.FETCH_MIN_BYTES_CONFIG, 1 << 20)
-                .containsEntry(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 50)
+                .containsEntry(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 125)
                 .containsEntry(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 500);
     }
 
