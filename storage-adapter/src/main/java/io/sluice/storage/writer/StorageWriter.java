@@ -12,6 +12,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.r2dbc.postgresql.api.PostgresqlConnection;
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
+import io.r2dbc.spi.Statement;
 import io.r2dbc.spi.Wrapped;
 import io.sluice.config.KafkaConfig;
 import io.sluice.config.WriterConfig;
@@ -801,13 +802,16 @@ public final class StorageWriter implements AutoCloseable {
     }
 
     private static Mono<Void> mergeRollups(Connection c) {
-        return Flux.from(c.createStatement(MERGE_ROLLUPS).bind("$1", WriteBatch.ROLLUP_MINUTE)
-                        .bind("$2", WriteBatch.ROLLUP_HOUR).execute())
-                .flatMap(r -> r.getRowsUpdated()).then();
+        return execute(c.createStatement(MERGE_ROLLUPS).bind("$1", WriteBatch.ROLLUP_MINUTE)
+                .bind("$2", WriteBatch.ROLLUP_HOUR));
     }
 
     private static Mono<Void> execute(Connection c, String sql) {
-        return Flux.from(c.createStatement(sql).execute()).flatMap(r -> r.getRowsUpdated()).then();
+        return execute(c.createStatement(sql));
+    }
+
+    private static Mono<Void> execute(Statement statement) {
+        return Flux.from(statement.execute()).flatMap(r -> r.getRowsUpdated()).then();
     }
 
     private static Mono<Void> copy(PostgresqlConnection pg, String sql, ByteBuf rows) {
