@@ -13,8 +13,8 @@ import java.util.Map;
 /**
  * Checks a batch against the limits the server announced in HELLO_OK (SPEC.md §2.2) before it is sent, so
  * that a batch the server would refuse for good fails at once with a message naming the limit, instead of
- * costing a round trip or (for the codec's limits) the connection. Each series of the batch is checked
- * once; events are walked. Timestamps are not checked here: the server's clock decides those.
+ * costing a round trip or (for the codec's limits) the connection. A series is checked when it is new to the
+ * connection (one the connection already defined passed before, against the same limits); events are walked. Timestamps are not checked here: the server's clock decides those.
  */
 final class AnnouncedLimitCheck {
 
@@ -35,15 +35,19 @@ final class AnnouncedLimitCheck {
         maxLabelValueBytes = Math.min(strings, limits.getInt(Limit.MAX_LABEL_VALUE_BYTES, Integer.MAX_VALUE));
     }
 
-    /** Null when the batch fits every announced limit, otherwise which record breaks which limit. */
-    String violation(RecordBatch batch) {
+    /**
+     * Null when the batch fits every announced limit, otherwise which record breaks which limit. Of its series,
+     * those new to the connection are checked: {@code connectionIds} is what {@link io.sluice.protocol.record.RecordsWriter#idsOf} gave for
+     * the batch's series table (0 for a series the connection's dictionary does not hold).
+     */
+    String violation(RecordBatch batch, int[] connectionIds) {
         int records = batch.sampleCount() + batch.eventCount();
         if (records > maxRecords) {
             return "the batch holds " + records + " records, the server accepts " + maxRecords + " per batch";
         }
         SeriesTable series = batch.seriesTable();
-        for (int i = 0; i < series.size(); i++) {
-            String problem = check(series.get(i));
+        for (int i = 0; i < connectionIds.length; i++) {
+            String problem = connectionIds[i] == 0 ? violation(series.get(i)) : null;
             if (problem != null) {
                 return problem;
             }
@@ -62,7 +66,8 @@ final class AnnouncedLimitCheck {
         return null;
     }
 
-    private String check(Series s) {
+    /** Null when the series fits the announced limits, otherwise which of its strings breaks which limit. */
+    String violation(Series s) {
         String problem = tooLong("metric name", s.name(), maxNameBytes);
         if (problem == null && s.labelCount() > maxLabels) {
             problem = "series " + s + " has " + s.labelCount() + " labels, the server accepts " + maxLabels;

@@ -25,12 +25,14 @@ import java.util.Map;
 public final class RecordBatch implements AutoCloseable {
 
     private ByteBuf buf;
-    private final SeriesDictionary dictionary = new SeriesDictionary();
+    private final SeriesDictionary dictionary;
     private final RecordsWriter writer;
     private SeriesTable table;
 
-    RecordBatch(ByteBufAllocator alloc, int initialCapacity) {
+    /** A batch with room for {@code initialCapacity} bytes and {@code expectedSeries} series before it grows. */
+    RecordBatch(ByteBufAllocator alloc, int initialCapacity, int expectedSeries) {
         this.buf = alloc.buffer(initialCapacity);
+        this.dictionary = new SeriesDictionary(Math.max(16, expectedSeries));
         this.writer = new RecordsWriter(buf, dictionary);
     }
 

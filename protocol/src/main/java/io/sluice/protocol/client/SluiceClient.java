@@ -85,6 +85,10 @@ public final class SluiceClient implements AutoCloseable {
     private final Map<Long, CompletableFuture<Void>> outstanding = new ConcurrentHashMap<>();
     private volatile boolean closed;
     private volatile RuntimeException fatal;
+    // The size of the last batch sent (bytes, series): a new batch starts with room for as much, so that an agent
+    // sending batches of a steady size does not grow each one's buffer and dictionary step by step.
+    private volatile int lastBatchBytes = 4096;
+    private volatile int lastBatchSeries;
 
     // Confined to `loop`.
     private final PriorityQueue<PendingBatch> ready = new PriorityQueue<>();
@@ -143,7 +147,7 @@ public final class SluiceClient implements AutoCloseable {
 
     /** A new, empty batch to fill and {@link #send}. */
     public RecordBatch newBatch() {
-        return new RecordBatch(alloc, 4096);
+        return new RecordBatch(alloc, lastBatchBytes, lastBatchSeries);
     }
 
     /**
@@ -176,6 +180,8 @@ public final class SluiceClient implements AutoCloseable {
             return CompletableFuture.failedFuture(e);
         }
         batch.seal();
+        lastBatchBytes = Math.max(4096, size + 64);
+        lastBatchSeries = batch.seriesTable().size();
         PendingBatch p = new PendingBatch(sequences.incrementAndGet(), batch, size);
         outstanding.put(p.sequence, p.future);
         try {
@@ -419,16 +425,19 @@ public final class SluiceClient implements AutoCloseable {
         boolean wrote = false;
         while (!ready.isEmpty() && inFlight.size() < window && ch.isWritable()) {
             PendingBatch p = ready.poll();
-            String violation = limitCheck.violation(p.records);
+            ByteBuf block = ch.alloc().buffer(p.bytes + 64);
+            RecordsWriter writer = new RecordsWriter(block, connectionSeries);
+            // each of the batch's series looked up in the connection's dictionary once
+            int[] ids = writer.idsOf(p.records.seriesTable());
+            String violation = limitCheck.violation(p.records, ids);
             if (violation != null) {
                 // The server would refuse it for good (SPEC.md §2.2): fail it without sending.
+                block.release();
                 stats.refusedLocally.increment();
                 finish(p, new BatchRejectedException(ErrorCode.LIMIT_EXCEEDED, violation));
                 continue;
             }
-            ByteBuf block = ch.alloc().buffer(p.bytes + 64);
-            RecordsWriter writer = new RecordsWriter(block, connectionSeries);
-            writer.copyAll(p.records.cursor());
+            writer.copyAll(p.records.cursor(), ids);
             writer.finish();
             int frameBytes = block.readableBytes() + BATCH_OVERHEAD;
             if (frameBytes > serverMaxFrameBytes || block.readableBytes() > serverMaxBlockBytes) {

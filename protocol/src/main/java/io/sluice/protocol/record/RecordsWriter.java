@@ -115,6 +115,43 @@ public final class RecordsWriter {
         return n;
     }
 
+    /**
+     * The ids in this writer's dictionary of the series of {@code table} (the table of a block to be copied
+     * with {@link #copyAll(RecordCursor, int[])}), each looked up once: entry {@code i} is the id of
+     * {@code table.get(i)} plus one, or 0 where the dictionary does not define it yet.
+     */
+    public int[] idsOf(SeriesTable table) {
+        int[] ids = new int[table.size()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = dictionary.idOf(table.get(i)) + 1;
+        }
+        return ids;
+    }
+
+    /**
+     * {@link #copyAll(RecordCursor)} for a block whose series were looked up by {@link #idsOf}: no sample is looked
+     * up by value again, and a series marked 0 is defined the first time a record uses it (then {@code ids} is
+     * updated). Returns how many records were copied.
+     */
+    public int copyAll(RecordCursor cursor, int[] ids) {
+        int n = 0;
+        while (cursor.next()) {
+            if (cursor.isSample()) {
+                int local = cursor.seriesId();
+                int id = ids[local] - 1;
+                if (id < 0) {
+                    id = define(cursor.series());
+                    ids[local] = id + 1;
+                }
+                addSample(id, cursor.timestampMs(), cursor.value());
+            } else {
+                copy(cursor);
+            }
+            n++;
+        }
+        return n;
+    }
+
     private long delta(long timestampMs) {
         if (!started) {
             started = true;

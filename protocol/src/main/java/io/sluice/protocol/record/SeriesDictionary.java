@@ -58,7 +58,8 @@ public final class SeriesDictionary {
     /** The id of {@code s}, or -1 if it is not defined. */
     public int idOf(Series s) {
         if (ids == null) {
-            ids = new HashMap<>(Math.max(16, size * 2));
+            // sized for the capacity asked for (or grown to), so that filling it does not rehash
+            ids = new HashMap<>(Math.max(16, series.length * 2));
             for (int i = 0; i < size; i++) {
                 ids.put(series[i], i);
             }

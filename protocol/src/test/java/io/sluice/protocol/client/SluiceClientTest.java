@@ -180,6 +180,21 @@ class SluiceClientTest {
         assertThat(server.lastHelloOptions).containsEntry("limits", "1");
         assertThat(server.timesSeen).as("only the batch that fits reached the server").hasSize(1);
         assertThat(client.stats().refusedLocally()).isEqualTo(4);
+
+        // A batch with a series the connection already sent, a new one that fits and a new one that does not is
+        // refused whole, and defines nothing on the connection: the next batch defines its new series afresh (were
+        // it to refer to an id the server never saw, the server would end the session).
+        Series sent = Series.of("cpu", "host", "\u00e9\u00e9");
+        Series fresh = Series.of("mem", "host", "ab");
+        RecordBatch mixed = client.newBatch().addSample(sent, ts, 2).addSample(fresh, ts, 3)
+                .addSample(Series.of("a.long.name"), ts, 4);
+        assertThatThrownBy(() -> client.send(mixed).get(10, TimeUnit.SECONDS)).cause()
+                .isInstanceOfSatisfying(BatchRejectedException.class,
+                        e -> assertThat(e.getMessage()).contains("a.long.name", "the server accepts 8"));
+        client.send(client.newBatch().addSample(fresh, ts, 5).addSample(sent, ts, 6)).get(10, TimeUnit.SECONDS);
+        assertThat(server.ackedSamples).contains(fresh + "@" + ts + "=5.0", sent + "@" + ts + "=6.0")
+                .noneMatch(sample -> sample.endsWith("=3.0"));
+        assertThat(client.stats().refusedLocally()).isEqualTo(5);
         assertThat(client.stats().sessions()).isEqualTo(1);
     }
 
