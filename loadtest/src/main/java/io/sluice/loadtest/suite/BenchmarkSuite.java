@@ -71,7 +71,8 @@ import java.util.stream.Collectors;
  *       fails (if the lowest fails, halving it at most twice), then {@code --sustained-bisect} bisection steps; a rate holds when the gateway acknowledges it
  *       and the writer's lag at the end (acknowledged samples minus the writer's stored and duplicate samples,
  *       from {@code /metrics}) is under one second of data. Then, at half the highest rate that held, ingest to
- *       queryable: a probe sample acknowledged by {@code POST /api/v1/ingest/metrics} every 100 ms, and a
+ *       queryable, from when the agent keeps its schedule: a probe sample acknowledged by
+ *       {@code POST /api/v1/ingest/metrics} every 100 ms, and a
  *       query loop on {@code GET /api/v1/query} (raw samples; 1-minute rollups if raw queries fail) timing each
  *       probe from its ack to the first answer holding it.</li>
  *   <li>P7: {@link AlertingFixture}'s 10,000 alert rules over 100,000 gauges, evaluated every 30 s by the {@code dev}
@@ -1033,7 +1034,7 @@ public final class BenchmarkSuite {
         // all along, about a fifth of the dev's CPU): the trials measure the dev as it runs for days, not that minute
         Duration warmUp = io.sluice.config.Values.duration(opts.getOrDefault("sustained-warmup", "60s"));
         if (!warmUp.isZero()) {
-            Trial w = agentRun("P6 warm-up", rates.get(0), warmUp, () -> 0L, () -> { });
+            Trial w = agentRun("P6 warm-up", rates.get(0), warmUp, () -> 0L, () -> { }, () -> { });
             log.printf(Locale.ROOT, "warm-up (not a trial): %s%n", w.summary());
         }
         List<Trial> trials = new ArrayList<>();
@@ -1082,9 +1083,9 @@ public final class BenchmarkSuite {
         Latency latency = ingestToQueryable(half, latencyLength);
         row("P6", "ingest -> queryable p99 at half that rate (" + fmt(half) + " samples/s, queried from "
                         + latency.via() + "), ms",
-                ms(latency.percentile(99)), String.format(Locale.ROOT, "p50 %s, max %s, %d probes, %d never seen, lag %.2f s",
+                ms(latency.percentile(99)), String.format(Locale.ROOT, "p50 %s, max %s, %d probes, %d never seen, lag %.2f s; %s",
                         ms(latency.percentile(50)), ms(latency.percentile(100)), latency.probes(), latency.unseen(),
-                        latency.trial().lagSeconds()), "", "< 1000 ms",
+                        latency.trial().lagSeconds(), latency.from()), "", "< 1000 ms",
                 best > 0 && latency.unseen() == 0 && latency.probes() > 0 && latency.percentile(99) < 1000);
 
         row("P6", "CPU per acknowledged sample in each fixed-rate run (load and drain), us: the dev JVM (gateway and "
@@ -1119,7 +1120,7 @@ public final class BenchmarkSuite {
      * comparison; afterwards the writer drains before anything else is measured.
      */
     private Trial trial(double rate, Duration length) throws Exception {
-        return agentRun("P6 sustained " + shortRate(rate), rate, length, () -> 0L, () -> { });
+        return agentRun("P6 sustained " + shortRate(rate), rate, length, () -> 0L, () -> { }, () -> { });
     }
 
     private interface Count {
@@ -1132,9 +1133,11 @@ public final class BenchmarkSuite {
 
     /**
      * {@code extraAcked}: samples acknowledged beside the agent's (the probes); {@code loadEnded}: runs once the agent
-     * has exited, before the writer drains.
+     * has exited, before the writer drains; {@code onSchedule}: runs once, at the agent's third second in a row on
+     * schedule (see {@link #keptSchedule}).
      */
-    private Trial agentRun(String name, double rate, Duration length, Count extraAcked, Step loadEnded) throws Exception {
+    private Trial agentRun(String name, double rate, Duration length, Count extraAcked, Step loadEnded,
+                           Runnable onSchedule) throws Exception {
         awaitWriter();
         phase = name;
         long before = appliedSamples();
@@ -1148,7 +1151,9 @@ public final class BenchmarkSuite {
         long lag = 0;
         long maxLag = 0;
         long applied = 0;
-        java.util.regex.Pattern tick = java.util.regex.Pattern.compile("^(\\d+)\\s+(\\d+)\\s");
+        java.util.regex.Pattern tick = java.util.regex.Pattern.compile("^(\\d+)\\s+(\\d+)\\s+(\\S+)\\s+(\\S+)\\s");
+        int secondsOnSchedule = 0;
+        boolean scheduled = false;
         try (BufferedReader lines = new BufferedReader(new InputStreamReader(agent.getInputStream(), StandardCharsets.UTF_8));
              PrintStream agentLog = new PrintStream(Files.newOutputStream(out.resolve("agent-" + name.replace(' ', '-')
                      + ".log")), true, StandardCharsets.UTF_8)) {
@@ -1160,6 +1165,12 @@ public final class BenchmarkSuite {
                     lag = acked + extraAcked.get() - applied;
                     maxLag = Math.max(maxLag, lag);
                     int sec = Integer.parseInt(m.group(1));
+                    secondsOnSchedule = keptSchedule(rate, Long.parseLong(m.group(2)), Double.parseDouble(m.group(4)))
+                            ? secondsOnSchedule + 1 : 0;
+                    if (secondsOnSchedule == 3 && !scheduled) {
+                        scheduled = true;
+                        onSchedule.run();
+                    }
                     line += String.format(Locale.ROOT, "   writer applied %d, lag %d samples", applied, lag);
                     if (sec % 10 == 0) {
                         log.printf(Locale.ROOT, "  %s s %3d: acked %,d, writer %,d, lag %.2f s%n", name, sec, acked,
@@ -1192,8 +1203,21 @@ public final class BenchmarkSuite {
         return t;
     }
 
+    /**
+     * Whether a second of {@code AgentLoad} kept to its schedule: within 10 % of the rate, and 99 % of its batches
+     * acknowledged within 500 ms of when they were due. A fresh agent JVM does not at first (its JIT, on a machine
+     * the load keeps busy): it falls behind for several seconds, then catches up at well over the rate.
+     */
+    static boolean keptSchedule(double rate, long ackedThisSecond, double p99Ms) {
+        return Math.abs(ackedThisSecond - rate) <= rate / 10 && p99Ms < 500;
+    }
+
+    /** How long the ingest to queryable run gives its agent to keep to its schedule before the probes start. */
+    private static final Duration LATENCY_WARMUP = Duration.ofSeconds(30);
+
     /** Ingest-to-queryable delays of the probes. */
-    private record Latency(Trial trial, org.HdrHistogram.Histogram micros, int probes, int unseen, String via) {
+    private record Latency(Trial trial, org.HdrHistogram.Histogram micros, int probes, int unseen, String via,
+                           String from) {
         double percentile(double p) {
             return micros.getTotalCount() == 0 ? Double.NaN : micros.getValueAtPercentile(p) / 1000.0;
         }
@@ -1211,13 +1235,18 @@ public final class BenchmarkSuite {
     }
 
     /**
-     * While {@code AgentLoad} runs at {@code rate}: every 100 ms one sample of a probe series, its timestamp
-     * unique and its value its timestamp, through {@code POST /api/v1/ingest/metrics} (202 = acknowledged,
-     * durable in Kafka); a query loop asks {@code GET /api/v1/query} (raw samples, 1 ms step, from the oldest
-     * probe not yet seen) about every 10 ms and notes when each probe first shows up.
+     * While {@code AgentLoad} runs at {@code rate}, for {@code length} from when it keeps its schedule (at most
+     * {@link #LATENCY_WARMUP} after it started; before that a fresh agent JVM catches up in bursts well over the
+     * rate): every 100 ms one sample of a probe series, its timestamp unique and its value its timestamp, through
+     * {@code POST /api/v1/ingest/metrics} (202 = acknowledged, durable in Kafka); a query loop asks
+     * {@code GET /api/v1/query} (raw samples, 1 ms step, from the oldest probe not yet seen) about every 10 ms and
+     * notes when each probe first shows up.
      */
     private Latency ingestToQueryable(double rate, Duration length) throws Exception {
         log.printf(Locale.ROOT, "ingest -> queryable at %s samples/s for %d s%n", fmt(rate), length.toSeconds());
+        java.util.concurrent.CountDownLatch scheduled = new java.util.concurrent.CountDownLatch(1);
+        long agentStarted = System.nanoTime();
+        java.util.concurrent.atomic.AtomicReference<String> probedFrom = new java.util.concurrent.atomic.AtomicReference<>("-");
         String metric = "bench.probe." + Long.toString(System.currentTimeMillis(), 36);
         java.util.concurrent.ConcurrentSkipListMap<Long, Probe> probes = new java.util.concurrent.ConcurrentSkipListMap<>();
         java.util.concurrent.atomic.AtomicLong probesAcked = new java.util.concurrent.atomic.AtomicLong();
@@ -1226,8 +1255,12 @@ public final class BenchmarkSuite {
         Thread prober = new Thread(() -> {
             long last = 0;
             try {
-                TimeUnit.SECONDS.sleep(3); // AgentLoad's JVM starts and reaches its rate
-                while (sending.get()) {
+                boolean onSchedule = scheduled.await(LATENCY_WARMUP.toMillis(), TimeUnit.MILLISECONDS);
+                long from = System.nanoTime();
+                probedFrom.set(String.format(Locale.ROOT, "probed from %.0f s into the load%s", (from - agentStarted) / 1e9,
+                        onSchedule ? ", once on schedule" : ", still off schedule"));
+                log.printf(Locale.ROOT, "%s; probing for %d s%n", probedFrom.get(), length.toSeconds());
+                while (sending.get() && System.nanoTime() - from < length.toNanos()) {
                     long began = System.nanoTime();
                     long ts = Math.max(System.currentTimeMillis(), last + 1);
                     last = ts;
@@ -1309,7 +1342,8 @@ public final class BenchmarkSuite {
         };
         Trial trial;
         try {
-            trial = agentRun("P6 ingest to queryable", rate, length, probesAcked::get, stopProbes);
+            trial = agentRun("P6 ingest to queryable", rate, length.plus(LATENCY_WARMUP), probesAcked::get, stopProbes,
+                    scheduled::countDown);
         } finally {
             stopProbes.run();
             // the last probes have had the writer's drain; give any probe still unseen 30 s more
@@ -1329,7 +1363,8 @@ public final class BenchmarkSuite {
             }
         }
         int acked = (int) probesAcked.get();
-        Latency latency = new Latency(trial, micros, acked, unseen, stepMs.get() == 1 ? "raw samples" : "1-minute rollups");
+        Latency latency = new Latency(trial, micros, acked, unseen, stepMs.get() == 1 ? "raw samples" : "1-minute rollups",
+                probedFrom.get());
         log.printf(Locale.ROOT, "probes: %d acknowledged, %d never seen, %d queries; ack -> queryable p50 %s ms, "
                         + "p99 %s ms, max %s ms%s%n", acked, unseen, queries.get(), ms(latency.percentile(50)),
                 ms(latency.percentile(99)), ms(latency.percentile(100)),

@@ -5,7 +5,7 @@ import org.junit.jupiter.api.Test;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-/** The suite's readings of /metrics and its rule for a disturbed reference. */
+/** The suite's readings of /metrics, its rule for a disturbed reference and for an agent on schedule. */
 class BenchmarkSuiteTest {
 
     private static final String METRICS = """
@@ -40,5 +40,15 @@ class BenchmarkSuiteTest {
         assertThat(BenchmarkSuite.spread(new double[] {100_000, 86_000})).isCloseTo(0.14, within(1e-9));
         assertThat(BenchmarkSuite.spread(new double[] {86_000, 100_000})).isLessThanOrEqualTo(BenchmarkSuite.REFERENCE_SPREAD);
         assertThat(BenchmarkSuite.spread(new double[] {100_000, 84_000})).isGreaterThan(BenchmarkSuite.REFERENCE_SPREAD);
+    }
+
+    @Test
+    void anAgentSecondIsOnScheduleWithinTenPercentOfTheRateAndAcknowledgedWithinHalfASecond() {
+        assertThat(BenchmarkSuite.keptSchedule(500_000, 509_000, 85.5)).isTrue();
+        assertThat(BenchmarkSuite.keptSchedule(500_000, 450_000, 499.9)).isTrue();
+        assertThat(BenchmarkSuite.keptSchedule(500_000, 794_000, 570.4)).as("catching up").isFalse();
+        assertThat(BenchmarkSuite.keptSchedule(500_000, 677_000, 487.4)).as("a burst over the rate").isFalse();
+        assertThat(BenchmarkSuite.keptSchedule(500_000, 501_000, 735.7)).as("on rate but late").isFalse();
+        assertThat(BenchmarkSuite.keptSchedule(500_000, 269_000, 120.0)).as("under the rate").isFalse();
     }
 }
