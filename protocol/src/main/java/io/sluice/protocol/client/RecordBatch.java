@@ -15,9 +15,10 @@ import java.util.Map;
  * Samples and events to send together, acknowledged together: build one with
  * {@link SluiceClient#newBatch()}, add records, then {@link SluiceClient#send} it.
  *
- * <p>Records are encoded as they are added, into a records block with a dictionary of its own; when the
- * batch goes out on a connection, the client re-maps its series to the connection's dictionary (so a
- * resend after a reconnect defines them again). No object is kept per sample.
+ * <p>Records are encoded as they are added, into a staging block whose series live in a dictionary of its
+ * own ({@link RecordsWriter#staging}); when the batch goes out on a connection, the client re-maps its series to the
+ * connection's dictionary, defining there the ones new to it (so a resend after a reconnect defines them again). No
+ * object is kept per sample.
  *
  * <p>Ownership: the batch owns a pooled buffer. {@code send} takes it over (and releases it when the batch
  * is acknowledged or failed); a batch that is never sent must be {@link #close() closed}. Not thread-safe.
@@ -33,7 +34,8 @@ public final class RecordBatch implements AutoCloseable {
     RecordBatch(ByteBufAllocator alloc, int initialCapacity, int expectedSeries) {
         this.buf = alloc.buffer(initialCapacity);
         this.dictionary = new SeriesDictionary(Math.max(16, expectedSeries));
-        this.writer = new RecordsWriter(buf, dictionary);
+        // staged: the series live in the dictionary only, and go out when the batch is copied for its connection
+        this.writer = RecordsWriter.staging(buf, dictionary);
     }
 
     /** Adds a sample. */

@@ -21,6 +21,10 @@ public final class RecordsWriter {
     private final ByteBuf out;
     private final SeriesDictionary dictionary;
     private final int headerIndex;
+    /** Whether definitions go into the block; false for a staging block (see {@link #staging}). */
+    private final boolean definitionsInBlock;
+    /** A staging block's definitions: the bytes they would take in the block. */
+    private int stagedDefinitionBytes;
     private int samples;
     private int events;
     private long previousTimestamp;
@@ -28,10 +32,26 @@ public final class RecordsWriter {
 
     /** Starts a block at {@code out}'s writer index, defining series in {@code dictionary}. */
     public RecordsWriter(ByteBuf out, SeriesDictionary dictionary) {
+        this(out, dictionary, true);
+    }
+
+    private RecordsWriter(ByteBuf out, SeriesDictionary dictionary, boolean definitionsInBlock) {
         this.out = out;
         this.dictionary = dictionary;
         this.headerIndex = out.writerIndex();
+        this.definitionsInBlock = definitionsInBlock;
         out.writeZero(RecordFormat.HEADER_BYTES);
+    }
+
+    /**
+     * A writer of a staging block, which never goes out as it is: its series are defined in {@code dictionary} only,
+     * not in the block, and it is read back with a {@link RecordCursor} over {@code dictionary.snapshot()} to be
+     * copied ({@link #copyAll(RecordCursor, int[])}) into a block that does go out (the client stages a batch so,
+     * then copies it into the block for its connection). Writing and later skipping each definition would cost
+     * more than the samples; {@link #bytesWritten()} still counts the definitions.
+     */
+    public static RecordsWriter staging(ByteBuf out, SeriesDictionary dictionary) {
+        return new RecordsWriter(out, dictionary, false);
     }
 
     /** The id of {@code series} in this block's dictionary, writing its definition first if it is new. */
@@ -47,6 +67,10 @@ public final class RecordsWriter {
      */
     public int define(Series series) {
         int id = dictionary.add(series);
+        if (!definitionsInBlock) {
+            stagedDefinitionBytes += 1 + Varints.unsignedSize(id) + series.definitionBytes();
+            return id;
+        }
         out.ensureWritable(1 + Varints.MAX_VARINT_BYTES + series.definitionBytes());
         out.writeByte(RecordFormat.TAG_SERIES);
         Varints.writeUnsigned(out, id);
@@ -173,9 +197,9 @@ public final class RecordsWriter {
         return events;
     }
 
-    /** Bytes of the block so far, header included. */
+    /** Bytes of the block so far, header included (and, for a staging block, the definitions it leaves out). */
     public int bytesWritten() {
-        return out.writerIndex() - headerIndex;
+        return out.writerIndex() - headerIndex + stagedDefinitionBytes;
     }
 
     /** Fills in the header's counts. The block ends at {@code out}'s writer index. */

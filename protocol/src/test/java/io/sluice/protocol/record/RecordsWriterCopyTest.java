@@ -16,7 +16,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Copying a block into another dictionary with its series looked up once ({@link RecordsWriter#idsOf} then
  * {@link RecordsWriter#copyAll(RecordCursor, int[])}) writes the very bytes that copying record by record does, and
- * leaves the target dictionary the same.
+ * leaves the target dictionary the same; a staging block, whose series are in its dictionary only, copies to the same
+ * bytes as the block with its definitions.
  */
 class RecordsWriterCopyTest {
 
@@ -83,6 +84,60 @@ class RecordsWriterCopyTest {
                 source.release();
                 byRecord.release();
                 byIds.release();
+            }
+        }
+    }
+
+    @Test
+    void aStagingBlockCopiesAsTheBlockWithItsDefinitionsDoes() {
+        Random random = new Random(20261204L);
+        List<Series> series = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            series.add(Series.of("m" + i % 5, "host", "h" + i, "dc", "d\u00e9" + i % 3));
+        }
+        for (int round = 0; round < 20; round++) {
+            ByteBuf full = heap();
+            ByteBuf staged = heap();
+            ByteBuf fromFull = heap();
+            ByteBuf fromStaged = heap();
+            try {
+                SeriesDictionary fullSeries = new SeriesDictionary();
+                SeriesDictionary stagedSeries = new SeriesDictionary();
+                RecordsWriter a = new RecordsWriter(full, fullSeries);
+                RecordsWriter b = RecordsWriter.staging(staged, stagedSeries);
+                long ts = 1_700_000_000_000L;
+                int records = 1 + random.nextInt(3_000);
+                for (int r = 0; r < records; r++) {
+                    ts += random.nextInt(100);
+                    if (random.nextInt(30) == 0) {
+                        a.addEvent("e" + r, "deploy", ts, "", Map.of());
+                        b.addEvent("e" + r, "deploy", ts, "", Map.of());
+                    } else {
+                        Series s = series.get(random.nextInt(series.size()));
+                        double v = random.nextDouble();
+                        a.addSample(s, ts, v);
+                        b.addSample(s, ts, v);
+                    }
+                }
+                a.finish();
+                b.finish();
+                assertThat(b.bytesWritten()).as("a staging block counts the definitions it leaves out")
+                        .isEqualTo(a.bytesWritten());
+                assertThat(staged.readableBytes()).isLessThan(full.readableBytes());
+
+                RecordsWriter one = new RecordsWriter(fromFull, new SeriesDictionary());
+                one.copyAll(new RecordCursor(full, fullSeries.snapshot()));
+                one.finish();
+                RecordsWriter other = new RecordsWriter(fromStaged, new SeriesDictionary());
+                other.copyAll(new RecordCursor(staged, stagedSeries.snapshot()),
+                        other.idsOf(stagedSeries.snapshot()));
+                other.finish();
+                assertThat(ByteBufUtil.getBytes(fromStaged)).isEqualTo(ByteBufUtil.getBytes(fromFull));
+            } finally {
+                full.release();
+                staged.release();
+                fromFull.release();
+                fromStaged.release();
             }
         }
     }
