@@ -766,7 +766,8 @@ public final class BenchmarkSuite {
     }
 
     /**
-     * P2's {@code AgentLoad} (4 connections of 1,000-sample batches over 1,000 series of 5 labels) at {@code rate}
+     * P2's {@code AgentLoad} (4 connections of 1,000-sample batches, each over its own 1,000 series of 5 labels, so
+     * that no sample repeats another connection's series and timestamp) at {@code rate}
      * ({@code max} or samples/s) for {@code --duration} after {@code warmup}; its log and summary are
      * {@code name}.log and {@code name}.json beside the results. Returns the summary.
      */
@@ -775,7 +776,7 @@ public final class BenchmarkSuite {
         Process agent = javaProcess("io.sluice.loadtest.agent.AgentLoad", List.of("-Xmx512m"), List.of(
                 "--target=" + host + ":" + port, "--key=" + key, "--connections=4", "--rate=" + rate,
                 "--warmup=" + warmup.toSeconds() + "s", "--duration=" + duration.toSeconds() + "s", "--series=1000",
-                "--labels=5", "--batch=1000", "--summary=" + summary));
+                "--series-per-connection=true", "--labels=5", "--batch=1000", "--summary=" + summary));
         try (var agentLog = Files.newOutputStream(out.resolve(name + ".log"))) {
             agent.getInputStream().transferTo(agentLog);
         }
