@@ -14,7 +14,8 @@ import java.util.Map;
  * Checks a batch against the limits the server announced in HELLO_OK (SPEC.md §2.2) before it is sent, so
  * that a batch the server would refuse for good fails at once with a message naming the limit, instead of
  * costing a round trip or (for the codec's limits) the connection. A series is checked when it is new to the
- * connection (one the connection already defined passed before, against the same limits); events are walked. Timestamps are not checked here: the server's clock decides those.
+ * connection (one the connection already defined passed before, against the same limits); events are walked.
+ * Timestamps are not checked here: the server's clock decides those.
  */
 final class AnnouncedLimitCheck {
 
@@ -37,8 +38,9 @@ final class AnnouncedLimitCheck {
 
     /**
      * Null when the batch fits every announced limit, otherwise which record breaks which limit. Of its series,
-     * those new to the connection are checked: {@code connectionIds} is what {@link io.sluice.protocol.record.RecordsWriter#idsOf} gave for
-     * the batch's series table (0 for a series the connection's dictionary does not hold).
+     * those new to the connection are checked: {@code connectionIds} is what
+     * {@link io.sluice.protocol.record.RecordsWriter#idsOf} gave for the batch's series table (0 for a series the
+     * connection's dictionary does not hold).
      */
     String violation(RecordBatch batch, int[] connectionIds) {
         int records = batch.sampleCount() + batch.eventCount();

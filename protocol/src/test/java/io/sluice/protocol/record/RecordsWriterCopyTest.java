@@ -77,8 +77,8 @@ class RecordsWriterCopyTest {
                     assertThat(b.get(i)).isEqualTo(a.get(i));
                 }
                 for (int i = 0; i < ids.length; i++) {
-                    assertThat(ids[i]).as("every series the block used is defined now").isEqualTo(b.idOf(table.get(i)) + 1)
-                            .isPositive();
+                    assertThat(ids[i]).as("every series the block used is defined now")
+                            .isEqualTo(b.idOf(table.get(i)) + 1).isPositive();
                 }
             } finally {
                 source.release();
