@@ -74,6 +74,11 @@ public final class RecordBatch implements AutoCloseable {
         return writer.bytesWritten();
     }
 
+    /** Bytes the staging buffer holds (what {@link #bytes()} counts but the series definitions it leaves out). */
+    int stagedBytes() {
+        return buf.writerIndex();
+    }
+
     /** Whether nothing was added. */
     public boolean isEmpty() {
         return sampleCount() == 0 && eventCount() == 0;

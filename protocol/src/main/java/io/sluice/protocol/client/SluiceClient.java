@@ -85,8 +85,9 @@ public final class SluiceClient implements AutoCloseable {
     private final Map<Long, CompletableFuture<Void>> outstanding = new ConcurrentHashMap<>();
     private volatile boolean closed;
     private volatile RuntimeException fatal;
-    // The size of the last batch sent (bytes, series): a new batch starts with room for as much, so that an agent
-    // sending batches of a steady size does not grow each one's buffer and dictionary step by step.
+    // The size of the last batch sent (its staging buffer's bytes, its series): a new batch starts with room for as
+    // much, so that an agent sending batches of a steady size does not grow each one's buffer and dictionary step by
+    // step.
     private volatile int lastBatchBytes = 4096;
     private volatile int lastBatchSeries;
 
@@ -180,7 +181,7 @@ public final class SluiceClient implements AutoCloseable {
             return CompletableFuture.failedFuture(e);
         }
         batch.seal();
-        lastBatchBytes = Math.max(4096, size + 64);
+        lastBatchBytes = Math.max(4096, batch.stagedBytes());
         lastBatchSeries = batch.seriesTable().size();
         PendingBatch p = new PendingBatch(sequences.incrementAndGet(), batch, size);
         outstanding.put(p.sequence, p.future);
