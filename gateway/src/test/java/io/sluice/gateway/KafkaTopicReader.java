@@ -65,4 +65,39 @@ public final class KafkaTopicReader {
         }
         return items;
     }
+
+    /** The segments of {@code tenant} in {@code topic}, decoded, in each partition's order; the caller closes them. */
+    public static List<Segment> segments(String bootstrap, String topic, String tenant) {
+        List<Segment> segments = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class,
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class,
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false))) {
+            List<TopicPartition> partitions = new ArrayList<>();
+            for (PartitionInfo info : consumer.partitionsFor(topic, Duration.ofSeconds(10))) {
+                partitions.add(new TopicPartition(topic, info.partition()));
+            }
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions, Duration.ofSeconds(10));
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+                if (System.nanoTime() > deadline) {
+                    segments.forEach(Segment::close);
+                    throw new AssertionError("could not read " + topic + " to its end within 30 s");
+                }
+                for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(200))) {
+                    Segment segment = Segment.decode(record.value());
+                    if (segment.tenant().equals(tenant)) {
+                        segments.add(segment);
+                    } else {
+                        segment.close();
+                    }
+                }
+            }
+        }
+        return segments;
+    }
 }

@@ -23,6 +23,7 @@ import io.sluice.storage.auth.Principal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.channels.ClosedChannelException;
 import java.util.ArrayDeque;
 import java.util.HashSet;
 import java.util.Optional;
@@ -60,8 +61,10 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
     private Principal principal;
     /** What earlier batches of this connection settled about its series ({@link BatchChecks.Memory}). */
     private final BatchChecks.Memory seriesMemory = new BatchChecks.Memory();
-    /** Where this connection's series go ({@link IngestPipeline.SeriesRoutes}). */
-    private final IngestPipeline.SeriesRoutes seriesRoutes = new IngestPipeline.SeriesRoutes();
+    /** Where this connection's series go, and the segments its batches fill ({@link IngestPipeline.ConnectionSegments}). */
+    private final IngestPipeline.ConnectionSegments segments = new IngestPipeline.ConnectionSegments();
+    /** Whether a task that sends {@link #segments} is queued on the event loop. */
+    private boolean flushQueued;
     private long sessionId;
     private int unanswered;
     /** Sequence numbers of BATCHes received and not yet answered. */
@@ -89,6 +92,8 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
         releaseHeld();
+        // the connection is gone: its unanswered batches are resent by the client, not sent to Kafka from here
+        shared.pipeline.discard(segments, new ClosedChannelException());
     }
 
     @Override
@@ -274,18 +279,26 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
         }
         CompletableFuture<Void> durable;
         try {
-            durable = shared.pipeline.submitBatch(principal.tenant(), batch, seriesRoutes);
+            durable = shared.pipeline.submitBatch(principal.tenant(), batch, segments);
         } catch (RuntimeException e) {
             shared.admission.release(items, bytes);
             log.error("{} could not encode BATCH {}", ctx.channel(), seq, e);
             refuse(seq, items, ErrorCode.INTERNAL_ERROR, SINK_FAILED_RETRY_AFTER_MS, "internal", "internal error");
             return;
         }
+        if (!flushQueued) {
+            // sent once the event loop has handled what it read: the batches of one turn share their segments
+            flushQueued = true;
+            ctx.executor().execute(this::flushSegments);
+        }
         int samples = batch.sampleCount();
         int events = batch.eventCount();
         durable.whenComplete((ok, err) -> {
             shared.admission.release(items, bytes);
             ctx.executor().execute(() -> {
+                if (err != null && DependencyErrors.unwrap(err) instanceof ClosedChannelException) {
+                    return; // discarded unsent when the connection closed: nobody to answer, nothing was accepted
+                }
                 if (err != null) {
                     log.warn("{} BATCH {} of {} items for {} not acknowledged by Kafka: {}", ctx.channel(), seq, items,
                             principal.tenant(), err.toString());
@@ -302,6 +315,11 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
                 answer(new Ack(seq));
             });
         });
+    }
+
+    private void flushSegments() {
+        flushQueued = false;
+        shared.pipeline.flush(segments);
     }
 
     private void refuse(long seq, int items, ErrorCode code, int retryAfterMs, String reason, String message) {

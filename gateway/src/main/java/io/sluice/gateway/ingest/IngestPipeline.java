@@ -94,55 +94,72 @@ public final class IngestPipeline {
     }
 
     /**
-     * What one binary connection's earlier batches settled about its series, by their id in the connection's
-     * dictionary (a series keeps its id for the connection's life: SPEC.md, "Series dictionary"): the partition
-     * {@link Placement} gives it, and its id in the segment last written for that partition. So a series sent in every
-     * batch is placed once, and defined once per segment without a lookup by value. Used by the connection's event
-     * loop only.
+     * One binary connection's segments: what its earlier batches settled about its series, by their id in the
+     * connection's dictionary (a series keeps its id for the connection's life: SPEC.md, "Series dictionary"), and
+     * the segments its batches fill until {@link #flush} sends them. A series sent in every batch is placed once
+     * ({@link Placement}) and defined once per segment without a lookup by value; batches the connection's event
+     * loop handles in one turn share one segment per partition, so a series they all send is defined once for
+     * all of them rather than once per batch. Used by the connection's event loop only.
      */
-    public static final class SeriesRoutes {
+    public static final class ConnectionSegments {
 
         private String tenant;
-        private int partitions = -1;
         /** Per dictionary id: its partition + 1 (0: not placed yet). */
         private int[] partitionOf = new int[0];
         /** Per dictionary id: the serial of the segment it was last defined in (high 32 bits) and its id there. */
         private long[] segmentIdOf = new long[0];
         /** Segments started for this connection; the serial of each, from 1 (0 in {@link #segmentIdOf}: none). */
         private long segments;
+        /** Batches submitted; the number of each, from 1. */
+        private int batches;
+        private Open samples = new Open(0);
+        private Open events = new Open(0);
 
-        /** Ready for a batch of {@code tenant} with {@code series} dictionary ids, placed among {@code partitions}. */
-        private void prepare(String tenant, int partitions, int series) {
-            if (partitions != this.partitions || !tenant.equals(this.tenant)) {
-                this.tenant = tenant;
-                this.partitions = partitions;
-                Arrays.fill(partitionOf, 0);
-            }
-            if (series > partitionOf.length) {
-                int length = Math.max(series, 2 * partitionOf.length);
-                partitionOf = Arrays.copyOf(partitionOf, length);
-                segmentIdOf = Arrays.copyOf(segmentIdOf, length);
-            }
+        /** Whether a submitted batch's records wait in a segment that {@link #flush} has not sent yet. */
+        public boolean hasOpenSegments() {
+            return samples.open > 0 || events.open > 0;
+        }
+    }
+
+    /** The open segments of one topic's partitions, and the acknowledgement each one's batches wait for. */
+    private static final class Open {
+        final SegmentWriter[] writers;
+        final CompletableFuture<Void>[] acks;
+        /** Per partition: the serial of its open segment. */
+        final long[] serials;
+        /** Per partition: the last batch whose acknowledgement waits for the open segment. */
+        final int[] batchOf;
+        int open;
+
+        @SuppressWarnings("unchecked")
+        Open(int partitions) {
+            writers = new SegmentWriter[partitions];
+            acks = new CompletableFuture[partitions];
+            serials = new long[partitions];
+            batchOf = new int[partitions];
         }
     }
 
     /**
-     * Submits every sample and event of a decoded binary batch, copied record by record (no object per
-     * sample) into one segment per partition, cut at {@link #SEGMENT_CUT_BYTES}. The batch is not released:
-     * its bytes are copied before this returns, so the caller may release it at once. {@code routes} is the
-     * connection's.
+     * Adds every sample and event of a decoded binary batch, copied record by record (no object per sample), to
+     * the connection's open segments, one per partition, and sends a segment once it reaches
+     * {@link #SEGMENT_CUT_BYTES}. The rest is sent by {@link #flush}, which the connection's event loop must call
+     * once it has handled what it read (the returned future completes only then). The batch is not released: its
+     * bytes are copied before this returns, so the caller may release it at once. If this throws, the batch is not
+     * sent, and neither are the other batches waiting in the open segments: their futures fail.
      */
-    public CompletableFuture<Void> submitBatch(String tenant, Batch batch, SeriesRoutes routes) {
+    public CompletableFuture<Void> submitBatch(String tenant, Batch batch, ConnectionSegments connection) {
         long tenantHash = SeriesIds.tenantHash(tenant);
         String metricsTopic = topics.metrics();
         String eventsTopic = topics.events();
-        SegmentWriter[] samples = new SegmentWriter[topics.partitions(metricsTopic)];
-        long[] serialOf = new long[samples.length];
-        SegmentWriter[] events = new SegmentWriter[topics.partitions(eventsTopic)];
-        List<CompletableFuture<Void>> acks = new ArrayList<>();
-        routes.prepare(tenant, samples.length, batch.series() == null ? 0 : batch.series().size());
-        int[] partitionOf = routes.partitionOf;
-        long[] segmentIdOf = routes.segmentIdOf;
+        prepare(connection, tenant, topics.partitions(metricsTopic), topics.partitions(eventsTopic),
+                batch.series() == null ? 0 : batch.series().size());
+        Open samples = connection.samples;
+        Open events = connection.events;
+        int batchNumber = ++connection.batches;
+        List<CompletableFuture<Void>> acks = new ArrayList<>(4);
+        int[] partitionOf = connection.partitionOf;
+        long[] segmentIdOf = connection.segmentIdOf;
         try {
             RecordCursor cursor = batch.cursor();
             while (cursor.next()) {
@@ -150,15 +167,11 @@ public final class IngestPipeline {
                     int id = cursor.seriesId();
                     int partition = partitionOf[id] - 1;
                     if (partition < 0) {
-                        partition = Placement.ofSample(tenantHash, cursor.series(), samples.length);
+                        partition = Placement.ofSample(tenantHash, cursor.series(), samples.writers.length);
                         partitionOf[id] = partition + 1;
                     }
-                    SegmentWriter w = samples[partition];
-                    if (w == null) {
-                        w = writer(samples, partition, tenant);
-                        serialOf[partition] = ++routes.segments;
-                    }
-                    long serial = serialOf[partition];
+                    SegmentWriter w = writer(connection, samples, partition, batchNumber, acks);
+                    long serial = samples.serials[partition];
                     int segmentId;
                     if (segmentIdOf[id] >>> 32 == serial) {
                         segmentId = (int) segmentIdOf[id];
@@ -167,31 +180,125 @@ public final class IngestPipeline {
                         segmentIdOf[id] = serial << 32 | segmentId;
                     }
                     w.addSample(segmentId, cursor.timestampMs(), cursor.value());
-                    cut(samples, partition, metricsTopic, acks);
+                    if (w.recordBytes() >= segmentCutBytes) {
+                        sendOpen(metricsTopic, samples, partition);
+                    }
                 } else {
-                    int partition = Placement.ofEvent(tenantHash, cursor.event().id(), events.length);
-                    writer(events, partition, tenant).copy(cursor);
-                    cut(events, partition, eventsTopic, acks);
+                    int partition = Placement.ofEvent(tenantHash, cursor.event().id(), events.writers.length);
+                    SegmentWriter w = writer(connection, events, partition, batchNumber, acks);
+                    w.copy(cursor);
+                    if (w.recordBytes() >= segmentCutBytes) {
+                        sendOpen(eventsTopic, events, partition);
+                    }
                 }
             }
-            acks.add(send(metricsTopic, samples));
-            acks.add(send(eventsTopic, events));
         } catch (RuntimeException e) {
-            closeAll(samples);
-            closeAll(events);
             // Segments already handed to the sink stay there; the caller NACKs, the client resends.
+            discard(connection, e);
             throw e;
         }
-        return CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new));
+        return acks.size() == 1 ? acks.get(0) : CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new));
     }
 
-    /** Sends the partition's segment once it reached the cut; its next record starts a new one. */
-    private void cut(SegmentWriter[] writers, int partition, String topic, List<CompletableFuture<Void>> acks) {
-        SegmentWriter w = writers[partition];
-        if (w.recordBytes() >= segmentCutBytes) {
-            writers[partition] = null;
-            acks.add(sendOne(topic, partition, writers.length, w));
+    /** Sends the connection's open segments: every batch submitted so far is on its way to Kafka. */
+    public void flush(ConnectionSegments connection) {
+        sendAll(topics.metrics(), connection.samples);
+        sendAll(topics.events(), connection.events);
+    }
+
+    /**
+     * Releases the connection's open segments without sending them (the connection is gone): the futures of the
+     * batches that waited in them fail with {@code cause}.
+     */
+    public void discard(ConnectionSegments connection, Throwable cause) {
+        for (Open o : new Open[] {connection.samples, connection.events}) {
+            for (int partition = 0; partition < o.writers.length; partition++) {
+                SegmentWriter w = o.writers[partition];
+                if (w != null) {
+                    o.writers[partition] = null;
+                    o.open--;
+                    w.close();
+                    o.acks[partition].completeExceptionally(cause);
+                }
+            }
         }
+    }
+
+    /**
+     * Ready for a batch of {@code tenant} with {@code series} dictionary ids: segments of another tenant, or placed
+     * among another number of partitions (the topics became known), are sent first.
+     */
+    private void prepare(ConnectionSegments c, String tenant, int metricsPartitions, int eventsPartitions,
+                         int series) {
+        boolean otherTenant = !tenant.equals(c.tenant);
+        if (otherTenant || metricsPartitions != c.samples.writers.length) {
+            sendAll(topics.metrics(), c.samples);
+            c.samples = new Open(metricsPartitions);
+            Arrays.fill(c.partitionOf, 0);
+        }
+        if (otherTenant || eventsPartitions != c.events.writers.length) {
+            sendAll(topics.events(), c.events);
+            c.events = new Open(eventsPartitions);
+        }
+        c.tenant = tenant;
+        if (series > c.partitionOf.length) {
+            int length = Math.max(series, 2 * c.partitionOf.length);
+            c.partitionOf = Arrays.copyOf(c.partitionOf, length);
+            c.segmentIdOf = Arrays.copyOf(c.segmentIdOf, length);
+        }
+    }
+
+    /**
+     * The open segment of {@code partition}, started if there is none; the first time a batch writes to it, its
+     * acknowledgement joins the batch's.
+     */
+    private SegmentWriter writer(ConnectionSegments c, Open o, int partition, int batchNumber,
+                                 List<CompletableFuture<Void>> acks) {
+        SegmentWriter w = o.writers[partition];
+        if (w == null) {
+            w = SegmentWriter.create(alloc, c.tenant, true);
+            o.writers[partition] = w;
+            o.acks[partition] = new CompletableFuture<>();
+            o.serials[partition] = ++c.segments;
+            o.batchOf[partition] = batchNumber;
+            o.open++;
+            acks.add(o.acks[partition]);
+        } else if (o.batchOf[partition] != batchNumber) {
+            o.batchOf[partition] = batchNumber;
+            acks.add(o.acks[partition]);
+        }
+        return w;
+    }
+
+    private void sendAll(String topic, Open o) {
+        for (int partition = 0; o.open > 0 && partition < o.writers.length; partition++) {
+            if (o.writers[partition] != null) {
+                sendOpen(topic, o, partition);
+            }
+        }
+    }
+
+    /** Hands the partition's open segment to the sink; the batches in it learn the outcome. */
+    private void sendOpen(String topic, Open o, int partition) {
+        SegmentWriter w = o.writers[partition];
+        CompletableFuture<Void> ack = o.acks[partition];
+        o.writers[partition] = null;
+        o.acks[partition] = null;
+        o.open--;
+        CompletableFuture<Void> sent;
+        try {
+            sent = sendOne(topic, partition, o.writers.length, w);
+        } catch (RuntimeException e) {
+            ack.completeExceptionally(e);
+            return;
+        }
+        sent.whenComplete((ok, err) -> {
+            if (err != null) {
+                ack.completeExceptionally(err);
+            } else {
+                ack.complete(null);
+            }
+        });
     }
 
     private SegmentWriter writer(SegmentWriter[] writers, int partition, String tenant) {

@@ -6,8 +6,9 @@ import io.r2dbc.pool.ConnectionPool;
 import io.sluice.config.ConfigLoader;
 import io.sluice.config.SluiceConfig;
 import io.sluice.config.Tier;
-import io.sluice.gateway.RawAgent;
 import io.sluice.gateway.GatewayRole;
+import io.sluice.gateway.KafkaTopicReader;
+import io.sluice.gateway.RawAgent;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.protocol.client.BatchRejectedException;
 import io.sluice.protocol.client.RecordBatch;
@@ -24,6 +25,7 @@ import io.sluice.protocol.frame.SessionLimits;
 import io.sluice.protocol.record.RecordFormat;
 import io.sluice.protocol.record.RecordLimits;
 import io.sluice.protocol.record.Series;
+import io.sluice.protocol.segment.Segment;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.postgres.PostgresConnections;
 import io.sluice.storage.testing.RealInfrastructure;
@@ -58,6 +60,7 @@ class BinarySessionRulesTest {
 
     private static GatewayRole sluice;
     private static SluiceConfig config;
+    private static String bootstrap;
     private static final Map<String, String> keys = new HashMap<>();
 
     @BeforeAll
@@ -68,10 +71,11 @@ class BinarySessionRulesTest {
         overrides.put("ingest.max-name-length", "150");
         overrides.put("ingest.max-label-value-length", "300");
         config = infra.configure(ConfigLoader.load(null, Map.of(), overrides));
+        bootstrap = infra.bootstrapServers();
         ConnectionPool pool = PostgresConnections.pool(config.postgres());
         try {
             ApiKeyStore store = new ApiKeyStore(pool);
-            for (String tenant : List.of("rules-early", "rules-dup", "rules-goaway", "rules-goaway2", "rules-pong",
+            for (String tenant : List.of("rules-early", "rules-shared", "rules-dup", "rules-goaway", "rules-goaway2", "rules-pong",
                     "rules-limits", "rules-client", "rules-utf8")) {
                 keys.put(tenant, KeysCommand.create(store, tenant, Tier.ENTERPRISE));
             }
@@ -107,6 +111,30 @@ class BinarySessionRulesTest {
             assertThat(agent.next()).isInstanceOf(HelloOk.class);
             List<Object> answers = List.of(agent.next(), agent.next());
             assertThat(answers).containsExactlyInAnyOrder(new Ack(1), new Ack(2));
+        }
+    }
+
+    @Test
+    void batchesHandledInOneTurnShareOneSegmentPerPartition() throws Exception {
+        long now = System.currentTimeMillis();
+        try (RawAgent agent = RawAgent.connect(sluice.port())) {
+            // Held while the new key is looked up, the three BATCHes are handled together once the HELLO passed.
+            agent.send(concat(preface(), encode(new Hello(1, "sharing", keys.get("rules-shared"), Map.of())),
+                    agent.batch(1, "shared.metric", 10, now, 0), agent.batch(2, "shared.metric", 10, now + 1, 10),
+                    agent.batch(3, "shared.metric", 10, now + 2, 20)));
+            assertThat(agent.next()).isInstanceOf(HelloOk.class);
+            assertThat(List.of(agent.next(), agent.next(), agent.next()))
+                    .containsExactlyInAnyOrder(new Ack(1), new Ack(2), new Ack(3));
+        }
+        List<Segment> segments = KafkaTopicReader.segments(bootstrap, "sluice.metrics", "rules-shared");
+        try {
+            assertThat(segments.stream().mapToInt(Segment::sampleCount).sum()).isEqualTo(30);
+            assertThat(segments.stream().mapToInt(s -> s.series().size()).sum())
+                    .as("each of the 10 series defined once for the three batches").isEqualTo(10);
+            assertThat(segments.size()).as("one segment per partition")
+                    .isLessThanOrEqualTo(config.kafka().partitions());
+        } finally {
+            segments.forEach(Segment::close);
         }
     }
 
