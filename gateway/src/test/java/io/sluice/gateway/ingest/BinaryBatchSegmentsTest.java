@@ -105,17 +105,14 @@ class BinaryBatchSegmentsTest {
 
     @Test
     void batchesSubmittedBeforeOneFlushShareOneSegmentPerPartition(TestInfrastructure infra) throws Exception {
-        SluiceConfig config = infra.configure(ConfigLoader.load(null, Map.of(), Map.of()));
         String tenant = "shared-" + UUID.randomUUID().toString().substring(0, 8);
         int batches = 4;
         int series = 60;
         Topics topics;
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, infra.bootstrapServers()));
-             ReactorKafkaSink sink = new ReactorKafkaSink(config.kafka());
-             DecodedBatches connection = new DecodedBatches()) {
-            topics = Topics.ensure(admin, config.kafka());
-            IngestPipeline pipeline = new IngestPipeline(sink, topics, PooledByteBufAllocator.DEFAULT,
-                    new SimpleMeterRegistry());
+        try (Connection c = new Connection(infra)) {
+            topics = c.topics;
+            IngestPipeline pipeline = c.pipeline;
+            DecodedBatches connection = c.batches;
             IngestPipeline.ConnectionSegments segments = new IngestPipeline.ConnectionSegments();
             List<CompletableFuture<Void>> acks = new ArrayList<>();
             for (int b = 0; b < batches; b++) {
@@ -152,15 +149,12 @@ class BinaryBatchSegmentsTest {
 
     @Test
     void discardedSegmentsFailTheBatchesThatWaitedInThemAndSendNothing(TestInfrastructure infra) throws Exception {
-        SluiceConfig config = infra.configure(ConfigLoader.load(null, Map.of(), Map.of()));
         String tenant = "discarded-" + UUID.randomUUID().toString().substring(0, 8);
         Topics topics;
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, infra.bootstrapServers()));
-             ReactorKafkaSink sink = new ReactorKafkaSink(config.kafka());
-             DecodedBatches connection = new DecodedBatches()) {
-            topics = Topics.ensure(admin, config.kafka());
-            IngestPipeline pipeline = new IngestPipeline(sink, topics, PooledByteBufAllocator.DEFAULT,
-                    new SimpleMeterRegistry());
+        try (Connection c = new Connection(infra)) {
+            topics = c.topics;
+            IngestPipeline pipeline = c.pipeline;
+            DecodedBatches connection = c.batches;
             IngestPipeline.ConnectionSegments segments = new IngestPipeline.ConnectionSegments();
             Batch batch = connection.next(w -> {
                 for (int n = 0; n < 20; n++) {
@@ -181,6 +175,30 @@ class BinaryBatchSegmentsTest {
             pipeline.flush(segments); // nothing left to send
         }
         assertThat(KafkaTopicReader.segments(infra.bootstrapServers(), topics.metrics(), tenant)).isEmpty();
+    }
+
+    /** A pipeline on real Kafka, and a connection's decoded batches. */
+    private static final class Connection implements AutoCloseable {
+        final Topics topics;
+        final IngestPipeline pipeline;
+        final DecodedBatches batches = new DecodedBatches();
+        private final ReactorKafkaSink sink;
+
+        Connection(TestInfrastructure infra) {
+            SluiceConfig config = infra.configure(ConfigLoader.load(null, Map.of(), Map.of()));
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
+                    infra.bootstrapServers()))) {
+                topics = Topics.ensure(admin, config.kafka());
+            }
+            sink = new ReactorKafkaSink(config.kafka());
+            pipeline = new IngestPipeline(sink, topics, PooledByteBufAllocator.DEFAULT, new SimpleMeterRegistry());
+        }
+
+        @Override
+        public void close() {
+            batches.close();
+            sink.close();
+        }
     }
 
     /** The series of sample {@code n} of the batch whose first sample is {@code first}. */
