@@ -208,8 +208,8 @@ public final class Settings {
                     + "partition the writer is behind on holds up to twice this many records in memory (the batch "
                     + "being applied and the next one); the rest wait in Kafka.");
     public static final Setting<Long> WRITER_MAX_BATCH_BYTES = longByteSize("writer.max-batch-bytes", "8MiB", 1L << 16,
-            1L << 31, "Most record bytes (segments as Kafka holds them) the storage writer applies in one PostgreSQL "
-                    + "transaction per partition; a longer run of records is applied as several transactions. A "
+            1L << 31, "Most record bytes, as decoded (a compressed segment counts its records uncompressed), the "
+                    + "storage writer applies in one PostgreSQL transaction per partition; a longer run of records is applied as several transactions. A "
                     + "partition holds at most twice this in records taken from Kafka and not yet applied (one record "
                     + "heavier than that goes alone); the rest wait in Kafka.");
     public static final Setting<Duration> WRITER_TRANSACTION_TIMEOUT = duration("writer.transaction-timeout", "60s",

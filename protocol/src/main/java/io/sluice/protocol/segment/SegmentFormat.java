@@ -26,4 +26,34 @@ public final class SegmentFormat {
 
     private SegmentFormat() {
     }
+
+    /**
+     * What the segment {@code value} holds once decoded, in bytes: the records block's announced
+     * {@code uncompressedLength} for a compressed segment, otherwise the value's own length (also when the header
+     * cannot be read: such a value is refused whole when decoded). Reads the header only; verifies nothing.
+     */
+    public static long decodedBytes(byte[] value) {
+        int i = FIXED_HEADER_BYTES;
+        if (value.length < i + 1 || (value[5] & FLAG_LZ4) == 0) {
+            return value.length;
+        }
+        long tenantLength = 0;
+        for (int shift = 0; ; shift += 7) {
+            if (i >= value.length || shift > 28) {
+                return value.length;
+            }
+            byte b = value[i++];
+            tenantLength |= (long) (b & 0x7f) << shift;
+            if (b >= 0) {
+                break;
+            }
+        }
+        long at = i + tenantLength;
+        if (at + 4 > value.length) {
+            return value.length;
+        }
+        int p = (int) at;
+        return Math.max(value.length, (value[p] & 0xffL) << 24 | (value[p + 1] & 0xffL) << 16
+                | (value[p + 2] & 0xffL) << 8 | value[p + 3] & 0xffL);
+    }
 }

@@ -372,4 +372,38 @@ class SegmentTest {
             }
         }
     }
+
+    /**
+     * {@link SegmentFormat#decodedBytes}: a compressed segment weighs its records block as decoded (what the
+     * storage writer's batch budget bounds), an uncompressed one its own length, and a header it cannot read its own
+     * length too.
+     */
+    @Test
+    void decodedBytesIsTheRecordsBlockOfACompressedSegment() {
+        byte[] compressed = segmentOf(true);
+        byte[] plain = segmentOf(false);
+        int header = SegmentFormat.FIXED_HEADER_BYTES + 1 + "acme".length();
+        assertThat(SegmentFormat.decodedBytes(compressed)).isEqualTo(plain.length - header)
+                .isGreaterThan(5L * compressed.length);
+        assertThat(SegmentFormat.decodedBytes(plain)).isEqualTo(plain.length);
+        for (int cut : new int[] {0, 5, 6, 7, header + 3}) {
+            byte[] truncated = java.util.Arrays.copyOf(compressed, cut);
+            assertThat(SegmentFormat.decodedBytes(truncated)).as("cut at %d", cut).isEqualTo(cut);
+        }
+    }
+
+    /** 2,000 samples of 100 series in one segment of tenant "acme", its bytes. */
+    private static byte[] segmentOf(boolean compress) {
+        try (SegmentWriter w = SegmentWriter.create(ByteBufAllocator.DEFAULT, "acme", compress)) {
+            for (int i = 0; i < 2000; i++) {
+                w.addSample(Series.of("cpu", "host", "h" + i % 100), 1_800_000_000_000L + i / 100, i % 7);
+            }
+            ByteBuf value = w.finish();
+            try {
+                return io.netty.buffer.ByteBufUtil.getBytes(value);
+            } finally {
+                value.release();
+            }
+        }
+    }
 }

@@ -14,6 +14,7 @@ import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.Statement;
 import io.r2dbc.spi.Wrapped;
+import io.sluice.protocol.segment.SegmentFormat;
 import io.sluice.config.KafkaConfig;
 import io.sluice.config.WriterConfig;
 import io.sluice.storage.chunks.SampleChunks;
@@ -395,9 +396,12 @@ public final class StorageWriter implements AutoCloseable {
         });
     }
 
-    /** A record's weight in a partition's byte budget: its value's bytes. */
-    private static long bytes(ReceiverRecord<byte[], byte[]> record) {
-        return record.value() == null ? 0 : record.value().length;
+    /**
+     * A record's weight in a partition's byte budget: what its value decodes to (a compressed segment's records
+     * block), so that the budget bounds the batches' decoded size however densely their records compress.
+     */
+    static long bytes(ReceiverRecord<byte[], byte[]> record) {
+        return record.value() == null ? 0 : SegmentFormat.decodedBytes(record.value());
     }
 
     /**
@@ -452,8 +456,8 @@ public final class StorageWriter implements AutoCloseable {
     }
 
     /**
-     * Splits a run of records into runs of at most {@code maxBytes} of record values (a record larger than that
-     * alone), in order: each becomes one transaction, so what a transaction decodes stays bounded in bytes.
+     * Splits a run of records into runs of at most {@code maxBytes} of decoded record values ({@link #bytes}; a
+     * record larger than that alone), in order: each becomes one transaction, so what a transaction decodes stays bounded in bytes.
      */
     static List<List<ReceiverRecord<byte[], byte[]>>> byBytes(List<ReceiverRecord<byte[], byte[]>> records,
                                                              long maxBytes) {
@@ -461,7 +465,7 @@ public final class StorageWriter implements AutoCloseable {
         List<ReceiverRecord<byte[], byte[]>> run = new ArrayList<>();
         long bytes = 0;
         for (ReceiverRecord<byte[], byte[]> r : records) {
-            int size = r.value() == null ? 0 : r.value().length;
+            long size = bytes(r);
             if (!run.isEmpty() && bytes + size > maxBytes) {
                 runs.add(run);
                 run = new ArrayList<>();
