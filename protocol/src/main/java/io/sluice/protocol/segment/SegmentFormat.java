@@ -1,5 +1,10 @@
 package io.sluice.protocol.segment;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.sluice.protocol.codec.Varints;
+import io.sluice.protocol.error.ProtocolException;
+
 /**
  * Layout constants of a segment, the self-contained value of a Kafka record (SPEC.md, "Segments").
  *
@@ -33,27 +38,21 @@ public final class SegmentFormat {
      * cannot be read: such a value is refused whole when decoded). Reads the header only; verifies nothing.
      */
     public static long decodedBytes(byte[] value) {
-        int i = FIXED_HEADER_BYTES;
-        if (value.length < i + 1 || (value[5] & FLAG_LZ4) == 0) {
+        if (value.length <= FIXED_HEADER_BYTES || (value[5] & FLAG_LZ4) == 0) {
             return value.length;
         }
-        long tenantLength = 0;
-        for (int shift = 0; ; shift += 7) {
-            if (i >= value.length || shift > 28) {
+        ByteBuf in = Unpooled.wrappedBuffer(value);
+        try {
+            in.readerIndex(FIXED_HEADER_BYTES);
+            long tenantBytes = Varints.readUnsigned(in);
+            if (tenantBytes < 0 || tenantBytes > in.readableBytes() - Integer.BYTES) { // unsigned: past 2^63 too
                 return value.length;
             }
-            byte b = value[i++];
-            tenantLength |= (long) (b & 0x7f) << shift;
-            if (b >= 0) {
-                break;
-            }
-        }
-        long at = i + tenantLength;
-        if (at + 4 > value.length) {
+            return Math.max(value.length, in.getUnsignedInt(in.readerIndex() + (int) tenantBytes));
+        } catch (ProtocolException malformed) {
             return value.length;
+        } finally {
+            in.release();
         }
-        int p = (int) at;
-        return Math.max(value.length, (value[p] & 0xffL) << 24 | (value[p + 1] & 0xffL) << 16
-                | (value[p + 2] & 0xffL) << 8 | value[p + 3] & 0xffL);
     }
 }

@@ -9,13 +9,15 @@ import io.sluice.protocol.record.RecordCursor;
 import io.sluice.protocol.record.RecordLimits;
 import io.sluice.protocol.record.SeriesDefinitions;
 import io.sluice.protocol.segment.Segment;
+import io.sluice.protocol.segment.SegmentFormat;
 import io.sluice.protocol.segment.SegmentWriter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Fuzzes the segment reader the storage writer uses: any input either decodes completely (and then
- * re-encodes to a segment with the same records) or throws {@link ProtocolException}; nothing else, no leak.
+ * re-encodes to a segment with the same records) or throws {@link ProtocolException}; nothing else, no leak. The
+ * weight it reads from a header first ({@link SegmentFormat#decodedBytes}) never throws.
  */
 class SegmentFuzzTest {
 
@@ -23,6 +25,8 @@ class SegmentFuzzTest {
 
     @FuzzTest(maxDuration = "30s")
     void segmentDecoder(byte[] input) {
+        // the storage writer weighs every record by its header before decoding it: any input has a weight
+        assertThat(SegmentFormat.decodedBytes(input)).isGreaterThanOrEqualTo(input.length);
         ByteBuf in = Unpooled.wrappedBuffer(input);
         try (Segment s = Segment.decode(in, LIMITS, ByteBufAllocator.DEFAULT)) {
             int n = 0;

@@ -14,9 +14,9 @@ import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.Statement;
 import io.r2dbc.spi.Wrapped;
-import io.sluice.protocol.segment.SegmentFormat;
 import io.sluice.config.KafkaConfig;
 import io.sluice.config.WriterConfig;
+import io.sluice.protocol.segment.SegmentFormat;
 import io.sluice.storage.chunks.SampleChunks;
 import io.sluice.storage.invalidation.WriteAnnouncer;
 import io.sluice.storage.kafka.ControlPublisher;
@@ -400,7 +400,7 @@ public final class StorageWriter implements AutoCloseable {
      * A record's weight in a partition's byte budget: what its value decodes to (a compressed segment's records
      * block), so that the budget bounds the batches' decoded size however densely their records compress.
      */
-    static long bytes(ReceiverRecord<byte[], byte[]> record) {
+    private static long bytes(ReceiverRecord<byte[], byte[]> record) {
         return record.value() == null ? 0 : SegmentFormat.decodedBytes(record.value());
     }
 
@@ -457,7 +457,8 @@ public final class StorageWriter implements AutoCloseable {
 
     /**
      * Splits a run of records into runs of at most {@code maxBytes} of decoded record values ({@link #bytes}; a
-     * record larger than that alone), in order: each becomes one transaction, so what a transaction decodes stays bounded in bytes.
+     * record larger than that alone), in order: each becomes one transaction, so what a transaction decodes stays
+     * bounded in bytes.
      */
     static List<List<ReceiverRecord<byte[], byte[]>>> byBytes(List<ReceiverRecord<byte[], byte[]>> records,
                                                              long maxBytes) {
