@@ -159,7 +159,8 @@ public final class ConfigLoader {
                 t.get(Settings.INGEST_MAX_LABEL_NAME_LENGTH), t.get(Settings.INGEST_MAX_LABEL_VALUE_LENGTH),
                 t.get(Settings.INGEST_LATE_WINDOW), t.get(Settings.INGEST_CLOCK_SKEW),
                 t.get(Settings.INGEST_MAX_ACTIVE_SERIES), t.get(Settings.INGEST_MAX_IN_FLIGHT_ITEMS),
-                t.get(Settings.INGEST_MAX_IN_FLIGHT_BYTES), t.get(Settings.INGEST_MAX_METERED_TENANTS));
+                t.get(Settings.INGEST_MAX_IN_FLIGHT_BYTES), t.get(Settings.INGEST_MAX_METERED_TENANTS),
+                t.get(Settings.INGEST_SERIES_CACHE_ENTRIES));
         WriterConfig writer = new WriterConfig(t.get(Settings.WRITER_MAX_BATCH_RECORDS),
                 t.get(Settings.WRITER_MAX_BATCH_BYTES), t.get(Settings.WRITER_MAX_BATCH_WAIT), t.get(Settings.RETENTION_RAW),
                 t.get(Settings.RETENTION_ROLLUP_1M), t.get(Settings.RETENTION_ROLLUP_1H),

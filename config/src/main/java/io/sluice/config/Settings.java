@@ -202,6 +202,11 @@ public final class Settings {
                     + "sluice_ingest_tenant_events_total (bounds their series); items of further tenants are counted "
                     + "under tenant=\"_other\".");
 
+    public static final Setting<Integer> INGEST_SERIES_CACHE_ENTRIES = intIn("ingest.series-cache-entries", 8192, 0,
+            1 << 20, "Series each HTTP ingest decoder (JSON, line protocol, remote_write 1.0) keeps per event loop by the "
+                    + "bytes they were sent as, so that a series sent again as the same bytes is not decoded, checked and "
+                    + "built again; about 400 bytes each. 0 turns it off.");
+
     // ---- writer / retention ----------------------------------------------------------------------
     public static final Setting<Integer> WRITER_MAX_BATCH_RECORDS = intIn("writer.max-batch-records", 500, 1, 100_000,
             "Most Kafka records (segments) the storage writer applies in one PostgreSQL transaction per partition. A "
@@ -423,7 +428,7 @@ public final class Settings {
             AUTH_CACHE_TTL, AUTH_NEGATIVE_TTL, AUTH_STALE_IF_ERROR,
             INGEST_MAX_ITEMS_PER_REQUEST, INGEST_MAX_NAME_LENGTH, INGEST_MAX_LABELS, INGEST_MAX_LABEL_NAME_LENGTH,
             INGEST_MAX_LABEL_VALUE_LENGTH, INGEST_LATE_WINDOW, INGEST_CLOCK_SKEW, INGEST_MAX_ACTIVE_SERIES,
-            INGEST_MAX_IN_FLIGHT_ITEMS, INGEST_MAX_IN_FLIGHT_BYTES, INGEST_MAX_METERED_TENANTS,
+            INGEST_MAX_IN_FLIGHT_ITEMS, INGEST_MAX_IN_FLIGHT_BYTES, INGEST_MAX_METERED_TENANTS, INGEST_SERIES_CACHE_ENTRIES,
             WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_BYTES, WRITER_TRANSACTION_TIMEOUT, WRITER_SESSION_TIMEOUT, WRITER_MAX_BATCH_WAIT, WRITER_KNOWN_SERIES, WRITER_CHUNK_MAX_SAMPLES,
             WRITER_COMPACTION_INTERVAL, WRITER_COMPACTION_DELAY, WRITER_COMPACTION_LOOKBACK, WRITER_COMPACTION_BATCH,
             WRITER_COMPACTION_TRANSACTION_SAMPLES,

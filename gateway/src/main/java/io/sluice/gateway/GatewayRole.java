@@ -219,12 +219,17 @@ public final class GatewayRole implements RunningRole {
                 config.ingest().maxInFlightBytes(), metrics.registry());
         Admission admission = new Admission(config.ingest(), activeSeries, inFlight, limiter, ingestMetrics,
                 System::currentTimeMillis);
-        HttpIngestRoutes ingest = new HttpIngestRoutes(new IngestParser(config.ingest(), admission), admission, pipeline);
-        LineProtocolRoutes lineProtocol = new LineProtocolRoutes(new LineProtocolParser(config.ingest(), admission),
-                ingest, admission);
+        IngestParser jsonParser = new IngestParser(config.ingest(), admission);
+        jsonParser.register(metrics.registry());
+        HttpIngestRoutes ingest = new HttpIngestRoutes(jsonParser, admission, pipeline);
+        LineProtocolParser lineProtocolParser = new LineProtocolParser(config.ingest(), admission);
+        lineProtocolParser.register(metrics.registry());
+        LineProtocolRoutes lineProtocol = new LineProtocolRoutes(lineProtocolParser, ingest, admission);
         OtlpRoutes otlp = new OtlpRoutes(new OtlpMetricsDecoder(config.ingest(), admission), ingest, admission);
-        RemoteWriteRoute remoteWrite = new RemoteWriteRoute(new RemoteWriteDecoder(config.ingest(),
-                config.server().maxBodyBytes(), admission), admission, ingest);
+        RemoteWriteDecoder remoteWriteDecoder = new RemoteWriteDecoder(config.ingest(), config.server().maxBodyBytes(),
+                admission);
+        remoteWriteDecoder.register(metrics.registry());
+        RemoteWriteRoute remoteWrite = new RemoteWriteRoute(remoteWriteDecoder, admission, ingest);
         binarySessions = new BinarySessions(config.edge(), config.ingest(), config.server().idleTimeout(), authenticator, admission,
                 pipeline, ingestMetrics, inFlight, metrics.registry());
         java.time.Clock clock = java.time.Clock.systemUTC();

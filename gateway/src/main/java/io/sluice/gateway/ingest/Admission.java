@@ -108,8 +108,21 @@ public final class Admission {
      * {@code Series.of(name, keyValues...)} cannot fail.
      */
     public Refusal checkSeries(String name, List<String> keyValues) {
-        Refusal r = checkName(name, NameSyntax.METRIC, "name");
-        return r != null ? r : checkLabels("labels", keyValues);
+        Refusal r = checkMetricName(name);
+        return r != null ? r : checkSeriesLabels(keyValues);
+    }
+
+    /** The first of {@link #checkSeries}'s rules: the metric name's. Null when it passes. */
+    public Refusal checkMetricName(String name) {
+        return checkName(name, NameSyntax.METRIC, "name");
+    }
+
+    /**
+     * The rest of {@link #checkSeries}'s rules: the labels' (alternating names and values, as a decoder read them).
+     * Null when they pass; then a series of them is refused for its name or not at all, whatever its name.
+     */
+    public Refusal checkSeriesLabels(List<String> keyValues) {
+        return checkLabels("labels", keyValues);
     }
 
     /** The rules of a series already in canonical form (names distinct and sorted), without its timestamp. */

@@ -45,10 +45,22 @@ public final class IngestParser {
 
     private final IngestConfig limits;
     private final Admission admission;
+    /**
+     * Series by their bytes ({@link SeriesCache}): a sample's {@code name} token (quotes included), then its
+     * {@code labels} object as sent, if it has one. A name token starts and ends with a quote and an object with a brace,
+     * so the two together decode to one name and one set of labels.
+     */
+    private final SeriesCache<Series> cache;
 
     public IngestParser(IngestConfig limits, Admission admission) {
         this.limits = limits;
         this.admission = admission;
+        this.cache = new SeriesCache<>(limits.seriesCacheEntries());
+    }
+
+    /** Counts this parser's series cache lookups under {@code format="json"}. */
+    public void register(io.micrometer.core.instrument.MeterRegistry registry) {
+        cache.register(registry, "json");
     }
 
     public ParsedBatch parseSamples(ByteBuf body) throws MalformedBatchException {
@@ -90,7 +102,7 @@ public final class IngestParser {
                         p.skipChildren();
                         rejections.add(new Rejection(index, Refusal.INVALID_ITEM, field + "[" + index + "] is not an object"));
                     } else if (samples) {
-                        readSample(p, index, now, valid, rejections);
+                        readSample(p, body, index, now, valid, rejections);
                     } else {
                         readEvent(p, index, now, events, rejections);
                     }
@@ -120,11 +132,18 @@ public final class IngestParser {
         return new MalformedBatchException("invalid_batch", "expected a JSON object with a \"" + field + "\" array");
     }
 
-    /** Reads one sample object (the parser ends on its END_OBJECT) and hands it to admission. */
-    private void readSample(JsonParser p, int index, long now, List<ParsedBatch.Sample> out, List<Rejection> rejections)
-            throws IOException {
+    /**
+     * Reads one sample object (the parser ends on its END_OBJECT) and hands it to admission. Its {@code labels} object
+     * is first only skipped over: the series of its name and labels is looked up by their bytes in {@link #cache}, and
+     * the labels are read only when it is not there (or when a field after them is refused, as their own refusal
+     * comes first). A series found there was read and checked before, so only the timestamp is left to check.
+     */
+    private void readSample(JsonParser p, ByteBuf body, int index, long now, List<ParsedBatch.Sample> out,
+                            List<Rejection> rejections) throws IOException {
         String name = null;
-        List<String> labels = List.of();
+        long nameStart = -1;
+        long nameEnd = -1;
+        Span labels = null;
         long timestamp = now;
         Double value = null;
         Refusal problem = null;
@@ -141,12 +160,23 @@ public final class IngestParser {
                         p.skipChildren();
                         problem = new Refusal(Refusal.INVALID_NAME, "name must be a string");
                     } else {
+                        nameStart = p.currentTokenLocation().getByteOffset();
                         name = p.getText();
+                        nameEnd = p.currentLocation().getByteOffset();
                     }
                 }
                 case "labels" -> {
-                    labels = new ArrayList<>();
-                    problem = readLabels(p, "labels", labels);
+                    problem = labels == null ? null : labels.read(body).problem; // given twice: the first one's refusal
+                    if (problem != null) {
+                        p.skipChildren();
+                    } else if (token != JsonToken.START_OBJECT) {
+                        p.skipChildren();
+                        problem = new Refusal(Refusal.INVALID_LABEL, "labels must be an object of strings");
+                    } else {
+                        long start = p.currentTokenLocation().getByteOffset();
+                        p.skipChildren();
+                        labels = new Span(start, p.currentLocation().getByteOffset());
+                    }
                 }
                 case "timestamp" -> {
                     Long ts = readTimestamp(p);
@@ -167,6 +197,22 @@ public final class IngestParser {
                 }
                 default -> p.skipChildren();
             }
+            if (problem != null && labels != null && labels.read(body).problem != null) {
+                problem = labels.problem; // refused before the field after them
+            }
+        }
+        Series series = null;
+        long hash = 0;
+        int keyLength = -1;
+        if (problem == null && name != null && nameStart >= 0 && nameEnd > nameStart && cache.enabled()) {
+            keyLength = key(body, nameStart, nameEnd, labels);
+            hash = SeriesCache.hash(scratch(), 0, keyLength);
+            series = cache.get(scratch(), 0, keyLength, hash);
+        }
+        List<String> labelList = List.of();
+        if (series == null && problem == null && labels != null) {
+            problem = labels.read(body).problem;
+            labelList = labels.keyValues;
         }
         if (problem == null && name == null) {
             problem = new Refusal(Refusal.MISSING_FIELD, "name is required");
@@ -175,13 +221,82 @@ public final class IngestParser {
             problem = new Refusal(Refusal.MISSING_FIELD, "value is required");
         }
         if (problem == null) {
-            problem = admission.checkSample(name, labels, timestamp, now);
+            problem = series != null ? admission.checkTimestamp(timestamp, now)
+                    : admission.checkSample(name, labelList, timestamp, now);
         }
         if (problem != null) {
             rejections.add(Rejection.of(index, problem));
             return;
         }
-        out.add(new ParsedBatch.Sample(index, Series.of(name, labels.toArray(String[]::new)), timestamp, value));
+        if (series == null) {
+            series = Series.of(name, labelList.toArray(String[]::new));
+            if (keyLength >= 0) {
+                cache.put(scratch(), 0, keyLength, hash, series);
+            }
+        }
+        out.add(new ParsedBatch.Sample(index, series, timestamp, value));
+    }
+
+    /** The bytes of a {@code labels} object, from its brace to its closing brace, and what reading them gave. */
+    private final class Span {
+        final long start;
+        final long end;
+        boolean read;
+        Refusal problem;
+        List<String> keyValues;
+
+        Span(long start, long end) {
+            this.start = start;
+            this.end = end;
+        }
+
+        /** Reads the labels (once): {@link #keyValues} as {@link #readLabels} gives them, or its {@link #problem}. */
+        Span read(ByteBuf body) throws IOException {
+            if (!read) {
+                read = true;
+                int length = (int) (end - start);
+                byte[] bytes = new byte[length];
+                body.getBytes(body.readerIndex() + (int) start, bytes);
+                keyValues = new ArrayList<>();
+                try (JsonParser labels = JSON.createParser(bytes, 0, length)) {
+                    labels.nextToken();
+                    problem = readLabels(labels, "labels", keyValues);
+                }
+            }
+            return this;
+        }
+    }
+
+    /** Per thread: where a sample's key bytes are put together for the cache. */
+    private static final io.netty.util.concurrent.FastThreadLocal<byte[][]> SCRATCH =
+            new io.netty.util.concurrent.FastThreadLocal<>() {
+                @Override
+                protected byte[][] initialValue() {
+                    return new byte[][] {new byte[256]};
+                }
+            };
+
+    private static byte[] scratch() {
+        return SCRATCH.get()[0];
+    }
+
+    /**
+     * Puts a sample's cache key into {@link #scratch}: the name token's bytes (offsets into the body, from its
+     * reader index), then the labels object's, if any; returns its length.
+     */
+    private static int key(ByteBuf body, long nameStart, long nameEnd, Span labels) {
+        int nameLength = (int) (nameEnd - nameStart);
+        int labelsLength = labels == null ? 0 : (int) (labels.end - labels.start);
+        byte[][] holder = SCRATCH.get();
+        if (holder[0].length < nameLength + labelsLength) {
+            holder[0] = new byte[Math.max(2 * holder[0].length, nameLength + labelsLength)];
+        }
+        int base = body.readerIndex();
+        body.getBytes(base + (int) nameStart, holder[0], 0, nameLength);
+        if (labels != null) {
+            body.getBytes(base + (int) labels.start, holder[0], nameLength, labelsLength);
+        }
+        return nameLength + labelsLength;
     }
 
     /** Reads one event object (the parser ends on its END_OBJECT) and hands it to admission. */

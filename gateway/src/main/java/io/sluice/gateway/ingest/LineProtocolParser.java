@@ -103,10 +103,18 @@ public final class LineProtocolParser {
 
     private final IngestConfig limits;
     private final Admission admission;
+    /** Series keys by their bytes ({@link SeriesCache}: a line's key up to the space before its fields). */
+    private final SeriesCache<SeriesKey> cache;
 
     public LineProtocolParser(IngestConfig limits, Admission admission) {
         this.limits = limits;
         this.admission = admission;
+        this.cache = new SeriesCache<>(limits.seriesCacheEntries());
+    }
+
+    /** Counts this parser's series cache lookups under {@code format="influx"}. */
+    public void register(io.micrometer.core.instrument.MeterRegistry registry) {
+        cache.register(registry, "influx");
     }
 
     public Result parse(ByteBuf body, Precision precision) throws MalformedBatchException {
@@ -129,6 +137,64 @@ public final class LineProtocolParser {
     /** A field of a line: its key and its value (NaN-free double, or null for a string field). */
     private record Field(String key, Double value) {
     }
+
+    /**
+     * A decoded series key: the metric name's prefix (the sanitised measurement and {@code _}), the labels (sanitised
+     * tag keys and values, alternating), whether the labels passed {@link Admission#checkSeriesLabels}, and, once they
+     * did, the series of the field keys seen under it (at most {@link #FIELDS_KEPT}). Kept in {@link #cache} and then
+     * used by one event loop only.
+     */
+    private static final class SeriesKey {
+        private final String prefix;
+        private final List<String> labels;
+        private final boolean checked;
+        private String[] fieldKeys = new String[1];
+        private Series[] series = new Series[1];
+        private int fields;
+
+        SeriesKey(String prefix, List<String> labels, boolean checked) {
+            this.prefix = prefix;
+            this.labels = labels;
+            this.checked = checked;
+        }
+
+        String prefix() {
+            return prefix;
+        }
+
+        List<String> labels() {
+            return labels;
+        }
+
+        boolean checked() {
+            return checked;
+        }
+
+        /** The series kept for this field key, or null. */
+        Series series(String fieldKey) {
+            for (int i = 0; i < fields; i++) {
+                if (fieldKeys[i].equals(fieldKey)) {
+                    return series[i];
+                }
+            }
+            return null;
+        }
+
+        void keep(String fieldKey, Series s) {
+            if (fields == FIELDS_KEPT) {
+                return;
+            }
+            if (fields == fieldKeys.length) {
+                fieldKeys = java.util.Arrays.copyOf(fieldKeys, Math.min(FIELDS_KEPT, fields * 2));
+                series = java.util.Arrays.copyOf(series, fieldKeys.length);
+            }
+            fieldKeys[fields] = fieldKey;
+            series[fields++] = s;
+        }
+    }
+
+    /** Most field keys whose series a cached series key keeps. */
+    private static final int FIELDS_KEPT = 64;
 
     private final class Cursor {
         private final byte[] b;
@@ -205,8 +271,57 @@ public final class LineProtocolParser {
             }
         }
 
-        /** One point, from its first byte to its line's end (the cursor is then on the {@code \n} or at the end). */
+        /**
+         * One point, from its first byte to its line's end (the cursor is then on the {@code \n} or at the end). Its
+         * series key (measurement and tags, up to the first unescaped space) is looked up by its bytes in
+         * {@link #cache}; one found there was decoded and its labels checked before, so the line's fields are read as
+         * if it had just been decoded (a key that does not decode, or whose labels are refused, is never kept there:
+         * such a line is refused for the same reason, in the same order, as without the cache).
+         */
         private void point(int lineNumber) throws LineError, MalformedBatchException {
+            int keyStart = pos;
+            int keyEnd = cache.enabled() ? seriesKeyEnd() : -1;
+            long hash = 0;
+            SeriesKey key = null;
+            if (keyEnd >= 0) {
+                hash = SeriesCache.hash(b, keyStart, keyEnd - keyStart);
+                key = cache.get(b, keyStart, keyEnd - keyStart, hash);
+            }
+            if (key != null) {
+                pos = keyEnd;
+            } else {
+                key = seriesKey();
+                if (keyEnd >= 0 && pos == keyEnd && key.checked()) {
+                    cache.put(b, keyStart, keyEnd - keyStart, hash, key);
+                }
+            }
+            fields(lineNumber, key);
+        }
+
+        /**
+         * Where the series key starting at the cursor ends: its first space not escaped (a backslash before a comma,
+         * equals sign, space or backslash escapes it in every element of a key), or -1 when a line end or the body's
+         * end comes first (the key does not decode: no fields).
+         */
+        private int seriesKeyEnd() {
+            for (int i = pos; i < end; i++) {
+                byte c = b[i];
+                if (c == '\\' && i + 1 < end) {
+                    byte next = b[i + 1];
+                    if (next == ',' || next == '=' || next == ' ' || next == '\\') {
+                        i++;
+                    }
+                } else if (c == ' ') {
+                    return i;
+                } else if (c == '\n') {
+                    return -1;
+                }
+            }
+            return -1;
+        }
+
+        /** Decodes the series key at the cursor: the measurement and its tags, up to the space before the fields. */
+        private SeriesKey seriesKey() throws LineError {
             String measurement = token(Element.MEASUREMENT);
             if (measurement.isEmpty()) {
                 throw new LineError(Refusal.INVALID_NAME, "missing measurement");
@@ -235,6 +350,11 @@ public final class LineProtocolParser {
             if (pos >= end || b[pos] != ' ') {
                 throw new LineError(Refusal.MISSING_FIELD, "missing fields");
             }
+            return new SeriesKey(metricName(measurement) + "_", labels, admission.checkSeriesLabels(labels) == null);
+        }
+
+        /** The fields of a point whose series key is read (the cursor on the space after it), and its timestamp. */
+        private void fields(int lineNumber, SeriesKey seriesKey) throws LineError, MalformedBatchException {
             skipSpaces();
             List<Field> fields = new ArrayList<>(4);
             while (true) {
@@ -256,7 +376,6 @@ public final class LineProtocolParser {
                 break;
             }
             long timestamp = timestamp();
-            String prefix = metricName(measurement) + "_";
             List<ParsedBatch.Sample> out = new ArrayList<>(fields.size());
             int strings = 0;
             for (Field f : fields) {
@@ -264,13 +383,7 @@ public final class LineProtocolParser {
                     strings++;
                     continue;
                 }
-                String name = prefix + metricName(f.key());
-                Refusal refusal = admission.checkSample(name, labels, timestamp, now);
-                if (refusal != null) {
-                    throw new LineError(refusal.reason(), refusal.message());
-                }
-                out.add(new ParsedBatch.Sample(lineNumber, Series.of(name, labels.toArray(String[]::new)), timestamp,
-                        f.value()));
+                out.add(new ParsedBatch.Sample(lineNumber, series(seriesKey, f.key(), timestamp), timestamp, f.value()));
             }
             if (samples + out.size() > limits.maxItemsPerRequest()) {
                 throw new MalformedBatchException("too_many_items", "more than " + limits.maxItemsPerRequest()
@@ -279,6 +392,32 @@ public final class LineProtocolParser {
             samples += out.size();
             stringFields += strings;
             valid.addAll(out);
+        }
+
+        /**
+         * The series of field {@code fieldKey} under {@code key}, checked with the timestamp as {@link Admission#checkSample}
+         * checks a sample: name, labels, then timestamp. Of a key whose labels passed, the name is all that is left to
+         * check, once per field key; the series is then kept with the key.
+         */
+        private Series series(SeriesKey key, String fieldKey, long timestamp) throws LineError {
+            Series series = key.checked() ? key.series(fieldKey) : null;
+            if (series == null) {
+                String name = key.prefix() + metricName(fieldKey);
+                Refusal refusal = key.checked() ? admission.checkMetricName(name)
+                        : admission.checkSeries(name, key.labels());
+                if (refusal != null) {
+                    throw new LineError(refusal.reason(), refusal.message());
+                }
+                series = Series.of(name, key.labels().toArray(String[]::new));
+                if (key.checked()) {
+                    key.keep(fieldKey, series);
+                }
+            }
+            Refusal refusal = admission.checkTimestamp(timestamp, now);
+            if (refusal != null) {
+                throw new LineError(refusal.reason(), refusal.message());
+            }
+            return series;
         }
 
         private void skipSpaces() {

@@ -98,6 +98,12 @@ public final class RemoteWriteDecoder {
     private final IngestConfig limits;
     private final long maxDecompressedBytes;
     private final Admission admission;
+    /**
+     * 1.0 series by their bytes ({@link SeriesCache}): a TimeSeries' run of {@code labels} fields, from its first tag to
+     * the end of its last label (Prometheus sends the labels of a series first, together, and the same bytes every
+     * time). A series whose labels do not form one run is decoded and not kept.
+     */
+    private final SeriesCache<Series> cache;
 
     /**
      * @param maxDecompressedBytes {@code server.max-body-bytes}: the same bound a gzip body has once decoded
@@ -106,6 +112,12 @@ public final class RemoteWriteDecoder {
         this.limits = limits;
         this.maxDecompressedBytes = maxDecompressedBytes;
         this.admission = admission;
+        this.cache = new SeriesCache<>(limits.seriesCacheEntries());
+    }
+
+    /** Counts this decoder's series cache lookups under {@code format="remote_write"}. */
+    public void register(io.micrometer.core.instrument.MeterRegistry registry) {
+        cache.register(registry, "remote_write");
     }
 
     /** What a body held: its samples and refusals, and how many exemplars were dropped. */
@@ -120,7 +132,7 @@ public final class RemoteWriteDecoder {
     /** Decodes {@code body} (not consumed, not released), a message of {@code version}. */
     public Decoded decode(ByteBuf body, Version version) throws MalformedBatchException {
         byte[] raw = decompress(body);
-        return version == Version.V1 ? parse(CodedInputStream.newInstance(raw)) : parseV2(raw, version);
+        return version == Version.V1 ? parse(raw) : parseV2(raw, version);
     }
 
     // ---- snappy ----------------------------------------------------------------------------------
@@ -196,7 +208,8 @@ public final class RemoteWriteDecoder {
 
     // ---- protobuf --------------------------------------------------------------------------------
 
-    private Decoded parse(CodedInputStream in) throws MalformedBatchException {
+    private Decoded parse(byte[] raw) throws MalformedBatchException {
+        CodedInputStream in = CodedInputStream.newInstance(raw);
         Reader reader = new Reader(admission.now(), Version.V1);
         try {
             while (true) {
@@ -206,7 +219,7 @@ public final class RemoteWriteDecoder {
                 }
                 if (tag == WRITE_REQUEST_TIMESERIES) {
                     int limit = in.pushLimit(in.readRawVarint32());
-                    reader.timeSeries(in);
+                    reader.timeSeries(in, raw);
                     in.popLimit(limit);
                 } else if (!in.skipField(tag)) {
                     throw invalidProtobuf("an end-group tag outside a group");
@@ -306,25 +319,43 @@ public final class RemoteWriteDecoder {
             refCount = 0;
         }
 
-        /** One 1.0 TimeSeries (the stream is limited to it); its fields may come in any order. */
-        void timeSeries(CodedInputStream in) throws IOException, MalformedBatchException {
+        /**
+         * One 1.0 TimeSeries (the stream over {@code raw} is limited to it); its fields may come in any order. Its first
+         * run of labels fields is looked up by its bytes in {@link #cache}; one found there is skipped, not decoded. A
+         * labels field after that run makes the run only part of the labels: it is then decoded after all, and the
+         * series not kept.
+         */
+        void timeSeries(CodedInputStream in, byte[] raw) throws IOException, MalformedBatchException {
             startSeries();
-            for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
+            int runStart = -1;
+            int runEnd = -1;
+            long hash = 0;
+            Series cached = null;
+            int tagStart = in.getTotalBytesRead();
+            for (int tag = in.readTag(); tag != 0; tagStart = in.getTotalBytesRead(), tag = in.readTag()) {
                 if (tag == SERIES_LABELS) {
-                    int limit = in.pushLimit(in.readRawVarint32());
-                    String labelName = "";
-                    String labelValue = "";
-                    for (int t = in.readTag(); t != 0; t = in.readTag()) {
-                        if (t == LABEL_NAME) {
-                            labelName = in.readStringRequireUtf8();
-                        } else if (t == LABEL_VALUE) {
-                            labelValue = in.readStringRequireUtf8();
-                        } else {
-                            skip(in, t);
+                    if (runStart < 0 && cache.enabled()) {
+                        runStart = tagStart;
+                        runEnd = labelsRunEnd(raw, tagStart, in.getTotalBytesRead() + in.getBytesUntilLimit());
+                        if (runEnd > runStart) {
+                            hash = SeriesCache.hash(raw, runStart, runEnd - runStart);
+                            cached = cache.get(raw, runStart, runEnd - runStart, hash);
+                            if (cached != null) {
+                                in.skipRawBytes(runEnd - in.getTotalBytesRead());
+                                continue;
+                            }
+                        }
+                    } else if (runStart >= 0 && tagStart >= runEnd) {
+                        runEnd = -1; // the labels are not one run
+                        if (cached != null) {
+                            cached = null;
+                            CodedInputStream run = CodedInputStream.newInstance(raw, runStart, tagStart - runStart);
+                            for (int t = run.readTag(); t != 0; t = run.readTag()) {
+                                labelField(run);
+                            }
                         }
                     }
-                    in.popLimit(limit);
-                    label(labelName, labelValue);
+                    labelField(in);
                 } else if (tag == SERIES_SAMPLES) {
                     sample(in);
                 } else if (tag == SERIES_HISTOGRAMS) {
@@ -335,7 +366,34 @@ public final class RemoteWriteDecoder {
                     skip(in, tag);
                 }
             }
-            finish(seriesProblem());
+            if (cached != null) {
+                finish(null, cached);
+                return;
+            }
+            Refusal problem = seriesProblem();
+            Series series = problem == null ? Series.of(name, labels.toArray(String[]::new)) : null;
+            if (series != null && runEnd > runStart) {
+                cache.put(raw, runStart, runEnd - runStart, hash, series);
+            }
+            finish(problem, series);
+        }
+
+        /** One Label message of a 1.0 series, after its tag. */
+        private void labelField(CodedInputStream in) throws IOException, MalformedBatchException {
+            int limit = in.pushLimit(in.readRawVarint32());
+            String labelName = "";
+            String labelValue = "";
+            for (int t = in.readTag(); t != 0; t = in.readTag()) {
+                if (t == LABEL_NAME) {
+                    labelName = in.readStringRequireUtf8();
+                } else if (t == LABEL_VALUE) {
+                    labelValue = in.readStringRequireUtf8();
+                } else {
+                    skip(in, t);
+                }
+            }
+            in.popLimit(limit);
+            label(labelName, labelValue);
         }
 
         /**
@@ -365,7 +423,7 @@ public final class RemoteWriteDecoder {
             }
             if (refCount % 2 != 0) {
                 finish(new Refusal(Refusal.INVALID_LABEL, "labels_refs holds " + refCount
-                        + " references, not name and value pairs"));
+                        + " references, not name and value pairs"), null);
                 return;
             }
             for (int i = 0; i < refCount; i += 2) {
@@ -373,12 +431,13 @@ public final class RemoteWriteDecoder {
                 long valueRef = Integer.toUnsignedLong(refs[i + 1]);
                 if (nameRef >= symbols.size() || valueRef >= symbols.size()) {
                     finish(new Refusal(Refusal.INVALID_LABEL, "labels_refs refers to symbol "
-                            + Math.max(nameRef, valueRef) + " but the request holds " + symbols.size() + " symbols"));
+                            + Math.max(nameRef, valueRef) + " but the request holds " + symbols.size() + " symbols"), null);
                     return;
                 }
                 label(symbols.get((int) nameRef), symbols.get((int) valueRef));
             }
-            finish(seriesProblem());
+            Refusal problem = seriesProblem();
+            finish(problem, problem == null ? Series.of(name, labels.toArray(String[]::new)) : null);
         }
 
         /** A label of the series: {@code __name__} is its name; a label with an empty value is no label. */
@@ -444,12 +503,11 @@ public final class RemoteWriteDecoder {
         }
 
         /**
-         * The series just read: its samples (in the buffers) then its histograms, numbered as the last items
-         * counted; all refused with {@code problem} when it is not null.
+         * The series just read ({@code series}, null when {@code problem} is not): its samples (in the buffers) then its
+         * histograms, numbered as the last items counted; all refused with {@code problem} when it is not null.
          */
-        private void finish(Refusal problem) {
+        private void finish(Refusal problem, Series series) {
             int first = items - count - histograms;
-            Series series = problem == null ? Series.of(name, labels.toArray(String[]::new)) : null;
             for (int i = 0; i < count; i++) {
                 Refusal r = problem != null ? problem : admission.checkTimestamp(timestamps[i], now);
                 if (r == null) {
@@ -462,6 +520,34 @@ public final class RemoteWriteDecoder {
                 rejections.add(new Rejection(first + count + i, Refusal.UNSUPPORTED_HISTOGRAM,
                         "native histograms are not stored; send classic histograms (buckets as series)"));
             }
+        }
+
+        /**
+         * Where the run of 1.0 labels fields starting at {@code start} in {@code raw} ends (each a one-byte tag, a
+         * length and that many bytes, all before {@code limit}); -1 when one runs past the limit (the series does
+         * not decode: it is left to the decoder to refuse).
+         */
+        private int labelsRunEnd(byte[] raw, int start, int limit) {
+            int p = start;
+            while (p < limit && raw[p] == SERIES_LABELS) {
+                p++;
+                long length = 0;
+                for (int shift = 0; ; shift += 7) {
+                    if (p >= limit || shift > 28) {
+                        return -1;
+                    }
+                    byte b = raw[p++];
+                    length |= (long) (b & 0x7f) << shift;
+                    if (b >= 0) {
+                        break;
+                    }
+                }
+                if (length > limit - p) {
+                    return -1;
+                }
+                p += (int) length;
+            }
+            return p;
         }
 
         private Refusal seriesProblem() {

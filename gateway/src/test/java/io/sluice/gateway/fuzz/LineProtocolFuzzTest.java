@@ -39,7 +39,7 @@ class LineProtocolFuzzTest {
 
     private static final long NOW = 1_800_000_000_000L;
     private static final SluiceConfig CONFIG = ConfigLoader.load(null, Map.of(),
-            Map.of("ingest.max-items-per-request", "200"));
+            Map.of("ingest.max-items-per-request", "200", "ingest.series-cache-entries", "4"));
     private static final Admission ADMISSION = new Admission(CONFIG.ingest(),
             new ActiveSeries(CONFIG.ingest().maxActiveSeries(), Ticker.systemTicker()),
             new InFlightLimit(CONFIG.ingest().maxInFlightItems(), CONFIG.ingest().maxInFlightBytes(),
@@ -47,6 +47,9 @@ class LineProtocolFuzzTest {
             new TenantRateLimiter(CONFIG.tenants(), TimeMeter.SYSTEM_NANOTIME, new SimpleMeterRegistry()),
             new IngestMetrics(new SimpleMeterRegistry(), CONFIG.ingest().maxMeteredTenants()), () -> NOW);
     private static final LineProtocolParser PARSER = new LineProtocolParser(CONFIG.ingest(), ADMISSION);
+    /** The same parser without its series cache: whatever the cache holds, both decode a body alike. */
+    private static final LineProtocolParser UNCACHED = new LineProtocolParser(ConfigLoader.load(null, Map.of(),
+            Map.of("ingest.max-items-per-request", "200", "ingest.series-cache-entries", "0")).ingest(), ADMISSION);
 
     @FuzzTest(maxDuration = "5m")
     void anyBody(byte[] input) {
@@ -62,10 +65,14 @@ class LineProtocolFuzzTest {
             result = PARSER.parse(body, precision);
         } catch (MalformedBatchException e) {
             assertThat(e.code()).isEqualTo("too_many_items");
+            assertThat(outcome(UNCACHED, input, precision)).isEqualTo("too_many_items");
             return;
         } finally {
             body.release();
         }
+        // decoded again (its series keys now in the cache, as far as 4 entries hold them) and without the cache: alike
+        assertThat(outcome(PARSER, input, precision)).isEqualTo(result);
+        assertThat(outcome(UNCACHED, input, precision)).isEqualTo(result);
         ParsedBatch batch = result.batch();
         assertThat(batch.samples().size()).isLessThanOrEqualTo(200);
         for (ParsedBatch.Sample s : batch.samples()) {
@@ -82,6 +89,18 @@ class LineProtocolFuzzTest {
             previous = r.index();
         }
         assertThat(result.points()).isGreaterThanOrEqualTo(batch.rejections().size());
+    }
+
+    /** What {@code parser} makes of the body: its result, or the code it refused the body whole with. */
+    private static Object outcome(LineProtocolParser parser, byte[] input, LineProtocolParser.Precision precision) {
+        ByteBuf body = Unpooled.wrappedBuffer(input);
+        try {
+            return parser.parse(body, precision);
+        } catch (MalformedBatchException e) {
+            return e.code();
+        } finally {
+            body.release();
+        }
     }
 
     @FuzzTest(maxDuration = "5m")

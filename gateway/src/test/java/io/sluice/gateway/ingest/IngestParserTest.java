@@ -42,6 +42,28 @@ class IngestParserTest {
     }
 
     @Test
+    void aSeriesSentAgainAsTheSameBytesIsTakenFromTheCache() throws Exception {
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        parser.register(registry);
+        String sample = "{\"name\":\"cpu\",\"labels\":{\"z\":\"1\",\"a\":\"2\"},\"value\":1}";
+        ParsedBatch batch = samples("{\"samples\":[" + sample + "," + sample + ","
+                + "{\"labels\":{\"z\":\"1\",\"a\":\"3\"},\"name\":\"cpu\",\"value\":2}]}");
+        assertThat(batch.rejections()).isEmpty();
+        assertThat(batch.samples()).extracting(ParsedBatch.Sample::series).containsExactly(
+                io.sluice.protocol.record.Series.of("cpu", "a", "2", "z", "1"),
+                io.sluice.protocol.record.Series.of("cpu", "a", "2", "z", "1"),
+                io.sluice.protocol.record.Series.of("cpu", "a", "3", "z", "1"));
+        assertThat(registry.get("sluice_ingest_series_cache").tags("result", "hit").functionCounter().count())
+                .isEqualTo(1);
+        assertThat(registry.get("sluice_ingest_series_cache").tags("result", "miss").functionCounter().count())
+                .isEqualTo(2);
+        // a cached series still has its timestamp checked
+        assertThat(samples("{\"samples\":[" + sample.replace("\"value\"", "\"timestamp\":1,\"value\"") + "]}")
+                .rejections()).extracting(Rejection::reason).containsExactly(Refusal.TOO_OLD);
+    }
+
+    @Test
     void aMissingTimestampMeansNow() throws Exception {
         assertThat(samples("{\"samples\":[{\"name\":\"cpu\",\"value\":1}]}").samples().get(0).timestampMs()).isEqualTo(NOW);
     }

@@ -48,6 +48,26 @@ class LineProtocolParserTest {
     }
 
     @Test
+    void aSeriesKeySentAgainIsTakenFromTheCacheAndItsFieldsStillChecked() throws Exception {
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        parser.register(registry);
+        String key = "cpu,host=a,dc=x ";
+        LineProtocolParser.Result r = parse(key + "user=1,system=2 " + NOW_NS + "\n" + key + "user=3,system=4 " + NOW_NS
+                + "\n" + key + "x".repeat(300) + "=5 " + NOW_NS + "\n" + key + "user=6 1\n", Precision.NS);
+        assertThat(r.batch().samples()).extracting(ParsedBatch.Sample::series).containsExactly(
+                Series.of("cpu_user", "dc", "x", "host", "a"), Series.of("cpu_system", "dc", "x", "host", "a"),
+                Series.of("cpu_user", "dc", "x", "host", "a"), Series.of("cpu_system", "dc", "x", "host", "a"));
+        assertThat(r.batch().rejections()).extracting(Rejection::index, Rejection::reason).containsExactly(
+                org.assertj.core.groups.Tuple.tuple(3, Refusal.INVALID_NAME),
+                org.assertj.core.groups.Tuple.tuple(4, Refusal.TOO_OLD));
+        assertThat(registry.get("sluice_ingest_series_cache").tags("result", "hit").functionCounter().count())
+                .isEqualTo(3);
+        assertThat(registry.get("sluice_ingest_series_cache").tags("result", "miss").functionCounter().count())
+                .isEqualTo(1);
+    }
+
+    @Test
     void aPointBecomesOneSamplePerNumericField() throws Exception {
         LineProtocolParser.Result r = parse("weather,location=us-midwest,season=summer temperature=82,humidity=71i,"
                 + "raining=true,count=18446744073709551615u,note=\"warm\" " + NOW_NS + "\n", Precision.NS);

@@ -28,11 +28,18 @@ class RemoteWriteDecoderFuzzTest {
 
     private static final Set<String> CODES = Set.of("invalid_snappy", "invalid_protobuf", "body_too_large",
             "too_many_items");
-    private static final SluiceConfig CONFIG = ConfigLoader.load(null, Map.of(), Map.of("ingest.max-labels", "4",
-            "ingest.max-items-per-request", "200", "server.max-body-bytes", "64KiB"));
+    private static final SluiceConfig CONFIG = config("4");
     private static final Admission ADMISSION = AdmissionTest.admission(CONFIG, RemoteWriteDecoderTest.NOW);
     private static final RemoteWriteDecoder DECODER = new RemoteWriteDecoder(CONFIG.ingest(),
             CONFIG.server().maxBodyBytes(), ADMISSION);
+    /** The same decoder without its series cache: whatever the cache holds, both decode a body alike. */
+    private static final RemoteWriteDecoder UNCACHED = new RemoteWriteDecoder(config("0").ingest(),
+            CONFIG.server().maxBodyBytes(), ADMISSION);
+
+    private static SluiceConfig config(String seriesCacheEntries) {
+        return ConfigLoader.load(null, Map.of(), Map.of("ingest.max-labels", "4", "ingest.max-items-per-request", "200",
+                "server.max-body-bytes", "64KiB", "ingest.series-cache-entries", seriesCacheEntries));
+    }
 
     @FuzzTest(maxDuration = "5m")
     void decode(byte[] input) {
@@ -58,11 +65,15 @@ class RemoteWriteDecoderFuzzTest {
         } catch (MalformedBatchException refused) {
             assertThat(refused.code()).isIn(CODES);
             assertThat(refused.getMessage()).isNotBlank();
+            assertThat(outcome(UNCACHED, body, version)).isEqualTo(refused.code());
             return;
         } finally {
             assertThat(buf.readerIndex()).isZero();
             buf.release();
         }
+        // again (its series now in the cache, as far as 4 entries hold them) and without the cache: alike
+        assertThat(outcome(DECODER, body, version)).isEqualTo(decoded);
+        assertThat(outcome(UNCACHED, body, version)).isEqualTo(decoded);
         ParsedBatch batch = decoded.batch();
         assertThat(decoded.exemplars()).isNotNegative();
         assertThat(batch.total()).isBetween(0, CONFIG.ingest().maxItemsPerRequest());
@@ -81,5 +92,17 @@ class RemoteWriteDecoderFuzzTest {
             assertThat(r.message()).isNotBlank();
         }
         assertThat(seen.cardinality()).isEqualTo(batch.total());
+    }
+
+    /** What {@code decoder} makes of the body: the decoded body, or the code it refused it whole with. */
+    private static Object outcome(RemoteWriteDecoder decoder, byte[] body, RemoteWriteDecoder.Version version) {
+        ByteBuf buf = Unpooled.wrappedBuffer(body);
+        try {
+            return decoder.decode(buf, version);
+        } catch (MalformedBatchException refused) {
+            return refused.code();
+        } finally {
+            buf.release();
+        }
     }
 }

@@ -1,0 +1,159 @@
+package io.sluice.gateway.ingest;
+
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.netty.util.concurrent.FastThreadLocal;
+import net.jpountz.xxhash.XXHash64;
+import net.jpountz.xxhash.XXHashFactory;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * The series an HTTP decoder built lately ({@code V}: a series, or what the format decodes a key's bytes to), by the
+ * bytes they came as. Agents send the same series every interval,
+ * written the same way each time, so a decoder that finds a series' bytes here takes the series as it is instead
+ * of decoding its strings, checking them ({@link Admission#checkSeries}) and building it again: the HTTP formats'
+ * counterpart of the binary protocol's series dictionary, which a connection fills once.
+ *
+ * <p>Only series that passed their checks are kept, and those checks depend on nothing but the bytes and the
+ * settings, so a series taken from here gets the verdict it would get decoded anew; whatever depends on more
+ * (timestamps, the cardinality limit) is still checked for every sample. A decoder owns its cache, as the same
+ * bytes mean different series in different formats, and defines its key: bytes that decode to exactly one series.
+ *
+ * <p>One table per thread (each event loop has its own; no locks), of {@code ingest.series-cache-entries} entries,
+ * two-way set-associative: a series whose set is full replaces the one of the two used less recently. Lookups are
+ * counted per thread and summed in {@code sluice_ingest_series_cache_total{format,result}}.
+ */
+public final class SeriesCache<V> {
+
+    private static final XXHash64 XXH64 = XXHashFactory.fastestJavaInstance().hash64();
+
+    /** Sets per table, a power of two; 0 when the cache is off. */
+    private final int sets;
+    private final List<Table<V>> tables = new CopyOnWriteArrayList<>();
+    private final FastThreadLocal<Table<V>> local = new FastThreadLocal<>() {
+        @Override
+        protected Table<V> initialValue() {
+            Table<V> t = new Table<>(sets);
+            tables.add(t);
+            return t;
+        }
+
+        @Override
+        protected void onRemoval(Table<V> t) {
+            tables.remove(t);
+        }
+    };
+
+    /** @param entries most series kept per thread, rounded up to a power of two; 0 turns the cache off */
+    public SeriesCache(int entries) {
+        int rounded = entries <= 2 ? 2 : Integer.highestOneBit(entries - 1) << 1;
+        this.sets = entries <= 0 ? 0 : rounded / 2;
+    }
+
+    /** Whether series are kept at all ({@code ingest.series-cache-entries} > 0). */
+    public boolean enabled() {
+        return sets > 0;
+    }
+
+    /** Entries per thread (0: off). */
+    int capacity() {
+        return sets * 2;
+    }
+
+    /** The hash of a key, for {@link #get} and {@link #put}. */
+    public static long hash(byte[] key, int offset, int length) {
+        return XXH64.hash(key, offset, length, 0L);
+    }
+
+    /** What this thread kept under these key bytes (of this {@code hash}), or null. */
+    public V get(byte[] key, int offset, int length, long hash) {
+        if (sets == 0) {
+            return null;
+        }
+        Table<V> t = local.get();
+        int i = ((int) hash & (sets - 1)) << 1;
+        if (t.matches(i, key, offset, length, hash)) {
+            t.hits++;
+            return t.values[i];
+        }
+        if (t.matches(i + 1, key, offset, length, hash)) {
+            t.hits++;
+            t.swap(i); // now the more recently used of the two
+            return t.values[i];
+        }
+        t.misses++;
+        return null;
+    }
+
+    /** Keeps {@code value} under a copy of these key bytes, replacing the less recently used of its set. */
+    public void put(byte[] key, int offset, int length, long hash, V value) {
+        if (sets == 0) {
+            return;
+        }
+        Table<V> t = local.get();
+        int i = ((int) hash & (sets - 1)) << 1;
+        t.hashes[i + 1] = t.hashes[i];
+        t.keys[i + 1] = t.keys[i];
+        t.values[i + 1] = t.values[i];
+        t.hashes[i] = hash;
+        t.keys[i] = Arrays.copyOfRange(key, offset, offset + length);
+        t.values[i] = value;
+    }
+
+    /** Counts this cache's lookups in {@code sluice_ingest_series_cache_total{format, result="hit"|"miss"}}. */
+    public void register(MeterRegistry registry, String format) {
+        FunctionCounter.builder("sluice_ingest_series_cache", this, c -> c.sum(true))
+                .description("Series an HTTP ingest decoder found by their bytes among those it built lately (hit) or "
+                        + "decoded anew (miss); ingest.series-cache-entries sizes it")
+                .tags("format", format, "result", "hit").register(registry);
+        FunctionCounter.builder("sluice_ingest_series_cache", this, c -> c.sum(false))
+                .description("Series an HTTP ingest decoder found by their bytes among those it built lately (hit) or "
+                        + "decoded anew (miss); ingest.series-cache-entries sizes it")
+                .tags("format", format, "result", "miss").register(registry);
+    }
+
+    /** Hits or misses over every thread's table (each read racily: a count, not a synchronisation point). */
+    double sum(boolean hits) {
+        long n = 0;
+        for (Table<V> t : tables) {
+            n += hits ? t.hits : t.misses;
+        }
+        return n;
+    }
+
+    /** One thread's entries: slots {@code 2s} and {@code 2s + 1} are set {@code s}, the more recently used first. */
+    private static final class Table<V> {
+        final long[] hashes;
+        final byte[][] keys;
+        final V[] values;
+        long hits;
+        long misses;
+
+        @SuppressWarnings("unchecked")
+        Table(int sets) {
+            hashes = new long[sets * 2];
+            keys = new byte[sets * 2][];
+            values = (V[]) new Object[sets * 2];
+        }
+
+        boolean matches(int slot, byte[] key, int offset, int length, long hash) {
+            byte[] k = keys[slot];
+            return k != null && hashes[slot] == hash && Arrays.equals(k, 0, k.length, key, offset, offset + length);
+        }
+
+        void swap(int i) {
+            long h = hashes[i];
+            byte[] k = keys[i];
+            V v = values[i];
+            hashes[i] = hashes[i + 1];
+            keys[i] = keys[i + 1];
+            values[i] = values[i + 1];
+            hashes[i + 1] = h;
+            keys[i + 1] = k;
+            values[i + 1] = v;
+        }
+    }
+}

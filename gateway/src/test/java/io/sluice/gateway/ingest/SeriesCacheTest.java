@@ -1,0 +1,76 @@
+package io.sluice.gateway.ingest;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class SeriesCacheTest {
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static String get(SeriesCache<String> cache, String key) {
+        byte[] k = bytes(key);
+        return cache.get(k, 0, k.length, SeriesCache.hash(k, 0, k.length));
+    }
+
+    private static void put(SeriesCache<String> cache, String key, String value) {
+        byte[] k = bytes(key);
+        cache.put(k, 0, k.length, SeriesCache.hash(k, 0, k.length), value);
+    }
+
+    @Test
+    void findsWhatWasKeptByItsExactBytesOnly() {
+        SeriesCache<String> cache = new SeriesCache<>(64);
+        byte[] body = bytes("xx{\"a\":\"1\"}yy");
+        long hash = SeriesCache.hash(body, 2, 9);
+        cache.put(body, 2, 9, hash, "series a=1");
+        body[3] = 'b'; // the cache copied the key; what the caller does with its bytes afterwards changes nothing
+        assertThat(get(cache, "{\"a\":\"1\"}")).isEqualTo("series a=1");
+        assertThat(get(cache, "{\"a\":\"2\"}")).isNull();
+        assertThat(get(cache, "{\"a\":\"1\"} ")).isNull();
+        assertThat(get(cache, "{\"a\":\"")).isNull();
+    }
+
+    @Test
+    void aFullSetDropsTheLessRecentlyUsedOfItsTwo() {
+        SeriesCache<String> cache = new SeriesCache<>(2); // one set of two: every key falls in it
+        assertThat(cache.capacity()).isEqualTo(2);
+        put(cache, "a", "A");
+        put(cache, "b", "B");
+        assertThat(get(cache, "a")).isEqualTo("A"); // a is now the more recently used
+        put(cache, "c", "C");                       // replaces b
+        assertThat(get(cache, "b")).isNull();
+        assertThat(get(cache, "a")).isEqualTo("A");
+        assertThat(get(cache, "c")).isEqualTo("C");
+    }
+
+    @Test
+    void sizesRoundUpToAPowerOfTwoAndZeroTurnsItOff() {
+        assertThat(new SeriesCache<String>(8192).capacity()).isEqualTo(8192);
+        assertThat(new SeriesCache<String>(1000).capacity()).isEqualTo(1024);
+        SeriesCache<String> off = new SeriesCache<>(0);
+        assertThat(off.enabled()).isFalse();
+        put(off, "a", "A");
+        assertThat(get(off, "a")).isNull();
+    }
+
+    @Test
+    void eachThreadHasItsOwnTableAndTheCountsSumThemAll() throws Exception {
+        SeriesCache<String> cache = new SeriesCache<>(64);
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        cache.register(registry, "json");
+        put(cache, "a", "A");
+        assertThat(get(cache, "a")).isEqualTo("A");
+        assertThat(CompletableFuture.supplyAsync(() -> get(cache, "a")).get()).as("another thread's table").isNull();
+        assertThat(registry.get("sluice_ingest_series_cache").tags("format", "json", "result", "hit")
+                .functionCounter().count()).isEqualTo(1);
+        assertThat(registry.get("sluice_ingest_series_cache").tags("format", "json", "result", "miss")
+                .functionCounter().count()).isEqualTo(1);
+    }
+}
