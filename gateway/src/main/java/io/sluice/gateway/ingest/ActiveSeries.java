@@ -3,6 +3,7 @@ package io.sluice.gateway.ingest;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Ticker;
+import io.netty.util.concurrent.FastThreadLocal;
 
 import java.time.Duration;
 
@@ -10,6 +11,10 @@ import java.time.Duration;
  * The series each tenant has sent in the last hour on this node, to cap cardinality at
  * {@code ingest.max-active-series}: a sample of a series already active is always admitted, a new series
  * only while the tenant is under the cap.
+ *
+ * <p>Each thread (event loop) also remembers the last {@link #RECENT} series it admitted and when: one it admitted less
+ * than {@link #TOUCH_EVERY} ago is admitted again without a lookup in the tenant's set, which then records its use at
+ * most once a minute. So a series stops counting as active between 59 and 60 minutes after its last sample.
  */
 public final class ActiveSeries {
 
@@ -17,10 +22,21 @@ public final class ActiveSeries {
     public static final Duration ACTIVE_FOR = Duration.ofHours(1);
     /** Most tenants tracked at once. */
     public static final long MAX_TENANTS = 10_000;
+    /** How often at most a series sent again and again is looked up, and its use recorded, in its tenant's set. */
+    public static final Duration TOUCH_EVERY = Duration.ofMinutes(1);
+    /** Series each thread remembers having admitted (a power of two; a series' slot is given by its id). */
+    static final int RECENT = 1 << 14;
+    private static final long TOUCH_EVERY_NANOS = TOUCH_EVERY.toNanos();
 
     private final int maxPerTenant;
     private final Ticker ticker;
     private final Cache<String, Cache<Long, Boolean>> tenants;
+    private final FastThreadLocal<Recent> recent = new FastThreadLocal<>() {
+        @Override
+        protected Recent initialValue() {
+            return new Recent();
+        }
+    };
 
     public ActiveSeries(int maxPerTenant, Ticker ticker) {
         this.maxPerTenant = maxPerTenant;
@@ -28,34 +44,55 @@ public final class ActiveSeries {
         this.tenants = Caffeine.newBuilder().maximumSize(MAX_TENANTS).expireAfterAccess(ACTIVE_FOR).ticker(ticker).build();
     }
 
-    /** The active series of {@code tenant}, to admit the series of one batch without looking the tenant up each time. */
+    /**
+     * The active series of {@code tenant}, to admit the series of one batch on this thread without looking the tenant
+     * up each time; the clock is read once, for the whole batch.
+     */
     public Tenant of(String tenant) {
         return new Tenant(tenants.get(tenant, t -> Caffeine.newBuilder()
-                .expireAfterAccess(ACTIVE_FOR).ticker(ticker).executor(Runnable::run).build()));
+                .expireAfterAccess(ACTIVE_FOR).ticker(ticker).executor(Runnable::run).build()), ticker.read(),
+                recent.get());
     }
 
-    /** One tenant's active series. */
+    /** One tenant's active series, for one batch on one thread. */
     public final class Tenant {
 
         private final Cache<Long, Boolean> series;
+        private final long now;
+        private final Recent recent;
 
-        private Tenant(Cache<Long, Boolean> series) {
+        private Tenant(Cache<Long, Boolean> series, long now, Recent recent) {
             this.series = series;
+            this.now = now;
+            this.recent = recent;
         }
 
         /** Whether a sample of this series may be taken; a newly admitted series becomes active. */
         public boolean admit(long seriesId) {
-            if (series.getIfPresent(seriesId) != null) {
-                return true;
+            int slot = (int) seriesId & (RECENT - 1);
+            if (recent.ids[slot] == seriesId && recent.sets[slot] == series && now - recent.at[slot] < TOUCH_EVERY_NANOS) {
+                return true; // admitted by this thread less than a minute ago: still active
             }
-            if (series.estimatedSize() >= maxPerTenant) {
-                series.cleanUp();
+            if (series.getIfPresent(seriesId) == null) {
                 if (series.estimatedSize() >= maxPerTenant) {
-                    return false;
+                    series.cleanUp();
+                    if (series.estimatedSize() >= maxPerTenant) {
+                        return false;
+                    }
                 }
+                series.put(seriesId, Boolean.TRUE);
             }
-            series.put(seriesId, Boolean.TRUE);
+            recent.ids[slot] = seriesId;
+            recent.sets[slot] = series;
+            recent.at[slot] = now;
             return true;
         }
+    }
+
+    /** What one thread admitted lately: per slot, the series' id, its tenant's set and when (ticker nanos). */
+    private static final class Recent {
+        final long[] ids = new long[RECENT];
+        final Object[] sets = new Object[RECENT];
+        final long[] at = new long[RECENT];
     }
 }
