@@ -6,6 +6,7 @@ import com.github.benmanes.caffeine.cache.Ticker;
 import io.netty.util.concurrent.FastThreadLocal;
 
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The series each tenant has sent in the last hour on this node, to cap cardinality at
@@ -30,7 +31,9 @@ public final class ActiveSeries {
 
     private final int maxPerTenant;
     private final Ticker ticker;
-    private final Cache<String, Cache<Long, Boolean>> tenants;
+    private final Cache<String, TenantSet> tenants;
+    /** Numbers the tenants' sets, so that a thread remembers a set by its number and never keeps one alive. */
+    private final AtomicLong sets = new AtomicLong();
     private final FastThreadLocal<Recent> recent = new FastThreadLocal<>() {
         @Override
         protected Recent initialValue() {
@@ -49,8 +52,8 @@ public final class ActiveSeries {
      * up each time; the clock is read once, for the whole batch.
      */
     public Tenant of(String tenant) {
-        return new Tenant(tenants.get(tenant, t -> Caffeine.newBuilder()
-                .expireAfterAccess(ACTIVE_FOR).ticker(ticker).executor(Runnable::run).build()), ticker.read(),
+        return new Tenant(tenants.get(tenant, t -> new TenantSet(sets.incrementAndGet(), Caffeine.newBuilder()
+                .expireAfterAccess(ACTIVE_FOR).ticker(ticker).executor(Runnable::run).build())), ticker.read(),
                 recent.get());
     }
 
@@ -58,11 +61,13 @@ public final class ActiveSeries {
     public final class Tenant {
 
         private final Cache<Long, Boolean> series;
+        private final long set;
         private final long now;
         private final Recent recent;
 
-        private Tenant(Cache<Long, Boolean> series, long now, Recent recent) {
-            this.series = series;
+        private Tenant(TenantSet set, long now, Recent recent) {
+            this.series = set.series();
+            this.set = set.number();
             this.now = now;
             this.recent = recent;
         }
@@ -70,7 +75,7 @@ public final class ActiveSeries {
         /** Whether a sample of this series may be taken; a newly admitted series becomes active. */
         public boolean admit(long seriesId) {
             int slot = (int) seriesId & (RECENT - 1);
-            if (recent.ids[slot] == seriesId && recent.sets[slot] == series && now - recent.at[slot] < TOUCH_EVERY_NANOS) {
+            if (recent.ids[slot] == seriesId && recent.sets[slot] == set && now - recent.at[slot] < TOUCH_EVERY_NANOS) {
                 return true; // admitted by this thread less than a minute ago: still active
             }
             if (series.getIfPresent(seriesId) == null) {
@@ -83,16 +88,20 @@ public final class ActiveSeries {
                 series.put(seriesId, Boolean.TRUE);
             }
             recent.ids[slot] = seriesId;
-            recent.sets[slot] = series;
+            recent.sets[slot] = set;
             recent.at[slot] = now;
             return true;
         }
     }
 
-    /** What one thread admitted lately: per slot, the series' id, its tenant's set and when (ticker nanos). */
+    /** One tenant's active series, and the number of this set of them (from 1). */
+    private record TenantSet(long number, Cache<Long, Boolean> series) {
+    }
+
+    /** What one thread admitted lately: per slot, the series' id, the number of its tenant's set and when (ticker nanos). */
     private static final class Recent {
         final long[] ids = new long[RECENT];
-        final Object[] sets = new Object[RECENT];
+        final long[] sets = new long[RECENT];
         final long[] at = new long[RECENT];
     }
 }

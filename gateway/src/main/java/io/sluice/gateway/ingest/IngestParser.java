@@ -8,6 +8,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
+import io.netty.util.concurrent.FastThreadLocal;
 import io.sluice.gateway.http.JsonDoubles;
 import io.sluice.config.IngestConfig;
 import io.sluice.gateway.http.Json;
@@ -204,10 +205,13 @@ public final class IngestParser {
         Series series = null;
         long hash = 0;
         int keyLength = -1;
-        if (problem == null && name != null && nameStart >= 0 && nameEnd > nameStart && cache.enabled()) {
-            keyLength = key(body, nameStart, nameEnd, labels);
-            hash = SeriesCache.hash(scratch(), 0, keyLength);
-            series = cache.get(scratch(), 0, keyLength, hash);
+        byte[] key = null;
+        if (problem == null && name != null && nameStart >= 0 && nameEnd > nameStart
+                && cache.keeps(nameEnd - nameStart + (labels == null ? 0 : labels.end - labels.start))) {
+            key = SCRATCH.get().key(body, nameStart, nameEnd, labels);
+            keyLength = (int) (nameEnd - nameStart + (labels == null ? 0 : labels.end - labels.start));
+            hash = SeriesCache.hash(key, 0, keyLength);
+            series = cache.get(key, 0, keyLength, hash);
         }
         List<String> labelList = List.of();
         if (series == null && problem == null && labels != null) {
@@ -230,15 +234,15 @@ public final class IngestParser {
         }
         if (series == null) {
             series = Series.of(name, labelList.toArray(String[]::new));
-            if (keyLength >= 0) {
-                cache.put(scratch(), 0, keyLength, hash, series);
+            if (key != null) {
+                cache.put(key, 0, keyLength, hash, series);
             }
         }
         out.add(new ParsedBatch.Sample(index, series, timestamp, value));
     }
 
     /** The bytes of a {@code labels} object, from its brace to its closing brace, and what reading them gave. */
-    private final class Span {
+    private static final class Span {
         final long start;
         final long end;
         boolean read;
@@ -267,36 +271,35 @@ public final class IngestParser {
         }
     }
 
-    /** Per thread: where a sample's key bytes are put together for the cache. */
-    private static final io.netty.util.concurrent.FastThreadLocal<byte[][]> SCRATCH =
-            new io.netty.util.concurrent.FastThreadLocal<>() {
-                @Override
-                protected byte[][] initialValue() {
-                    return new byte[][] {new byte[256]};
-                }
-            };
-
-    private static byte[] scratch() {
-        return SCRATCH.get()[0];
-    }
-
-    /**
-     * Puts a sample's cache key into {@link #scratch}: the name token's bytes (offsets into the body, from its
-     * reader index), then the labels object's, if any; returns its length.
-     */
-    private static int key(ByteBuf body, long nameStart, long nameEnd, Span labels) {
-        int nameLength = (int) (nameEnd - nameStart);
-        int labelsLength = labels == null ? 0 : (int) (labels.end - labels.start);
-        byte[][] holder = SCRATCH.get();
-        if (holder[0].length < nameLength + labelsLength) {
-            holder[0] = new byte[Math.max(2 * holder[0].length, nameLength + labelsLength)];
+    /** Per thread: where a sample's cache key is put together. */
+    private static final FastThreadLocal<Scratch> SCRATCH = new FastThreadLocal<>() {
+        @Override
+        protected Scratch initialValue() {
+            return new Scratch();
         }
-        int base = body.readerIndex();
-        body.getBytes(base + (int) nameStart, holder[0], 0, nameLength);
-        if (labels != null) {
-            body.getBytes(base + (int) labels.start, holder[0], nameLength, labelsLength);
+    };
+
+    /** A buffer for one cache key at a time, at most {@link SeriesCache#MAX_KEY_BYTES}. */
+    private static final class Scratch {
+        private byte[] bytes = new byte[256];
+
+        /**
+         * A sample's cache key: the name token's bytes (offsets into the body from its reader index), then the labels
+         * object's, if any, from the start of the returned array (valid until the next call on this thread).
+         */
+        byte[] key(ByteBuf body, long nameStart, long nameEnd, Span labels) {
+            int nameLength = (int) (nameEnd - nameStart);
+            int labelsLength = labels == null ? 0 : (int) (labels.end - labels.start);
+            if (bytes.length < nameLength + labelsLength) {
+                bytes = new byte[Math.max(2 * bytes.length, nameLength + labelsLength)];
+            }
+            int base = body.readerIndex();
+            body.getBytes(base + (int) nameStart, bytes, 0, nameLength);
+            if (labels != null) {
+                body.getBytes(base + (int) labels.start, bytes, nameLength, labelsLength);
+            }
+            return bytes;
         }
-        return nameLength + labelsLength;
     }
 
     /** Reads one event object (the parser ends on its END_OBJECT) and hands it to admission. */

@@ -283,7 +283,7 @@ public final class LineProtocolParser {
             int keyEnd = cache.enabled() ? seriesKeyEnd() : -1;
             long hash = 0;
             SeriesKey key = null;
-            if (keyEnd >= 0) {
+            if (keyEnd >= 0 && cache.keeps(keyEnd - keyStart)) {
                 hash = SeriesCache.hash(b, keyStart, keyEnd - keyStart);
                 key = cache.get(b, keyStart, keyEnd - keyStart, hash);
             }
@@ -291,7 +291,7 @@ public final class LineProtocolParser {
                 pos = keyEnd;
             } else {
                 key = seriesKey();
-                if (keyEnd >= 0 && pos == keyEnd && key.checked()) {
+                if (keyEnd >= 0 && pos == keyEnd && key.checked() && cache.keeps(keyEnd - keyStart)) {
                     cache.put(b, keyStart, keyEnd - keyStart, hash, key);
                 }
             }

@@ -337,7 +337,7 @@ public final class RemoteWriteDecoder {
                     if (runStart < 0 && cache.enabled()) {
                         runStart = tagStart;
                         runEnd = labelsRunEnd(raw, tagStart, in.getTotalBytesRead() + in.getBytesUntilLimit());
-                        if (runEnd > runStart) {
+                        if (runEnd > runStart && cache.keeps(runEnd - runStart)) {
                             hash = SeriesCache.hash(raw, runStart, runEnd - runStart);
                             cached = cache.get(raw, runStart, runEnd - runStart, hash);
                             if (cached != null) {
@@ -372,7 +372,7 @@ public final class RemoteWriteDecoder {
             }
             Refusal problem = seriesProblem();
             Series series = problem == null ? Series.of(name, labels.toArray(String[]::new)) : null;
-            if (series != null && runEnd > runStart) {
+            if (series != null && runEnd > runStart && cache.keeps(runEnd - runStart)) {
                 cache.put(raw, runStart, runEnd - runStart, hash, series);
             }
             finish(problem, series);

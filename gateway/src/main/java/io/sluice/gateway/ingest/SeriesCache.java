@@ -28,6 +28,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 public final class SeriesCache<V> {
 
+    /** Longest key kept: a series sent as more bytes is decoded every time (keys are copied into the cache). */
+    public static final int MAX_KEY_BYTES = 4096;
     private static final XXHash64 XXH64 = XXHashFactory.fastestJavaInstance().hash64();
 
     /** Sets per table, a power of two; 0 when the cache is off. */
@@ -63,6 +65,11 @@ public final class SeriesCache<V> {
         return sets * 2;
     }
 
+    /** Whether a key of {@code length} bytes may be kept: the cache is on, and it is at most {@link #MAX_KEY_BYTES}. */
+    public boolean keeps(long length) {
+        return sets > 0 && length <= MAX_KEY_BYTES;
+    }
+
     /** The hash of a key, for {@link #get} and {@link #put}. */
     public static long hash(byte[] key, int offset, int length) {
         return XXH64.hash(key, offset, length, 0L);
@@ -70,7 +77,7 @@ public final class SeriesCache<V> {
 
     /** What this thread kept under these key bytes (of this {@code hash}), or null. */
     public V get(byte[] key, int offset, int length, long hash) {
-        if (sets == 0) {
+        if (!keeps(length)) {
             return null;
         }
         Table<V> t = local.get();
@@ -90,7 +97,7 @@ public final class SeriesCache<V> {
 
     /** Keeps {@code value} under a copy of these key bytes, replacing the less recently used of its set. */
     public void put(byte[] key, int offset, int length, long hash, V value) {
-        if (sets == 0) {
+        if (!keeps(length)) {
             return;
         }
         Table<V> t = local.get();

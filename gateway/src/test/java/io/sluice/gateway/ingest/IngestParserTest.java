@@ -64,6 +64,49 @@ class IngestParserTest {
     }
 
     @Test
+    void aLargeBodyInPiecesDecodesAlikeWithAndWithoutTheCache() throws Exception {
+        // larger than the JSON parser's input buffer many times over, and in pieces as a request body arrives
+        StringBuilder json = new StringBuilder("{\"samples\":[");
+        for (int i = 0; i < 3000; i++) {
+            int k = i % 1000; // 1,000 series, each three times
+            json.append(i == 0 ? "" : ",").append("{\"name\":\"cpu_").append(k % 7).append("\",\"labels\":{\"host\":\"h")
+                    .append(k).append("\",\"dc\":\"d").append(k % 3).append("\"},\"value\":").append(i).append('}');
+        }
+        byte[] bytes = json.append("]}").toString().getBytes(StandardCharsets.UTF_8);
+        SluiceConfig large = ConfigLoader.load(null, Map.of(), Map.of("ingest.max-items-per-request", "3000",
+                "ingest.series-cache-entries", "65536"));
+        SluiceConfig uncached = ConfigLoader.load(null, Map.of(), Map.of("ingest.max-items-per-request", "3000",
+                "ingest.series-cache-entries", "0"));
+        IngestParser cached = new IngestParser(large.ingest(), AdmissionTest.admission(large, NOW));
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        cached.register(registry);
+        ParsedBatch expected = parse(new IngestParser(uncached.ingest(), AdmissionTest.admission(uncached, NOW)), bytes);
+        assertThat(expected.samples()).hasSize(3000);
+        assertThat(parse(cached, bytes)).isEqualTo(expected);
+        assertThat(parse(cached, bytes)).isEqualTo(expected);
+        // each series decoded the first time only
+        assertThat(registry.get("sluice_ingest_series_cache").tags("result", "miss").functionCounter().count())
+                .isEqualTo(1000);
+        assertThat(registry.get("sluice_ingest_series_cache").tags("result", "hit").functionCounter().count())
+                .isEqualTo(5000);
+    }
+
+    /** {@code bytes} as a composite buffer of 1,000-byte pieces, decoded by {@code parser}. */
+    private static ParsedBatch parse(IngestParser parser, byte[] bytes) throws MalformedBatchException {
+        io.netty.buffer.CompositeByteBuf body = Unpooled.compositeBuffer();
+        for (int i = 0; i < bytes.length; i += 1000) {
+            body.addComponent(true, Unpooled.copiedBuffer(bytes, i, Math.min(1000, bytes.length - i)));
+        }
+        body.readerIndex(0);
+        try {
+            return parser.parseSamples(body);
+        } finally {
+            body.release();
+        }
+    }
+
+    @Test
     void aMissingTimestampMeansNow() throws Exception {
         assertThat(samples("{\"samples\":[{\"name\":\"cpu\",\"value\":1}]}").samples().get(0).timestampMs()).isEqualTo(NOW);
     }

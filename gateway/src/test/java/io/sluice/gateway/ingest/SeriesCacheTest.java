@@ -51,6 +51,17 @@ class SeriesCacheTest {
     }
 
     @Test
+    void aKeyLongerThanTheLimitIsNotKept() {
+        SeriesCache<String> cache = new SeriesCache<>(64);
+        String longest = "k".repeat(SeriesCache.MAX_KEY_BYTES);
+        put(cache, longest, "kept");
+        put(cache, longest + "k", "not kept");
+        assertThat(get(cache, longest)).isEqualTo("kept");
+        assertThat(get(cache, longest + "k")).isNull();
+        assertThat(cache.keeps(SeriesCache.MAX_KEY_BYTES + 1)).isFalse();
+    }
+
+    @Test
     void sizesRoundUpToAPowerOfTwoAndZeroTurnsItOff() {
         assertThat(new SeriesCache<String>(8192).capacity()).isEqualTo(8192);
         assertThat(new SeriesCache<String>(1000).capacity()).isEqualTo(1024);
