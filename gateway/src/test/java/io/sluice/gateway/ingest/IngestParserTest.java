@@ -43,8 +43,7 @@ class IngestParserTest {
 
     @Test
     void aSeriesSentAgainAsTheSameBytesIsTakenFromTheCache() throws Exception {
-        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
-                new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
         parser.register(registry);
         String sample = "{\"name\":\"cpu\",\"labels\":{\"z\":\"1\",\"a\":\"2\"},\"value\":1}";
         ParsedBatch batch = samples("{\"samples\":[" + sample + "," + sample + ","
@@ -54,10 +53,8 @@ class IngestParserTest {
                 io.sluice.protocol.record.Series.of("cpu", "a", "2", "z", "1"),
                 io.sluice.protocol.record.Series.of("cpu", "a", "2", "z", "1"),
                 io.sluice.protocol.record.Series.of("cpu", "a", "3", "z", "1"));
-        assertThat(registry.get("sluice_ingest_series_cache").tags("result", "hit").functionCounter().count())
-                .isEqualTo(1);
-        assertThat(registry.get("sluice_ingest_series_cache").tags("result", "miss").functionCounter().count())
-                .isEqualTo(2);
+        assertThat(SeriesCacheTest.lookups(registry, "hit")).isEqualTo(1);
+        assertThat(SeriesCacheTest.lookups(registry, "miss")).isEqualTo(2);
         // a cached series still has its timestamp checked
         assertThat(samples("{\"samples\":[" + sample.replace("\"value\"", "\"timestamp\":1,\"value\"") + "]}")
                 .rejections()).extracting(Rejection::reason).containsExactly(Refusal.TOO_OLD);
@@ -78,18 +75,15 @@ class IngestParserTest {
         SluiceConfig uncached = ConfigLoader.load(null, Map.of(), Map.of("ingest.max-items-per-request", "3000",
                 "ingest.series-cache-entries", "0"));
         IngestParser cached = new IngestParser(large.ingest(), AdmissionTest.admission(large, NOW));
-        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
-                new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
         cached.register(registry);
         ParsedBatch expected = parse(new IngestParser(uncached.ingest(), AdmissionTest.admission(uncached, NOW)), bytes);
         assertThat(expected.samples()).hasSize(3000);
         assertThat(parse(cached, bytes)).isEqualTo(expected);
         assertThat(parse(cached, bytes)).isEqualTo(expected);
         // each series decoded the first time only
-        assertThat(registry.get("sluice_ingest_series_cache").tags("result", "miss").functionCounter().count())
-                .isEqualTo(1000);
-        assertThat(registry.get("sluice_ingest_series_cache").tags("result", "hit").functionCounter().count())
-                .isEqualTo(5000);
+        assertThat(SeriesCacheTest.lookups(registry, "miss")).isEqualTo(1000);
+        assertThat(SeriesCacheTest.lookups(registry, "hit")).isEqualTo(5000);
     }
 
     /** {@code bytes} as a composite buffer of 1,000-byte pieces, decoded by {@code parser}. */
