@@ -100,7 +100,7 @@ public final class BenchmarkSuite {
     private final Duration duration;
     private final Duration warmup;
     /**
-     * Load before P2's as-fast-as-acks runs: on 2 cores a fresh gateway's JIT compiles its ingest paths for about a
+     * Load before P2's as-fast-as-acks HTTP runs: on 2 cores a fresh gateway's JIT compiles an ingest path for about a
      * minute of load (compilations per 10 s fall from ~9,000 to ~600 by then), and P2 measures the steady state.
      */
     private final Duration ingestWarmup;
@@ -699,7 +699,9 @@ public final class BenchmarkSuite {
             before = consumer.endOffsets(partitions(consumer, topic));
         }
         Allocation allocationBefore = allocation(INGESTED, "transport=\"binary\"");
-        JsonNode agentResult = agentLoad("agent-load", "max", ingestWarmup);
+        // after --warmup, as the half-rate run (not --ingest-warmup: at 2M samples/s the agent would spend its
+        // --max-samples before the measured window began)
+        JsonNode agentResult = agentLoad("agent-load", "max", warmup);
         Allocation allocationAfter = allocation(INGESTED, "transport=\"binary\"");
         double samplesPerSecond = agentResult.get("acked_per_second").asDouble();
         double seconds = agentResult.get("seconds").asDouble();
@@ -861,8 +863,10 @@ public final class BenchmarkSuite {
         measuring();
         log.printf(Locale.ROOT, "%n== P2: HTTP ingest, %s (POST %s), %,d series x %d labels a body%n", format.label(),
                 format.path(), IngestBodies.SERIES, IngestBodies.LABELS);
-        // the machine to itself: what earlier phases sent is stored first
+        // the machine to itself: what earlier phases sent is stored first, and what they set off has finished
         awaitWriter();
+        awaitQuiet();
+        measuring();
         IngestRun run = maxIngest(format, conns);
         HttpLoad.Result max = run.result();
         byte[][] requests = run.requests();
@@ -1923,6 +1927,49 @@ public final class BenchmarkSuite {
         cmd.add(mainClass);
         cmd.addAll(args);
         return new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    }
+
+    /** Share of the machine's CPU time left idle for the machine to count as quiet. */
+    private static final double QUIET_IDLE = 0.85;
+    /** Longest wait for a quiet machine before a measurement goes ahead anyway (and says so). */
+    private static final Duration QUIET_WAIT = Duration.ofMinutes(2);
+
+    /**
+     * Waits until the machine's CPUs are at least {@value #QUIET_IDLE} idle over 3 consecutive seconds (from
+     * /proc/stat), at most {@link #QUIET_WAIT}: what an earlier phase set off (PostgreSQL's autovacuum after millions of
+     * rows, the broker's log maintenance, a load tool's JVM exiting) then takes nothing from the next measurement.
+     * Prints how long it took.
+     */
+    private void awaitQuiet() throws Exception {
+        long start = System.nanoTime();
+        long deadline = start + QUIET_WAIT.toNanos();
+        int quietSeconds = 0;
+        double idle = 0;
+        long[] before = cpuTimes();
+        while (quietSeconds < 3 && System.nanoTime() < deadline) {
+            Thread.sleep(1000);
+            long[] now = cpuTimes();
+            long total = now[0] - before[0];
+            idle = total <= 0 ? 1 : (now[1] - before[1]) / (double) total;
+            quietSeconds = idle >= QUIET_IDLE ? quietSeconds + 1 : 0;
+            before = now;
+        }
+        log.printf(Locale.ROOT, "(the machine %s after %.1f s: %.0f %% idle over the last second)%n",
+                quietSeconds >= 3 ? "was quiet" : "was still busy", (System.nanoTime() - start) / 1e9, 100 * idle);
+    }
+
+    /** All CPUs' time so far and its idle part (idle and iowait), in jiffies, from /proc/stat; zeros where there is none. */
+    private static long[] cpuTimes() {
+        try {
+            String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            long total = 0;
+            for (int i = 1; i < f.length; i++) {
+                total += Long.parseLong(f[i]);
+            }
+            return new long[] {total, Long.parseLong(f[4]) + Long.parseLong(f[5])};
+        } catch (IOException | RuntimeException e) {
+            return new long[] {0, 0};
+        }
     }
 
     /** The 1, 5 and 15 minute load averages of /proc/loadavg, or "?" where there is none. */
