@@ -345,15 +345,15 @@ public final class RemoteWriteDecoder {
                                 continue;
                             }
                         }
-                    } else if (runStart >= 0 && tagStart >= runEnd) {
-                        runEnd = -1; // the labels are not one run
-                        if (cached != null) {
+                    } else if (runEnd >= 0 && tagStart >= runEnd) {
+                        if (cached != null) { // decoded after all: the run's labels, then this one
                             cached = null;
-                            CodedInputStream run = CodedInputStream.newInstance(raw, runStart, tagStart - runStart);
+                            CodedInputStream run = CodedInputStream.newInstance(raw, runStart, runEnd - runStart);
                             for (int t = run.readTag(); t != 0; t = run.readTag()) {
                                 labelField(run);
                             }
                         }
+                        runEnd = -1; // the labels are not one run: the series is not kept
                     }
                     labelField(in);
                 } else if (tag == SERIES_SAMPLES) {
