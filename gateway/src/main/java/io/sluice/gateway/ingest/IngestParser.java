@@ -175,8 +175,15 @@ public final class IngestParser {
                         problem = new Refusal(Refusal.INVALID_LABEL, "labels must be an object of strings");
                     } else {
                         long start = p.currentTokenLocation().getByteOffset();
-                        p.skipChildren();
-                        labels = new Span(start, p.currentLocation().getByteOffset());
+                        if (start < 0) { // no byte offsets (Jackson decodes a UTF-16 or UTF-32 body as chars): read here
+                            labels = new Span(-1, -1);
+                            labels.read = true;
+                            labels.keyValues = new ArrayList<>();
+                            problem = labels.problem = readLabels(p, "labels", labels.keyValues);
+                        } else {
+                            p.skipChildren();
+                            labels = new Span(start, p.currentLocation().getByteOffset());
+                        }
                     }
                 }
                 case "timestamp" -> {
@@ -207,7 +214,7 @@ public final class IngestParser {
         int keyLength = -1;
         byte[] key = null;
         if (problem == null && name != null && nameStart >= 0 && nameEnd > nameStart
-                && cache.keeps(nameEnd - nameStart + (labels == null ? 0 : labels.end - labels.start))) {
+                && (labels == null || labels.start >= 0) && cache.keeps(nameEnd - nameStart + (labels == null ? 0 : labels.end - labels.start))) {
             key = SCRATCH.get().key(body, nameStart, nameEnd, labels);
             keyLength = (int) (nameEnd - nameStart + (labels == null ? 0 : labels.end - labels.start));
             hash = SeriesCache.hash(key, 0, keyLength);

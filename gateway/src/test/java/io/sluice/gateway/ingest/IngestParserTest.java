@@ -86,6 +86,20 @@ class IngestParserTest {
         assertThat(SeriesCacheTest.lookups(registry, "hit")).isEqualTo(5000);
     }
 
+    @Test
+    void aBodyInUtf16DecodesAsInUtf8() throws Exception {
+        String json = "{\"samples\":[{\"name\":\"cpu\",\"labels\":{\"host\":\"a\"},\"value\":1},"
+                + "{\"name\":\"cpu\",\"labels\":{\"host\":\"a\"},\"value\":2},{\"name\":\"cpu\",\"labels\":{\"host\":1},\"value\":3}]}";
+        ParsedBatch utf8 = samples(json);
+        assertThat(utf8.samples()).hasSize(2);
+        ByteBuf body = Unpooled.copiedBuffer(json, StandardCharsets.UTF_16BE);
+        try {
+            assertThat(parser.parseSamples(body)).isEqualTo(utf8);
+        } finally {
+            body.release();
+        }
+    }
+
     /** {@code bytes} as a composite buffer of 1,000-byte pieces, decoded by {@code parser}. */
     private static ParsedBatch parse(IngestParser parser, byte[] bytes) throws MalformedBatchException {
         io.netty.buffer.CompositeByteBuf body = Unpooled.compositeBuffer();
