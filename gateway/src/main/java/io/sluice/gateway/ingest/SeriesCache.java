@@ -112,14 +112,12 @@ public final class SeriesCache<V> {
 
     /** Counts this cache's lookups in {@code sluice_ingest_series_cache_total{format, result="hit"|"miss"}}. */
     public void register(MeterRegistry registry, String format) {
-        FunctionCounter.builder("sluice_ingest_series_cache", this, c -> c.sum(true))
-                .description("Series an HTTP ingest decoder found by their bytes among those it built lately (hit) or "
-                        + "decoded anew (miss); ingest.series-cache-entries sizes it")
-                .tags("format", format, "result", "hit").register(registry);
-        FunctionCounter.builder("sluice_ingest_series_cache", this, c -> c.sum(false))
-                .description("Series an HTTP ingest decoder found by their bytes among those it built lately (hit) or "
-                        + "decoded anew (miss); ingest.series-cache-entries sizes it")
-                .tags("format", format, "result", "miss").register(registry);
+        for (boolean hits : new boolean[] {true, false}) {
+            FunctionCounter.builder("sluice_ingest_series_cache", this, c -> c.sum(hits))
+                    .description("Series an HTTP ingest decoder found by their bytes among those it built lately (hit) "
+                            + "or decoded anew (miss); ingest.series-cache-entries sizes it")
+                    .tags("format", format, "result", hits ? "hit" : "miss").register(registry);
+        }
     }
 
     /** Hits or misses over every thread's table (each read racily: a count, not a synchronisation point). */
