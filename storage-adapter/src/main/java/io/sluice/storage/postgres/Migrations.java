@@ -51,8 +51,10 @@ public final class Migrations {
         Flyway flyway = configuration.load();
         try {
             MigrateResult result = flyway.migrate();
-            String version = result.targetSchemaVersion != null ? result.targetSchemaVersion
-                    : flyway.info().current() != null ? flyway.info().current().getVersion().getVersion() : "none";
+            // what is in place now, not the last migration this node applied: nodes starting together take turns
+            // (Flyway locks per migration), so one may apply V3 while another applies the rest
+            var current = flyway.info().current();
+            String version = current != null ? current.getVersion().getVersion() : "none";
             log.info("Schema at version {} ({} migration(s) applied now)", version, result.migrationsExecuted);
             return version;
         } catch (FlywayException e) {
