@@ -39,10 +39,12 @@ final class BatchChecks {
      *       admission a period keeps it active ({@link ActiveSeries#ACTIVE_FOR} is far longer), and the cardinality
      *       limit only ever refuses a series that is not active.</li>
      * </ul>
-     * Used by the connection's event loop only.
+     * Used by the connection's event loop only, which walks each batch with the memory's one cursor (see
+     * {@link RecordCursor#reset} for why it is kept).
      */
     static final class Memory {
 
+        private final RecordCursor cursor = new RecordCursor();
         private final BitSet passed = new BitSet();
         private final BitSet admitted = new BitSet();
         private long admittedPeriod = Long.MIN_VALUE;
@@ -71,13 +73,9 @@ final class BatchChecks {
         return refusal != null ? refusal : admitSeries(tenant, batch, memory, now);
     }
 
-    // The two passes are two methods, each with a cursor of its own: one method whose cursor variable took a second
-    // cursor for the second pass made HotSpot 17.0.15's C2 (compiling it on stack replacement) crash the JVM when
-    // it deoptimized it (SIGSEGV in Deoptimization::reassign_fields, twice under binary load).
-
     /** Every record's own rules, each series once per connection while it passes. */
     private Refusal checkRecords(Batch batch, Memory memory, long now) {
-        RecordCursor cursor = batch.cursor();
+        RecordCursor cursor = batch.cursor(memory.cursor);
         for (int index = 0; cursor.next(); index++) {
             io.sluice.gateway.ingest.Refusal r;
             if (cursor.isSample()) {
@@ -105,7 +103,7 @@ final class BatchChecks {
     private Refusal admitSeries(String tenant, Batch batch, Memory memory, long now) {
         BitSet admitted = memory.admittedIn(now);
         Admission.SeriesGate gate = null;
-        RecordCursor cursor = batch.cursor();
+        RecordCursor cursor = batch.cursor(memory.cursor);
         for (int index = 0; cursor.next(); index++) {
             if (cursor.isSample() && !admitted.get(cursor.seriesId())) {
                 if (gate == null) {

@@ -114,6 +114,8 @@ public final class IngestPipeline {
         private int batches;
         private Open samples = new Open(0);
         private Open events = new Open(0);
+        /** Walks each batch submitted (kept, not made per batch: see {@link RecordCursor#reset}). */
+        private final RecordCursor cursor = new RecordCursor();
 
         /** Whether a submitted batch's records wait in a segment that {@link #flush} has not sent yet. */
         public boolean hasOpenSegments() {
@@ -161,7 +163,7 @@ public final class IngestPipeline {
         int[] partitionOf = connection.partitionOf;
         long[] segmentIdOf = connection.segmentIdOf;
         try {
-            RecordCursor cursor = batch.cursor();
+            RecordCursor cursor = batch.cursor(connection.cursor);
             while (cursor.next()) {
                 if (cursor.isSample()) {
                     int id = cursor.seriesId();

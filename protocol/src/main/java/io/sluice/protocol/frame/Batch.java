@@ -76,10 +76,18 @@ public final class Batch extends DefaultByteBufHolder implements ProtocolMessage
 
     /** A new cursor over the records; the batch must stay unreleased while it is used. */
     public RecordCursor cursor() {
+        return cursor(new RecordCursor());
+    }
+
+    /**
+     * {@code reuse}, pointed at the records (see {@link RecordCursor#reset}); the batch must stay unreleased while it
+     * is used.
+     */
+    public RecordCursor cursor(RecordCursor reuse) {
         if (series == null) {
             throw new IllegalStateException("an outbound batch has no series table to read with");
         }
-        return new RecordCursor(content(), series);
+        return reuse.reset(content(), series);
     }
 
     /** Bytes of the uncompressed records block (header included). */

@@ -24,6 +24,9 @@ import java.util.Map;
  * <p>Only for blocks that passed {@link RecordBlocks#validate}; the cursor does not check again. It reads a
  * duplicate of the block, so it never moves the block's indices, and it does not own the block: the block's
  * owner (a {@code Batch} or {@code Segment}) must stay unreleased while the cursor is used. Not thread-safe.
+ *
+ * <p>A caller that walks many blocks on one thread keeps one cursor and points it at each block with
+ * {@link #reset}; see there why the event loops do.
  */
 public final class RecordCursor {
 
@@ -31,15 +34,15 @@ public final class RecordCursor {
     private static final int SAMPLE = 1;
     private static final int EVENT = 2;
 
-    private final ByteBuf in;
+    private ByteBuf in;
     /** The block as one region, to skip definitions in: index k of {@code in} is the view's k + viewShift. */
-    private final java.nio.ByteBuffer view;
-    private final int viewShift;
+    private java.nio.ByteBuffer view;
+    private int viewShift;
     /** The view's index after the block's last byte. */
-    private final int viewEnd;
+    private int viewEnd;
     /** The view's index of the next record. */
     private int pos;
-    private final SeriesTable table;
+    private SeriesTable table;
     private long timestamp;
     private int kind = NONE;
     private int seriesId;
@@ -49,14 +52,36 @@ public final class RecordCursor {
 
     /** A cursor over the readable bytes of {@code block}, whose series ids refer to {@code table}. */
     public RecordCursor(ByteBuf block, SeriesTable table) {
-        this.in = block.duplicate();
-        this.view = RecordBlocks.view(in);
-        this.viewShift = view.position() - in.readerIndex();
+        reset(block, table);
+    }
+
+    /** A cursor over no block: {@link #next()} is false until {@link #reset} points it at one. */
+    public RecordCursor() {
+    }
+
+    /**
+     * Points this cursor at the readable bytes of {@code block}, whose series ids refer to {@code table}, before its
+     * first record; returns this cursor.
+     *
+     * <p>A cursor kept and reset, rather than a new one for each block, is never scalar-replaced by C2. HotSpot
+     * 17.0.15 crashed the gateway three times (SIGSEGV in {@code Deoptimization::reassign_fields}, under binary
+     * load) when it deoptimized a method of {@code BatchChecks} that walked a new cursor, rebuilding the cursor and
+     * the buffers it holds from the compiled frame. A kept cursor is a plain object on the heap, with nothing to
+     * rebuild.
+     */
+    public RecordCursor reset(ByteBuf block, SeriesTable table) {
+        ByteBuf duplicate = block.duplicate();
+        java.nio.ByteBuffer v = RecordBlocks.view(duplicate);
+        this.in = duplicate;
+        this.view = v;
+        this.viewShift = v.position() - duplicate.readerIndex();
         this.table = table;
-        in.skipBytes(RecordFormat.BASE_TIMESTAMP_OFFSET);
-        this.timestamp = in.readLong();
-        this.pos = in.readerIndex() + viewShift;
-        this.viewEnd = in.writerIndex() + viewShift;
+        duplicate.skipBytes(RecordFormat.BASE_TIMESTAMP_OFFSET);
+        this.timestamp = duplicate.readLong();
+        this.pos = duplicate.readerIndex() + viewShift;
+        this.viewEnd = duplicate.writerIndex() + viewShift;
+        this.kind = NONE;
+        return this;
     }
 
     /**

@@ -21,7 +21,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The cursor reads back every record the writer wrote, whatever the buffer the block sits in: varints of one to ten
  * bytes (series ids past 2^14, timestamp steps of hours and backwards), values of every bit pattern, definitions and
- * events between samples, and records that end within the block's last eight bytes.
+ * events between samples, and records that end within the block's last eight bytes. A cursor kept and reset from
+ * block to block, some left midway, reads each as a new one does.
  */
 class RecordCursorTest {
 
@@ -67,6 +68,8 @@ class RecordCursorTest {
     @EnumSource(Holder.class)
     void readsBackWhatTheWriterWrote(Holder holder) {
         Random random = new Random(20261202L + holder.ordinal());
+        RecordCursor kept = new RecordCursor();
+        assertThat(kept.next()).as("a cursor over no block").isFalse();
         for (int round = 0; round < 8; round++) {
             int seriesCount = round % 4 == 0 ? 20_000 : 1 + random.nextInt(300); // 20,000: ids of three bytes
             List<Series> series = new ArrayList<>(seriesCount);
@@ -102,16 +105,14 @@ class RecordCursorTest {
                     SeriesDictionary dictionary = new SeriesDictionary();
                     RecordBlocks.validate(block, dictionary, RecordLimits.DEFAULTS);
                     int readerIndex = block.readerIndex();
-                    RecordCursor cursor = new RecordCursor(block, dictionary.snapshot());
-                    List<Written> read = new ArrayList<>(written.size());
-                    while (cursor.next()) {
-                        assertThat(cursor.isSample()).isNotEqualTo(cursor.isEvent());
-                        read.add(cursor.isEvent() ? new Written(null, cursor.timestampMs(), 0, cursor.event())
-                                : new Written(cursor.series(), cursor.timestampMs(),
-                                        Double.doubleToRawLongBits(cursor.value()), null));
+                    SeriesTable table = dictionary.snapshot();
+                    assertThat(readAll(new RecordCursor(block, table), written.size())).isEqualTo(written);
+                    // the kept cursor: first left after half the records, then reset and read whole
+                    kept.reset(block, table);
+                    for (int r = 0; r < written.size() / 2; r++) {
+                        assertThat(kept.next()).isTrue();
                     }
-                    assertThat(read).isEqualTo(written);
-                    assertThat(cursor.isSample() || cursor.isEvent()).as("past the end").isFalse();
+                    assertThat(readAll(kept.reset(block, table), written.size())).isEqualTo(written);
                     assertThat(block.readerIndex()).as("the cursor never moves the block's indices").isEqualTo(readerIndex);
                 } finally {
                     block.release();
@@ -120,6 +121,17 @@ class RecordCursorTest {
                 out.release();
             }
         }
+    }
+
+    private static List<Written> readAll(RecordCursor cursor, int expected) {
+        List<Written> read = new ArrayList<>(expected);
+        while (cursor.next()) {
+            assertThat(cursor.isSample()).isNotEqualTo(cursor.isEvent());
+            read.add(cursor.isEvent() ? new Written(null, cursor.timestampMs(), 0, cursor.event())
+                    : new Written(cursor.series(), cursor.timestampMs(), Double.doubleToRawLongBits(cursor.value()), null));
+        }
+        assertThat(cursor.isSample() || cursor.isEvent()).as("past the end").isFalse();
+        return read;
     }
 
     /** Timestamp steps: mostly small, some of hours or years (varints of up to ten bytes), some backwards. */
