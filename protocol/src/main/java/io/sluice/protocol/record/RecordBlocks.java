@@ -53,8 +53,8 @@ public final class RecordBlocks {
                     + " bytes (expected: >= " + RecordFormat.HEADER_BYTES + ")");
         }
         ByteBuf in = block.duplicate();
-        ByteBuffer view = definitions == null ? null : view(in);
-        int viewShift = view == null ? 0 : view.position() - in.readerIndex();
+        ByteBuffer view = view(in);
+        int viewShift = view.position() - in.readerIndex();
         long declaredSamples = in.readUnsignedInt();
         long declaredEvents = in.readUnsignedInt();
         in.skipBytes(Long.BYTES);
@@ -65,7 +65,21 @@ public final class RecordBlocks {
         int samples = 0;
         int events = 0;
         int maxString = limits.maxStringBytes();
-        while (in.isReadable()) {
+        int at = in.readerIndex() + viewShift;
+        int end = in.writerIndex() + viewShift;
+        while (at < end) {
+            if (view.get(at) == RecordFormat.TAG_SAMPLE) {
+                int next = sampleEnd(view, at + 1, end, dictionary.size());
+                if (next >= 0) {
+                    if (++samples > declaredSamples) {
+                        throw countMismatch("samples", declaredSamples, samples);
+                    }
+                    at = next;
+                    continue;
+                }
+            }
+            // anything but a sound sample: read through the buffer, which says what is wrong
+            in.readerIndex(at - viewShift);
             byte tag = in.readByte();
             switch (tag) {
                 case RecordFormat.TAG_SAMPLE -> {
@@ -106,6 +120,7 @@ public final class RecordBlocks {
                 default -> throw new ProtocolException(ErrorCode.INVALID_RECORD,
                         "unknown record tag 0x" + Integer.toHexString(tag & 0xFF));
             }
+            at = in.readerIndex() + viewShift;
         }
         if (samples != declaredSamples) {
             throw countMismatch("samples", declaredSamples, samples);
@@ -202,6 +217,36 @@ public final class RecordBlocks {
         int next = (int) length;
         long n = length >>> 32;
         return n > maxString || n > end - next ? -1 : next + (int) n;
+    }
+
+    /**
+     * The index after the sample whose series id starts at {@code i} (after its tag), when the sample is sound: an id
+     * below {@code defined} in at most four bytes, a timestamp varint of at most ten, eight bytes of value, varints
+     * neither overlong nor past 64 bits. Otherwise -1, and the buffer read takes the sample and says what is wrong.
+     * Read with absolute gets, as {@link #definitionLength}: every record of a block is checked, most are samples,
+     * and a {@code ByteBuf} read of each varint walks a chain of calls and checks.
+     */
+    private static int sampleEnd(ByteBuffer bytes, int i, int end, int defined) {
+        long id = varint(bytes, i, end);
+        if (id < 0 || (id >>> 32) >= defined) {
+            return -1;
+        }
+        int next = (int) id;
+        if (next - i > 1 && bytes.get(next - 1) == 0) {
+            return -1; // overlong
+        }
+        i = next;
+        for (int n = 0; n < 10; n++) {
+            if (i >= end) {
+                return -1;
+            }
+            byte b = bytes.get(i++);
+            if (b >= 0) {
+                boolean sound = (b != 0 || n == 0) && (n < 9 || b <= 1);
+                return sound && end - i >= Double.BYTES ? i + Double.BYTES : -1;
+            }
+        }
+        return -1;
     }
 
     /**
