@@ -195,7 +195,8 @@ public final class ConfigLoader {
         }
         EdgeConfig edge = new EdgeConfig(t.get(Settings.SERVER_BINARY_PORT),
                 cert.isBlank() ? null : Path.of(cert.strip()), key.isBlank() ? null : Path.of(key.strip()),
-                t.get(Settings.BINARY_MAX_FRAME_BYTES), t.get(Settings.BINARY_MAX_IN_FLIGHT_BATCHES));
+                t.get(Settings.BINARY_MAX_FRAME_BYTES), t.get(Settings.BINARY_MAX_IN_FLIGHT_BATCHES),
+                t.get(Settings.BINARY_FLUSH_DELAY));
         AuthConfig auth = new AuthConfig(t.get(Settings.AUTH_CACHE_TTL), t.get(Settings.AUTH_NEGATIVE_TTL),
                 t.get(Settings.AUTH_STALE_IF_ERROR));
         ClusterConfig cluster = new ClusterConfig(t.get(Settings.CLUSTER_NODE_ID),

@@ -1,6 +1,7 @@
 package io.sluice.config;
 
 import java.nio.file.Path;
+import java.time.Duration;
 
 /**
  * The edge of the gateway: the optional binary-only port, TLS, and the limits a binary session announces.
@@ -10,8 +11,10 @@ import java.nio.file.Path;
  * @param tlsKeyFile         PEM private key, or null when TLS is off
  * @param maxFrameBytes      largest binary frame payload accepted (HELLO_OK {@code maxFrameBytes})
  * @param maxInFlightBatches unanswered BATCHes per connection (HELLO_OK {@code maxInFlightBatches})
+ * @param flushDelay         longest a connection's accepted BATCHes wait for the ones after them before going to Kafka
  */
-public record EdgeConfig(int binaryPort, Path tlsCertFile, Path tlsKeyFile, int maxFrameBytes, int maxInFlightBatches) {
+public record EdgeConfig(int binaryPort, Path tlsCertFile, Path tlsKeyFile, int maxFrameBytes, int maxInFlightBatches,
+                         Duration flushDelay) {
 
     /** {@code server.binary-port} value meaning "no binary-only port". */
     public static final int NO_PORT = -1;
@@ -22,10 +25,10 @@ public record EdgeConfig(int binaryPort, Path tlsCertFile, Path tlsKeyFile, int 
     }
 
     public EdgeConfig withBinaryPort(int port) {
-        return new EdgeConfig(port, tlsCertFile, tlsKeyFile, maxFrameBytes, maxInFlightBatches);
+        return new EdgeConfig(port, tlsCertFile, tlsKeyFile, maxFrameBytes, maxInFlightBatches, flushDelay);
     }
 
     public EdgeConfig withTls(Path certFile, Path keyFile) {
-        return new EdgeConfig(binaryPort, certFile, keyFile, maxFrameBytes, maxInFlightBatches);
+        return new EdgeConfig(binaryPort, certFile, keyFile, maxFrameBytes, maxInFlightBatches, flushDelay);
     }
 }

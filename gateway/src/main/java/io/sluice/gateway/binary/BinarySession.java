@@ -29,6 +29,7 @@ import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One binary connection after its preface: HELLO → authenticate → HELLO_OK, then each BATCH → checks,
@@ -287,9 +288,14 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
             return;
         }
         if (!flushQueued) {
-            // sent once the event loop has handled what it read: the batches of one turn share their segments
+            // sent binary.flush-delay after the first batch, or once the event loop has handled what it read: the
+            // batches in between share their segments (each series defined once in each)
             flushQueued = true;
-            ctx.executor().execute(this::flushSegments);
+            if (shared.flushDelayNanos > 0) {
+                ctx.executor().schedule(this::flushSegments, shared.flushDelayNanos, TimeUnit.NANOSECONDS);
+            } else {
+                ctx.executor().execute(this::flushSegments);
+            }
         }
         int samples = batch.sampleCount();
         int events = batch.eventCount();

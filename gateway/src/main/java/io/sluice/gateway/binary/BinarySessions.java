@@ -58,6 +58,8 @@ public final class BinarySessions {
     final InFlightLimit inFlight;
     final int maxFrameBytes;
     final int maxInFlightBatches;
+    /** {@code binary.flush-delay}: how long a connection's accepted batches wait for more before going to Kafka. */
+    final long flushDelayNanos;
     final SessionLimits announcedLimits;
     private final FrameLimits frameLimits;
     private final ChannelGroup channels = new DefaultChannelGroup("binary-sessions", GlobalEventExecutor.INSTANCE);
@@ -76,6 +78,7 @@ public final class BinarySessions {
         this.inFlight = inFlight;
         this.maxFrameBytes = edge.maxFrameBytes();
         this.maxInFlightBatches = edge.maxInFlightBatches();
+        this.flushDelayNanos = edge.flushDelay().toNanos();
         this.frameLimits = FrameLimits.builder().maxFrameBytes(edge.maxFrameBytes()).build();
         this.announcedLimits = announcedLimits(ingest, frameLimits.records(), idleTimeout);
         this.opened = Counter.builder("sluice_binary_sessions").description("Binary sessions that passed HELLO")

@@ -49,7 +49,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The binary protocol end to end on the shared port (plain and TLS) and the binary-only port: exactly the
- * acknowledged samples in real Kafka, auth, quotas, refused records and malformed input.
+ * acknowledged samples in real Kafka, auth, quotas, refused records and malformed input; with
+ * {@code binary.flush-delay} 0.
  */
 @RealInfrastructure
 class BinaryIngestTest {
@@ -71,6 +72,8 @@ class BinaryIngestTest {
         overrides.put("binary.max-frame-bytes", "64KiB");
         overrides.put("tenants.free.items-per-minute", "100");
         overrides.put("ingest.max-active-series", "50");
+        // each read's batches sent at once (BinarySessionRulesTest runs with a delay)
+        overrides.put("binary.flush-delay", "0s");
         SluiceConfig config = infra.configure(ConfigLoader.load(null, Map.of(), overrides));
         bootstrap = infra.bootstrapServers();
         // A pool of its own: the shared one may hold connections from before another class restarted PostgreSQL.

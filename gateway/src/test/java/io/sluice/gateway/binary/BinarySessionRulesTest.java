@@ -48,12 +48,13 @@ import static io.sluice.protocol.TestFrames.encode;
 import static io.sluice.protocol.TestFrames.preface;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 /**
  * The frame rules SPEC.md §1–§2 writes down, against a real gateway (real Kafka and PostgreSQL): a wrong
  * magic on the shared port, BATCHes sent before HELLO_OK, duplicate in-flight sequence numbers, the
  * client's GOAWAY, an unsolicited PONG, HELLO_OK's limits list and the Java client respecting it, and
- * strict UTF-8.
+ * strict UTF-8; and the batches of one connection within {@code binary.flush-delay} sharing their segments.
  */
 @RealInfrastructure
 class BinarySessionRulesTest {
@@ -62,12 +63,14 @@ class BinarySessionRulesTest {
     private static SluiceConfig config;
     private static String bootstrap;
     private static final Map<String, String> keys = new HashMap<>();
+    private static final Duration FLUSH_DELAY = Duration.ofMillis(500);
 
     @BeforeAll
     static void start(TestInfrastructure infra) throws Exception {
         Map<String, String> overrides = new HashMap<>();
         overrides.put("server.port", "0");
         overrides.put("binary.max-in-flight-batches", "4");
+        overrides.put("binary.flush-delay", FLUSH_DELAY.toMillis() + "ms");
         overrides.put("ingest.max-name-length", "150");
         overrides.put("ingest.max-label-value-length", "300");
         config = infra.configure(ConfigLoader.load(null, Map.of(), overrides));
@@ -76,7 +79,7 @@ class BinarySessionRulesTest {
         try {
             ApiKeyStore store = new ApiKeyStore(pool);
             for (String tenant : List.of("rules-early", "rules-shared", "rules-dup", "rules-goaway", "rules-goaway2", "rules-pong",
-                    "rules-limits", "rules-client", "rules-utf8")) {
+                    "rules-limits", "rules-client", "rules-utf8", "rules-delay")) {
                 keys.put(tenant, KeysCommand.create(store, tenant, Tier.ENTERPRISE));
             }
         } finally {
@@ -131,6 +134,34 @@ class BinarySessionRulesTest {
             assertThat(segments.stream().mapToInt(Segment::sampleCount).sum()).isEqualTo(30);
             assertThat(segments.stream().mapToInt(s -> s.series().size()).sum())
                     .as("each of the 10 series defined once for the three batches").isEqualTo(10);
+            assertThat(segments.size()).as("one segment per partition")
+                    .isLessThanOrEqualTo(config.kafka().partitions());
+        } finally {
+            segments.forEach(Segment::close);
+        }
+    }
+
+    @Test
+    void batchesAcceptedWithinTheFlushDelayShareOneSegmentPerPartition() throws Exception {
+        long now = System.currentTimeMillis();
+        long sent;
+        try (RawAgent agent = RawAgent.connect(sluice.port())) {
+            agent.send(concat(preface(), encode(new Hello(1, "delayed", keys.get("rules-delay"), Map.of()))));
+            assertThat(agent.next()).isInstanceOf(HelloOk.class);
+            sent = System.nanoTime();
+            agent.send(agent.batch(1, "delayed.metric", 10, now, 0));
+            // the second batch once the first is accepted and waits, so that they are not read together
+            await().atMost(FLUSH_DELAY.dividedBy(2)).pollInterval(Duration.ofMillis(5)).until(() -> inFlightItems() == 10);
+            agent.send(agent.batch(2, "delayed.metric", 10, now + 1, 10));
+            assertThat(List.of(agent.next(), agent.next())).containsExactlyInAnyOrder(new Ack(1), new Ack(2));
+            assertThat(Duration.ofNanos(System.nanoTime() - sent)).as("the ACKs waited for binary.flush-delay")
+                    .isGreaterThanOrEqualTo(FLUSH_DELAY);
+        }
+        List<Segment> segments = KafkaTopicReader.segments(bootstrap, "sluice.metrics", "rules-delay");
+        try {
+            assertThat(segments.stream().mapToInt(Segment::sampleCount).sum()).isEqualTo(20);
+            assertThat(segments.stream().mapToInt(s -> s.series().size()).sum())
+                    .as("each of the 10 series defined once for the two batches").isEqualTo(10);
             assertThat(segments.size()).as("one segment per partition")
                     .isLessThanOrEqualTo(config.kafka().partitions());
         } finally {
@@ -250,6 +281,11 @@ class BinarySessionRulesTest {
                 return frames;
             }
         }
+    }
+
+    private static double inFlightItems() {
+        var g = sluice.meterRegistry().find("sluice_ingest_in_flight_items").gauge();
+        return g == null ? 0 : g.value();
     }
 
     private static double rejected(String reason) {
