@@ -57,7 +57,8 @@ import java.util.stream.Collectors;
  *       from raw samples.</li>
  *   <li>P2: {@code AgentLoad} (binary protocol, acknowledged samples) vs Kafka's
  *       {@code ProducerPerformance} sending as many records of the gateway's average record size, with the
- *       gateway's producer settings, to the same broker; MiB/s of record payload on both sides ({@code P2-binary}).</li>
+ *       gateway's producer settings, to the same broker; MiB/s of record payload on both sides; then {@code AgentLoad}
+ *       paced at half the acknowledged rate after {@code --ingest-warmup} ({@code P2-binary}).</li>
  *   <li>P2 over HTTP ({@code P2-json}, {@code P2-remote-write}, {@code P2-influx}): the same 1,000-series x 5-label
  *       bodies ({@link IngestBodies}) as JSON, Prometheus remote_write 1.0 and Influx line protocol, sent by
  *       {@link HttpLoad} over {@code --ingest-connections} connections as fast as answers come (acknowledged
@@ -756,7 +757,9 @@ public final class BenchmarkSuite {
         phase = "P2 binary half rate";
         awaitWriter();
         double half = samplesPerSecond / 2;
-        JsonNode pacedResult = agentLoad("agent-load-half", Long.toString((long) half), warmup);
+        // after --ingest-warmup, as the HTTP rows' runs: a new agent JVM, at a rate the machine barely has room for,
+        // spends its first minute compiling (per-second p99 of 100-300 ms until about 90 s in, 20-35 ms after)
+        JsonNode pacedResult = agentLoad("agent-load-half", Long.toString((long) half), ingestWarmup);
         double pacedP99 = pacedResult.get("ack_latency_ms").get("p99").asDouble();
         long pacedFailed = pacedResult.get("failed").asLong();
 
@@ -785,7 +788,11 @@ public final class BenchmarkSuite {
         Process agent = javaProcess("io.sluice.loadtest.agent.AgentLoad", List.of("-Xmx512m"), List.of(
                 "--target=" + host + ":" + port, "--key=" + key, "--connections=4", "--rate=" + rate,
                 "--warmup=" + warmup.toSeconds() + "s", "--duration=" + duration.toSeconds() + "s", "--series=1000",
-                "--series-per-connection=true", "--labels=5", "--batch=1000", "--summary=" + summary));
+                "--series-per-connection=true", "--labels=5", "--batch=1000", "--summary=" + summary,
+                // paced: room for the whole run (the default cap of 100M ends a 1M/s run after 100 s)
+                "--max-samples=" + (rate.equals("max") ? 100_000_000L
+                        : Math.max(100_000_000L, (long) (Double.parseDouble(rate) * (warmup.toSeconds()
+                                + duration.toSeconds()) * 1.2)))));
         try (var agentLog = Files.newOutputStream(out.resolve(name + ".log"))) {
             agent.getInputStream().transferTo(agentLog);
         }
