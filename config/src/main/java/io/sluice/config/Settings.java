@@ -76,9 +76,10 @@ public final class Settings {
                     + "sends more gets ERROR PROTOCOL_ERROR.");
     public static final Setting<Duration> BINARY_FLUSH_DELAY = duration("binary.flush-delay", "5ms", Duration.ZERO,
             Duration.ofSeconds(1), "How long a binary connection's accepted BATCHes wait, at most, for the ones after "
-                    + "them before they go to Kafka together (their ACKs wait as long). Batches sent together define "
-                    + "each series once in each Kafka record rather than once per batch, which costs the gateway, "
-                    + "Kafka and the writer less; 0 sends what one read brought at once.");
+                    + "them before they go to Kafka together (their ACKs wait as long; not at all once the connection "
+                    + "has binary.max-in-flight-batches unanswered). Batches sent together define each series once in "
+                    + "each Kafka record rather than once per batch, which costs the gateway, Kafka and the writer "
+                    + "less; 0 sends what one read brought at once.");
 
     // ---- kafka ---------------------------------------------------------------------------------
     public static final Setting<List<String>> KAFKA_BOOTSTRAP_SERVERS = new Setting<>("kafka.bootstrap-servers",

@@ -29,6 +29,7 @@ import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -66,6 +67,8 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
     private final IngestPipeline.ConnectionSegments segments = new IngestPipeline.ConnectionSegments();
     /** Whether a task that sends {@link #segments} is queued on the event loop. */
     private boolean flushQueued;
+    /** That task, when it waits for {@code binary.flush-delay}. */
+    private ScheduledFuture<?> delayedFlush;
     private long sessionId;
     private int unanswered;
     /** Sequence numbers of BATCHes received and not yet answered. */
@@ -287,15 +290,22 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
             refuse(seq, items, ErrorCode.INTERNAL_ERROR, SINK_FAILED_RETRY_AFTER_MS, "internal", "internal error");
             return;
         }
+        // Sent binary.flush-delay after the first batch, so that the batches in between share their segments (each
+        // series defined once in each); but once the event loop has handled what it read when the delay is 0, or
+        // when the client may send nothing more before an answer (its window is full).
+        boolean windowFull = unanswered >= shared.maxInFlightBatches;
         if (!flushQueued) {
-            // sent binary.flush-delay after the first batch, or once the event loop has handled what it read: the
-            // batches in between share their segments (each series defined once in each)
             flushQueued = true;
-            if (shared.flushDelayNanos > 0) {
-                ctx.executor().schedule(this::flushSegments, shared.flushDelayNanos, TimeUnit.NANOSECONDS);
+            if (shared.flushDelayNanos > 0 && !windowFull) {
+                delayedFlush = ctx.executor().schedule(this::flushSegments, shared.flushDelayNanos,
+                        TimeUnit.NANOSECONDS);
             } else {
                 ctx.executor().execute(this::flushSegments);
             }
+        } else if (windowFull && delayedFlush != null) {
+            delayedFlush.cancel(false);
+            delayedFlush = null;
+            ctx.executor().execute(this::flushSegments);
         }
         int samples = batch.sampleCount();
         int events = batch.eventCount();
@@ -325,6 +335,7 @@ public final class BinarySession extends ChannelInboundHandlerAdapter {
 
     private void flushSegments() {
         flushQueued = false;
+        delayedFlush = null;
         shared.pipeline.flush(segments);
     }
 

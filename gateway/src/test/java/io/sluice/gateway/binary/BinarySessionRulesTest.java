@@ -54,7 +54,8 @@ import static org.awaitility.Awaitility.await;
  * The frame rules SPEC.md §1–§2 writes down, against a real gateway (real Kafka and PostgreSQL): a wrong
  * magic on the shared port, BATCHes sent before HELLO_OK, duplicate in-flight sequence numbers, the
  * client's GOAWAY, an unsolicited PONG, HELLO_OK's limits list and the Java client respecting it, and
- * strict UTF-8; and the batches of one connection within {@code binary.flush-delay} sharing their segments.
+ * strict UTF-8; and the batches of one connection within {@code binary.flush-delay} sharing their segments, sent
+ * sooner when they fill the connection's window.
  */
 @RealInfrastructure
 class BinarySessionRulesTest {
@@ -79,7 +80,7 @@ class BinarySessionRulesTest {
         try {
             ApiKeyStore store = new ApiKeyStore(pool);
             for (String tenant : List.of("rules-early", "rules-shared", "rules-dup", "rules-goaway", "rules-goaway2", "rules-pong",
-                    "rules-limits", "rules-client", "rules-utf8", "rules-delay")) {
+                    "rules-limits", "rules-client", "rules-utf8", "rules-delay", "rules-window")) {
                 keys.put(tenant, KeysCommand.create(store, tenant, Tier.ENTERPRISE));
             }
         } finally {
@@ -166,6 +167,23 @@ class BinarySessionRulesTest {
                     .isLessThanOrEqualTo(config.kafka().partitions());
         } finally {
             segments.forEach(Segment::close);
+        }
+    }
+
+    @Test
+    void batchesThatFillTheWindowGoWithoutWaitingForTheFlushDelay() throws Exception {
+        long now = System.currentTimeMillis();
+        try (RawAgent agent = RawAgent.connect(sluice.port())) {
+            agent.send(concat(preface(), encode(new Hello(1, "window", keys.get("rules-window"), Map.of()))));
+            assertThat(agent.next()).isInstanceOf(HelloOk.class);
+            long sent = System.nanoTime();
+            // binary.max-in-flight-batches is 4: after these the client may send nothing before an answer
+            agent.send(concat(agent.batch(1, "window.metric", 5, now, 0), agent.batch(2, "window.metric", 5, now, 10),
+                    agent.batch(3, "window.metric", 5, now, 20), agent.batch(4, "window.metric", 5, now, 30)));
+            assertThat(List.of(agent.next(), agent.next(), agent.next(), agent.next()))
+                    .containsExactlyInAnyOrder(new Ack(1), new Ack(2), new Ack(3), new Ack(4));
+            assertThat(Duration.ofNanos(System.nanoTime() - sent)).as("sent before binary.flush-delay passed")
+                    .isLessThan(FLUSH_DELAY);
         }
     }
 
