@@ -64,14 +64,14 @@ class BinarySessionRulesTest {
     private static SluiceConfig config;
     private static String bootstrap;
     private static final Map<String, String> keys = new HashMap<>();
-    private static final Duration FLUSH_DELAY = Duration.ofMillis(500);
+    private static final Duration FLUSH_DELAY = Duration.ofSeconds(1);
 
     @BeforeAll
     static void start(TestInfrastructure infra) throws Exception {
         Map<String, String> overrides = new HashMap<>();
         overrides.put("server.port", "0");
         overrides.put("binary.max-in-flight-batches", "4");
-        overrides.put("binary.flush-delay", FLUSH_DELAY.toMillis() + "ms");
+        overrides.put("binary.flush-delay", FLUSH_DELAY.toMillis() + "ms"); // the longest allowed
         overrides.put("ingest.max-name-length", "150");
         overrides.put("ingest.max-label-value-length", "300");
         config = infra.configure(ConfigLoader.load(null, Map.of(), overrides));
@@ -130,16 +130,7 @@ class BinarySessionRulesTest {
             assertThat(List.of(agent.next(), agent.next(), agent.next()))
                     .containsExactlyInAnyOrder(new Ack(1), new Ack(2), new Ack(3));
         }
-        List<Segment> segments = KafkaTopicReader.segments(bootstrap, "sluice.metrics", "rules-shared");
-        try {
-            assertThat(segments.stream().mapToInt(Segment::sampleCount).sum()).isEqualTo(30);
-            assertThat(segments.stream().mapToInt(s -> s.series().size()).sum())
-                    .as("each of the 10 series defined once for the three batches").isEqualTo(10);
-            assertThat(segments.size()).as("one segment per partition")
-                    .isLessThanOrEqualTo(config.kafka().partitions());
-        } finally {
-            segments.forEach(Segment::close);
-        }
+        assertOneSegmentPerPartition("rules-shared", 30, 10);
     }
 
     @Test
@@ -158,16 +149,7 @@ class BinarySessionRulesTest {
             assertThat(Duration.ofNanos(System.nanoTime() - sent)).as("the ACKs waited for binary.flush-delay")
                     .isGreaterThanOrEqualTo(FLUSH_DELAY);
         }
-        List<Segment> segments = KafkaTopicReader.segments(bootstrap, "sluice.metrics", "rules-delay");
-        try {
-            assertThat(segments.stream().mapToInt(Segment::sampleCount).sum()).isEqualTo(20);
-            assertThat(segments.stream().mapToInt(s -> s.series().size()).sum())
-                    .as("each of the 10 series defined once for the two batches").isEqualTo(10);
-            assertThat(segments.size()).as("one segment per partition")
-                    .isLessThanOrEqualTo(config.kafka().partitions());
-        } finally {
-            segments.forEach(Segment::close);
-        }
+        assertOneSegmentPerPartition("rules-delay", 20, 10);
     }
 
     @Test
@@ -298,6 +280,20 @@ class BinarySessionRulesTest {
             } catch (IOException e) {
                 return frames;
             }
+        }
+    }
+
+    /** The tenant's samples in Kafka: all of them, each of its series defined once, in one segment per partition. */
+    private static void assertOneSegmentPerPartition(String tenant, int samples, int series) {
+        List<Segment> segments = KafkaTopicReader.segments(bootstrap, "sluice.metrics", tenant);
+        try {
+            assertThat(segments.stream().mapToInt(Segment::sampleCount).sum()).isEqualTo(samples);
+            assertThat(segments.stream().mapToInt(s -> s.series().size()).sum())
+                    .as("each of the " + series + " series defined once for all the batches").isEqualTo(series);
+            assertThat(segments.size()).as("one segment per partition")
+                    .isLessThanOrEqualTo(config.kafka().partitions());
+        } finally {
+            segments.forEach(Segment::close);
         }
     }
 
