@@ -167,6 +167,10 @@ class ConfigLoaderTest {
         assertThat(edge.binaryPort()).isEqualTo(EdgeConfig.NO_PORT);
         assertThat(edge.tls()).isFalse();
         assertThat(edge.maxFrameBytes()).isEqualTo(1 << 20);
+        assertThat(edge.flushDelay()).isEqualTo(Duration.ofMillis(5));
+        assertThat(ConfigLoader.load(null, Map.of(), Map.of("binary.flush-delay", "0s")).edge().flushDelay()).isZero();
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("binary.flush-delay", "2s")))
+                .hasMessageContaining("binary.flush-delay");
         EdgeConfig tls = ConfigLoader.load(null, Map.of(), Map.of("server.tls.cert-file", "c.pem",
                 "server.tls.key-file", "k.pem", "server.binary-port", "0")).edge();
         assertThat(tls.tls()).isTrue();
