@@ -26,7 +26,7 @@ import java.util.Map;
  * owner (a {@code Batch} or {@code Segment}) must stay unreleased while the cursor is used. Not thread-safe.
  *
  * <p>A caller that walks many blocks on one thread keeps one cursor and points it at each block with
- * {@link #reset}; see there why the event loops do.
+ * {@link #reset}; see there why the gateway's event loops and the storage writer do.
  */
 public final class RecordCursor {
 

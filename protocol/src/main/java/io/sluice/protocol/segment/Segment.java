@@ -172,6 +172,11 @@ public final class Segment implements AutoCloseable {
         return new RecordCursor(block, series);
     }
 
+    /** {@code reuse}, pointed at the records (see {@link RecordCursor#reset}); valid until {@link #close()}. */
+    public RecordCursor cursor(RecordCursor reuse) {
+        return reuse.reset(block, series);
+    }
+
     /** Releases the records buffer. */
     @Override
     public void close() {

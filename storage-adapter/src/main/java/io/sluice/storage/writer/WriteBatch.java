@@ -55,6 +55,8 @@ final class WriteBatch {
     private ByteBuf chunks;
     private ByteBuf rollups;
     private final KnownSeries knownSeries;
+    /** Walks each segment added (kept, not made per segment: see {@link RecordCursor#reset}). */
+    private final RecordCursor cursor = new RecordCursor();
     /** The ids of the series rows in {@link #series}, the first {@link #stagedCount} of them. */
     private long[] stagedIds = new long[64];
     private int stagedCount;
@@ -112,7 +114,7 @@ final class WriteBatch {
         long tenantHash = SeriesIds.tenantHash(tenant);
         SeriesSamples[] bySeries = new SeriesSamples[segment.series().size()];
         long lastDay = Long.MIN_VALUE;
-        RecordCursor cursor = segment.cursor();
+        RecordCursor cursor = segment.cursor(this.cursor);
         while (cursor.next()) {
             long ts = cursor.timestampMs();
             if (ts < horizonMs) {
