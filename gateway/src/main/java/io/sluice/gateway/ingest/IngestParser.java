@@ -213,10 +213,11 @@ public final class IngestParser {
         long hash = 0;
         int keyLength = -1;
         byte[] key = null;
+        long keyBytes = nameEnd - nameStart + (labels == null ? 0 : labels.end - labels.start);
         if (problem == null && name != null && nameStart >= 0 && nameEnd > nameStart
-                && (labels == null || labels.start >= 0) && cache.keeps(nameEnd - nameStart + (labels == null ? 0 : labels.end - labels.start))) {
+                && (labels == null || labels.start >= 0) && cache.keeps(keyBytes)) {
             key = SCRATCH.get().key(body, nameStart, nameEnd, labels);
-            keyLength = (int) (nameEnd - nameStart + (labels == null ? 0 : labels.end - labels.start));
+            keyLength = (int) keyBytes;
             hash = SeriesCache.hash(key, 0, keyLength);
             series = cache.get(key, 0, keyLength, hash);
         }
