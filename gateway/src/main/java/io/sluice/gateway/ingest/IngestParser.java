@@ -78,6 +78,7 @@ public final class IngestParser {
         List<Rejection> rejections = new ArrayList<>();
         int index = 0;
         long now = admission.now();
+        Scratch scratch = SCRATCH.get();
         try (JsonParser p = JSON.createParser((java.io.InputStream) new ByteBufInputStream(body.duplicate()))) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw shape(field);
@@ -103,7 +104,7 @@ public final class IngestParser {
                         p.skipChildren();
                         rejections.add(new Rejection(index, Refusal.INVALID_ITEM, field + "[" + index + "] is not an object"));
                     } else if (samples) {
-                        readSample(p, body, index, now, valid, rejections);
+                        readSample(p, body, scratch, index, now, valid, rejections);
                     } else {
                         readEvent(p, index, now, events, rejections);
                     }
@@ -139,14 +140,16 @@ public final class IngestParser {
      * the labels are read only when it is not there (or when a field after them is refused, as their own refusal
      * comes first). A series found there was read and checked before, so only the timestamp is left to check.
      */
-    private void readSample(JsonParser p, ByteBuf body, int index, long now, List<ParsedBatch.Sample> out,
-                            List<Rejection> rejections) throws IOException {
+    private void readSample(JsonParser p, ByteBuf body, Scratch scratch, int index, long now,
+                            List<ParsedBatch.Sample> out, List<Rejection> rejections) throws IOException {
         String name = null;
+        boolean named = false;
         long nameStart = -1;
         long nameEnd = -1;
         Span labels = null;
         long timestamp = now;
-        Double value = null;
+        double value = 0;
+        boolean valued = false;
         Refusal problem = null;
         while (p.nextToken() == JsonToken.FIELD_NAME) {
             String field = p.currentName();
@@ -161,9 +164,14 @@ public final class IngestParser {
                         p.skipChildren();
                         problem = new Refusal(Refusal.INVALID_NAME, "name must be a string");
                     } else {
+                        named = true;
                         nameStart = p.currentTokenLocation().getByteOffset();
-                        name = p.getText();
-                        nameEnd = p.currentLocation().getByteOffset();
+                        if (nameStart < 0) { // no byte offsets (a UTF-16 or UTF-32 body): the name is read here
+                            name = p.getText();
+                        } else { // its end found, its String made only if the series is not in the cache
+                            p.finishToken();
+                            nameEnd = p.currentLocation().getByteOffset();
+                        }
                     }
                 }
                 case "labels" -> {
@@ -182,7 +190,7 @@ public final class IngestParser {
                             problem = labels.problem = readLabels(p, "labels", labels.keyValues);
                         } else {
                             p.skipChildren();
-                            labels = new Span(start, p.currentLocation().getByteOffset());
+                            labels = scratch.span(start, p.currentLocation().getByteOffset());
                         }
                     }
                 }
@@ -195,8 +203,15 @@ public final class IngestParser {
                     }
                 }
                 case "value" -> {
-                    value = readValue(p);
-                    if (value == null) {
+                    if (token == JsonToken.VALUE_NUMBER_INT || token == JsonToken.VALUE_NUMBER_FLOAT) {
+                        value = p.getDoubleValue();
+                        valued = !Double.isInfinite(value); // a number too large for a double is not infinity
+                    } else if (token == JsonToken.VALUE_STRING) {
+                        Double special = JsonDoubles.parseSpecial(p.getText());
+                        valued = special != null;
+                        value = valued ? special : 0;
+                    }
+                    if (!valued) {
                         problem = new Refusal(Refusal.INVALID_VALUE, "value must be a number, or one of the strings "
                                 + "\"NaN\", \"+Inf\", \"-Inf\"" + (token.isNumeric() ? "; this number is beyond the range of a "
                                 + "64-bit float" : ""));
@@ -214,9 +229,9 @@ public final class IngestParser {
         int keyLength = -1;
         byte[] key = null;
         long keyBytes = nameEnd - nameStart + (labels == null ? 0 : labels.end - labels.start);
-        if (problem == null && name != null && nameStart >= 0 && nameEnd > nameStart
+        if (problem == null && named && nameStart >= 0 && nameEnd > nameStart
                 && (labels == null || labels.start >= 0) && cache.keeps(keyBytes)) {
-            key = SCRATCH.get().key(body, nameStart, nameEnd, labels);
+            key = scratch.key(body, nameStart, nameEnd, labels);
             keyLength = (int) keyBytes;
             hash = SeriesCache.hash(key, 0, keyLength);
             series = cache.get(key, 0, keyLength, hash);
@@ -226,11 +241,14 @@ public final class IngestParser {
             problem = labels.read(body).problem;
             labelList = labels.keyValues;
         }
-        if (problem == null && name == null) {
+        if (problem == null && !named) {
             problem = new Refusal(Refusal.MISSING_FIELD, "name is required");
         }
-        if (problem == null && value == null) {
+        if (problem == null && !valued) {
             problem = new Refusal(Refusal.MISSING_FIELD, "value is required");
+        }
+        if (problem == null && series == null && name == null) {
+            name = readString(body, nameStart, nameEnd);
         }
         if (problem == null) {
             problem = series != null ? admission.checkTimestamp(timestamp, now)
@@ -249,10 +267,24 @@ public final class IngestParser {
         out.add(new ParsedBatch.Sample(index, series, timestamp, value));
     }
 
-    /** The bytes of a {@code labels} object, from its brace to its closing brace, and what reading them gave. */
+    /** The JSON string token at {@code [start, end)} of {@code body} (offsets from its reader index), decoded. */
+    private static String readString(ByteBuf body, long start, long end) throws IOException {
+        int length = (int) (end - start);
+        byte[] bytes = new byte[length];
+        body.getBytes(body.readerIndex() + (int) start, bytes);
+        try (JsonParser string = JSON.createParser(bytes, 0, length)) {
+            string.nextToken();
+            return string.getText();
+        }
+    }
+
+    /**
+     * The bytes of a {@code labels} object, from its brace to its closing brace, and what reading them gave. A body's
+     * samples share one ({@link Scratch#span}), as a sample's labels are read while that sample is, or not at all.
+     */
     private static final class Span {
-        final long start;
-        final long end;
+        long start;
+        long end;
         boolean read;
         Refusal problem;
         List<String> keyValues;
@@ -279,7 +311,7 @@ public final class IngestParser {
         }
     }
 
-    /** Per thread: where a sample's cache key is put together. */
+    /** Per thread: where a sample's cache key is put together, and its labels' span. */
     private static final FastThreadLocal<Scratch> SCRATCH = new FastThreadLocal<>() {
         @Override
         protected Scratch initialValue() {
@@ -287,9 +319,20 @@ public final class IngestParser {
         }
     };
 
-    /** A buffer for one cache key at a time, at most {@link SeriesCache#MAX_KEY_BYTES}. */
+    /** A buffer for one cache key at a time, at most {@link SeriesCache#MAX_KEY_BYTES}, and one {@link Span}. */
     private static final class Scratch {
         private byte[] bytes = new byte[256];
+        private final Span span = new Span(-1, -1);
+
+        /** The span of the labels of the sample being read (valid until the next call on this thread). */
+        Span span(long start, long end) {
+            span.start = start;
+            span.end = end;
+            span.read = false;
+            span.problem = null;
+            span.keyValues = null;
+            return span;
+        }
 
         /**
          * A sample's cache key: the name token's bytes (offsets into the body from its reader index), then the labels
@@ -400,19 +443,6 @@ public final class IngestParser {
             }
         }
         return problem;
-    }
-
-    /**
-     * A JSON number as a double, or the string of NaN or an infinity; null for anything else (the parser
-     * is then on the value, or on the start of the structure to skip).
-     */
-    private static Double readValue(JsonParser p) throws IOException {
-        JsonToken token = p.currentToken();
-        if (token == JsonToken.VALUE_NUMBER_INT || token == JsonToken.VALUE_NUMBER_FLOAT) {
-            double v = p.getDoubleValue();
-            return Double.isInfinite(v) ? null : v; // a number too large for a double is not infinity
-        }
-        return token == JsonToken.VALUE_STRING ? JsonDoubles.parseSpecial(p.getText()) : null;
     }
 
     /** Epoch milliseconds (an integer) or an RFC 3339 string; null when it is neither. */

@@ -87,6 +87,29 @@ class IngestParserTest {
     }
 
     @Test
+    void aNameIsDecodedFromItsBytesOnlyWhenItsSeriesIsNotCached() throws Exception {
+        // escapes in the name, a name given twice (the last counts), a sample without labels: twice each, so the
+        // second of each is a cache hit and must come out as the first
+        String body = "{\"samples\":[{\"name\":\"cp\\u0075_\\u0061\",\"labels\":{\"h\":\"a\"},\"value\":1},"
+                + "{\"name\":\"x\",\"value\":2,\"name\":\"mem\",\"labels\":{\"h\":\"b\"}},"
+                + "{\"value\":3,\"name\":\"up\"}]}";
+        String twice = body.replace("]}", "," + body.substring(body.indexOf('[') + 1));
+        SluiceConfig cachedConfig = ConfigLoader.load(null, Map.of(), Map.of("ingest.series-cache-entries", "64"));
+        SluiceConfig uncachedConfig = ConfigLoader.load(null, Map.of(), Map.of("ingest.series-cache-entries", "0"));
+        IngestParser cached = new IngestParser(cachedConfig.ingest(), AdmissionTest.admission(cachedConfig, NOW));
+        var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        cached.register(registry);
+        byte[] bytes = twice.getBytes(StandardCharsets.UTF_8);
+        ParsedBatch expected = parse(new IngestParser(uncachedConfig.ingest(),
+                AdmissionTest.admission(uncachedConfig, NOW)), bytes);
+        assertThat(expected.samples()).extracting(s -> s.series().name())
+                .containsExactly("cpu_a", "mem", "up", "cpu_a", "mem", "up");
+        assertThat(parse(cached, bytes)).isEqualTo(expected);
+        assertThat(SeriesCacheTest.lookups(registry, "miss")).isEqualTo(3);
+        assertThat(SeriesCacheTest.lookups(registry, "hit")).isEqualTo(3);
+    }
+
+    @Test
     void aBodyInUtf16DecodesAsInUtf8() throws Exception {
         String json = "{\"samples\":[{\"name\":\"cpu\",\"labels\":{\"host\":\"a\"},\"value\":1},"
                 + "{\"name\":\"cpu\",\"labels\":{\"host\":\"a\"},\"value\":2},{\"name\":\"cpu\",\"labels\":{\"host\":1},\"value\":3}]}";
