@@ -203,6 +203,7 @@ public final class IngestParser {
                     }
                 }
                 case "value" -> {
+                    valued = false; // given twice: the last one counts
                     if (token == JsonToken.VALUE_NUMBER_INT || token == JsonToken.VALUE_NUMBER_FLOAT) {
                         value = p.getDoubleValue();
                         valued = !Double.isInfinite(value); // a number too large for a double is not infinity

@@ -154,6 +154,8 @@ class IngestParserTest {
             "{\"name\":\"m\",\"value\":null}                                   | invalid_value",
             "{\"name\":\"m\",\"value\":[1]}                                    | invalid_value",
             "{\"name\":\"m\",\"value\":1e999}                                  | invalid_value",
+            "{\"name\":\"m\",\"value\":1,\"value\":true}                       | invalid_value",
+            "{\"name\":\"m\",\"value\":1,\"name\":7}                           | invalid_name",
             "{\"name\":\"m\",\"value\":1,\"labels\":{\"a\":\"\\ud800\"}}       | invalid_label",
             "{\"name\":\"m\",\"value\":1,\"labels\":[\"a\"]}                   | invalid_label",
             "{\"name\":\"m\",\"value\":1,\"labels\":{\"__x\":\"1\"}}           | invalid_label",
