@@ -166,12 +166,12 @@ public final class IngestParser {
                     } else {
                         named = true;
                         nameStart = p.currentTokenLocation().getByteOffset();
-                        if (nameStart < 0) { // no byte offsets (a UTF-16 or UTF-32 body): the name is read here
+                        if (nameStart < 0 || !cache.enabled()) { // no byte offsets (a UTF-16 or UTF-32 body), no cache
                             name = p.getText();
-                        } else { // its end found, its String made only if the series is not in the cache
+                        } else { // its String made only if its series is not in the cache
                             p.finishToken();
-                            nameEnd = p.currentLocation().getByteOffset();
                         }
+                        nameEnd = p.currentLocation().getByteOffset();
                     }
                 }
                 case "labels" -> {
