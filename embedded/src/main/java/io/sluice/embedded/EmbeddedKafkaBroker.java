@@ -267,6 +267,11 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         props.put("share.coordinator.state.topic.min.isr", minIsr);
         props.put("group.initial.rebalance.delay.ms", "0");
         props.put("log.segment.bytes", Integer.toString(64 << 20));
+        // The log cleaner allocates its dedupe map as one array when the log manager starts (128 MB by
+        // default). In a 256 MB heap G1 cannot always find that many contiguous regions, and the broker
+        // dies at start with OutOfMemoryError. The only compacted topics here are Kafka's own offsets and
+        // transaction logs; 16 MB holds some 700k keys of them per cleaning pass.
+        props.put("log.cleaner.dedupe.buffer.size", Integer.toString(16 << 20));
         StringBuilder text = new StringBuilder("# written by Sluice's EmbeddedKafkaBroker on every start\n");
         props.forEach((k, v) -> text.append(k).append('=').append(v).append('\n'));
         Path file = dataDir.resolve("server.properties");
