@@ -28,6 +28,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -840,16 +841,20 @@ public final class BenchmarkSuite {
 
     // ---- P2 HTTP ingest: JSON, Prometheus remote_write, Influx line protocol
 
-    /** Distinct bodies per format (timestamps one millisecond apart), sent round robin. */
-    private static final int INGEST_BODIES = 100;
+    /**
+     * The last timestamp any HTTP ingest row sent, by connection: a later row's connection starts after it, so no
+     * row repeats a sample an earlier one sent (the formats share their series).
+     */
+    private final Map<Integer, Long> ingestTimestamps = new HashMap<>();
 
     /**
      * Each selected HTTP ingest format ({@code P2-json}, {@code P2-remote-write}, {@code P2-influx}) over the same
      * samples ({@link IngestBodies}: 1,000 series of 5 labels a body), measured as P1 is: {@link HttpLoad} with
      * {@code --ingest-connections} keep-alive connections, one body in flight each, as fast as answers come
      * (acknowledged samples/s: answers with the format's success status, times 1,000), then paced at half that
-     * rate with each body's latency measured from when it was due. The bodies are built once, before the run,
-     * with timestamps of now; one of each is first sent alone and must be taken whole.
+     * rate with each body's latency measured from when it was due. Each connection sends its own series at rising
+     * timestamps ({@link IngestBodies.Stream}), so every sample is new to storage; one body is first sent alone and
+     * must be taken whole.
      */
     private void httpIngest() throws Exception {
         int conns = Integer.parseInt(opts.getOrDefault("ingest-connections", "8"));
@@ -874,9 +879,15 @@ public final class BenchmarkSuite {
         awaitWriter();
         awaitQuiet();
         measuring();
-        IngestRun run = maxIngest(format, conns);
+        try (IngestStreams streams = new IngestStreams(format, conns)) {
+            return httpIngest(format, conns, jsonRate, streams);
+        }
+    }
+
+    private double httpIngest(IngestBodies.Format format, int conns, double jsonRate, IngestStreams streams)
+            throws Exception {
+        IngestRun run = maxIngest(streams);
         HttpLoad.Result max = run.result();
-        byte[][] requests = run.requests();
         long acked = run.acked();
         long accepted = run.accepted();
         double samplesPerSecond = run.samplesPerSecond();
@@ -897,7 +908,7 @@ public final class BenchmarkSuite {
         awaitWriter();
         phase = "P2 " + format.label() + " half rate";
         HttpLoad.Result paced = new HttpLoad(host, port, conns, warmup, duration, half / IngestBodies.SERIES,
-                format.success(), requests).run();
+                format.success(), streams::connection).run();
         printLoad("Sluice " + format.label() + " at half rate", paced);
         row("P2", format.label() + " ack p99 at half that rate (" + fmt(half) + " samples/s, from when each body was due), ms",
                 ms(paced.percentileMillis(99)), "p50 " + ms(paced.percentileMillis(50)) + ", "
@@ -907,11 +918,49 @@ public final class BenchmarkSuite {
         return samplesPerSecond;
     }
 
-    /** One run of {@link #maxIngest}: the load's result, the requests it sent, and samples acknowledged/accepted. */
-    private record IngestRun(HttpLoad.Result result, byte[][] requests, long acked, long accepted,
+    /** One run of {@link #maxIngest}: the load's result, and samples acknowledged/accepted. */
+    private record IngestRun(HttpLoad.Result result, long acked, long accepted,
                              Allocation allocationBefore, Allocation allocationAfter) {
         double samplesPerSecond() {
             return acked / result.seconds();
+        }
+    }
+
+    /** One {@link IngestBodies.Stream} per connection of an HTTP ingest row; closing them records where they got to. */
+    private final class IngestStreams implements AutoCloseable {
+        final IngestBodies.Format format;
+        private final IngestBodies.Stream[] streams;
+
+        IngestStreams(IngestBodies.Format format, int conns) {
+            this.format = format;
+            this.streams = new IngestBodies.Stream[conns];
+            for (int c = 0; c < conns; c++) {
+                streams[c] = new IngestBodies.Stream(format, c, ingestTimestamps.getOrDefault(c, 0L), host, port, key);
+            }
+        }
+
+        int connections() {
+            return streams.length;
+        }
+
+        IngestBodies.Stream connection(int c) {
+            return streams[c];
+        }
+
+        long requests() {
+            return Arrays.stream(streams).mapToLong(IngestBodies.Stream::requests).sum();
+        }
+
+        long bodyBytes() {
+            return Arrays.stream(streams).mapToLong(IngestBodies.Stream::bodyBytes).sum();
+        }
+
+        @Override
+        public void close() {
+            for (IngestBodies.Stream stream : streams) {
+                ingestTimestamps.merge(stream.connection(), stream.last(), Math::max);
+                stream.close();
+            }
         }
     }
 
@@ -920,28 +969,30 @@ public final class BenchmarkSuite {
      * {@code --duration} (after {@code --warmup}); acknowledged samples counted by the client and by the gateway.
      */
     private IngestRun maxIngest(IngestBodies.Format format, int conns) throws Exception {
-        long now = System.currentTimeMillis();
-        String headers = format.authorization(key) + format.headers();
-        byte[][] requests = new byte[INGEST_BODIES][];
-        long bytes = 0;
-        for (int i = 0; i < INGEST_BODIES; i++) {
-            byte[] body = format.body(now + i);
-            bytes += body.length;
-            requests[i] = HttpLoad.post(host, port, format.path(), headers, body);
+        try (IngestStreams streams = new IngestStreams(format, conns)) {
+            return maxIngest(streams);
         }
-        preflight(format, format.body(now + INGEST_BODIES));
+    }
+
+    private IngestRun maxIngest(IngestStreams streams) throws Exception {
+        IngestBodies.Format format = streams.format;
+        IngestBodies.Stream first = streams.connection(0);
+        first.next();
+        preflight(format, first.body());
         long acceptedBefore = acceptedSamples(format.transport());
         Allocation allocationBefore = allocation(INGESTED, "transport=\"" + format.transport() + "\"");
-        HttpLoad.Result max = new HttpLoad(host, port, conns, ingestWarmup, duration, 0, format.success(), requests).run();
+        HttpLoad.Result max = new HttpLoad(host, port, streams.connections(), ingestWarmup, duration, 0,
+                format.success(), streams::connection).run();
         Allocation allocationAfter = allocation(INGESTED, "transport=\"" + format.transport() + "\"");
         printLoad("Sluice " + format.label(), max);
         long acked = (max.responses() - max.unexpected()) * IngestBodies.SERIES;
         // the gateway's own count (warm-up included) must cover what the client saw acknowledged in the measured window
         long accepted = acceptedSamples(format.transport()) - acceptedBefore;
-        IngestRun run = new IngestRun(max, requests, acked, accepted, allocationBefore, allocationAfter);
+        IngestRun run = new IngestRun(max, acked, accepted, allocationBefore, allocationAfter);
         log.printf(Locale.ROOT, "%s: %s acknowledged samples/s (bodies of %,d bytes on average); the gateway counted "
                         + "%,d samples accepted over transport %s in warm-up and run, the client %,d acknowledged in the run%n",
-                format.label(), fmt(run.samplesPerSecond()), bytes / INGEST_BODIES, accepted, format.transport(), acked);
+                format.label(), fmt(run.samplesPerSecond()), streams.bodyBytes() / Math.max(1, streams.requests()),
+                accepted, format.transport(), acked);
         return run;
     }
 

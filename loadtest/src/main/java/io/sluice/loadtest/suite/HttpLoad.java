@@ -34,7 +34,7 @@ import java.util.function.IntFunction;
 /**
  * The suite's HTTP/1.1 load client, so that the benchmarks need nothing installed by hand: keep-alive
  * connections on one event loop (like {@code wrk -t1}), one request in flight per connection, requests
- * encoded once up front. Closed loop ("as fast as answers come") or, with a rate, paced per connection
+ * encoded once up front (or each written over in place by the connection's {@link Requests}). Closed loop ("as fast as answers come") or, with a rate, paced per connection
  * with latency measured from when each request was due, so a stalled server is not hidden (no
  * coordinated omission). Only answers that complete inside the measured window count; the warm-up before
  * it is discarded.
@@ -60,9 +60,21 @@ public final class HttpLoad {
     private final Duration duration;
     private final double rate;
     private final int expectedStatus;
+    /** The fixed requests, or null when each connection's come from {@link #perConnection}. */
     private final List<ByteBuf> requests;
+    private final IntFunction<? extends Requests> perConnection;
     private List<String> tallyHeaders = List.of();
     private boolean reconnect;
+
+    /** The requests one connection sends, one at a time, on the client's event loop. */
+    public interface Requests {
+        /**
+         * The next request, whole. The connection writes a retained duplicate of it, so while that write is under way
+         * the buffer's {@code refCnt()} is above 1: a source that writes the next request over the last one in place
+         * must not do so then.
+         */
+        ByteBuf next();
+    }
 
     /**
      * @param requests       the distinct requests, sent round robin over all connections
@@ -85,10 +97,39 @@ public final class HttpLoad {
         this.duration = duration;
         this.rate = rate;
         this.expectedStatus = expectedStatus;
-        this.requests = new ArrayList<>(requests.length);
+        List<ByteBuf> encoded = new ArrayList<>(requests.length);
         for (byte[] r : requests) {
-            this.requests.add(Unpooled.directBuffer(r.length).writeBytes(r));
+            encoded.add(Unpooled.directBuffer(r.length).writeBytes(r));
         }
+        this.requests = encoded;
+        // round robin over all connections: connection c sends c, c + connections, ...
+        this.perConnection = c -> new Requests() {
+            private int next = c % encoded.size();
+
+            @Override
+            public ByteBuf next() {
+                ByteBuf request = encoded.get(next);
+                next = (next + connections) % encoded.size();
+                return request;
+            }
+        };
+    }
+
+    /**
+     * Each connection {@code c} (0 to {@code connections - 1}) sends what {@code perConnection.apply(c)} makes; a
+     * replaced connection (see {@link #reconnecting}) goes on with the same source. The sources belong to the caller.
+     */
+    public HttpLoad(String host, int port, int connections, Duration warmup, Duration duration, double rate,
+                    int expectedStatus, IntFunction<? extends Requests> perConnection) {
+        this.host = host;
+        this.port = port;
+        this.connections = connections;
+        this.warmup = warmup;
+        this.duration = duration;
+        this.rate = rate;
+        this.expectedStatus = expectedStatus;
+        this.requests = null;
+        this.perConnection = perConnection;
     }
 
     /**
@@ -135,7 +176,7 @@ public final class HttpLoad {
         return gets(host, port, paths, extraHeaders);
     }
 
-    /** Runs the load once; the encoded requests are released at the end. */
+    /** Runs the load once; fixed requests are released at the end. */
     public Result run() throws InterruptedException {
         boolean epoll = Epoll.isAvailable();
         MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1,
@@ -152,7 +193,8 @@ public final class HttpLoad {
             List<Channel> channels = new ArrayList<>();
             long intervalNanos = rate > 0 ? (long) (connections * 1e9 / rate) : 0;
             for (int c = 0; c < connections; c++) {
-                channels.add(connect(bootstrap, state, c, intervalNanos).sync().channel());
+                Requests source = perConnection.apply(c);
+                channels.add(connect(bootstrap, state, c, source, intervalNanos).sync().channel());
             }
             long waitNanos = state.measureUntil - System.nanoTime();
             if (waitNanos > 0) {
@@ -169,17 +211,20 @@ public final class HttpLoad {
             throw new IllegalStateException(e.getCause());
         } finally {
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).sync();
-            requests.forEach(ByteBuf::release);
+            if (requests != null) {
+                requests.forEach(ByteBuf::release);
+            }
         }
     }
 
-    private io.netty.channel.ChannelFuture connect(Bootstrap bootstrap, State state, int offset, long intervalNanos) {
+    private io.netty.channel.ChannelFuture connect(Bootstrap bootstrap, State state, int offset, Requests source,
+                                                   long intervalNanos) {
         return bootstrap.clone().handler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel ch) {
-                ch.pipeline().addLast(new HttpResponseDecoder(), new Connection(state, offset, intervalNanos,
+                ch.pipeline().addLast(new HttpResponseDecoder(), new Connection(state, source, intervalNanos,
                         intervalNanos * offset / Math.max(1, connections), () -> connect(bootstrap, state, offset,
-                        intervalNanos)));
+                        source, intervalNanos)));
             }
         }).connect(host, port);
     }
@@ -199,8 +244,8 @@ public final class HttpLoad {
 
     private final class Connection extends ChannelInboundHandlerAdapter {
         private final State state;
+        private final Requests source;
         private final long interval;
-        private int next;
         private long due;
         private long sentAt;
         private int status;
@@ -209,10 +254,10 @@ public final class HttpLoad {
         private final long spread;
         private final Runnable replace;
 
-        Connection(State state, int offset, long interval, long spread, Runnable replace) {
+        Connection(State state, Requests source, long interval, long spread, Runnable replace) {
             this.state = state;
+            this.source = source;
             this.replace = replace;
-            this.next = offset % requests.size();
             this.interval = interval;
             this.spread = spread;
         }
@@ -242,9 +287,7 @@ public final class HttpLoad {
                 return;
             }
             sentAt = interval > 0 ? due : System.nanoTime();
-            ByteBuf request = requests.get(next);
-            next = (next + connections) % requests.size();
-            ctx.writeAndFlush(request.retainedDuplicate(), ctx.voidPromise());
+            ctx.writeAndFlush(source.next().retainedDuplicate(), ctx.voidPromise());
         }
 
         @Override
