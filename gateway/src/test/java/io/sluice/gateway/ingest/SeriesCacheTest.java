@@ -56,6 +56,46 @@ class SeriesCacheTest {
     }
 
     @Test
+    void aFullSetDropsItsLeastRecentlyUsed() {
+        SeriesCache<String> cache = new SeriesCache<>(16); // one set of sixteen
+        assertThat(cache.capacity()).isEqualTo(SeriesCache.WAYS).isEqualTo(16);
+        for (int i = 0; i < 16; i++) {
+            put(cache, "k" + i, "K" + i);
+        }
+        assertThat(get(cache, "k0")).isEqualTo("K0"); // k1 is now the least recently used
+        put(cache, "k16", "K16");
+        assertThat(get(cache, "k1")).isNull();
+        assertThat(get(cache, "k0")).isEqualTo("K0");
+        for (int i = 2; i <= 16; i++) {
+            assertThat(get(cache, "k" + i)).isEqualTo("K" + i);
+        }
+    }
+
+    /**
+     * An agent's series come round again in the same order every interval, the order in which a set that overflows
+     * loses every one of its series each time. With sixteen ways hardly a set overflows while the series fill half the
+     * table (with two ways, a quarter of them missed every time).
+     */
+    @Test
+    void seriesSentAgainInTurnAreFoundWhileTheyFillHalfTheTable() {
+        assertThat(missesOfTheSecondRound(new SeriesCache<>(8192), 4_000)).isLessThan(4_000 / 100);
+    }
+
+    private static int missesOfTheSecondRound(SeriesCache<String> cache, int series) {
+        int misses = 0;
+        for (int round = 0; round < 2; round++) {
+            for (int i = 0; i < series; i++) {
+                String key = "{\"label0\":\"s" + i + "\",\"label1\":\"v" + i % 4 + "\"}";
+                if (get(cache, key) == null) {
+                    misses += round;
+                    put(cache, key, "series " + i);
+                }
+            }
+        }
+        return misses;
+    }
+
+    @Test
     void aKeyLongerThanTheLimitIsNotKept() {
         SeriesCache<String> cache = new SeriesCache<>(64);
         String longest = "k".repeat(SeriesCache.MAX_KEY_BYTES);
