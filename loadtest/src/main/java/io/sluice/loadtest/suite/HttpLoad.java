@@ -90,29 +90,7 @@ public final class HttpLoad {
     /** As {@link #HttpLoad(String, int, int, Duration, Duration, double, int, List)}, with requests as bytes (see {@link #post}). */
     public HttpLoad(String host, int port, int connections, Duration warmup, Duration duration, double rate,
                     int expectedStatus, byte[][] requests) {
-        this.host = host;
-        this.port = port;
-        this.connections = connections;
-        this.warmup = warmup;
-        this.duration = duration;
-        this.rate = rate;
-        this.expectedStatus = expectedStatus;
-        List<ByteBuf> encoded = new ArrayList<>(requests.length);
-        for (byte[] r : requests) {
-            encoded.add(Unpooled.directBuffer(r.length).writeBytes(r));
-        }
-        this.requests = encoded;
-        // round robin over all connections: connection c sends c, c + connections, ...
-        this.perConnection = c -> new Requests() {
-            private int next = c % encoded.size();
-
-            @Override
-            public ByteBuf next() {
-                ByteBuf request = encoded.get(next);
-                next = (next + connections) % encoded.size();
-                return request;
-            }
-        };
+        this(host, port, connections, warmup, duration, rate, expectedStatus, encode(requests), null);
     }
 
     /**
@@ -121,6 +99,12 @@ public final class HttpLoad {
      */
     public HttpLoad(String host, int port, int connections, Duration warmup, Duration duration, double rate,
                     int expectedStatus, IntFunction<? extends Requests> perConnection) {
+        this(host, port, connections, warmup, duration, rate, expectedStatus, null, perConnection);
+    }
+
+    /** Either fixed {@code requests}, sent round robin over all connections, or {@code perConnection} sources. */
+    private HttpLoad(String host, int port, int connections, Duration warmup, Duration duration, double rate,
+                     int expectedStatus, List<ByteBuf> requests, IntFunction<? extends Requests> perConnection) {
         this.host = host;
         this.port = port;
         this.connections = connections;
@@ -128,8 +112,26 @@ public final class HttpLoad {
         this.duration = duration;
         this.rate = rate;
         this.expectedStatus = expectedStatus;
-        this.requests = null;
-        this.perConnection = perConnection;
+        this.requests = requests;
+        // round robin: connection c sends request c, c + connections, ...
+        this.perConnection = requests == null ? perConnection : c -> new Requests() {
+            private int next = c % requests.size();
+
+            @Override
+            public ByteBuf next() {
+                ByteBuf request = requests.get(next);
+                next = (next + connections) % requests.size();
+                return request;
+            }
+        };
+    }
+
+    private static List<ByteBuf> encode(byte[][] requests) {
+        List<ByteBuf> encoded = new ArrayList<>(requests.length);
+        for (byte[] r : requests) {
+            encoded.add(Unpooled.directBuffer(r.length).writeBytes(r));
+        }
+        return encoded;
     }
 
     /**
