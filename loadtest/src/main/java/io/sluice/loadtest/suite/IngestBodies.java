@@ -125,16 +125,14 @@ public final class IngestBodies {
      * The body of one connection's series at one timestamp, with where each sample's timestamp and value sit in it,
      * so that the next body is this one with those bytes written over.
      */
-    private record Template(byte[] bytes, int[] timestamps, int[] values) {
+    private record Template(Format format, int connection, byte[] bytes, int[] timestamps, int[] values) {
 
         /** Timestamps are written as 13 digits (2001 to 2286) in text and as 6-byte varints (up to 2109) in protobuf. */
         static final long MIN_TIMESTAMP = 1_000_000_000_000L;
         static final long MAX_TIMESTAMP = 1L << 42;
 
         static Template of(Format format, int connection, long timestampMs) {
-            if (timestampMs < MIN_TIMESTAMP || timestampMs >= MAX_TIMESTAMP) {
-                throw new IllegalArgumentException("timestamp out of the bodies' range: " + timestampMs);
-            }
+            checkRange(timestampMs);
             return format == Format.REMOTE_WRITE ? writeRequest(connection, timestampMs)
                     : text(format, connection, timestampMs);
         }
@@ -178,7 +176,7 @@ public final class IngestBodies {
             if (format == Format.JSON) {
                 b.append("]}");
             }
-            return new Template(b.toString().getBytes(StandardCharsets.US_ASCII), timestamps, values);
+            return new Template(format, connection, b.toString().getBytes(StandardCharsets.US_ASCII), timestamps, values);
         }
 
         // prompb: WriteRequest { repeated TimeSeries timeseries = 1; } TimeSeries { repeated Label labels = 1;
@@ -249,18 +247,23 @@ public final class IngestBodies {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            return new Template(Arrays.copyOf(buffer, out.getTotalBytesWritten()), timestamps, values);
+            return new Template(Format.REMOTE_WRITE, connection, Arrays.copyOf(buffer, out.getTotalBytesWritten()),
+                    timestamps, values);
         }
 
         private static int labelSize(String name, String value) {
             return CodedOutputStream.computeStringSize(LABEL_NAME, name) + CodedOutputStream.computeStringSize(LABEL_VALUE, value);
         }
 
-        /** Writes the samples of series {@code connection}'s share at {@code timestampMs} over {@code at}'s bytes from {@code base}. */
-        void writeTimestamp(Format format, int connection, long timestampMs, Patch at, int base) {
+        private static void checkRange(long timestampMs) {
             if (timestampMs < MIN_TIMESTAMP || timestampMs >= MAX_TIMESTAMP) {
                 throw new IllegalArgumentException("timestamp out of the bodies' range: " + timestampMs);
             }
+        }
+
+        /** Makes {@code at}'s bytes from {@code base} (a copy of {@link #bytes}) the body at {@code timestampMs}. */
+        void writeTimestamp(long timestampMs, Patch at, int base) {
+            checkRange(timestampMs);
             if (format == Format.REMOTE_WRITE) {
                 for (int s = 0; s < SERIES; s++) {
                     at.longLe(base + values[s], Double.doubleToRawLongBits(value(series(connection, s), timestampMs)));
@@ -327,8 +330,6 @@ public final class IngestBodies {
      */
     public static final class Stream implements HttpLoad.Requests, AutoCloseable {
 
-        private final Format format;
-        private final int connection;
         private final Template template;
         /** remote_write: the request line and headers up to the Content-Length value, and the rest. */
         private final byte[] headBefore;
@@ -346,8 +347,6 @@ public final class IngestBodies {
          *              same connection's series)
          */
         public Stream(Format format, int connection, long after, String host, int port, String key) {
-            this.format = format;
-            this.connection = connection;
             this.last = after;
             long first = Math.max(after + 1, System.currentTimeMillis());
             this.template = Template.of(format, connection, first);
@@ -371,7 +370,7 @@ public final class IngestBodies {
 
         /** The connection whose series this stream sends. */
         public int connection() {
-            return connection;
+            return template.connection();
         }
 
         /** The last timestamp sent, or the one this stream began after. */
@@ -398,9 +397,9 @@ public final class IngestBodies {
                 request.release();
                 request = fresh;
             }
-            if (format == Format.REMOTE_WRITE) {
+            if (template.format() == Format.REMOTE_WRITE) {
                 byte[] raw = template.bytes();
-                template.writeTimestamp(format, connection, timestamp, (i, v) -> raw[i] = (byte) v, 0);
+                template.writeTimestamp(timestamp, (i, v) -> raw[i] = (byte) v, 0);
                 try {
                     bodyLength = Snappy.compress(raw, 0, raw.length, compressed, 0);
                 } catch (IOException e) {
@@ -411,7 +410,7 @@ public final class IngestBodies {
                 request.writeBytes(headAfter).writeBytes(compressed, 0, bodyLength);
             } else {
                 ByteBuf r = request;
-                template.writeTimestamp(format, connection, timestamp, r::setByte, headLength);
+                template.writeTimestamp(timestamp, r::setByte, headLength);
                 bodyLength = template.bytes().length;
             }
             last = timestamp;
