@@ -169,7 +169,8 @@ public final class ConfigLoader {
                 compactionLookback(t.get(Settings.WRITER_COMPACTION_LOOKBACK), t.get(Settings.INGEST_LATE_WINDOW)),
                 t.get(Settings.WRITER_COMPACTION_BATCH),
                 t.get(Settings.WRITER_COMPACTION_TRANSACTION_SAMPLES), t.get(Settings.WRITER_TRANSACTION_TIMEOUT),
-                t.get(Settings.WRITER_SESSION_TIMEOUT), t.get(Settings.WRITER_KNOWN_SERIES));
+                t.get(Settings.WRITER_SESSION_TIMEOUT), t.get(Settings.WRITER_KNOWN_SERIES),
+                t.get(Settings.WRITER_ROLLUP_FOLD_DELAY));
         QueryConfig query = new QueryConfig(t.get(Settings.QUERY_MAX_POINTS_PER_SERIES), t.get(Settings.QUERY_MAX_SERIES),
                 t.get(Settings.QUERY_MAX_RANGE), t.get(Settings.QUERY_STATEMENT_TIMEOUT),
                 t.get(Settings.QUERY_CACHE_MAX_BYTES), t.get(Settings.QUERY_ROLLUP_MIN_STEP),

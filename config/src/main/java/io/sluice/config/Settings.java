@@ -263,6 +263,11 @@ public final class Settings {
             "writer.compaction-transaction-samples", 262_144, 1, 100_000_000, "Most samples one compaction transaction "
                     + "rewrites: hours are merged together in short transactions up to this many samples (an hour with "
                     + "more is merged alone). Bounds the memory compaction holds.");
+    public static final Setting<Duration> WRITER_ROLLUP_FOLD_DELAY = duration("writer.rollup-fold-delay", "2m",
+            Duration.ZERO, Duration.ofDays(1), "An hour's 1-hour rollups are folded from its 1-minute rollups once it "
+                    + "ended at least this long ago (the writer merges batches into the 1-minute rollups only until "
+                    + "then; queries fold the 1-minute rows of hours not folded yet themselves). Folds are looked for "
+                    + "every half of this, at least every second and at most every minute.");
     public static final Setting<Duration> RETENTION_RAW = duration("retention.raw", "7d", Duration.ofDays(1),
             Duration.ofDays(3650), "Raw sample and event partitions older than this are dropped.");
     public static final Setting<Duration> RETENTION_ROLLUP_1M = duration("retention.rollup-1m", "30d",
@@ -437,6 +442,7 @@ public final class Settings {
             INGEST_MAX_IN_FLIGHT_ITEMS, INGEST_MAX_IN_FLIGHT_BYTES, INGEST_MAX_METERED_TENANTS, INGEST_SERIES_CACHE_ENTRIES,
             WRITER_MAX_BATCH_RECORDS, WRITER_MAX_BATCH_BYTES, WRITER_TRANSACTION_TIMEOUT, WRITER_SESSION_TIMEOUT, WRITER_MAX_BATCH_WAIT, WRITER_KNOWN_SERIES, WRITER_CHUNK_MAX_SAMPLES,
             WRITER_COMPACTION_INTERVAL, WRITER_COMPACTION_DELAY, WRITER_COMPACTION_LOOKBACK, WRITER_COMPACTION_BATCH,
+            WRITER_ROLLUP_FOLD_DELAY,
             WRITER_COMPACTION_TRANSACTION_SAMPLES,
             RETENTION_RAW, RETENTION_ROLLUP_1M, RETENTION_ROLLUP_1H,
             RETENTION_PARTITIONS_AHEAD,

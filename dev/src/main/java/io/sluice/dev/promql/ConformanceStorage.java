@@ -77,7 +77,7 @@ public final class ConformanceStorage implements AutoCloseable {
         return config.withWriter(new WriterConfig(w.maxBatchRecords(), w.maxBatchBytes(), w.maxBatchWait(), RETENTION,
                 RETENTION, RETENTION, w.partitionsAhead(), w.chunkMaxSamples(), w.compactionInterval(),
                 w.compactionDelay(), w.compactionLookback(), w.compactionBatch(), w.compactionTransactionSamples(),
-                w.transactionTimeout(), w.sessionTimeout(), w.knownSeries()));
+                w.transactionTimeout(), w.sessionTimeout(), w.knownSeries(), w.rollupFoldDelay()));
     }
 
     /**

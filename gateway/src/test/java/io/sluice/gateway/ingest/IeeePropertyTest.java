@@ -16,6 +16,7 @@ import io.sluice.protocol.record.Series;
 import io.sluice.storage.SeriesIds;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.chunks.SampleChunks;
+import io.sluice.storage.chunks.HourFold;
 import io.sluice.storage.chunks.Summary;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
@@ -66,7 +67,8 @@ import static org.awaitility.Awaitility.await;
  * {@code "NaN"} is read as Java's canonical NaN ({@code 0x7ff8000000000000}), so over HTTP any NaN is expected back
  * as that one NaN and every other value bit-exact. The {@code rollups_1m} and {@code rollups_1h} rows must equal the
  * summaries computed here with the documented rule ({@link Summary}: one request lands in one writer batch, where
- * the sum is IEEE addition in timestamp order and min / max skip NaN unless every value is NaN); sums and extremes
+ * a minute's sum is IEEE addition in timestamp order, an hour's the addition of its minutes' sums in minute order, and
+ * min / max skip NaN unless every value is NaN); sums and extremes
  * are compared with {@link Double#doubleToLongBits} (every NaN equal, -0 and +0 told apart).
  */
 @RealInfrastructure
@@ -161,14 +163,14 @@ class IeeePropertyTest {
             assertThat(hex(stored)).as(s.name() + (s.overHttp() ? " over HTTP" : " over binary"))
                     .containsExactlyEntriesOf(hex(s.expected()));
 
-            // the rule, computed here: values in timestamp order (as stored: for HTTP, NaN is the canonical NaN)
+            // the rule, computed here: a minute's values in timestamp order (as stored: for HTTP, NaN is the canonical
+            // NaN), an hour's minutes in minute order
             Map<Long, Summary> minutes = new LinkedHashMap<>();
             Map<Long, Summary> hours = new LinkedHashMap<>();
-            stored.forEach((t, bits) -> {
-                double v = Double.longBitsToDouble(bits);
-                minutes.computeIfAbsent(Math.floorDiv(t, MINUTE_MS) * MINUTE_MS, k -> new Summary()).add(v);
-                hours.computeIfAbsent(Math.floorDiv(t, HOUR_MS) * HOUR_MS, k -> new Summary()).add(v);
-            });
+            stored.forEach((t, bits) -> minutes.computeIfAbsent(Math.floorDiv(t, MINUTE_MS) * MINUTE_MS,
+                    k -> new Summary()).add(Double.longBitsToDouble(bits)));
+            minutes.forEach((m, summary) -> hours.computeIfAbsent(Math.floorDiv(m, HOUR_MS) * HOUR_MS,
+                    k -> new Summary()).add(summary));
             assertThat(rollups("rollups_1m", id)).as(s.name() + ": rollups_1m").containsExactlyEntriesOf(describe(minutes));
             assertThat(rollups("rollups_1h", id)).as(s.name() + ": rollups_1h").containsExactlyEntriesOf(describe(hours));
         }
@@ -223,12 +225,13 @@ class IeeePropertyTest {
     }
 
     /**
-     * The hour's sum within one batch is its values added in timestamp order, like the minute's: MAX, then MAX and
-     * -MAX a minute later, is +Infinity for the hour (MAX + MAX overflows before -MAX comes), not MAX (which adding
-     * the minutes' sums, MAX and MAX + -MAX = 0, would give).
+     * An hour's sum is its minutes' sums added in minute order, whether the writer merged the batch into a folded hour
+     * or the hour was folded from its minutes (migration V14), so it does not depend on how samples fell into batches:
+     * MAX, then MAX and -MAX a minute later, is MAX for the hour (MAX + (MAX + -MAX)), not the +Infinity that adding
+     * the three values in timestamp order gives (MAX + MAX overflows before -MAX comes).
      */
     @Test
-    void theHoursSumIsItsValuesInTimestampOrderNotTheSumOfItsMinutes() throws Exception {
+    void theHoursSumIsItsMinutesSumsInMinuteOrder() throws Exception {
         String name = "ieee.hour_order";
         long id = seriesId(name);
         long minute = Math.floorDiv(System.currentTimeMillis() - 5 * MINUTE_MS, MINUTE_MS) * MINUTE_MS;
@@ -241,7 +244,7 @@ class IeeePropertyTest {
         assertThat(rollups("rollups_1m", id)).containsExactly(Map.entry(first, row(MAX, MAX, MAX, 1)),
                 Map.entry(minute, row(-MAX, MAX, 0.0, 2)));
         assertThat(rollups("rollups_1h", id)).containsExactly(
-                Map.entry(Math.floorDiv(minute, HOUR_MS) * HOUR_MS, row(-MAX, MAX, Double.POSITIVE_INFINITY, 3)));
+                Map.entry(Math.floorDiv(minute, HOUR_MS) * HOUR_MS, row(-MAX, MAX, MAX, 3)));
     }
 
     // --- sending ------------------------------------------------------------------------------------------------
@@ -336,19 +339,42 @@ class IeeePropertyTest {
     }
 
     /** bucket (ms) to "min max sum count", the doubles as doubleToLongBits (every NaN alike) in hex. */
+    /**
+     * A series' {@code rollups_1m} rows, or its hours as a query reads them (migration V14): the {@code rollups_1h} rows
+     * of folded hours, and the 1-minute rows of later hours folded by {@link HourFold}, in one statement.
+     */
     private static Map<Long, String> rollups(String table, long seriesId) throws SQLException {
         Map<Long, String> rows = new LinkedHashMap<>();
-        try (Connection c = connect(); PreparedStatement s = c.prepareStatement("SELECT (extract(epoch FROM bucket) * 1000)::bigint, "
-                + "float8send(min), float8send(max), float8send(sum), count FROM " + table
-                + " WHERE series_id = ? ORDER BY bucket")) {
+        String columns = "(extract(epoch FROM bucket) * 1000)::bigint, float8send(min), float8send(max), float8send(sum),"
+                + " count";
+        String sql = table.equals("rollups_1h")
+                ? "SELECT false, " + columns + " FROM rollups_1h WHERE series_id = ? AND bucket < (SELECT folded_before"
+                        + " FROM rollup_folds) UNION ALL SELECT true, " + columns + " FROM rollups_1m WHERE series_id = ?"
+                        + " AND bucket >= (SELECT folded_before FROM rollup_folds) ORDER BY 2"
+                : "SELECT false, " + columns + " FROM " + table + " WHERE series_id = ? ORDER BY 2";
+        HourFold fold = new HourFold((series, hourMs, summary, run) -> rows.put(hourMs, row(summary.min(), summary.max(),
+                summary.sum(), summary.count())));
+        try (Connection c = connect(); PreparedStatement s = c.prepareStatement(sql)) {
             s.setLong(1, seriesId);
+            if (table.equals("rollups_1h")) {
+                s.setLong(2, seriesId);
+            }
             try (ResultSet r = s.executeQuery()) {
                 while (r.next()) {
-                    rows.put(r.getLong(1), row(fromBytes(r.getBytes(2)), fromBytes(r.getBytes(3)), fromBytes(r.getBytes(4)),
-                            r.getLong(5)));
+                    double min = fromBytes(r.getBytes(3));
+                    double max = fromBytes(r.getBytes(4));
+                    double sum = fromBytes(r.getBytes(5));
+                    if (r.getBoolean(1)) {
+                        fold.minute(seriesId, r.getLong(2), min, max, sum, r.getLong(6), -1, 0, Double.NaN, 0, Double.NaN,
+                                Double.NaN);
+                    } else {
+                        fold.finish();
+                        rows.put(r.getLong(2), row(min, max, sum, r.getLong(6)));
+                    }
                 }
             }
         }
+        fold.finish();
         return rows;
     }
 

@@ -74,10 +74,10 @@ class QueryIeeeTest {
         await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
             assertThat(count(infra.connectionFactory(), "SELECT coalesce(sum(c.samples), 0) FROM sample_chunks c "
                     + "JOIN series s ON s.id = c.series_id WHERE s.tenant = '" + tenant + "'")).isEqualTo(10);
-            for (String table : new String[] {"rollups_1m", "rollups_1h"}) {
-                assertThat(count(infra.connectionFactory(), "SELECT coalesce(sum(r.count), 0) FROM " + table
-                        + " r JOIN series s ON s.id = r.series_id WHERE s.tenant = '" + tenant + "'")).isEqualTo(10);
-            }
+            // the 1-minute rollups are written in the same transaction as the chunks; the 1-hour ones come from them
+            // (queries fold the minutes of an hour not folded yet)
+            assertThat(count(infra.connectionFactory(), "SELECT coalesce(sum(r.count), 0) FROM rollups_1m r"
+                    + " JOIN series s ON s.id = r.series_id WHERE s.tenant = '" + tenant + "'")).isEqualTo(10);
         });
     }
 

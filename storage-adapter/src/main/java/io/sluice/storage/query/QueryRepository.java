@@ -5,6 +5,7 @@ import io.r2dbc.spi.ConnectionFactory;
 import io.r2dbc.spi.Readable;
 import io.r2dbc.spi.Statement;
 import io.sluice.storage.chunks.ChunkMerge;
+import io.sluice.storage.chunks.HourFold;
 import io.sluice.storage.chunks.Summary;
 import io.sluice.storage.postgres.PostgresCalls;
 import reactor.core.publisher.Flux;
@@ -150,6 +151,13 @@ public final class QueryRepository {
         }
         String columns = "r.series_id, r.bucket, r.min, r.max, r.sum, r.count, r.points, r.first_ms, r.first_val,"
                 + " r.last_ms, r.last_val, r.resets";
+        boolean hours = read.resolution() == Resolution.HOUR;
+        // 1-hour rows exist only for folded hours (migration V14); the 1-minute rows of later hours are read in the same
+        // statement (one snapshot of rollup_folds and of both tables) and folded here, marked by their "minutes" column
+        String folded = hours ? " AND r.bucket < (SELECT folded_before FROM rollup_folds)" : "";
+        String minutes = hours ? " UNION ALL SELECT true, " + columns + " FROM rollups_1m r WHERE r.series_id = ANY($1)"
+                + " AND r.bucket >= (SELECT folded_before FROM rollup_folds)"
+                + " AND r.bucket >= $%1$d AND r.bucket < $%2$d::timestamptz + interval '1 hour'" : "";
         Statement statement;
         if (read.stepMs() > read.rangeMs()) {
             // windows apart: one index range scan per window start (each window's buckets and the one at its end),
@@ -160,45 +168,65 @@ public final class QueryRepository {
             }
             // the windows drive: OFFSET 0 keeps the planner from flattening the LATERAL subquery into a join that
             // reads every bucket of the span in key order and tests it against every window (2.8 s for 7 days of
-            // 100 series, against 14 ms this way)
-            statement = c.createStatement("SELECT " + columns + " FROM unnest($2::timestamptz[]) w(lo) CROSS JOIN"
+            // 100 series, against 14 ms this way); hours not folded yet are few and recent, read whole and filtered
+            // to the windows here
+            statement = c.createStatement("SELECT false, " + columns + " FROM unnest($2::timestamptz[]) w(lo) CROSS JOIN"
                             + " LATERAL (SELECT * FROM " + read.resolution().table() + " x WHERE x.series_id = ANY($1)"
                             + " AND x.bucket >= w.lo AND x.bucket <= w.lo + $3 * interval '1 millisecond'"
                             + " AND x.bucket >= $4 AND x.bucket <= $5 OFFSET 0) r" // $4, $5: the partitions to plan for
-                            + " ORDER BY r.series_id, r.bucket")
+                            + (hours ? " WHERE true" + folded : "") + minutes.formatted(4, 5)
+                            + " ORDER BY 2, 3")
                     .bind("$2", starts.toArray(OffsetDateTime[]::new))
                     .bind("$3", read.rangeMs())
                     .bind("$4", postgresTimestamp(read.fromMs()))
                     .bind("$5", postgresTimestamp(read.toMs()));
         } else {
             // windows that touch or overlap: every bucket of the span
-            statement = c.createStatement("SELECT " + columns + " FROM " + read.resolution().table() + " r WHERE"
-                            + " r.series_id = ANY($1) AND r.bucket >= $2 AND r.bucket <= $3"
-                            + " ORDER BY r.series_id, r.bucket")
+            statement = c.createStatement("SELECT false, " + columns + " FROM " + read.resolution().table() + " r WHERE"
+                            + " r.series_id = ANY($1) AND r.bucket >= $2 AND r.bucket <= $3" + folded
+                            + minutes.formatted(2, 3) + " ORDER BY 2, 3")
                     .bind("$2", postgresTimestamp(read.fromMs()))
                     .bind("$3", postgresTimestamp(read.toMs()));
         }
+        Map<Long, SeriesRollups> out = new LinkedHashMap<>();
+        HourFold fold = new HourFold((series, hourMs, summary, run) -> {
+            if (read.wanted(hourMs)) {
+                out.computeIfAbsent(series, SeriesRollups::new).add(hourMs, summary.min(), summary.max(),
+                        summary.sum(), summary.count(), run.known() ? run.points() : -1, run.firstMs(), run.first(),
+                        run.lastMs(), run.last(), run.resets());
+            }
+        });
         return Flux.from(statement.bind("$1", seriesIds.toArray(Long[]::new)).execute())
                 .flatMap(r -> r.map((row, meta) -> {
-                    Double resets = row.get(11, Double.class);
-                    Long points = row.get(6, Long.class);
+                    Double resets = row.get(12, Double.class);
+                    Long points = row.get(7, Long.class);
                     boolean known = resets != null && points != null;
-                    return new RollupRow(row.get(0, Long.class),
-                            row.get(1, OffsetDateTime.class).toInstant().toEpochMilli(), row.get(2, Double.class),
-                            row.get(3, Double.class), row.get(4, Double.class), row.get(5, Long.class),
-                            known ? points : -1, known ? row.get(7, Long.class) : 0,
-                            known ? row.get(8, Double.class) : Double.NaN, known ? row.get(9, Long.class) : 0,
-                            known ? row.get(10, Double.class) : Double.NaN, known ? resets : Double.NaN);
+                    return new RollupRow(Boolean.TRUE.equals(row.get(0, Boolean.class)), row.get(1, Long.class),
+                            row.get(2, OffsetDateTime.class).toInstant().toEpochMilli(), row.get(3, Double.class),
+                            row.get(4, Double.class), row.get(5, Double.class), row.get(6, Long.class),
+                            known ? points : -1, known ? row.get(8, Long.class) : 0,
+                            known ? row.get(9, Double.class) : Double.NaN, known ? row.get(10, Long.class) : 0,
+                            known ? row.get(11, Double.class) : Double.NaN, known ? resets : Double.NaN);
                 }))
-                .collect(LinkedHashMap::new, (Map<Long, SeriesRollups> out, RollupRow row) -> {
+                .doOnNext(row -> {
                     budget.take(1);
-                    out.computeIfAbsent(row.seriesId(), SeriesRollups::new).add(row.bucketMs(), row.min(), row.max(),
-                            row.sum(), row.count(), row.points(), row.firstMs(), row.first(), row.lastMs(), row.last(),
-                            row.resets());
-                });
+                    if (row.minute()) {
+                        fold.minute(row.seriesId(), row.bucketMs(), row.min(), row.max(), row.sum(), row.count(),
+                                row.points(), row.firstMs(), row.first(), row.lastMs(), row.last(), row.resets());
+                    } else {
+                        fold.finish(); // rows come by series, then bucket: a folded hour is before any minute read
+                        out.computeIfAbsent(row.seriesId(), SeriesRollups::new).add(row.bucketMs(), row.min(),
+                                row.max(), row.sum(), row.count(), row.points(), row.firstMs(), row.first(),
+                                row.lastMs(), row.last(), row.resets());
+                    }
+                })
+                .then(Mono.fromSupplier(() -> {
+                    fold.finish();
+                    return out;
+                }));
     }
 
-    private record RollupRow(long seriesId, long bucketMs, double min, double max, double sum, long count,
+    private record RollupRow(boolean minute, long seriesId, long bucketMs, double min, double max, double sum, long count,
                              long points, long firstMs, double first, long lastMs, double last, double resets) {
     }
 
@@ -342,20 +370,48 @@ public final class QueryRepository {
                     .collect(() -> new RawFold(fromMs, toMs, stepMs), RawFold::add)
                     .map(RawFold::finish));
         }
-        String sql = "SELECT series_id, bucket, min, max, sum, count FROM " + resolution.table()
-                + " WHERE series_id = ANY($1) AND bucket >= $2 AND bucket < $3 ORDER BY series_id, bucket";
-        return inReadOnly("query.partials", c -> Flux.from(c.createStatement(sql)
-                        .bind("$1", ids)
-                        .bind("$2", from)
-                        .bind("$3", to)
-                        .execute())
-                .flatMap(r -> r.map(row -> new Partial(row.get(0, Long.class),
-                        row.get(1, OffsetDateTime.class).toInstant().toEpochMilli(),
-                        row.get(2, Double.class), row.get(3, Double.class), row.get(4, Double.class),
-                        row.get(5, Long.class))))
-                .collect(() -> new Buckets(stepMs), (buckets, row) -> buckets.add(row.seriesId(), row.bucketMs(),
-                        row.min(), row.max(), row.sum(), row.count()))
-                .map(Buckets::finish));
+        boolean hours = resolution == Resolution.HOUR;
+        // as in rollups(): the 1-minute rows of hours not folded yet, in the same statement, folded here into hours
+        // (minutes go into their hour's step bucket, as the hour's row would); hours that start in [from, to)
+        String sql = "SELECT false, series_id, bucket, min, max, sum, count FROM " + resolution.table()
+                + " WHERE series_id = ANY($1) AND bucket >= $2 AND bucket < $3"
+                + (hours ? " AND bucket < (SELECT folded_before FROM rollup_folds)"
+                        + " UNION ALL SELECT true, series_id, bucket, min, max, sum, count FROM rollups_1m"
+                        + " WHERE series_id = ANY($1) AND bucket >= (SELECT folded_before FROM rollup_folds)"
+                        + " AND bucket >= date_trunc('hour', $2::timestamptz - interval '1 microsecond', 'UTC')"
+                        + " + interval '1 hour' AND bucket < date_trunc('hour', $3::timestamptz - interval"
+                        + " '1 microsecond', 'UTC') + interval '1 hour'" : "")
+                + " ORDER BY 2, 3";
+        return inReadOnly("query.partials", c -> Mono.defer(() -> {
+            Buckets buckets = new Buckets(stepMs);
+            HourFold fold = new HourFold((series, hourMs, summary, run) -> buckets.add(series, hourMs, summary.min(),
+                    summary.max(), summary.sum(), summary.count()));
+            return Flux.from(c.createStatement(sql)
+                            .bind("$1", ids)
+                            .bind("$2", from)
+                            .bind("$3", to)
+                            .execute())
+                    .flatMap(r -> r.map(row -> {
+                        long series = row.get(1, Long.class);
+                        long bucketMs = row.get(2, OffsetDateTime.class).toInstant().toEpochMilli();
+                        double min = row.get(3, Double.class);
+                        double max = row.get(4, Double.class);
+                        double sum = row.get(5, Double.class);
+                        long count = row.get(6, Long.class);
+                        if (Boolean.TRUE.equals(row.get(0, Boolean.class))) {
+                            fold.minute(series, bucketMs, min, max, sum, count, -1, 0, Double.NaN, 0, Double.NaN,
+                                    Double.NaN);
+                        } else {
+                            fold.finish(); // by series, then bucket: a folded hour comes before any minute read
+                            buckets.add(series, bucketMs, min, max, sum, count);
+                        }
+                        return 1;
+                    }))
+                    .then(Mono.fromSupplier(() -> {
+                        fold.finish();
+                        return buckets.finish();
+                    }));
+        }));
     }
 
     /**

@@ -106,12 +106,14 @@ public final class Compaction {
 
     /**
      * Which of the compacted (series, hour) pairs have an hourly rollup whose counters are unknown (a late batch
-     * interleaved with a stored one; rows from before V12): only those are healed. A known hour has known minutes.
+     * interleaved with a stored one; rows from before V12), or none yet (an hour not folded yet, migration V14): only
+     * those are healed. A known hour has known minutes.
      */
     private static final String UNKNOWN_COUNTERS = """
-            SELECT r.series_id, u.h FROM unnest($1::bigint[], $2::bigint[]) AS u(s, h)
-            JOIN rollups_1h r ON r.series_id = u.s AND r.bucket = timestamptz 'epoch' + u.h * interval '1 millisecond'
-            WHERE r.points IS NULL OR r.resets IS NULL""";
+            SELECT u.s, u.h FROM unnest($1::bigint[], $2::bigint[]) AS u(s, h)
+            LEFT JOIN rollups_1h r ON r.series_id = u.s
+                AND r.bucket = timestamptz 'epoch' + u.h * interval '1 millisecond'
+            WHERE r.series_id IS NULL OR r.points IS NULL OR r.resets IS NULL""";
     /**
      * Sets a bucket's counters to what all its samples give, where they are unknown and the row still counts exactly
      * the samples compaction merged: a writer that added samples to the bucket meanwhile (its chunk not taken) changed

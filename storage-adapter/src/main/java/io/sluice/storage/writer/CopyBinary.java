@@ -38,6 +38,11 @@ final class CopyBinary {
         out.writeInt(8).writeLong(Double.doubleToRawLongBits(v));
     }
 
+    /** A NULL field. */
+    static void nul(ByteBuf out) {
+        out.writeInt(-1);
+    }
+
     /** A timestamptz at this many ms since the Unix epoch. */
     static void timestampMs(ByteBuf out, long epochMs) {
         out.writeInt(8).writeLong((epochMs - PG_EPOCH_MS) * 1000);

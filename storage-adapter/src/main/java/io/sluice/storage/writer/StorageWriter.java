@@ -40,6 +40,7 @@ import reactor.core.scheduler.Schedulers;
 import reactor.util.retry.Retry;
 
 import java.time.Duration;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -78,7 +79,7 @@ public final class StorageWriter implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(StorageWriter.class);
 
-    private static final String STAGING = """
+    static final String STAGING = """
             CREATE TEMP TABLE IF NOT EXISTS stage_series (id bigint, tenant text, name text, labels text) ON COMMIT DELETE ROWS;
             CREATE TEMP TABLE IF NOT EXISTS stage_rollups (res int, series_id bigint, bucket timestamptz,
                 min float8, max float8, sum float8, count bigint, points bigint, first_ms bigint, first_val float8,
@@ -115,6 +116,12 @@ public final class StorageWriter implements AutoCloseable {
              AND c.hour >= date_trunc('hour', timestamptz 'epoch' + l.lo * interval '1 millisecond', 'UTC')
              AND c.hour <= timestamptz 'epoch' + l.hi * interval '1 millisecond'
              AND c.max_ms >= l.lo AND c.min_ms <= l.hi""";
+    /**
+     * Holds the batch's hours against a fold until commit and answers which hours are folded (migration V14): the batch
+     * merges 1-hour rows for those only, and a fold of any other hour waits for this transaction and sees its
+     * 1-minute rows.
+     */
+    private static final String HOLD_HOURS = "SELECT sluice_hold_rollup_hours($1::bigint[])";
     private static final String COPY_CHUNKS =
             "COPY sample_chunks (series_id, hour, min_ms, max_ms, samples, data) FROM STDIN (FORMAT binary)";
     private static final String COPY_ROLLUPS = "COPY stage_rollups FROM STDIN (FORMAT binary)";
@@ -195,6 +202,9 @@ public final class StorageWriter implements AutoCloseable {
     private final ConnectionFactory connections;
     private final PartitionMaintenance partitions;
     private final Compaction compaction;
+    private final RollupFold fold;
+    /** The newest {@code rollup_folds.folded_before} a transaction of this writer saw (ms): its guess for the next batch. */
+    private final AtomicLong foldedBefore = new AtomicLong(Long.MIN_VALUE);
     private final ByteBufAllocator alloc;
     private final CircuitBreaker breaker;
     private final Map<TopicPartition, AtomicLong> applied = new ConcurrentHashMap<>();
@@ -235,6 +245,7 @@ public final class StorageWriter implements AutoCloseable {
         this.connections = connections;
         this.partitions = partitions;
         this.compaction = new Compaction(connections, config, partitions.clock(), registry);
+        this.fold = new RollupFold(connections, config, partitions.clock(), registry);
         this.alloc = alloc;
         this.registry = registry;
         this.beforeCommit = beforeCommit;
@@ -348,15 +359,31 @@ public final class StorageWriter implements AutoCloseable {
                     return Mono.empty();
                 })), 1)
                 .subscribe();
+        Duration foldEvery = foldInterval(config.rollupFoldDelay());
+        Disposable folding = Flux.interval(foldEvery, foldEvery)
+                .onBackpressureDrop()
+                .concatMap(i -> tracked(fold.run().onErrorResume(e -> {
+                    log.warn("Folding 1-hour rollups failed; next try in {}", foldEvery, e);
+                    return Mono.empty();
+                })), 1)
+                .subscribe();
         running = () -> {
             work.dispose();
             lag.dispose();
             maintenance.dispose();
             compacting.dispose();
+            folding.dispose();
         };
         log.info("Storage writer joined consumer group {} for the {} partitions of {}, {} and {}",
                 kafka.clientId() + "-writer", partitionCount, topics.metrics(), topics.events(), topics.clicks());
         return this;
+    }
+
+    /** How often folds are looked for: half of {@code writer.rollup-fold-delay}, from 1 s to 1 min. */
+    static Duration foldInterval(Duration delay) {
+        Duration half = delay.dividedBy(2);
+        return half.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1)
+                : half.compareTo(Duration.ofMinutes(1)) > 0 ? Duration.ofMinutes(1) : half;
     }
 
     /**
@@ -597,7 +624,7 @@ public final class StorageWriter implements AutoCloseable {
         records.forEach(r -> values.add(r.value()));
         WriteBatch batch = WriteBatch.of(values, partitions.rawHorizon(), alloc, knownSeries);
         try {
-            batch.prepare();
+            batch.prepare(foldedBefore.get());
         } catch (RuntimeException e) {
             batch.release();
             throw e;
@@ -773,16 +800,19 @@ public final class StorageWriter implements AutoCloseable {
                     List<WriteBatch.Late> late = batch.late(heads);
                     return late.isEmpty() ? Mono.empty() : storedTimestamps(c, late).doOnNext(batch::dropStored).then();
                 })
-                .then(Mono.defer(() -> {
-                    WriteBatch.ChunkRows rows = batch.rows();
-                    if (rows.samples() == 0) {
-                        return Mono.just(0L);
-                    }
-                    return copy(pg, COPY_CHUNKS, rows.chunks())
-                            .then(copy(pg, COPY_ROLLUPS, rows.rollups()))
-                            .then(mergeRollups(c))
-                            .thenReturn(rows.samples());
-                }));
+                .then(Mono.defer(() -> batch.rows().samples() == 0 ? Mono.just(0L)
+                        : Flux.from(c.createStatement(HOLD_HOURS).bind("$1", batch.hours()).execute())
+                                .flatMap(r -> r.map((row, meta) -> row.get(0, OffsetDateTime.class)))
+                                .single()
+                                .flatMap(folded -> {
+                                    long foldedBeforeMs = folded.toInstant().toEpochMilli();
+                                    foldedBefore.accumulateAndGet(foldedBeforeMs, Math::max);
+                                    WriteBatch.ChunkRows rows = batch.rows(foldedBeforeMs);
+                                    return copy(pg, COPY_CHUNKS, rows.chunks())
+                                            .then(copy(pg, COPY_ROLLUPS, rows.rollups()))
+                                            .then(mergeRollups(c))
+                                            .thenReturn(rows.samples());
+                                })));
     }
 
     /** Per late series, the timestamps its chunks already hold within the late range. */
@@ -815,7 +845,7 @@ public final class StorageWriter implements AutoCloseable {
         return execute(c.createStatement(sql));
     }
 
-    private static Mono<Void> execute(Statement statement) {
+    static Mono<Void> execute(Statement statement) {
         return Flux.from(statement.execute()).flatMap(r -> r.getRowsUpdated()).then();
     }
 
@@ -827,7 +857,7 @@ public final class StorageWriter implements AutoCloseable {
     }
 
     @SuppressWarnings("unchecked")
-    private static PostgresqlConnection unwrap(Connection c) {
+    static PostgresqlConnection unwrap(Connection c) {
         Connection current = c;
         while (!(current instanceof PostgresqlConnection) && current instanceof Wrapped<?> wrapped) {
             current = ((Wrapped<Connection>) wrapped).unwrap();
@@ -852,6 +882,7 @@ public final class StorageWriter implements AutoCloseable {
     @Override
     public void close() {
         compaction.stop(); // a run under way ends after its current hour
+        fold.stop();
         if (running == null) {
             stop.stop(Duration.ZERO);
             return;

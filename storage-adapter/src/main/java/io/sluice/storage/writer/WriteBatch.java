@@ -202,6 +202,10 @@ final class WriteBatch {
     }
 
     private boolean prepared;
+    /** Hour rows are encoded for the hours before this (ms): those the writer last saw folded ({@link #hourRowsBefore}). */
+    private long hourRowsBefore = Long.MIN_VALUE;
+    /** The UTC hours (ms) the batch's samples to store fall in, ascending, as {@link #chunkRows} last found them. */
+    private long[] hours = new long[0];
     private Long[] headIds;
     private Long[] headMaxMs;
     private Long[] headMinMs;
@@ -213,10 +217,20 @@ final class WriteBatch {
      * before the transaction, so that the transaction holds its locks only for the database work. Idempotent.
      */
     void prepare() {
+        prepare(hourRowsBefore);
+    }
+
+    /**
+     * {@link #prepare()}, encoding 1-hour rows for the hours before {@code foldedBeforeMs} (the writer's last sight of
+     * {@code rollup_folds}: usually past the batch's hours, so none are); {@link #rows(long)} encodes again if the
+     * transaction finds that the hours folded are others.
+     */
+    void prepare(long foldedBeforeMs) {
         if (prepared) {
             return;
         }
         prepared = true;
+        hourRowsBefore = foldedBeforeMs;
         List<SeriesSamples> ordered = new ArrayList<>(samples);
         ordered.sort(java.util.Comparator.comparingLong(x -> x.id));
         headIds = new Long[ordered.size()];
@@ -288,6 +302,39 @@ final class WriteBatch {
         return rows;
     }
 
+    /** The UTC hours (ms) of the samples to store, ascending: the hours the transaction holds against a fold. */
+    Long[] hours() {
+        prepare();
+        Long[] out = new Long[hours.length];
+        for (int i = 0; i < hours.length; i++) {
+            out[i] = hours[i];
+        }
+        return out;
+    }
+
+    /**
+     * {@link #rows()} with 1-hour rows for exactly the hours before {@code foldedBeforeMs} (those already folded, whose
+     * 1-hour rows are whole and take this batch's samples too); the other hours get only 1-minute rows, and their
+     * 1-hour rows are folded from those once the hour has ended. Encodes again only when that changes which hours
+     * get 1-hour rows.
+     */
+    ChunkRows rows(long foldedBeforeMs) {
+        prepare();
+        if (hoursBefore(foldedBeforeMs) != hoursBefore(hourRowsBefore)) {
+            hourRowsBefore = foldedBeforeMs;
+            rows = chunkRows();
+        }
+        return rows;
+    }
+
+    private int hoursBefore(long limitMs) {
+        int n = 0;
+        while (n < hours.length && hours[n] < limitMs) {
+            n++;
+        }
+        return n;
+    }
+
     /** Binary COPY rows of chunks and rollups, and how many samples they hold. */
     record ChunkRows(ByteBuf chunks, ByteBuf rollups, long samples) {
     }
@@ -300,9 +347,11 @@ final class WriteBatch {
 
     /**
      * The samples left as one packed chunk per series and UTC hour ({@code sample_chunks} binary COPY) and their
-     * 1-minute and 1-hour summaries ({@code stage_rollups(res, series_id, bucket, min, max, sum, count, points,
-     * first_ms, first_val, last_ms, last_val, resets)} binary COPY, res 1 or 60), each summing its samples one by one
-     * in timestamp order, with their {@link CounterRun}s.
+     * 1-minute summaries ({@code stage_rollups(res, series_id, bucket, min, max, sum, count, points,
+     * first_ms, first_val, last_ms, last_val, resets)} binary COPY, res 1), each summing its samples one by one in
+     * timestamp order, with their {@link CounterRun}s; and, for the hours before {@link #hourRowsBefore} (folded
+     * already), their 1-hour summaries (res 60), each summing its minutes' sums in minute order, as
+     * {@link io.sluice.storage.chunks.HourFold} does.
      */
     private ChunkRows chunkRows() {
         if (chunks != null) {
@@ -313,6 +362,7 @@ final class WriteBatch {
         long minutes = 0;
         long hours = 0;
         long samplesLeft = 0;
+        java.util.TreeSet<Long> distinctHours = new java.util.TreeSet<>();
         for (SeriesSamples s : samples) {
             long lastMinute = Long.MIN_VALUE;
             long lastHour = Long.MIN_VALUE;
@@ -325,6 +375,7 @@ final class WriteBatch {
                     if (hour != lastHour) {
                         hours++;
                         lastHour = hour;
+                        distinctHours.add(hour * HOUR_MS);
                     }
                 }
             }
@@ -335,6 +386,7 @@ final class WriteBatch {
         rollups = alloc.buffer(capacity(CopyBinary.FRAME_BYTES + (minutes + hours) * ROLLUP_ROW_BYTES));
         CopyBinary.header(chunks);
         CopyBinary.header(rollups);
+        this.hours = distinctHours.stream().mapToLong(Long::longValue).toArray();
         long stored = 0;
         for (SeriesSamples s : samples) {
             if (s.size == 0) {
@@ -352,15 +404,17 @@ final class WriteBatch {
                     Summary minutely = new Summary();
                     CounterRun minutelyRun = new CounterRun();
                     while (end < s.size && s.timestamps[end] < minute + MINUTE_MS) {
-                        minutely.add(s.values[end]);
-                        hourly.add(s.values[end]); // value by value: IEEE sums depend on order
+                        minutely.add(s.values[end]); // value by value: IEEE sums depend on order
                         minutelyRun.add(s.timestamps[end], s.values[end]);
                         hourlyRun.add(s.timestamps[end], s.values[end]);
                         end++;
                     }
+                    hourly.add(minutely); // an hour sums its minutes' sums, in minute order, as a fold does
                     rollupRow(ROLLUP_MINUTE, s.id, minute, minutely, minutelyRun);
                 }
-                rollupRow(ROLLUP_HOUR, s.id, hour, hourly, hourlyRun);
+                if (hour < hourRowsBefore) {
+                    rollupRow(ROLLUP_HOUR, s.id, hour, hourly, hourlyRun);
+                }
                 CopyBinary.row(chunks, 6);
                 CopyBinary.int8(chunks, s.id);
                 CopyBinary.timestampMs(chunks, hour);

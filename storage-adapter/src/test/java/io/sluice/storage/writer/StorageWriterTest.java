@@ -228,6 +228,44 @@ class StorageWriterTest {
     }
 
     /**
+     * The writer merges a batch into the 1-hour rollups only for hours already folded (migration V14): an hour not
+     * folded has 1-minute rows only, which a query folds itself; the fold writes the hour's row from them; a late
+     * sample of the hour after that is merged into both.
+     */
+    @Test
+    void hourRowsAreFoldedFromMinutesOnceTheHourEndedAndALateSampleAfterThatIsMergedIntoBoth() throws Exception {
+        long hour = (System.currentTimeMillis() - 2 * 3_600_000L) / 3_600_000 * 3_600_000;
+        // hours from this one on are not folded (moving folded_before back is always safe: a query then folds the
+        // 1-minute rows of those hours, and a fold later writes their rows again)
+        execute("UPDATE rollup_folds SET folded_before = least(folded_before, '" + java.time.Instant.ofEpochMilli(hour)
+                + "')");
+        start(infra.connectionFactory(), tp -> Mono.empty());
+        Series series = Series.of("folded.metric", "host", "h1");
+        produce(0, samples(series, new long[] {hour + 1_000, hour + 2_000, hour + 61_000}, new double[] {4, 1, 2}));
+        awaitCounts(3, 0);
+        assertThat(StoredSamples.rawHourly(infra.connectionFactory(), tenant)).as("the hour is not folded: no hour row")
+                .isEmpty();
+        assertRollupsMatchRawRows();
+
+        RollupFold.Report folded = new RollupFold(infra.connectionFactory(), config.writer(), Clock.systemUTC(),
+                registry).run().block(WAIT);
+        assertThat(folded.hours()).isGreaterThanOrEqualTo(2);
+        List<StoredSamples.Rollup> expected = StoredSamples.expectedRollups(
+                StoredSamples.of(infra.connectionFactory(), tenant), 3_600_000L);
+        assertThat(StoredSamples.rawHourly(infra.connectionFactory(), tenant)).as("the fold wrote the hour's row")
+                .containsExactlyElementsOf(expected).extracting(StoredSamples.Rollup::sum).containsExactly(7.0);
+
+        produce(0, samples(series, new long[] {hour + 125_000}, new double[] {10}));
+        awaitCounts(4, 0);
+        assertThat(StoredSamples.rawHourly(infra.connectionFactory(), tenant))
+                .as("the late sample was merged into the folded hour's row")
+                .extracting(StoredSamples.Rollup::min, StoredSamples.Rollup::max, StoredSamples.Rollup::sum,
+                        StoredSamples.Rollup::count)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(1.0, 10.0, 17.0, 4L));
+        assertRollupsMatchRawRows();
+    }
+
+    /**
      * A bucket's counter columns (migration V12) join batches that come one after the other in time, whichever comes
      * first, with the drop between them as a counter reset; staleness markers are left out, and a batch that has only
      * a staleness marker changes nothing.
@@ -325,7 +363,8 @@ class StorageWriterTest {
         config = config.withWriter(new WriterConfig(w.maxBatchRecords(), 1L << 16, w.maxBatchWait(), w.retentionRaw(),
                 w.retentionRollup1m(), w.retentionRollup1h(), w.partitionsAhead(), w.chunkMaxSamples(),
                 w.compactionInterval(), w.compactionDelay(), w.compactionLookback(), w.compactionBatch(),
-                w.compactionTransactionSamples(), w.transactionTimeout(), w.sessionTimeout(), w.knownSeries()));
+                w.compactionTransactionSamples(), w.transactionTimeout(), w.sessionTimeout(), w.knownSeries(),
+                w.rollupFoldDelay()));
         long base = System.currentTimeMillis() - 20 * 60_000;
         List<byte[]> records = new ArrayList<>();
         for (int r = 0; r < 6; r++) {
@@ -350,7 +389,8 @@ class StorageWriterTest {
         config = config.withWriter(new WriterConfig(w.maxBatchRecords(), w.maxBatchBytes(), w.maxBatchWait(),
                 w.retentionRaw(), w.retentionRollup1m(), w.retentionRollup1h(), w.partitionsAhead(), w.chunkMaxSamples(),
                 w.compactionInterval(), w.compactionDelay(), w.compactionLookback(), w.compactionBatch(),
-                w.compactionTransactionSamples(), Duration.ofSeconds(2), w.sessionTimeout(), w.knownSeries()));
+                w.compactionTransactionSamples(), Duration.ofSeconds(2), w.sessionTimeout(), w.knownSeries(),
+                w.rollupFoldDelay()));
         CountDownLatch reachedCommit = new CountDownLatch(1);
         CountDownLatch frozen = new CountDownLatch(1);
         java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
@@ -584,6 +624,12 @@ class StorageWriterTest {
                     .as(table.getKey() + "'s counter columns are the stored samples' runs")
                     .containsExactlyElementsOf(StoredSamples.expectedRuns(stored, table.getValue()));
         }
+    }
+
+    private void execute(String sql) {
+        Mono.usingWhen(infra.connectionFactory().create(),
+                (Connection c) -> Flux.from(c.createStatement(sql).execute()).flatMap(r -> r.getRowsUpdated()).then(),
+                Connection::close).block(WAIT);
     }
 
     private long scalar(String sql) {
