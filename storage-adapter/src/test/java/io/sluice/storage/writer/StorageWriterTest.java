@@ -246,6 +246,8 @@ class StorageWriterTest {
         assertThat(StoredSamples.rawHourly(infra.connectionFactory(), tenant)).as("the hour is not folded: no hour row")
                 .isEmpty();
         assertRollupsMatchRawRows();
+        assertPromqlReadsTheRollupsOfTheRawSamples("folded.metric", hour + 60_000);
+        assertHourlyPartialsMatchRawRows(hour);
 
         RollupFold.Report folded = new RollupFold(infra.connectionFactory(), config.writer(), Clock.systemUTC(),
                 registry).run().block(WAIT);
@@ -254,6 +256,8 @@ class StorageWriterTest {
                 StoredSamples.of(infra.connectionFactory(), tenant), 3_600_000L);
         assertThat(StoredSamples.rawHourly(infra.connectionFactory(), tenant)).as("the fold wrote the hour's row")
                 .containsExactlyElementsOf(expected).extracting(StoredSamples.Rollup::sum).containsExactly(7.0);
+        assertPromqlReadsTheRollupsOfTheRawSamples("folded.metric", hour + 60_000);
+        assertHourlyPartialsMatchRawRows(hour);
 
         produce(0, samples(series, new long[] {hour + 125_000}, new double[] {10}));
         awaitCounts(4, 0);
@@ -263,6 +267,21 @@ class StorageWriterTest {
                         StoredSamples.Rollup::count)
                 .containsExactly(org.assertj.core.groups.Tuple.tuple(1.0, 10.0, 17.0, 4L));
         assertRollupsMatchRawRows();
+        assertPromqlReadsTheRollupsOfTheRawSamples("folded.metric", hour + 60_000);
+        assertHourlyPartialsMatchRawRows(hour);
+    }
+
+    /** What the query API's hourly buckets read ({@code QueryRepository.partials}) is the stored samples' hours. */
+    private void assertHourlyPartialsMatchRawRows(long hour) {
+        long id = StoredSamples.of(infra.connectionFactory(), tenant).get(0).seriesId();
+        var partials = new io.sluice.storage.query.QueryRepository(infra.connectionFactory(), Duration.ofSeconds(10))
+                .partials(List.of(id), io.sluice.storage.query.Resolution.HOUR,
+                        java.time.Instant.ofEpochMilli(hour - 3_600_000), java.time.Instant.ofEpochMilli(hour + 7_200_000),
+                        Duration.ofHours(1)).block(WAIT);
+        assertThat(partials).extracting(p -> new StoredSamples.Rollup(p.seriesId(), p.bucketMs(), p.min(), p.max(),
+                        p.sum(), p.count()))
+                .containsExactlyElementsOf(StoredSamples.expectedRollups(StoredSamples.of(infra.connectionFactory(),
+                        tenant), 3_600_000L));
     }
 
     /**
@@ -315,7 +334,10 @@ class StorageWriterTest {
                 new io.sluice.storage.query.RollupRead(io.sluice.storage.query.Resolution.MINUTE, t - 60_000,
                         t + 120_000, 120_000, 60_000),
                 new io.sluice.storage.query.RollupRead(io.sluice.storage.query.Resolution.HOUR, hour - 3_600_000,
-                        hour + 3_600_000, 3_600_000, 3_600_000))) {
+                        hour + 3_600_000, 3_600_000, 3_600_000),
+                // windows apart: [t - 3h, t - 2h], [t, t + 1h], [t + 3h, ...], by start
+                new io.sluice.storage.query.RollupRead(io.sluice.storage.query.Resolution.HOUR, hour - 3 * 3_600_000L,
+                        hour + 3 * 3_600_000L, 3 * 3_600_000L, 3_600_000))) {
             var stored = source.selectRollups(tenant, matchers, read,
                     io.sluice.storage.query.SampleBudget.unlimited()).block(WAIT);
             var raw = source.select(tenant, matchers, read.fromMs(), read.toMs() + read.resolutionMs() - 1)
