@@ -251,7 +251,9 @@ class StorageWriterTest {
 
         RollupFold.Report folded = new RollupFold(infra.connectionFactory(), config.writer(), Clock.systemUTC(),
                 registry).run().block(WAIT);
-        assertThat(folded.hours()).isGreaterThanOrEqualTo(2);
+        assertThat(folded.hours()).as("this hour, and the next if it ended 2 minutes ago").isPositive();
+        assertThat(scalar("SELECT (extract(epoch FROM folded_before) * 1000)::bigint FROM rollup_folds WHERE $1::text IS NOT NULL"))
+                .isGreaterThan(hour);
         List<StoredSamples.Rollup> expected = StoredSamples.expectedRollups(
                 StoredSamples.of(infra.connectionFactory(), tenant), 3_600_000L);
         assertThat(StoredSamples.rawHourly(infra.connectionFactory(), tenant)).as("the fold wrote the hour's row")
