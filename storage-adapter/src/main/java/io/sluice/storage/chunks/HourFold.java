@@ -52,6 +52,18 @@ public final class HourFold {
         run.append(points, firstMs, first, lastMs, last, resets);
     }
 
+    /**
+     * The next 1-minute row as stored: its counter columns unknown when {@code points} or {@code resets} is NULL (a
+     * late batch interleaved with a stored one; a row from before migration V12), as every reader of the rollups takes
+     * them.
+     */
+    public void storedMinute(long series, long bucketMs, double min, double max, double sum, long count, Long points,
+                             Long firstMs, Double first, Long lastMs, Double last, Double resets) {
+        boolean known = points != null && resets != null;
+        minute(series, bucketMs, min, max, sum, count, known ? points : -1, known ? firstMs : 0,
+                known ? first : Double.NaN, known ? lastMs : 0, known ? last : Double.NaN, known ? resets : Double.NaN);
+    }
+
     /** Hands on the hour being folded, if any. */
     public void finish() {
         if (open) {

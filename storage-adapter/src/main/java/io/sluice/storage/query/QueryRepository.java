@@ -153,7 +153,7 @@ public final class QueryRepository {
                 + " r.last_ms, r.last_val, r.resets";
         boolean hours = read.resolution() == Resolution.HOUR;
         // 1-hour rows exist only for folded hours (migration V14); the 1-minute rows of later hours are read in the same
-        // statement (one snapshot of rollup_folds and of both tables) and folded here, marked by their "minutes" column
+        // statement (one snapshot of rollup_folds and of both tables), marked true in the first column, and folded here
         String folded = hours ? " AND r.bucket < (SELECT folded_before FROM rollup_folds)" : "";
         String minutes = hours ? " UNION ALL SELECT true, " + columns + " FROM rollups_1m r WHERE r.series_id = ANY($1)"
                 + " AND r.bucket >= (SELECT folded_before FROM rollup_folds)"

@@ -165,15 +165,11 @@ public final class RollupFold {
             return StorageWriter.execute(c.createStatement(StorageWriter.STAGING))
                     .thenMany(Flux.from(c.createStatement(MINUTES).bind("$1", from).bind("$2", to).execute())
                             .flatMap(r -> r.map((row, meta) -> {
-                                Double resets = row.get(11, Double.class);
-                                Long points = row.get(6, Long.class);
-                                boolean known = resets != null && points != null;
-                                fold.minute(row.get(0, Long.class), row.get(1, OffsetDateTime.class).toInstant()
+                                fold.storedMinute(row.get(0, Long.class), row.get(1, OffsetDateTime.class).toInstant()
                                                 .toEpochMilli(), row.get(2, Double.class), row.get(3, Double.class),
-                                        row.get(4, Double.class), row.get(5, Long.class), known ? points : -1,
-                                        known ? row.get(7, Long.class) : 0, known ? row.get(8, Double.class) : Double.NaN,
-                                        known ? row.get(9, Long.class) : 0,
-                                        known ? row.get(10, Double.class) : Double.NaN, known ? resets : Double.NaN);
+                                        row.get(4, Double.class), row.get(5, Long.class), row.get(6, Long.class),
+                                        row.get(7, Long.class), row.get(8, Double.class), row.get(9, Long.class),
+                                        row.get(10, Double.class), row.get(11, Double.class));
                                 return 1;
                             })))
                     .then(Mono.defer(() -> {

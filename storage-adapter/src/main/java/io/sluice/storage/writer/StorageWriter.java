@@ -60,8 +60,9 @@ import java.util.function.ToLongFunction;
  * and events into staging tables, and stores the run's samples as chunks: the heads of the run's series
  * ({@code series_heads}, the newest stored timestamp of each) are locked, a sample after its series' head is new,
  * one at or before it is new only if the chunks of its hour do not hold its timestamp (the first write wins), and the
- * new samples go in as one packed chunk per series and UTC hour ({@code sample_chunks}) with their 1-minute and
- * 1-hour summaries computed here ({@link io.sluice.storage.chunks.Summary}) and merged into the rollups; then the
+ * new samples go in as one packed chunk per series and UTC hour ({@code sample_chunks}) with their 1-minute
+ * summaries computed here ({@link io.sluice.storage.chunks.Summary}) and merged into the rollups (and their 1-hour
+ * ones, for hours already folded: {@link RollupFold} makes the others' from the minutes once they ended); then the
  * heads and the next offset move. Writers share the partitions through a Kafka consumer group; a partition given to a
  * writer is sought to its stored offset. A crash at any point, or a partition moving between writers, therefore
  * neither loses nor double counts anything.
@@ -126,7 +127,7 @@ public final class StorageWriter implements AutoCloseable {
             "COPY sample_chunks (series_id, hour, min_ms, max_ms, samples, data) FROM STDIN (FORMAT binary)";
     private static final String COPY_ROLLUPS = "COPY stage_rollups FROM STDIN (FORMAT binary)";
     /**
-     * The batch's 1-minute and 1-hour summaries merged into the rollups: counts add, sums add as IEEE doubles
+     * The batch's 1-minute summaries (and 1-hour ones, for folded hours) merged into the rollups: counts add, sums add as IEEE doubles
      * ({@code sluice_add}: an overflow is ±Infinity), min and max combine skipping NaN (see {@code Summary}); the
      * counter columns join as {@code CounterRun} says ({@code sluice_resets}, migration V12). The resolutions are
      * bound ({@link #mergeRollups}), so the driver prepares the statement once per connection and PostgreSQL reuses its

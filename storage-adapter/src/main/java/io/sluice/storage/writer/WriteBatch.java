@@ -202,7 +202,7 @@ final class WriteBatch {
     }
 
     private boolean prepared;
-    /** Hour rows are encoded for the hours before this (ms): those the writer last saw folded ({@link #hourRowsBefore}). */
+    /** 1-hour rows are encoded for the hours before this (ms): those folded, as far as the writer last saw. */
     private long hourRowsBefore = Long.MIN_VALUE;
     /** The UTC hours (ms) the batch's samples to store fall in, ascending, as {@link #chunkRows} last found them. */
     private long[] hours = new long[0];

@@ -127,12 +127,9 @@ public final class StoredSamples {
                                     row.get(7, Long.class), row.get(8, Long.class), row.get(9, Double.class),
                                     row.get(10, Long.class), row.get(11, Double.class), row.get(12, Double.class));
                             if (Boolean.TRUE.equals(row.get(0, Boolean.class))) {
-                                boolean known = stored.points() != null && stored.resets() != null;
-                                fold.minute(stored.seriesId(), stored.bucketMs(), stored.min(), stored.max(),
-                                        stored.sum(), stored.count(), known ? stored.points() : -1,
-                                        known ? stored.firstMs() : 0, known ? stored.first() : Double.NaN,
-                                        known ? stored.lastMs() : 0, known ? stored.last() : Double.NaN,
-                                        known ? stored.resets() : Double.NaN);
+                                fold.storedMinute(stored.seriesId(), stored.bucketMs(), stored.min(), stored.max(),
+                                        stored.sum(), stored.count(), stored.points(), stored.firstMs(), stored.first(),
+                                        stored.lastMs(), stored.last(), stored.resets());
                             } else {
                                 fold.finish();
                                 out.add(stored);
