@@ -8,9 +8,7 @@ import io.r2dbc.postgresql.api.PostgresqlConnection;
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
 import io.sluice.config.WriterConfig;
-import io.sluice.storage.chunks.CounterRun;
 import io.sluice.storage.chunks.HourFold;
-import io.sluice.storage.chunks.Summary;
 import io.sluice.storage.postgres.Transactions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -159,7 +157,7 @@ public final class RollupFold {
             CopyBinary.header(out);
             long[] rows = new long[1];
             HourFold fold = new HourFold((series, hourMs, summary, run) -> {
-                hourRow(out, series, hourMs, summary, run);
+                WriteBatch.rollupRow(out, WriteBatch.ROLLUP_HOUR, series, hourMs, summary, run);
                 rows[0]++;
             });
             return StorageWriter.execute(c.createStatement(StorageWriter.STAGING))
@@ -178,34 +176,9 @@ public final class RollupFold {
                         if (rows[0] == 0) {
                             return Mono.just(0L);
                         }
-                        return Mono.from(pg.copyIn("COPY stage_rollups FROM STDIN (FORMAT binary)", Mono.just(out.retain())))
-                                .thenReturn(rows[0]);
+                        return StorageWriter.copy(pg, StorageWriter.COPY_ROLLUPS, out).thenReturn(rows[0]);
                     }))
                     .doFinally(signal -> out.release());
         });
-    }
-
-    /** A {@code stage_rollups} row of resolution 60; an unknown run's counters are NULL, as the writer's tables keep them. */
-    private static void hourRow(ByteBuf out, long series, long hourMs, Summary s, CounterRun run) {
-        CopyBinary.row(out, 13);
-        CopyBinary.int4(out, WriteBatch.ROLLUP_HOUR);
-        CopyBinary.int8(out, series);
-        CopyBinary.timestampMs(out, hourMs);
-        CopyBinary.float8(out, s.min());
-        CopyBinary.float8(out, s.max());
-        CopyBinary.float8(out, s.sum());
-        CopyBinary.int8(out, s.count());
-        if (run.known()) {
-            CopyBinary.int8(out, run.points());
-            CopyBinary.int8(out, run.firstMs());
-            CopyBinary.float8(out, run.first());
-            CopyBinary.int8(out, run.lastMs());
-            CopyBinary.float8(out, run.last());
-            CopyBinary.float8(out, run.resets());
-        } else {
-            for (int i = 0; i < 6; i++) {
-                CopyBinary.nul(out);
-            }
-        }
     }
 }

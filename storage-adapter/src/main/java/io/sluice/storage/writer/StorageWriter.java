@@ -125,7 +125,7 @@ public final class StorageWriter implements AutoCloseable {
     private static final String HOLD_HOURS = "SELECT sluice_hold_rollup_hours($1::bigint[])";
     private static final String COPY_CHUNKS =
             "COPY sample_chunks (series_id, hour, min_ms, max_ms, samples, data) FROM STDIN (FORMAT binary)";
-    private static final String COPY_ROLLUPS = "COPY stage_rollups FROM STDIN (FORMAT binary)";
+    static final String COPY_ROLLUPS = "COPY stage_rollups FROM STDIN (FORMAT binary)";
     /**
      * The batch's 1-minute summaries (and 1-hour ones, for folded hours) merged into the rollups: counts add, sums add as IEEE doubles
      * ({@code sluice_add}: an overflow is ±Infinity), min and max combine skipping NaN (see {@code Summary}); the
@@ -850,7 +850,7 @@ public final class StorageWriter implements AutoCloseable {
         return Flux.from(statement.execute()).flatMap(r -> r.getRowsUpdated()).then();
     }
 
-    private static Mono<Void> copy(PostgresqlConnection pg, String sql, ByteBuf rows) {
+    static Mono<Void> copy(PostgresqlConnection pg, String sql, ByteBuf rows) {
         if (rows.readableBytes() == 0) {
             return Mono.empty();
         }

@@ -442,20 +442,31 @@ final class WriteBatch {
     }
 
     private void rollupRow(int resolution, long seriesId, long bucketMs, Summary s, CounterRun run) {
-        CopyBinary.row(rollups, 13);
-        CopyBinary.int4(rollups, resolution);
-        CopyBinary.int8(rollups, seriesId);
-        CopyBinary.timestampMs(rollups, bucketMs);
-        CopyBinary.float8(rollups, s.min());
-        CopyBinary.float8(rollups, s.max());
-        CopyBinary.float8(rollups, s.sum());
-        CopyBinary.int8(rollups, s.count());
-        CopyBinary.int8(rollups, run.points());
-        CopyBinary.int8(rollups, run.firstMs());
-        CopyBinary.float8(rollups, run.first());
-        CopyBinary.int8(rollups, run.lastMs());
-        CopyBinary.float8(rollups, run.last());
-        CopyBinary.float8(rollups, run.resets());
+        rollupRow(rollups, resolution, seriesId, bucketMs, s, run);
+    }
+
+    /** A {@code stage_rollups} row; the counter columns of an unknown run are NULL, as the rollup tables keep them. */
+    static void rollupRow(ByteBuf out, int resolution, long seriesId, long bucketMs, Summary s, CounterRun run) {
+        CopyBinary.row(out, 13);
+        CopyBinary.int4(out, resolution);
+        CopyBinary.int8(out, seriesId);
+        CopyBinary.timestampMs(out, bucketMs);
+        CopyBinary.float8(out, s.min());
+        CopyBinary.float8(out, s.max());
+        CopyBinary.float8(out, s.sum());
+        CopyBinary.int8(out, s.count());
+        if (!run.known()) {
+            for (int i = 0; i < 6; i++) {
+                CopyBinary.nul(out);
+            }
+            return;
+        }
+        CopyBinary.int8(out, run.points());
+        CopyBinary.int8(out, run.firstMs());
+        CopyBinary.float8(out, run.first());
+        CopyBinary.int8(out, run.lastMs());
+        CopyBinary.float8(out, run.last());
+        CopyBinary.float8(out, run.resets());
     }
 
     /** Drops this batch's own reference to its buffers (COPY takes and releases a reference of its own); idempotent. */
