@@ -60,6 +60,8 @@ public final class RollupFold {
                 resets = EXCLUDED.resets""".formatted(COLUMNS, WriteBatch.ROLLUP_HOUR);
     private static final String MOVE_ON = "UPDATE rollup_folds SET folded_before = $1";
     private static final long HOUR_MS = 3_600_000;
+    /** What {@link #foldNext} gives for an hour another writer process folded first. */
+    private static final long DONE_ELSEWHERE = -1;
 
     private final ConnectionFactory connections;
     private final Clock clock;
@@ -96,6 +98,7 @@ public final class RollupFold {
         long[] totals = new long[2];
         return foldNext()
                 .expand(rows -> stopping ? Mono.empty() : foldNext())
+                .filter(rows -> rows != DONE_ELSEWHERE)
                 .doOnNext(rows -> {
                     totals[0]++;
                     totals[1] += rows;
@@ -109,7 +112,10 @@ public final class RollupFold {
         stopping = true;
     }
 
-    /** Folds the oldest hour not folded if it is due; completes with the rows written, or empty when none is due. */
+    /**
+     * Folds the oldest hour not folded if it is due; completes with the rows written ({@link #DONE_ELSEWHERE} when
+     * another process folded it first), or empty when none is due.
+     */
     private Mono<Long> foldNext() {
         return Mono.usingWhen(connections.create(),
                 c -> Flux.from(c.createStatement(FOLDED_BEFORE).execute())
@@ -132,8 +138,8 @@ public final class RollupFold {
                         .flatMap(r -> r.map((row, meta) -> row.get(0, OffsetDateTime.class).toInstant()))
                         .single())
                 .flatMap(folded -> {
-                    if (!folded.equals(hour)) { // another writer process folded it meanwhile
-                        return Mono.from(c.commitTransaction()).then(Mono.just(0L));
+                    if (!folded.equals(hour)) { // another writer process folded it meanwhile: not counted here
+                        return Mono.from(c.commitTransaction()).then(Mono.just(DONE_ELSEWHERE));
                     }
                     return stageFolds(c, from, to)
                             .flatMap(rows -> StorageWriter.execute(c.createStatement(REPLACE_HOURS))

@@ -136,6 +136,28 @@ class RollupFoldTest {
         assertThat(hourRows()).extracting(r -> r.get(0)).containsExactly(1L, 7L);
     }
 
+    /** Two processes' folds of one hour take turns; the later one finds it folded and neither writes it twice. */
+    @Test
+    void twoFoldsOfTheSameHourTakeTurnsAndOnlyTheFirstFoldsIt() {
+        minute(1, H09, 0, 1.0, 1.0, 1.0, 1, 1L, 1.0, 1.0, 0.0);
+        Connection writer = Mono.from(pool.create()).block(WAIT);
+        try {
+            // a writer's transaction holds the hour, so both folds are waiting for it when it commits
+            sql(writer, "BEGIN");
+            holdHours(writer, H09.toEpochMilli());
+            CompletableFuture<RollupFold.Report> first = fold(H10.plusSeconds(300)).run().toFuture();
+            CompletableFuture<RollupFold.Report> second = fold(H10.plusSeconds(300)).run().toFuture();
+            await().atMost(WAIT).until(() -> waitingForAdvisoryLocks() == 2);
+            sql(writer, "COMMIT");
+            assertThat(List.of(first.join(), second.join())).containsExactlyInAnyOrder(new RollupFold.Report(1, 1),
+                    new RollupFold.Report(0, 0));
+        } finally {
+            Mono.from(writer.close()).block(WAIT);
+        }
+        assertThat(foldedBefore()).isEqualTo(H10);
+        assertThat(registry.counter("sluice_rollup_fold_hours").count()).isEqualTo(1);
+    }
+
     /** A writer's transaction that asks while a fold holds the hour waits, and then sees the hour folded. */
     @Test
     void aWriterTransactionAskingWhileAFoldHoldsTheHourWaitsAndThenSeesItFolded() {
