@@ -83,7 +83,7 @@ public final class RollupFold {
         this.rowsWritten = Counter.builder("sluice_rollup_fold_rows")
                 .description("1-hour rollup rows the folds wrote").register(registry);
         this.runsFailed = Counter.builder("sluice_rollup_fold_failures")
-                .description("Fold transactions that failed (rolled back; the hour is tried again next run)")
+                .description("Fold runs that failed (the hour under way rolled back; it is tried again next run)")
                 .register(registry);
         this.hourTimer = Timer.builder("sluice_rollup_fold").description("One hour's fold transaction")
                 .register(registry);
@@ -122,10 +122,11 @@ public final class RollupFold {
                         .flatMap(r -> r.map((row, meta) -> row.get(0, OffsetDateTime.class).toInstant()))
                         .single()
                         .filter(hour -> !hour.plusMillis(HOUR_MS).plus(delay).isAfter(clock.instant()))
-                        .flatMap(hour -> fold(c, hour).timeout(deadline)),
+                        .flatMap(hour -> fold(c, hour)),
                 Connection::close,
                 (c, err) -> Transactions.rollbackAndClose(c, deadline),
-                c -> Transactions.rollbackAndClose(c, deadline));
+                c -> Transactions.rollbackAndClose(c, deadline))
+                .timeout(deadline); // the connection, the read of folded_before and the fold: one deadline
     }
 
     private Mono<Long> fold(Connection c, Instant hour) {

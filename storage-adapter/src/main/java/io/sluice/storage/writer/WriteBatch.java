@@ -362,7 +362,8 @@ final class WriteBatch {
         long minutes = 0;
         long hours = 0;
         long samplesLeft = 0;
-        java.util.TreeSet<Long> distinctHours = new java.util.TreeSet<>();
+        long[] distinctHours = new long[4]; // a batch's samples span an hour or two: no boxing, no tree per series
+        int distinct = 0;
         for (SeriesSamples s : samples) {
             long lastMinute = Long.MIN_VALUE;
             long lastHour = Long.MIN_VALUE;
@@ -375,7 +376,13 @@ final class WriteBatch {
                     if (hour != lastHour) {
                         hours++;
                         lastHour = hour;
-                        distinctHours.add(hour * HOUR_MS);
+                        long hourMs = hour * HOUR_MS;
+                        if (!contains(distinctHours, distinct, hourMs)) {
+                            if (distinct == distinctHours.length) {
+                                distinctHours = java.util.Arrays.copyOf(distinctHours, distinct * 2);
+                            }
+                            distinctHours[distinct++] = hourMs;
+                        }
                     }
                 }
             }
@@ -386,7 +393,8 @@ final class WriteBatch {
         rollups = alloc.buffer(capacity(CopyBinary.FRAME_BYTES + (minutes + hours) * ROLLUP_ROW_BYTES));
         CopyBinary.header(chunks);
         CopyBinary.header(rollups);
-        this.hours = distinctHours.stream().mapToLong(Long::longValue).toArray();
+        this.hours = java.util.Arrays.copyOf(distinctHours, distinct);
+        java.util.Arrays.sort(this.hours);
         long stored = 0;
         for (SeriesSamples s : samples) {
             if (s.size == 0) {
@@ -436,6 +444,15 @@ final class WriteBatch {
     private static final int CHUNK_ROW_BYTES = Short.BYTES + 4 * (Integer.BYTES + Long.BYTES) + 2 * Integer.BYTES + Integer.BYTES;
     /** Packed bytes per sample to reserve: a steady interval and a value whose bits all change (the most common worst). */
     private static final int PACKED_BYTES_PER_SAMPLE = 10;
+
+    private static boolean contains(long[] values, int size, long value) {
+        for (int i = 0; i < size; i++) {
+            if (values[i] == value) {
+                return true;
+            }
+        }
+        return false;
+    }
 
     private static int capacity(long bytes) {
         return (int) Math.min(bytes, 64L << 20); // beyond that, let the buffer grow as it fills

@@ -44,10 +44,12 @@ class RollupFoldTest {
     private static final long MINUTE = 60_000;
 
     private ConnectionPool pool;
+    private TestInfrastructure infra;
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
 
     @BeforeEach
     void ownDatabase(TestInfrastructure infra) {
+        this.infra = infra;
         pool = PostgresConnections.pool(infra.newDatabase("fold_", 8));
         new PartitionMaintenance(pool, config(), Clock.systemUTC()).ensureDays(List.of(LocalDate.of(2031, 5, 1)))
                 .block(WAIT);
@@ -134,6 +136,25 @@ class RollupFoldTest {
             Mono.from(writer.close()).block(WAIT);
         }
         assertThat(hourRows()).extracting(r -> r.get(0)).containsExactly(1L, 7L);
+    }
+
+    /** A fold against a frozen PostgreSQL fails at writer.transaction-timeout, and the next run folds the hour. */
+    @Test
+    void aFoldAgainstAFrozenPostgresqlPassesItsDeadlineAndTheNextRunFoldsTheHour() {
+        minute(1, H09, 0, 1.0, 1.0, 1.0, 1, 1L, 1.0, 1.0, 0.0);
+        WriterConfig shortDeadline = ConfigLoader.load(null, Map.of(), Map.of("writer.rollup-fold-delay", "2m",
+                "writer.transaction-timeout", "2s")).writer();
+        RollupFold fold = new RollupFold(pool, shortDeadline, Clock.fixed(H10.plusSeconds(300), ZoneOffset.UTC),
+                registry);
+        try (io.sluice.storage.testing.FrozenProcesses frozen = io.sluice.storage.testing.FrozenProcesses
+                .postgres(infra)) {
+            assertThat(frozen.size()).isPositive();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> fold.run().block(WAIT))
+                    .hasRootCauseInstanceOf(java.util.concurrent.TimeoutException.class);
+        }
+        assertThat(registry.counter("sluice_rollup_fold_failures").count()).isEqualTo(1);
+        assertThat(fold.run().block(WAIT)).isEqualTo(new RollupFold.Report(1, 1));
+        assertThat(foldedBefore()).isEqualTo(H10);
     }
 
     /** Two processes' folds of one hour take turns; the later one finds it folded and neither writes it twice. */
