@@ -64,7 +64,9 @@ import java.util.stream.Collectors;
  *       bodies ({@link IngestBodies}) as JSON, Prometheus remote_write 1.0 and Influx line protocol, sent by
  *       {@link HttpLoad} over {@code --ingest-connections} connections as fast as answers come (acknowledged
  *       samples/s, checked against the gateway's accepted count), then paced at half that rate (ack p50/p99 from when
- *       each body was due); remote_write and line protocol with JSON's rate as their reference.</li>
+ *       each body was due); remote_write and line protocol with JSON's rate as their reference. JSON once more as
+ *       fast as answers come with the {@code dev}'s PostgreSQL frozen ({@link FrozenPostgres}): the gateway without
+ *       storage sharing the machine, reported beside the row with it.</li>
  *   <li>P3: {@link WriterVsCopy} on the same Kafka and PostgreSQL: the storage writer vs {@code psql \copy}
  *       of the same samples as one row each into the old {@code samples} table, and bytes per sample of both.</li>
  *   <li>P6, sustained end to end: {@code AgentLoad} at fixed rates for {@code --sustained-duration} each against
@@ -915,7 +917,37 @@ public final class BenchmarkSuite {
                         + fmt((paced.responses() - paced.unexpected()) * (double) IngestBodies.SERIES / paced.seconds())
                         + " samples/s acknowledged",
                 "", "< 50 ms", paced.percentileMillis(99) < 50 && clean(paced));
+        if (format == IngestBodies.Format.JSON) {
+            storagePaused(streams, samplesPerSecond);
+        }
         return samplesPerSecond;
+    }
+
+    /**
+     * JSON again as fast as answers come ({@code --warmup}, then {@code --duration}), with the {@code dev}'s
+     * PostgreSQL frozen throughout ({@link FrozenPostgres}): the gateway and Kafka alone on the machine, beside the
+     * row above where storage (the writer and PostgreSQL) shares the two cores. The writer waits meanwhile and
+     * catches up once PostgreSQL is thawed, before the next row.
+     */
+    private void storagePaused(IngestStreams streams, double withStorage) throws Exception {
+        awaitWriter();
+        awaitQuiet();
+        phase = "P2 json, storage paused";
+        measuring();
+        IngestBodies.Format format = streams.format;
+        HttpLoad.Result paused;
+        try (FrozenPostgres frozen = FrozenPostgres.freeze(DATA_DIR)) {
+            paused = new HttpLoad(host, port, streams.connections(), warmup, duration, 0, format.success(),
+                    streams::connection).run();
+        }
+        printLoad("Sluice " + format.label() + ", PostgreSQL frozen", paused);
+        double rate = (paused.responses() - paused.unexpected()) * (double) IngestBodies.SERIES / paused.seconds();
+        rows.add(new String[] {"P2", "HTTP ingest, " + format.label() + ", with storage paused (PostgreSQL frozen "
+                + "for the run: the gateway and Kafka alone on the machine, the writer waiting), acknowledged samples/s",
+                fmt(rate), "p50 " + ms(paused.percentileMillis(50)) + " ms, p99 " + ms(paused.percentileMillis(99))
+                + " ms, " + paused.unexpected() + " unexpected; with storage " + fmt(withStorage),
+                ratio(rate / withStorage) + "x with storage", "reported", "-", measuredUnderLoad});
+        awaitWriter();
     }
 
     /** One run of {@link #maxIngest}: the load's result, and samples acknowledged/accepted. */

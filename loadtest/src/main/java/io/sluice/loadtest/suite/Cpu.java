@@ -34,7 +34,7 @@ record Cpu(long devNanos, long stackNanos) {
         return p.info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
     }
 
-    private static Optional<ProcessHandle> postmaster(Path dataDir) {
+    static Optional<ProcessHandle> postmaster(Path dataDir) {
         try (Stream<Path> files = Files.find(dataDir, 4, (f, a) -> f.getFileName().toString().equals("postmaster.pid"))) {
             return files.findFirst().flatMap(f -> {
                 try {
