@@ -149,6 +149,17 @@ public final class BenchmarkSuite {
             opts.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
         }
         BenchmarkSuite suite = new BenchmarkSuite(opts);
+        // stopped by a signal (Ctrl-C, kill): the dev and its Kafka and PostgreSQL go too, as at the end of a run, and so
+        // do the suite's other children (the bare Netty server, load generators), so that none is left to take CPU
+        // from the next run
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                suite.stopSluice();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            ProcessHandle.current().descendants().forEach(ProcessHandle::destroy);
+        }, "stop-sluice"));
         int status;
         try {
             suite.startSluice();

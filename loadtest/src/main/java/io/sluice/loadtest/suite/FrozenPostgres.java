@@ -14,9 +14,20 @@ import java.util.List;
 final class FrozenPostgres implements AutoCloseable {
 
     private final List<String> pids;
+    /** Thaws PostgreSQL if the suite is stopped (Ctrl-C) while it is frozen, so that `dev` can still shut down. */
+    private final Thread thawOnExit;
 
     private FrozenPostgres(List<String> pids) {
         this.pids = pids;
+        this.thawOnExit = new Thread(() -> {
+            try {
+                signal("-CONT", pids);
+            } catch (IOException e) {
+                // the JVM is exiting: nothing else to do
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "thaw-postgres");
     }
 
     /** Freezes the PostgreSQL whose {@code postmaster.pid} is under {@code dataDir}; fails when there is none. */
@@ -26,13 +37,20 @@ final class FrozenPostgres implements AutoCloseable {
         List<String> pids = new ArrayList<>();
         pids.add(Long.toString(postmaster.pid()));
         postmaster.descendants().forEach(p -> pids.add(Long.toString(p.pid())));
+        FrozenPostgres frozen = new FrozenPostgres(pids);
+        Runtime.getRuntime().addShutdownHook(frozen.thawOnExit);
         signal("-STOP", pids);
-        return new FrozenPostgres(pids);
+        return frozen;
     }
 
     @Override
     public void close() throws IOException, InterruptedException {
         signal("-CONT", pids);
+        try {
+            Runtime.getRuntime().removeShutdownHook(thawOnExit);
+        } catch (IllegalStateException e) {
+            // already exiting: the hook thaws it again, which does no harm
+        }
     }
 
     /** Signals every pid that still runs: a backend that exited since it was listed fails alone, the rest are sent it. */
