@@ -6,7 +6,7 @@ import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.protocol.error.ErrorCode;
 import io.sluice.protocol.frame.ErrorFrame;
 import io.sluice.storage.auth.ApiKeyStore;
-import io.sluice.storage.testing.FrozenProcesses;
+import io.sluice.embedded.FrozenProcesses;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import org.junit.jupiter.api.Test;
@@ -121,7 +121,7 @@ class PostgresDeadlineTest {
             Map<Call, Answer> answers = new LinkedHashMap<>();
             Duration helloTook;
             Object helloAnswer;
-            try (FrozenProcesses frozen = FrozenProcesses.postgres(infra)) {
+            try (FrozenProcesses frozen = FrozenProcesses.postgres(infra.postgres())) {
                 assertThat(frozen.size()).as("postmaster and its backends").isGreaterThan(1);
                 // one at a time, so each is timed alone on this busy machine
                 for (Call call : calls) {

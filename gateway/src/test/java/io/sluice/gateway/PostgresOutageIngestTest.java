@@ -9,7 +9,7 @@ import io.sluice.protocol.frame.Ack;
 import io.sluice.protocol.frame.ErrorFrame;
 import io.sluice.protocol.frame.HelloOk;
 import io.sluice.storage.auth.ApiKeyStore;
-import io.sluice.storage.testing.FrozenProcesses;
+import io.sluice.embedded.FrozenProcesses;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import org.junit.jupiter.api.Test;
@@ -71,7 +71,7 @@ class PostgresOutageIngestTest {
             long sequence = 0;
             int batch = 1;
 
-            try (FrozenProcesses frozen = FrozenProcesses.postgres(infra)) {
+            try (FrozenProcesses frozen = FrozenProcesses.postgres(infra.postgres())) {
                 offset.addAndGet(longestTtl.plusMinutes(1).toNanos()); // every cached verdict has expired
                 for (int round = 0; round < 6; round++) {
                     HttpResponse<String> response = ingest(port, key, batch++, acked);

@@ -15,7 +15,7 @@ import io.sluice.storage.alerting.notify.Route;
 import io.sluice.storage.alerting.notify.Silence;
 import io.sluice.storage.postgres.PostgresCalls;
 import io.sluice.storage.postgres.PostgresConnections;
-import io.sluice.storage.testing.FrozenProcesses;
+import io.sluice.embedded.FrozenProcesses;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import org.junit.jupiter.api.AfterAll;
@@ -446,7 +446,7 @@ class NotificationServiceTest {
                 new Random(9)).start();
         services.add(service);
         await().atMost(WAIT).until(() -> count("SELECT count(*) FROM alert_groups") == 1);
-        try (FrozenProcesses frozen = FrozenProcesses.postgres(infra)) {
+        try (FrozenProcesses frozen = FrozenProcesses.postgres(infra.postgres())) {
             assertThat(frozen.size()).isGreaterThan(1);
             clock.advance(GROUP_WAIT); // due now, while nothing answers
             // the service's calls pass their deadline (counted), nothing is sent, and nothing breaks its loops

@@ -7,7 +7,7 @@ import io.sluice.config.Tier;
 import io.sluice.gateway.GatewayRole;
 import io.sluice.gateway.auth.KeysCommand;
 import io.sluice.storage.auth.ApiKeyStore;
-import io.sluice.storage.testing.FrozenProcesses;
+import io.sluice.embedded.FrozenProcesses;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import org.junit.jupiter.api.Test;
@@ -71,7 +71,7 @@ class PrometheusDeadlineTest {
             // answer is still served while PostgreSQL is frozen
             List<String> uncached = paths.stream().map(p -> p.replace("1700000000", "1700000300")).toList();
             HttpResponse<String> cached;
-            try (FrozenProcesses frozen = FrozenProcesses.postgres(infra)) {
+            try (FrozenProcesses frozen = FrozenProcesses.postgres(infra.postgres())) {
                 assertThat(frozen.size()).isGreaterThan(1);
                 for (String path : uncached) { // one at a time, so each is timed alone
                     long start = System.nanoTime();

@@ -19,7 +19,7 @@ import io.sluice.storage.cluster.ClusterNodes;
 import io.sluice.storage.cluster.NodeHeartbeat;
 import io.sluice.storage.postgres.PostgresCalls;
 import io.sluice.storage.postgres.PostgresConnections;
-import io.sluice.storage.testing.FrozenProcesses;
+import io.sluice.embedded.FrozenProcesses;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import org.junit.jupiter.api.AfterEach;
@@ -206,7 +206,7 @@ class ClusterQuotaTest {
                 && b.heartbeat().liveGateways() == 2);
         Principal tenant = new Principal("frozen", Tier.FREE);
         double before = a.failures();
-        try (FrozenProcesses frozen = FrozenProcesses.postgres(infra)) {
+        try (FrozenProcesses frozen = FrozenProcesses.postgres(infra.postgres())) {
             await().atMost(Duration.ofSeconds(20)).until(() -> a.failures() >= before + 2);
             assertThat(a.heartbeat().liveGateways()).as("the last count PostgreSQL gave").isEqualTo(2);
             assertThat(a.liveGauge()).isEqualTo(2.0);

@@ -2,6 +2,7 @@ package io.sluice.loadtest.suite;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sluice.embedded.FrozenProcesses;
 import io.sluice.loadtest.Endpoints;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -65,7 +66,7 @@ import java.util.stream.Collectors;
  *       {@link HttpLoad} over {@code --ingest-connections} connections as fast as answers come (acknowledged
  *       samples/s, checked against the gateway's accepted count), then paced at half that rate (ack p50/p99 from when
  *       each body was due); remote_write and line protocol with JSON's rate as their reference. JSON once more as
- *       fast as answers come with the {@code dev}'s PostgreSQL frozen ({@link FrozenPostgres}): the gateway without
+ *       fast as answers come with the {@code dev}'s PostgreSQL frozen ({@link FrozenProcesses}): the gateway without
  *       storage sharing the machine, reported beside the row with it.</li>
  *   <li>P3: {@link WriterVsCopy} on the same Kafka and PostgreSQL: the storage writer vs {@code psql \copy}
  *       of the same samples as one row each into the old {@code samples} table, and bytes per sample of both.</li>
@@ -936,7 +937,7 @@ public final class BenchmarkSuite {
 
     /**
      * JSON again as fast as answers come ({@code --warmup}, then {@code --duration}), with the {@code dev}'s
-     * PostgreSQL frozen throughout ({@link FrozenPostgres}): the gateway and Kafka alone on the machine, beside the
+     * PostgreSQL frozen throughout ({@link FrozenProcesses}): the gateway and Kafka alone on the machine, beside the
      * row above where storage (the writer and PostgreSQL) shares the two cores. The writer waits meanwhile and
      * catches up once PostgreSQL is thawed, before the next row.
      */
@@ -947,7 +948,9 @@ public final class BenchmarkSuite {
         measuring();
         IngestBodies.Format format = streams.format;
         HttpLoad.Result paused;
-        try (FrozenPostgres frozen = FrozenPostgres.freeze(DATA_DIR)) {
+        ProcessHandle postmaster = Cpu.postmaster(DATA_DIR)
+                .orElseThrow(() -> new IllegalStateException("no running PostgreSQL under " + DATA_DIR));
+        try (FrozenProcesses frozen = FrozenProcesses.freeze(postmaster)) {
             paused = new HttpLoad(host, port, streams.connections(), warmup, duration, 0, format.success(),
                     streams::connection).run();
         }

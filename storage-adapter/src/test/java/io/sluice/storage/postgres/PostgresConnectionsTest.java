@@ -3,7 +3,7 @@ package io.sluice.storage.postgres;
 import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.spi.Connection;
 import io.sluice.config.PostgresConfig;
-import io.sluice.storage.testing.FrozenProcesses;
+import io.sluice.embedded.FrozenProcesses;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
 import org.junit.jupiter.api.AfterEach;
@@ -65,7 +65,7 @@ class PostgresConnectionsTest {
         Flux.from(c.createStatement("SELECT 1").execute()).flatMap(r -> r.getRowsUpdated()).then().block(WAIT);
         assertThat(pool.getMetrics().orElseThrow().acquiredSize()).isEqualTo(1);
         Duration deadline = Duration.ofMillis(500);
-        try (FrozenProcesses postgres = FrozenProcesses.postgres(infra)) {
+        try (FrozenProcesses postgres = FrozenProcesses.postgres(infra.postgres())) {
             long started = System.nanoTime();
             // without its deadline the ROLLBACK waits for as long as PostgreSQL is frozen, the connection with it
             Transactions.rollbackAndClose(c, deadline).block(WAIT);

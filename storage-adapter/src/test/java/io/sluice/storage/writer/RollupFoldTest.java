@@ -146,8 +146,8 @@ class RollupFoldTest {
                 "writer.transaction-timeout", "2s")).writer();
         RollupFold fold = new RollupFold(pool, shortDeadline, Clock.fixed(H10.plusSeconds(300), ZoneOffset.UTC),
                 registry);
-        try (io.sluice.storage.testing.FrozenProcesses frozen = io.sluice.storage.testing.FrozenProcesses
-                .postgres(infra)) {
+        try (io.sluice.embedded.FrozenProcesses frozen = io.sluice.embedded.FrozenProcesses
+                .postgres(infra.postgres())) {
             assertThat(frozen.size()).isPositive();
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> fold.run().block(WAIT))
                     .hasRootCauseInstanceOf(java.util.concurrent.TimeoutException.class);

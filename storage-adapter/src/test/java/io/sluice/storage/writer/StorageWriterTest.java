@@ -13,7 +13,7 @@ import io.sluice.protocol.record.Series;
 import io.sluice.protocol.segment.SegmentWriter;
 import io.sluice.storage.kafka.Topics;
 import io.sluice.storage.postgres.PostgresConnections;
-import io.sluice.storage.testing.FrozenProcesses;
+import io.sluice.embedded.FrozenProcesses;
 import io.sluice.storage.testing.StoredSamples;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
@@ -427,7 +427,7 @@ class StorageWriterTest {
                 : Mono.empty());
         produce(0, segment(0, 500, System.currentTimeMillis() - 5 * 60_000));
         assertThat(reachedCommit.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
-        try (FrozenProcesses postgres = FrozenProcesses.postgres(infra)) {
+        try (FrozenProcesses postgres = FrozenProcesses.postgres(infra.postgres())) {
             frozen.countDown();
             await().atMost(WAIT).until(() -> registry.get("sluice_writer_deadline_exceeded").counter().count() >= 1);
         }

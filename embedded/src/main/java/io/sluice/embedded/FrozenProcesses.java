@@ -1,6 +1,5 @@
-package io.sluice.storage.testing;
+package io.sluice.embedded;
 
-import org.awaitility.Awaitility;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -8,7 +7,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -18,11 +16,12 @@ import java.util.concurrent.TimeUnit;
 /**
  * A process tree stopped with SIGSTOP (the real thing a hung or frozen server looks like: connections stay open,
  * nothing answers) until {@link #close()} sends SIGCONT. Use it in try-with-resources so the processes always
- * resume; a JVM shutdown hook resumes them too, so a test JVM that dies mid-test never leaves a frozen server
- * behind for the next run.
+ * resume; a JVM shutdown hook resumes them too, so a JVM that dies meanwhile (a test JVM, the benchmark suite
+ * stopped by Ctrl-C) never leaves a frozen server behind for the next run. The tests freeze their PostgreSQL with
+ * it to prove deadlines; the benchmark suite freezes the {@code dev}'s to measure the gateway without storage.
  *
  * <pre>{@code
- * try (FrozenProcesses frozen = FrozenProcesses.postgres(infra)) { ... }
+ * try (FrozenProcesses frozen = FrozenProcesses.postgres(infra.postgres())) { ... }
  * }</pre>
  */
 public final class FrozenProcesses implements AutoCloseable {
@@ -39,10 +38,10 @@ public final class FrozenProcesses implements AutoCloseable {
         Runtime.getRuntime().addShutdownHook(resumeOnExit);
     }
 
-    /** Freezes the test PostgreSQL: the postmaster and every backend and auxiliary process. */
-    public static FrozenProcesses postgres(TestInfrastructure infra) {
-        ProcessHandle postmaster = infra.postgres().postmaster()
-                .orElseThrow(() -> new IllegalStateException("the test PostgreSQL is not running"));
+    /** Freezes an embedded PostgreSQL: the postmaster and every backend and auxiliary process. */
+    public static FrozenProcesses postgres(EmbeddedPostgresServer server) {
+        ProcessHandle postmaster = server.postmaster()
+                .orElseThrow(() -> new IllegalStateException("the embedded PostgreSQL is not running"));
         return freeze(postmaster);
     }
 
@@ -122,21 +121,32 @@ public final class FrozenProcesses implements AutoCloseable {
         }
     }
 
-    /** Waits until Linux reports the process stopped ({@code T} in /proc/PID/stat), or it is gone. */
+    /** Waits (at most 10 s) until Linux reports the process stopped ({@code T} in /proc/PID/stat), or it is gone. */
     private static void awaitStopped(long pid) {
         Path stat = Path.of("/proc", Long.toString(pid), "stat");
         if (!Files.exists(Path.of("/proc", "self", "stat"))) {
             return; // no procfs: SIGSTOP is delivered, just not observable here
         }
-        Awaitility.await("process " + pid + " stopped").atMost(Duration.ofSeconds(10))
-                .pollInterval(Duration.ofMillis(10)).until(() -> {
-                    try {
-                        String s = Files.readString(stat);
-                        char state = s.charAt(s.lastIndexOf(')') + 2);
-                        return state == 'T' || state == 't';
-                    } catch (IOException gone) {
-                        return true;
-                    }
-                });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            try {
+                String s = Files.readString(stat);
+                char state = s.charAt(s.lastIndexOf(')') + 2);
+                if (state == 'T' || state == 't') {
+                    return;
+                }
+            } catch (IOException gone) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("process " + pid + " was not stopped within 10 s of SIGSTOP");
+            }
+            try {
+                TimeUnit.MILLISECONDS.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for process " + pid + " to stop", e);
+            }
+        }
     }
 }
