@@ -188,6 +188,14 @@ public final class ConfigLoader {
                     + " (expected: at most " + Settings.RETENTION_RAW.name() + ", " + rawRetention.toMillis()
                     + "ms: samples older than that are not stored, so none may be accepted)");
         }
+        Duration rollupRetention = t.get(Settings.RETENTION_ROLLUP_1M);
+        if (rollupRetention.compareTo(rawRetention) < 0) {
+            // the writer finds a series' newest stored sample through its newest 1-minute rollup: without one, a sample
+            // sent again could be taken for new and stored twice
+            throw new ConfigException(Settings.RETENTION_ROLLUP_1M.name() + ": " + rollupRetention.toMillis() + "ms"
+                    + " (expected: at least " + Settings.RETENTION_RAW.name() + ", " + rawRetention.toMillis()
+                    + "ms: the writer finds what is stored of a series through its 1-minute rollups)");
+        }
         String cert = t.get(Settings.SERVER_TLS_CERT_FILE);
         String key = t.get(Settings.SERVER_TLS_KEY_FILE);
         if (cert.isBlank() != key.isBlank()) {

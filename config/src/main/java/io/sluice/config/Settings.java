@@ -240,7 +240,10 @@ public final class Settings {
             "Series the storage writer remembers as stored in the series table this hour (8 bytes each, lossy: a "
                     + "forgotten one is upserted again): a batch upserts only the series it does not remember, and the "
                     + "memory is emptied every hour so that each series' last_seen still moves hourly; 0 = upsert "
-                    + "every series of every batch.");
+                    + "every series of every batch. Also how many series' heads (newest stored timestamp) it "
+                    + "remembers, shared out among the metrics topic's partitions (up to 32 bytes each, lossy: a "
+                    + "forgotten one is looked up in its newest 1-minute rollup); 0 = look every series up in every "
+                    + "batch.");
     public static final Setting<Integer> WRITER_CHUNK_MAX_SAMPLES = intIn("writer.chunk-max-samples", 2048, 16, 1_000_000,
             "Most samples in one chunk compaction writes: the samples of a series' hour are split, in timestamp order, "
                     + "into as few chunks as this allows.");
@@ -271,7 +274,8 @@ public final class Settings {
     public static final Setting<Duration> RETENTION_RAW = duration("retention.raw", "7d", Duration.ofDays(1),
             Duration.ofDays(3650), "Raw sample and event partitions older than this are dropped.");
     public static final Setting<Duration> RETENTION_ROLLUP_1M = duration("retention.rollup-1m", "30d",
-            Duration.ofDays(1), Duration.ofDays(3650), "1-minute rollup partitions older than this are dropped.");
+            Duration.ofDays(1), Duration.ofDays(3650), "1-minute rollup partitions older than this are dropped; at "
+                    + "least retention.raw (the writer finds what is stored of a series through its 1-minute rollups).");
     public static final Setting<Duration> RETENTION_ROLLUP_1H = duration("retention.rollup-1h", "365d",
             Duration.ofDays(1), Duration.ofDays(36500), "1-hour rollup partitions older than this are dropped.");
     public static final Setting<Integer> RETENTION_PARTITIONS_AHEAD = intIn("retention.partitions-ahead", 3, 1, 60,

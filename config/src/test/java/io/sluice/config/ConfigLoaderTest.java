@@ -74,6 +74,16 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void oneMinuteRollupsAreKeptAtLeastAsLongAsRawSamples() {
+        assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("retention.raw", "7d",
+                "retention.rollup-1m", "6d")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("retention.rollup-1m: 518400000ms (expected: at least retention.raw, 604800000ms");
+        assertThat(ConfigLoader.load(null, Map.of(), Map.of("retention.raw", "6d", "retention.rollup-1m", "6d"))
+                .writer().retentionRollup1m()).isEqualTo(Duration.ofDays(6));
+    }
+
+    @Test
     void messageNamesTheSettingTheValueAndWhatWasExpected() {
         assertThatThrownBy(() -> ConfigLoader.load(null, Map.of(), Map.of("server.port", "70000")))
                 .isInstanceOf(ConfigException.class)

@@ -377,7 +377,6 @@ class QueryTest {
                 }
             }
         });
-        exec(cf, "INSERT INTO series_heads VALUES (" + id + ", " + points.get(points.size() - 1)[1] + ")");
         insertRollups(cf, "rollups_1m", id, points, 60_000L);
         insertRollups(cf, "rollups_1h", id, points, 3_600_000L);
     }

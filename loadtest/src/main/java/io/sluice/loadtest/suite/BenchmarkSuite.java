@@ -1101,7 +1101,7 @@ public final class BenchmarkSuite {
                 fmt(r.writerRate()),
                 "psql \\copy, one row each into V3 samples: " + fmt(r.copyRate()), ratio(r.writerRate() / r.copyRate()),
                 ">= 3.00", r.writerRate() / r.copyRate() >= 3 && r.writerSamples() == r.copyRows());
-        row("P3", "bytes per sample on disk (sample_chunks + series_heads, before compaction)",
+        row("P3", "bytes per sample on disk (sample_chunks, before compaction)",
                 String.format(Locale.ROOT, "%.2f", r.writerBytesPerSample()),
                 String.format(Locale.ROOT, "V3 samples: %.2f", r.copyBytesPerSample()),
                 ratio(r.writerBytesPerSample() / r.copyBytesPerSample()), "< 1.00",

@@ -52,7 +52,7 @@ import java.util.concurrent.Future;
  * each into the row-per-sample {@code samples} table of migration V3 (the ceiling of that layout), side by
  * side on one PostgreSQL in one run, and the bytes each layout takes per sample on disk. The writer gets a
  * fresh database with the migrations and partitions applied and reads segments from a fresh topic set; it
- * stores packed chunks ({@code sample_chunks}, before any compaction) and {@code series_heads}. It is timed
+ * stores packed chunks ({@code sample_chunks}, before any compaction). It is timed
  * from the moment the consumer group gives it its partitions until it has applied every record, after a warm-up pass
  * over 1M samples (or all, when fewer) with a database and topics of its own, as a running writer is warm. The
  * reference gets a second fresh database holding only V3's {@code samples} table (V7 dropped it) with the
@@ -68,7 +68,7 @@ public final class WriterVsCopy {
     /**
      * What one run measured: samples stored and seconds taken on each side, and the bytes on disk
      * ({@code pg_total_relation_size}, tables with their indexes and TOAST, summed over every partition) of
-     * {@code sample_chunks} plus {@code series_heads} on the writer's side and of {@code samples} on copy's.
+     * {@code sample_chunks} on the writer's side and of {@code samples} on copy's.
      */
     public record Result(long writerSamples, double joinSeconds, double writerSeconds, long writerBytes, long copyRows,
                          double copySeconds, long copyBytes, double coldRate) {
@@ -112,8 +112,7 @@ public final class WriterVsCopy {
                 PRIMARY KEY (series_id, ts)
             ) PARTITION BY RANGE (ts)""";
     private static final String WRITER_BYTES = """
-            SELECT ((SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree('sample_chunks'))
-                    + pg_total_relation_size('series_heads'))::bigint""";
+            SELECT coalesce(sum(pg_total_relation_size(relid)), 0)::bigint FROM pg_partition_tree('sample_chunks')""";
     private static final String COPY_BYTES = """
             SELECT coalesce(sum(pg_total_relation_size(relid)), 0)::bigint FROM pg_partition_tree('samples')""";
 
@@ -150,7 +149,7 @@ public final class WriterVsCopy {
         System.out.println();
         System.out.printf("| P3 storage writer vs psql \\copy | samples | seconds | samples/s | bytes/sample |%n");
         System.out.printf("|---|---|---|---|---|%n");
-        System.out.printf(Locale.ROOT, "| storage writer (Kafka -> sample_chunks + series_heads + series + rollups 1m/1h + offsets) "
+        System.out.printf(Locale.ROOT, "| storage writer (Kafka -> sample_chunks + series + rollups 1m/1h + offsets) "
                         + "| %d | %.2f | %.0f | %.2f |%n", result.writerSamples(), result.writerSeconds(),
                 result.writerRate(), result.writerBytesPerSample());
         System.out.printf(Locale.ROOT, "| psql \\copy (CSV -> V3 samples, one row each) | %d | %.2f | %.0f | %.2f |%n",

@@ -39,7 +39,7 @@ public final class PartitionMaintenance {
     /**
      * Storage of the rollup partitions. A rollup row is updated in place by every batch that has a sample of its series
      * in its minute or hour; the room each page keeps lets PostgreSQL make that a HOT update (no new index entry, the
-     * old version pruned within the page) instead of moving the row to another page. As {@code series_heads} (V7).
+     * old version pruned within the page) instead of moving the row to another page.
      */
     static final String ROLLUP_STORAGE = " WITH (fillfactor = 70)";
 

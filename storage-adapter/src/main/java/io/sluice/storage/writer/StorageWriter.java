@@ -17,6 +17,7 @@ import io.r2dbc.spi.Wrapped;
 import io.sluice.config.KafkaConfig;
 import io.sluice.config.WriterConfig;
 import io.sluice.protocol.segment.SegmentFormat;
+import io.sluice.storage.SeriesIds;
 import io.sluice.storage.chunks.SampleChunks;
 import io.sluice.storage.invalidation.WriteAnnouncer;
 import io.sluice.storage.kafka.ControlPublisher;
@@ -57,14 +58,14 @@ import java.util.function.ToLongFunction;
  *
  * <p>For each partition, a run of records is applied in ONE transaction that locks the partition's row
  * in {@code writer_offsets}, skips records below the stored offset (so a redelivery is a no-op), COPYs new series
- * and events into staging tables, and stores the run's samples as chunks: the heads of the run's series
- * ({@code series_heads}, the newest stored timestamp of each) are locked, a sample after its series' head is new,
- * one at or before it is new only if the chunks of its hour do not hold its timestamp (the first write wins), and the
- * new samples go in as one packed chunk per series and UTC hour ({@code sample_chunks}) with their 1-minute
- * summaries computed here ({@link io.sluice.storage.chunks.Summary}) and merged into the rollups (and their 1-hour
- * ones, for hours already folded: {@link RollupFold} makes the others' from the minutes once they ended); then the
- * heads and the next offset move. Writers share the partitions through a Kafka consumer group; a partition given to a
- * writer is sought to its stored offset. A crash at any point, or a partition moving between writers, therefore
+ * and events into staging tables, and stores the run's samples as chunks: a sample after its series' head (the newest
+ * stored timestamp, which the writer remembers per partition or looks up: {@link #heads}) is new, one at or before it
+ * is new only if the chunks of its hour do not hold its timestamp (the first write wins), and the new samples go in as
+ * one packed chunk per series and UTC hour ({@code sample_chunks}) with their 1-minute summaries computed here
+ * ({@link io.sluice.storage.chunks.Summary}) and merged into the rollups (and their 1-hour ones, for hours already
+ * folded: {@link RollupFold} makes the others' from the minutes once they ended); then the next offset moves.
+ * Writers share the partitions through a Kafka consumer group; a partition given to a writer is sought to its stored
+ * offset. A crash at any point, or a partition moving between writers, therefore
  * neither loses nor double counts anything.
  *
  * <p>Records of the clicks topic are events of type {@code click} keyed by link code; they are added to the
@@ -92,23 +93,25 @@ public final class StorageWriter implements AutoCloseable {
             SELECT id, tenant, name, labels::jsonb, now(), now() FROM stage_series
             ON CONFLICT (id) DO UPDATE SET last_seen = now() WHERE series.last_seen < now() - interval '1 hour'""";
     /**
-     * Moves the heads of the batch's series to the batch's newest timestamps, creating the missing ones, and locks them
-     * (in id order) until commit. Returns the previous head ({@code prev_ms}) of only those series whose oldest sample
-     * in the batch ({@code $3}) is at or before it: the late ones, which the writer looks up in the stored chunks. Every
-     * other series (new, or with only newer samples: the common case) is left out, so a batch's answer is as small as
-     * its late series are few. A batch's newest sample is after the previous head or the head does not move, so the
-     * new head is right whichever samples turn out to be stored already.
+     * The heads of the series of a batch that the writer does not remember ({@code $1}): per series, the newest
+     * timestamp stored since the raw horizon ({@code $2}), from its newest 1-minute rollup, which the transaction that
+     * stored its samples merged. The rollup's {@code last_ms} is that timestamp when its counter run is known and holds
+     * every sample of the minute ({@code points = count}: no staleness marker); otherwise the minute's last millisecond
+     * stands for it (the batch's samples of that minute are then looked up in the chunks). A series without rollups
+     * since the horizon has nothing stored that a batch could repeat: it is left out. The transaction holds the
+     * partition's offset and the placement first (see {@link #holdPlacement}), so no other transaction stores samples
+     * of these series until it ends.
      */
-    private static final String MOVE_HEADS = """
-            WITH moved AS (
-                INSERT INTO series_heads AS h (series_id, max_ms)
-                SELECT * FROM unnest($1::bigint[], $2::bigint[])
-                ON CONFLICT (series_id) DO UPDATE SET prev_ms = h.max_ms, max_ms = greatest(h.max_ms, EXCLUDED.max_ms)
-                RETURNING series_id, prev_ms
-            )
-            SELECT moved.series_id, moved.prev_ms
-            FROM moved JOIN unnest($1::bigint[], $3::bigint[]) AS b(id, min_ms) ON b.id = moved.series_id
-            WHERE moved.prev_ms >= b.min_ms""";
+    private static final String LOOK_UP_HEADS = """
+            SELECT l.id, CASE WHEN r.points = r.count AND r.last_ms IS NOT NULL THEN r.last_ms
+                              ELSE (extract(epoch FROM r.bucket) * 1000)::bigint + 59999 END
+            FROM unnest($1::bigint[]) AS l(id)
+            CROSS JOIN LATERAL (
+                SELECT bucket, count, points, last_ms FROM rollups_1m
+                WHERE series_id = l.id AND bucket >= $2
+                ORDER BY bucket DESC LIMIT 1) r""";
+    /** See migration V15: holds the metrics topic's placement, shared or exclusively, and answers its epoch. */
+    private static final String HOLD_PLACEMENT = "SELECT sluice_hold_placement($1, $2, $3, $4)";
     /** The chunks that may hold samples at or before a series' head: only for samples that come late. */
     private static final String STORED_CHUNKS = """
             SELECT c.series_id, c.data
@@ -212,6 +215,11 @@ public final class StorageWriter implements AutoCloseable {
     private final Map<TopicPartition, AtomicLong> ends = new ConcurrentHashMap<>();
     /** The partitions the consumer group gives this writer now. */
     private final Set<TopicPartition> owned = ConcurrentHashMap.newKeySet();
+    /** Per metrics partition this writer applies, the heads of its series as far as it knows them. */
+    private final Map<TopicPartition, PartitionHeads> partitionHeads = new ConcurrentHashMap<>();
+    /** Set once a shared hold of the placement found another partition count: then every batch holds it exclusively. */
+    private volatile boolean placementStale;
+    private final Counter headsLookedUp;
     /** How long an assignment waits for PostgreSQL's stored offsets. */
     static final Duration OFFSETS_TIMEOUT = Duration.ofSeconds(10);
     private final Counter samplesInserted;
@@ -262,6 +270,10 @@ public final class StorageWriter implements AutoCloseable {
                 .description("Series rows the storage writer upserted: those of its batches it did not know to be "
                         + "stored already this hour (writer.known-series)").register(registry);
         this.knownSeries = new KnownSeries(config.knownSeries(), partitions.clock());
+        this.headsLookedUp = Counter.builder("sluice_writer_heads_looked_up")
+                .description("Series whose newest stored timestamp a batch looked up in PostgreSQL (the writer did not "
+                        + "remember it: first seen since the partition came to this writer, or forgotten)")
+                .register(registry);
         this.eventsWritten = Counter.builder("sluice_writer_rows").tag("table", "events")
                 .description("Rows the storage writer inserted").register(registry);
         this.clicksWritten = Counter.builder("sluice_writer_rows").tag("table", "link_clicks")
@@ -310,6 +322,7 @@ public final class StorageWriter implements AutoCloseable {
         List<String> subscribed = List.of(topics.metrics(), topics.events(), topics.clicks());
         int partitionCount = subscribed.stream().mapToInt(topics::partitions).sum();
         partitions.run().block(Duration.ofMinutes(2));
+        place().block(OFFSETS_TIMEOUT);
         KafkaClients clients = new KafkaClients(kafka);
         announcements = new ReactorKafkaSink(clients);
         announcer = new WriteAnnouncer(new ControlPublisher(announcements, topics), kafka.requestTimeout(), registry);
@@ -333,7 +346,10 @@ public final class StorageWriter implements AutoCloseable {
                     log.info("Storage writer assigned {} partition(s): {}", given.size(),
                             given.stream().map(p -> p.topicPartition().toString()).sorted().toList());
                 })
-                .addRevokeListener(taken -> taken.forEach(p -> owned.remove(p.topicPartition()))));
+                .addRevokeListener(taken -> taken.forEach(p -> {
+                    owned.remove(p.topicPartition());
+                    partitionHeads.remove(p.topicPartition());
+                })));
         Disposable lag = Flux.interval(Duration.ofSeconds(5))
                 .flatMap(i -> receiver.doOnConsumer(c -> c.endOffsets(c.assignment())).onErrorResume(e -> Mono.empty()))
                 .subscribe(endOffsets -> endOffsets.forEach((tp, end) -> {
@@ -378,6 +394,31 @@ public final class StorageWriter implements AutoCloseable {
         log.info("Storage writer joined consumer group {} for the {} partitions of {}, {} and {}",
                 kafka.clientId() + "-writer", partitionCount, topics.metrics(), topics.events(), topics.clicks());
         return this;
+    }
+
+    /** What this writer remembers of a partition's heads: only of the metrics topic's partitions. */
+    private PartitionHeads heads(TopicPartition tp) {
+        if (!tp.topic().equals(topics.metrics())) {
+            return null;
+        }
+        return partitionHeads.computeIfAbsent(tp, k -> new PartitionHeads(
+                config.knownSeries() / Math.max(1, topics.partitions(topics.metrics()))));
+    }
+
+    /**
+     * Sets the metrics topic's placement to this writer's partition count, holding it exclusively: a writer that
+     * places series by another count then holds it exclusively for every batch, and every writer forgets the heads
+     * it remembered.
+     */
+    Mono<Void> place() {
+        int count = topics.partitions(topics.metrics());
+        return Mono.usingWhen(connections.create(),
+                c -> Mono.from(c.beginTransaction())
+                        .then(holdPlacement(c, count, true, true))
+                        .then(Mono.from(c.commitTransaction())),
+                Connection::close,
+                (c, err) -> Transactions.rollbackAndClose(c, config.transactionTimeout()),
+                c -> Transactions.rollbackAndClose(c, config.transactionTimeout()));
     }
 
     /** How often folds are looked for: half of {@code writer.rollup-fold-delay}, from 1 s to 1 min. */
@@ -593,14 +634,14 @@ public final class StorageWriter implements AutoCloseable {
                                     .then(lockOffset(c, tp, first))
                                     .flatMap(stored -> {
                                         if (stored <= first) {
-                                            return write(c, tp, all, from(records, first), next);
+                                            return write(c, tp, all, from(records, first), next, stored);
                                         }
                                         all.release();
                                         List<ReceiverRecord<byte[], byte[]>> unapplied = from(records, stored);
                                         if (unapplied.isEmpty()) {
                                             return Mono.from(c.commitTransaction()); // all applied before: a redelivery
                                         }
-                                        return write(c, tp, encode(tp, unapplied, next), unapplied, next);
+                                        return write(c, tp, encode(tp, unapplied, next), unapplied, next, stored);
                                     })
                                     .doOnSuccess(v -> track(tp).accumulateAndGet(next, Math::max)),
                             Connection::close,
@@ -695,8 +736,8 @@ public final class StorageWriter implements AutoCloseable {
     }
 
     private Mono<Void> write(Connection c, TopicPartition tp, WriteBatch batch,
-                             List<ReceiverRecord<byte[], byte[]>> records, long next) {
-        return writeRows(c, batch, tp.topic().equals(topics.clicks()))
+                             List<ReceiverRecord<byte[], byte[]>> records, long next, long stored) {
+        return writeRows(c, batch, tp.topic().equals(topics.clicks()), new HeadsAt(tp, stored, heads(tp)))
                 .flatMap(written -> Flux.fromIterable(batch.undecodable).concatMap(u -> DeadLetters.insert(c, tp,
                                 records.get(u.index()).offset(), DeadLetters.REASON_UNDECODABLE, null, u.error(),
                                 records.get(u.index()).value())).then()
@@ -705,6 +746,7 @@ public final class StorageWriter implements AutoCloseable {
                         .then(Mono.from(c.commitTransaction()))
                         .doOnSuccess(v -> { // counted once committed: a rolled-back attempt is retried and counted then
                             batch.rememberStagedSeries(); // before the counts: a test that saw them sees this
+                            batch.headsCommitted(next);
                             seriesUpserted.increment(batch.stagedSeries());
                             count(written);
                             announce(written, batch);
@@ -733,7 +775,7 @@ public final class StorageWriter implements AutoCloseable {
                                         + " is not a valid segment (" + batch.undecodable.get(0).error() + ")"));
                             }
                             return partitions.ensureDays(batch.days)
-                                    .then(writeRows(c, batch, letter.topic().equals(topics.clicks())))
+                                    .then(writeRows(c, batch, letter.topic().equals(topics.clicks()), null))
                                     .doFinally(signal -> batch.release())
                                     .flatMap(written -> DeadLetters.markReplayed(c, id)
                                             .then(Mono.from(c.commitTransaction()))
@@ -772,13 +814,13 @@ public final class StorageWriter implements AutoCloseable {
     }
 
     /** The rows of a batch, through the staging tables, inside the caller's transaction. */
-    private Mono<Written> writeRows(Connection c, WriteBatch batch, boolean clicks) {
+    private Mono<Written> writeRows(Connection c, WriteBatch batch, boolean clicks, HeadsAt at) {
         PostgresqlConnection pg = unwrap(c);
         return execute(c, STAGING)
                 .then(copy(pg, "COPY stage_series FROM STDIN", batch.series))
                 .then(copy(pg, "COPY stage_events FROM STDIN", batch.events))
                 .then(batch.stagedSeries() == 0 ? Mono.empty() : execute(c, INSERT_SERIES))
-                .then(batch.sampleCount == 0 ? Mono.just(0L) : writeSamples(c, pg, batch))
+                .then(batch.sampleCount == 0 ? Mono.just(0L) : writeSamples(c, pg, batch, at))
                 .flatMap(inserted -> {
                     String events = clicks ? UPSERT_CLICKS : INSERT_EVENTS;
                     return (batch.eventCount == 0 ? Mono.just(0L) : Flux.from(c.createStatement(events).execute())
@@ -788,15 +830,13 @@ public final class StorageWriter implements AutoCloseable {
     }
 
     /**
-     * The batch's samples that are not stored yet, as chunks, with their rollups, under the lock of their series'
-     * heads. A sample after its series' head is new without a look at any chunk; one at or before it (late, or
-     * sent again) is looked up in the chunks of its hour. Completes with how many samples were stored.
+     * The batch's samples that are not stored yet, as chunks, with their rollups. A sample after its series' head is
+     * new without a look at any chunk; one at or before it (late, or sent again) is looked up in the chunks of its
+     * hour. The heads come from what this writer remembers of the partition ({@code at}) or, for the series it does
+     * not remember, from their rollups ({@link #LOOK_UP_HEADS}). Completes with how many samples were stored.
      */
-    private Mono<Long> writeSamples(Connection c, PostgresqlConnection pg, WriteBatch batch) {
-        return Flux.from(c.createStatement(MOVE_HEADS).bind("$1", batch.headIds()).bind("$2", batch.headMaxMs())
-                        .bind("$3", batch.headMinMs()).execute())
-                .flatMap(r -> r.map((row, meta) -> Map.entry(row.get(0, Long.class), row.get(1, Long.class))))
-                .collectMap(Map.Entry::getKey, Map.Entry::getValue)
+    private Mono<Long> writeSamples(Connection c, PostgresqlConnection pg, WriteBatch batch, HeadsAt at) {
+        return heads(c, batch, at)
                 .flatMap(heads -> {
                     List<WriteBatch.Late> late = batch.late(heads);
                     return late.isEmpty() ? Mono.empty() : storedTimestamps(c, late).doOnNext(batch::dropStored).then();
@@ -814,6 +854,93 @@ public final class StorageWriter implements AutoCloseable {
                                             .then(mergeRollups(c))
                                             .thenReturn(rows.samples());
                                 })));
+    }
+
+    /**
+     * Where a batch's transaction stands: its partition, the offset stored for it when the transaction locked it, and
+     * what this writer remembers of the partition's heads. None for a dead letter replayed.
+     */
+    record HeadsAt(TopicPartition tp, long storedOffset, PartitionHeads heads) {
+    }
+
+    /**
+     * The heads of the batch's series, once the transaction holds the metrics topic's placement: shared when every
+     * series of the batch is placed in the transaction's partition by the count this writer places them by, and that
+     * is the topic's count; exclusively otherwise (a record placed by another count, a replayed dead letter, a
+     * writer whose count is not the topic's), which makes every writer forget the topic's heads. Remembered heads are
+     * used only in a shared hold, and only if nothing else stored samples of the partition since this writer's last
+     * commit ({@link PartitionHeads#check}); the rest are looked up. Notes on the batch what its commit teaches.
+     */
+    private Mono<Map<Long, Long>> heads(Connection c, WriteBatch batch, HeadsAt at) {
+        Long[] ids = batch.headIds();
+        int count = topics.partitions(topics.metrics());
+        boolean exclusive = at == null || placementStale || !at.tp().topic().equals(topics.metrics())
+                || !placedIn(ids, at.tp().partition(), count);
+        return holdPlacement(c, count, exclusive, false)
+                .map(epoch -> new Placement(epoch, exclusive))
+                .switchIfEmpty(Mono.defer(() -> {
+                    placementStale = true; // until restart: another writer places series by another count
+                    log.warn("The metrics topic's series are placed by a partition count other than this writer's ({});"
+                            + " its batches now hold the placement exclusively (restart it)", count);
+                    return holdPlacement(c, count, true, false).map(e -> new Placement(e, true));
+                }))
+                .flatMap(placement -> {
+                    PartitionHeads remembered = placement.exclusive() ? null : at.heads();
+                    Map<Long, Long> heads = new HashMap<>(ids.length * 2);
+                    List<Long> unknown = new ArrayList<>();
+                    if (remembered != null) {
+                        remembered.check(at.storedOffset(), placement.epoch());
+                    }
+                    for (Long id : ids) {
+                        long head = remembered == null ? PartitionHeads.UNKNOWN : remembered.head(id);
+                        if (head == PartitionHeads.UNKNOWN) {
+                            unknown.add(id);
+                        } else {
+                            heads.put(id, head);
+                        }
+                    }
+                    headsLookedUp.increment(unknown.size());
+                    return lookUpHeads(c, unknown).map(found -> {
+                        heads.putAll(found);
+                        batch.heads = remembered == null ? null
+                                : new WriteBatch.HeadsNoted(remembered, placement.epoch(), heads);
+                        return heads;
+                    });
+                });
+    }
+
+    /** The metrics topic's placement, held by the transaction: its epoch, and whether it is held exclusively. */
+    private record Placement(long epoch, boolean exclusive) {
+    }
+
+    /** Whether every series is placed in {@code partition} among {@code count}, as the gateways place them. */
+    private static boolean placedIn(Long[] ids, int partition, int count) {
+        for (Long id : ids) {
+            if (SeriesIds.partition(id, count) != partition) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Holds the metrics topic's placement (migration V15); the epoch, or empty when shared finds another count. */
+    private Mono<Long> holdPlacement(Connection c, int count, boolean exclusive, boolean place) {
+        return Flux.from(c.createStatement(HOLD_PLACEMENT).bind("$1", topics.metrics()).bind("$2", count)
+                        .bind("$3", exclusive).bind("$4", place).execute())
+                .flatMap(r -> r.map((row, meta) -> java.util.Optional.ofNullable(row.get(0, Long.class))))
+                .single()
+                .flatMap(Mono::justOrEmpty);
+    }
+
+    /** Per series of {@code ids} with samples stored since the raw horizon, its head (see {@link #LOOK_UP_HEADS}). */
+    private Mono<Map<Long, Long>> lookUpHeads(Connection c, List<Long> ids) {
+        if (ids.isEmpty()) {
+            return Mono.just(Map.of());
+        }
+        return Flux.from(c.createStatement(LOOK_UP_HEADS).bind("$1", ids.toArray(Long[]::new))
+                        .bind("$2", partitions.rawHorizon().atOffset(java.time.ZoneOffset.UTC)).execute())
+                .flatMap(r -> r.map((row, meta) -> Map.entry(row.get(0, Long.class), row.get(1, Long.class))))
+                .collectMap(Map.Entry::getKey, Map.Entry::getValue);
     }
 
     /** Per late series, the timestamps its chunks already hold within the late range. */

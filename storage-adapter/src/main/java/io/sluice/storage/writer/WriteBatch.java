@@ -197,6 +197,29 @@ final class WriteBatch {
         knownSeries.rememberAll(stagedIds, stagedCount);
     }
 
+    /** What the transaction learnt of its partition's heads, for the writer to remember once it committed. */
+    HeadsNoted heads;
+
+    /** The partition's memory of heads, the placement's epoch the transaction held, and the heads it found. */
+    record HeadsNoted(PartitionHeads partition, long epoch, Map<Long, Long> before) {
+    }
+
+    /**
+     * Once the transaction committed (its partition's next offset {@code nextOffset}): each series' head is now its
+     * newest sample here or the head before, whichever is later (a sample dropped as stored already is stored).
+     */
+    void headsCommitted(long nextOffset) {
+        HeadsNoted noted = heads;
+        if (noted == null) {
+            return;
+        }
+        long[] after = new long[headIds.length];
+        for (int i = 0; i < headIds.length; i++) {
+            after[i] = Math.max(noted.before().getOrDefault(headIds[i], Long.MIN_VALUE), headMaxMs[i]);
+        }
+        noted.partition().committed(nextOffset, noted.epoch(), headIds, after);
+    }
+
     /** A series with samples at or before its head (the newest timestamp stored): they are checked against its chunks. */
     record Late(long seriesId, long fromMs, long toMs) {
     }
@@ -208,7 +231,6 @@ final class WriteBatch {
     private long[] hours = new long[0];
     private Long[] headIds;
     private Long[] headMaxMs;
-    private Long[] headMinMs;
     private ChunkRows rows;
 
     /**
@@ -235,18 +257,16 @@ final class WriteBatch {
         ordered.sort(java.util.Comparator.comparingLong(x -> x.id));
         headIds = new Long[ordered.size()];
         headMaxMs = new Long[ordered.size()];
-        headMinMs = new Long[ordered.size()];
         for (int i = 0; i < ordered.size(); i++) {
             SeriesSamples s = ordered.get(i);
             duplicates += s.sortKeepingFirst();
             headIds[i] = s.id;
             headMaxMs[i] = s.timestamps[s.size - 1];
-            headMinMs[i] = s.timestamps[0];
         }
         rows = chunkRows();
     }
 
-    /** The batch's series ids in ascending order (the order their heads are locked in). */
+    /** The batch's series ids in ascending order. */
     Long[] headIds() {
         prepare();
         return headIds;
@@ -256,12 +276,6 @@ final class WriteBatch {
     Long[] headMaxMs() {
         prepare();
         return headMaxMs;
-    }
-
-    /** The oldest timestamp of each series of {@link #headIds()}. */
-    Long[] headMinMs() {
-        prepare();
-        return headMinMs;
     }
 
     /**
