@@ -3,13 +3,17 @@ package io.sluice.storage.testing;
 import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.spi.Connection;
 import io.r2dbc.spi.ConnectionFactory;
+import io.sluice.config.KafkaConfig;
 import io.sluice.config.PostgresConfig;
 import io.sluice.config.SluiceConfig;
 import io.sluice.embedded.EmbeddedInfrastructure;
 import io.sluice.embedded.EmbeddedKafkaBroker;
 import io.sluice.embedded.EmbeddedPostgresServer;
+import io.sluice.storage.kafka.Topics;
 import io.sluice.storage.postgres.Migrations;
 import io.sluice.storage.postgres.PostgresConnections;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
@@ -21,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
+import java.util.Map;
 import java.util.UUID;
 import java.util.stream.Stream;
 
@@ -91,6 +96,28 @@ public final class TestInfrastructure implements AutoCloseable {
     public SluiceConfig configure(SluiceConfig base) {
         SluiceConfig pointed = embedded.configure(base);
         return pointed.withSpool(pointed.spool().withDir(newDirectory("spool-")));
+    }
+
+    /** Kafka settings of {@link #config()} with topics of their own, created: {@code partitions} each, named
+     * {@code prefix} and a random part. */
+    public OwnTopics ownTopics(String prefix, int partitions) {
+        KafkaConfig k = config.kafka();
+        KafkaConfig kafka = new KafkaConfig(k.bootstrapServers(), k.clientId(), k.requestTimeout(),
+                prefix + UUID.randomUUID().toString().substring(0, 8) + ".", partitions, 0);
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers()))) {
+            return new OwnTopics(kafka, Topics.ensure(admin, kafka));
+        }
+    }
+
+    /** Runs one SQL statement on the shared database, in a transaction of its own. */
+    public void execute(String sql) {
+        Mono.usingWhen(connectionFactory().create(),
+                (Connection c) -> Flux.from(c.createStatement(sql).execute()).flatMap(r -> r.getRowsUpdated()).then(),
+                Connection::close).block(Duration.ofSeconds(60));
+    }
+
+    /** Kafka settings naming topics of their own, and those topics. */
+    public record OwnTopics(KafkaConfig kafka, Topics topics) {
     }
 
     public EmbeddedKafkaBroker kafka() {

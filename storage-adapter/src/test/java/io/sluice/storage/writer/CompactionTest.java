@@ -8,7 +8,6 @@ import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.spi.Connection;
 import io.sluice.config.ConfigLoader;
 import io.sluice.config.KafkaConfig;
-import io.sluice.config.SluiceConfig;
 import io.sluice.config.WriterConfig;
 import io.sluice.protocol.record.Series;
 import io.sluice.protocol.segment.SegmentWriter;
@@ -17,8 +16,6 @@ import io.sluice.storage.kafka.Topics;
 import io.sluice.storage.postgres.PostgresConnections;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -500,13 +497,9 @@ class CompactionTest {
         final String tenant = "c" + UUID.randomUUID().toString().substring(0, 8);
 
         Rig(String... settings) {
-            SluiceConfig base = infra.config();
-            KafkaConfig k = base.kafka();
-            KafkaConfig kafka = new KafkaConfig(k.bootstrapServers(), k.clientId(), k.requestTimeout(),
-                    "cp" + UUID.randomUUID().toString().substring(0, 8) + ".", 1, 0);
-            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, infra.bootstrapServers()))) {
-                topics = Topics.ensure(admin, kafka);
-            }
+            TestInfrastructure.OwnTopics own = infra.ownTopics("cp", 1);
+            KafkaConfig kafka = own.kafka();
+            topics = own.topics();
             producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, infra.bootstrapServers(),
                     ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG,
                     ByteArraySerializer.class, ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class));

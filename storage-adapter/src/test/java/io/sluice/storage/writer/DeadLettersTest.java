@@ -15,8 +15,6 @@ import io.sluice.storage.postgres.PostgresConnections;
 import io.sluice.storage.testing.StoredSamples;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -60,12 +58,9 @@ class DeadLettersTest {
     void setUp(TestInfrastructure infra) {
         pool = PostgresConnections.pool(infra.newDatabase("dead_", 4));
         SluiceConfig base = infra.config();
-        KafkaConfig k = base.kafka();
-        KafkaConfig kafka = new KafkaConfig(k.bootstrapServers(), k.clientId(), k.requestTimeout(),
-                "dl" + UUID.randomUUID().toString().substring(0, 8) + ".", 1, 0);
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, infra.bootstrapServers()))) {
-            topics = Topics.ensure(admin, kafka);
-        }
+        TestInfrastructure.OwnTopics own = infra.ownTopics("dl", 1);
+        KafkaConfig kafka = own.kafka();
+        topics = own.topics();
         producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, infra.bootstrapServers(),
                 ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
                 ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class));

@@ -6,7 +6,6 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
 import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.spi.Connection;
-import io.sluice.config.KafkaConfig;
 import io.sluice.config.WriterConfig;
 import io.sluice.config.SluiceConfig;
 import io.sluice.protocol.record.Series;
@@ -17,8 +16,6 @@ import io.sluice.embedded.FrozenProcesses;
 import io.sluice.storage.testing.StoredSamples;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.TestInfrastructure;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -57,13 +54,9 @@ class StorageWriterTest {
     @BeforeEach
     void setUp(TestInfrastructure infra) {
         this.infra = infra;
-        String prefix = "w" + UUID.randomUUID().toString().substring(0, 8) + ".";
-        SluiceConfig base = infra.config();
-        KafkaConfig k = base.kafka();
-        config = base.withKafka(new KafkaConfig(k.bootstrapServers(), k.clientId(), k.requestTimeout(), prefix, 3, 0));
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, infra.bootstrapServers()))) {
-            topics = Topics.ensure(admin, config.kafka());
-        }
+        TestInfrastructure.OwnTopics own = infra.ownTopics("w", 3);
+        config = infra.config().withKafka(own.kafka());
+        topics = own.topics();
         producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, infra.bootstrapServers(),
                 ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class,
                 ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class));
@@ -237,7 +230,7 @@ class StorageWriterTest {
         long hour = (System.currentTimeMillis() - 2 * 3_600_000L) / 3_600_000 * 3_600_000;
         // hours from this one on are not folded (moving folded_before back is always safe: a query then folds the
         // 1-minute rows of those hours, and a fold later writes their rows again)
-        execute("UPDATE rollup_folds SET folded_before = least(folded_before, '" + java.time.Instant.ofEpochMilli(hour)
+        infra.execute("UPDATE rollup_folds SET folded_before = least(folded_before, '" + java.time.Instant.ofEpochMilli(hour)
                 + "')");
         start(infra.connectionFactory(), tp -> Mono.empty());
         Series series = Series.of("folded.metric", "host", "h1");
@@ -648,12 +641,6 @@ class StorageWriterTest {
                     .as(table.getKey() + "'s counter columns are the stored samples' runs")
                     .containsExactlyElementsOf(StoredSamples.expectedRuns(stored, table.getValue()));
         }
-    }
-
-    private void execute(String sql) {
-        Mono.usingWhen(infra.connectionFactory().create(),
-                (Connection c) -> Flux.from(c.createStatement(sql).execute()).flatMap(r -> r.getRowsUpdated()).then(),
-                Connection::close).block(WAIT);
     }
 
     private long scalar(String sql) {

@@ -5,7 +5,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
 import io.r2dbc.spi.Connection;
-import io.sluice.config.KafkaConfig;
 import io.sluice.config.SluiceConfig;
 import io.sluice.protocol.record.Series;
 import io.sluice.protocol.segment.SegmentWriter;
@@ -14,8 +13,6 @@ import io.sluice.storage.kafka.Topics;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.StoredSamples;
 import io.sluice.storage.testing.TestInfrastructure;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.BeforeEach;
@@ -27,7 +24,6 @@ import reactor.kafka.receiver.ReceiverRecord;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.stream.IntStream;
 
@@ -56,14 +52,9 @@ class WriterHeadsTest {
     @BeforeEach
     void setUp(TestInfrastructure infra) {
         this.infra = infra;
-        String prefix = "h" + UUID.randomUUID().toString().substring(0, 8) + ".";
-        SluiceConfig base = infra.config();
-        KafkaConfig k = base.kafka();
-        config = base.withKafka(new KafkaConfig(k.bootstrapServers(), k.clientId(), k.requestTimeout(), prefix,
-                PARTITIONS, 0));
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, infra.bootstrapServers()))) {
-            topics = Topics.ensure(admin, config.kafka());
-        }
+        TestInfrastructure.OwnTopics own = infra.ownTopics("h", PARTITIONS);
+        config = infra.config().withKafka(own.kafka());
+        topics = own.topics();
         tenant = "t" + UUID.randomUUID().toString().substring(0, 8);
         // a series the gateways place in partition 0
         series = IntStream.range(0, 100).mapToObj(i -> Series.of("heads.metric", "host", "h" + i))
@@ -127,7 +118,7 @@ class WriterHeadsTest {
     @Test
     void aWriterPlacingByAnotherCountHoldsThePlacementExclusivelyAndRemembersNothing() {
         Writer w = writer();
-        execute("UPDATE writer_placement SET partitions = " + (PARTITIONS + 1) + " WHERE topic = '" + topics.metrics()
+        infra.execute("UPDATE writer_placement SET partitions = " + (PARTITIONS + 1) + " WHERE topic = '" + topics.metrics()
                 + "'");
         w.apply(0, 0, samples(0, 10));
         w.apply(0, 1, sample(5, 99), sample(10, 10));
@@ -215,12 +206,6 @@ class WriterHeadsTest {
         long lookedUp() {
             return (long) registry.counter("sluice_writer_heads_looked_up").count();
         }
-    }
-
-    private void execute(String sql) {
-        Mono.usingWhen(infra.connectionFactory().create(),
-                (Connection c) -> Flux.from(c.createStatement(sql).execute()).flatMap(r -> r.getRowsUpdated()).then(),
-                Connection::close).block(WAIT);
     }
 
     private long scalar(String sql) {
