@@ -8,8 +8,10 @@
 --   epoch       moved by every transaction that may store samples of series outside their partition (a record
 --               placed by another count, a dead letter replayed, a writer whose count is not this one's): a writer
 --               forgets what it remembered of the topic's heads when the epoch is not the one it saw last.
--- series_heads is no longer written; it stays for a writer of the version before that still runs during an upgrade
--- (stop those before starting this version's writers: they do not take the placement lock).
+-- series_heads is no longer written. A writer before V15 still running would decide against heads nobody moves any
+-- more (and take no placement lock), so writing it now fails with a transient SQLSTATE: such a writer retries, storing
+-- nothing, until it is stopped. Its rows stay: a writer looks a series up there too (they cover what was stored
+-- before 1-minute rollups had to outlive raw samples).
 CREATE TABLE writer_placement (
     topic      text PRIMARY KEY,
     partitions integer NOT NULL CHECK (partitions > 0),
@@ -39,3 +41,13 @@ BEGIN
     RETURN e;
 END
 $$;
+
+CREATE FUNCTION sluice_series_heads_retired() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'series_heads is no longer written (migration V15): stop this storage writer, it predates V15'
+        USING ERRCODE = '55P03';
+END
+$$;
+CREATE TRIGGER series_heads_retired BEFORE INSERT OR UPDATE ON series_heads
+    FOR EACH ROW EXECUTE FUNCTION sluice_series_heads_retired();

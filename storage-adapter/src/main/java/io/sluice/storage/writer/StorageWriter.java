@@ -97,19 +97,24 @@ public final class StorageWriter implements AutoCloseable {
      * timestamp stored since the raw horizon ({@code $2}), from its newest 1-minute rollup, which the transaction that
      * stored its samples merged. The rollup's {@code last_ms} is that timestamp when its counter run is known and holds
      * every sample of the minute ({@code points = count}: no staleness marker); otherwise the minute's last millisecond
-     * stands for it (the batch's samples of that minute are then looked up in the chunks). A series without rollups
-     * since the horizon has nothing stored that a batch could repeat: it is left out. The transaction holds the
-     * partition's offset and the placement first (see {@link #holdPlacement}), so no other transaction stores samples
-     * of these series until it ends.
+     * stands for it (the batch's samples of that minute are then looked up in the chunks). The minute the horizon
+     * falls in counts (a sample at or after the horizon may lie in it), and the one before (the batch was encoded
+     * against the horizon of a moment ago). A head kept in {@code series_heads} by a writer
+     * before V15 counts too: it covers what was stored before rollups had to outlive raw samples. A series with
+     * neither has nothing stored that a batch could repeat: it is left out. The transaction holds the partition's
+     * offset and the placement first (see {@link #holdPlacement}), so no other transaction stores samples of these
+     * series until it ends.
      */
     private static final String LOOK_UP_HEADS = """
-            SELECT l.id, CASE WHEN r.points = r.count AND r.last_ms IS NOT NULL THEN r.last_ms
-                              ELSE (extract(epoch FROM r.bucket) * 1000)::bigint + 59999 END
+            SELECT l.id, greatest(CASE WHEN r.points = r.count AND r.last_ms IS NOT NULL THEN r.last_ms
+                                       ELSE (extract(epoch FROM r.bucket) * 1000)::bigint + 59999 END, h.max_ms)
             FROM unnest($1::bigint[]) AS l(id)
-            CROSS JOIN LATERAL (
+            LEFT JOIN LATERAL (
                 SELECT bucket, count, points, last_ms FROM rollups_1m
-                WHERE series_id = l.id AND bucket >= $2
-                ORDER BY bucket DESC LIMIT 1) r""";
+                WHERE series_id = l.id AND bucket >= date_trunc('minute', $2::timestamptz, 'UTC') - interval '1 minute'
+                ORDER BY bucket DESC LIMIT 1) r ON true
+            LEFT JOIN series_heads h ON h.series_id = l.id
+            WHERE r.bucket IS NOT NULL OR h.series_id IS NOT NULL""";
     /** See migration V15: holds the metrics topic's placement, shared or exclusively, and answers its epoch. */
     private static final String HOLD_PLACEMENT = "SELECT sluice_hold_placement($1, $2, $3, $4)";
     /** The chunks that may hold samples at or before a series' head: only for samples that come late. */
@@ -599,7 +604,7 @@ public final class StorageWriter implements AutoCloseable {
     }
 
     /** Applies a run, retrying transient failures; each attempt decodes the run afresh. */
-    private Mono<Void> applyWithRetry(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
+    Mono<Void> applyWithRetry(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
         long started = System.nanoTime();
         return Mono.defer(() -> apply(tp, records))
                 .onErrorResume(PostgresFailures::isPermanent, e -> applyOneByOne(tp, records, e))
@@ -882,7 +887,9 @@ public final class StorageWriter implements AutoCloseable {
                     placementStale = true; // until restart: another writer places series by another count
                     log.warn("The metrics topic's series are placed by a partition count other than this writer's ({});"
                             + " its batches now hold the placement exclusively (restart it)", count);
-                    return holdPlacement(c, count, true, false).map(e -> new Placement(e, true));
+                    // rolled back and tried again exclusively: asking for it exclusively while holding it shared would
+                    // deadlock with this writer's other batches doing the same
+                    return Mono.error(new PlacementChanged(count));
                 }))
                 .flatMap(placement -> {
                     PartitionHeads remembered = placement.exclusive() ? null : at.heads();
@@ -907,6 +914,13 @@ public final class StorageWriter implements AutoCloseable {
                         return heads;
                     });
                 });
+    }
+
+    /** A shared hold found the topic placed by another count: the batch is tried again holding it exclusively. */
+    static final class PlacementChanged extends IllegalStateException {
+        PlacementChanged(int count) {
+            super("the metrics topic's series are placed by another partition count than this writer's " + count);
+        }
     }
 
     /** The metrics topic's placement, held by the transaction: its epoch, and whether it is held exclusively. */

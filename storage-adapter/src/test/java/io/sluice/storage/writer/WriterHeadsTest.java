@@ -10,6 +10,7 @@ import io.sluice.protocol.record.Series;
 import io.sluice.protocol.segment.SegmentWriter;
 import io.sluice.storage.SeriesIds;
 import io.sluice.storage.kafka.Topics;
+import io.sluice.storage.postgres.PostgresFailures;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.StoredSamples;
 import io.sluice.storage.testing.TestInfrastructure;
@@ -28,6 +29,7 @@ import java.util.UUID;
 import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.groups.Tuple.tuple;
 
 /**
@@ -129,6 +131,32 @@ class WriterHeadsTest {
     }
 
     @Test
+    void aSeriesWhoseRollupsAreGoneIsLookedUpInTheHeadAWriterBeforeV15Kept() {
+        writer().apply(0, 0, samples(0, 10));
+        long id = SeriesIds.of(tenant, series);
+        // as when retention.rollup-1m was shorter than retention.raw, before V15: the rollups are dropped, the chunks
+        // stay, and series_heads holds the head the writer of then moved (written past V15's trigger, as V7 wrote it)
+        infra.execute("DELETE FROM rollups_1m WHERE series_id = " + id);
+        infra.execute("DO $$ BEGIN PERFORM set_config('session_replication_role', 'replica', true); "
+                + "INSERT INTO series_heads (series_id, max_ms) VALUES (" + id + ", " + (t + 9) + "); END $$");
+        writer().apply(0, 1, sample(5, 99), sample(10, 10));
+        assertThat(StoredSamples.of(infra.connectionFactory(), tenant))
+                .extracting(StoredSamples.Sample::timestampMs, StoredSamples.Sample::value)
+                .containsExactlyElementsOf(IntStream.range(0, 11).mapToObj(i -> tuple(t + i, (double) i)).toList());
+    }
+
+    @Test
+    void aWriterBeforeV15MovingAHeadGetsATransientErrorAndStoresNothing() {
+        assertThatThrownBy(() -> infra.execute("INSERT INTO series_heads (series_id, max_ms) VALUES (42, 1) "
+                + "ON CONFLICT (series_id) DO UPDATE SET max_ms = EXCLUDED.max_ms"))
+                .satisfies(e -> {
+                    assertThat(PostgresFailures.sqlState(e)).isEqualTo("55P03");
+                    assertThat(PostgresFailures.isTransient(e)).as("retried, never set aside as a dead letter").isTrue();
+                })
+                .hasMessageContaining("stop this storage writer");
+    }
+
+    @Test
     void aMinuteWhoseLastSampleIsAStalenessMarkerIsCheckedToItsEnd() {
         double stale = Double.longBitsToDouble(io.sluice.storage.promql.Series.STALE_NAN_BITS);
         writer().apply(0, 0, sample(0, 1), sample(1, stale));
@@ -199,8 +227,9 @@ class WriterHeadsTest {
 
         void apply(int partition, long offset, byte[] value) {
             ConsumerRecord<byte[], byte[]> record = new ConsumerRecord<>(topics.metrics(), partition, offset, null, value);
-            writer.apply(new TopicPartition(topics.metrics(), partition), List.of(new ReceiverRecord<>(record, null)))
-                    .block(WAIT);
+            // as the writer's consumer applies a run: a transient failure is rolled back and tried again
+            writer.applyWithRetry(new TopicPartition(topics.metrics(), partition),
+                    List.of(new ReceiverRecord<>(record, null))).block(WAIT);
         }
 
         long lookedUp() {
