@@ -230,7 +230,8 @@ final class WriteBatch {
     /** The UTC hours (ms) the batch's samples to store fall in, ascending, as {@link #chunkRows} last found them. */
     private long[] hours = new long[0];
     private Long[] headIds;
-    private Long[] headMaxMs;
+    /** The newest timestamp of each series of {@link #headIds()}. */
+    private long[] headMaxMs;
     private ChunkRows rows;
 
     /**
@@ -253,12 +254,10 @@ final class WriteBatch {
         }
         prepared = true;
         hourRowsBefore = foldedBeforeMs;
-        List<SeriesSamples> ordered = new ArrayList<>(samples);
-        ordered.sort(java.util.Comparator.comparingLong(x -> x.id));
-        headIds = new Long[ordered.size()];
-        headMaxMs = new Long[ordered.size()];
-        for (int i = 0; i < ordered.size(); i++) {
-            SeriesSamples s = ordered.get(i);
+        headIds = new Long[samples.size()];
+        headMaxMs = new long[samples.size()];
+        for (int i = 0; i < samples.size(); i++) {
+            SeriesSamples s = samples.get(i);
             duplicates += s.sortKeepingFirst();
             headIds[i] = s.id;
             headMaxMs[i] = s.timestamps[s.size - 1];
@@ -266,16 +265,10 @@ final class WriteBatch {
         rows = chunkRows();
     }
 
-    /** The batch's series ids in ascending order. */
+    /** The batch's series ids, in the order they first appear. */
     Long[] headIds() {
         prepare();
         return headIds;
-    }
-
-    /** The newest timestamp of each series of {@link #headIds()}. */
-    Long[] headMaxMs() {
-        prepare();
-        return headMaxMs;
     }
 
     /**
