@@ -12,8 +12,11 @@ import java.util.Arrays;
  * the one it saw then; otherwise (another writer had the partition, a commit's outcome was not known, a dead letter
  * was replayed, records placed by another partition count were applied) everything is forgotten and looked up again.
  *
- * <p>Holds at most {@code capacity} series and forgets them all when full (a forgotten series is looked up again).
- * One transaction of a partition runs at a time; the methods are synchronized only so that the next one, on another
+ * <p>Holds at most {@code capacity} series. When a series does not fit and one held lies more than {@link #STALE_MS}
+ * behind the newest head held, every series more than half that behind is forgotten (series that stopped); when none
+ * does, the newcomer is not held. So a partition with more live series than room keeps the same ones (each batch of the others
+ * looks them up) instead of forgetting the ones it is about to be sent again, as forgetting the oldest would with
+ * series written in turn. A series not held is looked up again. One transaction of a partition runs at a time; the methods are synchronized only so that the next one, on another
  * thread, sees what the last one left.
  */
 final class PartitionHeads {
@@ -27,6 +30,17 @@ final class PartitionHeads {
     private int size;
     private long offset = -1;
     private long epoch = -1;
+    /** The newest head held (or held since the table was last emptied). */
+    private long newest = Long.MIN_VALUE;
+    /** No head held is older than this (heads held only move forward, so the oldest may be newer). */
+    private long oldestAtMost = Long.MAX_VALUE;
+
+    /**
+     * A full table looks for series that stopped once one lies this far (in sample time) behind the newest head held,
+     * and forgets those half this far behind: five minutes, longer than scrape and push intervals, so that a live series
+     * is not taken for one that stopped.
+     */
+    static final long STALE_MS = 10 * 60_000L;
 
     /** Slots to start with: the table doubles as it fills, up to twice {@code capacity}. */
     private static final int FIRST_SLOTS = 1024;
@@ -60,6 +74,8 @@ final class PartitionHeads {
             Arrays.fill(ids, 0);
         }
         size = 0;
+        newest = Long.MIN_VALUE;
+        oldestAtMost = Long.MAX_VALUE;
         offset = -1;
         epoch = -1;
     }
@@ -83,56 +99,86 @@ final class PartitionHeads {
 
     /**
      * Once the transaction committed: the heads of its series ({@code ids[i]} at {@code newHeads[i]}), and the offset
-     * and epoch the next transaction must find for them to hold.
+     * and epoch the next transaction must find for them to hold. Answers how many series were forgotten to make room.
      */
-    synchronized void committed(long nextOffset, long epoch, Long[] seriesIds, long[] newHeads) {
+    synchronized int committed(long nextOffset, long epoch, Long[] seriesIds, long[] newHeads) {
         if (capacity == 0) {
-            return;
+            return 0;
         }
+        int forgotten = 0;
         for (int i = 0; i < seriesIds.length; i++) {
-            put(seriesIds[i], newHeads[i]);
+            forgotten += put(seriesIds[i], newHeads[i]);
         }
         this.offset = nextOffset;
         this.epoch = epoch;
+        return forgotten;
     }
 
-    private void put(long id, long head) {
+    /** How many series it holds. */
+    synchronized int size() {
+        return size;
+    }
+
+    /** Holds {@code head} for series {@code id} if there is room; answers how many series were forgotten for room. */
+    private int put(long id, long head) {
         if (id == 0) {
-            return; // 0 marks an empty slot: that series is looked up every time
+            return 0; // 0 marks an empty slot: that series is looked up every time
         }
+        newest = Math.max(newest, head);
         int mask = ids.length - 1;
         for (int i = slot(id, mask); ; i = (i + 1) & mask) {
             long at = ids[i];
             if (at == id) {
                 heads[i] = head;
-                return;
+                return 0;
             }
             if (at == 0) {
                 if (size == capacity) {
-                    Arrays.fill(ids, 0); // full: forget everything rather than keep a table that no longer fits
-                    size = 0;
-                } else if (2 * (size + 1) > ids.length) {
-                    grow();
-                } else {
-                    ids[i] = id;
-                    heads[i] = head;
-                    size++;
-                    return;
+                    int forgotten = forgetStale();
+                    return forgotten == 0 ? 0 : forgotten + put(id, head);
                 }
-                put(id, head);
-                return;
+                if (2 * (size + 1) > ids.length) {
+                    rehash(ids.length * 2, Long.MIN_VALUE);
+                    return put(id, head);
+                }
+                ids[i] = id;
+                heads[i] = head;
+                size++;
+                oldestAtMost = Math.min(oldestAtMost, head);
+                return 0;
             }
         }
     }
 
-    private void grow() {
+    /**
+     * Once a series held may lie more than {@link #STALE_MS} behind the newest, forgets every series more than half that
+     * behind; answers how many. So a look costs a pass over the table at most once per half of {@link #STALE_MS} that
+     * the newest head moves on.
+     */
+    private int forgetStale() {
+        if (oldestAtMost >= behindNewest(STALE_MS)) {
+            return 0;
+        }
+        int before = size;
+        oldestAtMost = Long.MAX_VALUE;
+        rehash(ids.length, behindNewest(STALE_MS / 2));
+        return before - size;
+    }
+
+    /** {@code ms} before the newest head held (Long.MIN_VALUE rather than wrap around). */
+    private long behindNewest(long ms) {
+        return newest < Long.MIN_VALUE + ms ? Long.MIN_VALUE : newest - ms;
+    }
+
+    /** Puts the series held into {@code slots} slots, leaving out those whose head is older than {@code staleBefore}. */
+    private void rehash(int slots, long staleBefore) {
         long[] oldIds = ids;
         long[] oldHeads = heads;
-        ids = new long[Math.min(oldIds.length * 2, slotsFor(capacity))];
+        ids = new long[Math.min(slots, slotsFor(capacity))];
         heads = new long[ids.length];
         size = 0;
         for (int i = 0; i < oldIds.length; i++) {
-            if (oldIds[i] != 0) {
+            if (oldIds[i] != 0 && oldHeads[i] >= staleBefore) {
                 put(oldIds[i], oldHeads[i]);
             }
         }

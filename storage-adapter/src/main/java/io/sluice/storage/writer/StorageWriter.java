@@ -225,6 +225,7 @@ public final class StorageWriter implements AutoCloseable {
     /** Set once a shared hold of the placement found another partition count: then every batch holds it exclusively. */
     private volatile boolean placementStale;
     private final Counter headsLookedUp;
+    private final Counter headsForgotten;
     /** How long an assignment waits for PostgreSQL's stored offsets. */
     static final Duration OFFSETS_TIMEOUT = Duration.ofSeconds(10);
     private final Counter samplesInserted;
@@ -279,6 +280,14 @@ public final class StorageWriter implements AutoCloseable {
                 .description("Series whose newest stored timestamp a batch looked up in PostgreSQL (the writer did not "
                         + "remember it: first seen since the partition came to this writer, or forgotten)")
                 .register(registry);
+        Gauge.builder("sluice_writer_placement_stale", this, w -> w.placementStale ? 1 : 0)
+                .description("1 once this writer found the metrics topic's series placed by a partition count other "
+                        + "than its own (another writer started since with another count): each of its batches then "
+                        + "holds the placement exclusively, and it should be restarted").register(registry);
+        this.headsForgotten = Counter.builder("sluice_writer_heads_forgotten")
+                .description("Series whose newest stored timestamp the writer forgot to make room for others (a "
+                        + "partition had more series than its share of writer.known-series); the next batch of each "
+                        + "looks it up again").register(registry);
         this.eventsWritten = Counter.builder("sluice_writer_rows").tag("table", "events")
                 .description("Rows the storage writer inserted").register(registry);
         this.clicksWritten = Counter.builder("sluice_writer_rows").tag("table", "link_clicks")
@@ -411,9 +420,9 @@ public final class StorageWriter implements AutoCloseable {
     }
 
     /**
-     * Sets the metrics topic's placement to this writer's partition count, holding it exclusively: a writer that
-     * places series by another count then holds it exclusively for every batch, and every writer forgets the heads
-     * it remembered.
+     * Sets the metrics topic's placement to this writer's partition count, holding it exclusively. A new count moves
+     * the epoch (every writer forgets the heads it remembered) and makes a writer that places series by another count
+     * hold it exclusively for every batch; the count it already is changes nothing (V16).
      */
     Mono<Void> place() {
         int count = topics.partitions(topics.metrics());
@@ -751,7 +760,7 @@ public final class StorageWriter implements AutoCloseable {
                         .then(Mono.from(c.commitTransaction()))
                         .doOnSuccess(v -> { // counted once committed: a rolled-back attempt is retried and counted then
                             batch.rememberStagedSeries(); // before the counts: a test that saw them sees this
-                            batch.headsCommitted(next);
+                            headsForgotten.increment(batch.headsCommitted(next));
                             seriesUpserted.increment(batch.stagedSeries());
                             count(written);
                             announce(written, batch);

@@ -207,17 +207,18 @@ final class WriteBatch {
     /**
      * Once the transaction committed (its partition's next offset {@code nextOffset}): each series' head is now its
      * newest sample here or the head before, whichever is later (a sample dropped as stored already is stored).
+     * Answers how many series the partition's memory forgot to make room for them.
      */
-    void headsCommitted(long nextOffset) {
+    int headsCommitted(long nextOffset) {
         HeadsNoted noted = heads;
         if (noted == null) {
-            return;
+            return 0;
         }
         long[] after = new long[headIds.length];
         for (int i = 0; i < headIds.length; i++) {
             after[i] = Math.max(noted.before().getOrDefault(headIds[i], Long.MIN_VALUE), headMaxMs[i]);
         }
-        noted.partition().committed(nextOffset, noted.epoch(), headIds, after);
+        return noted.partition().committed(nextOffset, noted.epoch(), headIds, after);
     }
 
     /** A series with samples at or before its head (the newest timestamp stored): they are checked against its chunks. */

@@ -47,14 +47,63 @@ class PartitionHeadsTest {
     }
 
     @Test
-    void aFullTableForgetsAllAndKeepsTheNewestAndZeroIsNeverHeld() {
-        PartitionHeads heads = new PartitionHeads(4);
-        heads.committed(1, 1, ids(1, 5), heads(1, 5));
-        assertThat(heads.head(4)).isEqualTo(40);
-        heads.committed(2, 1, new Long[] {9L, 0L}, new long[] {90, 1});
-        assertThat(heads.head(9)).isEqualTo(90);
-        assertThat(heads.head(1)).as("forgotten when the fifth came").isEqualTo(PartitionHeads.UNKNOWN);
+    void aFullTableForgetsSeriesThatStoppedAndOtherwiseDoesNotHoldTheNewcomer() {
+        long minute = 60_000;
+        PartitionHeads heads = new PartitionHeads(8);
+        heads.committed(1, 1, ids(1, 5), new long[] {0, 0, 0, 0}); // series 1..4 stop at minute 0
+        heads.committed(2, 1, ids(5, 9), new long[] {9 * minute, 9 * minute, 9 * minute, 9 * minute});
+        assertThat(heads.size()).isEqualTo(8);
+        assertThat(heads.committed(3, 1, new Long[] {9L, 0L}, new long[] {9 * minute, 1}))
+                .as("nothing lies more than ten minutes behind: the newcomer is not held").isZero();
+        assertThat(heads.head(9)).isEqualTo(PartitionHeads.UNKNOWN);
+        assertThat(heads.head(1)).isZero();
+
+        assertThat(heads.committed(4, 1, new Long[] {5L, 9L}, new long[] {11 * minute, 11 * minute}))
+                .as("series 1..4 lie eleven minutes behind series 5").isEqualTo(4);
+        assertThat(heads.head(9)).isEqualTo(11 * minute);
+        assertThat(heads.head(5)).isEqualTo(11 * minute);
+        assertThat(heads.head(6)).as("nine minutes: within the ten").isEqualTo(9 * minute);
+        assertThat(heads.head(1)).isEqualTo(PartitionHeads.UNKNOWN);
+        assertThat(heads.size()).isEqualTo(5);
         assertThat(heads.head(0)).isEqualTo(PartitionHeads.UNKNOWN);
+    }
+
+    @Test
+    void aLookForStoppedSeriesForgetsThoseHalfTheWayBehindSoThatTheNextOneIsMinutesAway() {
+        long minute = 60_000;
+        PartitionHeads heads = new PartitionHeads(4);
+        heads.committed(1, 1, ids(1, 5), new long[] {0, 4 * minute, 6 * minute, 9 * minute});
+        assertThat(heads.committed(2, 1, new Long[] {5L}, new long[] {11 * minute}))
+                .as("series 1 (11 min) and 2 (7 min behind) go; 3 (5 min) stays").isEqualTo(2);
+        assertThat(heads.head(3)).isEqualTo(6 * minute);
+        assertThat(heads.head(5)).isEqualTo(11 * minute);
+        heads.committed(3, 1, new Long[] {6L}, new long[] {12 * minute}); // room left by the look
+        assertThat(heads.committed(4, 1, new Long[] {7L}, new long[] {14 * minute}))
+                .as("full, and none lies ten minutes behind: no look, the newcomer is not held").isZero();
+        assertThat(heads.head(7)).isEqualTo(PartitionHeads.UNKNOWN);
+        assertThat(heads.head(3)).isEqualTo(6 * minute);
+    }
+
+    @Test
+    void moreLiveSeriesThanItHoldsKeepsTheSameOnesInsteadOfForgettingThoseAboutToCome() {
+        // 1,200 series written in turn, 300 a batch, 15 s apart, into room for 1,000
+        PartitionHeads heads = new PartitionHeads(1_000);
+        long found = 0;
+        long asked = 0;
+        for (int batch = 0; batch < 40; batch++) {
+            long from = 1 + (batch % 4) * 300L;
+            if (batch >= 4) {
+                for (long id = from; id < from + 300; id++) {
+                    asked++;
+                    found += heads.head(id) == PartitionHeads.UNKNOWN ? 0 : 1;
+                }
+            }
+            long ts = batch * 15_000L;
+            assertThat(heads.committed(batch + 1, 1, ids(from, from + 300),
+                    LongStream.range(from, from + 300).map(id -> ts).toArray())).as("nothing stopped").isZero();
+        }
+        assertThat(heads.size()).isEqualTo(1_000);
+        assertThat(found).as("heads found of %d asked", asked).isEqualTo(asked * 1_000 / 1_200);
     }
 
     @Test

@@ -24,6 +24,9 @@ import reactor.kafka.receiver.ReceiverRecord;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.UUID;
 import java.util.stream.IntStream;
@@ -89,6 +92,39 @@ class WriterHeadsTest {
     }
 
     @Test
+    void aWriterStartingWithTheCountTheTopicIsPlacedByLeavesWhatOthersRememberAlone() {
+        Writer first = writer();
+        first.apply(0, 0, samples(0, 10));
+        long epoch = epoch();
+        writer(); // another writer starts (or this one restarts elsewhere) with the same partition count
+        assertThat(epoch()).isEqualTo(epoch);
+        first.apply(0, 1, samples(10, 20));
+        assertThat(first.lookedUp()).as("only the first batch looked the series up").isEqualTo(1);
+        assertStoredOnce(20);
+
+        infra.execute("UPDATE writer_placement SET partitions = " + (PARTITIONS + 1) + " WHERE topic = '"
+                + topics.metrics() + "'"); // as a writer of another count starting in between
+        writer(); // and one of this count after it: the count changes back, so the epoch moves
+        assertThat(epoch()).isGreaterThan(epoch);
+        first.apply(0, 2, sample(15, 99), sample(20, 20));
+        assertThat(first.lookedUp()).isEqualTo(2);
+        assertStoredOnce(21);
+    }
+
+    @Test
+    void aSeriesStoredInTheMinuteTheRawHorizonFallsInIsLookedUpInThatMinutesRollup() {
+        // the raw horizon 30 s into a minute, the samples 5 s after it: their rollup's minute starts before the horizon
+        Instant now = Instant.ofEpochMilli(System.currentTimeMillis() / 60_000 * 60_000 + 30_000);
+        Clock clock = Clock.fixed(now, ZoneOffset.UTC);
+        t = now.minus(config.writer().retentionRaw()).toEpochMilli() + 5_000;
+        writer(clock).apply(0, 0, samples(0, 10));
+        Writer second = writer(clock);
+        second.apply(0, 1, sample(5, 99), sample(10, 10));
+        assertThat(second.lookedUp()).isEqualTo(1);
+        assertStoredOnce(11);
+    }
+
+    @Test
     void recordsPlacedByAnotherCountMakeEveryWriterLookItsHeadsUpAgain() {
         Writer w = writer();
         w.apply(0, 0, samples(0, 10));
@@ -125,6 +161,7 @@ class WriterHeadsTest {
         w.apply(0, 0, samples(0, 10));
         w.apply(0, 1, sample(5, 99), sample(10, 10));
         assertThat(w.lookedUp()).as("each batch looked its series up").isEqualTo(2);
+        assertThat(w.registry.get("sluice_writer_placement_stale").gauge().value()).isEqualTo(1.0);
         assertStoredOnce(11);
         assertThat(scalar("SELECT partitions::bigint FROM writer_placement WHERE topic = '" + topics.metrics() + "'"))
                 .as("the placement is the last starting writer's, not changed by a batch").isEqualTo(PARTITIONS + 1);
@@ -201,10 +238,15 @@ class WriterHeadsTest {
     }
 
     private Writer writer() {
+        return writer(Clock.systemUTC());
+    }
+
+    /** A writer whose raw horizon is {@code retention.raw} before {@code clock}'s now, with a partition for t's day. */
+    private Writer writer(Clock clock) {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
-        PartitionMaintenance maintenance = new PartitionMaintenance(infra.connectionFactory(), config.writer(),
-                Clock.systemUTC());
+        PartitionMaintenance maintenance = new PartitionMaintenance(infra.connectionFactory(), config.writer(), clock);
         maintenance.run().block(WAIT);
+        maintenance.ensureDays(List.of(LocalDate.ofInstant(Instant.ofEpochMilli(t), ZoneOffset.UTC))).block(WAIT);
         StorageWriter writer = new StorageWriter(config.kafka(), config.writer(), topics, infra.connectionFactory(),
                 maintenance, StorageWriter.COPY_BUFFERS, registry, tp -> Mono.empty());
         writer.place().block(WAIT);
@@ -235,6 +277,10 @@ class WriterHeadsTest {
         long lookedUp() {
             return (long) registry.counter("sluice_writer_heads_looked_up").count();
         }
+    }
+
+    private long epoch() {
+        return scalar("SELECT epoch FROM writer_placement WHERE topic = '" + topics.metrics() + "'");
     }
 
     private long scalar(String sql) {
