@@ -4,13 +4,17 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
+import io.r2dbc.pool.ConnectionPool;
 import io.r2dbc.spi.Connection;
+import io.r2dbc.spi.ConnectionFactory;
 import io.sluice.config.SluiceConfig;
 import io.sluice.protocol.record.Series;
 import io.sluice.protocol.segment.SegmentWriter;
 import io.sluice.storage.SeriesIds;
 import io.sluice.storage.kafka.Topics;
+import io.sluice.storage.postgres.PostgresConnections;
 import io.sluice.storage.postgres.PostgresFailures;
+import io.sluice.storage.testing.CommitCuttingProxy;
 import io.sluice.storage.testing.RealInfrastructure;
 import io.sluice.storage.testing.StoredSamples;
 import io.sluice.storage.testing.TestInfrastructure;
@@ -109,6 +113,30 @@ class WriterHeadsTest {
         first.apply(0, 2, sample(15, 99), sample(20, 20));
         assertThat(first.lookedUp()).isEqualTo(2);
         assertStoredOnce(21);
+    }
+
+    @Test
+    void aCommitWhoseAnswerIsLostMakesTheWriterLookItsHeadsUpAgain() throws Exception {
+        try (CommitCuttingProxy proxy = new CommitCuttingProxy(config.postgres().host(), config.postgres().port())) {
+            ConnectionPool viaProxy = PostgresConnections.pool(config.postgres().withServer("127.0.0.1", proxy.port(),
+                    config.postgres().database(), config.postgres().user(), config.postgres().password()));
+            try {
+                Writer w = writer(Clock.systemUTC(), viaProxy);
+                w.apply(0, 0, samples(0, 10));
+                proxy.cutNextCommit();
+                // committed, but the writer never hears so: it retries, finds the offset moved on, and applies nothing
+                w.apply(0, 1, samples(10, 20));
+                assertThat(proxy.cut()).isEqualTo(1);
+                assertStoredOnce(20);
+                // w remembers the head at t+9 from its last commit it saw: without looking it up again, t+15 would be
+                // stored twice
+                w.apply(0, 2, sample(15, 99), sample(20, 20));
+                assertThat(w.lookedUp()).isEqualTo(2);
+                assertStoredOnce(21);
+            } finally {
+                viaProxy.dispose();
+            }
+        }
     }
 
     @Test
@@ -243,11 +271,16 @@ class WriterHeadsTest {
 
     /** A writer whose raw horizon is {@code retention.raw} before {@code clock}'s now, with a partition for t's day. */
     private Writer writer(Clock clock) {
+        return writer(clock, infra.connectionFactory());
+    }
+
+    /** A writer that stores through {@code connections}. */
+    private Writer writer(Clock clock, ConnectionFactory connections) {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         PartitionMaintenance maintenance = new PartitionMaintenance(infra.connectionFactory(), config.writer(), clock);
         maintenance.run().block(WAIT);
         maintenance.ensureDays(List.of(LocalDate.ofInstant(Instant.ofEpochMilli(t), ZoneOffset.UTC))).block(WAIT);
-        StorageWriter writer = new StorageWriter(config.kafka(), config.writer(), topics, infra.connectionFactory(),
+        StorageWriter writer = new StorageWriter(config.kafka(), config.writer(), topics, connections,
                 maintenance, StorageWriter.COPY_BUFFERS, registry, tp -> Mono.empty());
         writer.place().block(WAIT);
         return new Writer(writer, registry);
