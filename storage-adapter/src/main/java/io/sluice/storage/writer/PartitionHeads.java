@@ -13,10 +13,12 @@ import java.util.Arrays;
  * was replayed, records placed by another partition count were applied) everything is forgotten and looked up again.
  *
  * <p>Holds at most {@code capacity} series. When a series does not fit and one held lies more than {@link #STALE_MS}
- * behind the newest head held, every series more than half that behind is forgotten (series that stopped); when none
- * does, the newcomer is not held. So a partition with more live series than room keeps the same ones (each batch of the others
- * looks them up) instead of forgetting the ones it is about to be sent again, as forgetting the oldest would with
- * series written in turn. A series not held is looked up again. One transaction of a partition runs at a time; the methods are synchronized only so that the next one, on another
+ * behind the newest head, every series more than half that behind is forgotten (series that stopped); when none does,
+ * the newcomer is not held. So a partition with more live series than room keeps the same ones (each batch of the
+ * others looks them up) instead of forgetting the ones it is about to be sent again, as forgetting the oldest would
+ * with series written in turn. A series not held is looked up again.
+ *
+ * <p>One transaction of a partition runs at a time; the methods are synchronized only so that the next one, on another
  * thread, sees what the last one left.
  */
 final class PartitionHeads {
@@ -30,7 +32,7 @@ final class PartitionHeads {
     private int size;
     private long offset = -1;
     private long epoch = -1;
-    /** The newest head held (or held since the table was last emptied). */
+    /** The newest head given since the table was last emptied (held, or not held for want of room). */
     private long newest = Long.MIN_VALUE;
     /** No head held is older than this (heads held only move forward, so the oldest may be newer). */
     private long oldestAtMost = Long.MAX_VALUE;
