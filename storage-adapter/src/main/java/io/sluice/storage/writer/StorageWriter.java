@@ -885,7 +885,7 @@ public final class StorageWriter implements AutoCloseable {
      * used only in a shared hold, and only if nothing else stored samples of the partition since this writer's last
      * commit ({@link PartitionHeads#check}); the rest are looked up. Notes on the batch what its commit teaches.
      */
-    private Mono<Map<Long, Long>> heads(Connection c, WriteBatch batch, HeadsAt at) {
+    private Mono<long[]> heads(Connection c, WriteBatch batch, HeadsAt at) {
         Long[] ids = batch.headIds();
         int count = topics.partitions(topics.metrics());
         boolean exclusive = at == null || placementStale || !at.tp().topic().equals(topics.metrics())
@@ -902,22 +902,26 @@ public final class StorageWriter implements AutoCloseable {
                 }))
                 .flatMap(placement -> {
                     PartitionHeads remembered = placement.exclusive() ? null : at.heads();
-                    Map<Long, Long> heads = new HashMap<>(ids.length * 2);
+                    long[] heads = new long[ids.length];
                     List<Long> unknown = new ArrayList<>();
                     if (remembered != null) {
                         remembered.check(at.storedOffset(), placement.epoch());
                     }
-                    for (Long id : ids) {
-                        long head = remembered == null ? PartitionHeads.UNKNOWN : remembered.head(id);
-                        if (head == PartitionHeads.UNKNOWN) {
-                            unknown.add(id);
-                        } else {
-                            heads.put(id, head);
+                    for (int i = 0; i < ids.length; i++) {
+                        heads[i] = remembered == null ? PartitionHeads.UNKNOWN : remembered.head(ids[i]);
+                        if (heads[i] == PartitionHeads.UNKNOWN) {
+                            unknown.add(ids[i]);
                         }
                     }
                     headsLookedUp.increment(unknown.size());
                     return lookUpHeads(c, unknown).map(found -> {
-                        heads.putAll(found);
+                        if (!found.isEmpty()) {
+                            for (int i = 0; i < ids.length; i++) {
+                                if (heads[i] == PartitionHeads.UNKNOWN) {
+                                    heads[i] = found.getOrDefault(ids[i], PartitionHeads.UNKNOWN);
+                                }
+                            }
+                        }
                         batch.heads = remembered == null ? null
                                 : new WriteBatch.HeadsNoted(remembered, placement.epoch(), heads);
                         return heads;

@@ -200,8 +200,11 @@ final class WriteBatch {
     /** What the transaction learnt of its partition's heads, for the writer to remember once it committed. */
     HeadsNoted heads;
 
-    /** The partition's memory of heads, the placement's epoch the transaction held, and the heads it found. */
-    record HeadsNoted(PartitionHeads partition, long epoch, Map<Long, Long> before) {
+    /**
+     * The partition's memory of heads, the placement's epoch the transaction held, and the heads it found (per series
+     * of {@link #headIds()}, {@link PartitionHeads#UNKNOWN} for one with nothing stored).
+     */
+    record HeadsNoted(PartitionHeads partition, long epoch, long[] before) {
     }
 
     /**
@@ -216,7 +219,7 @@ final class WriteBatch {
         }
         long[] after = new long[headIds.length];
         for (int i = 0; i < headIds.length; i++) {
-            after[i] = Math.max(noted.before().getOrDefault(headIds[i], Long.MIN_VALUE), headMaxMs[i]);
+            after[i] = Math.max(noted.before()[i], headMaxMs[i]);
         }
         return noted.partition().committed(nextOffset, noted.epoch(), headIds, after);
     }
@@ -273,15 +276,15 @@ final class WriteBatch {
     }
 
     /**
-     * The series with samples at or before their head ({@code heads}: the newest timestamp stored before this
-     * batch, at least for every series whose oldest sample here is at or before it; a series not in it has none that
-     * matters).
+     * The series with samples at or before their head ({@code heads}: per series of {@link #headIds()}, the newest
+     * timestamp stored before this batch, or {@link PartitionHeads#UNKNOWN} for one with nothing stored).
      */
-    List<Late> late(Map<Long, Long> heads) {
+    List<Late> late(long[] heads) {
         prepare();
         List<Late> late = new ArrayList<>();
-        for (SeriesSamples s : samples) {
-            long head = heads.getOrDefault(s.id, Long.MIN_VALUE);
+        for (int i = 0; i < samples.size(); i++) {
+            SeriesSamples s = samples.get(i);
+            long head = heads[i];
             if (s.size > 0 && s.timestamps[0] <= head) {
                 late.add(new Late(s.id, s.timestamps[0], Math.min(head, s.timestamps[s.size - 1])));
             }
