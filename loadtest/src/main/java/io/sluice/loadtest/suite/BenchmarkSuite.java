@@ -935,14 +935,12 @@ public final class BenchmarkSuite {
                         + fmt((paced.responses() - paced.unexpected()) * (double) IngestBodies.SERIES / paced.seconds())
                         + " samples/s acknowledged",
                 "", "< 50 ms", paced.percentileMillis(99) < 50 && clean(paced));
-        if (format == IngestBodies.Format.JSON) {
-            storagePaused(streams, samplesPerSecond);
-        }
+        storagePaused(streams, samplesPerSecond);
         return samplesPerSecond;
     }
 
     /**
-     * JSON again as fast as answers come ({@code --warmup}, then {@code --duration}), with the {@code dev}'s
+     * The format again as fast as answers come ({@code --warmup}, then {@code --duration}), with the {@code dev}'s
      * PostgreSQL frozen throughout ({@link FrozenProcesses}): the gateway and Kafka alone on the machine, beside the
      * row above where storage (the writer and PostgreSQL) shares the two cores. The writer waits meanwhile and
      * catches up once PostgreSQL is thawed, before the next row.
@@ -950,9 +948,9 @@ public final class BenchmarkSuite {
     private void storagePaused(IngestStreams streams, double withStorage) throws Exception {
         awaitWriter();
         awaitQuiet();
-        phase = "P2 json, storage paused";
-        measuring();
         IngestBodies.Format format = streams.format;
+        phase = "P2 " + format.label() + ", storage paused";
+        measuring();
         HttpLoad.Result paused;
         ProcessHandle postmaster = Cpu.postmaster(DATA_DIR)
                 .orElseThrow(() -> new IllegalStateException("no running PostgreSQL under " + DATA_DIR));
