@@ -95,8 +95,8 @@ public final class SeriesCache<V> {
         for (int j = 0; j < ways; j++) {
             if (t.matches(first + j, key, offset, length, hash)) {
                 t.hits++;
-                t.moveToFront(first, j); // now the most recently used of its set
-                return t.values[first];
+                t.used[first + j] = ++t.clock; // now the most recently used of its set
+                return t.values[first + j];
             }
         }
         t.misses++;
@@ -113,10 +113,16 @@ public final class SeriesCache<V> {
         }
         Table<V> t = local.get();
         int first = ((int) hash & (sets - 1)) * ways;
-        t.moveToFront(first, ways - 1); // the last is written over
-        t.hashes[first] = hash;
-        t.keys[first] = Arrays.copyOfRange(key, offset, offset + length);
-        t.values[first] = value;
+        int slot = first; // the least recently used of the set (never used: 0) is written over
+        for (int j = 1; j < ways; j++) {
+            if (t.used[first + j] < t.used[slot]) {
+                slot = first + j;
+            }
+        }
+        t.hashes[slot] = hash;
+        t.keys[slot] = Arrays.copyOfRange(key, offset, offset + length);
+        t.values[slot] = value;
+        t.used[slot] = ++t.clock;
     }
 
     /** Counts this cache's lookups in {@code sluice_ingest_series_cache_total{format, result="hit"|"miss"}}. */
@@ -138,11 +144,15 @@ public final class SeriesCache<V> {
         return n;
     }
 
-    /** One thread's entries: set {@code s} is slots {@code s * ways} on, the most recently used first. */
+    /** One thread's entries: set {@code s} is slots {@code s * ways} on. */
     private static final class Table<V> {
         final long[] hashes;
         final byte[][] keys;
         final V[] values;
+        /** When each slot was last used, by {@link #clock}; 0: never. */
+        final long[] used;
+        /** Counts this table's uses (gets that hit, puts). */
+        long clock;
         long hits;
         long misses;
 
@@ -151,6 +161,7 @@ public final class SeriesCache<V> {
             hashes = new long[entries];
             keys = new byte[entries][];
             values = (V[]) new Object[entries];
+            used = new long[entries];
         }
 
         boolean matches(int slot, byte[] key, int offset, int length, long hash) {
@@ -159,22 +170,6 @@ public final class SeriesCache<V> {
             }
             byte[] k = keys[slot];
             return k != null && Arrays.equals(k, 0, k.length, key, offset, offset + length);
-        }
-
-        /** Moves slot {@code first + j} to {@code first}, the slots before it one on. */
-        void moveToFront(int first, int j) {
-            if (j == 0) {
-                return;
-            }
-            long h = hashes[first + j];
-            byte[] k = keys[first + j];
-            V v = values[first + j];
-            System.arraycopy(hashes, first, hashes, first + 1, j);
-            System.arraycopy(keys, first, keys, first + 1, j);
-            System.arraycopy(values, first, values, first + 1, j);
-            hashes[first] = h;
-            keys[first] = k;
-            values[first] = v;
         }
     }
 }
