@@ -2,6 +2,7 @@ package io.sluice.gateway.ingest;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
+import io.netty.util.concurrent.FastThreadLocal;
 import io.sluice.config.IngestConfig;
 import io.sluice.protocol.record.Series;
 
@@ -119,9 +120,34 @@ public final class LineProtocolParser {
 
     public Result parse(ByteBuf body, Precision precision) throws MalformedBatchException {
         int length = body.readableBytes();
-        byte[] bytes = ByteBufUtil.getBytes(body, body.readerIndex(), length, false); // copies unless it is the array
+        if (body.hasArray()) {
+            int start = body.arrayOffset() + body.readerIndex();
+            return new Cursor(body.array(), start, start + length, precision, admission.now()).run();
+        }
+        // the bytes are read while parsing only (what a result keeps is copied out of them), so a body up to
+        // SCRATCH_BYTES is copied into this thread's scratch array rather than a new one each time
+        byte[] bytes;
+        if (length <= SCRATCH_BYTES) {
+            bytes = SCRATCH.get();
+            if (bytes.length < length) {
+                bytes = new byte[Math.min(SCRATCH_BYTES, Integer.highestOneBit(length - 1) << 1)];
+                SCRATCH.set(bytes);
+            }
+            body.getBytes(body.readerIndex(), bytes, 0, length);
+        } else {
+            bytes = ByteBufUtil.getBytes(body, body.readerIndex(), length);
+        }
         return new Cursor(bytes, 0, length, precision, admission.now()).run();
     }
+
+    /** Largest body copied into a thread's {@link #SCRATCH} array; a larger one is copied into an array of its own. */
+    private static final int SCRATCH_BYTES = 1 << 20;
+    private static final FastThreadLocal<byte[]> SCRATCH = new FastThreadLocal<>() {
+        @Override
+        protected byte[] initialValue() {
+            return new byte[1 << 16];
+        }
+    };
 
     /** Thrown inside a line; the line is refused with this reason and the cursor moves to the next line. */
     private static final class LineError extends Exception {
@@ -132,10 +158,6 @@ public final class LineProtocolParser {
             super(message, null, false, false);
             this.reason = reason;
         }
-    }
-
-    /** A field of a line: its key and its value (NaN-free double, or null for a string field). */
-    private record Field(String key, Double value) {
     }
 
     /**
@@ -170,6 +192,33 @@ public final class LineProtocolParser {
             return checked;
         }
 
+        /**
+         * The field key kept here whose bytes start {@code b} at {@code pos}, followed by {@code =}, or null. Only a key
+         * of ASCII characters that need no escape matches, so its bytes are exactly what decoding them gives.
+         */
+        String fieldKeyAt(byte[] b, int pos, int end) {
+            for (int i = 0; i < fields; i++) {
+                String key = fieldKeys[i];
+                int n = key.length();
+                if (pos + n >= end || b[pos + n] != '=') {
+                    continue;
+                }
+                int j = 0;
+                while (j < n) {
+                    byte c = b[pos + j];
+                    if (c != key.charAt(j) || c < 0 || c == '\\' || c == ',' || c == ' ' || c == '=' || c == '\n'
+                            || c == '\r') {
+                        break;
+                    }
+                    j++;
+                }
+                if (j == n) {
+                    return key;
+                }
+            }
+            return null;
+        }
+
         /** The series kept for this field key, or null. */
         Series series(String fieldKey) {
             for (int i = 0; i < fields; i++) {
@@ -195,6 +244,16 @@ public final class LineProtocolParser {
 
     /** Most field keys whose series a cached series key keeps. */
     private static final int FIELDS_KEPT = 64;
+    /** Most digits of a float without an exponent whose value is computed exactly without {@link Double#parseDouble}. */
+    private static final int EXACT_DIGITS = 15;
+    private static final double[] POWERS_OF_TEN = new double[EXACT_DIGITS + 1];
+
+    static {
+        POWERS_OF_TEN[0] = 1;
+        for (int i = 1; i <= EXACT_DIGITS; i++) {
+            POWERS_OF_TEN[i] = POWERS_OF_TEN[i - 1] * 10; // exact up to 10^22
+        }
+    }
 
     private final class Cursor {
         private final byte[] b;
@@ -211,6 +270,10 @@ public final class LineProtocolParser {
         private int samples;
         private final List<ParsedBatch.Sample> valid = new ArrayList<>();
         private final List<Rejection> rejections = new ArrayList<>();
+        /** The fields of the line at hand: keys, values (NaN: a string), and the series of those that are numbers. */
+        private String[] fieldKeys = new String[4];
+        private double[] fieldValues = new double[4];
+        private Series[] fieldSeries = new Series[4];
 
         Cursor(byte[] b, int start, int end, Precision precision, long now) {
             this.b = b;
@@ -356,19 +419,23 @@ public final class LineProtocolParser {
         /** The fields of a point whose series key is read (the cursor on the space after it), and its timestamp. */
         private void fields(int lineNumber, SeriesKey seriesKey) throws LineError, MalformedBatchException {
             skipSpaces();
-            List<Field> fields = new ArrayList<>(4);
+            int count = 0;
             while (true) {
-                String key = token(Element.FIELD_KEY);
-                if (key.isEmpty()) {
-                    throw new LineError(Refusal.MISSING_FIELD, "missing field key");
-                }
-                if (pos >= end || b[pos] != '=') {
-                    throw new LineError(Refusal.MISSING_FIELD, "missing field value for field key " + Admission.quote(key));
+                String key = seriesKey.fieldKeyAt(b, pos, end);
+                if (key != null) {
+                    pos += key.length(); // on its '='
+                } else {
+                    key = token(Element.FIELD_KEY);
+                    if (key.isEmpty()) {
+                        throw new LineError(Refusal.MISSING_FIELD, "missing field key");
+                    }
+                    if (pos >= end || b[pos] != '=') {
+                        throw new LineError(Refusal.MISSING_FIELD, "missing field value for field key "
+                                + Admission.quote(key));
+                    }
                 }
                 pos++;
-                Double value = fieldValue(key);
-                fields.removeIf(f -> f.key().equals(key));
-                fields.add(new Field(key, value));
+                count = putField(count, key, fieldValue(key));
                 if (pos < end && b[pos] == ',') {
                     pos++;
                     continue;
@@ -376,22 +443,46 @@ public final class LineProtocolParser {
                 break;
             }
             long timestamp = timestamp();
-            List<ParsedBatch.Sample> out = new ArrayList<>(fields.size());
-            int strings = 0;
-            for (Field f : fields) {
-                if (f.value() == null) {
-                    strings++;
-                    continue;
+            int numbers = 0;
+            for (int i = 0; i < count; i++) {
+                if (!Double.isNaN(fieldValues[i])) {
+                    fieldSeries[numbers++] = series(seriesKey, fieldKeys[i], timestamp);
                 }
-                out.add(new ParsedBatch.Sample(lineNumber, series(seriesKey, f.key(), timestamp), timestamp, f.value()));
             }
-            if (samples + out.size() > limits.maxItemsPerRequest()) {
+            if (samples + numbers > limits.maxItemsPerRequest()) {
                 throw new MalformedBatchException("too_many_items", "more than " + limits.maxItemsPerRequest()
                         + " samples in one request (ingest.max-items-per-request); split the batch");
             }
-            samples += out.size();
-            stringFields += strings;
-            valid.addAll(out);
+            samples += numbers;
+            stringFields += count - numbers;
+            for (int i = 0, n = 0; i < count; i++) {
+                if (!Double.isNaN(fieldValues[i])) {
+                    valid.add(new ParsedBatch.Sample(lineNumber, fieldSeries[n++], timestamp, fieldValues[i]));
+                }
+            }
+        }
+
+        /**
+         * Adds a field to the {@code count} read so far on this line; a key given before loses its earlier value and
+         * place (the last one counts, in its place). Returns the new count.
+         */
+        private int putField(int count, String key, double value) {
+            for (int i = 0; i < count; i++) {
+                if (fieldKeys[i].equals(key)) {
+                    System.arraycopy(fieldKeys, i + 1, fieldKeys, i, count - i - 1);
+                    System.arraycopy(fieldValues, i + 1, fieldValues, i, count - i - 1);
+                    count--;
+                    break;
+                }
+            }
+            if (count == fieldKeys.length) {
+                fieldKeys = java.util.Arrays.copyOf(fieldKeys, count * 2);
+                fieldValues = java.util.Arrays.copyOf(fieldValues, count * 2);
+                fieldSeries = java.util.Arrays.copyOf(fieldSeries, count * 2);
+            }
+            fieldKeys[count] = key;
+            fieldValues[count] = value;
+            return count + 1;
         }
 
         /**
@@ -450,16 +541,16 @@ public final class LineProtocolParser {
             if (stop == start) {
                 return now;
             }
-            String text = new String(b, start, stop - start, StandardCharsets.ISO_8859_1);
             Long t = integer(start, stop);
             if (t == null) {
-                throw new LineError(Refusal.INVALID_TIMESTAMP, "timestamp " + Admission.quote(text)
-                        + " is not an integer within 64 bits");
+                throw new LineError(Refusal.INVALID_TIMESTAMP, "timestamp " + Admission.quote(
+                        new String(b, start, stop - start, StandardCharsets.ISO_8859_1)) + " is not an integer within 64 bits");
             }
             try {
                 return precision.toMillis(t);
             } catch (ArithmeticException e) {
-                throw new LineError(Refusal.INVALID_TIMESTAMP, "timestamp " + text + " in "
+                throw new LineError(Refusal.INVALID_TIMESTAMP, "timestamp "
+                        + new String(b, start, stop - start, StandardCharsets.ISO_8859_1) + " in "
                         + precision.name().toLowerCase(Locale.ROOT) + " is beyond the range of epoch milliseconds");
             }
         }
@@ -492,8 +583,8 @@ public final class LineProtocolParser {
             return v;
         }
 
-        /** A field value; the cursor ends after it. Null for a string (dropped). */
-        private Double fieldValue(String key) throws LineError {
+        /** A field value; the cursor ends after it. NaN for a string (dropped): a number is never NaN. */
+        private double fieldValue(String key) throws LineError {
             if (pos < end && b[pos] == '"') {
                 pos++;
                 boolean closed = false;
@@ -515,7 +606,7 @@ public final class LineProtocolParser {
                 if (!closed) {
                     throw new LineError(Refusal.INVALID_ITEM, "unterminated string in field " + Admission.quote(key));
                 }
-                return null;
+                return Double.NaN;
             }
             int start = pos;
             while (pos < end && b[pos] != ',' && b[pos] != ' ' && b[pos] != '\n' && b[pos] != '\r') {
@@ -525,8 +616,8 @@ public final class LineProtocolParser {
             if (stop == start) {
                 throw new LineError(Refusal.MISSING_FIELD, "missing field value for field key " + Admission.quote(key));
             }
-            Double v = number(start, stop);
-            if (v == null) {
+            double v = number(start, stop);
+            if (Double.isNaN(v)) {
                 throw new LineError(Refusal.INVALID_VALUE, "invalid value "
                         + Admission.quote(new String(b, start, stop - start, StandardCharsets.UTF_8)) + " of field "
                         + Admission.quote(key) + ": expected a float (NaN and Inf are not allowed), an integer (12i), "
@@ -535,35 +626,36 @@ public final class LineProtocolParser {
             return v;
         }
 
-        /** A float, integer, unsigned or boolean literal as a double; null when it is none (or out of range). */
-        private Double number(int start, int stop) {
+        /**
+         * A float, integer, unsigned or boolean literal as a double; NaN when it is none (or out of range: the literals
+         * taken never mean NaN).
+         */
+        private double number(int start, int stop) {
             int n = stop - start;
             byte last = b[stop - 1];
             if (n <= 5) {
-                String s = new String(b, start, n, StandardCharsets.ISO_8859_1);
-                switch (s) {
-                    case "t", "T", "true", "True", "TRUE" -> {
-                        return 1.0;
-                    }
-                    case "f", "F", "false", "False", "FALSE" -> {
-                        return 0.0;
-                    }
-                    default -> { }
+                if (is(start, n, "t") || is(start, n, "T") || is(start, n, "true") || is(start, n, "True")
+                        || is(start, n, "TRUE")) {
+                    return 1.0;
+                }
+                if (is(start, n, "f") || is(start, n, "F") || is(start, n, "false") || is(start, n, "False")
+                        || is(start, n, "FALSE")) {
+                    return 0.0;
                 }
             }
             if (last == 'i') {
                 Long v = n > 1 ? integer(start, stop - 1) : null;
-                return v == null ? null : (double) v;
+                return v == null ? Double.NaN : (double) v;
             }
             if (last == 'u') {
                 if (n < 2) {
-                    return null;
+                    return Double.NaN;
                 }
                 long v = 0;
                 for (int i = start; i < stop - 1; i++) {
                     int d = b[i] - '0';
                     if (d < 0 || d > 9 || Long.compareUnsigned(v, Long.divideUnsigned(-1L - d, 10)) > 0) {
-                        return null;
+                        return Double.NaN;
                     }
                     v = v * 10 + d;
                 }
@@ -571,43 +663,67 @@ public final class LineProtocolParser {
             }
             // -?digits[.digits][(e|E)[+-]digits], at least one digit before the exponent
             int i = start;
-            if (b[i] == '-') {
+            boolean negative = b[i] == '-';
+            if (negative) {
                 i++;
             }
             int digits = 0;
+            int fraction = 0;
+            long mantissa = 0;
             while (i < stop && b[i] >= '0' && b[i] <= '9') {
-                i++;
+                mantissa = mantissa * 10 + (b[i++] - '0'); // overflows past 18 digits: then not used
                 digits++;
             }
             if (i < stop && b[i] == '.') {
                 i++;
                 while (i < stop && b[i] >= '0' && b[i] <= '9') {
-                    i++;
+                    mantissa = mantissa * 10 + (b[i++] - '0');
                     digits++;
+                    fraction++;
                 }
             }
             if (digits == 0) {
-                return null;
+                return Double.NaN;
             }
-            if (i < stop && (b[i] == 'e' || b[i] == 'E')) {
+            boolean exponent = i < stop && (b[i] == 'e' || b[i] == 'E');
+            if (exponent) {
                 i++;
                 if (i < stop && (b[i] == '+' || b[i] == '-')) {
                     i++;
                 }
-                int exponent = 0;
+                int exponentDigits = 0;
                 while (i < stop && b[i] >= '0' && b[i] <= '9') {
                     i++;
-                    exponent++;
+                    exponentDigits++;
                 }
-                if (exponent == 0) {
-                    return null;
+                if (exponentDigits == 0) {
+                    return Double.NaN;
                 }
             }
             if (i != stop) {
-                return null;
+                return Double.NaN;
+            }
+            if (!exponent && digits <= EXACT_DIGITS) {
+                // the mantissa (< 10^15 < 2^53) and 10^fraction (fraction <= 15 <= 22) are both exact doubles, so their
+                // quotient is the correctly rounded value, as Double.parseDouble gives it (Clinger's fast path)
+                double v = fraction == 0 ? (double) mantissa : (double) mantissa / POWERS_OF_TEN[fraction];
+                return negative ? -v : v;
             }
             double v = Double.parseDouble(new String(b, start, n, StandardCharsets.ISO_8859_1));
-            return Double.isInfinite(v) ? null : v;
+            return Double.isInfinite(v) ? Double.NaN : v;
+        }
+
+        /** Whether the {@code n} bytes at {@code start} are the ASCII {@code literal}. */
+        private boolean is(int start, int n, String literal) {
+            if (n != literal.length()) {
+                return false;
+            }
+            for (int j = 0; j < n; j++) {
+                if (b[start + j] != literal.charAt(j)) {
+                    return false;
+                }
+            }
+            return true;
         }
 
         /**

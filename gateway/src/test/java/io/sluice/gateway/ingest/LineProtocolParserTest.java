@@ -279,4 +279,75 @@ class LineProtocolParserTest {
         assertThat(r.batch().rejections()).isEmpty();
         assertThat(r.points()).isZero();
     }
+
+    @Test
+    void floatsAreReadAsDoubleParseDoubleReadsThem() throws Exception {
+        SluiceConfig big = ConfigLoader.load(null, Map.of(), Map.of("ingest.max-items-per-request", "100000"));
+        LineProtocolParser wide = new LineProtocolParser(big.ingest(), AdmissionTest.admission(big, NOW));
+        java.util.SplittableRandom random = new java.util.SplittableRandom(7);
+        List<String> literals = new java.util.ArrayList<>();
+        StringBuilder body = new StringBuilder();
+        for (int i = 0; i < 20_000; i++) {
+            StringBuilder literal = new StringBuilder(random.nextBoolean() ? "-" : "");
+            int whole = random.nextInt(13);
+            int fraction = random.nextInt(13);
+            for (int d = 0; d < whole; d++) {
+                literal.append((char) ('0' + random.nextInt(10)));
+            }
+            if (whole == 0 || random.nextBoolean()) {
+                literal.append('.');
+                for (int d = 0; d < Math.max(fraction, whole == 0 ? 1 : 0); d++) {
+                    literal.append((char) ('0' + random.nextInt(10)));
+                }
+            }
+            if (random.nextInt(10) == 0) {
+                literal.append('e').append(random.nextInt(-30, 30)); // beside the fast path's literals
+            }
+            literals.add(literal.toString());
+            body.append("m v=").append(literal).append(' ').append(NOW_NS).append('\n');
+        }
+        ByteBuf direct = Unpooled.directBuffer().writeBytes(body.toString().getBytes(StandardCharsets.US_ASCII));
+        LineProtocolParser.Result r;
+        try {
+            r = wide.parse(direct, Precision.NS);
+        } finally {
+            direct.release();
+        }
+        assertThat(r.batch().rejections()).isEmpty();
+        for (int i = 0; i < literals.size(); i++) {
+            assertThat(Double.doubleToRawLongBits(r.batch().samples().get(i).value())).as(literals.get(i))
+                    .isEqualTo(Double.doubleToRawLongBits(Double.parseDouble(literals.get(i))));
+        }
+    }
+
+    @Test
+    void aBodyReadsTheSameInADirectBufferAfterALongerOneAndAtAnOffsetOfAnArray() throws Exception {
+        String longer = ("m,t=a v=1 " + NOW_NS + "\n").repeat(9);
+        String body = "m,t=b v=2.5 " + NOW_NS + "\nm,t=b w=3i " + NOW_NS + "\n";
+        for (String b : List.of(longer, body)) {
+            ByteBuf direct = Unpooled.directBuffer().writeBytes(b.getBytes(StandardCharsets.US_ASCII));
+            try {
+                assertThat(parser.parse(direct, Precision.NS).batch().samples()).hasSize(b == longer ? 9 : 2)
+                        .allSatisfy(sample -> assertThat(sample.series().labels().get("t")).isEqualTo(b == longer ? "a" : "b"));
+            } finally {
+                direct.release();
+            }
+        }
+        ByteBuf array = Unpooled.wrappedBuffer(("junk" + body + "m,t=c v=9 1").getBytes(StandardCharsets.US_ASCII));
+        ByteBuf slice = array.slice(4, body.length());
+        assertThat(slice.arrayOffset()).isEqualTo(4);
+        assertThat(parser.parse(slice, Precision.NS).batch().samples()).extracting(ParsedBatch.Sample::value)
+                .containsExactly(2.5, 3.0);
+    }
+
+    @Test
+    void aFieldKeyKeptUnderItsSeriesKeyMatchesOnlyItsOwnBytes() throws Exception {
+        LineProtocolParser.Result r = parse("m,t=a x=1 " + NOW_NS + "\nm,t=a xy=2 " + NOW_NS + "\nm,t=a x\\=y=3 " + NOW_NS
+                + "\nm,t=a x=4,x=5 " + NOW_NS + "\nm,t=a x\\ =6 " + NOW_NS
+                // a\\\,b is the key a\,b; the bytes a\,b are then the key a,b
+                + "\nm,t=a a\\\\\\,b=7 " + NOW_NS + "\nm,t=a a\\,b=8 " + NOW_NS + "\n", Precision.NS);
+        assertThat(r.batch().rejections()).isEmpty();
+        assertThat(r.batch().samples()).extracting(sample -> sample.series().name() + "=" + sample.value())
+                .containsExactly("m_x=1.0", "m_xy=2.0", "m_x_y=3.0", "m_x=5.0", "m_x_=6.0", "m_a__b=7.0", "m_a_b=8.0");
+    }
 }
