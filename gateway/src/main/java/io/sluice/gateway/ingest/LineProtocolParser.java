@@ -1,8 +1,6 @@
 package io.sluice.gateway.ingest;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
-import io.netty.util.concurrent.FastThreadLocal;
 import io.sluice.config.IngestConfig;
 import io.sluice.protocol.record.Series;
 
@@ -124,30 +122,13 @@ public final class LineProtocolParser {
             int start = body.arrayOffset() + body.readerIndex();
             return new Cursor(body.array(), start, start + length, precision, admission.now()).run();
         }
-        // the bytes are read while parsing only (what a result keeps is copied out of them), so a body up to
-        // SCRATCH_BYTES is copied into this thread's scratch array rather than a new one each time
-        byte[] bytes;
-        if (length <= SCRATCH_BYTES) {
-            bytes = SCRATCH.get();
-            if (bytes.length < length) {
-                bytes = new byte[Math.min(SCRATCH_BYTES, Integer.highestOneBit(length - 1) << 1)];
-                SCRATCH.set(bytes);
-            }
-            body.getBytes(body.readerIndex(), bytes, 0, length);
-        } else {
-            bytes = ByteBufUtil.getBytes(body, body.readerIndex(), length);
-        }
+        byte[] bytes = SCRATCH.get(length);
+        body.getBytes(body.readerIndex(), bytes, 0, length);
         return new Cursor(bytes, 0, length, precision, admission.now()).run();
     }
 
-    /** Largest body copied into a thread's {@link #SCRATCH} array; a larger one is copied into an array of its own. */
-    private static final int SCRATCH_BYTES = 1 << 20;
-    private static final FastThreadLocal<byte[]> SCRATCH = new FastThreadLocal<>() {
-        @Override
-        protected byte[] initialValue() {
-            return new byte[1 << 16];
-        }
-    };
+    /** What a body in a direct buffer is copied into to be read. */
+    private static final ScratchBytes SCRATCH = new ScratchBytes(1 << 20);
 
     /** Thrown inside a line; the line is refused with this reason and the cursor moves to the next line. */
     private static final class LineError extends Exception {

@@ -4,7 +4,6 @@ import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.WireFormat;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.compression.DecompressionException;
 import io.netty.handler.codec.compression.Snappy;
@@ -131,31 +130,42 @@ public final class RemoteWriteDecoder {
 
     /** Decodes {@code body} (not consumed, not released), a message of {@code version}. */
     public Decoded decode(ByteBuf body, Version version) throws MalformedBatchException {
-        byte[] raw = decompress(body);
-        return version == Version.V1 ? parse(raw) : parseV2(raw, version);
+        int length = decompress(body);
+        byte[] raw = DECOMPRESSED.get(length);
+        return version == Version.V1 ? parse(raw, length) : parseV2(raw, length, version);
     }
+
+    /** What a body in a direct buffer is copied into, and what it decompresses into: this thread's, reused. */
+    private static final ScratchBytes COMPRESSED = new ScratchBytes(1 << 20);
+    private static final ScratchBytes DECOMPRESSED = new ScratchBytes(1 << 20);
 
     // ---- snappy ----------------------------------------------------------------------------------
 
-    private byte[] decompress(ByteBuf received) throws MalformedBatchException {
+    /** Decompresses {@code received} into this thread's {@link #DECOMPRESSED} array; how many bytes it holds. */
+    private int decompress(ByteBuf received) throws MalformedBatchException {
         // Netty's snappy reads its input a byte at a time through the ByteBuf API, which on the pooled direct buffer
         // a request arrives in walks a chain of checks per byte; on a copy in a heap array it is an array access
-        ByteBuf body = received.hasArray() ? received : Unpooled.wrappedBuffer(ByteBufUtil.getBytes(received));
+        ByteBuf body = received;
+        if (!received.hasArray()) {
+            int n = received.readableBytes();
+            byte[] copy = COMPRESSED.get(n);
+            received.getBytes(received.readerIndex(), copy, 0, n);
+            body = Unpooled.wrappedBuffer(copy, 0, n);
+        }
         ByteBuf in = body.duplicate();
         long length = readLengthHeader(in);
         if (length > maxDecompressedBytes) {
             throw new MalformedBatchException("body_too_large", "the body decompresses to " + length
                     + " bytes, more than the " + maxDecompressedBytes + " allowed (server.max-body-bytes)");
         }
-        byte[] raw = new byte[(int) length];
         if (length == 0) {
             if (in.isReadable()) {
                 throw invalidSnappy("bytes follow an empty block");
             }
-            return raw;
+            return 0;
         }
         // the output cannot grow past the announced length: a block that says less than it holds fails here
-        ByteBuf out = Unpooled.wrappedBuffer(raw).clear();
+        ByteBuf out = Unpooled.wrappedBuffer(DECOMPRESSED.get((int) length), 0, (int) length).clear();
         // Netty's decoder is a streaming one: it waits, silently, for the rest of an unfinished element. So
         // the block goes in twice: all but its last byte, which must leave the output unfinished (a valid
         // block's last element needs its last byte; output already complete means bytes follow the block),
@@ -179,7 +189,7 @@ public final class RemoteWriteDecoder {
             throw invalidSnappy("the block is truncated: it holds " + out.writerIndex() + " of the " + length
                     + " bytes its header announces");
         }
-        return raw;
+        return (int) length;
     }
 
     /** The uncompressed length that starts a snappy block: a varint of at most 32 bits. */
@@ -208,8 +218,9 @@ public final class RemoteWriteDecoder {
 
     // ---- protobuf --------------------------------------------------------------------------------
 
-    private Decoded parse(byte[] raw) throws MalformedBatchException {
-        CodedInputStream in = CodedInputStream.newInstance(raw);
+    /** Decodes the {@code length} bytes that start {@code raw}, a 1.0 {@code WriteRequest}. */
+    private Decoded parse(byte[] raw, int length) throws MalformedBatchException {
+        CodedInputStream in = CodedInputStream.newInstance(raw, 0, length);
         Reader reader = new Reader(admission.now(), Version.V1);
         try {
             while (true) {
@@ -237,12 +248,12 @@ public final class RemoteWriteDecoder {
      * A 2.0 request: the symbols are read first, wherever they are in the body, and the series are then decoded in
      * body order.
      */
-    private Decoded parseV2(byte[] raw, Version version) throws MalformedBatchException {
+    private Decoded parseV2(byte[] raw, int rawLength, Version version) throws MalformedBatchException {
         Reader reader = new Reader(admission.now(), version);
         List<String> symbols = new ArrayList<>();
         List<int[]> series = new ArrayList<>(); // offset and length of each TimeSeries in raw
         try {
-            CodedInputStream in = CodedInputStream.newInstance(raw);
+            CodedInputStream in = CodedInputStream.newInstance(raw, 0, rawLength);
             while (true) {
                 int tag = in.readTag();
                 if (tag == 0) {
@@ -252,7 +263,7 @@ public final class RemoteWriteDecoder {
                     symbols.add(in.readStringRequireUtf8());
                 } else if (tag == REQUEST_V2_TIMESERIES) {
                     int length = in.readRawVarint32();
-                    if (length < 0 || length > raw.length - in.getTotalBytesRead()) {
+                    if (length < 0 || length > rawLength - in.getTotalBytesRead()) {
                         throw invalidProtobuf(version, "a series is truncated");
                     }
                     series.add(new int[] {in.getTotalBytesRead(), length});

@@ -299,8 +299,22 @@ class RemoteWriteDecoderTest {
                 e -> assertThat(e.code()).isEqualTo("too_many_items"));
     }
 
+    @Test
+    void aV2SeriesLongerThanWhatIsLeftOfTheBodyIsRefusedEvenAfterALongerBody() throws Exception {
+        PrometheusWritesV2.Series longer = PrometheusWritesV2.request().series("__name__", "m", "job", "x".repeat(200));
+        assertThat(decodeV2(longer.sample(NOW, 1).end().body()).batch().samples()).hasSize(1);
+        // symbols "", "m", then a TimeSeries (field 5) that says 100 bytes and holds 2: the thread's array still holds
+        // the longer body's bytes past these
+        byte[] raw = {0x22, 0x00, 0x22, 0x01, 'm', 0x2a, 100, 0x08, 0x01};
+        assertThatThrownBy(() -> decodeV2(PrometheusWrites.snappy(raw))).isInstanceOfSatisfying(
+                MalformedBatchException.class, e -> {
+                    assertThat(e.code()).isEqualTo("invalid_protobuf");
+                    assertThat(e.getMessage()).contains("a series is truncated");
+                });
+    }
+
     private RemoteWriteDecoder.Decoded decodeV2(byte[] body) throws MalformedBatchException {
-        ByteBuf buf = Unpooled.wrappedBuffer(body);
+        ByteBuf buf = Unpooled.directBuffer(body.length).writeBytes(body);
         try {
             return decoder.decode(buf, RemoteWriteDecoder.Version.V2);
         } finally {
@@ -308,15 +322,30 @@ class RemoteWriteDecoderTest {
         }
     }
 
+    /** Refused alike from an array and from a direct buffer (copied into the thread's reused array). */
     private void assertRefused(byte[] body, String code, String inMessage) {
-        assertThatThrownBy(() -> decode(body)).isInstanceOfSatisfying(MalformedBatchException.class, e -> {
-            assertThat(e.code()).isEqualTo(code);
-            assertThat(e.getMessage()).contains(inMessage);
-        });
+        for (boolean direct : new boolean[] {false, true}) {
+            assertThatThrownBy(() -> decode(body, direct)).isInstanceOfSatisfying(MalformedBatchException.class, e -> {
+                assertThat(e.code()).isEqualTo(code);
+                assertThat(e.getMessage()).contains(inMessage);
+            });
+        }
     }
 
+    /**
+     * The body decoded from an array and from a direct buffer, which must agree: the decoder reads the latter, and
+     * decompresses both, into arrays its thread reuses, which hold whatever bodies this test decoded before.
+     */
     private RemoteWriteDecoder.Decoded decode(byte[] body) throws MalformedBatchException {
-        ByteBuf buf = Unpooled.wrappedBuffer(body);
+        RemoteWriteDecoder.Decoded fromArray = decode(body, false);
+        RemoteWriteDecoder.Decoded fromDirect = decode(body, true);
+        assertThat(fromDirect.batch().samples()).isEqualTo(fromArray.batch().samples());
+        assertThat(fromDirect.batch().rejections()).isEqualTo(fromArray.batch().rejections());
+        return fromArray;
+    }
+
+    private RemoteWriteDecoder.Decoded decode(byte[] body, boolean direct) throws MalformedBatchException {
+        ByteBuf buf = direct ? Unpooled.directBuffer(body.length).writeBytes(body) : Unpooled.wrappedBuffer(body);
         try {
             RemoteWriteDecoder.Decoded decoded = decoder.decode(buf);
             assertThat(buf.readerIndex()).isZero();
