@@ -130,9 +130,9 @@ public final class RemoteWriteDecoder {
 
     /** Decodes {@code body} (not consumed, not released), a message of {@code version}. */
     public Decoded decode(ByteBuf body, Version version) throws MalformedBatchException {
-        int length = decompress(body);
-        byte[] raw = DECOMPRESSED.get(length);
-        return version == Version.V1 ? parse(raw, length) : parseV2(raw, length, version);
+        ByteBuf raw = decompress(body); // a heap buffer whose array holds the body from index 0
+        return version == Version.V1 ? parse(raw.array(), raw.readableBytes())
+                : parseV2(raw.array(), raw.readableBytes(), version);
     }
 
     /** What a body in a direct buffer is copied into, and what it decompresses into: this thread's, reused. */
@@ -141,8 +141,11 @@ public final class RemoteWriteDecoder {
 
     // ---- snappy ----------------------------------------------------------------------------------
 
-    /** Decompresses {@code received} into this thread's {@link #DECOMPRESSED} array; how many bytes it holds. */
-    private int decompress(ByteBuf received) throws MalformedBatchException {
+    /**
+     * Decompresses {@code received} into an array ({@link #DECOMPRESSED}: this thread's, or one of its own for a body
+     * beyond 1 MiB), wrapped from its index 0 in the buffer returned.
+     */
+    private ByteBuf decompress(ByteBuf received) throws MalformedBatchException {
         // Netty's snappy reads its input a byte at a time through the ByteBuf API, which on the pooled direct buffer
         // a request arrives in walks a chain of checks per byte; on a copy in a heap array it is an array access
         ByteBuf body = received;
@@ -162,7 +165,7 @@ public final class RemoteWriteDecoder {
             if (in.isReadable()) {
                 throw invalidSnappy("bytes follow an empty block");
             }
-            return 0;
+            return Unpooled.EMPTY_BUFFER;
         }
         // the output cannot grow past the announced length: a block that says less than it holds fails here
         ByteBuf out = Unpooled.wrappedBuffer(DECOMPRESSED.get((int) length), 0, (int) length).clear();
@@ -189,7 +192,7 @@ public final class RemoteWriteDecoder {
             throw invalidSnappy("the block is truncated: it holds " + out.writerIndex() + " of the " + length
                     + " bytes its header announces");
         }
-        return (int) length;
+        return out;
     }
 
     /** The uncompressed length that starts a snappy block: a varint of at most 32 bits. */

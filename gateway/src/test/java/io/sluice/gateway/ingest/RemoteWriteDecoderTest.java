@@ -300,6 +300,29 @@ class RemoteWriteDecoderTest {
     }
 
     @Test
+    void aBodyThatDecompressesBeyondWhatAThreadKeepsIsDecodedWhole() throws Exception {
+        SluiceConfig large = ConfigLoader.load(null, Map.of(), Map.of("ingest.max-items-per-request", "100000",
+                "server.max-body-bytes", "4MiB"));
+        RemoteWriteDecoder wide = new RemoteWriteDecoder(large.ingest(), large.server().maxBodyBytes(),
+                AdmissionTest.admission(large, NOW));
+        PrometheusWrites.Series series = request().series("__name__", "big", "job", "node");
+        for (int i = 0; i < 80_000; i++) {
+            series.sample(NOW - 80_000 + i, i + 0.5);
+        }
+        byte[] body = series.end().body();
+        ByteBuf direct = Unpooled.directBuffer(body.length).writeBytes(body);
+        try {
+            ParsedBatch batch = wide.decode(direct).batch();
+            assertThat(batch.rejections()).isEmpty();
+            assertThat(batch.samples()).hasSize(80_000);
+            assertThat(batch.samples().get(79_999).value()).isEqualTo(79_999.5);
+            assertThat(batch.samples().get(79_999).timestampMs()).isEqualTo(NOW - 1);
+        } finally {
+            direct.release();
+        }
+    }
+
+    @Test
     void aV2SeriesLongerThanWhatIsLeftOfTheBodyIsRefusedEvenAfterALongerBody() throws Exception {
         PrometheusWritesV2.Series longer = PrometheusWritesV2.request().series("__name__", "m", "job", "x".repeat(200));
         assertThat(decodeV2(longer.sample(NOW, 1).end().body()).batch().samples()).hasSize(1);
