@@ -266,10 +266,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         props.put("share.coordinator.state.topic.replication.factor", Integer.toString(replication));
         props.put("share.coordinator.state.topic.min.isr", minIsr);
         props.put("group.initial.rebalance.delay.ms", "0");
-        // log.segment.bytes stays Kafka's 1 GiB. Rolling a segment holds up the partition's produce requests for a
-        // moment, and the old segment's flush then writes it out in one burst: with 64 MiB segments, a roll every few
-        // seconds at the suite's ingest rates, a producer's p99 at 20 MB/s was 12-88 ms here against 7-9 ms with 1 GiB
-        // (kafka-producer-perf-test, two topics on one broker, runs alternated)
+        // log.segment.bytes stays Kafka's 1 GiB. Each roll is followed by a flush of the old segment, written out in
+        // one burst; with 64 MiB segments (a roll every few seconds at the suite's ingest rates) a producer's p99 at
+        // 20 MB/s was 12-88 ms here against 7-9 ms with 1 GiB (kafka-producer-perf-test, two topics on one broker,
+        // runs alternated)
         // The log cleaner allocates its dedupe map as one array when the log manager starts (128 MB by
         // default). In a 256 MB heap G1 cannot always find that many contiguous regions, and the broker
         // dies at start with OutOfMemoryError. The only compacted topics here are Kafka's own offsets and
