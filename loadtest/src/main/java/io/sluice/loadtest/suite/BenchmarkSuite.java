@@ -920,21 +920,17 @@ public final class BenchmarkSuite {
                 samplesPerSecond >= 1_000_000 && clean(max) && accepted >= acked);
         allocationRow("P2", format.label() + " ingested sample", run.allocationBefore(), run.allocationAfter());
         double half = samplesPerSecond / 2;
-        if (half < IngestBodies.SERIES) {
-            row("P2", format.label() + " ack p99 at half that rate, ms", "-", "nothing acknowledged at full load: "
-                    + max.firstUnexpected(), "", "< 50 ms", false);
+        HttpLoad.Result paced = null;
+        if (half >= IngestBodies.SERIES) {
+            awaitWriter();
+            phase = "P2 " + format.label() + " half rate";
+            paced = new HttpLoad(host, port, conns, warmup, duration, half / IngestBodies.SERIES,
+                    format.success(), streams::connection).run();
+        }
+        halfRateRow(format.label(), "Sluice " + format.label() + " at half rate", half, max, paced);
+        if (paced == null) {
             return samplesPerSecond;
         }
-        awaitWriter();
-        phase = "P2 " + format.label() + " half rate";
-        HttpLoad.Result paced = new HttpLoad(host, port, conns, warmup, duration, half / IngestBodies.SERIES,
-                format.success(), streams::connection).run();
-        printLoad("Sluice " + format.label() + " at half rate", paced);
-        row("P2", format.label() + " ack p99 at half that rate (" + fmt(half) + " samples/s, from when each body was due), ms",
-                ms(paced.percentileMillis(99)), "p50 " + ms(paced.percentileMillis(50)) + ", "
-                        + fmt((paced.responses() - paced.unexpected()) * (double) IngestBodies.SERIES / paced.seconds())
-                        + " samples/s acknowledged",
-                "", "< 50 ms", paced.percentileMillis(99) < 50 && clean(paced));
         storagePaused(streams, samplesPerSecond);
         return samplesPerSecond;
     }
@@ -960,7 +956,7 @@ public final class BenchmarkSuite {
         try (FrozenProcesses frozen = FrozenProcesses.freeze(postmaster)) {
             paused = new HttpLoad(host, port, streams.connections(), warmup, duration, 0, format.success(),
                     streams::connection).run();
-            rate = (paused.responses() - paused.unexpected()) * (double) IngestBodies.SERIES / paused.seconds();
+            rate = acknowledgedSamplesPerSecond(paused);
             if (rate / 2 >= IngestBodies.SERIES) {
                 paced = new HttpLoad(host, port, streams.connections(), warmup, duration, rate / 2 / IngestBodies.SERIES,
                         format.success(), streams::connection).run();
@@ -973,18 +969,31 @@ public final class BenchmarkSuite {
                         + ms(paused.percentileMillis(99)) + " ms, " + paused.unexpected() + " unexpected; with storage "
                         + fmt(withStorage), ratio(rate / withStorage) + "x with storage", ">= 1,000,000",
                 rate >= 1_000_000 && clean(paused));
-        if (paced == null) {
-            row("P2", format.label() + " with storage paused, ack p99 at half that rate, ms", "-",
-                    "nothing acknowledged at full load: " + paused.firstUnexpected(), "", "< 50 ms", false);
-        } else {
-            printLoad("Sluice " + format.label() + ", PostgreSQL frozen, at half rate", paced);
-            row("P2", format.label() + " with storage paused, ack p99 at half that rate (" + fmt(rate / 2)
-                            + " samples/s, from when each body was due), ms", ms(paced.percentileMillis(99)),
-                    "p50 " + ms(paced.percentileMillis(50)) + ", " + fmt((paced.responses() - paced.unexpected())
-                            * (double) IngestBodies.SERIES / paced.seconds()) + " samples/s acknowledged",
-                    "", "< 50 ms", paced.percentileMillis(99) < 50 && clean(paced));
-        }
+        halfRateRow(format.label() + " with storage paused", "Sluice " + format.label()
+                + ", PostgreSQL frozen, at half rate", rate / 2, paused, paced);
         awaitWriter();
+    }
+
+    /**
+     * The P2 row of an HTTP ingest run paced at {@code half} the samples/s {@code max} reached: its ack p99, measured
+     * from when each body was due; {@code paced} is null when {@code max} acknowledged too little to pace at half.
+     */
+    private void halfRateRow(String label, String loadName, double half, HttpLoad.Result max, HttpLoad.Result paced) {
+        if (paced == null) {
+            row("P2", label + ", ack p99 at half that rate, ms", "-", "nothing acknowledged at full load: "
+                    + max.firstUnexpected(), "", "< 50 ms", false);
+            return;
+        }
+        printLoad(loadName, paced);
+        row("P2", label + ", ack p99 at half that rate (" + fmt(half) + " samples/s, from when each body was due), ms",
+                ms(paced.percentileMillis(99)), "p50 " + ms(paced.percentileMillis(50)) + ", "
+                        + fmt(acknowledgedSamplesPerSecond(paced)) + " samples/s acknowledged",
+                "", "< 50 ms", paced.percentileMillis(99) < 50 && clean(paced));
+    }
+
+    /** Samples/s in the bodies a run had acknowledged with the expected status (each body holds {@link IngestBodies#SERIES}). */
+    private static double acknowledgedSamplesPerSecond(HttpLoad.Result run) {
+        return (run.responses() - run.unexpected()) * (double) IngestBodies.SERIES / run.seconds();
     }
 
     /** One run of {@link #maxIngest}: the load's result, and samples acknowledged/accepted. */
