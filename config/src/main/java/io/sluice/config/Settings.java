@@ -135,8 +135,9 @@ public final class Settings {
 
     // ---- auth ----------------------------------------------------------------------------------
     public static final Setting<Duration> AUTH_CACHE_TTL = duration("auth.cache-ttl", "60s", Duration.ofSeconds(1),
-            Duration.ofHours(1), "How long a valid API key is trusted before it is looked up again (a revoked key is "
-                    + "refused within this time).");
+            Duration.ofHours(1), "How long a valid API key is trusted before it is looked up again; a key in steady "
+                    + "use is looked up in the background while its verdict still answers, so a revoked key is refused "
+                    + "within this time plus one lookup.");
     public static final Setting<Duration> AUTH_NEGATIVE_TTL = duration("auth.negative-ttl", "5s", Duration.ZERO,
             Duration.ofHours(1), "How long an unknown or revoked API key is remembered as such.");
     public static final Setting<Duration> AUTH_STALE_IF_ERROR = duration("auth.stale-if-error", "24h", Duration.ZERO,

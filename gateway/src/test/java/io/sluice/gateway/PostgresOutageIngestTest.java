@@ -134,6 +134,60 @@ class PostgresOutageIngestTest {
         }
     }
 
+    /**
+     * A key in steady use is not held up when its verdict expires just as PostgreSQL freezes (before any call has
+     * found it unreachable): it is answered at once from the verdict while it is looked up again, where it used to
+     * wait for the whole call deadline. With PostgreSQL answering, a revocation still applies from the request
+     * after the one that started the lookup.
+     */
+    @Test
+    void aKeyInSteadyUseIsAnsweredAtOnceWhileItsExpiredVerdictIsLookedUpAgain(TestInfrastructure infra)
+            throws Exception {
+        String tenant = "pgrev-" + UUID.randomUUID().toString().substring(0, 8);
+        ApiKeyStore keys = new ApiKeyStore(infra.connectionFactory());
+        String key = KeysCommand.create(keys, tenant, Tier.ENTERPRISE);
+        String otherTenant = tenant + "-b";
+        String other = KeysCommand.create(keys, otherTenant, Tier.ENTERPRISE);
+        Map<String, String> overrides = new HashMap<>();
+        overrides.put("server.port", "0");
+        overrides.put("postgres.call-timeout", CALL_TIMEOUT.toMillis() + "ms");
+        AtomicLong offset = new AtomicLong();
+        Ticker ticker = () -> System.nanoTime() + offset.get();
+        try (GatewayRole sluice = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)),
+                UnaryOperator.identity(), ticker)) {
+            int port = sluice.port();
+            Duration cacheTtl = sluice.config().auth().cacheTtl();
+            assertThat(ingest(port, key, 0, new HashSet<>()).statusCode()).isEqualTo(202); // confirmed now
+            double revalidatedBefore = sluice.meterRegistry().get("sluice_auth_revalidated").counter().count();
+            try (FrozenProcesses frozen = FrozenProcesses.postgres(infra.postgres())) {
+                offset.addAndGet(cacheTtl.plusSeconds(1).toNanos()); // the verdict expired a second ago
+                assertThat(sluice.meterRegistry().get("sluice_postgres_reachable").gauge().value())
+                        .as("no call has found PostgreSQL unreachable yet").isEqualTo(1.0);
+                long start = System.nanoTime();
+                HttpResponse<String> response = ingest(port, key, 1, new HashSet<>());
+                assertThat(response.statusCode()).as(response.body()).isEqualTo(202);
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).as("not held up by the lookup")
+                        .isLessThan(AT_ONCE);
+                assertThat(sluice.meterRegistry().get("sluice_auth_revalidated").counter().count())
+                        .isEqualTo(revalidatedBefore + 1);
+            }
+
+            // PostgreSQL answers: a revoked key's expired verdict answers the request that starts its lookup, and the
+            // lookup's answer (revoked) applies from then on
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(http.send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + port + "/health/ready")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200));
+            // a key not seen before waits for its lookup, so its verdict is confirmed before the revocation
+            assertThat(ingest(port, other, 2, new HashSet<>()).statusCode()).isEqualTo(202);
+            assertThat(keys.revokeAll(otherTenant).block(Duration.ofSeconds(10))).isEqualTo(1);
+            offset.addAndGet(cacheTtl.plusSeconds(1).toNanos());
+            assertThat(ingest(port, other, 3, new HashSet<>()).statusCode()).as("answered from the verdict")
+                    .isEqualTo(202);
+            await().atMost(Duration.ofSeconds(15)).untilAsserted(() ->
+                    assertThat(ingest(port, other, 4, new HashSet<>()).statusCode()).isEqualTo(401));
+        }
+    }
+
     /** Posts batch {@code b} of 10 samples; a 202 adds its values to {@code acked}. */
     private HttpResponse<String> ingest(int port, String key, int b, Set<Double> acked) throws Exception {
         long now = System.currentTimeMillis();

@@ -36,6 +36,14 @@ import java.util.function.BooleanSupplier;
  * that finds the key gone (revoked) drops its verdict: revocations apply as soon as PostgreSQL answers again.
  * A key with no verdict (never seen, or seen only as invalid) cannot be checked during an outage: the lookup fails
  * and the caller answers 503 / RETRY_LATER.
+ *
+ * <p><b>Looked up again in the background.</b> A key in steady use (its valid verdict expired less than
+ * {@code auth.cache-ttl} ago) is answered from that verdict at once while it is looked up again, and the lookup's
+ * answer applies from the next request: its requests never wait for PostgreSQL. Without this, each such key's
+ * requests waited for one lookup every {@code auth.cache-ttl}, and when PostgreSQL had just frozen (not yet known to
+ * be unreachable) they waited for the whole {@code postgres.call-timeout}: ingest stood still for 5 s. A revoked key
+ * in steady use is then refused within {@code auth.cache-ttl} plus one lookup; a key idle for longer waits for
+ * its lookup as before.
  */
 public final class Authenticator {
 
@@ -44,11 +52,19 @@ public final class Authenticator {
     private final ApiKeyStore store;
     private final BooleanSupplier postgresUnreachable;
     private final AsyncCache<String, Optional<Principal>> cache;
-    private final Cache<String, Principal> lastValid;
+    /** A key's last valid verdict and when a lookup confirmed it (the ticker's time). */
+    private final Cache<String, Confirmed> lastValid;
+    private final Ticker ticker;
+    /** How long after its confirmation a valid verdict is served while it is looked up again: twice the TTL. */
+    private final long revalidateWithin;
     private final Counter missing;
     private final Counter invalid;
     private final Counter unavailable;
     private final Counter stale;
+    private final Counter revalidated;
+
+    private record Confirmed(Principal principal, long at) {
+    }
 
     /**
      * @param postgresUnreachable whether PostgreSQL's last call failed to reach it (see
@@ -61,6 +77,8 @@ public final class Authenticator {
         this.postgresUnreachable = postgresUnreachable;
         long validTtl = config.cacheTtl().toNanos();
         long invalidTtl = config.negativeTtl().toNanos();
+        this.ticker = ticker;
+        this.revalidateWithin = 2 * validTtl;
         this.cache = Caffeine.newBuilder()
                 .maximumSize(MAX_CACHED_KEYS)
                 .ticker(ticker)
@@ -97,6 +115,10 @@ public final class Authenticator {
                 .description("Authentications answered from a key's last valid verdict because PostgreSQL could not "
                         + "be asked (auth.stale-if-error)")
                 .register(registry);
+        this.revalidated = Counter.builder("sluice_auth_revalidated")
+                .description("Authentications answered from a key's valid verdict that had just expired "
+                        + "(auth.cache-ttl) while the key was looked up again in the background")
+                .register(registry);
     }
 
     private static Counter rejections(MeterRegistry registry, String reason) {
@@ -125,19 +147,26 @@ public final class Authenticator {
             return cached; // the hot path
         }
         CompletableFuture<Optional<Principal>> lookup = cache.get(hash, (h, executor) -> load(h));
-        Principal known = lastValid.getIfPresent(hash);
-        if (known != null && !lookup.isDone() && postgresUnreachable.getAsBoolean()) {
-            stale.increment(); // the lookup goes on in the background and refreshes the verdict if it succeeds
-            return CompletableFuture.completedFuture(Optional.of(known));
+        Confirmed known = lastValid.getIfPresent(hash);
+        if (known != null && !lookup.isDone()) {
+            // the lookup goes on in the background and replaces the verdict when it answers
+            if (postgresUnreachable.getAsBoolean()) {
+                stale.increment();
+                return CompletableFuture.completedFuture(Optional.of(known.principal()));
+            }
+            if (ticker.read() - known.at() < revalidateWithin) {
+                revalidated.increment();
+                return CompletableFuture.completedFuture(Optional.of(known.principal()));
+            }
         }
         return lookup.handle((found, error) -> {
             if (error == null) {
                 return counted(found);
             }
-            Principal last = lastValid.getIfPresent(hash);
+            Confirmed last = lastValid.getIfPresent(hash);
             if (last != null) {
                 stale.increment();
-                return Optional.of(last);
+                return Optional.of(last.principal());
             }
             unavailable.increment();
             throw error instanceof CompletionException ce ? ce : new CompletionException(error);
@@ -150,7 +179,7 @@ public final class Authenticator {
                 .defaultIfEmpty(Optional.empty())
                 .doOnNext(found -> {
                     if (found.isPresent()) {
-                        lastValid.put(hash, found.get());
+                        lastValid.put(hash, new Confirmed(found.get(), ticker.read()));
                     } else {
                         lastValid.invalidate(hash); // revoked (or never valid): no stale verdict from now on
                     }
