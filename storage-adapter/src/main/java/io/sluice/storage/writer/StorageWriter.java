@@ -25,6 +25,7 @@ import io.sluice.storage.kafka.KafkaClients;
 import io.sluice.storage.kafka.ReactorKafkaSink;
 import io.sluice.storage.kafka.Topics;
 import io.sluice.storage.postgres.GracefulStop;
+import io.sluice.storage.postgres.PostgresCalls;
 import io.sluice.storage.postgres.PostgresFailures;
 import io.sluice.storage.postgres.Transactions;
 import org.apache.kafka.common.TopicPartition;
@@ -49,6 +50,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.ToLongFunction;
@@ -222,6 +224,11 @@ public final class StorageWriter implements AutoCloseable {
     private final Set<TopicPartition> owned = ConcurrentHashMap.newKeySet();
     /** Per metrics partition this writer applies, the heads of its series as far as it knows them. */
     private final Map<TopicPartition, PartitionHeads> partitionHeads = new ConcurrentHashMap<>();
+    /**
+     * Set when an attempt failed for want of an answer from PostgreSQL (no connection, a passed deadline); cleared by
+     * the next attempt or check that PostgreSQL answers. While set, attempts check first ({@link #applyWithRetry}).
+     */
+    private volatile boolean silent;
     /** Set once a shared hold of the placement found another partition count: then every batch holds it exclusively. */
     private volatile boolean placementStale;
     private final Counter headsLookedUp;
@@ -237,6 +244,7 @@ public final class StorageWriter implements AutoCloseable {
     private final Counter clicksWritten;
     private final Counter skippedExpired;
     private final Counter deadlineExceeded;
+    private final Counter runsDecoded;
     private final DeadLetters.Counters deadLetters;
     private final Timer batchTimer;
     private final MeterRegistry registry;
@@ -298,8 +306,12 @@ public final class StorageWriter implements AutoCloseable {
                 .description("Rows the writer could not store").register(registry);
         this.deadLetters = new DeadLetters.Counters(registry);
         this.deadlineExceeded = Counter.builder("sluice_writer_deadline_exceeded")
-                .description("Writer transactions cancelled (rolled back, retried) after writer.transaction-timeout")
+                .description("Writer transactions cancelled (rolled back, retried) after writer.transaction-timeout, "
+                        + "and retries that found PostgreSQL not answering within it")
                 .register(registry);
+        this.runsDecoded = Counter.builder("sluice_writer_runs_decoded")
+                .description("Runs of records the storage writer decoded into rows: one per attempt to apply a run (a "
+                        + "retry decodes its run again, once PostgreSQL answers)").register(registry);
         Gauge.builder("sluice_writer_partitions", owned, Set::size)
                 .description("Partitions the writers' consumer group gives this writer now").register(registry);
         this.batchTimer = Timer.builder("sluice_writer_batch").description("One partition batch, end to end")
@@ -612,11 +624,21 @@ public final class StorageWriter implements AutoCloseable {
         return stop.track(work);
     }
 
-    /** Applies a run, retrying transient failures; each attempt decodes the run afresh. */
+    /**
+     * Applies a run, retrying transient failures; each attempt decodes the run afresh. An attempt after a failure,
+     * and any attempt while PostgreSQL is not answering ({@link #silent}), first waits for PostgreSQL to answer
+     * {@code SELECT 1} ({@link #answers}): during an outage an attempt then costs a round trip that does not come
+     * back, not the decoding of its whole run. Decoding runs of a few hundred records every few seconds, as
+     * partitions a frozen PostgreSQL held up retried or took their next run, took the CPU the gateway's event loops
+     * needed: their acknowledgements were up to 300 ms late each time.
+     */
     Mono<Void> applyWithRetry(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
         long started = System.nanoTime();
-        return Mono.defer(() -> apply(tp, records))
+        AtomicBoolean failedBefore = new AtomicBoolean();
+        Mono<Void> attempt = Mono.defer(() -> apply(tp, records))
                 .onErrorResume(PostgresFailures::isPermanent, e -> applyOneByOne(tp, records, e))
+                .doOnSuccess(v -> silent = false);
+        return Mono.defer(() -> failedBefore.get() || silent ? answers().then(attempt) : attempt)
                 // PostgreSQL that does not answer (frozen, a lost network): the transaction is cancelled (rolled back)
                 // and tried again; if its COMMIT did reach PostgreSQL, the stored offset makes the retry a no-op
                 .timeout(config.transactionTimeout())
@@ -626,10 +648,25 @@ public final class StorageWriter implements AutoCloseable {
                 .publishOn(Schedulers.boundedElastic())
                 .doOnError(java.util.concurrent.TimeoutException.class, e -> deadlineExceeded.increment())
                 .transformDeferred(CircuitBreakerOperator.of(breaker))
-                .doOnError(e -> log.warn("Writing {} records of {} failed ({}); retrying", records.size(), tp,
-                        e.toString()))
+                .doOnError(e -> {
+                    failedBefore.set(true);
+                    if (PostgresCalls.isUnreachable(e)) {
+                        silent = true;
+                    }
+                    log.warn("Writing {} records of {} failed ({}); retrying", records.size(), tp, e.toString());
+                })
                 .retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofMillis(100)).maxBackoff(Duration.ofSeconds(5)))
                 .doOnSuccess(v -> batchTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS));
+    }
+
+    /** Completes once PostgreSQL answers {@code SELECT 1} on a connection of the pool (then it is not silent). */
+    private Mono<Void> answers() {
+        return Mono.usingWhen(connections.create(),
+                c -> Flux.from(c.createStatement("SELECT 1").execute()).flatMap(r -> r.map((row, meta) -> 1)).then(),
+                Connection::close,
+                (c, err) -> Transactions.rollbackAndClose(c, config.transactionTimeout()),
+                c -> Transactions.rollbackAndClose(c, config.transactionTimeout()))
+                .doOnSuccess(v -> silent = false);
     }
 
     /**
@@ -676,6 +713,7 @@ public final class StorageWriter implements AutoCloseable {
     }
 
     private WriteBatch encode(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records, long next) {
+        runsDecoded.increment();
         List<byte[]> values = new ArrayList<>(records.size());
         records.forEach(r -> values.add(r.value()));
         WriteBatch batch = WriteBatch.of(values, partitions.rawHorizon(), alloc, knownSeries);

@@ -402,12 +402,7 @@ class StorageWriterTest {
 
     @Test
     void aCommitFrozenPostgresqlDoesNotAnswerPassesItsDeadlineAndTheRetryDoesNotApplyItTwice() throws Exception {
-        WriterConfig w = config.writer();
-        config = config.withWriter(new WriterConfig(w.maxBatchRecords(), w.maxBatchBytes(), w.maxBatchWait(),
-                w.retentionRaw(), w.retentionRollup1m(), w.retentionRollup1h(), w.partitionsAhead(), w.chunkMaxSamples(),
-                w.compactionInterval(), w.compactionDelay(), w.compactionLookback(), w.compactionBatch(),
-                w.compactionTransactionSamples(), Duration.ofSeconds(2), w.sessionTimeout(), w.knownSeries(),
-                w.rollupFoldDelay()));
+        transactionTimeout(Duration.ofSeconds(2));
         CountDownLatch reachedCommit = new CountDownLatch(1);
         CountDownLatch frozen = new CountDownLatch(1);
         java.util.concurrent.atomic.AtomicBoolean first = new java.util.concurrent.atomic.AtomicBoolean(true);
@@ -429,6 +424,37 @@ class StorageWriterTest {
         awaitCounts(500, 0);
         assertRollupsMatchRawRows();
         await().atMost(WAIT).until(() -> writer0Applied() == 1);
+    }
+
+    @Test
+    void whilePostgresqlIsFrozenRetriesAndNewRunsWaitForItToAnswerBeforeDecoding() throws Exception {
+        transactionTimeout(Duration.ofSeconds(2));
+        start(infra.connectionFactory(), tp -> Mono.empty());
+        long base = System.currentTimeMillis() - 5 * 60_000;
+        produce(0, segment(0, 500, base));
+        awaitCounts(500, 0);
+        double decoded = registry.get("sluice_writer_runs_decoded").counter().count();
+        try (FrozenProcesses postgres = FrozenProcesses.postgres(infra.postgres())) {
+            produce(0, segment(500, 500, base));
+            // the run's transaction passes its deadline, then each retry's check that PostgreSQL answers does
+            await().atMost(WAIT).until(() -> registry.get("sluice_writer_deadline_exceeded").counter().count() >= 1);
+            // a run of other series on another partition, once PostgreSQL is known to be silent
+            produce(1, segment("mem.usage", 1000, 500, base));
+            await().atMost(WAIT).until(() -> registry.get("sluice_writer_deadline_exceeded").counter().count() >= 4);
+            assertThat(registry.get("sluice_writer_runs_decoded").counter().count())
+                    .as("the first run decoded for its first attempt only, the second not yet").isEqualTo(decoded + 1);
+        }
+        awaitCounts(1500, 0);
+        assertRollupsMatchRawRows();
+    }
+
+    /** The writer's config with {@code writer.transaction-timeout} set to {@code timeout}. */
+    private void transactionTimeout(Duration timeout) {
+        WriterConfig w = config.writer();
+        config = config.withWriter(new WriterConfig(w.maxBatchRecords(), w.maxBatchBytes(), w.maxBatchWait(),
+                w.retentionRaw(), w.retentionRollup1m(), w.retentionRollup1h(), w.partitionsAhead(), w.chunkMaxSamples(),
+                w.compactionInterval(), w.compactionDelay(), w.compactionLookback(), w.compactionBatch(),
+                w.compactionTransactionSamples(), timeout, w.sessionTimeout(), w.knownSeries(), w.rollupFoldDelay()));
     }
 
     private long writer0Applied() {
@@ -544,10 +570,15 @@ class StorageWriterTest {
 
     /** {@code count} samples over 20 series with 5 labels each, values start..start+count-1, distinct timestamps. */
     private byte[] segment(int start, int count, long baseMs) {
+        return segment("cpu.usage", start, count, baseMs);
+    }
+
+    /** {@link #segment(int, int, long)} of the metric {@code name}. */
+    private byte[] segment(String name, int start, int count, long baseMs) {
         try (SegmentWriter w = SegmentWriter.create(ByteBufAllocator.DEFAULT, tenant, true)) {
             for (int i = start; i < start + count; i++) {
                 int s = i % 20;
-                w.addSample(Series.of("cpu.usage", "host", "h" + s, "region", "r" + (s % 3), "az", "a", "svc", "api",
+                w.addSample(Series.of(name, "host", "h" + s, "region", "r" + (s % 3), "az", "a", "svc", "api",
                         "env", "test"), baseMs + i * 7L, i);
             }
             ByteBuf buf = w.finish();
