@@ -1,7 +1,6 @@
 package io.sluice.gateway.auth;
 
 import com.github.benmanes.caffeine.cache.AsyncCache;
-import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.Ticker;
@@ -11,6 +10,7 @@ import io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics;
 import io.sluice.config.AuthConfig;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.auth.Principal;
+import io.sluice.storage.postgres.LastConfirmed;
 
 import io.netty.handler.codec.http.QueryStringDecoder;
 
@@ -39,11 +39,9 @@ import java.util.function.BooleanSupplier;
  *
  * <p><b>Looked up again in the background.</b> A key in steady use (its valid verdict expired less than
  * {@code auth.cache-ttl} ago) is answered from that verdict at once while it is looked up again, and the lookup's
- * answer applies from the next request: its requests never wait for PostgreSQL. Without this, each such key's
- * requests waited for one lookup every {@code auth.cache-ttl}, and when PostgreSQL had just frozen (not yet known to
- * be unreachable) they waited for the whole {@code postgres.call-timeout}: ingest stood still for 5 s. A revoked key
- * in steady use is then refused within {@code auth.cache-ttl} plus one lookup; a key idle for longer waits for
- * its lookup as before.
+ * answer applies from the next request ({@link LastConfirmed#recent}): without this, when PostgreSQL had just
+ * frozen, such a key's requests waited for the lookup's whole {@code postgres.call-timeout}, and its ingest stood
+ * still for 5 s. A revoked key in steady use is refused within {@code auth.cache-ttl} plus one lookup.
  */
 public final class Authenticator {
 
@@ -52,19 +50,13 @@ public final class Authenticator {
     private final ApiKeyStore store;
     private final BooleanSupplier postgresUnreachable;
     private final AsyncCache<String, Optional<Principal>> cache;
-    /** A key's last valid verdict and when a lookup confirmed it (the ticker's time). */
-    private final Cache<String, Confirmed> lastValid;
-    private final Ticker ticker;
-    /** How long after its confirmation a valid verdict is served while it is looked up again: twice the TTL. */
-    private final long revalidateWithin;
+    /** A key's last valid verdict, for {@code auth.stale-if-error}. */
+    private final LastConfirmed<Principal> lastValid;
     private final Counter missing;
     private final Counter invalid;
     private final Counter unavailable;
     private final Counter stale;
     private final Counter revalidated;
-
-    private record Confirmed(Principal principal, long at) {
-    }
 
     /**
      * @param postgresUnreachable whether PostgreSQL's last call failed to reach it (see
@@ -77,8 +69,6 @@ public final class Authenticator {
         this.postgresUnreachable = postgresUnreachable;
         long validTtl = config.cacheTtl().toNanos();
         long invalidTtl = config.negativeTtl().toNanos();
-        this.ticker = ticker;
-        this.revalidateWithin = 2 * validTtl;
         this.cache = Caffeine.newBuilder()
                 .maximumSize(MAX_CACHED_KEYS)
                 .ticker(ticker)
@@ -102,11 +92,7 @@ public final class Authenticator {
                     }
                 })
                 .buildAsync();
-        this.lastValid = Caffeine.newBuilder()
-                .maximumSize(MAX_CACHED_KEYS)
-                .ticker(ticker)
-                .expireAfterWrite(config.staleIfError())
-                .build();
+        this.lastValid = new LastConfirmed<>(MAX_CACHED_KEYS, config.staleIfError(), config.cacheTtl(), ticker);
         CaffeineCacheMetrics.monitor(registry, cache, "api_keys");
         this.missing = rejections(registry, "missing_key");
         this.invalid = rejections(registry, "invalid_key");
@@ -147,26 +133,27 @@ public final class Authenticator {
             return cached; // the hot path
         }
         CompletableFuture<Optional<Principal>> lookup = cache.get(hash, (h, executor) -> load(h));
-        Confirmed known = lastValid.getIfPresent(hash);
-        if (known != null && !lookup.isDone()) {
+        if (!lookup.isDone()) {
             // the lookup goes on in the background and replaces the verdict when it answers
-            if (postgresUnreachable.getAsBoolean()) {
+            Principal known = lastValid.get(hash);
+            if (known != null && postgresUnreachable.getAsBoolean()) {
                 stale.increment();
-                return CompletableFuture.completedFuture(Optional.of(known.principal()));
+                return CompletableFuture.completedFuture(Optional.of(known));
             }
-            if (ticker.read() - known.at() < revalidateWithin) {
+            Principal recent = lastValid.recent(hash);
+            if (recent != null) {
                 revalidated.increment();
-                return CompletableFuture.completedFuture(Optional.of(known.principal()));
+                return CompletableFuture.completedFuture(Optional.of(recent));
             }
         }
         return lookup.handle((found, error) -> {
             if (error == null) {
                 return counted(found);
             }
-            Confirmed last = lastValid.getIfPresent(hash);
+            Principal last = lastValid.get(hash);
             if (last != null) {
                 stale.increment();
-                return Optional.of(last.principal());
+                return Optional.of(last);
             }
             unavailable.increment();
             throw error instanceof CompletionException ce ? ce : new CompletionException(error);
@@ -179,9 +166,9 @@ public final class Authenticator {
                 .defaultIfEmpty(Optional.empty())
                 .doOnNext(found -> {
                     if (found.isPresent()) {
-                        lastValid.put(hash, new Confirmed(found.get(), ticker.read()));
+                        lastValid.confirmed(hash, found.get());
                     } else {
-                        lastValid.invalidate(hash); // revoked (or never valid): no stale verdict from now on
+                        lastValid.forget(hash); // revoked (or never valid): no stale verdict from now on
                     }
                 })
                 .toFuture();

@@ -21,6 +21,7 @@ import io.netty.util.concurrent.FastThreadLocalThread;
 import io.sluice.config.LinksConfig;
 import io.sluice.storage.links.Link;
 import io.sluice.storage.links.LinkStore;
+import io.sluice.storage.postgres.LastConfirmed;
 import io.sluice.storage.postgres.PostgresUnavailableException;
 import reactor.core.scheduler.Schedulers;
 
@@ -39,7 +40,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * or expired code for {@code links.negative-ttl}. Loads go through a circuit breaker: while PostgreSQL is
  * failing, cached links keep redirecting and uncached codes fail fast. The last link loaded for each code is
  * also kept aside for {@link #STALE_FOR} (stale-if-error): when a reload fails, that answer is served
- * instead, so a long PostgreSQL outage does not break links that were in use.
+ * instead, so a long PostgreSQL outage does not break links that were in use. A code in steady use (its link expired
+ * from the cache less than {@code links.cache-ttl} ago) is answered from that link at once while it is loaded again
+ * ({@link LastConfirmed#recent}): its redirects never wait for PostgreSQL, where they waited for the load's whole
+ * deadline when PostgreSQL had just frozen.
  *
  * <p>In front of the cache, each event loop keeps the codes it answered lately (at most {@value #FRONT_MAX}), each
  * for at most {@value #FRONT_MILLIS} ms (and never longer than {@code links.negative-ttl} for an unknown code): a
@@ -104,7 +108,7 @@ public final class RedirectCache {
         }
     };
     private final long negativeTtlNanos;
-    private final com.github.benmanes.caffeine.cache.Cache<String, Link> lastKnown;
+    private final LastConfirmed<Link> lastKnown;
     private final CircuitBreaker breaker;
     private final Clock clock;
 
@@ -116,8 +120,7 @@ public final class RedirectCache {
         BreakerGauge.register(registry, "sluice_links_breaker_state",
                 "Redirect path's PostgreSQL", breaker);
         Ticker ticker = ClockTicker.of(clock);
-        this.lastKnown = Caffeine.newBuilder().maximumSize(config.cacheMaxEntries()).ticker(ticker)
-                .expireAfterWrite(STALE_FOR).build();
+        this.lastKnown = new LastConfirmed<>(config.cacheMaxEntries(), STALE_FOR, config.cacheTtl(), ticker);
         long maxTtl = config.cacheTtl().toNanos();
         long negativeTtl = config.negativeTtl().toNanos();
         this.negativeTtlNanos = negativeTtl;
@@ -154,9 +157,14 @@ public final class RedirectCache {
                     }
                 })
                 .buildAsync((code, executor) -> store.find(code)
-                        .doOnNext(link -> lastKnown.put(code, link))
+                        .doOnNext(link -> lastKnown.confirmed(code, link))
                         .map(Entry::new)
                         .defaultIfEmpty(Entry.MISSING) // the store's call has the postgres.call-timeout deadline
+                        .doOnNext(entry -> {
+                            if (entry == Entry.MISSING) {
+                                lastKnown.forget(code); // gone: never served from what was known before
+                            }
+                        })
                         // off the database connection's event loop before the breaker counts the outcome: its
                         // sliding window takes a lock, which concurrent misses on several connections contend for
                         .publishOn(Schedulers.boundedElastic())
@@ -197,8 +205,14 @@ public final class RedirectCache {
             }
             return entry; // the hot path: no extra work
         }
+        if (!entry.isDone()) {
+            Link recent = lastKnown.recent(code); // the load goes on and replaces it when it answers
+            if (recent != null) {
+                return CompletableFuture.completedFuture(new Entry(recent));
+            }
+        }
         return entry.exceptionallyCompose(error -> {
-            Link stale = lastKnown.getIfPresent(code);
+            Link stale = lastKnown.get(code);
             return stale != null ? CompletableFuture.completedFuture(new Entry(stale))
                     : CompletableFuture.failedFuture(error);
         });
@@ -221,14 +235,14 @@ public final class RedirectCache {
      */
     public void created(Link link) {
         cache.put(link.code(), CompletableFuture.completedFuture(new Entry(link)));
-        lastKnown.put(link.code(), link);
+        lastKnown.confirmed(link.code(), link);
         generation.incrementAndGet(); // after the cache changed: see get
     }
 
     /** Forgets a code on this node (after an update or delete here or on another node). */
     public void invalidate(String code) {
         cache.synchronous().invalidate(code);
-        lastKnown.invalidate(code);
+        lastKnown.forget(code);
         generation.incrementAndGet(); // after the cache changed: see get
     }
 

@@ -5,6 +5,7 @@ import io.sluice.config.ConfigLoader;
 import io.sluice.config.LinksConfig;
 import io.sluice.config.Tier;
 import io.sluice.gateway.auth.KeysCommand;
+import io.sluice.embedded.FrozenProcesses;
 import io.sluice.storage.testing.MutableClock;
 import io.sluice.storage.auth.ApiKeyStore;
 import io.sluice.storage.links.Link;
@@ -21,10 +22,12 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /** The redirect cache's clock-driven expiry and stale-if-error, on real PostgreSQL. */
 @RealInfrastructure
@@ -47,6 +50,49 @@ class RedirectCacheTest {
             assertThat(cache.get(code).join().link().target()).as("stale-if-error").isEqualTo("https://example.com/stale");
             assertThat(cache.get("never-" + code)).as("an unknown code has nothing stale")
                     .failsWithin(Duration.ofSeconds(10));
+        } finally {
+            infra.postgres().start();
+        }
+    }
+
+    @Test
+    void aLinkInSteadyUseIsServedAtOnceWhileItIsLoadedAgainFromAFrozenPostgres(TestInfrastructure infra) {
+        String tenant = newTenant(infra);
+        LinkStore store = new LinkStore(infra.connectionFactory());
+        String code = "hot-" + UUID.randomUUID().toString().substring(0, 8);
+        store.insert(code, tenant, "https://example.com/hot", 302, null).block(Duration.ofSeconds(10));
+        LinksConfig config = ConfigLoader.load(null, Map.of(), Map.of("links.cache-ttl", "1m")).links();
+        MutableClock clock = new MutableClock(Instant.now());
+        RedirectCache cache = new RedirectCache(store, config, clock, new SimpleMeterRegistry());
+
+        assertThat(cache.get(code).join().link().target()).isEqualTo("https://example.com/hot");
+        clock.advance(Duration.ofSeconds(61)); // expired a second ago: the next get loads it again
+        try (FrozenProcesses frozen = FrozenProcesses.postgres(infra.postgres())) {
+            CompletableFuture<RedirectCache.Entry> during = cache.get(code);
+            assertThat(during).as("not waiting for the load").isCompleted();
+            assertThat(during.join().link().target()).isEqualTo("https://example.com/hot");
+        }
+    }
+
+    @Test
+    void aCodeALoadFoundGoneIsNotServedFromWhatWasKnownBefore(TestInfrastructure infra) {
+        String tenant = newTenant(infra);
+        LinkStore store = new LinkStore(infra.connectionFactory());
+        String code = "gone-" + UUID.randomUUID().toString().substring(0, 8);
+        store.insert(code, tenant, "https://example.com/gone", 302, null).block(Duration.ofSeconds(10));
+        LinksConfig config = ConfigLoader.load(null, Map.of(), Map.of("links.cache-ttl", "1m")).links();
+        MutableClock clock = new MutableClock(Instant.now());
+        RedirectCache cache = new RedirectCache(store, config, clock, new SimpleMeterRegistry());
+
+        assertThat(cache.get(code).join().link()).isNotNull();
+        // deleted where this node did not hear of it (no invalidate): the next load after the TTL finds it gone
+        assertThat(store.delete(tenant, code).block(Duration.ofSeconds(10))).isTrue();
+        clock.advance(Duration.ofSeconds(61));
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(cache.get(code).join().link()).isNull());
+        clock.advance(config.negativeTtl().plusSeconds(1)); // that verdict expired too
+        infra.postgres().stop();
+        try {
+            assertThat(cache.get(code)).as("nothing to fall back on").failsWithin(Duration.ofSeconds(10));
         } finally {
             infra.postgres().start();
         }
