@@ -54,14 +54,9 @@ class PostgresOutageIngestTest {
         String key = KeysCommand.create(keys, tenant, Tier.ENTERPRISE);
         String unseen = KeysCommand.create(keys, "pgout-other-" + UUID.randomUUID().toString().substring(0, 8),
                 Tier.ENTERPRISE);
-        Map<String, String> overrides = new HashMap<>();
-        overrides.put("server.port", "0");
-        overrides.put("postgres.call-timeout", CALL_TIMEOUT.toMillis() + "ms");
         AtomicLong offset = new AtomicLong();
-        Ticker ticker = () -> System.nanoTime() + offset.get();
         Set<Double> acked = new HashSet<>();
-        try (GatewayRole sluice = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)),
-                UnaryOperator.identity(), ticker)) {
+        try (GatewayRole sluice = start(infra, offset)) {
             int port = sluice.port();
             Duration cacheTtl = sluice.config().auth().cacheTtl();
             Duration negativeTtl = sluice.config().auth().negativeTtl();
@@ -148,13 +143,8 @@ class PostgresOutageIngestTest {
         String key = KeysCommand.create(keys, tenant, Tier.ENTERPRISE);
         String otherTenant = tenant + "-b";
         String other = KeysCommand.create(keys, otherTenant, Tier.ENTERPRISE);
-        Map<String, String> overrides = new HashMap<>();
-        overrides.put("server.port", "0");
-        overrides.put("postgres.call-timeout", CALL_TIMEOUT.toMillis() + "ms");
         AtomicLong offset = new AtomicLong();
-        Ticker ticker = () -> System.nanoTime() + offset.get();
-        try (GatewayRole sluice = GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)),
-                UnaryOperator.identity(), ticker)) {
+        try (GatewayRole sluice = start(infra, offset)) {
             int port = sluice.port();
             Duration cacheTtl = sluice.config().auth().cacheTtl();
             assertThat(ingest(port, key, 0, new HashSet<>()).statusCode()).isEqualTo(202); // confirmed now
@@ -186,6 +176,16 @@ class PostgresOutageIngestTest {
             await().atMost(Duration.ofSeconds(15)).untilAsserted(() ->
                     assertThat(ingest(port, other, 4, new HashSet<>()).statusCode()).isEqualTo(401));
         }
+    }
+
+    /** A gateway with {@link #CALL_TIMEOUT} whose caches' ticker runs {@code offset} ahead of the real one. */
+    private static GatewayRole start(TestInfrastructure infra, AtomicLong offset) {
+        Map<String, String> overrides = new HashMap<>();
+        overrides.put("server.port", "0");
+        overrides.put("postgres.call-timeout", CALL_TIMEOUT.toMillis() + "ms");
+        Ticker ticker = () -> System.nanoTime() + offset.get();
+        return GatewayRole.start(infra.configure(ConfigLoader.load(null, Map.of(), overrides)), UnaryOperator.identity(),
+                ticker);
     }
 
     /** Posts batch {@code b} of 10 samples; a 202 adds its values to {@code acked}. */

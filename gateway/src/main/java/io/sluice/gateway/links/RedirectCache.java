@@ -180,6 +180,14 @@ public final class RedirectCache {
         return cache.synchronous().stats();
     }
 
+    /**
+     * Whether the cache itself (not an event loop's front) holds an unexpired answer for {@code code} (for tests:
+     * Caffeine times an entry once its load's future completed, which may be just after a caller saw it complete).
+     */
+    boolean caches(String code) {
+        return cache.getIfPresent(code) != null;
+    }
+
     /** The breaker of the redirect path's loads (for tests). */
     CircuitBreaker breaker() {
         return breaker;

@@ -35,20 +35,12 @@ class RedirectCacheTest {
 
     @Test
     void aLinkPastItsTtlIsServedStaleWhilePostgresIsDown(TestInfrastructure infra) {
-        String tenant = newTenant(infra);
-        LinkStore store = new LinkStore(infra.connectionFactory());
-        String code = "stale-" + UUID.randomUUID().toString().substring(0, 8);
-        store.insert(code, tenant, "https://example.com/stale", 302, null).block(Duration.ofSeconds(10));
-        LinksConfig config = ConfigLoader.load(null, Map.of(), Map.of("links.cache-ttl", "1m")).links();
-        MutableClock clock = new MutableClock(Instant.now());
-        RedirectCache cache = new RedirectCache(store, config, clock, new SimpleMeterRegistry());
-
-        assertThat(cache.get(code).join().link().target()).isEqualTo("https://example.com/stale");
-        clock.advance(Duration.ofMinutes(2)); // past links.cache-ttl: the next get reloads
+        Cached c = Cached.link(infra, "stale");
+        c.clock.advance(Duration.ofMinutes(2)); // past links.cache-ttl: the next get reloads
         infra.postgres().stop();
         try {
-            assertThat(cache.get(code).join().link().target()).as("stale-if-error").isEqualTo("https://example.com/stale");
-            assertThat(cache.get("never-" + code)).as("an unknown code has nothing stale")
+            assertThat(c.cache.get(c.code).join().link().target()).as("stale-if-error").isEqualTo(c.target);
+            assertThat(c.cache.get("never-" + c.code)).as("an unknown code has nothing stale")
                     .failsWithin(Duration.ofSeconds(10));
         } finally {
             infra.postgres().start();
@@ -57,42 +49,26 @@ class RedirectCacheTest {
 
     @Test
     void aLinkInSteadyUseIsServedAtOnceWhileItIsLoadedAgainFromAFrozenPostgres(TestInfrastructure infra) {
-        String tenant = newTenant(infra);
-        LinkStore store = new LinkStore(infra.connectionFactory());
-        String code = "hot-" + UUID.randomUUID().toString().substring(0, 8);
-        store.insert(code, tenant, "https://example.com/hot", 302, null).block(Duration.ofSeconds(10));
-        LinksConfig config = ConfigLoader.load(null, Map.of(), Map.of("links.cache-ttl", "1m")).links();
-        MutableClock clock = new MutableClock(Instant.now());
-        RedirectCache cache = new RedirectCache(store, config, clock, new SimpleMeterRegistry());
-
-        assertThat(cache.get(code).join().link().target()).isEqualTo("https://example.com/hot");
-        clock.advance(Duration.ofSeconds(61)); // expired a second ago: the next get loads it again
+        Cached c = Cached.link(infra, "hot");
+        c.clock.advance(Duration.ofSeconds(61)); // expired a second ago: the next get loads it again
         try (FrozenProcesses frozen = FrozenProcesses.postgres(infra.postgres())) {
-            CompletableFuture<RedirectCache.Entry> during = cache.get(code);
+            CompletableFuture<RedirectCache.Entry> during = c.cache.get(c.code);
             assertThat(during).as("not waiting for the load").isCompleted();
-            assertThat(during.join().link().target()).isEqualTo("https://example.com/hot");
+            assertThat(during.join().link().target()).isEqualTo(c.target);
         }
     }
 
     @Test
     void aCodeALoadFoundGoneIsNotServedFromWhatWasKnownBefore(TestInfrastructure infra) {
-        String tenant = newTenant(infra);
-        LinkStore store = new LinkStore(infra.connectionFactory());
-        String code = "gone-" + UUID.randomUUID().toString().substring(0, 8);
-        store.insert(code, tenant, "https://example.com/gone", 302, null).block(Duration.ofSeconds(10));
-        LinksConfig config = ConfigLoader.load(null, Map.of(), Map.of("links.cache-ttl", "1m")).links();
-        MutableClock clock = new MutableClock(Instant.now());
-        RedirectCache cache = new RedirectCache(store, config, clock, new SimpleMeterRegistry());
-
-        assertThat(cache.get(code).join().link()).isNotNull();
+        Cached c = Cached.link(infra, "gone", "0s");
         // deleted where this node did not hear of it (no invalidate): the next load after the TTL finds it gone
-        assertThat(store.delete(tenant, code).block(Duration.ofSeconds(10))).isTrue();
-        clock.advance(Duration.ofSeconds(61));
-        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(cache.get(code).join().link()).isNull());
-        clock.advance(config.negativeTtl().plusSeconds(1)); // that verdict expired too
+        assertThat(c.store.delete(c.tenant, c.code).block(Duration.ofSeconds(10))).isTrue();
+        c.clock.advance(Duration.ofSeconds(61));
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(c.cache.get(c.code).join().link()).isNull());
+        await().atMost(Duration.ofSeconds(5)).until(() -> !c.cache.caches(c.code)); // that verdict expired (0 s)
         infra.postgres().stop();
         try {
-            assertThat(cache.get(code)).as("nothing to fall back on").failsWithin(Duration.ofSeconds(10));
+            assertThat(c.cache.get(c.code)).as("nothing to fall back on").failsWithin(Duration.ofSeconds(10));
         } finally {
             infra.postgres().start();
         }
@@ -150,12 +126,39 @@ class RedirectCacheTest {
 
             String unknown = "none-" + code;
             assertThat(onLoop(loop, cache, unknown).link()).isNull();
+            await().atMost(Duration.ofSeconds(5)).until(() -> !cache.caches(unknown)); // timed: negative-ttl 0
             store.insert(unknown, tenant, "https://example.com/late", 302, null).block(Duration.ofSeconds(10));
             assertThat(onLoop(loop, cache, unknown).link()).as("not kept as unknown").isNotNull();
         } finally {
             loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
         }
         assertThat(cache.stats().hitCount()).as("a kept answer counts as a hit").isPositive();
+    }
+
+    /**
+     * A link of a tenant of its own, {@code https://example.com/NAME}, behind a cache with {@code links.cache-ttl} 1m
+     * (and {@code links.negative-ttl} when given) on a clock of its own, loaded into it once.
+     */
+    private record Cached(String tenant, LinkStore store, String code, String target, MutableClock clock,
+                          RedirectCache cache) {
+        static Cached link(TestInfrastructure infra, String name) {
+            return link(infra, name, null);
+        }
+
+        static Cached link(TestInfrastructure infra, String name, String negativeTtl) {
+            String tenant = newTenant(infra);
+            LinkStore store = new LinkStore(infra.connectionFactory());
+            String code = name + "-" + UUID.randomUUID().toString().substring(0, 8);
+            String target = "https://example.com/" + name;
+            store.insert(code, tenant, target, 302, null).block(Duration.ofSeconds(10));
+            Map<String, String> settings = negativeTtl == null ? Map.of("links.cache-ttl", "1m")
+                    : Map.of("links.cache-ttl", "1m", "links.negative-ttl", negativeTtl);
+            LinksConfig config = ConfigLoader.load(null, Map.of(), settings).links();
+            MutableClock clock = new MutableClock(Instant.now());
+            RedirectCache cache = new RedirectCache(store, config, clock, new SimpleMeterRegistry());
+            assertThat(cache.get(code).join().link().target()).isEqualTo(target);
+            return new Cached(tenant, store, code, target, clock, cache);
+        }
     }
 
     /** A free-tier tenant of its own, for links to belong to. */
