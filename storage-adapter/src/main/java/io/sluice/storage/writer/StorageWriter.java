@@ -307,7 +307,8 @@ public final class StorageWriter implements AutoCloseable {
         this.deadLetters = new DeadLetters.Counters(registry);
         this.deadlineExceeded = Counter.builder("sluice_writer_deadline_exceeded")
                 .description("Writer transactions cancelled (rolled back, retried) after writer.transaction-timeout, "
-                        + "and retries that found PostgreSQL not answering within it")
+                        + "and checks that PostgreSQL answers (before a retry, or any attempt while it is not answering) "
+                        + "that passed it")
                 .register(registry);
         this.runsDecoded = Counter.builder("sluice_writer_runs_decoded")
                 .description("Runs of records the storage writer decoded into rows: one per attempt to apply a run (a "
@@ -630,7 +631,7 @@ public final class StorageWriter implements AutoCloseable {
      * {@code SELECT 1} ({@link #answers}): during an outage an attempt then costs a round trip that does not come
      * back, not the decoding of its whole run. Decoding runs of a few hundred records every few seconds, as
      * partitions a frozen PostgreSQL held up retried or took their next run, took the CPU the gateway's event loops
-     * needed: their acknowledgements were up to 300 ms late each time.
+     * needed: their acknowledgements were up to 311 ms late each time.
      */
     Mono<Void> applyWithRetry(TopicPartition tp, List<ReceiverRecord<byte[], byte[]>> records) {
         long started = System.nanoTime();
